@@ -1,0 +1,33 @@
+// Matrix products between quantized weights and F32 activations: the engine's hot path.
+//
+// Weights are stored row-major as GGUF lays them out: `rows` rows of `cols` elements each,
+// every row `row_bytes(type, cols)` bytes. Activations are F32, one row of `cols` per token.
+// Implementations are chosen at run time from the CPU's features (see kernels/cpu.h); every
+// path computes the same product up to the rounding its format implies.
+//
+// Thread-safety: the functions are reentrant; `pool` may be null for single-threaded work.
+#pragma once
+
+#include <cstdint>
+
+#include "engine/tensor/types.h"
+
+namespace hearth {
+
+class ThreadPool;
+
+struct WeightMatrix {
+  TensorType type = TensorType::F32;
+  const void* data = nullptr;
+  int64_t rows = 0;  // output features
+  int64_t cols = 0;  // input features (the dot-product length)
+};
+
+// out[t * w.rows + r] = sum_k w[r, k] * in[t * w.cols + k]   for t < n_tokens, r < w.rows
+void matmul(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+            ThreadPool* pool);
+
+// Copies row `row` of an embedding-style matrix into dst as F32 (token embedding lookup).
+void get_row(const WeightMatrix& w, int64_t row, float* dst);
+
+}  // namespace hearth

@@ -1,0 +1,32 @@
+// A fixed pool of worker threads for data-parallel loops.
+//
+// `parallel_for` splits [0, n) into contiguous chunks, runs them on the workers and the
+// calling thread, and returns when all are done. Idle workers sleep on a condition variable
+// (no spinning while the engine waits for a request). One caller at a time per pool: the
+// pool is owned by a model session and driven from that session's thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace hearth {
+
+class ThreadPool {
+ public:
+  explicit ThreadPool(int n_threads);  // n_threads counts the caller; 1 means no workers
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+
+  // fn(begin, end) over chunks of [0, n); chunks are at least `grain` long.
+  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  struct State;
+  int n_threads_;
+  State* state_;
+};
+
+}  // namespace hearth
