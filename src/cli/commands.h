@@ -1,0 +1,13 @@
+// Every `hearth` subcommand registers itself on the root CLI11 app through one of these.
+// A command's callback sets `exit_code` (0 on success); errors go to stderr as one clear line.
+#pragma once
+
+namespace CLI {
+class App;
+}
+
+namespace hearth::cli {
+
+void register_inspect(CLI::App& app, int& exit_code);
+
+}  // namespace hearth::cli

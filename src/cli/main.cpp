@@ -1,0 +1,23 @@
+// hearth: one binary, many subcommands. Each lives in its own cmd_*.cpp.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"hearth: local small-language-model runtime"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "hearth 0.1.0");
+  int exit_code = 0;
+  hearth::cli::register_inspect(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hearth: %s\n", e.what());
+    return 1;
+  }
+  return exit_code;
+}
