@@ -2,17 +2,15 @@
 // Q4_0 / Q4_K_M (which mixes Q4_K, Q5_K, Q6_K) must dequantize to nearly the same weights.
 // A wrong nibble order, scale packing or bit split gives errors of the order of the weights
 // themselves, far above the bounds below.
-//
-// The GGUF reader lives on another branch; this file carries a minimal, trusting parser of
-// its own (fixtures are known-good files) that only extracts the tensor table.
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/gguf/gguf.h"
 #include "engine/tensor/quant.h"
 #include "support/fixtures.h"
 
@@ -25,80 +23,24 @@ struct FixtureTensor {
   const uint8_t* data = nullptr;
 };
 
-class MiniGguf {
+// The tensor table of a fixture model, by name.
+class FixtureModel {
  public:
-  explicit MiniGguf(const std::filesystem::path& path) : bytes_(testing::read_file(path)) {
-    if (bytes_.size() < 24 || bytes_.compare(0, 4, "GGUF") != 0) return;
-    pos_ = 8;
-    const uint64_t n_tensors = u64();
-    const uint64_t n_kv = u64();
-    uint64_t alignment = 32;
-    for (uint64_t i = 0; i < n_kv; ++i) {
-      const std::string key = str();
-      const uint32_t type = u32();
-      if (key == "general.alignment" && type == 4) {
-        alignment = u32();
-      } else {
-        skip_value(type);
-      }
+  explicit FixtureModel(const std::filesystem::path& path) {
+    auto file = gguf::File::open(path);
+    if (!file) {
+      ADD_FAILURE() << path << ": " << file.error().message;
+      return;
     }
-    struct Pending {
-      std::string name;
-      TensorType type;
-      int64_t n;
-      uint64_t offset;
-    };
-    std::vector<Pending> pending;
-    for (uint64_t i = 0; i < n_tensors; ++i) {
-      Pending p;
-      p.name = str();
-      const uint32_t n_dims = u32();
-      p.n = 1;
-      for (uint32_t d = 0; d < n_dims; ++d) p.n *= static_cast<int64_t>(u64());
-      p.type = static_cast<TensorType>(u32());
-      p.offset = u64();
-      pending.push_back(std::move(p));
-    }
-    const uint64_t data_start = (pos_ + alignment - 1) / alignment * alignment;
-    for (const auto& p : pending) {
-      const auto* base = reinterpret_cast<const uint8_t*>(bytes_.data());
-      tensors_[p.name] = FixtureTensor{p.type, p.n, base + data_start + p.offset};
+    file_ = std::make_unique<gguf::File>(std::move(*file));
+    for (const auto& t : file_->tensors()) {
+      tensors_[std::string(t.name)] = FixtureTensor{t.type, t.n_elements, t.data};
     }
   }
-
   const std::map<std::string, FixtureTensor>& tensors() const { return tensors_; }
 
  private:
-  template <class T>
-  T read() {
-    T v;
-    std::memcpy(&v, bytes_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return v;
-  }
-  uint32_t u32() { return read<uint32_t>(); }
-  uint64_t u64() { return read<uint64_t>(); }
-  std::string str() {
-    const uint64_t len = u64();
-    std::string s = bytes_.substr(pos_, len);
-    pos_ += len;
-    return s;
-  }
-  void skip_value(uint32_t type) {
-    static constexpr int kSizes[] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-    if (type == 8) {
-      str();
-    } else if (type == 9) {
-      const uint32_t element = u32();
-      const uint64_t count = u64();
-      for (uint64_t i = 0; i < count; ++i) skip_value(element);
-    } else {
-      pos_ += kSizes[type];
-    }
-  }
-
-  std::string bytes_;
-  size_t pos_ = 0;
+  std::unique_ptr<gguf::File> file_;
   std::map<std::string, FixtureTensor> tensors_;
 };
 
@@ -112,8 +54,8 @@ std::vector<float> dequantize(const FixtureTensor& t) {
 std::map<TensorType, double> compare_models(const std::string& quantized_name,
                                             const std::string& reference_name) {
   const auto dir = testing::fixtures_dir() / "models";
-  MiniGguf quantized(dir / quantized_name);
-  MiniGguf reference(dir / reference_name);
+  FixtureModel quantized(dir / quantized_name);
+  FixtureModel reference(dir / reference_name);
   std::map<TensorType, std::pair<double, double>> sums;  // squared error, squared reference
   for (const auto& [name, q] : quantized.tensors()) {
     auto it = reference.tensors().find(name);
@@ -190,7 +132,7 @@ namespace {
 // or scale shifts values by 16 steps at random and makes the distribution bimodal or heavy.
 TEST(QuantFixtures, Q5KTensorsHaveWeightLikeDistribution) {
   if (!fixtures_present()) GTEST_SKIP() << "fixtures not found";
-  MiniGguf model(testing::fixtures_dir() / "models" / "tiny-phi3-q4_k_m.gguf");
+  FixtureModel model(testing::fixtures_dir() / "models" / "tiny-phi3-q4_k_m.gguf");
   int checked = 0;
   for (const auto& [name, t] : model.tensors()) {
     if (t.type != TensorType::Q5_K && t.type != TensorType::Q4_K) continue;
