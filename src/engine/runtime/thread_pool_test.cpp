@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -47,18 +49,19 @@ TEST(ThreadPool, ChunksRespectGrain) {
 }
 
 TEST(ThreadPool, UsesSeveralThreads) {
-  ThreadPool pool(4);
+  ThreadPool pool(2);
   std::mutex mutex;
+  std::condition_variable second_thread_arrived;
   std::set<std::thread::id> ids;
-  std::atomic<int> arrived{0};
-  // Each chunk waits briefly for others so one thread cannot take everything.
-  pool.parallel_for(16, 1, [&](int64_t, int64_t) {
-    arrived.fetch_add(1);
-    for (int spin = 0; spin < 1000 && arrived.load() < 2; ++spin) std::this_thread::yield();
-    std::lock_guard lock(mutex);
+  // Every chunk blocks until two distinct threads have entered one, so a single thread cannot
+  // take all chunks; the timeout only keeps a broken pool from hanging the suite.
+  pool.parallel_for(8, 1, [&](int64_t, int64_t) {
+    std::unique_lock lock(mutex);
     ids.insert(std::this_thread::get_id());
+    second_thread_arrived.notify_all();
+    second_thread_arrived.wait_for(lock, std::chrono::seconds(10), [&] { return ids.size() >= 2; });
   });
-  EXPECT_GE(ids.size(), 2u);
+  EXPECT_EQ(ids.size(), 2u);
 }
 
 TEST(ThreadPool, ManyConsecutiveJobs) {
