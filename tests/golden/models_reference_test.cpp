@@ -111,9 +111,8 @@ std::shared_ptr<const Model> load_model(const std::string& name) {
 class ModelReferenceTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (!std::filesystem::exists(testing::fixtures_dir() / "models")) {
-      GTEST_SKIP() << "fixtures not found at " << testing::fixtures_dir();
-    }
+    ASSERT_TRUE(std::filesystem::exists(testing::fixtures_dir() / "models"))
+        << "fixtures not found at " << testing::fixtures_dir() << "; set HEARTH_FIXTURES";
     fixture_ = load_fixture(GetParam());
     model_ = load_model(GetParam());
     ASSERT_NE(model_, nullptr);
