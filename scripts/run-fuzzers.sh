@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs each fuzz target for a bounded time. Seeds come from the shared fixtures (read in
+# place, never copied into the repository); crashes fail the run.
+set -euo pipefail
+build_dir=$1
+seconds=${2:-60}
+fixtures=${HEARTH_FIXTURES:-../shared/fixtures}
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+mkdir -p "$work/gguf"
+# Seeds: the vocabulary-only files whole, and the head of each model (header, metadata and
+# tensor table) so that mutations reach the parser rather than the weights.
+for f in "$fixtures"/tokenizer/*.gguf "$fixtures"/models/*.gguf; do
+  head -c 65536 "$f" > "$work/gguf/$(basename "$f").head"
+done
+cp "$fixtures"/models/stories260K.gguf "$work/gguf/"
+
+echo "fuzzing gguf_fuzz for ${seconds}s"
+"$build_dir/fuzz/gguf_fuzz" -max_total_time="$seconds" -max_len=1048576 -rss_limit_mb=2048 \
+  -print_final_stats=1 "$work/gguf" 2>&1 | tail -n 12
+echo "fuzz: gguf_fuzz found no crash"
