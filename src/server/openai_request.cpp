@@ -6,7 +6,7 @@
 namespace hearth::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 constexpr size_t kMaxStopStrings = 16;
 

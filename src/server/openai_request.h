@@ -25,12 +25,12 @@ struct GenerationRequest {
   SamplerParams sampling;
   std::vector<std::string> stop;
   ResponseFormat response_format = ResponseFormat::kText;
-  nlohmann::json json_schema;  // response_format.json_schema.schema, when given
+  nlohmann::ordered_json json_schema;  // response_format.json_schema.schema, when given
 };
 
 struct ChatRequest : GenerationRequest {
-  nlohmann::json messages;  // array of {role, content (string), ...}; content parts joined
-  nlohmann::json tools;     // null when absent
+  nlohmann::ordered_json messages;  // array of {role, content (string), ...}; content parts joined
+  nlohmann::ordered_json tools;     // null when absent
 };
 
 struct CompletionRequest : GenerationRequest {
@@ -48,9 +48,9 @@ struct EmbeddingRequest {
 // with no top-k or min-p cut, so results match what clients expect from the API.
 SamplerParams openai_default_sampling();
 
-ApiResult<nlohmann::json> parse_json_body(const std::string& body);
-ApiResult<ChatRequest> parse_chat_request(const nlohmann::json& body);
-ApiResult<CompletionRequest> parse_completion_request(const nlohmann::json& body);
-ApiResult<EmbeddingRequest> parse_embedding_request(const nlohmann::json& body);
+ApiResult<nlohmann::ordered_json> parse_json_body(const std::string& body);
+ApiResult<ChatRequest> parse_chat_request(const nlohmann::ordered_json& body);
+ApiResult<CompletionRequest> parse_completion_request(const nlohmann::ordered_json& body);
+ApiResult<EmbeddingRequest> parse_embedding_request(const nlohmann::ordered_json& body);
 
 }  // namespace hearth::server

@@ -5,7 +5,7 @@
 namespace hearth::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 ApiError chat_error(const std::string& body) {
   auto parsed = parse_json_body(body);
