@@ -81,7 +81,10 @@ Result<Tokenizer> load(const fs::path& path) {
 
 std::string describe(const std::vector<int32_t>& ids) {
   std::string out;
-  for (int32_t id : ids) out += " " + std::to_string(id);
+  for (int32_t id : ids) {
+    out.push_back(' ');
+    out.append(std::to_string(id));
+  }
   return out;
 }
 

@@ -40,7 +40,8 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
           continue;
         }
         if (model.add_space_prefix && after_special) {
-          with_prefix.assign(" ");
+          with_prefix.clear();
+          with_prefix.push_back(' ');
           with_prefix.append(fragment.text);
           tokenizer_detail::encode_spm(model, with_prefix, out);
         } else {
