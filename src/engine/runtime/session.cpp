@@ -1,6 +1,7 @@
 // Model loading and the Session: the glue between the GGUF file, the bound weights, the KV
 // cache and the forward pass.
 #include <algorithm>
+#include <optional>
 #include <thread>
 
 #include "engine/gguf/gguf.h"
@@ -9,6 +10,7 @@
 #include "engine/models/str_cat.h"
 #include "engine/runtime/kv_cache.h"
 #include "engine/runtime/thread_pool.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "hearth/engine.h"
 
 namespace hearth {
@@ -28,6 +30,7 @@ struct Model::State {
   explicit State(gguf::File f) : file(std::move(f)) {}
   gguf::File file;  // owns the mapping the weights point into; declared first, destroyed last
   models::ModelWeights weights;
+  std::optional<Tokenizer> tokenizer;  // always set once loaded
   ModelInfo info;
   ModelOptions options;
 };
@@ -46,6 +49,14 @@ Result<std::shared_ptr<Model>> Model::load(const std::filesystem::path& path,
   auto weights = models::load_model_weights(state->file);
   if (!weights) return fail(str_cat(path.string(), ": ", weights.error().message));
   state->weights = std::move(*weights);
+  auto tokenizer = Tokenizer::from_gguf(state->file);
+  if (!tokenizer) return fail(str_cat(path.string(), ": ", tokenizer.error().message));
+  if (tokenizer->n_vocab() > state->weights.hp.n_vocab) {
+    // Ids the tokenizer can produce must index the embedding.
+    return fail(str_cat(path.string(), ": the vocabulary has ", tokenizer->n_vocab(),
+                        " tokens but the embedding only ", state->weights.hp.n_vocab, " rows"));
+  }
+  state->tokenizer.emplace(std::move(*tokenizer));
 
   const models::HyperParams& hp = state->weights.hp;
   ModelInfo& info = state->info;
@@ -75,6 +86,9 @@ const ModelOptions& Model::options() const {
 }
 const gguf::File& Model::file() const {
   return state_->file;
+}
+const Tokenizer& Model::tokenizer() const {
+  return *state_->tokenizer;
 }
 const models::ModelWeights& Model::weights() const {
   return state_->weights;
