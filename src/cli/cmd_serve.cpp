@@ -142,7 +142,7 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--alias", args->aliases, "Model id for the matching -m (repeatable)");
   cmd->add_option("--host", args->host, "Address to bind (0.0.0.0 for all interfaces)");
   cmd->add_option("--port", args->port, "Port")->check(CLI::Range(0, 65535));
-  cmd->add_option("--parallel,-np", args->parallel, "Concurrent requests per model (slots)")
+  cmd->add_option("--parallel", args->parallel, "Concurrent requests per model (slots)")
       ->check(CLI::Range(1, 64));
   cmd->add_option("--ctx-size,-c", args->ctx_size, "Context size per slot (0: model default)")
       ->check(CLI::Range(0, 1 << 20));
