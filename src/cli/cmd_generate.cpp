@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/runtime/generator.h"
 #include "engine/sampler/sampler.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "hearth/engine.h"
@@ -33,10 +34,6 @@ struct GenerateArgs {
   int threads = 0;
   bool json = false;
 };
-
-int32_t argmax(std::span<const float> logits) {
-  return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
-}
 
 int run_generate(const GenerateArgs& args, const std::string& prompt) {
   if (args.n_predict < 0) {
@@ -70,50 +67,33 @@ int run_generate(const GenerateArgs& args, const std::string& prompt) {
   const int n_ctx = static_cast<int>(
       std::min<int64_t>(max_ctx, static_cast<int64_t>(prompt_ids.size()) + args.n_predict));
   Session session(*model, SessionOptions{.n_ctx = n_ctx});
-  if (auto s = session.decode(prompt_ids); !s) {
-    std::fprintf(stderr, "hearth generate: %s\n", s.error().message.c_str());
-    return 1;
-  }
-
-  const bool greedy = args.temperature <= 0;
-  Sampler sampler(sampling);
-  for (int32_t id : prompt_ids) sampler.accept(id);
-  StreamingDecoder decoder(tokenizer);
-  std::vector<int32_t> generated;
-  std::string text;
-  std::string stop = "length";
-  while (static_cast<int>(generated.size()) < args.n_predict) {
-    const int32_t next = greedy ? argmax(session.logits()) : sampler.sample(session.logits());
-    if (tokenizer.is_end_of_generation(next)) {
-      stop = "eog";
-      break;
-    }
-    generated.push_back(next);
-    sampler.accept(next);
-    const std::string piece = decoder.push(next);
-    text += piece;
+  Generation generation(session);
+  GenerateOptions options;
+  options.max_tokens = args.n_predict;
+  options.sampling = sampling;
+  auto result = generation.run(prompt_ids, options, [&](std::string_view piece) {
     if (!args.json) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
     }
-    if (static_cast<int>(generated.size()) == args.n_predict) break;
-    if (session.n_past() >= session.n_ctx()) {
-      stop = "context";
-      break;
-    }
-    if (auto s = session.decode(std::span(&next, 1)); !s) {
-      std::fprintf(stderr, "\nhearth generate: %s\n", s.error().message.c_str());
-      return 1;
-    }
+    return true;
+  });
+  if (!result) {
+    std::fprintf(stderr, "\nhearth generate: %s\n", result.error().message.c_str());
+    return 1;
   }
-  const std::string tail = decoder.finish();
-  text += tail;
+  std::string stop = result->finish == FinishReason::kStop ? "eog" : "length";
+  if (result->finish == FinishReason::kLength &&
+      static_cast<int>(result->tokens.size()) < args.n_predict) {
+    stop = "context";
+  }
   if (args.json) {
-    const nlohmann::ordered_json out = {
-        {"prompt_ids", prompt_ids}, {"generated_ids", generated}, {"text", text}, {"stop", stop}};
+    const nlohmann::ordered_json out = {{"prompt_ids", prompt_ids},
+                                        {"generated_ids", result->tokens},
+                                        {"text", result->text},
+                                        {"stop", stop}};
     std::puts(out.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
   } else {
-    std::fwrite(tail.data(), 1, tail.size(), stdout);
     std::fputc('\n', stdout);
   }
   return 0;

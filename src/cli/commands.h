@@ -14,5 +14,7 @@ void register_chat_template(CLI::App& app, int& exit_code);
 void register_serve(CLI::App& app, int& exit_code);
 void register_logits(CLI::App& app, int& exit_code);
 void register_generate(CLI::App& app, int& exit_code);
+void register_chat(CLI::App& app, int& exit_code);
+void register_bench(CLI::App& app, int& exit_code);
 
 }  // namespace hearth::cli

@@ -16,6 +16,8 @@ int main(int argc, char** argv) {
   hearth::cli::register_serve(app, exit_code);
   hearth::cli::register_logits(app, exit_code);
   hearth::cli::register_generate(app, exit_code);
+  hearth::cli::register_chat(app, exit_code);
+  hearth::cli::register_bench(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

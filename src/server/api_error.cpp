@@ -2,8 +2,8 @@
 
 namespace hearth::server {
 
-nlohmann::json ApiError::to_json() const {
-  nlohmann::json body = {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}};
+nlohmann::ordered_json ApiError::to_json() const {
+  nlohmann::ordered_json body = {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}};
   if (!param.empty()) body["param"] = param;
   if (!code.empty()) body["code"] = code;
   return {{"error", body}};

@@ -17,7 +17,7 @@ struct ApiError {
   std::string code;   // empty: null
   int retry_after_seconds = 0;  // > 0: sent as Retry-After
 
-  nlohmann::json to_json() const;
+  nlohmann::ordered_json to_json() const;
 };
 
 template <class T>

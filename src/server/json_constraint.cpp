@@ -199,6 +199,36 @@ bool JsonConstraint::feed(State& s, unsigned char c) {
   return false;
 }
 
+std::string JsonConstraint::closing_suffix() const {
+  std::string out;
+  switch (state_.mode) {
+    case Mode::kStart: return "{}";
+    case Mode::kDone: return "";
+    case Mode::kObjectKey: out = "\"\":null"; break;  // after a comma: a key and value are owed
+    case Mode::kColon: out = ":null"; break;
+    case Mode::kValue: out = "null"; break;
+    case Mode::kString: out = state_.string_is_key ? "\":null" : "\""; break;
+    case Mode::kEscape: out = state_.string_is_key ? "n\":null" : "n\""; break;
+    case Mode::kUnicode:
+      out = std::string(state_.unicode_left, '0') + (state_.string_is_key ? "\":null" : "\"");
+      break;
+    case Mode::kNumberSign:
+    case Mode::kNumberDot:
+    case Mode::kNumberExp:
+    case Mode::kNumberExpSign: out = "0"; break;
+    case Mode::kLiteral: out = std::string(state_.literal_rest); break;
+    case Mode::kObjectKeyOrClose:
+    case Mode::kValueOrClose:
+    case Mode::kNumberZero:
+    case Mode::kNumberInt:
+    case Mode::kNumberFrac:
+    case Mode::kNumberExpDigits:
+    case Mode::kAfterValue: break;
+  }
+  for (auto it = state_.stack.rbegin(); it != state_.stack.rend(); ++it) out += *it == '{' ? '}' : ']';
+  return out;
+}
+
 bool JsonConstraint::accepts(std::string_view text) const {
   if (text.empty()) return false;
   State s = state_;

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -26,6 +27,11 @@ class JsonConstraint {
   void commit(std::string_view text);
   // The top-level object is closed.
   bool complete() const { return state_.mode == Mode::kDone; }
+
+  // The shortest text that closes what was committed into one valid object (open strings,
+  // half-written numbers and literals, missing values, open containers). Used when the token
+  // budget runs out, so a length-limited json_object reply still parses.
+  std::string closing_suffix() const;
 
   // Samples a token whose text keeps the output valid and commits it. Once the object is
   // complete, or when no token can continue it, returns an end-of-generation token (or -1 if

@@ -67,6 +67,19 @@ TEST(JsonConstraint, BoundsWhitespaceAndDepth) {
   EXPECT_FALSE(deep.accepts(nested));
 }
 
+TEST(JsonConstraint, ClosingSuffixMakesEveryPrefixParse) {
+  const std::string text =
+      R"({"name": "A\u00e9\n", "n": [-1.5e+3, true, null, {"k": {}}], "empty": [], "x": 0})";
+  for (size_t cut = 0; cut <= text.size(); ++cut) {
+    JsonConstraint c;
+    ASSERT_TRUE(feed_all(c, text.substr(0, cut), 1)) << cut;
+    const std::string closed = text.substr(0, cut) + c.closing_suffix();
+    EXPECT_TRUE(nlohmann::json::accept(closed)) << "cut at " << cut << ": " << closed;
+    const auto parsed = nlohmann::json::parse(closed, nullptr, false);
+    EXPECT_TRUE(parsed.is_object()) << closed;
+  }
+}
+
 TEST(JsonConstraint, EmptyPieceIsNotProgress) {
   JsonConstraint c;
   EXPECT_FALSE(c.accepts(""));

@@ -24,6 +24,7 @@ struct GenerationRequest {
   std::optional<int32_t> max_tokens;  // max_tokens or max_completion_tokens
   SamplerParams sampling;
   std::vector<std::string> stop;
+  bool ignore_eos = false;  // llama-server extension, used by benchmarks
   ResponseFormat response_format = ResponseFormat::kText;
   nlohmann::ordered_json json_schema;  // response_format.json_schema.schema, when given
 };

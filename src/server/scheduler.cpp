@@ -297,6 +297,7 @@ void Scheduler::step() {
     if (out_of_tokens || out_of_context) {
       std::string tail = slot.stops->push(slot.decoder->finish());
       if (!slot.stops->stopped()) tail += slot.stops->finish();
+      if (slot.json) tail += slot.json->closing_suffix();
       if (!tail.empty()) slot.stream->publish({.kind = StreamEvent::Kind::kText, .text = tail});
       finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = FinishReason::kLength});
     }

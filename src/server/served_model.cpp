@@ -83,6 +83,7 @@ ApiResult<GenerateOptions> ServedModel::generation_options(const GenerationReque
   options.max_tokens = request.max_tokens ? std::min(*request.max_tokens, room) : room;
   options.sampling = request.sampling;
   options.stop = request.stop;
+  options.ignore_eos = request.ignore_eos;
   return options;
 }
 
