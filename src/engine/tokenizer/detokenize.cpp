@@ -126,10 +126,10 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool render_special)
 }
 
 StreamingDecoder::StreamingDecoder(const Tokenizer& tokenizer, bool render_special)
-    : tokenizer_(&tokenizer), render_special_(render_special) {}
+    : tokenizer_(tokenizer), render_special_(render_special) {}
 
 std::string StreamingDecoder::push(int32_t id) {
-  pending_ += tokenizer_->token_to_piece(id, render_special_);
+  pending_ += tokenizer_.token_to_piece(id, render_special_);
   // Emit everything up to a possibly incomplete character at the end; bytes that can never
   // become a character are replaced on the way.
   const size_t keep = tokenizer_detail::incomplete_utf8_suffix(pending_);

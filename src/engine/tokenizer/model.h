@@ -56,6 +56,8 @@ struct Model {
   bool add_eos = false;
   bool add_sep = false;  // WordPiece: SEP after the text
   bool add_space_prefix = false;
+  // Read for completeness; the reference ignores it (no Llama-family vocabulary sets it), so
+  // encoding does too.
   bool remove_extra_whitespaces = false;
 
   std::vector<int32_t> end_of_generation_ids;  // sorted

@@ -104,7 +104,7 @@ class StreamingDecoder {
   std::string finish();
 
  private:
-  const Tokenizer* tokenizer_;
+  Tokenizer tokenizer_;  // a copy shares the tables, so the decoder never dangles
   bool render_special_;
   std::string pending_;
 };

@@ -65,22 +65,29 @@ Status load_merges(const gguf::File& file, Model& model) {
   return ok();
 }
 
-bool is_phi3(const Model& model, std::string_view architecture) {
-  return architecture == "phi3" || model.model_name.find("phi-3") != std::string::npos ||
-         model.model_name.find("phi3") != std::string::npos;
+bool is_special_type(TokenType type) {
+  return type == TokenType::kControl || type == TokenType::kUserDefined ||
+         type == TokenType::kUnknown;
 }
 
-void apply_model_specific_rules(Model& model, std::string_view architecture) {
-  if (is_phi3(model, architecture)) {
+// GGUF stores no per-token strip flags; the reference derives them from the model's name and
+// pre-tokenizer, and so must we to produce the same ids.
+void apply_model_specific_rules(Model& model) {
+  const bool phi3 = model.model_name.find("phi-3") != std::string::npos ||
+                    model.model_name.find("phi3") != std::string::npos;
+  if (phi3) {
     // Phi-3's chat markers swallow the whitespace after them, and </s> does too; <unk>, <s>
-    // and <|endoftext|> do not (the same rules the reference hard-codes for this family).
+    // and <|endoftext|> do not.
     for (TokenData& token : model.tokens) {
-      if (token.type == TokenType::kControl) token.strip_right = true;
+      if (is_special_type(token.type)) token.strip_right = true;
     }
     if (int32_t id = model.find("</s>"); id >= 0) model.tokens[id].strip_right = true;
     for (std::string_view text : {"<unk>", "<s>", "<|endoftext|>"}) {
       if (int32_t id = model.find(text); id >= 0) model.tokens[id].strip_right = false;
     }
+  } else if (model.pre_name == "jina-v2-de" || model.pre_name == "jina-v2-es" ||
+             model.pre_name == "jina-v2-code") {
+    if (int32_t id = model.find("<mask>"); id >= 0) model.tokens[id].strip_left = true;
   }
 }
 
@@ -127,8 +134,6 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
   auto general_name = file.get_string_or("general.name", "");
   if (!general_name) return std::unexpected(general_name.error());
   model->model_name = lower_ascii(*general_name);
-  auto architecture = file.get_string_or("general.architecture", "");
-  if (!architecture) return std::unexpected(architecture.error());
 
   auto texts = file.get_string_array("tokenizer.ggml.tokens");
   if (!texts) return std::unexpected(texts.error());
@@ -257,14 +262,10 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
     model->max_token_bytes = std::max(model->max_token_bytes, token.text.size());
   }
 
-  apply_model_specific_rules(*model, *architecture);
+  apply_model_specific_rules(*model);
 
   for (int32_t id = 0; id < n_vocab; ++id) {
-    const TokenType type = model->tokens[id].type;
-    if (type == TokenType::kControl || type == TokenType::kUserDefined ||
-        type == TokenType::kUnknown) {
-      model->special_tokens_by_length.push_back(id);
-    }
+    if (is_special_type(model->tokens[id].type)) model->special_tokens_by_length.push_back(id);
   }
   std::stable_sort(model->special_tokens_by_length.begin(),
                    model->special_tokens_by_length.end(), [&](int32_t a, int32_t b) {
