@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/gguf/gguf.h"
+#include "engine/tokenizer/pretokenize.h"
 #include "engine/tokenizer/test_vocab.h"
 #include "engine/tokenizer/unicode.h"
 #include "support/fixtures.h"
@@ -125,6 +126,21 @@ TEST(TokenizerUnit, ByteLevelBpeRoundTripsAnyBytes) {
   EXPECT_TRUE(tokenizer->is_end_of_generation(tokenizer->find_token("<|im_end|>")));
   EXPECT_FALSE(tokenizer->is_end_of_generation(he));
   EXPECT_EQ(tokenizer->bos_id(), -1);
+}
+
+TEST(TokenizerUnit, EveryPreTokenizerCompilesAndRoundTrips) {
+  const std::string text =
+      "Hello, y'all! I'VE 12345 caf\xC3\xA9  \t\n\n \xE6\x97\xA5\xE6\x9C\xAC "
+      "\xF0\x9F\x99\x82 ...!!! \xD0\x9F\xD1\x80\xD0\xB8 end   ";
+  const auto names = tokenizer_detail::supported_pre_tokenizers();
+  EXPECT_GE(names.size(), 40u);
+  for (std::string_view name : names) {
+    auto tokenizer =
+        tokenizer_from(tokenizer_detail::test_vocab::byte_level_bpe({"h e"}, std::string(name)));
+    ASSERT_TRUE(tokenizer) << name << ": " << tokenizer.error().message;
+    EXPECT_EQ(tokenizer->pre_tokenizer(), name);
+    EXPECT_EQ(tokenizer->decode(tokenizer->encode(text, false, false)), text) << name;
+  }
 }
 
 TEST(TokenizerUnit, InvalidUtf8NeverCrashes) {

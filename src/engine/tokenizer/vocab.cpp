@@ -191,8 +191,7 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
       if (!compiled) return std::unexpected(compiled.error());
       model->pre_tokenizer = std::move(*compiled);
       model->ignore_merges = spec->ignore_merges;
-      // Llama-3 vocabularies start with BOS even when the flag is missing.
-      model->add_bos = spec->ignore_merges;
+      model->add_bos = spec->add_bos;
       if (auto status = load_merges(file, *model); !status) return std::unexpected(status.error());
       break;
     }
