@@ -67,16 +67,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string decoded = tokenizer.decode(ids, true);
   const bool lossless = !add_special;
   if (lossless) switch (tokenizer.type()) {
-    case hearth::VocabType::kSentencePiece:
-      // Byte fallback keeps every byte; only a literal U+2581 comes back as a space.
-      if (text.find("\xE2\x96\x81") == std::string_view::npos && decoded != text) std::abort();
-      break;
-    case hearth::VocabType::kBytePairEncoding:
-      if (decoded != td::sanitize_utf8(text)) std::abort();
-      break;
-    case hearth::VocabType::kWordPiece:
-      break;  // lossy by design (case, accents, whitespace)
-  }
+      case hearth::VocabType::kSentencePiece:
+        // Byte fallback keeps every byte; only a literal U+2581 comes back as a space.
+        if (text.find("\xE2\x96\x81") == std::string_view::npos && decoded != text) std::abort();
+        break;
+      case hearth::VocabType::kBytePairEncoding:
+        if (decoded != td::sanitize_utf8(text)) std::abort();
+        break;
+      case hearth::VocabType::kWordPiece: break;  // lossy by design (case, accents, whitespace)
+    }
 
   hearth::StreamingDecoder stream(tokenizer, true);
   std::string streamed;

@@ -92,8 +92,11 @@ bool is_valid_utf8(std::string_view text) {
   size_t i = 0;
   while (i < text.size()) {
     const auto byte = static_cast<uint8_t>(text[i]);
-    const size_t length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xE ? 3
-                                             : (byte >> 3) == 0x1E ? 4 : 0;
+    const size_t length = byte < 0x80           ? 1
+                          : (byte >> 5) == 0x6  ? 2
+                          : (byte >> 4) == 0xE  ? 3
+                          : (byte >> 3) == 0x1E ? 4
+                                                : 0;
     if (length == 0 || i + length > text.size()) return false;
     for (size_t k = 1; k < length; ++k) {
       if ((static_cast<uint8_t>(text[i + k]) & 0xC0) != 0x80) return false;
@@ -188,8 +191,8 @@ TEST(TokenizerReference, TokenizeEntriesMatchEveryModel) {
       if (got == want) {
         ++passed;
       } else {
-        ADD_FAILURE() << name << " '" << text << "'\n  expected" << describe(want)
-                      << "\n  got     " << describe(got);
+        ADD_FAILURE() << name << " '" << text << "'\n  expected" << describe(want) << "\n  got     "
+                      << describe(got);
       }
     }
     std::printf("[ reference] %-34s %zu/%zu\n", name.c_str(), passed, cases.size());

@@ -50,8 +50,7 @@ struct Model {
   // WordPiece: longest token in bytes, bounding the greedy search.
   size_t max_token_bytes = 0;
 
-  int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1, pad = -1, sep = -1, cls = -1,
-          mask = -1;
+  int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1, pad = -1, sep = -1, cls = -1, mask = -1;
   bool add_bos = false;
   bool add_eos = false;
   bool add_sep = false;  // WordPiece: SEP after the text

@@ -75,24 +75,21 @@ struct Family {
 
 const std::vector<Family>& families() {
   static const std::vector<Family> all = {
-      {{"default", ""},
-       {{R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"}}},
+      {{"default", ""}, {{R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"}}},
       {{"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral"},
        {{kLlama3}, /*ignore_merges=*/true, /*add_bos=*/true}},
       {{"dbrx", "smaug-bpe", "chatglm-bpe", "glm4"}, {{kLlama3}}},
       {{"qwen2", "deepseek-r1-qwen", "stablelm2", "hunyuan", "megrez"}, {{kQwen2}}},
       {{"deepseek-llm"},
-       {{"[\r\n]", kDeepseekLlmLetters, kDeepseekLlmPunctuation, R"(\s+$)", kCjk,
-         R"(\p{N}+)"}}},
-      {{"deepseek-coder"},
-       {{"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kCjk, R"(\p{N})"}}},
+       {{"[\r\n]", kDeepseekLlmLetters, kDeepseekLlmPunctuation, R"(\s+$)", kCjk, R"(\p{N}+)"}}},
+      {{"deepseek-coder"}, {{"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kCjk, R"(\p{N})"}}},
       {{"deepseek-v3"},
        {{R"(\p{N}{1,3})", "[\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF]+", kDeepseekV3Mixed}}},
       {{"falcon"}, {{R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, "[0-9][0-9][0-9]"}}},
       {{"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b"},
        {{R"(\p{N})", kGpt2}}},
-      {{"gpt-2", "phi-2", "mpt", "olmo", "jais", "jina-es", "jina-de", "jina-v1-en",
-        "jina-v2-es", "jina-v2-de", "jina-v2-code"},
+      {{"gpt-2", "phi-2", "mpt", "olmo", "jais", "jina-es", "jina-de", "jina-v1-en", "jina-v2-es",
+        "jina-v2-de", "jina-v2-code"},
        {{kGpt2}}},
       {{"bloom", "poro-chat", "gpt3-finnish"}, {{kWordsUntilPunctuation}}},
       {{"viking"}, {{kWordsUntilPunctuation, R"(\p{N})"}}},
@@ -162,8 +159,8 @@ std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
       size_t offset = 0;
       size_t gap_start = 0;
       while (offset < piece.size()) {
-        int rc = pcre2_match(code, subject, piece.size(), offset, PCRE2_NO_UTF_CHECK, match,
-                             nullptr);
+        int rc =
+            pcre2_match(code, subject, piece.size(), offset, PCRE2_NO_UTF_CHECK, match, nullptr);
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
           // Very long runs can exhaust the JIT's stack; the interpreter uses the heap.
           rc = pcre2_match(code, subject, piece.size(), offset, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,

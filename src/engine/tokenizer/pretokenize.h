@@ -1,8 +1,8 @@
 // Regex pre-tokenizers of byte-level BPE vocabularies, selected by `tokenizer.ggml.pre`.
 #pragma once
 
-#include <string_view>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "hearth/status.h"

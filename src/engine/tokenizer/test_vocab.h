@@ -22,11 +22,17 @@ inline gguf::Writer sentencepiece() {
     tokens.push_back(name);
     types.push_back(6);
   }
-  const std::vector<std::pair<std::string, float>> pieces = {
-      {"\xE2\x96\x81", -1.0f},      {"h", -2.0f},    {"e", -2.0f},   {"l", -2.0f},
-      {"o", -2.0f},                 {"\xE2\x96\x81h", -1.5f},        {"he", -1.2f},
-      {"ll", -1.1f},                {"\xE2\x96\x81he", -0.5f},       {"llo", -0.7f},
-      {"\xE2\x96\x81hello", -0.1f}};
+  const std::vector<std::pair<std::string, float>> pieces = {{"\xE2\x96\x81", -1.0f},
+                                                             {"h", -2.0f},
+                                                             {"e", -2.0f},
+                                                             {"l", -2.0f},
+                                                             {"o", -2.0f},
+                                                             {"\xE2\x96\x81h", -1.5f},
+                                                             {"he", -1.2f},
+                                                             {"ll", -1.1f},
+                                                             {"\xE2\x96\x81he", -0.5f},
+                                                             {"llo", -0.7f},
+                                                             {"\xE2\x96\x81hello", -0.1f}};
   std::vector<float> scores(tokens.size(), 0.0f);
   for (const auto& [text, score] : pieces) {
     tokens.push_back(text);
@@ -74,9 +80,18 @@ inline gguf::Writer byte_level_bpe(std::vector<std::string> merges = {"h e", "l 
 
 // WordPiece in the GGUF convention: word starts carry U+2581, continuations are bare.
 inline gguf::Writer wordpiece() {
-  std::vector<std::string> tokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-                                     "\xE2\x96\x81hello", "\xE2\x96\x81he", "llo", "\xE2\x96\x81,",
-                                     "\xE2\x96\x81" "cafe", "s"};
+  std::vector<std::string> tokens = {"[PAD]",
+                                     "[UNK]",
+                                     "[CLS]",
+                                     "[SEP]",
+                                     "[MASK]",
+                                     "\xE2\x96\x81hello",
+                                     "\xE2\x96\x81he",
+                                     "llo",
+                                     "\xE2\x96\x81,",
+                                     "\xE2\x96\x81"
+                                     "cafe",
+                                     "s"};
   std::vector<int32_t> types = {3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1};
   gguf::Writer writer;
   writer.set_string("tokenizer.ggml.model", "bert");

@@ -65,9 +65,9 @@ class Tokenizer {
   std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
 
   int32_t n_vocab() const;
-  int32_t bos_id() const;  // -1 if none
-  int32_t eos_id() const;  // -1 if none
-  int32_t eot_id() const;  // -1 if none
+  int32_t bos_id() const;      // -1 if none
+  int32_t eos_id() const;      // -1 if none
+  int32_t eot_id() const;      // -1 if none
   int32_t unknown_id() const;  // -1 if none
   int32_t padding_id() const;  // -1 if none
   bool add_bos() const;

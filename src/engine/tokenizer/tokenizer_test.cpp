@@ -39,13 +39,17 @@ Result<Tokenizer> tokenizer_from(const gguf::Writer& writer) {
   return Tokenizer::from_gguf(*parsed->file);  // the File dies right after: nothing may dangle
 }
 
-gguf::Writer spm_writer() { return tokenizer_detail::test_vocab::sentencepiece(); }
+gguf::Writer spm_writer() {
+  return tokenizer_detail::test_vocab::sentencepiece();
+}
 
 gguf::Writer bpe_writer(std::vector<std::string> merges = {"h e", "l l"}) {
   return tokenizer_detail::test_vocab::byte_level_bpe(std::move(merges));
 }
 
-int32_t byte_id(uint8_t byte) { return 3 + byte; }  // in spm_writer's vocabulary
+int32_t byte_id(uint8_t byte) {
+  return 3 + byte;
+}  // in spm_writer's vocabulary
 
 TEST(TokenizerUnit, SentencePieceMergesByScoreAndFallsBackToBytes) {
   auto tokenizer = tokenizer_from(spm_writer());
@@ -55,8 +59,7 @@ TEST(TokenizerUnit, SentencePieceMergesByScoreAndFallsBackToBytes) {
   EXPECT_EQ(tokenizer->encode("hello", false, false), std::vector<int32_t>{hello});
   EXPECT_EQ(tokenizer->encode("hello", true, false), (std::vector<int32_t>{1, hello}));
   // "x" is not in the vocabulary: its byte token stands in.
-  EXPECT_EQ(tokenizer->encode("hellox", false, false),
-            (std::vector<int32_t>{hello, byte_id('x')}));
+  EXPECT_EQ(tokenizer->encode("hellox", false, false), (std::vector<int32_t>{hello, byte_id('x')}));
   EXPECT_EQ(tokenizer->encode("", true, false), std::vector<int32_t>{1});
   EXPECT_TRUE(tokenizer->encode("", false, false).empty());
   EXPECT_EQ(tokenizer->decode(tokenizer->encode("hello x", true, false)), "hello x");
@@ -67,8 +70,7 @@ TEST(TokenizerUnit, SpecialTokensOnlyWhenParsed) {
   ASSERT_TRUE(tokenizer) << tokenizer.error().message;
   const int32_t user = tokenizer->find_token("<|user|>");
   const int32_t hello = tokenizer->find_token("\xE2\x96\x81hello");
-  EXPECT_EQ(tokenizer->encode("<|user|>hello", false, true),
-            (std::vector<int32_t>{user, hello}));
+  EXPECT_EQ(tokenizer->encode("<|user|>hello", false, true), (std::vector<int32_t>{user, hello}));
   const auto raw = tokenizer->encode("<|user|>hello", false, false);
   EXPECT_EQ(std::count(raw.begin(), raw.end(), user), 0);
   EXPECT_EQ(tokenizer->token_to_piece(user), "");
@@ -106,7 +108,9 @@ TEST(TokenizerUnit, StreamingDecoderReplacesHopelessBytes) {
   EXPECT_EQ(decoder.push(byte_id(0x80)), "\xEF\xBF\xBD");
   // A lead byte followed by a non-continuation: the lead is replaced, the 'A' kept.
   EXPECT_EQ(decoder.push(byte_id(0xE2)), "");
-  EXPECT_EQ(decoder.push(byte_id('A')), "\xEF\xBF\xBD" "A");
+  EXPECT_EQ(decoder.push(byte_id('A')),
+            "\xEF\xBF\xBD"
+            "A");
   // An unfinished character at the end comes out as U+FFFD.
   EXPECT_EQ(decoder.push(byte_id(0xF0)), "");
   EXPECT_EQ(decoder.push(byte_id(0x9F)), "");
@@ -144,7 +148,8 @@ TEST(TokenizerUnit, EveryPreTokenizerCompilesAndRoundTrips) {
 }
 
 TEST(TokenizerUnit, InvalidUtf8NeverCrashes) {
-  const std::string garbage = std::string("a\xFF\xC3(\xE2\x82\xF0\x9F\x99 \x80", 13) + "\xED\xA0\x80";
+  const std::string garbage =
+      std::string("a\xFF\xC3(\xE2\x82\xF0\x9F\x99 \x80", 13) + "\xED\xA0\x80";
   auto spm = tokenizer_from(spm_writer());
   auto bpe = tokenizer_from(bpe_writer());
   ASSERT_TRUE(spm && bpe);

@@ -21,8 +21,7 @@ std::string lower_ascii(std::string_view text) {
 // Reads an optional token id. Absent keys, the "none" marker (-1 stored as uint32 max) and ids
 // past the vocabulary all leave `id` unchanged, as the reference does: a stray special id
 // should not make the whole model unusable.
-Status read_token_id(const gguf::File& file, std::string_view key, int32_t n_vocab,
-                     int32_t& id) {
+Status read_token_id(const gguf::File& file, std::string_view key, int32_t n_vocab, int32_t& id) {
   if (file.find(key) == nullptr) return ok();
   auto value = file.get_int(key);
   if (!value) return std::unexpected(value.error());
@@ -99,9 +98,10 @@ void collect_end_of_generation(Model& model) {
   // Chat models end turns with markers other than their EOS; recognise the common ones when
   // they are special tokens (a normal token spelled the same is ordinary text).
   static constexpr std::string_view kEndMarkers[] = {
-      "<|eot_id|>",  "<|im_end|>",     "<|end|>",         "<end_of_turn>", "<|endoftext|>",
-      "<|eom_id|>",  "<EOT>",          "_<EOT>",          "<|end_of_text|>", "<|EOT|>",
-      "<|return|>", "<|call|>",       "<｜end▁of▁sentence｜>"};
+      "<|eot_id|>",           "<|im_end|>", "<|end|>",    "<end_of_turn>",
+      "<|endoftext|>",        "<|eom_id|>", "<EOT>",      "_<EOT>",
+      "<|end_of_text|>",      "<|EOT|>",    "<|return|>", "<|call|>",
+      "<｜end▁of▁sentence｜>"};
   for (std::string_view marker : kEndMarkers) {
     const int32_t id = model.find(marker);
     if (id < 0) continue;
@@ -152,8 +152,8 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
     auto scores = file.get_float_array("tokenizer.ggml.scores");
     if (!scores) return std::unexpected(scores.error());
     if (scores->size() != texts->size()) {
-      return fail("tokenizer.ggml.scores has " + std::to_string(scores->size()) +
-                  " entries for " + std::to_string(n_vocab) + " tokens");
+      return fail("tokenizer.ggml.scores has " + std::to_string(scores->size()) + " entries for " +
+                  std::to_string(n_vocab) + " tokens");
     }
     for (int32_t id = 0; id < n_vocab; ++id) model->tokens[id].score = (*scores)[id];
   }
@@ -236,12 +236,12 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
     if (model->sep < 0) model->sep = model->eos;
   }
 
-  for (auto [key, flag] : {std::pair{"tokenizer.ggml.add_bos_token", &model->add_bos},
-                           std::pair{"tokenizer.ggml.add_eos_token", &model->add_eos},
-                           std::pair{"tokenizer.ggml.add_sep_token", &model->add_sep},
-                           std::pair{"tokenizer.ggml.add_space_prefix", &model->add_space_prefix},
-                           std::pair{"tokenizer.ggml.remove_extra_whitespaces",
-                                     &model->remove_extra_whitespaces}}) {
+  for (auto [key, flag] :
+       {std::pair{"tokenizer.ggml.add_bos_token", &model->add_bos},
+        std::pair{"tokenizer.ggml.add_eos_token", &model->add_eos},
+        std::pair{"tokenizer.ggml.add_sep_token", &model->add_sep},
+        std::pair{"tokenizer.ggml.add_space_prefix", &model->add_space_prefix},
+        std::pair{"tokenizer.ggml.remove_extra_whitespaces", &model->remove_extra_whitespaces}}) {
     if (auto status = read_flag(file, key, *flag); !status) return std::unexpected(status.error());
   }
 
@@ -266,8 +266,8 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
   for (int32_t id = 0; id < n_vocab; ++id) {
     if (is_special_type(model->tokens[id].type)) model->special_tokens_by_length.push_back(id);
   }
-  std::stable_sort(model->special_tokens_by_length.begin(),
-                   model->special_tokens_by_length.end(), [&](int32_t a, int32_t b) {
+  std::stable_sort(model->special_tokens_by_length.begin(), model->special_tokens_by_length.end(),
+                   [&](int32_t a, int32_t b) {
                      return model->tokens[a].text.size() > model->tokens[b].text.size();
                    });
 

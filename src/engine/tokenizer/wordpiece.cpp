@@ -24,8 +24,9 @@ struct CodepointMapping {
 
 template <size_t N>
 bool in_ranges(const CodepointRange (&ranges)[N], uint32_t cp) {
-  const auto* it = std::upper_bound(std::begin(ranges), std::end(ranges), cp,
-                                    [](uint32_t v, const CodepointRange& r) { return v < r.first; });
+  const auto* it =
+      std::upper_bound(std::begin(ranges), std::end(ranges), cp,
+                       [](uint32_t v, const CodepointRange& r) { return v < r.first; });
   return it != std::begin(ranges) && cp <= (it - 1)->last;
 }
 
@@ -33,7 +34,9 @@ bool is_whitespace(uint32_t cp) {
   return cp == '\t' || cp == '\n' || cp == '\r' || in_ranges(kWhitespaceRanges, cp);
 }
 
-bool is_control(uint32_t cp) { return in_ranges(kControlRanges, cp); }
+bool is_control(uint32_t cp) {
+  return in_ranges(kControlRanges, cp);
+}
 
 bool is_punctuation(uint32_t cp) {
   // BERT counts every non-alphanumeric printable ASCII character as punctuation ("$", "^").
@@ -62,9 +65,9 @@ void append_normalized(std::string& out, uint32_t cp) {
     if (index % 28 != 0) append_utf8(out, 0x11A7 + index % 28);
     return;
   }
-  const auto* it = std::lower_bound(
-      std::begin(kNormalizedForms), std::end(kNormalizedForms), cp,
-      [](const CodepointMapping& m, uint32_t v) { return m.codepoint < v; });
+  const auto* it =
+      std::lower_bound(std::begin(kNormalizedForms), std::end(kNormalizedForms), cp,
+                       [](const CodepointMapping& m, uint32_t v) { return m.codepoint < v; });
   if (it != std::end(kNormalizedForms) && it->codepoint == cp) {
     out.append(it->normalized);
   } else {
