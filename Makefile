@@ -10,9 +10,9 @@ FUZZ_SECONDS ?= 60
 HEARTH_FIXTURES ?= $(abspath ../shared/fixtures)
 export HEARTH_FIXTURES
 MODEL       ?= $(HEARTH_FIXTURES)/models/stories260K.gguf
-PROMPT      ?= Once upon a time
+PORT        ?= 8000
 
-.PHONY: all deps build run test test-release test-asan fuzz format tidy clean
+.PHONY: all deps build run test test-release test-e2e test-asan fuzz format tidy clean
 
 all: build
 
@@ -25,21 +25,28 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Until the server lands, `make run` shows a short generation with the fixture model.
+# Starts the OpenAI-compatible server on http://localhost:$(PORT)/v1 with $(MODEL).
 run: build
-	./$(BUILD)/hearth generate -m $(MODEL) -n 48 --temp 0 "$(PROMPT)"
+	@echo "hearth: serving $(MODEL) at http://127.0.0.1:$(PORT)/v1 (Ctrl-C stops it)"
+	./$(BUILD)/hearth serve -m $(MODEL) --port $(PORT)
 
 test: deps
 	$(MAKE) test-release
+	$(MAKE) test-e2e
 	$(MAKE) test-asan
 	$(MAKE) fuzz
+
+# The server end to end through the official openai npm client.
+test-e2e: build
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	cd tests/e2e && HEARTH_BINARY=$(abspath $(BUILD))/hearth node --test --test-concurrency=1
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (Debug-ish speed, -O1).
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (-O1, see CMakeLists).
 test-asan: deps
-	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHEARTH_SANITIZE=ON
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEARTH_SANITIZE=ON
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)

@@ -9,5 +9,12 @@ class App;
 namespace hearth::cli {
 
 void register_inspect(CLI::App& app, int& exit_code);
+void register_tokenize(CLI::App& app, int& exit_code);
+void register_chat_template(CLI::App& app, int& exit_code);
+void register_serve(CLI::App& app, int& exit_code);
+void register_logits(CLI::App& app, int& exit_code);
+void register_generate(CLI::App& app, int& exit_code);
+void register_chat(CLI::App& app, int& exit_code);
+void register_bench(CLI::App& app, int& exit_code);
 
 }  // namespace hearth::cli

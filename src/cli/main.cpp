@@ -11,6 +11,13 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "hearth 0.1.0");
   int exit_code = 0;
   hearth::cli::register_inspect(app, exit_code);
+  hearth::cli::register_tokenize(app, exit_code);
+  hearth::cli::register_chat_template(app, exit_code);
+  hearth::cli::register_serve(app, exit_code);
+  hearth::cli::register_logits(app, exit_code);
+  hearth::cli::register_generate(app, exit_code);
+  hearth::cli::register_chat(app, exit_code);
+  hearth::cli::register_bench(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

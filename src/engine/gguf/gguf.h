@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -171,6 +172,11 @@ class Writer {
   // `data` must hold exactly the tensor's bytes; it is copied.
   Status add_tensor(std::string_view name, TensorType type, std::span<const int64_t> dims,
                     std::span<const uint8_t> data);
+  // A tensor whose bytes are produced at write time by `fill` (given a buffer of exactly the
+  // tensor's size), so files larger than memory can be written one tensor at a time.
+  using TensorFiller = std::function<void(std::span<uint8_t>)>;
+  Status add_tensor(std::string_view name, TensorType type, std::span<const int64_t> dims,
+                    TensorFiller fill);
 
   std::vector<uint8_t> to_bytes() const;
   // Writes to `path` + ".tmp" then renames over `path`.
@@ -181,9 +187,16 @@ class Writer {
     std::string name;
     TensorType type;
     std::vector<int64_t> dims;
-    std::vector<uint8_t> data;
+    uint64_t n_bytes = 0;
+    std::vector<uint8_t> data;  // empty when `fill` produces the bytes
+    TensorFiller fill;
   };
   void set_raw(std::string_view key, ValueType type, std::vector<uint8_t> payload);
+  Result<uint64_t> check_tensor(std::string_view name, TensorType type,
+                                std::span<const int64_t> dims) const;
+  // Header, metadata, tensor table and the padding up to the data section.
+  std::vector<uint8_t> header_bytes() const;
+  std::vector<uint8_t> tensor_bytes(const PendingTensor& t) const;
 
   std::vector<std::pair<std::string, std::vector<uint8_t>>> kv_;  // key, type + payload
   std::vector<PendingTensor> tensors_;

@@ -140,30 +140,45 @@ void Writer::set_alignment(uint32_t alignment) {
   set_u32("general.alignment", alignment);
 }
 
-Status Writer::add_tensor(std::string_view name, TensorType type, std::span<const int64_t> dims,
-                          std::span<const uint8_t> data) {
+Result<uint64_t> Writer::check_tensor(std::string_view name, TensorType type,
+                                      std::span<const int64_t> dims) const {
   const auto& t = traits(type);
-  if (dims.empty() || dims.size() > 4) return fail("tensor '" + std::string(name) + "': bad rank");
+  const std::string named = "tensor '" + std::string(name) + "'";
+  if (dims.empty() || dims.size() > 4) return fail(named + ": bad rank");
   int64_t n = 1;
   for (int64_t d : dims) {
-    if (d <= 0) return fail("tensor '" + std::string(name) + "': bad dimension");
+    if (d <= 0) return fail(named + ": bad dimension");
     n *= d;
   }
-  if (dims[0] % t.block_size != 0) {
-    return fail("tensor '" + std::string(name) + "': row length not a multiple of the block");
+  if (dims[0] % t.block_size != 0) return fail(named + ": row length not a multiple of the block");
+  for (const auto& existing : tensors_) {
+    if (existing.name == name) return fail("duplicate " + named);
   }
-  if (static_cast<int64_t>(data.size()) != n / t.block_size * t.type_size) {
+  return static_cast<uint64_t>(n / t.block_size * t.type_size);
+}
+
+Status Writer::add_tensor(std::string_view name, TensorType type, std::span<const int64_t> dims,
+                          std::span<const uint8_t> data) {
+  auto n_bytes = check_tensor(name, type, dims);
+  if (!n_bytes) return std::unexpected(n_bytes.error());
+  if (data.size() != *n_bytes) {
     return fail("tensor '" + std::string(name) + "': data size does not match its shape");
   }
-  for (const auto& existing : tensors_) {
-    if (existing.name == name) return fail("duplicate tensor '" + std::string(name) + "'");
-  }
-  tensors_.push_back({std::string(name), type, {dims.begin(), dims.end()},
-                      {data.begin(), data.end()}});
+  tensors_.push_back({std::string(name), type, {dims.begin(), dims.end()}, *n_bytes,
+                      {data.begin(), data.end()}, {}});
   return ok();
 }
 
-std::vector<uint8_t> Writer::to_bytes() const {
+Status Writer::add_tensor(std::string_view name, TensorType type, std::span<const int64_t> dims,
+                          TensorFiller fill) {
+  auto n_bytes = check_tensor(name, type, dims);
+  if (!n_bytes) return std::unexpected(n_bytes.error());
+  tensors_.push_back({std::string(name), type, {dims.begin(), dims.end()}, *n_bytes, {},
+                      std::move(fill)});
+  return ok();
+}
+
+std::vector<uint8_t> Writer::header_bytes() const {
   std::vector<uint8_t> out;
   put<uint32_t>(out, kMagic);
   put<uint32_t>(out, 3);
@@ -173,7 +188,6 @@ std::vector<uint8_t> Writer::to_bytes() const {
     put_string(out, key);
     out.insert(out.end(), encoded.begin(), encoded.end());
   }
-  auto align_up = [&](uint64_t x) { return (x + alignment_ - 1) / alignment_ * alignment_; };
   uint64_t offset = 0;
   for (const auto& t : tensors_) {
     put_string(out, t.name);
@@ -181,37 +195,60 @@ std::vector<uint8_t> Writer::to_bytes() const {
     for (int64_t d : t.dims) put<uint64_t>(out, static_cast<uint64_t>(d));
     put<uint32_t>(out, static_cast<uint32_t>(t.type));
     put<uint64_t>(out, offset);
-    offset = align_up(offset + t.data.size());
+    offset = (offset + t.n_bytes + alignment_ - 1) / alignment_ * alignment_;
   }
-  out.resize(align_up(out.size()), 0);
+  out.resize((out.size() + alignment_ - 1) / alignment_ * alignment_, 0);
+  return out;
+}
+
+// The tensor's bytes followed by the padding to the next aligned offset.
+std::vector<uint8_t> Writer::tensor_bytes(const PendingTensor& t) const {
+  std::vector<uint8_t> bytes;
+  if (t.fill) {
+    bytes.resize(t.n_bytes);
+    t.fill(bytes);
+  } else {
+    bytes = t.data;
+  }
+  bytes.resize((bytes.size() + alignment_ - 1) / alignment_ * alignment_, 0);
+  return bytes;
+}
+
+std::vector<uint8_t> Writer::to_bytes() const {
+  std::vector<uint8_t> out = header_bytes();
   for (const auto& t : tensors_) {
-    out.insert(out.end(), t.data.begin(), t.data.end());
-    out.resize(align_up(out.size()), 0);
+    const std::vector<uint8_t> bytes = tensor_bytes(t);
+    out.insert(out.end(), bytes.begin(), bytes.end());
   }
   return out;
 }
 
 Status Writer::write(const std::filesystem::path& path) const {
-  const std::vector<uint8_t> bytes = to_bytes();
   std::filesystem::path tmp = path;
   tmp += ".tmp";
+  auto discard = [&](const std::string& why) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    return fail(why);
+  };
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return fail("cannot create " + tmp.string());
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      return fail("cannot write " + tmp.string() + " (disk full?)");
+    auto emit = [&](const std::vector<uint8_t>& bytes) {
+      out.write(reinterpret_cast<const char*>(bytes.data()),
+                static_cast<std::streamsize>(bytes.size()));
+    };
+    emit(header_bytes());
+    for (const auto& t : tensors_) {
+      if (!out) break;
+      emit(tensor_bytes(t));
     }
+    out.flush();
+    if (!out) return discard("cannot write " + tmp.string() + " (disk full?)");
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    return fail("cannot rename into " + path.string() + ": " + ec.message());
-  }
+  if (ec) return discard("cannot rename into " + path.string() + ": " + ec.message());
   return ok();
 }
 

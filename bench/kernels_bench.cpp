@@ -1,0 +1,87 @@
+// Matmul throughput per weight type, shape, token count and thread count, at the kernel level
+// chosen by HEARTH_KERNELS (default: the best this CPU has; printed in the context).
+//
+// Counters: weight_GB/s is the weight bytes streamed per second (the bound for one token),
+// tok/s the activation rows processed per second.
+#include <benchmark/benchmark.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "engine/kernels/cpu.h"
+#include "engine/kernels/matmul.h"
+#include "engine/runtime/thread_pool.h"
+#include "engine/tensor/quant.h"
+
+namespace {
+
+using hearth::TensorType;
+
+struct Shape {
+  int64_t rows;
+  int64_t cols;
+};
+
+void bench_matmul(benchmark::State& state, TensorType type, Shape shape, int64_t n_tokens,
+                  int threads) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int64_t stride = hearth::row_bytes(hearth::traits(type), shape.cols);
+  std::vector<uint8_t> weights(static_cast<size_t>(shape.rows * stride));
+  std::vector<float> row(static_cast<size_t>(shape.cols));
+  for (int64_t r = 0; r < shape.rows; ++r) {
+    for (auto& v : row) v = dist(rng);
+    hearth::quantize_row(type, row.data(), weights.data() + r * stride, shape.cols);
+  }
+  std::vector<float> in(static_cast<size_t>(n_tokens * shape.cols));
+  for (auto& v : in) v = dist(rng);
+  std::vector<float> out(static_cast<size_t>(n_tokens * shape.rows));
+  const hearth::WeightMatrix w{type, weights.data(), shape.rows, shape.cols};
+  std::unique_ptr<hearth::ThreadPool> pool;
+  if (threads > 1) pool = std::make_unique<hearth::ThreadPool>(threads);
+
+  for (auto _ : state) {
+    hearth::matmul(w, in.data(), n_tokens, out.data(), pool.get());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["weight_GB/s"] = benchmark::Counter(
+      static_cast<double>(weights.size()) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["tok/s"] = benchmark::Counter(static_cast<double>(n_tokens),
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const TensorType types[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16,
+                              TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                              TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
+                              TensorType::Q5_K, TensorType::Q6_K};
+  const Shape shapes[] = {{896, 896}, {4864, 896}};
+  for (TensorType type : types) {
+    for (Shape shape : shapes) {
+      for (int64_t n_tokens : {1, 64}) {
+        for (int threads : {1, 2}) {
+          const std::string name = "matmul/" + std::string(hearth::tensor_type_name(type)) + "/" +
+                                   std::to_string(shape.rows) + "x" + std::to_string(shape.cols) +
+                                   "/tokens:" + std::to_string(n_tokens) +
+                                   "/threads:" + std::to_string(threads);
+          benchmark::RegisterBenchmark(name.c_str(), bench_matmul, type, shape, n_tokens, threads)
+              ->Unit(benchmark::kMicrosecond)
+              ->UseRealTime();
+        }
+      }
+    }
+  }
+  benchmark::AddCustomContext("hearth_kernels",
+                              std::string(hearth::kernel_level_name(hearth::active_kernel_level())));
+  benchmark::AddCustomContext("cpu_features", hearth::cpu_features().describe());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,134 @@
+// hearth's inference API: load a model once, run any number of conversations on it.
+//
+//   auto model = hearth::Model::load("model.gguf");          // Result<shared_ptr<Model>>
+//   hearth::Session session(*model);
+//   auto ids = (*model)->tokenizer().encode("Hello", true, true);
+//   if (auto s = session.decode(ids); !s) { /* s.error().message */ }
+//   std::span<const float> next = session.logits();          // n_vocab logits
+//
+// Ownership and threads:
+// - `Model` holds the memory-mapped GGUF file, the weights bound into it, the hyper-parameters
+//   and the tokenizer. It is immutable after `load`; share it through shared_ptr between any
+//   number of sessions and threads.
+// - `Session` is one conversation: it owns a KV cache (sized for its context), scratch
+//   buffers and a thread pool, and keeps the model alive. It is not thread-safe: drive each
+//   session from one thread at a time. Sessions are independent of each other.
+// - Errors (bad file, unsupported tensor type, context overflow, invalid token) are values,
+//   never exceptions or crashes. A failed decode leaves the session as it was.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "hearth/status.h"
+
+namespace hearth {
+
+namespace gguf {
+class File;
+}
+namespace models {
+struct ModelWeights;
+}
+class KvCache;
+class ThreadPool;
+class Tokenizer;
+
+struct ModelInfo {
+  std::string arch;  // general.architecture
+  std::string name;  // general.name, may be empty
+  int32_t n_vocab = 0;
+  int32_t n_ctx_train = 0;  // context length the model was trained for
+  int32_t n_ctx = 0;        // default context of sessions on this model
+  int32_t n_embd = 0;
+  int32_t n_layer = 0;
+  int32_t n_head = 0;
+  int32_t n_head_kv = 0;
+  int32_t head_dim = 0;
+  int32_t n_ff = 0;
+  bool tied_output = false;  // the output projection reuses the token embedding
+};
+
+struct ModelOptions {
+  int n_threads = 0;  // default threads of sessions; 0 = all hardware threads
+  int n_ctx = 0;      // default context of sessions; 0 = the model's, capped at 4096
+};
+
+class Model {
+ public:
+  // Maps the file, validates every tensor against the hyper-parameters and loads the
+  // tokenizer. An Error names the missing key or tensor, the wrong shape or the type that
+  // hearth cannot compute with.
+  static Result<std::shared_ptr<Model>> load(const std::filesystem::path& gguf,
+                                             const ModelOptions& options = {});
+  ~Model();
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const ModelInfo& info() const;
+  const ModelOptions& options() const;  // as resolved at load (no zeros)
+  const Tokenizer& tokenizer() const;
+  const gguf::File& file() const;
+  // Engine internals (bound weights); for the forward pass and tests.
+  const models::ModelWeights& weights() const;
+
+ private:
+  struct State;
+  explicit Model(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+struct SessionOptions {
+  int n_ctx = 0;      // 0 = the model's default; positions beyond it are an Error
+  int n_threads = 0;  // 0 = the model's default
+  int n_batch = 512;  // tokens evaluated per forward pass; bounds scratch memory
+};
+
+class Session {
+ public:
+  explicit Session(std::shared_ptr<const Model> model, const SessionOptions& options = {});
+  ~Session();
+  Session(Session&&) noexcept;
+  Session& operator=(Session&&) noexcept;
+
+  // Evaluates `tokens` at positions n_past() .. n_past() + size - 1 (in batches of n_batch)
+  // and appends them to the cache. Logits are kept for the last token, or for every token
+  // when `all_logits`. Errors: empty input, a token outside the vocabulary, or context
+  // overflow (n_past() + size > n_ctx()); the session is then unchanged.
+  Status decode(std::span<const int32_t> tokens, bool all_logits = false);
+
+  // Logits (n_vocab floats) after the i-th token of the last decode; -1 = its last token.
+  // Only the last token's row exists unless the decode asked for all logits; an index with
+  // no row gives an empty span. Valid until the next decode or rewind.
+  std::span<const float> logits(int i = -1) const;
+  // Rows available from the last decode.
+  int n_logits() const { return n_logit_rows_; }
+
+  int32_t n_past() const;
+  int32_t n_ctx() const;
+  // Forgets every position >= n_past (clamped to [0, n_past()]), keeping the prefix's cache,
+  // so a conversation can continue from an earlier turn. Clears the logits.
+  void rewind(int32_t n_past);
+
+  const Model& model() const { return *model_; }
+  const std::shared_ptr<const Model>& model_ptr() const { return model_; }
+
+ private:
+  struct Scratch;
+  std::shared_ptr<const Model> model_;
+  int n_ctx_ = 0;
+  int n_batch_ = 512;
+  std::unique_ptr<KvCache> cache_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<Scratch> scratch_;
+  std::vector<float> logits_;
+  int n_logit_rows_ = 0;
+  int n_last_decode_ = 0;  // tokens in the last decode
+  bool all_logits_ = false;
+};
+
+}  // namespace hearth

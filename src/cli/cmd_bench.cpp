@@ -1,0 +1,249 @@
+// `hearth bench`: prompt-processing and generation speed, like llama-bench.
+//
+//   hearth bench -m MODEL [-p 128,512] [-n 64] [-d DEPTH] [-t THREADS] [-r REPS] [--json]
+//   hearth bench --synthetic qwen2.5-0.5b --type q8_0 [...]   (writes the model once, cached)
+//   hearth bench --membw [-t THREADS]
+//
+// ppN evaluates N prompt tokens in one batch from an empty cache; tgN generates N tokens one
+// at a time (after DEPTH tokens of context when -d is given). Each test runs once untimed,
+// then REPS times; the figure is the mean tokens/s with its standard deviation.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "engine/gguf/gguf.h"
+#include "engine/kernels/cpu.h"
+#include "engine/kernels/membw.h"
+#include "engine/models/synthetic.h"
+#include "hearth/engine.h"
+
+namespace hearth::cli {
+namespace {
+
+struct BenchArgs {
+  std::string model;
+  std::string synthetic;
+  std::string type = "q8_0";
+  std::string prompt_sizes = "128,512";
+  int n_gen = 64;
+  int depth = 0;
+  int threads = 0;
+  int reps = 3;
+  bool json = false;
+  bool membw = false;
+  std::string cache_dir;
+};
+
+struct Figure {
+  std::string test;
+  double mean = 0;
+  double stddev = 0;
+};
+
+Figure summarize(std::string test, const std::vector<double>& rates) {
+  Figure f{std::move(test)};
+  for (double r : rates) f.mean += r;
+  f.mean /= static_cast<double>(rates.size());
+  for (double r : rates) f.stddev += (r - f.mean) * (r - f.mean);
+  f.stddev = rates.size() > 1 ? std::sqrt(f.stddev / static_cast<double>(rates.size() - 1)) : 0;
+  return f;
+}
+
+std::vector<int32_t> random_tokens(int n, int32_t n_vocab, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> ids(static_cast<size_t>(n));
+  for (auto& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint64_t>(n_vocab));
+  return ids;
+}
+
+using Clock = std::chrono::steady_clock;
+
+Result<double> time_prompt(Session& session, const std::vector<int32_t>& tokens) {
+  session.rewind(0);
+  const auto start = Clock::now();
+  if (auto st = session.decode(tokens); !st) return std::unexpected(st.error());
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+Result<double> time_generation(Session& session, const std::vector<int32_t>& context, int n) {
+  session.rewind(0);
+  if (!context.empty()) {
+    if (auto st = session.decode(context); !st) return std::unexpected(st.error());
+  }
+  int32_t token = 1;
+  const auto start = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    if (auto st = session.decode(std::span<const int32_t>(&token, 1)); !st) {
+      return std::unexpected(st.error());
+    }
+    token = (token * 7919 + 13) % 1000 + 1;  // vary the input; the output is not used
+  }
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+Result<std::filesystem::path> synthetic_model(const BenchArgs& args) {
+  const models::SyntheticShape* shape = models::find_synthetic_shape(args.synthetic);
+  if (!shape) {
+    std::string known;
+    for (const auto& s : models::synthetic_shapes()) known += " " + std::string(s.name);
+    return fail("unknown shape '" + args.synthetic + "'; known:" + known);
+  }
+  if (!models::is_synthetic_mix(args.type)) {
+    return fail("unknown --type '" + args.type + "' (f16, q8_0, q4_0, q4_k_m, q5_k_m)");
+  }
+  std::filesystem::path dir = args.cache_dir;
+  if (dir.empty()) {
+    const char* home = std::getenv("HEARTH_HOME");
+    const char* user_home = std::getenv("HOME");
+    dir = home && *home ? std::filesystem::path(home) / "bench"
+                        : std::filesystem::path(user_home ? user_home : ".") / ".hearth" / "bench";
+  }
+  const auto path = dir / (args.synthetic + "-" + args.type + ".gguf");
+  if (std::filesystem::exists(path)) return path;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail("cannot create " + dir.string() + ": " + ec.message());
+  const char* fixtures_env = std::getenv("HEARTH_FIXTURES");
+  const std::filesystem::path fixtures = fixtures_env && *fixtures_env ? fixtures_env : "../shared/fixtures";
+  auto vocab = gguf::File::open(fixtures / shape->vocab_fixture);
+  if (!vocab) {
+    return fail("the synthetic model borrows a real vocabulary from the fixtures (set "
+                "HEARTH_FIXTURES): " + vocab.error().message);
+  }
+  std::fprintf(stderr, "hearth bench: writing %s (once)...\n", path.c_str());
+  if (auto st = models::write_synthetic_model(*shape, args.type, *vocab, path); !st) {
+    return std::unexpected(st.error());
+  }
+  return path;
+}
+
+int run_membw(const BenchArgs& args) {
+  const int threads = args.threads > 0 ? args.threads : static_cast<int>(std::thread::hardware_concurrency());
+  const BandwidthResult r = measure_read_bandwidth(threads);
+  if (args.json) {
+    std::puts(nlohmann::ordered_json{{"test", "membw"}, {"threads", threads},
+                                     {"read_gb_per_second", r.gigabytes_per_second}}
+                  .dump()
+                  .c_str());
+  } else {
+    std::printf("memory read bandwidth: %.1f GB/s (%d threads, best of %d passes over %zu MiB)\n",
+                r.gigabytes_per_second, threads, r.passes, r.bytes_per_pass >> 20);
+  }
+  return 0;
+}
+
+int run_bench(const BenchArgs& args) {
+  if (args.membw) return run_membw(args);
+  std::filesystem::path path = args.model;
+  if (!args.synthetic.empty()) {
+    auto p = synthetic_model(args);
+    if (!p) {
+      std::fprintf(stderr, "hearth bench: %s\n", p.error().message.c_str());
+      return 1;
+    }
+    path = *p;
+  } else if (path.empty()) {
+    std::fprintf(stderr, "hearth bench: give -m MODEL, --synthetic SHAPE or --membw\n");
+    return 1;
+  }
+  std::vector<int> prompt_sizes;
+  std::stringstream list(args.prompt_sizes);
+  for (std::string item; std::getline(list, item, ',');) {
+    if (item.empty()) continue;
+    try {
+      const int n = std::stoi(item);
+      if (n > 0) prompt_sizes.push_back(n);
+    } catch (...) {
+      std::fprintf(stderr, "hearth bench: bad -p value '%s'\n", item.c_str());
+      return 1;
+    }
+  }
+  int max_tokens = args.depth + args.n_gen + 1;
+  for (int p : prompt_sizes) max_tokens = std::max(max_tokens, p);
+  auto model = Model::load(path, ModelOptions{.n_threads = args.threads, .n_ctx = max_tokens + 8});
+  if (!model) {
+    std::fprintf(stderr, "hearth bench: %s\n", model.error().message.c_str());
+    return 1;
+  }
+  const ModelInfo& info = (*model)->info();
+  Session session(*model, SessionOptions{.n_ctx = max_tokens + 8, .n_batch = 512});
+  const int threads = (*model)->options().n_threads;
+  std::vector<Figure> figures;
+  for (int n : prompt_sizes) {
+    const auto tokens = random_tokens(n, info.n_vocab, static_cast<uint64_t>(n));
+    std::vector<double> rates;
+    for (int rep = -1; rep < args.reps; ++rep) {
+      auto seconds = time_prompt(session, tokens);
+      if (!seconds) {
+        std::fprintf(stderr, "hearth bench: %s\n", seconds.error().message.c_str());
+        return 1;
+      }
+      if (rep >= 0) rates.push_back(n / *seconds);
+    }
+    figures.push_back(summarize("pp" + std::to_string(n), rates));
+  }
+  if (args.n_gen > 0) {
+    const auto context = random_tokens(args.depth, info.n_vocab, 7);
+    std::vector<double> rates;
+    for (int rep = -1; rep < args.reps; ++rep) {
+      auto seconds = time_generation(session, context, args.n_gen);
+      if (!seconds) {
+        std::fprintf(stderr, "hearth bench: %s\n", seconds.error().message.c_str());
+        return 1;
+      }
+      if (rep >= 0) rates.push_back(args.n_gen / *seconds);
+    }
+    std::string name = "tg" + std::to_string(args.n_gen);
+    if (args.depth > 0) name += "@d" + std::to_string(args.depth);
+    figures.push_back(summarize(name, rates));
+  }
+
+  const auto file_bytes = std::filesystem::file_size(path);
+  if (args.json) {
+    nlohmann::ordered_json out = {{"model", path.filename().string()},
+                                  {"arch", info.arch},
+                                  {"file_bytes", file_bytes},
+                                  {"threads", threads},
+                                  {"kernels", std::string(kernel_level_name(active_kernel_level()))},
+                                  {"results", nlohmann::ordered_json::array()}};
+    for (const auto& f : figures) {
+      out["results"].push_back({{"test", f.test}, {"tokens_per_second", f.mean}, {"stddev", f.stddev}});
+    }
+    std::puts(out.dump().c_str());
+  } else {
+    std::printf("model %s (%s, %.0f MiB), %d threads, kernels %s\n", path.filename().c_str(),
+                info.arch.c_str(), static_cast<double>(file_bytes) / (1 << 20), threads,
+                std::string(kernel_level_name(active_kernel_level())).c_str());
+    std::printf("%-12s %14s\n", "test", "tokens/s");
+    for (const auto& f : figures) std::printf("%-12s %8.1f ± %-6.1f\n", f.test.c_str(), f.mean, f.stddev);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("bench", "Measure prompt and generation speed");
+  auto args = std::make_shared<BenchArgs>();
+  cmd->add_option("-m,--model", args->model, "GGUF model file");
+  cmd->add_option("--synthetic", args->synthetic, "Benchmark a random-weight model of this shape");
+  cmd->add_option("--type", args->type, "Quantization of the synthetic model")->capture_default_str();
+  cmd->add_option("--cache-dir", args->cache_dir, "Where synthetic models are kept");
+  cmd->add_option("-p,--prompt", args->prompt_sizes, "Prompt sizes, comma-separated")->capture_default_str();
+  cmd->add_option("-n,--gen", args->n_gen, "Tokens to generate (0: skip)")->check(CLI::Range(0, 1 << 16))->capture_default_str();
+  cmd->add_option("-d,--depth", args->depth, "Context tokens before the generation test")->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("-t,--threads", args->threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("-r,--reps", args->reps, "Timed repetitions")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_flag("--json", args->json, "Print JSON");
+  cmd->add_flag("--membw", args->membw, "Measure memory read bandwidth instead");
+  cmd->callback([args, &exit_code] { exit_code = run_bench(*args); });
+}
+
+}  // namespace hearth::cli

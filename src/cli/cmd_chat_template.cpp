@@ -1,0 +1,102 @@
+// `hearth chat-template`: renders a chat template for a conversation, exactly as the engine
+// would feed it to a model. Useful to check a template before serving it.
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/chat/template.h"
+
+namespace hearth::cli {
+namespace {
+
+struct ChatTemplateArgs {
+  std::string template_path;
+  std::string messages_path;
+  std::string tools_path;
+  std::string bos_token;
+  std::string eos_token;
+  bool no_generation_prompt = false;
+};
+
+bool read_text(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  out = buffer.str();
+  return true;
+}
+
+// Loads a JSON file keeping key order, which tojson output depends on.
+bool read_json(const std::string& path, nlohmann::ordered_json& out) {
+  std::string text;
+  if (!read_text(path, text)) {
+    std::cerr << "error: cannot read " << path << "\n";
+    return false;
+  }
+  try {
+    out = nlohmann::ordered_json::parse(text);
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << path << " is not valid JSON: " << e.what() << "\n";
+    return false;
+  }
+  return true;
+}
+
+int run_chat_template(const ChatTemplateArgs& args) {
+  std::string source;
+  if (!read_text(args.template_path, source)) {
+    std::cerr << "error: cannot read " << args.template_path << "\n";
+    return 1;
+  }
+  chat::ChatRequest request;
+  if (!read_json(args.messages_path, request.messages)) return 1;
+  if (!request.messages.is_array()) {
+    std::cerr << "error: " << args.messages_path << " must hold a JSON array of messages\n";
+    return 1;
+  }
+  if (!args.tools_path.empty() && !read_json(args.tools_path, request.tools)) return 1;
+  request.add_generation_prompt = !args.no_generation_prompt;
+  request.bos_token = args.bos_token;
+  request.eos_token = args.eos_token;
+
+  auto tmpl = chat::ChatTemplate::parse(source);
+  if (!tmpl) {
+    std::cerr << tmpl.error().message << "\n";
+    return 1;
+  }
+  auto rendered = chat::apply_chat_template(*tmpl, request);
+  if (!rendered) {
+    std::cerr << rendered.error().message << "\n";
+    return 1;
+  }
+  std::cout << *rendered << std::flush;
+  return 0;
+}
+
+}  // namespace
+
+void register_chat_template(CLI::App& app, int& exit_code) {
+  auto args = std::make_shared<ChatTemplateArgs>();
+  CLI::App* cmd = app.add_subcommand("chat-template", "Render a chat template for a conversation");
+  cmd->add_option("--template", args->template_path, "Jinja chat template file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--messages", args->messages_path, "JSON file with the list of messages")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tools", args->tools_path, "JSON file with the list of tools")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--bos-token", args->bos_token, "Value of bos_token in the template");
+  cmd->add_option("--eos-token", args->eos_token, "Value of eos_token in the template");
+  cmd->add_flag("--no-generation-prompt", args->no_generation_prompt,
+                "Render with add_generation_prompt=false");
+  cmd->callback([args, &exit_code] { exit_code = run_chat_template(*args); });
+}
+
+}  // namespace hearth::cli

@@ -1,0 +1,66 @@
+// Chat templates: a sandboxed Jinja2 engine that renders a model's chat template the way
+// Hugging Face's apply_chat_template does (Jinja2 3.1 semantics, trim_blocks, lstrip_blocks,
+// raise_exception, tojson, strftime_now).
+//
+// Parse once, render many times: a ChatTemplate is immutable after parse() and render() is
+// const and safe to call from several threads at once. Every failure, including a template's
+// own raise_exception(), comes back as an Error; rendering is bounded by the limits below, so a
+// hostile template fails instead of hanging or exhausting memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <ctime>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "hearth/status.h"
+
+namespace hearth::chat {
+
+struct TemplateOptions {
+  bool trim_blocks = true;
+  bool lstrip_blocks = true;
+  // Loop iterations, macro calls and elements produced by range()/repetition, per render.
+  int64_t max_iterations = 1'000'000;
+  // Macro call depth at render time; statement/expression nesting at parse time.
+  int max_depth = 256;
+  // Rendered output and any single string or list built while rendering.
+  size_t max_output_bytes = 16u << 20;
+  // Local time used by strftime_now(); unset means the system clock. Tests pin the date here.
+  std::function<std::tm()> clock;
+};
+
+struct Program;
+
+class ChatTemplate {
+ public:
+  static Result<ChatTemplate> parse(std::string_view source, TemplateOptions opts = {});
+
+  // context: a JSON object of variables (messages, tools, add_generation_prompt, bos_token,
+  // eos_token, ...). Object key order matters to tojson and to `for k, v in d.items()`, so
+  // prefer ordered_json; a plain json has already lost the caller's order (keys come sorted).
+  Result<std::string> render(const nlohmann::ordered_json& context) const;
+  Result<std::string> render(const nlohmann::json& context) const;
+
+ private:
+  std::shared_ptr<const Program> program_;
+};
+
+// Convenience used by the CLI and the server.
+struct ChatRequest {
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  nlohmann::ordered_json tools;  // null when absent: the template then sees `tools` undefined
+  bool add_generation_prompt = true;
+  std::string bos_token;
+  std::string eos_token;
+};
+
+Result<std::string> apply_chat_template(const ChatTemplate& chat_template,
+                                        const ChatRequest& request);
+
+}  // namespace hearth::chat

@@ -1,0 +1,80 @@
+// Renders every fixture chat template for every conversation in expected.json and requires the
+// exact bytes Jinja2 produced (or a failure where Jinja2 failed).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "engine/chat/template.h"
+#include "support/fixtures.h"
+
+namespace hearth::chat {
+namespace {
+
+std::tm fixed_date() {
+  std::tm tm{};
+  tm.tm_year = 2026 - 1900;
+  tm.tm_mon = 0;
+  tm.tm_mday = 2;
+  tm.tm_hour = 12;
+  tm.tm_wday = 5;  // a Friday
+  tm.tm_yday = 1;
+  return tm;
+}
+
+nlohmann::ordered_json load_expected() {
+  auto path = testing::fixtures_dir() / "templates" / "expected.json";
+  std::ifstream in(path);
+  if (!in) return nullptr;
+  return nlohmann::ordered_json::parse(in);
+}
+
+TEST(ChatTemplateGolden, MatchesJinja2OnAllFixtures) {
+  nlohmann::ordered_json expected = load_expected();
+  if (expected.is_null()) GTEST_SKIP() << "fixtures not found under " << testing::fixtures_dir();
+  std::map<std::string, nlohmann::ordered_json> conversations;
+  for (const auto& c : expected["conversations"]) conversations[c["name"]] = c;
+
+  int total = 0, passed = 0;
+  for (const auto& entry : expected["templates"]) {
+    std::string file = entry["template"];
+    std::string source = testing::read_file(testing::fixtures_dir() / "templates" / file);
+    TemplateOptions options;
+    options.clock = fixed_date;
+    auto tmpl = ChatTemplate::parse(source, options);
+    ASSERT_TRUE(tmpl.has_value()) << file << ": " << tmpl.error().message;
+    for (const auto& c : entry["cases"]) {
+      ++total;
+      std::string name = c["case"];
+      const auto& conv = conversations.at(name);
+      ChatRequest request;
+      request.messages = conv["messages"];
+      if (conv.contains("tools")) request.tools = conv["tools"];
+      request.add_generation_prompt = conv["add_generation_prompt"];
+      request.bos_token = entry["bos_token"];
+      request.eos_token = entry["eos_token"];
+      auto result = apply_chat_template(*tmpl, request);
+      if (c.contains("error")) {
+        std::string want = c["error"];
+        EXPECT_FALSE(result.has_value()) << file << " / " << name << " should fail with: " << want;
+        if (!result) {
+          EXPECT_NE(result.error().message.find(want), std::string::npos)
+              << file << " / " << name << ": got error '" << result.error().message
+              << "', Jinja2 said '" << want << "'";
+          if (result.error().message.find(want) != std::string::npos) ++passed;
+        }
+      } else {
+        std::string want = c["expected"];
+        EXPECT_TRUE(result.has_value()) << file << " / " << name << ": " << result.error().message;
+        if (!result) continue;
+        EXPECT_EQ(*result, want) << file << " / " << name;
+        if (*result == want) ++passed;
+      }
+    }
+  }
+  std::cout << "[ golden  ] " << passed << " of " << total << " expected.json cases match\n";
+  EXPECT_EQ(passed, total);
+}
+
+}  // namespace
+}  // namespace hearth::chat

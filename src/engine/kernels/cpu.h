@@ -1,0 +1,44 @@
+// Run-time CPU feature detection and the choice of kernel level.
+//
+// The binary is built for baseline x86-64; SIMD kernels carry their own target attributes
+// and are only called when the running CPU (and OS, for the wider register state) supports
+// them. HEARTH_KERNELS=scalar|avx2|avx512 caps the level, e.g. to test every path on one
+// machine; a level above what the CPU has is lowered to the best it does have.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace hearth {
+
+struct CpuFeatures {
+  bool avx2 = false;
+  bool fma = false;
+  bool f16c = false;
+  bool avx512f = false;
+  bool avx512bw = false;
+  bool avx512vl = false;
+  bool avx512vnni = false;
+  bool avx512bf16 = false;
+  bool amx_tile = false;  // AMX as reported by cpuid + XCR0; Linux also needs a permission
+  bool amx_int8 = false;  // request before use, which hearth does not make (no AMX kernels)
+  bool amx_bf16 = false;
+
+  std::string describe() const;  // e.g. "avx2 fma f16c avx512f ..." for logs and benchmarks
+};
+
+enum class KernelLevel { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+// Detected once; cheap to call.
+const CpuFeatures& cpu_features();
+// The highest level the features allow (kAvx2 needs AVX2+FMA+F16C; kAvx512 additionally
+// AVX-512 F/BW/VL/VNNI).
+KernelLevel best_kernel_level(const CpuFeatures& features);
+// best_kernel_level(cpu_features()) capped by $HEARTH_KERNELS, read once.
+KernelLevel active_kernel_level();
+
+std::optional<KernelLevel> parse_kernel_level(std::string_view name);
+std::string_view kernel_level_name(KernelLevel level);
+
+}  // namespace hearth

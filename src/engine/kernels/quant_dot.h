@@ -1,0 +1,61 @@
+// Row dot products between one weight row and a small tile of activation rows, with the
+// activations pre-quantized once per matmul call. Internal to the kernels module.
+//
+// Legacy weight formats (Q4_0 .. Q8_0) pair with 32-element Q8 activation blocks, K-quants
+// with Q8_K super-blocks, float formats with the F32 activations themselves. The products
+// are integer sums per block, scaled in float. Every SIMD kernel must give exactly the
+// scalar kernel's integer block sums; only the float accumulation order may differ.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/kernels/cpu.h"
+#include "engine/tensor/quant_blocks.h"
+#include "engine/tensor/types.h"
+
+namespace hearth {
+
+// Activation rows processed together against one weight row (weights decoded once).
+inline constexpr int kMaxTokenTile = 4;
+
+// Q8 activations for legacy weights: value = d * q. `ds` = d * sum(q) feeds the offset terms
+// (the -8 of Q4_0, the min of Q4_1), so they cost one multiply per block.
+struct BlockQ8Act {
+  float d;
+  float ds;
+  int8_t qs[kLegacyBlock];
+};
+static_assert(sizeof(BlockQ8Act) == 40);
+
+enum class ActivationFormat { kF32, kQ8, kQ8K };
+
+ActivationFormat activation_format(TensorType weight_type);
+size_t activation_row_bytes(ActivationFormat format, int64_t n);
+void quantize_activation_row(ActivationFormat format, const float* x, void* dst, int64_t n);
+
+// out[t] = sum_k w[k] * a_t[k] for t < n_act (1..kMaxTokenTile); activation row t starts at
+// act + t * act_stride bytes.
+using RowDotFn = void (*)(int64_t n, const void* weight_row, const void* act, size_t act_stride,
+                          int n_act, float* out);
+
+// Kernels of one level; nullptr where that level has no kernel for the type.
+RowDotFn scalar_row_dot(TensorType weight_type);
+RowDotFn avx2_row_dot(TensorType weight_type);
+RowDotFn avx512_row_dot(TensorType weight_type);
+
+// The best kernel at or below `level` (never null for a type matmul supports).
+RowDotFn find_row_dot(TensorType weight_type, KernelLevel level);
+
+}  // namespace hearth
+
+namespace hearth {
+
+class ThreadPool;
+struct WeightMatrix;
+
+// matmul() with an explicit kernel level (tests and benchmarks compare levels with it).
+void matmul_at_level(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                     ThreadPool* pool, KernelLevel level);
+
+}  // namespace hearth

@@ -1,0 +1,256 @@
+// The SIMD kernels against the scalar reference kernels, at every level this CPU has.
+#include "engine/kernels/quant_dot.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "engine/kernels/matmul.h"
+#include "engine/runtime/thread_pool.h"
+#include "engine/tensor/fp16.h"
+#include "engine/tensor/quant.h"
+
+namespace hearth {
+namespace {
+
+constexpr TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16,
+                                    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                    TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
+                                    TensorType::Q5_K, TensorType::Q6_K};
+
+std::vector<KernelLevel> simd_levels() {
+  std::vector<KernelLevel> levels;
+  const KernelLevel best = best_kernel_level(cpu_features());
+  if (best >= KernelLevel::kAvx2) levels.push_back(KernelLevel::kAvx2);
+  if (best >= KernelLevel::kAvx512) levels.push_back(KernelLevel::kAvx512);
+  return levels;
+}
+
+RowDotFn level_kernel(TensorType type, KernelLevel level) {
+  return level == KernelLevel::kAvx512 ? avx512_row_dot(type) : avx2_row_dot(type);
+}
+
+bool is_integer_type(TensorType type) {
+  return activation_format(type) != ActivationFormat::kF32;
+}
+
+// Random weight bytes with every scale set to 1 and Q8 activations with d = 1: all block
+// sums are then small integers that float represents exactly, so SIMD and scalar kernels
+// must agree bit for bit. Random bytes cover every code value (Q8_0's -128 included),
+// every packed K-quant scale and every high-bit pattern.
+struct ExactCase {
+  std::vector<uint8_t> weights;
+  std::vector<uint8_t> acts;  // kMaxTokenTile rows
+  size_t act_stride = 0;
+};
+
+ExactCase make_exact_case(TensorType type, int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  ExactCase c;
+  const uint16_t one = fp32_to_fp16(1.0f);
+  const int64_t n_blocks = n / traits(type).block_size;
+  const size_t block_bytes = static_cast<size_t>(traits(type).type_size);
+  c.weights.resize(n_blocks * block_bytes);
+  for (auto& byte : c.weights) byte = static_cast<uint8_t>(rng());
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    uint8_t* block = c.weights.data() + b * block_bytes;
+    switch (type) {
+      case TensorType::Q4_1:
+      case TensorType::Q5_1:
+      case TensorType::Q4_K:
+      case TensorType::Q5_K:
+        std::memcpy(block + 2, &one, 2);  // m / dmin
+        [[fallthrough]];
+      case TensorType::Q4_0:
+      case TensorType::Q5_0:
+      case TensorType::Q8_0:
+        std::memcpy(block, &one, 2);  // d
+        break;
+      case TensorType::Q6_K:
+        std::memcpy(block + offsetof(BlockQ6_K, d), &one, 2);
+        break;
+      default:
+        break;
+    }
+  }
+  const ActivationFormat format = activation_format(type);
+  c.act_stride = activation_row_bytes(format, n);
+  c.acts.resize(c.act_stride * kMaxTokenTile);
+  std::uniform_int_distribution<int> small(-4, 4);
+  for (int t = 0; t < kMaxTokenTile; ++t) {
+    uint8_t* row = c.acts.data() + c.act_stride * t;
+    if (format == ActivationFormat::kQ8) {
+      auto* blocks = reinterpret_cast<BlockQ8Act*>(row);
+      for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
+        int sum = 0;
+        for (auto& q : blocks[b].qs) sum += (q = static_cast<int8_t>(small(rng)));
+        blocks[b].d = 1.0f;
+        blocks[b].ds = static_cast<float>(sum);
+      }
+    } else {
+      auto* blocks = reinterpret_cast<BlockQ8_K*>(row);
+      for (int64_t b = 0; b < n / kSuperBlock; ++b) {
+        for (auto& q : blocks[b].qs) q = static_cast<int8_t>(small(rng));
+        blocks[b].d = 1.0f;
+        for (int j = 0; j < 16; ++j) {
+          int sum = 0;
+          for (int i = 0; i < 16; ++i) sum += blocks[b].qs[16 * j + i];
+          blocks[b].bsums[j] = static_cast<int16_t>(sum);
+        }
+      }
+    }
+  }
+  return c;
+}
+
+TEST(QuantDot, SimdIntegerSumsEqualScalarExactly) {
+  const auto levels = simd_levels();
+  if (levels.empty()) GTEST_SKIP() << "no SIMD level on this CPU";
+  for (TensorType type : kAllTypes) {
+    if (!is_integer_type(type)) continue;
+    const int64_t n = traits(type).block_size == kSuperBlock ? 256 : 512;
+    for (uint32_t seed = 0; seed < 20; ++seed) {
+      const ExactCase c = make_exact_case(type, n, seed);
+      for (int n_act = 1; n_act <= kMaxTokenTile; ++n_act) {
+        float expected[kMaxTokenTile];
+        scalar_row_dot(type)(n, c.weights.data(), c.acts.data(), c.act_stride, n_act, expected);
+        for (KernelLevel level : levels) {
+          float got[kMaxTokenTile];
+          level_kernel(type, level)(n, c.weights.data(), c.acts.data(), c.act_stride, n_act, got);
+          for (int t = 0; t < n_act; ++t) {
+            ASSERT_EQ(got[t], expected[t])
+                << tensor_type_name(type) << " " << kernel_level_name(level) << " seed " << seed
+                << " tile " << n_act << " token " << t;
+          }
+        }
+      }
+    }
+  }
+}
+
+// Realistic data: quantized Gaussian weights and activations. Results may differ from the
+// scalar kernel only by float summation order: within 1e-5 of sum |w_k * a_k|.
+TEST(QuantDot, SimdMatchesScalarOnRealisticData) {
+  const auto levels = simd_levels();
+  if (levels.empty()) GTEST_SKIP() << "no SIMD level on this CPU";
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (TensorType type : kAllTypes) {
+    for (int64_t n : {256, 768, 4096}) {
+      std::vector<float> wf(n);
+      for (auto& v : wf) v = dist(rng);
+      std::vector<uint8_t> w(static_cast<size_t>(row_bytes(traits(type), n)));
+      quantize_row(type, wf.data(), w.data(), n);
+      dequantize_row(type, w.data(), wf.data(), n);
+      const ActivationFormat format = activation_format(type);
+      const size_t stride = activation_row_bytes(format, n);
+      std::vector<float> x(n * kMaxTokenTile);
+      for (auto& v : x) v = dist(rng);
+      std::vector<uint8_t> acts(stride * kMaxTokenTile);
+      for (int t = 0; t < kMaxTokenTile; ++t) {
+        quantize_activation_row(format, x.data() + t * n, acts.data() + stride * t, n);
+      }
+      float expected[kMaxTokenTile];
+      scalar_row_dot(type)(n, w.data(), acts.data(), stride, kMaxTokenTile, expected);
+      for (KernelLevel level : levels) {
+        for (int n_act = 1; n_act <= kMaxTokenTile; ++n_act) {
+          float got[kMaxTokenTile];
+          level_kernel(type, level)(n, w.data(), acts.data(), stride, n_act, got);
+          for (int t = 0; t < n_act; ++t) {
+            double magnitude = 0;
+            for (int64_t k = 0; k < n; ++k) magnitude += std::fabs(wf[k] * x[t * n + k]);
+            ASSERT_NEAR(got[t], expected[t], 1e-5 * magnitude)
+                << tensor_type_name(type) << " " << kernel_level_name(level) << " n " << n;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(QuantDot, FloatKernelsHandleTails) {
+  const auto levels = simd_levels();
+  if (levels.empty()) GTEST_SKIP() << "no SIMD level on this CPU";
+  std::mt19937 rng(11);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  for (TensorType type : {TensorType::F32, TensorType::F16, TensorType::BF16}) {
+    for (int64_t n : {1, 7, 15, 33, 100}) {
+      std::vector<float> wf(n), x(n * kMaxTokenTile);
+      for (auto& v : wf) v = dist(rng);
+      for (auto& v : x) v = dist(rng);
+      std::vector<uint8_t> w(static_cast<size_t>(row_bytes(traits(type), n)));
+      quantize_row(type, wf.data(), w.data(), n);
+      float expected[kMaxTokenTile];
+      scalar_row_dot(type)(n, w.data(), x.data(), n * sizeof(float), kMaxTokenTile, expected);
+      for (KernelLevel level : levels) {
+        float got[kMaxTokenTile];
+        level_kernel(type, level)(n, w.data(), x.data(), n * sizeof(float), kMaxTokenTile, got);
+        for (int t = 0; t < kMaxTokenTile; ++t) {
+          ASSERT_NEAR(got[t], expected[t], 1e-5 * (1 + std::fabs(expected[t])))
+              << tensor_type_name(type) << " n " << n;
+        }
+      }
+    }
+  }
+}
+
+// Whole matmuls: every level against the scalar level, odd shapes, with and without a pool.
+TEST(QuantDot, MatmulLevelsAgree) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  ThreadPool pool(2);
+  const KernelLevel best = best_kernel_level(cpu_features());
+  for (TensorType type : kAllTypes) {
+    const int64_t rows = 45, cols = 512;
+    std::vector<float> wf(rows * cols);
+    for (auto& v : wf) v = dist(rng);
+    const int64_t stride = row_bytes(traits(type), cols);
+    std::vector<uint8_t> w(rows * stride);
+    for (int64_t r = 0; r < rows; ++r) {
+      quantize_row(type, wf.data() + r * cols, w.data() + r * stride, cols);
+    }
+    const WeightMatrix matrix{type, w.data(), rows, cols};
+    for (int64_t n_tokens : {1, 3, 9}) {
+      std::vector<float> x(n_tokens * cols);
+      for (auto& v : x) v = dist(rng);
+      std::vector<float> expected(n_tokens * rows), got(n_tokens * rows);
+      matmul_at_level(matrix, x.data(), n_tokens, expected.data(), nullptr, KernelLevel::kScalar);
+      for (int level = 1; level <= static_cast<int>(best); ++level) {
+        matmul_at_level(matrix, x.data(), n_tokens, got.data(), &pool,
+                        static_cast<KernelLevel>(level));
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_NEAR(got[i], expected[i], 1e-4 * (1 + std::fabs(expected[i])))
+              << tensor_type_name(type) << " level " << level << " index " << i;
+        }
+      }
+    }
+  }
+}
+
+TEST(Cpu, LevelsAndNames) {
+  EXPECT_EQ(parse_kernel_level("scalar"), KernelLevel::kScalar);
+  EXPECT_EQ(parse_kernel_level("avx2"), KernelLevel::kAvx2);
+  EXPECT_EQ(parse_kernel_level("avx512"), KernelLevel::kAvx512);
+  EXPECT_EQ(parse_kernel_level("sse"), std::nullopt);
+  for (auto level : {KernelLevel::kScalar, KernelLevel::kAvx2, KernelLevel::kAvx512}) {
+    EXPECT_EQ(parse_kernel_level(kernel_level_name(level)), level);
+  }
+  EXPECT_LE(active_kernel_level(), best_kernel_level(cpu_features()));
+  CpuFeatures none;
+  EXPECT_EQ(best_kernel_level(none), KernelLevel::kScalar);
+  CpuFeatures avx2;
+  avx2.avx2 = avx2.fma = avx2.f16c = true;
+  EXPECT_EQ(best_kernel_level(avx2), KernelLevel::kAvx2);
+  CpuFeatures avx512 = avx2;
+  avx512.avx512f = avx512.avx512bw = avx512.avx512vl = avx512.avx512vnni = true;
+  EXPECT_EQ(best_kernel_level(avx512), KernelLevel::kAvx512);
+  std::printf("  cpu: %s; best level %s, active %s\n", cpu_features().describe().c_str(),
+              std::string(kernel_level_name(best_kernel_level(cpu_features()))).c_str(),
+              std::string(kernel_level_name(active_kernel_level())).c_str());
+}
+
+}  // namespace
+}  // namespace hearth

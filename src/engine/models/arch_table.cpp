@@ -1,0 +1,60 @@
+#include "engine/models/arch_table.h"
+
+#include <array>
+
+namespace hearth::models {
+namespace {
+
+constexpr std::array kArchitectures = {
+    ArchSpec{
+        .name = "llama",
+        .family = Family::kLlama,
+        .rope_style = RopeStyle::kAdjacentPairs,
+        .fused_qkv = Presence::kAbsent,
+        // Some llama-architecture fine-tunes (e.g. with attention_bias=true) carry biases.
+        .qkv_bias = Presence::kOptional,
+        .output_bias = Presence::kOptional,
+        .fused_gate_up = false,
+        .may_tie_output = true,
+        .long_rope_factors = false,
+    },
+    ArchSpec{
+        .name = "qwen2",
+        .family = Family::kLlama,
+        .rope_style = RopeStyle::kNeoxHalves,
+        .fused_qkv = Presence::kAbsent,
+        .qkv_bias = Presence::kRequired,
+        .output_bias = Presence::kAbsent,
+        .fused_gate_up = false,
+        .may_tie_output = true,
+        .long_rope_factors = false,
+    },
+    ArchSpec{
+        .name = "phi3",
+        .family = Family::kLlama,
+        .rope_style = RopeStyle::kNeoxHalves,
+        // Phi-3/3.5/4-mini ship fused qkv; some conversions split it.
+        .fused_qkv = Presence::kOptional,
+        .qkv_bias = Presence::kOptional,
+        .output_bias = Presence::kOptional,
+        .fused_gate_up = true,
+        // Phi-4-mini ties its output to the embedding; Phi-3 does not.
+        .may_tie_output = true,
+        .long_rope_factors = true,
+    },
+};
+
+}  // namespace
+
+std::span<const ArchSpec> arch_table() {
+  return kArchitectures;
+}
+
+const ArchSpec* find_arch(std::string_view name) {
+  for (const auto& spec : kArchitectures) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+}  // namespace hearth::models

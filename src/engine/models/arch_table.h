@@ -1,0 +1,98 @@
+// Per-architecture descriptions, kept as data.
+//
+// Everything that differs between the supported transformer families and can be said without
+// code lives in an `ArchSpec`: the GGUF metadata prefix, which tensors exist and under which
+// names, which are optional or fused, the RoPE layout. The loader (`model_loader.cpp`) reads
+// the table to bind and validate weights; the forward pass (`llama_family.cpp`) reads the
+// bound weights plus the few flags it needs. Adding an architecture that is a llama variant is
+// one table entry; a structurally different one adds a `Family` and one forward-pass file.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+namespace hearth::models {
+
+// Which pairs of a head's dimensions RoPE rotates together.
+enum class RopeStyle {
+  kAdjacentPairs,  // (x[2i], x[2i+1]): original llama / GPT-J layout
+  kNeoxHalves,     // (x[i], x[i + n_rot/2]): GPT-NeoX layout used by qwen2, phi3
+};
+
+// Forward-pass implementations. Architectures of one family share code.
+enum class Family {
+  kLlama,  // pre-norm RMSNorm decoder, GQA attention with RoPE, SwiGLU FFN
+};
+
+enum class Presence { kAbsent, kOptional, kRequired };
+
+struct ArchSpec {
+  std::string_view name;  // value of general.architecture; also the metadata key prefix
+  Family family;
+  RopeStyle rope_style;
+  // Attention projections: either separate q/k/v, or one fused [q; k; v] matrix. With
+  // kOptional, the loader takes the fused one when present and falls back to separate ones.
+  Presence fused_qkv;
+  Presence qkv_bias;     // attn_q/k/v.bias (or attn_qkv.bias when fused)
+  Presence output_bias;  // attn_output.bias
+  // FFN: ffn_up holds [gate; up] (2 * n_ff rows) and ffn_gate is absent.
+  bool fused_gate_up;
+  // output.weight may be missing, in which case the token embedding is reused (tied).
+  bool may_tie_output;
+  // LongRoPE frequency factors rope_factors_long/short.weight (phi3).
+  bool long_rope_factors;
+};
+
+// Tensor names. Per-layer names are "blk.<N>." + the suffix below.
+namespace tensor_names {
+inline constexpr std::string_view kTokenEmbedding = "token_embd.weight";
+inline constexpr std::string_view kOutputNorm = "output_norm.weight";
+inline constexpr std::string_view kOutput = "output.weight";
+inline constexpr std::string_view kRopeFreqs = "rope_freqs.weight";  // llama3-style factors
+inline constexpr std::string_view kRopeFactorsLong = "rope_factors_long.weight";
+inline constexpr std::string_view kRopeFactorsShort = "rope_factors_short.weight";
+inline constexpr std::string_view kAttnNorm = "attn_norm.weight";
+inline constexpr std::string_view kAttnQ = "attn_q.weight";
+inline constexpr std::string_view kAttnK = "attn_k.weight";
+inline constexpr std::string_view kAttnV = "attn_v.weight";
+inline constexpr std::string_view kAttnQkv = "attn_qkv.weight";
+inline constexpr std::string_view kAttnQBias = "attn_q.bias";
+inline constexpr std::string_view kAttnKBias = "attn_k.bias";
+inline constexpr std::string_view kAttnVBias = "attn_v.bias";
+inline constexpr std::string_view kAttnQkvBias = "attn_qkv.bias";
+inline constexpr std::string_view kAttnOutput = "attn_output.weight";
+inline constexpr std::string_view kAttnOutputBias = "attn_output.bias";
+inline constexpr std::string_view kFfnNorm = "ffn_norm.weight";
+inline constexpr std::string_view kFfnGate = "ffn_gate.weight";
+inline constexpr std::string_view kFfnUp = "ffn_up.weight";
+inline constexpr std::string_view kFfnDown = "ffn_down.weight";
+}  // namespace tensor_names
+
+// Metadata keys, relative to the architecture prefix ("<arch>." + key).
+namespace metadata_keys {
+inline constexpr std::string_view kContextLength = "context_length";
+inline constexpr std::string_view kEmbeddingLength = "embedding_length";
+inline constexpr std::string_view kBlockCount = "block_count";
+inline constexpr std::string_view kFeedForwardLength = "feed_forward_length";
+inline constexpr std::string_view kHeadCount = "attention.head_count";
+inline constexpr std::string_view kHeadCountKv = "attention.head_count_kv";
+inline constexpr std::string_view kKeyLength = "attention.key_length";
+inline constexpr std::string_view kValueLength = "attention.value_length";
+inline constexpr std::string_view kRmsEpsilon = "attention.layer_norm_rms_epsilon";
+inline constexpr std::string_view kRopeFreqBase = "rope.freq_base";
+inline constexpr std::string_view kRopeDimensionCount = "rope.dimension_count";
+inline constexpr std::string_view kRopeScalingType = "rope.scaling.type";
+inline constexpr std::string_view kRopeScalingFactor = "rope.scaling.factor";
+inline constexpr std::string_view kRopeScaleLinear = "rope.scale_linear";  // older files
+inline constexpr std::string_view kRopeScalingOrigCtx = "rope.scaling.original_context_length";
+inline constexpr std::string_view kRopeScalingAttnFactor = "rope.scaling.attn_factor";
+inline constexpr std::string_view kYarnBetaFast = "rope.scaling.yarn_beta_fast";
+inline constexpr std::string_view kYarnBetaSlow = "rope.scaling.yarn_beta_slow";
+}  // namespace metadata_keys
+
+// The table itself.
+std::span<const ArchSpec> arch_table();
+// The entry for a general.architecture value, or null when hearth does not support it.
+const ArchSpec* find_arch(std::string_view name);
+
+}  // namespace hearth::models

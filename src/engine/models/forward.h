@@ -1,0 +1,56 @@
+// The forward pass: evaluates a batch of tokens against a model and a KV cache.
+//
+// `forward` appends the batch at the cache's current position (positions n_past ..
+// n_past + n - 1), writes the batch's keys and values into the cache, advances it, and
+// computes logits for the requested rows only. It dispatches on the architecture's family;
+// each family lives in its own file (llama_family.cpp covers llama, qwen2 and phi3).
+//
+// Thread-safety: the weights are only read, so many forwards may run concurrently on one
+// model as long as each has its own cache, scratch and pool.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "engine/models/model_weights.h"
+#include "engine/runtime/kv_cache.h"
+#include "hearth/status.h"
+
+namespace hearth {
+class ThreadPool;
+}
+
+namespace hearth::models {
+
+// Activation buffers reused across calls so steady-state decoding does not allocate.
+struct ForwardScratch {
+  std::vector<float> x;         // residual stream, n x n_embd
+  std::vector<float> xn;        // normalized input of the current block
+  std::vector<float> q;         // n x q_dim
+  std::vector<float> qkv;       // fused projection output
+  std::vector<float> attn;      // attention output before wo, n x q_dim
+  std::vector<float> proj;      // output of wo / w_down, n x n_embd
+  std::vector<float> gate;      // n x n_ff (or n x 2 n_ff when fused)
+  std::vector<float> up;        // n x n_ff
+  std::vector<float> rope_cos;  // n x n_rot/2
+  std::vector<float> rope_sin;
+  std::vector<float> out_norm;  // normalized rows that produce logits
+};
+
+struct ForwardBatch {
+  std::span<const int32_t> tokens;
+  // Indices into `tokens` whose logits are wanted, ascending; may be empty.
+  std::span<const int32_t> output_rows;
+  // output_rows.size() x n_vocab floats.
+  float* logits = nullptr;
+  // Context size of the session; selects LongRoPE factors.
+  int64_t n_ctx = 0;
+};
+
+// Preconditions (checked by the caller, the Session): tokens non-empty and each in
+// [0, n_vocab); cache.n_past() + tokens.size() <= cache.capacity().
+Status forward(const ModelWeights& weights, KvCache& cache, ForwardScratch& scratch,
+               const ForwardBatch& batch, ThreadPool* pool);
+
+}  // namespace hearth::models

@@ -1,0 +1,264 @@
+// Forward pass of the llama family (llama, qwen2, phi3): pre-norm decoder blocks of
+// RMSNorm -> GQA self-attention with RoPE -> residual -> RMSNorm -> SwiGLU FFN -> residual,
+// then a final RMSNorm and the vocabulary projection.
+//
+// Layout: activations are row-major, one row per token. Each head of q/k/v is `head_dim`
+// contiguous floats inside the row. Keys are stored in the cache already rotated, so later
+// tokens never re-rotate them. Attention scores and softmax are F32 throughout.
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <numbers>
+
+#include "engine/kernels/matmul.h"
+#include "engine/models/forward.h"
+#include "engine/runtime/thread_pool.h"
+
+namespace hearth::models {
+namespace {
+
+void parallel(ThreadPool* pool, int64_t n, int64_t grain,
+              const std::function<void(int64_t, int64_t)>& fn) {
+  if (pool && pool->size() > 1 && n > grain) {
+    pool->parallel_for(n, grain, fn);
+  } else {
+    fn(0, n);
+  }
+}
+
+void rms_norm_row(const float* x, const float* weight, int64_t n, float eps, float* out) {
+  double sum_sq = 0;
+  for (int64_t i = 0; i < n; ++i) sum_sq += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(sum_sq / static_cast<double>(n) + eps));
+  for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale * weight[i];
+}
+
+void rms_norm_rows(const float* x, const std::vector<float>& weight, int64_t n_rows, float eps,
+                   float* out, ThreadPool* pool) {
+  const auto n = static_cast<int64_t>(weight.size());
+  parallel(pool, n_rows, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r)
+      rms_norm_row(x + r * n, weight.data(), n, eps, out + r * n);
+  });
+}
+
+void add_bias(float* rows, int64_t n_rows, int64_t stride, const std::vector<float>& bias) {
+  if (bias.empty()) return;
+  const auto n = static_cast<int64_t>(bias.size());
+  for (int64_t r = 0; r < n_rows; ++r) {
+    float* row = rows + r * stride;
+    for (int64_t i = 0; i < n; ++i) row[i] += bias[i];
+  }
+}
+
+// cos/sin of every (token, frequency) pair of the batch. Handles plain RoPE, linear scaling,
+// YaRN (blend of interpolated and extrapolated angles by frequency band, with magnitude
+// correction) and per-frequency divisors (llama3 rope_freqs, phi3 LongRoPE).
+void build_rope_table(const HyperParams& hp, const std::vector<float>& freq_factors, int64_t pos0,
+                      int64_t n_tokens, ForwardScratch& s) {
+  const int64_t n_freq = hp.n_rot / 2;
+  s.rope_cos.resize(static_cast<size_t>(n_tokens * n_freq));
+  s.rope_sin.resize(static_cast<size_t>(n_tokens * n_freq));
+  const double base = hp.rope_freq_base;
+  const double freq_scale = hp.rope_freq_scale;
+  const bool yarn = hp.rope_scaling == RopeScalingType::kYarn;
+  double mscale = hp.rope_attn_factor;
+  double ramp_low = 0, ramp_high = 0;
+  if (yarn) {
+    // Dimensions whose wavelength fits the original context fewer than beta times rotate
+    // interpolated; those with more than beta_fast rotations keep their original angle.
+    const double n_dims = static_cast<double>(hp.n_rot);
+    const double n_orig = static_cast<double>(hp.rope_n_ctx_orig);
+    auto corr_dim = [&](double n_rotations) {
+      return n_dims * std::log(n_orig / (n_rotations * 2 * std::numbers::pi)) /
+             (2 * std::log(base));
+    };
+    ramp_low = std::max(0.0, std::floor(corr_dim(hp.yarn_beta_fast)));
+    ramp_high = std::min(n_dims - 1, std::ceil(corr_dim(hp.yarn_beta_slow)));
+    mscale *= 1.0 + 0.1 * std::log(1.0 / freq_scale);
+  }
+  for (int64_t i = 0; i < n_freq; ++i) {
+    double freq = std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(hp.n_rot));
+    if (!freq_factors.empty()) freq /= freq_factors[i];
+    double ramp = 0;
+    if (yarn) {
+      const double y = (static_cast<double>(i) - ramp_low) / std::max(0.001, ramp_high - ramp_low);
+      ramp = 1.0 - std::clamp(y, 0.0, 1.0);
+    }
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const double extrapolated = static_cast<double>(pos0 + t) * freq;
+      const double interpolated = extrapolated * freq_scale;
+      const double theta = interpolated * (1 - ramp) + extrapolated * ramp;
+      s.rope_cos[t * n_freq + i] = static_cast<float>(std::cos(theta) * mscale);
+      s.rope_sin[t * n_freq + i] = static_cast<float>(std::sin(theta) * mscale);
+    }
+  }
+}
+
+// Rotates the first n_rot dims of every head of every row in place.
+void apply_rope(float* rows, int64_t n_tokens, int64_t stride, int64_t n_heads,
+                const HyperParams& hp, RopeStyle style, const ForwardScratch& s) {
+  const int64_t n_freq = hp.n_rot / 2;
+  // Pair partner offset and pair stride: adjacent pairs (2i, 2i+1) or halves (i, i + n_rot/2).
+  const int64_t partner = style == RopeStyle::kAdjacentPairs ? 1 : n_freq;
+  const int64_t step = style == RopeStyle::kAdjacentPairs ? 2 : 1;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* cos_t = s.rope_cos.data() + t * n_freq;
+    const float* sin_t = s.rope_sin.data() + t * n_freq;
+    for (int64_t h = 0; h < n_heads; ++h) {
+      float* head = rows + t * stride + h * hp.head_dim;
+      for (int64_t i = 0; i < n_freq; ++i) {
+        float* a = head + i * step;
+        float* b = a + partner;
+        const float x0 = *a;
+        const float x1 = *b;
+        *a = x0 * cos_t[i] - x1 * sin_t[i];
+        *b = x0 * sin_t[i] + x1 * cos_t[i];
+      }
+    }
+  }
+}
+
+// Causal GQA attention of the batch's queries over cache positions [0, pos0 + t].
+void attention(const HyperParams& hp, const KvCache& cache, int64_t layer, int64_t pos0,
+               int64_t n_tokens, const float* q, float* out, ThreadPool* pool) {
+  const int64_t hd = hp.head_dim;
+  const int64_t q_dim = hp.q_dim();
+  const int64_t group = hp.n_head / hp.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  parallel(pool, n_tokens * hp.n_head, 1, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(pos0 + n_tokens));
+    for (int64_t idx = begin; idx < end; ++idx) {
+      const int64_t t = idx / hp.n_head;
+      const int64_t h = idx % hp.n_head;
+      const int64_t kv_offset = (h / group) * hd;
+      const float* qh = q + t * q_dim + h * hd;
+      const int64_t n_keys = pos0 + t + 1;
+      float max_score = -INFINITY;
+      for (int64_t j = 0; j < n_keys; ++j) {
+        const float* kj = cache.k(layer, j) + kv_offset;
+        float dot = 0;
+        for (int64_t i = 0; i < hd; ++i) dot += qh[i] * kj[i];
+        scores[j] = dot * scale;
+        max_score = std::max(max_score, scores[j]);
+      }
+      float sum = 0;
+      for (int64_t j = 0; j < n_keys; ++j) {
+        scores[j] = std::exp(scores[j] - max_score);
+        sum += scores[j];
+      }
+      float* oh = out + t * q_dim + h * hd;
+      std::fill(oh, oh + hd, 0.0f);
+      for (int64_t j = 0; j < n_keys; ++j) {
+        const float* vj = cache.v(layer, j) + kv_offset;
+        const float w = scores[j];
+        for (int64_t i = 0; i < hd; ++i) oh[i] += w * vj[i];
+      }
+      const float inv_sum = 1.0f / sum;
+      for (int64_t i = 0; i < hd; ++i) oh[i] *= inv_sum;
+    }
+  });
+}
+
+float silu(float x) {
+  return x / (1.0f + std::exp(-x));
+}
+
+void llama_block(const ModelWeights& w, const LayerWeights& L, int64_t layer, KvCache& cache,
+                 ForwardScratch& s, int64_t n, ThreadPool* pool) {
+  const HyperParams& hp = w.hp;
+  const int64_t d = hp.n_embd;
+  const int64_t q_dim = hp.q_dim();
+  const int64_t kv_dim = hp.kv_dim();
+  const int64_t pos0 = cache.n_past();
+  // Rows [pos0, pos0 + n) of this layer's cache are contiguous, so k and v land there directly.
+  float* k_rows = cache.k(layer, pos0);
+  float* v_rows = cache.v(layer, pos0);
+
+  rms_norm_rows(s.x.data(), L.attn_norm, n, hp.rms_eps, s.xn.data(), pool);
+  if (L.wqkv.data) {
+    const int64_t qkv_dim = q_dim + 2 * kv_dim;
+    s.qkv.resize(static_cast<size_t>(n * qkv_dim));
+    matmul(L.wqkv, s.xn.data(), n, s.qkv.data(), pool);
+    for (int64_t t = 0; t < n; ++t) {
+      const float* row = s.qkv.data() + t * qkv_dim;
+      std::copy(row, row + q_dim, s.q.data() + t * q_dim);
+      std::copy(row + q_dim, row + q_dim + kv_dim, k_rows + t * kv_dim);
+      std::copy(row + q_dim + kv_dim, row + qkv_dim, v_rows + t * kv_dim);
+    }
+  } else {
+    matmul(L.wq, s.xn.data(), n, s.q.data(), pool);
+    matmul(L.wk, s.xn.data(), n, k_rows, pool);
+    matmul(L.wv, s.xn.data(), n, v_rows, pool);
+  }
+  add_bias(s.q.data(), n, q_dim, L.bq);
+  add_bias(k_rows, n, kv_dim, L.bk);
+  add_bias(v_rows, n, kv_dim, L.bv);
+  apply_rope(s.q.data(), n, q_dim, hp.n_head, hp, w.arch->rope_style, s);
+  apply_rope(k_rows, n, kv_dim, hp.n_head_kv, hp, w.arch->rope_style, s);
+
+  attention(hp, cache, layer, pos0, n, s.q.data(), s.attn.data(), pool);
+  matmul(L.wo, s.attn.data(), n, s.proj.data(), pool);
+  add_bias(s.proj.data(), n, d, L.bo);
+  for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.proj[i];
+
+  rms_norm_rows(s.x.data(), L.ffn_norm, n, hp.rms_eps, s.xn.data(), pool);
+  const int64_t ff = hp.n_ff;
+  if (L.w_gate.data) {
+    matmul(L.w_gate, s.xn.data(), n, s.gate.data(), pool);
+    matmul(L.w_up, s.xn.data(), n, s.up.data(), pool);
+    for (int64_t i = 0; i < n * ff; ++i) s.up[i] *= silu(s.gate[i]);
+  } else {
+    // Fused [gate; up]: each output row holds the gate half then the up half.
+    matmul(L.w_up, s.xn.data(), n, s.gate.data(), pool);
+    for (int64_t t = 0; t < n; ++t) {
+      const float* g = s.gate.data() + t * 2 * ff;
+      float* u = s.up.data() + t * ff;
+      for (int64_t i = 0; i < ff; ++i) u[i] = silu(g[i]) * g[ff + i];
+    }
+  }
+  matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
+  for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.proj[i];
+}
+
+Status llama_forward(const ModelWeights& w, KvCache& cache, ForwardScratch& s,
+                     const ForwardBatch& batch, ThreadPool* pool) {
+  const HyperParams& hp = w.hp;
+  const auto n = static_cast<int64_t>(batch.tokens.size());
+  const int64_t d = hp.n_embd;
+  auto size = [](int64_t count) { return static_cast<size_t>(count); };
+  s.x.resize(size(n * d));
+  s.xn.resize(size(n * d));
+  s.q.resize(size(n * hp.q_dim()));
+  s.attn.resize(size(n * hp.q_dim()));
+  s.proj.resize(size(n * d));
+  s.gate.resize(size(n * hp.n_ff * (w.layers.front().w_gate.data ? 1 : 2)));
+  s.up.resize(size(n * hp.n_ff));
+
+  for (int64_t t = 0; t < n; ++t) get_row(w.token_embd, batch.tokens[t], s.x.data() + t * d);
+  build_rope_table(hp, w.rope_factors_for(batch.n_ctx), cache.n_past(), n, s);
+  for (int64_t il = 0; il < hp.n_layer; ++il) llama_block(w, w.layers[il], il, cache, s, n, pool);
+  cache.advance(n);
+
+  const auto n_out = static_cast<int64_t>(batch.output_rows.size());
+  if (n_out == 0) return ok();
+  s.out_norm.resize(size(n_out * d));
+  for (int64_t r = 0; r < n_out; ++r) {
+    rms_norm_row(s.x.data() + batch.output_rows[r] * d, w.output_norm.data(), d, hp.rms_eps,
+                 s.out_norm.data() + r * d);
+  }
+  matmul(w.output, s.out_norm.data(), n_out, batch.logits, pool);
+  return ok();
+}
+
+}  // namespace
+
+Status forward(const ModelWeights& weights, KvCache& cache, ForwardScratch& scratch,
+               const ForwardBatch& batch, ThreadPool* pool) {
+  switch (weights.arch->family) {
+    case Family::kLlama: return llama_forward(weights, cache, scratch, batch, pool);
+  }
+  return fail("unknown model family");
+}
+
+}  // namespace hearth::models

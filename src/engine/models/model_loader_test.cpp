@@ -1,0 +1,163 @@
+// Loading must reject a model it cannot run with an Error that names the culprit. The broken
+// files are real fixture models rewritten with one change.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/gguf/gguf.h"
+#include "engine/models/model_weights.h"
+#include "hearth/engine.h"
+#include "support/fixtures.h"
+
+namespace hearth {
+namespace {
+
+struct TensorEdit {
+  std::string name;
+  bool drop = false;
+  std::optional<TensorType> type;  // with new zeroed data of the right size
+  std::optional<std::vector<int64_t>> dims;
+};
+
+struct Edits {
+  std::vector<TensorEdit> tensors;
+  std::vector<std::string> drop_keys;
+  std::vector<std::pair<std::string, std::string>> set_strings;
+};
+
+// Copies fixture model `name` with `edits` applied into a temporary file; returns its path.
+std::filesystem::path rewrite(const std::string& name, const Edits& edits) {
+  auto src = gguf::File::open(testing::fixtures_dir() / "models" / (name + ".gguf"));
+  EXPECT_TRUE(src.has_value()) << (src ? "" : src.error().message);
+  if (!src) return {};
+  gguf::Writer writer;
+  for (const auto& [key, value] : src->metadata()) {
+    if (key == "general.alignment") continue;
+    if (std::find(edits.drop_keys.begin(), edits.drop_keys.end(), key) != edits.drop_keys.end()) {
+      continue;
+    }
+    writer.set_value(key, value);
+  }
+  for (const auto& [key, value] : edits.set_strings) writer.set_string(key, value);
+  for (const auto& t : src->tensors()) {
+    auto edit = std::find_if(edits.tensors.begin(), edits.tensors.end(),
+                             [&](const TensorEdit& e) { return e.name == t.name; });
+    if (edit == edits.tensors.end()) {
+      EXPECT_TRUE(writer.add_tensor(t.name, t.type, t.dims, std::span(t.data, t.n_bytes)));
+      continue;
+    }
+    if (edit->drop) continue;
+    const TensorType type = edit->type.value_or(t.type);
+    const std::vector<int64_t> dims = edit->dims.value_or(t.dims);
+    int64_t rows = 1;
+    for (size_t i = 1; i < dims.size(); ++i) rows *= dims[i];
+    std::vector<uint8_t> data(static_cast<size_t>(row_bytes(traits(type), dims[0]) * rows));
+    EXPECT_TRUE(writer.add_tensor(t.name, type, dims, data));
+  }
+  const auto path =
+      std::filesystem::path(::testing::TempDir()) /
+      (name + "-" + ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".gguf");
+  EXPECT_TRUE(writer.write(path).has_value());
+  return path;
+}
+
+std::string load_error(const std::filesystem::path& path) {
+  auto model = Model::load(path, ModelOptions{.n_threads = 1});
+  std::filesystem::remove(path);
+  return model ? std::string("loaded fine") : model.error().message;
+}
+
+using ::testing::HasSubstr;
+
+TEST(ModelLoad, MissingTensorIsNamed) {
+  const auto error = load_error(
+      rewrite("stories260K", {.tensors = {{.name = "blk.1.ffn_up.weight", .drop = true}}}));
+  EXPECT_THAT(error, HasSubstr("missing tensor 'blk.1.ffn_up.weight'"));
+}
+
+TEST(ModelLoad, WrongShapeIsNamedWithBothShapes) {
+  const auto error = load_error(rewrite(
+      "stories260K",
+      {.tensors = {{.name = "blk.0.attn_k.weight", .dims = std::vector<int64_t>{64, 64}}}}));
+  EXPECT_THAT(error, HasSubstr("'blk.0.attn_k.weight'"));
+  EXPECT_THAT(error, HasSubstr("[64, 64]"));
+  EXPECT_THAT(error, HasSubstr("[64, 32]"));
+}
+
+TEST(ModelLoad, WrongNormLengthIsAnError) {
+  const auto error = load_error(
+      rewrite("stories260K",
+              {.tensors = {{.name = "output_norm.weight", .dims = std::vector<int64_t>{32}}}}));
+  EXPECT_THAT(error, HasSubstr("'output_norm.weight'"));
+}
+
+TEST(ModelLoad, TypeThatCannotBeComputedIsNamed) {
+  auto error = load_error(rewrite(
+      "stories260K", {.tensors = {{.name = "blk.0.attn_q.weight", .type = TensorType::Q8_1}}}));
+  EXPECT_THAT(error, HasSubstr("'blk.0.attn_q.weight'"));
+  EXPECT_THAT(error, HasSubstr("Q8_1"));
+  error = load_error(rewrite("tiny-llama-spm-q4_k_m", {.tensors = {{.name = "blk.1.ffn_down.weight",
+                                                                    .type = TensorType::Q2_K}}}));
+  EXPECT_THAT(error, HasSubstr("'blk.1.ffn_down.weight'"));
+  EXPECT_THAT(error, HasSubstr("Q2_K"));
+}
+
+TEST(ModelLoad, MissingRequiredBiasIsNamed) {
+  const auto error = load_error(
+      rewrite("tiny-qwen2-q4_0", {.tensors = {{.name = "blk.1.attn_v.bias", .drop = true}}}));
+  EXPECT_THAT(error, HasSubstr("missing tensor 'blk.1.attn_v.bias'"));
+}
+
+TEST(ModelLoad, Phi3WithoutOutputFallsBackToTiedEmbedding) {
+  // phi3 files (Phi-4-mini) may tie the output to the embedding.
+  auto path = rewrite("tiny-phi3-q4_k_m", {.tensors = {{.name = "output.weight", .drop = true}}});
+  auto model = Model::load(path, ModelOptions{.n_threads = 1});
+  std::filesystem::remove(path);
+  ASSERT_TRUE(model.has_value()) << model.error().message;
+  EXPECT_TRUE((*model)->info().tied_output);
+}
+
+TEST(ModelLoad, MissingHyperParameterIsNamed) {
+  const auto error = load_error(rewrite("stories260K", {.drop_keys = {"llama.block_count"}}));
+  EXPECT_THAT(error, HasSubstr("llama.block_count"));
+}
+
+TEST(ModelLoad, UnknownArchitectureIsNamed) {
+  const auto error =
+      load_error(rewrite("stories260K", {.set_strings = {{"general.architecture", "mamba"}}}));
+  EXPECT_THAT(error, HasSubstr("'mamba'"));
+}
+
+TEST(ModelLoad, FixtureModelsLoadWithTheirShapes) {
+  struct Expected {
+    const char* name;
+    const char* arch;
+    int32_t n_vocab, n_embd, n_layer, n_head, n_head_kv, n_ff;
+    bool tied;
+  };
+  const Expected cases[] = {
+      {"stories260K", "llama", 512, 64, 5, 8, 4, 172, false},
+      {"tiny-llama-spm-q4_0", "llama", 32000, 256, 2, 4, 2, 512, true},
+      {"tiny-qwen2-q8_0", "qwen2", 151669, 64, 2, 4, 2, 128, true},
+      {"tiny-phi3-q4_k_m", "phi3", 32064, 256, 2, 4, 2, 512, false},
+  };
+  for (const auto& c : cases) {
+    auto model = Model::load(testing::fixtures_dir() / "models" / (std::string(c.name) + ".gguf"));
+    ASSERT_TRUE(model.has_value()) << c.name << ": " << model.error().message;
+    const ModelInfo& info = (*model)->info();
+    EXPECT_EQ(info.arch, c.arch) << c.name;
+    EXPECT_EQ(info.n_vocab, c.n_vocab) << c.name;
+    EXPECT_EQ(info.n_embd, c.n_embd) << c.name;
+    EXPECT_EQ(info.n_layer, c.n_layer) << c.name;
+    EXPECT_EQ(info.n_head, c.n_head) << c.name;
+    EXPECT_EQ(info.n_head_kv, c.n_head_kv) << c.name;
+    EXPECT_EQ(info.n_ff, c.n_ff) << c.name;
+    EXPECT_EQ(info.tied_output, c.tied) << c.name;
+  }
+}
+
+}  // namespace
+}  // namespace hearth

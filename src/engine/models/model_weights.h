@@ -1,0 +1,81 @@
+// A loaded model's hyper-parameters and weights, bound to a GGUF file's tensor data.
+//
+// `load_model_weights` reads the hyper-parameters from metadata, finds every tensor the
+// architecture table asks for and checks its shape and type, so the forward pass can trust
+// everything here without further checks. Matrices stay zero-copy views into the GGUF
+// mapping (the caller keeps the gguf::File alive); small vectors (norms, biases, RoPE factors)
+// are converted to F32 copies. Immutable after loading; safe to read from any thread.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "engine/gguf/gguf.h"
+#include "engine/kernels/matmul.h"
+#include "engine/models/arch_table.h"
+#include "hearth/status.h"
+
+namespace hearth::models {
+
+enum class RopeScalingType { kNone, kLinear, kYarn };
+
+struct HyperParams {
+  int64_t n_vocab = 0;
+  int64_t n_ctx_train = 0;
+  int64_t n_embd = 0;
+  int64_t n_layer = 0;
+  int64_t n_ff = 0;
+  int64_t n_head = 0;
+  int64_t n_head_kv = 0;
+  int64_t head_dim = 0;  // per-head width of q, k and v
+  int64_t n_rot = 0;     // leading dims of each head that RoPE rotates (partial rotary)
+  float rms_eps = 1e-5f;
+
+  float rope_freq_base = 10000.0f;
+  RopeScalingType rope_scaling = RopeScalingType::kNone;
+  float rope_freq_scale = 1.0f;   // 1 / scaling factor
+  int64_t rope_n_ctx_orig = 0;    // original training context (YaRN, LongRoPE)
+  float rope_attn_factor = 1.0f;  // multiplies cos/sin (LongRoPE, YaRN magnitude)
+  float yarn_beta_fast = 32.0f;
+  float yarn_beta_slow = 1.0f;
+
+  int64_t q_dim() const { return n_head * head_dim; }
+  int64_t kv_dim() const { return n_head_kv * head_dim; }
+};
+
+struct LayerWeights {
+  std::vector<float> attn_norm;
+  // Either wqkv (fused, rows = q_dim + 2 * kv_dim) or wq/wk/wv; unused ones have data null.
+  WeightMatrix wq, wk, wv, wqkv;
+  std::vector<float> bq, bk, bv;  // empty when the model has no bias
+  WeightMatrix wo;
+  std::vector<float> bo;
+  std::vector<float> ffn_norm;
+  // Either w_gate + w_up, or w_up alone holding [gate; up] (rows = 2 * n_ff), w_gate null.
+  WeightMatrix w_gate, w_up, w_down;
+};
+
+struct ModelWeights {
+  const ArchSpec* arch = nullptr;
+  HyperParams hp;
+  WeightMatrix token_embd;
+  WeightMatrix output;  // token_embd itself when tied
+  bool tied_output = false;
+  std::vector<float> output_norm;
+  // Per-frequency divisors of the RoPE angle (length n_rot / 2), empty when absent:
+  // llama3-style rope_freqs, or phi3 LongRoPE's short and long factor sets.
+  std::vector<float> rope_freqs;
+  std::vector<float> rope_factors_short;
+  std::vector<float> rope_factors_long;
+  std::vector<LayerWeights> layers;
+
+  // RoPE frequency divisors to use for a context of n_ctx tokens (empty = none). LongRoPE
+  // switches to the long set once the context exceeds the original training context.
+  const std::vector<float>& rope_factors_for(int64_t n_ctx) const;
+};
+
+// Reads hyper-parameters and binds all weights of `file`. Errors name the offending key,
+// tensor, shape or type.
+Result<ModelWeights> load_model_weights(const gguf::File& file);
+
+}  // namespace hearth::models

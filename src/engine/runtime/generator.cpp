@@ -1,0 +1,96 @@
+#include "engine/runtime/generator.h"
+
+#include <algorithm>
+
+#include "engine/sampler/stop_strings.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace hearth {
+
+std::string_view finish_reason_name(FinishReason reason) {
+  switch (reason) {
+    case FinishReason::kStop: return "stop";
+    case FinishReason::kLength: return "length";
+    case FinishReason::kCancelled: return "cancelled";
+  }
+  return "stop";
+}
+
+size_t reusable_prefix(std::span<const int32_t> cached, std::span<const int32_t> prompt) {
+  size_t common = 0;
+  const size_t limit = std::min(cached.size(), prompt.size());
+  while (common < limit && cached[common] == prompt[common]) ++common;
+  if (common > 0 && common == prompt.size()) --common;
+  return common;
+}
+
+Result<int32_t> Generation::prefill(std::span<const int32_t> prompt) {
+  if (prompt.empty()) return fail("the prompt is empty");
+  if (static_cast<int32_t>(prompt.size()) > session_.n_ctx()) {
+    return fail("the prompt has " + std::to_string(prompt.size()) +
+                " tokens, more than the context size " + std::to_string(session_.n_ctx()));
+  }
+  const size_t common = reusable_prefix(cached_, prompt);
+  session_.rewind(static_cast<int32_t>(common));
+  cached_.resize(common);
+  if (auto st = session_.decode(prompt.subspan(common)); !st) {
+    // The session is unchanged by a failed decode: the cache still holds `common` tokens.
+    return std::unexpected(st.error());
+  }
+  cached_.insert(cached_.end(), prompt.begin() + static_cast<long>(common), prompt.end());
+  return static_cast<int32_t>(common);
+}
+
+Result<GenerateResult> Generation::run(std::span<const int32_t> prompt,
+                                       const GenerateOptions& options,
+                                       const TextCallback& on_text) {
+  if (auto st = options.sampling.validate(); !st) return std::unexpected(st.error());
+  GenerateResult result;
+  result.prompt_tokens = static_cast<int32_t>(prompt.size());
+  auto reused = prefill(prompt);
+  if (!reused) return std::unexpected(reused.error());
+  result.cached_prompt_tokens = *reused;
+
+  const Tokenizer& tokenizer = session_.model().tokenizer();
+  Sampler sampler(options.sampling);
+  for (int32_t id : prompt) sampler.accept(id);
+  StreamingDecoder decoder(tokenizer);
+  StopStrings stops(options.stop);
+
+  auto emit = [&](const std::string& piece) {
+    if (piece.empty()) return true;
+    result.text += piece;
+    return on_text ? on_text(piece) : true;
+  };
+
+  result.finish = FinishReason::kLength;
+  for (int32_t step = 0; options.max_tokens < 0 || step < options.max_tokens; ++step) {
+    const int32_t id = sampler.sample(session_.logits());
+    if (!options.ignore_eos && tokenizer.is_end_of_generation(id)) {
+      result.finish = FinishReason::kStop;
+      break;
+    }
+    sampler.accept(id);
+    result.tokens.push_back(id);
+    if (!emit(stops.push(decoder.push(id)))) {
+      result.finish = FinishReason::kCancelled;
+      break;
+    }
+    if (stops.stopped()) {
+      result.finish = FinishReason::kStop;
+      break;
+    }
+    if (options.max_tokens >= 0 && step + 1 >= options.max_tokens) break;
+    if (session_.n_past() >= session_.n_ctx()) break;  // out of context: a length finish
+    const int32_t next[] = {id};
+    if (auto st = session_.decode(next); !st) return std::unexpected(st.error());
+    cached_.push_back(id);
+  }
+  if (result.finish != FinishReason::kCancelled && !stops.stopped()) {
+    emit(stops.push(decoder.finish()));
+    if (!stops.stopped()) emit(stops.finish());
+  }
+  return result;
+}
+
+}  // namespace hearth

@@ -1,0 +1,71 @@
+// Text generation on a Session: the loop every front end (CLI, chat, server) shares.
+//
+// A Generation keeps the token ids that are in its session's KV cache, so a new prompt that
+// starts like the previous one (the next turn of a chat, a retried request) only evaluates
+// the tokens that differ. It samples, detokenizes into valid UTF-8 pieces, applies stop
+// strings and end-of-generation tokens, and hands each piece to a callback that can cancel.
+//
+// Not thread-safe: one Generation per session, driven from one thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/sampler/sampler.h"
+#include "hearth/engine.h"
+#include "hearth/status.h"
+
+namespace hearth {
+
+struct GenerateOptions {
+  int32_t max_tokens = 256;  // < 0: until the context is full
+  SamplerParams sampling;
+  std::vector<std::string> stop;  // stop strings; never part of the output
+  bool ignore_eos = false;
+};
+
+enum class FinishReason { kStop, kLength, kCancelled };
+std::string_view finish_reason_name(FinishReason reason);  // "stop", "length", "cancelled"
+
+struct GenerateResult {
+  std::vector<int32_t> tokens;  // generated ids, end-of-generation token excluded
+  std::string text;             // their text, stop string and what follows removed
+  FinishReason finish = FinishReason::kStop;
+  int32_t prompt_tokens = 0;
+  int32_t cached_prompt_tokens = 0;  // prompt tokens reused from the cache, not evaluated
+};
+
+// How many leading tokens of `cached` can stay in a cache that must come to hold `prompt`:
+// the common prefix, less one when it covers the whole prompt, because the prompt's last
+// token must be evaluated again to produce the logits that sampling needs.
+size_t reusable_prefix(std::span<const int32_t> cached, std::span<const int32_t> prompt);
+
+// Receives each piece of text as soon as it is final; returning false cancels.
+using TextCallback = std::function<bool(std::string_view piece)>;
+
+class Generation {
+ public:
+  explicit Generation(Session& session) : session_(session) {}
+
+  // Evaluates `prompt` (reusing the cached common prefix) and generates a continuation.
+  Result<GenerateResult> run(std::span<const int32_t> prompt, const GenerateOptions& options,
+                             const TextCallback& on_text = {});
+
+  // Brings the cache to exactly `prompt`, evaluating only what is not cached yet; afterwards
+  // the session's last logits are those after the prompt's final token. Returns how many
+  // prompt tokens were reused.
+  Result<int32_t> prefill(std::span<const int32_t> prompt);
+
+  const std::vector<int32_t>& cached_tokens() const { return cached_; }
+  Session& session() { return session_; }
+
+ private:
+  Session& session_;
+  std::vector<int32_t> cached_;  // ids whose keys/values are in the session's cache, in order
+};
+
+}  // namespace hearth

@@ -1,0 +1,188 @@
+// Model loading and the Session: the glue between the GGUF file, the bound weights, the KV
+// cache and the forward pass.
+#include <algorithm>
+#include <optional>
+#include <thread>
+
+#include "engine/gguf/gguf.h"
+#include "engine/models/forward.h"
+#include "engine/models/model_weights.h"
+#include "engine/models/str_cat.h"
+#include "engine/runtime/kv_cache.h"
+#include "engine/runtime/thread_pool.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "hearth/engine.h"
+
+namespace hearth {
+
+using models::str_cat;
+namespace {
+
+constexpr int kDefaultContextCap = 4096;
+
+int hardware_threads() {
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
+struct Model::State {
+  explicit State(gguf::File f) : file(std::move(f)) {}
+  gguf::File file;  // owns the mapping the weights point into; declared first, destroyed last
+  models::ModelWeights weights;
+  std::optional<Tokenizer> tokenizer;  // always set once loaded
+  ModelInfo info;
+  ModelOptions options;
+};
+
+Model::Model(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Model::~Model() = default;
+
+Result<std::shared_ptr<Model>> Model::load(const std::filesystem::path& path,
+                                           const ModelOptions& options) {
+  if (options.n_threads < 0)
+    return fail(str_cat("n_threads = ", options.n_threads, " is negative"));
+  if (options.n_ctx < 0) return fail(str_cat("n_ctx = ", options.n_ctx, " is negative"));
+  auto file = gguf::File::open(path);
+  if (!file) return fail(str_cat(path.string(), ": ", file.error().message));
+  auto state = std::make_unique<State>(std::move(*file));
+  auto weights = models::load_model_weights(state->file);
+  if (!weights) return fail(str_cat(path.string(), ": ", weights.error().message));
+  state->weights = std::move(*weights);
+  auto tokenizer = Tokenizer::from_gguf(state->file);
+  if (!tokenizer) return fail(str_cat(path.string(), ": ", tokenizer.error().message));
+  if (tokenizer->n_vocab() > state->weights.hp.n_vocab) {
+    // Ids the tokenizer can produce must index the embedding.
+    return fail(str_cat(path.string(), ": the vocabulary has ", tokenizer->n_vocab(),
+                        " tokens but the embedding only ", state->weights.hp.n_vocab, " rows"));
+  }
+  state->tokenizer.emplace(std::move(*tokenizer));
+
+  const models::HyperParams& hp = state->weights.hp;
+  ModelInfo& info = state->info;
+  info.arch = std::string(state->weights.arch->name);
+  info.name = std::string(state->file.get_string_or("general.name", "").value_or(""));
+  info.n_vocab = static_cast<int32_t>(hp.n_vocab);
+  info.n_ctx_train = static_cast<int32_t>(hp.n_ctx_train);
+  info.n_embd = static_cast<int32_t>(hp.n_embd);
+  info.n_layer = static_cast<int32_t>(hp.n_layer);
+  info.n_head = static_cast<int32_t>(hp.n_head);
+  info.n_head_kv = static_cast<int32_t>(hp.n_head_kv);
+  info.head_dim = static_cast<int32_t>(hp.head_dim);
+  info.n_ff = static_cast<int32_t>(hp.n_ff);
+  info.tied_output = state->weights.tied_output;
+  info.n_ctx =
+      options.n_ctx > 0 ? options.n_ctx : std::min<int32_t>(info.n_ctx_train, kDefaultContextCap);
+  state->options.n_ctx = info.n_ctx;
+  state->options.n_threads = options.n_threads > 0 ? options.n_threads : hardware_threads();
+  return std::shared_ptr<Model>(new Model(std::move(state)));
+}
+
+const ModelInfo& Model::info() const {
+  return state_->info;
+}
+const ModelOptions& Model::options() const {
+  return state_->options;
+}
+const gguf::File& Model::file() const {
+  return state_->file;
+}
+const Tokenizer& Model::tokenizer() const {
+  return *state_->tokenizer;
+}
+const models::ModelWeights& Model::weights() const {
+  return state_->weights;
+}
+
+struct Session::Scratch {
+  models::ForwardScratch forward;
+  std::vector<int32_t> output_rows;
+};
+
+Session::Session(std::shared_ptr<const Model> model, const SessionOptions& options)
+    : model_(std::move(model)) {
+  const ModelOptions& defaults = model_->options();
+  n_ctx_ = options.n_ctx > 0 ? options.n_ctx : defaults.n_ctx;
+  n_batch_ = std::max(1, options.n_batch);
+  const int n_threads = options.n_threads > 0 ? options.n_threads : defaults.n_threads;
+  const models::HyperParams& hp = model_->weights().hp;
+  cache_ = std::make_unique<KvCache>(hp.n_layer, n_ctx_, hp.kv_dim());
+  pool_ = std::make_unique<ThreadPool>(n_threads);
+  scratch_ = std::make_unique<Scratch>();
+}
+
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+int32_t Session::n_past() const {
+  return static_cast<int32_t>(cache_->n_past());
+}
+int32_t Session::n_ctx() const {
+  return n_ctx_;
+}
+
+void Session::rewind(int32_t n_past) {
+  cache_->truncate(n_past);
+  n_logit_rows_ = 0;
+  n_last_decode_ = 0;
+  logits_.clear();
+}
+
+Status Session::decode(std::span<const int32_t> tokens, bool all_logits) {
+  if (tokens.empty()) return fail("decode: no tokens");
+  const models::ModelWeights& w = model_->weights();
+  const int64_t n_vocab = w.hp.n_vocab;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+      return fail(str_cat("decode: token ", tokens[i], " at index ", i,
+                          " is outside the vocabulary [0, ", n_vocab, ")"));
+    }
+  }
+  const auto n = static_cast<int64_t>(tokens.size());
+  if (cache_->n_past() + n > n_ctx_) {
+    return fail(str_cat("context overflow: ", cache_->n_past(), " cached + ", n,
+                        " new tokens exceed n_ctx = ", n_ctx_));
+  }
+
+  all_logits_ = all_logits;
+  n_last_decode_ = static_cast<int>(n);
+  n_logit_rows_ = all_logits ? static_cast<int>(n) : 1;
+  logits_.resize(static_cast<size_t>(n_logit_rows_ * n_vocab));
+  int64_t rows_done = 0;
+  for (int64_t begin = 0; begin < n; begin += n_batch_) {
+    const int64_t count = std::min<int64_t>(n_batch_, n - begin);
+    const bool last_chunk = begin + count == n;
+    auto& rows = scratch_->output_rows;
+    rows.clear();
+    if (all_logits) {
+      for (int64_t r = 0; r < count; ++r) rows.push_back(static_cast<int32_t>(r));
+    } else if (last_chunk) {
+      rows.push_back(static_cast<int32_t>(count - 1));
+    }
+    models::ForwardBatch batch{
+        .tokens = tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(count)),
+        .output_rows = rows,
+        .logits = logits_.data() + rows_done * n_vocab,
+        .n_ctx = n_ctx_,
+    };
+    if (auto s = models::forward(w, *cache_, scratch_->forward, batch, pool_.get()); !s) return s;
+    rows_done += static_cast<int64_t>(rows.size());
+  }
+  return ok();
+}
+
+std::span<const float> Session::logits(int i) const {
+  const auto n_vocab = static_cast<size_t>(model_->weights().hp.n_vocab);
+  if (n_logit_rows_ == 0) return {};
+  int row = -1;
+  if (all_logits_) {
+    row = i < 0 ? n_logit_rows_ + i : i;
+  } else if (i == -1 || i == n_last_decode_ - 1) {
+    row = 0;
+  }
+  if (row < 0 || row >= n_logit_rows_) return {};
+  return std::span<const float>(logits_).subspan(static_cast<size_t>(row) * n_vocab, n_vocab);
+}
+
+}  // namespace hearth

@@ -1,0 +1,168 @@
+// Session and KV cache behaviour: the cache must make incremental decoding equivalent to
+// evaluating everything at once, whatever the batching, and after rewinding.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "hearth/engine.h"
+#include "support/fixtures.h"
+
+namespace hearth {
+namespace {
+
+// Teacher text of prompts-stories.json as tokenized by the reference (BOS first).
+const std::vector<int32_t> kStoryIds = {1,   403, 407, 261, 378, 432, 383, 286, 261, 376, 298, 315,
+                                        421, 395, 317, 426, 338, 401, 396, 267, 337, 410, 408, 419};
+
+std::shared_ptr<const Model> load(const std::string& name,
+                                  ModelOptions options = {.n_threads = 2}) {
+  auto model = Model::load(testing::fixtures_dir() / "models" / (name + ".gguf"), options);
+  EXPECT_TRUE(model.has_value()) << (model ? "" : model.error().message);
+  return model ? *model : nullptr;
+}
+
+using Rows = std::vector<std::vector<float>>;
+
+Rows all_rows(const Session& s, int n) {
+  Rows rows;
+  for (int i = 0; i < n; ++i) rows.emplace_back(s.logits(i).begin(), s.logits(i).end());
+  return rows;
+}
+
+// Largest |a - b| over all rows, relative to the spread of the logits, so the bound means the
+// same for every model. Batched and incremental paths may sum in a different order, so the
+// bound is float rounding, not bit equality.
+void expect_same_logits(const Rows& expected, const Rows& actual, const char* what) {
+  ASSERT_EQ(expected.size(), actual.size()) << what;
+  for (size_t r = 0; r < expected.size(); ++r) {
+    ASSERT_EQ(expected[r].size(), actual[r].size()) << what << " row " << r;
+    double max_diff = 0, max_abs = 0;
+    for (size_t i = 0; i < expected[r].size(); ++i) {
+      max_diff = std::max<double>(max_diff, std::abs(expected[r][i] - actual[r][i]));
+      max_abs = std::max<double>(max_abs, std::abs(expected[r][i]));
+    }
+    EXPECT_LE(max_diff, 1e-5 * std::max(1.0, max_abs)) << what << " row " << r;
+  }
+}
+
+class ModelSessionTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ModelSessionTest, CacheGivesSameLogitsForAnyBatchingAndAfterRewind) {
+  auto model = load(GetParam());
+  ASSERT_NE(model, nullptr);
+  std::vector<int32_t> ids = kStoryIds;
+  for (int32_t& id : ids) id %= model->info().n_vocab;
+  const int n = static_cast<int>(ids.size());
+
+  Session whole(model);
+  ASSERT_TRUE(whole.decode(ids, true).has_value());
+  const Rows reference = all_rows(whole, n);
+
+  Session one_by_one(model);
+  Rows rows;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(one_by_one.decode(std::span(&ids[i], 1)).has_value());
+    rows.emplace_back(one_by_one.logits().begin(), one_by_one.logits().end());
+  }
+  expect_same_logits(reference, rows, "token by token");
+
+  Session chunks(model);
+  rows.clear();
+  for (int begin = 0; begin < n;) {
+    const int count = std::min(begin % 2 ? 3 : 7, n - begin);
+    ASSERT_TRUE(chunks.decode(std::span(ids).subspan(begin, count), true).has_value());
+    for (auto& r : all_rows(chunks, count)) rows.push_back(std::move(r));
+    begin += count;
+  }
+  expect_same_logits(reference, rows, "chunks of 7 and 3");
+
+  Session small_batches(model, SessionOptions{.n_batch = 5});
+  ASSERT_TRUE(small_batches.decode(ids, true).has_value());
+  expect_same_logits(reference, all_rows(small_batches, n), "n_batch 5");
+
+  // Rewind into the middle, then diverge and come back: the cache must forget the detour.
+  const int keep = 10;
+  whole.rewind(keep);
+  EXPECT_EQ(whole.n_past(), keep);
+  const int32_t detour[] = {ids[3], ids[4], ids[5]};
+  ASSERT_TRUE(whole.decode(detour).has_value());
+  whole.rewind(keep);
+  ASSERT_TRUE(whole.decode(std::span(ids).subspan(keep), true).has_value());
+  expect_same_logits(Rows(reference.begin() + keep, reference.end()), all_rows(whole, n - keep),
+                     "after rewind");
+  whole.rewind(0);
+  ASSERT_TRUE(whole.decode(ids, true).has_value());
+  expect_same_logits(reference, all_rows(whole, n), "after rewind to 0");
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, ModelSessionTest,
+                         ::testing::Values("stories260K", "tiny-qwen2-q8_0", "tiny-phi3-q4_k_m"),
+                         [](const auto& info) {
+                           std::string name = info.param;
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
+TEST(ModelSession, ContextOverflowIsAnErrorAndLeavesTheSessionUnchanged) {
+  auto model = load("stories260K");
+  ASSERT_NE(model, nullptr);
+  Session session(model, SessionOptions{.n_ctx = 8});
+  EXPECT_EQ(session.n_ctx(), 8);
+  const std::vector<int32_t> nine(9, 5);
+  auto status = session.decode(nine);
+  ASSERT_FALSE(status.has_value());
+  EXPECT_NE(status.error().message.find("context"), std::string::npos) << status.error().message;
+  EXPECT_EQ(session.n_past(), 0);
+
+  ASSERT_TRUE(session.decode(std::span(nine).first(8)).has_value());
+  const std::vector<float> before(session.logits().begin(), session.logits().end());
+  EXPECT_FALSE(session.decode(std::span(nine).first(1)).has_value());
+  EXPECT_EQ(session.n_past(), 8);
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), session.logits().begin()));
+  session.rewind(7);
+  EXPECT_TRUE(session.decode(std::span(nine).first(1)).has_value());
+}
+
+TEST(ModelSession, InvalidInputIsAnError) {
+  auto model = load("stories260K");
+  ASSERT_NE(model, nullptr);
+  Session session(model);
+  EXPECT_FALSE(session.decode(std::vector<int32_t>{}).has_value());
+  EXPECT_FALSE(session.decode(std::vector<int32_t>{1, -1}).has_value());
+  EXPECT_FALSE(session.decode(std::vector<int32_t>{1, model->info().n_vocab}).has_value());
+  EXPECT_EQ(session.n_past(), 0);
+  EXPECT_TRUE(session.logits().empty());
+}
+
+TEST(ModelSession, LogitRowsFollowTheRequest) {
+  auto model = load("stories260K");
+  ASSERT_NE(model, nullptr);
+  Session session(model);
+  const std::vector<int32_t> ids(kStoryIds.begin(), kStoryIds.begin() + 4);
+  ASSERT_TRUE(session.decode(ids).has_value());
+  EXPECT_EQ(session.n_logits(), 1);
+  EXPECT_EQ(session.logits().size(), static_cast<size_t>(model->info().n_vocab));
+  EXPECT_EQ(session.logits(3).data(), session.logits().data());
+  EXPECT_TRUE(session.logits(0).empty());
+  session.rewind(0);
+  ASSERT_TRUE(session.decode(ids, true).has_value());
+  EXPECT_EQ(session.n_logits(), 4);
+  EXPECT_EQ(session.logits(-1).data(), session.logits(3).data());
+  EXPECT_TRUE(session.logits(4).empty());
+}
+
+TEST(ModelSession, DefaultContextIsTheModelsCappedAt4096) {
+  auto model = load("stories260K");
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(model->info().n_ctx_train, 2048);
+  EXPECT_EQ(Session(model).n_ctx(), 2048);
+  auto small = load("stories260K", ModelOptions{.n_threads = 1, .n_ctx = 64});
+  ASSERT_NE(small, nullptr);
+  EXPECT_EQ(Session(small).n_ctx(), 64);
+  EXPECT_EQ(Session(small, SessionOptions{.n_ctx = 16}).n_ctx(), 16);
+}
+
+}  // namespace
+}  // namespace hearth

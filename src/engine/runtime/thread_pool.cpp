@@ -1,0 +1,125 @@
+#include "engine/runtime/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace hearth {
+
+// One job at a time: parallel_for publishes it under the mutex and bumps `generation`;
+// workers wake, pull chunk indices from `next_chunk` until none are left, and the last one to
+// finish signals `done`. The caller pulls chunks too, so a pool of size 1 has no workers.
+struct ThreadPool::State {
+  std::mutex mutex;
+  std::condition_variable wake;  // workers wait here for a new generation or shutdown
+  std::condition_variable done;  // the caller waits here for busy_workers == 0
+  uint64_t generation = 0;
+  bool stopping = false;
+  int busy_workers = 0;
+
+  // The current job; valid while busy_workers > 0 or the caller is inside parallel_for.
+  const std::function<void(int64_t, int64_t)>* fn = nullptr;
+  int64_t n = 0;
+  int64_t chunk = 1;
+  int64_t n_chunks = 0;
+  std::atomic<int64_t> next_chunk{0};
+  std::exception_ptr first_error;  // guarded by mutex
+
+  std::vector<std::thread> workers;
+
+  // Runs chunks until none are left. Never throws: the first exception is kept for the
+  // caller and the remaining chunks are skipped.
+  void run_chunks() {
+    for (;;) {
+      const int64_t index = next_chunk.fetch_add(1, std::memory_order_relaxed);
+      if (index >= n_chunks) return;
+      const int64_t begin = index * chunk;
+      const int64_t end = std::min(n, begin + chunk);
+      try {
+        (*fn)(begin, end);
+      } catch (...) {
+        std::lock_guard lock(mutex);
+        if (!first_error) first_error = std::current_exception();
+        next_chunk.store(n_chunks, std::memory_order_relaxed);
+      }
+    }
+  }
+
+  void worker_loop() {
+    uint64_t seen = 0;
+    for (;;) {
+      {
+        std::unique_lock lock(mutex);
+        wake.wait(lock, [&] { return stopping || generation != seen; });
+        if (stopping) return;
+        seen = generation;
+      }
+      run_chunks();
+      std::lock_guard lock(mutex);
+      if (--busy_workers == 0) done.notify_one();
+    }
+  }
+};
+
+ThreadPool::ThreadPool(int n_threads)
+    : n_threads_(std::max(1, n_threads)), state_(new State) {
+  state_->workers.reserve(static_cast<size_t>(n_threads_ - 1));
+  for (int i = 1; i < n_threads_; ++i) {
+    state_->workers.emplace_back([s = state_] { s->worker_loop(); });
+  }
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard lock(state_->mutex);
+    state_->stopping = true;
+  }
+  state_->wake.notify_all();
+  for (auto& worker : state_->workers) worker.join();
+  delete state_;
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain,
+                              const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  // A few chunks per thread evens out uneven chunk costs without much atomic traffic.
+  const int64_t target_chunks = static_cast<int64_t>(n_threads_) * 4;
+  const int64_t chunk = std::max(grain, (n + target_chunks - 1) / target_chunks);
+  const int64_t n_chunks = (n + chunk - 1) / chunk;
+  if (n_threads_ == 1 || n_chunks == 1) {
+    fn(0, n);  // nothing to share; exceptions reach the caller directly
+    return;
+  }
+
+  State& s = *state_;
+  {
+    std::lock_guard lock(s.mutex);
+    s.fn = &fn;
+    s.n = n;
+    s.chunk = chunk;
+    s.n_chunks = n_chunks;
+    s.next_chunk.store(0, std::memory_order_relaxed);
+    s.first_error = nullptr;
+    s.busy_workers = static_cast<int>(s.workers.size());
+    ++s.generation;
+  }
+  s.wake.notify_all();
+  s.run_chunks();
+  std::exception_ptr error;
+  {
+    std::unique_lock lock(s.mutex);
+    s.done.wait(lock, [&] { return s.busy_workers == 0; });
+    s.fn = nullptr;
+    error = s.first_error;
+    s.first_error = nullptr;
+  }
+  // Workers are idle again, so the pool stays usable; the caller sees the failure.
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace hearth

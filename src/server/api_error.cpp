@@ -1,0 +1,72 @@
+#include "server/api_error.h"
+
+namespace hearth::server {
+
+nlohmann::ordered_json ApiError::to_json() const {
+  nlohmann::ordered_json body = {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}};
+  if (!param.empty()) body["param"] = param;
+  if (!code.empty()) body["code"] = code;
+  return {{"error", body}};
+}
+
+ApiError invalid_request(std::string message, std::string param) {
+  return {.status = 400, .message = std::move(message), .param = std::move(param)};
+}
+
+ApiError invalid_json(std::string detail) {
+  return {.status = 400,
+          .message = "We could not parse the JSON body of your request: " + detail,
+          .code = "invalid_json"};
+}
+
+ApiError unauthorized() {
+  return {.status = 401,
+          .message = "Incorrect or missing API key. Send it as 'Authorization: Bearer KEY'.",
+          .type = "authentication_error",
+          .code = "invalid_api_key"};
+}
+
+ApiError model_not_found(const std::string& model) {
+  return {.status = 404,
+          .message = "The model '" + model + "' does not exist or is not available here. "
+                     "GET /v1/models lists the models this server has.",
+          .param = "model",
+          .code = "model_not_found"};
+}
+
+ApiError context_length_exceeded(int prompt_tokens, int max_tokens, int n_ctx) {
+  std::string message = "This model's maximum context length is " + std::to_string(n_ctx) +
+                        " tokens. However, your messages resulted in " +
+                        std::to_string(prompt_tokens) + " tokens";
+  if (max_tokens > 0) {
+    message += " and you asked for " + std::to_string(max_tokens) + " more";
+  }
+  message += ". Please reduce the length of the messages.";
+  return {.status = 400, .message = std::move(message), .param = "messages",
+          .code = "context_length_exceeded"};
+}
+
+ApiError payload_too_large(size_t limit_bytes) {
+  return {.status = 413,
+          .message = "The request body is larger than the limit of " +
+                     std::to_string(limit_bytes) + " bytes.",
+          .code = "payload_too_large"};
+}
+
+ApiError server_busy(int retry_after_seconds) {
+  return {.status = 503,
+          .message = "The server is busy: every slot and the queue are full. Retry later.",
+          .type = "server_error",
+          .code = "server_busy",
+          .retry_after_seconds = retry_after_seconds};
+}
+
+ApiError not_found_route(const std::string& method, const std::string& path) {
+  return {.status = 404, .message = "Unknown route: " + method + " " + path, .code = "not_found"};
+}
+
+ApiError internal_error(std::string message) {
+  return {.status = 500, .message = std::move(message), .type = "server_error"};
+}
+
+}  // namespace hearth::server

@@ -1,0 +1,40 @@
+// Errors in the shape OpenAI clients parse: {"error":{"message","type","param","code"}}
+// with the HTTP status that goes with them. Every failure the server reports is one of
+// these; it never answers with an HTML page or a stack trace.
+#pragma once
+
+#include <expected>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace hearth::server {
+
+struct ApiError {
+  int status = 400;
+  std::string message;
+  std::string type = "invalid_request_error";
+  std::string param;  // empty: null
+  std::string code;   // empty: null
+  int retry_after_seconds = 0;  // > 0: sent as Retry-After
+
+  nlohmann::ordered_json to_json() const;
+};
+
+template <class T>
+using ApiResult = std::expected<T, ApiError>;
+
+inline std::unexpected<ApiError> api_fail(ApiError error) {
+  return std::unexpected<ApiError>(std::move(error));
+}
+
+ApiError invalid_request(std::string message, std::string param = {});
+ApiError invalid_json(std::string detail);
+ApiError unauthorized();
+ApiError model_not_found(const std::string& model);
+ApiError context_length_exceeded(int prompt_tokens, int max_tokens, int n_ctx);
+ApiError payload_too_large(size_t limit_bytes);
+ApiError server_busy(int retry_after_seconds);
+ApiError not_found_route(const std::string& method, const std::string& path);
+ApiError internal_error(std::string message);
+
+}  // namespace hearth::server

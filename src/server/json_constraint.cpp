@@ -1,0 +1,278 @@
+#include "server/json_constraint.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+#include <string>
+
+#include "engine/sampler/sampler.h"
+#include "engine/tokenizer/tokenizer.h"
+
+namespace hearth::server {
+namespace {
+
+constexpr size_t kMaxDepth = 64;
+constexpr uint8_t kMaxWhitespaceRun = 16;
+constexpr int kRedraws = 32;
+
+bool is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
+bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool is_hex(unsigned char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+}  // namespace
+
+bool JsonConstraint::whitespace(State& s, unsigned char c) {
+  if (!is_ws(c)) return false;
+  return ++s.whitespace_run <= kMaxWhitespaceRun;
+}
+
+bool JsonConstraint::begin_value(State& s, unsigned char c) {
+  switch (c) {
+    case '{':
+    case '[':
+      if (s.stack.size() >= kMaxDepth) return false;
+      s.stack.push_back(static_cast<char>(c));
+      s.mode = c == '{' ? Mode::kObjectKeyOrClose : Mode::kValueOrClose;
+      return true;
+    case '"':
+      s.mode = Mode::kString;
+      s.string_is_key = false;
+      return true;
+    case '-': s.mode = Mode::kNumberSign; return true;
+    case '0': s.mode = Mode::kNumberZero; return true;
+    case 't': s.mode = Mode::kLiteral; s.literal_rest = "rue"; return true;
+    case 'f': s.mode = Mode::kLiteral; s.literal_rest = "alse"; return true;
+    case 'n': s.mode = Mode::kLiteral; s.literal_rest = "ull"; return true;
+    default:
+      if (c >= '1' && c <= '9') {
+        s.mode = Mode::kNumberInt;
+        return true;
+      }
+      return false;
+  }
+}
+
+// After a complete value inside a container: a comma, or the container's closing bracket.
+bool JsonConstraint::after_value(State& s, unsigned char c) {
+  if (whitespace(s, c)) return true;
+  if (s.stack.empty()) return false;
+  const char open = s.stack.back();
+  if (c == ',') {
+    s.mode = open == '{' ? Mode::kObjectKey : Mode::kValue;
+    return true;
+  }
+  if ((open == '{' && c == '}') || (open == '[' && c == ']')) {
+    s.stack.pop_back();
+    s.mode = s.stack.empty() ? Mode::kDone : Mode::kAfterValue;
+    return true;
+  }
+  return false;
+}
+
+bool JsonConstraint::feed(State& s, unsigned char c) {
+  if (!is_ws(c)) s.whitespace_run = 0;
+  switch (s.mode) {
+    case Mode::kStart:
+      if (whitespace(s, c)) return true;
+      if (c != '{') return false;
+      s.stack.push_back('{');
+      s.mode = Mode::kObjectKeyOrClose;
+      return true;
+    case Mode::kObjectKeyOrClose:
+      if (c == '}') {
+        s.stack.pop_back();
+        s.mode = s.stack.empty() ? Mode::kDone : Mode::kAfterValue;
+        return true;
+      }
+      [[fallthrough]];
+    case Mode::kObjectKey:
+      if (whitespace(s, c)) return true;
+      if (c != '"') return false;
+      s.mode = Mode::kString;
+      s.string_is_key = true;
+      return true;
+    case Mode::kColon:
+      if (whitespace(s, c)) return true;
+      if (c != ':') return false;
+      s.mode = Mode::kValue;
+      return true;
+    case Mode::kValueOrClose:
+      if (c == ']') {
+        s.stack.pop_back();
+        s.mode = s.stack.empty() ? Mode::kDone : Mode::kAfterValue;
+        return true;
+      }
+      [[fallthrough]];
+    case Mode::kValue:
+      if (whitespace(s, c)) return true;
+      return begin_value(s, c);
+    case Mode::kString:
+      if (c == '"') {
+        s.mode = s.string_is_key ? Mode::kColon : Mode::kAfterValue;
+        return true;
+      }
+      if (c == '\\') {
+        s.mode = Mode::kEscape;
+        return true;
+      }
+      return c >= 0x20;  // raw control characters are not allowed inside strings
+    case Mode::kEscape:
+      if (c == 'u') {
+        s.mode = Mode::kUnicode;
+        s.unicode_left = 4;
+        return true;
+      }
+      if (std::string_view("\"\\/bfnrt").find(static_cast<char>(c)) == std::string_view::npos) {
+        return false;
+      }
+      s.mode = Mode::kString;
+      return true;
+    case Mode::kUnicode:
+      if (!is_hex(c)) return false;
+      if (--s.unicode_left == 0) s.mode = Mode::kString;
+      return true;
+    case Mode::kNumberSign:
+      if (c == '0') {
+        s.mode = Mode::kNumberZero;
+        return true;
+      }
+      if (c >= '1' && c <= '9') {
+        s.mode = Mode::kNumberInt;
+        return true;
+      }
+      return false;
+    case Mode::kNumberInt:
+      if (is_digit(c)) return true;
+      [[fallthrough]];
+    case Mode::kNumberZero:
+      if (c == '.') {
+        s.mode = Mode::kNumberDot;
+        return true;
+      }
+      if (c == 'e' || c == 'E') {
+        s.mode = Mode::kNumberExp;
+        return true;
+      }
+      s.mode = Mode::kAfterValue;
+      return after_value(s, c);
+    case Mode::kNumberDot:
+      if (!is_digit(c)) return false;
+      s.mode = Mode::kNumberFrac;
+      return true;
+    case Mode::kNumberFrac:
+      if (is_digit(c)) return true;
+      if (c == 'e' || c == 'E') {
+        s.mode = Mode::kNumberExp;
+        return true;
+      }
+      s.mode = Mode::kAfterValue;
+      return after_value(s, c);
+    case Mode::kNumberExp:
+      if (c == '+' || c == '-') {
+        s.mode = Mode::kNumberExpSign;
+        return true;
+      }
+      [[fallthrough]];
+    case Mode::kNumberExpSign:
+      if (!is_digit(c)) return false;
+      s.mode = Mode::kNumberExpDigits;
+      return true;
+    case Mode::kNumberExpDigits:
+      if (is_digit(c)) return true;
+      s.mode = Mode::kAfterValue;
+      return after_value(s, c);
+    case Mode::kLiteral:
+      if (s.literal_rest.empty() || c != static_cast<unsigned char>(s.literal_rest.front())) {
+        return false;
+      }
+      s.literal_rest.remove_prefix(1);
+      if (s.literal_rest.empty()) s.mode = Mode::kAfterValue;
+      return true;
+    case Mode::kAfterValue:
+      return after_value(s, c);
+    case Mode::kDone:
+      return false;
+  }
+  return false;
+}
+
+std::string JsonConstraint::closing_suffix() const {
+  std::string out;
+  switch (state_.mode) {
+    case Mode::kStart: return "{}";
+    case Mode::kDone: return "";
+    case Mode::kObjectKey: out = "\"\":null"; break;  // after a comma: a key and value are owed
+    case Mode::kColon: out = ":null"; break;
+    case Mode::kValue: out = "null"; break;
+    case Mode::kString: out = state_.string_is_key ? "\":null" : "\""; break;
+    case Mode::kEscape: out = state_.string_is_key ? "n\":null" : "n\""; break;
+    case Mode::kUnicode:
+      out = std::string(state_.unicode_left, '0') + (state_.string_is_key ? "\":null" : "\"");
+      break;
+    case Mode::kNumberSign:
+    case Mode::kNumberDot:
+    case Mode::kNumberExp:
+    case Mode::kNumberExpSign: out = "0"; break;
+    case Mode::kLiteral: out = std::string(state_.literal_rest); break;
+    case Mode::kObjectKeyOrClose:
+    case Mode::kValueOrClose:
+    case Mode::kNumberZero:
+    case Mode::kNumberInt:
+    case Mode::kNumberFrac:
+    case Mode::kNumberExpDigits:
+    case Mode::kAfterValue: break;
+  }
+  for (auto it = state_.stack.rbegin(); it != state_.stack.rend(); ++it) out += *it == '{' ? '}' : ']';
+  return out;
+}
+
+bool JsonConstraint::accepts(std::string_view text) const {
+  if (text.empty()) return false;
+  State s = state_;
+  for (char c : text) {
+    if (!feed(s, static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+void JsonConstraint::commit(std::string_view text) {
+  for (char c : text) feed(state_, static_cast<unsigned char>(c));
+}
+
+int32_t JsonConstraint::sample(Sampler& sampler, std::span<const float> logits,
+                               const Tokenizer& tokenizer) {
+  const int32_t eos = tokenizer.eos_id();
+  if (complete()) return eos;
+  std::vector<float> masked(logits.begin(), logits.end());
+  constexpr float kBanned = -std::numeric_limits<float>::infinity();
+  auto usable = [&](int32_t id) {
+    if (tokenizer.is_end_of_generation(id)) return false;  // not before the object is closed
+    const std::string piece = tokenizer.token_to_piece(id);
+    return accepts(piece);
+  };
+  for (int attempt = 0; attempt < kRedraws; ++attempt) {
+    const int32_t id = sampler.sample(masked);
+    if (usable(id)) {
+      commit(tokenizer.token_to_piece(id));
+      return id;
+    }
+    masked[id] = kBanned;
+  }
+  // The model keeps proposing invalid tokens: take the most likely valid one.
+  std::vector<int32_t> order(masked.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return masked[a] > masked[b]; });
+  for (int32_t id : order) {
+    if (masked[id] == kBanned) continue;
+    if (usable(id)) {
+      commit(tokenizer.token_to_piece(id));
+      return id;
+    }
+  }
+  return eos;
+}
+
+}  // namespace hearth::server

@@ -1,0 +1,64 @@
+// Constrained sampling for response_format json_object: the output must be one JSON object.
+//
+// A byte-level pushdown automaton tracks where in the JSON grammar the output is. Sampling
+// draws a token as usual and keeps it only if its text can continue a valid object; otherwise
+// that token is masked and the draw repeated, so the common case costs one check. Whitespace
+// runs are bounded so a model cannot pad forever. One instance per request; not thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hearth {
+class Sampler;
+class Tokenizer;
+}  // namespace hearth
+
+namespace hearth::server {
+
+class JsonConstraint {
+ public:
+  // True when `text` can follow what was committed so far.
+  bool accepts(std::string_view text) const;
+  // Appends text that accepts() approved.
+  void commit(std::string_view text);
+  // The top-level object is closed.
+  bool complete() const { return state_.mode == Mode::kDone; }
+
+  // The shortest text that closes what was committed into one valid object (open strings,
+  // half-written numbers and literals, missing values, open containers). Used when the token
+  // budget runs out, so a length-limited json_object reply still parses.
+  std::string closing_suffix() const;
+
+  // Samples a token whose text keeps the output valid and commits it. Once the object is
+  // complete, or when no token can continue it, returns an end-of-generation token (or -1 if
+  // the vocabulary has none).
+  int32_t sample(Sampler& sampler, std::span<const float> logits, const Tokenizer& tokenizer);
+
+ private:
+  enum class Mode : uint8_t {
+    kStart, kObjectKeyOrClose, kObjectKey, kColon, kValue, kValueOrClose, kString, kEscape,
+    kUnicode, kNumberSign, kNumberZero, kNumberInt, kNumberDot, kNumberFrac, kNumberExp,
+    kNumberExpSign, kNumberExpDigits, kLiteral, kAfterValue, kDone,
+  };
+  struct State {
+    Mode mode = Mode::kStart;
+    std::vector<char> stack;  // '{' or '['
+    bool string_is_key = false;
+    uint8_t unicode_left = 0;
+    std::string_view literal_rest;
+    uint8_t whitespace_run = 0;
+  };
+
+  static bool feed(State& s, unsigned char c);
+  static bool begin_value(State& s, unsigned char c);
+  static bool after_value(State& s, unsigned char c);
+  static bool whitespace(State& s, unsigned char c);
+
+  State state_;
+};
+
+}  // namespace hearth::server

@@ -1,0 +1,90 @@
+#include "server/json_constraint.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace hearth::server {
+namespace {
+
+// Feeds `text` in pieces of `step` bytes; returns whether every piece was accepted.
+bool feed_all(JsonConstraint& c, const std::string& text, size_t step) {
+  for (size_t i = 0; i < text.size(); i += step) {
+    const std::string piece = text.substr(i, step);
+    if (!c.accepts(piece)) return false;
+    c.commit(piece);
+  }
+  return true;
+}
+
+TEST(JsonConstraint, AcceptsValidObjectsInAnySplit) {
+  const std::vector<std::string> valid = {
+      R"({})",
+      R"( {"a": 1})",
+      R"({"name": "Ada", "age": 36, "tags": ["x", "y"], "ok": true, "none": null})",
+      R"({"n": -0.5e+10, "m": 0, "deep": {"a": [1, [2, {"b": []}]]}})",
+      R"({"esc": "quote \" slash \\ unicode \u00e9 newline \n"})",
+      "{\"utf8\": \"caf\xc3\xa9 \xf0\x9f\x99\x82\"}",
+  };
+  for (const auto& text : valid) {
+    for (size_t step : {1u, 2u, 3u, 7u, 100u}) {
+      JsonConstraint c;
+      EXPECT_TRUE(feed_all(c, text, step)) << text << " step " << step;
+      EXPECT_TRUE(c.complete()) << text;
+      EXPECT_TRUE(nlohmann::json::accept(text)) << "test vector itself must be valid: " << text;
+    }
+  }
+}
+
+TEST(JsonConstraint, RejectsInvalidContinuations) {
+  const std::vector<std::string> invalid = {
+      "[1, 2]",          // top level must be an object
+      "\"text\"",        // likewise
+      "{a: 1}",          // unquoted key
+      "{\"a\" 1}",       // missing colon
+      "{\"a\": 01}",     // leading zero
+      "{\"a\": 1,}",     // trailing comma
+      "{\"a\": tru }",   // broken literal
+      "{\"a\": \"\x01\"}",  // raw control character
+      "{\"a\": \"\\x\"}",   // bad escape
+      "{\"a\": 1.}",     // digit required after the dot
+      "{} extra",        // nothing after the object
+      "{\"a\": [1 2]}",  // missing comma
+  };
+  for (const auto& text : invalid) {
+    JsonConstraint c;
+    EXPECT_FALSE(feed_all(c, text, 1) && c.complete()) << text;
+  }
+}
+
+TEST(JsonConstraint, BoundsWhitespaceAndDepth) {
+  JsonConstraint c;
+  EXPECT_FALSE(c.accepts(std::string(100, ' ')));
+  EXPECT_TRUE(c.accepts(std::string(8, ' ')));
+  JsonConstraint deep;
+  std::string nested = "{\"a\":";
+  nested += std::string(200, '[');
+  EXPECT_FALSE(deep.accepts(nested));
+}
+
+TEST(JsonConstraint, ClosingSuffixMakesEveryPrefixParse) {
+  const std::string text =
+      R"({"name": "A\u00e9\n", "n": [-1.5e+3, true, null, {"k": {}}], "empty": [], "x": 0})";
+  for (size_t cut = 0; cut <= text.size(); ++cut) {
+    JsonConstraint c;
+    ASSERT_TRUE(feed_all(c, text.substr(0, cut), 1)) << cut;
+    const std::string closed = text.substr(0, cut) + c.closing_suffix();
+    EXPECT_TRUE(nlohmann::json::accept(closed)) << "cut at " << cut << ": " << closed;
+    const auto parsed = nlohmann::json::parse(closed, nullptr, false);
+    EXPECT_TRUE(parsed.is_object()) << closed;
+  }
+}
+
+TEST(JsonConstraint, EmptyPieceIsNotProgress) {
+  JsonConstraint c;
+  EXPECT_FALSE(c.accepts(""));
+  EXPECT_FALSE(c.complete());
+}
+
+}  // namespace
+}  // namespace hearth::server

@@ -1,0 +1,57 @@
+// Parsing and validating OpenAI request bodies into engine terms. Pure functions: no model,
+// no I/O, so every rule is unit-tested. Unknown fields are ignored, as OpenAI's clients
+// expect; a field of the wrong type or out of range is a 400 that names it.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/sampler/sampler.h"
+#include "server/api_error.h"
+
+namespace hearth::server {
+
+enum class ResponseFormat { kText, kJsonObject, kJsonSchema };
+
+// Fields shared by /v1/chat/completions and /v1/completions.
+struct GenerationRequest {
+  std::string model;  // may be empty: the server's default model
+  bool stream = false;
+  bool include_usage = false;  // stream_options.include_usage
+  std::optional<int32_t> max_tokens;  // max_tokens or max_completion_tokens
+  SamplerParams sampling;
+  std::vector<std::string> stop;
+  bool ignore_eos = false;  // llama-server extension, used by benchmarks
+  ResponseFormat response_format = ResponseFormat::kText;
+  nlohmann::ordered_json json_schema;  // response_format.json_schema.schema, when given
+};
+
+struct ChatRequest : GenerationRequest {
+  nlohmann::ordered_json messages;  // array of {role, content (string), ...}; content parts joined
+  nlohmann::ordered_json tools;     // null when absent
+};
+
+struct CompletionRequest : GenerationRequest {
+  std::string prompt;                 // a text prompt, or
+  std::vector<int32_t> prompt_tokens;  // a prompt given as token ids
+  bool echo = false;
+};
+
+struct EmbeddingRequest {
+  std::string model;
+  std::vector<std::string> inputs;  // `input` as a string or an array of strings
+};
+
+// Default sampling when a client sends no parameters: OpenAI's temperature 1 and top_p 1,
+// with no top-k or min-p cut, so results match what clients expect from the API.
+SamplerParams openai_default_sampling();
+
+ApiResult<nlohmann::ordered_json> parse_json_body(const std::string& body);
+ApiResult<ChatRequest> parse_chat_request(const nlohmann::ordered_json& body);
+ApiResult<CompletionRequest> parse_completion_request(const nlohmann::ordered_json& body);
+ApiResult<EmbeddingRequest> parse_embedding_request(const nlohmann::ordered_json& body);
+
+}  // namespace hearth::server

@@ -1,0 +1,307 @@
+#include "server/scheduler.h"
+
+#include <algorithm>
+
+#include "engine/sampler/sampler.h"
+#include "engine/sampler/stop_strings.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "server/json_constraint.h"
+
+namespace hearth::server {
+
+using Clock = std::chrono::steady_clock;
+
+// ---- RequestStream -------------------------------------------------------------------------
+
+RequestStream::~RequestStream() = default;
+
+void RequestStream::publish(StreamEvent event) {
+  {
+    std::lock_guard lock(mutex_);
+    events_.push_back(std::move(event));
+  }
+  ready_.notify_one();
+}
+
+std::optional<StreamEvent> RequestStream::next(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mutex_);
+  if (!ready_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return std::nullopt;
+  StreamEvent event = std::move(events_.front());
+  events_.pop_front();
+  return event;
+}
+
+// ---- Slot ----------------------------------------------------------------------------------
+
+struct Scheduler::Slot {
+  Slot(std::shared_ptr<const Model> model, const SessionOptions& options)
+      : session(std::move(model), options) {}
+
+  bool busy() const { return stream != nullptr; }
+  bool prefilling() const { return prompt_done < job.prompt.size(); }
+
+  Session session;
+  std::vector<int32_t> cached;  // token ids whose keys/values are in the session's cache
+  Clock::time_point last_used{};
+
+  // The request being served; stream is null when the slot is free.
+  std::shared_ptr<RequestStream> stream;
+  GenerationJob job;
+  std::optional<Sampler> sampler;
+  std::optional<StreamingDecoder> decoder;
+  std::optional<StopStrings> stops;
+  std::unique_ptr<JsonConstraint> json;
+  size_t prompt_done = 0;  // prompt tokens in the cache
+  int32_t cached_prompt = 0;
+  int32_t n_generated = 0;
+  int32_t last_token = -1;  // sampled, not yet in the cache
+  Clock::time_point submitted{}, first_token{};
+};
+
+// ---- Scheduler -----------------------------------------------------------------------------
+
+Scheduler::Scheduler(std::shared_ptr<const Model> model, SchedulerOptions options, Metrics* metrics)
+    : model_(std::move(model)), options_(options), metrics_(metrics) {
+  SessionOptions session_options;
+  session_options.n_ctx = options_.n_ctx;
+  session_options.n_threads = options_.n_threads;
+  const int n_slots = std::max(1, options_.n_slots);
+  for (int i = 0; i < n_slots; ++i) {
+    slots_.push_back(std::make_unique<Slot>(model_, session_options));
+  }
+  n_ctx_ = slots_.front()->session.n_ctx();
+  if (metrics_) metrics_->slots_total += n_slots;
+  engine_ = std::thread([this] { engine_loop(); });
+}
+
+Scheduler::~Scheduler() {
+  shutdown(/*drain=*/false);
+  if (engine_.joinable()) engine_.join();
+  if (metrics_) metrics_->slots_total -= static_cast<int64_t>(slots_.size());
+}
+
+void Scheduler::shutdown(bool drain) {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    drain_ = drain;
+  }
+  wake_.notify_all();
+}
+
+int Scheduler::load() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<int>(queue_.size()) + busy_slots_.load();
+}
+
+ApiResult<std::shared_ptr<RequestStream>> Scheduler::submit(GenerationJob job) {
+  const int32_t prompt_tokens = static_cast<int32_t>(job.prompt.size());
+  if (prompt_tokens == 0) return api_fail(invalid_request("the prompt is empty", "messages"));
+  if (prompt_tokens >= n_ctx_) {
+    return api_fail(context_length_exceeded(prompt_tokens, 0, n_ctx_));
+  }
+  auto stream = std::make_shared<RequestStream>();
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return api_fail(server_busy(5));
+    if (static_cast<int>(queue_.size()) >= options_.max_queue) return api_fail(server_busy(2));
+    queue_.push_back({std::move(job), stream, Clock::now()});
+    if (metrics_) metrics_->queue_depth = static_cast<int64_t>(queue_.size());
+  }
+  wake_.notify_one();
+  return stream;
+}
+
+void Scheduler::engine_loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [&] {
+        return stopping_ || !queue_.empty() || busy_slots_.load() > 0;
+      });
+      if (stopping_ && (!drain_ || (queue_.empty() && busy_slots_.load() == 0))) break;
+    }
+    admit_pending();
+    step();
+  }
+  // Whatever is left is cancelled, with a final event so no client waits forever.
+  StreamEvent shutting_down{.kind = StreamEvent::Kind::kError,
+                            .error = server_busy(5)};
+  shutting_down.error.message = "The server is shutting down.";
+  for (auto& slot : slots_) {
+    if (slot->busy()) finish_slot(*slot, shutting_down);
+  }
+  std::lock_guard lock(mutex_);
+  for (auto& pending : queue_) pending.stream->publish(shutting_down);
+  queue_.clear();
+}
+
+void Scheduler::admit_pending() {
+  for (;;) {
+    Pending pending;
+    Slot* best = nullptr;
+    {
+      std::lock_guard lock(mutex_);
+      if (queue_.empty()) return;
+      if (stopping_ && !drain_) return;
+      size_t best_prefix = 0;
+      for (auto& slot : slots_) {
+        if (slot->busy()) continue;
+        const size_t prefix = reusable_prefix(slot->cached, queue_.front().job.prompt);
+        // Longest reusable prefix first; among equals, the slot unused for longest.
+        if (!best || prefix > best_prefix ||
+            (prefix == best_prefix && slot->last_used < best->last_used)) {
+          best = slot.get();
+          best_prefix = prefix;
+        }
+      }
+      if (!best) return;
+      pending = std::move(queue_.front());
+      queue_.pop_front();
+      if (metrics_) metrics_->queue_depth = static_cast<int64_t>(queue_.size());
+    }
+    if (pending.stream->cancelled_) continue;  // the client left while queued
+
+    Slot& slot = *best;
+    const size_t keep = reusable_prefix(slot.cached, pending.job.prompt);
+    slot.session.rewind(static_cast<int32_t>(keep));
+    slot.cached.resize(keep);
+    slot.job = std::move(pending.job);
+    slot.stream = std::move(pending.stream);
+    slot.submitted = pending.submitted;
+    slot.prompt_done = keep;
+    slot.cached_prompt = static_cast<int32_t>(keep);
+    slot.n_generated = 0;
+    slot.last_token = -1;
+    slot.sampler.emplace(slot.job.options.sampling);
+    for (int32_t id : slot.job.prompt) slot.sampler->accept(id);
+    slot.decoder.emplace(model_->tokenizer());
+    slot.stops.emplace(slot.job.options.stop);
+    slot.json = slot.job.json_object ? std::make_unique<JsonConstraint>() : nullptr;
+    ++busy_slots_;
+    if (metrics_) {
+      metrics_->slots_busy = busy_slots_.load();
+      metrics_->prompt_tokens_total += slot.job.prompt.size();
+      metrics_->prompt_tokens_cached_total += keep;
+    }
+  }
+}
+
+void Scheduler::finish_slot(Slot& slot, StreamEvent done) {
+  if (done.kind == StreamEvent::Kind::kDone) {
+    done.prompt_tokens = static_cast<int32_t>(slot.job.prompt.size());
+    done.cached_prompt_tokens = slot.cached_prompt;
+    done.completion_tokens = slot.n_generated;
+  }
+  if (metrics_) {
+    if (done.kind == StreamEvent::Kind::kError) ++metrics_->requests_failed;
+    if (done.finish == FinishReason::kCancelled) ++metrics_->requests_cancelled;
+    metrics_->generated_tokens_total += slot.n_generated;
+    if (slot.n_generated > 1) {
+      const double seconds = std::chrono::duration<double>(Clock::now() - slot.first_token).count();
+      if (seconds > 0) metrics_->tokens_per_second.observe((slot.n_generated - 1) / seconds);
+    }
+  }
+  slot.stream->publish(std::move(done));
+  slot.stream.reset();
+  slot.sampler.reset();
+  slot.decoder.reset();
+  slot.stops.reset();
+  slot.json.reset();
+  slot.last_used = Clock::now();
+  --busy_slots_;
+  if (metrics_) metrics_->slots_busy = busy_slots_.load();
+}
+
+void Scheduler::step() {
+  const Tokenizer& tokenizer = model_->tokenizer();
+  const auto now = Clock::now();
+
+  // Drop cancelled and timed-out requests first: their slots are free for this very step.
+  for (auto& slot_ptr : slots_) {
+    Slot& slot = *slot_ptr;
+    if (!slot.busy()) continue;
+    if (slot.stream->cancelled_ || slot.stream.use_count() == 1) {
+      finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = FinishReason::kCancelled});
+    } else if (now - slot.submitted > options_.request_timeout) {
+      StreamEvent timeout{.kind = StreamEvent::Kind::kError,
+                          .error = {.status = 504, .message = "The request timed out.",
+                                    .type = "server_error", .code = "timeout"}};
+      finish_slot(slot, timeout);
+    }
+  }
+
+  for (auto& slot_ptr : slots_) {
+    Slot& slot = *slot_ptr;
+    if (!slot.busy()) continue;
+
+    // Evaluate this slot's part of the step: a prompt chunk, or the last sampled token.
+    std::span<const int32_t> tokens;
+    const bool was_prefilling = slot.prefilling();
+    if (was_prefilling) {
+      const size_t n = std::min<size_t>(slot.job.prompt.size() - slot.prompt_done,
+                                        static_cast<size_t>(std::max(1, options_.prefill_chunk)));
+      tokens = std::span<const int32_t>(slot.job.prompt).subspan(slot.prompt_done, n);
+    } else {
+      tokens = std::span<const int32_t>(&slot.last_token, 1);
+    }
+    if (auto st = slot.session.decode(tokens); !st) {
+      // The cache no longer matches what we believed: forget it entirely.
+      slot.session.rewind(0);
+      slot.cached.clear();
+      finish_slot(slot, {.kind = StreamEvent::Kind::kError, .error = internal_error(st.error().message)});
+      continue;
+    }
+    slot.cached.insert(slot.cached.end(), tokens.begin(), tokens.end());
+    if (was_prefilling) {
+      slot.prompt_done += tokens.size();
+      if (slot.prefilling()) continue;  // more prompt to go before the first sample
+    }
+
+    // Sample the next token.
+    std::span<const float> logits = slot.session.logits();
+    int32_t id;
+    if (slot.json) {
+      id = slot.json->sample(*slot.sampler, logits, tokenizer);
+    } else {
+      id = slot.sampler->sample(logits);
+    }
+    if (slot.n_generated == 0) {
+      slot.first_token = Clock::now();
+      if (metrics_) {
+        metrics_->time_to_first_token.observe(
+            std::chrono::duration<double>(slot.first_token - slot.submitted).count());
+      }
+    }
+    const bool end_of_generation =
+        (!slot.job.options.ignore_eos && tokenizer.is_end_of_generation(id)) || id < 0;
+    if (end_of_generation) {
+      std::string tail = slot.stops->push(slot.decoder->finish());
+      if (!slot.stops->stopped()) tail += slot.stops->finish();
+      if (!tail.empty()) slot.stream->publish({.kind = StreamEvent::Kind::kText, .text = tail});
+      finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = FinishReason::kStop});
+      continue;
+    }
+    slot.sampler->accept(id);
+    ++slot.n_generated;
+    slot.last_token = id;
+    std::string piece = slot.stops->push(slot.decoder->push(id));
+    if (!piece.empty()) slot.stream->publish({.kind = StreamEvent::Kind::kText, .text = std::move(piece)});
+    if (slot.stops->stopped() || (slot.json && slot.json->complete())) {
+      finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = FinishReason::kStop});
+      continue;
+    }
+    const int32_t max_tokens = slot.job.options.max_tokens;
+    const bool out_of_tokens = max_tokens >= 0 && slot.n_generated >= max_tokens;
+    const bool out_of_context = slot.session.n_past() + 1 >= n_ctx_;
+    if (out_of_tokens || out_of_context) {
+      std::string tail = slot.stops->push(slot.decoder->finish());
+      if (!slot.stops->stopped()) tail += slot.stops->finish();
+      if (slot.json) tail += slot.json->closing_suffix();
+      if (!tail.empty()) slot.stream->publish({.kind = StreamEvent::Kind::kText, .text = tail});
+      finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = FinishReason::kLength});
+    }
+  }
+}
+
+}  // namespace hearth::server

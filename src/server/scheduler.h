@@ -1,0 +1,128 @@
+// Continuous batching for one loaded model.
+//
+// Requests are queued (bounded) and admitted into `n_slots` slots, each a Session with its
+// own KV cache. One engine thread runs the loop: admit queued requests into free slots
+// (choosing the slot whose cache shares the longest prefix with the prompt, so a chat's next
+// turn only evaluates the new tokens), evaluate one step for every busy slot together (a
+// chunk of prompt for slots still prefilling, one token for slots generating), then sample,
+// detokenize and publish text to each request's stream. New requests join between steps.
+//
+// Thread-safety: submit() and the RequestStream methods may be called from any thread;
+// everything else runs on the engine thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/runtime/generator.h"
+#include "hearth/engine.h"
+#include "server/api_error.h"
+#include "server/metrics.h"
+
+namespace hearth::server {
+
+class JsonConstraint;
+
+struct SchedulerOptions {
+  int n_slots = 4;
+  int n_ctx = 0;  // per slot; 0 = the model's default
+  int n_threads = 0;
+  int max_queue = 64;  // waiting requests beyond the busy slots; more get 503
+  int prefill_chunk = 256;  // prompt tokens per slot per step, so decoding slots keep moving
+  std::chrono::seconds request_timeout{600};
+};
+
+// What a request streams back, in order: zero or more kText, then exactly one kDone or kError.
+struct StreamEvent {
+  enum class Kind { kText, kDone, kError } kind = Kind::kText;
+  std::string text;
+  // kDone:
+  FinishReason finish = FinishReason::kStop;
+  int32_t prompt_tokens = 0;
+  int32_t cached_prompt_tokens = 0;
+  int32_t completion_tokens = 0;
+  // kError:
+  ApiError error;
+};
+
+struct GenerationJob {
+  std::vector<int32_t> prompt;
+  GenerateOptions options;
+  bool json_object = false;  // constrain the output to one JSON object
+};
+
+// The consumer side of one request. Dropping it (or cancel()) stops the generation and frees
+// its slot at the next step.
+class RequestStream {
+ public:
+  ~RequestStream();
+  // Blocks until the next event or the timeout; nullopt on timeout.
+  std::optional<StreamEvent> next(std::chrono::milliseconds timeout);
+  void cancel() { cancelled_ = true; }
+
+ private:
+  friend class Scheduler;
+  void publish(StreamEvent event);
+
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<StreamEvent> events_;
+  std::atomic<bool> cancelled_{false};
+};
+
+class Scheduler {
+ public:
+  Scheduler(std::shared_ptr<const Model> model, SchedulerOptions options, Metrics* metrics);
+  ~Scheduler();  // cancels what is running and joins the engine thread
+
+  const Model& model() const { return *model_; }
+  int n_ctx() const { return n_ctx_; }
+  int n_slots() const { return static_cast<int>(slots_.size()); }
+
+  // Queues a request, or a 503 when the queue is full / the scheduler is stopping, or a 400
+  // when the prompt cannot fit the context.
+  ApiResult<std::shared_ptr<RequestStream>> submit(GenerationJob job);
+
+  // Stops admitting; in-flight requests finish (drain) or are cancelled.
+  void shutdown(bool drain);
+  // Requests queued or running.
+  int load() const;
+
+ private:
+  struct Slot;
+  struct Pending {
+    GenerationJob job;
+    std::shared_ptr<RequestStream> stream;
+    std::chrono::steady_clock::time_point submitted;
+  };
+
+  void engine_loop();
+  void admit_pending();
+  void step();
+  void finish_slot(Slot& slot, StreamEvent done);
+
+  std::shared_ptr<const Model> model_;
+  SchedulerOptions options_;
+  Metrics* metrics_;
+  int n_ctx_ = 0;
+  std::vector<std::unique_ptr<Slot>> slots_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+  bool drain_ = true;
+  std::atomic<int> busy_slots_{0};
+  std::thread engine_;
+};
+
+}  // namespace hearth::server

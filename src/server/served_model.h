@@ -1,0 +1,57 @@
+// A model the server can answer with: the engine's Model, its scheduler (slots, batching),
+// and its chat template. Thread-safe: the handlers of many requests share one ServedModel.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/chat/template.h"
+#include "hearth/engine.h"
+#include "server/api_error.h"
+#include "server/openai_request.h"
+#include "server/scheduler.h"
+
+namespace hearth::server {
+
+// The prompt format for models whose GGUF has no tokenizer.chat_template (ChatML).
+extern const char* const kFallbackChatTemplate;
+
+class ServedModel {
+ public:
+  static Result<std::unique_ptr<ServedModel>> create(std::string id,
+                                                     std::shared_ptr<const Model> model,
+                                                     const SchedulerOptions& options,
+                                                     Metrics* metrics);
+
+  const std::string& id() const { return id_; }
+  int64_t created() const { return created_; }
+  const Model& model() const { return *model_; }
+  Scheduler& scheduler() { return *scheduler_; }
+  bool uses_fallback_template() const { return fallback_template_; }
+
+  // Renders messages (and tools) with the chat template and tokenizes the result.
+  ApiResult<std::vector<int32_t>> chat_prompt(const ChatRequest& request) const;
+  // Tokenizes a raw prompt with the model's BOS rule.
+  std::vector<int32_t> text_prompt(const std::string& text) const;
+
+  // Generation options for a request whose prompt has `prompt_tokens` tokens: max_tokens
+  // defaults to (and is capped at) what is left of the context.
+  ApiResult<GenerateOptions> generation_options(const GenerationRequest& request,
+                                                size_t prompt_tokens) const;
+
+ private:
+  ServedModel() = default;
+
+  std::string id_;
+  int64_t created_ = 0;
+  std::shared_ptr<const Model> model_;
+  std::unique_ptr<Scheduler> scheduler_;
+  std::optional<chat::ChatTemplate> template_;
+  bool fallback_template_ = false;
+  std::string bos_token_, eos_token_;
+};
+
+}  // namespace hearth::server

@@ -1,0 +1,68 @@
+// Starts `hearth serve` on a free port for a test file and stops it afterwards.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import path from 'node:path';
+
+export const fixtures = process.env.HEARTH_FIXTURES ?? path.resolve('../../../shared/fixtures');
+export const hearthBinary = process.env.HEARTH_BINARY ?? path.resolve('../../build/hearth');
+export const model = (name) => path.join(fixtures, 'models', name);
+
+async function freePort() {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+export async function startServer(args) {
+  const port = await freePort();
+  const child = spawn(hearthBinary, ['serve', '--port', String(port), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let log = '';
+  child.stdout.on('data', (d) => { log += d; });
+  child.stderr.on('data', (d) => { log += d; });
+  const baseURL = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`hearth serve exited early:\n${log}`);
+    try {
+      const res = await fetch(`${baseURL}/health`);
+      if (res.status === 200) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) throw new Error(`hearth serve did not become healthy:\n${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    baseURL,
+    port,
+    child,
+    log: () => log,
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      child.kill('SIGTERM');
+      const [code] = await once(child, 'exit');
+      return code;
+    },
+  };
+}
+
+// Reads /metrics and returns one sample's value.
+export async function metric(baseURL, name) {
+  const text = await (await fetch(`${baseURL}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(name + ' '));
+  return line ? Number(line.split(' ')[1]) : undefined;
+}
+
+export async function waitFor(predicate, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
