@@ -79,7 +79,8 @@ inline gguf::Writer byte_level_bpe(std::vector<std::string> merges = {"h e", "l 
 }
 
 // WordPiece in the GGUF convention: word starts carry U+2581, continuations are bare.
-inline gguf::Writer wordpiece() {
+// `cased` adds a word with capitals, which makes the vocabulary a cased one.
+inline gguf::Writer wordpiece(bool cased = false) {
   std::vector<std::string> tokens = {"[PAD]",
                                      "[UNK]",
                                      "[CLS]",
@@ -93,6 +94,10 @@ inline gguf::Writer wordpiece() {
                                      "cafe",
                                      "s"};
   std::vector<int32_t> types = {3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1};
+  if (cased) {
+    tokens.push_back("\xE2\x96\x81Hello");
+    types.push_back(1);
+  }
   gguf::Writer writer;
   writer.set_string("tokenizer.ggml.model", "bert");
   writer.set_string_array("tokenizer.ggml.tokens", tokens);

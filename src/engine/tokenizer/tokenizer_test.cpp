@@ -231,6 +231,14 @@ TEST(TokenizerUnit, WordPieceSplitsPunctuationAndNormalizes) {
   EXPECT_EQ(tokenizer->eos_id(), 3);
 }
 
+TEST(TokenizerUnit, CasedWordPieceKeepsCaseAndAccents) {
+  auto tokenizer = tokenizer_from(tokenizer_detail::test_vocab::wordpiece(/*cased=*/true));
+  ASSERT_TRUE(tokenizer) << tokenizer.error().message;
+  const int32_t capital_hello = tokenizer->find_token("\xE2\x96\x81Hello");
+  EXPECT_EQ(tokenizer->encode("Hello hello Caf\xC3\xA9", false, false),
+            (std::vector<int32_t>{capital_hello, 5, 1}));
+}
+
 TEST(TokenizerUnit, OutOfRangeIdsAreHarmless) {
   auto tokenizer = tokenizer_from(spm_writer());
   ASSERT_TRUE(tokenizer) << tokenizer.error().message;

@@ -259,6 +259,11 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
 
   for (const TokenData& token : model->tokens) {
     model->max_token_bytes = std::max(model->max_token_bytes, token.text.size());
+    if (model->type == VocabType::kWordPiece && token.type == TokenType::kNormal &&
+        std::any_of(token.text.begin(), token.text.end(),
+                    [](char c) { return c >= 'A' && c <= 'Z'; })) {
+      model->wordpiece_uncased = false;
+    }
   }
 
   apply_model_specific_rules(*model);

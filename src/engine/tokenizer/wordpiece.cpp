@@ -75,7 +75,7 @@ void append_normalized(std::string& out, uint32_t cp) {
   }
 }
 
-std::vector<std::string> basic_tokenize(std::string_view raw) {
+std::vector<std::string> basic_tokenize(std::string_view raw, bool uncased) {
   const std::string text = sanitize_utf8(raw);
   std::vector<std::string> words;
   std::string current;
@@ -99,7 +99,11 @@ std::vector<std::string> basic_tokenize(std::string_view raw) {
       continue;
     }
     std::string normalized;
-    append_normalized(normalized, cp);
+    if (uncased) {
+      append_normalized(normalized, cp);
+    } else {
+      append_utf8(normalized, cp);
+    }
     // Punctuation is judged after normalisation, as the pre-tokenizer sees normalised text.
     size_t inner = 0;
     while (inner < normalized.size()) {
@@ -129,7 +133,7 @@ void encode_wordpiece(const Model& model, std::string_view text, std::vector<int
   const std::string_view continuation_prefix = hash_continuations ? "##" : "";
 
   std::string candidate;
-  for (const std::string& word : basic_tokenize(text)) {
+  for (const std::string& word : basic_tokenize(text, model.wordpiece_uncased)) {
     const size_t first_output = out.size();
     bool matched_all = true;
     for (size_t start = 0; start < word.size();) {
