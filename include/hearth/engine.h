@@ -86,6 +86,10 @@ struct SessionOptions {
   int n_ctx = 0;      // 0 = the model's default; positions beyond it are an Error
   int n_threads = 0;  // 0 = the model's default
   int n_batch = 512;  // tokens evaluated per forward pass; bounds scratch memory
+  // Borrowed pool to run on instead of an own one of n_threads (e.g. one pool serving several
+  // sessions that decode in turn). It must outlive the session and may serve only one decode
+  // at a time.
+  ThreadPool* pool = nullptr;
 };
 
 class Session {
@@ -123,7 +127,8 @@ class Session {
   int n_ctx_ = 0;
   int n_batch_ = 512;
   std::unique_ptr<KvCache> cache_;
-  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<ThreadPool> own_pool_;  // null when borrowing
+  ThreadPool* pool_ = nullptr;
   std::unique_ptr<Scratch> scratch_;
   std::vector<float> logits_;
   int n_logit_rows_ = 0;

@@ -119,6 +119,19 @@ void apply_rope(float* rows, int64_t n_tokens, int64_t stride, int64_t n_heads,
   }
 }
 
+// Eight independent partial sums: without -ffast-math the compiler may not reorder one
+// running sum, but it does vectorize independent lanes.
+float dot(const float* a, const float* b, int64_t n) {
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+  }
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
 // Causal GQA attention of the batch's queries over cache positions [0, pos0 + t].
 void attention(const HyperParams& hp, const KvCache& cache, int64_t layer, int64_t pos0,
                int64_t n_tokens, const float* q, float* out, ThreadPool* pool) {
@@ -134,22 +147,22 @@ void attention(const HyperParams& hp, const KvCache& cache, int64_t layer, int64
       const int64_t kv_offset = (h / group) * hd;
       const float* qh = q + t * q_dim + h * hd;
       const int64_t n_keys = pos0 + t + 1;
+      // Keys before `first` are outside the sliding window: (query pos - key pos) >= n_swa.
+      const int64_t first = hp.n_swa > 0 ? std::max<int64_t>(0, n_keys - hp.n_swa) : 0;
       float max_score = -INFINITY;
-      for (int64_t j = 0; j < n_keys; ++j) {
+      for (int64_t j = first; j < n_keys; ++j) {
         const float* kj = cache.k(layer, j) + kv_offset;
-        float dot = 0;
-        for (int64_t i = 0; i < hd; ++i) dot += qh[i] * kj[i];
-        scores[j] = dot * scale;
+        scores[j] = dot(qh, kj, hd) * scale;
         max_score = std::max(max_score, scores[j]);
       }
       float sum = 0;
-      for (int64_t j = 0; j < n_keys; ++j) {
+      for (int64_t j = first; j < n_keys; ++j) {
         scores[j] = std::exp(scores[j] - max_score);
         sum += scores[j];
       }
       float* oh = out + t * q_dim + h * hd;
       std::fill(oh, oh + hd, 0.0f);
-      for (int64_t j = 0; j < n_keys; ++j) {
+      for (int64_t j = first; j < n_keys; ++j) {
         const float* vj = cache.v(layer, j) + kv_offset;
         const float w = scores[j];
         for (int64_t i = 0; i < hd; ++i) oh[i] += w * vj[i];

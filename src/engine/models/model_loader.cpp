@@ -91,6 +91,9 @@ Result<HyperParams> read_hyper_params(const gguf::File& file, const ArchSpec& ar
     return fail(str_cat(md.key(mk::kRmsEpsilon), " = ", eps, " is out of range"));
   }
   hp.rms_eps = static_cast<float>(eps);
+  if (arch.sliding_window) {
+    HEARTH_TRY_ASSIGN(hp.n_swa, md.positive_int_or(mk::kSlidingWindow, 0));
+  }
   double base = 0;
   HEARTH_TRY_ASSIGN(base, md.float_or(mk::kRopeFreqBase, 10000.0));
   if (!(base > 1)) return fail(str_cat(md.key(mk::kRopeFreqBase), " = ", base, " is out of range"));

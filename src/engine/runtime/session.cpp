@@ -107,7 +107,12 @@ Session::Session(std::shared_ptr<const Model> model, const SessionOptions& optio
   const int n_threads = options.n_threads > 0 ? options.n_threads : defaults.n_threads;
   const models::HyperParams& hp = model_->weights().hp;
   cache_ = std::make_unique<KvCache>(hp.n_layer, n_ctx_, hp.kv_dim());
-  pool_ = std::make_unique<ThreadPool>(n_threads);
+  if (options.pool) {
+    pool_ = options.pool;
+  } else {
+    own_pool_ = std::make_unique<ThreadPool>(n_threads);
+    pool_ = own_pool_.get();
+  }
   scratch_ = std::make_unique<Scratch>();
 }
 
@@ -166,7 +171,7 @@ Status Session::decode(std::span<const int32_t> tokens, bool all_logits) {
         .logits = logits_.data() + rows_done * n_vocab,
         .n_ctx = n_ctx_,
     };
-    if (auto s = models::forward(w, *cache_, scratch_->forward, batch, pool_.get()); !s) return s;
+    if (auto s = models::forward(w, *cache_, scratch_->forward, batch, pool_); !s) return s;
     rows_done += static_cast<int64_t>(rows.size());
   }
   return ok();
