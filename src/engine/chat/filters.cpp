@@ -559,8 +559,9 @@ bool t_sameas(Renderer&, const Value& v, CallArgs& a) {
   const Value& other = test_arg(a, "sameas");
   if (v.is_list() && other.is_list()) return &v.list_data() == &other.list_data();
   if (v.is_mapping() && other.is_mapping()) return &v.dict_data() == &other.dict_data();
-  if (v.is_none() || v.is_bool()) return values_equal(v, other) && v.kind() == other.kind();
-  return false;
+  if (v.is_callable() && other.is_callable()) return &v.callable_data() == &other.callable_data();
+  // Python's `is` on equal small scalars is true in practice (interning); mirror that.
+  return v.kind() == other.kind() && !v.is_list() && !v.is_mapping() && values_equal(v, other);
 }
 
 int64_t integer_operand(const Value& v, const char* test) {

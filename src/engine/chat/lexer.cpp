@@ -232,6 +232,7 @@ class Lexer {
     tokens_.push_back(Token{is_var ? TokenType::kVarBegin : TokenType::kBlockBegin, "", tag_line});
     const char* close = is_var ? "}}" : "%}";
     bool after_dot = false;
+    int bracket_depth = 0;
     while (true) {
       while (pos_ < src_.size() && is_space(src_[pos_])) advance_to(pos_ + 1);
       if (pos_ >= src_.size()) {
@@ -239,7 +240,9 @@ class Lexer {
                             tag_line);
       }
       char c = src_[pos_];
-      if ((c == '-' || c == '+') && src_.compare(pos_ + 1, 2, close) == 0) {
+      // Like Jinja2, an end marker only counts outside brackets: `{{ {'a': {}} }}` is valid.
+      bool balanced = bracket_depth == 0;
+      if (balanced && (c == '-' || c == '+') && src_.compare(pos_ + 1, 2, close) == 0) {
         if (is_var && c == '+') {
           // `+}}` is not a marker for expressions; treat `+` as an operator.
         } else {
@@ -255,7 +258,7 @@ class Lexer {
           return;
         }
       }
-      if (src_.compare(pos_, 2, close) == 0) {
+      if (balanced && src_.compare(pos_, 2, close) == 0) {
         tokens_.push_back(Token{is_var ? TokenType::kVarEnd : TokenType::kBlockEnd, "", line_});
         if (is_var) {
           advance_to(pos_ + 2);
@@ -291,6 +294,8 @@ class Lexer {
           if (c == '!') throw TemplateError("unexpected character '!' in tag", line_);
           op = std::string(1, c);
         }
+        if (op == "(" || op == "[" || op == "{") ++bracket_depth;
+        if ((op == ")" || op == "]" || op == "}") && bracket_depth > 0) --bracket_depth;
         tokens_.push_back(Token{TokenType::kOp, op, line_});
         advance_to(pos_ + op.size());
         after_dot = op == ".";

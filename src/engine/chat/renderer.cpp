@@ -215,19 +215,22 @@ void Renderer::exec_for(const Stmt& stmt, const ScopePtr& scope, std::string& ou
     throw TemplateError("'" + iterable.type_name() + "' object is not iterable", stmt.line);
   }
   std::vector<Value> items = iterate(iterable);
-  auto loop_scope = std::make_shared<Scope>(scope);
   if (stmt.condition) {
+    auto filter_scope = std::make_shared<Scope>(scope);
     std::vector<Value> kept;
     for (auto& item : items) {
       count_iterations(1, stmt.line);
-      assign_targets(stmt.targets, item, *loop_scope, stmt.line);
-      if (eval(*stmt.condition, loop_scope).truthy()) kept.push_back(std::move(item));
+      assign_targets(stmt.targets, item, *filter_scope, stmt.line);
+      if (eval(*stmt.condition, filter_scope).truthy()) kept.push_back(std::move(item));
     }
     items = std::move(kept);
   }
   const int64_t length = static_cast<int64_t>(items.size());
   for (int64_t i = 0; i < length; ++i) {
     count_iterations(1, stmt.line);
+    // Jinja2 gives each iteration a fresh frame: a `set` in the body does not carry over to
+    // the next iteration (templates use namespace() for that).
+    auto loop_scope = std::make_shared<Scope>(scope);
     assign_targets(stmt.targets, items[static_cast<size_t>(i)], *loop_scope, stmt.line);
     Value loop = Value::dict();
     DictData& d = loop.dict_data();
@@ -321,7 +324,7 @@ Value Renderer::call_macro(const Stmt& stmt, const std::weak_ptr<Scope>& closure
                          : Value::undefined("parameter " + quoted(stmt.params[i]) +
                                             " was not provided");
   }
-  scope->vars["varargs"] = Value::list(std::move(varargs));
+  scope->vars["varargs"] = Value::tuple(std::move(varargs));
   scope->vars["kwargs"] = kwargs;
   std::string out;
   ++depth_;
