@@ -84,6 +84,10 @@ struct Stmt {
   StmtList else_body;
   std::vector<std::string> params;
   std::vector<ExprPtr> defaults;  // same size as params; null where no default
+  // Macros accept extra positional/keyword arguments only if their body reads these names.
+  bool uses_varargs = false;
+  bool uses_kwargs = false;
+  bool uses_caller = false;
 };
 
 }  // namespace hearth::chat

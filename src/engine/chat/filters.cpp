@@ -483,7 +483,14 @@ Value f_dictsort(Renderer&, const Value& v, CallArgs& args) {
 }
 
 Value f_attr(Renderer&, const Value& v, CallArgs& args) {
-  return get_attribute(v, to_str(args.get_or(0, "name", Value())));
+  // Only Python attributes, not items: a dict's keys are not attributes.
+  std::string name = to_str(args.get_or(0, "name", Value()));
+  if (v.is_mapping() && !v.is_namespace()) {
+    Value method = get_attribute(v, name);
+    if (method.is_callable()) return method;
+    return Value::undefined("'dict object' has no attribute '" + name + "'");
+  }
+  return get_attribute(v, name);
 }
 
 Value f_format(Renderer&, const Value& v, CallArgs& args) {
@@ -615,7 +622,22 @@ std::string percent_format(const std::string& fmt, const Value& args) {
       out += fmt[i];
       continue;
     }
-    if (++i >= fmt.size()) throw TemplateError("incomplete format");
+    // %[flags][width][.precision]conversion, as in Python's printf-style formatting.
+    std::string spec = "%";
+    ++i;
+    while (i < fmt.size() && std::string_view("-+ 0#").find(fmt[i]) != std::string_view::npos) {
+      spec += fmt[i++];
+    }
+    while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])) && spec.size() < 8) {
+      spec += fmt[i++];
+    }
+    if (i < fmt.size() && fmt[i] == '.') {
+      spec += fmt[i++];
+      while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])) && spec.size() < 12) {
+        spec += fmt[i++];
+      }
+    }
+    if (i >= fmt.size()) throw TemplateError("incomplete format");
     char conv = fmt[i];
     if (conv == '%') {
       out += '%';
@@ -623,18 +645,44 @@ std::string percent_format(const std::string& fmt, const Value& args) {
     }
     if (next >= values.size()) throw TemplateError("not enough arguments for format string");
     const Value& v = values[next++];
-    if (conv == 's') {
-      out += to_str(v);
-    } else if (conv == 'r') {
-      out += to_repr(v);
-    } else if (conv == 'd' || conv == 'i') {
-      if (!v.is_number()) throw TemplateError("%d format: a real number is required");
-      out += std::to_string(v.is_float() ? static_cast<int64_t>(v.as_double()) : v.as_int());
-    } else if (conv == 'f') {
-      if (!v.is_number()) throw TemplateError("%f format: a real number is required");
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%f", v.as_double());
-      out += buf;
+    char buf[512];
+    if (conv == 's' || conv == 'r' || conv == 'a') {
+      std::string text = conv == 's' ? to_str(v) : to_repr(v);
+      // Pad by hand: snprintf would count bytes, Python counts characters.
+      bool left = spec.find('-') != std::string::npos;
+      size_t width = 0, dot = spec.find('.');
+      std::string digits = spec.substr(1, dot == std::string::npos ? std::string::npos : dot - 1);
+      for (char c : digits) {
+        if (std::isdigit(static_cast<unsigned char>(c))) width = width * 10 + static_cast<size_t>(c - '0');
+      }
+      if (dot != std::string::npos) {
+        size_t precision = static_cast<size_t>(std::atoi(spec.c_str() + dot + 1));
+        auto chars = utf8_chars(text);
+        if (chars.size() > precision) {
+          text.clear();
+          for (size_t k = 0; k < precision; ++k) text += chars[k];
+        }
+      }
+      size_t len = utf8_length(text);
+      std::string pad(width > len ? width - len : 0, ' ');
+      out += left ? text + pad : pad + text;
+    } else if (std::string_view("diouxXeEfFgGc").find(conv) != std::string_view::npos) {
+      if (v.is_undefined()) v.fail_undefined();
+      if (!v.is_number()) {
+        throw TemplateError(std::string("%") + conv + " format: a real number is required, not " +
+                            v.type_name());
+      }
+      if (conv == 'c') {
+        out += static_cast<char>(v.as_int());
+      } else if (std::string_view("diouxX").find(conv) != std::string_view::npos) {
+        char c = conv == 'i' || conv == 'u' ? 'd' : conv;
+        int64_t n = v.is_float() ? static_cast<int64_t>(v.as_double()) : v.as_int();
+        std::snprintf(buf, sizeof buf, (spec + "ll" + c).c_str(), static_cast<long long>(n));
+        out += buf;
+      } else {
+        std::snprintf(buf, sizeof buf, (spec + conv).c_str(), v.as_double());
+        out += buf;
+      }
     } else {
       throw TemplateError(std::string("unsupported format character '") + conv + "'");
     }

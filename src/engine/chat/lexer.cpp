@@ -203,7 +203,14 @@ class Lexer {
     char sign = 0;
     if (p < src_.size() && (src_[p] == '-' || src_[p] == '+')) sign = src_[p++];
     if (src_.compare(p, 2, "%}") != 0) return false;
-    finish_block_end(p + 2, sign);
+    // The opening tag honours `-` but, unlike other tags, never trim_blocks.
+    advance_to(p + 2);
+    if (sign == '-') {
+      size_t q = pos_;
+      while (q < src_.size() && is_space(src_[q])) ++q;
+      advance_to(q);
+    }
+    bool body_line_starting = pos_ > 0 && src_[pos_ - 1] == '\n';
     for (size_t search = pos_;;) {
       size_t open = src_.find("{%", search);
       if (open == std::string::npos) throw TemplateError("missing endraw for raw block", tag_line);
@@ -221,7 +228,15 @@ class Lexer {
       if (q < src_.size() && (src_[q] == '-' || src_[q] == '+')) close_sign = src_[q++];
       if (src_.compare(q, 2, "%}") != 0) throw TemplateError("malformed endraw tag", line_);
       std::string body = src_.substr(pos_, open - pos_);
-      if (open_sign == '-') body = rstrip(body);
+      if (open_sign == '-') {
+        body = rstrip(body);
+      } else if (open_sign != '+' && options_.lstrip_blocks) {
+        size_t line_pos = body.rfind('\n');
+        line_pos = line_pos == std::string::npos ? 0 : line_pos + 1;
+        bool blank = true;
+        for (size_t i = line_pos; i < body.size(); ++i) blank = blank && is_space(body[i]);
+        if (blank && (line_pos > 0 || body_line_starting)) body.resize(line_pos);
+      }
       emit_text(body, line_);
       finish_block_end(q + 2, close_sign);
       return true;

@@ -6,6 +6,33 @@
 namespace hearth::chat {
 namespace {
 
+// Which of the special macro names a body reads (nested macros have their own).
+void scan_names(const Expr* e, Stmt& macro) {
+  if (!e) return;
+  if (e->kind == ExprKind::kName) {
+    macro.uses_varargs |= e->name == "varargs";
+    macro.uses_kwargs |= e->name == "kwargs";
+    macro.uses_caller |= e->name == "caller";
+  }
+  for (const auto& arg : e->args) scan_names(arg.get(), macro);
+}
+
+void scan_names(const StmtList& body, Stmt& macro) {
+  for (const auto& stmt : body) {
+    if (stmt->kind == StmtKind::kMacro) continue;
+    scan_names(stmt->expr.get(), macro);
+    scan_names(stmt->condition.get(), macro);
+    scan_names(stmt->filter.get(), macro);
+    for (const auto& branch : stmt->branches) {
+      scan_names(branch.condition.get(), macro);
+      scan_names(branch.body, macro);
+    }
+    for (const auto& d : stmt->defaults) scan_names(d.get(), macro);
+    scan_names(stmt->body, macro);
+    scan_names(stmt->else_body, macro);
+  }
+}
+
 class Parser {
  public:
   Parser(const std::vector<Token>& tokens, int max_depth)
@@ -201,6 +228,7 @@ class Parser {
       loop_depth_ = saved_loops;
       if (peek().type == TokenType::kName) next();  // {% endmacro name %}
       expect_block_end();
+      scan_names(stmt->body, *stmt);
     } else if (tag == "call") {
       stmt->kind = StmtKind::kCallBlock;
       if (is_op("(")) parse_params(*stmt);
@@ -209,6 +237,7 @@ class Parser {
       expect_block_end();
       stmt->body = parse_body({"endcall"}, ender);
       expect_block_end();
+      scan_names(stmt->body, *stmt);
     } else if (tag == "filter") {
       stmt->kind = StmtKind::kFilterBlock;
       stmt->filter = parse_filters(nullptr, /*leading_pipe=*/false);

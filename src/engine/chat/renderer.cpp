@@ -299,6 +299,11 @@ Value Renderer::call_macro(const Stmt& stmt, const std::weak_ptr<Scope>& closure
       varargs.push_back(args.positional[i]);
     }
   }
+  if (!varargs.empty() && !stmt.uses_varargs) {
+    throw TemplateError("macro '" + stmt.name + "' takes not more than " +
+                            std::to_string(stmt.params.size()) + " argument(s)",
+                        args.line);
+  }
   Value kwargs = Value::dict();
   for (const auto& [key, value] : args.keyword) {
     bool is_param = false;
@@ -313,6 +318,9 @@ Value Renderer::call_macro(const Stmt& stmt, const std::weak_ptr<Scope>& closure
     }
     if (is_param || key == "caller") {
       scope->vars[key] = value;
+    } else if (!stmt.uses_kwargs) {
+      throw TemplateError("macro '" + stmt.name + "' takes no keyword argument '" + key + "'",
+                          args.line);
     } else {
       kwargs.dict_data().set(Value::string(key), value);
     }
