@@ -202,7 +202,7 @@ Value dict_method(const Value& self, const std::string& name, CallArgs& args) {
   throw TemplateError("'dict' object has no attribute '" + name + "'");
 }
 
-Value list_method(const Value& self, const std::string& name, CallArgs& args) {
+Value list_method(Renderer& renderer, const Value& self, const std::string& name, CallArgs& args) {
   auto& items = self.list_data().items;
   bool mutating = name == "append" || name == "extend" || name == "pop" || name == "insert";
   if (mutating && self.is_tuple()) {
@@ -211,13 +211,16 @@ Value list_method(const Value& self, const std::string& name, CallArgs& args) {
   if (name == "append") {
     const Value* v = args.get(0, "object");
     if (!v) throw TemplateError("append() takes exactly one argument (0 given)");
+    renderer.check_items(items.size() + 1, args.line);
     items.push_back(*v);
     return Value::none();
   }
   if (name == "extend") {
     const Value* v = args.get(0, "iterable");
     if (!v) throw TemplateError("extend() takes exactly one argument (0 given)");
-    for (auto& item : iterate(*v)) items.push_back(std::move(item));
+    std::vector<Value> added = iterate(*v);
+    renderer.check_items(items.size() + added.size(), args.line);
+    for (auto& item : added) items.push_back(std::move(item));
     return Value::none();
   }
   if (name == "insert") {
@@ -272,10 +275,10 @@ bool has_method(const Value& obj, const std::string& name) {
 }
 
 Value bound_method(const Value& obj, const std::string& name) {
-  return Value::callable(name, [obj, name](Renderer&, CallArgs& args) -> Value {
+  return Value::callable(name, [obj, name](Renderer& renderer, CallArgs& args) -> Value {
     if (obj.is_string()) return string_method(obj, name, args);
     if (obj.is_dict()) return dict_method(obj, name, args);
-    return list_method(obj, name, args);
+    return list_method(renderer, obj, name, args);
   });
 }
 

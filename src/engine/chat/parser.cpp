@@ -59,6 +59,24 @@ class Parser {
     Parser& p_;
   };
 
+  // Operator and postfix chains (`a + b + c`, `x|f|g`, `a.b.c`) build left-deep trees in a
+  // loop rather than by recursion; each link spends nesting budget until the chain is parsed,
+  // so tree height stays bounded and evaluating or freeing it cannot overflow the stack.
+  class ChainBudget {
+   public:
+    explicit ChainBudget(Parser& p) : p_(p), saved_(p.depth_) {}
+    ~ChainBudget() { p_.depth_ = saved_; }
+    void grow() {
+      if (++p_.depth_ > p_.max_depth_) {
+        throw TemplateError("expression too deeply nested", p_.peek().line);
+      }
+    }
+
+   private:
+    Parser& p_;
+    int saved_;
+  };
+
   const Token& peek(size_t ahead = 0) const {
     size_t i = pos_ + ahead;
     return i < tokens_.size() ? tokens_[i] : tokens_.back();
@@ -317,10 +335,12 @@ class Parser {
   }
 
   ExprPtr parse_expression() {
+    ChainBudget chain(*this);
     DepthGuard guard(*this);
     int line = peek().line;
     ExprPtr value = parse_or();
     while (is_name("if")) {
+      chain.grow();
       next();
       auto cond = make(ExprKind::kCondition, line);
       cond->args.push_back(std::move(value));
@@ -337,8 +357,10 @@ class Parser {
   }
 
   ExprPtr parse_or() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_and();
     while (is_name("or")) {
+      chain.grow();
       auto e = make(ExprKind::kOr, next().line);
       e->args.push_back(std::move(left));
       e->args.push_back(parse_and());
@@ -348,8 +370,10 @@ class Parser {
   }
 
   ExprPtr parse_and() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_not();
     while (is_name("and")) {
+      chain.grow();
       auto e = make(ExprKind::kAnd, next().line);
       e->args.push_back(std::move(left));
       e->args.push_back(parse_not());
@@ -409,8 +433,10 @@ class Parser {
   }
 
   ExprPtr parse_math1() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_concat();
     while (is_op("+") || is_op("-")) {
+      chain.grow();
       const Token& op = next();
       left = binary(op.text, std::move(left), parse_concat(), op.line);
     }
@@ -418,8 +444,10 @@ class Parser {
   }
 
   ExprPtr parse_concat() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_math2();
     while (is_op("~")) {
+      chain.grow();
       const Token& op = next();
       left = binary("~", std::move(left), parse_math2(), op.line);
     }
@@ -427,8 +455,10 @@ class Parser {
   }
 
   ExprPtr parse_math2() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_pow();
     while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
+      chain.grow();
       const Token& op = next();
       left = binary(op.text, std::move(left), parse_pow(), op.line);
     }
@@ -436,8 +466,10 @@ class Parser {
   }
 
   ExprPtr parse_pow() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_unary(true);
     while (is_op("**")) {
+      chain.grow();
       const Token& op = next();
       left = binary("**", std::move(left), parse_unary(true), op.line);
     }
@@ -540,7 +572,9 @@ class Parser {
   }
 
   ExprPtr parse_postfix(ExprPtr node) {
+    ChainBudget chain(*this);
     while (true) {
+      chain.grow();
       if (is_op(".")) {
         int line = next().line;
         if (peek().type == TokenType::kInt) {
@@ -624,13 +658,16 @@ class Parser {
 
   // One or more `| name(args)`; `input` may be null for {% filter %} and {% set x | f %}.
   ExprPtr parse_filters(ExprPtr input, bool leading_pipe = true) {
+    ChainBudget chain(*this);
     bool first = true;
     while (first || is_op("|")) {
+      chain.grow();
       if (!first || leading_pipe) expect_op("|");
       first = false;
       auto f = make(ExprKind::kFilter, peek().line);
       f->name = expect_name();
       while (is_op(".")) {
+        chain.grow();
         next();
         f->name += "." + expect_name();
       }
@@ -642,7 +679,9 @@ class Parser {
   }
 
   ExprPtr parse_filter_expr(ExprPtr node) {
+    ChainBudget chain(*this);
     while (true) {
+      chain.grow();
       if (is_op("|")) {
         auto f = make(ExprKind::kFilter, next().line);
         f->name = expect_name();

@@ -38,6 +38,12 @@ int64_t floor_mod(int64_t a, int64_t b, int line) {
   return r;
 }
 
+// Enough for the deepest legitimate nesting (macro recursion at max_depth) while keeping the
+// stack well under a megabyte or two per render.
+constexpr int kMaxNativeDepth = 3000;
+// Lists are charged this many bytes per element against max_output_bytes.
+constexpr size_t kBytesPerItem = 32;
+
 size_t repeat_size(int64_t count, size_t unit) {
   size_t total;
   if (__builtin_mul_overflow(static_cast<size_t>(count), unit, &total)) return SIZE_MAX;
@@ -91,6 +97,22 @@ void Renderer::check_size(size_t n, int line) {
   }
 }
 
+void Renderer::check_items(size_t n, int line) {
+  if (n > options_.max_output_bytes / kBytesPerItem) {
+    throw TemplateError("template built a list beyond the size limit (" +
+                            std::to_string(options_.max_output_bytes / kBytesPerItem) +
+                            " elements)",
+                        line);
+  }
+}
+
+Renderer::NativeDepth::NativeDepth(Renderer& r, int line) : r_(r) {
+  if (++r_.native_depth_ > kMaxNativeDepth) {
+    --r_.native_depth_;
+    throw TemplateError("template evaluation nested too deeply", line);
+  }
+}
+
 std::tm Renderer::now() const {
   if (options_.clock) return options_.clock();
   std::time_t t = std::time(nullptr);
@@ -114,6 +136,7 @@ Renderer::Flow Renderer::exec_list(const StmtList& list, const ScopePtr& scope,
 }
 
 Renderer::Flow Renderer::exec(const Stmt& stmt, const ScopePtr& scope, std::string& out) {
+  NativeDepth guard(*this, stmt.line);
   try {
     switch (stmt.kind) {
       case StmtKind::kText:
@@ -381,93 +404,40 @@ Value Renderer::lookup(const std::string& name, const ScopePtr& scope) const {
   return Value::undefined(quoted(name) + " is undefined");
 }
 
+// eval() recurses once per expression level, so it keeps its own frame small and leaves the
+// cases that need many temporaries to out-of-line helpers.
 Value Renderer::eval(const Expr& expr, const ScopePtr& scope) {
+  NativeDepth guard(*this, expr.line);
   switch (expr.kind) {
     case ExprKind::kLiteral:
       return expr.literal;
     case ExprKind::kName:
       return lookup(expr.name, scope);
     case ExprKind::kList:
-    case ExprKind::kTuple: {
-      std::vector<Value> items;
-      for (const auto& arg : expr.args) items.push_back(eval(*arg, scope));
-      return expr.kind == ExprKind::kList ? Value::list(std::move(items))
-                                          : Value::tuple(std::move(items));
-    }
-    case ExprKind::kDict: {
-      Value dict = Value::dict();
-      for (size_t i = 0; i + 1 < expr.args.size(); i += 2) {
-        Value key = eval(*expr.args[i], scope);
-        if (key.is_list() && !key.is_tuple()) throw TemplateError("unhashable type: 'list'");
-        if (key.is_mapping()) throw TemplateError("unhashable type: 'dict'");
-        dict.dict_data().set(std::move(key), eval(*expr.args[i + 1], scope));
-      }
-      return dict;
-    }
-    case ExprKind::kAttr: {
-      Value obj = eval(*expr.args[0], scope);
-      if (obj.is_undefined()) obj.fail_undefined(expr.line);
-      return get_attribute(obj, expr.name);
-    }
-    case ExprKind::kSubscript: {
-      Value obj = eval(*expr.args[0], scope);
-      if (obj.is_undefined()) obj.fail_undefined(expr.line);
-      return get_item(obj, eval(*expr.args[1], scope));
-    }
-    case ExprKind::kSlice: {
-      Value obj = eval(*expr.args[0], scope);
-      if (obj.is_undefined()) obj.fail_undefined(expr.line);
-      Value parts[3];
-      for (int i = 0; i < 3; ++i) {
-        parts[i] = expr.args[i + 1] ? eval(*expr.args[i + 1], scope) : Value::none();
-      }
-      return slice_value(obj, parts[0], parts[1], parts[2]);
-    }
-    case ExprKind::kCall: {
-      Value callee = eval(*expr.args[0], scope);
-      CallArgs args = eval_args(expr, 1, scope);
-      return call(callee, args, expr.line);
-    }
-    case ExprKind::kFilter: {
-      Value input = eval(*expr.args[0], scope);
-      CallArgs args = eval_args(expr, 1, scope);
-      return apply_filter(*this, expr.name, input, args);
-    }
-    case ExprKind::kTest: {
-      Value input = eval(*expr.args[0], scope);
-      CallArgs args = eval_args(expr, 1, scope);
-      bool result = apply_test(*this, expr.name, input, args);
-      return Value::boolean(result != expr.negated);
-    }
+    case ExprKind::kTuple:
+    case ExprKind::kDict:
+      return eval_container(expr, scope);
+    case ExprKind::kAttr:
+    case ExprKind::kSubscript:
+    case ExprKind::kSlice:
+      return eval_access(expr, scope);
+    case ExprKind::kCall:
+    case ExprKind::kFilter:
+    case ExprKind::kTest:
+      return eval_call(expr, scope);
     case ExprKind::kNeg:
-    case ExprKind::kPos: {
-      Value v = eval(*expr.args[0], scope);
-      if (v.is_undefined()) v.fail_undefined(expr.line);
-      if (!v.is_number()) {
-        throw TemplateError(std::string("bad operand type for unary ") +
-                                (expr.kind == ExprKind::kNeg ? "-" : "+") + ": '" + v.type_name() +
-                                "'",
-                            expr.line);
-      }
-      if (expr.kind == ExprKind::kPos) return v.is_bool() ? Value::integer(v.as_int()) : v;
-      if (v.is_float()) return Value::number(-v.as_double());
-      return Value::integer(checked(sub_op, 0, v.as_int(), expr.line));
-    }
+    case ExprKind::kPos:
+      return eval_unary(expr, scope);
     case ExprKind::kNot:
       return Value::boolean(!eval(*expr.args[0], scope).truthy());
-    case ExprKind::kAnd: {
-      Value left = eval(*expr.args[0], scope);
-      return left.truthy() ? eval(*expr.args[1], scope) : left;
-    }
+    case ExprKind::kAnd:
     case ExprKind::kOr: {
       Value left = eval(*expr.args[0], scope);
-      return left.truthy() ? left : eval(*expr.args[1], scope);
+      if (left.truthy() == (expr.kind == ExprKind::kOr)) return left;
+      return eval(*expr.args[1], scope);
     }
-    case ExprKind::kBinary: {
-      Value left = eval(*expr.args[0], scope);
-      Value right = eval(*expr.args[1], scope);
-      return eval_binary(expr.name, left, right, expr.line);
-    }
+    case ExprKind::kBinary:
+      return eval_binary_expr(expr, scope);
     case ExprKind::kCompare:
       return eval_compare(expr, scope);
     case ExprKind::kCondition:
@@ -477,6 +447,64 @@ Value Renderer::eval(const Expr& expr, const ScopePtr& scope) {
                               " evaluated to false and no else section was defined.");
   }
   return Value();
+}
+
+Value Renderer::eval_container(const Expr& expr, const ScopePtr& scope) {
+  if (expr.kind == ExprKind::kDict) {
+    Value dict = Value::dict();
+    for (size_t i = 0; i + 1 < expr.args.size(); i += 2) {
+      Value key = eval(*expr.args[i], scope);
+      if (key.is_list() && !key.is_tuple()) throw TemplateError("unhashable type: 'list'");
+      if (key.is_mapping()) throw TemplateError("unhashable type: 'dict'");
+      dict.dict_data().set(std::move(key), eval(*expr.args[i + 1], scope));
+    }
+    return dict;
+  }
+  std::vector<Value> items;
+  for (const auto& arg : expr.args) items.push_back(eval(*arg, scope));
+  return expr.kind == ExprKind::kList ? Value::list(std::move(items))
+                                      : Value::tuple(std::move(items));
+}
+
+Value Renderer::eval_access(const Expr& expr, const ScopePtr& scope) {
+  Value obj = eval(*expr.args[0], scope);
+  if (obj.is_undefined()) obj.fail_undefined(expr.line);
+  if (expr.kind == ExprKind::kAttr) return get_attribute(obj, expr.name);
+  if (expr.kind == ExprKind::kSubscript) return get_item(obj, eval(*expr.args[1], scope));
+  Value parts[3];
+  for (int i = 0; i < 3; ++i) {
+    parts[i] = expr.args[i + 1] ? eval(*expr.args[i + 1], scope) : Value::none();
+  }
+  return slice_value(obj, parts[0], parts[1], parts[2]);
+}
+
+Value Renderer::eval_call(const Expr& expr, const ScopePtr& scope) {
+  Value target = eval(*expr.args[0], scope);
+  CallArgs args = eval_args(expr, 1, scope);
+  if (expr.kind == ExprKind::kCall) return call(target, args, expr.line);
+  if (expr.kind == ExprKind::kFilter) return apply_filter(*this, expr.name, target, args);
+  bool result = apply_test(*this, expr.name, target, args);
+  return Value::boolean(result != expr.negated);
+}
+
+Value Renderer::eval_unary(const Expr& expr, const ScopePtr& scope) {
+  Value v = eval(*expr.args[0], scope);
+  if (v.is_undefined()) v.fail_undefined(expr.line);
+  if (!v.is_number()) {
+    throw TemplateError(std::string("bad operand type for unary ") +
+                            (expr.kind == ExprKind::kNeg ? "-" : "+") + ": '" + v.type_name() +
+                            "'",
+                        expr.line);
+  }
+  if (expr.kind == ExprKind::kPos) return v.is_bool() ? Value::integer(v.as_int()) : v;
+  if (v.is_float()) return Value::number(-v.as_double());
+  return Value::integer(checked(sub_op, 0, v.as_int(), expr.line));
+}
+
+Value Renderer::eval_binary_expr(const Expr& expr, const ScopePtr& scope) {
+  Value left = eval(*expr.args[0], scope);
+  Value right = eval(*expr.args[1], scope);
+  return eval_binary(expr.name, left, right, expr.line);
 }
 
 Value Renderer::eval_compare(const Expr& expr, const ScopePtr& scope) {
@@ -591,7 +619,7 @@ Value Renderer::eval_binary(const std::string& op, const Value& left, const Valu
                             line);
       }
       std::vector<Value> items = left.list_data().items;
-      check_size(items.size() + right.list_data().items.size(), line);
+      check_items(items.size() + right.list_data().items.size(), line);
       items.insert(items.end(), right.list_data().items.begin(), right.list_data().items.end());
       return left.is_tuple() ? Value::tuple(std::move(items)) : Value::list(std::move(items));
     }
@@ -613,7 +641,7 @@ Value Renderer::eval_binary(const std::string& op, const Value& left, const Valu
       return seq->is_markup() ? Value::markup(std::move(out)) : Value::string(std::move(out));
     }
     const auto& items = seq->list_data().items;
-    check_size(repeat_size(n, items.size()), line);
+    check_items(repeat_size(n, items.size()), line);
     std::vector<Value> out;
     for (int64_t i = 0; i < n; ++i) out.insert(out.end(), items.begin(), items.end());
     return seq->is_tuple() ? Value::tuple(std::move(out)) : Value::list(std::move(out));

@@ -317,6 +317,48 @@ void Value::fail_undefined(int line) const {
   throw TemplateError(str_.empty() ? "value is undefined" : str_, line);
 }
 
+void Value::release_children_into(std::vector<Value>& out) {
+  if (list_ && list_.use_count() == 1) {
+    for (auto& item : list_->items) out.push_back(std::move(item));
+    list_->items.clear();
+  }
+  if (dict_ && dict_.use_count() == 1) {
+    for (auto& [key, value] : dict_->entries) {
+      out.push_back(std::move(key));
+      out.push_back(std::move(value));
+    }
+    dict_->entries.clear();
+  }
+}
+
+namespace {
+
+void release_iteratively(std::vector<Value> pending) {
+  while (!pending.empty()) {
+    Value v = std::move(pending.back());
+    pending.pop_back();
+    v.release_children_into(pending);
+  }
+}
+
+}  // namespace
+
+ListData::~ListData() {
+  if (!items.empty()) release_iteratively(std::move(items));
+}
+
+DictData::~DictData() {
+  if (entries.empty()) return;
+  std::vector<Value> pending;
+  pending.reserve(entries.size() * 2);
+  for (auto& [key, value] : entries) {
+    pending.push_back(std::move(key));
+    pending.push_back(std::move(value));
+  }
+  entries.clear();
+  release_iteratively(std::move(pending));
+}
+
 const Value* DictData::find(const Value& key) const {
   for (const auto& entry : entries) {
     if (values_equal(entry.first, key)) return &entry.second;

@@ -108,6 +108,9 @@ class Value {
   bool truthy() const;
   // Throws the undefined hint as an error; used wherever Jinja2's Undefined refuses an operation.
   [[noreturn]] void fail_undefined(int line = 0) const;
+  // If this is the last reference to a list or dict, moves its elements into `out` so that
+  // deeply nested values can be freed iteratively instead of by recursive destructors.
+  void release_children_into(std::vector<Value>& out);
 
  private:
   Kind kind_ = Kind::kUndefined;
@@ -121,6 +124,7 @@ class Value {
 };
 
 struct ListData {
+  ~ListData();
   enum class Flavor { kList, kTuple, kIterator };
   std::vector<Value> items;
   Flavor flavor = Flavor::kList;
@@ -129,6 +133,7 @@ struct ListData {
 
 // Insertion-ordered mapping (Python dicts keep insertion order, and so must tojson).
 struct DictData {
+  ~DictData();
   std::vector<std::pair<Value, Value>> entries;
   const Value* find(const Value& key) const;
   const Value* find(std::string_view key) const;
