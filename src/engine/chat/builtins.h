@@ -16,6 +16,9 @@ namespace hearth::chat {
 Value apply_filter(Renderer& renderer, const std::string& name, const Value& input,
                    CallArgs& args);
 bool apply_test(Renderer& renderer, const std::string& name, const Value& input, CallArgs& args);
+// Jinja2 rejects unknown filter and test names when compiling; the parser checks with these.
+bool is_known_filter(const std::string& name);
+bool is_known_test(const std::string& name);
 // Python's `"%s and %d" % args`, for the conversions templates use.
 std::string percent_format(const std::string& format, const Value& args);
 

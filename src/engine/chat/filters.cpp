@@ -693,6 +693,9 @@ std::string percent_format(const std::string& fmt, const Value& args) {
   return out;
 }
 
+bool is_known_filter(const std::string& name) { return filter_table().count(name) > 0; }
+bool is_known_test(const std::string& name) { return test_table().count(name) > 0; }
+
 Value apply_filter(Renderer& renderer, const std::string& name, const Value& input,
                    CallArgs& args) {
   const auto& table = filter_table();

@@ -1,5 +1,7 @@
 #include "engine/chat/parser.h"
 
+#include "engine/chat/builtins.h"
+
 #include <initializer_list>
 #include <string_view>
 
@@ -310,6 +312,10 @@ class Parser {
       next();
     }
     expect_op(")");
+  }
+
+  static void check_filter(const std::string& name, int line) {
+    if (!is_known_filter(name)) throw TemplateError("no filter named '" + name + "'", line);
   }
 
   ExprPtr make(ExprKind kind, int line) {
@@ -671,6 +677,7 @@ class Parser {
         next();
         f->name += "." + expect_name();
       }
+      check_filter(f->name, f->line);
       f->args.push_back(std::move(input));
       if (is_op("(")) parse_call_args(*f);
       input = std::move(f);
@@ -685,6 +692,7 @@ class Parser {
       if (is_op("|")) {
         auto f = make(ExprKind::kFilter, next().line);
         f->name = expect_name();
+        check_filter(f->name, f->line);
         f->args.push_back(std::move(node));
         if (is_op("(")) parse_call_args(*f);
         node = std::move(f);
@@ -695,6 +703,9 @@ class Parser {
           test->negated = true;
         }
         test->name = expect_name();
+        if (!is_known_test(test->name)) {
+          throw TemplateError("no test named '" + test->name + "'", test->line);
+        }
         test->args.push_back(std::move(node));
         const Token& t = peek();
         if (is_op("(")) {
