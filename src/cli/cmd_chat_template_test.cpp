@@ -1,14 +1,13 @@
 // End-to-end check of `hearth chat-template`: runs the built binary on a fixture template.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "support/fixtures.h"
 

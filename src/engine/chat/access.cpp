@@ -42,8 +42,8 @@ bool matches_affix(const Value& str, const Value& affix, bool prefix) {
     }
     const std::string& s = str.str();
     const std::string& a = c.str();
-    if (a.size() <= s.size() &&
-        (prefix ? s.compare(0, a.size(), a) == 0 : s.compare(s.size() - a.size(), a.size(), a) == 0)) {
+    if (a.size() <= s.size() && (prefix ? s.compare(0, a.size(), a) == 0
+                                        : s.compare(s.size() - a.size(), a.size(), a) == 0)) {
       return true;
     }
   }
@@ -73,7 +73,8 @@ std::string python_format(const std::string& fmt, const CallArgs& args) {
       ++i;
     } else if (c == '{') {
       size_t close = fmt.find('}', i);
-      if (close == std::string::npos) throw TemplateError("Single '{' encountered in format string");
+      if (close == std::string::npos)
+        throw TemplateError("Single '{' encountered in format string");
       std::string field = fmt.substr(i + 1, close - i - 1);
       if (field.find(':') != std::string::npos || field.find('!') != std::string::npos) {
         throw TemplateError("format specifications are not supported in str.format()");
@@ -147,8 +148,7 @@ Value string_method(const Value& self, const std::string& name, CallArgs& args) 
     int64_t count = args.get_or(2, "count", Value::integer(-1)).as_int();
     return Value::string(replace_all(s, old_text, new_text, count));
   }
-  if (name == "find" || name == "rfind" || name == "index" || name == "rindex" ||
-      name == "count") {
+  if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count") {
     std::string sub = arg_string(args, 0, "sub", name.c_str());
     if (name == "count") return Value::integer(count_occurrences(s, sub));
     size_t pos = (name == "find" || name == "index") ? s.find(sub) : s.rfind(sub);
@@ -259,9 +259,10 @@ Value list_method(Renderer& renderer, const Value& self, const std::string& name
 
 bool has_method(const Value& obj, const std::string& name) {
   static const char* kStringMethods[] = {
-      "strip", "lstrip", "rstrip", "upper", "lower", "title", "capitalize", "startswith",
-      "endswith", "split", "rsplit", "splitlines", "replace", "find", "rfind", "index", "rindex",
-      "count", "join", "format", "isdigit", "isalpha", "isalnum", "isspace", "islower", "isupper"};
+      "strip",      "lstrip",   "rstrip",  "upper",   "lower",      "title",   "capitalize",
+      "startswith", "endswith", "split",   "rsplit",  "splitlines", "replace", "find",
+      "rfind",      "index",    "rindex",  "count",   "join",       "format",  "isdigit",
+      "isalpha",    "isalnum",  "isspace", "islower", "isupper"};
   static const char* kDictMethods[] = {"items", "keys", "values", "get"};
   static const char* kListMethods[] = {"append", "extend", "insert", "pop", "index", "count"};
   auto in = [&](const auto& names) {

@@ -1,4 +1,4 @@
-// Jinja2's built-in filters and tests, with Hugging Face's tojson in place of Jinja2's.
+// Jinja2's built-in filters, with Hugging Face's tojson in place of Jinja2's.
 #include <algorithm>
 #include <cfenv>
 #include <cmath>
@@ -12,7 +12,6 @@ namespace hearth::chat {
 namespace {
 
 using FilterFn = Value (*)(Renderer&, const Value&, CallArgs&);
-using TestFn = bool (*)(Renderer&, const Value&, CallArgs&);
 
 bool arg_bool(const CallArgs& args, size_t index, const char* name, bool fallback) {
   const Value* v = args.get(index, name);
@@ -27,7 +26,8 @@ Value get_path(const Value& item, const std::string& path) {
   size_t start = 0;
   while (true) {
     size_t dot = path.find('.', start);
-    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
     Value key = digits ? Value::integer(std::stoll(part)) : Value::string(part);
     current = get_item(current, key);
@@ -105,12 +105,18 @@ Value f_length(Renderer&, const Value& v, CallArgs&) {
   return Value::integer(static_cast<int64_t>(length_of(v)));
 }
 
-Value f_upper(Renderer&, const Value& v, CallArgs&) { return Value::string(ascii_upper(to_str(v))); }
-Value f_lower(Renderer&, const Value& v, CallArgs&) { return Value::string(ascii_lower(to_str(v))); }
+Value f_upper(Renderer&, const Value& v, CallArgs&) {
+  return Value::string(ascii_upper(to_str(v)));
+}
+Value f_lower(Renderer&, const Value& v, CallArgs&) {
+  return Value::string(ascii_lower(to_str(v)));
+}
 Value f_capitalize(Renderer&, const Value& v, CallArgs&) {
   return Value::string(capitalize(to_str(v)));
 }
-Value f_title(Renderer&, const Value& v, CallArgs&) { return Value::string(jinja_title(to_str(v))); }
+Value f_title(Renderer&, const Value& v, CallArgs&) {
+  return Value::string(jinja_title(to_str(v)));
+}
 
 Value f_replace(Renderer& r, const Value& v, CallArgs& args) {
   if (args.positional.size() + args.keyword.size() < 2) {
@@ -327,18 +333,26 @@ Value select_items(Renderer& r, const Value& v, CallArgs& args, bool by_attr, bo
   return Value::iterator(std::move(out));
 }
 
-Value f_select(Renderer& r, const Value& v, CallArgs& a) { return select_items(r, v, a, false, true); }
-Value f_reject(Renderer& r, const Value& v, CallArgs& a) { return select_items(r, v, a, false, false); }
-Value f_selectattr(Renderer& r, const Value& v, CallArgs& a) { return select_items(r, v, a, true, true); }
-Value f_rejectattr(Renderer& r, const Value& v, CallArgs& a) { return select_items(r, v, a, true, false); }
+Value f_select(Renderer& r, const Value& v, CallArgs& a) {
+  return select_items(r, v, a, false, true);
+}
+Value f_reject(Renderer& r, const Value& v, CallArgs& a) {
+  return select_items(r, v, a, false, false);
+}
+Value f_selectattr(Renderer& r, const Value& v, CallArgs& a) {
+  return select_items(r, v, a, true, true);
+}
+Value f_rejectattr(Renderer& r, const Value& v, CallArgs& a) {
+  return select_items(r, v, a, true, false);
+}
 
 Value f_unique(Renderer&, const Value& v, CallArgs& args) {
   bool case_sensitive = arg_bool(args, 0, "case_sensitive", false);
   std::vector<Value> seen, out;
   for (const auto& item : iterate(v)) {
     Value key = sort_key(item, args, 1, case_sensitive);
-    bool duplicate = std::any_of(seen.begin(), seen.end(),
-                                 [&](const Value& s) { return values_equal(s, key); });
+    bool duplicate =
+        std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return values_equal(s, key); });
     if (!duplicate) {
       seen.push_back(key);
       out.push_back(item);
@@ -402,7 +416,9 @@ Value f_sum(Renderer&, const Value& v, CallArgs& args) {
 Value f_indent(Renderer& r, const Value& v, CallArgs& args) {
   Value width = args.get_or(0, "width", Value::integer(4));
   std::string indentation =
-      width.is_string() ? width.str() : std::string(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), ' ');
+      width.is_string()
+          ? width.str()
+          : std::string(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), ' ');
   bool first = arg_bool(args, 1, "first", false);
   bool blank = arg_bool(args, 2, "blank", false);
   std::vector<std::string> lines = split_lines(to_str(v) + "\n");
@@ -470,7 +486,8 @@ Value f_dictsort(Renderer&, const Value& v, CallArgs& args) {
   bool by_value = to_str(args.get_or(1, "by", Value::string("key"))) == "value";
   bool reverse = arg_bool(args, 2, "reverse", false);
   std::vector<Value> pairs;
-  for (const auto& [key, value] : v.dict_data().entries) pairs.push_back(Value::tuple({key, value}));
+  for (const auto& [key, value] : v.dict_data().entries)
+    pairs.push_back(Value::tuple({key, value}));
   auto key_of = [&](const Value& pair) {
     Value k = pair.list_data().items[by_value ? 1 : 0];
     return !case_sensitive && k.is_string() ? Value::string(ascii_lower(k.str())) : k;
@@ -500,214 +517,62 @@ Value f_format(Renderer&, const Value& v, CallArgs& args) {
 
 const std::unordered_map<std::string, FilterFn>& filter_table() {
   static const std::unordered_map<std::string, FilterFn> table = {
-      {"tojson", f_tojson},     {"trim", f_trim},
-      {"items", f_items},       {"length", f_length},
-      {"count", f_length},      {"upper", f_upper},
-      {"lower", f_lower},       {"capitalize", f_capitalize},
-      {"title", f_title},       {"replace", f_replace},
-      {"join", f_join},         {"first", f_first},
-      {"last", f_last},         {"default", f_default},
-      {"d", f_default},         {"list", f_list},
-      {"string", f_string},     {"int", f_int},
-      {"float", f_float},       {"abs", f_abs},
-      {"round", f_round},       {"map", f_map},
-      {"select", f_select},     {"reject", f_reject},
-      {"selectattr", f_selectattr}, {"rejectattr", f_rejectattr},
-      {"unique", f_unique},     {"sort", f_sort},
-      {"reverse", f_reverse},   {"safe", f_safe},
-      {"escape", f_escape},     {"e", f_escape},
-      {"forceescape", f_forceescape}, {"indent", f_indent},
-      {"wordcount", f_wordcount}, {"center", f_center},
-      {"batch", f_batch},       {"dictsort", f_dictsort},
-      {"attr", f_attr},         {"format", f_format},
-      {"min", f_min},           {"max", f_max},
+      {"tojson", f_tojson},
+      {"trim", f_trim},
+      {"items", f_items},
+      {"length", f_length},
+      {"count", f_length},
+      {"upper", f_upper},
+      {"lower", f_lower},
+      {"capitalize", f_capitalize},
+      {"title", f_title},
+      {"replace", f_replace},
+      {"join", f_join},
+      {"first", f_first},
+      {"last", f_last},
+      {"default", f_default},
+      {"d", f_default},
+      {"list", f_list},
+      {"string", f_string},
+      {"int", f_int},
+      {"float", f_float},
+      {"abs", f_abs},
+      {"round", f_round},
+      {"map", f_map},
+      {"select", f_select},
+      {"reject", f_reject},
+      {"selectattr", f_selectattr},
+      {"rejectattr", f_rejectattr},
+      {"unique", f_unique},
+      {"sort", f_sort},
+      {"reverse", f_reverse},
+      {"safe", f_safe},
+      {"escape", f_escape},
+      {"e", f_escape},
+      {"forceescape", f_forceescape},
+      {"indent", f_indent},
+      {"wordcount", f_wordcount},
+      {"center", f_center},
+      {"batch", f_batch},
+      {"dictsort", f_dictsort},
+      {"attr", f_attr},
+      {"format", f_format},
+      {"min", f_min},
+      {"max", f_max},
       {"sum", f_sum},
-  };
-  return table;
-}
-
-bool t_defined(Renderer&, const Value& v, CallArgs&) { return !v.is_undefined(); }
-bool t_undefined(Renderer&, const Value& v, CallArgs&) { return v.is_undefined(); }
-bool t_none(Renderer&, const Value& v, CallArgs&) { return v.is_none(); }
-bool t_boolean(Renderer&, const Value& v, CallArgs&) { return v.is_bool(); }
-bool t_true(Renderer&, const Value& v, CallArgs&) { return v.is_bool() && v.as_bool(); }
-bool t_false(Renderer&, const Value& v, CallArgs&) { return v.is_bool() && !v.as_bool(); }
-bool t_integer(Renderer&, const Value& v, CallArgs&) { return v.is_int(); }
-bool t_float(Renderer&, const Value& v, CallArgs&) { return v.is_float(); }
-bool t_number(Renderer&, const Value& v, CallArgs&) { return v.is_number(); }
-bool t_string(Renderer&, const Value& v, CallArgs&) { return v.is_string(); }
-bool t_mapping(Renderer&, const Value& v, CallArgs&) { return v.is_dict(); }
-bool t_callable(Renderer&, const Value& v, CallArgs&) { return v.is_callable(); }
-bool t_escaped(Renderer&, const Value&, CallArgs&) { return false; }
-bool t_iterable(Renderer&, const Value& v, CallArgs&) {
-  return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();
-}
-bool t_sequence(Renderer&, const Value& v, CallArgs&) {
-  return v.is_undefined() || v.is_string() || (v.is_list() && !v.is_iterator()) || v.is_dict();
-}
-
-const Value& test_arg(const CallArgs& args, const char* test) {
-  const Value* v = args.get(0, "other");
-  if (!v) v = args.get(0, "value");
-  if (!v) v = args.get(0, "seq");
-  if (!v) v = args.get(0, "num");
-  if (!v) throw TemplateError(std::string("test '") + test + "' needs an argument");
-  return *v;
-}
-
-bool t_eq(Renderer&, const Value& v, CallArgs& a) { return values_equal(v, test_arg(a, "eq")); }
-bool t_ne(Renderer&, const Value& v, CallArgs& a) { return !values_equal(v, test_arg(a, "ne")); }
-bool t_lt(Renderer&, const Value& v, CallArgs& a) { return compare_values(v, test_arg(a, "lt"), "<") < 0; }
-bool t_le(Renderer&, const Value& v, CallArgs& a) { return compare_values(v, test_arg(a, "le"), "<=") <= 0; }
-bool t_gt(Renderer&, const Value& v, CallArgs& a) { return compare_values(v, test_arg(a, "gt"), ">") > 0; }
-bool t_ge(Renderer&, const Value& v, CallArgs& a) { return compare_values(v, test_arg(a, "ge"), ">=") >= 0; }
-bool t_in(Renderer&, const Value& v, CallArgs& a) { return contains(test_arg(a, "in"), v); }
-bool t_sameas(Renderer&, const Value& v, CallArgs& a) {
-  const Value& other = test_arg(a, "sameas");
-  if (v.is_list() && other.is_list()) return &v.list_data() == &other.list_data();
-  if (v.is_mapping() && other.is_mapping()) return &v.dict_data() == &other.dict_data();
-  if (v.is_callable() && other.is_callable()) return &v.callable_data() == &other.callable_data();
-  // Python's `is` on equal small scalars is true in practice (interning); mirror that.
-  return v.kind() == other.kind() && !v.is_list() && !v.is_mapping() && values_equal(v, other);
-}
-
-int64_t integer_operand(const Value& v, const char* test) {
-  if (v.is_undefined()) v.fail_undefined();
-  if (!v.is_number() || v.is_float()) {
-    if (v.is_float() && v.as_double() == std::floor(v.as_double())) {
-      return static_cast<int64_t>(v.as_double());
-    }
-    throw TemplateError(std::string("test '") + test + "' needs an integer, got " + v.type_name());
-  }
-  return v.as_int();
-}
-
-bool t_odd(Renderer&, const Value& v, CallArgs&) { return integer_operand(v, "odd") % 2 != 0; }
-bool t_even(Renderer&, const Value& v, CallArgs&) { return integer_operand(v, "even") % 2 == 0; }
-bool t_divisibleby(Renderer&, const Value& v, CallArgs& a) {
-  int64_t n = integer_operand(test_arg(a, "divisibleby"), "divisibleby");
-  if (n == 0) throw TemplateError("integer division or modulo by zero");
-  return integer_operand(v, "divisibleby") % n == 0;
-}
-bool t_lower(Renderer&, const Value& v, CallArgs&) { return char_class_test(to_str(v), "islower"); }
-bool t_upper(Renderer&, const Value& v, CallArgs&) { return char_class_test(to_str(v), "isupper"); }
-
-const std::unordered_map<std::string, TestFn>& test_table() {
-  static const std::unordered_map<std::string, TestFn> table = {
-      {"defined", t_defined},   {"undefined", t_undefined}, {"none", t_none},
-      {"boolean", t_boolean},   {"true", t_true},           {"false", t_false},
-      {"integer", t_integer},   {"float", t_float},         {"number", t_number},
-      {"string", t_string},     {"mapping", t_mapping},     {"iterable", t_iterable},
-      {"sequence", t_sequence}, {"callable", t_callable},   {"escaped", t_escaped},
-      {"eq", t_eq},             {"equalto", t_eq},          {"==", t_eq},
-      {"ne", t_ne},             {"!=", t_ne},               {"lt", t_lt},
-      {"lessthan", t_lt},       {"<", t_lt},                {"le", t_le},
-      {"<=", t_le},             {"gt", t_gt},               {"greaterthan", t_gt},
-      {">", t_gt},              {"ge", t_ge},               {">=", t_ge},
-      {"in", t_in},             {"sameas", t_sameas},       {"odd", t_odd},
-      {"even", t_even},         {"divisibleby", t_divisibleby}, {"lower", t_lower},
-      {"upper", t_upper},
   };
   return table;
 }
 
 }  // namespace
 
-std::string percent_format(const std::string& fmt, const Value& args) {
-  std::vector<Value> values = args.is_tuple() ? args.list_data().items : std::vector<Value>{args};
-  std::string out;
-  size_t next = 0;
-  for (size_t i = 0; i < fmt.size(); ++i) {
-    if (fmt[i] != '%') {
-      out += fmt[i];
-      continue;
-    }
-    // %[flags][width][.precision]conversion, as in Python's printf-style formatting.
-    std::string spec = "%";
-    ++i;
-    while (i < fmt.size() && std::string_view("-+ 0#").find(fmt[i]) != std::string_view::npos) {
-      spec += fmt[i++];
-    }
-    while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])) && spec.size() < 8) {
-      spec += fmt[i++];
-    }
-    if (i < fmt.size() && fmt[i] == '.') {
-      spec += fmt[i++];
-      while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])) && spec.size() < 12) {
-        spec += fmt[i++];
-      }
-    }
-    if (i >= fmt.size()) throw TemplateError("incomplete format");
-    char conv = fmt[i];
-    if (conv == '%') {
-      out += '%';
-      continue;
-    }
-    if (next >= values.size()) throw TemplateError("not enough arguments for format string");
-    const Value& v = values[next++];
-    char buf[512];
-    if (conv == 's' || conv == 'r' || conv == 'a') {
-      std::string text = conv == 's' ? to_str(v) : to_repr(v);
-      // Pad by hand: snprintf would count bytes, Python counts characters.
-      bool left = spec.find('-') != std::string::npos;
-      size_t width = 0, dot = spec.find('.');
-      std::string digits = spec.substr(1, dot == std::string::npos ? std::string::npos : dot - 1);
-      for (char c : digits) {
-        if (std::isdigit(static_cast<unsigned char>(c))) width = width * 10 + static_cast<size_t>(c - '0');
-      }
-      if (dot != std::string::npos) {
-        size_t precision = static_cast<size_t>(std::atoi(spec.c_str() + dot + 1));
-        auto chars = utf8_chars(text);
-        if (chars.size() > precision) {
-          text.clear();
-          for (size_t k = 0; k < precision; ++k) text += chars[k];
-        }
-      }
-      size_t len = utf8_length(text);
-      std::string pad(width > len ? width - len : 0, ' ');
-      out += left ? text + pad : pad + text;
-    } else if (std::string_view("diouxXeEfFgGc").find(conv) != std::string_view::npos) {
-      if (v.is_undefined()) v.fail_undefined();
-      if (!v.is_number()) {
-        throw TemplateError(std::string("%") + conv + " format: a real number is required, not " +
-                            v.type_name());
-      }
-      if (conv == 'c') {
-        out += static_cast<char>(v.as_int());
-      } else if (std::string_view("diouxX").find(conv) != std::string_view::npos) {
-        char c = conv == 'i' || conv == 'u' ? 'd' : conv;
-        int64_t n = v.is_float() ? static_cast<int64_t>(v.as_double()) : v.as_int();
-        std::snprintf(buf, sizeof buf, (spec + "ll" + c).c_str(), static_cast<long long>(n));
-        out += buf;
-      } else {
-        std::snprintf(buf, sizeof buf, (spec + conv).c_str(), v.as_double());
-        out += buf;
-      }
-    } else {
-      throw TemplateError(std::string("unsupported format character '") + conv + "'");
-    }
-  }
-  if (next < values.size()) {
-    throw TemplateError("not all arguments converted during string formatting");
-  }
-  return out;
-}
-
 bool is_known_filter(const std::string& name) { return filter_table().count(name) > 0; }
-bool is_known_test(const std::string& name) { return test_table().count(name) > 0; }
 
 Value apply_filter(Renderer& renderer, const std::string& name, const Value& input,
                    CallArgs& args) {
   const auto& table = filter_table();
   auto it = table.find(name);
   if (it == table.end()) throw TemplateError("no filter named '" + name + "'", args.line);
-  return it->second(renderer, input, args);
-}
-
-bool apply_test(Renderer& renderer, const std::string& name, const Value& input, CallArgs& args) {
-  const auto& table = test_table();
-  auto it = table.find(name);
-  if (it == table.end()) throw TemplateError("no test named '" + name + "'", args.line);
   return it->second(renderer, input, args);
 }
 

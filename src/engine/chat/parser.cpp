@@ -1,9 +1,9 @@
 #include "engine/chat/parser.h"
 
-#include "engine/chat/builtins.h"
-
 #include <initializer_list>
 #include <string_view>
+
+#include "engine/chat/builtins.h"
 
 namespace hearth::chat {
 namespace {
@@ -99,17 +99,27 @@ class Parser {
   }
   static std::string describe(const Token& t) {
     switch (t.type) {
-      case TokenType::kText: return "text";
-      case TokenType::kVarBegin: return "'{{'";
-      case TokenType::kVarEnd: return "'}}'";
-      case TokenType::kBlockBegin: return "'{%'";
-      case TokenType::kBlockEnd: return "'%}'";
-      case TokenType::kName: return "'" + t.text + "'";
-      case TokenType::kString: return "string literal";
+      case TokenType::kText:
+        return "text";
+      case TokenType::kVarBegin:
+        return "'{{'";
+      case TokenType::kVarEnd:
+        return "'}}'";
+      case TokenType::kBlockBegin:
+        return "'{%'";
+      case TokenType::kBlockEnd:
+        return "'%}'";
+      case TokenType::kName:
+        return "'" + t.text + "'";
+      case TokenType::kString:
+        return "string literal";
       case TokenType::kInt:
-      case TokenType::kFloat: return "number '" + t.text + "'";
-      case TokenType::kOp: return "'" + t.text + "'";
-      case TokenType::kEof: return "end of template";
+      case TokenType::kFloat:
+        return "number '" + t.text + "'";
+      case TokenType::kOp:
+        return "'" + t.text + "'";
+      case TokenType::kEof:
+        return "end of template";
     }
     return "token";
   }
@@ -405,9 +415,8 @@ class Parser {
     while (true) {
       std::string op;
       const Token& t = peek();
-      if (t.type == TokenType::kOp &&
-          (t.text == "==" || t.text == "!=" || t.text == "<" || t.text == ">" || t.text == "<=" ||
-           t.text == ">=")) {
+      if (t.type == TokenType::kOp && (t.text == "==" || t.text == "!=" || t.text == "<" ||
+                                       t.text == ">" || t.text == "<=" || t.text == ">=")) {
         op = t.text;
         next();
       } else if (is_name("in")) {

@@ -83,9 +83,9 @@ std::string Renderer::render(const StmtList& program, const Value& context) {
 void Renderer::count_iterations(int64_t n, int line) {
   iterations_ += n;
   if (iterations_ > options_.max_iterations) {
-    throw TemplateError("template exceeded the iteration limit (" +
-                            std::to_string(options_.max_iterations) + ")",
-                        line);
+    throw TemplateError(
+        "template exceeded the iteration limit (" + std::to_string(options_.max_iterations) + ")",
+        line);
   }
 }
 
@@ -126,8 +126,7 @@ void Renderer::append(std::string& out, std::string_view text, int line) {
   out += text;
 }
 
-Renderer::Flow Renderer::exec_list(const StmtList& list, const ScopePtr& scope,
-                                   std::string& out) {
+Renderer::Flow Renderer::exec_list(const StmtList& list, const ScopePtr& scope, std::string& out) {
   for (const auto& stmt : list) {
     Flow flow = exec(*stmt, scope, out);
     if (flow != Flow::kNormal) return flow;
@@ -220,13 +219,12 @@ void Renderer::assign_targets(const std::vector<std::string>& targets, const Val
   }
   std::vector<Value> items = iterate(value);
   if (items.size() != targets.size()) {
-    throw TemplateError(items.size() > targets.size()
-                            ? "too many values to unpack (expected " +
-                                  std::to_string(targets.size()) + ")"
-                            : "not enough values to unpack (expected " +
-                                  std::to_string(targets.size()) + ", got " +
-                                  std::to_string(items.size()) + ")",
-                        line);
+    throw TemplateError(
+        items.size() > targets.size()
+            ? "too many values to unpack (expected " + std::to_string(targets.size()) + ")"
+            : "not enough values to unpack (expected " + std::to_string(targets.size()) + ", got " +
+                  std::to_string(items.size()) + ")",
+        line);
   }
   for (size_t i = 0; i < targets.size(); ++i) scope.vars[targets[i]] = items[i];
 }
@@ -266,13 +264,11 @@ void Renderer::exec_for(const Stmt& stmt, const ScopePtr& scope, std::string& ou
     d.set(Value::string("length"), Value::integer(length));
     d.set(Value::string("depth"), Value::integer(1));
     d.set(Value::string("depth0"), Value::integer(0));
-    d.set(Value::string("previtem"),
-          i > 0 ? items[static_cast<size_t>(i - 1)]
-                : Value::undefined("there is no previous item"));
+    d.set(Value::string("previtem"), i > 0 ? items[static_cast<size_t>(i - 1)]
+                                           : Value::undefined("there is no previous item"));
     d.set(Value::string("nextitem"), i + 1 < length ? items[static_cast<size_t>(i + 1)]
                                                     : Value::undefined("there is no next item"));
-    d.set(Value::string("cycle"),
-          Value::callable("cycle", [i](Renderer&, CallArgs& args) -> Value {
+    d.set(Value::string("cycle"), Value::callable("cycle", [i](Renderer&, CallArgs& args) -> Value {
             if (args.positional.empty()) throw TemplateError("no items for cycling given");
             return args.positional[static_cast<size_t>(i) % args.positional.size()];
           }));
@@ -301,15 +297,16 @@ Value Renderer::make_macro(const Stmt& stmt, const ScopePtr& scope) {
   const Stmt* macro = &stmt;
   return Value::callable(
       stmt.name,
-      [this, macro, closure](Renderer&, CallArgs& args) { return call_macro(*macro, closure, args); },
+      [this, macro, closure](Renderer&, CallArgs& args) {
+        return call_macro(*macro, closure, args);
+      },
       true);
 }
 
 Value Renderer::call_macro(const Stmt& stmt, const std::weak_ptr<Scope>& closure, CallArgs& args) {
   if (depth_ >= options_.max_depth) {
-    throw TemplateError("maximum recursion depth exceeded (" + std::to_string(options_.max_depth) +
-                            ")",
-                        args.line);
+    throw TemplateError(
+        "maximum recursion depth exceeded (" + std::to_string(options_.max_depth) + ")", args.line);
   }
   count_iterations(1, args.line);
   ScopePtr parent = closure.lock();
@@ -333,9 +330,8 @@ Value Renderer::call_macro(const Stmt& stmt, const std::weak_ptr<Scope>& closure
     for (size_t i = 0; i < stmt.params.size(); ++i) {
       if (stmt.params[i] != key) continue;
       if (i < args.positional.size()) {
-        throw TemplateError("macro '" + stmt.name + "' got multiple values for argument '" + key +
-                                "'",
-                            args.line);
+        throw TemplateError(
+            "macro '" + stmt.name + "' got multiple values for argument '" + key + "'", args.line);
       }
       is_param = true;
     }
@@ -351,9 +347,9 @@ Value Renderer::call_macro(const Stmt& stmt, const std::weak_ptr<Scope>& closure
   for (size_t i = 0; i < stmt.params.size(); ++i) {
     if (scope->vars.count(stmt.params[i])) continue;
     scope->vars[stmt.params[i]] =
-        stmt.defaults[i] ? eval(*stmt.defaults[i], scope)
-                         : Value::undefined("parameter " + quoted(stmt.params[i]) +
-                                            " was not provided");
+        stmt.defaults[i]
+            ? eval(*stmt.defaults[i], scope)
+            : Value::undefined("parameter " + quoted(stmt.params[i]) + " was not provided");
   }
   scope->vars["varargs"] = Value::tuple(std::move(varargs));
   scope->vars["kwargs"] = kwargs;
@@ -492,8 +488,7 @@ Value Renderer::eval_unary(const Expr& expr, const ScopePtr& scope) {
   if (v.is_undefined()) v.fail_undefined(expr.line);
   if (!v.is_number()) {
     throw TemplateError(std::string("bad operand type for unary ") +
-                            (expr.kind == ExprKind::kNeg ? "-" : "+") + ": '" + v.type_name() +
-                            "'",
+                            (expr.kind == ExprKind::kNeg ? "-" : "+") + ": '" + v.type_name() + "'",
                         expr.line);
   }
   if (expr.kind == ExprKind::kPos) return v.is_bool() ? Value::integer(v.as_int()) : v;
@@ -556,16 +551,13 @@ Value Renderer::eval_binary(const std::string& op, const Value& left, const Valu
     double x = left.as_double(), y = right.as_double();
     int64_t a = left.as_int(), b = right.as_int();
     if (op == "+") {
-      return as_float ? Value::number(x + y)
-                      : Value::integer(checked(add_op, a, b, line));
+      return as_float ? Value::number(x + y) : Value::integer(checked(add_op, a, b, line));
     }
     if (op == "-") {
-      return as_float ? Value::number(x - y)
-                      : Value::integer(checked(sub_op, a, b, line));
+      return as_float ? Value::number(x - y) : Value::integer(checked(sub_op, a, b, line));
     }
     if (op == "*") {
-      return as_float ? Value::number(x * y)
-                      : Value::integer(checked(mul_op, a, b, line));
+      return as_float ? Value::number(x * y) : Value::integer(checked(mul_op, a, b, line));
     }
     if (op == "/") {
       if (y == 0) throw TemplateError("division by zero", line);
@@ -626,10 +618,9 @@ Value Renderer::eval_binary(const std::string& op, const Value& left, const Valu
     throw unsupported();
   }
   if (op == "*") {
-    const Value* seq = (left.is_string() || (left.is_list() && !left.is_iterator())) ? &left
-                       : (right.is_string() || (right.is_list() && !right.is_iterator()))
-                           ? &right
-                           : nullptr;
+    const Value* seq = (left.is_string() || (left.is_list() && !left.is_iterator()))      ? &left
+                       : (right.is_string() || (right.is_list() && !right.is_iterator())) ? &right
+                                                                                          : nullptr;
     const Value* count = seq == &left ? &right : &left;
     if (!seq || !count->is_number() || count->is_float()) throw unsupported();
     int64_t n = std::max<int64_t>(0, count->as_int());

@@ -35,8 +35,7 @@ Result<ChatTemplate> ChatTemplate::parse(std::string_view source, TemplateOption
     result.program_ = std::move(program);
     return result;
   } catch (const TemplateError& e) {
-    return fail("chat template syntax error at line " + std::to_string(e.line()) + ": " +
-                e.what());
+    return fail("chat template syntax error at line " + std::to_string(e.line()) + ": " + e.what());
   } catch (const std::bad_alloc&) {
     return fail("chat template too large to parse");
   } catch (const std::exception& e) {

@@ -1,13 +1,13 @@
 // Unit tests of the Jinja engine: language features, whitespace control, Python-compatible
 // value semantics, error reporting and the sandbox limits. Expected strings are what Jinja2 3.1
 // renders for the same template (checked against the reference implementation).
+#include "engine/chat/template.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <thread>
 #include <vector>
-
-#include "engine/chat/template.h"
 
 namespace hearth::chat {
 namespace {
@@ -235,7 +235,8 @@ TEST(JinjaTemplate, ToJsonMatchesHuggingFace) {
        "{\"b\": 1, \"a\": [1.5, null, true]}"},
       {"{{ messages|map(attribute='role')|tojson }}",
        "ERROR: Object of type generator is not JSON serializable (template line 1)"},
-      {"{{ x|tojson }}", "ERROR: Object of type Undefined is not JSON serializable (template line 1)"},
+      {"{{ x|tojson }}",
+       "ERROR: Object of type Undefined is not JSON serializable (template line 1)"},
   });
 }
 
@@ -313,14 +314,28 @@ TEST(JinjaTemplate, StrftimeNowUsesInjectedClock) {
 
 TEST(JinjaTemplate, MalformedTemplatesFailWithLineNumbers) {
   const char* malformed[] = {
-      "{{ ",           "{% if %}",         "{{ a b }}",
-      "{% for %}",     "{# unterminated",  "{{ 'unterminated }}",
-      "{% macro m(a %}{% endmacro %}",     "{{ (1, 2 }}",
-      "{{ 1 if }}",    "{{ x[1:2:3:4] }}", "{% endif %}",
-      "{% if true %}", "{% for x in y %}{% else %}", "{% break %}",
-      "{% include 'x' %}", "{{ x | }}",    "{{ @ }}",
-      "{% set %}",     "{{ }}",            "{%- -%}",
-      "{% if false %}{{ 'x'|nosuchfilter }}{% endif %}",  "{{ 1 is nosuchtest }}",
+      "{{ ",
+      "{% if %}",
+      "{{ a b }}",
+      "{% for %}",
+      "{# unterminated",
+      "{{ 'unterminated }}",
+      "{% macro m(a %}{% endmacro %}",
+      "{{ (1, 2 }}",
+      "{{ 1 if }}",
+      "{{ x[1:2:3:4] }}",
+      "{% endif %}",
+      "{% if true %}",
+      "{% for x in y %}{% else %}",
+      "{% break %}",
+      "{% include 'x' %}",
+      "{{ x | }}",
+      "{{ @ }}",
+      "{% set %}",
+      "{{ }}",
+      "{%- -%}",
+      "{% if false %}{{ 'x'|nosuchfilter }}{% endif %}",
+      "{{ 1 is nosuchtest }}",
   };
   for (const char* source : malformed) {
     auto tmpl = ChatTemplate::parse(source);
@@ -360,18 +375,20 @@ TEST(JinjaSandbox, OutputAndAllocationLimits) {
   options.max_output_bytes = 1 << 20;
   EXPECT_TRUE(is_error(render("{% for i in range(10000) %}{{ 'x' * 1000 }}{% endfor %}", options)));
   EXPECT_TRUE(is_error(render("{{ 'x' * 9223372036854775807 }}", options)));
-  EXPECT_TRUE(is_error(render("{% set ns = namespace(s='ab') %}{% for i in range(64) %}"
-                              "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
-                              options)));
-  EXPECT_TRUE(is_error(render("{% set ns = namespace(l=[1]) %}{% for i in range(64) %}"
-                              "{% set ns.l = ns.l + ns.l %}{% endfor %}",
-                              options)));
+  EXPECT_TRUE(
+      is_error(render("{% set ns = namespace(s='ab') %}{% for i in range(64) %}"
+                      "{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+                      options)));
+  EXPECT_TRUE(
+      is_error(render("{% set ns = namespace(l=[1]) %}{% for i in range(64) %}"
+                      "{% set ns.l = ns.l + ns.l %}{% endfor %}",
+                      options)));
   EXPECT_TRUE(is_error(render("{{ 10000000000 * 10000000000 }}", options)));
 }
 
 TEST(JinjaSandbox, HostileNestingFailsCleanly) {
-  EXPECT_TRUE(is_error(render("{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') +
-                              " }}")));
+  EXPECT_TRUE(
+      is_error(render("{{ " + std::string(100000, '(') + "1" + std::string(100000, ')') + " }}")));
   std::string chain = "{{ 1";
   for (int i = 0; i < 100000; ++i) chain += "|trim";
   EXPECT_TRUE(is_error(render(chain + " }}")));

@@ -52,7 +52,7 @@ class Value {
     kInt,
     kFloat,
     kString,
-    kList,       // also tuples and one-shot iterators (see ListData::flavor)
+    kList,  // also tuples and one-shot iterators (see ListData::flavor)
     kDict,
     kNamespace,  // dict storage with attribute assignment allowed
     kCallable,
@@ -97,7 +97,7 @@ class Value {
   bool as_bool() const { return bool_; }  // for kBool; for kString it marks Markup
   int64_t as_int() const { return is_bool() ? (bool_ ? 1 : 0) : int_; }
   double as_double() const { return is_float() ? float_ : static_cast<double>(as_int()); }
-  const std::string& str() const { return str_; }            // string contents
+  const std::string& str() const { return str_; }             // string contents
   const std::string& undefined_hint() const { return str_; }  // why it is undefined
   ListData& list_data() const { return *list_; }
   DictData& dict_data() const { return *dict_; }
