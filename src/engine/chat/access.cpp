@@ -24,14 +24,6 @@ Value missing_element(const Value& obj, const Value& key) {
   return Value::undefined(object_type(obj) + " has no element " + to_repr(key));
 }
 
-const std::vector<Value>& as_strings(const Value& v, const char* what) {
-  if (!v.is_list()) throw TemplateError(std::string(what) + " expects a list of strings");
-  for (const auto& item : v.list_data().items) {
-    if (!item.is_string()) throw TemplateError(std::string(what) + " expects a list of strings");
-  }
-  return v.list_data().items;
-}
-
 bool matches_affix(const Value& str, const Value& affix, bool prefix) {
   std::vector<Value> candidates =
       affix.is_tuple() ? affix.list_data().items : std::vector<Value>{affix};
@@ -347,12 +339,13 @@ Value slice_value(const Value& obj, const Value& start, const Value& stop, const
   int64_t end = clamp(stop, step_n > 0 ? n : -1);
   std::string out_str;
   std::vector<Value> out_items;
-  for (int64_t i = begin; step_n > 0 ? i < end : i > end; i += step_n) {
+  for (int64_t i = begin; step_n > 0 ? i < end : i > end;) {
     if (is_str) {
       out_str += chars[static_cast<size_t>(i)];
     } else {
       out_items.push_back(obj.list_data().items[static_cast<size_t>(i)]);
     }
+    if (__builtin_add_overflow(i, step_n, &i)) break;  // a huge step leaves the range
   }
   if (is_str) return Value::string(std::move(out_str));
   return obj.is_tuple() ? Value::tuple(std::move(out_items)) : Value::list(std::move(out_items));

@@ -36,8 +36,10 @@ Value make_range(Renderer& renderer, CallArgs& args) {
   renderer.count_iterations(static_cast<int64_t>(std::min<long double>(count, 9e18L)), args.line);
   std::vector<Value> items;
   items.reserve(static_cast<size_t>(count));
+  int64_t value = start;
   for (int64_t i = 0; i < static_cast<int64_t>(count); ++i) {
-    items.push_back(Value::integer(start + i * step));
+    items.push_back(Value::integer(value));
+    if (__builtin_add_overflow(value, step, &value)) break;
   }
   return Value::list(std::move(items));
 }

@@ -684,7 +684,8 @@ class Parser {
       while (is_op(".")) {
         chain.grow();
         next();
-        f->name += "." + expect_name();
+        f->name += '.';
+        f->name += expect_name();
       }
       check_filter(f->name, f->line);
       f->args.push_back(std::move(input));

@@ -279,8 +279,9 @@ bool char_class_test(std::string_view s, std::string_view method) {
 std::string utf8_slice(std::string_view s, int64_t begin, int64_t end, int64_t step) {
   auto chars = utf8_chars(s);
   std::string out;
-  for (int64_t i = begin; step > 0 ? i < end : i > end; i += step) {
+  for (int64_t i = begin; step > 0 ? i < end : i > end;) {
     if (i >= 0 && i < static_cast<int64_t>(chars.size())) out += chars[static_cast<size_t>(i)];
+    if (__builtin_add_overflow(i, step, &i)) break;
   }
   return out;
 }

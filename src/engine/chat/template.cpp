@@ -47,6 +47,7 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& context) 
   if (!program_) return fail("chat template was not parsed");
   if (!context.is_object()) return fail("chat template context must be a JSON object");
   try {
+    CycleBreaker cycle_breaker;  // declared first: runs after every value below is released
     Renderer renderer(program_->options);
     return renderer.render(program_->body, from_json(context));
   } catch (const TemplateError& e) {

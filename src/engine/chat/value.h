@@ -140,6 +140,29 @@ struct DictData {
   void set(Value key, Value value);
 };
 
+// Python collects reference cycles; shared_ptr does not. While a CycleBreaker lives on a
+// thread it records every mutable container created there (lists, namespaces: the only values a
+// template can make refer to themselves), and on destruction it empties those still alive, so
+// `{% do l.append(l) %}` cannot leak past the render.
+class CycleBreaker {
+ public:
+  CycleBreaker();
+  ~CycleBreaker();
+  CycleBreaker(const CycleBreaker&) = delete;
+  CycleBreaker& operator=(const CycleBreaker&) = delete;
+
+  static void track(const std::shared_ptr<ListData>& list);
+  static void track(const std::shared_ptr<DictData>& dict);
+
+ private:
+  template <class T>
+  static void remember(std::vector<std::weak_ptr<T>>& registry, const std::shared_ptr<T>& p);
+
+  std::vector<std::weak_ptr<ListData>> lists_;
+  std::vector<std::weak_ptr<DictData>> dicts_;
+  CycleBreaker* previous_;
+};
+
 struct CallArgs {
   std::vector<Value> positional;
   std::vector<std::pair<std::string, Value>> keyword;
