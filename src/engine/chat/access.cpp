@@ -12,6 +12,7 @@ namespace {
 // Jinja2's object_type_repr(): "dict object", "None", ...
 std::string object_type(const Value& obj) {
   if (obj.is_none()) return "None";
+  if (obj.is_namespace()) return "jinja2.utils.Namespace object";
   return obj.type_name() + " object";
 }
 

@@ -51,6 +51,7 @@ void fill_from_args(Value& target, CallArgs& args, const char* name) {
   }
   if (!args.positional.empty()) {
     const Value& source = args.positional[0];
+    if (source.is_undefined()) source.fail_undefined();
     if (source.is_mapping()) {
       for (const auto& [k, v] : source.dict_data().entries) target.dict_data().set(k, v);
     } else {

@@ -131,6 +131,17 @@ class Parser {
     if (peek().type != TokenType::kName) fail("expected a name, got " + describe(peek()));
     return next().text;
   }
+  // Filter and test names may be dotted (`x|my.filter`), as in Jinja2.
+  std::string expect_dotted_name(ChainBudget& chain) {
+    std::string name = expect_name();
+    while (is_op(".")) {
+      chain.grow();
+      next();
+      name += '.';
+      name += expect_name();
+    }
+    return name;
+  }
   void expect_block_end() {
     if (peek().type != TokenType::kBlockEnd) {
       fail("expected end of statement block, got " + describe(peek()));
@@ -186,6 +197,8 @@ class Parser {
     auto stmt = std::make_unique<Stmt>(Stmt{StmtKind::kText, tag_token.line});
     std::string ender;
     if (tag == "if") {
+      // Jinja2 only reports unknown filters/tests inside an if once that code runs.
+      ++if_depth_;
       stmt->kind = StmtKind::kIf;
       ExprPtr condition = parse_expression();
       while (true) {
@@ -202,6 +215,7 @@ class Parser {
           break;
         }
       }
+      --if_depth_;
       expect_block_end();
     } else if (tag == "for") {
       stmt->kind = StmtKind::kFor;
@@ -324,8 +338,10 @@ class Parser {
     expect_op(")");
   }
 
-  static void check_filter(const std::string& name, int line) {
-    if (!is_known_filter(name)) throw TemplateError("no filter named '" + name + "'", line);
+  void check_filter(const std::string& name, int line) const {
+    if (if_depth_ == 0 && !is_known_filter(name)) {
+      throw TemplateError("no filter named '" + name + "'", line);
+    }
   }
 
   ExprPtr make(ExprKind kind, int line) {
@@ -680,13 +696,7 @@ class Parser {
       if (!first || leading_pipe) expect_op("|");
       first = false;
       auto f = make(ExprKind::kFilter, peek().line);
-      f->name = expect_name();
-      while (is_op(".")) {
-        chain.grow();
-        next();
-        f->name += '.';
-        f->name += expect_name();
-      }
+      f->name = expect_dotted_name(chain);
       check_filter(f->name, f->line);
       f->args.push_back(std::move(input));
       if (is_op("(")) parse_call_args(*f);
@@ -701,7 +711,7 @@ class Parser {
       chain.grow();
       if (is_op("|")) {
         auto f = make(ExprKind::kFilter, next().line);
-        f->name = expect_name();
+        f->name = expect_dotted_name(chain);
         check_filter(f->name, f->line);
         f->args.push_back(std::move(node));
         if (is_op("(")) parse_call_args(*f);
@@ -712,8 +722,8 @@ class Parser {
           next();
           test->negated = true;
         }
-        test->name = expect_name();
-        if (!is_known_test(test->name)) {
+        test->name = expect_dotted_name(chain);
+        if (if_depth_ == 0 && !is_known_test(test->name)) {
           throw TemplateError("no test named '" + test->name + "'", test->line);
         }
         test->args.push_back(std::move(node));
@@ -741,6 +751,7 @@ class Parser {
   int depth_ = 0;
   int max_depth_;
   int loop_depth_ = 0;
+  int if_depth_ = 0;
 };
 
 }  // namespace

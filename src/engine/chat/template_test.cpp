@@ -295,6 +295,10 @@ TEST(JinjaTemplate, RuntimeErrorsAreReportedNotThrown) {
        "ERROR: '<' not supported between instances of 'int' and 'str' (template line 1)"},
       {"{{ 4 // 0 }}", "ERROR: integer division or modulo by zero (template line 1)"},
       {"\n\n{{ nope() }}", "ERROR: 'nope' is undefined (template line 3)"},
+      // Inside an if, Jinja2 reports an unknown filter only when that code runs.
+      {"{% if false %}{{ 1|nosuch }}{% endif %}ok", "ok"},
+      {"{% if true %}{{ 1|nosuch }}{% endif %}",
+       "ERROR: no filter named 'nosuch' (template line 1)"},
   });
 }
 
@@ -334,7 +338,7 @@ TEST(JinjaTemplate, MalformedTemplatesFailWithLineNumbers) {
       "{% set %}",
       "{{ }}",
       "{%- -%}",
-      "{% if false %}{{ 'x'|nosuchfilter }}{% endif %}",
+      "{% for x in y %}{{ 'x'|nosuchfilter }}{% endfor %}",
       "{{ 1 is nosuchtest }}",
   };
   for (const char* source : malformed) {
