@@ -200,13 +200,13 @@ class Parser {
       // Jinja2 only reports unknown filters/tests inside an if once that code runs.
       ++if_depth_;
       stmt->kind = StmtKind::kIf;
-      ExprPtr condition = parse_expression();
+      ExprPtr condition = parse_tuple_expression(false);
       while (true) {
         expect_block_end();
         IfBranch branch{std::move(condition), parse_body({"elif", "else", "endif"}, ender)};
         stmt->branches.push_back(std::move(branch));
         if (ender == "elif") {
-          condition = parse_expression();
+          condition = parse_tuple_expression(false);
         } else if (ender == "else") {
           expect_block_end();
           stmt->branches.push_back(IfBranch{nullptr, parse_body({"endif"}, ender)});
@@ -222,7 +222,7 @@ class Parser {
       stmt->targets = parse_targets();
       if (!is_name("in")) fail("expected 'in' in for loop, got " + describe(peek()));
       next();
-      stmt->expr = parse_or();
+      stmt->expr = parse_tuple_expression(false);
       if (is_name("if")) {
         next();
         stmt->condition = parse_expression();
@@ -351,17 +351,22 @@ class Parser {
     return e;
   }
 
-  // `a, b` without parentheses makes a tuple (as in `{% set x = 1, 2 %}`).
-  ExprPtr parse_tuple_expression() {
+  // `a, b` without parentheses makes a tuple (as in `{% set x = 1, 2 %}`). Conditions of `if`
+  // and the iterable of `for` are parsed without the inline `x if c else y`, as in Jinja2.
+  ExprPtr parse_tuple_expression(bool with_condition = true) {
     int line = peek().line;
-    ExprPtr first = parse_expression();
+    auto item = [&] { return with_condition ? parse_expression() : parse_or(); };
+    ExprPtr first = item();
     if (!is_op(",")) return first;
     auto tuple = make(ExprKind::kTuple, line);
     tuple->args.push_back(std::move(first));
     while (is_op(",")) {
       next();
-      if (peek().type == TokenType::kVarEnd || peek().type == TokenType::kBlockEnd) break;
-      tuple->args.push_back(parse_expression());
+      if (peek().type == TokenType::kVarEnd || peek().type == TokenType::kBlockEnd ||
+          is_name("if")) {
+        break;
+      }
+      tuple->args.push_back(item());
     }
     return tuple;
   }
