@@ -572,7 +572,7 @@ Value apply_filter(Renderer& renderer, const std::string& name, const Value& inp
                    CallArgs& args) {
   const auto& table = filter_table();
   auto it = table.find(name);
-  if (it == table.end()) throw TemplateError("no filter named '" + name + "'", args.line);
+  if (it == table.end()) throw TemplateError("No filter named '" + name + "' found.", args.line);
   return it->second(renderer, input, args);
 }
 

@@ -340,7 +340,7 @@ class Parser {
 
   void check_filter(const std::string& name, int line) const {
     if (if_depth_ == 0 && !is_known_filter(name)) {
-      throw TemplateError("no filter named '" + name + "'", line);
+      throw TemplateError("No filter named '" + name + "'.", line);
     }
   }
 
@@ -729,7 +729,7 @@ class Parser {
         }
         test->name = expect_dotted_name(chain);
         if (if_depth_ == 0 && !is_known_test(test->name)) {
-          throw TemplateError("no test named '" + test->name + "'", test->line);
+          throw TemplateError("No test named '" + test->name + "'.", test->line);
         }
         test->args.push_back(std::move(node));
         const Token& t = peek();

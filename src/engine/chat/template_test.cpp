@@ -298,7 +298,7 @@ TEST(JinjaTemplate, RuntimeErrorsAreReportedNotThrown) {
       // Inside an if, Jinja2 reports an unknown filter only when that code runs.
       {"{% if false %}{{ 1|nosuch }}{% endif %}ok", "ok"},
       {"{% if true %}{{ 1|nosuch }}{% endif %}",
-       "ERROR: no filter named 'nosuch' (template line 1)"},
+       "ERROR: No filter named 'nosuch' found. (template line 1)"},
   });
 }
 

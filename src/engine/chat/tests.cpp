@@ -134,7 +134,7 @@ bool is_known_test(const std::string& name) { return test_table().count(name) > 
 bool apply_test(Renderer& renderer, const std::string& name, const Value& input, CallArgs& args) {
   const auto& table = test_table();
   auto it = table.find(name);
-  if (it == table.end()) throw TemplateError("no test named '" + name + "'", args.line);
+  if (it == table.end()) throw TemplateError("No test named '" + name + "' found.", args.line);
   return it->second(renderer, input, args);
 }
 
