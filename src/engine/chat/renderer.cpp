@@ -1,7 +1,9 @@
 #include "engine/chat/renderer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "engine/chat/builtins.h"
 #include "engine/chat/string_util.h"
@@ -247,6 +249,8 @@ void Renderer::exec_for(const Stmt& stmt, const ScopePtr& scope, std::string& ou
     items = std::move(kept);
   }
   const int64_t length = static_cast<int64_t>(items.size());
+  // loop.changed(*values) compares with the values of its previous call in this loop.
+  auto last_changed = std::make_shared<std::optional<std::vector<Value>>>();
   for (int64_t i = 0; i < length; ++i) {
     count_iterations(1, stmt.line);
     // Jinja2 gives each iteration a fresh frame: a `set` in the body does not carry over to
@@ -271,6 +275,16 @@ void Renderer::exec_for(const Stmt& stmt, const ScopePtr& scope, std::string& ou
     d.set(Value::string("cycle"), Value::callable("cycle", [i](Renderer&, CallArgs& args) -> Value {
             if (args.positional.empty()) throw TemplateError("no items for cycling given");
             return args.positional[static_cast<size_t>(i) % args.positional.size()];
+          }));
+    d.set(Value::string("changed"),
+          Value::callable("changed", [last_changed](Renderer&, CallArgs& args) -> Value {
+            const std::vector<Value>& now = args.positional;
+            bool same =
+                last_changed->has_value() && (*last_changed)->size() == now.size() &&
+                std::equal(now.begin(), now.end(), (*last_changed)->begin(),
+                           [](const Value& a, const Value& b) { return values_equal(a, b); });
+            *last_changed = now;
+            return Value::boolean(!same);
           }));
     loop_scope->vars["loop"] = loop;
     if (exec_list(stmt.body, loop_scope, out) == Flow::kBreak) break;

@@ -116,6 +116,10 @@ TEST(JinjaTemplate, ControlFlow) {
        "13"},
       {"{% for x in [1, 2, 3] %}{{ loop.previtem }}/{{ loop.nextitem }};{% endfor %}",
        "/2;1/3;2/;"},
+      {"{% for x in [1, 1, 2, 2, 1] %}{% if loop.changed(x) %}{{ x }}{% endif %}{% endfor %}",
+       "121"},
+      {"{% for i in range(3) %}{{ loop.cycle('odd', 'even') }} {% endfor %}", "odd even odd "},
+      {"{% if 1, 0 %}tuple{% endif %}|{% for x in 1, 2 %}{{ x }}{% endfor %}", "tuple|12"},
       {"{% for x in [1, 2] %}{% for y in [3, 4] %}{{ x }}{{ y }}{% endfor %}"
        "{{ loop.index }}|{% endfor %}",
        "13141|23242|"},
