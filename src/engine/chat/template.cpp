@@ -60,12 +60,11 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& context) 
 }
 
 Result<std::string> ChatTemplate::render(const nlohmann::json& context) const {
-  // Round-trip through text: the two json flavours do not convert into each other directly.
   nlohmann::ordered_json ordered;
   try {
-    ordered = nlohmann::ordered_json::parse(context.dump());
+    ordered = context;  // same content; object keys keep the (sorted) order json gave them
   } catch (const std::exception& e) {
-    return fail(std::string("chat template context is not valid JSON: ") + e.what());
+    return fail(std::string("chat template context could not be converted: ") + e.what());
   }
   return render(ordered);
 }
