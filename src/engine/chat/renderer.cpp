@@ -116,7 +116,13 @@ Renderer::NativeDepth::NativeDepth(Renderer& r, int line) : r_(r) {
 }
 
 std::tm Renderer::now() const {
-  if (options_.clock) return options_.clock();
+  if (options_.clock) {
+    // Fill in weekday/day-of-year from the date so a clock may set only y/m/d (h:m:s).
+    std::tm tm = options_.clock();
+    std::tm normalized = tm;
+    if (timegm(&normalized) != static_cast<std::time_t>(-1)) tm = normalized;
+    return tm;
+  }
   std::time_t t = std::time(nullptr);
   std::tm tm{};
   localtime_r(&t, &tm);

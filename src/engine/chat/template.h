@@ -30,7 +30,8 @@ struct TemplateOptions {
   int max_depth = 256;
   // Rendered output and any single string or list built while rendering.
   size_t max_output_bytes = 16u << 20;
-  // Local time used by strftime_now(); unset means the system clock. Tests pin the date here.
+  // Local time used by strftime_now(); unset means the system clock. Tests pin the date here;
+  // tm_wday and tm_yday are derived from the date, so only the calendar fields need setting.
   std::function<std::tm()> clock;
 };
 
