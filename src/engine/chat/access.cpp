@@ -318,12 +318,14 @@ Value get_item(const Value& obj, const Value& key) {
 }
 
 Value slice_value(const Value& obj, const Value& start, const Value& stop, const Value& step) {
-  int64_t step_n = step.is_none() ? 1 : to_index(step, "slice");
-  if (step_n == 0) throw TemplateError("slice step cannot be zero");
   bool is_str = obj.is_string();
   if (!is_str && (!obj.is_list() || obj.is_iterator())) {
+    // Jinja2 compiles slices to a plain Python subscript, so these raise (no Undefined).
+    if (obj.is_dict()) throw TemplateError("unhashable type: 'slice'");
     throw TemplateError("'" + obj.type_name() + "' object is not subscriptable");
   }
+  int64_t step_n = step.is_none() ? 1 : to_index(step, "slice");
+  if (step_n == 0) throw TemplateError("slice step cannot be zero");
   std::vector<std::string> chars;
   if (is_str) chars = utf8_chars(obj.str());
   int64_t n = is_str ? static_cast<int64_t>(chars.size())

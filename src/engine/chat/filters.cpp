@@ -421,6 +421,10 @@ Value f_indent(Renderer& r, const Value& v, CallArgs& args) {
           : std::string(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), ' ');
   bool first = arg_bool(args, 1, "first", false);
   bool blank = arg_bool(args, 2, "blank", false);
+  if (v.is_undefined()) v.fail_undefined();
+  if (!v.is_string()) {  // Jinja2 appends "\n" to its input, which only strings allow
+    throw TemplateError("unsupported operand type(s) for +=: '" + v.type_name() + "' and 'str'");
+  }
   std::vector<std::string> lines = split_lines(to_str(v) + "\n");
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
