@@ -562,8 +562,8 @@ Value Renderer::eval_binary(const std::string& op, const Value& left, const Valu
   if (left.is_undefined()) left.fail_undefined(line);
   if (right.is_undefined()) right.fail_undefined(line);
   auto unsupported = [&]() -> TemplateError {
-    return TemplateError("unsupported operand type(s) for " + op + ": '" + left.type_name() +
-                             "' and '" + right.type_name() + "'",
+    return TemplateError("unsupported operand type(s) for " + (op == "**" ? "** or pow()" : op) +
+                             ": '" + left.type_name() + "' and '" + right.type_name() + "'",
                          line);
   };
   if (left.is_number() && right.is_number()) {
@@ -642,7 +642,11 @@ Value Renderer::eval_binary(const std::string& op, const Value& left, const Valu
                        : (right.is_string() || (right.is_list() && !right.is_iterator())) ? &right
                                                                                           : nullptr;
     const Value* count = seq == &left ? &right : &left;
-    if (!seq || !count->is_number() || count->is_float()) throw unsupported();
+    if (seq && !count->is_int() && !count->is_bool() && !count->is_list()) {
+      throw TemplateError("can't multiply sequence by non-int of type '" + count->type_name() + "'",
+                          line);
+    }
+    if (!seq || !count->is_number()) throw unsupported();
     int64_t n = std::max<int64_t>(0, count->as_int());
     if (seq->is_string()) {
       check_size(repeat_size(n, seq->str().size()), line);
