@@ -5,7 +5,15 @@
 // Parse once, render many times: a ChatTemplate is immutable after parse() and render() is
 // const and safe to call from several threads at once. Every failure, including a template's
 // own raise_exception(), comes back as an Error; rendering is bounded by the limits below, so a
-// hostile template fails instead of hanging or exhausting memory.
+// hostile template fails instead of hanging or exhausting memory. Rendering recurses on the
+// C++ stack; at the default limits it stays under about 2 MiB.
+//
+// Known differences from Jinja2 as Hugging Face runs it:
+// - integers are 64-bit (overflow is an error, Python would grow them);
+// - case mapping (upper, lower, title, capitalize) only changes ASCII letters;
+// - `{% do %}` and list.append/extend/insert/pop work (HF's immutable sandbox refuses them);
+// - not supported: include/extends/import/block, recursive loops, cycler(), `*args` or
+//   `**kwargs` in calls, format specs in str.format(); range() gives a list.
 #pragma once
 
 #include <cstddef>
