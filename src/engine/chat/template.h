@@ -6,7 +6,8 @@
 // const and safe to call from several threads at once. Every failure, including a template's
 // own raise_exception(), comes back as an Error; rendering is bounded by the limits below, so a
 // hostile template fails instead of hanging or exhausting memory. Rendering recurses on the
-// C++ stack; at the default limits it stays under about 2 MiB.
+// C++ stack: the default limits need about 2 MiB of it in a release build (more unoptimized),
+// which the default 8 MiB thread stack covers.
 //
 // Known differences from Jinja2 as Hugging Face runs it:
 // - integers are 64-bit (overflow is an error, Python would grow them);
