@@ -1,13 +1,11 @@
 // `hearth chat-template`: renders a chat template for a conversation, exactly as the engine
 // would feed it to a model. Useful to check a template before serving it.
 #include <CLI/CLI.hpp>
-
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/chat/template.h"
 
