@@ -5,6 +5,7 @@
 
 #include "engine/models/model_weights.h"
 #include "engine/models/str_cat.h"
+#include "engine/tensor/quant.h"
 
 // Returns the error of a failed Result from the enclosing function, else assigns its value.
 #define HEARTH_TRY_ASSIGN(lhs, expr)                           \
@@ -190,7 +191,9 @@ class TensorBinder {
  private:
   static Status check_type(const gguf::TensorInfo& t) {
     const TensorTypeTraits& tr = traits(t.type);
-    if (!tr.computable) {
+    // Matrices go through matmul (`computable`), vectors and embedding rows through
+    // dequantization; a weight must support both.
+    if (!tr.computable || !can_dequantize(t.type)) {
       return fail(str_cat("tensor '", t.name, "' has type ", tr.name,
                           ", which hearth cannot compute with"));
     }
