@@ -4,6 +4,7 @@
 
 #include "engine/sampler/sampler.h"
 #include "engine/sampler/stop_strings.h"
+#include "engine/runtime/thread_pool.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "server/json_constraint.h"
 
@@ -62,9 +63,12 @@ struct Scheduler::Slot {
 
 Scheduler::Scheduler(std::shared_ptr<const Model> model, SchedulerOptions options, Metrics* metrics)
     : model_(std::move(model)), options_(options), metrics_(metrics) {
+  const int n_threads = options_.n_threads > 0 ? options_.n_threads : model_->options().n_threads;
+  pool_ = std::make_unique<ThreadPool>(n_threads);
   SessionOptions session_options;
   session_options.n_ctx = options_.n_ctx;
-  session_options.n_threads = options_.n_threads;
+  session_options.n_batch = std::max(1, options_.max_batch_tokens);
+  session_options.pool = pool_.get();
   const int n_slots = std::max(1, options_.n_slots);
   for (int i = 0; i < n_slots; ++i) {
     slots_.push_back(std::make_unique<Slot>(model_, session_options));
@@ -213,6 +217,69 @@ void Scheduler::finish_slot(Slot& slot, StreamEvent done) {
   if (metrics_) metrics_->slots_busy = busy_slots_.load();
 }
 
+std::vector<Scheduler::Slot*> Scheduler::decode_busy_slots() {
+  // Generating slots take one token each; prefilling slots share what is left of the batch,
+  // in chunks, so a long prompt never stalls the others for more than a chunk.
+  std::vector<Slot*> batch;
+  std::vector<DecodeRequest> requests;
+  std::vector<bool> was_prefilling;
+  int budget = std::max(1, options_.max_batch_tokens);
+  for (auto& slot_ptr : slots_) {
+    Slot& slot = *slot_ptr;
+    if (slot.busy() && !slot.prefilling()) --budget;
+  }
+  for (auto& slot_ptr : slots_) {
+    Slot& slot = *slot_ptr;
+    if (!slot.busy()) continue;
+    std::span<const int32_t> tokens;
+    if (slot.prefilling()) {
+      const int chunk = std::min(std::max(1, options_.prefill_chunk), budget);
+      if (chunk <= 0) continue;  // no room this step; it goes next step
+      const size_t n = std::min<size_t>(slot.job.prompt.size() - slot.prompt_done,
+                                        static_cast<size_t>(chunk));
+      tokens = std::span<const int32_t>(slot.job.prompt).subspan(slot.prompt_done, n);
+      budget -= static_cast<int>(n);
+    } else {
+      tokens = std::span<const int32_t>(&slot.last_token, 1);
+    }
+    batch.push_back(&slot);
+    requests.push_back({&slot.session, tokens, false});
+    was_prefilling.push_back(slot.prefilling());
+  }
+  if (batch.empty()) return batch;
+
+  if (auto st = Session::decode_batch(requests); st) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      after_decode(*batch[i], requests[i].tokens.size(), was_prefilling[i]);
+    }
+    return batch;
+  }
+  // Some request is at fault (decode_batch checks everything before running): decode one
+  // by one so that only that request fails.
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Slot& slot = *batch[i];
+    if (auto st = slot.session.decode(requests[i].tokens); !st) {
+      slot.session.rewind(0);
+      slot.cached.clear();
+      finish_slot(slot, {.kind = StreamEvent::Kind::kError,
+                         .error = internal_error(st.error().message)});
+      continue;
+    }
+    after_decode(slot, requests[i].tokens.size(), was_prefilling[i]);
+  }
+  return batch;
+}
+
+void Scheduler::after_decode(Slot& slot, size_t n_tokens, bool was_prefilling) {
+  if (was_prefilling) {
+    const auto first = slot.job.prompt.begin() + static_cast<long>(slot.prompt_done);
+    slot.cached.insert(slot.cached.end(), first, first + static_cast<long>(n_tokens));
+    slot.prompt_done += n_tokens;
+  } else {
+    slot.cached.push_back(slot.last_token);
+  }
+}
+
 void Scheduler::step() {
   const Tokenizer& tokenizer = model_->tokenizer();
   const auto now = Clock::now();
@@ -231,32 +298,9 @@ void Scheduler::step() {
     }
   }
 
-  for (auto& slot_ptr : slots_) {
-    Slot& slot = *slot_ptr;
-    if (!slot.busy()) continue;
-
-    // Evaluate this slot's part of the step: a prompt chunk, or the last sampled token.
-    std::span<const int32_t> tokens;
-    const bool was_prefilling = slot.prefilling();
-    if (was_prefilling) {
-      const size_t n = std::min<size_t>(slot.job.prompt.size() - slot.prompt_done,
-                                        static_cast<size_t>(std::max(1, options_.prefill_chunk)));
-      tokens = std::span<const int32_t>(slot.job.prompt).subspan(slot.prompt_done, n);
-    } else {
-      tokens = std::span<const int32_t>(&slot.last_token, 1);
-    }
-    if (auto st = slot.session.decode(tokens); !st) {
-      // The cache no longer matches what we believed: forget it entirely.
-      slot.session.rewind(0);
-      slot.cached.clear();
-      finish_slot(slot, {.kind = StreamEvent::Kind::kError, .error = internal_error(st.error().message)});
-      continue;
-    }
-    slot.cached.insert(slot.cached.end(), tokens.begin(), tokens.end());
-    if (was_prefilling) {
-      slot.prompt_done += tokens.size();
-      if (slot.prefilling()) continue;  // more prompt to go before the first sample
-    }
+  for (Slot* evaluated : decode_busy_slots()) {
+    Slot& slot = *evaluated;
+    if (!slot.busy() || slot.prefilling()) continue;  // finished with an error, or more prompt
 
     // Sample the next token.
     std::span<const float> logits = slot.session.logits();

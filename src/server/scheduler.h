@@ -38,6 +38,7 @@ struct SchedulerOptions {
   int n_threads = 0;
   int max_queue = 64;  // waiting requests beyond the busy slots; more get 503
   int prefill_chunk = 256;  // prompt tokens per slot per step, so decoding slots keep moving
+  int max_batch_tokens = 512;  // tokens of all slots in one forward pass
   std::chrono::seconds request_timeout{600};
 };
 
@@ -108,10 +109,15 @@ class Scheduler {
   void engine_loop();
   void admit_pending();
   void step();
+  // Evaluates every busy slot's part of this step in one forward pass; returns the slots
+  // that were evaluated (a slot whose decode failed has been finished with an error).
+  std::vector<Slot*> decode_busy_slots();
+  void after_decode(Slot& slot, size_t n_tokens, bool was_prefilling);
   void finish_slot(Slot& slot, StreamEvent done);
 
   std::shared_ptr<const Model> model_;
   SchedulerOptions options_;
+  std::unique_ptr<ThreadPool> pool_;  // shared by every slot's session: one pass at a time
   Metrics* metrics_;
   int n_ctx_ = 0;
   std::vector<std::unique_ptr<Slot>> slots_;
