@@ -6,7 +6,7 @@ JOBS        ?= $(shell nproc)
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 BUILD_FUZZ  ?= build-fuzz
-FUZZ_SECONDS ?= 60
+FUZZ_SECONDS ?= 40
 HEARTH_FIXTURES ?= $(abspath ../shared/fixtures)
 export HEARTH_FIXTURES
 MODEL       ?= $(HEARTH_FIXTURES)/models/stories260K.gguf
@@ -55,7 +55,7 @@ test-asan: deps
 fuzz: deps
 	cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_COMPILER=clang++-16 -DHEARTH_FUZZ=ON -DHEARTH_TESTS=OFF
-	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target gguf_fuzz tokenizer_fuzz
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target gguf_fuzz tokenizer_fuzz template_fuzz
 	./scripts/run-fuzzers.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 format:

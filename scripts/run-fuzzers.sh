@@ -33,3 +33,13 @@ if [[ -x "$build_dir/fuzz/tokenizer_fuzz" ]]; then
     -print_final_stats=1 "$work/tokenizer" 2>&1 | tail -n 12
   echo "fuzz: tokenizer_fuzz found no crash"
 fi
+
+if [[ -x "$build_dir/fuzz/template_fuzz" ]]; then
+  # Seeds: the real chat templates.
+  mkdir -p "$work/template"
+  cp "$fixtures"/templates/*.jinja "$work/template/"
+  echo "fuzzing template_fuzz for ${seconds}s"
+  "$build_dir/fuzz/template_fuzz" -max_total_time="$seconds" -max_len=16384 -rss_limit_mb=2048 \
+    -timeout=10 -print_final_stats=1 "$work/template" 2>&1 | tail -n 12
+  echo "fuzz: template_fuzz found no crash"
+fi

@@ -8,6 +8,7 @@
 
 #include "engine/sampler/sampler.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "server/json_schema.h"
 
 namespace hearth::server {
 namespace {
@@ -22,36 +23,84 @@ bool is_hex(unsigned char c) {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
+bool allows(const SchemaNode* schema, uint8_t bits) { return !schema || (schema->types & bits); }
+
+bool starts_with(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
 }  // namespace
+
+JsonConstraint::JsonConstraint() = default;
+
+JsonConstraint::JsonConstraint(std::shared_ptr<const JsonSchema> schema) : schema_(std::move(schema)) {
+  if (schema_) state_.next_value = &schema_->root();
+}
 
 bool JsonConstraint::whitespace(State& s, unsigned char c) {
   if (!is_ws(c)) return false;
   return ++s.whitespace_run <= kMaxWhitespaceRun;
 }
 
+bool JsonConstraint::open_container(State& s, unsigned char c, const SchemaNode* schema) {
+  if (s.stack.size() >= kMaxDepth) return false;
+  if (!allows(schema, c == '{' ? kJsonObject : kJsonArray)) return false;
+  s.stack.push_back(static_cast<char>(c));
+  s.frames.push_back({schema, {}});
+  if (c == '{') {
+    s.mode = Mode::kObjectKeyOrClose;
+  } else {
+    s.mode = Mode::kValueOrClose;
+    s.next_value = schema ? schema->items : nullptr;
+  }
+  return true;
+}
+
+bool JsonConstraint::close_container(State& s, unsigned char c) {
+  const Frame& frame = s.frames.back();
+  if (c == '}' && frame.schema) {
+    for (const auto& name : frame.schema->required) {
+      if (std::find(frame.seen_keys.begin(), frame.seen_keys.end(), name) == frame.seen_keys.end()) {
+        return false;  // a required property is still missing
+      }
+    }
+  }
+  s.stack.pop_back();
+  s.frames.pop_back();
+  s.mode = s.stack.empty() ? Mode::kDone : Mode::kAfterValue;
+  return true;
+}
+
 bool JsonConstraint::begin_value(State& s, unsigned char c) {
+  const SchemaNode* schema = s.next_value;
   switch (c) {
     case '{':
     case '[':
-      if (s.stack.size() >= kMaxDepth) return false;
-      s.stack.push_back(static_cast<char>(c));
-      s.mode = c == '{' ? Mode::kObjectKeyOrClose : Mode::kValueOrClose;
-      return true;
+      return open_container(s, c, schema);
     case '"':
+      if (!allows(schema, kJsonString)) return false;
       s.mode = Mode::kString;
       s.string_is_key = false;
+      s.string_schema = schema;
+      s.text.clear();
       return true;
-    case '-': s.mode = Mode::kNumberSign; return true;
-    case '0': s.mode = Mode::kNumberZero; return true;
-    case 't': s.mode = Mode::kLiteral; s.literal_rest = "rue"; return true;
-    case 'f': s.mode = Mode::kLiteral; s.literal_rest = "alse"; return true;
-    case 'n': s.mode = Mode::kLiteral; s.literal_rest = "ull"; return true;
+    case 't':
+    case 'f':
+      if (!allows(schema, kJsonBoolean)) return false;
+      s.mode = Mode::kLiteral;
+      s.literal_rest = c == 't' ? "rue" : "alse";
+      return true;
+    case 'n':
+      if (!allows(schema, kJsonNull)) return false;
+      s.mode = Mode::kLiteral;
+      s.literal_rest = "ull";
+      return true;
     default:
-      if (c >= '1' && c <= '9') {
-        s.mode = Mode::kNumberInt;
-        return true;
-      }
-      return false;
+      if (c != '-' && !is_digit(c)) return false;
+      if (!allows(schema, kJsonNumber | kJsonInteger)) return false;
+      s.integer_only = schema && !(schema->types & kJsonNumber);
+      s.mode = c == '-' ? Mode::kNumberSign : c == '0' ? Mode::kNumberZero : Mode::kNumberInt;
+      return true;
   }
 }
 
@@ -61,15 +110,60 @@ bool JsonConstraint::after_value(State& s, unsigned char c) {
   if (s.stack.empty()) return false;
   const char open = s.stack.back();
   if (c == ',') {
-    s.mode = open == '{' ? Mode::kObjectKey : Mode::kValue;
+    if (open == '{') {
+      s.mode = Mode::kObjectKey;
+    } else {
+      s.mode = Mode::kValue;
+      s.next_value = s.frames.back().schema ? s.frames.back().schema->items : nullptr;
+    }
     return true;
   }
-  if ((open == '{' && c == '}') || (open == '[' && c == ']')) {
-    s.stack.pop_back();
-    s.mode = s.stack.empty() ? Mode::kDone : Mode::kAfterValue;
-    return true;
+  if ((open == '{' && c == '}') || (open == '[' && c == ']')) return close_container(s, c);
+  return false;
+}
+
+// One more byte of a string's raw text; keys of closed objects and enum strings must stay a
+// prefix of an allowed value.
+bool JsonConstraint::string_char(State& s, unsigned char c) {
+  s.text.push_back(static_cast<char>(c));
+  if (s.string_is_key) {
+    const Frame& frame = s.frames.back();
+    if (!frame.schema || !frame.schema->closed) return true;
+    for (const auto& [name, node] : frame.schema->properties) {
+      (void)node;
+      if (starts_with(name, s.text) &&
+          std::find(frame.seen_keys.begin(), frame.seen_keys.end(), name) == frame.seen_keys.end()) {
+        return true;
+      }
+    }
+    return false;
+  }
+  if (!s.string_schema || s.string_schema->string_enum.empty()) return true;
+  for (const auto& value : s.string_schema->string_enum) {
+    if (starts_with(value, s.text)) return true;
   }
   return false;
+}
+
+bool JsonConstraint::end_string(State& s) {
+  if (!s.string_is_key) {
+    if (s.string_schema && !s.string_schema->string_enum.empty()) {
+      const auto& allowed = s.string_schema->string_enum;
+      if (std::find(allowed.begin(), allowed.end(), s.text) == allowed.end()) return false;
+    }
+    s.mode = Mode::kAfterValue;
+    return true;
+  }
+  Frame& frame = s.frames.back();
+  if (std::find(frame.seen_keys.begin(), frame.seen_keys.end(), s.text) != frame.seen_keys.end()) {
+    return false;  // duplicate key
+  }
+  const SchemaNode* property = frame.schema ? frame.schema->property(s.text) : nullptr;
+  if (frame.schema && frame.schema->closed && !property) return false;
+  frame.seen_keys.push_back(s.text);
+  s.next_value = property;
+  s.mode = Mode::kColon;
+  return true;
 }
 
 bool JsonConstraint::feed(State& s, unsigned char c) {
@@ -78,21 +172,16 @@ bool JsonConstraint::feed(State& s, unsigned char c) {
     case Mode::kStart:
       if (whitespace(s, c)) return true;
       if (c != '{') return false;
-      s.stack.push_back('{');
-      s.mode = Mode::kObjectKeyOrClose;
-      return true;
+      return open_container(s, c, s.next_value);
     case Mode::kObjectKeyOrClose:
-      if (c == '}') {
-        s.stack.pop_back();
-        s.mode = s.stack.empty() ? Mode::kDone : Mode::kAfterValue;
-        return true;
-      }
+      if (c == '}') return close_container(s, c);
       [[fallthrough]];
     case Mode::kObjectKey:
       if (whitespace(s, c)) return true;
       if (c != '"') return false;
       s.mode = Mode::kString;
       s.string_is_key = true;
+      s.text.clear();
       return true;
     case Mode::kColon:
       if (whitespace(s, c)) return true;
@@ -100,40 +189,31 @@ bool JsonConstraint::feed(State& s, unsigned char c) {
       s.mode = Mode::kValue;
       return true;
     case Mode::kValueOrClose:
-      if (c == ']') {
-        s.stack.pop_back();
-        s.mode = s.stack.empty() ? Mode::kDone : Mode::kAfterValue;
-        return true;
-      }
+      if (c == ']') return close_container(s, c);
       [[fallthrough]];
     case Mode::kValue:
       if (whitespace(s, c)) return true;
       return begin_value(s, c);
     case Mode::kString:
-      if (c == '"') {
-        s.mode = s.string_is_key ? Mode::kColon : Mode::kAfterValue;
-        return true;
-      }
-      if (c == '\\') {
-        s.mode = Mode::kEscape;
-        return true;
-      }
-      return c >= 0x20;  // raw control characters are not allowed inside strings
+      if (c == '"') return end_string(s);
+      if (c < 0x20) return false;  // raw control characters are not allowed inside strings
+      if (c == '\\') s.mode = Mode::kEscape;
+      return string_char(s, c);
     case Mode::kEscape:
       if (c == 'u') {
         s.mode = Mode::kUnicode;
         s.unicode_left = 4;
-        return true;
+        return string_char(s, c);
       }
       if (std::string_view("\"\\/bfnrt").find(static_cast<char>(c)) == std::string_view::npos) {
         return false;
       }
       s.mode = Mode::kString;
-      return true;
+      return string_char(s, c);
     case Mode::kUnicode:
       if (!is_hex(c)) return false;
       if (--s.unicode_left == 0) s.mode = Mode::kString;
-      return true;
+      return string_char(s, c);
     case Mode::kNumberSign:
       if (c == '0') {
         s.mode = Mode::kNumberZero;
@@ -148,11 +228,11 @@ bool JsonConstraint::feed(State& s, unsigned char c) {
       if (is_digit(c)) return true;
       [[fallthrough]];
     case Mode::kNumberZero:
-      if (c == '.') {
+      if (c == '.' && !s.integer_only) {
         s.mode = Mode::kNumberDot;
         return true;
       }
-      if (c == 'e' || c == 'E') {
+      if ((c == 'e' || c == 'E') && !s.integer_only) {
         s.mode = Mode::kNumberExp;
         return true;
       }

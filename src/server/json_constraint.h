@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,8 +20,15 @@ class Tokenizer;
 
 namespace hearth::server {
 
+class JsonSchema;
+struct SchemaNode;
+
 class JsonConstraint {
  public:
+  JsonConstraint();  // any JSON object
+  // An object that also follows `schema` (the subset json_schema.h describes).
+  explicit JsonConstraint(std::shared_ptr<const JsonSchema> schema);
+
   // True when `text` can follow what was committed so far.
   bool accepts(std::string_view text) const;
   // Appends text that accepts() approved.
@@ -44,9 +52,18 @@ class JsonConstraint {
     kUnicode, kNumberSign, kNumberZero, kNumberInt, kNumberDot, kNumberFrac, kNumberExp,
     kNumberExpSign, kNumberExpDigits, kLiteral, kAfterValue, kDone,
   };
+  struct Frame {
+    const SchemaNode* schema = nullptr;  // null: unconstrained
+    std::vector<std::string> seen_keys;
+  };
   struct State {
     Mode mode = Mode::kStart;
     std::vector<char> stack;  // '{' or '['
+    std::vector<Frame> frames;  // one per stack entry
+    const SchemaNode* next_value = nullptr;  // schema of the value about to start
+    const SchemaNode* string_schema = nullptr;  // schema of the value string being written
+    std::string text;  // raw content of the current string so far
+    bool integer_only = false;  // the number being written must be an integer
     bool string_is_key = false;
     uint8_t unicode_left = 0;
     std::string_view literal_rest;
@@ -54,10 +71,15 @@ class JsonConstraint {
   };
 
   static bool feed(State& s, unsigned char c);
+  static bool open_container(State& s, unsigned char c, const SchemaNode* schema);
+  static bool close_container(State& s, unsigned char c);
+  static bool string_char(State& s, unsigned char c);
+  static bool end_string(State& s);
   static bool begin_value(State& s, unsigned char c);
   static bool after_value(State& s, unsigned char c);
   static bool whitespace(State& s, unsigned char c);
 
+  std::shared_ptr<const JsonSchema> schema_;  // keeps the nodes the state points into alive
   State state_;
 };
 

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "server/json_schema.h"
+
 namespace hearth::server {
 namespace {
 
@@ -78,6 +80,58 @@ TEST(JsonConstraint, ClosingSuffixMakesEveryPrefixParse) {
     const auto parsed = nlohmann::json::parse(closed, nullptr, false);
     EXPECT_TRUE(parsed.is_object()) << closed;
   }
+}
+
+std::shared_ptr<const JsonSchema> schema(const char* text) {
+  auto compiled = JsonSchema::compile(nlohmann::ordered_json::parse(text));
+  EXPECT_TRUE(compiled) << (compiled ? "" : compiled.error().message);
+  return compiled ? *compiled : nullptr;
+}
+
+bool follows(const std::shared_ptr<const JsonSchema>& s, const std::string& text) {
+  JsonConstraint c(s);
+  return feed_all(c, text, 1) && c.complete();
+}
+
+TEST(JsonConstraint, SchemaConstrainsKeysTypesEnumsAndRequired) {
+  auto person = schema(R"({
+    "type": "object",
+    "properties": {
+      "name": {"type": "string"},
+      "age": {"type": "integer"},
+      "mood": {"enum": ["happy", "sad"]},
+      "tags": {"type": "array", "items": {"type": "string"}},
+      "nick": {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    },
+    "required": ["name", "age"]
+  })");
+  EXPECT_TRUE(follows(person, R"({"name": "Ada", "age": 36})"));
+  EXPECT_TRUE(follows(person, R"({"age": 1, "name": "B", "mood": "sad", "tags": ["x"], "nick": null})"));
+  EXPECT_FALSE(follows(person, R"({"name": "Ada"})"));                 // age is required
+  EXPECT_FALSE(follows(person, R"({"name": "Ada", "age": 3.5})"));     // integer
+  EXPECT_FALSE(follows(person, R"({"name": 5, "age": 3})"));           // string
+  EXPECT_FALSE(follows(person, R"({"name": "A", "age": 3, "x": 1})")); // closed object
+  EXPECT_FALSE(follows(person, R"({"name": "A", "age": 3, "mood": "meh"})"));
+  EXPECT_FALSE(follows(person, R"({"name": "A", "age": 3, "tags": [1]})"));
+  EXPECT_FALSE(follows(person, R"({"name": "A", "name": "B", "age": 3})"));  // duplicate
+  EXPECT_FALSE(follows(person, R"({"name": "A", "age": 3, "nick": 7})"));
+
+  // Prefixes of an allowed key or enum value are fine while they are being written.
+  JsonConstraint c(person);
+  EXPECT_TRUE(c.accepts(R"({"na)"));
+  EXPECT_FALSE(c.accepts(R"({"nx)"));
+  EXPECT_TRUE(c.accepts(R"({"mood": "ha)"));
+  EXPECT_FALSE(c.accepts(R"({"mood": "hx)"));
+}
+
+TEST(JsonConstraint, OpenObjectsAndBadSchemas) {
+  auto open = schema(R"({"type": "object", "properties": {"a": {"type": "number"}},
+                         "additionalProperties": true})");
+  EXPECT_TRUE(follows(open, R"({"a": 1.5, "anything": [true]})"));
+  EXPECT_FALSE(JsonSchema::compile(nlohmann::ordered_json::parse(R"({"type": "string"})")));
+  EXPECT_FALSE(JsonSchema::compile(nlohmann::ordered_json::parse(R"({"type": "weird"})")));
+  EXPECT_FALSE(JsonSchema::compile(nlohmann::ordered_json::parse(
+      R"({"type": "object", "properties": {}, "required": ["missing"]})")));
 }
 
 TEST(JsonConstraint, EmptyPieceIsNotProgress) {

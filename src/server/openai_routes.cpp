@@ -6,6 +6,7 @@
 #include <chrono>
 #include <random>
 
+#include "server/json_schema.h"
 #include "server/openai_request.h"
 
 namespace hearth::server {
@@ -238,7 +239,12 @@ void handle_generation(Api api, const httplib::Request& req, httplib::Response& 
 
   auto options = p->model->generation_options(common, prompt.size());
   if (!options) return fail_with(options.error());
-  GenerationJob job{std::move(prompt), std::move(*options), json_object};
+  GenerationJob job{std::move(prompt), std::move(*options), json_object, nullptr};
+  if (common.response_format == ResponseFormat::kJsonSchema) {
+    auto schema = JsonSchema::compile(common.json_schema);
+    if (!schema) return fail_with(schema.error());
+    job.json_schema = std::move(*schema);
+  }
   auto stream = p->model->scheduler().submit(std::move(job));
   if (!stream) return fail_with(stream.error());
   p->stream = *stream;

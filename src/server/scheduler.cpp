@@ -181,7 +181,7 @@ void Scheduler::admit_pending() {
     for (int32_t id : slot.job.prompt) slot.sampler->accept(id);
     slot.decoder.emplace(model_->tokenizer());
     slot.stops.emplace(slot.job.options.stop);
-    slot.json = slot.job.json_object ? std::make_unique<JsonConstraint>() : nullptr;
+    slot.json = slot.job.json_object ? std::make_unique<JsonConstraint>(slot.job.json_schema) : nullptr;
     ++busy_slots_;
     if (metrics_) {
       metrics_->slots_busy = busy_slots_.load();

@@ -31,6 +31,7 @@
 namespace hearth::server {
 
 class JsonConstraint;
+class JsonSchema;
 
 struct SchedulerOptions {
   int n_slots = 4;
@@ -59,6 +60,7 @@ struct GenerationJob {
   std::vector<int32_t> prompt;
   GenerateOptions options;
   bool json_object = false;  // constrain the output to one JSON object
+  std::shared_ptr<const JsonSchema> json_schema;  // ...that also follows this schema
 };
 
 // The consumer side of one request. Dropping it (or cancel()) stops the generation and frees

@@ -130,6 +130,36 @@ test('json_object output parses', async () => {
   }
 });
 
+test('json_schema output parses and uses only the declared keys and types', async () => {
+  const schema = {
+    type: 'object',
+    properties: { name: { type: 'string' }, legs: { type: 'integer' }, kind: { enum: ['cat', 'dog'] } },
+    required: ['name', 'legs', 'kind'],
+  };
+  for (const seed of [4, 5]) {
+    const r = await client.chat.completions.create({
+      model: 'qwen',
+      messages: [{ role: 'user', content: 'Describe a pet.' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'pet', schema } },
+      max_tokens: 60, temperature: 0.7, seed,
+    });
+    const parsed = JSON.parse(r.choices[0].message.content);
+    for (const key of Object.keys(parsed)) assert.ok(key in schema.properties, `unexpected key ${key}`);
+    if ('legs' in parsed) assert.ok(Number.isInteger(parsed.legs));
+    if ('kind' in parsed) assert.ok(['cat', 'dog'].includes(parsed.kind));
+    if (r.choices[0].finish_reason === 'stop') {
+      assert.deepEqual(Object.keys(parsed).sort(), ['kind', 'legs', 'name']);
+    }
+  }
+  const bad = await fetch(`${server.baseURL}/v1/chat/completions`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model: 'qwen', messages: [{ role: 'user', content: 'x' }],
+      response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'nonsense' } } } }),
+  });
+  assert.equal(bad.status, 400);
+  assert.equal((await bad.json()).error.param, 'response_format.json_schema');
+});
+
 test('multi-turn chats reuse the cached prefix', async () => {
   const messages = [{ role: 'user', content: 'Tell me about the sea.' }];
   const first = await client.chat.completions.create({ model: 'qwen', messages, max_tokens: 6, temperature: 0 });
