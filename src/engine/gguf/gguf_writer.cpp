@@ -61,35 +61,20 @@ void Writer::set_raw(std::string_view key, ValueType type, std::vector<uint8_t> 
   kv_.emplace_back(std::string(key), std::move(encoded));
 }
 
-void Writer::set_u8(std::string_view key, uint8_t v) {
+template <class T>
+static std::vector<uint8_t> encode_scalar(T v) {
   std::vector<uint8_t> p;
   put(p, v);
-  set_raw(key, ValueType::UINT8, std::move(p));
+  return p;
 }
-void Writer::set_u32(std::string_view key, uint32_t v) {
-  std::vector<uint8_t> p;
-  put(p, v);
-  set_raw(key, ValueType::UINT32, std::move(p));
-}
-void Writer::set_i32(std::string_view key, int32_t v) {
-  std::vector<uint8_t> p;
-  put(p, v);
-  set_raw(key, ValueType::INT32, std::move(p));
-}
-void Writer::set_u64(std::string_view key, uint64_t v) {
-  std::vector<uint8_t> p;
-  put(p, v);
-  set_raw(key, ValueType::UINT64, std::move(p));
-}
-void Writer::set_f32(std::string_view key, float v) {
-  std::vector<uint8_t> p;
-  put(p, v);
-  set_raw(key, ValueType::FLOAT32, std::move(p));
-}
+
+void Writer::set_u8(std::string_view key, uint8_t v) { set_raw(key, ValueType::UINT8, encode_scalar(v)); }
+void Writer::set_u32(std::string_view key, uint32_t v) { set_raw(key, ValueType::UINT32, encode_scalar(v)); }
+void Writer::set_i32(std::string_view key, int32_t v) { set_raw(key, ValueType::INT32, encode_scalar(v)); }
+void Writer::set_u64(std::string_view key, uint64_t v) { set_raw(key, ValueType::UINT64, encode_scalar(v)); }
+void Writer::set_f32(std::string_view key, float v) { set_raw(key, ValueType::FLOAT32, encode_scalar(v)); }
 void Writer::set_bool(std::string_view key, bool v) {
-  std::vector<uint8_t> p;
-  put<uint8_t>(p, v ? 1 : 0);
-  set_raw(key, ValueType::BOOL, std::move(p));
+  set_raw(key, ValueType::BOOL, encode_scalar<uint8_t>(v ? 1 : 0));
 }
 void Writer::set_string(std::string_view key, std::string_view v) {
   std::vector<uint8_t> p;
@@ -113,20 +98,21 @@ void Writer::set_string_array(std::string_view key, std::span<const std::string_
   set_raw(key, ValueType::ARRAY, encode_string_array(v));
 }
 
-void Writer::set_f32_array(std::string_view key, std::span<const float> v) {
+template <class T>
+static std::vector<uint8_t> encode_array(ValueType element, std::span<const T> v) {
   std::vector<uint8_t> p;
-  put<uint32_t>(p, static_cast<uint32_t>(ValueType::FLOAT32));
+  put<uint32_t>(p, static_cast<uint32_t>(element));
   put<uint64_t>(p, v.size());
-  for (float f : v) put(p, f);
-  set_raw(key, ValueType::ARRAY, std::move(p));
+  for (T x : v) put(p, x);
+  return p;
+}
+
+void Writer::set_f32_array(std::string_view key, std::span<const float> v) {
+  set_raw(key, ValueType::ARRAY, encode_array(ValueType::FLOAT32, v));
 }
 
 void Writer::set_i32_array(std::string_view key, std::span<const int32_t> v) {
-  std::vector<uint8_t> p;
-  put<uint32_t>(p, static_cast<uint32_t>(ValueType::INT32));
-  put<uint64_t>(p, v.size());
-  for (int32_t i : v) put(p, i);
-  set_raw(key, ValueType::ARRAY, std::move(p));
+  set_raw(key, ValueType::ARRAY, encode_array(ValueType::INT32, v));
 }
 
 void Writer::set_value(std::string_view key, const Value& v) {
