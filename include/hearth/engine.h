@@ -103,7 +103,13 @@ struct DecodeRequest {
 
 class Session {
  public:
+  // Allocates the KV cache for the whole context up front. Prefer `create` where the context
+  // comes from outside (a request, a config file): it reports an impossible size as an Error.
   explicit Session(std::shared_ptr<const Model> model, const SessionOptions& options = {});
+  // Like the constructor, but a negative option, a context beyond 1M positions or a cache
+  // that cannot be allocated is an Error instead of an exception.
+  static Result<Session> create(std::shared_ptr<const Model> model,
+                                const SessionOptions& options = {});
   ~Session();
   Session(Session&&) noexcept;
   Session& operator=(Session&&) noexcept;

@@ -1,6 +1,7 @@
 // Model loading and the Session: the glue between the GGUF file, the bound weights, the KV
 // cache and the forward pass.
 #include <algorithm>
+#include <new>
 #include <optional>
 #include <thread>
 
@@ -114,6 +115,24 @@ Session::Session(std::shared_ptr<const Model> model, const SessionOptions& optio
     pool_ = own_pool_.get();
   }
   scratch_ = std::make_unique<Scratch>();
+}
+
+Result<Session> Session::create(std::shared_ptr<const Model> model, const SessionOptions& options) {
+  constexpr int kMaxContext = 1 << 20;
+  if (!model) return fail("session: no model");
+  if (options.n_ctx < 0 || options.n_ctx > kMaxContext) {
+    return fail(str_cat("session: n_ctx = ", options.n_ctx, " is outside [0, ", kMaxContext, "]"));
+  }
+  if (options.n_threads < 0) {
+    return fail(str_cat("session: n_threads = ", options.n_threads, " is negative"));
+  }
+  // Computed first: `model` is moved into the session before an allocation can fail.
+  const int n_ctx = options.n_ctx > 0 ? options.n_ctx : model->options().n_ctx;
+  try {
+    return Session(std::move(model), options);
+  } catch (const std::bad_alloc&) {
+    return fail(str_cat("session: cannot allocate the KV cache for n_ctx = ", n_ctx));
+  }
 }
 
 Session::~Session() = default;

@@ -216,6 +216,18 @@ TEST(ModelSession, LogitRowsFollowTheRequest) {
   EXPECT_TRUE(session.logits(4).empty());
 }
 
+TEST(ModelSession, CreateReportsImpossibleOptionsAsErrors) {
+  auto model = load("stories260K");
+  ASSERT_NE(model, nullptr);
+  EXPECT_FALSE(Session::create(model, SessionOptions{.n_ctx = -1}).has_value());
+  EXPECT_FALSE(Session::create(model, SessionOptions{.n_ctx = 1 << 30}).has_value());
+  EXPECT_FALSE(Session::create(nullptr).has_value());
+  auto session = Session::create(model, SessionOptions{.n_ctx = 32});
+  ASSERT_TRUE(session.has_value()) << session.error().message;
+  EXPECT_EQ(session->n_ctx(), 32);
+  EXPECT_TRUE(session->decode(std::span(kStoryIds).first(4)).has_value());
+}
+
 TEST(ModelSession, DefaultContextIsTheModelsCappedAt4096) {
   auto model = load("stories260K");
   ASSERT_NE(model, nullptr);
