@@ -370,6 +370,16 @@ void scatter_results(const float* results, int64_t row0, int n_rows, int64_t tok
   }
 }
 
+// Asks for the next row tile's weights while the micro-kernels work on this one: the tile is
+// read once per token block, straight from DRAM, and without this its loads stall decoding.
+void prefetch_rows(const uint8_t* first, int64_t n_rows, int64_t stride) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    for (int64_t byte = 0; byte < stride; byte += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(first + r * stride + byte), _MM_HINT_T1);
+    }
+  }
+}
+
 int64_t token_groups_per_block(int64_t bytes_per_token_group) {
   const int64_t n = std::max<int64_t>(kTokenVectors, kActBlockBytes / bytes_per_token_group);
   return n / kTokenVectors * kTokenVectors;
@@ -419,6 +429,10 @@ void gemm_quantized(const WeightMatrix& w, const float* in, int64_t n_tokens, fl
             std::fill_n(scales.data() + r * groups, groups, 0.0f);
             std::fill_n(mins.data() + r * groups, groups, 0.0f);
           }
+        }
+        if (t + 1 < tile_end) {
+          prefetch_rows(weights + (row0 + kRowTile) * stride,
+                        std::min<int64_t>(kRowTile, w.rows - row0 - kRowTile), stride);
         }
         for (int64_t tg = block_begin; tg < block_end; tg += kTokenVectors) {
           const int tv = static_cast<int>(std::min<int64_t>(kTokenVectors, block_end - tg));
@@ -527,6 +541,10 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
           } else {
             std::fill_n(decoded.data() + r * cols, cols, 0.0f);
           }
+        }
+        if (t + 1 < tile_end) {
+          prefetch_rows(weights + (row0 + kRowTile) * stride,
+                        std::min<int64_t>(kRowTile, w.rows - row0 - kRowTile), stride);
         }
         for (int64_t tg = block_begin; tg < block_end; tg += kTokenVectors) {
           const int tv = static_cast<int>(std::min<int64_t>(kTokenVectors, block_end - tg));
