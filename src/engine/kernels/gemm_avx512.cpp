@@ -51,9 +51,9 @@ constexpr int kTokenVectors = 2;  // 16-token vectors per micro-kernel call
 // Activation bytes of one token block: small enough to stay in L2 (1 MiB or more per core
 // on the CPUs with AVX-512) while a thread streams its row tiles past them.
 constexpr int64_t kActBlockBytes = 512 * 1024;
-// Row tiles handed out together: 16 rows are 64 output bytes per token, so two threads never
-// write the same cache line of the output (for a 64-byte aligned output).
-constexpr int64_t kTileGrain = 16 / kRowTile;
+// Threads get whole units of 16 rows: 64 output bytes per token, so two threads never write
+// the same cache line of the output (for a 64-byte aligned output).
+constexpr int64_t kTilesPerUnit = 16 / kRowTile;
 
 void run_parallel(ThreadPool* pool, int64_t n, int64_t grain,
                   const std::function<void(int64_t, int64_t)>& fn) {
@@ -407,7 +407,10 @@ void gemm_quantized(const WeightMatrix& w, const float* in, int64_t n_tokens, fl
   const auto* weights = static_cast<const uint8_t*>(w.data);
   const int64_t n_tiles = (w.rows + kRowTile - 1) / kRowTile;
   const int64_t block = token_groups_per_block(cols * kLanes);
-  run_parallel(pool, n_tiles, kTileGrain, [&](int64_t tile_begin, int64_t tile_end) {
+  const int64_t n_units = (n_tiles + kTilesPerUnit - 1) / kTilesPerUnit;
+  run_parallel(pool, n_units, 1, [&](int64_t unit_begin, int64_t unit_end) {
+    const int64_t tile_begin = unit_begin * kTilesPerUnit;
+    const int64_t tile_end = std::min(n_tiles, unit_end * kTilesPerUnit);
     thread_local std::vector<uint8_t> codes;
     thread_local std::vector<float> scales, mins;
     codes.resize(static_cast<size_t>(kRowTile * cols));
@@ -526,7 +529,10 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
   const auto* weights = static_cast<const uint8_t*>(w.data);
   const int64_t n_tiles = (w.rows + kRowTile - 1) / kRowTile;
   const int64_t block = token_groups_per_block(cols * kLanes * static_cast<int64_t>(sizeof(float)));
-  run_parallel(pool, n_tiles, kTileGrain, [&](int64_t tile_begin, int64_t tile_end) {
+  const int64_t n_units = (n_tiles + kTilesPerUnit - 1) / kTilesPerUnit;
+  run_parallel(pool, n_units, 1, [&](int64_t unit_begin, int64_t unit_end) {
+    const int64_t tile_begin = unit_begin * kTilesPerUnit;
+    const int64_t tile_end = std::min(n_tiles, unit_end * kTilesPerUnit);
     thread_local std::vector<float> decoded;
     decoded.resize(static_cast<size_t>(kRowTile * cols));
     alignas(64) float results[kRowTile * kTokenVectors * kLanes];
