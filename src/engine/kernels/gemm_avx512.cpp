@@ -51,9 +51,10 @@ constexpr int kTokenVectors = 2;  // 16-token vectors per micro-kernel call
 // Activation bytes of one token block: small enough to stay in L2 (1 MiB or more per core
 // on the CPUs with AVX-512) while a thread streams its row tiles past them.
 constexpr int64_t kActBlockBytes = 512 * 1024;
-// Threads get whole units of 16 rows: 64 output bytes per token, so two threads never write
-// the same cache line of the output (for a 64-byte aligned output).
-constexpr int64_t kTilesPerUnit = 16 / kRowTile;
+// Rows are decoded and stored in units of 16: 64 output bytes per token, one store per token,
+// and two threads never write the same cache line of the output (if it is 64-byte aligned).
+constexpr int kUnitRows = 16;
+constexpr int64_t kTilesPerUnit = kUnitRows / kRowTile;
 
 void run_parallel(ThreadPool* pool, int64_t n, int64_t grain,
                   const std::function<void(int64_t, int64_t)>& fn) {
@@ -361,16 +362,51 @@ void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, flo
   }
 }
 
-// Writes a micro-kernel's results for the valid rows and tokens.
-void scatter_results(const float* results, int64_t row0, int n_rows, int64_t token0,
-                     int64_t n_tokens_here, int64_t out_rows, float* out) {
-  for (int64_t i = 0; i < n_tokens_here; ++i) {
-    float* dst = out + (token0 + i) * out_rows + row0;
-    for (int r = 0; r < n_rows; ++r) dst[r] = results[r * kTokenVectors * kLanes + i];
+// Transposes 16 vectors in place: afterwards v[i][j] holds what v[j][i] held.
+inline void transpose16(__m512* v) {
+  __m512 a[16], b[16];
+  for (int k = 0; k < 8; ++k) {  // 2x2 blocks within each 128-bit lane
+    a[2 * k] = _mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]);
+    a[2 * k + 1] = _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]);
+  }
+  for (int m = 0; m < 4; ++m) {  // 4x4 blocks within each 128-bit lane
+    b[4 * m + 0] = _mm512_shuffle_ps(a[4 * m], a[4 * m + 2], 0x44);
+    b[4 * m + 1] = _mm512_shuffle_ps(a[4 * m], a[4 * m + 2], 0xEE);
+    b[4 * m + 2] = _mm512_shuffle_ps(a[4 * m + 1], a[4 * m + 3], 0x44);
+    b[4 * m + 3] = _mm512_shuffle_ps(a[4 * m + 1], a[4 * m + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; ++c) {  // then the 4x4 grid of 128-bit lanes
+    const __m512 e0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88);
+    const __m512 e1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);
+    const __m512 e2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
+    const __m512 e3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
+    v[c] = _mm512_shuffle_f32x4(e0, e2, 0x88);
+    v[8 + c] = _mm512_shuffle_f32x4(e0, e2, 0xDD);
+    v[4 + c] = _mm512_shuffle_f32x4(e1, e3, 0x88);
+    v[12 + c] = _mm512_shuffle_f32x4(e1, e3, 0xDD);
   }
 }
 
-// Asks for the next row tile's weights while the micro-kernels work on this one: the tile is
+// Writes a row unit's results (results[row][token], kUnitRows rows) to the token-major
+// output: one 64-byte store per token instead of 16 scattered ones, which stalled on the
+// output lines' ownership requests.
+void store_unit(const float* results, int64_t row0, int n_rows, int64_t token0,
+                int64_t n_tokens_here, int64_t out_rows, float* out) {
+  const auto mask = static_cast<__mmask16>((1u << n_rows) - 1);
+  for (int v = 0; v * kLanes < n_tokens_here; ++v) {
+    __m512 lines[kLanes];
+    for (int r = 0; r < kUnitRows; ++r) {
+      lines[r] = _mm512_load_ps(results + (r * kTokenVectors + v) * kLanes);
+    }
+    transpose16(lines);
+    const int64_t n = std::min<int64_t>(kLanes, n_tokens_here - v * kLanes);
+    for (int64_t i = 0; i < n; ++i) {
+      _mm512_mask_storeu_ps(out + (token0 + v * kLanes + i) * out_rows + row0, mask, lines[i]);
+    }
+  }
+}
+
+// Asks for the next row unit's weights while the micro-kernels work on this one: the unit is
 // read once per token block, straight from DRAM, and without this its loads stall decoding.
 void prefetch_rows(const uint8_t* first, int64_t n_rows, int64_t stride) {
   for (int64_t r = 0; r < n_rows; ++r) {
@@ -383,6 +419,40 @@ void prefetch_rows(const uint8_t* first, int64_t n_rows, int64_t stride) {
 int64_t token_groups_per_block(int64_t bytes_per_token_group) {
   const int64_t n = std::max<int64_t>(kTokenVectors, kActBlockBytes / bytes_per_token_group);
   return n / kTokenVectors * kTokenVectors;
+}
+
+// Runs row units [unit_begin, unit_end) against every token. decode_unit(row0, n_rows) decodes
+// the unit's rows (padding rows beyond n_rows with zero scales, so their discarded results
+// stay finite); tile_kernel(tile, tg, tv, results) runs the micro-kernel for rows
+// 4 * tile .. 4 * tile + 3 of the unit against token vectors tg .. tg + tv - 1.
+template <class DecodeUnit, class TileKernel>
+void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tokens,
+               int64_t block, const uint8_t* weights, int64_t stride, float* out,
+               DecodeUnit&& decode_unit, TileKernel&& tile_kernel) {
+  const int64_t token_groups = (n_tokens + kLanes - 1) / kLanes;
+  alignas(64) float results[kUnitRows * kTokenVectors * kLanes] = {};
+  for (int64_t block_begin = 0; block_begin < token_groups; block_begin += block) {
+    const int64_t block_end = std::min(token_groups, block_begin + block);
+    for (int64_t unit = unit_begin; unit < unit_end; ++unit) {
+      const int64_t row0 = unit * kUnitRows;
+      const int n_rows = static_cast<int>(std::min<int64_t>(kUnitRows, rows - row0));
+      decode_unit(row0, n_rows);
+      if (unit + 1 < unit_end) {
+        prefetch_rows(weights + (row0 + kUnitRows) * stride,
+                      std::min<int64_t>(kUnitRows, rows - row0 - kUnitRows), stride);
+      }
+      const int n_tiles = (n_rows + kRowTile - 1) / kRowTile;
+      for (int64_t tg = block_begin; tg < block_end; tg += kTokenVectors) {
+        const int tv = static_cast<int>(std::min<int64_t>(kTokenVectors, block_end - tg));
+        for (int tile = 0; tile < n_tiles; ++tile) {
+          tile_kernel(tile, tg, tv, results + tile * kRowTile * kTokenVectors * kLanes);
+        }
+        const int64_t token0 = tg * kLanes;
+        store_unit(results, row0, n_rows, token0,
+                   std::min<int64_t>(tv * kLanes, n_tokens - token0), rows, out);
+      }
+    }
+  }
 }
 
 template <class Format>
@@ -405,51 +475,38 @@ void gemm_quantized(const WeightMatrix& w, const float* in, int64_t n_tokens, fl
 
   const int64_t stride = row_bytes(traits(w.type), cols);
   const auto* weights = static_cast<const uint8_t*>(w.data);
-  const int64_t n_tiles = (w.rows + kRowTile - 1) / kRowTile;
   const int64_t block = token_groups_per_block(cols * kLanes);
-  const int64_t n_units = (n_tiles + kTilesPerUnit - 1) / kTilesPerUnit;
+  const int64_t n_units = (w.rows + kUnitRows - 1) / kUnitRows;
   run_parallel(pool, n_units, 1, [&](int64_t unit_begin, int64_t unit_end) {
-    const int64_t tile_begin = unit_begin * kTilesPerUnit;
-    const int64_t tile_end = std::min(n_tiles, unit_end * kTilesPerUnit);
     thread_local std::vector<uint8_t> codes;
     thread_local std::vector<float> scales, mins;
-    codes.resize(static_cast<size_t>(kRowTile * cols));
-    scales.resize(static_cast<size_t>(kRowTile * groups));
+    codes.resize(static_cast<size_t>(kUnitRows * cols));
+    scales.resize(static_cast<size_t>(kUnitRows * groups));
     mins.resize(scales.size());
-    const DecodedTile tile{codes.data(), scales.data(), mins.data()};
-    alignas(64) float results[kRowTile * kTokenVectors * kLanes];
-    for (int64_t block_begin = 0; block_begin < token_groups; block_begin += block) {
-      const int64_t block_end = std::min(token_groups, block_begin + block);
-      for (int64_t t = tile_begin; t < tile_end; ++t) {
-        const int64_t row0 = t * kRowTile;
-        const int n_rows = static_cast<int>(std::min<int64_t>(kRowTile, w.rows - row0));
-        for (int r = 0; r < kRowTile; ++r) {
-          if (r < n_rows) {
-            Format::decode(weights + (row0 + r) * stride, cols, codes.data() + r * cols,
-                           scales.data() + r * groups, mins.data() + r * groups);
-          } else {  // padding rows: zero scales make their (discarded) results finite
-            std::fill_n(codes.data() + r * cols, cols, 0);
-            std::fill_n(scales.data() + r * groups, groups, 0.0f);
-            std::fill_n(mins.data() + r * groups, groups, 0.0f);
-          }
-        }
-        if (t + 1 < tile_end) {
-          prefetch_rows(weights + (row0 + kRowTile) * stride,
-                        std::min<int64_t>(kRowTile, w.rows - row0 - kRowTile), stride);
-        }
-        for (int64_t tg = block_begin; tg < block_end; tg += kTokenVectors) {
-          const int tv = static_cast<int>(std::min<int64_t>(kTokenVectors, block_end - tg));
-          if (tv == 2) {
-            int_micro_kernel<Format, 2>(tile, acts, tg, results);
-          } else {
-            int_micro_kernel<Format, 1>(tile, acts, tg, results);
-          }
-          const int64_t token0 = tg * kLanes;
-          scatter_results(results, row0, n_rows, token0,
-                          std::min<int64_t>(tv * kLanes, n_tokens - token0), w.rows, out);
+    const auto decode_unit = [&](int64_t row0, int n_rows) {
+      for (int r = 0; r < kUnitRows; ++r) {
+        if (r < n_rows) {
+          Format::decode(weights + (row0 + r) * stride, cols, codes.data() + r * cols,
+                         scales.data() + r * groups, mins.data() + r * groups);
+        } else {
+          std::fill_n(codes.data() + r * cols, cols, 0);
+          std::fill_n(scales.data() + r * groups, groups, 0.0f);
+          std::fill_n(mins.data() + r * groups, groups, 0.0f);
         }
       }
-    }
+    };
+    const auto tile_kernel = [&](int tile, int64_t tg, int tv, float* results) {
+      const int64_t first = static_cast<int64_t>(tile) * kRowTile;
+      const DecodedTile decoded{codes.data() + first * cols, scales.data() + first * groups,
+                                mins.data() + first * groups};
+      if (tv == 2) {
+        int_micro_kernel<Format, 2>(decoded, acts, tg, results);
+      } else {
+        int_micro_kernel<Format, 1>(decoded, acts, tg, results);
+      }
+    };
+    run_units(unit_begin, unit_end, w.rows, n_tokens, block, weights, stride, out, decode_unit,
+              tile_kernel);
   });
 }
 
@@ -527,44 +584,30 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
 
   const int64_t stride = row_bytes(traits(w.type), cols);
   const auto* weights = static_cast<const uint8_t*>(w.data);
-  const int64_t n_tiles = (w.rows + kRowTile - 1) / kRowTile;
   const int64_t block = token_groups_per_block(cols * kLanes * static_cast<int64_t>(sizeof(float)));
-  const int64_t n_units = (n_tiles + kTilesPerUnit - 1) / kTilesPerUnit;
+  const int64_t n_units = (w.rows + kUnitRows - 1) / kUnitRows;
   run_parallel(pool, n_units, 1, [&](int64_t unit_begin, int64_t unit_end) {
-    const int64_t tile_begin = unit_begin * kTilesPerUnit;
-    const int64_t tile_end = std::min(n_tiles, unit_end * kTilesPerUnit);
     thread_local std::vector<float> decoded;
-    decoded.resize(static_cast<size_t>(kRowTile * cols));
-    alignas(64) float results[kRowTile * kTokenVectors * kLanes];
-    for (int64_t block_begin = 0; block_begin < token_groups; block_begin += block) {
-      const int64_t block_end = std::min(token_groups, block_begin + block);
-      for (int64_t t = tile_begin; t < tile_end; ++t) {
-        const int64_t row0 = t * kRowTile;
-        const int n_rows = static_cast<int>(std::min<int64_t>(kRowTile, w.rows - row0));
-        for (int r = 0; r < kRowTile; ++r) {
-          if (r < n_rows) {
-            decode_float_row<kFormat>(weights + (row0 + r) * stride, cols, decoded.data() + r * cols);
-          } else {
-            std::fill_n(decoded.data() + r * cols, cols, 0.0f);
-          }
-        }
-        if (t + 1 < tile_end) {
-          prefetch_rows(weights + (row0 + kRowTile) * stride,
-                        std::min<int64_t>(kRowTile, w.rows - row0 - kRowTile), stride);
-        }
-        for (int64_t tg = block_begin; tg < block_end; tg += kTokenVectors) {
-          const int tv = static_cast<int>(std::min<int64_t>(kTokenVectors, block_end - tg));
-          if (tv == 2) {
-            float_micro_kernel<2>(decoded.data(), cols, acts.data(), tg, results);
-          } else {
-            float_micro_kernel<1>(decoded.data(), cols, acts.data(), tg, results);
-          }
-          const int64_t token0 = tg * kLanes;
-          scatter_results(results, row0, n_rows, token0,
-                          std::min<int64_t>(tv * kLanes, n_tokens - token0), w.rows, out);
+    decoded.resize(static_cast<size_t>(kUnitRows * cols));
+    const auto decode_unit = [&](int64_t row0, int n_rows) {
+      for (int r = 0; r < kUnitRows; ++r) {
+        if (r < n_rows) {
+          decode_float_row<kFormat>(weights + (row0 + r) * stride, cols, decoded.data() + r * cols);
+        } else {
+          std::fill_n(decoded.data() + r * cols, cols, 0.0f);
         }
       }
-    }
+    };
+    const auto tile_kernel = [&](int tile, int64_t tg, int tv, float* results) {
+      const float* rows = decoded.data() + static_cast<int64_t>(tile) * kRowTile * cols;
+      if (tv == 2) {
+        float_micro_kernel<2>(rows, cols, acts.data(), tg, results);
+      } else {
+        float_micro_kernel<1>(rows, cols, acts.data(), tg, results);
+      }
+    };
+    run_units(unit_begin, unit_end, w.rows, n_tokens, block, weights, stride, out, decode_unit,
+              tile_kernel);
   });
 }
 
