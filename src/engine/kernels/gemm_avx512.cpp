@@ -54,7 +54,6 @@ constexpr int64_t kActBlockBytes = 512 * 1024;
 // Rows are decoded and stored in units of 16: 64 output bytes per token, one store per token,
 // and two threads never write the same cache line of the output (if it is 64-byte aligned).
 constexpr int kUnitRows = 16;
-constexpr int64_t kTilesPerUnit = kUnitRows / kRowTile;
 
 void run_parallel(ThreadPool* pool, int64_t n, int64_t grain,
                   const std::function<void(int64_t, int64_t)>& fn) {
