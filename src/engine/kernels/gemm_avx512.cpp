@@ -312,45 +312,76 @@ void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, flo
   for (int r = 0; r < kRowTile; ++r) {
     for (int v = 0; v < TV; ++v) acc[r][v] = _mm512_setzero_ps();
   }
-  for (int64_t g = 0; g < groups; ++g) {
-    __m512i start[TV];
-    for (int v = 0; v < TV; ++v) {
-      if constexpr (Format::kOffsetShift >= 0) {
-        start[v] = _mm512_slli_epi32(_mm512_loadu_si512(neg_sum[v] + g * kLanes),
-                                     Format::kOffsetShift);
-      } else {
-        start[v] = _mm512_setzero_si512();
-      }
-    }
-    __m512i isum[kRowTile][TV];
-    for (int r = 0; r < kRowTile; ++r) {
-      for (int v = 0; v < TV; ++v) isum[r][v] = start[v];
-    }
-    for (int s = 0; s < kSteps; ++s) {
-      __m512i act[TV];
-      for (int v = 0; v < TV; ++v) act[v] = _mm512_loadu_si512(qs[v] + (g * kSteps + s) * 64);
+  // Q8_K activations have one scale per 256 elements: there the groups' sums are scaled by
+  // the weight scale only, and by the activation scale once per 256 (saving a multiply per
+  // group and accumulator). Q8 activations change scale every 32, i.e. every group.
+  constexpr int kGroupsPerActScale =
+      Format::kAct == ActivationFormat::kQ8K ? kSuperBlock / kGroup : 1;
+  for (int64_t g0 = 0; g0 < groups; g0 += kGroupsPerActScale) {
+    __m512 partial[kRowTile][TV];
+    if constexpr (kGroupsPerActScale > 1) {
       for (int r = 0; r < kRowTile; ++r) {
-        int32_t chunk;
-        std::memcpy(&chunk, w.codes + r * cols + g * kGroup + 4 * s, 4);
-        const __m512i wv = _mm512_set1_epi32(chunk);
-        for (int v = 0; v < TV; ++v) isum[r][v] = _mm512_dpbusd_epi32(isum[r][v], wv, act[v]);
+        for (int v = 0; v < TV; ++v) partial[r][v] = _mm512_setzero_ps();
       }
     }
-    __m512 act_scale[TV];
-    for (int v = 0; v < TV; ++v) act_scale[v] = _mm512_loadu_ps(d[v] + g * kLanes);
-    for (int r = 0; r < kRowTile; ++r) {
-      const __m512 weight_scale = _mm512_set1_ps(w.scales[r * groups + g]);
+    for (int64_t g = g0; g < g0 + kGroupsPerActScale; ++g) {
+      __m512i start[TV];
       for (int v = 0; v < TV; ++v) {
-        acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][v]),
-                                    _mm512_mul_ps(act_scale[v], weight_scale), acc[r][v]);
+        if constexpr (Format::kOffsetShift >= 0) {
+          start[v] = _mm512_slli_epi32(_mm512_loadu_si512(neg_sum[v] + g * kLanes),
+                                       Format::kOffsetShift);
+        } else {
+          start[v] = _mm512_setzero_si512();
+        }
+      }
+      __m512i isum[kRowTile][TV];
+      for (int r = 0; r < kRowTile; ++r) {
+        for (int v = 0; v < TV; ++v) isum[r][v] = start[v];
+      }
+      for (int s = 0; s < kSteps; ++s) {
+        __m512i act[TV];
+        for (int v = 0; v < TV; ++v) act[v] = _mm512_loadu_si512(qs[v] + (g * kSteps + s) * 64);
+        for (int r = 0; r < kRowTile; ++r) {
+          int32_t chunk;
+          std::memcpy(&chunk, w.codes + r * cols + g * kGroup + 4 * s, 4);
+          const __m512i wv = _mm512_set1_epi32(chunk);
+          for (int v = 0; v < TV; ++v) isum[r][v] = _mm512_dpbusd_epi32(isum[r][v], wv, act[v]);
+        }
+      }
+      if constexpr (kGroupsPerActScale > 1) {
+        for (int r = 0; r < kRowTile; ++r) {
+          const __m512 weight_scale = _mm512_set1_ps(w.scales[r * groups + g]);
+          for (int v = 0; v < TV; ++v) {
+            partial[r][v] =
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][v]), weight_scale, partial[r][v]);
+          }
+        }
+      } else {
+        __m512 act_scale[TV];
+        for (int v = 0; v < TV; ++v) act_scale[v] = _mm512_loadu_ps(d[v] + g * kLanes);
+        for (int r = 0; r < kRowTile; ++r) {
+          const __m512 weight_scale = _mm512_set1_ps(w.scales[r * groups + g]);
+          for (int v = 0; v < TV; ++v) {
+            acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][v]),
+                                        _mm512_mul_ps(act_scale[v], weight_scale), acc[r][v]);
+          }
+        }
+      }
+      if constexpr (Format::kHasMin) {
+        __m512 act_sum[TV];
+        for (int v = 0; v < TV; ++v) act_sum[v] = _mm512_loadu_ps(d_sum[v] + g * kLanes);
+        for (int r = 0; r < kRowTile; ++r) {
+          const __m512 min = _mm512_set1_ps(w.mins[r * groups + g]);
+          for (int v = 0; v < TV; ++v) acc[r][v] = _mm512_fmadd_ps(act_sum[v], min, acc[r][v]);
+        }
       }
     }
-    if constexpr (Format::kHasMin) {
-      __m512 act_sum[TV];
-      for (int v = 0; v < TV; ++v) act_sum[v] = _mm512_loadu_ps(d_sum[v] + g * kLanes);
-      for (int r = 0; r < kRowTile; ++r) {
-        const __m512 min = _mm512_set1_ps(w.mins[r * groups + g]);
-        for (int v = 0; v < TV; ++v) acc[r][v] = _mm512_fmadd_ps(act_sum[v], min, acc[r][v]);
+    if constexpr (kGroupsPerActScale > 1) {
+      for (int v = 0; v < TV; ++v) {
+        const __m512 act_scale = _mm512_loadu_ps(d[v] + g0 * kLanes);
+        for (int r = 0; r < kRowTile; ++r) {
+          acc[r][v] = _mm512_fmadd_ps(partial[r][v], act_scale, acc[r][v]);
+        }
       }
     }
   }
