@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "engine/kernels/cpu.h"
+#include "engine/kernels/gemm.h"
 #include "engine/kernels/matmul_reference.h"
 #include "engine/kernels/quant_dot.h"
 #include "engine/runtime/thread_pool.h"
@@ -32,6 +33,12 @@ void matmul_at_level(const WeightMatrix& w, const float* in, int64_t n_tokens, f
                      ThreadPool* pool, KernelLevel level) {
   if (w.rows <= 0 || n_tokens <= 0) return;
   assert(w.cols % traits(w.type).block_size == 0);
+  // Many tokens (prompt processing): a blocked GEMM decodes each weight tile once for all of
+  // them. Few tokens (decode) stream the weights once either way; the row dots do it leanest.
+  if (n_tokens >= kGemmMinTokens && level >= KernelLevel::kAvx512 &&
+      avx512_gemm(w, in, n_tokens, out, pool)) {
+    return;
+  }
   const RowDotFn row_dot = find_row_dot(w.type, level);
   if (!row_dot) {
     matmul_reference(w, in, n_tokens, out, pool);

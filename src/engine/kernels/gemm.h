@@ -1,0 +1,29 @@
+// Blocked matrix products for prompt processing: many tokens against one weight matrix.
+// Internal to the kernels module; matmul() routes here when a call has enough tokens.
+//
+// The row-dot kernels (quant_dot.h) decode every weight block once per tile of up to four
+// tokens, which wastes most of the work on decoding once a prompt has hundreds of tokens.
+// The GEMM path instead decodes a tile of weight rows once into unsigned 8-bit codes with
+// float scales, repacks the quantized activations so one vector holds 16 tokens, and runs a
+// register-blocked micro-kernel (rows x 16-token vectors of int32 accumulators). The integer
+// sums per weight scale group are exact, and activations are quantized exactly as the
+// row-dot path does, so results differ from the scalar kernels only by float rounding order.
+#pragma once
+
+#include <cstdint>
+
+namespace hearth {
+
+class ThreadPool;
+struct WeightMatrix;
+
+// Below this many tokens the row-dot kernels win: a 16-token vector would be mostly padding,
+// and decode (1 token) is bound by weight bandwidth, which both paths stream once.
+inline constexpr int64_t kGemmMinTokens = 8;
+
+// AVX-512 (F/BW/VL/VNNI) GEMM. Returns false, touching nothing, when the weight type has no
+// GEMM kernel; the caller then uses the row-dot path.
+bool avx512_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                 ThreadPool* pool);
+
+}  // namespace hearth

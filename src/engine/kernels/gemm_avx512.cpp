@@ -1,0 +1,691 @@
+// AVX-512 GEMM for many tokens (see gemm.h for the design). Only called after cpu.h confirmed
+// AVX-512 F/BW/VL/VNNI. Standard headers come before the target pragma, as in
+// quant_dot_avx2.cpp.
+//
+// Integer formats: each weight row is decoded into unsigned codes with one float scale (and,
+// for formats with a min, one float min) per group of 16 or 32 elements:
+//     value = scale * (code - offset) + min,   offset = 0 or a power of two.
+// Activations are quantized to 8 bits exactly as the row-dot path does, then repacked so that
+// bytes 4i..4i+3 of a 64-byte vector are four consecutive elements of token i. One
+// vpdpbusd of a broadcast 4-byte weight chunk against that vector adds four products to each
+// of 16 token lanes; a group's integer sum starts from -offset * sum(activation codes), so the
+// offset costs nothing per row, and is scaled to float once per group.
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <vector>
+
+#include "engine/kernels/gemm.h"
+#include "engine/kernels/matmul.h"
+#include "engine/kernels/quant_dot.h"
+#include "engine/runtime/thread_pool.h"
+#include "engine/tensor/quant.h"
+#include "engine/tensor/quant_blocks.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
+#else
+#pragma GCC push_options
+// GCC 12's AVX-512 headers start some conversions from _mm512_undefined_*(), which trips
+// -Wuninitialized false positives inside the headers themselves.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+#endif
+
+namespace hearth {
+namespace {
+
+constexpr int kLanes = 16;    // tokens per vector: one int32 / float lane each
+constexpr int kRowTile = 4;   // weight rows per micro-kernel call
+constexpr int kTokenVectors = 2;  // 16-token vectors per micro-kernel call
+// 4 rows x 2 token vectors: 8 int32 + 8 float accumulators, 2 activation vectors and the
+// broadcast weights fit the 32 zmm registers; each activation load feeds 4 vpdpbusd and
+// each weight broadcast 2.
+
+// Activation bytes of one token block: small enough to stay in L2 (1 MiB or more per core
+// on the CPUs with AVX-512) while a thread streams its row tiles past them.
+constexpr int64_t kActBlockBytes = 512 * 1024;
+// Rows are decoded and stored in units of 16: 64 output bytes per token, one store per token,
+// and two threads never write the same cache line of the output (if it is 64-byte aligned).
+constexpr int kUnitRows = 16;
+
+void run_parallel(ThreadPool* pool, int64_t n, int64_t grain,
+                  const std::function<void(int64_t, int64_t)>& fn) {
+  if (pool) {
+    pool->parallel_for(n, grain, fn);
+  } else {
+    fn(0, n);
+  }
+}
+
+inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
+
+inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+inline void store32(uint8_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+
+// 16 packed bytes -> 32 codes: low nibbles are elements 0..15, high nibbles 16..31.
+inline __m256i nibble_codes(const uint8_t* qs) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask));
+}
+
+// Byte i is 0x10 when bit i of the little-endian u32 at qh is set (Q5_0 / Q5_1 fifth bit).
+inline __m256i fifth_bit_codes(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof(bits));
+  return _mm256_maskz_set1_epi8(bits, 0x10);
+}
+
+// ---- Weight decoders. Each fills codes[cols], scales[cols / kGroup] (and mins) for one row.
+
+struct DecodeQ8_0 {
+  static constexpr int kGroup = 32;
+  static constexpr int kOffsetShift = 7;  // codes are q + 128
+  static constexpr bool kHasMin = false;
+  static constexpr ActivationFormat kAct = ActivationFormat::kQ8;
+  static void decode(const void* row, int64_t cols, uint8_t* codes, float* scales, float*) {
+    const auto* b = static_cast<const BlockQ8_0*>(row);
+    const __m256i flip = _mm256_set1_epi8(static_cast<char>(0x80));
+    for (int64_t i = 0; i < cols / kLegacyBlock; ++i) {
+      store32(codes + kLegacyBlock * i, _mm256_xor_si256(load32(b[i].qs), flip));
+      scales[i] = half_to_float(b[i].d);
+    }
+  }
+};
+
+// Q4_0 (offset 8), Q4_1 (min), Q5_0 (offset 16), Q5_1 (min).
+template <class Block, int kShift, bool kMin, bool kFiveBit>
+struct DecodeLegacy {
+  static constexpr int kGroup = 32;
+  static constexpr int kOffsetShift = kShift;  // -1: no offset
+  static constexpr bool kHasMin = kMin;
+  static constexpr ActivationFormat kAct = ActivationFormat::kQ8;
+  static void decode(const void* row, int64_t cols, uint8_t* codes, float* scales, float* mins) {
+    const auto* b = static_cast<const Block*>(row);
+    for (int64_t i = 0; i < cols / kLegacyBlock; ++i) {
+      __m256i c = nibble_codes(b[i].qs);
+      if constexpr (kFiveBit) c = _mm256_or_si256(c, fifth_bit_codes(b[i].qh));
+      store32(codes + kLegacyBlock * i, c);
+      scales[i] = half_to_float(b[i].d);
+      if constexpr (kMin) mins[i] = half_to_float(b[i].m);
+    }
+  }
+};
+
+// Q4_K / Q5_K: one scale and min per 32-element sub-block.
+template <class Block, bool kFiveBit>
+struct DecodeQ45K {
+  static constexpr int kGroup = 32;
+  static constexpr int kOffsetShift = -1;
+  static constexpr bool kHasMin = true;
+  static constexpr ActivationFormat kAct = ActivationFormat::kQ8K;
+  static void decode(const void* row, int64_t cols, uint8_t* codes, float* scales, float* mins) {
+    const auto* blocks = static_cast<const Block*>(row);
+    const __m256i low_nibble = _mm256_set1_epi8(0x0F);
+    const __m256i one = _mm256_set1_epi8(1);
+    for (int64_t sb = 0; sb < cols / kSuperBlock; ++sb) {
+      const Block& b = blocks[sb];
+      const float d = half_to_float(b.d);
+      const float dmin = half_to_float(b.dmin);
+      for (int j = 0; j < 8; ++j) {
+        uint8_t scale, min;
+        unpack_scale_min_k(b.scales, j, &scale, &min);
+        scales[8 * sb + j] = d * scale;
+        mins[8 * sb + j] = -dmin * min;
+      }
+      __m256i high_bits;
+      if constexpr (kFiveBit) high_bits = load32(b.qh);
+      uint8_t* dst = codes + kSuperBlock * sb;
+      for (int pair = 0; pair < 4; ++pair) {  // sub-blocks 2 * pair (low) and 2 * pair + 1
+        const __m256i packed = load32(b.qs + 32 * pair);
+        __m256i lo = _mm256_and_si256(packed, low_nibble);
+        __m256i hi = _mm256_and_si256(_mm256_srli_epi16(packed, 4), low_nibble);
+        if constexpr (kFiveBit) {
+          lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(high_bits, one), 4));
+          high_bits = _mm256_srli_epi16(high_bits, 1);
+          hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(high_bits, one), 4));
+          high_bits = _mm256_srli_epi16(high_bits, 1);
+        }
+        store32(dst + 64 * pair, lo);
+        store32(dst + 64 * pair + 32, hi);
+      }
+    }
+  }
+};
+
+// Q6_K: 6-bit codes with offset 32, one int8 scale per 16 elements.
+struct DecodeQ6K {
+  static constexpr int kGroup = 16;
+  static constexpr int kOffsetShift = 5;
+  static constexpr bool kHasMin = false;
+  static constexpr ActivationFormat kAct = ActivationFormat::kQ8K;
+  static void decode(const void* row, int64_t cols, uint8_t* codes, float* scales, float*) {
+    const auto* blocks = static_cast<const BlockQ6_K*>(row);
+    const __m256i low_nibble = _mm256_set1_epi8(0x0F);
+    const __m256i bits_45 = _mm256_set1_epi8(0x30);
+    for (int64_t sb = 0; sb < cols / kSuperBlock; ++sb) {
+      const BlockQ6_K& b = blocks[sb];
+      const float d = half_to_float(b.d);
+      for (int j = 0; j < 16; ++j) scales[16 * sb + j] = d * b.scales[j];
+      uint8_t* dst = codes + kSuperBlock * sb;
+      for (int half = 0; half < 2; ++half) {
+        const __m256i ql0 = load32(b.ql + 64 * half);
+        const __m256i ql1 = load32(b.ql + 64 * half + 32);
+        const __m256i qh = load32(b.qh + 32 * half);
+        uint8_t* out = dst + 128 * half;
+        store32(out, _mm256_or_si256(_mm256_and_si256(ql0, low_nibble),
+                                     _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits_45)));
+        store32(out + 32, _mm256_or_si256(_mm256_and_si256(ql1, low_nibble),
+                                          _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits_45)));
+        store32(out + 64,
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_nibble),
+                                _mm256_and_si256(qh, bits_45)));
+        store32(out + 96,
+                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_nibble),
+                                _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits_45)));
+      }
+    }
+  }
+};
+
+// ---- Activations, repacked per group of 16 tokens (missing tokens are zero).
+
+struct PackedActs {
+  int64_t cols = 0;
+  int64_t groups = 0;  // weight scale groups per row
+  std::vector<uint8_t> qs;        // [token group][cols / 4][kLanes][4 codes]
+  std::vector<float> d;           // [token group][groups][kLanes] activation scale
+  std::vector<int32_t> neg_sum;   // [token group][groups][kLanes] -(sum of codes)
+  std::vector<float> d_sum;       // [token group][groups][kLanes] d * sum of codes
+
+  void resize(int64_t n_cols, int64_t n_groups, int64_t token_groups) {
+    cols = n_cols;
+    groups = n_groups;
+    qs.resize(static_cast<size_t>(token_groups * cols * kLanes));
+    d.resize(static_cast<size_t>(token_groups * groups * kLanes));
+    neg_sum.resize(d.size());
+    d_sum.resize(d.size());
+  }
+  const uint8_t* qs_of(int64_t tg) const { return qs.data() + tg * cols * kLanes; }
+  const float* d_of(int64_t tg) const { return d.data() + tg * groups * kLanes; }
+  const int32_t* neg_sum_of(int64_t tg) const { return neg_sum.data() + tg * groups * kLanes; }
+  const float* d_sum_of(int64_t tg) const { return d_sum.data() + tg * groups * kLanes; }
+};
+
+// Quantizes one activation row to 8 bits exactly as the scalar quantizers do (Q8 blocks of
+// 32 for legacy weights, Q8_K blocks of 256 for K-quants): per block d = absmax / 127 and
+// q = clamp(nearbyint(x * (127 / absmax)), -127, 127). Writes the codes and d per element
+// group. The scalar quantizer took a third of the prompt time next to the GEMM.
+void quantize_row_8bit(const float* x, int64_t cols, int block, int group, int8_t* codes,
+                       float* scale_of_group) {
+  const __m512i lo = _mm512_set1_epi32(-127);
+  const __m512i hi = _mm512_set1_epi32(127);
+  for (int64_t b0 = 0; b0 < cols; b0 += block) {
+    __m512 absmax_v = _mm512_setzero_ps();
+    for (int i = 0; i < block; i += 16) {
+      absmax_v = _mm512_max_ps(absmax_v, _mm512_abs_ps(_mm512_loadu_ps(x + b0 + i)));
+    }
+    const float absmax = _mm512_reduce_max_ps(absmax_v);
+    const __m512 inverse = _mm512_set1_ps(absmax > 0.0f ? 127.0f / absmax : 0.0f);
+    for (int i = 0; i < block; i += 16) {
+      const __m512 scaled = _mm512_mul_ps(_mm512_loadu_ps(x + b0 + i), inverse);
+      const __m512 rounded = _mm512_roundscale_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __m512i q = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(rounded), lo), hi);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + b0 + i), _mm512_cvtepi32_epi8(q));
+    }
+    const float d = absmax / 127.0f;
+    for (int64_t g = b0 / group; g < (b0 + block) / group; ++g) scale_of_group[g] = d;
+  }
+}
+
+// Quantizes tokens [first, first + n_valid) as the row-dot path would and repacks them into
+// token group tg.
+void pack_token_group(ActivationFormat format, int group, const float* in, int64_t first,
+                      int n_valid, PackedActs& acts, int64_t tg) {
+  const int64_t cols = acts.cols;
+  const int64_t groups = acts.groups;
+  const int block = format == ActivationFormat::kQ8 ? kLegacyBlock : kSuperBlock;
+  thread_local std::vector<int8_t> codes;
+  thread_local std::vector<float> scale_of_group;
+  codes.resize(static_cast<size_t>(cols));
+  scale_of_group.resize(static_cast<size_t>(groups));
+  uint8_t* qs = acts.qs.data() + tg * cols * kLanes;
+  const size_t meta = static_cast<size_t>(tg * groups * kLanes);
+  for (int lane = 0; lane < kLanes; ++lane) {
+    if (lane < n_valid) {
+      quantize_row_8bit(in + (first + lane) * cols, cols, block, group, codes.data(),
+                        scale_of_group.data());
+    } else {
+      std::fill(codes.begin(), codes.end(), 0);
+      std::fill(scale_of_group.begin(), scale_of_group.end(), 0.0f);
+    }
+    for (int64_t k4 = 0; k4 < cols / 4; ++k4) {
+      std::memcpy(qs + (k4 * kLanes + lane) * 4, codes.data() + 4 * k4, 4);
+    }
+    for (int64_t g = 0; g < groups; ++g) {
+      int32_t sum = 0;
+      for (int i = 0; i < group; i += 16) {
+        const auto* bytes = reinterpret_cast<const __m128i*>(codes.data() + g * group + i);
+        sum += _mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128(bytes)));
+      }
+      const size_t at = meta + static_cast<size_t>(g * kLanes + lane);
+      acts.d[at] = scale_of_group[g];
+      acts.neg_sum[at] = -sum;
+      acts.d_sum[at] = scale_of_group[g] * static_cast<float>(sum);
+    }
+  }
+}
+
+// ---- Micro-kernel: kRowTile decoded rows x TV token vectors over the whole row length.
+
+struct DecodedTile {
+  const uint8_t* codes;  // [kRowTile][cols]
+  const float* scales;   // [kRowTile][groups]
+  const float* mins;     // [kRowTile][groups]
+};
+
+// results[r * kTokenVectors * kLanes + i] = row r . token (16 * tg + i)
+template <class Format, int TV>
+void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, float* results) {
+  constexpr int kGroup = Format::kGroup;
+  constexpr int kSteps = kGroup / 4;
+  const int64_t cols = a.cols;
+  const int64_t groups = a.groups;
+  const uint8_t* qs[TV];
+  const float* d[TV];
+  const int32_t* neg_sum[TV];
+  const float* d_sum[TV];
+  for (int v = 0; v < TV; ++v) {
+    qs[v] = a.qs_of(tg + v);
+    d[v] = a.d_of(tg + v);
+    neg_sum[v] = a.neg_sum_of(tg + v);
+    d_sum[v] = a.d_sum_of(tg + v);
+  }
+  __m512 acc[kRowTile][TV];
+  for (int r = 0; r < kRowTile; ++r) {
+    for (int v = 0; v < TV; ++v) acc[r][v] = _mm512_setzero_ps();
+  }
+  // Q8_K activations have one scale per 256 elements: there the groups' sums are scaled by
+  // the weight scale only, and by the activation scale once per 256 (saving a multiply per
+  // group and accumulator). Q8 activations change scale every 32, i.e. every group.
+  constexpr int kGroupsPerActScale =
+      Format::kAct == ActivationFormat::kQ8K ? kSuperBlock / kGroup : 1;
+  for (int64_t g0 = 0; g0 < groups; g0 += kGroupsPerActScale) {
+    __m512 partial[kRowTile][TV];
+    if constexpr (kGroupsPerActScale > 1) {
+      for (int r = 0; r < kRowTile; ++r) {
+        for (int v = 0; v < TV; ++v) partial[r][v] = _mm512_setzero_ps();
+      }
+    }
+    for (int64_t g = g0; g < g0 + kGroupsPerActScale; ++g) {
+      __m512i start[TV];
+      for (int v = 0; v < TV; ++v) {
+        if constexpr (Format::kOffsetShift >= 0) {
+          start[v] = _mm512_slli_epi32(_mm512_loadu_si512(neg_sum[v] + g * kLanes),
+                                       Format::kOffsetShift);
+        } else {
+          start[v] = _mm512_setzero_si512();
+        }
+      }
+      __m512i isum[kRowTile][TV];
+      for (int r = 0; r < kRowTile; ++r) {
+        for (int v = 0; v < TV; ++v) isum[r][v] = start[v];
+      }
+      for (int s = 0; s < kSteps; ++s) {
+        __m512i act[TV];
+        for (int v = 0; v < TV; ++v) act[v] = _mm512_loadu_si512(qs[v] + (g * kSteps + s) * 64);
+        for (int r = 0; r < kRowTile; ++r) {
+          int32_t chunk;
+          std::memcpy(&chunk, w.codes + r * cols + g * kGroup + 4 * s, 4);
+          const __m512i wv = _mm512_set1_epi32(chunk);
+          for (int v = 0; v < TV; ++v) isum[r][v] = _mm512_dpbusd_epi32(isum[r][v], wv, act[v]);
+        }
+      }
+      if constexpr (kGroupsPerActScale > 1) {
+        for (int r = 0; r < kRowTile; ++r) {
+          const __m512 weight_scale = _mm512_set1_ps(w.scales[r * groups + g]);
+          for (int v = 0; v < TV; ++v) {
+            partial[r][v] =
+                _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][v]), weight_scale, partial[r][v]);
+          }
+        }
+      } else {
+        __m512 act_scale[TV];
+        for (int v = 0; v < TV; ++v) act_scale[v] = _mm512_loadu_ps(d[v] + g * kLanes);
+        for (int r = 0; r < kRowTile; ++r) {
+          const __m512 weight_scale = _mm512_set1_ps(w.scales[r * groups + g]);
+          for (int v = 0; v < TV; ++v) {
+            acc[r][v] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[r][v]),
+                                        _mm512_mul_ps(act_scale[v], weight_scale), acc[r][v]);
+          }
+        }
+      }
+      if constexpr (Format::kHasMin) {
+        __m512 act_sum[TV];
+        for (int v = 0; v < TV; ++v) act_sum[v] = _mm512_loadu_ps(d_sum[v] + g * kLanes);
+        for (int r = 0; r < kRowTile; ++r) {
+          const __m512 min = _mm512_set1_ps(w.mins[r * groups + g]);
+          for (int v = 0; v < TV; ++v) acc[r][v] = _mm512_fmadd_ps(act_sum[v], min, acc[r][v]);
+        }
+      }
+    }
+    if constexpr (kGroupsPerActScale > 1) {
+      for (int v = 0; v < TV; ++v) {
+        const __m512 act_scale = _mm512_loadu_ps(d[v] + g0 * kLanes);
+        for (int r = 0; r < kRowTile; ++r) {
+          acc[r][v] = _mm512_fmadd_ps(partial[r][v], act_scale, acc[r][v]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < kRowTile; ++r) {
+    for (int v = 0; v < TV; ++v) {
+      _mm512_storeu_ps(results + (r * kTokenVectors + v) * kLanes, acc[r][v]);
+    }
+  }
+}
+
+// Transposes 16 vectors in place: afterwards v[i][j] holds what v[j][i] held.
+inline void transpose16(__m512* v) {
+  __m512 a[16], b[16];
+  for (int k = 0; k < 8; ++k) {  // 2x2 blocks within each 128-bit lane
+    a[2 * k] = _mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]);
+    a[2 * k + 1] = _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]);
+  }
+  for (int m = 0; m < 4; ++m) {  // 4x4 blocks within each 128-bit lane
+    b[4 * m + 0] = _mm512_shuffle_ps(a[4 * m], a[4 * m + 2], 0x44);
+    b[4 * m + 1] = _mm512_shuffle_ps(a[4 * m], a[4 * m + 2], 0xEE);
+    b[4 * m + 2] = _mm512_shuffle_ps(a[4 * m + 1], a[4 * m + 3], 0x44);
+    b[4 * m + 3] = _mm512_shuffle_ps(a[4 * m + 1], a[4 * m + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; ++c) {  // then the 4x4 grid of 128-bit lanes
+    const __m512 e0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88);
+    const __m512 e1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);
+    const __m512 e2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
+    const __m512 e3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
+    v[c] = _mm512_shuffle_f32x4(e0, e2, 0x88);
+    v[8 + c] = _mm512_shuffle_f32x4(e0, e2, 0xDD);
+    v[4 + c] = _mm512_shuffle_f32x4(e1, e3, 0x88);
+    v[12 + c] = _mm512_shuffle_f32x4(e1, e3, 0xDD);
+  }
+}
+
+// Writes a row unit's results (results[row][token], kUnitRows rows) to the token-major
+// output: one 64-byte store per token instead of 16 scattered ones, which stalled on the
+// output lines' ownership requests.
+void store_unit(const float* results, int64_t row0, int n_rows, int64_t token0,
+                int64_t n_tokens_here, int64_t out_rows, float* out) {
+  const auto mask = static_cast<__mmask16>((1u << n_rows) - 1);
+  for (int v = 0; v * kLanes < n_tokens_here; ++v) {
+    __m512 lines[kLanes];
+    for (int r = 0; r < kUnitRows; ++r) {
+      lines[r] = _mm512_load_ps(results + (r * kTokenVectors + v) * kLanes);
+    }
+    transpose16(lines);
+    const int64_t n = std::min<int64_t>(kLanes, n_tokens_here - v * kLanes);
+    for (int64_t i = 0; i < n; ++i) {
+      _mm512_mask_storeu_ps(out + (token0 + v * kLanes + i) * out_rows + row0, mask, lines[i]);
+    }
+  }
+}
+
+// Asks for the next row unit's weights while the micro-kernels work on this one: the unit is
+// read once per token block, straight from DRAM, and without this its loads stall decoding.
+void prefetch_rows(const uint8_t* first, int64_t n_rows, int64_t stride) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    for (int64_t byte = 0; byte < stride; byte += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(first + r * stride + byte), _MM_HINT_T1);
+    }
+  }
+}
+
+int64_t token_groups_per_block(int64_t bytes_per_token_group) {
+  const int64_t n = std::max<int64_t>(kTokenVectors, kActBlockBytes / bytes_per_token_group);
+  return n / kTokenVectors * kTokenVectors;
+}
+
+// Runs row units [unit_begin, unit_end) against every token. decode_unit(row0, n_rows) decodes
+// the unit's rows (padding rows beyond n_rows with zero scales, so their discarded results
+// stay finite); tile_kernel(tile, tg, tv, results) runs the micro-kernel for rows
+// 4 * tile .. 4 * tile + 3 of the unit against token vectors tg .. tg + tv - 1.
+template <class DecodeUnit, class TileKernel>
+void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tokens,
+               int64_t block, const uint8_t* weights, int64_t stride, float* out,
+               DecodeUnit&& decode_unit, TileKernel&& tile_kernel) {
+  const int64_t token_groups = (n_tokens + kLanes - 1) / kLanes;
+  alignas(64) float results[kUnitRows * kTokenVectors * kLanes] = {};
+  for (int64_t block_begin = 0; block_begin < token_groups; block_begin += block) {
+    const int64_t block_end = std::min(token_groups, block_begin + block);
+    for (int64_t unit = unit_begin; unit < unit_end; ++unit) {
+      const int64_t row0 = unit * kUnitRows;
+      const int n_rows = static_cast<int>(std::min<int64_t>(kUnitRows, rows - row0));
+      decode_unit(row0, n_rows);
+      if (unit + 1 < unit_end) {
+        prefetch_rows(weights + (row0 + kUnitRows) * stride,
+                      std::min<int64_t>(kUnitRows, rows - row0 - kUnitRows), stride);
+      }
+      const int n_tiles = (n_rows + kRowTile - 1) / kRowTile;
+      for (int64_t tg = block_begin; tg < block_end; tg += kTokenVectors) {
+        const int tv = static_cast<int>(std::min<int64_t>(kTokenVectors, block_end - tg));
+        for (int tile = 0; tile < n_tiles; ++tile) {
+          tile_kernel(tile, tg, tv, results + tile * kRowTile * kTokenVectors * kLanes);
+        }
+        const int64_t token0 = tg * kLanes;
+        store_unit(results, row0, n_rows, token0,
+                   std::min<int64_t>(tv * kLanes, n_tokens - token0), rows, out);
+      }
+    }
+  }
+}
+
+template <class Format>
+void gemm_quantized(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                    ThreadPool* pool) {
+  const int64_t cols = w.cols;
+  const int64_t groups = cols / Format::kGroup;
+  const int64_t token_groups = (n_tokens + kLanes - 1) / kLanes;
+  // One buffer per calling thread; the lambdas below must name it through a reference, since
+  // a thread_local named inside them would be each worker's own (empty) instance.
+  thread_local PackedActs acts_of_caller;
+  PackedActs& acts = acts_of_caller;
+  acts.resize(cols, groups, token_groups);
+  run_parallel(pool, token_groups, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t tg = begin; tg < end; ++tg) {
+      const int n_valid = static_cast<int>(std::min<int64_t>(kLanes, n_tokens - tg * kLanes));
+      pack_token_group(Format::kAct, Format::kGroup, in, tg * kLanes, n_valid, acts, tg);
+    }
+  });
+
+  const int64_t stride = row_bytes(traits(w.type), cols);
+  const auto* weights = static_cast<const uint8_t*>(w.data);
+  const int64_t block = token_groups_per_block(cols * kLanes);
+  const int64_t n_units = (w.rows + kUnitRows - 1) / kUnitRows;
+  run_parallel(pool, n_units, 1, [&](int64_t unit_begin, int64_t unit_end) {
+    thread_local std::vector<uint8_t> codes;
+    thread_local std::vector<float> scales, mins;
+    codes.resize(static_cast<size_t>(kUnitRows * cols));
+    scales.resize(static_cast<size_t>(kUnitRows * groups));
+    mins.resize(scales.size());
+    const auto decode_unit = [&](int64_t row0, int n_rows) {
+      for (int r = 0; r < kUnitRows; ++r) {
+        if (r < n_rows) {
+          Format::decode(weights + (row0 + r) * stride, cols, codes.data() + r * cols,
+                         scales.data() + r * groups, mins.data() + r * groups);
+        } else {
+          std::fill_n(codes.data() + r * cols, cols, 0);
+          std::fill_n(scales.data() + r * groups, groups, 0.0f);
+          std::fill_n(mins.data() + r * groups, groups, 0.0f);
+        }
+      }
+    };
+    const auto tile_kernel = [&](int tile, int64_t tg, int tv, float* results) {
+      const int64_t first = static_cast<int64_t>(tile) * kRowTile;
+      const DecodedTile decoded{codes.data() + first * cols, scales.data() + first * groups,
+                                mins.data() + first * groups};
+      if (tv == 2) {
+        int_micro_kernel<Format, 2>(decoded, acts, tg, results);
+      } else {
+        int_micro_kernel<Format, 1>(decoded, acts, tg, results);
+      }
+    };
+    run_units(unit_begin, unit_end, w.rows, n_tokens, block, weights, stride, out, decode_unit,
+              tile_kernel);
+  });
+}
+
+// ---- Float weights (F32, F16, BF16): F32 FMA, activations repacked as [cols][16 tokens].
+
+template <int kFormat>  // 0: F32, 1: F16, 2: BF16
+void decode_float_row(const void* row, int64_t cols, float* dst) {
+  if constexpr (kFormat == 0) {
+    std::memcpy(dst, row, static_cast<size_t>(cols) * sizeof(float));
+  } else {
+    const auto* h = static_cast<const uint16_t*>(row);
+    int64_t k = 0;
+    for (; k + 16 <= cols; k += 16) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + k));
+      if constexpr (kFormat == 1) {
+        _mm512_storeu_ps(dst + k, _mm512_cvtph_ps(v));
+      } else {
+        _mm512_storeu_ps(dst + k, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)));
+      }
+    }
+    for (; k < cols; ++k) {
+      if constexpr (kFormat == 1) {
+        dst[k] = half_to_float(h[k]);
+      } else {
+        const uint32_t bits = static_cast<uint32_t>(h[k]) << 16;
+        std::memcpy(dst + k, &bits, sizeof(float));
+      }
+    }
+  }
+}
+
+template <int TV>
+void float_micro_kernel(const float* w, int64_t cols, const float* acts, int64_t tg,
+                        float* results) {
+  const float* a[TV];
+  for (int v = 0; v < TV; ++v) a[v] = acts + (tg + v) * cols * kLanes;
+  __m512 acc[kRowTile][TV];
+  for (int r = 0; r < kRowTile; ++r) {
+    for (int v = 0; v < TV; ++v) acc[r][v] = _mm512_setzero_ps();
+  }
+  for (int64_t k = 0; k < cols; ++k) {
+    __m512 act[TV];
+    for (int v = 0; v < TV; ++v) act[v] = _mm512_loadu_ps(a[v] + k * kLanes);
+    for (int r = 0; r < kRowTile; ++r) {
+      const __m512 wv = _mm512_set1_ps(w[r * cols + k]);
+      for (int v = 0; v < TV; ++v) acc[r][v] = _mm512_fmadd_ps(wv, act[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < kRowTile; ++r) {
+    for (int v = 0; v < TV; ++v) {
+      _mm512_storeu_ps(results + (r * kTokenVectors + v) * kLanes, acc[r][v]);
+    }
+  }
+}
+
+template <int kFormat>
+void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                ThreadPool* pool) {
+  const int64_t cols = w.cols;
+  const int64_t token_groups = (n_tokens + kLanes - 1) / kLanes;
+  thread_local std::vector<float> acts_of_caller;  // named by reference, as in gemm_quantized
+  std::vector<float>& acts = acts_of_caller;
+  acts.resize(static_cast<size_t>(token_groups * cols * kLanes));
+  run_parallel(pool, token_groups, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t tg = begin; tg < end; ++tg) {
+      float* dst = acts.data() + tg * cols * kLanes;
+      for (int lane = 0; lane < kLanes; ++lane) {
+        const int64_t t = tg * kLanes + lane;
+        for (int64_t k = 0; k < cols; ++k) {
+          dst[k * kLanes + lane] = t < n_tokens ? in[t * cols + k] : 0.0f;
+        }
+      }
+    }
+  });
+
+  const int64_t stride = row_bytes(traits(w.type), cols);
+  const auto* weights = static_cast<const uint8_t*>(w.data);
+  const int64_t block = token_groups_per_block(cols * kLanes * static_cast<int64_t>(sizeof(float)));
+  const int64_t n_units = (w.rows + kUnitRows - 1) / kUnitRows;
+  run_parallel(pool, n_units, 1, [&](int64_t unit_begin, int64_t unit_end) {
+    thread_local std::vector<float> decoded;
+    decoded.resize(static_cast<size_t>(kUnitRows * cols));
+    const auto decode_unit = [&](int64_t row0, int n_rows) {
+      for (int r = 0; r < kUnitRows; ++r) {
+        if (r < n_rows) {
+          decode_float_row<kFormat>(weights + (row0 + r) * stride, cols, decoded.data() + r * cols);
+        } else {
+          std::fill_n(decoded.data() + r * cols, cols, 0.0f);
+        }
+      }
+    };
+    const auto tile_kernel = [&](int tile, int64_t tg, int tv, float* results) {
+      const float* rows = decoded.data() + static_cast<int64_t>(tile) * kRowTile * cols;
+      if (tv == 2) {
+        float_micro_kernel<2>(rows, cols, acts.data(), tg, results);
+      } else {
+        float_micro_kernel<1>(rows, cols, acts.data(), tg, results);
+      }
+    };
+    run_units(unit_begin, unit_end, w.rows, n_tokens, block, weights, stride, out, decode_unit,
+              tile_kernel);
+  });
+}
+
+}  // namespace
+
+bool avx512_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                 ThreadPool* pool) {
+  switch (w.type) {
+    case TensorType::F32: gemm_float<0>(w, in, n_tokens, out, pool); return true;
+    case TensorType::F16: gemm_float<1>(w, in, n_tokens, out, pool); return true;
+    case TensorType::BF16: gemm_float<2>(w, in, n_tokens, out, pool); return true;
+    case TensorType::Q4_0:
+      gemm_quantized<DecodeLegacy<BlockQ4_0, 3, false, false>>(w, in, n_tokens, out, pool);
+      return true;
+    case TensorType::Q4_1:
+      gemm_quantized<DecodeLegacy<BlockQ4_1, -1, true, false>>(w, in, n_tokens, out, pool);
+      return true;
+    case TensorType::Q5_0:
+      gemm_quantized<DecodeLegacy<BlockQ5_0, 4, false, true>>(w, in, n_tokens, out, pool);
+      return true;
+    case TensorType::Q5_1:
+      gemm_quantized<DecodeLegacy<BlockQ5_1, -1, true, true>>(w, in, n_tokens, out, pool);
+      return true;
+    case TensorType::Q8_0: gemm_quantized<DecodeQ8_0>(w, in, n_tokens, out, pool); return true;
+    case TensorType::Q4_K:
+      gemm_quantized<DecodeQ45K<BlockQ4_K, false>>(w, in, n_tokens, out, pool);
+      return true;
+    case TensorType::Q5_K:
+      gemm_quantized<DecodeQ45K<BlockQ5_K, true>>(w, in, n_tokens, out, pool);
+      return true;
+    case TensorType::Q6_K: gemm_quantized<DecodeQ6K>(w, in, n_tokens, out, pool); return true;
+    default: return false;
+  }
+}
+
+}  // namespace hearth
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif
+
+#else  // not x86-64: no AVX-512 GEMM
+
+namespace hearth {
+bool avx512_gemm(const WeightMatrix&, const float*, int64_t, float*, ThreadPool*) { return false; }
+}  // namespace hearth
+
+#endif

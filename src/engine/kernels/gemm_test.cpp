@@ -1,0 +1,144 @@
+// The AVX-512 GEMM path (many tokens) against the scalar row-dot kernels.
+#include "engine/kernels/gemm.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "engine/kernels/matmul.h"
+#include "engine/kernels/quant_dot.h"
+#include "engine/runtime/thread_pool.h"
+#include "engine/tensor/fp16.h"
+#include "engine/tensor/quant.h"
+
+namespace hearth {
+namespace {
+
+constexpr TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16,
+                                    TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                    TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
+                                    TensorType::Q5_K, TensorType::Q6_K};
+
+bool has_avx512() { return best_kernel_level(cpu_features()) >= KernelLevel::kAvx512; }
+
+bool is_integer_type(TensorType type) {
+  return activation_format(type) != ActivationFormat::kF32;
+}
+
+// Random weight bytes (every code, packed scale and high-bit pattern) with the float scales
+// set to 1, so every product below is a small integer.
+std::vector<uint8_t> unit_scale_weights(TensorType type, int64_t rows, int64_t cols,
+                                        std::mt19937& rng) {
+  const uint16_t one = fp32_to_fp16(1.0f);
+  const int64_t n_blocks = rows * cols / traits(type).block_size;
+  const size_t block_bytes = static_cast<size_t>(traits(type).type_size);
+  std::vector<uint8_t> weights(static_cast<size_t>(n_blocks) * block_bytes);
+  for (auto& byte : weights) byte = static_cast<uint8_t>(rng());
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    uint8_t* block = weights.data() + b * block_bytes;
+    switch (type) {
+      case TensorType::Q4_1:
+      case TensorType::Q5_1:
+      case TensorType::Q4_K:
+      case TensorType::Q5_K:
+        std::memcpy(block + 2, &one, 2);  // m / dmin
+        [[fallthrough]];
+      case TensorType::Q4_0:
+      case TensorType::Q5_0:
+      case TensorType::Q8_0:
+        std::memcpy(block, &one, 2);  // d
+        break;
+      case TensorType::Q6_K:
+        std::memcpy(block + offsetof(BlockQ6_K, d), &one, 2);
+        break;
+      default:
+        break;
+    }
+  }
+  return weights;
+}
+
+// Integer activations whose every 32-element block holds a 127: the 8-bit activation scale
+// is then exactly 1 in both Q8 formats, the codes equal the inputs, and every block sum and
+// every partial sum is an integer that float holds exactly. GEMM and scalar must agree
+// bit for bit.
+TEST(Gemm, IntegerSumsEqualScalarExactly) {
+  if (!has_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  ThreadPool pool(2);
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> small(-4, 4);
+  for (TensorType type : kAllTypes) {
+    if (!is_integer_type(type)) continue;
+    const int64_t cols = 512;
+    for (int64_t rows : {1, 7, 33}) {
+      const std::vector<uint8_t> weights = unit_scale_weights(type, rows, cols, rng);
+      const WeightMatrix w{type, weights.data(), rows, cols};
+      for (int64_t n_tokens : {kGemmMinTokens, int64_t{16}, int64_t{37}}) {
+        std::vector<float> x(static_cast<size_t>(n_tokens * cols));
+        for (auto& v : x) v = static_cast<float>(small(rng));
+        for (size_t i = 0; i < x.size(); i += 32) x[i + rng() % 32] = (rng() & 1) ? 127.0f : -127.0f;
+        std::vector<float> expected(n_tokens * rows), got(n_tokens * rows, NAN);
+        matmul_at_level(w, x.data(), n_tokens, expected.data(), nullptr, KernelLevel::kScalar);
+        matmul_at_level(w, x.data(), n_tokens, got.data(), &pool, KernelLevel::kAvx512);
+        for (size_t i = 0; i < got.size(); ++i) {
+          ASSERT_EQ(got[i], expected[i]) << tensor_type_name(type) << " rows " << rows
+                                         << " tokens " << n_tokens << " index " << i;
+        }
+      }
+    }
+  }
+}
+
+// Realistic data and odd shapes: rows and tokens off the tile sizes, rows long enough to
+// split the tokens into several cache blocks, with and without a pool. The activations are
+// quantized identically on both paths, so only float rounding order differs: within 1e-5 of
+// sum |w_k * x_k|.
+TEST(Gemm, MatchesScalarOnOddShapes) {
+  if (!has_avx512()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  ThreadPool pool(3);
+  std::mt19937 rng(5);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  struct Shape {
+    int64_t rows, cols, tokens;
+  };
+  const Shape shapes[] = {{1, 256, 8}, {5, 512, 9}, {37, 256, 33}, {70, 768, 50}, {19, 8192, 80}};
+  for (TensorType type : kAllTypes) {
+    for (const Shape& s : shapes) {
+      const int64_t stride = row_bytes(traits(type), s.cols);
+      std::vector<uint8_t> weights(static_cast<size_t>(s.rows * stride));
+      std::vector<float> row(static_cast<size_t>(s.cols));
+      std::vector<float> dequantized(static_cast<size_t>(s.rows * s.cols));
+      for (int64_t r = 0; r < s.rows; ++r) {
+        for (auto& v : row) v = dist(rng);
+        quantize_row(type, row.data(), weights.data() + r * stride, s.cols);
+        dequantize_row(type, weights.data() + r * stride, dequantized.data() + r * s.cols, s.cols);
+      }
+      const WeightMatrix w{type, weights.data(), s.rows, s.cols};
+      std::vector<float> x(static_cast<size_t>(s.tokens * s.cols));
+      for (auto& v : x) v = dist(rng);
+      std::vector<float> expected(s.tokens * s.rows);
+      matmul_at_level(w, x.data(), s.tokens, expected.data(), nullptr, KernelLevel::kScalar);
+      for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
+        std::vector<float> got(s.tokens * s.rows, NAN);
+        matmul_at_level(w, x.data(), s.tokens, got.data(), p, KernelLevel::kAvx512);
+        for (int64_t t = 0; t < s.tokens; ++t) {
+          for (int64_t r = 0; r < s.rows; ++r) {
+            double magnitude = 0;
+            for (int64_t k = 0; k < s.cols; ++k) {
+              magnitude += std::fabs(dequantized[r * s.cols + k] * x[t * s.cols + k]);
+            }
+            ASSERT_NEAR(got[t * s.rows + r], expected[t * s.rows + r], 1e-5 * magnitude + 1e-6)
+                << tensor_type_name(type) << " " << s.rows << "x" << s.cols << " tokens "
+                << s.tokens << " token " << t << " row " << r << (p ? " pooled" : "");
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace hearth
