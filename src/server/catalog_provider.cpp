@@ -36,7 +36,11 @@ class CatalogProvider : public ModelProvider {
         return api_fail(e);
       }
       std::fprintf(stderr, "hearth serve: downloading %s\n", cat::display_name(*ref).c_str());
-      auto result = cat::download(options_.home, ref->variant);
+      cat::ProgressPrinter printer("hearth serve: " + cat::display_name(*ref));
+      cat::DownloadOptions download_options;
+      download_options.on_progress = [&](const cat::DownloadProgress& p) { printer(p); };
+      auto result = cat::download(options_.home, ref->variant, download_options);
+      printer.finish();
       if (!result) {
         return api_fail({.status = 502, .message = result.error().message, .type = "server_error", .code = "download_failed"});
       }
