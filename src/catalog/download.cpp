@@ -273,12 +273,19 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
       last_error = curl_message[0] ? curl_message : curl_easy_strerror(rc);
     }
     const uint64_t have = t.offset + t.written;
+    const bool unreachable = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+                             rc == CURLE_COULDNT_RESOLVE_PROXY;
     if (options.on_message) {
-      options.on_message("connection to the hub lost after " + format_bytes(have) +
-                         (total ? " of " + format_bytes(total) : "") + " (" + last_error + ")" +
-                         (attempt < options.max_attempts ? "; retrying" : ""));
+      options.on_message((unreachable ? "cannot reach the hub at " + hub
+                                      : "connection to the hub lost after " + format_bytes(have) +
+                                            (total ? " of " + format_bytes(total) : "")) +
+                         " (" + last_error + ")" + (attempt < options.max_attempts ? "; retrying" : ""));
     }
     if (attempt == std::max(1, options.max_attempts)) {
+      if (unreachable) {
+        return fail("download of " + what + " failed: cannot reach the hub at " + hub + " (" + last_error +
+                    "); are you offline? Nothing was cached");
+      }
       return fail("download of " + what + " failed: " + last_error + " after " + format_bytes(have) +
                   "; run the command again to resume (nothing was cached)");
     }
