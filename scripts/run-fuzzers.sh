@@ -20,3 +20,16 @@ echo "fuzzing gguf_fuzz for ${seconds}s"
 "$build_dir/fuzz/gguf_fuzz" -max_total_time="$seconds" -max_len=1048576 -rss_limit_mb=2048 \
   -print_final_stats=1 "$work/gguf" 2>&1 | tail -n 12
 echo "fuzz: gguf_fuzz found no crash"
+
+if [[ -x "$build_dir/fuzz/tokenizer_fuzz" ]]; then
+  mkdir -p "$work/tokenizer"
+  # Seeds: the tokenizer test texts, each behind an option byte ('0'..'9' picks one of the
+  # fuzzer's vocabularies; the fuzzer mutates it like the rest).
+  awk -v dir="$work/tokenizer" 'BEGIN { RS = "\n__ggml_vocab_test__\n" }
+    { printf "%s%s", substr("0123456789", NR % 10 + 1, 1), $0 > (dir "/seed_" NR) }' \
+    "$fixtures/tokenizer/vocab-qwen2.inp"
+  echo "fuzzing tokenizer_fuzz for ${seconds}s"
+  "$build_dir/fuzz/tokenizer_fuzz" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
+    -print_final_stats=1 "$work/tokenizer" 2>&1 | tail -n 12
+  echo "fuzz: tokenizer_fuzz found no crash"
+fi

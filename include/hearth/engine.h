@@ -86,6 +86,19 @@ struct SessionOptions {
   int n_ctx = 0;      // 0 = the model's default; positions beyond it are an Error
   int n_threads = 0;  // 0 = the model's default
   int n_batch = 512;  // tokens evaluated per forward pass; bounds scratch memory
+  // Borrowed pool to run on instead of an own one of n_threads (e.g. one pool serving several
+  // sessions that decode in turn). It must outlive the session and may serve only one decode
+  // at a time.
+  ThreadPool* pool = nullptr;
+};
+
+class Session;
+
+// One session's part of Session::decode_batch.
+struct DecodeRequest {
+  Session* session = nullptr;
+  std::span<const int32_t> tokens;
+  bool all_logits = false;
 };
 
 class Session {
@@ -100,6 +113,15 @@ class Session {
   // when `all_logits`. Errors: empty input, a token outside the vocabulary, or context
   // overflow (n_past() + size > n_ctx()); the session is then unchanged.
   Status decode(std::span<const int32_t> tokens, bool all_logits = false);
+
+  // Decodes several sessions in one forward pass, so every weight is read once for all of
+  // their tokens: N conversations advancing a token each cost little more than one. For each
+  // session the effect is that of session->decode(tokens, all_logits). The sessions must be
+  // distinct and share one Model; the pass runs on the first session's thread pool and
+  // scratch, so none of them may be in use elsewhere meanwhile. Any Error (one request's,
+  // or a misuse) is found before anything runs and leaves every session unchanged. When the
+  // tokens together exceed the first session's n_batch, sessions are decoded one by one.
+  static Status decode_batch(std::span<const DecodeRequest> requests);
 
   // Logits (n_vocab floats) after the i-th token of the last decode; -1 = its last token.
   // Only the last token's row exists unless the decode asked for all logits; an index with
@@ -119,11 +141,15 @@ class Session {
 
  private:
   struct Scratch;
+  Status check_decode(std::span<const int32_t> tokens) const;
+  void prepare_logits(int64_t n_tokens, bool all_logits);
+
   std::shared_ptr<const Model> model_;
   int n_ctx_ = 0;
   int n_batch_ = 512;
   std::unique_ptr<KvCache> cache_;
-  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<ThreadPool> own_pool_;  // null when borrowing
+  ThreadPool* pool_ = nullptr;
   std::unique_ptr<Scratch> scratch_;
   std::vector<float> logits_;
   int n_logit_rows_ = 0;

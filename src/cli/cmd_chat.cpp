@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "engine/chat/template.h"
+#include "engine/chat/model_template.h"
 #include "engine/gguf/gguf.h"
 #include "engine/runtime/generator.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -17,13 +17,6 @@
 
 namespace hearth::cli {
 namespace {
-
-// Used when the GGUF carries no chat template (the server documents the same fallback).
-constexpr const char* kChatMlTemplate =
-    "{%- for message in messages -%}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}";
 
 struct ChatArgs {
   std::string model;
@@ -42,14 +35,12 @@ int run_chat(const ChatArgs& args) {
     return 1;
   }
   const Tokenizer& tokenizer = (*model)->tokenizer();
-  auto source = (*model)->file().get_string_or("tokenizer.chat_template", "");
-  const bool fallback = !source || source->empty();
-  auto chat_template = chat::ChatTemplate::parse(fallback ? kChatMlTemplate : *source);
+  auto chat_template = chat::model_chat_template((*model)->file(), tokenizer);
   if (!chat_template) {
-    std::fprintf(stderr, "hearth chat: the model's chat template does not parse: %s\n",
-                 chat_template.error().message.c_str());
+    std::fprintf(stderr, "hearth chat: %s\n", chat_template.error().message.c_str());
     return 1;
   }
+  const bool fallback = chat_template->is_fallback;
   const bool interactive = isatty(STDIN_FILENO) != 0;
   if (interactive) {
     std::fprintf(stderr, "hearth chat: %s%s. /reset, /system TEXT, /exit\n",
@@ -65,8 +56,6 @@ int run_chat(const ChatArgs& args) {
   options.sampling.seed = args.seed;
 
   chat::ChatRequest request;
-  if (tokenizer.bos_id() >= 0) request.bos_token = std::string(tokenizer.token_text(tokenizer.bos_id()));
-  if (tokenizer.eos_id() >= 0) request.eos_token = std::string(tokenizer.token_text(tokenizer.eos_id()));
   auto reset = [&] {
     request.messages = nlohmann::ordered_json::array();
     if (!args.system.empty()) request.messages.push_back({{"role", "system"}, {"content", args.system}});
@@ -89,17 +78,13 @@ int run_chat(const ChatArgs& args) {
       continue;
     }
     request.messages.push_back({{"role", "user"}, {"content", line}});
-    auto prompt_text = chat::apply_chat_template(*chat_template, request);
-    if (!prompt_text) {
-      std::fprintf(stderr, "hearth chat: %s\n", prompt_text.error().message.c_str());
+    auto prompt = chat::chat_prompt_tokens(*chat_template, tokenizer, request);
+    if (!prompt) {
+      std::fprintf(stderr, "hearth chat: %s\n", prompt.error().message.c_str());
       request.messages.erase(request.messages.end() - 1);
       continue;
     }
-    std::vector<int32_t> prompt = tokenizer.encode(*prompt_text, true, true);
-    if (prompt.size() >= 2 && prompt[0] == tokenizer.bos_id() && prompt[1] == prompt[0]) {
-      prompt.erase(prompt.begin());
-    }
-    auto result = generation.run(prompt, options, [](std::string_view piece) {
+    auto result = generation.run(*prompt, options, [](std::string_view piece) {
       std::fwrite(piece.data(), 1, piece.size(), stdout);
       std::fflush(stdout);
       return true;

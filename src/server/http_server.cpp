@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 namespace hearth::server {
 
@@ -36,6 +37,23 @@ HttpServer::HttpServer(HttpOptions options)
     if (!authorized(req)) {
       send_error(res, unauthorized());
       return httplib::Server::HandlerResponse::Handled;
+    }
+    // This runs before the body is read: refuse an oversized body now instead of reading
+    // (and discarding) all of it first.
+    if (req.has_header("Content-Length")) {
+      const std::string length = req.get_header_value("Content-Length");
+      char* end = nullptr;
+      const unsigned long long declared = std::strtoull(length.c_str(), &end, 10);
+      if (end == length.c_str() || *end != '\0') {
+        res.set_header("Connection", "close");
+        send_error(res, invalid_request("The Content-Length header is not a number."));
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      if (declared > options_.max_body_bytes) {
+        res.set_header("Connection", "close");
+        send_error(res, payload_too_large(options_.max_body_bytes));
+        return httplib::Server::HandlerResponse::Handled;
+      }
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });

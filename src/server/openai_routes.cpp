@@ -59,6 +59,7 @@ struct Prepared {
   std::string echo_prefix;  // completions with echo
   std::string id;
   int64_t created = 0;
+  std::shared_ptr<void> in_flight;  // releases the in-flight count when the response is done
 };
 
 json chunk_json(const Prepared& p, json choice) {
@@ -91,7 +92,7 @@ std::optional<StreamEvent> wait_event(RequestStream& stream, const std::function
   }
 }
 
-void respond_whole(Prepared& p, httplib::Response& res, Metrics& metrics) {
+void respond_whole(Prepared& p, httplib::Response& res) {
   std::string text = p.echo_prefix;
   for (;;) {
     auto event = wait_event(*p.stream, {});
@@ -122,7 +123,6 @@ void respond_whole(Prepared& p, httplib::Response& res, Metrics& metrics) {
                  {"choices", json::array({choice})},
                  {"usage", usage_json(*event)}};
     send_json(res, 200, dump(body));
-    (void)metrics;
     return;
   }
 }
@@ -182,10 +182,8 @@ void handle_generation(Api api, const httplib::Request& req, httplib::Response& 
                        ModelRegistry& registry, Metrics& metrics) {
   ++metrics.requests_total;
   ++metrics.requests_in_flight;
-  struct InFlight {
-    Metrics& m;
-    ~InFlight() { --m.requests_in_flight; }
-  } in_flight{metrics};
+  // Counted until the response is complete, which for a stream is after this handler returns.
+  std::shared_ptr<void> in_flight(nullptr, [&metrics](void*) { --metrics.requests_in_flight; });
   auto fail_with = [&](const ApiError& e) {
     ++metrics.requests_failed;
     send_error(res, e);
@@ -195,6 +193,7 @@ void handle_generation(Api api, const httplib::Request& req, httplib::Response& 
   if (!body) return fail_with(body.error());
 
   auto p = std::make_shared<Prepared>();
+  p->in_flight = std::move(in_flight);
   p->api = api;
   p->created = unix_now();
   p->id = new_id(api == Api::kChat ? "chatcmpl" : "cmpl");
@@ -247,7 +246,7 @@ void handle_generation(Api api, const httplib::Request& req, httplib::Response& 
   if (p->streaming) {
     respond_streaming(p, res);
   } else {
-    respond_whole(*p, res, metrics);
+    respond_whole(*p, res);
   }
 }
 

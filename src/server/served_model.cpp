@@ -7,12 +7,6 @@
 
 namespace hearth::server {
 
-const char* const kFallbackChatTemplate =
-    "{%- for message in messages -%}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' -}}"
-    "{%- endfor -%}"
-    "{%- if add_generation_prompt -%}{{- '<|im_start|>assistant\\n' -}}{%- endif -%}";
-
 Result<std::unique_ptr<ServedModel>> ServedModel::create(std::string id,
                                                          std::shared_ptr<const Model> model,
                                                          const SchedulerOptions& options,
@@ -22,24 +16,9 @@ Result<std::unique_ptr<ServedModel>> ServedModel::create(std::string id,
   served->created_ = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
-  const Tokenizer& tokenizer = model->tokenizer();
-  if (tokenizer.bos_id() >= 0) served->bos_token_ = std::string(tokenizer.token_text(tokenizer.bos_id()));
-  if (tokenizer.eos_id() >= 0) served->eos_token_ = std::string(tokenizer.token_text(tokenizer.eos_id()));
-
-  auto source = model->file().get_string_or("tokenizer.chat_template", "");
-  if (!source) return std::unexpected(source.error());
-  if (!source->empty()) {
-    auto parsed = chat::ChatTemplate::parse(*source);
-    if (!parsed) {
-      return fail("the model's chat template does not parse: " + parsed.error().message);
-    }
-    served->template_.emplace(std::move(*parsed));
-  } else {
-    auto parsed = chat::ChatTemplate::parse(kFallbackChatTemplate);
-    if (!parsed) return std::unexpected(parsed.error());
-    served->template_.emplace(std::move(*parsed));
-    served->fallback_template_ = true;
-  }
+  auto chat_template = chat::model_chat_template(model->file(), model->tokenizer());
+  if (!chat_template) return std::unexpected(chat_template.error());
+  served->template_.emplace(std::move(*chat_template));
   served->model_ = std::move(model);
   served->scheduler_ = std::make_unique<Scheduler>(served->model_, options, metrics);
   return served;
@@ -60,15 +39,13 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(const ChatRequest& requ
   chat.messages = request.messages;
   chat.tools = request.tools;
   chat.add_generation_prompt = true;
-  chat.bos_token = bos_token_;
-  chat.eos_token = eos_token_;
-  auto rendered = chat::apply_chat_template(*template_, chat);
-  if (!rendered) {
+  auto ids = chat::chat_prompt_tokens(*template_, model_->tokenizer(), std::move(chat));
+  if (!ids) {
     return api_fail(invalid_request("The model's chat template rejected the conversation: " +
-                                        rendered.error().message,
+                                        ids.error().message,
                                     "messages"));
   }
-  return text_prompt(*rendered);
+  return std::move(*ids);
 }
 
 ApiResult<GenerateOptions> ServedModel::generation_options(const GenerationRequest& request,

@@ -8,16 +8,13 @@
 #include <string>
 #include <vector>
 
-#include "engine/chat/template.h"
+#include "engine/chat/model_template.h"
 #include "hearth/engine.h"
 #include "server/api_error.h"
 #include "server/openai_request.h"
 #include "server/scheduler.h"
 
 namespace hearth::server {
-
-// The prompt format for models whose GGUF has no tokenizer.chat_template (ChatML).
-extern const char* const kFallbackChatTemplate;
 
 class ServedModel {
  public:
@@ -30,7 +27,7 @@ class ServedModel {
   int64_t created() const { return created_; }
   const Model& model() const { return *model_; }
   Scheduler& scheduler() { return *scheduler_; }
-  bool uses_fallback_template() const { return fallback_template_; }
+  bool uses_fallback_template() const { return template_->is_fallback; }
 
   // Renders messages (and tools) with the chat template and tokenizes the result.
   ApiResult<std::vector<int32_t>> chat_prompt(const ChatRequest& request) const;
@@ -49,9 +46,7 @@ class ServedModel {
   int64_t created_ = 0;
   std::shared_ptr<const Model> model_;
   std::unique_ptr<Scheduler> scheduler_;
-  std::optional<chat::ChatTemplate> template_;
-  bool fallback_template_ = false;
-  std::string bos_token_, eos_token_;
+  std::optional<chat::ModelChatTemplate> template_;
 };
 
 }  // namespace hearth::server

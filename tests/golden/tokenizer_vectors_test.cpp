@@ -88,6 +88,24 @@ std::string describe(const std::vector<int32_t>& ids) {
   return out;
 }
 
+bool is_valid_utf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto byte = static_cast<uint8_t>(text[i]);
+    const size_t length = byte < 0x80           ? 1
+                          : (byte >> 5) == 0x6  ? 2
+                          : (byte >> 4) == 0xE  ? 3
+                          : (byte >> 3) == 0x1E ? 4
+                                                : 0;
+    if (length == 0 || i + length > text.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      if ((static_cast<uint8_t>(text[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 class TokenizerVectors : public ::testing::TestWithParam<VectorCase> {};
 
 TEST_P(TokenizerVectors, MatchesReferenceIds) {
@@ -104,6 +122,19 @@ TEST_P(TokenizerVectors, MatchesReferenceIds) {
   size_t round_trips = 0;
   for (size_t i = 0; i < texts.size(); ++i) {
     const std::vector<int32_t> ids = tokenizer->encode(texts[i], false, false);
+    // Streaming gives the same bytes as the pieces, never an invalid character on the way
+    // (emoji here arrive as byte tokens in SentencePiece vocabularies).
+    StreamingDecoder stream(*tokenizer, true);
+    std::string streamed;
+    std::string pieces;
+    for (int32_t id : ids) {
+      const std::string out = stream.push(id);
+      EXPECT_TRUE(is_valid_utf8(out)) << c.vectors << " text " << i << " token " << id;
+      streamed += out;
+      pieces += tokenizer->token_to_piece(id, true);
+    }
+    streamed += stream.finish();
+    EXPECT_EQ(streamed, pieces) << c.vectors << " text " << i;
     if (ids == expected[i]) {
       ++passed;
     } else {
@@ -160,8 +191,8 @@ TEST(TokenizerReference, TokenizeEntriesMatchEveryModel) {
       if (got == want) {
         ++passed;
       } else {
-        ADD_FAILURE() << name << " '" << text << "'\n  expected" << describe(want)
-                      << "\n  got     " << describe(got);
+        ADD_FAILURE() << name << " '" << text << "'\n  expected" << describe(want) << "\n  got     "
+                      << describe(got);
       }
     }
     std::printf("[ reference] %-34s %zu/%zu\n", name.c_str(), passed, cases.size());

@@ -12,6 +12,7 @@ namespace {
 // Jinja2's object_type_repr(): "dict object", "None", ...
 std::string object_type(const Value& obj) {
   if (obj.is_none()) return "None";
+  if (obj.is_namespace()) return "jinja2.utils.Namespace object";
   return obj.type_name() + " object";
 }
 
@@ -24,14 +25,6 @@ Value missing_element(const Value& obj, const Value& key) {
   return Value::undefined(object_type(obj) + " has no element " + to_repr(key));
 }
 
-const std::vector<Value>& as_strings(const Value& v, const char* what) {
-  if (!v.is_list()) throw TemplateError(std::string(what) + " expects a list of strings");
-  for (const auto& item : v.list_data().items) {
-    if (!item.is_string()) throw TemplateError(std::string(what) + " expects a list of strings");
-  }
-  return v.list_data().items;
-}
-
 bool matches_affix(const Value& str, const Value& affix, bool prefix) {
   std::vector<Value> candidates =
       affix.is_tuple() ? affix.list_data().items : std::vector<Value>{affix};
@@ -42,8 +35,8 @@ bool matches_affix(const Value& str, const Value& affix, bool prefix) {
     }
     const std::string& s = str.str();
     const std::string& a = c.str();
-    if (a.size() <= s.size() &&
-        (prefix ? s.compare(0, a.size(), a) == 0 : s.compare(s.size() - a.size(), a.size(), a) == 0)) {
+    if (a.size() <= s.size() && (prefix ? s.compare(0, a.size(), a) == 0
+                                        : s.compare(s.size() - a.size(), a.size(), a) == 0)) {
       return true;
     }
   }
@@ -73,7 +66,8 @@ std::string python_format(const std::string& fmt, const CallArgs& args) {
       ++i;
     } else if (c == '{') {
       size_t close = fmt.find('}', i);
-      if (close == std::string::npos) throw TemplateError("Single '{' encountered in format string");
+      if (close == std::string::npos)
+        throw TemplateError("Single '{' encountered in format string");
       std::string field = fmt.substr(i + 1, close - i - 1);
       if (field.find(':') != std::string::npos || field.find('!') != std::string::npos) {
         throw TemplateError("format specifications are not supported in str.format()");
@@ -147,8 +141,7 @@ Value string_method(const Value& self, const std::string& name, CallArgs& args) 
     int64_t count = args.get_or(2, "count", Value::integer(-1)).as_int();
     return Value::string(replace_all(s, old_text, new_text, count));
   }
-  if (name == "find" || name == "rfind" || name == "index" || name == "rindex" ||
-      name == "count") {
+  if (name == "find" || name == "rfind" || name == "index" || name == "rindex" || name == "count") {
     std::string sub = arg_string(args, 0, "sub", name.c_str());
     if (name == "count") return Value::integer(count_occurrences(s, sub));
     size_t pos = (name == "find" || name == "index") ? s.find(sub) : s.rfind(sub);
@@ -202,7 +195,7 @@ Value dict_method(const Value& self, const std::string& name, CallArgs& args) {
   throw TemplateError("'dict' object has no attribute '" + name + "'");
 }
 
-Value list_method(const Value& self, const std::string& name, CallArgs& args) {
+Value list_method(Renderer& renderer, const Value& self, const std::string& name, CallArgs& args) {
   auto& items = self.list_data().items;
   bool mutating = name == "append" || name == "extend" || name == "pop" || name == "insert";
   if (mutating && self.is_tuple()) {
@@ -211,13 +204,16 @@ Value list_method(const Value& self, const std::string& name, CallArgs& args) {
   if (name == "append") {
     const Value* v = args.get(0, "object");
     if (!v) throw TemplateError("append() takes exactly one argument (0 given)");
+    renderer.check_items(items.size() + 1, args.line);
     items.push_back(*v);
     return Value::none();
   }
   if (name == "extend") {
     const Value* v = args.get(0, "iterable");
     if (!v) throw TemplateError("extend() takes exactly one argument (0 given)");
-    for (auto& item : iterate(*v)) items.push_back(std::move(item));
+    std::vector<Value> added = iterate(*v);
+    renderer.check_items(items.size() + added.size(), args.line);
+    for (auto& item : added) items.push_back(std::move(item));
     return Value::none();
   }
   if (name == "insert") {
@@ -256,9 +252,10 @@ Value list_method(const Value& self, const std::string& name, CallArgs& args) {
 
 bool has_method(const Value& obj, const std::string& name) {
   static const char* kStringMethods[] = {
-      "strip", "lstrip", "rstrip", "upper", "lower", "title", "capitalize", "startswith",
-      "endswith", "split", "rsplit", "splitlines", "replace", "find", "rfind", "index", "rindex",
-      "count", "join", "format", "isdigit", "isalpha", "isalnum", "isspace", "islower", "isupper"};
+      "strip",      "lstrip",   "rstrip",  "upper",   "lower",      "title",   "capitalize",
+      "startswith", "endswith", "split",   "rsplit",  "splitlines", "replace", "find",
+      "rfind",      "index",    "rindex",  "count",   "join",       "format",  "isdigit",
+      "isalpha",    "isalnum",  "isspace", "islower", "isupper"};
   static const char* kDictMethods[] = {"items", "keys", "values", "get"};
   static const char* kListMethods[] = {"append", "extend", "insert", "pop", "index", "count"};
   auto in = [&](const auto& names) {
@@ -272,10 +269,10 @@ bool has_method(const Value& obj, const std::string& name) {
 }
 
 Value bound_method(const Value& obj, const std::string& name) {
-  return Value::callable(name, [obj, name](Renderer&, CallArgs& args) -> Value {
+  return Value::callable(name, [obj, name](Renderer& renderer, CallArgs& args) -> Value {
     if (obj.is_string()) return string_method(obj, name, args);
     if (obj.is_dict()) return dict_method(obj, name, args);
-    return list_method(obj, name, args);
+    return list_method(renderer, obj, name, args);
   });
 }
 
@@ -321,12 +318,14 @@ Value get_item(const Value& obj, const Value& key) {
 }
 
 Value slice_value(const Value& obj, const Value& start, const Value& stop, const Value& step) {
-  int64_t step_n = step.is_none() ? 1 : to_index(step, "slice");
-  if (step_n == 0) throw TemplateError("slice step cannot be zero");
   bool is_str = obj.is_string();
   if (!is_str && (!obj.is_list() || obj.is_iterator())) {
+    // Jinja2 compiles slices to a plain Python subscript, so these raise (no Undefined).
+    if (obj.is_dict()) throw TemplateError("unhashable type: 'slice'");
     throw TemplateError("'" + obj.type_name() + "' object is not subscriptable");
   }
+  int64_t step_n = step.is_none() ? 1 : to_index(step, "slice");
+  if (step_n == 0) throw TemplateError("slice step cannot be zero");
   std::vector<std::string> chars;
   if (is_str) chars = utf8_chars(obj.str());
   int64_t n = is_str ? static_cast<int64_t>(chars.size())
@@ -343,12 +342,13 @@ Value slice_value(const Value& obj, const Value& start, const Value& stop, const
   int64_t end = clamp(stop, step_n > 0 ? n : -1);
   std::string out_str;
   std::vector<Value> out_items;
-  for (int64_t i = begin; step_n > 0 ? i < end : i > end; i += step_n) {
+  for (int64_t i = begin; step_n > 0 ? i < end : i > end;) {
     if (is_str) {
       out_str += chars[static_cast<size_t>(i)];
     } else {
       out_items.push_back(obj.list_data().items[static_cast<size_t>(i)]);
     }
+    if (__builtin_add_overflow(i, step_n, &i)) break;  // a huge step leaves the range
   }
   if (is_str) return Value::string(std::move(out_str));
   return obj.is_tuple() ? Value::tuple(std::move(out_items)) : Value::list(std::move(out_items));

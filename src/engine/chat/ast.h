@@ -49,14 +49,14 @@ struct Expr {
 };
 
 enum class StmtKind {
-  kText,      // text
-  kOutput,    // {{ expr }}
-  kIf,        // branches
-  kFor,       // targets in expr [if condition]: body [else else_body]
-  kSet,       // targets (or targets[0].attr) = expr
-  kSetBlock,  // targets[0] = rendered body (optionally piped through filter)
-  kMacro,     // name(params = defaults): body
-  kCallBlock, // expr is the call; params/defaults are the caller's; body is caller()
+  kText,         // text
+  kOutput,       // {{ expr }}
+  kIf,           // branches
+  kFor,          // targets in expr [if condition]: body [else else_body]
+  kSet,          // targets (or targets[0].attr) = expr
+  kSetBlock,     // targets[0] = rendered body (optionally piped through filter)
+  kMacro,        // name(params = defaults): body
+  kCallBlock,    // expr is the call; params/defaults are the caller's; body is caller()
   kFilterBlock,  // filter (kFilter chain with a null innermost input) applied to body
   kBreak,
   kContinue,
@@ -84,6 +84,10 @@ struct Stmt {
   StmtList else_body;
   std::vector<std::string> params;
   std::vector<ExprPtr> defaults;  // same size as params; null where no default
+  // Macros accept extra positional/keyword arguments only if their body reads these names.
+  bool uses_varargs = false;
+  bool uses_kwargs = false;
+  bool uses_caller = false;
 };
 
 }  // namespace hearth::chat

@@ -2,22 +2,21 @@
 // item access, str/dict/list methods, iteration, `in`) as templates see it.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "engine/chat/renderer.h"
 #include "engine/chat/value.h"
 
 namespace hearth::chat {
 
-// filters.cpp
-Value apply_filter(Renderer& renderer, const std::string& name, const Value& input,
-                   CallArgs& args);
+// filters.cpp, tests.cpp
+Value apply_filter(Renderer& renderer, const std::string& name, const Value& input, CallArgs& args);
 bool apply_test(Renderer& renderer, const std::string& name, const Value& input, CallArgs& args);
-// Python's `"%s and %d" % args`, for the conversions templates use.
-std::string percent_format(const std::string& format, const Value& args);
+// Jinja2 rejects unknown filter and test names when compiling; the parser checks with these.
+bool is_known_filter(const std::string& name);
+bool is_known_test(const std::string& name);
 
 // access.cpp
 // `obj.name`: Python attribute first (methods), then item; missing gives an Undefined whose

@@ -1,4 +1,4 @@
-// Jinja2's built-in filters and tests, with Hugging Face's tojson in place of Jinja2's.
+// Jinja2's built-in filters, with Hugging Face's tojson in place of Jinja2's.
 #include <algorithm>
 #include <cfenv>
 #include <cmath>
@@ -12,7 +12,6 @@ namespace hearth::chat {
 namespace {
 
 using FilterFn = Value (*)(Renderer&, const Value&, CallArgs&);
-using TestFn = bool (*)(Renderer&, const Value&, CallArgs&);
 
 bool arg_bool(const CallArgs& args, size_t index, const char* name, bool fallback) {
   const Value* v = args.get(index, name);
@@ -27,7 +26,8 @@ Value get_path(const Value& item, const std::string& path) {
   size_t start = 0;
   while (true) {
     size_t dot = path.find('.', start);
-    std::string part = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    std::string part =
+        path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
     bool digits = !part.empty() && std::all_of(part.begin(), part.end(), ::isdigit);
     Value key = digits ? Value::integer(std::stoll(part)) : Value::string(part);
     current = get_item(current, key);
@@ -105,12 +105,18 @@ Value f_length(Renderer&, const Value& v, CallArgs&) {
   return Value::integer(static_cast<int64_t>(length_of(v)));
 }
 
-Value f_upper(Renderer&, const Value& v, CallArgs&) { return Value::string(ascii_upper(to_str(v))); }
-Value f_lower(Renderer&, const Value& v, CallArgs&) { return Value::string(ascii_lower(to_str(v))); }
+Value f_upper(Renderer&, const Value& v, CallArgs&) {
+  return Value::string(ascii_upper(to_str(v)));
+}
+Value f_lower(Renderer&, const Value& v, CallArgs&) {
+  return Value::string(ascii_lower(to_str(v)));
+}
 Value f_capitalize(Renderer&, const Value& v, CallArgs&) {
   return Value::string(capitalize(to_str(v)));
 }
-Value f_title(Renderer&, const Value& v, CallArgs&) { return Value::string(jinja_title(to_str(v))); }
+Value f_title(Renderer&, const Value& v, CallArgs&) {
+  return Value::string(jinja_title(to_str(v)));
+}
 
 Value f_replace(Renderer& r, const Value& v, CallArgs& args) {
   if (args.positional.size() + args.keyword.size() < 2) {
@@ -327,18 +333,26 @@ Value select_items(Renderer& r, const Value& v, CallArgs& args, bool by_attr, bo
   return Value::iterator(std::move(out));
 }
 
-Value f_select(Renderer& r, const Value& v, CallArgs& a) { return select_items(r, v, a, false, true); }
-Value f_reject(Renderer& r, const Value& v, CallArgs& a) { return select_items(r, v, a, false, false); }
-Value f_selectattr(Renderer& r, const Value& v, CallArgs& a) { return select_items(r, v, a, true, true); }
-Value f_rejectattr(Renderer& r, const Value& v, CallArgs& a) { return select_items(r, v, a, true, false); }
+Value f_select(Renderer& r, const Value& v, CallArgs& a) {
+  return select_items(r, v, a, false, true);
+}
+Value f_reject(Renderer& r, const Value& v, CallArgs& a) {
+  return select_items(r, v, a, false, false);
+}
+Value f_selectattr(Renderer& r, const Value& v, CallArgs& a) {
+  return select_items(r, v, a, true, true);
+}
+Value f_rejectattr(Renderer& r, const Value& v, CallArgs& a) {
+  return select_items(r, v, a, true, false);
+}
 
 Value f_unique(Renderer&, const Value& v, CallArgs& args) {
   bool case_sensitive = arg_bool(args, 0, "case_sensitive", false);
   std::vector<Value> seen, out;
   for (const auto& item : iterate(v)) {
     Value key = sort_key(item, args, 1, case_sensitive);
-    bool duplicate = std::any_of(seen.begin(), seen.end(),
-                                 [&](const Value& s) { return values_equal(s, key); });
+    bool duplicate =
+        std::any_of(seen.begin(), seen.end(), [&](const Value& s) { return values_equal(s, key); });
     if (!duplicate) {
       seen.push_back(key);
       out.push_back(item);
@@ -402,9 +416,15 @@ Value f_sum(Renderer&, const Value& v, CallArgs& args) {
 Value f_indent(Renderer& r, const Value& v, CallArgs& args) {
   Value width = args.get_or(0, "width", Value::integer(4));
   std::string indentation =
-      width.is_string() ? width.str() : std::string(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), ' ');
+      width.is_string()
+          ? width.str()
+          : std::string(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), ' ');
   bool first = arg_bool(args, 1, "first", false);
   bool blank = arg_bool(args, 2, "blank", false);
+  if (v.is_undefined()) v.fail_undefined();
+  if (!v.is_string()) {  // Jinja2 appends "\n" to its input, which only strings allow
+    throw TemplateError("unsupported operand type(s) for +=: '" + v.type_name() + "' and 'str'");
+  }
   std::vector<std::string> lines = split_lines(to_str(v) + "\n");
   std::string out;
   for (size_t i = 0; i < lines.size(); ++i) {
@@ -470,7 +490,8 @@ Value f_dictsort(Renderer&, const Value& v, CallArgs& args) {
   bool by_value = to_str(args.get_or(1, "by", Value::string("key"))) == "value";
   bool reverse = arg_bool(args, 2, "reverse", false);
   std::vector<Value> pairs;
-  for (const auto& [key, value] : v.dict_data().entries) pairs.push_back(Value::tuple({key, value}));
+  for (const auto& [key, value] : v.dict_data().entries)
+    pairs.push_back(Value::tuple({key, value}));
   auto key_of = [&](const Value& pair) {
     Value k = pair.list_data().items[by_value ? 1 : 0];
     return !case_sensitive && k.is_string() ? Value::string(ascii_lower(k.str())) : k;
@@ -483,7 +504,14 @@ Value f_dictsort(Renderer&, const Value& v, CallArgs& args) {
 }
 
 Value f_attr(Renderer&, const Value& v, CallArgs& args) {
-  return get_attribute(v, to_str(args.get_or(0, "name", Value())));
+  // Only Python attributes, not items: a dict's keys are not attributes.
+  std::string name = to_str(args.get_or(0, "name", Value()));
+  if (v.is_mapping() && !v.is_namespace()) {
+    Value method = get_attribute(v, name);
+    if (method.is_callable()) return method;
+    return Value::undefined("'dict object' has no attribute '" + name + "'");
+  }
+  return get_attribute(v, name);
 }
 
 Value f_format(Renderer&, const Value& v, CallArgs& args) {
@@ -493,169 +521,62 @@ Value f_format(Renderer&, const Value& v, CallArgs& args) {
 
 const std::unordered_map<std::string, FilterFn>& filter_table() {
   static const std::unordered_map<std::string, FilterFn> table = {
-      {"tojson", f_tojson},     {"trim", f_trim},
-      {"items", f_items},       {"length", f_length},
-      {"count", f_length},      {"upper", f_upper},
-      {"lower", f_lower},       {"capitalize", f_capitalize},
-      {"title", f_title},       {"replace", f_replace},
-      {"join", f_join},         {"first", f_first},
-      {"last", f_last},         {"default", f_default},
-      {"d", f_default},         {"list", f_list},
-      {"string", f_string},     {"int", f_int},
-      {"float", f_float},       {"abs", f_abs},
-      {"round", f_round},       {"map", f_map},
-      {"select", f_select},     {"reject", f_reject},
-      {"selectattr", f_selectattr}, {"rejectattr", f_rejectattr},
-      {"unique", f_unique},     {"sort", f_sort},
-      {"reverse", f_reverse},   {"safe", f_safe},
-      {"escape", f_escape},     {"e", f_escape},
-      {"forceescape", f_forceescape}, {"indent", f_indent},
-      {"wordcount", f_wordcount}, {"center", f_center},
-      {"batch", f_batch},       {"dictsort", f_dictsort},
-      {"attr", f_attr},         {"format", f_format},
-      {"min", f_min},           {"max", f_max},
+      {"tojson", f_tojson},
+      {"trim", f_trim},
+      {"items", f_items},
+      {"length", f_length},
+      {"count", f_length},
+      {"upper", f_upper},
+      {"lower", f_lower},
+      {"capitalize", f_capitalize},
+      {"title", f_title},
+      {"replace", f_replace},
+      {"join", f_join},
+      {"first", f_first},
+      {"last", f_last},
+      {"default", f_default},
+      {"d", f_default},
+      {"list", f_list},
+      {"string", f_string},
+      {"int", f_int},
+      {"float", f_float},
+      {"abs", f_abs},
+      {"round", f_round},
+      {"map", f_map},
+      {"select", f_select},
+      {"reject", f_reject},
+      {"selectattr", f_selectattr},
+      {"rejectattr", f_rejectattr},
+      {"unique", f_unique},
+      {"sort", f_sort},
+      {"reverse", f_reverse},
+      {"safe", f_safe},
+      {"escape", f_escape},
+      {"e", f_escape},
+      {"forceescape", f_forceescape},
+      {"indent", f_indent},
+      {"wordcount", f_wordcount},
+      {"center", f_center},
+      {"batch", f_batch},
+      {"dictsort", f_dictsort},
+      {"attr", f_attr},
+      {"format", f_format},
+      {"min", f_min},
+      {"max", f_max},
       {"sum", f_sum},
-  };
-  return table;
-}
-
-bool t_defined(Renderer&, const Value& v, CallArgs&) { return !v.is_undefined(); }
-bool t_undefined(Renderer&, const Value& v, CallArgs&) { return v.is_undefined(); }
-bool t_none(Renderer&, const Value& v, CallArgs&) { return v.is_none(); }
-bool t_boolean(Renderer&, const Value& v, CallArgs&) { return v.is_bool(); }
-bool t_true(Renderer&, const Value& v, CallArgs&) { return v.is_bool() && v.as_bool(); }
-bool t_false(Renderer&, const Value& v, CallArgs&) { return v.is_bool() && !v.as_bool(); }
-bool t_integer(Renderer&, const Value& v, CallArgs&) { return v.is_int(); }
-bool t_float(Renderer&, const Value& v, CallArgs&) { return v.is_float(); }
-bool t_number(Renderer&, const Value& v, CallArgs&) { return v.is_number(); }
-bool t_string(Renderer&, const Value& v, CallArgs&) { return v.is_string(); }
-bool t_mapping(Renderer&, const Value& v, CallArgs&) { return v.is_dict(); }
-bool t_callable(Renderer&, const Value& v, CallArgs&) { return v.is_callable(); }
-bool t_escaped(Renderer&, const Value&, CallArgs&) { return false; }
-bool t_iterable(Renderer&, const Value& v, CallArgs&) {
-  return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();
-}
-bool t_sequence(Renderer&, const Value& v, CallArgs&) {
-  return v.is_undefined() || v.is_string() || (v.is_list() && !v.is_iterator()) || v.is_dict();
-}
-
-const Value& test_arg(const CallArgs& args, const char* test) {
-  const Value* v = args.get(0, "other");
-  if (!v) v = args.get(0, "value");
-  if (!v) v = args.get(0, "seq");
-  if (!v) v = args.get(0, "num");
-  if (!v) throw TemplateError(std::string("test '") + test + "' needs an argument");
-  return *v;
-}
-
-bool t_eq(Renderer&, const Value& v, CallArgs& a) { return values_equal(v, test_arg(a, "eq")); }
-bool t_ne(Renderer&, const Value& v, CallArgs& a) { return !values_equal(v, test_arg(a, "ne")); }
-bool t_lt(Renderer&, const Value& v, CallArgs& a) { return compare_values(v, test_arg(a, "lt"), "<") < 0; }
-bool t_le(Renderer&, const Value& v, CallArgs& a) { return compare_values(v, test_arg(a, "le"), "<=") <= 0; }
-bool t_gt(Renderer&, const Value& v, CallArgs& a) { return compare_values(v, test_arg(a, "gt"), ">") > 0; }
-bool t_ge(Renderer&, const Value& v, CallArgs& a) { return compare_values(v, test_arg(a, "ge"), ">=") >= 0; }
-bool t_in(Renderer&, const Value& v, CallArgs& a) { return contains(test_arg(a, "in"), v); }
-bool t_sameas(Renderer&, const Value& v, CallArgs& a) {
-  const Value& other = test_arg(a, "sameas");
-  if (v.is_list() && other.is_list()) return &v.list_data() == &other.list_data();
-  if (v.is_mapping() && other.is_mapping()) return &v.dict_data() == &other.dict_data();
-  if (v.is_none() || v.is_bool()) return values_equal(v, other) && v.kind() == other.kind();
-  return false;
-}
-
-int64_t integer_operand(const Value& v, const char* test) {
-  if (v.is_undefined()) v.fail_undefined();
-  if (!v.is_number() || v.is_float()) {
-    if (v.is_float() && v.as_double() == std::floor(v.as_double())) {
-      return static_cast<int64_t>(v.as_double());
-    }
-    throw TemplateError(std::string("test '") + test + "' needs an integer, got " + v.type_name());
-  }
-  return v.as_int();
-}
-
-bool t_odd(Renderer&, const Value& v, CallArgs&) { return integer_operand(v, "odd") % 2 != 0; }
-bool t_even(Renderer&, const Value& v, CallArgs&) { return integer_operand(v, "even") % 2 == 0; }
-bool t_divisibleby(Renderer&, const Value& v, CallArgs& a) {
-  int64_t n = integer_operand(test_arg(a, "divisibleby"), "divisibleby");
-  if (n == 0) throw TemplateError("integer division or modulo by zero");
-  return integer_operand(v, "divisibleby") % n == 0;
-}
-bool t_lower(Renderer&, const Value& v, CallArgs&) { return char_class_test(to_str(v), "islower"); }
-bool t_upper(Renderer&, const Value& v, CallArgs&) { return char_class_test(to_str(v), "isupper"); }
-
-const std::unordered_map<std::string, TestFn>& test_table() {
-  static const std::unordered_map<std::string, TestFn> table = {
-      {"defined", t_defined},   {"undefined", t_undefined}, {"none", t_none},
-      {"boolean", t_boolean},   {"true", t_true},           {"false", t_false},
-      {"integer", t_integer},   {"float", t_float},         {"number", t_number},
-      {"string", t_string},     {"mapping", t_mapping},     {"iterable", t_iterable},
-      {"sequence", t_sequence}, {"callable", t_callable},   {"escaped", t_escaped},
-      {"eq", t_eq},             {"equalto", t_eq},          {"==", t_eq},
-      {"ne", t_ne},             {"!=", t_ne},               {"lt", t_lt},
-      {"lessthan", t_lt},       {"<", t_lt},                {"le", t_le},
-      {"<=", t_le},             {"gt", t_gt},               {"greaterthan", t_gt},
-      {">", t_gt},              {"ge", t_ge},               {">=", t_ge},
-      {"in", t_in},             {"sameas", t_sameas},       {"odd", t_odd},
-      {"even", t_even},         {"divisibleby", t_divisibleby}, {"lower", t_lower},
-      {"upper", t_upper},
   };
   return table;
 }
 
 }  // namespace
 
-std::string percent_format(const std::string& fmt, const Value& args) {
-  std::vector<Value> values = args.is_tuple() ? args.list_data().items : std::vector<Value>{args};
-  std::string out;
-  size_t next = 0;
-  for (size_t i = 0; i < fmt.size(); ++i) {
-    if (fmt[i] != '%') {
-      out += fmt[i];
-      continue;
-    }
-    if (++i >= fmt.size()) throw TemplateError("incomplete format");
-    char conv = fmt[i];
-    if (conv == '%') {
-      out += '%';
-      continue;
-    }
-    if (next >= values.size()) throw TemplateError("not enough arguments for format string");
-    const Value& v = values[next++];
-    if (conv == 's') {
-      out += to_str(v);
-    } else if (conv == 'r') {
-      out += to_repr(v);
-    } else if (conv == 'd' || conv == 'i') {
-      if (!v.is_number()) throw TemplateError("%d format: a real number is required");
-      out += std::to_string(v.is_float() ? static_cast<int64_t>(v.as_double()) : v.as_int());
-    } else if (conv == 'f') {
-      if (!v.is_number()) throw TemplateError("%f format: a real number is required");
-      char buf[64];
-      std::snprintf(buf, sizeof buf, "%f", v.as_double());
-      out += buf;
-    } else {
-      throw TemplateError(std::string("unsupported format character '") + conv + "'");
-    }
-  }
-  if (next < values.size()) {
-    throw TemplateError("not all arguments converted during string formatting");
-  }
-  return out;
-}
+bool is_known_filter(const std::string& name) { return filter_table().count(name) > 0; }
 
 Value apply_filter(Renderer& renderer, const std::string& name, const Value& input,
                    CallArgs& args) {
   const auto& table = filter_table();
   auto it = table.find(name);
-  if (it == table.end()) throw TemplateError("no filter named '" + name + "'", args.line);
-  return it->second(renderer, input, args);
-}
-
-bool apply_test(Renderer& renderer, const std::string& name, const Value& input, CallArgs& args) {
-  const auto& table = test_table();
-  auto it = table.find(name);
-  if (it == table.end()) throw TemplateError("no test named '" + name + "'", args.line);
+  if (it == table.end()) throw TemplateError("No filter named '" + name + "' found.", args.line);
   return it->second(renderer, input, args);
 }
 

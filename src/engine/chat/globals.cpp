@@ -18,7 +18,8 @@ void add_function(Scope& scope, const std::string& name, Function fn) {
 Value make_range(Renderer& renderer, CallArgs& args) {
   if (!args.keyword.empty()) throw TemplateError("range() takes no keyword arguments");
   size_t n = args.positional.size();
-  if (n < 1 || n > 3) throw TemplateError("range expected 1 to 3 arguments, got " + std::to_string(n));
+  if (n < 1 || n > 3)
+    throw TemplateError("range expected 1 to 3 arguments, got " + std::to_string(n));
   int64_t start = 0, stop, step = 1;
   if (n == 1) {
     stop = to_index(args.positional[0], "range");
@@ -29,14 +30,16 @@ Value make_range(Renderer& renderer, CallArgs& args) {
   }
   if (step == 0) throw TemplateError("range() arg 3 must not be zero");
   // Compute the length first so a huge range fails before allocating anything.
-  long double span = step > 0 ? static_cast<long double>(stop) - start
-                              : static_cast<long double>(start) - stop;
+  long double span =
+      step > 0 ? static_cast<long double>(stop) - start : static_cast<long double>(start) - stop;
   long double count = span <= 0 ? 0 : std::ceil(span / std::abs(static_cast<long double>(step)));
   renderer.count_iterations(static_cast<int64_t>(std::min<long double>(count, 9e18L)), args.line);
   std::vector<Value> items;
   items.reserve(static_cast<size_t>(count));
+  int64_t value = start;
   for (int64_t i = 0; i < static_cast<int64_t>(count); ++i) {
-    items.push_back(Value::integer(start + i * step));
+    items.push_back(Value::integer(value));
+    if (__builtin_add_overflow(value, step, &value)) break;
   }
   return Value::list(std::move(items));
 }
@@ -48,12 +51,14 @@ void fill_from_args(Value& target, CallArgs& args, const char* name) {
   }
   if (!args.positional.empty()) {
     const Value& source = args.positional[0];
+    if (source.is_undefined()) source.fail_undefined();
     if (source.is_mapping()) {
       for (const auto& [k, v] : source.dict_data().entries) target.dict_data().set(k, v);
     } else {
       for (const auto& pair : iterate(source)) {
         std::vector<Value> kv = iterate(pair);
-        if (kv.size() != 2) throw TemplateError(std::string(name) + ": sequence elements must be pairs");
+        if (kv.size() != 2)
+          throw TemplateError(std::string(name) + ": sequence elements must be pairs");
         target.dict_data().set(kv[0], kv[1]);
       }
     }
@@ -66,13 +71,27 @@ void append_json_string(std::string& out, const std::string& s, bool ensure_asci
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -211,7 +230,8 @@ void install_globals(Scope& globals) {
   });
   add_function(globals, "strftime_now", [](Renderer& renderer, CallArgs& args) {
     const Value* format = args.get(0, "format");
-    if (!format || !format->is_string()) throw TemplateError("strftime_now() expects a format string");
+    if (!format || !format->is_string())
+      throw TemplateError("strftime_now() expects a format string");
     if (format->str().empty()) return Value::string("");
     std::tm tm = renderer.now();
     std::string buf(format->str().size() * 4 + 64, '\0');

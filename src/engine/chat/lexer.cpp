@@ -54,26 +54,51 @@ std::string unescape(std::string_view body, int line) {
         }
         char h = body[i + k];
         value = value * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h))
-                                                        ? h - '0'
-                                                        : std::tolower(h) - 'a' + 10);
+                                                       ? h - '0'
+                                                       : std::tolower(h) - 'a' + 10);
       }
       i += count;
       return value;
     };
     switch (e) {
-      case '\n': break;  // line continuation
-      case '\\': out += '\\'; break;
-      case '\'': out += '\''; break;
-      case '"': out += '"'; break;
-      case 'a': out += '\a'; break;
-      case 'b': out += '\b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'v': out += '\v'; break;
-      case 'x': append_utf8(out, hex(2)); break;
-      case 'u': append_utf8(out, hex(4)); break;
+      case '\n':
+        break;  // line continuation
+      case '\\':
+        out += '\\';
+        break;
+      case '\'':
+        out += '\'';
+        break;
+      case '"':
+        out += '"';
+        break;
+      case 'a':
+        out += '\a';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      case 'x':
+        append_utf8(out, hex(2));
+        break;
+      case 'u':
+        append_utf8(out, hex(4));
+        break;
       case 'U': {
         uint32_t cp = hex(8);
         if (cp > 0x10FFFF) throw TemplateError("invalid \\U escape in string literal", line);
@@ -203,7 +228,14 @@ class Lexer {
     char sign = 0;
     if (p < src_.size() && (src_[p] == '-' || src_[p] == '+')) sign = src_[p++];
     if (src_.compare(p, 2, "%}") != 0) return false;
-    finish_block_end(p + 2, sign);
+    // The opening tag honours `-` but, unlike other tags, never trim_blocks.
+    advance_to(p + 2);
+    if (sign == '-') {
+      size_t q = pos_;
+      while (q < src_.size() && is_space(src_[q])) ++q;
+      advance_to(q);
+    }
+    bool body_line_starting = pos_ > 0 && src_[pos_ - 1] == '\n';
     for (size_t search = pos_;;) {
       size_t open = src_.find("{%", search);
       if (open == std::string::npos) throw TemplateError("missing endraw for raw block", tag_line);
@@ -221,7 +253,15 @@ class Lexer {
       if (q < src_.size() && (src_[q] == '-' || src_[q] == '+')) close_sign = src_[q++];
       if (src_.compare(q, 2, "%}") != 0) throw TemplateError("malformed endraw tag", line_);
       std::string body = src_.substr(pos_, open - pos_);
-      if (open_sign == '-') body = rstrip(body);
+      if (open_sign == '-') {
+        body = rstrip(body);
+      } else if (open_sign != '+' && options_.lstrip_blocks) {
+        size_t line_pos = body.rfind('\n');
+        line_pos = line_pos == std::string::npos ? 0 : line_pos + 1;
+        bool blank = true;
+        for (size_t i = line_pos; i < body.size(); ++i) blank = blank && is_space(body[i]);
+        if (blank && (line_pos > 0 || body_line_starting)) body.resize(line_pos);
+      }
       emit_text(body, line_);
       finish_block_end(q + 2, close_sign);
       return true;
@@ -232,6 +272,7 @@ class Lexer {
     tokens_.push_back(Token{is_var ? TokenType::kVarBegin : TokenType::kBlockBegin, "", tag_line});
     const char* close = is_var ? "}}" : "%}";
     bool after_dot = false;
+    int bracket_depth = 0;
     while (true) {
       while (pos_ < src_.size() && is_space(src_[pos_])) advance_to(pos_ + 1);
       if (pos_ >= src_.size()) {
@@ -239,7 +280,9 @@ class Lexer {
                             tag_line);
       }
       char c = src_[pos_];
-      if ((c == '-' || c == '+') && src_.compare(pos_ + 1, 2, close) == 0) {
+      // Like Jinja2, an end marker only counts outside brackets: `{{ {'a': {}} }}` is valid.
+      bool balanced = bracket_depth == 0;
+      if (balanced && (c == '-' || c == '+') && src_.compare(pos_ + 1, 2, close) == 0) {
         if (is_var && c == '+') {
           // `+}}` is not a marker for expressions; treat `+` as an operator.
         } else {
@@ -255,7 +298,7 @@ class Lexer {
           return;
         }
       }
-      if (src_.compare(pos_, 2, close) == 0) {
+      if (balanced && src_.compare(pos_, 2, close) == 0) {
         tokens_.push_back(Token{is_var ? TokenType::kVarEnd : TokenType::kBlockEnd, "", line_});
         if (is_var) {
           advance_to(pos_ + 2);
@@ -291,6 +334,8 @@ class Lexer {
           if (c == '!') throw TemplateError("unexpected character '!' in tag", line_);
           op = std::string(1, c);
         }
+        if (op == "(" || op == "[" || op == "{") ++bracket_depth;
+        if ((op == ")" || op == "]" || op == "}") && bracket_depth > 0) --bracket_depth;
         tokens_.push_back(Token{TokenType::kOp, op, line_});
         advance_to(pos_ + op.size());
         after_dot = op == ".";

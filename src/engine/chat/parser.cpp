@@ -3,8 +3,37 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "engine/chat/builtins.h"
+
 namespace hearth::chat {
 namespace {
+
+// Which of the special macro names a body reads (nested macros have their own).
+void scan_names(const Expr* e, Stmt& macro) {
+  if (!e) return;
+  if (e->kind == ExprKind::kName) {
+    macro.uses_varargs |= e->name == "varargs";
+    macro.uses_kwargs |= e->name == "kwargs";
+    macro.uses_caller |= e->name == "caller";
+  }
+  for (const auto& arg : e->args) scan_names(arg.get(), macro);
+}
+
+void scan_names(const StmtList& body, Stmt& macro) {
+  for (const auto& stmt : body) {
+    if (stmt->kind == StmtKind::kMacro) continue;
+    scan_names(stmt->expr.get(), macro);
+    scan_names(stmt->condition.get(), macro);
+    scan_names(stmt->filter.get(), macro);
+    for (const auto& branch : stmt->branches) {
+      scan_names(branch.condition.get(), macro);
+      scan_names(branch.body, macro);
+    }
+    for (const auto& d : stmt->defaults) scan_names(d.get(), macro);
+    scan_names(stmt->body, macro);
+    scan_names(stmt->else_body, macro);
+  }
+}
 
 class Parser {
  public:
@@ -32,6 +61,24 @@ class Parser {
     Parser& p_;
   };
 
+  // Operator and postfix chains (`a + b + c`, `x|f|g`, `a.b.c`) build left-deep trees in a
+  // loop rather than by recursion; each link spends nesting budget until the chain is parsed,
+  // so tree height stays bounded and evaluating or freeing it cannot overflow the stack.
+  class ChainBudget {
+   public:
+    explicit ChainBudget(Parser& p) : p_(p), saved_(p.depth_) {}
+    ~ChainBudget() { p_.depth_ = saved_; }
+    void grow() {
+      if (++p_.depth_ > p_.max_depth_) {
+        throw TemplateError("expression too deeply nested", p_.peek().line);
+      }
+    }
+
+   private:
+    Parser& p_;
+    int saved_;
+  };
+
   const Token& peek(size_t ahead = 0) const {
     size_t i = pos_ + ahead;
     return i < tokens_.size() ? tokens_[i] : tokens_.back();
@@ -52,17 +99,27 @@ class Parser {
   }
   static std::string describe(const Token& t) {
     switch (t.type) {
-      case TokenType::kText: return "text";
-      case TokenType::kVarBegin: return "'{{'";
-      case TokenType::kVarEnd: return "'}}'";
-      case TokenType::kBlockBegin: return "'{%'";
-      case TokenType::kBlockEnd: return "'%}'";
-      case TokenType::kName: return "'" + t.text + "'";
-      case TokenType::kString: return "string literal";
+      case TokenType::kText:
+        return "text";
+      case TokenType::kVarBegin:
+        return "'{{'";
+      case TokenType::kVarEnd:
+        return "'}}'";
+      case TokenType::kBlockBegin:
+        return "'{%'";
+      case TokenType::kBlockEnd:
+        return "'%}'";
+      case TokenType::kName:
+        return "'" + t.text + "'";
+      case TokenType::kString:
+        return "string literal";
       case TokenType::kInt:
-      case TokenType::kFloat: return "number '" + t.text + "'";
-      case TokenType::kOp: return "'" + t.text + "'";
-      case TokenType::kEof: return "end of template";
+      case TokenType::kFloat:
+        return "number '" + t.text + "'";
+      case TokenType::kOp:
+        return "'" + t.text + "'";
+      case TokenType::kEof:
+        return "end of template";
     }
     return "token";
   }
@@ -73,6 +130,17 @@ class Parser {
   std::string expect_name() {
     if (peek().type != TokenType::kName) fail("expected a name, got " + describe(peek()));
     return next().text;
+  }
+  // Filter and test names may be dotted (`x|my.filter`), as in Jinja2.
+  std::string expect_dotted_name(ChainBudget& chain) {
+    std::string name = expect_name();
+    while (is_op(".")) {
+      chain.grow();
+      next();
+      name += '.';
+      name += expect_name();
+    }
+    return name;
   }
   void expect_block_end() {
     if (peek().type != TokenType::kBlockEnd) {
@@ -129,14 +197,16 @@ class Parser {
     auto stmt = std::make_unique<Stmt>(Stmt{StmtKind::kText, tag_token.line});
     std::string ender;
     if (tag == "if") {
+      // Jinja2 only reports unknown filters/tests inside an if once that code runs.
+      ++if_depth_;
       stmt->kind = StmtKind::kIf;
-      ExprPtr condition = parse_expression();
+      ExprPtr condition = parse_tuple_expression(false);
       while (true) {
         expect_block_end();
         IfBranch branch{std::move(condition), parse_body({"elif", "else", "endif"}, ender)};
         stmt->branches.push_back(std::move(branch));
         if (ender == "elif") {
-          condition = parse_expression();
+          condition = parse_tuple_expression(false);
         } else if (ender == "else") {
           expect_block_end();
           stmt->branches.push_back(IfBranch{nullptr, parse_body({"endif"}, ender)});
@@ -145,13 +215,14 @@ class Parser {
           break;
         }
       }
+      --if_depth_;
       expect_block_end();
     } else if (tag == "for") {
       stmt->kind = StmtKind::kFor;
       stmt->targets = parse_targets();
       if (!is_name("in")) fail("expected 'in' in for loop, got " + describe(peek()));
       next();
-      stmt->expr = parse_or();
+      stmt->expr = parse_tuple_expression(false);
       if (is_name("if")) {
         next();
         stmt->condition = parse_expression();
@@ -201,6 +272,7 @@ class Parser {
       loop_depth_ = saved_loops;
       if (peek().type == TokenType::kName) next();  // {% endmacro name %}
       expect_block_end();
+      scan_names(stmt->body, *stmt);
     } else if (tag == "call") {
       stmt->kind = StmtKind::kCallBlock;
       if (is_op("(")) parse_params(*stmt);
@@ -209,6 +281,7 @@ class Parser {
       expect_block_end();
       stmt->body = parse_body({"endcall"}, ender);
       expect_block_end();
+      scan_names(stmt->body, *stmt);
     } else if (tag == "filter") {
       stmt->kind = StmtKind::kFilterBlock;
       stmt->filter = parse_filters(nullptr, /*leading_pipe=*/false);
@@ -265,6 +338,12 @@ class Parser {
     expect_op(")");
   }
 
+  void check_filter(const std::string& name, int line) const {
+    if (if_depth_ == 0 && !is_known_filter(name)) {
+      throw TemplateError("No filter named '" + name + "'.", line);
+    }
+  }
+
   ExprPtr make(ExprKind kind, int line) {
     auto e = std::make_unique<Expr>();
     e->kind = kind;
@@ -272,26 +351,33 @@ class Parser {
     return e;
   }
 
-  // `a, b` without parentheses makes a tuple (as in `{% set x = 1, 2 %}`).
-  ExprPtr parse_tuple_expression() {
+  // `a, b` without parentheses makes a tuple (as in `{% set x = 1, 2 %}`). Conditions of `if`
+  // and the iterable of `for` are parsed without the inline `x if c else y`, as in Jinja2.
+  ExprPtr parse_tuple_expression(bool with_condition = true) {
     int line = peek().line;
-    ExprPtr first = parse_expression();
+    auto item = [&] { return with_condition ? parse_expression() : parse_or(); };
+    ExprPtr first = item();
     if (!is_op(",")) return first;
     auto tuple = make(ExprKind::kTuple, line);
     tuple->args.push_back(std::move(first));
     while (is_op(",")) {
       next();
-      if (peek().type == TokenType::kVarEnd || peek().type == TokenType::kBlockEnd) break;
-      tuple->args.push_back(parse_expression());
+      if (peek().type == TokenType::kVarEnd || peek().type == TokenType::kBlockEnd ||
+          is_name("if")) {
+        break;
+      }
+      tuple->args.push_back(item());
     }
     return tuple;
   }
 
   ExprPtr parse_expression() {
+    ChainBudget chain(*this);
     DepthGuard guard(*this);
     int line = peek().line;
     ExprPtr value = parse_or();
     while (is_name("if")) {
+      chain.grow();
       next();
       auto cond = make(ExprKind::kCondition, line);
       cond->args.push_back(std::move(value));
@@ -308,8 +394,10 @@ class Parser {
   }
 
   ExprPtr parse_or() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_and();
     while (is_name("or")) {
+      chain.grow();
       auto e = make(ExprKind::kOr, next().line);
       e->args.push_back(std::move(left));
       e->args.push_back(parse_and());
@@ -319,8 +407,10 @@ class Parser {
   }
 
   ExprPtr parse_and() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_not();
     while (is_name("and")) {
+      chain.grow();
       auto e = make(ExprKind::kAnd, next().line);
       e->args.push_back(std::move(left));
       e->args.push_back(parse_not());
@@ -346,9 +436,8 @@ class Parser {
     while (true) {
       std::string op;
       const Token& t = peek();
-      if (t.type == TokenType::kOp &&
-          (t.text == "==" || t.text == "!=" || t.text == "<" || t.text == ">" || t.text == "<=" ||
-           t.text == ">=")) {
+      if (t.type == TokenType::kOp && (t.text == "==" || t.text == "!=" || t.text == "<" ||
+                                       t.text == ">" || t.text == "<=" || t.text == ">=")) {
         op = t.text;
         next();
       } else if (is_name("in")) {
@@ -380,8 +469,10 @@ class Parser {
   }
 
   ExprPtr parse_math1() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_concat();
     while (is_op("+") || is_op("-")) {
+      chain.grow();
       const Token& op = next();
       left = binary(op.text, std::move(left), parse_concat(), op.line);
     }
@@ -389,8 +480,10 @@ class Parser {
   }
 
   ExprPtr parse_concat() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_math2();
     while (is_op("~")) {
+      chain.grow();
       const Token& op = next();
       left = binary("~", std::move(left), parse_math2(), op.line);
     }
@@ -398,8 +491,10 @@ class Parser {
   }
 
   ExprPtr parse_math2() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_pow();
     while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
+      chain.grow();
       const Token& op = next();
       left = binary(op.text, std::move(left), parse_pow(), op.line);
     }
@@ -407,8 +502,10 @@ class Parser {
   }
 
   ExprPtr parse_pow() {
+    ChainBudget chain(*this);
     ExprPtr left = parse_unary(true);
     while (is_op("**")) {
+      chain.grow();
       const Token& op = next();
       left = binary("**", std::move(left), parse_unary(true), op.line);
     }
@@ -511,7 +608,9 @@ class Parser {
   }
 
   ExprPtr parse_postfix(ExprPtr node) {
+    ChainBudget chain(*this);
     while (true) {
+      chain.grow();
       if (is_op(".")) {
         int line = next().line;
         if (peek().type == TokenType::kInt) {
@@ -595,16 +694,15 @@ class Parser {
 
   // One or more `| name(args)`; `input` may be null for {% filter %} and {% set x | f %}.
   ExprPtr parse_filters(ExprPtr input, bool leading_pipe = true) {
+    ChainBudget chain(*this);
     bool first = true;
     while (first || is_op("|")) {
+      chain.grow();
       if (!first || leading_pipe) expect_op("|");
       first = false;
       auto f = make(ExprKind::kFilter, peek().line);
-      f->name = expect_name();
-      while (is_op(".")) {
-        next();
-        f->name += "." + expect_name();
-      }
+      f->name = expect_dotted_name(chain);
+      check_filter(f->name, f->line);
       f->args.push_back(std::move(input));
       if (is_op("(")) parse_call_args(*f);
       input = std::move(f);
@@ -613,10 +711,13 @@ class Parser {
   }
 
   ExprPtr parse_filter_expr(ExprPtr node) {
+    ChainBudget chain(*this);
     while (true) {
+      chain.grow();
       if (is_op("|")) {
         auto f = make(ExprKind::kFilter, next().line);
-        f->name = expect_name();
+        f->name = expect_dotted_name(chain);
+        check_filter(f->name, f->line);
         f->args.push_back(std::move(node));
         if (is_op("(")) parse_call_args(*f);
         node = std::move(f);
@@ -626,7 +727,10 @@ class Parser {
           next();
           test->negated = true;
         }
-        test->name = expect_name();
+        test->name = expect_dotted_name(chain);
+        if (if_depth_ == 0 && !is_known_test(test->name)) {
+          throw TemplateError("No test named '" + test->name + "'.", test->line);
+        }
         test->args.push_back(std::move(node));
         const Token& t = peek();
         if (is_op("(")) {
@@ -652,6 +756,7 @@ class Parser {
   int depth_ = 0;
   int max_depth_;
   int loop_depth_ = 0;
+  int if_depth_ = 0;
 };
 
 }  // namespace

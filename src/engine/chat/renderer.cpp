@@ -1,7 +1,9 @@
 #include "engine/chat/renderer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 
 #include "engine/chat/builtins.h"
 #include "engine/chat/string_util.h"
@@ -37,6 +39,12 @@ int64_t floor_mod(int64_t a, int64_t b, int line) {
   if (r != 0 && ((r < 0) != (b < 0))) r += b;
   return r;
 }
+
+// Enough for the deepest legitimate nesting (macro recursion at max_depth) while keeping the
+// stack well under a megabyte or two per render.
+constexpr int kMaxNativeDepth = 3000;
+// Lists are charged this many bytes per element against max_output_bytes.
+constexpr size_t kBytesPerItem = 32;
 
 size_t repeat_size(int64_t count, size_t unit) {
   size_t total;
@@ -77,9 +85,9 @@ std::string Renderer::render(const StmtList& program, const Value& context) {
 void Renderer::count_iterations(int64_t n, int line) {
   iterations_ += n;
   if (iterations_ > options_.max_iterations) {
-    throw TemplateError("template exceeded the iteration limit (" +
-                            std::to_string(options_.max_iterations) + ")",
-                        line);
+    throw TemplateError(
+        "template exceeded the iteration limit (" + std::to_string(options_.max_iterations) + ")",
+        line);
   }
 }
 
@@ -91,8 +99,30 @@ void Renderer::check_size(size_t n, int line) {
   }
 }
 
+void Renderer::check_items(size_t n, int line) {
+  if (n > options_.max_output_bytes / kBytesPerItem) {
+    throw TemplateError("template built a list beyond the size limit (" +
+                            std::to_string(options_.max_output_bytes / kBytesPerItem) +
+                            " elements)",
+                        line);
+  }
+}
+
+Renderer::NativeDepth::NativeDepth(Renderer& r, int line) : r_(r) {
+  if (++r_.native_depth_ > kMaxNativeDepth) {
+    --r_.native_depth_;
+    throw TemplateError("template evaluation nested too deeply", line);
+  }
+}
+
 std::tm Renderer::now() const {
-  if (options_.clock) return options_.clock();
+  if (options_.clock) {
+    // Fill in weekday/day-of-year from the date so a clock may set only y/m/d (h:m:s).
+    std::tm tm = options_.clock();
+    std::tm normalized = tm;
+    if (timegm(&normalized) != static_cast<std::time_t>(-1)) tm = normalized;
+    return tm;
+  }
   std::time_t t = std::time(nullptr);
   std::tm tm{};
   localtime_r(&t, &tm);
@@ -104,8 +134,7 @@ void Renderer::append(std::string& out, std::string_view text, int line) {
   out += text;
 }
 
-Renderer::Flow Renderer::exec_list(const StmtList& list, const ScopePtr& scope,
-                                   std::string& out) {
+Renderer::Flow Renderer::exec_list(const StmtList& list, const ScopePtr& scope, std::string& out) {
   for (const auto& stmt : list) {
     Flow flow = exec(*stmt, scope, out);
     if (flow != Flow::kNormal) return flow;
@@ -114,6 +143,7 @@ Renderer::Flow Renderer::exec_list(const StmtList& list, const ScopePtr& scope,
 }
 
 Renderer::Flow Renderer::exec(const Stmt& stmt, const ScopePtr& scope, std::string& out) {
+  NativeDepth guard(*this, stmt.line);
   try {
     switch (stmt.kind) {
       case StmtKind::kText:
@@ -197,13 +227,12 @@ void Renderer::assign_targets(const std::vector<std::string>& targets, const Val
   }
   std::vector<Value> items = iterate(value);
   if (items.size() != targets.size()) {
-    throw TemplateError(items.size() > targets.size()
-                            ? "too many values to unpack (expected " +
-                                  std::to_string(targets.size()) + ")"
-                            : "not enough values to unpack (expected " +
-                                  std::to_string(targets.size()) + ", got " +
-                                  std::to_string(items.size()) + ")",
-                        line);
+    throw TemplateError(
+        items.size() > targets.size()
+            ? "too many values to unpack (expected " + std::to_string(targets.size()) + ")"
+            : "not enough values to unpack (expected " + std::to_string(targets.size()) + ", got " +
+                  std::to_string(items.size()) + ")",
+        line);
   }
   for (size_t i = 0; i < targets.size(); ++i) scope.vars[targets[i]] = items[i];
 }
@@ -215,19 +244,24 @@ void Renderer::exec_for(const Stmt& stmt, const ScopePtr& scope, std::string& ou
     throw TemplateError("'" + iterable.type_name() + "' object is not iterable", stmt.line);
   }
   std::vector<Value> items = iterate(iterable);
-  auto loop_scope = std::make_shared<Scope>(scope);
   if (stmt.condition) {
+    auto filter_scope = std::make_shared<Scope>(scope);
     std::vector<Value> kept;
     for (auto& item : items) {
       count_iterations(1, stmt.line);
-      assign_targets(stmt.targets, item, *loop_scope, stmt.line);
-      if (eval(*stmt.condition, loop_scope).truthy()) kept.push_back(std::move(item));
+      assign_targets(stmt.targets, item, *filter_scope, stmt.line);
+      if (eval(*stmt.condition, filter_scope).truthy()) kept.push_back(std::move(item));
     }
     items = std::move(kept);
   }
   const int64_t length = static_cast<int64_t>(items.size());
+  // loop.changed(*values) compares with the values of its previous call in this loop.
+  auto last_changed = std::make_shared<std::optional<std::vector<Value>>>();
   for (int64_t i = 0; i < length; ++i) {
     count_iterations(1, stmt.line);
+    // Jinja2 gives each iteration a fresh frame: a `set` in the body does not carry over to
+    // the next iteration (templates use namespace() for that).
+    auto loop_scope = std::make_shared<Scope>(scope);
     assign_targets(stmt.targets, items[static_cast<size_t>(i)], *loop_scope, stmt.line);
     Value loop = Value::dict();
     DictData& d = loop.dict_data();
@@ -240,15 +274,23 @@ void Renderer::exec_for(const Stmt& stmt, const ScopePtr& scope, std::string& ou
     d.set(Value::string("length"), Value::integer(length));
     d.set(Value::string("depth"), Value::integer(1));
     d.set(Value::string("depth0"), Value::integer(0));
-    d.set(Value::string("previtem"),
-          i > 0 ? items[static_cast<size_t>(i - 1)]
-                : Value::undefined("there is no previous item"));
+    d.set(Value::string("previtem"), i > 0 ? items[static_cast<size_t>(i - 1)]
+                                           : Value::undefined("there is no previous item"));
     d.set(Value::string("nextitem"), i + 1 < length ? items[static_cast<size_t>(i + 1)]
                                                     : Value::undefined("there is no next item"));
-    d.set(Value::string("cycle"),
-          Value::callable("cycle", [i](Renderer&, CallArgs& args) -> Value {
+    d.set(Value::string("cycle"), Value::callable("cycle", [i](Renderer&, CallArgs& args) -> Value {
             if (args.positional.empty()) throw TemplateError("no items for cycling given");
             return args.positional[static_cast<size_t>(i) % args.positional.size()];
+          }));
+    d.set(Value::string("changed"),
+          Value::callable("changed", [last_changed](Renderer&, CallArgs& args) -> Value {
+            const std::vector<Value>& now = args.positional;
+            bool same =
+                last_changed->has_value() && (*last_changed)->size() == now.size() &&
+                std::equal(now.begin(), now.end(), (*last_changed)->begin(),
+                           [](const Value& a, const Value& b) { return values_equal(a, b); });
+            *last_changed = now;
+            return Value::boolean(!same);
           }));
     loop_scope->vars["loop"] = loop;
     if (exec_list(stmt.body, loop_scope, out) == Flow::kBreak) break;
@@ -275,15 +317,16 @@ Value Renderer::make_macro(const Stmt& stmt, const ScopePtr& scope) {
   const Stmt* macro = &stmt;
   return Value::callable(
       stmt.name,
-      [this, macro, closure](Renderer&, CallArgs& args) { return call_macro(*macro, closure, args); },
+      [this, macro, closure](Renderer&, CallArgs& args) {
+        return call_macro(*macro, closure, args);
+      },
       true);
 }
 
 Value Renderer::call_macro(const Stmt& stmt, const std::weak_ptr<Scope>& closure, CallArgs& args) {
   if (depth_ >= options_.max_depth) {
-    throw TemplateError("maximum recursion depth exceeded (" + std::to_string(options_.max_depth) +
-                            ")",
-                        args.line);
+    throw TemplateError(
+        "maximum recursion depth exceeded (" + std::to_string(options_.max_depth) + ")", args.line);
   }
   count_iterations(1, args.line);
   ScopePtr parent = closure.lock();
@@ -296,20 +339,27 @@ Value Renderer::call_macro(const Stmt& stmt, const std::weak_ptr<Scope>& closure
       varargs.push_back(args.positional[i]);
     }
   }
+  if (!varargs.empty() && !stmt.uses_varargs) {
+    throw TemplateError("macro '" + stmt.name + "' takes not more than " +
+                            std::to_string(stmt.params.size()) + " argument(s)",
+                        args.line);
+  }
   Value kwargs = Value::dict();
   for (const auto& [key, value] : args.keyword) {
     bool is_param = false;
     for (size_t i = 0; i < stmt.params.size(); ++i) {
       if (stmt.params[i] != key) continue;
       if (i < args.positional.size()) {
-        throw TemplateError("macro '" + stmt.name + "' got multiple values for argument '" + key +
-                                "'",
-                            args.line);
+        throw TemplateError(
+            "macro '" + stmt.name + "' got multiple values for argument '" + key + "'", args.line);
       }
       is_param = true;
     }
     if (is_param || key == "caller") {
       scope->vars[key] = value;
+    } else if (!stmt.uses_kwargs) {
+      throw TemplateError("macro '" + stmt.name + "' takes no keyword argument '" + key + "'",
+                          args.line);
     } else {
       kwargs.dict_data().set(Value::string(key), value);
     }
@@ -317,11 +367,11 @@ Value Renderer::call_macro(const Stmt& stmt, const std::weak_ptr<Scope>& closure
   for (size_t i = 0; i < stmt.params.size(); ++i) {
     if (scope->vars.count(stmt.params[i])) continue;
     scope->vars[stmt.params[i]] =
-        stmt.defaults[i] ? eval(*stmt.defaults[i], scope)
-                         : Value::undefined("parameter " + quoted(stmt.params[i]) +
-                                            " was not provided");
+        stmt.defaults[i]
+            ? eval(*stmt.defaults[i], scope)
+            : Value::undefined("parameter " + quoted(stmt.params[i]) + " was not provided");
   }
-  scope->vars["varargs"] = Value::list(std::move(varargs));
+  scope->vars["varargs"] = Value::tuple(std::move(varargs));
   scope->vars["kwargs"] = kwargs;
   std::string out;
   ++depth_;
@@ -370,93 +420,40 @@ Value Renderer::lookup(const std::string& name, const ScopePtr& scope) const {
   return Value::undefined(quoted(name) + " is undefined");
 }
 
+// eval() recurses once per expression level, so it keeps its own frame small and leaves the
+// cases that need many temporaries to out-of-line helpers.
 Value Renderer::eval(const Expr& expr, const ScopePtr& scope) {
+  NativeDepth guard(*this, expr.line);
   switch (expr.kind) {
     case ExprKind::kLiteral:
       return expr.literal;
     case ExprKind::kName:
       return lookup(expr.name, scope);
     case ExprKind::kList:
-    case ExprKind::kTuple: {
-      std::vector<Value> items;
-      for (const auto& arg : expr.args) items.push_back(eval(*arg, scope));
-      return expr.kind == ExprKind::kList ? Value::list(std::move(items))
-                                          : Value::tuple(std::move(items));
-    }
-    case ExprKind::kDict: {
-      Value dict = Value::dict();
-      for (size_t i = 0; i + 1 < expr.args.size(); i += 2) {
-        Value key = eval(*expr.args[i], scope);
-        if (key.is_list() && !key.is_tuple()) throw TemplateError("unhashable type: 'list'");
-        if (key.is_mapping()) throw TemplateError("unhashable type: 'dict'");
-        dict.dict_data().set(std::move(key), eval(*expr.args[i + 1], scope));
-      }
-      return dict;
-    }
-    case ExprKind::kAttr: {
-      Value obj = eval(*expr.args[0], scope);
-      if (obj.is_undefined()) obj.fail_undefined(expr.line);
-      return get_attribute(obj, expr.name);
-    }
-    case ExprKind::kSubscript: {
-      Value obj = eval(*expr.args[0], scope);
-      if (obj.is_undefined()) obj.fail_undefined(expr.line);
-      return get_item(obj, eval(*expr.args[1], scope));
-    }
-    case ExprKind::kSlice: {
-      Value obj = eval(*expr.args[0], scope);
-      if (obj.is_undefined()) obj.fail_undefined(expr.line);
-      Value parts[3];
-      for (int i = 0; i < 3; ++i) {
-        parts[i] = expr.args[i + 1] ? eval(*expr.args[i + 1], scope) : Value::none();
-      }
-      return slice_value(obj, parts[0], parts[1], parts[2]);
-    }
-    case ExprKind::kCall: {
-      Value callee = eval(*expr.args[0], scope);
-      CallArgs args = eval_args(expr, 1, scope);
-      return call(callee, args, expr.line);
-    }
-    case ExprKind::kFilter: {
-      Value input = eval(*expr.args[0], scope);
-      CallArgs args = eval_args(expr, 1, scope);
-      return apply_filter(*this, expr.name, input, args);
-    }
-    case ExprKind::kTest: {
-      Value input = eval(*expr.args[0], scope);
-      CallArgs args = eval_args(expr, 1, scope);
-      bool result = apply_test(*this, expr.name, input, args);
-      return Value::boolean(result != expr.negated);
-    }
+    case ExprKind::kTuple:
+    case ExprKind::kDict:
+      return eval_container(expr, scope);
+    case ExprKind::kAttr:
+    case ExprKind::kSubscript:
+    case ExprKind::kSlice:
+      return eval_access(expr, scope);
+    case ExprKind::kCall:
+    case ExprKind::kFilter:
+    case ExprKind::kTest:
+      return eval_call(expr, scope);
     case ExprKind::kNeg:
-    case ExprKind::kPos: {
-      Value v = eval(*expr.args[0], scope);
-      if (v.is_undefined()) v.fail_undefined(expr.line);
-      if (!v.is_number()) {
-        throw TemplateError(std::string("bad operand type for unary ") +
-                                (expr.kind == ExprKind::kNeg ? "-" : "+") + ": '" + v.type_name() +
-                                "'",
-                            expr.line);
-      }
-      if (expr.kind == ExprKind::kPos) return v.is_bool() ? Value::integer(v.as_int()) : v;
-      if (v.is_float()) return Value::number(-v.as_double());
-      return Value::integer(checked(sub_op, 0, v.as_int(), expr.line));
-    }
+    case ExprKind::kPos:
+      return eval_unary(expr, scope);
     case ExprKind::kNot:
       return Value::boolean(!eval(*expr.args[0], scope).truthy());
-    case ExprKind::kAnd: {
-      Value left = eval(*expr.args[0], scope);
-      return left.truthy() ? eval(*expr.args[1], scope) : left;
-    }
+    case ExprKind::kAnd:
     case ExprKind::kOr: {
       Value left = eval(*expr.args[0], scope);
-      return left.truthy() ? left : eval(*expr.args[1], scope);
+      if (left.truthy() == (expr.kind == ExprKind::kOr)) return left;
+      return eval(*expr.args[1], scope);
     }
-    case ExprKind::kBinary: {
-      Value left = eval(*expr.args[0], scope);
-      Value right = eval(*expr.args[1], scope);
-      return eval_binary(expr.name, left, right, expr.line);
-    }
+    case ExprKind::kBinary:
+      return eval_binary_expr(expr, scope);
     case ExprKind::kCompare:
       return eval_compare(expr, scope);
     case ExprKind::kCondition:
@@ -466,6 +463,63 @@ Value Renderer::eval(const Expr& expr, const ScopePtr& scope) {
                               " evaluated to false and no else section was defined.");
   }
   return Value();
+}
+
+Value Renderer::eval_container(const Expr& expr, const ScopePtr& scope) {
+  if (expr.kind == ExprKind::kDict) {
+    Value dict = Value::dict();
+    for (size_t i = 0; i + 1 < expr.args.size(); i += 2) {
+      Value key = eval(*expr.args[i], scope);
+      if (key.is_list() && !key.is_tuple()) throw TemplateError("unhashable type: 'list'");
+      if (key.is_mapping()) throw TemplateError("unhashable type: 'dict'");
+      dict.dict_data().set(std::move(key), eval(*expr.args[i + 1], scope));
+    }
+    return dict;
+  }
+  std::vector<Value> items;
+  for (const auto& arg : expr.args) items.push_back(eval(*arg, scope));
+  return expr.kind == ExprKind::kList ? Value::list(std::move(items))
+                                      : Value::tuple(std::move(items));
+}
+
+Value Renderer::eval_access(const Expr& expr, const ScopePtr& scope) {
+  Value obj = eval(*expr.args[0], scope);
+  if (obj.is_undefined()) obj.fail_undefined(expr.line);
+  if (expr.kind == ExprKind::kAttr) return get_attribute(obj, expr.name);
+  if (expr.kind == ExprKind::kSubscript) return get_item(obj, eval(*expr.args[1], scope));
+  Value parts[3];
+  for (int i = 0; i < 3; ++i) {
+    parts[i] = expr.args[i + 1] ? eval(*expr.args[i + 1], scope) : Value::none();
+  }
+  return slice_value(obj, parts[0], parts[1], parts[2]);
+}
+
+Value Renderer::eval_call(const Expr& expr, const ScopePtr& scope) {
+  Value target = eval(*expr.args[0], scope);
+  CallArgs args = eval_args(expr, 1, scope);
+  if (expr.kind == ExprKind::kCall) return call(target, args, expr.line);
+  if (expr.kind == ExprKind::kFilter) return apply_filter(*this, expr.name, target, args);
+  bool result = apply_test(*this, expr.name, target, args);
+  return Value::boolean(result != expr.negated);
+}
+
+Value Renderer::eval_unary(const Expr& expr, const ScopePtr& scope) {
+  Value v = eval(*expr.args[0], scope);
+  if (v.is_undefined()) v.fail_undefined(expr.line);
+  if (!v.is_number()) {
+    throw TemplateError(std::string("bad operand type for unary ") +
+                            (expr.kind == ExprKind::kNeg ? "-" : "+") + ": '" + v.type_name() + "'",
+                        expr.line);
+  }
+  if (expr.kind == ExprKind::kPos) return v.is_bool() ? Value::integer(v.as_int()) : v;
+  if (v.is_float()) return Value::number(-v.as_double());
+  return Value::integer(checked(sub_op, 0, v.as_int(), expr.line));
+}
+
+Value Renderer::eval_binary_expr(const Expr& expr, const ScopePtr& scope) {
+  Value left = eval(*expr.args[0], scope);
+  Value right = eval(*expr.args[1], scope);
+  return eval_binary(expr.name, left, right, expr.line);
 }
 
 Value Renderer::eval_compare(const Expr& expr, const ScopePtr& scope) {
@@ -508,8 +562,8 @@ Value Renderer::eval_binary(const std::string& op, const Value& left, const Valu
   if (left.is_undefined()) left.fail_undefined(line);
   if (right.is_undefined()) right.fail_undefined(line);
   auto unsupported = [&]() -> TemplateError {
-    return TemplateError("unsupported operand type(s) for " + op + ": '" + left.type_name() +
-                             "' and '" + right.type_name() + "'",
+    return TemplateError("unsupported operand type(s) for " + (op == "**" ? "** or pow()" : op) +
+                             ": '" + left.type_name() + "' and '" + right.type_name() + "'",
                          line);
   };
   if (left.is_number() && right.is_number()) {
@@ -517,16 +571,13 @@ Value Renderer::eval_binary(const std::string& op, const Value& left, const Valu
     double x = left.as_double(), y = right.as_double();
     int64_t a = left.as_int(), b = right.as_int();
     if (op == "+") {
-      return as_float ? Value::number(x + y)
-                      : Value::integer(checked(add_op, a, b, line));
+      return as_float ? Value::number(x + y) : Value::integer(checked(add_op, a, b, line));
     }
     if (op == "-") {
-      return as_float ? Value::number(x - y)
-                      : Value::integer(checked(sub_op, a, b, line));
+      return as_float ? Value::number(x - y) : Value::integer(checked(sub_op, a, b, line));
     }
     if (op == "*") {
-      return as_float ? Value::number(x * y)
-                      : Value::integer(checked(mul_op, a, b, line));
+      return as_float ? Value::number(x * y) : Value::integer(checked(mul_op, a, b, line));
     }
     if (op == "/") {
       if (y == 0) throw TemplateError("division by zero", line);
@@ -580,19 +631,22 @@ Value Renderer::eval_binary(const std::string& op, const Value& left, const Valu
                             line);
       }
       std::vector<Value> items = left.list_data().items;
-      check_size(items.size() + right.list_data().items.size(), line);
+      check_items(items.size() + right.list_data().items.size(), line);
       items.insert(items.end(), right.list_data().items.begin(), right.list_data().items.end());
       return left.is_tuple() ? Value::tuple(std::move(items)) : Value::list(std::move(items));
     }
     throw unsupported();
   }
   if (op == "*") {
-    const Value* seq = (left.is_string() || (left.is_list() && !left.is_iterator())) ? &left
-                       : (right.is_string() || (right.is_list() && !right.is_iterator()))
-                           ? &right
-                           : nullptr;
+    const Value* seq = (left.is_string() || (left.is_list() && !left.is_iterator()))      ? &left
+                       : (right.is_string() || (right.is_list() && !right.is_iterator())) ? &right
+                                                                                          : nullptr;
     const Value* count = seq == &left ? &right : &left;
-    if (!seq || !count->is_number() || count->is_float()) throw unsupported();
+    if (seq && !count->is_int() && !count->is_bool() && !count->is_list()) {
+      throw TemplateError("can't multiply sequence by non-int of type '" + count->type_name() + "'",
+                          line);
+    }
+    if (!seq || !count->is_number()) throw unsupported();
     int64_t n = std::max<int64_t>(0, count->as_int());
     if (seq->is_string()) {
       check_size(repeat_size(n, seq->str().size()), line);
@@ -602,7 +656,7 @@ Value Renderer::eval_binary(const std::string& op, const Value& left, const Valu
       return seq->is_markup() ? Value::markup(std::move(out)) : Value::string(std::move(out));
     }
     const auto& items = seq->list_data().items;
-    check_size(repeat_size(n, items.size()), line);
+    check_items(repeat_size(n, items.size()), line);
     std::vector<Value> out;
     for (int64_t i = 0; i < n; ++i) out.insert(out.end(), items.begin(), items.end());
     return seq->is_tuple() ? Value::tuple(std::move(out)) : Value::list(std::move(out));

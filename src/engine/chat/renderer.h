@@ -34,7 +34,8 @@ class Renderer {
 
   // Sandbox accounting, used by builtins that loop or allocate.
   void count_iterations(int64_t n, int line);
-  void check_size(size_t bytes_or_items, int line);
+  void check_size(size_t bytes, int line);
+  void check_items(size_t items, int line);
   std::tm now() const;
 
  private:
@@ -51,15 +52,31 @@ class Renderer {
   Value call_macro(const Stmt& stmt, const std::weak_ptr<Scope>& closure, CallArgs& args);
   Value apply_filter_chain(const Expr& filter, const Value& input, const ScopePtr& scope);
   CallArgs eval_args(const Expr& expr, size_t first, const ScopePtr& scope);
+  [[gnu::noinline]] Value eval_container(const Expr& expr, const ScopePtr& scope);
+  [[gnu::noinline]] Value eval_access(const Expr& expr, const ScopePtr& scope);
+  [[gnu::noinline]] Value eval_call(const Expr& expr, const ScopePtr& scope);
+  [[gnu::noinline]] Value eval_unary(const Expr& expr, const ScopePtr& scope);
+  [[gnu::noinline]] Value eval_binary_expr(const Expr& expr, const ScopePtr& scope);
   Value eval_binary(const std::string& op, const Value& left, const Value& right, int line);
-  Value eval_compare(const Expr& expr, const ScopePtr& scope);
+  [[gnu::noinline]] Value eval_compare(const Expr& expr, const ScopePtr& scope);
   Value lookup(const std::string& name, const ScopePtr& scope) const;
 
   const TemplateOptions& options_;
   ScopePtr globals_;
   ScopePtr root_;
+  // Guards the C++ stack: counts nested exec()/eval() frames across macro calls.
+  class NativeDepth {
+   public:
+    NativeDepth(Renderer& r, int line);
+    ~NativeDepth() { --r_.native_depth_; }
+
+   private:
+    Renderer& r_;
+  };
+
   int64_t iterations_ = 0;
   int depth_ = 0;
+  int native_depth_ = 0;
 };
 
 }  // namespace hearth::chat

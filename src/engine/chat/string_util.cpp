@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 
 #include "engine/chat/value.h"
 
@@ -236,7 +238,8 @@ std::string replace_all(std::string_view s, std::string_view old_text, std::stri
 int64_t count_occurrences(std::string_view s, std::string_view sub) {
   if (sub.empty()) return static_cast<int64_t>(utf8_length(s)) + 1;
   int64_t n = 0;
-  for (size_t pos = s.find(sub); pos != std::string_view::npos; pos = s.find(sub, pos + sub.size())) {
+  for (size_t pos = s.find(sub); pos != std::string_view::npos;
+       pos = s.find(sub, pos + sub.size())) {
     ++n;
   }
   return n;
@@ -246,13 +249,16 @@ bool char_class_test(std::string_view s, std::string_view method) {
   auto cps = decode(s);
   if (cps.empty()) return false;
   if (method == "isspace") {
-    return std::all_of(cps.begin(), cps.end(), [](const CodePoint& c) { return is_python_space(c.value); });
+    return std::all_of(cps.begin(), cps.end(),
+                       [](const CodePoint& c) { return is_python_space(c.value); });
   }
   if (method == "isdigit") {
-    return std::all_of(cps.begin(), cps.end(), [](const CodePoint& c) { return c.value >= '0' && c.value <= '9'; });
+    return std::all_of(cps.begin(), cps.end(),
+                       [](const CodePoint& c) { return c.value >= '0' && c.value <= '9'; });
   }
   if (method == "isalpha") {
-    return std::all_of(cps.begin(), cps.end(), [](const CodePoint& c) { return is_ascii_alpha(c.value); });
+    return std::all_of(cps.begin(), cps.end(),
+                       [](const CodePoint& c) { return is_ascii_alpha(c.value); });
   }
   if (method == "isalnum") {
     return std::all_of(cps.begin(), cps.end(), [](const CodePoint& c) {
@@ -273,8 +279,9 @@ bool char_class_test(std::string_view s, std::string_view method) {
 std::string utf8_slice(std::string_view s, int64_t begin, int64_t end, int64_t step) {
   auto chars = utf8_chars(s);
   std::string out;
-  for (int64_t i = begin; step > 0 ? i < end : i > end; i += step) {
+  for (int64_t i = begin; step > 0 ? i < end : i > end;) {
     if (i >= 0 && i < static_cast<int64_t>(chars.size())) out += chars[static_cast<size_t>(i)];
+    if (__builtin_add_overflow(i, step, &i)) break;
   }
   return out;
 }
@@ -283,13 +290,106 @@ std::string html_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
+  }
+  return out;
+}
+
+std::string percent_format(const std::string& fmt, const Value& args) {
+  std::vector<Value> values = args.is_tuple() ? args.list_data().items : std::vector<Value>{args};
+  std::string out;
+  size_t next = 0;
+  for (size_t i = 0; i < fmt.size(); ++i) {
+    if (fmt[i] != '%') {
+      out += fmt[i];
+      continue;
+    }
+    // %[flags][width][.precision]conversion, as in Python's printf-style formatting.
+    std::string spec = "%";
+    ++i;
+    while (i < fmt.size() && std::string_view("-+ 0#").find(fmt[i]) != std::string_view::npos) {
+      spec += fmt[i++];
+    }
+    while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])) && spec.size() < 8) {
+      spec += fmt[i++];
+    }
+    if (i < fmt.size() && fmt[i] == '.') {
+      spec += fmt[i++];
+      while (i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])) &&
+             spec.size() < 12) {
+        spec += fmt[i++];
+      }
+    }
+    if (i >= fmt.size()) throw TemplateError("incomplete format");
+    char conv = fmt[i];
+    if (conv == '%') {
+      out += '%';
+      continue;
+    }
+    if (next >= values.size()) throw TemplateError("not enough arguments for format string");
+    const Value& v = values[next++];
+    char buf[512];
+    if (conv == 's' || conv == 'r' || conv == 'a') {
+      std::string text = conv == 's' ? to_str(v) : to_repr(v);
+      // Pad by hand: snprintf would count bytes, Python counts characters.
+      bool left = spec.find('-') != std::string::npos;
+      size_t width = 0, dot = spec.find('.');
+      std::string digits = spec.substr(1, dot == std::string::npos ? std::string::npos : dot - 1);
+      for (char c : digits) {
+        if (std::isdigit(static_cast<unsigned char>(c)))
+          width = width * 10 + static_cast<size_t>(c - '0');
+      }
+      if (dot != std::string::npos) {
+        size_t precision = static_cast<size_t>(std::atoi(spec.c_str() + dot + 1));
+        auto chars = utf8_chars(text);
+        if (chars.size() > precision) {
+          text.clear();
+          for (size_t k = 0; k < precision; ++k) text += chars[k];
+        }
+      }
+      size_t len = utf8_length(text);
+      std::string pad(width > len ? width - len : 0, ' ');
+      out += left ? text + pad : pad + text;
+    } else if (std::string_view("diouxXeEfFgGc").find(conv) != std::string_view::npos) {
+      if (v.is_undefined()) v.fail_undefined();
+      if (!v.is_number()) {
+        throw TemplateError(std::string("%") + conv + " format: a real number is required, not " +
+                            v.type_name());
+      }
+      if (conv == 'c') {
+        out += static_cast<char>(v.as_int());
+      } else if (std::string_view("diouxX").find(conv) != std::string_view::npos) {
+        char c = conv == 'i' || conv == 'u' ? 'd' : conv;
+        int64_t n = v.is_float() ? static_cast<int64_t>(v.as_double()) : v.as_int();
+        std::snprintf(buf, sizeof buf, (spec + "ll" + c).c_str(), static_cast<long long>(n));
+        out += buf;
+      } else {
+        std::snprintf(buf, sizeof buf, (spec + conv).c_str(), v.as_double());
+        out += buf;
+      }
+    } else {
+      throw TemplateError(std::string("unsupported format character '") + conv + "'");
+    }
+  }
+  if (next < values.size()) {
+    throw TemplateError("not all arguments converted during string formatting");
   }
   return out;
 }

@@ -35,8 +35,7 @@ Result<ChatTemplate> ChatTemplate::parse(std::string_view source, TemplateOption
     result.program_ = std::move(program);
     return result;
   } catch (const TemplateError& e) {
-    return fail("chat template syntax error at line " + std::to_string(e.line()) + ": " +
-                e.what());
+    return fail("chat template syntax error at line " + std::to_string(e.line()) + ": " + e.what());
   } catch (const std::bad_alloc&) {
     return fail("chat template too large to parse");
   } catch (const std::exception& e) {
@@ -48,6 +47,7 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& context) 
   if (!program_) return fail("chat template was not parsed");
   if (!context.is_object()) return fail("chat template context must be a JSON object");
   try {
+    CycleBreaker cycle_breaker;  // declared first: runs after every value below is released
     Renderer renderer(program_->options);
     return renderer.render(program_->body, from_json(context));
   } catch (const TemplateError& e) {
@@ -60,12 +60,11 @@ Result<std::string> ChatTemplate::render(const nlohmann::ordered_json& context) 
 }
 
 Result<std::string> ChatTemplate::render(const nlohmann::json& context) const {
-  // Round-trip through text: the two json flavours do not convert into each other directly.
   nlohmann::ordered_json ordered;
   try {
-    ordered = nlohmann::ordered_json::parse(context.dump());
+    ordered = context;  // same content; object keys keep the (sorted) order json gave them
   } catch (const std::exception& e) {
-    return fail(std::string("chat template context is not valid JSON: ") + e.what());
+    return fail(std::string("chat template context could not be converted: ") + e.what());
   }
   return render(ordered);
 }

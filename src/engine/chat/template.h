@@ -5,7 +5,16 @@
 // Parse once, render many times: a ChatTemplate is immutable after parse() and render() is
 // const and safe to call from several threads at once. Every failure, including a template's
 // own raise_exception(), comes back as an Error; rendering is bounded by the limits below, so a
-// hostile template fails instead of hanging or exhausting memory.
+// hostile template fails instead of hanging or exhausting memory. Rendering recurses on the
+// C++ stack: the default limits need about 2 MiB of it in a release build (more unoptimized),
+// which the default 8 MiB thread stack covers.
+//
+// Known differences from Jinja2 as Hugging Face runs it:
+// - integers are 64-bit (overflow is an error, Python would grow them);
+// - case mapping (upper, lower, title, capitalize) only changes ASCII letters;
+// - `{% do %}` and list.append/extend/insert/pop work (HF's immutable sandbox refuses them);
+// - not supported: include/extends/import/block, recursive loops, cycler(), `*args` or
+//   `**kwargs` in calls, format specs in str.format(); range() gives a list.
 #pragma once
 
 #include <cstddef>
@@ -13,10 +22,9 @@
 #include <ctime>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "hearth/status.h"
 
@@ -31,7 +39,8 @@ struct TemplateOptions {
   int max_depth = 256;
   // Rendered output and any single string or list built while rendering.
   size_t max_output_bytes = 16u << 20;
-  // Local time used by strftime_now(); unset means the system clock. Tests pin the date here.
+  // Local time used by strftime_now(); unset means the system clock. Tests pin the date here;
+  // tm_wday and tm_yday are derived from the date, so only the calendar fields need setting.
   std::function<std::tm()> clock;
 };
 

@@ -225,8 +225,52 @@ Value Value::list(std::vector<Value> items) {
   v.kind_ = Kind::kList;
   v.list_ = std::make_shared<ListData>();
   v.list_->items = std::move(items);
+  CycleBreaker::track(v.list_);
   return v;
 }
+namespace {
+thread_local CycleBreaker* active_cycle_breaker = nullptr;
+}  // namespace
+
+CycleBreaker::CycleBreaker() : previous_(active_cycle_breaker) { active_cycle_breaker = this; }
+
+CycleBreaker::~CycleBreaker() {
+  active_cycle_breaker = previous_;
+  std::vector<Value> doomed;
+  for (auto& weak : lists_) {
+    if (auto list = weak.lock()) {
+      for (auto& item : list->items) doomed.push_back(std::move(item));
+      list->items.clear();
+    }
+  }
+  for (auto& weak : dicts_) {
+    if (auto dict = weak.lock()) {
+      for (auto& [key, value] : dict->entries) {
+        doomed.push_back(std::move(key));
+        doomed.push_back(std::move(value));
+      }
+      dict->entries.clear();
+    }
+  }
+}
+
+template <class T>
+void CycleBreaker::remember(std::vector<std::weak_ptr<T>>& registry, const std::shared_ptr<T>& p) {
+  // Drop expired entries now and then so long renders do not grow the registry unboundedly.
+  if (registry.size() >= 1024 && (registry.size() & (registry.size() - 1)) == 0) {
+    std::erase_if(registry, [](const std::weak_ptr<T>& w) { return w.expired(); });
+  }
+  registry.push_back(p);
+}
+
+void CycleBreaker::track(const std::shared_ptr<ListData>& list) {
+  if (active_cycle_breaker) remember(active_cycle_breaker->lists_, list);
+}
+
+void CycleBreaker::track(const std::shared_ptr<DictData>& dict) {
+  if (active_cycle_breaker) remember(active_cycle_breaker->dicts_, dict);
+}
+
 Value Value::tuple(std::vector<Value> items) {
   Value v = list(std::move(items));
   v.list_->flavor = ListData::Flavor::kTuple;
@@ -247,6 +291,7 @@ Value Value::dict() {
 Value Value::make_namespace() {
   Value v = dict();
   v.kind_ = Kind::kNamespace;
+  CycleBreaker::track(v.dict_);
   return v;
 }
 Value Value::callable(std::string name, Function fn, bool is_macro) {
@@ -315,6 +360,48 @@ bool Value::truthy() const {
 
 void Value::fail_undefined(int line) const {
   throw TemplateError(str_.empty() ? "value is undefined" : str_, line);
+}
+
+void Value::release_children_into(std::vector<Value>& out) {
+  if (list_ && list_.use_count() == 1) {
+    for (auto& item : list_->items) out.push_back(std::move(item));
+    list_->items.clear();
+  }
+  if (dict_ && dict_.use_count() == 1) {
+    for (auto& [key, value] : dict_->entries) {
+      out.push_back(std::move(key));
+      out.push_back(std::move(value));
+    }
+    dict_->entries.clear();
+  }
+}
+
+namespace {
+
+void release_iteratively(std::vector<Value> pending) {
+  while (!pending.empty()) {
+    Value v = std::move(pending.back());
+    pending.pop_back();
+    v.release_children_into(pending);
+  }
+}
+
+}  // namespace
+
+ListData::~ListData() {
+  if (!items.empty()) release_iteratively(std::move(items));
+}
+
+DictData::~DictData() {
+  if (entries.empty()) return;
+  std::vector<Value> pending;
+  pending.reserve(entries.size() * 2);
+  for (auto& [key, value] : entries) {
+    pending.push_back(std::move(key));
+    pending.push_back(std::move(value));
+  }
+  entries.clear();
+  release_iteratively(std::move(pending));
 }
 
 const Value* DictData::find(const Value& key) const {
@@ -392,7 +479,10 @@ std::string python_float_repr(double d) {
     }
   } else {
     out = digits.substr(0, 1);
-    if (digits.size() > 1) out += "." + digits.substr(1);
+    if (digits.size() > 1) {
+      out += '.';
+      out.append(digits, 1);
+    }
     char exp_buf[16];
     std::snprintf(exp_buf, sizeof exp_buf, "e%c%02d", exponent < 0 ? '-' : '+',
                   exponent < 0 ? -exponent : exponent);

@@ -52,7 +52,7 @@ class Value {
     kInt,
     kFloat,
     kString,
-    kList,       // also tuples and one-shot iterators (see ListData::flavor)
+    kList,  // also tuples and one-shot iterators (see ListData::flavor)
     kDict,
     kNamespace,  // dict storage with attribute assignment allowed
     kCallable,
@@ -97,7 +97,7 @@ class Value {
   bool as_bool() const { return bool_; }  // for kBool; for kString it marks Markup
   int64_t as_int() const { return is_bool() ? (bool_ ? 1 : 0) : int_; }
   double as_double() const { return is_float() ? float_ : static_cast<double>(as_int()); }
-  const std::string& str() const { return str_; }            // string contents
+  const std::string& str() const { return str_; }             // string contents
   const std::string& undefined_hint() const { return str_; }  // why it is undefined
   ListData& list_data() const { return *list_; }
   DictData& dict_data() const { return *dict_; }
@@ -108,6 +108,9 @@ class Value {
   bool truthy() const;
   // Throws the undefined hint as an error; used wherever Jinja2's Undefined refuses an operation.
   [[noreturn]] void fail_undefined(int line = 0) const;
+  // If this is the last reference to a list or dict, moves its elements into `out` so that
+  // deeply nested values can be freed iteratively instead of by recursive destructors.
+  void release_children_into(std::vector<Value>& out);
 
  private:
   Kind kind_ = Kind::kUndefined;
@@ -121,6 +124,7 @@ class Value {
 };
 
 struct ListData {
+  ~ListData();
   enum class Flavor { kList, kTuple, kIterator };
   std::vector<Value> items;
   Flavor flavor = Flavor::kList;
@@ -129,10 +133,34 @@ struct ListData {
 
 // Insertion-ordered mapping (Python dicts keep insertion order, and so must tojson).
 struct DictData {
+  ~DictData();
   std::vector<std::pair<Value, Value>> entries;
   const Value* find(const Value& key) const;
   const Value* find(std::string_view key) const;
   void set(Value key, Value value);
+};
+
+// Python collects reference cycles; shared_ptr does not. While a CycleBreaker lives on a
+// thread it records every mutable container created there (lists, namespaces: the only values a
+// template can make refer to themselves), and on destruction it empties those still alive, so
+// `{% do l.append(l) %}` cannot leak past the render.
+class CycleBreaker {
+ public:
+  CycleBreaker();
+  ~CycleBreaker();
+  CycleBreaker(const CycleBreaker&) = delete;
+  CycleBreaker& operator=(const CycleBreaker&) = delete;
+
+  static void track(const std::shared_ptr<ListData>& list);
+  static void track(const std::shared_ptr<DictData>& dict);
+
+ private:
+  template <class T>
+  static void remember(std::vector<std::weak_ptr<T>>& registry, const std::shared_ptr<T>& p);
+
+  std::vector<std::weak_ptr<ListData>> lists_;
+  std::vector<std::weak_ptr<DictData>> dicts_;
+  CycleBreaker* previous_;
 };
 
 struct CallArgs {

@@ -31,6 +31,7 @@ void run_parallel(ThreadPool* pool, int64_t n, int64_t grain,
 void matmul_at_level(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
                      ThreadPool* pool, KernelLevel level) {
   if (w.rows <= 0 || n_tokens <= 0) return;
+  assert(w.cols % traits(w.type).block_size == 0);
   const RowDotFn row_dot = find_row_dot(w.type, level);
   if (!row_dot) {
     matmul_reference(w, in, n_tokens, out, pool);

@@ -17,6 +17,7 @@ constexpr std::array kArchitectures = {
         .fused_gate_up = false,
         .may_tie_output = true,
         .long_rope_factors = false,
+        .sliding_window = false,
     },
     ArchSpec{
         .name = "qwen2",
@@ -28,6 +29,7 @@ constexpr std::array kArchitectures = {
         .fused_gate_up = false,
         .may_tie_output = true,
         .long_rope_factors = false,
+        .sliding_window = false,
     },
     ArchSpec{
         .name = "phi3",
@@ -41,6 +43,7 @@ constexpr std::array kArchitectures = {
         // Phi-4-mini ties its output to the embedding; Phi-3 does not.
         .may_tie_output = true,
         .long_rope_factors = true,
+        .sliding_window = true,
     },
 };
 

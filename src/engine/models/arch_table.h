@@ -41,6 +41,9 @@ struct ArchSpec {
   bool may_tie_output;
   // LongRoPE frequency factors rope_factors_long/short.weight (phi3).
   bool long_rope_factors;
+  // Honors attention.sliding_window: a query sees only the last n_swa positions. phi3 only
+  // (Phi-3-mini-4k was trained with a 2047-token window; later Phi set it beyond the context).
+  bool sliding_window;
 };
 
 // Tensor names. Per-layer names are "blk.<N>." + the suffix below.
@@ -79,6 +82,7 @@ inline constexpr std::string_view kHeadCountKv = "attention.head_count_kv";
 inline constexpr std::string_view kKeyLength = "attention.key_length";
 inline constexpr std::string_view kValueLength = "attention.value_length";
 inline constexpr std::string_view kRmsEpsilon = "attention.layer_norm_rms_epsilon";
+inline constexpr std::string_view kSlidingWindow = "attention.sliding_window";
 inline constexpr std::string_view kRopeFreqBase = "rope.freq_base";
 inline constexpr std::string_view kRopeDimensionCount = "rope.dimension_count";
 inline constexpr std::string_view kRopeScalingType = "rope.scaling.type";

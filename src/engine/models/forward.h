@@ -4,6 +4,9 @@
 // n_past + n - 1), writes the batch's keys and values into the cache, advances it, and
 // computes logits for the requested rows only. It dispatches on the architecture's family;
 // each family lives in its own file (llama_family.cpp covers llama, qwen2 and phi3).
+// Several sequences (each with its own cache) can be evaluated in one pass: every weight
+// matrix is then read once for all of their tokens, which is what makes serving several
+// conversations at once cheaper than serving them in turn.
 //
 // Thread-safety: the weights are only read, so many forwards may run concurrently on one
 // model as long as each has its own cache, scratch and pool.
@@ -25,9 +28,11 @@ namespace hearth::models {
 
 // Activation buffers reused across calls so steady-state decoding does not allocate.
 struct ForwardScratch {
-  std::vector<float> x;         // residual stream, n x n_embd
-  std::vector<float> xn;        // normalized input of the current block
-  std::vector<float> q;         // n x q_dim
+  std::vector<float> x;   // residual stream, n x n_embd
+  std::vector<float> xn;  // normalized input of the current block
+  std::vector<float> q;   // n x q_dim
+  std::vector<float> k;   // n x kv_dim, before they are copied into the caches
+  std::vector<float> v;
   std::vector<float> qkv;       // fused projection output
   std::vector<float> attn;      // attention output before wo, n x q_dim
   std::vector<float> proj;      // output of wo / w_down, n x n_embd
@@ -35,7 +40,10 @@ struct ForwardScratch {
   std::vector<float> up;        // n x n_ff
   std::vector<float> rope_cos;  // n x n_rot/2
   std::vector<float> rope_sin;
-  std::vector<float> out_norm;  // normalized rows that produce logits
+  std::vector<float> out_norm;   // normalized rows that produce logits
+  std::vector<float> logits;     // logits of several sequences before they are handed out
+  std::vector<int32_t> row_seq;  // sequence of each row of the batch
+  std::vector<int64_t> row_pos;  // absolute position of each row
 };
 
 struct ForwardBatch {
@@ -52,5 +60,16 @@ struct ForwardBatch {
 // [0, n_vocab); cache.n_past() + tokens.size() <= cache.capacity().
 Status forward(const ModelWeights& weights, KvCache& cache, ForwardScratch& scratch,
                const ForwardBatch& batch, ThreadPool* pool);
+
+// One sequence of a multi-sequence pass: its cache and its part of the batch.
+struct SequenceBatch {
+  KvCache* cache = nullptr;
+  ForwardBatch batch;
+};
+
+// Evaluates all sequences in one pass. Same preconditions per sequence; the caches must be
+// distinct.
+Status forward(const ModelWeights& weights, std::span<const SequenceBatch> sequences,
+               ForwardScratch& scratch, ThreadPool* pool);
 
 }  // namespace hearth::models

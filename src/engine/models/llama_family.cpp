@@ -54,8 +54,10 @@ void add_bias(float* rows, int64_t n_rows, int64_t stride, const std::vector<flo
 // cos/sin of every (token, frequency) pair of the batch. Handles plain RoPE, linear scaling,
 // YaRN (blend of interpolated and extrapolated angles by frequency band, with magnitude
 // correction) and per-frequency divisors (llama3 rope_freqs, phi3 LongRoPE).
-void build_rope_table(const HyperParams& hp, const std::vector<float>& freq_factors, int64_t pos0,
-                      int64_t n_tokens, ForwardScratch& s) {
+// Row r sits at position s.row_pos[r] and uses the factors of its sequence.
+void build_rope_table(const HyperParams& hp, std::span<const std::vector<float>* const> seq_factors,
+                      ForwardScratch& s) {
+  const auto n_tokens = static_cast<int64_t>(s.row_pos.size());
   const int64_t n_freq = hp.n_rot / 2;
   s.rope_cos.resize(static_cast<size_t>(n_tokens * n_freq));
   s.rope_sin.resize(static_cast<size_t>(n_tokens * n_freq));
@@ -78,15 +80,17 @@ void build_rope_table(const HyperParams& hp, const std::vector<float>& freq_fact
     mscale *= 1.0 + 0.1 * std::log(1.0 / freq_scale);
   }
   for (int64_t i = 0; i < n_freq; ++i) {
-    double freq = std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(hp.n_rot));
-    if (!freq_factors.empty()) freq /= freq_factors[i];
+    const double base_freq =
+        std::pow(base, -2.0 * static_cast<double>(i) / static_cast<double>(hp.n_rot));
     double ramp = 0;
     if (yarn) {
       const double y = (static_cast<double>(i) - ramp_low) / std::max(0.001, ramp_high - ramp_low);
       ramp = 1.0 - std::clamp(y, 0.0, 1.0);
     }
     for (int64_t t = 0; t < n_tokens; ++t) {
-      const double extrapolated = static_cast<double>(pos0 + t) * freq;
+      const std::vector<float>& factors = *seq_factors[s.row_seq[t]];
+      const double freq = factors.empty() ? base_freq : base_freq / factors[i];
+      const double extrapolated = static_cast<double>(s.row_pos[t]) * freq;
       const double interpolated = extrapolated * freq_scale;
       const double theta = interpolated * (1 - ramp) + extrapolated * ramp;
       s.rope_cos[t * n_freq + i] = static_cast<float>(std::cos(theta) * mscale);
@@ -119,37 +123,55 @@ void apply_rope(float* rows, int64_t n_tokens, int64_t stride, int64_t n_heads,
   }
 }
 
-// Causal GQA attention of the batch's queries over cache positions [0, pos0 + t].
-void attention(const HyperParams& hp, const KvCache& cache, int64_t layer, int64_t pos0,
-               int64_t n_tokens, const float* q, float* out, ThreadPool* pool) {
+// Eight independent partial sums: without -ffast-math the compiler may not reorder one
+// running sum, but it does vectorize independent lanes.
+float dot(const float* a, const float* b, int64_t n) {
+  float acc[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
+  }
+  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+  for (; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+// Causal GQA attention of each row's query over its own sequence's cache, positions
+// [0, row_pos] (the row's own key included).
+void attention(const HyperParams& hp, std::span<const SequenceBatch> seqs, int64_t layer,
+               const ForwardScratch& s, float* out, ThreadPool* pool) {
+  const auto n_tokens = static_cast<int64_t>(s.row_pos.size());
+  const float* q = s.q.data();
+  const int64_t max_keys = *std::max_element(s.row_pos.begin(), s.row_pos.end()) + 1;
   const int64_t hd = hp.head_dim;
   const int64_t q_dim = hp.q_dim();
   const int64_t group = hp.n_head / hp.n_head_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   parallel(pool, n_tokens * hp.n_head, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(static_cast<size_t>(pos0 + n_tokens));
+    std::vector<float> scores(static_cast<size_t>(max_keys));
     for (int64_t idx = begin; idx < end; ++idx) {
       const int64_t t = idx / hp.n_head;
       const int64_t h = idx % hp.n_head;
       const int64_t kv_offset = (h / group) * hd;
       const float* qh = q + t * q_dim + h * hd;
-      const int64_t n_keys = pos0 + t + 1;
+      const KvCache& cache = *seqs[s.row_seq[t]].cache;
+      const int64_t n_keys = s.row_pos[t] + 1;
+      // Keys before `first` are outside the sliding window: (query pos - key pos) >= n_swa.
+      const int64_t first = hp.n_swa > 0 ? std::max<int64_t>(0, n_keys - hp.n_swa) : 0;
       float max_score = -INFINITY;
-      for (int64_t j = 0; j < n_keys; ++j) {
+      for (int64_t j = first; j < n_keys; ++j) {
         const float* kj = cache.k(layer, j) + kv_offset;
-        float dot = 0;
-        for (int64_t i = 0; i < hd; ++i) dot += qh[i] * kj[i];
-        scores[j] = dot * scale;
+        scores[j] = dot(qh, kj, hd) * scale;
         max_score = std::max(max_score, scores[j]);
       }
       float sum = 0;
-      for (int64_t j = 0; j < n_keys; ++j) {
+      for (int64_t j = first; j < n_keys; ++j) {
         scores[j] = std::exp(scores[j] - max_score);
         sum += scores[j];
       }
       float* oh = out + t * q_dim + h * hd;
       std::fill(oh, oh + hd, 0.0f);
-      for (int64_t j = 0; j < n_keys; ++j) {
+      for (int64_t j = first; j < n_keys; ++j) {
         const float* vj = cache.v(layer, j) + kv_offset;
         const float w = scores[j];
         for (int64_t i = 0; i < hd; ++i) oh[i] += w * vj[i];
@@ -164,16 +186,13 @@ float silu(float x) {
   return x / (1.0f + std::exp(-x));
 }
 
-void llama_block(const ModelWeights& w, const LayerWeights& L, int64_t layer, KvCache& cache,
-                 ForwardScratch& s, int64_t n, ThreadPool* pool) {
+void llama_block(const ModelWeights& w, const LayerWeights& L, int64_t layer,
+                 std::span<const SequenceBatch> seqs, ForwardScratch& s, int64_t n,
+                 ThreadPool* pool) {
   const HyperParams& hp = w.hp;
   const int64_t d = hp.n_embd;
   const int64_t q_dim = hp.q_dim();
   const int64_t kv_dim = hp.kv_dim();
-  const int64_t pos0 = cache.n_past();
-  // Rows [pos0, pos0 + n) of this layer's cache are contiguous, so k and v land there directly.
-  float* k_rows = cache.k(layer, pos0);
-  float* v_rows = cache.v(layer, pos0);
 
   rms_norm_rows(s.x.data(), L.attn_norm, n, hp.rms_eps, s.xn.data(), pool);
   if (L.wqkv.data) {
@@ -183,21 +202,27 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, int64_t layer, Kv
     for (int64_t t = 0; t < n; ++t) {
       const float* row = s.qkv.data() + t * qkv_dim;
       std::copy(row, row + q_dim, s.q.data() + t * q_dim);
-      std::copy(row + q_dim, row + q_dim + kv_dim, k_rows + t * kv_dim);
-      std::copy(row + q_dim + kv_dim, row + qkv_dim, v_rows + t * kv_dim);
+      std::copy(row + q_dim, row + q_dim + kv_dim, s.k.data() + t * kv_dim);
+      std::copy(row + q_dim + kv_dim, row + qkv_dim, s.v.data() + t * kv_dim);
     }
   } else {
     matmul(L.wq, s.xn.data(), n, s.q.data(), pool);
-    matmul(L.wk, s.xn.data(), n, k_rows, pool);
-    matmul(L.wv, s.xn.data(), n, v_rows, pool);
+    matmul(L.wk, s.xn.data(), n, s.k.data(), pool);
+    matmul(L.wv, s.xn.data(), n, s.v.data(), pool);
   }
   add_bias(s.q.data(), n, q_dim, L.bq);
-  add_bias(k_rows, n, kv_dim, L.bk);
-  add_bias(v_rows, n, kv_dim, L.bv);
+  add_bias(s.k.data(), n, kv_dim, L.bk);
+  add_bias(s.v.data(), n, kv_dim, L.bv);
   apply_rope(s.q.data(), n, q_dim, hp.n_head, hp, w.arch->rope_style, s);
-  apply_rope(k_rows, n, kv_dim, hp.n_head_kv, hp, w.arch->rope_style, s);
+  apply_rope(s.k.data(), n, kv_dim, hp.n_head_kv, hp, w.arch->rope_style, s);
+  // Keys are cached rotated, so later tokens never rotate them again.
+  for (int64_t t = 0; t < n; ++t) {
+    KvCache& cache = *seqs[s.row_seq[t]].cache;
+    std::copy_n(s.k.data() + t * kv_dim, kv_dim, cache.k(layer, s.row_pos[t]));
+    std::copy_n(s.v.data() + t * kv_dim, kv_dim, cache.v(layer, s.row_pos[t]));
+  }
 
-  attention(hp, cache, layer, pos0, n, s.q.data(), s.attn.data(), pool);
+  attention(hp, seqs, layer, s, s.attn.data(), pool);
   matmul(L.wo, s.attn.data(), n, s.proj.data(), pool);
   add_bias(s.proj.data(), n, d, L.bo);
   for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.proj[i];
@@ -221,44 +246,87 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, int64_t layer, Kv
   for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.proj[i];
 }
 
-Status llama_forward(const ModelWeights& w, KvCache& cache, ForwardScratch& s,
-                     const ForwardBatch& batch, ThreadPool* pool) {
+Status llama_forward(const ModelWeights& w, std::span<const SequenceBatch> seqs, ForwardScratch& s,
+                     ThreadPool* pool) {
   const HyperParams& hp = w.hp;
-  const auto n = static_cast<int64_t>(batch.tokens.size());
   const int64_t d = hp.n_embd;
   auto size = [](int64_t count) { return static_cast<size_t>(count); };
+  // Rows of all sequences, one after the other.
+  s.row_seq.clear();
+  s.row_pos.clear();
+  std::vector<const std::vector<float>*> seq_factors;
+  int64_t n_out = 0;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const int64_t pos0 = seqs[i].cache->n_past();
+    for (size_t t = 0; t < seqs[i].batch.tokens.size(); ++t) {
+      s.row_seq.push_back(static_cast<int32_t>(i));
+      s.row_pos.push_back(pos0 + static_cast<int64_t>(t));
+    }
+    seq_factors.push_back(&w.rope_factors_for(seqs[i].batch.n_ctx));
+    n_out += static_cast<int64_t>(seqs[i].batch.output_rows.size());
+  }
+  const auto n = static_cast<int64_t>(s.row_pos.size());
+  if (n == 0) return ok();
   s.x.resize(size(n * d));
   s.xn.resize(size(n * d));
   s.q.resize(size(n * hp.q_dim()));
+  s.k.resize(size(n * hp.kv_dim()));
+  s.v.resize(size(n * hp.kv_dim()));
   s.attn.resize(size(n * hp.q_dim()));
   s.proj.resize(size(n * d));
   s.gate.resize(size(n * hp.n_ff * (w.layers.front().w_gate.data ? 1 : 2)));
   s.up.resize(size(n * hp.n_ff));
 
-  for (int64_t t = 0; t < n; ++t) get_row(w.token_embd, batch.tokens[t], s.x.data() + t * d);
-  build_rope_table(hp, w.rope_factors_for(batch.n_ctx), cache.n_past(), n, s);
-  for (int64_t il = 0; il < hp.n_layer; ++il) llama_block(w, w.layers[il], il, cache, s, n, pool);
-  cache.advance(n);
-
-  const auto n_out = static_cast<int64_t>(batch.output_rows.size());
-  if (n_out == 0) return ok();
-  s.out_norm.resize(size(n_out * d));
-  for (int64_t r = 0; r < n_out; ++r) {
-    rms_norm_row(s.x.data() + batch.output_rows[r] * d, w.output_norm.data(), d, hp.rms_eps,
-                 s.out_norm.data() + r * d);
+  int64_t row = 0;
+  for (const auto& seq : seqs) {
+    for (int32_t token : seq.batch.tokens) get_row(w.token_embd, token, s.x.data() + row++ * d);
   }
-  matmul(w.output, s.out_norm.data(), n_out, batch.logits, pool);
+  build_rope_table(hp, seq_factors, s);
+  for (int64_t il = 0; il < hp.n_layer; ++il) llama_block(w, w.layers[il], il, seqs, s, n, pool);
+  for (const auto& seq : seqs) seq.cache->advance(static_cast<int64_t>(seq.batch.tokens.size()));
+
+  if (n_out == 0) return ok();
+  // One output projection for every requested row of every sequence.
+  s.out_norm.resize(size(n_out * d));
+  int64_t out = 0;
+  row = 0;
+  for (const auto& seq : seqs) {
+    for (int32_t r : seq.batch.output_rows) {
+      rms_norm_row(s.x.data() + (row + r) * d, w.output_norm.data(), d, hp.rms_eps,
+                   s.out_norm.data() + out++ * d);
+    }
+    row += static_cast<int64_t>(seq.batch.tokens.size());
+  }
+  const int64_t n_vocab = hp.n_vocab;
+  if (seqs.size() == 1) {
+    matmul(w.output, s.out_norm.data(), n_out, seqs[0].batch.logits, pool);
+    return ok();
+  }
+  s.logits.resize(size(n_out * n_vocab));
+  matmul(w.output, s.out_norm.data(), n_out, s.logits.data(), pool);
+  out = 0;
+  for (const auto& seq : seqs) {
+    const auto rows = static_cast<int64_t>(seq.batch.output_rows.size());
+    std::copy_n(s.logits.data() + out * n_vocab, rows * n_vocab, seq.batch.logits);
+    out += rows;
+  }
   return ok();
 }
 
 }  // namespace
 
-Status forward(const ModelWeights& weights, KvCache& cache, ForwardScratch& scratch,
-               const ForwardBatch& batch, ThreadPool* pool) {
+Status forward(const ModelWeights& weights, std::span<const SequenceBatch> sequences,
+               ForwardScratch& scratch, ThreadPool* pool) {
   switch (weights.arch->family) {
-    case Family::kLlama: return llama_forward(weights, cache, scratch, batch, pool);
+    case Family::kLlama: return llama_forward(weights, sequences, scratch, pool);
   }
   return fail("unknown model family");
+}
+
+Status forward(const ModelWeights& weights, KvCache& cache, ForwardScratch& scratch,
+               const ForwardBatch& batch, ThreadPool* pool) {
+  const SequenceBatch one{.cache = &cache, .batch = batch};
+  return forward(weights, std::span(&one, 1), scratch, pool);
 }
 
 }  // namespace hearth::models

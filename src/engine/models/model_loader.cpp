@@ -5,6 +5,7 @@
 
 #include "engine/models/model_weights.h"
 #include "engine/models/str_cat.h"
+#include "engine/tensor/quant.h"
 
 // Returns the error of a failed Result from the enclosing function, else assigns its value.
 #define HEARTH_TRY_ASSIGN(lhs, expr)                           \
@@ -91,6 +92,9 @@ Result<HyperParams> read_hyper_params(const gguf::File& file, const ArchSpec& ar
     return fail(str_cat(md.key(mk::kRmsEpsilon), " = ", eps, " is out of range"));
   }
   hp.rms_eps = static_cast<float>(eps);
+  if (arch.sliding_window) {
+    HEARTH_TRY_ASSIGN(hp.n_swa, md.positive_int_or(mk::kSlidingWindow, 0));
+  }
   double base = 0;
   HEARTH_TRY_ASSIGN(base, md.float_or(mk::kRopeFreqBase, 10000.0));
   if (!(base > 1)) return fail(str_cat(md.key(mk::kRopeFreqBase), " = ", base, " is out of range"));
@@ -187,7 +191,9 @@ class TensorBinder {
  private:
   static Status check_type(const gguf::TensorInfo& t) {
     const TensorTypeTraits& tr = traits(t.type);
-    if (!tr.computable) {
+    // Matrices go through matmul (`computable`), vectors and embedding rows through
+    // dequantization; a weight must support both.
+    if (!tr.computable || !can_dequantize(t.type)) {
       return fail(str_cat("tensor '", t.name, "' has type ", tr.name,
                           ", which hearth cannot compute with"));
     }

@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <functional>
 #include <string>
 #include <vector>
@@ -26,6 +28,9 @@ struct Edits {
   std::vector<TensorEdit> tensors;
   std::vector<std::string> drop_keys;
   std::vector<std::pair<std::string, std::string>> set_strings;
+  std::vector<std::pair<std::string, uint32_t>> set_u32s;
+  std::vector<std::pair<std::string, float>> set_f32s;
+  std::vector<std::pair<std::string, std::vector<float>>> add_f32_vectors;  // new tensors
 };
 
 // Copies fixture model `name` with `edits` applied into a temporary file; returns its path.
@@ -42,6 +47,14 @@ std::filesystem::path rewrite(const std::string& name, const Edits& edits) {
     writer.set_value(key, value);
   }
   for (const auto& [key, value] : edits.set_strings) writer.set_string(key, value);
+  for (const auto& [key, value] : edits.set_u32s) writer.set_u32(key, value);
+  for (const auto& [key, value] : edits.set_f32s) writer.set_f32(key, value);
+  for (const auto& [tensor, values] : edits.add_f32_vectors) {
+    const int64_t dims[] = {static_cast<int64_t>(values.size())};
+    EXPECT_TRUE(writer.add_tensor(
+        tensor, TensorType::F32, dims,
+        std::span(reinterpret_cast<const uint8_t*>(values.data()), values.size() * sizeof(float))));
+  }
   for (const auto& t : src->tensors()) {
     auto edit = std::find_if(edits.tensors.begin(), edits.tensors.end(),
                              [&](const TensorEdit& e) { return e.name == t.name; });
@@ -157,6 +170,64 @@ TEST(ModelLoad, FixtureModelsLoadWithTheirShapes) {
     EXPECT_EQ(info.n_ff, c.n_ff) << c.name;
     EXPECT_EQ(info.tied_output, c.tied) << c.name;
   }
+}
+
+std::vector<std::vector<float>> logits_of(const std::filesystem::path& path,
+                                          std::span<const int32_t> ids, int n_ctx = 0) {
+  auto model = Model::load(path, ModelOptions{.n_threads = 1});
+  EXPECT_TRUE(model.has_value()) << model.error().message;
+  if (!model) return {};
+  Session session(*model, SessionOptions{.n_ctx = n_ctx});
+  EXPECT_TRUE(session.decode(ids, true).has_value());
+  std::vector<std::vector<float>> rows;
+  for (int i = 0; i < static_cast<int>(ids.size()); ++i) {
+    rows.emplace_back(session.logits(i).begin(), session.logits(i).end());
+  }
+  return rows;
+}
+
+// Kernels may sum batched rows in different orders, so "equal" allows float rounding.
+void expect_rows_near(const std::vector<float>& a, const std::vector<float>& b, const char* what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (size_t v = 0; v < a.size(); ++v) {
+    ASSERT_NEAR(a[v], b[v], 1e-5f * std::max(1.0f, std::abs(b[v]))) << what << " logit " << v;
+  }
+}
+
+TEST(ModelLoad, SlidingWindowLimitsWhatAQuerySees) {
+  // With a window of one position a token attends only to itself, and RoPE cancels in a
+  // single-key softmax, so its logits no longer depend on position or context.
+  const auto path =
+      rewrite("tiny-phi3-q4_k_m", {.set_u32s = {{"phi3.attention.sliding_window", 1}}});
+  const int32_t ids[] = {1, 450, 4996, 450, 17354, 4996};
+  const auto windowed = logits_of(path, ids);
+  std::filesystem::remove(path);
+  ASSERT_EQ(windowed.size(), 6u);
+  expect_rows_near(windowed[1], windowed[3], "same token at positions 1 and 3");
+  expect_rows_near(windowed[2], windowed[5], "same token at positions 2 and 5");
+  const auto full = logits_of(testing::fixtures_dir() / "models" / "tiny-phi3-q4_k_m.gguf", ids);
+  EXPECT_NE(full[1], full[3]);
+}
+
+TEST(ModelLoad, LongRopeFactorsAreChosenByContextSize) {
+  const int64_t n_freq = 32;  // rope.dimension_count 64 / 2
+  const auto path = rewrite(
+      "tiny-phi3-q4_k_m",
+      {.set_u32s = {{"phi3.rope.scaling.original_context_length", 256}},
+       .set_f32s = {{"phi3.rope.scaling.attn_factor", 1.0f}},
+       .add_f32_vectors = {{"rope_factors_short.weight", std::vector<float>(n_freq, 1.0f)},
+                           {"rope_factors_long.weight", std::vector<float>(n_freq, 4.0f)}}});
+  const int32_t ids[] = {1, 450, 4996, 17354, 1701, 29916};
+  const auto plain = logits_of(testing::fixtures_dir() / "models" / "tiny-phi3-q4_k_m.gguf", ids);
+  // Up to the original context the short factors (all 1 here) apply: plain RoPE.
+  const auto short_ctx = logits_of(path, ids, 256);
+  // Beyond it, the long factors slow every rotation down four times.
+  const auto long_ctx = logits_of(path, ids, 512);
+  std::filesystem::remove(path);
+  ASSERT_EQ(short_ctx.size(), plain.size());
+  for (size_t i = 0; i < plain.size(); ++i) expect_rows_near(short_ctx[i], plain[i], "short");
+  EXPECT_NE(long_ctx[3], plain[3]);
+  expect_rows_near(long_ctx[0], plain[0], "position 0 is not rotated at all");
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ struct HyperParams {
   int64_t head_dim = 0;  // per-head width of q, k and v
   int64_t n_rot = 0;     // leading dims of each head that RoPE rotates (partial rotary)
   float rms_eps = 1e-5f;
+  int64_t n_swa = 0;  // sliding attention window; 0 = attend to the whole context
 
   float rope_freq_base = 10000.0f;
   RopeScalingType rope_scaling = RopeScalingType::kNone;

@@ -107,7 +107,12 @@ Session::Session(std::shared_ptr<const Model> model, const SessionOptions& optio
   const int n_threads = options.n_threads > 0 ? options.n_threads : defaults.n_threads;
   const models::HyperParams& hp = model_->weights().hp;
   cache_ = std::make_unique<KvCache>(hp.n_layer, n_ctx_, hp.kv_dim());
-  pool_ = std::make_unique<ThreadPool>(n_threads);
+  if (options.pool) {
+    pool_ = options.pool;
+  } else {
+    own_pool_ = std::make_unique<ThreadPool>(n_threads);
+    pool_ = own_pool_.get();
+  }
   scratch_ = std::make_unique<Scratch>();
 }
 
@@ -129,10 +134,9 @@ void Session::rewind(int32_t n_past) {
   logits_.clear();
 }
 
-Status Session::decode(std::span<const int32_t> tokens, bool all_logits) {
+Status Session::check_decode(std::span<const int32_t> tokens) const {
   if (tokens.empty()) return fail("decode: no tokens");
-  const models::ModelWeights& w = model_->weights();
-  const int64_t n_vocab = w.hp.n_vocab;
+  const int64_t n_vocab = model_->weights().hp.n_vocab;
   for (size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i] < 0 || tokens[i] >= n_vocab) {
       return fail(str_cat("decode: token ", tokens[i], " at index ", i,
@@ -144,11 +148,22 @@ Status Session::decode(std::span<const int32_t> tokens, bool all_logits) {
     return fail(str_cat("context overflow: ", cache_->n_past(), " cached + ", n,
                         " new tokens exceed n_ctx = ", n_ctx_));
   }
+  return ok();
+}
 
+void Session::prepare_logits(int64_t n_tokens, bool all_logits) {
   all_logits_ = all_logits;
-  n_last_decode_ = static_cast<int>(n);
-  n_logit_rows_ = all_logits ? static_cast<int>(n) : 1;
-  logits_.resize(static_cast<size_t>(n_logit_rows_ * n_vocab));
+  n_last_decode_ = static_cast<int>(n_tokens);
+  n_logit_rows_ = all_logits ? static_cast<int>(n_tokens) : 1;
+  logits_.resize(static_cast<size_t>(n_logit_rows_ * model_->weights().hp.n_vocab));
+}
+
+Status Session::decode(std::span<const int32_t> tokens, bool all_logits) {
+  if (auto s = check_decode(tokens); !s) return s;
+  const auto n = static_cast<int64_t>(tokens.size());
+  const models::ModelWeights& w = model_->weights();
+  const int64_t n_vocab = w.hp.n_vocab;
+  prepare_logits(n, all_logits);
   int64_t rows_done = 0;
   for (int64_t begin = 0; begin < n; begin += n_batch_) {
     const int64_t count = std::min<int64_t>(n_batch_, n - begin);
@@ -166,10 +181,57 @@ Status Session::decode(std::span<const int32_t> tokens, bool all_logits) {
         .logits = logits_.data() + rows_done * n_vocab,
         .n_ctx = n_ctx_,
     };
-    if (auto s = models::forward(w, *cache_, scratch_->forward, batch, pool_.get()); !s) return s;
+    if (auto s = models::forward(w, *cache_, scratch_->forward, batch, pool_); !s) return s;
     rows_done += static_cast<int64_t>(rows.size());
   }
   return ok();
+}
+
+Status Session::decode_batch(std::span<const DecodeRequest> requests) {
+  if (requests.empty()) return ok();
+  Session* first = requests.front().session;
+  if (!first) return fail("decode_batch: null session");
+  int64_t total = 0;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    Session* session = requests[i].session;
+    if (!session) return fail("decode_batch: null session");
+    if (session->model_.get() != first->model_.get()) {
+      return fail("decode_batch: the sessions do not share one model");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (requests[j].session == session) return fail("decode_batch: a session appears twice");
+    }
+    if (auto s = session->check_decode(requests[i].tokens); !s) {
+      return fail(str_cat("decode_batch: request ", i, ": ", s.error().message));
+    }
+    total += static_cast<int64_t>(requests[i].tokens.size());
+  }
+  if (requests.size() == 1 || total > first->n_batch_) {
+    // Long prompts gain nothing from sharing a pass; each goes through its own batches.
+    for (const auto& r : requests) {
+      if (auto s = r.session->decode(r.tokens, r.all_logits); !s) return s;
+    }
+    return ok();
+  }
+  std::vector<models::SequenceBatch> sequences;
+  sequences.reserve(requests.size());
+  for (const auto& r : requests) {
+    Session& session = *r.session;
+    const auto n = static_cast<int64_t>(r.tokens.size());
+    session.prepare_logits(n, r.all_logits);
+    auto& rows = session.scratch_->output_rows;
+    rows.clear();
+    for (int64_t t = r.all_logits ? 0 : n - 1; t < n; ++t) rows.push_back(static_cast<int32_t>(t));
+    sequences.push_back(models::SequenceBatch{
+        .cache = session.cache_.get(),
+        .batch = {.tokens = r.tokens,
+                  .output_rows = rows,
+                  .logits = session.logits_.data(),
+                  .n_ctx = session.n_ctx_},
+    });
+  }
+  return models::forward(first->model_->weights(), sequences, first->scratch_->forward,
+                         first->pool_);
 }
 
 std::span<const float> Session::logits(int i) const {

@@ -10,6 +10,21 @@
 
 namespace hearth {
 
+namespace {
+
+// Decode-time matmuls take tens of microseconds, comparable to a futex wake-up, so both sides
+// poll for a short while (~tens of microseconds) before sleeping on a condition variable. An
+// idle pool (no requests) is asleep after that, never spinning.
+constexpr int kSpinIterations = 2048;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+}  // namespace
+
 // One job at a time: parallel_for publishes it under the mutex and bumps `generation`;
 // workers wake, pull chunk indices from `next_chunk` until none are left, and the last one to
 // finish signals `done`. The caller pulls chunks too, so a pool of size 1 has no workers.
@@ -17,9 +32,11 @@ struct ThreadPool::State {
   std::mutex mutex;
   std::condition_variable wake;  // workers wait here for a new generation or shutdown
   std::condition_variable done;  // the caller waits here for busy_workers == 0
-  uint64_t generation = 0;
-  bool stopping = false;
-  int busy_workers = 0;
+  // Written under the mutex (so condition-variable waits cannot miss them), read lock-free
+  // while polling. The job fields below are published before `generation` changes.
+  std::atomic<uint64_t> generation{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<int> busy_workers{0};
 
   // The current job; valid while busy_workers > 0 or the caller is inside parallel_for.
   const std::function<void(int64_t, int64_t)>* fn = nullptr;
@@ -52,15 +69,21 @@ struct ThreadPool::State {
   void worker_loop() {
     uint64_t seen = 0;
     for (;;) {
-      {
+      auto has_news = [&] { return stopping.load() || generation.load() != seen; };
+      for (int spin = 0; spin < kSpinIterations && !has_news(); ++spin) cpu_relax();
+      if (!has_news()) {
         std::unique_lock lock(mutex);
-        wake.wait(lock, [&] { return stopping || generation != seen; });
-        if (stopping) return;
-        seen = generation;
+        wake.wait(lock, has_news);
       }
+      if (stopping.load()) return;
+      seen = generation.load();
       run_chunks();
-      std::lock_guard lock(mutex);
-      if (--busy_workers == 0) done.notify_one();
+      if (busy_workers.fetch_sub(1) == 1) {
+        // Notify under the mutex so a caller between its predicate check and its wait
+        // cannot miss it.
+        std::lock_guard lock(mutex);
+        done.notify_one();
+      }
     }
   }
 };
@@ -76,7 +99,7 @@ ThreadPool::ThreadPool(int n_threads)
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard lock(state_->mutex);
-    state_->stopping = true;
+    state_->stopping.store(true);
   }
   state_->wake.notify_all();
   for (auto& worker : state_->workers) worker.join();
@@ -105,15 +128,17 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
     s.n_chunks = n_chunks;
     s.next_chunk.store(0, std::memory_order_relaxed);
     s.first_error = nullptr;
-    s.busy_workers = static_cast<int>(s.workers.size());
-    ++s.generation;
+    s.busy_workers.store(static_cast<int>(s.workers.size()));
+    s.generation.fetch_add(1);
   }
   s.wake.notify_all();
   s.run_chunks();
+  auto all_done = [&] { return s.busy_workers.load() == 0; };
+  for (int spin = 0; spin < kSpinIterations && !all_done(); ++spin) cpu_relax();
   std::exception_ptr error;
   {
     std::unique_lock lock(s.mutex);
-    s.done.wait(lock, [&] { return s.busy_workers == 0; });
+    s.done.wait(lock, all_done);
     s.fn = nullptr;
     error = s.first_error;
     s.first_error = nullptr;

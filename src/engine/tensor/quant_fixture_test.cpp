@@ -85,6 +85,39 @@ std::map<TensorType, double> compare_models(const std::string& quantized_name,
   return result;
 }
 
+// For every tensor the quantized file stores as `type`, the relative RMS error of that file's
+// encoding and of ours (quantizing the F16 original), over the same tensors.
+struct QuantizerComparison {
+  double theirs = 0;
+  double ours = 0;
+};
+
+QuantizerComparison compare_quantizer(const std::string& quantized_name, TensorType type) {
+  const auto dir = testing::fixtures_dir() / "models";
+  FixtureModel quantized(dir / quantized_name);
+  FixtureModel reference(dir / "tiny-llama-spm-f16.gguf");
+  double their_error = 0, our_error = 0, norm = 0;
+  for (const auto& [name, q] : quantized.tensors()) {
+    auto it = reference.tensors().find(name);
+    if (q.type != type || it == reference.tensors().end()) continue;
+    const auto original = dequantize(it->second);
+    const auto theirs = dequantize(q);
+    std::vector<uint8_t> packed(static_cast<size_t>(row_bytes(traits(type), q.n_elements)));
+    quantize_row(type, original.data(), packed.data(), q.n_elements);
+    std::vector<float> ours(original.size());
+    dequantize_row(type, packed.data(), ours.data(), q.n_elements);
+    for (size_t i = 0; i < original.size(); ++i) {
+      their_error += (double(theirs[i]) - original[i]) * (double(theirs[i]) - original[i]);
+      our_error += (double(ours[i]) - original[i]) * (double(ours[i]) - original[i]);
+      norm += double(original[i]) * original[i];
+    }
+  }
+  QuantizerComparison result{std::sqrt(their_error / norm), std::sqrt(our_error / norm)};
+  std::printf("  %s: reference file %.5f, ours %.5f\n",
+              std::string(tensor_type_name(type)).c_str(), result.theirs, result.ours);
+  return result;
+}
+
 bool fixtures_present() {
   return std::filesystem::exists(testing::fixtures_dir() / "models" / "tiny-llama-spm-f16.gguf");
 }
@@ -110,6 +143,19 @@ TEST(QuantFixtures, Q4KMMatchesF16Model) {
   }
   if (errors.contains(TensorType::Q8_0)) {
     EXPECT_LT(errors.at(TensorType::Q8_0), 0.01);
+  }
+}
+
+// Our quantizers must be about as accurate as the ones that produced the fixture files (the
+// future Q4_K_M converter relies on them): at most 3% more error on the same weights.
+TEST(QuantFixtures, QuantizersMatchReferenceFileQuality) {
+  if (!fixtures_present()) GTEST_SKIP() << "fixtures not found";
+  for (auto [file, type] : {std::pair{"tiny-llama-spm-q4_0.gguf", TensorType::Q4_0},
+                            std::pair{"tiny-llama-spm-q4_k_m.gguf", TensorType::Q4_K},
+                            std::pair{"tiny-llama-spm-q4_k_m.gguf", TensorType::Q6_K}}) {
+    const QuantizerComparison c = compare_quantizer(file, type);
+    ASSERT_GT(c.theirs, 0.0) << tensor_type_name(type);
+    EXPECT_LE(c.ours, 1.03 * c.theirs) << tensor_type_name(type);
   }
 }
 

@@ -76,6 +76,40 @@ void fit_affine(const float* x, int count, int max_code, float* scale_out, float
   }
 }
 
+// Scale for x ~= scale * q with integer q in [-32, 31] (Q6_K sub-blocks). Starts from the
+// element of largest magnitude mapped to -32 (sign kept, which uses the wider negative side),
+// tries nearby steps, refits each by least squares on its codes and keeps the best.
+float fit_symmetric(const float* x, int count) {
+  float extreme = 0.0f;
+  for (int i = 0; i < count; ++i) {
+    if (std::fabs(x[i]) > std::fabs(extreme)) extreme = x[i];
+  }
+  if (extreme == 0.0f) return 0.0f;
+  float best_scale = extreme / -32.0f;
+  float best_error = INFINITY;
+  for (int step = -8; step <= 8; ++step) {
+    const float trial = extreme / (-32.0f + 0.25f * static_cast<float>(step));
+    float sum_qx = 0.0f, sum_qq = 0.0f;
+    for (int i = 0; i < count; ++i) {
+      const float q = static_cast<float>(round_clamp(x[i] / trial, -32, 31));
+      sum_qx += q * x[i];
+      sum_qq += q * q;
+    }
+    if (!(sum_qq > 0.0f)) continue;
+    const float scale = sum_qx / sum_qq;
+    float error = 0.0f;
+    for (int i = 0; i < count; ++i) {
+      const float diff = scale * static_cast<float>(round_clamp(x[i] / scale, -32, 31)) - x[i];
+      error += diff * diff;
+    }
+    if (error < best_error) {
+      best_error = error;
+      best_scale = scale;
+    }
+  }
+  return best_scale;
+}
+
 // Inverse of unpack_scale_min_k for all 8 sub-blocks.
 void pack_scale_min_k(const uint8_t* scales, const uint8_t* mins, uint8_t* packed) {
   for (int j = 0; j < kPackedScalesK; ++j) packed[j] = 0;
@@ -234,17 +268,10 @@ void quantize_row_q5_k(const float* src, BlockQ5_K* dst, int64_t n) {
 
 void quantize_row_q6_k(const float* src, BlockQ6_K* dst, int64_t n) {
   for (int64_t b = 0; b < n / kSuperBlock; ++b, src += kSuperBlock) {
-    // Per sub-block: the element of largest magnitude maps to code -32 (sign kept), which
-    // uses the wider negative side of the 6-bit range for it.
     float sub_scales[kSubBlocksQ6];
     float max_abs_scale = 0.0f;
     for (int j = 0; j < kSubBlocksQ6; ++j) {
-      float extreme = 0.0f;
-      for (int i = 0; i < kSubBlockQ6; ++i) {
-        const float v = src[j * kSubBlockQ6 + i];
-        if (std::fabs(v) > std::fabs(extreme)) extreme = v;
-      }
-      sub_scales[j] = extreme / -32.0f;
+      sub_scales[j] = fit_symmetric(src + j * kSubBlockQ6, kSubBlockQ6);
       max_abs_scale = std::max(max_abs_scale, std::fabs(sub_scales[j]));
     }
     dst[b].d = fp32_to_fp16(max_abs_scale / 127.0f);

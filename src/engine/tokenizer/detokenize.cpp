@@ -77,10 +77,8 @@ std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
   const tokenizer_detail::TokenData& token = model.tokens[id];
   switch (token.type) {
     case TokenType::kControl:
-    case TokenType::kUnknown:
-      return render_special ? token.text : std::string();
-    case TokenType::kUnused:
-      return {};
+    case TokenType::kUnknown: return render_special ? token.text : std::string();
+    case TokenType::kUnused: return {};
     case TokenType::kUserDefined:
       // Added tokens are stored as plain text in every family.
       return token.text;
@@ -90,14 +88,11 @@ std::string Tokenizer::token_to_piece(int32_t id, bool render_special) const {
       }
       break;
     case TokenType::kUndefined:
-    case TokenType::kNormal:
-      break;
+    case TokenType::kNormal: break;
   }
   switch (model.type) {
-    case VocabType::kSentencePiece:
-      return replace_space_markers(token.text);
-    case VocabType::kBytePairEncoding:
-      return decode_byte_level(token.text);
+    case VocabType::kSentencePiece: return replace_space_markers(token.text);
+    case VocabType::kBytePairEncoding: return decode_byte_level(token.text);
     case VocabType::kWordPiece:
       if (token.text.starts_with("##")) return token.text.substr(2);
       return replace_space_markers(token.text);
@@ -110,8 +105,7 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool render_special)
   std::string out;
   // encode() put a space in front of the text and after each special token; take exactly
   // those back out so that text survives the round trip.
-  const bool strip_prefix_space =
-      model.type == VocabType::kSentencePiece && model.add_space_prefix;
+  const bool strip_prefix_space = model.type == VocabType::kSentencePiece && model.add_space_prefix;
   bool after_special = true;
   for (int32_t id : ids) {
     std::string piece = token_to_piece(id, render_special);
@@ -126,10 +120,10 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool render_special)
 }
 
 StreamingDecoder::StreamingDecoder(const Tokenizer& tokenizer, bool render_special)
-    : tokenizer_(&tokenizer), render_special_(render_special) {}
+    : tokenizer_(tokenizer), render_special_(render_special) {}
 
 std::string StreamingDecoder::push(int32_t id) {
-  pending_ += tokenizer_->token_to_piece(id, render_special_);
+  pending_ += tokenizer_.token_to_piece(id, render_special_);
   // Emit everything up to a possibly incomplete character at the end; bytes that can never
   // become a character are replaced on the way.
   const size_t keep = tokenizer_detail::incomplete_utf8_suffix(pending_);

@@ -49,13 +49,17 @@ struct Model {
 
   // WordPiece: longest token in bytes, bounding the greedy search.
   size_t max_token_bytes = 0;
+  // WordPiece: lower-case and strip accents (BERT "uncased"). GGUF has no flag for it, so it
+  // is read off the vocabulary: an uncased one has no upper-case letters in its words.
+  bool wordpiece_uncased = true;
 
-  int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1, pad = -1, sep = -1, cls = -1,
-          mask = -1;
+  int32_t bos = -1, eos = -1, eot = -1, eom = -1, unk = -1, pad = -1, sep = -1, cls = -1, mask = -1;
   bool add_bos = false;
   bool add_eos = false;
   bool add_sep = false;  // WordPiece: SEP after the text
   bool add_space_prefix = false;
+  // Read for completeness; the reference ignores it (no Llama-family vocabulary sets it), so
+  // encoding does too.
   bool remove_extra_whitespaces = false;
 
   std::vector<int32_t> end_of_generation_ids;  // sorted

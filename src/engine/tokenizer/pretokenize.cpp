@@ -57,12 +57,10 @@ constexpr std::string_view kDeepseekV3Mixed =
     R"([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+|)"
     R"( ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 
-bool is_one_of(std::string_view name, std::initializer_list<std::string_view> names) {
-  for (std::string_view candidate : names) {
-    if (name == candidate) return true;
-  }
-  return false;
-}
+// Anything up to whitespace or sentence punctuation (BLOOM-style vocabularies). The
+// parentheses and "|" inside the class are literal members, as in the original expression.
+constexpr std::string_view kWordsUntilPunctuation =
+    " ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+";
 
 std::string pcre2_message(int code) {
   PCRE2_UCHAR buffer[256];
@@ -70,43 +68,56 @@ std::string pcre2_message(int code) {
   return reinterpret_cast<const char*>(buffer);
 }
 
+struct Family {
+  std::vector<std::string_view> names;  // values of tokenizer.ggml.pre
+  PreTokenizerSpec spec;
+};
+
+const std::vector<Family>& families() {
+  static const std::vector<Family> all = {
+      {{"default", ""}, {{R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"}}},
+      {{"llama3", "llama-v3", "llama-bpe", "falcon3", "falcon-h1", "pixtral"},
+       {{kLlama3}, /*ignore_merges=*/true, /*add_bos=*/true}},
+      {{"dbrx", "smaug-bpe", "chatglm-bpe", "glm4"}, {{kLlama3}}},
+      {{"qwen2", "deepseek-r1-qwen", "stablelm2", "hunyuan", "megrez"}, {{kQwen2}}},
+      {{"deepseek-llm"},
+       {{"[\r\n]", kDeepseekLlmLetters, kDeepseekLlmPunctuation, R"(\s+$)", kCjk, R"(\p{N}+)"}}},
+      {{"deepseek-coder"}, {{"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kCjk, R"(\p{N})"}}},
+      {{"deepseek-v3"},
+       {{R"(\p{N}{1,3})", "[\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF]+", kDeepseekV3Mixed}}},
+      {{"falcon"}, {{R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, "[0-9][0-9][0-9]"}}},
+      {{"starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b"},
+       {{R"(\p{N})", kGpt2}}},
+      {{"gpt-2", "phi-2", "mpt", "olmo", "jais", "jina-es", "jina-de", "jina-v1-en", "jina-v2-es",
+        "jina-v2-de", "jina-v2-code"},
+       {{kGpt2}}},
+      {{"bloom", "poro-chat", "gpt3-finnish"}, {{kWordsUntilPunctuation}}},
+      {{"viking"}, {{kWordsUntilPunctuation, R"(\p{N})"}}},
+      {{"gpt-4o"}, {{kGpt4o}}},
+      {{"tekken"}, {{kTekken}, /*ignore_merges=*/true, /*add_bos=*/true}},
+  };
+  return all;
+}
+
 }  // namespace
 
 Result<PreTokenizerSpec> pre_tokenizer_spec(std::string_view name) {
-  PreTokenizerSpec spec;
-  if (name.empty() || name == "default") {
-    spec.patterns = {R"([\p{P}\$\+<=>\^~\|]+)", kGpt2, R"(\p{N}+)", "[0-9][0-9][0-9]"};
-  } else if (is_one_of(name, {"llama3", "llama-bpe", "llama-v3", "falcon3", "dbrx", "smaug-bpe",
-                              "pixtral", "chatglm-bpe", "glm4", "trillion"})) {
-    spec.patterns = {kLlama3};
-    spec.ignore_merges = is_one_of(name, {"llama3", "llama-bpe", "llama-v3"});
-  } else if (is_one_of(name, {"qwen2", "deepseek-r1-qwen", "stablelm2", "hunyuan", "megrez"})) {
-    spec.patterns = {kQwen2};
-  } else if (name == "deepseek-llm") {
-    spec.patterns = {"[\r\n]", kDeepseekLlmLetters, kDeepseekLlmPunctuation, R"(\s+$)", kCjk,
-                     R"(\p{N}+)"};
-  } else if (name == "deepseek-coder") {
-    spec.patterns = {"[\r\n]", R"(\s?\p{L}+)", R"(\s?\p{P}+)", kCjk, R"(\p{N})"};
-  } else if (name == "deepseek-v3") {
-    spec.patterns = {R"(\p{N}{1,3})", "[\u4E00-\u9FA5\u3040-\u309F\u30A0-\u30FF]+",
-                     kDeepseekV3Mixed};
-  } else if (name == "falcon") {
-    spec.patterns = {R"([\p{P}\$\+<=>\^~\|`]+)", kGpt2, "[0-9][0-9][0-9]"};
-  } else if (is_one_of(name, {"starcoder", "refact", "command-r", "smollm", "codeshell",
-                              "exaone", "minerva-7b"})) {
-    spec.patterns = {R"(\p{N})", kGpt2};
-  } else if (is_one_of(name, {"gpt-2", "mpt", "olmo", "jais", "phi-2", "jina-es", "jina-de",
-                              "jina-v1-en", "jina-v2-es", "jina-v2-de", "jina-v2-code",
-                              "poro-chat", "viking", "roberta-bpe", "gpt3-finnish"})) {
-    spec.patterns = {kGpt2};
-  } else if (is_one_of(name, {"gpt-4o", "llama4"})) {
-    spec.patterns = {kGpt4o};
-  } else if (name == "tekken") {
-    spec.patterns = {kTekken};
-  } else {
-    return fail("unsupported pre-tokenizer '" + std::string(name) + "'");
+  for (const Family& family : families()) {
+    for (std::string_view candidate : family.names) {
+      if (candidate == name) return family.spec;
+    }
   }
-  return spec;
+  return fail("unsupported pre-tokenizer '" + std::string(name) + "'");
+}
+
+std::vector<std::string_view> supported_pre_tokenizers() {
+  std::vector<std::string_view> names;
+  for (const Family& family : families()) {
+    for (std::string_view name : family.names) {
+      if (!name.empty()) names.push_back(name);
+    }
+  }
+  return names;
 }
 
 Result<std::unique_ptr<PreTokenizer>> PreTokenizer::compile(const PreTokenizerSpec& spec) {
@@ -148,8 +159,8 @@ std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
       size_t offset = 0;
       size_t gap_start = 0;
       while (offset < piece.size()) {
-        int rc = pcre2_match(code, subject, piece.size(), offset, PCRE2_NO_UTF_CHECK, match,
-                             nullptr);
+        int rc =
+            pcre2_match(code, subject, piece.size(), offset, PCRE2_NO_UTF_CHECK, match, nullptr);
         if (rc == PCRE2_ERROR_JIT_STACKLIMIT) {
           // Very long runs can exhaust the JIT's stack; the interpreter uses the heap.
           rc = pcre2_match(code, subject, piece.size(), offset, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT,

@@ -1,8 +1,8 @@
 // Regex pre-tokenizers of byte-level BPE vocabularies, selected by `tokenizer.ggml.pre`.
 #pragma once
 
-#include <string_view>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "hearth/status.h"
@@ -14,11 +14,13 @@ namespace hearth::tokenizer_detail {
 struct PreTokenizerSpec {
   std::vector<std::string_view> patterns;  // applied in turn, each splitting the pieces further
   bool ignore_merges = false;              // a word that is a token as a whole stays whole
+  bool add_bos = false;                    // BOS by default when the metadata does not say
 };
 
-// nullopt-like Error for an unknown name: tokenizing with the wrong rules would silently give
+// An Error for an unknown name: tokenizing with the wrong rules would silently give
 // other ids than the model was trained on, so loading refuses instead.
 Result<PreTokenizerSpec> pre_tokenizer_spec(std::string_view pre_name);
+std::vector<std::string_view> supported_pre_tokenizers();
 
 // Compiled once (with JIT when available) and then only read, so one instance may split texts
 // on many threads at once; match data is allocated per call.

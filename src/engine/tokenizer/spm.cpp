@@ -1,6 +1,5 @@
 // SentencePiece-style BPE: adjacent pieces merge while their concatenation is a token, best
 // score first; characters no token covers fall back to byte tokens.
-#include <algorithm>
 #include <queue>
 #include <string>
 
@@ -52,8 +51,11 @@ void encode_spm(const Model& model, std::string_view raw, std::vector<int32_t>& 
 
   std::vector<Symbol> symbols;
   for (size_t offset = 0; offset < text.size();) {
-    const size_t length = std::min<size_t>(
-        utf8_sequence_length(static_cast<uint8_t>(text[offset])), text.size() - offset);
+    // One character per symbol; a byte that is not part of a well-formed character stands
+    // alone, so that it cannot swallow the start of the next character (byte fallback then
+    // keeps every byte as it was).
+    size_t end = offset;
+    const size_t length = decode_utf8(text, end) ? end - offset : 1;
     Symbol symbol;
     symbol.offset = offset;
     symbol.length = length;

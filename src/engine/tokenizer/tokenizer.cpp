@@ -78,16 +78,36 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_special,
   return out;
 }
 
-int32_t Tokenizer::n_vocab() const { return model_->n_vocab(); }
-int32_t Tokenizer::bos_id() const { return model_->bos; }
-int32_t Tokenizer::eos_id() const { return model_->eos; }
-int32_t Tokenizer::eot_id() const { return model_->eot; }
-int32_t Tokenizer::unknown_id() const { return model_->unk; }
-int32_t Tokenizer::padding_id() const { return model_->pad; }
-bool Tokenizer::add_bos() const { return model_->add_bos; }
-bool Tokenizer::add_eos() const { return model_->add_eos; }
-VocabType Tokenizer::type() const { return model_->type; }
-std::string_view Tokenizer::pre_tokenizer() const { return model_->pre_name; }
+int32_t Tokenizer::n_vocab() const {
+  return model_->n_vocab();
+}
+int32_t Tokenizer::bos_id() const {
+  return model_->bos;
+}
+int32_t Tokenizer::eos_id() const {
+  return model_->eos;
+}
+int32_t Tokenizer::eot_id() const {
+  return model_->eot;
+}
+int32_t Tokenizer::unknown_id() const {
+  return model_->unk;
+}
+int32_t Tokenizer::padding_id() const {
+  return model_->pad;
+}
+bool Tokenizer::add_bos() const {
+  return model_->add_bos;
+}
+bool Tokenizer::add_eos() const {
+  return model_->add_eos;
+}
+VocabType Tokenizer::type() const {
+  return model_->type;
+}
+std::string_view Tokenizer::pre_tokenizer() const {
+  return model_->pre_name;
+}
 
 bool Tokenizer::is_end_of_generation(int32_t id) const {
   return std::binary_search(model_->end_of_generation_ids.begin(),
@@ -108,6 +128,8 @@ bool Tokenizer::is_special(int32_t id) const {
          type == TokenType::kUserDefined || type == TokenType::kUnused;
 }
 
-int32_t Tokenizer::find_token(std::string_view text) const { return model_->find(text); }
+int32_t Tokenizer::find_token(std::string_view text) const {
+  return model_->find(text);
+}
 
 }  // namespace hearth

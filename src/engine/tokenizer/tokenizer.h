@@ -65,9 +65,9 @@ class Tokenizer {
   std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
 
   int32_t n_vocab() const;
-  int32_t bos_id() const;  // -1 if none
-  int32_t eos_id() const;  // -1 if none
-  int32_t eot_id() const;  // -1 if none
+  int32_t bos_id() const;      // -1 if none
+  int32_t eos_id() const;      // -1 if none
+  int32_t eot_id() const;      // -1 if none
   int32_t unknown_id() const;  // -1 if none
   int32_t padding_id() const;  // -1 if none
   bool add_bos() const;
@@ -104,7 +104,7 @@ class StreamingDecoder {
   std::string finish();
 
  private:
-  const Tokenizer* tokenizer_;
+  Tokenizer tokenizer_;  // a copy shares the tables, so the decoder never dangles
   bool render_special_;
   std::string pending_;
 };

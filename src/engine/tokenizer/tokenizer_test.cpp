@@ -12,14 +12,13 @@
 #include <vector>
 
 #include "engine/gguf/gguf.h"
+#include "engine/tokenizer/pretokenize.h"
+#include "engine/tokenizer/test_vocab.h"
 #include "engine/tokenizer/unicode.h"
 #include "support/fixtures.h"
 
 namespace hearth {
 namespace {
-
-using tokenizer_detail::append_utf8;
-using tokenizer_detail::byte_to_unicode;
 
 // Owns the GGUF bytes for as long as the parsed File views them.
 struct ParsedVocab {
@@ -40,64 +39,17 @@ Result<Tokenizer> tokenizer_from(const gguf::Writer& writer) {
   return Tokenizer::from_gguf(*parsed->file);  // the File dies right after: nothing may dangle
 }
 
-// A small SentencePiece vocabulary with byte fallback and a chat marker.
 gguf::Writer spm_writer() {
-  std::vector<std::string> tokens = {"<unk>", "<s>", "</s>"};
-  std::vector<int32_t> types = {2, 3, 3};
-  for (int byte = 0; byte < 256; ++byte) {
-    char name[8];
-    std::snprintf(name, sizeof(name), "<0x%02X>", byte);
-    tokens.push_back(name);
-    types.push_back(6);
-  }
-  const std::vector<std::pair<std::string, float>> pieces = {
-      {"\xE2\x96\x81", -1.0f}, {"h", -2.0f},       {"e", -2.0f},         {"l", -2.0f},
-      {"o", -2.0f},            {"\xE2\x96\x81h", -1.5f}, {"he", -1.2f},  {"ll", -1.1f},
-      {"\xE2\x96\x81he", -0.5f}, {"llo", -0.7f},  {"\xE2\x96\x81hello", -0.1f}};
-  std::vector<float> scores(tokens.size(), 0.0f);
-  for (const auto& [text, score] : pieces) {
-    tokens.push_back(text);
-    types.push_back(1);
-    scores.push_back(score);
-  }
-  tokens.push_back("<|user|>");
-  types.push_back(3);
-  scores.push_back(0.0f);
-  gguf::Writer writer;
-  writer.set_string("general.architecture", "llama");
-  writer.set_string("tokenizer.ggml.model", "llama");
-  writer.set_string_array("tokenizer.ggml.tokens", tokens);
-  writer.set_f32_array("tokenizer.ggml.scores", scores);
-  writer.set_i32_array("tokenizer.ggml.token_type", types);
-  writer.set_u32("tokenizer.ggml.bos_token_id", 1);
-  writer.set_u32("tokenizer.ggml.eos_token_id", 2);
-  return writer;
+  return tokenizer_detail::test_vocab::sentencepiece();
 }
 
-// A byte-level BPE vocabulary: the 256 byte characters, two merges and a control token.
 gguf::Writer bpe_writer(std::vector<std::string> merges = {"h e", "l l"}) {
-  std::vector<std::string> tokens;
-  for (int byte = 0; byte < 256; ++byte) {
-    std::string text;
-    append_utf8(text, byte_to_unicode(static_cast<uint8_t>(byte)));
-    tokens.push_back(text);
-  }
-  tokens.push_back("he");
-  tokens.push_back("ll");
-  tokens.push_back("<|im_end|>");
-  std::vector<int32_t> types(tokens.size(), 1);
-  types.back() = 3;
-  gguf::Writer writer;
-  writer.set_string("tokenizer.ggml.model", "gpt2");
-  writer.set_string("tokenizer.ggml.pre", "qwen2");
-  writer.set_string_array("tokenizer.ggml.tokens", tokens);
-  writer.set_i32_array("tokenizer.ggml.token_type", types);
-  writer.set_string_array("tokenizer.ggml.merges", merges);
-  writer.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(tokens.size() - 1));
-  return writer;
+  return tokenizer_detail::test_vocab::byte_level_bpe(std::move(merges));
 }
 
-int32_t byte_id(uint8_t byte) { return 3 + byte; }  // in spm_writer's vocabulary
+int32_t byte_id(uint8_t byte) {
+  return 3 + byte;
+}  // in spm_writer's vocabulary
 
 TEST(TokenizerUnit, SentencePieceMergesByScoreAndFallsBackToBytes) {
   auto tokenizer = tokenizer_from(spm_writer());
@@ -107,8 +59,7 @@ TEST(TokenizerUnit, SentencePieceMergesByScoreAndFallsBackToBytes) {
   EXPECT_EQ(tokenizer->encode("hello", false, false), std::vector<int32_t>{hello});
   EXPECT_EQ(tokenizer->encode("hello", true, false), (std::vector<int32_t>{1, hello}));
   // "x" is not in the vocabulary: its byte token stands in.
-  EXPECT_EQ(tokenizer->encode("hellox", false, false),
-            (std::vector<int32_t>{hello, byte_id('x')}));
+  EXPECT_EQ(tokenizer->encode("hellox", false, false), (std::vector<int32_t>{hello, byte_id('x')}));
   EXPECT_EQ(tokenizer->encode("", true, false), std::vector<int32_t>{1});
   EXPECT_TRUE(tokenizer->encode("", false, false).empty());
   EXPECT_EQ(tokenizer->decode(tokenizer->encode("hello x", true, false)), "hello x");
@@ -119,8 +70,7 @@ TEST(TokenizerUnit, SpecialTokensOnlyWhenParsed) {
   ASSERT_TRUE(tokenizer) << tokenizer.error().message;
   const int32_t user = tokenizer->find_token("<|user|>");
   const int32_t hello = tokenizer->find_token("\xE2\x96\x81hello");
-  EXPECT_EQ(tokenizer->encode("<|user|>hello", false, true),
-            (std::vector<int32_t>{user, hello}));
+  EXPECT_EQ(tokenizer->encode("<|user|>hello", false, true), (std::vector<int32_t>{user, hello}));
   const auto raw = tokenizer->encode("<|user|>hello", false, false);
   EXPECT_EQ(std::count(raw.begin(), raw.end(), user), 0);
   EXPECT_EQ(tokenizer->token_to_piece(user), "");
@@ -158,7 +108,9 @@ TEST(TokenizerUnit, StreamingDecoderReplacesHopelessBytes) {
   EXPECT_EQ(decoder.push(byte_id(0x80)), "\xEF\xBF\xBD");
   // A lead byte followed by a non-continuation: the lead is replaced, the 'A' kept.
   EXPECT_EQ(decoder.push(byte_id(0xE2)), "");
-  EXPECT_EQ(decoder.push(byte_id('A')), "\xEF\xBF\xBD" "A");
+  EXPECT_EQ(decoder.push(byte_id('A')),
+            "\xEF\xBF\xBD"
+            "A");
   // An unfinished character at the end comes out as U+FFFD.
   EXPECT_EQ(decoder.push(byte_id(0xF0)), "");
   EXPECT_EQ(decoder.push(byte_id(0x9F)), "");
@@ -180,8 +132,23 @@ TEST(TokenizerUnit, ByteLevelBpeRoundTripsAnyBytes) {
   EXPECT_EQ(tokenizer->bos_id(), -1);
 }
 
+TEST(TokenizerUnit, EveryPreTokenizerCompilesAndRoundTrips) {
+  const std::string text =
+      "Hello, y'all! I'VE 12345 caf\xC3\xA9  \t\n\n \xE6\x97\xA5\xE6\x9C\xAC "
+      "\xF0\x9F\x99\x82 ...!!! \xD0\x9F\xD1\x80\xD0\xB8 end   ";
+  const auto names = tokenizer_detail::supported_pre_tokenizers();
+  EXPECT_GE(names.size(), 40u);
+  for (std::string_view name : names) {
+    auto tokenizer =
+        tokenizer_from(tokenizer_detail::test_vocab::byte_level_bpe({"h e"}, std::string(name)));
+    ASSERT_TRUE(tokenizer) << name << ": " << tokenizer.error().message;
+    EXPECT_EQ(tokenizer->pre_tokenizer(), name);
+    EXPECT_EQ(tokenizer->decode(tokenizer->encode(text, false, false)), text) << name;
+  }
+}
+
 TEST(TokenizerUnit, InvalidUtf8NeverCrashes) {
-  const std::string garbage = std::string("a\xFF\xC3(\xE2\x82\xF0\x9F\x99 \x80", 13) + "\xED\xA0\x80";
+  const std::string garbage = std::string("a\xFF\xC3(\xE2\x82\xF0\x9F\x99 \x80") + "\xED\xA0\x80";
   auto spm = tokenizer_from(spm_writer());
   auto bpe = tokenizer_from(bpe_writer());
   ASSERT_TRUE(spm && bpe);
@@ -249,6 +216,27 @@ TEST(TokenizerUnit, MalformedMetadataIsAnError) {
     writer.set_u32("tokenizer.ggml.tokens", 12);  // wrong type
     EXPECT_FALSE(tokenizer_from(writer));
   }
+}
+
+TEST(TokenizerUnit, WordPieceSplitsPunctuationAndNormalizes) {
+  auto tokenizer = tokenizer_from(tokenizer_detail::test_vocab::wordpiece());
+  ASSERT_TRUE(tokenizer) << tokenizer.error().message;
+  // Upper case and accents fold away; "," is a word of its own; "hellos" is "hello" + "s";
+  // "xyz" cannot be spelled and becomes one [UNK].
+  EXPECT_EQ(tokenizer->encode("HELLO, Caf\xC3\xA9 hellos xyz", true, false),
+            (std::vector<int32_t>{2, 5, 8, 9, 5, 10, 1, 3}));
+  EXPECT_EQ(tokenizer->encode("hello", false, false), std::vector<int32_t>{5});
+  EXPECT_EQ(tokenizer->encode("", true, false), (std::vector<int32_t>{2, 3}));
+  EXPECT_EQ(tokenizer->bos_id(), 2);
+  EXPECT_EQ(tokenizer->eos_id(), 3);
+}
+
+TEST(TokenizerUnit, CasedWordPieceKeepsCaseAndAccents) {
+  auto tokenizer = tokenizer_from(tokenizer_detail::test_vocab::wordpiece(/*cased=*/true));
+  ASSERT_TRUE(tokenizer) << tokenizer.error().message;
+  const int32_t capital_hello = tokenizer->find_token("\xE2\x96\x81Hello");
+  EXPECT_EQ(tokenizer->encode("Hello hello Caf\xC3\xA9", false, false),
+            (std::vector<int32_t>{capital_hello, 5, 1}));
 }
 
 TEST(TokenizerUnit, OutOfRangeIdsAreHarmless) {

@@ -138,7 +138,9 @@ const ByteMapping& byte_mapping() {
 
 }  // namespace
 
-uint32_t byte_to_unicode(uint8_t byte) { return byte_mapping().to_unicode[byte]; }
+uint32_t byte_to_unicode(uint8_t byte) {
+  return byte_mapping().to_unicode[byte];
+}
 
 int unicode_to_byte(uint32_t codepoint) {
   if (codepoint >= 512) return -1;

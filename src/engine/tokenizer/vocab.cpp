@@ -21,8 +21,7 @@ std::string lower_ascii(std::string_view text) {
 // Reads an optional token id. Absent keys, the "none" marker (-1 stored as uint32 max) and ids
 // past the vocabulary all leave `id` unchanged, as the reference does: a stray special id
 // should not make the whole model unusable.
-Status read_token_id(const gguf::File& file, std::string_view key, int32_t n_vocab,
-                     int32_t& id) {
+Status read_token_id(const gguf::File& file, std::string_view key, int32_t n_vocab, int32_t& id) {
   if (file.find(key) == nullptr) return ok();
   auto value = file.get_int(key);
   if (!value) return std::unexpected(value.error());
@@ -65,22 +64,29 @@ Status load_merges(const gguf::File& file, Model& model) {
   return ok();
 }
 
-bool is_phi3(const Model& model, std::string_view architecture) {
-  return architecture == "phi3" || model.model_name.find("phi-3") != std::string::npos ||
-         model.model_name.find("phi3") != std::string::npos;
+bool is_special_type(TokenType type) {
+  return type == TokenType::kControl || type == TokenType::kUserDefined ||
+         type == TokenType::kUnknown;
 }
 
-void apply_model_specific_rules(Model& model, std::string_view architecture) {
-  if (is_phi3(model, architecture)) {
+// GGUF stores no per-token strip flags; the reference derives them from the model's name and
+// pre-tokenizer, and so must we to produce the same ids.
+void apply_model_specific_rules(Model& model) {
+  const bool phi3 = model.model_name.find("phi-3") != std::string::npos ||
+                    model.model_name.find("phi3") != std::string::npos;
+  if (phi3) {
     // Phi-3's chat markers swallow the whitespace after them, and </s> does too; <unk>, <s>
-    // and <|endoftext|> do not (the same rules the reference hard-codes for this family).
+    // and <|endoftext|> do not.
     for (TokenData& token : model.tokens) {
-      if (token.type == TokenType::kControl) token.strip_right = true;
+      if (is_special_type(token.type)) token.strip_right = true;
     }
     if (int32_t id = model.find("</s>"); id >= 0) model.tokens[id].strip_right = true;
     for (std::string_view text : {"<unk>", "<s>", "<|endoftext|>"}) {
       if (int32_t id = model.find(text); id >= 0) model.tokens[id].strip_right = false;
     }
+  } else if (model.pre_name == "jina-v2-de" || model.pre_name == "jina-v2-es" ||
+             model.pre_name == "jina-v2-code") {
+    if (int32_t id = model.find("<mask>"); id >= 0) model.tokens[id].strip_left = true;
   }
 }
 
@@ -92,9 +98,10 @@ void collect_end_of_generation(Model& model) {
   // Chat models end turns with markers other than their EOS; recognise the common ones when
   // they are special tokens (a normal token spelled the same is ordinary text).
   static constexpr std::string_view kEndMarkers[] = {
-      "<|eot_id|>",  "<|im_end|>",     "<|end|>",         "<end_of_turn>", "<|endoftext|>",
-      "<|eom_id|>",  "<EOT>",          "_<EOT>",          "<|end_of_text|>", "<|EOT|>",
-      "<|return|>", "<|call|>",       "<｜end▁of▁sentence｜>"};
+      "<|eot_id|>",           "<|im_end|>", "<|end|>",    "<end_of_turn>",
+      "<|endoftext|>",        "<|eom_id|>", "<EOT>",      "_<EOT>",
+      "<|end_of_text|>",      "<|EOT|>",    "<|return|>", "<|call|>",
+      "<｜end▁of▁sentence｜>"};
   for (std::string_view marker : kEndMarkers) {
     const int32_t id = model.find(marker);
     if (id < 0) continue;
@@ -127,8 +134,6 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
   auto general_name = file.get_string_or("general.name", "");
   if (!general_name) return std::unexpected(general_name.error());
   model->model_name = lower_ascii(*general_name);
-  auto architecture = file.get_string_or("general.architecture", "");
-  if (!architecture) return std::unexpected(architecture.error());
 
   auto texts = file.get_string_array("tokenizer.ggml.tokens");
   if (!texts) return std::unexpected(texts.error());
@@ -147,8 +152,8 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
     auto scores = file.get_float_array("tokenizer.ggml.scores");
     if (!scores) return std::unexpected(scores.error());
     if (scores->size() != texts->size()) {
-      return fail("tokenizer.ggml.scores has " + std::to_string(scores->size()) +
-                  " entries for " + std::to_string(n_vocab) + " tokens");
+      return fail("tokenizer.ggml.scores has " + std::to_string(scores->size()) + " entries for " +
+                  std::to_string(n_vocab) + " tokens");
     }
     for (int32_t id = 0; id < n_vocab; ++id) model->tokens[id].score = (*scores)[id];
   }
@@ -186,8 +191,7 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
       if (!compiled) return std::unexpected(compiled.error());
       model->pre_tokenizer = std::move(*compiled);
       model->ignore_merges = spec->ignore_merges;
-      // Llama-3 vocabularies start with BOS even when the flag is missing.
-      model->add_bos = spec->ignore_merges;
+      model->add_bos = spec->add_bos;
       if (auto status = load_merges(file, *model); !status) return std::unexpected(status.error());
       break;
     }
@@ -232,12 +236,12 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
     if (model->sep < 0) model->sep = model->eos;
   }
 
-  for (auto [key, flag] : {std::pair{"tokenizer.ggml.add_bos_token", &model->add_bos},
-                           std::pair{"tokenizer.ggml.add_eos_token", &model->add_eos},
-                           std::pair{"tokenizer.ggml.add_sep_token", &model->add_sep},
-                           std::pair{"tokenizer.ggml.add_space_prefix", &model->add_space_prefix},
-                           std::pair{"tokenizer.ggml.remove_extra_whitespaces",
-                                     &model->remove_extra_whitespaces}}) {
+  for (auto [key, flag] :
+       {std::pair{"tokenizer.ggml.add_bos_token", &model->add_bos},
+        std::pair{"tokenizer.ggml.add_eos_token", &model->add_eos},
+        std::pair{"tokenizer.ggml.add_sep_token", &model->add_sep},
+        std::pair{"tokenizer.ggml.add_space_prefix", &model->add_space_prefix},
+        std::pair{"tokenizer.ggml.remove_extra_whitespaces", &model->remove_extra_whitespaces}}) {
     if (auto status = read_flag(file, key, *flag); !status) return std::unexpected(status.error());
   }
 
@@ -255,19 +259,20 @@ Result<std::shared_ptr<Model>> load_model(const gguf::File& file) {
 
   for (const TokenData& token : model->tokens) {
     model->max_token_bytes = std::max(model->max_token_bytes, token.text.size());
-  }
-
-  apply_model_specific_rules(*model, *architecture);
-
-  for (int32_t id = 0; id < n_vocab; ++id) {
-    const TokenType type = model->tokens[id].type;
-    if (type == TokenType::kControl || type == TokenType::kUserDefined ||
-        type == TokenType::kUnknown) {
-      model->special_tokens_by_length.push_back(id);
+    if (model->type == VocabType::kWordPiece && token.type == TokenType::kNormal &&
+        std::any_of(token.text.begin(), token.text.end(),
+                    [](char c) { return c >= 'A' && c <= 'Z'; })) {
+      model->wordpiece_uncased = false;
     }
   }
-  std::stable_sort(model->special_tokens_by_length.begin(),
-                   model->special_tokens_by_length.end(), [&](int32_t a, int32_t b) {
+
+  apply_model_specific_rules(*model);
+
+  for (int32_t id = 0; id < n_vocab; ++id) {
+    if (is_special_type(model->tokens[id].type)) model->special_tokens_by_length.push_back(id);
+  }
+  std::stable_sort(model->special_tokens_by_length.begin(), model->special_tokens_by_length.end(),
+                   [&](int32_t a, int32_t b) {
                      return model->tokens[a].text.size() > model->tokens[b].text.size();
                    });
 

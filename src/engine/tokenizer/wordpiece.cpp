@@ -24,8 +24,9 @@ struct CodepointMapping {
 
 template <size_t N>
 bool in_ranges(const CodepointRange (&ranges)[N], uint32_t cp) {
-  const auto* it = std::upper_bound(std::begin(ranges), std::end(ranges), cp,
-                                    [](uint32_t v, const CodepointRange& r) { return v < r.first; });
+  const auto* it =
+      std::upper_bound(std::begin(ranges), std::end(ranges), cp,
+                       [](uint32_t v, const CodepointRange& r) { return v < r.first; });
   return it != std::begin(ranges) && cp <= (it - 1)->last;
 }
 
@@ -33,7 +34,9 @@ bool is_whitespace(uint32_t cp) {
   return cp == '\t' || cp == '\n' || cp == '\r' || in_ranges(kWhitespaceRanges, cp);
 }
 
-bool is_control(uint32_t cp) { return in_ranges(kControlRanges, cp); }
+bool is_control(uint32_t cp) {
+  return in_ranges(kControlRanges, cp);
+}
 
 bool is_punctuation(uint32_t cp) {
   // BERT counts every non-alphanumeric printable ASCII character as punctuation ("$", "^").
@@ -62,9 +65,9 @@ void append_normalized(std::string& out, uint32_t cp) {
     if (index % 28 != 0) append_utf8(out, 0x11A7 + index % 28);
     return;
   }
-  const auto* it = std::lower_bound(
-      std::begin(kNormalizedForms), std::end(kNormalizedForms), cp,
-      [](const CodepointMapping& m, uint32_t v) { return m.codepoint < v; });
+  const auto* it =
+      std::lower_bound(std::begin(kNormalizedForms), std::end(kNormalizedForms), cp,
+                       [](const CodepointMapping& m, uint32_t v) { return m.codepoint < v; });
   if (it != std::end(kNormalizedForms) && it->codepoint == cp) {
     out.append(it->normalized);
   } else {
@@ -72,7 +75,7 @@ void append_normalized(std::string& out, uint32_t cp) {
   }
 }
 
-std::vector<std::string> basic_tokenize(std::string_view raw) {
+std::vector<std::string> basic_tokenize(std::string_view raw, bool uncased) {
   const std::string text = sanitize_utf8(raw);
   std::vector<std::string> words;
   std::string current;
@@ -96,7 +99,11 @@ std::vector<std::string> basic_tokenize(std::string_view raw) {
       continue;
     }
     std::string normalized;
-    append_normalized(normalized, cp);
+    if (uncased) {
+      append_normalized(normalized, cp);
+    } else {
+      append_utf8(normalized, cp);
+    }
     // Punctuation is judged after normalisation, as the pre-tokenizer sees normalised text.
     size_t inner = 0;
     while (inner < normalized.size()) {
@@ -126,7 +133,7 @@ void encode_wordpiece(const Model& model, std::string_view text, std::vector<int
   const std::string_view continuation_prefix = hash_continuations ? "##" : "";
 
   std::string candidate;
-  for (const std::string& word : basic_tokenize(text)) {
+  for (const std::string& word : basic_tokenize(text, model.wordpiece_uncased)) {
     const size_t first_output = out.size();
     bool matched_all = true;
     for (size_t start = 0; start < word.size();) {
