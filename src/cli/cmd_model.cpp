@@ -185,6 +185,11 @@ int load_on_service(const ServiceState& s, const std::string& spec, int ttl, con
 int run_load(const std::string& spec, int ttl) {
   auto s = require_service("model load");
   if (!s) return 1;
+  // Fetch here, with a progress bar, rather than silently inside the service (same cache).
+  if (auto path = fetch(spec, "model load"); !path) {
+    std::fprintf(stderr, "hearth model load: %s\n", path.error().message.c_str());
+    return 1;
+  }
   if (int rc = load_on_service(*s, spec, ttl, "model load"); rc != 0) return rc;
   std::printf("loaded %s on %s\n", spec.c_str(), endpoint_url(*s).c_str());
   return 0;

@@ -90,11 +90,12 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(const std:
   std::vector<std::shared_ptr<ServedModel>> evicted;  // destroyed after the lock is released
   {
     std::lock_guard lock(mutex_);
-    for (const std::string& key : {name, source->id}) {
-      if (Loaded* m = find_locked(key)) {
-        m->last_used = Clock::now();
-        if (ttl) m->ttl_seconds = *ttl;
-        return m->model;
+    // Loaded meanwhile, or the same file under another name ("alias" and "alias:q8_0").
+    for (auto& m : models_) {
+      if (m.model->id() == name || m.model->id() == source->id || (!m.path.empty() && m.path == source->path)) {
+        m.last_used = Clock::now();
+        if (ttl) m.ttl_seconds = *ttl;
+        return m.model;
       }
     }
     const uint64_t budget = limits_.memory_budget_bytes;
