@@ -170,7 +170,9 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
   auto cached_result = [&](const CachedFile& c) {
     return DownloadResult{c.path, c.sha256, c.size, /*was_cached=*/true, /*checksum_known=*/true};
   };
-  if (auto c = cache_lookup(home, variant, false); c.state == CacheState::kCached) return cached_result(c);
+  if (auto c = cache_lookup(home, variant, options.verify_cached); c.state == CacheState::kCached) {
+    return cached_result(c);
+  }
 
   std::error_code ec;
   fs::create_directories(paths.file.parent_path(), ec);
@@ -178,8 +180,9 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
   FileLock lock;
   if (auto s = lock.acquire(paths.lock, options, what); !s) return std::unexpected(s.error());
   // Whoever held the lock may have finished the job.
-  if (auto c = cache_lookup(home, variant, false); c.state == CacheState::kCached) return cached_result(c);
-  if (auto c = cache_lookup(home, variant, false); c.state == CacheState::kCorrupt) {
+  if (auto c = cache_lookup(home, variant, options.verify_cached); c.state == CacheState::kCached) {
+    return cached_result(c);
+  } else if (c.state == CacheState::kCorrupt) {
     if (options.on_message) options.on_message("cached " + what + " no longer verifies (" + c.problem + "); fetching it again");
     fs::remove(paths.file, ec);
     fs::remove(paths.checksum, ec);

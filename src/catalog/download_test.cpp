@@ -144,6 +144,13 @@ TEST_F(Download, ACachedFileThatNoLongerVerifiesIsReportedAndFetchedAgain) {
   EXPECT_EQ(checked.state, CacheState::kCorrupt);
   EXPECT_NE(checked.problem.find("sha256"), std::string::npos);
 
+  DownloadOptions verifying = options_;
+  verifying.verify_cached = true;
+  auto refetched = download(home_, stories(), verifying);  // a full check notices and fetches again
+  ASSERT_TRUE(refetched.has_value()) << refetched.error().message;
+  EXPECT_FALSE(refetched->was_cached);
+  EXPECT_EQ(cache_lookup(home_, stories(), true).state, CacheState::kCached);
+
   fs::resize_file(r->file, 100);  // truncated: even the quick check sees it
   EXPECT_EQ(cache_lookup(home_, stories(), false).state, CacheState::kCorrupt);
   auto again = download(home_, stories(), options_);

@@ -127,7 +127,7 @@ int run_info(const std::string& spec) {
 }
 
 // Resolves and fetches what `spec` names; prints progress. The local path to load.
-Result<fs::path> fetch(const std::string& spec, const char* command) {
+Result<fs::path> fetch(const std::string& spec, const char* command, bool verify_cached = false) {
   auto catalog = Catalog::load(hearth_home());
   if (!catalog) return std::unexpected(catalog.error());
   auto ref = resolve(*catalog, spec, Machine::detect());
@@ -136,6 +136,7 @@ Result<fs::path> fetch(const std::string& spec, const char* command) {
   if (!ref->choice_note.empty()) std::fprintf(stderr, "hearth %s: %s: %s\n", command, ref->name.c_str(), ref->choice_note.c_str());
   ProgressPrinter printer(display_name(*ref));
   DownloadOptions options;
+  options.verify_cached = verify_cached;
   options.on_progress = [&](const DownloadProgress& p) { printer(p); };
   options.on_message = [&](const std::string& m) {
     printer.finish();
@@ -152,7 +153,7 @@ Result<fs::path> fetch(const std::string& spec, const char* command) {
 }
 
 int run_download(const std::string& spec) {
-  auto path = fetch(spec, "model download");
+  auto path = fetch(spec, "model download", /*verify_cached=*/true);  // asked for: worth a full check
   if (!path) {
     std::fprintf(stderr, "hearth model download: %s\n", path.error().message.c_str());
     return 1;
