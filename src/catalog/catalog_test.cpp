@@ -121,6 +121,8 @@ TEST(Catalog, PinnedQuantizationHubReferenceAndLocalPath) {
   EXPECT_EQ(hf->variant.sha256.size(), 64u);  // known to the catalog
   EXPECT_FALSE(resolve(c, "hf://justowner", big_machine()).has_value());
   EXPECT_FALSE(resolve(c, "hf://a/b/../../etc/passwd.gguf", big_machine()).has_value());
+  EXPECT_FALSE(resolve(c, "hf://a/b/file name?.gguf", big_machine()).has_value());
+  EXPECT_FALSE(resolve(c, "hf://a/b/notes.txt", big_machine()).has_value());
 
   const auto path = (testing::fixtures_dir() / "models" / "stories260K.gguf").string();
   auto local = resolve(c, path, big_machine());

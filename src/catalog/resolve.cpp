@@ -1,5 +1,6 @@
 // Turning what a user typed into a ModelRef, and the machine facts that pick a variant.
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -70,6 +71,12 @@ Result<ModelRef> resolve_hf(std::string_view spec) {
   ref.variant.revision = revision.empty() ? "main" : revision;
   if (ref.variant.file.find("..") != std::string::npos || ref.variant.repo.find("..") != std::string::npos) {
     return fail("\"" + std::string(spec) + "\": \"..\" is not allowed in a hub reference");
+  }
+  // These end up in a URL and a cache path: plain path characters only.
+  for (char c : rest) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '/' && c != '+') {
+      return fail("\"" + std::string(spec) + "\": unexpected character '" + std::string(1, c) + "' in a hub reference");
+    }
   }
   if (!ref.variant.file.ends_with(".gguf")) {
     return fail("\"" + std::string(spec) + "\": hearth loads .gguf files only");
