@@ -9,7 +9,7 @@ BUILD_FUZZ  ?= build-fuzz
 FUZZ_SECONDS ?= 40
 HEARTH_FIXTURES ?= $(abspath ../shared/fixtures)
 export HEARTH_FIXTURES
-MODEL       ?= $(HEARTH_FIXTURES)/models/stories260K.gguf
+HEARTH_MODEL ?= qwen2.5-0.5b
 PORT        ?= 8000
 
 .PHONY: all deps build run test test-release test-e2e test-asan fuzz format tidy clean
@@ -25,10 +25,17 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Starts the OpenAI-compatible server on http://localhost:$(PORT)/v1 with $(MODEL).
+# Starts the background service on http://127.0.0.1:$(PORT)/v1 and loads $(HEARTH_MODEL) (a
+# catalog alias or a .gguf path), downloading it on first use. Offline with nothing cached,
+# the service still starts and the message names the command that fetches the model.
 run: build
-	@echo "hearth: serving $(MODEL) at http://127.0.0.1:$(PORT)/v1 (Ctrl-C stops it)"
-	./$(BUILD)/hearth serve -m $(MODEL) --port $(PORT)
+	@./$(BUILD)/hearth model download $(HEARTH_MODEL) || \
+	  echo "hearth: could not fetch $(HEARTH_MODEL) now; 'hearth model download $(HEARTH_MODEL)' fetches it later"
+	@./$(BUILD)/hearth service start --port $(PORT)
+	@./$(BUILD)/hearth model load $(HEARTH_MODEL) || \
+	  echo "hearth: the service runs without a model; 'hearth model download $(HEARTH_MODEL)' fetches one"
+	@./$(BUILD)/hearth service status || true
+	@echo "hearth: try './$(BUILD)/hearth model run $(HEARTH_MODEL)'; './$(BUILD)/hearth service stop' stops the service"
 
 test: deps
 	$(MAKE) test-release

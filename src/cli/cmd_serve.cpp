@@ -1,5 +1,6 @@
 // `hearth serve`: the OpenAI-compatible HTTP server.
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -7,8 +8,12 @@
 #include <pthread.h>
 #include <thread>
 
+#include "catalog/cache.h"
+#include "catalog/catalog.h"
 #include "cli/commands.h"
 #include "hearth/engine.h"
+#include "server/catalog_provider.h"
+#include "server/foundry_routes.h"
 #include "server/http_server.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
@@ -30,6 +35,9 @@ struct ServeArgs {
   std::string api_key_file;
   std::vector<std::string> cors_origins;
   size_t max_body_mb = 16;
+  int64_t memory_budget_mb = -1;  // -1: half of the machine's RAM
+  int ttl_seconds = 600;
+  bool no_download = false;
 };
 
 int run_serve(const ServeArgs& args) {
@@ -75,8 +83,35 @@ int run_serve(const ServeArgs& args) {
   scheduler_options.n_ctx = args.ctx_size;
   scheduler_options.n_threads = args.threads;
   scheduler_options.max_queue = args.max_queue;
+  const auto home = catalog::hearth_home();
+  server::RegistryLimits limits;
+  limits.default_ttl_seconds = args.ttl_seconds;
+  limits.memory_budget_bytes = args.memory_budget_mb >= 0
+                                   ? static_cast<uint64_t>(args.memory_budget_mb) << 20
+                                   : catalog::Machine::detect().memory_total / 2;
+  server::CatalogProviderOptions provider_options;
+  provider_options.home = home;
+  provider_options.allow_download = !args.no_download;
+  provider_options.scheduler = scheduler_options;
+  provider_options.n_threads = args.threads;
+  provider_options.n_ctx = args.ctx_size;
+  registry.set_provider(server::make_catalog_provider(provider_options, &metrics), limits);
+
   for (size_t i = 0; i < args.models.size(); ++i) {
     const std::filesystem::path path = args.models[i];
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec) && i >= args.aliases.size()) {
+      // A catalog alias or hf:// reference: loaded (and downloaded) like an on-demand model,
+      // but kept loaded. Offline with nothing cached, the server still starts.
+      auto loaded = registry.load(args.models[i], /*ttl_seconds=*/0);
+      if (!loaded) {
+        std::fprintf(stderr, "hearth serve: %s is not available: %s\n", args.models[i].c_str(),
+                     loaded.error().message.c_str());
+        std::fprintf(stderr, "hearth serve: serving without it; `hearth model download %s` fetches it\n",
+                     args.models[i].c_str());
+      }
+      continue;
+    }
     ModelOptions model_options;
     model_options.n_threads = args.threads;
     model_options.n_ctx = args.ctx_size;
@@ -95,12 +130,37 @@ int run_serve(const ServeArgs& args) {
       std::fprintf(stderr, "hearth serve: %s has no chat template; using the ChatML fallback\n",
                    id.c_str());
     }
-    registry.add(std::move(*served));
+    registry.add(std::move(*served), path, std::filesystem::file_size(path, ec));
     std::fprintf(stderr, "hearth serve: loaded %s (%s)\n", id.c_str(), path.c_str());
+  }
+  if (registry.empty()) {
+    std::fprintf(stderr, "hearth serve: no model loaded yet; requests naming a catalog alias load it on demand "
+                         "(`hearth model list` shows them)\n");
   }
 
   server::HttpServer http(http_options);
   server::register_openai_routes(http, registry, metrics);
+  server::register_foundry_routes(
+      http, registry, {home, "http://" + args.host + ":" + std::to_string(args.port), !args.no_download});
+
+  // Unloads models idle past their TTL.
+  std::atomic<bool> reaper_stop{false};
+  std::thread reaper([&] {
+    while (!reaper_stop) {
+      for (const auto& id : registry.expire_idle()) {
+        std::fprintf(stderr, "hearth serve: unloaded %s (idle past its TTL)\n", id.c_str());
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+  });
+  struct JoinReaper {
+    std::atomic<bool>& stop;
+    std::thread& thread;
+    ~JoinReaper() {
+      stop = true;
+      thread.join();
+    }
+  } join_reaper{reaper_stop, reaper};
 
   std::thread signal_thread([&] {
     int received = 0;
@@ -138,7 +198,8 @@ int run_serve(const ServeArgs& args) {
 void register_serve(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("serve", "Serve models over an OpenAI-compatible HTTP API");
   auto args = std::make_shared<ServeArgs>();
-  cmd->add_option("-m,--model", args->models, "GGUF model file (repeat for several)")->required();
+  cmd->add_option("-m,--model", args->models,
+                  "GGUF file, catalog alias or hf://owner/repo/file.gguf (repeatable; none: load on demand)");
   cmd->add_option("--alias", args->aliases, "Model id for the matching -m (repeatable)");
   cmd->add_option("--host", args->host, "Address to bind (0.0.0.0 for all interfaces)");
   cmd->add_option("--port", args->port, "Port")->check(CLI::Range(0, 65535));
@@ -154,6 +215,13 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--cors-origin", args->cors_origins, "Allowed browser origin, or * (repeatable)");
   cmd->add_option("--max-body-mb", args->max_body_mb, "Largest accepted request body (MiB)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_option("--memory-budget", args->memory_budget_mb,
+                  "MiB that loaded models may take; least recently used idle models are unloaded to make room "
+                  "(default: half the RAM)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
+  cmd->add_option("--ttl", args->ttl_seconds, "Idle seconds before an on-demand model is unloaded (0: never)")
+      ->check(CLI::Range(0, 86400 * 365));
+  cmd->add_flag("--no-download", args->no_download, "Load only models already in the cache");
   cmd->callback([args, &exit_code] { exit_code = run_serve(*args); });
 }
 

@@ -16,5 +16,8 @@ void register_logits(CLI::App& app, int& exit_code);
 void register_generate(CLI::App& app, int& exit_code);
 void register_chat(CLI::App& app, int& exit_code);
 void register_bench(CLI::App& app, int& exit_code);
+void register_model(CLI::App& app, int& exit_code);
+void register_cache(CLI::App& app, int& exit_code);
+void register_service(CLI::App& app, int& exit_code);
 
 }  // namespace hearth::cli

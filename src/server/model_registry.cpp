@@ -1,28 +1,210 @@
 #include "server/model_registry.h"
 
+#include <algorithm>
+
 namespace hearth::server {
 
-void ModelRegistry::add(std::shared_ptr<ServedModel> model) {
+namespace {
+
+std::string mib(uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+
+// What a model holds in memory: its mapped weights plus the KV caches of its slots (F32).
+uint64_t estimate_memory(ServedModel& m, uint64_t file_bytes) {
+  const ModelInfo& info = m.model().info();
+  const uint64_t kv_per_slot = 2ull * info.n_layer * static_cast<uint64_t>(m.scheduler().n_ctx()) * info.n_head_kv *
+                               info.head_dim * sizeof(float);
+  return file_bytes + kv_per_slot * static_cast<uint64_t>(std::max(1, m.scheduler().n_slots()));
+}
+
+ApiError insufficient_memory(std::string message) {
+  return {.status = 507, .message = std::move(message), .type = "server_error", .code = "insufficient_memory"};
+}
+
+}  // namespace
+
+bool ModelRegistry::busy(const Loaded& m) {
+  // The registry holds one reference; any other is a request (or a listing) using it.
+  return m.model.use_count() > 1 || m.model->scheduler().load() > 0;
+}
+
+void ModelRegistry::add(std::shared_ptr<ServedModel> model, std::filesystem::path path, uint64_t memory_bytes) {
   std::lock_guard lock(mutex_);
-  models_.push_back(std::move(model));
+  models_.push_back({std::move(model), std::move(path), memory_bytes, 0, Clock::now()});
+}
+
+void ModelRegistry::set_provider(std::shared_ptr<ModelProvider> provider, RegistryLimits limits) {
+  std::lock_guard lock(mutex_);
+  provider_ = std::move(provider);
+  limits_ = limits;
+}
+
+ModelRegistry::Loaded* ModelRegistry::find_locked(const std::string& id) const {
+  for (auto& m : models_) {
+    if (m.model->id() == id) return &m;
+  }
+  return nullptr;
 }
 
 ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::acquire(const std::string& id) const {
+  {
+    std::lock_guard lock(mutex_);
+    if (id.empty()) {
+      if (models_.empty()) {
+        return api_fail({.status = 503,
+                         .message = provider_ ? "No model is loaded; name one in \"model\" (a catalog alias loads on demand)."
+                                              : "No model is loaded.",
+                         .type = "server_error",
+                         .code = "no_model",
+                         .retry_after_seconds = provider_ ? 0 : 5});
+      }
+      models_.front().last_used = Clock::now();
+      return models_.front().model;
+    }
+    if (Loaded* m = find_locked(id)) {
+      m->last_used = Clock::now();
+      return m->model;
+    }
+    if (!provider_) return api_fail(model_not_found(id));
+  }
+  return load_on_demand(id, std::nullopt);
+}
+
+ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load(const std::string& name, std::optional<int> ttl_seconds) {
+  {
+    std::lock_guard lock(mutex_);
+    if (Loaded* m = find_locked(name)) {
+      m->last_used = Clock::now();
+      if (ttl_seconds) m->ttl_seconds = *ttl_seconds;
+      return m->model;
+    }
+    if (!provider_) return api_fail(model_not_found(name));
+  }
+  return load_on_demand(name, ttl_seconds);
+}
+
+ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(const std::string& name,
+                                                                      std::optional<int> ttl) const {
+  auto source = provider_->locate(name);  // may download: outside every lock
+  if (!source) return api_fail(source.error());
+  std::lock_guard load_lock(load_mutex_);
+  std::vector<std::shared_ptr<ServedModel>> evicted;  // destroyed after the lock is released
+  {
+    std::lock_guard lock(mutex_);
+    // Loaded meanwhile, or the same file under another name ("alias" and "alias:q8_0").
+    for (auto& m : models_) {
+      if (m.model->id() == name || m.model->id() == source->id || (!m.path.empty() && m.path == source->path)) {
+        m.last_used = Clock::now();
+        if (ttl) m.ttl_seconds = *ttl;
+        return m.model;
+      }
+    }
+    const uint64_t budget = limits_.memory_budget_bytes;
+    if (budget > 0) {
+      if (source->file_bytes > budget) {
+        return api_fail(insufficient_memory("model " + name + " needs at least " + mib(source->file_bytes) +
+                                            ", more than the server's memory budget of " + mib(budget) +
+                                            " (--memory-budget)"));
+      }
+      auto used = [&] {
+        uint64_t total = 0;
+        for (const auto& m : models_) total += m.memory_bytes;
+        return total;
+      };
+      // Least recently used idle models go first until the new one fits.
+      while (used() + source->file_bytes > budget) {
+        auto victim = models_.end();
+        for (auto it = models_.begin(); it != models_.end(); ++it) {
+          if (busy(*it)) continue;
+          if (victim == models_.end() || it->last_used < victim->last_used) victim = it;
+        }
+        if (victim == models_.end()) {
+          return api_fail(insufficient_memory("model " + name + " needs " + mib(source->file_bytes) + " but " +
+                                              mib(used()) + " of the " + mib(budget) +
+                                              " memory budget is held by models with requests in flight"));
+        }
+        evicted.push_back(victim->model);
+        models_.erase(victim);
+      }
+    }
+  }
+  for (auto& m : evicted) m->scheduler().shutdown(/*drain=*/false);
+  evicted.clear();
+  auto model = provider_->load(*source);
+  if (!model) return api_fail(model.error());
   std::lock_guard lock(mutex_);
-  if (models_.empty()) {
-    return api_fail({.status = 503, .message = "No model is loaded.", .type = "server_error",
-                     .code = "no_model", .retry_after_seconds = 5});
+  const uint64_t memory = estimate_memory(**model, source->file_bytes);
+  models_.push_back({*model, source->path, memory, ttl.value_or(limits_.default_ttl_seconds), Clock::now()});
+  return *model;
+}
+
+ApiResult<bool> ModelRegistry::unload(const std::string& name, bool force) {
+  std::shared_ptr<ServedModel> victim;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = std::find_if(models_.begin(), models_.end(), [&](const Loaded& m) { return m.model->id() == name; });
+    if (it == models_.end()) return api_fail(model_not_found(name));
+    if (busy(*it) && !force) {
+      return api_fail({.status = 409,
+                       .message = "model " + name + " has requests in flight; unload with force=true to cancel them",
+                       .type = "invalid_request_error",
+                       .code = "model_in_use"});
+    }
+    victim = it->model;
+    models_.erase(it);
   }
-  if (id.empty()) return models_.front();
-  for (const auto& m : models_) {
-    if (m->id() == id) return m;
+  victim->scheduler().shutdown(/*drain=*/false);
+  return true;
+}
+
+std::vector<std::string> ModelRegistry::expire_idle() {
+  std::vector<std::shared_ptr<ServedModel>> expired;
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mutex_);
+    const auto now = Clock::now();
+    for (auto it = models_.begin(); it != models_.end();) {
+      if (busy(*it)) {
+        it->last_used = now;  // idle time counts from the end of the last request
+      } else if (it->ttl_seconds > 0 && now - it->last_used >= std::chrono::seconds(it->ttl_seconds)) {
+        ids.push_back(it->model->id());
+        expired.push_back(std::move(it->model));
+        it = models_.erase(it);
+        continue;
+      }
+      ++it;
+    }
   }
-  return api_fail(model_not_found(id));
+  for (auto& m : expired) m->scheduler().shutdown(/*drain=*/false);
+  return ids;
 }
 
 std::vector<std::shared_ptr<ServedModel>> ModelRegistry::all() const {
   std::lock_guard lock(mutex_);
-  return models_;
+  std::vector<std::shared_ptr<ServedModel>> out;
+  for (const auto& m : models_) out.push_back(m.model);
+  return out;
+}
+
+std::vector<LoadedModelInfo> ModelRegistry::loaded() const {
+  std::lock_guard lock(mutex_);
+  std::vector<LoadedModelInfo> out;
+  const auto now = Clock::now();
+  for (const auto& m : models_) {
+    LoadedModelInfo info{m.model->id(), m.path, m.memory_bytes, m.model->scheduler().load(), m.ttl_seconds, -1};
+    if (m.ttl_seconds > 0) {
+      const auto idle = std::chrono::duration_cast<std::chrono::seconds>(now - m.last_used).count();
+      info.ttl_left_seconds = std::max<int64_t>(0, m.ttl_seconds - idle);
+    }
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+uint64_t ModelRegistry::memory_used() const {
+  std::lock_guard lock(mutex_);
+  uint64_t total = 0;
+  for (const auto& m : models_) total += m.memory_bytes;
+  return total;
 }
 
 bool ModelRegistry::empty() const {

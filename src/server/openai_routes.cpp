@@ -264,7 +264,7 @@ void register_openai_routes(HttpServer& http, ModelRegistry& registry, Metrics& 
   http.add_public_path("/metrics");
 
   routes.Get("/health", [&registry](const httplib::Request&, httplib::Response& res) {
-    if (registry.empty()) {
+    if (registry.empty() && !registry.can_load_on_demand()) {
       res.set_header("Retry-After", "5");
       send_json(res, 503, R"({"status":"loading"})");
       return;

@@ -18,10 +18,11 @@ async function freePort() {
   return port;
 }
 
-export async function startServer(args) {
+export async function startServer(args, env = {}) {
   const port = await freePort();
   const child = spawn(hearthBinary, ['serve', '--port', String(port), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let log = '';
   child.stdout.on('data', (d) => { log += d; });

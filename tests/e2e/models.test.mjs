@@ -1,0 +1,97 @@
+// Serving many models: a request naming a catalog alias downloads (from a local stand-in for
+// the hub) and loads it on demand; Foundry Local's management routes see it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import OpenAI from 'openai';
+import { startServer, model } from './harness.mjs';
+
+let hub;
+let hubRequests = 0;
+let server;
+let client;
+let home;
+
+before(async () => {
+  // /{owner}/{repo}/resolve/{revision}/{file}: any fixture by its file name, sha256 as ETag.
+  hub = http.createServer((req, res) => {
+    hubRequests += 1;
+    const match = req.url.match(/^\/[^/]+\/[^/]+\/resolve\/[^/]+\/(.+)$/);
+    const file = match ? model(path.basename(match[1])) : '';
+    if (!match || !fs.existsSync(file)) {
+      res.writeHead(404).end('Entry not found');
+      return;
+    }
+    const data = fs.readFileSync(file);
+    const sha = createHash('sha256').update(data).digest('hex');
+    res.writeHead(200, { 'Content-Length': data.length, ETag: `"${sha}"`, 'X-Linked-Etag': `"${sha}"` });
+    res.end(data);
+  });
+  hub.listen(0, '127.0.0.1');
+  await once(hub, 'listening');
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-e2e-models-'));
+  server = await startServer(['--ctx-size', '256', '--ttl', '600'], {
+    HEARTH_HOME: home,
+    HEARTH_HUB_URL: `http://127.0.0.1:${hub.address().port}`,
+    HF_TOKEN: '',
+  });
+  client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+});
+
+after(async () => {
+  assert.equal(await server.stop(), 0, 'graceful shutdown exits 0');
+  hub.close();
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+test('starts with no model and answers health', async () => {
+  const res = await fetch(`${server.baseURL}/health`);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await (await fetch(`${server.baseURL}/openai/loadedmodels`)).json(), []);
+});
+
+test('a catalog alias is downloaded, verified and loaded on first use', async () => {
+  const stream = await client.chat.completions.create({
+    model: 'tinystories-260k',
+    messages: [{ role: 'user', content: 'Once upon a time' }],
+    max_tokens: 20,
+    stream: true,
+  });
+  let text = '';
+  for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+  assert.ok(text.length > 0, 'the story streams');
+  assert.equal(hubRequests, 1);
+  const cached = path.join(home, 'models/ggml-org/models/tinyllamas/stories260K.gguf');
+  assert.deepEqual(fs.readFileSync(cached), fs.readFileSync(model('stories260K.gguf')));
+  const ids = (await client.models.list()).data.map((m) => m.id);
+  assert.deepEqual(ids, ['tinystories-260k']);
+  assert.deepEqual(await (await fetch(`${server.baseURL}/openai/models`)).json(), ['tinystories-260k:f32']);
+});
+
+test('an unknown alias is a 404 with a suggestion', async () => {
+  await assert.rejects(
+    client.chat.completions.create({ model: 'tinystories-260', messages: [{ role: 'user', content: 'Hi' }] }),
+    (err) => err.status === 404 && /did you mean tinystories-260k/.test(err.message),
+  );
+});
+
+test('Foundry management routes load, list and unload', async () => {
+  const list = await (await fetch(`${server.baseURL}/foundry/list`)).json();
+  const row = list.find((m) => m.name === 'tinystories-260k:f32');
+  assert.ok(row, 'the catalog row is listed');
+  assert.equal(row.cached, true);
+  const unload = await fetch(`${server.baseURL}/openai/unload/tinystories-260k`);
+  assert.equal(unload.status, 200);
+  assert.deepEqual(await (await fetch(`${server.baseURL}/openai/loadedmodels`)).json(), []);
+  const load = await fetch(`${server.baseURL}/openai/load/tinystories-260k?ttl=30`);
+  assert.equal(load.status, 200);
+  assert.deepEqual(await (await fetch(`${server.baseURL}/openai/loadedmodels`)).json(), ['tinystories-260k']);
+  assert.equal(hubRequests, 1, 'loading again uses the cache');
+  const status = await (await fetch(`${server.baseURL}/openai/status`)).json();
+  assert.deepEqual(status.Endpoints, [server.baseURL]);
+});
