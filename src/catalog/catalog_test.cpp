@@ -99,9 +99,9 @@ TEST(Catalog, AliasPicksAVariantThatFitsTheMachine) {
   EXPECT_EQ(tight->variant.quantization, "q4_k_m");  // smallest, with a note saying so
   EXPECT_NE(tight->choice_note.find("smallest"), std::string::npos);
   Machine no_f16c{64ull << 30, 32ull << 30, true, false, false};
-  auto embed = resolve(c, "nomic-embed-text:f16", no_f16c);  // pinned wins even so
-  ASSERT_TRUE(embed.has_value());
-  EXPECT_EQ(embed->variant.quantization, "f16");
+  auto pinned = resolve(c, "qwen2.5-1.5b:q8_0", no_f16c);  // pinned wins even so
+  ASSERT_TRUE(pinned.has_value());
+  EXPECT_EQ(pinned->variant.quantization, "q8_0");
 }
 
 TEST(Catalog, PinnedQuantizationHubReferenceAndLocalPath) {
