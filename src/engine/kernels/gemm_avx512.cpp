@@ -55,14 +55,6 @@ constexpr int64_t kActBlockBytes = 512 * 1024;
 // and two threads never write the same cache line of the output (if it is 64-byte aligned).
 constexpr int kUnitRows = 16;
 
-void run_parallel(ThreadPool* pool, int64_t n, int64_t grain,
-                  const std::function<void(int64_t, int64_t)>& fn) {
-  if (pool) {
-    pool->parallel_for(n, grain, fn);
-  } else {
-    fn(0, n);
-  }
-}
 
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 
@@ -496,7 +488,7 @@ void gemm_quantized(const WeightMatrix& w, const float* in, int64_t n_tokens, fl
   thread_local PackedActs acts_of_caller;
   PackedActs& acts = acts_of_caller;
   acts.resize(cols, groups, token_groups);
-  run_parallel(pool, token_groups, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(pool, token_groups, 1, [&](int64_t begin, int64_t end) {
     for (int64_t tg = begin; tg < end; ++tg) {
       const int n_valid = static_cast<int>(std::min<int64_t>(kLanes, n_tokens - tg * kLanes));
       pack_token_group(Format::kAct, Format::kGroup, in, tg * kLanes, n_valid, acts, tg);
@@ -507,7 +499,7 @@ void gemm_quantized(const WeightMatrix& w, const float* in, int64_t n_tokens, fl
   const auto* weights = static_cast<const uint8_t*>(w.data);
   const int64_t block = token_groups_per_block(cols * kLanes);
   const int64_t n_units = (w.rows + kUnitRows - 1) / kUnitRows;
-  run_parallel(pool, n_units, 1, [&](int64_t unit_begin, int64_t unit_end) {
+  parallel_for(pool, n_units, 1, [&](int64_t unit_begin, int64_t unit_end) {
     thread_local std::vector<uint8_t> codes;
     thread_local std::vector<float> scales, mins;
     codes.resize(static_cast<size_t>(kUnitRows * cols));
@@ -600,7 +592,7 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
   thread_local std::vector<float> acts_of_caller;  // named by reference, as in gemm_quantized
   std::vector<float>& acts = acts_of_caller;
   acts.resize(static_cast<size_t>(token_groups * cols * kLanes));
-  run_parallel(pool, token_groups, 1, [&](int64_t begin, int64_t end) {
+  parallel_for(pool, token_groups, 1, [&](int64_t begin, int64_t end) {
     for (int64_t tg = begin; tg < end; ++tg) {
       float* dst = acts.data() + tg * cols * kLanes;
       for (int lane = 0; lane < kLanes; ++lane) {
@@ -616,7 +608,7 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
   const auto* weights = static_cast<const uint8_t*>(w.data);
   const int64_t block = token_groups_per_block(cols * kLanes * static_cast<int64_t>(sizeof(float)));
   const int64_t n_units = (w.rows + kUnitRows - 1) / kUnitRows;
-  run_parallel(pool, n_units, 1, [&](int64_t unit_begin, int64_t unit_end) {
+  parallel_for(pool, n_units, 1, [&](int64_t unit_begin, int64_t unit_end) {
     thread_local std::vector<float> decoded;
     decoded.resize(static_cast<size_t>(kUnitRows * cols));
     const auto decode_unit = [&](int64_t row0, int n_rows) {

@@ -18,14 +18,6 @@ namespace {
 // chunk from cache, small enough to balance two to a few dozen threads on 896-row matrices.
 constexpr int64_t kRowChunk = 16;
 
-void run_parallel(ThreadPool* pool, int64_t n, int64_t grain,
-                  const std::function<void(int64_t, int64_t)>& fn) {
-  if (pool) {
-    pool->parallel_for(n, grain, fn);
-  } else {
-    fn(0, n);
-  }
-}
 
 }  // namespace
 
@@ -52,7 +44,7 @@ void matmul_at_level(const WeightMatrix& w, const float* in, int64_t n_tokens, f
   if (format != ActivationFormat::kF32) {
     act_buffer.resize(act_stride * static_cast<size_t>(n_tokens));
     uint8_t* dst = act_buffer.data();
-    run_parallel(n_tokens > 1 ? pool : nullptr, n_tokens, 1, [&](int64_t begin, int64_t end) {
+    parallel_for(n_tokens > 1 ? pool : nullptr, n_tokens, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         quantize_activation_row(format, in + t * w.cols, dst + act_stride * t, w.cols);
       }
@@ -63,7 +55,7 @@ void matmul_at_level(const WeightMatrix& w, const float* in, int64_t n_tokens, f
   const int64_t weight_stride = row_bytes(traits(w.type), w.cols);
   const auto* weights = static_cast<const uint8_t*>(w.data);
   const auto* act_bytes = static_cast<const uint8_t*>(act);
-  run_parallel(pool, w.rows, kRowChunk, [&](int64_t row_begin, int64_t row_end) {
+  parallel_for(pool, w.rows, kRowChunk, [&](int64_t row_begin, int64_t row_end) {
     for (int64_t chunk = row_begin; chunk < row_end; chunk += kRowChunk) {
       const int64_t chunk_end = std::min(row_end, chunk + kRowChunk);
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxTokenTile) {

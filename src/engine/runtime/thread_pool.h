@@ -29,4 +29,14 @@ class ThreadPool {
   State* state_;
 };
 
+// Runs fn over [0, n) on `pool`, or on the calling thread alone when `pool` is null.
+inline void parallel_for(ThreadPool* pool, int64_t n, int64_t grain,
+                         const std::function<void(int64_t, int64_t)>& fn) {
+  if (pool) {
+    pool->parallel_for(n, grain, fn);
+  } else if (n > 0) {
+    fn(0, n);
+  }
+}
+
 }  // namespace hearth
