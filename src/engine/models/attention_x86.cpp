@@ -97,6 +97,10 @@ void attend_avx2(const KeySpan& span) {
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512vl,avx2,fma,f16c")
+// GCC 12's AVX-512 conversion intrinsics start from _mm512_undefined_* and trip a false
+// -Wmaybe-uninitialized once inlined.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
 namespace hearth::models::attention_detail {
@@ -178,6 +182,7 @@ void attend_avx512(const KeySpan& span) {
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 #endif
 
