@@ -82,10 +82,17 @@ class Model {
   std::unique_ptr<State> state_;
 };
 
+// Element type of a session's KV cache. F16 halves the cache's memory and the bytes that
+// attention reads per generated token against F32; Q8_0 (blocks of 32 values with one F16
+// scale) quarters them, at a small cost in accuracy. F32 is exact and meant for tests.
+enum class KvCacheType { kF16, kQ8_0, kF32 };
+
 struct SessionOptions {
   int n_ctx = 0;      // 0 = the model's default; positions beyond it are an Error
   int n_threads = 0;  // 0 = the model's default
   int n_batch = 512;  // tokens evaluated per forward pass; bounds scratch memory
+  // Q8_0 needs a head_dim that is a multiple of 32; other models get F16 instead.
+  KvCacheType kv_type = KvCacheType::kF16;
   // Borrowed pool to run on instead of an own one of n_threads (e.g. one pool serving several
   // sessions that decode in turn). It must outlive the session and may serve only one decode
   // at a time.
@@ -141,6 +148,13 @@ class Session {
   // Forgets every position >= n_past (clamped to [0, n_past()]), keeping the prefix's cache,
   // so a conversation can continue from an earlier turn. Clears the logits.
   void rewind(int32_t n_past);
+
+  // Embedding of a token sequence: the mean over its tokens of the final hidden states
+  // (after the output norm), n_embd floats, scaled to L2 norm 1 when `normalize`. It runs on
+  // this session's cache from position 0, so it clears the conversation (n_past() is 0 and
+  // the logits are empty afterwards). Errors: empty input, a token outside the vocabulary,
+  // more tokens than n_ctx(); the session is then unchanged.
+  Result<std::vector<float>> embed(std::span<const int32_t> tokens, bool normalize = true);
 
   const Model& model() const { return *model_; }
   const std::shared_ptr<const Model>& model_ptr() const { return model_; }

@@ -35,6 +35,7 @@ struct ForwardScratch {
   std::vector<float> v;
   std::vector<float> qkv;       // fused projection output
   std::vector<float> attn;      // attention output before wo, n x q_dim
+  std::vector<float> attn_partial;  // per-chunk softmax state and sums of the attention
   std::vector<float> proj;      // output of wo / w_down, n x n_embd
   std::vector<float> gate;      // n x n_ff (or n x 2 n_ff when fused)
   std::vector<float> up;        // n x n_ff
@@ -50,8 +51,12 @@ struct ForwardBatch {
   std::span<const int32_t> tokens;
   // Indices into `tokens` whose logits are wanted, ascending; may be empty.
   std::span<const int32_t> output_rows;
-  // output_rows.size() x n_vocab floats.
+  // output_rows.size() x n_vocab floats. May be null in a single-sequence pass that only
+  // wants `embeddings`; then the vocabulary projection is skipped.
   float* logits = nullptr;
+  // When set: output_rows.size() x n_embd floats, the final hidden states of the output rows
+  // after the output norm.
+  float* embeddings = nullptr;
   // Context size of the session; selects LongRoPE factors.
   int64_t n_ctx = 0;
 };

@@ -9,8 +9,10 @@
 #include <cmath>
 #include <functional>
 #include <numbers>
+#include <utility>
 
 #include "engine/kernels/matmul.h"
+#include "engine/models/attention.h"
 #include "engine/models/forward.h"
 #include "engine/runtime/thread_pool.h"
 
@@ -39,6 +41,28 @@ void rms_norm_rows(const float* x, const std::vector<float>& weight, int64_t n_r
   parallel(pool, n_rows, 8, [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r)
       rms_norm_row(x + r * n, weight.data(), n, eps, out + r * n);
+  });
+}
+
+// x += delta, then out = rms_norm(x): one pass over the residual row for both, which decode
+// (a few rows, memory-bound) does twice per layer.
+void add_rms_norm_rows(float* x, const float* delta, const std::vector<float>& weight,
+                       int64_t n_rows, float eps, float* out, ThreadPool* pool) {
+  const auto n = static_cast<int64_t>(weight.size());
+  parallel(pool, n_rows, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* xr = x + r * n;
+      const float* dr = delta + r * n;
+      double sum_sq = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        xr[i] += dr[i];
+        sum_sq += static_cast<double>(xr[i]) * xr[i];
+      }
+      const float scale =
+          static_cast<float>(1.0 / std::sqrt(sum_sq / static_cast<double>(n) + eps));
+      float* o = out + r * n;
+      for (int64_t i = 0; i < n; ++i) o[i] = xr[i] * scale * weight[i];
+    }
   });
 }
 
@@ -99,102 +123,42 @@ void build_rope_table(const HyperParams& hp, std::span<const std::vector<float>*
   }
 }
 
-// Rotates the first n_rot dims of every head of every row in place.
-void apply_rope(float* rows, int64_t n_tokens, int64_t stride, int64_t n_heads,
-                const HyperParams& hp, RopeStyle style, const ForwardScratch& s) {
+// Rotates the first n_rot dims of every head of row t (n_heads heads) in place.
+void rope_row(float* row, int64_t t, int64_t n_heads, const HyperParams& hp, RopeStyle style,
+              const ForwardScratch& s) {
   const int64_t n_freq = hp.n_rot / 2;
   // Pair partner offset and pair stride: adjacent pairs (2i, 2i+1) or halves (i, i + n_rot/2).
   const int64_t partner = style == RopeStyle::kAdjacentPairs ? 1 : n_freq;
   const int64_t step = style == RopeStyle::kAdjacentPairs ? 2 : 1;
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    const float* cos_t = s.rope_cos.data() + t * n_freq;
-    const float* sin_t = s.rope_sin.data() + t * n_freq;
-    for (int64_t h = 0; h < n_heads; ++h) {
-      float* head = rows + t * stride + h * hp.head_dim;
-      for (int64_t i = 0; i < n_freq; ++i) {
-        float* a = head + i * step;
-        float* b = a + partner;
-        const float x0 = *a;
-        const float x1 = *b;
-        *a = x0 * cos_t[i] - x1 * sin_t[i];
-        *b = x0 * sin_t[i] + x1 * cos_t[i];
-      }
+  const float* cos_t = s.rope_cos.data() + t * n_freq;
+  const float* sin_t = s.rope_sin.data() + t * n_freq;
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* head = row + h * hp.head_dim;
+    for (int64_t i = 0; i < n_freq; ++i) {
+      float* a = head + i * step;
+      float* b = a + partner;
+      const float x0 = *a;
+      const float x1 = *b;
+      *a = x0 * cos_t[i] - x1 * sin_t[i];
+      *b = x0 * sin_t[i] + x1 * cos_t[i];
     }
   }
-}
-
-// Eight independent partial sums: without -ffast-math the compiler may not reorder one
-// running sum, but it does vectorize independent lanes.
-float dot(const float* a, const float* b, int64_t n) {
-  float acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
-  }
-  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
-// Causal GQA attention of each row's query over its own sequence's cache, positions
-// [0, row_pos] (the row's own key included).
-void attention(const HyperParams& hp, std::span<const SequenceBatch> seqs, int64_t layer,
-               const ForwardScratch& s, float* out, ThreadPool* pool) {
-  const auto n_tokens = static_cast<int64_t>(s.row_pos.size());
-  const float* q = s.q.data();
-  const int64_t max_keys = *std::max_element(s.row_pos.begin(), s.row_pos.end()) + 1;
-  const int64_t hd = hp.head_dim;
-  const int64_t q_dim = hp.q_dim();
-  const int64_t group = hp.n_head / hp.n_head_kv;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  parallel(pool, n_tokens * hp.n_head, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> scores(static_cast<size_t>(max_keys));
-    for (int64_t idx = begin; idx < end; ++idx) {
-      const int64_t t = idx / hp.n_head;
-      const int64_t h = idx % hp.n_head;
-      const int64_t kv_offset = (h / group) * hd;
-      const float* qh = q + t * q_dim + h * hd;
-      const KvCache& cache = *seqs[s.row_seq[t]].cache;
-      const int64_t n_keys = s.row_pos[t] + 1;
-      // Keys before `first` are outside the sliding window: (query pos - key pos) >= n_swa.
-      const int64_t first = hp.n_swa > 0 ? std::max<int64_t>(0, n_keys - hp.n_swa) : 0;
-      float max_score = -INFINITY;
-      for (int64_t j = first; j < n_keys; ++j) {
-        const float* kj = cache.k(layer, j) + kv_offset;
-        scores[j] = dot(qh, kj, hd) * scale;
-        max_score = std::max(max_score, scores[j]);
-      }
-      float sum = 0;
-      for (int64_t j = first; j < n_keys; ++j) {
-        scores[j] = std::exp(scores[j] - max_score);
-        sum += scores[j];
-      }
-      float* oh = out + t * q_dim + h * hd;
-      std::fill(oh, oh + hd, 0.0f);
-      for (int64_t j = first; j < n_keys; ++j) {
-        const float* vj = cache.v(layer, j) + kv_offset;
-        const float w = scores[j];
-        for (int64_t i = 0; i < hd; ++i) oh[i] += w * vj[i];
-      }
-      const float inv_sum = 1.0f / sum;
-      for (int64_t i = 0; i < hd; ++i) oh[i] *= inv_sum;
-    }
-  });
 }
 
 float silu(float x) {
   return x / (1.0f + std::exp(-x));
 }
 
-void llama_block(const ModelWeights& w, const LayerWeights& L, int64_t layer,
-                 std::span<const SequenceBatch> seqs, ForwardScratch& s, int64_t n,
+// One decoder block. On entry s.xn holds attn_norm(x); on exit x has both residuals added
+// and, when `next` is given, s.xn holds next->attn_norm(x) (fused with the residual add).
+void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeights* next,
+                 int64_t layer, std::span<const SequenceBatch> seqs, ForwardScratch& s, int64_t n,
                  ThreadPool* pool) {
   const HyperParams& hp = w.hp;
   const int64_t d = hp.n_embd;
   const int64_t q_dim = hp.q_dim();
   const int64_t kv_dim = hp.kv_dim();
 
-  rms_norm_rows(s.x.data(), L.attn_norm, n, hp.rms_eps, s.xn.data(), pool);
   if (L.wqkv.data) {
     const int64_t qkv_dim = q_dim + 2 * kv_dim;
     s.qkv.resize(static_cast<size_t>(n * qkv_dim));
@@ -213,21 +177,22 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, int64_t layer,
   add_bias(s.q.data(), n, q_dim, L.bq);
   add_bias(s.k.data(), n, kv_dim, L.bk);
   add_bias(s.v.data(), n, kv_dim, L.bv);
-  apply_rope(s.q.data(), n, q_dim, hp.n_head, hp, w.arch->rope_style, s);
-  apply_rope(s.k.data(), n, kv_dim, hp.n_head_kv, hp, w.arch->rope_style, s);
-  // Keys are cached rotated, so later tokens never rotate them again.
+  // Per token: rotate q and k, then store k (rotated, so later tokens never rotate it again)
+  // and v in the cache's type while the row is still in cache.
+  const RopeStyle style = w.arch->rope_style;
   for (int64_t t = 0; t < n; ++t) {
+    rope_row(s.q.data() + t * q_dim, t, hp.n_head, hp, style, s);
+    float* k_row = s.k.data() + t * kv_dim;
+    rope_row(k_row, t, hp.n_head_kv, hp, style, s);
     KvCache& cache = *seqs[s.row_seq[t]].cache;
-    std::copy_n(s.k.data() + t * kv_dim, kv_dim, cache.k(layer, s.row_pos[t]));
-    std::copy_n(s.v.data() + t * kv_dim, kv_dim, cache.v(layer, s.row_pos[t]));
+    cache.write_k(layer, s.row_pos[t], k_row);
+    cache.write_v(layer, s.row_pos[t], s.v.data() + t * kv_dim);
   }
 
   attention(hp, seqs, layer, s, s.attn.data(), pool);
   matmul(L.wo, s.attn.data(), n, s.proj.data(), pool);
   add_bias(s.proj.data(), n, d, L.bo);
-  for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.proj[i];
-
-  rms_norm_rows(s.x.data(), L.ffn_norm, n, hp.rms_eps, s.xn.data(), pool);
+  add_rms_norm_rows(s.x.data(), s.proj.data(), L.ffn_norm, n, hp.rms_eps, s.xn.data(), pool);
   const int64_t ff = hp.n_ff;
   if (L.w_gate.data) {
     matmul(L.w_gate, s.xn.data(), n, s.gate.data(), pool);
@@ -243,7 +208,12 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, int64_t layer,
     }
   }
   matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
-  for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.proj[i];
+  if (next) {
+    add_rms_norm_rows(s.x.data(), s.proj.data(), next->attn_norm, n, hp.rms_eps, s.xn.data(),
+                      pool);
+  } else {
+    for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.proj[i];
+  }
 }
 
 Status llama_forward(const ModelWeights& w, std::span<const SequenceBatch> seqs, ForwardScratch& s,
@@ -282,7 +252,11 @@ Status llama_forward(const ModelWeights& w, std::span<const SequenceBatch> seqs,
     for (int32_t token : seq.batch.tokens) get_row(w.token_embd, token, s.x.data() + row++ * d);
   }
   build_rope_table(hp, seq_factors, s);
-  for (int64_t il = 0; il < hp.n_layer; ++il) llama_block(w, w.layers[il], il, seqs, s, n, pool);
+  rms_norm_rows(s.x.data(), w.layers.front().attn_norm, n, hp.rms_eps, s.xn.data(), pool);
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    const LayerWeights* next = il + 1 < hp.n_layer ? &w.layers[il + 1] : nullptr;
+    llama_block(w, w.layers[il], next, il, seqs, s, n, pool);
+  }
   for (const auto& seq : seqs) seq.cache->advance(static_cast<int64_t>(seq.batch.tokens.size()));
 
   if (n_out == 0) return ok();
@@ -297,8 +271,16 @@ Status llama_forward(const ModelWeights& w, std::span<const SequenceBatch> seqs,
     }
     row += static_cast<int64_t>(seq.batch.tokens.size());
   }
+  out = 0;
+  for (const auto& seq : seqs) {
+    const auto rows = static_cast<int64_t>(seq.batch.output_rows.size());
+    if (seq.batch.embeddings)
+      std::copy_n(s.out_norm.data() + out * d, rows * d, seq.batch.embeddings);
+    out += rows;
+  }
   const int64_t n_vocab = hp.n_vocab;
   if (seqs.size() == 1) {
+    if (!seqs[0].batch.logits) return ok();  // hidden states only (embeddings)
     matmul(w.output, s.out_norm.data(), n_out, seqs[0].batch.logits, pool);
     return ok();
   }

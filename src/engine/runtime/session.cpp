@@ -1,6 +1,7 @@
 // Model loading and the Session: the glue between the GGUF file, the bound weights, the KV
 // cache and the forward pass.
 #include <algorithm>
+#include <cmath>
 #include <new>
 #include <optional>
 #include <thread>
@@ -107,7 +108,11 @@ Session::Session(std::shared_ptr<const Model> model, const SessionOptions& optio
   n_batch_ = std::max(1, options.n_batch);
   const int n_threads = options.n_threads > 0 ? options.n_threads : defaults.n_threads;
   const models::HyperParams& hp = model_->weights().hp;
-  cache_ = std::make_unique<KvCache>(hp.n_layer, n_ctx_, hp.kv_dim());
+  // Q8_0 blocks must not straddle heads, which attention reads one at a time.
+  const KvCacheType kv_type = options.kv_type == KvCacheType::kQ8_0 && hp.head_dim % 32 != 0
+                                  ? KvCacheType::kF16
+                                  : options.kv_type;
+  cache_ = std::make_unique<KvCache>(hp.n_layer, n_ctx_, hp.kv_dim(), kv_type);
   if (options.pool) {
     pool_ = options.pool;
   } else {
@@ -204,6 +209,62 @@ Status Session::decode(std::span<const int32_t> tokens, bool all_logits) {
     rows_done += static_cast<int64_t>(rows.size());
   }
   return ok();
+}
+
+Result<std::vector<float>> Session::embed(std::span<const int32_t> tokens, bool normalize) {
+  if (tokens.empty()) return fail("embed: no tokens");
+  const int64_t n_vocab = model_->weights().hp.n_vocab;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+      return fail(str_cat("embed: token ", tokens[i], " at index ", i,
+                          " is outside the vocabulary [0, ", n_vocab, ")"));
+    }
+  }
+  const auto n = static_cast<int64_t>(tokens.size());
+  if (n > n_ctx_) {
+    return fail(str_cat("embed: ", n, " tokens exceed n_ctx = ", n_ctx_));
+  }
+  rewind(0);
+  const models::ModelWeights& w = model_->weights();
+  const int64_t d = w.hp.n_embd;
+  // Sums in double so long inputs do not lose the small tokens' contributions.
+  std::vector<double> sum(static_cast<size_t>(d));
+  std::vector<float> states;
+  for (int64_t begin = 0; begin < n; begin += n_batch_) {
+    const int64_t count = std::min<int64_t>(n_batch_, n - begin);
+    auto& rows = scratch_->output_rows;
+    rows.clear();
+    for (int64_t r = 0; r < count; ++r) rows.push_back(static_cast<int32_t>(r));
+    states.resize(static_cast<size_t>(count * d));
+    models::ForwardBatch batch{
+        .tokens = tokens.subspan(static_cast<size_t>(begin), static_cast<size_t>(count)),
+        .output_rows = rows,
+        .logits = nullptr,
+        .embeddings = states.data(),
+        .n_ctx = n_ctx_,
+    };
+    if (auto s = models::forward(w, *cache_, scratch_->forward, batch, pool_); !s) {
+      cache_->clear();
+      return std::unexpected(s.error());
+    }
+    for (int64_t r = 0; r < count; ++r) {
+      for (int64_t i = 0; i < d; ++i) sum[i] += states[r * d + i];
+    }
+  }
+  // The states were the point; a conversation must not continue from an embedded text.
+  cache_->clear();
+  std::vector<float> result(static_cast<size_t>(d));
+  double norm_sq = 0;
+  for (int64_t i = 0; i < d; ++i) {
+    const double mean = sum[i] / static_cast<double>(n);
+    result[i] = static_cast<float>(mean);
+    norm_sq += mean * mean;
+  }
+  if (normalize && norm_sq > 0) {
+    const double inv = 1.0 / std::sqrt(norm_sq);
+    for (int64_t i = 0; i < d; ++i) result[i] = static_cast<float>(sum[i] / static_cast<double>(n) * inv);
+  }
+  return result;
 }
 
 Status Session::decode_batch(std::span<const DecodeRequest> requests) {

@@ -7,6 +7,7 @@
 #include <tuple>
 #include <vector>
 
+#include "engine/models/model_weights.h"
 #include "hearth/engine.h"
 #include "support/fixtures.h"
 
@@ -237,6 +238,91 @@ TEST(ModelSession, DefaultContextIsTheModelsCappedAt4096) {
   ASSERT_NE(small, nullptr);
   EXPECT_EQ(Session(small).n_ctx(), 64);
   EXPECT_EQ(Session(small, SessionOptions{.n_ctx = 16}).n_ctx(), 16);
+}
+
+TEST(ModelSession, KvCacheTypesGiveCloseLogits) {
+  auto model = load("stories260K");
+  ASSERT_NE(model, nullptr);
+  const auto ids = std::span(kStoryIds);
+  Session exact(model, SessionOptions{.kv_type = KvCacheType::kF32});
+  ASSERT_TRUE(exact.decode(ids.first(12)).has_value());
+  ASSERT_TRUE(exact.decode(ids.subspan(12), true).has_value());
+  const int n = static_cast<int>(ids.size()) - 12;
+  const Rows reference = all_rows(exact, n);
+  // Relative to the logits' spread: F16 keeps 11 significant bits, Q8_0 about 8.
+  for (auto [type, tol] : {std::pair{KvCacheType::kF16, 0.01}, std::pair{KvCacheType::kQ8_0, 0.1}}) {
+    Session session(model, SessionOptions{.kv_type = type});
+    ASSERT_TRUE(session.decode(ids.first(12)).has_value());
+    ASSERT_TRUE(session.decode(ids.subspan(12), true).has_value());
+    const Rows rows = all_rows(session, n);
+    for (int r = 0; r < n; ++r) {
+      double max_diff = 0, max_abs = 0;
+      for (size_t i = 0; i < rows[r].size(); ++i) {
+        max_diff = std::max<double>(max_diff, std::abs(rows[r][i] - reference[r][i]));
+        max_abs = std::max<double>(max_abs, std::abs(reference[r][i]));
+      }
+      EXPECT_LE(max_diff, tol * max_abs) << "type " << static_cast<int>(type) << " row " << r;
+    }
+  }
+}
+
+TEST(ModelSession, EmbedIsTheNormalizedMeanOfTheFinalStates) {
+  auto model = load("stories260K");
+  ASSERT_NE(model, nullptr);
+  Session session(model, SessionOptions{.n_batch = 5});  // several forward passes
+  const auto ids = std::span(kStoryIds).first(11);
+  auto raw = session.embed(ids, false);
+  ASSERT_TRUE(raw.has_value()) << raw.error().message;
+  ASSERT_EQ(raw->size(), static_cast<size_t>(model->info().n_embd));
+  EXPECT_EQ(session.n_past(), 0);
+  EXPECT_EQ(session.n_logits(), 0);
+
+  // Same input, same vector; also after the session decoded something else.
+  ASSERT_TRUE(session.decode(std::span(kStoryIds).subspan(3, 4)).has_value());
+  auto again = session.embed(ids, false);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(*raw, *again);
+
+  // Mean pooling: causality makes the state at position t that of the last token of the
+  // prefix ids[0..t], so state_t = (t+1) * embed(prefix t+1) - t * embed(prefix t). Its
+  // projection by the output matrix must be the logits that decode gives at position t.
+  const WeightMatrix& output = model->weights().output;
+  const auto d = raw->size();
+  std::vector<float> previous(d, 0.0f), out_row(d);
+  Session logits_session(model);
+  ASSERT_TRUE(logits_session.decode(ids, true).has_value());
+  for (size_t t = 0; t < ids.size(); ++t) {
+    auto prefix = session.embed(ids.first(t + 1), false);
+    ASSERT_TRUE(prefix.has_value());
+    std::vector<double> state(d);
+    for (size_t i = 0; i < d; ++i)
+      state[i] = static_cast<double>(t + 1) * (*prefix)[i] - static_cast<double>(t) * previous[i];
+    previous = *prefix;
+    const auto logits = logits_session.logits(static_cast<int>(t));
+    double max_abs = 0;
+    for (float x : logits) max_abs = std::max<double>(max_abs, std::abs(x));
+    for (int32_t v = 0; v < 8; ++v) {
+      get_row(output, v, out_row.data());
+      double logit = 0;
+      for (size_t i = 0; i < d; ++i) logit += state[i] * out_row[i];
+      EXPECT_NEAR(logit, logits[v], 1e-3 * max_abs) << "position " << t << " id " << v;
+    }
+  }
+
+  auto normalized = session.embed(ids, true);
+  ASSERT_TRUE(normalized.has_value());
+  double norm_sq = 0;
+  for (float x : *normalized) norm_sq += static_cast<double>(x) * x;
+  EXPECT_NEAR(std::sqrt(norm_sq), 1.0, 1e-5);
+  double raw_norm = 0;
+  for (float x : *raw) raw_norm += static_cast<double>(x) * x;
+  raw_norm = std::sqrt(raw_norm);
+  for (size_t i = 0; i < raw->size(); ++i)
+    EXPECT_NEAR((*normalized)[i], (*raw)[i] / raw_norm, 1e-5);
+
+  EXPECT_FALSE(session.embed({}, true).has_value());
+  const int32_t bad[] = {1, model->info().n_vocab};
+  EXPECT_FALSE(session.embed(bad, true).has_value());
 }
 
 }  // namespace
