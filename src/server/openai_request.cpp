@@ -322,6 +322,12 @@ ApiResult<EmbeddingRequest> parse_embedding_request(const json& body) {
   for (const auto& s : req.inputs) {
     if (s.empty()) return api_fail(invalid_request("'input' strings must not be empty", "input"));
   }
+  if (auto f = body.find("encoding_format"); f != body.end() && !f->is_null()) {
+    if (!f->is_string() || (*f != "float" && *f != "base64")) {
+      return api_fail(invalid_request("'encoding_format' must be 'float' or 'base64'", "encoding_format"));
+    }
+    req.base64 = *f == "base64";
+  }
   return req;
 }
 

@@ -43,6 +43,7 @@ struct CompletionRequest : GenerationRequest {
 struct EmbeddingRequest {
   std::string model;
   std::vector<std::string> inputs;  // `input` as a string or an array of strings
+  bool base64 = false;              // encoding_format "base64": little-endian float32 bytes
 };
 
 // Default sampling when a client sends no parameters: OpenAI's temperature 1 and top_p 1,

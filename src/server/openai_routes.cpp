@@ -256,6 +256,57 @@ void handle_generation(Api api, const httplib::Request& req, httplib::Response& 
   }
 }
 
+std::string base64_floats(const std::vector<float>& values) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const auto* bytes = reinterpret_cast<const uint8_t*>(values.data());
+  const size_t n = values.size() * sizeof(float);
+  std::string out;
+  out.reserve((n + 2) / 3 * 4);
+  for (size_t i = 0; i < n; i += 3) {
+    const uint32_t chunk = (uint32_t{bytes[i]} << 16) | (i + 1 < n ? uint32_t{bytes[i + 1]} << 8 : 0) |
+                           (i + 2 < n ? uint32_t{bytes[i + 2]} : 0);
+    out += kAlphabet[(chunk >> 18) & 63];
+    out += kAlphabet[(chunk >> 12) & 63];
+    out += i + 1 < n ? kAlphabet[(chunk >> 6) & 63] : '=';
+    out += i + 2 < n ? kAlphabet[chunk & 63] : '=';
+  }
+  return out;
+}
+
+void handle_embeddings(const httplib::Request& req, httplib::Response& res, ModelRegistry& registry,
+                       Metrics& metrics) {
+  ++metrics.requests_total;
+  auto fail_with = [&](const ApiError& e) {
+    ++metrics.requests_failed;
+    send_error(res, e);
+  };
+  auto body = parse_json_body(req.body);
+  if (!body) return fail_with(body.error());
+  auto request = parse_embedding_request(*body);
+  if (!request) return fail_with(request.error());
+  auto model = registry.acquire(request->model);
+  if (!model) return fail_with(model.error());
+  int64_t prompt_tokens = 0;
+  auto vectors = (*model)->embed(request->inputs, prompt_tokens);
+  if (!vectors) return fail_with(vectors.error());
+  metrics.prompt_tokens_total += static_cast<uint64_t>(prompt_tokens);
+  json data = json::array();
+  for (size_t i = 0; i < vectors->size(); ++i) {
+    json item = {{"object", "embedding"}, {"index", i}};
+    if (request->base64) {
+      item["embedding"] = base64_floats((*vectors)[i]);
+    } else {
+      item["embedding"] = (*vectors)[i];
+    }
+    data.push_back(std::move(item));
+  }
+  send_json(res, 200, dump({{"object", "list"},
+                            {"data", std::move(data)},
+                            {"model", (*model)->id()},
+                            {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}}));
+}
+
 }  // namespace
 
 void register_openai_routes(HttpServer& http, ModelRegistry& registry, Metrics& metrics) {
@@ -295,6 +346,9 @@ void register_openai_routes(HttpServer& http, ModelRegistry& registry, Metrics& 
   });
   routes.Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
     handle_generation(Api::kCompletion, req, res, registry, metrics);
+  });
+  routes.Post("/v1/embeddings", [&](const httplib::Request& req, httplib::Response& res) {
+    handle_embeddings(req, res, registry, metrics);
   });
 }
 

@@ -48,6 +48,33 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(const ChatRequest& requ
   return std::move(*ids);
 }
 
+ApiResult<std::vector<std::vector<float>>> ServedModel::embed(const std::vector<std::string>& texts,
+                                                              int64_t& prompt_tokens) {
+  std::lock_guard lock(embed_mutex_);
+  if (!embed_session_) {
+    SessionOptions options;
+    options.n_ctx = scheduler_->n_ctx();
+    auto session = Session::create(model_, options);
+    if (!session) return api_fail(internal_error(session.error().message));
+    embed_session_ = std::make_unique<Session>(std::move(*session));
+  }
+  std::vector<std::vector<float>> out;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const std::vector<int32_t> ids = text_prompt(texts[i]);
+    if (ids.empty()) return api_fail(invalid_request("input " + std::to_string(i) + " has no tokens", "input"));
+    if (static_cast<int64_t>(ids.size()) > embed_session_->n_ctx()) {
+      auto error = context_length_exceeded(static_cast<int>(ids.size()), 0, embed_session_->n_ctx());
+      error.param = "input";
+      return api_fail(error);
+    }
+    auto vector = embed_session_->embed(ids, /*normalize=*/true);
+    if (!vector) return api_fail(internal_error(vector.error().message));
+    prompt_tokens += static_cast<int64_t>(ids.size());
+    out.push_back(std::move(*vector));
+  }
+  return out;
+}
+
 ApiResult<GenerateOptions> ServedModel::generation_options(const GenerationRequest& request,
                                                            size_t prompt_tokens) const {
   const int n_ctx = scheduler_->n_ctx();

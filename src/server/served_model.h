@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -36,6 +37,12 @@ class ServedModel {
 
   // Generation options for a request whose prompt has `prompt_tokens` tokens: max_tokens
   // defaults to (and is capped at) what is left of the context.
+  // Mean-pooled, L2-normalized embeddings of `texts` (each tokenized with the BOS rule),
+  // computed one after another on a session kept for embeddings. Adds the tokens used to
+  // `prompt_tokens`.
+  ApiResult<std::vector<std::vector<float>>> embed(const std::vector<std::string>& texts,
+                                                   int64_t& prompt_tokens);
+
   ApiResult<GenerateOptions> generation_options(const GenerationRequest& request,
                                                 size_t prompt_tokens) const;
 
@@ -46,6 +53,8 @@ class ServedModel {
   int64_t created_ = 0;
   std::shared_ptr<const Model> model_;
   std::unique_ptr<Scheduler> scheduler_;
+  std::mutex embed_mutex_;                  // guards embed_session_
+  std::unique_ptr<Session> embed_session_;  // created on the first embeddings request
   std::optional<chat::ModelChatTemplate> template_;
 };
 

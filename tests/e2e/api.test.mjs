@@ -160,6 +160,26 @@ test('json_schema output parses and uses only the declared keys and types', asyn
   assert.equal((await bad.json()).error.param, 'response_format.json_schema');
 });
 
+test('embeddings: mean-pooled, normalized, deterministic, in float and base64', async () => {
+  const r = await client.embeddings.create({ model: 'qwen', input: ['local models', 'cloud models', 'local models'] });
+  assert.equal(r.object, 'list');
+  assert.equal(r.data.length, 3);
+  const [a, b, c] = r.data.map((d) => d.embedding);
+  assert.equal(a.length, 64, "n_embd of the fixture model");
+  const norm = Math.sqrt(a.reduce((s, x) => s + x * x, 0));
+  assert.ok(Math.abs(norm - 1) < 1e-4, `L2 norm ${norm}`);
+  assert.deepEqual(a, c, 'the same text gives the same vector');
+  assert.notDeepEqual(a, b);
+  assert.ok(r.usage.prompt_tokens > 0);
+  const plain = await (await fetch(`${server.baseURL}/v1/embeddings`, {
+    method: 'POST', headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model: 'qwen', input: 'local models', encoding_format: 'float' }),
+  })).json();
+  const fromFloat = plain.data[0].embedding;
+  assert.equal(fromFloat.length, 64);
+  for (let i = 0; i < 64; i++) assert.ok(Math.abs(fromFloat[i] - a[i]) < 1e-6);
+});
+
 test('multi-turn chats reuse the cached prefix', async () => {
   const messages = [{ role: 'user', content: 'Tell me about the sea.' }];
   const first = await client.chat.completions.create({ model: 'qwen', messages, max_tokens: 6, temperature: 0 });
