@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <vector>
 
 namespace hearth {
 
@@ -52,15 +53,15 @@ void Sampler::accept(int32_t token) {
   while (history_.size() > window) history_.pop_front();
 }
 
-void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
+void Sampler::apply_penalties(std::vector<float>& logits) const {
   const bool any = params_.repeat_penalty != 1.0f || params_.frequency_penalty != 0.0f ||
                    params_.presence_penalty != 0.0f;
   if (!any || history_.empty()) return;
   std::unordered_map<int32_t, int> counts;
   for (int32_t t : history_) ++counts[t];
   for (const auto& [id, count] : counts) {
-    if (id < 0 || static_cast<size_t>(id) >= candidates.size()) continue;
-    float& logit = candidates[id].logit;  // candidates are still indexed by id here
+    if (id < 0 || static_cast<size_t>(id) >= logits.size()) continue;
+    float& logit = logits[id];
     // Dividing a positive logit and multiplying a negative one both make the token less
     // likely; a plain division would reward tokens with negative logits.
     if (params_.repeat_penalty != 1.0f) {
@@ -70,71 +71,110 @@ void Sampler::apply_penalties(std::vector<Candidate>& candidates) const {
   }
 }
 
+namespace {
+
+// Higher logit first; equal logits by lower id, so every step is deterministic.
+struct ByLogit {
+  const std::vector<float>* logits;
+  bool operator()(int32_t a, int32_t b) const {
+    const float la = (*logits)[a], lb = (*logits)[b];
+    return la > lb || (la == lb && a < b);
+  }
+};
+
+}  // namespace
+
 int32_t Sampler::sample(std::span<const float> logits) {
   const auto n_vocab = static_cast<int32_t>(logits.size());
-  candidates_.resize(logits.size());
+  logits_.resize(logits.size());
   for (int32_t i = 0; i < n_vocab; ++i) {
     // NaN logits (a broken model) must never win: treat them as impossible.
-    candidates_[i] = {i, std::isnan(logits[i]) ? -std::numeric_limits<float>::infinity() : logits[i]};
+    logits_[i] = std::isnan(logits[i]) ? -std::numeric_limits<float>::infinity() : logits[i];
   }
   for (const auto& [id, bias] : params_.logit_bias) {
-    if (id >= 0 && id < n_vocab) candidates_[id].logit += bias;
+    if (id >= 0 && id < n_vocab) logits_[id] += bias;
   }
-  apply_penalties(candidates_);
+  apply_penalties(logits_);
+  const ByLogit by_logit{&logits_};
 
-  auto by_logit = [](const Candidate& a, const Candidate& b) {
-    return a.logit > b.logit || (a.logit == b.logit && a.id < b.id);
-  };
+  int32_t best = 0;
+  for (int32_t i = 1; i < n_vocab; ++i) {
+    if (by_logit(i, best)) best = i;
+  }
+  // Greedy, or nothing is possible at all (every token banned): no draw to make.
+  if (params_.temperature <= 0.0f || std::isinf(logits_[best])) return best;
 
-  if (params_.temperature <= 0.0f) {
-    return std::min_element(candidates_.begin(), candidates_.end(), by_logit)->id;
+  // The candidate ids. Sorting all of a 150k vocabulary every step would cost as much as a
+  // small model's forward pass, so the order is only established where a filter needs it:
+  // top-k selects and sorts its k; top-p sorts only the smallest high-probability subset
+  // that is sure to contain the nucleus; without either, the draw walks ids in any order.
+  ids_.resize(logits.size());
+  for (int32_t i = 0; i < n_vocab; ++i) ids_[i] = i;
+  bool sorted = false;
+  if (params_.top_k > 0 && params_.top_k < n_vocab) {
+    const auto k = static_cast<long>(params_.top_k);
+    std::nth_element(ids_.begin(), ids_.begin() + k - 1, ids_.end(), by_logit);
+    ids_.resize(static_cast<size_t>(k));
+    std::sort(ids_.begin(), ids_.end(), by_logit);
+    sorted = true;
   }
 
-  // top-k: keep the k best, sorted. Without top-k, sort everything (top-p needs the order).
-  size_t keep = candidates_.size();
-  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) keep = params_.top_k;
-  std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<long>(keep),
-                    candidates_.end(), by_logit);
-  candidates_.resize(keep);
-
-  // Temperature, then softmax (in double: the sums span many orders of magnitude).
-  std::vector<double> probs(keep);
-  const double max_logit = candidates_[0].logit / params_.temperature;
-  double sum = 0;
-  for (size_t i = 0; i < keep; ++i) {
-    probs[i] = std::exp(candidates_[i].logit / params_.temperature - max_logit);
-    sum += probs[i];
+  // Weights relative to the best token (which has weight 1): temperature, then exp.
+  const float max_logit = logits_[best];
+  const float inv_t = 1.0f / params_.temperature;
+  weights_.resize(logits.size());
+  double total = 0;
+  for (int32_t id : ids_) {
+    weights_[id] = std::exp((logits_[id] - max_logit) * inv_t);
+    total += weights_[id];
   }
-  for (double& p : probs) p /= sum;
 
-  // top-p: the smallest prefix whose mass reaches top_p (at least one token).
   if (params_.top_p < 1.0f) {
+    const double target = params_.top_p * total;
+    if (!sorted) {
+      // Tokens at or above a weight threshold come first in the sorted order, so once their
+      // mass reaches the target the nucleus lies among them: lower the threshold until it
+      // does (on a peaked distribution, a few hundred tokens survive the first try).
+      std::vector<int32_t> subset;
+      for (float threshold = 1e-3f;; threshold *= 1e-3f) {
+        subset.clear();
+        double mass = 0;
+        for (int32_t id : ids_) {
+          if (weights_[id] >= threshold) {
+            subset.push_back(id);
+            mass += weights_[id];
+          }
+        }
+        if (mass >= target || threshold < 1e-30f) break;
+      }
+      if (subset.size() < ids_.size()) ids_.swap(subset);
+      std::sort(ids_.begin(), ids_.end(), by_logit);
+      sorted = true;
+    }
+    // The smallest prefix whose mass reaches top_p (at least one token).
     double mass = 0;
     size_t n = 0;
-    while (n < keep) {
-      mass += probs[n++];
-      if (mass >= params_.top_p) break;
+    while (n < ids_.size()) {
+      mass += weights_[ids_[n++]];
+      if (mass >= target) break;
     }
-    keep = n;
+    ids_.resize(n);
   }
-  // min-p: drop tokens below min_p times the best token's probability.
+  // min-p: drop tokens below min_p times the best token's probability (weight 1).
   if (params_.min_p > 0.0f) {
-    const double floor = probs[0] * params_.min_p;
-    size_t n = 1;
-    while (n < keep && probs[n] >= floor) ++n;
-    keep = n;
+    std::erase_if(ids_, [&](int32_t id) { return weights_[id] < params_.min_p; });
   }
 
-  double total = 0;
-  for (size_t i = 0; i < keep; ++i) total += probs[i];
+  double kept = 0;
+  for (int32_t id : ids_) kept += weights_[id];
   // 53 random bits as a double in [0, 1): the same on every platform for a given seed.
-  const double r = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * total;
+  const double r = static_cast<double>(rng_() >> 11) * 0x1.0p-53 * kept;
   double acc = 0;
-  for (size_t i = 0; i < keep; ++i) {
-    acc += probs[i];
-    if (r < acc) return candidates_[i].id;
+  for (int32_t id : ids_) {
+    acc += weights_[id];
+    if (r < acc) return id;
   }
-  return candidates_[keep - 1].id;
+  return ids_.empty() ? best : ids_.back();
 }
 
 }  // namespace hearth

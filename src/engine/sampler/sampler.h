@@ -52,16 +52,15 @@ class Sampler {
   const SamplerParams& params() const { return params_; }
 
  private:
-  struct Candidate {
-    int32_t id;
-    float logit;
-  };
-  void apply_penalties(std::vector<Candidate>& candidates) const;
+  void apply_penalties(std::vector<float>& logits) const;
 
   SamplerParams params_;
   std::mt19937_64 rng_;
   std::deque<int32_t> history_;
-  std::vector<Candidate> candidates_;  // reused between steps to avoid reallocating
+  // Reused between steps to avoid reallocating vocabulary-sized buffers.
+  std::vector<float> logits_;   // after bias and penalties
+  std::vector<float> weights_;  // exp((logit - max) / temperature), indexed by token id
+  std::vector<int32_t> ids_;    // the candidates still in the running
 };
 
 }  // namespace hearth

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
+#include <limits>
 #include <map>
+#include <random>
+#include <set>
 
 #include "engine/sampler/stop_strings.h"
 
@@ -96,6 +100,75 @@ TEST(Sampler, TopKTopPAndMinPRestrictTheChoice) {
   auto mp = base;
   mp.min_p = 0.25f;  // floor 0.125: keeps 0.5, 0.3, 0.15
   EXPECT_EQ(seen(mp).size(), 3u);
+}
+
+// The nucleus over a large vocabulary, computed the obvious way: sort everything. Returned
+// in order, most likely first.
+std::vector<int32_t> nucleus(const std::vector<float>& logits, double top_p) {
+  std::vector<int32_t> order(logits.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int32_t>(i);
+  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  double total = 0;
+  for (float l : logits) total += std::exp(double(l) - logits[order[0]]);
+  std::vector<int32_t> out;
+  double mass = 0;
+  for (int32_t id : order) {
+    out.push_back(id);
+    mass += std::exp(double(logits[id]) - logits[order[0]]);
+    if (mass >= top_p * total) break;
+  }
+  return out;
+}
+
+TEST(Sampler, TopPOverALargeVocabularyDrawsOnlyFromTheNucleus) {
+  // A long, slowly decaying tail (the nucleus needs several threshold rounds to find), with
+  // ids shuffled so id order says nothing about probability; and a flat distribution, where
+  // ties are broken by id.
+  std::mt19937 rng(7);
+  std::vector<float> tail(20000);
+  for (size_t i = 0; i < tail.size(); ++i) tail[i] = -0.004f * static_cast<float>(i);
+  std::shuffle(tail.begin(), tail.end(), rng);
+  const std::vector<float> flat(1000, 0.5f);
+  for (const std::vector<float>* logits : std::vector<const std::vector<float>*>{&tail, &flat}) {
+    for (float top_p : {0.3f, 0.9f, 0.999f}) {
+      SamplerParams p;
+      p.temperature = 1.0f;
+      p.top_k = 0;
+      p.min_p = 0.0f;
+      p.top_p = top_p;
+      Sampler s(p);
+      const auto order = nucleus(*logits, top_p);
+      const std::set<int32_t> allowed(order.begin(), order.end());
+      // The nucleus's least likely members holding its last ~20% of mass: a sampler that
+      // cut the nucleus short would (almost surely) never draw them in 400 tries.
+      std::set<int32_t> late;
+      double nucleus_mass = 0, mass = 0;
+      for (int32_t id : order) nucleus_mass += std::exp(double((*logits)[id]));
+      for (int32_t id : order) {
+        if (mass >= 0.8 * nucleus_mass) late.insert(id);
+        mass += std::exp(double((*logits)[id]));
+      }
+      int late_draws = 0;
+      for (int i = 0; i < 400; ++i) {
+        const int32_t id = s.sample(*logits);
+        ASSERT_TRUE(allowed.contains(id)) << "top_p " << top_p << " drew " << id;
+        late_draws += late.contains(id);
+      }
+      if (order.size() > 1) EXPECT_GT(late_draws, 0) << "top_p " << top_p;
+    }
+  }
+}
+
+TEST(Sampler, EverythingBannedStillReturnsAToken) {
+  std::vector<float> logits(5, -std::numeric_limits<float>::infinity());
+  SamplerParams p;
+  p.temperature = 1.0f;
+  Sampler s(p);
+  const int32_t id = s.sample(logits);
+  EXPECT_GE(id, 0);
+  EXPECT_LT(id, 5);
 }
 
 TEST(Sampler, PenaltiesDiscourageRepeats) {
