@@ -65,6 +65,10 @@ ApiError not_found_route(const std::string& method, const std::string& path) {
   return {.status = 404, .message = "Unknown route: " + method + " " + path, .code = "not_found"};
 }
 
+ApiError insufficient_memory(std::string message) {
+  return {.status = 507, .message = std::move(message), .type = "server_error", .code = "insufficient_memory"};
+}
+
 ApiError internal_error(std::string message) {
   return {.status = 500, .message = std::move(message), .type = "server_error"};
 }

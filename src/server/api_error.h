@@ -36,5 +36,7 @@ ApiError payload_too_large(size_t limit_bytes);
 ApiError server_busy(int retry_after_seconds);
 ApiError not_found_route(const std::string& method, const std::string& path);
 ApiError internal_error(std::string message);
+// 507: a model that cannot fit in the server's memory budget.
+ApiError insufficient_memory(std::string message);
 
 }  // namespace hearth::server

@@ -15,7 +15,7 @@ class CatalogProvider : public ModelProvider {
  public:
   CatalogProvider(CatalogProviderOptions options, Metrics* metrics) : options_(std::move(options)), metrics_(metrics) {}
 
-  ApiResult<ModelSource> locate(const std::string& name) override {
+  ApiResult<ModelSource> locate(const std::string& name, uint64_t memory_budget) override {
     auto catalog = cat::Catalog::load(options_.home);
     if (!catalog) return api_fail(internal_error(catalog.error().message));
     auto ref = cat::resolve(*catalog, name, cat::Machine::detect());
@@ -30,6 +30,13 @@ class CatalogProvider : public ModelProvider {
     }
     auto cached = cat::cache_lookup(options_.home, ref->variant, false);
     if (cached.state != cat::CacheState::kCached) {
+      // Gigabytes that could never be loaded are not worth fetching.
+      if (memory_budget > 0 && ref->variant.approx_bytes() > memory_budget) {
+        return api_fail(insufficient_memory("model " + name + " (" + cat::display_name(*ref) + ") needs about " +
+                                            std::to_string(ref->variant.approx_bytes() >> 20) +
+                                            " MiB, more than the server's memory budget of " +
+                                            std::to_string(memory_budget >> 20) + " MiB (--memory-budget)"));
+      }
       if (!options_.allow_download) {
         ApiError e = model_not_found(name);
         e.message = "model " + name + " is not downloaded (`hearth model download " + name + "` fetches it)";

@@ -11,13 +11,10 @@ std::string mib(uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1)
 // What a model holds in memory: its mapped weights plus the KV caches of its slots (F32).
 uint64_t estimate_memory(ServedModel& m, uint64_t file_bytes) {
   const ModelInfo& info = m.model().info();
+  // Keys and values per layer, in F16: the server's sessions keep the default cache type.
   const uint64_t kv_per_slot = 2ull * info.n_layer * static_cast<uint64_t>(m.scheduler().n_ctx()) * info.n_head_kv *
-                               info.head_dim * sizeof(float);
+                               info.head_dim * sizeof(uint16_t);
   return file_bytes + kv_per_slot * static_cast<uint64_t>(std::max(1, m.scheduler().n_slots()));
-}
-
-ApiError insufficient_memory(std::string message) {
-  return {.status = 507, .message = std::move(message), .type = "server_error", .code = "insufficient_memory"};
 }
 
 }  // namespace
@@ -84,7 +81,7 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load(const std::string& n
 
 ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(const std::string& name,
                                                                       std::optional<int> ttl) const {
-  auto source = provider_->locate(name);  // may download: outside every lock
+  auto source = provider_->locate(name, limits_.memory_budget_bytes);  // may download: outside every lock
   if (!source) return api_fail(source.error());
   std::lock_guard load_lock(load_mutex_);
   std::vector<std::shared_ptr<ServedModel>> evicted;  // destroyed after the lock is released

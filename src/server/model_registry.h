@@ -32,8 +32,10 @@ struct ModelSource {
 class ModelProvider {
  public:
   virtual ~ModelProvider() = default;
-  // Finds (and, when allowed, downloads) what `name` means. 404 for an unknown name.
-  virtual ApiResult<ModelSource> locate(const std::string& name) = 0;
+  // Finds (and, when allowed, downloads) what `name` means. 404 for an unknown name; 507,
+  // before downloading anything, when its known size alone exceeds `memory_budget` (bytes;
+  // 0: no limit).
+  virtual ApiResult<ModelSource> locate(const std::string& name, uint64_t memory_budget) = 0;
   virtual ApiResult<std::shared_ptr<ServedModel>> load(const ModelSource& source) = 0;
 };
 

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 // Serves fixture models by file stem ("stories260K", "tiny-qwen2-q8_0", ...).
 class FixtureProvider : public ModelProvider {
  public:
-  ApiResult<ModelSource> locate(const std::string& name) override {
+  ApiResult<ModelSource> locate(const std::string& name, uint64_t /*memory_budget*/) override {
     const fs::path path = testing::fixtures_dir() / "models" / (name + ".gguf");
     std::error_code ec;
     if (!fs::exists(path, ec)) return api_fail(model_not_found(name));

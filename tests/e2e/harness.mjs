@@ -1,6 +1,9 @@
 // Starts `hearth serve` on a free port for a test file and stops it afterwards.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -66,4 +69,28 @@ export async function waitFor(predicate, timeoutMs, what) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+// A local stand-in for the Hugging Face hub: /{owner}/{repo}/resolve/{revision}/{file} serves
+// any fixture model by its file name, with its sha256 as ETag. `requests` counts every hit.
+export async function startHub() {
+  const hub = { requests: 0, url: '' };
+  hub.server = http.createServer((req, res) => {
+    hub.requests += 1;
+    const match = req.url.match(/^\/[^/]+\/[^/]+\/resolve\/[^/]+\/(.+)$/);
+    const file = match ? model(path.basename(match[1])) : '';
+    if (!match || !fs.existsSync(file)) {
+      res.writeHead(404).end('Entry not found');
+      return;
+    }
+    const data = fs.readFileSync(file);
+    const sha = createHash('sha256').update(data).digest('hex');
+    res.writeHead(200, { 'Content-Length': data.length, ETag: `"${sha}"`, 'X-Linked-Etag': `"${sha}"` });
+    res.end(data);
+  });
+  hub.server.listen(0, '127.0.0.1');
+  await once(hub.server, 'listening');
+  hub.url = `http://127.0.0.1:${hub.server.address().port}`;
+  hub.close = () => hub.server.close();
+  return hub;
 }

@@ -2,42 +2,23 @@
 // the hub) and loads it on demand; Foundry Local's management routes see it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { startServer, model } from './harness.mjs';
+import { startServer, startHub, model } from './harness.mjs';
 
 let hub;
-let hubRequests = 0;
 let server;
 let client;
 let home;
 
 before(async () => {
-  // /{owner}/{repo}/resolve/{revision}/{file}: any fixture by its file name, sha256 as ETag.
-  hub = http.createServer((req, res) => {
-    hubRequests += 1;
-    const match = req.url.match(/^\/[^/]+\/[^/]+\/resolve\/[^/]+\/(.+)$/);
-    const file = match ? model(path.basename(match[1])) : '';
-    if (!match || !fs.existsSync(file)) {
-      res.writeHead(404).end('Entry not found');
-      return;
-    }
-    const data = fs.readFileSync(file);
-    const sha = createHash('sha256').update(data).digest('hex');
-    res.writeHead(200, { 'Content-Length': data.length, ETag: `"${sha}"`, 'X-Linked-Etag': `"${sha}"` });
-    res.end(data);
-  });
-  hub.listen(0, '127.0.0.1');
-  await once(hub, 'listening');
+  hub = await startHub();
   home = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-e2e-models-'));
   server = await startServer(['--ctx-size', '256', '--ttl', '600'], {
     HEARTH_HOME: home,
-    HEARTH_HUB_URL: `http://127.0.0.1:${hub.address().port}`,
+    HEARTH_HUB_URL: hub.url,
     HF_TOKEN: '',
   });
   client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
@@ -65,7 +46,7 @@ test('a catalog alias is downloaded, verified and loaded on first use', async ()
   let text = '';
   for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
   assert.ok(text.length > 0, 'the story streams');
-  assert.equal(hubRequests, 1);
+  assert.equal(hub.requests, 1);
   const cached = path.join(home, 'models/ggml-org/models/tinyllamas/stories260K.gguf');
   assert.deepEqual(fs.readFileSync(cached), fs.readFileSync(model('stories260K.gguf')));
   const ids = (await client.models.list()).data.map((m) => m.id);
@@ -91,7 +72,7 @@ test('Foundry management routes load, list and unload', async () => {
   const load = await fetch(`${server.baseURL}/openai/load/tinystories-260k?ttl=30`);
   assert.equal(load.status, 200);
   assert.deepEqual(await (await fetch(`${server.baseURL}/openai/loadedmodels`)).json(), ['tinystories-260k']);
-  assert.equal(hubRequests, 1, 'loading again uses the cache');
+  assert.equal(hub.requests, 1, 'loading again uses the cache');
   const status = await (await fetch(`${server.baseURL}/openai/status`)).json();
   assert.deepEqual(status.Endpoints, [server.baseURL]);
 });
