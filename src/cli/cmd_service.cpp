@@ -1,8 +1,14 @@
 // `hearth service start|stop|restart|status|ps|logs`: `hearth serve` in the background, with
 // its pid/port in $HEARTH_HOME/service.json and output in $HEARTH_HOME/service.log.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
+#include <deque>
+#include <filesystem>
 #include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 #include "catalog/cache.h"
@@ -84,18 +90,45 @@ int run_ps() {
   return 0;
 }
 
-int run_logs(int lines) {
-  std::ifstream in(service_log_path(hearth_home()));
-  if (!in) {
-    std::printf("no service log yet (%s)\n", service_log_path(hearth_home()).c_str());
+// Prints the last `lines` lines; with `follow`, keeps printing what the service appends
+// (like `tail -F`: a log that shrinks was replaced, and is read again from its start).
+int run_logs(int lines, bool follow) {
+  const auto path = service_log_path(hearth_home());
+  std::ifstream in(path, std::ios::binary);
+  if (!in && !follow) {
+    std::printf("no service log yet (%s)\n", path.c_str());
     return 0;
   }
-  std::vector<std::string> all;
-  for (std::string l; std::getline(in, l);) all.push_back(l);
-  for (size_t i = all.size() > static_cast<size_t>(lines) ? all.size() - lines : 0; i < all.size(); ++i) {
-    std::printf("%s\n", all[i].c_str());
+  std::deque<std::string> tail;
+  for (std::string l; std::getline(in, l);) {
+    tail.push_back(std::move(l));
+    if (tail.size() > static_cast<size_t>(lines)) tail.pop_front();
   }
-  return 0;
+  for (const auto& l : tail) std::printf("%s\n", l.c_str());
+  std::fflush(stdout);
+  if (!follow) return 0;
+
+  std::error_code ec;
+  uint64_t offset = std::filesystem::file_size(path, ec);
+  if (ec) offset = 0;
+  std::vector<char> buffer(1 << 16);
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const uint64_t size = std::filesystem::file_size(path, ec);
+    if (ec) continue;  // not there (yet, or between a rename and its replacement)
+    if (size < offset) offset = 0;
+    if (size == offset) continue;
+    std::ifstream grown(path, std::ios::binary);
+    grown.seekg(static_cast<std::streamoff>(offset));
+    while (grown) {
+      grown.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      const auto got = grown.gcount();
+      if (got <= 0) break;
+      std::fwrite(buffer.data(), 1, static_cast<size_t>(got), stdout);
+      offset += static_cast<uint64_t>(got);
+    }
+    std::fflush(stdout);
+  }
 }
 
 }  // namespace
@@ -127,9 +160,11 @@ void register_service(CLI::App& app, int& exit_code) {
     exit_code = run_ps();
   });
   auto lines = std::make_shared<int>(50);
+  auto follow = std::make_shared<bool>(false);
   auto* logs = service->add_subcommand("logs", "The end of the service log");
   logs->add_option("-n,--lines", *lines, "How many lines")->check(CLI::Range(1, 1000000));
-  logs->callback([lines, &exit_code] { exit_code = run_logs(*lines); });
+  logs->add_flag("-f,--follow", *follow, "Keep printing what the service writes (Ctrl-C ends)");
+  logs->callback([lines, follow, &exit_code] { exit_code = run_logs(*lines, *follow); });
 }
 
 }  // namespace hearth::cli

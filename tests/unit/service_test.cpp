@@ -165,6 +165,17 @@ TEST_F(Service, StopIsCleanAfterTheServiceWasKilled) {
   EXPECT_EQ(again.exit_code, 0) << again.output;
 }
 
+TEST_F(Service, LogsPrintsTheTailAndFollowsWhatIsAppended) {
+  const fs::path log = home_ / "service.log";
+  std::ofstream(log) << "first\nsecond\nthird\n";
+  auto tail = testing::run_shell(hearth("service logs -n 2"));
+  EXPECT_EQ(tail.output, "second\nthird\n");
+  const std::string follow = hearth("service logs -n 1 -f") + " & pid=$!; sleep 0.7; echo appended >> " +
+                             testing::shell_quote(log.string()) + "; sleep 0.7; kill $pid";
+  auto followed = testing::run_shell("(" + follow + ")");
+  EXPECT_EQ(followed.output, "third\nappended\n");
+}
+
 TEST_F(Service, ModelRunDownloadsLoadsAndStreamsAStoryInATerminal) {
   // `script` gives the command a pseudo-terminal, as a user's shell would.
   const std::string run = hearth("model run tinystories-260k -n 40 --port " + std::to_string(port_));
