@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "engine/sampler/sampler.h"
-#include "engine/sampler/stop_strings.h"
 #include "engine/runtime/thread_pool.h"
+#include "engine/runtime/token_stepper.h"
+#include "engine/sampler/sampler.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "server/json_constraint.h"
 
@@ -48,13 +48,10 @@ struct Scheduler::Slot {
   // The request being served; stream is null when the slot is free.
   std::shared_ptr<RequestStream> stream;
   GenerationJob job;
-  std::optional<Sampler> sampler;
-  std::optional<StreamingDecoder> decoder;
-  std::optional<StopStrings> stops;
+  std::optional<TokenStepper> stepper;
   std::unique_ptr<JsonConstraint> json;
   size_t prompt_done = 0;  // prompt tokens in the cache
   int32_t cached_prompt = 0;
-  int32_t n_generated = 0;
   int32_t last_token = -1;  // sampled, not yet in the cache
   Clock::time_point submitted{}, first_token{};
 };
@@ -175,12 +172,8 @@ void Scheduler::admit_pending() {
     slot.submitted = pending.submitted;
     slot.prompt_done = keep;
     slot.cached_prompt = static_cast<int32_t>(keep);
-    slot.n_generated = 0;
     slot.last_token = -1;
-    slot.sampler.emplace(slot.job.options.sampling);
-    for (int32_t id : slot.job.prompt) slot.sampler->accept(id);
-    slot.decoder.emplace(model_->tokenizer());
-    slot.stops.emplace(slot.job.options.stop);
+    slot.stepper.emplace(model_->tokenizer(), slot.job.options, slot.job.prompt);
     slot.json = slot.job.json_object ? std::make_unique<JsonConstraint>(slot.job.json_schema) : nullptr;
     ++busy_slots_;
     if (metrics_) {
@@ -192,25 +185,24 @@ void Scheduler::admit_pending() {
 }
 
 void Scheduler::finish_slot(Slot& slot, StreamEvent done) {
+  const int32_t n_generated = slot.stepper->n_generated();
   if (done.kind == StreamEvent::Kind::kDone) {
     done.prompt_tokens = static_cast<int32_t>(slot.job.prompt.size());
     done.cached_prompt_tokens = slot.cached_prompt;
-    done.completion_tokens = slot.n_generated;
+    done.completion_tokens = n_generated;
   }
   if (metrics_) {
     if (done.kind == StreamEvent::Kind::kError) ++metrics_->requests_failed;
     if (done.finish == FinishReason::kCancelled) ++metrics_->requests_cancelled;
-    metrics_->generated_tokens_total += slot.n_generated;
-    if (slot.n_generated > 1) {
+    metrics_->generated_tokens_total += n_generated;
+    if (n_generated > 1) {
       const double seconds = std::chrono::duration<double>(Clock::now() - slot.first_token).count();
-      if (seconds > 0) metrics_->tokens_per_second.observe((slot.n_generated - 1) / seconds);
+      if (seconds > 0) metrics_->tokens_per_second.observe((n_generated - 1) / seconds);
     }
   }
   slot.stream->publish(std::move(done));
   slot.stream.reset();
-  slot.sampler.reset();
-  slot.decoder.reset();
-  slot.stops.reset();
+  slot.stepper.reset();
   slot.json.reset();
   slot.last_used = Clock::now();
   --busy_slots_;
@@ -304,47 +296,29 @@ void Scheduler::step() {
 
     // Sample the next token.
     std::span<const float> logits = slot.session.logits();
-    int32_t id;
-    if (slot.json) {
-      id = slot.json->sample(*slot.sampler, logits, tokenizer);
-    } else {
-      id = slot.sampler->sample(logits);
-    }
-    if (slot.n_generated == 0) {
+    Sampler& sampler = slot.stepper->sampler();
+    const int32_t id = slot.json ? slot.json->sample(sampler, logits, tokenizer) : sampler.sample(logits);
+    if (slot.stepper->n_generated() == 0) {
       slot.first_token = Clock::now();
       if (metrics_) {
         metrics_->time_to_first_token.observe(
             std::chrono::duration<double>(slot.first_token - slot.submitted).count());
       }
     }
-    const bool end_of_generation =
-        (!slot.job.options.ignore_eos && tokenizer.is_end_of_generation(id)) || id < 0;
-    if (end_of_generation) {
-      std::string tail = slot.stops->push(slot.decoder->finish());
-      if (!slot.stops->stopped()) tail += slot.stops->finish();
-      if (!tail.empty()) slot.stream->publish({.kind = StreamEvent::Kind::kText, .text = tail});
-      finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = FinishReason::kStop});
-      continue;
-    }
-    slot.sampler->accept(id);
-    ++slot.n_generated;
+    TokenStepper::Step step = slot.stepper->accept(id);
     slot.last_token = id;
-    std::string piece = slot.stops->push(slot.decoder->push(id));
-    if (!piece.empty()) slot.stream->publish({.kind = StreamEvent::Kind::kText, .text = std::move(piece)});
-    if (slot.stops->stopped() || (slot.json && slot.json->complete())) {
-      finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = FinishReason::kStop});
-      continue;
+    if (!step.done && slot.json && slot.json->complete()) {
+      step.text += slot.stepper->flush();
+      step.done = true;
+    } else if (!step.done && slot.session.n_past() + 1 >= n_ctx_) {  // no room for the token
+      step.text += slot.stepper->flush();
+      step.done = true;
+      step.finish = FinishReason::kLength;
     }
-    const int32_t max_tokens = slot.job.options.max_tokens;
-    const bool out_of_tokens = max_tokens >= 0 && slot.n_generated >= max_tokens;
-    const bool out_of_context = slot.session.n_past() + 1 >= n_ctx_;
-    if (out_of_tokens || out_of_context) {
-      std::string tail = slot.stops->push(slot.decoder->finish());
-      if (!slot.stops->stopped()) tail += slot.stops->finish();
-      if (slot.json) tail += slot.json->closing_suffix();
-      if (!tail.empty()) slot.stream->publish({.kind = StreamEvent::Kind::kText, .text = tail});
-      finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = FinishReason::kLength});
-    }
+    // A generation cut short must still close its JSON so that the client can parse it.
+    if (step.done && step.finish == FinishReason::kLength && slot.json) step.text += slot.json->closing_suffix();
+    if (!step.text.empty()) slot.stream->publish({.kind = StreamEvent::Kind::kText, .text = std::move(step.text)});
+    if (step.done) finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = step.finish});
   }
 }
 

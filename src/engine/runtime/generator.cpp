@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "engine/sampler/stop_strings.h"
+#include "engine/runtime/token_stepper.h"
 #include "engine/tokenizer/tokenizer.h"
 
 namespace hearth {
@@ -51,12 +51,7 @@ Result<GenerateResult> Generation::run(std::span<const int32_t> prompt,
   if (!reused) return std::unexpected(reused.error());
   result.cached_prompt_tokens = *reused;
 
-  const Tokenizer& tokenizer = session_.model().tokenizer();
-  Sampler sampler(options.sampling);
-  for (int32_t id : prompt) sampler.accept(id);
-  StreamingDecoder decoder(tokenizer);
-  StopStrings stops(options.stop);
-
+  TokenStepper stepper(session_.model().tokenizer(), options, prompt);
   auto emit = [&](const std::string& piece) {
     if (piece.empty()) return true;
     result.text += piece;
@@ -64,31 +59,29 @@ Result<GenerateResult> Generation::run(std::span<const int32_t> prompt,
   };
 
   result.finish = FinishReason::kLength;
-  for (int32_t step = 0; options.max_tokens < 0 || step < options.max_tokens; ++step) {
-    const int32_t id = sampler.sample(session_.logits());
-    if (!options.ignore_eos && tokenizer.is_end_of_generation(id)) {
-      result.finish = FinishReason::kStop;
-      break;
-    }
-    sampler.accept(id);
-    result.tokens.push_back(id);
-    if (!emit(stops.push(decoder.push(id)))) {
+  if (options.max_tokens == 0) {
+    emit(stepper.flush());
+    return result;
+  }
+  for (;;) {
+    const int32_t id = stepper.sampler().sample(session_.logits());
+    const TokenStepper::Step step = stepper.accept(id);
+    if (step.generated) result.tokens.push_back(id);
+    if (!emit(step.text)) {
       result.finish = FinishReason::kCancelled;
       break;
     }
-    if (stops.stopped()) {
-      result.finish = FinishReason::kStop;
+    if (step.done) {
+      result.finish = step.finish;
       break;
     }
-    if (options.max_tokens >= 0 && step + 1 >= options.max_tokens) break;
-    if (session_.n_past() >= session_.n_ctx()) break;  // out of context: a length finish
+    if (session_.n_past() >= session_.n_ctx()) {  // out of context: a length finish
+      emit(stepper.flush());
+      break;
+    }
     const int32_t next[] = {id};
     if (auto st = session_.decode(next); !st) return std::unexpected(st.error());
     cached_.push_back(id);
-  }
-  if (result.finish != FinishReason::kCancelled && !stops.stopped()) {
-    emit(stops.push(decoder.finish()));
-    if (!stops.stopped()) emit(stops.finish());
   }
   return result;
 }
