@@ -145,6 +145,8 @@ class Session {
 
   int32_t n_past() const;
   int32_t n_ctx() const;
+  // Memory held by the KV cache (allocated for all n_ctx() positions up front).
+  size_t kv_cache_bytes() const;
   // Forgets every position >= n_past (clamped to [0, n_past()]), keeping the prefix's cache,
   // so a conversation can continue from an earlier turn. Clears the logits.
   void rewind(int32_t n_past);

@@ -1,17 +1,23 @@
 // `hearth bench`: prompt-processing and generation speed, like llama-bench.
 //
-//   hearth bench -m MODEL [-p 128,512] [-n 64] [-d DEPTH] [-t THREADS] [-r REPS] [--json]
+//   hearth bench -m MODEL [-p 128,512] [-n 64] [-d DEPTH] [-t THREADS] [-r REPS]
+//                [--kv-type f16|q8_0|f32] [--json]
 //   hearth bench --synthetic qwen2.5-0.5b --type q8_0 [...]   (writes the model once, cached)
 //   hearth bench --membw [-t THREADS]
 //
 // ppN evaluates N prompt tokens in one batch from an empty cache; tgN generates N tokens one
 // at a time (after DEPTH tokens of context when -d is given). Each test runs once untimed,
-// then REPS times; the figure is the mean tokens/s with its standard deviation.
+// then REPS times; the figure is the mean tokens/s with its standard deviation. Every run also
+// reports how long loading took until the first token's logits were ready (model load,
+// session allocation and an 8-token prompt; warm page cache after the first run) and the
+// process's resident memory next to what it must hold: the file plus the KV cache.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
@@ -39,7 +45,24 @@ struct BenchArgs {
   bool json = false;
   bool membw = false;
   std::string cache_dir;
+  std::string kv_type = "f16";
 };
+
+// Resident and peak resident set size of this process, from /proc (0 where unavailable).
+struct Residency {
+  uint64_t current = 0;
+  uint64_t peak = 0;
+};
+Residency read_residency() {
+  Residency r;
+  std::ifstream status("/proc/self/status");
+  for (std::string line; std::getline(status, line);) {
+    auto kib = [&] { return std::strtoull(line.c_str() + line.find(':') + 1, nullptr, 10) << 10; };
+    if (line.rfind("VmRSS:", 0) == 0) r.current = kib();
+    if (line.rfind("VmHWM:", 0) == 0) r.peak = kib();
+  }
+  return r;
+}
 
 struct Figure {
   std::string test;
@@ -165,15 +188,36 @@ int run_bench(const BenchArgs& args) {
       return 1;
     }
   }
+  KvCacheType kv_type = KvCacheType::kF16;
+  if (args.kv_type == "q8_0") {
+    kv_type = KvCacheType::kQ8_0;
+  } else if (args.kv_type == "f32") {
+    kv_type = KvCacheType::kF32;
+  } else if (args.kv_type != "f16") {
+    std::fprintf(stderr, "hearth bench: unknown --kv-type '%s' (f16, q8_0, f32)\n", args.kv_type.c_str());
+    return 1;
+  }
   int max_tokens = args.depth + args.n_gen + 1;
   for (int p : prompt_sizes) max_tokens = std::max(max_tokens, p);
+
+  const auto load_start = Clock::now();
   auto model = Model::load(path, ModelOptions{.n_threads = args.threads, .n_ctx = max_tokens + 8});
   if (!model) {
     std::fprintf(stderr, "hearth bench: %s\n", model.error().message.c_str());
     return 1;
   }
   const ModelInfo& info = (*model)->info();
-  Session session(*model, SessionOptions{.n_ctx = max_tokens + 8, .n_batch = 512});
+  auto created = Session::create(*model, SessionOptions{.n_ctx = max_tokens + 8, .n_batch = 512, .kv_type = kv_type});
+  if (!created) {
+    std::fprintf(stderr, "hearth bench: %s\n", created.error().message.c_str());
+    return 1;
+  }
+  Session& session = *created;
+  if (auto st = session.decode(random_tokens(8, info.n_vocab, 1)); !st) {
+    std::fprintf(stderr, "hearth bench: %s\n", st.error().message.c_str());
+    return 1;
+  }
+  const double first_token_seconds = std::chrono::duration<double>(Clock::now() - load_start).count();
   const int threads = (*model)->options().n_threads;
   std::vector<Figure> figures;
   for (int n : prompt_sizes) {
@@ -206,12 +250,19 @@ int run_bench(const BenchArgs& args) {
   }
 
   const auto file_bytes = std::filesystem::file_size(path);
+  const Residency residency = read_residency();
+  const size_t kv_bytes = session.kv_cache_bytes();
   if (args.json) {
     nlohmann::ordered_json out = {{"model", path.filename().string()},
                                   {"arch", info.arch},
                                   {"file_bytes", file_bytes},
                                   {"threads", threads},
                                   {"kernels", std::string(kernel_level_name(active_kernel_level()))},
+                                  {"kv_type", args.kv_type},
+                                  {"first_token_seconds", first_token_seconds},
+                                  {"resident_bytes", residency.current},
+                                  {"peak_resident_bytes", residency.peak},
+                                  {"kv_cache_bytes", kv_bytes},
                                   {"results", nlohmann::ordered_json::array()}};
     for (const auto& f : figures) {
       out["results"].push_back({{"test", f.test}, {"tokens_per_second", f.mean}, {"stddev", f.stddev}});
@@ -223,6 +274,11 @@ int run_bench(const BenchArgs& args) {
                 std::string(kernel_level_name(active_kernel_level())).c_str());
     std::printf("%-12s %14s\n", "test", "tokens/s");
     for (const auto& f : figures) std::printf("%-12s %8.1f ± %-6.1f\n", f.test.c_str(), f.mean, f.stddev);
+    const auto mib = [](uint64_t b) { return static_cast<double>(b) / (1 << 20); };
+    std::printf("load to first token %.3f s; resident %.0f MiB (peak %.0f) = file %.0f + KV cache (%s) %.0f %+.0f MiB\n",
+                first_token_seconds, mib(residency.current), mib(residency.peak), mib(file_bytes),
+                args.kv_type.c_str(), mib(kv_bytes),
+                mib(residency.current) - mib(file_bytes) - mib(kv_bytes));
   }
   return 0;
 }
@@ -243,6 +299,7 @@ void register_bench(CLI::App& app, int& exit_code) {
   cmd->add_option("-r,--reps", args->reps, "Timed repetitions")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->add_flag("--membw", args->membw, "Measure memory read bandwidth instead");
+  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16, q8_0 or f32")->capture_default_str();
   cmd->callback([args, &exit_code] { exit_code = run_bench(*args); });
 }
 

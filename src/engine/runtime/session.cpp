@@ -151,6 +151,10 @@ int32_t Session::n_ctx() const {
   return n_ctx_;
 }
 
+size_t Session::kv_cache_bytes() const {
+  return cache_->bytes();
+}
+
 void Session::rewind(int32_t n_past) {
   cache_->truncate(n_past);
   n_logit_rows_ = 0;
