@@ -57,6 +57,13 @@ int run_status() {
     std::printf("hearth service is not running (`hearth service start` starts it)\n");
     return 1;
   }
+  // Clients (the Foundry Local SDK among them) take the URL printed here as ready to use, so
+  // it is printed only once the server answers.
+  auto reply = service_request(*s, "GET", "/openai/status", {}, 2);
+  if (!reply || reply->status != 200) {
+    std::printf("hearth service (pid %d) is starting or not answering on port %d\n", s->pid, s->port);
+    return 1;
+  }
   std::printf("hearth service is running at %s/v1 (pid %d)\n", endpoint_url(*s).c_str(), s->pid);
   return 0;
 }

@@ -3,6 +3,8 @@
 #include <httplib.h>
 
 #include <nlohmann/json.hpp>
+#include <chrono>
+#include <thread>
 
 #include "catalog/cache.h"
 #include "catalog/catalog.h"
@@ -76,7 +78,11 @@ void register_foundry_routes(HttpServer& http, ModelRegistry& registry, FoundryR
 
   routes.Get("/openai/status", [opts](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200,
-              json{{"Endpoints", {opts->endpoint}}, {"ModelDirPath", (opts->home / "models").string()}, {"PipeName", ""}}.dump());
+              json{{"Endpoints", {opts->endpoint}},
+                   {"ModelDirPath", (opts->home / "models").string()},
+                   {"modelDirPath", (opts->home / "models").string()},  // what the JS SDK reads
+                   {"PipeName", ""}}
+                  .dump());
   });
 
   routes.Get("/foundry/list", [opts](const httplib::Request&, httplib::Response& res) {
@@ -165,7 +171,9 @@ void register_foundry_routes(HttpServer& http, ModelRegistry& registry, FoundryR
     auto label = std::make_shared<std::string>(cat::display_name(*ref));
     // Progress lines as Foundry streams them ("Total 42.00% Downloading NAME"), then one JSON
     // line with the outcome.
-    res.set_chunked_content_provider("text/plain", [opts, variant, label](size_t, httplib::DataSink& sink) {
+    // Not a text/* type: cpp-httplib gzips those for clients that accept it, and its gzip
+    // holds the whole stream back until the download ends.
+    res.set_chunked_content_provider("application/octet-stream", [opts, variant, label](size_t, httplib::DataSink& sink) {
       cat::DownloadOptions options;
       double last = -1;
       options.on_progress = [&](const cat::DownloadProgress& p) {
@@ -178,8 +186,16 @@ void register_foundry_routes(HttpServer& http, ModelRegistry& registry, FoundryR
         sink.write(line, std::strlen(line));
       };
       auto result = cat::download(opts->home, *variant, options);
+      // Foundry's JS SDK decides per network read whether it holds progress text or the final
+      // JSON, so the JSON must not share a read with the last progress line: a pause lets the
+      // progress go out on its own.
+      if (last >= 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
       const std::string outcome =
-          json{{"success", result.has_value()}, {"errorMessage", result ? json(nullptr) : json(result.error().message)}}.dump() + "\n";
+          json{{"success", result.has_value()},
+               {"errorMessage", result ? json(nullptr) : json(result.error().message)},
+               {"error", result ? json(nullptr) : json(result.error().message)}}  // the JS SDK reads this
+                  .dump() +
+          "\n";
       sink.write(outcome.data(), outcome.size());
       sink.done();
       return true;

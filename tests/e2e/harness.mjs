@@ -11,7 +11,7 @@ export const fixtures = process.env.HEARTH_FIXTURES ?? path.resolve('../../../sh
 export const hearthBinary = process.env.HEARTH_BINARY ?? path.resolve('../../build/hearth');
 export const model = (name) => path.join(fixtures, 'models', name);
 
-async function freePort() {
+export async function freePort() {
   const server = net.createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
