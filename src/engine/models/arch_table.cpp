@@ -45,6 +45,20 @@ constexpr std::array kArchitectures = {
         .long_rope_factors = true,
         .sliding_window = true,
     },
+    // bge, all-MiniLM, e5, mxbai-embed, as llama.cpp's converter writes them.
+    ArchSpec{
+        .name = "bert",
+        .family = Family::kBert,
+        .rope_style = RopeStyle::kAdjacentPairs,  // unused: positions are learned
+        .fused_qkv = Presence::kAbsent,
+        .qkv_bias = Presence::kRequired,
+        .output_bias = Presence::kRequired,
+        .fused_gate_up = false,
+        .may_tie_output = false,
+        .long_rope_factors = false,
+        .sliding_window = false,
+        .embedding_only = true,
+    },
 };
 
 }  // namespace

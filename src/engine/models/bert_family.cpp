@@ -1,0 +1,189 @@
+// Forward pass of the BERT family: encoder-only embedding models (bge, all-MiniLM, e5,
+// mxbai-embed).
+//
+//   x = LayerNorm(token_embd[tok] + position_embd[pos] + token_types[0])
+//   per layer (post-norm):
+//     x = LayerNorm(x + (MultiHeadAttention(x) Wo + bo))      attention sees every token
+//     x = LayerNorm(x + (GELU(x Wup + bup) Wdown + bdown))
+//   pooled = mean / first (CLS) / last row of x
+//
+// Unlike the decoder there is no KV cache: every token attends to every other one, so the
+// whole input is evaluated in one pass, and a later token changes the states of earlier ones.
+// Layout as in llama_family.cpp: row-major activations, one row per token, each head
+// `head_dim` contiguous floats of the row. Matrices go through `matmul`, so quantized weights
+// work as they do for the decoders.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "engine/kernels/matmul.h"
+#include "engine/models/forward.h"
+#include "engine/runtime/thread_pool.h"
+
+namespace hearth::models {
+namespace {
+
+// x = LayerNorm(x + delta) row by row (delta may be null). Mean and variance are summed in
+// double: embeddings are compared by cosine, and the residual stream of a deep encoder has
+// rows with a large common offset that float sums would round away.
+void add_layer_norm_rows(float* x, const float* delta, const std::vector<float>& weight,
+                         const std::vector<float>& bias, int64_t n_rows, float eps,
+                         ThreadPool* pool) {
+  const auto n = static_cast<int64_t>(weight.size());
+  parallel_for(pool, n_rows, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* xr = x + r * n;
+      if (delta) {
+        const float* dr = delta + r * n;
+        for (int64_t i = 0; i < n; ++i) xr[i] += dr[i];
+      }
+      double sum = 0;
+      for (int64_t i = 0; i < n; ++i) sum += xr[i];
+      const double mean = sum / static_cast<double>(n);
+      double sum_sq = 0;
+      for (int64_t i = 0; i < n; ++i) {
+        const double c = xr[i] - mean;
+        sum_sq += c * c;
+      }
+      const double inv = 1.0 / std::sqrt(sum_sq / static_cast<double>(n) + eps);
+      for (int64_t i = 0; i < n; ++i) {
+        xr[i] = static_cast<float>((xr[i] - mean) * inv) * weight[i] + bias[i];
+      }
+    }
+  });
+}
+
+void add_bias_rows(float* rows, int64_t n_rows, const std::vector<float>& bias) {
+  const auto n = static_cast<int64_t>(bias.size());
+  for (int64_t r = 0; r < n_rows; ++r) {
+    float* row = rows + r * n;
+    for (int64_t i = 0; i < n; ++i) row[i] += bias[i];
+  }
+}
+
+// The exact (erf) GELU that BERT checkpoints were trained with, not the tanh approximation.
+float gelu(float x) {
+  constexpr float kInvSqrt2 = 0.70710678118654752f;
+  return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
+}
+
+// Bidirectional attention of n tokens: out[i, head h] = softmax_j(q_i . k_j / sqrt(d)) v_j.
+// F32 with the softmax's running maximum; work items are (head, query) pairs.
+void encoder_attention(const HyperParams& hp, const float* q, const float* k, const float* v,
+                       int64_t n, float* out, ThreadPool* pool) {
+  const int64_t hd = hp.head_dim;
+  const int64_t q_dim = hp.q_dim();
+  const int64_t kv_dim = hp.kv_dim();
+  const int64_t group = hp.n_head / hp.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  parallel_for(pool, hp.n_head * n, 4, [&](int64_t begin, int64_t end) {
+    std::vector<float> scores(static_cast<size_t>(n));
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t h = item / n;
+      const int64_t i = item % n;
+      const float* qi = q + i * q_dim + h * hd;
+      const int64_t kv_off = (h / group) * hd;
+      float max_score = -INFINITY;
+      for (int64_t j = 0; j < n; ++j) {
+        const float* kj = k + j * kv_dim + kv_off;
+        float dot = 0;
+        for (int64_t c = 0; c < hd; ++c) dot += qi[c] * kj[c];
+        scores[j] = dot * scale;
+        max_score = std::max(max_score, scores[j]);
+      }
+      float sum = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        scores[j] = std::exp(scores[j] - max_score);
+        sum += scores[j];
+      }
+      float* o = out + i * q_dim + h * hd;
+      std::fill_n(o, hd, 0.0f);
+      for (int64_t j = 0; j < n; ++j) {
+        const float p = scores[j] / sum;
+        const float* vj = v + j * kv_dim + kv_off;
+        for (int64_t c = 0; c < hd; ++c) o[c] += p * vj[c];
+      }
+    }
+  });
+}
+
+void encoder_block(const HyperParams& hp, const LayerWeights& L, ForwardScratch& s, int64_t n,
+                   ThreadPool* pool) {
+  matmul(L.wq, s.x.data(), n, s.q.data(), pool);
+  matmul(L.wk, s.x.data(), n, s.k.data(), pool);
+  matmul(L.wv, s.x.data(), n, s.v.data(), pool);
+  add_bias_rows(s.q.data(), n, L.bq);
+  add_bias_rows(s.k.data(), n, L.bk);
+  add_bias_rows(s.v.data(), n, L.bv);
+  encoder_attention(hp, s.q.data(), s.k.data(), s.v.data(), n, s.attn.data(), pool);
+  matmul(L.wo, s.attn.data(), n, s.proj.data(), pool);
+  add_bias_rows(s.proj.data(), n, L.bo);
+  add_layer_norm_rows(s.x.data(), s.proj.data(), L.attn_out_norm, L.attn_out_norm_b, n, hp.norm_eps,
+                      pool);
+
+  matmul(L.w_up, s.x.data(), n, s.up.data(), pool);
+  const int64_t ff = hp.n_ff;
+  parallel_for(pool, n, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      float* row = s.up.data() + t * ff;
+      for (int64_t i = 0; i < ff; ++i) row[i] = gelu(row[i] + L.b_up[i]);
+    }
+  });
+  matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
+  add_bias_rows(s.proj.data(), n, L.b_down);
+  add_layer_norm_rows(s.x.data(), s.proj.data(), L.layer_out_norm, L.layer_out_norm_b, n,
+                      hp.norm_eps, pool);
+}
+
+}  // namespace
+
+Status encode(const ModelWeights& w, std::span<const int32_t> tokens, ForwardScratch& s,
+              float* pooled, ThreadPool* pool) {
+  if (w.arch->family != Family::kBert) return fail("encode: not an encoder model");
+  const HyperParams& hp = w.hp;
+  const auto n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return fail("encode: no tokens");
+  if (n > hp.n_ctx_train) {
+    return fail("encode: the input is longer than the model's position embedding");
+  }
+  const int64_t d = hp.n_embd;
+  auto size = [](int64_t count) { return static_cast<size_t>(count); };
+  s.x.resize(size(n * d));
+  s.xn.resize(size(d));
+  s.q.resize(size(n * hp.q_dim()));
+  s.k.resize(size(n * hp.kv_dim()));
+  s.v.resize(size(n * hp.kv_dim()));
+  s.attn.resize(size(n * hp.q_dim()));
+  s.proj.resize(size(n * d));
+  s.up.resize(size(n * hp.n_ff));
+
+  // Single-segment input: every token has type 0.
+  std::vector<float> type0(size(d));
+  get_row(w.token_types, 0, type0.data());
+  for (int64_t t = 0; t < n; ++t) {
+    float* row = s.x.data() + t * d;
+    get_row(w.token_embd, tokens[t], row);
+    get_row(w.position_embd, t, s.xn.data());
+    for (int64_t i = 0; i < d; ++i) row[i] += s.xn[i] + type0[i];
+  }
+  add_layer_norm_rows(s.x.data(), nullptr, w.token_embd_norm, w.token_embd_norm_b, n, hp.norm_eps,
+                      pool);
+  for (const LayerWeights& layer : w.layers) encoder_block(hp, layer, s, n, pool);
+
+  switch (hp.pooling) {
+    case Pooling::kCls: std::copy_n(s.x.data(), d, pooled); break;
+    case Pooling::kLast: std::copy_n(s.x.data() + (n - 1) * d, d, pooled); break;
+    case Pooling::kNone:
+    case Pooling::kMean: {
+      std::vector<double> sum(size(d));
+      for (int64_t t = 0; t < n; ++t) {
+        for (int64_t i = 0; i < d; ++i) sum[i] += s.x[t * d + i];
+      }
+      for (int64_t i = 0; i < d; ++i) pooled[i] = static_cast<float>(sum[i] / n);
+      break;
+    }
+  }
+  return ok();
+}
+
+}  // namespace hearth::models
