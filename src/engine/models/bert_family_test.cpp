@@ -299,7 +299,9 @@ TEST_P(ModelSessionBertPooling, MatchesTheReferenceAtEveryLength) {
     auto got = session.embed(tokens);
     ASSERT_TRUE(got.has_value()) << got.error().message;
     const auto want = reference_embedding(shape, file.tensors, tokens, want_pooling);
-    EXPECT_LT(max_abs_diff(*got, want), 2e-4) << "n = " << n;
+    // F32 weights: only float rounding separates the two (about 1e-7); the tanh form of
+    // GELU or a causal mask would be off by far more.
+    EXPECT_LT(max_abs_diff(*got, want), 5e-6) << "n = " << n;
   }
 }
 
@@ -353,12 +355,12 @@ TEST(ModelSessionBert, Q8_0WeightsStayCloseToF32) {
     auto got = session.embed(tokens);
     ASSERT_TRUE(got.has_value()) << got.error().message;
     // Against the unquantized weights: 8-bit weights and activations move a normalized
-    // 64-dim vector by well under a percent.
+    // 64-dim vector by a few thousandths (measured: cosine 0.99995, max 0.0034).
     const auto want = reference_embedding(shape, file.tensors, tokens, 1);
     double dot = 0;
     for (size_t i = 0; i < want.size(); ++i) dot += (*got)[i] * want[i];
-    EXPECT_GT(dot, 0.999) << "n = " << n;
-    EXPECT_LT(max_abs_diff(*got, want), 0.03) << "n = " << n;
+    EXPECT_GT(dot, 0.9995) << "n = " << n;
+    EXPECT_LT(max_abs_diff(*got, want), 0.015) << "n = " << n;
   }
 }
 
@@ -388,7 +390,7 @@ TEST(ModelSessionBert, TokenizedTextGetsClsAndSep) {
   Session session(model);
   auto got = session.embed(ids, /*normalize=*/true);
   ASSERT_TRUE(got.has_value());
-  EXPECT_LT(max_abs_diff(*got, reference_embedding(shape, file.tensors, ids, 1)), 2e-4);
+  EXPECT_LT(max_abs_diff(*got, reference_embedding(shape, file.tensors, ids, 1)), 5e-6);
   auto raw = session.embed(ids, /*normalize=*/false);
   ASSERT_TRUE(raw.has_value());
   double norm = 0;
