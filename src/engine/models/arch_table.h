@@ -23,8 +23,9 @@ enum class RopeStyle {
 // Forward-pass implementations. Architectures of one family share code.
 enum class Family {
   kLlama,  // pre-norm RMSNorm decoder, GQA attention with RoPE, SwiGLU FFN
-  // Post-norm LayerNorm encoder with absolute position embeddings, bidirectional attention
-  // and a GELU FFN, all with biases. It produces pooled embeddings and cannot generate.
+  // Post-norm LayerNorm encoder with bidirectional attention: learned positions and a GELU
+  // FFN with biases (bert), or RoPE and SwiGLU (nomic-bert). It produces pooled embeddings
+  // and cannot generate.
   kBert,
 };
 
@@ -53,6 +54,11 @@ struct ArchSpec {
   bool sliding_window;
   // Encoder-only: no KV cache, no logits; Session::embed is the only way to run it.
   bool embedding_only = false;
+  // Encoders: learned absolute positions (position_embd.weight) instead of RoPE on q and k.
+  bool learned_positions = false;
+  // Encoders: SwiGLU FFN (silu(ffn_gate x) * ffn_up x) instead of GELU(ffn_up x).
+  bool gated_ffn = false;
+  Presence ffn_bias = Presence::kAbsent;  // encoders: ffn_up.bias and ffn_down.bias
 };
 
 // Tensor names. Per-layer names are "blk.<N>." + the suffix below.

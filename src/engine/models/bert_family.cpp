@@ -1,11 +1,15 @@
-// Forward pass of the BERT family: encoder-only embedding models (bge, all-MiniLM, e5,
-// mxbai-embed).
+// Forward pass of the BERT family: encoder-only embedding models (bert: bge, all-MiniLM, e5,
+// mxbai-embed; nomic-bert: nomic-embed-text).
 //
 //   x = LayerNorm(token_embd[tok] + position_embd[pos] + token_types[0])
 //   per layer (post-norm):
 //     x = LayerNorm(x + (MultiHeadAttention(x) Wo + bo))      attention sees every token
 //     x = LayerNorm(x + (GELU(x Wup + bup) Wdown + bdown))
 //   pooled = mean / first (CLS) / last row of x
+//
+// nomic-bert has no position_embd; it rotates q and k instead (RoPE, NeoX halves), projects
+// q/k/v with one fused matrix, and its FFN is SwiGLU: (silu(x Wgate) * x Wup) Wdown. Missing
+// biases are simply skipped.
 //
 // Unlike the decoder there is no KV cache: every token attends to every other one, so the
 // whole input is evaluated in one pass, and a later token changes the states of earlier ones.
@@ -61,6 +65,34 @@ void add_bias_rows(float* rows, int64_t n_rows, const std::vector<float>& bias) 
   }
 }
 
+// Rotates the first n_rot dims of every head of every row; row t sits at position t.
+void rope_rows(const HyperParams& hp, RopeStyle style, float* rows, int64_t n, int64_t n_heads,
+               int64_t stride) {
+  const int64_t n_freq = hp.n_rot / 2;
+  const int64_t partner = style == RopeStyle::kAdjacentPairs ? 1 : n_freq;
+  const int64_t step = style == RopeStyle::kAdjacentPairs ? 2 : 1;
+  std::vector<double> inv_freq(static_cast<size_t>(n_freq));
+  for (int64_t i = 0; i < n_freq; ++i) {
+    inv_freq[i] = std::pow(static_cast<double>(hp.rope_freq_base),
+                           -2.0 * static_cast<double>(i) / static_cast<double>(hp.n_rot));
+  }
+  for (int64_t t = 0; t < n; ++t) {
+    for (int64_t i = 0; i < n_freq; ++i) {
+      const double theta = static_cast<double>(t) * inv_freq[i];
+      const auto c = static_cast<float>(std::cos(theta));
+      const auto sn = static_cast<float>(std::sin(theta));
+      for (int64_t h = 0; h < n_heads; ++h) {
+        float* a = rows + t * stride + h * hp.head_dim + i * step;
+        float* b = a + partner;
+        const float x0 = *a;
+        const float x1 = *b;
+        *a = x0 * c - x1 * sn;
+        *b = x0 * sn + x1 * c;
+      }
+    }
+  }
+}
+
 // The exact (erf) GELU that BERT checkpoints were trained with, not the tanh approximation.
 float gelu(float x) {
   constexpr float kInvSqrt2 = 0.70710678118654752f;
@@ -107,14 +139,32 @@ void encoder_attention(const HyperParams& hp, const float* q, const float* k, co
   });
 }
 
-void encoder_block(const HyperParams& hp, const LayerWeights& L, ForwardScratch& s, int64_t n,
-                   ThreadPool* pool) {
-  matmul(L.wq, s.x.data(), n, s.q.data(), pool);
-  matmul(L.wk, s.x.data(), n, s.k.data(), pool);
-  matmul(L.wv, s.x.data(), n, s.v.data(), pool);
+void encoder_block(const ArchSpec& arch, const HyperParams& hp, const LayerWeights& L,
+                   ForwardScratch& s, int64_t n, ThreadPool* pool) {
+  const int64_t q_dim = hp.q_dim();
+  const int64_t kv_dim = hp.kv_dim();
+  if (L.wqkv.data) {
+    const int64_t qkv_dim = q_dim + 2 * kv_dim;
+    s.qkv.resize(static_cast<size_t>(n * qkv_dim));
+    matmul(L.wqkv, s.x.data(), n, s.qkv.data(), pool);
+    for (int64_t t = 0; t < n; ++t) {
+      const float* row = s.qkv.data() + t * qkv_dim;
+      std::copy(row, row + q_dim, s.q.data() + t * q_dim);
+      std::copy(row + q_dim, row + q_dim + kv_dim, s.k.data() + t * kv_dim);
+      std::copy(row + q_dim + kv_dim, row + qkv_dim, s.v.data() + t * kv_dim);
+    }
+  } else {
+    matmul(L.wq, s.x.data(), n, s.q.data(), pool);
+    matmul(L.wk, s.x.data(), n, s.k.data(), pool);
+    matmul(L.wv, s.x.data(), n, s.v.data(), pool);
+  }
   add_bias_rows(s.q.data(), n, L.bq);
   add_bias_rows(s.k.data(), n, L.bk);
   add_bias_rows(s.v.data(), n, L.bv);
+  if (!arch.learned_positions) {
+    rope_rows(hp, arch.rope_style, s.q.data(), n, hp.n_head, q_dim);
+    rope_rows(hp, arch.rope_style, s.k.data(), n, hp.n_head_kv, kv_dim);
+  }
   encoder_attention(hp, s.q.data(), s.k.data(), s.v.data(), n, s.attn.data(), pool);
   matmul(L.wo, s.attn.data(), n, s.proj.data(), pool);
   add_bias_rows(s.proj.data(), n, L.bo);
@@ -122,13 +172,16 @@ void encoder_block(const HyperParams& hp, const LayerWeights& L, ForwardScratch&
                       pool);
 
   matmul(L.w_up, s.x.data(), n, s.up.data(), pool);
+  add_bias_rows(s.up.data(), n, L.b_up);
   const int64_t ff = hp.n_ff;
-  parallel_for(pool, n, 4, [&](int64_t begin, int64_t end) {
-    for (int64_t t = begin; t < end; ++t) {
-      float* row = s.up.data() + t * ff;
-      for (int64_t i = 0; i < ff; ++i) row[i] = gelu(row[i] + L.b_up[i]);
-    }
-  });
+  if (L.w_gate.data) {
+    matmul(L.w_gate, s.x.data(), n, s.gate.data(), pool);
+    for (int64_t i = 0; i < n * ff; ++i) s.up[i] *= s.gate[i] / (1.0f + std::exp(-s.gate[i]));
+  } else {
+    parallel_for(pool, n, 4, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin * ff; i < end * ff; ++i) s.up[i] = gelu(s.up[i]);
+    });
+  }
   matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
   add_bias_rows(s.proj.data(), n, L.b_down);
   add_layer_norm_rows(s.x.data(), s.proj.data(), L.layer_out_norm, L.layer_out_norm_b, n,
@@ -144,7 +197,7 @@ Status encode(const ModelWeights& w, std::span<const int32_t> tokens, ForwardScr
   const auto n = static_cast<int64_t>(tokens.size());
   if (n == 0) return fail("encode: no tokens");
   if (n > hp.n_ctx_train) {
-    return fail("encode: the input is longer than the model's position embedding");
+    return fail("encode: the input is longer than the model's trained context");
   }
   const int64_t d = hp.n_embd;
   auto size = [](int64_t count) { return static_cast<size_t>(count); };
@@ -156,19 +209,23 @@ Status encode(const ModelWeights& w, std::span<const int32_t> tokens, ForwardScr
   s.attn.resize(size(n * hp.q_dim()));
   s.proj.resize(size(n * d));
   s.up.resize(size(n * hp.n_ff));
+  if (w.arch->gated_ffn) s.gate.resize(size(n * hp.n_ff));
 
   // Single-segment input: every token has type 0.
   std::vector<float> type0(size(d));
-  get_row(w.token_types, 0, type0.data());
+  if (w.token_types.data) get_row(w.token_types, 0, type0.data());
   for (int64_t t = 0; t < n; ++t) {
     float* row = s.x.data() + t * d;
     get_row(w.token_embd, tokens[t], row);
-    get_row(w.position_embd, t, s.xn.data());
-    for (int64_t i = 0; i < d; ++i) row[i] += s.xn[i] + type0[i];
+    for (int64_t i = 0; i < d; ++i) row[i] += type0[i];
+    if (w.position_embd.data) {
+      get_row(w.position_embd, t, s.xn.data());
+      for (int64_t i = 0; i < d; ++i) row[i] += s.xn[i];
+    }
   }
   add_layer_norm_rows(s.x.data(), nullptr, w.token_embd_norm, w.token_embd_norm_b, n, hp.norm_eps,
                       pool);
-  for (const LayerWeights& layer : w.layers) encoder_block(hp, layer, s, n, pool);
+  for (const LayerWeights& layer : w.layers) encoder_block(*w.arch, hp, layer, s, n, pool);
 
   switch (hp.pooling) {
     case Pooling::kCls: std::copy_n(s.x.data(), d, pooled); break;

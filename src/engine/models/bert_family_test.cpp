@@ -34,6 +34,9 @@ struct BertShape {
   int pooling = 1;  // GGUF pooling_type; -1 = key absent
   TensorType matrix_type = TensorType::F32;
   double eps = 1e-12;
+  // nomic-bert: RoPE instead of learned positions, fused qkv, SwiGLU, no projection biases.
+  bool nomic = false;
+  float rope_base = 1000.0f;
 };
 
 // Everything a test may break in the file it writes.
@@ -59,20 +62,22 @@ Written write_bert(const BertShape& s, const Breakage& broken = {}, uint32_t see
   EXPECT_TRUE(vocab.has_value()) << (vocab ? "" : vocab.error().message);
   if (!vocab) return out;
   gguf::Writer w;
-  w.set_string("general.architecture", "bert");
-  w.set_string("general.name", "tiny-bert");
+  const std::string a = s.nomic ? "nomic-bert" : "bert";
+  w.set_string("general.architecture", a);
+  w.set_string("general.name", "tiny-" + a);
   for (const auto& [key, value] : vocab->metadata()) {
     if (key.starts_with("tokenizer.")) w.set_value(key, value);
   }
   out.n_vocab = static_cast<int64_t>(vocab->get_string_array("tokenizer.ggml.tokens")->size());
-  w.set_u32("bert.context_length", static_cast<uint32_t>(s.n_ctx_train));
-  w.set_u32("bert.embedding_length", static_cast<uint32_t>(s.n_embd));
-  w.set_u32("bert.block_count", static_cast<uint32_t>(s.n_layer));
-  w.set_u32("bert.feed_forward_length", static_cast<uint32_t>(s.n_ff));
-  w.set_u32("bert.attention.head_count", static_cast<uint32_t>(s.n_head));
-  w.set_f32("bert.attention.layer_norm_epsilon", static_cast<float>(s.eps));
-  w.set_bool("bert.attention.causal", broken.causal);
-  if (s.pooling >= 0) w.set_u32("bert.pooling_type", static_cast<uint32_t>(s.pooling));
+  w.set_u32(a + ".context_length", static_cast<uint32_t>(s.n_ctx_train));
+  w.set_u32(a + ".embedding_length", static_cast<uint32_t>(s.n_embd));
+  w.set_u32(a + ".block_count", static_cast<uint32_t>(s.n_layer));
+  w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(s.n_ff));
+  w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(s.n_head));
+  w.set_f32(a + ".attention.layer_norm_epsilon", static_cast<float>(s.eps));
+  w.set_bool(a + ".attention.causal", broken.causal);
+  if (s.nomic) w.set_f32(a + ".rope.freq_base", s.rope_base);
+  if (s.pooling >= 0) w.set_u32(a + ".pooling_type", static_cast<uint32_t>(s.pooling));
   for (const auto& [key, value] : broken.set_u32) w.set_u32(key, value);
 
   std::mt19937 rng(seed);
@@ -102,22 +107,28 @@ Written write_bert(const BertShape& s, const Breakage& broken = {}, uint32_t see
   const float inv_d = 1.0f / std::sqrt(static_cast<float>(d));
   const float inv_ff = 1.0f / std::sqrt(static_cast<float>(s.n_ff));
   add("token_embd.weight", {d, out.n_vocab}, 0.0f, 1.0f);
-  add("position_embd.weight", {d, s.n_ctx_train}, 0.0f, 0.5f);
+  if (!s.nomic) add("position_embd.weight", {d, s.n_ctx_train}, 0.0f, 0.5f);
   add("token_types.weight", {d, s.n_token_types}, 0.0f, 0.5f);
   add("token_embd_norm.weight", {d}, 1.0f, 0.2f);
   add("token_embd_norm.bias", {d}, 0.0f, 0.2f);
   for (int64_t l = 0; l < s.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
-    for (const char* m : {"attn_q", "attn_k", "attn_v", "attn_output"}) {
-      add(p + m + ".weight", {d, d}, 0.0f, 2.0f * inv_d);
-      add(p + m + ".bias", {d}, 0.0f, 0.2f);
+    if (s.nomic) {
+      add(p + "attn_qkv.weight", {d, 3 * d}, 0.0f, 2.0f * inv_d);
+      add(p + "attn_output.weight", {d, d}, 0.0f, 2.0f * inv_d);
+    } else {
+      for (const char* m : {"attn_q", "attn_k", "attn_v", "attn_output"}) {
+        add(p + m + ".weight", {d, d}, 0.0f, 2.0f * inv_d);
+        add(p + m + ".bias", {d}, 0.0f, 0.2f);
+      }
     }
     add(p + "attn_output_norm.weight", {d}, 1.0f, 0.2f);
     add(p + "attn_output_norm.bias", {d}, 0.0f, 0.2f);
+    if (s.nomic) add(p + "ffn_gate.weight", {d, s.n_ff}, 0.0f, 2.0f * inv_d);
     add(p + "ffn_up.weight", {d, s.n_ff}, 0.0f, 2.0f * inv_d);
-    add(p + "ffn_up.bias", {s.n_ff}, 0.0f, 0.2f);
+    if (!s.nomic) add(p + "ffn_up.bias", {s.n_ff}, 0.0f, 0.2f);
     add(p + "ffn_down.weight", {s.n_ff, d}, 0.0f, 2.0f * inv_ff);
-    add(p + "ffn_down.bias", {d}, 0.0f, 0.2f);
+    if (!s.nomic) add(p + "ffn_down.bias", {d}, 0.0f, 0.2f);
     add(p + "layer_output_norm.weight", {d}, 1.0f, 0.2f);
     add(p + "layer_output_norm.bias", {d}, 0.0f, 0.2f);
   }
@@ -164,15 +175,35 @@ void layer_norm(Matrix& x, const std::vector<float>& weight, const std::vector<f
   }
 }
 
+// RoPE with NeoX halves: dims i and i + head_dim/2 of each head turn by t * base^(-2i/hd).
+void rotate(Matrix& x, size_t n_head, double base) {
+  const size_t hd = x[0].size() / n_head;
+  for (size_t t = 0; t < x.size(); ++t) {
+    for (size_t h = 0; h < n_head; ++h) {
+      for (size_t i = 0; i < hd / 2; ++i) {
+        const double theta = static_cast<double>(t) * std::pow(base, -2.0 * i / hd);
+        double& a = x[t][h * hd + i];
+        double& b = x[t][h * hd + i + hd / 2];
+        const double a0 = a, b0 = b;
+        a = a0 * std::cos(theta) - b0 * std::sin(theta);
+        b = a0 * std::sin(theta) + b0 * std::cos(theta);
+      }
+    }
+  }
+}
+
 std::vector<double> reference_embedding(const BertShape& s, const Tensors& w,
                                         const std::vector<int32_t>& tokens, int pooling) {
   const size_t d = static_cast<size_t>(s.n_embd);
   const size_t n = tokens.size();
+  auto has = [&](const std::string& name) { return w.count(name) > 0; };
+  const std::vector<float> no_bias_d(d, 0.0f), no_bias_ff(static_cast<size_t>(s.n_ff), 0.0f);
   Matrix x(n, std::vector<double>(d));
   for (size_t t = 0; t < n; ++t) {
     for (size_t i = 0; i < d; ++i) {
-      x[t][i] = static_cast<double>(w.at("token_embd.weight")[tokens[t] * d + i]) +
-                w.at("position_embd.weight")[t * d + i] + w.at("token_types.weight")[i];
+      x[t][i] = w.at("token_embd.weight")[tokens[t] * d + i];
+      if (has("position_embd.weight")) x[t][i] += w.at("position_embd.weight")[t * d + i];
+      if (has("token_types.weight")) x[t][i] += w.at("token_types.weight")[i];
     }
   }
   layer_norm(x, w.at("token_embd_norm.weight"), w.at("token_embd_norm.bias"), s.eps);
@@ -181,9 +212,21 @@ std::vector<double> reference_embedding(const BertShape& s, const Tensors& w,
   for (int64_t l = 0; l < s.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     auto W = [&](const std::string& name) -> const std::vector<float>& { return w.at(p + name); };
-    const Matrix q = linear(x, W("attn_q.weight"), W("attn_q.bias"));
-    const Matrix k = linear(x, W("attn_k.weight"), W("attn_k.bias"));
-    const Matrix v = linear(x, W("attn_v.weight"), W("attn_v.bias"));
+    Matrix q, k, v;
+    if (s.nomic) {
+      const Matrix qkv = linear(x, W("attn_qkv.weight"), std::vector<float>(3 * d, 0.0f));
+      for (const auto& row : qkv) {
+        q.emplace_back(row.begin(), row.begin() + d);
+        k.emplace_back(row.begin() + d, row.begin() + 2 * d);
+        v.emplace_back(row.begin() + 2 * d, row.end());
+      }
+      rotate(q, n_head, s.rope_base);
+      rotate(k, n_head, s.rope_base);
+    } else {
+      q = linear(x, W("attn_q.weight"), W("attn_q.bias"));
+      k = linear(x, W("attn_k.weight"), W("attn_k.bias"));
+      v = linear(x, W("attn_v.weight"), W("attn_v.bias"));
+    }
     Matrix attn(n, std::vector<double>(d, 0.0));
     for (size_t h = 0; h < n_head; ++h) {
       for (size_t i = 0; i < n; ++i) {
@@ -202,16 +245,26 @@ std::vector<double> reference_embedding(const BertShape& s, const Tensors& w,
         }
       }
     }
-    const Matrix o = linear(attn, W("attn_output.weight"), W("attn_output.bias"));
+    const Matrix o =
+        linear(attn, W("attn_output.weight"), s.nomic ? no_bias_d : W("attn_output.bias"));
     for (size_t t = 0; t < n; ++t) {
       for (size_t i = 0; i < d; ++i) x[t][i] += o[t][i];
     }
     layer_norm(x, W("attn_output_norm.weight"), W("attn_output_norm.bias"), s.eps);
-    Matrix up = linear(x, W("ffn_up.weight"), W("ffn_up.bias"));
-    for (auto& row : up) {
-      for (double& u : row) u = 0.5 * u * (1.0 + std::erf(u / std::sqrt(2.0)));
+    Matrix up = linear(x, W("ffn_up.weight"), s.nomic ? no_bias_ff : W("ffn_up.bias"));
+    if (s.nomic) {
+      const Matrix gate = linear(x, W("ffn_gate.weight"), no_bias_ff);
+      for (size_t t = 0; t < n; ++t) {
+        for (size_t i = 0; i < up[t].size(); ++i) {
+          up[t][i] *= gate[t][i] / (1.0 + std::exp(-gate[t][i]));
+        }
+      }
+    } else {
+      for (auto& row : up) {
+        for (double& u : row) u = 0.5 * u * (1.0 + std::erf(u / std::sqrt(2.0)));
+      }
     }
-    const Matrix down = linear(up, W("ffn_down.weight"), W("ffn_down.bias"));
+    const Matrix down = linear(up, W("ffn_down.weight"), s.nomic ? no_bias_d : W("ffn_down.bias"));
     for (size_t t = 0; t < n; ++t) {
       for (size_t i = 0; i < d; ++i) x[t][i] += down[t][i];
     }
@@ -378,6 +431,54 @@ TEST(ModelSessionBert, ThreadCountDoesNotChangeTheResult) {
   for (size_t i = 0; i < a->size(); ++i) EXPECT_NEAR((*a)[i], (*b)[i], 1e-6);
 }
 
+TEST(ModelSessionBert, TokenTypesMayBeAbsent) {
+  const BertShape shape;
+  const Written file = write_bert(shape, {.drop_tensor = "token_types.weight"});
+  auto model = load_ok(file.path);
+  ASSERT_TRUE(model);
+  Session session(model);
+  const auto tokens = token_sequence(8, file.n_vocab, 4);
+  auto got = session.embed(tokens);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_LT(max_abs_diff(*got, reference_embedding(shape, file.tensors, tokens, 1)), 5e-6);
+}
+
+TEST(ModelSessionBert, NomicBertMatchesTheReference) {
+  BertShape shape;
+  shape.nomic = true;
+  const Written file = write_bert(shape);
+  auto model = load_ok(file.path);
+  ASSERT_TRUE(model);
+  EXPECT_EQ(model->info().arch, "nomic-bert");
+  EXPECT_TRUE(model->info().embedding_only);
+  Session session(model);
+  for (int64_t n : {1, 5, 18, 40}) {
+    const auto tokens = token_sequence(n, file.n_vocab, 50 + static_cast<uint32_t>(n));
+    auto got = session.embed(tokens);
+    ASSERT_TRUE(got.has_value()) << got.error().message;
+    EXPECT_LT(max_abs_diff(*got, reference_embedding(shape, file.tensors, tokens, 1)), 5e-6)
+        << "n = " << n;
+  }
+  shape.matrix_type = TensorType::Q8_0;
+  const Written quantized = write_bert(shape, {}, 9);
+  auto q8 = load_ok(quantized.path);
+  ASSERT_TRUE(q8);
+  Session q8_session(q8);
+  const auto tokens = token_sequence(12, quantized.n_vocab, 2);
+  auto got = q8_session.embed(tokens);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_LT(max_abs_diff(*got, reference_embedding(shape, quantized.tensors, tokens, 1)), 0.015);
+}
+
+TEST(ModelSessionBert, BrokenNomicBertIsALoadError) {
+  BertShape shape;
+  shape.nomic = true;
+  EXPECT_THAT(load_error(write_bert(shape, {.drop_tensor = "blk.1.ffn_gate.weight"}).path),
+              ::testing::HasSubstr("missing tensor 'blk.1.ffn_gate.weight'"));
+  EXPECT_THAT(load_error(write_bert(shape, {.reshape_tensor = "blk.0.attn_qkv.weight"}, 8).path),
+              ::testing::HasSubstr("tensor 'blk.0.attn_qkv.weight' has shape [64, 193]"));
+}
+
 TEST(ModelSessionBert, TokenizedTextGetsClsAndSep) {
   const BertShape shape;
   const Written file = write_bert(shape);
@@ -450,9 +551,6 @@ INSTANTIATE_TEST_SUITE_P(
         BrokenCase{"missing_positions",
                    {.drop_tensor = "position_embd.weight"},
                    "missing tensor 'position_embd.weight'"},
-        BrokenCase{"missing_token_types",
-                   {.drop_tensor = "token_types.weight"},
-                   "missing tensor 'token_types.weight'"},
         BrokenCase{"missing_output_norm",
                    {.drop_tensor = "blk.0.layer_output_norm.weight"},
                    "blk.0.layer_output_norm.weight"},

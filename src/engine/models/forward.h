@@ -80,7 +80,7 @@ Status forward(const ModelWeights& weights, std::span<const SequenceBatch> seque
 // Encoder-only models (ArchSpec::embedding_only, bert_family.cpp): evaluates `tokens` as one
 // whole sequence, every token attending to every other, and writes the n_embd floats of its
 // pooled final states (per hp.pooling, not normalized) to `pooled`. Uses no cache. Errors:
-// not an encoder, no tokens, more tokens than the position embedding has rows. Tokens must be
+// not an encoder, no tokens, more tokens than the trained context (n_ctx_train). Tokens must be
 // in [0, n_vocab) (checked by the caller, the Session).
 Status encode(const ModelWeights& weights, std::span<const int32_t> tokens, ForwardScratch& scratch,
               float* pooled, ThreadPool* pool);
