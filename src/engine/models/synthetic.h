@@ -38,8 +38,8 @@ struct SyntheticShape {
   int64_t rope_orig_ctx;
   // Which fixture vocabulary fits: a models/ or tokenizer/ file name under the fixtures.
   std::string_view vocab_fixture;
-  // Encoders (arch "bert"): GGUF pooling_type (1 mean, 2 CLS). rms_eps is then the
-  // LayerNorm epsilon, and the RoPE fields are unused.
+  // Encoders (arch "bert", "nomic-bert"): GGUF pooling_type (1 mean, 2 CLS). rms_eps is then
+  // the LayerNorm epsilon; of the RoPE fields only nomic-bert's rope_freq_base is used.
   int pooling_type = 0;
 };
 

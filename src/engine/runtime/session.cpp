@@ -24,7 +24,7 @@ constexpr int kDefaultContextCap = 4096;
 
 std::string embedding_only_error(const ModelInfo& info) {
   return str_cat("model '", info.name.empty() ? info.arch : info.name, "' is an embedding model (",
-                 info.arch, "): it cannot generate; use embed");
+                 info.arch, "): it computes embeddings and cannot generate text");
 }
 
 int hardware_threads() {
