@@ -100,9 +100,16 @@ float gelu(float x) {
 }
 
 // Bidirectional attention of n tokens: out[i, head h] = softmax_j(q_i . k_j / sqrt(d)) v_j.
-// F32 with the softmax's running maximum; work items are (head, query) pairs.
-void encoder_attention(const HyperParams& hp, const float* q, const float* k, const float* v,
-                       int64_t n, float* out, ThreadPool* pool) {
+// Every token sees every token; no mask. Two ways, both F32 with the row maximum subtracted
+// before exp: `attention_direct` loops over (head, query) pairs, and `attention_matmul`
+// turns each head into two matrix products. The products win from about 160 tokens on
+// (measured on all-MiniLM-L6-v2 at AVX-512: 1.6x at 256 tokens, 2.3x at 512) and lose below,
+// where the per-call overhead of 2 x n_head small products dominates.
+constexpr int64_t kMatmulAttentionMinTokens = 160;
+
+// Work items are (head, query) pairs.
+void attention_direct(const HyperParams& hp, const float* q, const float* k, const float* v,
+                      int64_t n, float* out, ThreadPool* pool) {
   const int64_t hd = hp.head_dim;
   const int64_t q_dim = hp.q_dim();
   const int64_t kv_dim = hp.kv_dim();
@@ -139,6 +146,46 @@ void encoder_attention(const HyperParams& hp, const float* q, const float* k, co
   });
 }
 
+// Per head, `matmul` with the head's keys (and its transposed values) as F32 "weights":
+// S = Q K^T, softmax by rows, O = P V.
+void attention_matmul(const HyperParams& hp, const float* q, const float* k, const float* v,
+                      int64_t n, float* out, ThreadPool* pool) {
+  const int64_t hd = hp.head_dim;
+  const int64_t q_dim = hp.q_dim();
+  const int64_t kv_dim = hp.kv_dim();
+  const int64_t group = hp.n_head / hp.n_head_kv;
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  auto size = [](int64_t count) { return static_cast<size_t>(count); };
+  std::vector<float> qh(size(n * hd)), kh(size(n * hd)), vt(size(hd * n));
+  std::vector<float> scores(size(n * n)), oh(size(n * hd));
+  for (int64_t h = 0; h < hp.n_head; ++h) {
+    const int64_t kv_off = (h / group) * hd;
+    for (int64_t t = 0; t < n; ++t) {
+      std::copy_n(q + t * q_dim + h * hd, hd, qh.data() + t * hd);
+      std::copy_n(k + t * kv_dim + kv_off, hd, kh.data() + t * hd);
+      for (int64_t c = 0; c < hd; ++c) vt[c * n + t] = v[t * kv_dim + kv_off + c];
+    }
+    const WeightMatrix keys{.type = TensorType::F32, .data = kh.data(), .rows = n, .cols = hd};
+    matmul(keys, qh.data(), n, scores.data(), pool);
+    parallel_for(pool, n, 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        float* row = scores.data() + i * n;
+        float max_score = -INFINITY;
+        for (int64_t j = 0; j < n; ++j) max_score = std::max(max_score, row[j] * scale);
+        float sum = 0;
+        for (int64_t j = 0; j < n; ++j) sum += row[j] = std::exp(row[j] * scale - max_score);
+        const float inv = 1.0f / sum;
+        for (int64_t j = 0; j < n; ++j) row[j] *= inv;
+      }
+    });
+    const WeightMatrix values{.type = TensorType::F32, .data = vt.data(), .rows = hd, .cols = n};
+    matmul(values, scores.data(), n, oh.data(), pool);
+    for (int64_t t = 0; t < n; ++t) {
+      std::copy_n(oh.data() + t * hd, hd, out + t * q_dim + h * hd);
+    }
+  }
+}
+
 void encoder_block(const ArchSpec& arch, const HyperParams& hp, const LayerWeights& L,
                    ForwardScratch& s, int64_t n, ThreadPool* pool) {
   const int64_t q_dim = hp.q_dim();
@@ -165,7 +212,11 @@ void encoder_block(const ArchSpec& arch, const HyperParams& hp, const LayerWeigh
     rope_rows(hp, arch.rope_style, s.q.data(), n, hp.n_head, q_dim);
     rope_rows(hp, arch.rope_style, s.k.data(), n, hp.n_head_kv, kv_dim);
   }
-  encoder_attention(hp, s.q.data(), s.k.data(), s.v.data(), n, s.attn.data(), pool);
+  if (n >= kMatmulAttentionMinTokens) {
+    attention_matmul(hp, s.q.data(), s.k.data(), s.v.data(), n, s.attn.data(), pool);
+  } else {
+    attention_direct(hp, s.q.data(), s.k.data(), s.v.data(), n, s.attn.data(), pool);
+  }
   matmul(L.wo, s.attn.data(), n, s.proj.data(), pool);
   add_bias_rows(s.proj.data(), n, L.bo);
   add_layer_norm_rows(s.x.data(), s.proj.data(), L.attn_out_norm, L.attn_out_norm_b, n, hp.norm_eps,

@@ -396,6 +396,26 @@ TEST(ModelSessionBert, EveryTokenSeesEveryOther) {
   EXPECT_GT(diff, 1e-3);
 }
 
+// From 160 tokens on, attention runs as matrix products instead of loops; both must match.
+TEST(ModelSessionBert, LongInputsMatchTheReference) {
+  for (bool nomic : {false, true}) {
+    BertShape shape;
+    shape.n_ctx_train = 200;
+    shape.nomic = nomic;
+    const Written file = write_bert(shape, {}, nomic ? 21 : 20);
+    auto model = load_ok(file.path);
+    ASSERT_TRUE(model);
+    Session session(model);
+    for (int64_t n : {159, 160, 200}) {
+      const auto tokens = token_sequence(n, file.n_vocab, static_cast<uint32_t>(n));
+      auto got = session.embed(tokens);
+      ASSERT_TRUE(got.has_value()) << got.error().message;
+      EXPECT_LT(max_abs_diff(*got, reference_embedding(shape, file.tensors, tokens, 1)), 5e-6)
+          << (nomic ? "nomic-bert" : "bert") << ", n = " << n;
+    }
+  }
+}
+
 TEST(ModelSessionBert, Q8_0WeightsStayCloseToF32) {
   BertShape shape;
   shape.matrix_type = TensorType::Q8_0;
