@@ -225,14 +225,18 @@ void encoder_block(const ArchSpec& arch, const HyperParams& hp, const LayerWeigh
   matmul(L.w_up, s.x.data(), n, s.up.data(), pool);
   add_bias_rows(s.up.data(), n, L.b_up);
   const int64_t ff = hp.n_ff;
-  if (L.w_gate.data) {
-    matmul(L.w_gate, s.x.data(), n, s.gate.data(), pool);
-    for (int64_t i = 0; i < n * ff; ++i) s.up[i] *= s.gate[i] / (1.0f + std::exp(-s.gate[i]));
-  } else {
-    parallel_for(pool, n, 4, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin * ff; i < end * ff; ++i) s.up[i] = gelu(s.up[i]);
-    });
-  }
+  if (L.w_gate.data) matmul(L.w_gate, s.x.data(), n, s.gate.data(), pool);
+  parallel_for(pool, n, 4, [&](int64_t begin, int64_t end) {
+    float* up = s.up.data();
+    if (L.w_gate.data) {
+      const float* gate = s.gate.data();
+      for (int64_t i = begin * ff; i < end * ff; ++i) {
+        up[i] *= gate[i] / (1.0f + std::exp(-gate[i]));
+      }
+    } else {
+      for (int64_t i = begin * ff; i < end * ff; ++i) up[i] = gelu(up[i]);
+    }
+  });
   matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
   add_bias_rows(s.proj.data(), n, L.b_down);
   add_layer_norm_rows(s.x.data(), s.proj.data(), L.layer_out_norm, L.layer_out_norm_b, n,
