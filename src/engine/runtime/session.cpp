@@ -280,8 +280,9 @@ Result<std::vector<float>> Session::embed(std::span<const int32_t> tokens, bool 
 Result<std::vector<float>> Session::embed_encoder(std::span<const int32_t> tokens, bool normalize) {
   const models::ModelWeights& w = model_->weights();
   const auto n = static_cast<int64_t>(tokens.size());
-  // Attention spans the whole input, so it cannot be split into n_batch chunks; the learned
-  // positions bound its length instead.
+  // Attention spans the whole input, so it cannot be split into n_batch chunks; the trained
+  // context bounds its length instead (learned positions end there, RoPE encoders were
+  // trained up to it).
   if (n > w.hp.n_ctx_train) {
     return fail(str_cat("embed: ", n, " tokens exceed the model's context of ", w.hp.n_ctx_train));
   }
