@@ -51,6 +51,8 @@ struct ModelInfo {
   int32_t head_dim = 0;
   int32_t n_ff = 0;
   bool tied_output = false;  // the output projection reuses the token embedding
+  // An encoder (BERT family): it only embeds; decode and generation are Errors.
+  bool embedding_only = false;
 };
 
 struct ModelOptions {
@@ -124,7 +126,8 @@ class Session {
   // Evaluates `tokens` at positions n_past() .. n_past() + size - 1 (in batches of n_batch)
   // and appends them to the cache. Logits are kept for the last token, or for every token
   // when `all_logits`. Errors: empty input, a token outside the vocabulary, or context
-  // overflow (n_past() + size > n_ctx()); the session is then unchanged.
+  // overflow (n_past() + size > n_ctx()), an embedding-only model; the session is then
+  // unchanged.
   Status decode(std::span<const int32_t> tokens, bool all_logits = false);
 
   // Decodes several sessions in one forward pass, so every weight is read once for all of
@@ -151,11 +154,14 @@ class Session {
   // so a conversation can continue from an earlier turn. Clears the logits.
   void rewind(int32_t n_past);
 
-  // Embedding of a token sequence: the mean over its tokens of the final hidden states
-  // (after the output norm), n_embd floats, scaled to L2 norm 1 when `normalize`. It runs on
-  // this session's cache from position 0, so it clears the conversation (n_past() is 0 and
-  // the logits are empty afterwards). Errors: empty input, a token outside the vocabulary,
-  // more tokens than n_ctx(); the session is then unchanged.
+  // Embedding of a token sequence, n_embd floats, scaled to L2 norm 1 when `normalize`.
+  // Decoders: the mean over its tokens of the final hidden states (after the output norm),
+  // computed on this session's cache from position 0, so it clears the conversation (n_past()
+  // is 0 and the logits are empty afterwards). Embedding-only models (encoders): the whole
+  // sequence in one pass, pooled as the model says (mean, first token or last token); pass
+  // the tokenizer's output with its special tokens ([CLS] ... [SEP]). Errors: empty input,
+  // a token outside the vocabulary, more tokens than n_ctx() (or, for an encoder, than its
+  // trained context); the session is then unchanged.
   Result<std::vector<float>> embed(std::span<const int32_t> tokens, bool normalize = true);
 
   const Model& model() const { return *model_; }
@@ -165,6 +171,7 @@ class Session {
   struct Scratch;
   Status check_decode(std::span<const int32_t> tokens) const;
   void prepare_logits(int64_t n_tokens, bool all_logits);
+  Result<std::vector<float>> embed_encoder(std::span<const int32_t> tokens, bool normalize);
 
   std::shared_ptr<const Model> model_;
   int n_ctx_ = 0;

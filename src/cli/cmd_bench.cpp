@@ -3,14 +3,16 @@
 //   hearth bench -m MODEL [-p 128,512] [-n 64] [-d DEPTH] [-t THREADS] [-r REPS]
 //                [--kv-type f16|q8_0|f32] [--json]
 //   hearth bench --synthetic qwen2.5-0.5b --type q8_0 [...]   (writes the model once, cached)
+//   hearth bench --synthetic bge-small-en-v1.5 --type f16 --write-only   (prints the path)
 //   hearth bench --membw [-t THREADS]
 //
 // ppN evaluates N prompt tokens in one batch from an empty cache; tgN generates N tokens one
-// at a time (after DEPTH tokens of context when -d is given). Each test runs once untimed,
+// at a time (after DEPTH tokens of context when -d is given). An embedding model (BERT) has
+// embN instead: one embedding of N tokens, and no generation test. Each test runs once untimed,
 // then REPS times; the figure is the mean tokens/s with its standard deviation. Every run also
-// reports how long loading took until the first token's logits were ready (model load,
-// session allocation and an 8-token prompt; warm page cache after the first run) and the
-// process's resident memory next to what it must hold: the file plus the KV cache.
+// reports how long loading took until the first token's logits (or first embedding) were
+// ready (model load, session allocation and an 8-token input; warm page cache after the first
+// run) and the process's resident memory next to what it must hold: the file plus the KV cache.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -44,6 +46,7 @@ struct BenchArgs {
   int reps = 3;
   bool json = false;
   bool membw = false;
+  bool write_only = false;
   std::string cache_dir;
   std::string kv_type = "f16";
 };
@@ -91,7 +94,11 @@ using Clock = std::chrono::steady_clock;
 Result<double> time_prompt(Session& session, const std::vector<int32_t>& tokens) {
   session.rewind(0);
   const auto start = Clock::now();
-  if (auto st = session.decode(tokens); !st) return std::unexpected(st.error());
+  if (session.model().info().embedding_only) {
+    if (auto v = session.embed(tokens); !v) return std::unexpected(v.error());
+  } else if (auto st = session.decode(tokens); !st) {
+    return std::unexpected(st.error());
+  }
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
@@ -172,6 +179,10 @@ int run_bench(const BenchArgs& args) {
       return 1;
     }
     path = *p;
+    if (args.write_only) {
+      std::puts(path.c_str());
+      return 0;
+    }
   } else if (path.empty()) {
     std::fprintf(stderr, "hearth bench: give -m MODEL, --synthetic SHAPE or --membw\n");
     return 1;
@@ -207,14 +218,22 @@ int run_bench(const BenchArgs& args) {
     return 1;
   }
   const ModelInfo& info = (*model)->info();
+  const bool embedding = info.embedding_only;
   auto created = Session::create(*model, SessionOptions{.n_ctx = max_tokens + 8, .n_batch = 512, .kv_type = kv_type});
   if (!created) {
     std::fprintf(stderr, "hearth bench: %s\n", created.error().message.c_str());
     return 1;
   }
   Session& session = *created;
-  if (auto st = session.decode(random_tokens(8, info.n_vocab, 1)); !st) {
-    std::fprintf(stderr, "hearth bench: %s\n", st.error().message.c_str());
+  const auto first_input = random_tokens(8, info.n_vocab, 1);
+  Status first = ok();
+  if (embedding) {
+    if (auto e = session.embed(first_input); !e) first = std::unexpected(e.error());
+  } else {
+    first = session.decode(first_input);
+  }
+  if (!first) {
+    std::fprintf(stderr, "hearth bench: %s\n", first.error().message.c_str());
     return 1;
   }
   const double first_token_seconds = std::chrono::duration<double>(Clock::now() - load_start).count();
@@ -231,9 +250,9 @@ int run_bench(const BenchArgs& args) {
       }
       if (rep >= 0) rates.push_back(n / *seconds);
     }
-    figures.push_back(summarize("pp" + std::to_string(n), rates));
+    figures.push_back(summarize((embedding ? "emb" : "pp") + std::to_string(n), rates));
   }
-  if (args.n_gen > 0) {
+  if (args.n_gen > 0 && !embedding) {
     const auto context = random_tokens(args.depth, info.n_vocab, 7);
     std::vector<double> rates;
     for (int rep = -1; rep < args.reps; ++rep) {
@@ -300,6 +319,8 @@ void register_bench(CLI::App& app, int& exit_code) {
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->add_flag("--membw", args->membw, "Measure memory read bandwidth instead");
   cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16, q8_0 or f32")->capture_default_str();
+  cmd->add_flag("--write-only", args->write_only,
+                "With --synthetic: write the model (if not cached), print its path and exit");
   cmd->callback([args, &exit_code] { exit_code = run_bench(*args); });
 }
 

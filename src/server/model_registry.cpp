@@ -11,6 +11,7 @@ std::string mib(uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1)
 // What a model holds in memory: its mapped weights plus the KV caches of its slots (F32).
 uint64_t estimate_memory(ServedModel& m, uint64_t file_bytes) {
   const ModelInfo& info = m.model().info();
+  if (info.embedding_only) return file_bytes;  // an encoder's sessions hold no KV cache
   // Keys and values per layer, in F16: the server's sessions keep the default cache type.
   const uint64_t kv_per_slot = 2ull * info.n_layer * static_cast<uint64_t>(m.scheduler().n_ctx()) * info.n_head_kv *
                                info.head_dim * sizeof(uint16_t);

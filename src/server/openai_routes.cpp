@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <random>
 
 #include "server/json_schema.h"
@@ -179,6 +180,13 @@ void respond_streaming(std::shared_ptr<Prepared> p, httplib::Response& res) {
       [p](bool) { p->stream->cancel(); });
 }
 
+// An encoder has no logits: asking it for text is the client's mistake, not a server fault.
+std::optional<ApiError> embedding_only_error(const ServedModel& m) {
+  if (!m.model().info().embedding_only) return std::nullopt;
+  return invalid_request("model '" + m.id() + "' is an embedding model; use /v1/embeddings",
+                         "model");
+}
+
 void handle_generation(Api api, const httplib::Request& req, httplib::Response& res,
                        ModelRegistry& registry, Metrics& metrics) {
   ++metrics.requests_total;
@@ -208,6 +216,7 @@ void handle_generation(Api api, const httplib::Request& req, httplib::Response& 
     auto model = registry.acquire(chat->model);
     if (!model) return fail_with(model.error());
     p->model = *model;
+    if (auto e = embedding_only_error(*p->model)) return fail_with(*e);
     auto ids = p->model->chat_prompt(*chat);
     if (!ids) return fail_with(ids.error());
     prompt = std::move(*ids);
@@ -218,6 +227,7 @@ void handle_generation(Api api, const httplib::Request& req, httplib::Response& 
     auto model = registry.acquire(completion->model);
     if (!model) return fail_with(model.error());
     p->model = *model;
+    if (auto e = embedding_only_error(*p->model)) return fail_with(*e);
     if (!completion->prompt_tokens.empty()) {
       const int32_t n_vocab = p->model->model().info().n_vocab;
       for (int32_t id : completion->prompt_tokens) {

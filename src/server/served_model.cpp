@@ -1,5 +1,6 @@
 #include "server/served_model.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "engine/gguf/gguf.h"
@@ -62,8 +63,11 @@ ApiResult<std::vector<std::vector<float>>> ServedModel::embed(const std::vector<
   for (size_t i = 0; i < texts.size(); ++i) {
     const std::vector<int32_t> ids = text_prompt(texts[i]);
     if (ids.empty()) return api_fail(invalid_request("input " + std::to_string(i) + " has no tokens", "input"));
-    if (static_cast<int64_t>(ids.size()) > embed_session_->n_ctx()) {
-      auto error = context_length_exceeded(static_cast<int>(ids.size()), 0, embed_session_->n_ctx());
+    // An encoder's learned positions end at its trained context, whatever the server's.
+    int limit = embed_session_->n_ctx();
+    if (model_->info().embedding_only) limit = std::min(limit, model_->info().n_ctx_train);
+    if (static_cast<int64_t>(ids.size()) > limit) {
+      auto error = context_length_exceeded(static_cast<int>(ids.size()), 0, limit);
       error.param = "input";
       return api_fail(error);
     }

@@ -37,8 +37,9 @@ class ServedModel {
 
   // Generation options for a request whose prompt has `prompt_tokens` tokens: max_tokens
   // defaults to (and is capped at) what is left of the context.
-  // Mean-pooled, L2-normalized embeddings of `texts` (each tokenized with the BOS rule),
-  // computed one after another on a session kept for embeddings. Adds the tokens used to
+  // L2-normalized embeddings of `texts` (each tokenized with the BOS rule, or [CLS] ... [SEP]
+  // for an encoder), computed one after another on a session kept for embeddings: mean-pooled
+  // for a decoder, pooled as the file says for an embedding model. Adds the tokens used to
   // `prompt_tokens`.
   ApiResult<std::vector<std::vector<float>>> embed(const std::vector<std::string>& texts,
                                                    int64_t& prompt_tokens);

@@ -45,6 +45,40 @@ constexpr std::array kArchitectures = {
         .long_rope_factors = true,
         .sliding_window = true,
     },
+    // bge, all-MiniLM, e5, mxbai-embed, as llama.cpp's converter writes them.
+    ArchSpec{
+        .name = "bert",
+        .family = Family::kBert,
+        .rope_style = RopeStyle::kAdjacentPairs,  // unused: positions are learned
+        .fused_qkv = Presence::kAbsent,
+        .qkv_bias = Presence::kRequired,
+        .output_bias = Presence::kRequired,
+        .fused_gate_up = false,
+        .may_tie_output = false,
+        .long_rope_factors = false,
+        .sliding_window = false,
+        .embedding_only = true,
+        .learned_positions = true,
+        .gated_ffn = false,
+        .ffn_bias = Presence::kRequired,
+    },
+    // nomic-embed-text v1/v1.5: rotary positions, fused qkv, SwiGLU, no projection biases.
+    ArchSpec{
+        .name = "nomic-bert",
+        .family = Family::kBert,
+        .rope_style = RopeStyle::kNeoxHalves,
+        .fused_qkv = Presence::kRequired,
+        .qkv_bias = Presence::kOptional,
+        .output_bias = Presence::kOptional,
+        .fused_gate_up = false,
+        .may_tie_output = false,
+        .long_rope_factors = false,
+        .sliding_window = false,
+        .embedding_only = true,
+        .learned_positions = false,
+        .gated_ffn = true,
+        .ffn_bias = Presence::kOptional,
+    },
 };
 
 }  // namespace

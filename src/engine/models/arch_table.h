@@ -5,7 +5,8 @@
 // names, which are optional or fused, the RoPE layout. The loader (`model_loader.cpp`) reads
 // the table to bind and validate weights; the forward pass (`llama_family.cpp`) reads the
 // bound weights plus the few flags it needs. Adding an architecture that is a llama variant is
-// one table entry; a structurally different one adds a `Family` and one forward-pass file.
+// one table entry; a structurally different one adds a `Family` and one forward-pass file
+// (`bert_family.cpp` for the encoder-only embedding models).
 #pragma once
 
 #include <span>
@@ -22,7 +23,14 @@ enum class RopeStyle {
 // Forward-pass implementations. Architectures of one family share code.
 enum class Family {
   kLlama,  // pre-norm RMSNorm decoder, GQA attention with RoPE, SwiGLU FFN
+  // Post-norm LayerNorm encoder with bidirectional attention: learned positions and a GELU
+  // FFN with biases (bert), or RoPE and SwiGLU (nomic-bert). It produces pooled embeddings
+  // and cannot generate.
+  kBert,
 };
+
+// How an encoder turns its per-token states into one vector (GGUF "<arch>.pooling_type").
+enum class Pooling { kNone = 0, kMean = 1, kCls = 2, kLast = 3 };
 
 enum class Presence { kAbsent, kOptional, kRequired };
 
@@ -44,6 +52,13 @@ struct ArchSpec {
   // Honors attention.sliding_window: a query sees only the last n_swa positions. phi3 only
   // (Phi-3-mini-4k was trained with a 2047-token window; later Phi set it beyond the context).
   bool sliding_window;
+  // Encoder-only: no KV cache, no logits; Session::embed is the only way to run it.
+  bool embedding_only = false;
+  // Encoders: learned absolute positions (position_embd.weight) instead of RoPE on q and k.
+  bool learned_positions = false;
+  // Encoders: SwiGLU FFN (silu(ffn_gate x) * ffn_up x) instead of GELU(ffn_up x).
+  bool gated_ffn = false;
+  Presence ffn_bias = Presence::kAbsent;  // encoders: ffn_up.bias and ffn_down.bias
 };
 
 // Tensor names. Per-layer names are "blk.<N>." + the suffix below.
@@ -69,6 +84,17 @@ inline constexpr std::string_view kFfnNorm = "ffn_norm.weight";
 inline constexpr std::string_view kFfnGate = "ffn_gate.weight";
 inline constexpr std::string_view kFfnUp = "ffn_up.weight";
 inline constexpr std::string_view kFfnDown = "ffn_down.weight";
+// BERT family (post-norm LayerNorms carry a bias beside the weight).
+inline constexpr std::string_view kTokenTypes = "token_types.weight";
+inline constexpr std::string_view kPositionEmbedding = "position_embd.weight";
+inline constexpr std::string_view kTokenEmbeddingNorm = "token_embd_norm.weight";
+inline constexpr std::string_view kTokenEmbeddingNormBias = "token_embd_norm.bias";
+inline constexpr std::string_view kAttnOutputNorm = "attn_output_norm.weight";
+inline constexpr std::string_view kAttnOutputNormBias = "attn_output_norm.bias";
+inline constexpr std::string_view kFfnUpBias = "ffn_up.bias";
+inline constexpr std::string_view kFfnDownBias = "ffn_down.bias";
+inline constexpr std::string_view kLayerOutputNorm = "layer_output_norm.weight";
+inline constexpr std::string_view kLayerOutputNormBias = "layer_output_norm.bias";
 }  // namespace tensor_names
 
 // Metadata keys, relative to the architecture prefix ("<arch>." + key).
@@ -92,6 +118,9 @@ inline constexpr std::string_view kRopeScalingOrigCtx = "rope.scaling.original_c
 inline constexpr std::string_view kRopeScalingAttnFactor = "rope.scaling.attn_factor";
 inline constexpr std::string_view kYarnBetaFast = "rope.scaling.yarn_beta_fast";
 inline constexpr std::string_view kYarnBetaSlow = "rope.scaling.yarn_beta_slow";
+inline constexpr std::string_view kLayerNormEpsilon = "attention.layer_norm_epsilon";
+inline constexpr std::string_view kCausal = "attention.causal";
+inline constexpr std::string_view kPoolingType = "pooling_type";
 }  // namespace metadata_keys
 
 // The table itself.

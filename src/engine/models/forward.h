@@ -73,8 +73,16 @@ struct SequenceBatch {
 };
 
 // Evaluates all sequences in one pass. Same preconditions per sequence; the caches must be
-// distinct.
+// distinct. Embedding-only models (encoders) are an Error here; they go through `encode`.
 Status forward(const ModelWeights& weights, std::span<const SequenceBatch> sequences,
                ForwardScratch& scratch, ThreadPool* pool);
+
+// Encoder-only models (ArchSpec::embedding_only, bert_family.cpp): evaluates `tokens` as one
+// whole sequence, every token attending to every other, and writes the n_embd floats of its
+// pooled final states (per hp.pooling, not normalized) to `pooled`. Uses no cache. Errors:
+// not an encoder, no tokens, more tokens than the trained context (n_ctx_train). Tokens must be
+// in [0, n_vocab) (checked by the caller, the Session).
+Status encode(const ModelWeights& weights, std::span<const int32_t> tokens, ForwardScratch& scratch,
+              float* pooled, ThreadPool* pool);
 
 }  // namespace hearth::models

@@ -301,6 +301,7 @@ Status forward(const ModelWeights& weights, std::span<const SequenceBatch> seque
                ForwardScratch& scratch, ThreadPool* pool) {
   switch (weights.arch->family) {
     case Family::kLlama: return llama_forward(weights, sequences, scratch, pool);
+    case Family::kBert: return fail("an embedding model has no decoder forward pass");
   }
   return fail("unknown model family");
 }

@@ -45,6 +45,12 @@ class MetadataReader {
     if (!file_.find(key(suffix))) return fallback;
     return positive_int(suffix);
   }
+  Result<int64_t> int_or(std::string_view suffix, int64_t fallback) const {
+    return file_.get_int_or(key(suffix), fallback);
+  }
+  Result<bool> bool_or(std::string_view suffix, bool fallback) const {
+    return file_.get_bool_or(key(suffix), fallback);
+  }
   Result<double> float_or(std::string_view suffix, double fallback) const {
     return file_.get_float_or(key(suffix), fallback);
   }
@@ -56,6 +62,33 @@ class MetadataReader {
   const gguf::File& file_;
   std::string_view arch_;
 };
+
+Status read_encoder_params(const MetadataReader& md, HyperParams& hp) {
+  double eps = 0;
+  HEARTH_TRY_ASSIGN(eps, md.float_or(mk::kLayerNormEpsilon, 1e-12));
+  if (!(eps > 0 && eps < 1)) {
+    return fail(str_cat(md.key(mk::kLayerNormEpsilon), " = ", eps, " is out of range"));
+  }
+  hp.norm_eps = static_cast<float>(eps);
+  bool causal = false;
+  HEARTH_TRY_ASSIGN(causal, md.bool_or(mk::kCausal, false));
+  if (causal) return fail(str_cat(md.key(mk::kCausal), " = true is not supported for an encoder"));
+  // Files converted without a sentence-transformers pooling config say nothing (or "none");
+  // /v1/embeddings needs one vector per input, and the mean is what such models are
+  // usually pooled with.
+  int64_t pooling = 0;
+  HEARTH_TRY_ASSIGN(pooling, md.int_or(mk::kPoolingType, 0));
+  switch (pooling) {
+    case 0:
+    case 1: hp.pooling = Pooling::kMean; break;
+    case 2: hp.pooling = Pooling::kCls; break;
+    case 3: hp.pooling = Pooling::kLast; break;
+    default:
+      // 4 is a reranker's classification head, which hearth does not run.
+      return fail(str_cat(md.key(mk::kPoolingType), " = ", pooling, " is not supported"));
+  }
+  return ok();
+}
 
 Result<HyperParams> read_hyper_params(const gguf::File& file, const ArchSpec& arch) {
   MetadataReader md(file, arch.name);
@@ -137,6 +170,9 @@ Result<HyperParams> read_hyper_params(const gguf::File& file, const ArchSpec& ar
   hp.yarn_beta_fast = static_cast<float>(beta);
   HEARTH_TRY_ASSIGN(beta, md.float_or(mk::kYarnBetaSlow, 1.0));
   hp.yarn_beta_slow = static_cast<float>(beta);
+  if (arch.family == Family::kBert) {
+    if (auto s = read_encoder_params(md, hp); !s) return std::unexpected(s.error());
+  }
   return hp;
 }
 
@@ -256,6 +292,85 @@ Status bind_layer(const TensorBinder& bind, const ArchSpec& arch, const HyperPar
   return ok();
 }
 
+// Encoder block: q/k/v (separate, or fused for nomic-bert) and the attention output, then
+// post-norm LayerNorms (weight and bias) after the attention and after the FFN. Which biases
+// exist and whether the FFN is gated come from the table.
+Status bind_encoder_layer(const TensorBinder& bind, const ArchSpec& arch, const HyperParams& hp,
+                          int64_t il, LayerWeights& layer) {
+  auto name = [il](std::string_view suffix) { return str_cat("blk.", il, ".", suffix); };
+  auto need = [](Presence p) { return p == Presence::kRequired; };
+  const int64_t d = hp.n_embd;
+  const int64_t q_dim = hp.q_dim();
+  const int64_t kv_dim = hp.kv_dim();
+  const bool want_qkv_bias = arch.qkv_bias != Presence::kAbsent;
+  if (arch.fused_qkv == Presence::kRequired) {
+    HEARTH_TRY_ASSIGN(layer.wqkv, bind.matrix(name(tn::kAttnQkv), d, q_dim + 2 * kv_dim));
+    if (want_qkv_bias) {
+      std::vector<float> b;
+      HEARTH_TRY_ASSIGN(
+          b, bind.vector(name(tn::kAttnQkvBias), q_dim + 2 * kv_dim, need(arch.qkv_bias)));
+      if (!b.empty()) {
+        layer.bq.assign(b.begin(), b.begin() + q_dim);
+        layer.bk.assign(b.begin() + q_dim, b.begin() + q_dim + kv_dim);
+        layer.bv.assign(b.begin() + q_dim + kv_dim, b.end());
+      }
+    }
+  } else {
+    HEARTH_TRY_ASSIGN(layer.wq, bind.matrix(name(tn::kAttnQ), d, q_dim));
+    HEARTH_TRY_ASSIGN(layer.wk, bind.matrix(name(tn::kAttnK), d, kv_dim));
+    HEARTH_TRY_ASSIGN(layer.wv, bind.matrix(name(tn::kAttnV), d, kv_dim));
+    if (want_qkv_bias) {
+      HEARTH_TRY_ASSIGN(layer.bq, bind.vector(name(tn::kAttnQBias), q_dim, need(arch.qkv_bias)));
+      HEARTH_TRY_ASSIGN(layer.bk, bind.vector(name(tn::kAttnKBias), kv_dim, need(arch.qkv_bias)));
+      HEARTH_TRY_ASSIGN(layer.bv, bind.vector(name(tn::kAttnVBias), kv_dim, need(arch.qkv_bias)));
+    }
+  }
+  HEARTH_TRY_ASSIGN(layer.wo, bind.matrix(name(tn::kAttnOutput), q_dim, d));
+  if (arch.output_bias != Presence::kAbsent) {
+    HEARTH_TRY_ASSIGN(layer.bo, bind.vector(name(tn::kAttnOutputBias), d, need(arch.output_bias)));
+  }
+  HEARTH_TRY_ASSIGN(layer.attn_out_norm, bind.vector(name(tn::kAttnOutputNorm), d));
+  HEARTH_TRY_ASSIGN(layer.attn_out_norm_b, bind.vector(name(tn::kAttnOutputNormBias), d));
+  if (arch.gated_ffn) HEARTH_TRY_ASSIGN(layer.w_gate, bind.matrix(name(tn::kFfnGate), d, hp.n_ff));
+  HEARTH_TRY_ASSIGN(layer.w_up, bind.matrix(name(tn::kFfnUp), d, hp.n_ff));
+  HEARTH_TRY_ASSIGN(layer.w_down, bind.matrix(name(tn::kFfnDown), hp.n_ff, d));
+  if (arch.ffn_bias != Presence::kAbsent) {
+    HEARTH_TRY_ASSIGN(layer.b_up, bind.vector(name(tn::kFfnUpBias), hp.n_ff, need(arch.ffn_bias)));
+    HEARTH_TRY_ASSIGN(layer.b_down, bind.vector(name(tn::kFfnDownBias), d, need(arch.ffn_bias)));
+  }
+  HEARTH_TRY_ASSIGN(layer.layer_out_norm, bind.vector(name(tn::kLayerOutputNorm), d));
+  HEARTH_TRY_ASSIGN(layer.layer_out_norm_b, bind.vector(name(tn::kLayerOutputNormBias), d));
+  return ok();
+}
+
+// Everything of an encoder but its token embedding, which the caller has bound.
+Status bind_encoder(const gguf::File& file, const TensorBinder& bind, ModelWeights& w) {
+  const ArchSpec& arch = *w.arch;
+  const HyperParams& hp = w.hp;
+  const int64_t d = hp.n_embd;
+  if (arch.learned_positions) {
+    // One row per position the model was trained for; the session refuses longer inputs.
+    HEARTH_TRY_ASSIGN(w.position_embd,
+                      bind.matrix(std::string(tn::kPositionEmbedding), d, hp.n_ctx_train));
+  }
+  // Usually 2 segment types, of which a single-segment input uses the first. Some
+  // conversions have none.
+  if (const gguf::TensorInfo* types = file.find_tensor(tn::kTokenTypes)) {
+    if (types->dims.size() != 2 || types->dims[1] <= 0) {
+      return fail(str_cat("tensor '", tn::kTokenTypes, "' has shape ", shape_string(types->dims),
+                          ", expected [", d, ", n_token_types]"));
+    }
+    HEARTH_TRY_ASSIGN(w.token_types, bind.matrix(std::string(tn::kTokenTypes), d, types->dims[1]));
+  }
+  HEARTH_TRY_ASSIGN(w.token_embd_norm, bind.vector(std::string(tn::kTokenEmbeddingNorm), d));
+  HEARTH_TRY_ASSIGN(w.token_embd_norm_b, bind.vector(std::string(tn::kTokenEmbeddingNormBias), d));
+  w.layers.resize(static_cast<size_t>(hp.n_layer));
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    if (auto s = bind_encoder_layer(bind, arch, hp, il, w.layers[il]); !s) return s;
+  }
+  return ok();
+}
+
 }  // namespace
 
 const std::vector<float>& ModelWeights::rope_factors_for(int64_t n_ctx) const {
@@ -290,6 +405,10 @@ Result<ModelWeights> load_model_weights(const gguf::File& file) {
   hp.n_vocab = embd->dims[1];
   HEARTH_TRY_ASSIGN(w.token_embd,
                     bind.matrix(std::string(tn::kTokenEmbedding), hp.n_embd, hp.n_vocab));
+  if (arch->family == Family::kBert) {
+    if (auto s = bind_encoder(file, bind, w); !s) return std::unexpected(s.error());
+    return w;
+  }
   HEARTH_TRY_ASSIGN(w.output_norm, bind.vector(std::string(tn::kOutputNorm), hp.n_embd));
   HEARTH_TRY_ASSIGN(w.output, bind.matrix(std::string(tn::kOutput), hp.n_embd, hp.n_vocab,
                                           !arch->may_tie_output));

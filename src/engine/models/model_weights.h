@@ -40,6 +40,10 @@ struct HyperParams {
   float yarn_beta_fast = 32.0f;
   float yarn_beta_slow = 1.0f;
 
+  // Encoders (Family::kBert).
+  float norm_eps = 1e-12f;  // LayerNorm epsilon
+  Pooling pooling = Pooling::kMean;
+
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }
 };
@@ -54,6 +58,12 @@ struct LayerWeights {
   std::vector<float> ffn_norm;
   // Either w_gate + w_up, or w_up alone holding [gate; up] (rows = 2 * n_ff), w_gate null.
   WeightMatrix w_gate, w_up, w_down;
+
+  // Encoders only: FFN biases and the two post-norm LayerNorms (weight and bias) that follow
+  // the attention and the FFN residual adds. attn_norm and ffn_norm stay empty.
+  std::vector<float> b_up, b_down;
+  std::vector<float> attn_out_norm, attn_out_norm_b;
+  std::vector<float> layer_out_norm, layer_out_norm_b;
 };
 
 struct ModelWeights {
@@ -63,6 +73,11 @@ struct ModelWeights {
   WeightMatrix output;  // token_embd itself when tied
   bool tied_output = false;
   std::vector<float> output_norm;
+  // Encoders only: learned absolute positions (n_ctx_train rows), token-type embeddings (the
+  // first row is the one a single-segment input uses) and the LayerNorm after their sum.
+  WeightMatrix position_embd;
+  WeightMatrix token_types;
+  std::vector<float> token_embd_norm, token_embd_norm_b;
   // Per-frequency divisors of the RoPE angle (length n_rot / 2), empty when absent:
   // llama3-style rope_freqs, or phi3 LongRoPE's short and long factor sets.
   std::vector<float> rope_freqs;

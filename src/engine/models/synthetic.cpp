@@ -17,8 +17,17 @@ constexpr std::array kShapes = {
                    0, true, false, false, 0, "models/tiny-qwen2-q8_0.gguf"},
     SyntheticShape{"llama-3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, 500000.0f, 1e-5f,
                    0, false, false, true, 8192, "models/tiny-llama3-q8_0.gguf"},
-    SyntheticShape{"phi-4-mini", "phi3", 3072, 32, 24, 8, 8192, 200064, 131072, 10000.0f, 1e-5f,
-                   96, false, true, false, 4096, "models/tiny-llama3-q8_0.gguf"},
+    SyntheticShape{"phi-4-mini", "phi3", 3072, 32, 24, 8, 8192, 200064, 131072, 10000.0f, 1e-5f, 96,
+                   false, true, false, 4096, "models/tiny-llama3-q8_0.gguf"},
+    SyntheticShape{"bge-small-en-v1.5", "bert", 384, 12, 12, 12, 1536, 30522, 512, 0.0f, 1e-12f, 0,
+                   true, false, false, 0, "tokenizer/ggml-vocab-bert-bge.gguf", 2},
+    SyntheticShape{"bge-base-en-v1.5", "bert", 768, 12, 12, 12, 3072, 30522, 512, 0.0f, 1e-12f, 0,
+                   true, false, false, 0, "tokenizer/ggml-vocab-bert-bge.gguf", 2},
+    SyntheticShape{"all-minilm-l6-v2", "bert", 384, 6, 12, 12, 1536, 30522, 512, 0.0f, 1e-12f, 0,
+                   true, false, false, 0, "tokenizer/ggml-vocab-bert-bge.gguf", 1},
+    SyntheticShape{"nomic-embed-text-v1.5", "nomic-bert", 768, 12, 12, 12, 3072, 30522, 2048,
+                   1000.0f, 1e-12f, 0, false, false, false, 0, "tokenizer/ggml-vocab-bert-bge.gguf",
+                   1},
 };
 
 // splitmix64: fast, seedable, and good enough for benchmark weights.
@@ -142,6 +151,57 @@ Status copy_vocabulary(const gguf::File& vocab, int64_t n_vocab, gguf::Writer& w
   return ok();
 }
 
+// The tensors of a BERT encoder: token types and post-norm LayerNorms with biases; bert has
+// learned positions and biases on every projection, nomic-bert (RoPE) a fused qkv, a gated
+// FFN and no projection biases.
+Status add_encoder_tensors(const SyntheticShape& s, std::string_view mix, uint64_t seed,
+                           gguf::Writer& w) {
+  auto add_matrix = [&](const std::string& name, Role role, int64_t layer, int64_t cols,
+                        int64_t rows) -> Status {
+    const TensorType type = pick_type(mix, role, layer, s.n_layer, cols);
+    const int64_t dims[] = {cols, rows};
+    return w.add_tensor(name, type, dims, random_matrix(type, cols, rows, hash(name, seed)));
+  };
+  auto add_vector = [&](const std::string& name, int64_t n, float center, float spread) {
+    std::vector<float> v(static_cast<size_t>(n));
+    Rng rng{hash(name, seed)};
+    for (auto& x : v) x = center + spread * rng.uniform();
+    const int64_t dims[] = {n};
+    return w.add_tensor(name, TensorType::F32, dims, f32_bytes(v));
+  };
+  const int64_t d = s.n_embd;
+  const bool nomic = s.arch == "nomic-bert";
+  Status st = add_matrix("token_embd.weight", Role::kEmbedding, 0, d, s.n_vocab);
+  if (st && !nomic) st = add_matrix("position_embd.weight", Role::kEmbedding, 0, d, s.n_ctx_train);
+  if (st) st = add_matrix("token_types.weight", Role::kEmbedding, 0, d, 2);
+  if (st) st = add_vector("token_embd_norm.weight", d, 1.0f, 0.1f);
+  if (st) st = add_vector("token_embd_norm.bias", d, 0.0f, 0.1f);
+  for (int64_t l = 0; st && l < s.n_layer; ++l) {
+    const std::string p = "blk." + std::to_string(l) + ".";
+    if (nomic) {
+      if (st) st = add_matrix(p + "attn_qkv.weight", Role::kOther, l, d, 3 * d);
+      if (st) st = add_matrix(p + "attn_output.weight", Role::kOther, l, d, d);
+    }
+    for (const char* m : {"attn_q", "attn_k", "attn_v", "attn_output"}) {
+      if (nomic) break;
+      const std::string name = p + m;
+      const Role role = name == p + "attn_v" ? Role::kAttnV : Role::kOther;
+      if (st) st = add_matrix(name + ".weight", role, l, d, d);
+      if (st) st = add_vector(name + ".bias", d, 0.0f, 0.1f);
+    }
+    if (st) st = add_vector(p + "attn_output_norm.weight", d, 1.0f, 0.1f);
+    if (st) st = add_vector(p + "attn_output_norm.bias", d, 0.0f, 0.1f);
+    if (st && nomic) st = add_matrix(p + "ffn_gate.weight", Role::kOther, l, d, s.n_ff);
+    if (st) st = add_matrix(p + "ffn_up.weight", Role::kOther, l, d, s.n_ff);
+    if (st && !nomic) st = add_vector(p + "ffn_up.bias", s.n_ff, 0.0f, 0.1f);
+    if (st) st = add_matrix(p + "ffn_down.weight", Role::kFfnDown, l, s.n_ff, d);
+    if (st && !nomic) st = add_vector(p + "ffn_down.bias", d, 0.0f, 0.1f);
+    if (st) st = add_vector(p + "layer_output_norm.weight", d, 1.0f, 0.1f);
+    if (st) st = add_vector(p + "layer_output_norm.bias", d, 0.0f, 0.1f);
+  }
+  return st;
+}
+
 }  // namespace
 
 std::span<const SyntheticShape> synthetic_shapes() { return kShapes; }
@@ -171,6 +231,15 @@ Status write_synthetic_model(const SyntheticShape& s, std::string_view mix, cons
   w.set_u32(a + ".block_count", static_cast<uint32_t>(s.n_layer));
   w.set_u32(a + ".feed_forward_length", static_cast<uint32_t>(s.n_ff));
   w.set_u32(a + ".attention.head_count", static_cast<uint32_t>(s.n_head));
+  if (s.arch == "bert" || s.arch == "nomic-bert") {
+    if (s.arch == "nomic-bert") w.set_f32(a + ".rope.freq_base", s.rope_freq_base);
+    w.set_f32(a + ".attention.layer_norm_epsilon", s.rms_eps);
+    w.set_bool(a + ".attention.causal", false);
+    w.set_u32(a + ".pooling_type", static_cast<uint32_t>(s.pooling_type));
+    if (auto st = copy_vocabulary(vocab, s.n_vocab, w); !st) return st;
+    if (auto st = add_encoder_tensors(s, mix, seed, w); !st) return st;
+    return w.write(path);
+  }
   w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(s.n_head_kv));
   w.set_f32(a + ".attention.layer_norm_rms_epsilon", s.rms_eps);
   w.set_f32(a + ".rope.freq_base", s.rope_freq_base);

@@ -6,6 +6,7 @@
 // (padded with control tokens when the shape's vocabulary is larger). The per-tensor types
 // follow the usual mixes: Q4_K_M keeps attn_v/ffn_down of some layers and the output in Q6_K,
 // and K-quants fall back to Q5_0/Q5_1/Q8_0 for rows that are not a multiple of 256.
+// Embedding models (BERT encoders such as bge-small) are written with their own tensor set.
 #pragma once
 
 #include <cstdint>
@@ -37,6 +38,9 @@ struct SyntheticShape {
   int64_t rope_orig_ctx;
   // Which fixture vocabulary fits: a models/ or tokenizer/ file name under the fixtures.
   std::string_view vocab_fixture;
+  // Encoders (arch "bert", "nomic-bert"): GGUF pooling_type (1 mean, 2 CLS). rms_eps is then
+  // the LayerNorm epsilon; of the RoPE fields only nomic-bert's rope_freq_base is used.
+  int pooling_type = 0;
 };
 
 std::span<const SyntheticShape> synthetic_shapes();

@@ -22,6 +22,11 @@ namespace {
 
 constexpr int kDefaultContextCap = 4096;
 
+std::string embedding_only_error(const ModelInfo& info) {
+  return str_cat("model '", info.name.empty() ? info.arch : info.name, "' is an embedding model (",
+                 info.arch, "): it computes embeddings and cannot generate text");
+}
+
 int hardware_threads() {
   return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
 }
@@ -73,6 +78,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::filesystem::path& path,
   info.head_dim = static_cast<int32_t>(hp.head_dim);
   info.n_ff = static_cast<int32_t>(hp.n_ff);
   info.tied_output = state->weights.tied_output;
+  info.embedding_only = state->weights.arch->embedding_only;
   info.n_ctx =
       options.n_ctx > 0 ? options.n_ctx : std::min<int32_t>(info.n_ctx_train, kDefaultContextCap);
   state->options.n_ctx = info.n_ctx;
@@ -112,7 +118,9 @@ Session::Session(std::shared_ptr<const Model> model, const SessionOptions& optio
   const KvCacheType kv_type = options.kv_type == KvCacheType::kQ8_0 && hp.head_dim % 32 != 0
                                   ? KvCacheType::kF16
                                   : options.kv_type;
-  cache_ = std::make_unique<KvCache>(hp.n_layer, n_ctx_, hp.kv_dim(), kv_type);
+  // An encoder keeps nothing between calls, so it gets an empty cache.
+  const int64_t cache_capacity = model_->info().embedding_only ? 0 : n_ctx_;
+  cache_ = std::make_unique<KvCache>(hp.n_layer, cache_capacity, hp.kv_dim(), kv_type);
   if (options.pool) {
     pool_ = options.pool;
   } else {
@@ -163,6 +171,7 @@ void Session::rewind(int32_t n_past) {
 }
 
 Status Session::check_decode(std::span<const int32_t> tokens) const {
+  if (model_->info().embedding_only) return fail(embedding_only_error(model_->info()));
   if (tokens.empty()) return fail("decode: no tokens");
   const int64_t n_vocab = model_->weights().hp.n_vocab;
   for (size_t i = 0; i < tokens.size(); ++i) {
@@ -228,6 +237,7 @@ Result<std::vector<float>> Session::embed(std::span<const int32_t> tokens, bool 
   if (n > n_ctx_) {
     return fail(str_cat("embed: ", n, " tokens exceed n_ctx = ", n_ctx_));
   }
+  if (model_->info().embedding_only) return embed_encoder(tokens, normalize);
   rewind(0);
   const models::ModelWeights& w = model_->weights();
   const int64_t d = w.hp.n_embd;
@@ -267,6 +277,28 @@ Result<std::vector<float>> Session::embed(std::span<const int32_t> tokens, bool 
   if (normalize && norm_sq > 0) {
     const double inv = 1.0 / std::sqrt(norm_sq);
     for (int64_t i = 0; i < d; ++i) result[i] = static_cast<float>(sum[i] / static_cast<double>(n) * inv);
+  }
+  return result;
+}
+
+Result<std::vector<float>> Session::embed_encoder(std::span<const int32_t> tokens, bool normalize) {
+  const models::ModelWeights& w = model_->weights();
+  const auto n = static_cast<int64_t>(tokens.size());
+  // Attention spans the whole input, so it cannot be split into n_batch chunks; the trained
+  // context bounds its length instead (learned positions end there, RoPE encoders were
+  // trained up to it).
+  if (n > w.hp.n_ctx_train) {
+    return fail(str_cat("embed: ", n, " tokens exceed the model's context of ", w.hp.n_ctx_train));
+  }
+  std::vector<float> result(static_cast<size_t>(w.hp.n_embd));
+  if (auto s = models::encode(w, tokens, scratch_->forward, result.data(), pool_); !s) {
+    return std::unexpected(s.error());
+  }
+  double norm_sq = 0;
+  for (float x : result) norm_sq += static_cast<double>(x) * x;
+  if (normalize && norm_sq > 0) {
+    const double inv = 1.0 / std::sqrt(norm_sq);
+    for (float& x : result) x = static_cast<float>(x * inv);
   }
   return result;
 }
