@@ -329,9 +329,16 @@ struct DecodedTile {
   const float* mins;     // [kRowTile][groups]
 };
 
+// Cache lines (of the next row unit's weights) to request during one micro-kernel call.
+struct Prefetch {
+  const uint8_t* first;
+  int64_t lines;
+};
+
 // results[r * kTokenVectors * kLanes + i] = row r . token (16 * tg + i)
 template <class Format, int TV>
-void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, float* results) {
+void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, Prefetch fetch,
+                      float* results) {
   constexpr int kGroup = Format::kGroup;
   constexpr int kSteps = kGroup / 4;
   const int64_t cols = a.cols;
@@ -355,7 +362,13 @@ void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, flo
   // group and accumulator). Q8 activations change scale every 32, i.e. every group.
   constexpr int kGroupsPerActScale =
       Format::kAct == ActivationFormat::kQ8K ? kSuperBlock / kGroup : 1;
+  const int64_t fetch_per_group = (fetch.lines + groups - 1) / groups;
   for (int64_t g0 = 0; g0 < groups; g0 += kGroupsPerActScale) {
+    // A few requests per group: issued in bursts, they stalled on the miss buffers.
+    for (int64_t i = g0 * fetch_per_group;
+         i < std::min(fetch.lines, (g0 + kGroupsPerActScale) * fetch_per_group); ++i) {
+      _mm_prefetch(reinterpret_cast<const char*>(fetch.first + 64 * i), _MM_HINT_T0);
+    }
     __m512 partial[kRowTile][TV];
     if constexpr (kGroupsPerActScale > 1) {
       for (int r = 0; r < kRowTile; ++r) {
@@ -450,8 +463,9 @@ int64_t token_groups_per_block(int64_t bytes_per_token_group) {
 
 // Runs row units [unit_begin, unit_end) against every token. decode_unit(row0, n_rows) decodes
 // the unit's rows (padding rows beyond n_rows with zero scales, so their discarded results
-// stay finite); tile_kernel(tile, tg, tv, results) runs the micro-kernel for rows
-// 4 * tile .. 4 * tile + 3 of the unit against token vectors tg .. tg + tv - 1.
+// stay finite); tile_kernel(tile, tg, tv, fetch, results) requests the lines in `fetch` and
+// runs the micro-kernel for rows 4 * tile .. 4 * tile + 3 of the unit against token vectors
+// tg .. tg + tv - 1.
 template <class DecodeUnit, class TileKernel>
 void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tokens,
                int64_t block, const uint8_t* weights, int64_t stride, float* out,
@@ -466,9 +480,8 @@ void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tok
       const int64_t row0 = unit * kUnitRows;
       const int n_rows = static_cast<int>(std::min<int64_t>(kUnitRows, rows - row0));
       decode_unit(row0, n_rows);
-      // The next unit's weights come straight from DRAM. Asking for all of them at once
-      // stalled on the miss buffers (and decoding stalled without asking), so the requests
-      // are spread over this unit's micro-kernel calls.
+      // The next unit's weights come straight from DRAM; the micro-kernel calls request
+      // them a little at a time. Without this, decoding stalled on every line.
       const uint8_t* fetch = weights + (row0 + n_rows) * stride;
       const uint8_t* fetch_end =
           unit + 1 < unit_end ? weights + std::min(rows, row0 + 2 * kUnitRows) * stride : fetch;
@@ -477,10 +490,10 @@ void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tok
       for (int64_t tg = block_begin; tg < block_end; tg += kTokenVectors) {
         const int tv = static_cast<int>(std::min<int64_t>(kTokenVectors, block_end - tg));
         for (int tile = 0; tile < n_tiles; ++tile) {
-          for (int64_t i = 0; i < lines_per_call && fetch < fetch_end; ++i, fetch += 64) {
-            _mm_prefetch(reinterpret_cast<const char*>(fetch), _MM_HINT_T1);
-          }
-          tile_kernel(tile, tg, tv, results + tile * kRowTile * kTokenVectors * kLanes);
+          const int64_t lines = std::clamp<int64_t>((fetch_end - fetch) / 64, 0, lines_per_call);
+          tile_kernel(tile, tg, tv, Prefetch{fetch, lines},
+                      results + tile * kRowTile * kTokenVectors * kLanes);
+          fetch += 64 * lines;
         }
         const int64_t token0 = tg * kLanes;
         store_unit(results, row0, n_rows, token0,
@@ -541,14 +554,14 @@ void gemm_quantized(std::span<const WeightMatrix* const> ws, const float* in, in
           }
         }
       };
-      const auto tile_kernel = [&](int tile, int64_t tg, int tv, float* results) {
+      const auto tile_kernel = [&](int tile, int64_t tg, int tv, Prefetch fetch, float* results) {
         const int64_t first = static_cast<int64_t>(tile) * kRowTile;
         const DecodedTile decoded{codes.data() + first * cols, scales.data() + first * groups,
                                   mins.data() + first * groups};
         if (tv == 2) {
-          int_micro_kernel<Format, 2>(decoded, acts, tg, results);
+          int_micro_kernel<Format, 2>(decoded, acts, tg, fetch, results);
         } else {
-          int_micro_kernel<Format, 1>(decoded, acts, tg, results);
+          int_micro_kernel<Format, 1>(decoded, acts, tg, fetch, results);
         }
       };
       run_units(begin, end, ws[m]->rows, n_tokens, block, weights, stride, outs[m], decode_unit,
@@ -645,7 +658,10 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
         }
       }
     };
-    const auto tile_kernel = [&](int tile, int64_t tg, int tv, float* results) {
+    const auto tile_kernel = [&](int tile, int64_t tg, int tv, Prefetch fetch, float* results) {
+      for (int64_t i = 0; i < fetch.lines; ++i) {
+        _mm_prefetch(reinterpret_cast<const char*>(fetch.first + 64 * i), _MM_HINT_T0);
+      }
       const float* rows = decoded.data() + static_cast<int64_t>(tile) * kRowTile * cols;
       if (tv == 2) {
         float_micro_kernel<2>(rows, cols, acts.data(), tg, results);
