@@ -11,6 +11,7 @@
 #include <numbers>
 #include <utility>
 
+#include "engine/kernels/activation.h"
 #include "engine/kernels/matmul.h"
 #include "engine/models/attention.h"
 #include "engine/models/forward.h"
@@ -145,10 +146,6 @@ void rope_row(float* row, int64_t t, int64_t n_heads, const HyperParams& hp, Rop
   }
 }
 
-float silu(float x) {
-  return x / (1.0f + std::exp(-x));
-}
-
 // One decoder block. On entry s.xn holds attn_norm(x); on exit x has both residuals added
 // and, when `next` is given, s.xn holds next->attn_norm(x) (fused with the residual add).
 void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeights* next,
@@ -204,7 +201,7 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
     float* const outs[] = {s.gate.data(), s.up.data()};
     matmul_many(ws, s.xn.data(), n, outs, pool);
     parallel(pool, n, 4, [&](int64_t begin, int64_t end) {
-      for (int64_t i = begin * ff; i < end * ff; ++i) s.up[i] *= silu(s.gate[i]);
+      swiglu_in_place(s.gate.data() + begin * ff, s.up.data() + begin * ff, (end - begin) * ff);
     });
   } else {
     // Fused [gate; up]: each output row holds the gate half then the up half.
@@ -212,8 +209,7 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
     parallel(pool, n, 4, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         const float* g = s.gate.data() + t * 2 * ff;
-        float* u = s.up.data() + t * ff;
-        for (int64_t i = 0; i < ff; ++i) u[i] = silu(g[i]) * g[ff + i];
+        swiglu(g, g + ff, s.up.data() + t * ff, ff);
       }
     });
   }
