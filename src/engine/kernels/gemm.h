@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 namespace hearth {
 
@@ -25,5 +26,12 @@ inline constexpr int64_t kGemmMinTokens = 8;
 // GEMM kernel; the caller then uses the row-dot path.
 bool avx512_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
                  ThreadPool* pool);
+
+// Matrices sharing one input (q/k/v, gate/up) in one call: the activations are quantized once.
+inline constexpr size_t kMaxGemmMatrices = 4;
+// False, touching nothing, unless all of ws have one GEMM-capable type and one column count
+// (and, for float weights, there is a single matrix).
+bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
+                      std::span<float* const> outs, ThreadPool* pool);
 
 }  // namespace hearth

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "engine/kernels/gemm.h"
@@ -187,6 +188,31 @@ struct DecodeQ6K {
   }
 };
 
+// Transposes 16 vectors in place: afterwards v[i][j] holds what v[j][i] held.
+inline void transpose16(__m512* v) {
+  __m512 a[16], b[16];
+  for (int k = 0; k < 8; ++k) {  // 2x2 blocks within each 128-bit lane
+    a[2 * k] = _mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]);
+    a[2 * k + 1] = _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]);
+  }
+  for (int m = 0; m < 4; ++m) {  // 4x4 blocks within each 128-bit lane
+    b[4 * m + 0] = _mm512_shuffle_ps(a[4 * m], a[4 * m + 2], 0x44);
+    b[4 * m + 1] = _mm512_shuffle_ps(a[4 * m], a[4 * m + 2], 0xEE);
+    b[4 * m + 2] = _mm512_shuffle_ps(a[4 * m + 1], a[4 * m + 3], 0x44);
+    b[4 * m + 3] = _mm512_shuffle_ps(a[4 * m + 1], a[4 * m + 3], 0xEE);
+  }
+  for (int c = 0; c < 4; ++c) {  // then the 4x4 grid of 128-bit lanes
+    const __m512 e0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88);
+    const __m512 e1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);
+    const __m512 e2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
+    const __m512 e3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
+    v[c] = _mm512_shuffle_f32x4(e0, e2, 0x88);
+    v[8 + c] = _mm512_shuffle_f32x4(e0, e2, 0xDD);
+    v[4 + c] = _mm512_shuffle_f32x4(e1, e3, 0x88);
+    v[12 + c] = _mm512_shuffle_f32x4(e1, e3, 0xDD);
+  }
+}
+
 // ---- Activations, repacked per group of 16 tokens (missing tokens are zero).
 
 struct PackedActs {
@@ -194,7 +220,7 @@ struct PackedActs {
   int64_t groups = 0;  // weight scale groups per row
   std::vector<uint8_t> qs;        // [token group][cols / 4][kLanes][4 codes]
   std::vector<float> d;           // [token group][groups][kLanes] activation scale
-  std::vector<int32_t> neg_sum;   // [token group][groups][kLanes] -(sum of codes)
+  std::vector<int32_t> start;     // [token group][groups][kLanes] -(sum of codes) << shift
   std::vector<float> d_sum;       // [token group][groups][kLanes] d * sum of codes
 
   void resize(int64_t n_cols, int64_t n_groups, int64_t token_groups) {
@@ -202,12 +228,12 @@ struct PackedActs {
     groups = n_groups;
     qs.resize(static_cast<size_t>(token_groups * cols * kLanes));
     d.resize(static_cast<size_t>(token_groups * groups * kLanes));
-    neg_sum.resize(d.size());
+    start.resize(d.size());
     d_sum.resize(d.size());
   }
   const uint8_t* qs_of(int64_t tg) const { return qs.data() + tg * cols * kLanes; }
   const float* d_of(int64_t tg) const { return d.data() + tg * groups * kLanes; }
-  const int32_t* neg_sum_of(int64_t tg) const { return neg_sum.data() + tg * groups * kLanes; }
+  const int32_t* start_of(int64_t tg) const { return start.data() + tg * groups * kLanes; }
   const float* d_sum_of(int64_t tg) const { return d_sum.data() + tg * groups * kLanes; }
 };
 
@@ -238,39 +264,59 @@ void quantize_row_8bit(const float* x, int64_t cols, int block, int group, int8_
 }
 
 // Quantizes tokens [first, first + n_valid) as the row-dot path would and repacks them into
-// token group tg.
-void pack_token_group(ActivationFormat format, int group, const float* in, int64_t first,
-                      int n_valid, PackedActs& acts, int64_t tg) {
+// token group tg. offset_shift >= 0 stores -(sum of codes) << offset_shift as the group's
+// starting integer sum, so the micro-kernel loads it instead of shifting per tile.
+void pack_token_group(ActivationFormat format, int group, int offset_shift, const float* in,
+                      int64_t first, int n_valid, PackedActs& acts, int64_t tg) {
   const int64_t cols = acts.cols;
   const int64_t groups = acts.groups;
   const int block = format == ActivationFormat::kQ8 ? kLegacyBlock : kSuperBlock;
   thread_local std::vector<int8_t> codes;
   thread_local std::vector<float> scale_of_group;
-  codes.resize(static_cast<size_t>(cols));
-  scale_of_group.resize(static_cast<size_t>(groups));
+  codes.resize(static_cast<size_t>(kLanes * cols));
+  scale_of_group.resize(static_cast<size_t>(kLanes * groups));
+  for (int lane = 0; lane < n_valid; ++lane) {
+    quantize_row_8bit(in + (first + lane) * cols, cols, block, group, codes.data() + lane * cols,
+                      scale_of_group.data() + lane * groups);
+  }
+  std::fill(codes.begin() + n_valid * cols, codes.end(), 0);
+  std::fill(scale_of_group.begin() + n_valid * groups, scale_of_group.end(), 0.0f);
+
+  // 64 columns of 16 tokens are a 16 x 16 matrix of 4-byte chunks; transposing it puts each
+  // chunk column (4 elements of all 16 tokens) into one vector.
   uint8_t* qs = acts.qs.data() + tg * cols * kLanes;
+  for (int64_t k0 = 0; k0 < cols; k0 += 64) {
+    const int n_chunks = static_cast<int>(std::min<int64_t>(16, (cols - k0) / 4));
+    const auto mask = static_cast<__mmask16>((1u << n_chunks) - 1);
+    __m512 lines[kLanes];
+    for (int lane = 0; lane < kLanes; ++lane) {
+      lines[lane] = _mm512_castsi512_ps(
+          _mm512_maskz_loadu_epi32(mask, codes.data() + lane * cols + k0));
+    }
+    transpose16(lines);
+    for (int c = 0; c < n_chunks; ++c) {
+      _mm512_storeu_ps(reinterpret_cast<float*>(qs + (k0 / 4 + c) * 64), lines[c]);
+    }
+  }
+
+  const __m512i ones = _mm512_set1_epi8(1);
+  const int steps = group / 4;
   const size_t meta = static_cast<size_t>(tg * groups * kLanes);
-  for (int lane = 0; lane < kLanes; ++lane) {
-    if (lane < n_valid) {
-      quantize_row_8bit(in + (first + lane) * cols, cols, block, group, codes.data(),
-                        scale_of_group.data());
-    } else {
-      std::fill(codes.begin(), codes.end(), 0);
-      std::fill(scale_of_group.begin(), scale_of_group.end(), 0.0f);
+  for (int64_t g = 0; g < groups; ++g) {
+    __m512i sum = _mm512_setzero_si512();
+    for (int s = 0; s < steps; ++s) {
+      sum = _mm512_dpbusd_epi32(sum, ones, _mm512_loadu_si512(qs + (g * steps + s) * 64));
     }
-    for (int64_t k4 = 0; k4 < cols / 4; ++k4) {
-      std::memcpy(qs + (k4 * kLanes + lane) * 4, codes.data() + 4 * k4, 4);
-    }
-    for (int64_t g = 0; g < groups; ++g) {
-      int32_t sum = 0;
-      for (int i = 0; i < group; i += 16) {
-        const auto* bytes = reinterpret_cast<const __m128i*>(codes.data() + g * group + i);
-        sum += _mm512_reduce_add_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128(bytes)));
-      }
-      const size_t at = meta + static_cast<size_t>(g * kLanes + lane);
-      acts.d[at] = scale_of_group[g];
-      acts.neg_sum[at] = -sum;
-      acts.d_sum[at] = scale_of_group[g] * static_cast<float>(sum);
+    alignas(64) float d[kLanes];
+    for (int lane = 0; lane < kLanes; ++lane) d[lane] = scale_of_group[lane * groups + g];
+    const __m512 dv = _mm512_load_ps(d);
+    const size_t at = meta + static_cast<size_t>(g * kLanes);
+    _mm512_storeu_ps(acts.d.data() + at, dv);
+    _mm512_storeu_ps(acts.d_sum.data() + at, _mm512_mul_ps(dv, _mm512_cvtepi32_ps(sum)));
+    if (offset_shift >= 0) {
+      _mm512_storeu_si512(acts.start.data() + at,
+                          _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), sum),
+                                            static_cast<unsigned>(offset_shift)));
     }
   }
 }
@@ -283,21 +329,28 @@ struct DecodedTile {
   const float* mins;     // [kRowTile][groups]
 };
 
+// Cache lines (of the next row unit's weights) to request during one micro-kernel call.
+struct Prefetch {
+  const uint8_t* first;
+  int64_t lines;
+};
+
 // results[r * kTokenVectors * kLanes + i] = row r . token (16 * tg + i)
 template <class Format, int TV>
-void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, float* results) {
+void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, Prefetch fetch,
+                      float* results) {
   constexpr int kGroup = Format::kGroup;
   constexpr int kSteps = kGroup / 4;
   const int64_t cols = a.cols;
   const int64_t groups = a.groups;
   const uint8_t* qs[TV];
   const float* d[TV];
-  const int32_t* neg_sum[TV];
+  const int32_t* start[TV];
   const float* d_sum[TV];
   for (int v = 0; v < TV; ++v) {
     qs[v] = a.qs_of(tg + v);
     d[v] = a.d_of(tg + v);
-    neg_sum[v] = a.neg_sum_of(tg + v);
+    start[v] = a.start_of(tg + v);
     d_sum[v] = a.d_sum_of(tg + v);
   }
   __m512 acc[kRowTile][TV];
@@ -309,7 +362,13 @@ void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, flo
   // group and accumulator). Q8 activations change scale every 32, i.e. every group.
   constexpr int kGroupsPerActScale =
       Format::kAct == ActivationFormat::kQ8K ? kSuperBlock / kGroup : 1;
+  const int64_t fetch_per_group = (fetch.lines + groups - 1) / groups;
   for (int64_t g0 = 0; g0 < groups; g0 += kGroupsPerActScale) {
+    // A few requests per group: issued in bursts, they stalled on the miss buffers.
+    for (int64_t i = g0 * fetch_per_group;
+         i < std::min(fetch.lines, (g0 + kGroupsPerActScale) * fetch_per_group); ++i) {
+      _mm_prefetch(reinterpret_cast<const char*>(fetch.first + 64 * i), _MM_HINT_T0);
+    }
     __m512 partial[kRowTile][TV];
     if constexpr (kGroupsPerActScale > 1) {
       for (int r = 0; r < kRowTile; ++r) {
@@ -317,18 +376,12 @@ void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, flo
       }
     }
     for (int64_t g = g0; g < g0 + kGroupsPerActScale; ++g) {
-      __m512i start[TV];
-      for (int v = 0; v < TV; ++v) {
-        if constexpr (Format::kOffsetShift >= 0) {
-          start[v] = _mm512_slli_epi32(_mm512_loadu_si512(neg_sum[v] + g * kLanes),
-                                       Format::kOffsetShift);
-        } else {
-          start[v] = _mm512_setzero_si512();
-        }
-      }
       __m512i isum[kRowTile][TV];
-      for (int r = 0; r < kRowTile; ++r) {
-        for (int v = 0; v < TV; ++v) isum[r][v] = start[v];
+      for (int v = 0; v < TV; ++v) {
+        const __m512i first = Format::kOffsetShift >= 0
+                                  ? _mm512_loadu_si512(start[v] + g * kLanes)
+                                  : _mm512_setzero_si512();
+        for (int r = 0; r < kRowTile; ++r) isum[r][v] = first;
       }
       for (int s = 0; s < kSteps; ++s) {
         __m512i act[TV];
@@ -384,31 +437,6 @@ void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, flo
   }
 }
 
-// Transposes 16 vectors in place: afterwards v[i][j] holds what v[j][i] held.
-inline void transpose16(__m512* v) {
-  __m512 a[16], b[16];
-  for (int k = 0; k < 8; ++k) {  // 2x2 blocks within each 128-bit lane
-    a[2 * k] = _mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]);
-    a[2 * k + 1] = _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]);
-  }
-  for (int m = 0; m < 4; ++m) {  // 4x4 blocks within each 128-bit lane
-    b[4 * m + 0] = _mm512_shuffle_ps(a[4 * m], a[4 * m + 2], 0x44);
-    b[4 * m + 1] = _mm512_shuffle_ps(a[4 * m], a[4 * m + 2], 0xEE);
-    b[4 * m + 2] = _mm512_shuffle_ps(a[4 * m + 1], a[4 * m + 3], 0x44);
-    b[4 * m + 3] = _mm512_shuffle_ps(a[4 * m + 1], a[4 * m + 3], 0xEE);
-  }
-  for (int c = 0; c < 4; ++c) {  // then the 4x4 grid of 128-bit lanes
-    const __m512 e0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88);
-    const __m512 e1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);
-    const __m512 e2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
-    const __m512 e3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
-    v[c] = _mm512_shuffle_f32x4(e0, e2, 0x88);
-    v[8 + c] = _mm512_shuffle_f32x4(e0, e2, 0xDD);
-    v[4 + c] = _mm512_shuffle_f32x4(e1, e3, 0x88);
-    v[12 + c] = _mm512_shuffle_f32x4(e1, e3, 0xDD);
-  }
-}
-
 // Writes a row unit's results (results[row][token], kUnitRows rows) to the token-major
 // output: one 64-byte store per token instead of 16 scattered ones, which stalled on the
 // output lines' ownership requests.
@@ -428,16 +456,6 @@ void store_unit(const float* results, int64_t row0, int n_rows, int64_t token0,
   }
 }
 
-// Asks for the next row unit's weights while the micro-kernels work on this one: the unit is
-// read once per token block, straight from DRAM, and without this its loads stall decoding.
-void prefetch_rows(const uint8_t* first, int64_t n_rows, int64_t stride) {
-  for (int64_t r = 0; r < n_rows; ++r) {
-    for (int64_t byte = 0; byte < stride; byte += 64) {
-      _mm_prefetch(reinterpret_cast<const char*>(first + r * stride + byte), _MM_HINT_T1);
-    }
-  }
-}
-
 int64_t token_groups_per_block(int64_t bytes_per_token_group) {
   const int64_t n = std::max<int64_t>(kTokenVectors, kActBlockBytes / bytes_per_token_group);
   return n / kTokenVectors * kTokenVectors;
@@ -445,8 +463,9 @@ int64_t token_groups_per_block(int64_t bytes_per_token_group) {
 
 // Runs row units [unit_begin, unit_end) against every token. decode_unit(row0, n_rows) decodes
 // the unit's rows (padding rows beyond n_rows with zero scales, so their discarded results
-// stay finite); tile_kernel(tile, tg, tv, results) runs the micro-kernel for rows
-// 4 * tile .. 4 * tile + 3 of the unit against token vectors tg .. tg + tv - 1.
+// stay finite); tile_kernel(tile, tg, tv, fetch, results) requests the lines in `fetch` and
+// runs the micro-kernel for rows 4 * tile .. 4 * tile + 3 of the unit against token vectors
+// tg .. tg + tv - 1.
 template <class DecodeUnit, class TileKernel>
 void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tokens,
                int64_t block, const uint8_t* weights, int64_t stride, float* out,
@@ -455,19 +474,26 @@ void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tok
   alignas(64) float results[kUnitRows * kTokenVectors * kLanes] = {};
   for (int64_t block_begin = 0; block_begin < token_groups; block_begin += block) {
     const int64_t block_end = std::min(token_groups, block_begin + block);
+    const int64_t calls_per_unit =
+        (block_end - block_begin + kTokenVectors - 1) / kTokenVectors * (kUnitRows / kRowTile);
     for (int64_t unit = unit_begin; unit < unit_end; ++unit) {
       const int64_t row0 = unit * kUnitRows;
       const int n_rows = static_cast<int>(std::min<int64_t>(kUnitRows, rows - row0));
       decode_unit(row0, n_rows);
-      if (unit + 1 < unit_end) {
-        prefetch_rows(weights + (row0 + kUnitRows) * stride,
-                      std::min<int64_t>(kUnitRows, rows - row0 - kUnitRows), stride);
-      }
+      // The next unit's weights come straight from DRAM; the micro-kernel calls request
+      // them a little at a time. Without this, decoding stalled on every line.
+      const uint8_t* fetch = weights + (row0 + n_rows) * stride;
+      const uint8_t* fetch_end =
+          unit + 1 < unit_end ? weights + std::min(rows, row0 + 2 * kUnitRows) * stride : fetch;
+      const int64_t lines_per_call = ((fetch_end - fetch) / 64 + calls_per_unit) / calls_per_unit;
       const int n_tiles = (n_rows + kRowTile - 1) / kRowTile;
       for (int64_t tg = block_begin; tg < block_end; tg += kTokenVectors) {
         const int tv = static_cast<int>(std::min<int64_t>(kTokenVectors, block_end - tg));
         for (int tile = 0; tile < n_tiles; ++tile) {
-          tile_kernel(tile, tg, tv, results + tile * kRowTile * kTokenVectors * kLanes);
+          const int64_t lines = std::clamp<int64_t>((fetch_end - fetch) / 64, 0, lines_per_call);
+          tile_kernel(tile, tg, tv, Prefetch{fetch, lines},
+                      results + tile * kRowTile * kTokenVectors * kLanes);
+          fetch += 64 * lines;
         }
         const int64_t token0 = tg * kLanes;
         store_unit(results, row0, n_rows, token0,
@@ -477,10 +503,13 @@ void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tok
   }
 }
 
+// Every matrix in ws has Format's type and the same column count: the activations are packed
+// once, and one parallel loop runs over the row units of all of them (q/k/v or gate/up are
+// one job instead of three, and the small k/v matrices no longer each pay a pool round trip).
 template <class Format>
-void gemm_quantized(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
-                    ThreadPool* pool) {
-  const int64_t cols = w.cols;
+void gemm_quantized(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
+                    std::span<float* const> outs, ThreadPool* pool) {
+  const int64_t cols = ws[0]->cols;
   const int64_t groups = cols / Format::kGroup;
   const int64_t token_groups = (n_tokens + kLanes - 1) / kLanes;
   // One buffer per calling thread; the lambdas below must name it through a reference, since
@@ -491,44 +520,53 @@ void gemm_quantized(const WeightMatrix& w, const float* in, int64_t n_tokens, fl
   parallel_for(pool, token_groups, 1, [&](int64_t begin, int64_t end) {
     for (int64_t tg = begin; tg < end; ++tg) {
       const int n_valid = static_cast<int>(std::min<int64_t>(kLanes, n_tokens - tg * kLanes));
-      pack_token_group(Format::kAct, Format::kGroup, in, tg * kLanes, n_valid, acts, tg);
+      pack_token_group(Format::kAct, Format::kGroup, Format::kOffsetShift, in, tg * kLanes,
+                       n_valid, acts, tg);
     }
   });
 
-  const int64_t stride = row_bytes(traits(w.type), cols);
-  const auto* weights = static_cast<const uint8_t*>(w.data);
+  const int64_t stride = row_bytes(traits(ws[0]->type), cols);
   const int64_t block = token_groups_per_block(cols * kLanes);
-  const int64_t n_units = (w.rows + kUnitRows - 1) / kUnitRows;
-  parallel_for(pool, n_units, 1, [&](int64_t unit_begin, int64_t unit_end) {
+  int64_t first_unit[kMaxGemmMatrices + 1] = {};
+  for (size_t m = 0; m < ws.size(); ++m) {
+    first_unit[m + 1] = first_unit[m] + (ws[m]->rows + kUnitRows - 1) / kUnitRows;
+  }
+  parallel_for(pool, first_unit[ws.size()], 1, [&](int64_t unit_begin, int64_t unit_end) {
     thread_local std::vector<uint8_t> codes;
     thread_local std::vector<float> scales, mins;
     codes.resize(static_cast<size_t>(kUnitRows * cols));
     scales.resize(static_cast<size_t>(kUnitRows * groups));
     mins.resize(scales.size());
-    const auto decode_unit = [&](int64_t row0, int n_rows) {
-      for (int r = 0; r < kUnitRows; ++r) {
-        if (r < n_rows) {
-          Format::decode(weights + (row0 + r) * stride, cols, codes.data() + r * cols,
-                         scales.data() + r * groups, mins.data() + r * groups);
-        } else {
-          std::fill_n(codes.data() + r * cols, cols, 0);
-          std::fill_n(scales.data() + r * groups, groups, 0.0f);
-          std::fill_n(mins.data() + r * groups, groups, 0.0f);
+    for (size_t m = 0; m < ws.size(); ++m) {
+      const int64_t begin = std::max(unit_begin, first_unit[m]) - first_unit[m];
+      const int64_t end = std::min(unit_end, first_unit[m + 1]) - first_unit[m];
+      if (begin >= end) continue;
+      const auto* weights = static_cast<const uint8_t*>(ws[m]->data);
+      const auto decode_unit = [&](int64_t row0, int n_rows) {
+        for (int r = 0; r < kUnitRows; ++r) {
+          if (r < n_rows) {
+            Format::decode(weights + (row0 + r) * stride, cols, codes.data() + r * cols,
+                           scales.data() + r * groups, mins.data() + r * groups);
+          } else {
+            std::fill_n(codes.data() + r * cols, cols, 0);
+            std::fill_n(scales.data() + r * groups, groups, 0.0f);
+            std::fill_n(mins.data() + r * groups, groups, 0.0f);
+          }
         }
-      }
-    };
-    const auto tile_kernel = [&](int tile, int64_t tg, int tv, float* results) {
-      const int64_t first = static_cast<int64_t>(tile) * kRowTile;
-      const DecodedTile decoded{codes.data() + first * cols, scales.data() + first * groups,
-                                mins.data() + first * groups};
-      if (tv == 2) {
-        int_micro_kernel<Format, 2>(decoded, acts, tg, results);
-      } else {
-        int_micro_kernel<Format, 1>(decoded, acts, tg, results);
-      }
-    };
-    run_units(unit_begin, unit_end, w.rows, n_tokens, block, weights, stride, out, decode_unit,
-              tile_kernel);
+      };
+      const auto tile_kernel = [&](int tile, int64_t tg, int tv, Prefetch fetch, float* results) {
+        const int64_t first = static_cast<int64_t>(tile) * kRowTile;
+        const DecodedTile decoded{codes.data() + first * cols, scales.data() + first * groups,
+                                  mins.data() + first * groups};
+        if (tv == 2) {
+          int_micro_kernel<Format, 2>(decoded, acts, tg, fetch, results);
+        } else {
+          int_micro_kernel<Format, 1>(decoded, acts, tg, fetch, results);
+        }
+      };
+      run_units(begin, end, ws[m]->rows, n_tokens, block, weights, stride, outs[m], decode_unit,
+                tile_kernel);
+    }
   });
 }
 
@@ -620,7 +658,10 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
         }
       }
     };
-    const auto tile_kernel = [&](int tile, int64_t tg, int tv, float* results) {
+    const auto tile_kernel = [&](int tile, int64_t tg, int tv, Prefetch fetch, float* results) {
+      for (int64_t i = 0; i < fetch.lines; ++i) {
+        _mm_prefetch(reinterpret_cast<const char*>(fetch.first + 64 * i), _MM_HINT_T0);
+      }
       const float* rows = decoded.data() + static_cast<int64_t>(tile) * kRowTile * cols;
       if (tv == 2) {
         float_micro_kernel<2>(rows, cols, acts.data(), tg, results);
@@ -635,34 +676,49 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
 
 }  // namespace
 
-bool avx512_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
-                 ThreadPool* pool) {
+bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
+                      std::span<float* const> outs, ThreadPool* pool) {
+  if (ws.empty() || ws.size() > kMaxGemmMatrices || ws.size() != outs.size()) return false;
+  const WeightMatrix& w = *ws[0];
+  for (const WeightMatrix* other : ws) {
+    if (other->type != w.type || other->cols != w.cols) return false;
+  }
   switch (w.type) {
-    case TensorType::F32: gemm_float<0>(w, in, n_tokens, out, pool); return true;
-    case TensorType::F16: gemm_float<1>(w, in, n_tokens, out, pool); return true;
-    case TensorType::BF16: gemm_float<2>(w, in, n_tokens, out, pool); return true;
     case TensorType::Q4_0:
-      gemm_quantized<DecodeLegacy<BlockQ4_0, 3, false, false>>(w, in, n_tokens, out, pool);
+      gemm_quantized<DecodeLegacy<BlockQ4_0, 3, false, false>>(ws, in, n_tokens, outs, pool);
       return true;
     case TensorType::Q4_1:
-      gemm_quantized<DecodeLegacy<BlockQ4_1, -1, true, false>>(w, in, n_tokens, out, pool);
+      gemm_quantized<DecodeLegacy<BlockQ4_1, -1, true, false>>(ws, in, n_tokens, outs, pool);
       return true;
     case TensorType::Q5_0:
-      gemm_quantized<DecodeLegacy<BlockQ5_0, 4, false, true>>(w, in, n_tokens, out, pool);
+      gemm_quantized<DecodeLegacy<BlockQ5_0, 4, false, true>>(ws, in, n_tokens, outs, pool);
       return true;
     case TensorType::Q5_1:
-      gemm_quantized<DecodeLegacy<BlockQ5_1, -1, true, true>>(w, in, n_tokens, out, pool);
+      gemm_quantized<DecodeLegacy<BlockQ5_1, -1, true, true>>(ws, in, n_tokens, outs, pool);
       return true;
-    case TensorType::Q8_0: gemm_quantized<DecodeQ8_0>(w, in, n_tokens, out, pool); return true;
+    case TensorType::Q8_0: gemm_quantized<DecodeQ8_0>(ws, in, n_tokens, outs, pool); return true;
     case TensorType::Q4_K:
-      gemm_quantized<DecodeQ45K<BlockQ4_K, false>>(w, in, n_tokens, out, pool);
+      gemm_quantized<DecodeQ45K<BlockQ4_K, false>>(ws, in, n_tokens, outs, pool);
       return true;
     case TensorType::Q5_K:
-      gemm_quantized<DecodeQ45K<BlockQ5_K, true>>(w, in, n_tokens, out, pool);
+      gemm_quantized<DecodeQ45K<BlockQ5_K, true>>(ws, in, n_tokens, outs, pool);
       return true;
-    case TensorType::Q6_K: gemm_quantized<DecodeQ6K>(w, in, n_tokens, out, pool); return true;
+    case TensorType::Q6_K: gemm_quantized<DecodeQ6K>(ws, in, n_tokens, outs, pool); return true;
+    default: break;
+  }
+  if (ws.size() != 1) return false;
+  switch (w.type) {
+    case TensorType::F32: gemm_float<0>(w, in, n_tokens, outs[0], pool); return true;
+    case TensorType::F16: gemm_float<1>(w, in, n_tokens, outs[0], pool); return true;
+    case TensorType::BF16: gemm_float<2>(w, in, n_tokens, outs[0], pool); return true;
     default: return false;
   }
+}
+
+bool avx512_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                 ThreadPool* pool) {
+  const WeightMatrix* one = &w;
+  return avx512_gemm_many(std::span(&one, 1), in, n_tokens, std::span(&out, 1), pool);
 }
 
 }  // namespace hearth
@@ -678,6 +734,10 @@ bool avx512_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float
 
 namespace hearth {
 bool avx512_gemm(const WeightMatrix&, const float*, int64_t, float*, ThreadPool*) { return false; }
+bool avx512_gemm_many(std::span<const WeightMatrix* const>, const float*, int64_t,
+                      std::span<float* const>, ThreadPool*) {
+  return false;
+}
 }  // namespace hearth
 
 #endif

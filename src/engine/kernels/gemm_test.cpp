@@ -140,5 +140,57 @@ TEST(Gemm, MatchesScalarOnOddShapes) {
   }
 }
 
+// matmul_many shares the packed activations between matrices of one type and falls back to
+// one matmul per matrix otherwise; every output must be what its own matmul gives, bit for bit.
+TEST(Gemm, ManyMatchesOneByOne) {
+  ThreadPool pool(2);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int64_t cols = 512;
+  struct Matrix {
+    TensorType type;
+    int64_t rows;
+  };
+  const Matrix matrices[] = {{TensorType::Q8_0, 40},
+                             {TensorType::Q8_0, 16},
+                             {TensorType::Q8_0, 9},
+                             {TensorType::Q4_K, 24},
+                             {TensorType::Q4_0, 17},
+                             {TensorType::Q4_0, 33}};
+  std::vector<std::vector<uint8_t>> data;
+  std::vector<WeightMatrix> ws;
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (const Matrix& m : matrices) {
+    const int64_t stride = row_bytes(traits(m.type), cols);
+    data.emplace_back(static_cast<size_t>(m.rows * stride));
+    for (int64_t r = 0; r < m.rows; ++r) {
+      for (auto& v : row) v = dist(rng);
+      quantize_row(m.type, row.data(), data.back().data() + r * stride, cols);
+    }
+    ws.push_back(WeightMatrix{m.type, data.back().data(), m.rows, cols});
+  }
+  for (int64_t n_tokens : {int64_t{1}, kGemmMinTokens, int64_t{45}}) {
+    std::vector<float> x(static_cast<size_t>(n_tokens * cols));
+    for (auto& v : x) v = dist(rng);
+    std::vector<std::vector<float>> expected, got;
+    std::vector<const WeightMatrix*> w_ptrs;
+    std::vector<float*> outs;
+    for (const WeightMatrix& w : ws) {
+      expected.emplace_back(static_cast<size_t>(n_tokens * w.rows));
+      got.emplace_back(static_cast<size_t>(n_tokens * w.rows), NAN);
+      matmul(w, x.data(), n_tokens, expected.back().data(), &pool);
+      w_ptrs.push_back(&w);
+      outs.push_back(got.back().data());
+    }
+    matmul_many(w_ptrs, x.data(), n_tokens, outs, &pool);
+    for (size_t m = 0; m < ws.size(); ++m) {
+      for (size_t i = 0; i < got[m].size(); ++i) {
+        ASSERT_EQ(got[m][i], expected[m][i]) << "matrix " << m << " tokens " << n_tokens
+                                             << " index " << i;
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hearth

@@ -76,6 +76,28 @@ void matmul(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out
   matmul_at_level(w, in, n_tokens, out, pool, active_kernel_level());
 }
 
+void matmul_many(std::span<const WeightMatrix* const> w, const float* in, int64_t n_tokens,
+                 std::span<float* const> out, ThreadPool* pool) {
+  assert(w.size() == out.size());
+  const KernelLevel level = active_kernel_level();
+  size_t i = 0;
+  while (i < w.size()) {
+    // The longest run of matrices that can share one packed input.
+    size_t j = i + 1;
+    while (j < w.size() && j - i < kMaxGemmMatrices && w[j]->type == w[i]->type &&
+           w[j]->cols == w[i]->cols && w[j]->rows > 0) {
+      ++j;
+    }
+    if (j - i > 1 && w[i]->rows > 0 && n_tokens >= kGemmMinTokens &&
+        level >= KernelLevel::kAvx512 &&
+        avx512_gemm_many(w.subspan(i, j - i), in, n_tokens, out.subspan(i, j - i), pool)) {
+      i = j;
+      continue;
+    }
+    for (; i < j; ++i) matmul_at_level(*w[i], in, n_tokens, out[i], pool, level);
+  }
+}
+
 void get_row(const WeightMatrix& w, int64_t row, float* dst) {
   assert(row >= 0 && row < w.rows && can_dequantize(w.type));
   const int64_t stride = row_bytes(traits(w.type), w.cols);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "engine/tensor/types.h"
 
@@ -26,6 +27,12 @@ struct WeightMatrix {
 // out[t * w.rows + r] = sum_k w[r, k] * in[t * w.cols + k]   for t < n_tokens, r < w.rows
 void matmul(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
             ThreadPool* pool);
+
+// matmul() of several matrices against the same activations (q/k/v, gate/up):
+// out[i] = w[i] x in. Matrices of one type share the activations' quantization and one
+// parallel loop, which saves a pass over the input and the pool round trips.
+void matmul_many(std::span<const WeightMatrix* const> w, const float* in, int64_t n_tokens,
+                 std::span<float* const> out, ThreadPool* pool);
 
 // Copies row `row` of an embedding-style matrix into dst as F32 (token embedding lookup).
 void get_row(const WeightMatrix& w, int64_t row, float* dst);

@@ -11,6 +11,7 @@
 #include <numbers>
 #include <utility>
 
+#include "engine/kernels/activation.h"
 #include "engine/kernels/matmul.h"
 #include "engine/models/attention.h"
 #include "engine/models/forward.h"
@@ -145,10 +146,6 @@ void rope_row(float* row, int64_t t, int64_t n_heads, const HyperParams& hp, Rop
   }
 }
 
-float silu(float x) {
-  return x / (1.0f + std::exp(-x));
-}
-
 // One decoder block. On entry s.xn holds attn_norm(x); on exit x has both residuals added
 // and, when `next` is given, s.xn holds next->attn_norm(x) (fused with the residual add).
 void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeights* next,
@@ -170,24 +167,29 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
       std::copy(row + q_dim + kv_dim, row + qkv_dim, s.v.data() + t * kv_dim);
     }
   } else {
-    matmul(L.wq, s.xn.data(), n, s.q.data(), pool);
-    matmul(L.wk, s.xn.data(), n, s.k.data(), pool);
-    matmul(L.wv, s.xn.data(), n, s.v.data(), pool);
+    const WeightMatrix* const ws[] = {&L.wq, &L.wk, &L.wv};
+    float* const outs[] = {s.q.data(), s.k.data(), s.v.data()};
+    matmul_many(ws, s.xn.data(), n, outs, pool);
   }
-  add_bias(s.q.data(), n, q_dim, L.bq);
-  add_bias(s.k.data(), n, kv_dim, L.bk);
-  add_bias(s.v.data(), n, kv_dim, L.bv);
-  // Per token: rotate q and k, then store k (rotated, so later tokens never rotate it again)
-  // and v in the cache's type while the row is still in cache.
+  // Per token: add the biases, rotate q and k, then store k (rotated, so later tokens never
+  // rotate it again) and v in the cache's type while the row is still in cache. Rows are
+  // independent (each writes its own cache position), so a prompt's rows run in parallel.
   const RopeStyle style = w.arch->rope_style;
-  for (int64_t t = 0; t < n; ++t) {
-    rope_row(s.q.data() + t * q_dim, t, hp.n_head, hp, style, s);
-    float* k_row = s.k.data() + t * kv_dim;
-    rope_row(k_row, t, hp.n_head_kv, hp, style, s);
-    KvCache& cache = *seqs[s.row_seq[t]].cache;
-    cache.write_k(layer, s.row_pos[t], k_row);
-    cache.write_v(layer, s.row_pos[t], s.v.data() + t * kv_dim);
-  }
+  parallel(pool, n, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      float* q_row = s.q.data() + t * q_dim;
+      float* k_row = s.k.data() + t * kv_dim;
+      float* v_row = s.v.data() + t * kv_dim;
+      add_bias(q_row, 1, q_dim, L.bq);
+      add_bias(k_row, 1, kv_dim, L.bk);
+      add_bias(v_row, 1, kv_dim, L.bv);
+      rope_row(q_row, t, hp.n_head, hp, style, s);
+      rope_row(k_row, t, hp.n_head_kv, hp, style, s);
+      KvCache& cache = *seqs[s.row_seq[t]].cache;
+      cache.write_k(layer, s.row_pos[t], k_row);
+      cache.write_v(layer, s.row_pos[t], v_row);
+    }
+  });
 
   attention(hp, seqs, layer, s, s.attn.data(), pool);
   matmul(L.wo, s.attn.data(), n, s.proj.data(), pool);
@@ -195,17 +197,21 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
   add_rms_norm_rows(s.x.data(), s.proj.data(), L.ffn_norm, n, hp.rms_eps, s.xn.data(), pool);
   const int64_t ff = hp.n_ff;
   if (L.w_gate.data) {
-    matmul(L.w_gate, s.xn.data(), n, s.gate.data(), pool);
-    matmul(L.w_up, s.xn.data(), n, s.up.data(), pool);
-    for (int64_t i = 0; i < n * ff; ++i) s.up[i] *= silu(s.gate[i]);
+    const WeightMatrix* const ws[] = {&L.w_gate, &L.w_up};
+    float* const outs[] = {s.gate.data(), s.up.data()};
+    matmul_many(ws, s.xn.data(), n, outs, pool);
+    parallel(pool, n, 4, [&](int64_t begin, int64_t end) {
+      swiglu_in_place(s.gate.data() + begin * ff, s.up.data() + begin * ff, (end - begin) * ff);
+    });
   } else {
     // Fused [gate; up]: each output row holds the gate half then the up half.
     matmul(L.w_up, s.xn.data(), n, s.gate.data(), pool);
-    for (int64_t t = 0; t < n; ++t) {
-      const float* g = s.gate.data() + t * 2 * ff;
-      float* u = s.up.data() + t * ff;
-      for (int64_t i = 0; i < ff; ++i) u[i] = silu(g[i]) * g[ff + i];
-    }
+    parallel(pool, n, 4, [&](int64_t begin, int64_t end) {
+      for (int64_t t = begin; t < end; ++t) {
+        const float* g = s.gate.data() + t * 2 * ff;
+        swiglu(g, g + ff, s.up.data() + t * ff, ff);
+      }
+    });
   }
   matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
   if (next) {
