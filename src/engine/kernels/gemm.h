@@ -26,4 +26,8 @@ inline constexpr int64_t kGemmMinTokens = 8;
 bool avx512_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
                  ThreadPool* pool);
 
+// AVX2 + FMA + F16C GEMM, for the same types and with the same contract as avx512_gemm.
+bool avx2_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+               ThreadPool* pool);
+
 }  // namespace hearth
