@@ -21,6 +21,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "engine/kernels/gemm.h"
@@ -47,6 +49,17 @@ constexpr int kUnitRows = 16;  // rows decoded together: two 8-lane vectors, one
 // Tokens whose activations a thread runs past each decoded unit before moving to the next:
 // sized for a 256-512 KiB L2 next to the decoded unit itself.
 constexpr int64_t kActBlockBytes = 192 * 1024;
+
+// Calls f(std::integral_constant<int, i>) for i < N. Loops over the tile's tokens and row
+// vectors must index the accumulator arrays with constants from the start: GCC scalarizes the
+// arrays into registers before it unrolls loops, and left them in memory otherwise, storing
+// every accumulator on every step.
+template <int N, class F>
+[[gnu::always_inline]] inline void unroll(F&& f) {
+  [&]<int... I>(std::integer_sequence<int, I...>) {
+    (f(std::integral_constant<int, I>{}), ...);
+  }(std::make_integer_sequence<int, N>{});
+}
 
 inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
 inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
@@ -146,6 +159,9 @@ struct Legacy {
   static constexpr ActivationFormat kAct = ActivationFormat::kQ8;
   static constexpr int kGroup = 32;
   static constexpr int kStepsPerWiden = kFiveBit ? 4 : 8;  // 2 * 31 * 127 * 4 < 32768
+  // Tokens per kernel call: with 4, GCC spilled an int16 sum inside the step loop, and the
+  // store-to-load chain through it took twice the time of the step's arithmetic.
+  static constexpr int kTile = 3;
   static void decode(const void* row, int r, Unit& u) {
     const auto* b = static_cast<const Block*>(row);
     uint8_t* codes = u.linear.data() + r * u.cols;
@@ -173,6 +189,7 @@ struct Legacy {
 struct Q8_0 {
   static constexpr ActivationFormat kAct = ActivationFormat::kQ8;
   static constexpr int kGroup = 32;
+  static constexpr int kTile = 4;
   static void decode(const void* row, int r, Unit& u) {
     const auto* b = static_cast<const BlockQ8_0*>(row);
     uint8_t* codes = u.linear.data() + r * u.cols;
@@ -191,6 +208,7 @@ struct K45 {
   static constexpr ActivationFormat kAct = ActivationFormat::kQ8K;
   static constexpr int kGroup = 32;
   static constexpr int kStepsPerWiden = kFiveBit ? 4 : 8;
+  static constexpr int kTile = 4;
   static void decode(const void* row, int r, Unit& u) {
     const auto* blocks = static_cast<const Block*>(row);
     const __m256i low_nibble = _mm256_set1_epi8(0x0F);
@@ -239,6 +257,7 @@ struct Q6K {
   static constexpr ActivationFormat kAct = ActivationFormat::kQ8K;
   static constexpr int kGroup = 16;
   static constexpr int kStepsPerWiden = 2;  // 2 * 63 * 127 * 2 < 32768
+  static constexpr int kTile = 4;
   static void decode(const void* row, int r, Unit& u) {
     const auto* blocks = static_cast<const BlockQ6_K*>(row);
     const __m256i low_nibble = _mm256_set1_epi8(0x0F);
@@ -362,35 +381,45 @@ void quantize_acts(const float* in, int64_t n_tokens, Acts& acts, ThreadPool* po
 // ---- Micro-kernels: the unit's 16 rows x NT tokens over the whole row length. out points at
 // the first token's first row; rows at and past n_rows are not written.
 
-template <int NT>
-inline void store_results(const __m256 (&acc)[2][NT], float* out, int64_t out_rows, int n_rows) {
-  for (int t = 0; t < NT; ++t) {
-    for (int v = 0; v < 2; ++v) {
-      float* dst = out + t * out_rows + 8 * v;
-      if (n_rows >= 8 * (v + 1)) {
-        _mm256_storeu_ps(dst, acc[v][t]);
-      } else if (n_rows > 8 * v) {
-        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows - 8 * v), lane);
-        _mm256_maskstore_ps(dst, mask, acc[v][t]);
-      }
-    }
+// Stores rows 8v .. 8v + 7 of one token; rows at and past n_rows are not written. Takes one
+// vector, not the accumulator array: passing the array by reference made GCC keep it in memory
+// and store every accumulator on every step.
+inline void store_rows(float* dst, int v, __m256 x, int n_rows) {
+  if (n_rows >= 8 * (v + 1)) {
+    _mm256_storeu_ps(dst + 8 * v, x);
+  } else if (n_rows > 8 * v) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm256_maskstore_ps(dst + 8 * v, _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows - 8 * v), lane), x);
   }
+}
+
+// Calls f(v, t) for the tile's two row vectors and NT tokens, as integral constants.
+template <int NT, class F>
+[[gnu::always_inline]] inline void for_tile(F&& f) {
+  unroll<2>([&](auto v) { unroll<NT>([&](auto t) { f(v, t); }); });
 }
 
 // acc16 += code * activation pair sums over kSteps steps of 4 columns from column k.
 template <int NT, int kSteps>
-[[gnu::always_inline]] inline void dot_steps(const uint8_t* codes, const int8_t* const* a,
+[[gnu::always_inline]] inline void dot_steps(const uint8_t* codes, const int8_t* const (&a)[NT],
                                              int64_t k, __m256i (&acc16)[2][NT]) {
+  // A rolled loop: fully unrolled, GCC spills the int16 sums around it instead of the float
+  // accumulators outside it, which are touched once per group.
+#pragma GCC unroll 1
   for (int s = 0; s < kSteps; ++s) {
-    const __m256i w0 = load32(codes + (k / 4 + s) * 64);
-    const __m256i w1 = load32(codes + (k / 4 + s) * 64 + 32);
-    for (int t = 0; t < NT; ++t) {
+    const __m256i w[2] = {load32(codes + (k / 4 + s) * 64), load32(codes + (k / 4 + s) * 64 + 32)};
+    unroll<NT>([&](auto t) {
       const __m256i av = broadcast4(a[t] + k + 4 * s);
-      acc16[0][t] = _mm256_add_epi16(acc16[0][t], _mm256_maddubs_epi16(w0, av));
-      acc16[1][t] = _mm256_add_epi16(acc16[1][t], _mm256_maddubs_epi16(w1, av));
-    }
+      acc16[0][t] = _mm256_add_epi16(acc16[0][t], _mm256_maddubs_epi16(w[0], av));
+      acc16[1][t] = _mm256_add_epi16(acc16[1][t], _mm256_maddubs_epi16(w[1], av));
+    });
   }
+}
+
+template <int NT>
+[[gnu::always_inline]] inline void store_tile(const __m256 (&acc)[2][NT], float* out,
+                                              int64_t out_rows, int n_rows) {
+  for_tile<NT>([&](auto v, auto t) { store_rows(out + t * out_rows, v, acc[v][t], n_rows); });
 }
 
 template <class F, int NT>
@@ -402,43 +431,31 @@ struct Kernel<Legacy<Block, kOffset, kMin, kFiveBit>, NT> {
   static void run(const Unit& u, const Acts& a, int64_t t0, float* out, int64_t out_rows,
                   int n_rows) {
     const int8_t* q[NT];
-    for (int t = 0; t < NT; ++t) q[t] = a.qs_of(t0 + t);
+    unroll<NT>([&](auto t) { q[t] = a.qs_of(t0 + t); });
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[2][NT];
-    for (auto& row : acc) {
-      for (auto& x : row) x = _mm256_setzero_ps();
-    }
+    __m256 acc[2][NT] = {};
     for (int64_t g = 0; g < u.cols / 32; ++g) {
-      __m256i isum[2][NT];
-      for (int t = 0; t < NT; ++t) {
-        isum[0][t] = isum[1][t] = _mm256_set1_epi32(a.ints_of(t0 + t)[g]);
-      }
+      __m256i isum[2][NT] = {};
       for (int k = 0; k < 32; k += 4 * F::kStepsPerWiden) {
-        __m256i acc16[2][NT];
-        for (auto& row : acc16) {
-          for (auto& x : row) x = _mm256_setzero_si256();
-        }
+        __m256i acc16[2][NT] = {};
         dot_steps<NT, F::kStepsPerWiden>(u.codes.data(), q, 32 * g + k, acc16);
-        for (int v = 0; v < 2; ++v) {
-          for (int t = 0; t < NT; ++t) {
-            isum[v][t] = _mm256_add_epi32(isum[v][t], _mm256_madd_epi16(acc16[v][t], ones));
-          }
-        }
+        for_tile<NT>([&](auto v, auto t) {
+          isum[v][t] = _mm256_add_epi32(isum[v][t], _mm256_madd_epi16(acc16[v][t], ones));
+        });
       }
-      for (int v = 0; v < 2; ++v) {
+      for_tile<NT>([&](auto v, auto t) {
         const __m256 ws = _mm256_loadu_ps(u.scale.data() + g * kUnitRows + 8 * v);
-        __m256 wm;
-        if constexpr (kMin) wm = _mm256_loadu_ps(u.min.data() + g * kUnitRows + 8 * v);
-        for (int t = 0; t < NT; ++t) {
-          const __m256 scale = _mm256_mul_ps(ws, _mm256_set1_ps(a.d_of(t0 + t)[g]));
-          acc[v][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[v][t]), scale, acc[v][t]);
-          if constexpr (kMin) {
-            acc[v][t] = _mm256_fmadd_ps(wm, _mm256_set1_ps(a.d_sum_of(t0 + t)[g]), acc[v][t]);
-          }
+        const __m256 scale = _mm256_mul_ps(ws, _mm256_set1_ps(a.d_of(t0 + t)[g]));
+        const __m256i start = _mm256_set1_epi32(a.ints_of(t0 + t)[g]);
+        acc[v][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(isum[v][t], start)),
+                                    scale, acc[v][t]);
+        if constexpr (kMin) {
+          const __m256 wm = _mm256_loadu_ps(u.min.data() + g * kUnitRows + 8 * v);
+          acc[v][t] = _mm256_fmadd_ps(wm, _mm256_set1_ps(a.d_sum_of(t0 + t)[g]), acc[v][t]);
         }
-      }
+      });
     }
-    store_results<NT>(acc, out, out_rows, n_rows);
+    store_tile<NT>(acc, out, out_rows, n_rows);
   }
 };
 
@@ -447,38 +464,31 @@ struct Kernel<Q8_0, NT> {
   static void run(const Unit& u, const Acts& a, int64_t t0, float* out, int64_t out_rows,
                   int n_rows) {
     const int8_t* q[NT];
-    for (int t = 0; t < NT; ++t) q[t] = a.qs_of(t0 + t);
+    unroll<NT>([&](auto t) { q[t] = a.qs_of(t0 + t); });
     const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[2][NT];
-    for (auto& row : acc) {
-      for (auto& x : row) x = _mm256_setzero_ps();
-    }
+    __m256 acc[2][NT] = {};
     for (int64_t g = 0; g < u.cols / 32; ++g) {
-      __m256i isum[2][NT];
-      for (auto& row : isum) {
-        for (auto& x : row) x = _mm256_setzero_si256();
-      }
+      __m256i isum[2][NT] = {};
+#pragma GCC unroll 1
       for (int s = 0; s < 8; ++s) {
         const uint8_t* codes = u.codes.data() + (8 * g + s) * 64;
         const __m256i w[2] = {load32(codes), load32(codes + 32)};
         const __m256i mag[2] = {_mm256_abs_epi8(w[0]), _mm256_abs_epi8(w[1])};
-        for (int t = 0; t < NT; ++t) {
+        unroll<NT>([&](auto t) {
           const __m256i av = broadcast4(q[t] + 32 * g + 4 * s);
-          for (int v = 0; v < 2; ++v) {
+          unroll<2>([&](auto v) {
             const __m256i pairs = _mm256_maddubs_epi16(mag[v], _mm256_sign_epi8(av, w[v]));
             isum[v][t] = _mm256_add_epi32(isum[v][t], _mm256_madd_epi16(pairs, ones));
-          }
-        }
+          });
+        });
       }
-      for (int v = 0; v < 2; ++v) {
+      for_tile<NT>([&](auto v, auto t) {
         const __m256 ws = _mm256_loadu_ps(u.scale.data() + g * kUnitRows + 8 * v);
-        for (int t = 0; t < NT; ++t) {
-          const __m256 scale = _mm256_mul_ps(ws, _mm256_set1_ps(a.d_of(t0 + t)[g]));
-          acc[v][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[v][t]), scale, acc[v][t]);
-        }
-      }
+        const __m256 scale = _mm256_mul_ps(ws, _mm256_set1_ps(a.d_of(t0 + t)[g]));
+        acc[v][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[v][t]), scale, acc[v][t]);
+      });
     }
-    store_results<NT>(acc, out, out_rows, n_rows);
+    store_tile<NT>(acc, out, out_rows, n_rows);
   }
 };
 
@@ -493,71 +503,55 @@ struct KKernel {
     constexpr int kGroups = kSuperBlock / F::kGroup;
     constexpr int kPairs = kGroups / 2;
     const int8_t* q[NT];
-    for (int t = 0; t < NT; ++t) q[t] = a.qs_of(t0 + t);
-    __m256 acc[2][NT];
-    for (auto& row : acc) {
-      for (auto& x : row) x = _mm256_setzero_ps();
-    }
+    unroll<NT>([&](auto t) { q[t] = a.qs_of(t0 + t); });
+    __m256 acc[2][NT] = {};
     for (int64_t sb = 0; sb < u.cols / kSuperBlock; ++sb) {
-      // The pair terms: Q6_K's -32 * sum_j sc_j * asum_j, or Q4_K / Q5_K's mins.
-      __m256i pair_sum[2][NT];
-      for (int v = 0; v < 2; ++v) {
-        for (int t = 0; t < NT; ++t) pair_sum[v][t] = _mm256_setzero_si256();
-        for (int p = 0; p < kPairs; ++p) {
-          const __m256i w = load32(u.pair16.data() + 2 * ((kPairs * sb + p) * kUnitRows + 8 * v));
-          for (int t = 0; t < NT; ++t) {
-            const __m256i asum = _mm256_set1_epi32(a.ints_of(t0 + t)[kPairs * sb + p]);
-            pair_sum[v][t] = _mm256_add_epi32(pair_sum[v][t], _mm256_madd_epi16(w, asum));
-          }
-        }
+      // The pair terms: Q6_K's sum_j sc_j * asum_j (times -32), or Q4_K / Q5_K's mins.
+      __m256i pair_sum[2][NT] = {};
+      for (int p = 0; p < kPairs; ++p) {
+        const int16_t* w = u.pair16.data() + 2 * (kPairs * sb + p) * kUnitRows;
+        for_tile<NT>([&](auto v, auto t) {
+          const __m256i asum = _mm256_set1_epi32(a.ints_of(t0 + t)[kPairs * sb + p]);
+          pair_sum[v][t] =
+              _mm256_add_epi32(pair_sum[v][t], _mm256_madd_epi16(load32(w + 16 * v), asum));
+        });
       }
       __m256i isum[2][NT];
-      for (int v = 0; v < 2; ++v) {
-        for (int t = 0; t < NT; ++t) {
-          isum[v][t] = kSixBit ? _mm256_sub_epi32(_mm256_setzero_si256(),
-                                                  _mm256_slli_epi32(pair_sum[v][t], 5))
-                               : _mm256_setzero_si256();
-        }
-      }
+      for_tile<NT>([&](auto v, auto t) {
+        isum[v][t] = kSixBit ? _mm256_sub_epi32(_mm256_setzero_si256(),
+                                                _mm256_slli_epi32(pair_sum[v][t], 5))
+                             : _mm256_setzero_si256();
+      });
       for (int j = 0; j < kGroups; ++j) {
         const int64_t g = kGroups * sb + j;
-        __m256i sc[2];
-        for (int v = 0; v < 2; ++v) sc[v] = load32(u.sc16.data() + 2 * (g * kUnitRows + 8 * v));
+        const int16_t* sc = u.sc16.data() + 2 * g * kUnitRows;
         for (int k = 0; k < F::kGroup; k += 4 * F::kStepsPerWiden) {
-          __m256i acc16[2][NT];
-          for (auto& row : acc16) {
-            for (auto& x : row) x = _mm256_setzero_si256();
-          }
+          __m256i acc16[2][NT] = {};
           dot_steps<NT, F::kStepsPerWiden>(u.codes.data(), q, F::kGroup * g + k, acc16);
-          for (int v = 0; v < 2; ++v) {
-            for (int t = 0; t < NT; ++t) {
-              isum[v][t] = _mm256_add_epi32(isum[v][t], _mm256_madd_epi16(acc16[v][t], sc[v]));
-            }
-          }
+          for_tile<NT>([&](auto v, auto t) {
+            isum[v][t] =
+                _mm256_add_epi32(isum[v][t], _mm256_madd_epi16(acc16[v][t], load32(sc + 16 * v)));
+          });
         }
       }
-      for (int v = 0; v < 2; ++v) {
+      for_tile<NT>([&](auto v, auto t) {
+        const __m256 da = _mm256_set1_ps(a.d_of(t0 + t)[sb]);
         const __m256 d = _mm256_loadu_ps(u.scale.data() + sb * kUnitRows + 8 * v);
-        __m256 dmin;
-        if constexpr (!kSixBit) dmin = _mm256_loadu_ps(u.min.data() + sb * kUnitRows + 8 * v);
-        for (int t = 0; t < NT; ++t) {
-          const __m256 da = _mm256_set1_ps(a.d_of(t0 + t)[sb]);
-          acc[v][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[v][t]), _mm256_mul_ps(d, da),
-                                      acc[v][t]);
-          if constexpr (!kSixBit) {
-            acc[v][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(pair_sum[v][t]),
-                                         _mm256_mul_ps(dmin, da), acc[v][t]);
-          }
+        acc[v][t] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[v][t]), _mm256_mul_ps(d, da), acc[v][t]);
+        if constexpr (!kSixBit) {
+          const __m256 dmin = _mm256_loadu_ps(u.min.data() + sb * kUnitRows + 8 * v);
+          acc[v][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(pair_sum[v][t]),
+                                       _mm256_mul_ps(dmin, da), acc[v][t]);
         }
-      }
+      });
     }
-    store_results<NT>(acc, out, out_rows, n_rows);
+    store_tile<NT>(acc, out, out_rows, n_rows);
   }
 };
 
 // ---- Driver: threads split the units; each runs its units past blocks of tokens.
 
-constexpr int kTokenTile = 4;  // tokens per micro-kernel call
 
 template <template <class, int> class K, class F>
 void run_kernel(int nt, const Unit& u, const Acts& a, int64_t t0, float* out, int64_t out_rows,
@@ -582,10 +576,10 @@ void prefetch_rows(const uint8_t* first, int64_t n_rows, int64_t stride) {
 
 // Runs units [unit_begin, unit_end) against every token. decode_unit(row0, n_rows) decodes a
 // unit; tile(row0, n_rows, t0, nt) runs the kernel for tokens t0 .. t0 + nt - 1.
-template <class DecodeUnit, class Tile>
+template <int kTokenTile, class DecodeUnit, class Tile>
 void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tokens,
                int64_t bytes_per_token, const uint8_t* weights, int64_t stride,
-               DecodeUnit&& decode_unit, Tile&& tile) {
+               float* out, DecodeUnit&& decode_unit, Tile&& tile) {
   const int64_t block =
       std::max<int64_t>(kTokenTile, kActBlockBytes / bytes_per_token / kTokenTile * kTokenTile);
   for (int64_t block_begin = 0; block_begin < n_tokens; block_begin += block) {
@@ -599,6 +593,12 @@ void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tok
                       std::min<int64_t>(kUnitRows, rows - row0 - kUnitRows), stride);
       }
       for (int64_t t0 = block_begin; t0 < block_end; t0 += kTokenTile) {
+        // The next tile's output lines: each is written once, and its store would otherwise
+        // wait for the line to arrive (about a tenth of the time on large outputs).
+        for (int64_t t = t0 + kTokenTile; t < std::min(block_end, t0 + 2 * kTokenTile); ++t) {
+          _mm_prefetch(reinterpret_cast<const char*>(out + t * rows + row0), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(out + t * rows + row0 + 15), _MM_HINT_T0);
+        }
         tile(row0, n_rows, t0, static_cast<int>(std::min<int64_t>(kTokenTile, block_end - t0)));
       }
     }
@@ -644,7 +644,8 @@ void gemm_quantized(const WeightMatrix& w, const float* in, int64_t n_tokens, fl
     const auto tile = [&](int64_t row0, int n_rows, int64_t t0, int nt) {
       run_kernel<K, F>(nt, unit, acts, t0, out + t0 * w.rows + row0, w.rows, n_rows);
     };
-    run_units(unit_begin, unit_end, w.rows, n_tokens, cols, weights, stride, decode_unit, tile);
+    run_units<F::kTile>(unit_begin, unit_end, w.rows, n_tokens, cols, weights, stride, out,
+                        decode_unit, tile);
   });
 }
 
@@ -696,20 +697,17 @@ void interleave_floats(const float* linear, int64_t cols, float* dst) {
 template <int NT>
 void float_kernel(const float* w, int64_t cols, const float* x, float* out, int64_t out_rows,
                   int n_rows) {
-  __m256 acc[2][NT];
-  for (auto& row : acc) {
-    for (auto& v : row) v = _mm256_setzero_ps();
-  }
+  __m256 acc[2][NT] = {};
   for (int64_t k = 0; k < cols; ++k) {
     const __m256 w0 = _mm256_loadu_ps(w + k * kUnitRows);
     const __m256 w1 = _mm256_loadu_ps(w + k * kUnitRows + 8);
-    for (int t = 0; t < NT; ++t) {
+    unroll<NT>([&](auto t) {
       const __m256 xv = _mm256_broadcast_ss(x + t * cols + k);
       acc[0][t] = _mm256_fmadd_ps(w0, xv, acc[0][t]);
       acc[1][t] = _mm256_fmadd_ps(w1, xv, acc[1][t]);
-    }
+    });
   }
-  store_results<NT>(acc, out, out_rows, n_rows);
+  store_tile<NT>(acc, out, out_rows, n_rows);
 }
 
 template <int kFormat>
@@ -743,8 +741,8 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
         default: return float_kernel<4>(decoded.data(), cols, x, o, w.rows, n_rows);
       }
     };
-    run_units(unit_begin, unit_end, w.rows, n_tokens, cols * static_cast<int64_t>(sizeof(float)),
-              weights, stride, decode_unit, tile);
+    run_units<4>(unit_begin, unit_end, w.rows, n_tokens,
+                 cols * static_cast<int64_t>(sizeof(float)), weights, stride, out, decode_unit, tile);
   });
 }
 
