@@ -58,12 +58,19 @@ template <int N, class F>
 [[gnu::always_inline]] inline void unroll(F&& f) {
   [&]<int... I>(std::integer_sequence<int, I...>) {
     (f(std::integral_constant<int, I>{}), ...);
-  }(std::make_integer_sequence<int, N>{});
+  }
+  (std::make_integer_sequence<int, N>{});
 }
 
-inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
-inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-inline void store32(void* p, __m256i v) { _mm256_storeu_si256(static_cast<__m256i*>(p), v); }
+inline float half_to_float(uint16_t h) {
+  return _cvtsh_ss(h);
+}
+inline __m256i load32(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+inline void store32(void* p, __m256i v) {
+  _mm256_storeu_si256(static_cast<__m256i*>(p), v);
+}
 inline __m256i broadcast4(const void* p) {
   int32_t v;
   std::memcpy(&v, p, sizeof(v));
@@ -80,8 +87,8 @@ inline __m256i nibble_codes(const uint8_t* qs) {
 // Byte i is 0x10 when bit i of the little-endian u32 at qh is set (Q5_0 / Q5_1 fifth bit).
 inline __m256i fifth_bit_codes(const uint8_t* qh) {
   const __m256i spread = _mm256_shuffle_epi8(
-      broadcast4(qh), _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
-                                         0x0202020202020202, 0x0303030303030303));
+      broadcast4(qh), _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202,
+                                         0x0303030303030303));
   const __m256i bit_of_byte = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201ull));
   const __m256i is_set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit_of_byte), bit_of_byte);
   return _mm256_and_si256(is_set, _mm256_set1_epi8(0x10));
@@ -125,6 +132,14 @@ struct Unit {
     min.resize(scale.size());
     sc16.resize(static_cast<size_t>(2 * kUnitRows * n_groups));
     pair16.resize(static_cast<size_t>(2 * kUnitRows * n_pairs));
+  }
+
+  void clear() {
+    std::ranges::fill(linear, 0);
+    std::ranges::fill(scale, 0.0f);
+    std::ranges::fill(min, 0.0f);
+    std::ranges::fill(sc16, 0);
+    std::ranges::fill(pair16, 0);
   }
 
   // Rearranges `linear` into `codes`: every 32 columns of 8 rows is an 8x8 dword transpose.
@@ -244,8 +259,7 @@ struct K45 {
   }
   // Per pair of 32-element sub-blocks: their activation sums, against two mins in one madd.
   static int64_t n_ints(int64_t cols) { return cols / 64; }
-  static void fill_ints(const int32_t* sums16, int64_t cols, const float*, float*,
-                        int32_t* ints) {
+  static void fill_ints(const int32_t* sums16, int64_t cols, const float*, float*, int32_t* ints) {
     for (int64_t p = 0; p < cols / 64; ++p) {
       ints[p] = pack_pair(sums16[4 * p] + sums16[4 * p + 1], sums16[4 * p + 2] + sums16[4 * p + 3]);
     }
@@ -289,8 +303,7 @@ struct Q6K {
   }
   // Per pair of 16-element sub-blocks: their activation sums, against two scales in one madd.
   static int64_t n_ints(int64_t cols) { return cols / 32; }
-  static void fill_ints(const int32_t* sums16, int64_t cols, const float*, float*,
-                        int32_t* ints) {
+  static void fill_ints(const int32_t* sums16, int64_t cols, const float*, float*, int32_t* ints) {
     for (int64_t p = 0; p < cols / 32; ++p) ints[p] = pack_pair(sums16[2 * p], sums16[2 * p + 1]);
   }
 };
@@ -299,12 +312,12 @@ struct Q6K {
 
 struct Acts {
   int64_t cols = 0;
-  int64_t n_scales = 0;  // per token: Q8 blocks of 32 or Q8_K blocks of 256
-  int64_t n_ints = 0;    // per token: see fill_ints
-  std::vector<int8_t> qs;      // [token][cols]
-  std::vector<float> d;        // [token][n_scales]
-  std::vector<float> d_sum;    // [token][n_scales] d * sum of codes (legacy formats with a min)
-  std::vector<int32_t> ints;   // [token][n_ints]
+  int64_t n_scales = 0;       // per token: Q8 blocks of 32 or Q8_K blocks of 256
+  int64_t n_ints = 0;         // per token: see fill_ints
+  std::vector<int8_t> qs;     // [token][cols]
+  std::vector<float> d;       // [token][n_scales]
+  std::vector<float> d_sum;   // [token][n_scales] d * sum of codes (legacy formats with a min)
+  std::vector<int32_t> ints;  // [token][n_ints]
 
   const int8_t* qs_of(int64_t t) const { return qs.data() + t * cols; }
   const float* d_of(int64_t t) const { return d.data() + t * n_scales; }
@@ -340,8 +353,7 @@ void quantize_row_8bit(const float* x, int64_t n, int block, int8_t* codes, floa
       }
       const __m256i words = _mm256_packs_epi32(q[0], q[1]);
       const __m256i bytes = _mm256_packs_epi16(words, _mm256_packs_epi32(q[2], q[3]));
-      const __m256i ordered =
-          _mm256_max_epi8(_mm256_permutevar8x32_epi32(bytes, order), lowest);
+      const __m256i ordered = _mm256_max_epi8(_mm256_permutevar8x32_epi32(bytes, order), lowest);
       store32(codes + b0 + i, ordered);
       // Sums of 8 biased (unsigned) codes per 64-bit lane.
       const __m256i sad = _mm256_sad_epu8(_mm256_xor_si256(ordered, flip), _mm256_setzero_si256());
@@ -389,7 +401,8 @@ inline void store_rows(float* dst, int v, __m256 x, int n_rows) {
     _mm256_storeu_ps(dst + 8 * v, x);
   } else if (n_rows > 8 * v) {
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm256_maskstore_ps(dst + 8 * v, _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows - 8 * v), lane), x);
+    _mm256_maskstore_ps(dst + 8 * v, _mm256_cmpgt_epi32(_mm256_set1_epi32(n_rows - 8 * v), lane),
+                        x);
   }
 }
 
@@ -447,8 +460,8 @@ struct Kernel<Legacy<Block, kOffset, kMin, kFiveBit>, NT> {
         const __m256 ws = _mm256_loadu_ps(u.scale.data() + g * kUnitRows + 8 * v);
         const __m256 scale = _mm256_mul_ps(ws, _mm256_set1_ps(a.d_of(t0 + t)[g]));
         const __m256i start = _mm256_set1_epi32(a.ints_of(t0 + t)[g]);
-        acc[v][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(isum[v][t], start)),
-                                    scale, acc[v][t]);
+        acc[v][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(isum[v][t], start)), scale,
+                                    acc[v][t]);
         if constexpr (kMin) {
           const __m256 wm = _mm256_loadu_ps(u.min.data() + g * kUnitRows + 8 * v);
           acc[v][t] = _mm256_fmadd_ps(wm, _mm256_set1_ps(a.d_sum_of(t0 + t)[g]), acc[v][t]);
@@ -518,9 +531,9 @@ struct KKernel {
       }
       __m256i isum[2][NT];
       for_tile<NT>([&](auto v, auto t) {
-        isum[v][t] = kSixBit ? _mm256_sub_epi32(_mm256_setzero_si256(),
-                                                _mm256_slli_epi32(pair_sum[v][t], 5))
-                             : _mm256_setzero_si256();
+        isum[v][t] =
+            kSixBit ? _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(pair_sum[v][t], 5))
+                    : _mm256_setzero_si256();
       });
       for (int j = 0; j < kGroups; ++j) {
         const int64_t g = kGroups * sb + j;
@@ -541,8 +554,8 @@ struct KKernel {
             _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[v][t]), _mm256_mul_ps(d, da), acc[v][t]);
         if constexpr (!kSixBit) {
           const __m256 dmin = _mm256_loadu_ps(u.min.data() + sb * kUnitRows + 8 * v);
-          acc[v][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(pair_sum[v][t]),
-                                       _mm256_mul_ps(dmin, da), acc[v][t]);
+          acc[v][t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(pair_sum[v][t]), _mm256_mul_ps(dmin, da),
+                                       acc[v][t]);
         }
       });
     }
@@ -552,15 +565,14 @@ struct KKernel {
 
 // ---- Driver: threads split the units; each runs its units past blocks of tokens.
 
-
-template <template <class, int> class K, class F>
-void run_kernel(int nt, const Unit& u, const Acts& a, int64_t t0, float* out, int64_t out_rows,
-                int n_rows) {
+// Calls f(std::integral_constant<int, nt>) for a tile of nt = 1..4 tokens.
+template <class F>
+void with_tile(int nt, F&& f) {
   switch (nt) {
-    case 1: return K<F, 1>::run(u, a, t0, out, out_rows, n_rows);
-    case 2: return K<F, 2>::run(u, a, t0, out, out_rows, n_rows);
-    case 3: return K<F, 3>::run(u, a, t0, out, out_rows, n_rows);
-    default: return K<F, 4>::run(u, a, t0, out, out_rows, n_rows);
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    default: return f(std::integral_constant<int, 4>{});
   }
 }
 
@@ -578,8 +590,8 @@ void prefetch_rows(const uint8_t* first, int64_t n_rows, int64_t stride) {
 // unit; tile(row0, n_rows, t0, nt) runs the kernel for tokens t0 .. t0 + nt - 1.
 template <int kTokenTile, class DecodeUnit, class Tile>
 void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tokens,
-               int64_t bytes_per_token, const uint8_t* weights, int64_t stride,
-               float* out, DecodeUnit&& decode_unit, Tile&& tile) {
+               int64_t bytes_per_token, const uint8_t* weights, int64_t stride, float* out,
+               DecodeUnit&& decode_unit, Tile&& tile) {
   const int64_t block =
       std::max<int64_t>(kTokenTile, kActBlockBytes / bytes_per_token / kTokenTile * kTokenTile);
   for (int64_t block_begin = 0; block_begin < n_tokens; block_begin += block) {
@@ -624,25 +636,14 @@ void gemm_quantized(const WeightMatrix& w, const float* in, int64_t n_tokens, fl
     thread_local Unit unit;
     unit.resize(cols, cols / F::kGroup, cols / scale_block, F::n_ints(cols));
     const auto decode_unit = [&](int64_t row0, int n_rows) {
+      if (n_rows < kUnitRows) unit.clear();  // the unused lanes' discarded results stay finite
       for (int r = 0; r < n_rows; ++r) F::decode(weights + (row0 + r) * stride, r, unit);
-      if (n_rows < kUnitRows) {
-        // Zero codes and scales keep the unused lanes' (discarded) results finite.
-        std::fill(unit.linear.begin() + n_rows * cols, unit.linear.end(), 0);
-        for (auto* v : {&unit.scale, &unit.min}) {
-          for (size_t i = 0; i < v->size(); ++i) {
-            if (static_cast<int>(i % kUnitRows) >= n_rows) (*v)[i] = 0.0f;
-          }
-        }
-        for (auto* v : {&unit.sc16, &unit.pair16}) {
-          for (size_t i = 0; i < v->size(); ++i) {
-            if (static_cast<int>(i / 2 % kUnitRows) >= n_rows) (*v)[i] = 0;
-          }
-        }
-      }
       unit.interleave();
     };
     const auto tile = [&](int64_t row0, int n_rows, int64_t t0, int nt) {
-      run_kernel<K, F>(nt, unit, acts, t0, out + t0 * w.rows + row0, w.rows, n_rows);
+      with_tile(nt, [&](auto n) {
+        K<F, n>::run(unit, acts, t0, out + t0 * w.rows + row0, w.rows, n_rows);
+      });
     };
     run_units<F::kTile>(unit_begin, unit_end, w.rows, n_tokens, cols, weights, stride, out,
                         decode_unit, tile);
@@ -664,7 +665,8 @@ void decode_float_row(const void* row, int64_t cols, float* dst) {
       if constexpr (kFormat == 1) {
         _mm256_storeu_ps(dst + k, _mm256_cvtph_ps(v));
       } else {
-        _mm256_storeu_ps(dst + k, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(v), 16)));
+        _mm256_storeu_ps(dst + k,
+                         _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(v), 16)));
       }
     }
     for (; k < cols; ++k) {
@@ -734,15 +736,10 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
     const auto tile = [&](int64_t row0, int n_rows, int64_t t0, int nt) {
       const float* x = in + t0 * cols;
       float* o = out + t0 * w.rows + row0;
-      switch (nt) {
-        case 1: return float_kernel<1>(decoded.data(), cols, x, o, w.rows, n_rows);
-        case 2: return float_kernel<2>(decoded.data(), cols, x, o, w.rows, n_rows);
-        case 3: return float_kernel<3>(decoded.data(), cols, x, o, w.rows, n_rows);
-        default: return float_kernel<4>(decoded.data(), cols, x, o, w.rows, n_rows);
-      }
+      with_tile(nt, [&](auto n) { float_kernel<n>(decoded.data(), cols, x, o, w.rows, n_rows); });
     };
-    run_units<4>(unit_begin, unit_end, w.rows, n_tokens,
-                 cols * static_cast<int64_t>(sizeof(float)), weights, stride, out, decode_unit, tile);
+    run_units<4>(unit_begin, unit_end, w.rows, n_tokens, cols * static_cast<int64_t>(sizeof(float)),
+                 weights, stride, out, decode_unit, tile);
   });
 }
 
@@ -796,7 +793,9 @@ bool avx2_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* 
 #else  // not x86-64: no AVX2 GEMM
 
 namespace hearth {
-bool avx2_gemm(const WeightMatrix&, const float*, int64_t, float*, ThreadPool*) { return false; }
+bool avx2_gemm(const WeightMatrix&, const float*, int64_t, float*, ThreadPool*) {
+  return false;
+}
 }  // namespace hearth
 
 #endif

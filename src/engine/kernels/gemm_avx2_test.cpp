@@ -22,7 +22,9 @@ constexpr TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorTy
                                     TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
                                     TensorType::Q5_K, TensorType::Q6_K};
 
-bool has_avx2() { return best_kernel_level(cpu_features()) >= KernelLevel::kAvx2; }
+bool has_avx2() {
+  return best_kernel_level(cpu_features()) >= KernelLevel::kAvx2;
+}
 
 // Random bytes for every code, packed scale and high bit, with the float scales set to 1 so
 // that every product is a small integer.
@@ -47,11 +49,8 @@ std::vector<uint8_t> unit_scale_weights(TensorType type, int64_t rows, int64_t c
       case TensorType::Q8_0:
         std::memcpy(block, &one, 2);  // d
         break;
-      case TensorType::Q6_K:
-        std::memcpy(block + offsetof(BlockQ6_K, d), &one, 2);
-        break;
-      default:
-        break;
+      case TensorType::Q6_K: std::memcpy(block + offsetof(BlockQ6_K, d), &one, 2); break;
+      default: break;
     }
   }
   return weights;
@@ -85,8 +84,8 @@ TEST(GemmAvx2, IntegerSumsEqualScalarExactly) {
         matmul_at_level(w, x.data(), n_tokens, expected.data(), nullptr, KernelLevel::kScalar);
         ASSERT_TRUE(avx2_gemm(w, x.data(), n_tokens, got.data(), &pool));
         for (size_t i = 0; i < got.size(); ++i) {
-          ASSERT_EQ(got[i], expected[i]) << tensor_type_name(type) << " rows " << rows
-                                         << " tokens " << n_tokens << " index " << i;
+          ASSERT_EQ(got[i], expected[i]) << tensor_type_name(type) << " rows " << rows << " tokens "
+                                         << n_tokens << " index " << i;
         }
       }
     }
@@ -150,7 +149,7 @@ TEST(GemmAvx2, MatchesScalarOnOddShapes) {
   struct Shape {
     int64_t rows, cols, tokens;
   };
-  const Shape shapes[] = {{1, 256, 1},  {5, 512, 3},   {17, 256, 9},
+  const Shape shapes[] = {{1, 256, 1},   {5, 512, 3},   {17, 256, 9},
                           {37, 768, 33}, {70, 256, 50}, {19, 8192, 81}};
   for (TensorType type : kAllTypes) {
     for (const Shape& s : shapes) {
