@@ -395,9 +395,7 @@ void quantize_acts(const float* in, int64_t n_tokens, Acts& acts, ThreadPool* po
 // ---- Micro-kernels: the unit's 16 rows x NT tokens over the whole row length. out points at
 // the first token's first row; rows at and past n_rows are not written.
 
-// Stores rows 8v .. 8v + 7 of one token; rows at and past n_rows are not written. Takes one
-// vector, not the accumulator array: passing the array by reference made GCC keep it in memory
-// and store every accumulator on every step.
+// Stores rows 8v .. 8v + 7 of one token.
 inline void store_rows(float* dst, int v, __m256 x, int n_rows) {
   if (n_rows >= 8 * (v + 1)) {
     _mm256_storeu_ps(dst + 8 * v, x);
@@ -611,7 +609,8 @@ void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tok
         // wait for the line to arrive (about a tenth of the time on large outputs).
         for (int64_t t = t0 + kTokenTile; t < std::min(block_end, t0 + 2 * kTokenTile); ++t) {
           _mm_prefetch(reinterpret_cast<const char*>(out + t * rows + row0), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(out + t * rows + row0 + 15), _MM_HINT_T0);
+          _mm_prefetch(reinterpret_cast<const char*>(out + t * rows + row0 + n_rows - 1),
+                       _MM_HINT_T0);
         }
         tile(row0, n_rows, t0, static_cast<int>(std::min<int64_t>(kTokenTile, block_end - t0)));
       }
