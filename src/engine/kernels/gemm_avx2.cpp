@@ -393,9 +393,7 @@ void quantize_acts(const float* in, int64_t n_tokens, Acts& acts, ThreadPool* po
 }
 
 // ---- Micro-kernels: the unit's 16 rows x NT tokens over the whole row length. out points at
-// the first token's first row; rows at and past n_rows are not written.
-
-// Stores rows 8v .. 8v + 7 of one token.
+// the first token's first row; rows at and past n_rows are not written (store_rows).
 inline void store_rows(float* dst, int v, __m256 x, int n_rows) {
   if (n_rows >= 8 * (v + 1)) {
     _mm256_storeu_ps(dst + 8 * v, x);
