@@ -34,4 +34,12 @@ inline constexpr size_t kMaxGemmMatrices = 4;
 bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
                       std::span<float* const> outs, ThreadPool* pool);
 
+// AVX2 + FMA + F16C GEMM, for the same types and with the same contract as avx512_gemm; for
+// F32/F16/BF16 weights it also returns false for fewer than kAvx2FloatGemmMinTokens tokens
+// or rows longer than kAvx2FloatGemmMaxCols, where the row dots are faster.
+inline constexpr int64_t kAvx2FloatGemmMinTokens = 32;
+inline constexpr int64_t kAvx2FloatGemmMaxCols = 2048;
+bool avx2_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+               ThreadPool* pool);
+
 }  // namespace hearth

@@ -31,6 +31,10 @@ void matmul_at_level(const WeightMatrix& w, const float* in, int64_t n_tokens, f
       avx512_gemm(w, in, n_tokens, out, pool)) {
     return;
   }
+  if (n_tokens >= kGemmMinTokens && level == KernelLevel::kAvx2 &&
+      avx2_gemm(w, in, n_tokens, out, pool)) {
+    return;
+  }
   const RowDotFn row_dot = find_row_dot(w.type, level);
   if (!row_dot) {
     matmul_reference(w, in, n_tokens, out, pool);
