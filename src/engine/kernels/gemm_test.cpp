@@ -169,7 +169,7 @@ TEST(Gemm, ManyMatchesOneByOne) {
     }
     ws.push_back(WeightMatrix{m.type, data.back().data(), m.rows, cols});
   }
-  for (int64_t n_tokens : {int64_t{1}, kGemmMinTokens, int64_t{45}}) {
+  for (int64_t n_tokens : {int64_t{1}, int64_t{3}, int64_t{5}, kGemmMinTokens, int64_t{45}}) {
     std::vector<float> x(static_cast<size_t>(n_tokens * cols));
     for (auto& v : x) v = dist(rng);
     std::vector<std::vector<float>> expected, got;

@@ -1,6 +1,7 @@
 #include "engine/kernels/matmul.h"
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <vector>
 
@@ -21,28 +22,21 @@ constexpr int64_t kRowChunk = 16;
 
 }  // namespace
 
-void matmul_at_level(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
-                     ThreadPool* pool, KernelLevel level) {
-  if (w.rows <= 0 || n_tokens <= 0) return;
-  assert(w.cols % traits(w.type).block_size == 0);
-  // Many tokens (prompt processing): a blocked GEMM decodes each weight tile once for all of
-  // them. Few tokens (decode) stream the weights once either way; the row dots do it leanest.
-  if (n_tokens >= kGemmMinTokens && level >= KernelLevel::kAvx512 &&
-      avx512_gemm(w, in, n_tokens, out, pool)) {
-    return;
-  }
-  if (n_tokens >= kGemmMinTokens && level == KernelLevel::kAvx2 &&
-      avx2_gemm(w, in, n_tokens, out, pool)) {
-    return;
-  }
-  const RowDotFn row_dot = find_row_dot(w.type, level);
+namespace {
+
+// The row-dot path for matrices that share a type and a column count (one matrix, or q/k/v):
+// the activations are quantized once, and one parallel loop covers the rows of all of them,
+// so decoding pays one pool round trip per group instead of one per matrix.
+void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
+                  std::span<float* const> outs, ThreadPool* pool, KernelLevel level) {
+  const WeightMatrix& first = *ws[0];
+  const RowDotFn row_dot = find_row_dot(first.type, level);
   if (!row_dot) {
-    matmul_reference(w, in, n_tokens, out, pool);
+    for (size_t i = 0; i < ws.size(); ++i) matmul_reference(*ws[i], in, n_tokens, outs[i], pool);
     return;
   }
-  // Quantize the activations once; every weight row then reuses them.
-  const ActivationFormat format = activation_format(w.type);
-  const size_t act_stride = activation_row_bytes(format, w.cols);
+  const ActivationFormat format = activation_format(first.type);
+  const size_t act_stride = activation_row_bytes(format, first.cols);
   const void* act = in;
   thread_local std::vector<uint8_t> act_buffer;
   if (format != ActivationFormat::kF32) {
@@ -50,29 +44,61 @@ void matmul_at_level(const WeightMatrix& w, const float* in, int64_t n_tokens, f
     uint8_t* dst = act_buffer.data();
     parallel_for(n_tokens > 1 ? pool : nullptr, n_tokens, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
-        quantize_activation_row(format, in + t * w.cols, dst + act_stride * t, w.cols);
+        quantize_activation_row(format, in + t * first.cols, dst + act_stride * t, first.cols);
       }
     });
     act = act_buffer.data();
   }
 
-  const int64_t weight_stride = row_bytes(traits(w.type), w.cols);
-  const auto* weights = static_cast<const uint8_t*>(w.data);
+  // Rows of all matrices in sequence; chunks never straddle two matrices.
+  std::array<int64_t, kMaxGemmMatrices + 1> row_start{};
+  for (size_t i = 0; i < ws.size(); ++i) row_start[i + 1] = row_start[i] + ws[i]->rows;
+  const int64_t total_rows = row_start[ws.size()];
+  const int64_t weight_stride = row_bytes(traits(first.type), first.cols);
   const auto* act_bytes = static_cast<const uint8_t*>(act);
-  parallel_for(pool, w.rows, kRowChunk, [&](int64_t row_begin, int64_t row_end) {
-    for (int64_t chunk = row_begin; chunk < row_end; chunk += kRowChunk) {
-      const int64_t chunk_end = std::min(row_end, chunk + kRowChunk);
+  parallel_for(pool, total_rows, kRowChunk, [&](int64_t row_begin, int64_t row_end) {
+    size_t m = 0;
+    for (int64_t chunk = row_begin; chunk < row_end;) {
+      while (chunk >= row_start[m + 1]) ++m;
+      const int64_t chunk_end = std::min({row_end, chunk + kRowChunk, row_start[m + 1]});
+      const WeightMatrix& w = *ws[m];
+      const auto* weights = static_cast<const uint8_t*>(w.data);
+      float* out = outs[m];
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxTokenTile) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxTokenTile, n_tokens - t0));
-        for (int64_t r = chunk; r < chunk_end; ++r) {
+        for (int64_t g = chunk; g < chunk_end; ++g) {
+          const int64_t r = g - row_start[m];
           float results[kMaxTokenTile];
           row_dot(w.cols, weights + r * weight_stride, act_bytes + act_stride * t0, act_stride,
                   n_act, results);
           for (int t = 0; t < n_act; ++t) out[(t0 + t) * w.rows + r] = results[t];
         }
       }
+      chunk = chunk_end;
     }
   });
+}
+
+// Many tokens (prompt processing): a blocked GEMM decodes each weight tile once for all of
+// them. Few tokens (decode) stream the weights once either way; the row dots do it leanest.
+bool try_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+              ThreadPool* pool, KernelLevel level) {
+  if (n_tokens < kGemmMinTokens) return false;
+  if (level >= KernelLevel::kAvx512) return avx512_gemm(w, in, n_tokens, out, pool);
+  if (level == KernelLevel::kAvx2) return avx2_gemm(w, in, n_tokens, out, pool);
+  return false;
+}
+
+}  // namespace
+
+void matmul_at_level(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                     ThreadPool* pool, KernelLevel level) {
+  if (w.rows <= 0 || n_tokens <= 0) return;
+  assert(w.cols % traits(w.type).block_size == 0);
+  if (try_gemm(w, in, n_tokens, out, pool, level)) return;
+  const WeightMatrix* ws[] = {&w};
+  float* outs[] = {out};
+  row_dot_many(ws, in, n_tokens, outs, pool, level);
 }
 
 void matmul(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
@@ -83,22 +109,42 @@ void matmul(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out
 void matmul_many(std::span<const WeightMatrix* const> w, const float* in, int64_t n_tokens,
                  std::span<float* const> out, ThreadPool* pool) {
   assert(w.size() == out.size());
+  if (n_tokens <= 0) return;
   const KernelLevel level = active_kernel_level();
   size_t i = 0;
   while (i < w.size()) {
+    if (w[i]->rows <= 0) {
+      ++i;
+      continue;
+    }
     // The longest run of matrices that can share one packed input.
     size_t j = i + 1;
     while (j < w.size() && j - i < kMaxGemmMatrices && w[j]->type == w[i]->type &&
            w[j]->cols == w[i]->cols && w[j]->rows > 0) {
       ++j;
     }
-    if (j - i > 1 && w[i]->rows > 0 && n_tokens >= kGemmMinTokens &&
-        level >= KernelLevel::kAvx512 &&
-        avx512_gemm_many(w.subspan(i, j - i), in, n_tokens, out.subspan(i, j - i), pool)) {
-      i = j;
-      continue;
+    const auto group = w.subspan(i, j - i);
+    const auto group_out = out.subspan(i, j - i);
+    if (n_tokens >= kGemmMinTokens) {
+      if (group.size() > 1 && level >= KernelLevel::kAvx512 &&
+          avx512_gemm_many(group, in, n_tokens, group_out, pool)) {
+        i = j;
+        continue;
+      }
+      // One GEMM per matrix where one exists; the rest go to the row dots.
+      bool all_gemm = true;
+      for (size_t k = 0; k < group.size(); ++k) {
+        all_gemm = try_gemm(*group[k], in, n_tokens, group_out[k], pool, level) && all_gemm;
+      }
+      if (all_gemm) {
+        i = j;
+        continue;
+      }
+      // A GEMM refuses a whole type, so none of the group was computed.
     }
-    for (; i < j; ++i) matmul_at_level(*w[i], in, n_tokens, out[i], pool, level);
+    assert(group[0]->cols % traits(group[0]->type).block_size == 0);
+    row_dot_many(group, in, n_tokens, group_out, pool, level);
+    i = j;
   }
 }
 
