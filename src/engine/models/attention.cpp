@@ -42,21 +42,18 @@ Vec zero_if_neg_inf(Vec x) { return x == -INFINITY ? 0.0f : x; }
 
 void transpose_block(const float* src, int64_t, float* dst, int64_t) { *dst = *src; }
 
-void convert_row(KvCacheType type, const uint8_t* row, int64_t n, float* out) {
-  switch (type) {
-    case KvCacheType::kF32: std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float)); return;
-    case KvCacheType::kF16: {
-      const auto* h = reinterpret_cast<const uint16_t*>(row);
-      for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
-      return;
-    }
-    case KvCacheType::kQ8_0: {
-      const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
-      for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
-        const float d = fp16_to_fp32(blocks[b].d);
-        for (int i = 0; i < kLegacyBlock; ++i) out[b * kLegacyBlock + i] = d * blocks[b].qs[i];
-      }
-      return;
+template <KvCacheType kType>
+void convert_row(const uint8_t* row, int64_t n, float* out) {
+  if constexpr (kType == KvCacheType::kF32) {
+    std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float));
+  } else if constexpr (kType == KvCacheType::kF16) {
+    const auto* h = reinterpret_cast<const uint16_t*>(row);
+    for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
+  } else {
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
+    for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
+      const float d = fp16_to_fp32(blocks[b].d);
+      for (int i = 0; i < kLegacyBlock; ++i) out[b * kLegacyBlock + i] = d * blocks[b].qs[i];
     }
   }
 }
@@ -86,8 +83,10 @@ AttendFn attend_for_level(KernelLevel level) {
 // Keys per chunk below which splitting a query block's keys over threads does not pay.
 constexpr int64_t kMinChunkKeys = 256;
 // Query rows (tokens x heads of a group) per prefill tile: enough that converting a key
-// block is amortized over many rows, few enough that the tile's scratch stays in L2.
-constexpr int64_t kTileRows = 64;
+// block is amortized over many rows, few enough that the tile's scratch stays in L2. Capped
+// in tokens because a block's later tokens score the keys its earlier ones mask.
+constexpr int64_t kTileRows = 112;
+constexpr int64_t kMaxTileTokens = 32;
 
 // Consecutive batch rows [t0, t0 + n) of one sequence at consecutive positions.
 struct QueryBlock {
@@ -107,7 +106,7 @@ void attention_at(KernelLevel level, const HyperParams& hp, std::span<const Sequ
   const int64_t group = hp.n_head / n_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int threads = pool ? pool->size() : 1;
-  const int64_t max_tokens = std::max<int64_t>(1, kTileRows / group);
+  const int64_t max_tokens = std::clamp<int64_t>(kTileRows / group, 1, kMaxTileTokens);
 
   std::vector<QueryBlock> blocks;
   for (int64_t t = 0; t < n_tokens; ++t) {

@@ -77,47 +77,51 @@ Vec zero_if_neg_inf(Vec x) {
 // index, i.e. exchanges the off-diagonal b x b blocks of every 2b x 2b block.
 void transpose_block(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
   __m256 r[8];
+  // Unrolled so that r stays in registers.
+#pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_stride);
+#pragma GCC unroll 4
   for (int i = 0; i < 8; i += 2) {
     const __m256 a = r[i], b = r[i + 1];
     r[i] = _mm256_blend_ps(a, _mm256_moveldup_ps(b), 0xAA);
     r[i + 1] = _mm256_blend_ps(_mm256_movehdup_ps(a), b, 0xAA);
   }
-  for (int i : {0, 1, 4, 5}) {
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) {
+    if (i & 2) continue;
     const __m256 a = r[i], b = r[i + 2];
     r[i] = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0));
     r[i + 2] = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2));
   }
+#pragma GCC unroll 4
   for (int i = 0; i < 4; ++i) {
     const __m256 a = r[i], b = r[i + 4];
     r[i] = _mm256_permute2f128_ps(a, b, 0x20);
     r[i + 4] = _mm256_permute2f128_ps(a, b, 0x31);
   }
+#pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * dst_stride, r[i]);
 }
 
-void convert_row(KvCacheType type, const uint8_t* row, int64_t n, float* out) {
-  switch (type) {
-    case KvCacheType::kF32: std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float)); return;
-    case KvCacheType::kF16: {
-      const auto* h = reinterpret_cast<const uint16_t*>(row);
-      int64_t i = 0;
-      for (; i + 8 <= n; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
-      for (; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
-      return;
-    }
-    case KvCacheType::kQ8_0: {
-      const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
-      for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
-        const __m256 d = _mm256_set1_ps(fp16_to_fp32(blocks[b].d));
-        for (int i = 0; i < kLegacyBlock; i += 8) {
-          const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blocks[b].qs + i));
-          const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8));
-          _mm256_storeu_ps(out + b * kLegacyBlock + i, _mm256_mul_ps(d, q));
-        }
+template <KvCacheType kType>
+void convert_row(const uint8_t* row, int64_t n, float* out) {
+  if constexpr (kType == KvCacheType::kF32) {
+    std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float));
+  } else if constexpr (kType == KvCacheType::kF16) {
+    const auto* h = reinterpret_cast<const uint16_t*>(row);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+    for (; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
+  } else {
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
+    for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
+      const __m256 d = _mm256_set1_ps(fp16_to_fp32(blocks[b].d));
+      for (int i = 0; i < kLegacyBlock; i += 8) {
+        const __m128i q8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(blocks[b].qs + i));
+        const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q8));
+        _mm256_storeu_ps(out + b * kLegacyBlock + i, _mm256_mul_ps(d, q));
       }
-      return;
     }
   }
 }
@@ -203,45 +207,52 @@ struct ButterflyIndex {
 constexpr ButterflyIndex kButterfly[4] = {ButterflyIndex(1), ButterflyIndex(2),
                                           ButterflyIndex(4), ButterflyIndex(8)};
 
+template <int kStep>
+void butterfly(__m512 (&r)[16]) {
+  constexpr int b = 1 << kStep;
+  const __m512i low = _mm512_load_si512(kButterfly[kStep].low);
+  const __m512i high = _mm512_load_si512(kButterfly[kStep].high);
+  // Unrolled so that r stays in registers.
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) {
+    if (i & b) continue;
+    const __m512 x = r[i], y = r[i + b];
+    r[i] = _mm512_permutex2var_ps(x, low, y);
+    r[i + b] = _mm512_permutex2var_ps(x, high, y);
+  }
+}
+
 void transpose_block(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
   __m512 r[16];
+#pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_stride);
-  for (int step = 0; step < 4; ++step) {
-    const int b = 1 << step;
-    const __m512i low = _mm512_load_si512(kButterfly[step].low);
-    const __m512i high = _mm512_load_si512(kButterfly[step].high);
-    for (int i = 0; i < 16; ++i) {
-      if (i & b) continue;
-      const __m512 x = r[i], y = r[i + b];
-      r[i] = _mm512_permutex2var_ps(x, low, y);
-      r[i + b] = _mm512_permutex2var_ps(x, high, y);
-    }
-  }
+  butterfly<0>(r);
+  butterfly<1>(r);
+  butterfly<2>(r);
+  butterfly<3>(r);
+#pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * dst_stride, r[i]);
 }
 
-void convert_row(KvCacheType type, const uint8_t* row, int64_t n, float* out) {
-  switch (type) {
-    case KvCacheType::kF32: std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float)); return;
-    case KvCacheType::kF16: {
-      const auto* h = reinterpret_cast<const uint16_t*>(row);
-      int64_t i = 0;
-      for (; i + 16 <= n; i += 16)
-        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))));
-      for (; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
-      return;
-    }
-    case KvCacheType::kQ8_0: {
-      const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
-      for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
-        const __m512 d = _mm512_set1_ps(fp16_to_fp32(blocks[b].d));
-        for (int i = 0; i < kLegacyBlock; i += 16) {
-          const __m128i q8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[b].qs + i));
-          const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q8));
-          _mm512_storeu_ps(out + b * kLegacyBlock + i, _mm512_mul_ps(d, q));
-        }
+template <KvCacheType kType>
+void convert_row(const uint8_t* row, int64_t n, float* out) {
+  if constexpr (kType == KvCacheType::kF32) {
+    std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float));
+  } else if constexpr (kType == KvCacheType::kF16) {
+    const auto* h = reinterpret_cast<const uint16_t*>(row);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+      _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))));
+    for (; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
+  } else {
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
+    for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
+      const __m512 d = _mm512_set1_ps(fp16_to_fp32(blocks[b].d));
+      for (int i = 0; i < kLegacyBlock; i += 16) {
+        const __m128i q8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[b].qs + i));
+        const __m512 q = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q8));
+        _mm512_storeu_ps(out + b * kLegacyBlock + i, _mm512_mul_ps(d, q));
       }
-      return;
     }
   }
 }
