@@ -32,8 +32,8 @@ inline constexpr float kExpC6 = 1.3981999507e-3f;
 inline constexpr float kExpC7 = 1.9875691500e-4f;
 
 __attribute__((target("avx2,fma"), always_inline)) inline __m256 exp_avx2(__m256 x) {
-  const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kExpMinArg)),
-                                  _mm256_set1_ps(kExpMaxArg));
+  const __m256 xc =
+      _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kExpMinArg)), _mm256_set1_ps(kExpMaxArg));
   const __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(kLog2e)),
                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), xc);
@@ -49,10 +49,10 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256 exp_avx2(__m256
   // steps, 2^min(n, 127) and then 2^(n - that), which is 1 or 2.
   const __m256 n1 = _mm256_min_ps(n, _mm256_set1_ps(127.0f));
   const __m256i bias = _mm256_set1_epi32(127);
-  const __m256 s1 = _mm256_castsi256_ps(
-      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n1), bias), 23));
-  const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(
-      _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_sub_ps(n, n1)), bias), 23));
+  const __m256 s1 =
+      _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n1), bias), 23));
+  const __m256 s2 = _mm256_castsi256_ps(
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(_mm256_sub_ps(n, n1)), bias), 23));
   __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
   y = _mm256_blendv_ps(y, _mm256_setzero_ps(),
                        _mm256_cmp_ps(x, _mm256_set1_ps(kExpMinArg), _CMP_LT_OQ));
@@ -63,8 +63,8 @@ __attribute__((target("avx2,fma"), always_inline)) inline __m256 exp_avx2(__m256
 
 // Same algorithm as exp_avx2; scalef does the two-step scaling's job in one instruction.
 __attribute__((target("avx512f"), always_inline)) inline __m512 exp_avx512(__m512 x) {
-  const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(kExpMinArg)),
-                                  _mm512_set1_ps(kExpMaxArg));
+  const __m512 xc =
+      _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(kExpMinArg)), _mm512_set1_ps(kExpMaxArg));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(kLog2e)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kLn2Hi), xc);

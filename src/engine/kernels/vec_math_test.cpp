@@ -84,9 +84,8 @@ TEST(VecMath, ExpWithinTwoUlpOverTheNormalRange) {
 TEST(VecMath, ExpEdgeCases) {
   const float inf = std::numeric_limits<float>::infinity();
   const float nan = std::numeric_limits<float>::quiet_NaN();
-  const std::vector<float> x =
-      padded({-inf, -1e30f, -1000.0f, -104.0f, -88.0f, -87.5f, 0.0f, -0.0f, 89.0f, 1000.0f, inf,
-              nan, 88.7f, -87.3f});
+  const std::vector<float> x = padded({-inf, -1e30f, -1000.0f, -104.0f, -88.0f, -87.5f, 0.0f, -0.0f,
+                                       89.0f, 1000.0f, inf, nan, 88.7f, -87.3f});
   std::vector<float> y(x.size());
   for (const auto& [name, fn] : exp_levels()) {
     fn(x.data(), y.data(), x.size());
@@ -101,8 +100,10 @@ TEST(VecMath, ExpEdgeCases) {
     EXPECT_EQ(y[9], inf) << name;
     EXPECT_EQ(y[10], inf) << name;
     EXPECT_TRUE(std::isnan(y[11])) << name;
-    EXPECT_LE(ulp_distance(y[12], static_cast<float>(std::exp(static_cast<double>(x[12])))), 2) << name;
-    EXPECT_LE(ulp_distance(y[13], static_cast<float>(std::exp(static_cast<double>(x[13])))), 2) << name;
+    EXPECT_LE(ulp_distance(y[12], static_cast<float>(std::exp(static_cast<double>(x[12])))), 2)
+        << name;
+    EXPECT_LE(ulp_distance(y[13], static_cast<float>(std::exp(static_cast<double>(x[13])))), 2)
+        << name;
   }
 }
 

@@ -25,22 +25,52 @@ constexpr int kScoreVecs = 8;
 constexpr int kPvRows = 4;
 constexpr int kPvVecs = 4;
 
-Vec vzero() { return 0.0f; }
-Vec vset(float x) { return x; }
-Vec vload(const float* p) { return *p; }
-void vstore(float* p, Vec x) { *p = x; }
-Vec vfma(Vec a, Vec b, Vec c) { return a * b + c; }
-Vec vadd(Vec a, Vec b) { return a + b; }
-Vec vmul(Vec a, Vec b) { return a * b; }
-Vec vsub(Vec a, Vec b) { return a - b; }
-Vec vmax(Vec a, Vec b) { return std::max(a, b); }
-Vec vexp(Vec x) { return std::exp(x); }
-float hmax(Vec x) { return x; }
-float hsum(Vec x) { return x; }
-Vec mask_outside(Vec x, int64_t lo, int64_t hi) { return lo <= 0 && hi > 0 ? x : -INFINITY; }
-Vec zero_if_neg_inf(Vec x) { return x == -INFINITY ? 0.0f : x; }
+Vec vzero() {
+  return 0.0f;
+}
+Vec vset(float x) {
+  return x;
+}
+Vec vload(const float* p) {
+  return *p;
+}
+void vstore(float* p, Vec x) {
+  *p = x;
+}
+Vec vfma(Vec a, Vec b, Vec c) {
+  return a * b + c;
+}
+Vec vadd(Vec a, Vec b) {
+  return a + b;
+}
+Vec vmul(Vec a, Vec b) {
+  return a * b;
+}
+Vec vsub(Vec a, Vec b) {
+  return a - b;
+}
+Vec vmax(Vec a, Vec b) {
+  return std::max(a, b);
+}
+Vec vexp(Vec x) {
+  return std::exp(x);
+}
+float hmax(Vec x) {
+  return x;
+}
+float hsum(Vec x) {
+  return x;
+}
+Vec mask_outside(Vec x, int64_t lo, int64_t hi) {
+  return lo <= 0 && hi > 0 ? x : -INFINITY;
+}
+Vec zero_if_neg_inf(Vec x) {
+  return x == -INFINITY ? 0.0f : x;
+}
 
-void transpose_block(const float* src, int64_t, float* dst, int64_t) { *dst = *src; }
+void transpose_block(const float* src, int64_t, float* dst, int64_t) {
+  *dst = *src;
+}
 
 template <KvCacheType kType>
 void convert_row(const uint8_t* row, int64_t n, float* out) {
@@ -100,6 +130,7 @@ void attention_at(KernelLevel level, const HyperParams& hp, std::span<const Sequ
                   int64_t layer, ForwardScratch& s, float* out, ThreadPool* pool) {
   const AttendFn attend = attend_for_level(level);
   const auto n_tokens = static_cast<int64_t>(s.row_pos.size());
+  if (n_tokens == 0) return;
   const int64_t hd = hp.head_dim;
   const int64_t q_dim = hp.q_dim();
   const int64_t n_kv = hp.n_head_kv;
@@ -148,7 +179,8 @@ void attention_at(KernelLevel level, const HyperParams& hp, std::span<const Sequ
   // Per (token, KV head, chunk) when chunked: m and l for each head of the group, then
   // group x hd accumulators.
   const int64_t item_floats = group * (2 + hd);
-  if (n_chunks > 1) s.attn_partial.resize(static_cast<size_t>(n_tokens * n_kv * n_chunks * item_floats));
+  if (n_chunks > 1)
+    s.attn_partial.resize(static_cast<size_t>(n_tokens * n_kv * n_chunks * item_floats));
   float* partial = s.attn_partial.data();
 
   auto run = [&](int64_t begin, int64_t end) {

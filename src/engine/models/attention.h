@@ -74,8 +74,9 @@ struct TileLayout {
   size_t kt = 0;            // hdp x kTileKeys, the same transposed
   size_t vr = 0;            // kTileKeys x hdp, values as F32
   size_t s = 0;             // rows x kTileKeys, scores and then weights
-  size_t m = 0, l = 0, m_use = 0, corr = 0, bmax = 0;  // rows_padded each
   size_t acc = 0;           // rows x hdp
+  // rows_padded each: running max and sum, the max subtracted, rescale factor, block max
+  size_t m = 0, l = 0, m_use = 0, corr = 0, bmax = 0;
   size_t total = 0;
 
   TileLayout(int64_t rows, int64_t hd) {
@@ -83,7 +84,11 @@ struct TileLayout {
     hdp = round(hd);
     rows_padded = round(rows);
     size_t at = 0;
-    auto take = [&](int64_t n) { const size_t start = at; at += static_cast<size_t>(round(n)); return start; };
+    auto take = [&](int64_t n) {
+      const size_t start = at;
+      at += static_cast<size_t>(round(n));
+      return start;
+    };
     qs = take(rows * hd);
     kr = take(kTileKeys * hdp);
     kt = take(hdp * kTileKeys);

@@ -44,9 +44,9 @@ struct SeqSpec {
 };
 
 std::string describe(KernelLevel level, const Shape& c) {
-  return std::string(kernel_level_name(level)) + " type " + std::to_string(static_cast<int>(c.type)) +
-         " hd " + std::to_string(c.hd) + " group " + std::to_string(c.group) + " swa " +
-         std::to_string(c.n_swa);
+  return std::string(kernel_level_name(level)) + " type " +
+         std::to_string(static_cast<int>(c.type)) + " hd " + std::to_string(c.hd) + " group " +
+         std::to_string(c.group) + " swa " + std::to_string(c.n_swa);
 }
 
 void check(const Shape& c, const std::vector<SeqSpec>& specs, ThreadPool* pool, uint32_t seed) {
@@ -120,9 +120,8 @@ void check(const Shape& c, const std::vector<SeqSpec>& specs, ThreadPool* pool, 
     for (int64_t i = 0; i < n_tokens * q_dim && failures < 5; ++i) {
       if (std::abs(out[i] - expected[i]) <= 2e-5) continue;
       ++failures;
-      ADD_FAILURE() << describe(level, c) << " token " << i / q_dim << " head "
-                    << i % q_dim / c.hd << " dim " << i % c.hd << ": " << out[i] << " vs "
-                    << expected[i];
+      ADD_FAILURE() << describe(level, c) << " token " << i / q_dim << " head " << i % q_dim / c.hd
+                    << " dim " << i % c.hd << ": " << out[i] << " vs " << expected[i];
     }
   }
 }
@@ -132,8 +131,9 @@ TEST(Attention, PrefillMatchesReference) {
   uint32_t seed = 1;
   for (const int64_t group : {1, 4, 7}) {
     for (const int64_t n_swa : {0, 37}) {
-      for (const auto& [type, hd] : {std::pair{KvCacheType::kF16, 64}, std::pair{KvCacheType::kF32, 40},
-                                    std::pair{KvCacheType::kQ8_0, 96}, std::pair{KvCacheType::kF16, 72}}) {
+      for (const auto& [type, hd] :
+           {std::pair{KvCacheType::kF16, 64}, std::pair{KvCacheType::kF32, 40},
+            std::pair{KvCacheType::kQ8_0, 96}, std::pair{KvCacheType::kF16, 72}}) {
         const Shape c{.type = type, .hd = hd, .group = group, .n_swa = n_swa};
         for (const int64_t n : {1, 2, 9, 63, 64, 65, 150}) {
           check(c, {{.n_past = 0, .n_new = n}}, &pool, seed++);
@@ -155,8 +155,9 @@ TEST(Attention, PeakedScoresStayAccurate) {
 TEST(Attention, DecodeChunksMatchReference) {
   ThreadPool pool(4);
   uint32_t seed = 100;
-  for (const auto& [type, hd] : {std::pair{KvCacheType::kF16, 64}, std::pair{KvCacheType::kQ8_0, 64},
-                                std::pair{KvCacheType::kF32, 80}}) {
+  for (const auto& [type, hd] :
+       {std::pair{KvCacheType::kF16, 64}, std::pair{KvCacheType::kQ8_0, 64},
+        std::pair{KvCacheType::kF32, 80}}) {
     for (const int64_t group : {1, 7}) {
       for (const int64_t n_swa : {0, 300}) {
         const Shape c{.type = type, .hd = hd, .group = group, .n_kv = 1, .n_swa = n_swa};

@@ -33,16 +33,36 @@ constexpr int kScoreVecs = 2;
 constexpr int kPvRows = 4;
 constexpr int kPvVecs = 2;
 
-Vec vzero() { return _mm256_setzero_ps(); }
-Vec vset(float x) { return _mm256_set1_ps(x); }
-Vec vload(const float* p) { return _mm256_loadu_ps(p); }
-void vstore(float* p, Vec x) { _mm256_storeu_ps(p, x); }
-Vec vfma(Vec a, Vec b, Vec c) { return _mm256_fmadd_ps(a, b, c); }
-Vec vadd(Vec a, Vec b) { return _mm256_add_ps(a, b); }
-Vec vmul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
-Vec vsub(Vec a, Vec b) { return _mm256_sub_ps(a, b); }
-Vec vmax(Vec a, Vec b) { return _mm256_max_ps(a, b); }
-Vec vexp(Vec x) { return vec_math::exp_avx2(x); }
+Vec vzero() {
+  return _mm256_setzero_ps();
+}
+Vec vset(float x) {
+  return _mm256_set1_ps(x);
+}
+Vec vload(const float* p) {
+  return _mm256_loadu_ps(p);
+}
+void vstore(float* p, Vec x) {
+  _mm256_storeu_ps(p, x);
+}
+Vec vfma(Vec a, Vec b, Vec c) {
+  return _mm256_fmadd_ps(a, b, c);
+}
+Vec vadd(Vec a, Vec b) {
+  return _mm256_add_ps(a, b);
+}
+Vec vmul(Vec a, Vec b) {
+  return _mm256_mul_ps(a, b);
+}
+Vec vsub(Vec a, Vec b) {
+  return _mm256_sub_ps(a, b);
+}
+Vec vmax(Vec a, Vec b) {
+  return _mm256_max_ps(a, b);
+}
+Vec vexp(Vec x) {
+  return vec_math::exp_avx2(x);
+}
 
 float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -111,7 +131,8 @@ void convert_row(const uint8_t* row, int64_t n, float* out) {
     const auto* h = reinterpret_cast<const uint16_t*>(row);
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-      _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
+      _mm256_storeu_ps(out + i,
+                       _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i))));
     for (; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
   } else {
     const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
@@ -139,7 +160,8 @@ void attend_tile_avx2(const TileSpan& span) {
 
 #if defined(__clang__)
 #pragma clang attribute pop
-#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx2,fma,f16c"))), \
+                             apply_to = function)
 #else
 #pragma GCC pop_options
 #pragma GCC push_options
@@ -162,21 +184,47 @@ constexpr int kScoreVecs = 4;
 constexpr int kPvRows = 4;
 constexpr int kPvVecs = 4;
 
-Vec vzero() { return _mm512_setzero_ps(); }
-Vec vset(float x) { return _mm512_set1_ps(x); }
-Vec vload(const float* p) { return _mm512_loadu_ps(p); }
-void vstore(float* p, Vec x) { _mm512_storeu_ps(p, x); }
-Vec vfma(Vec a, Vec b, Vec c) { return _mm512_fmadd_ps(a, b, c); }
-Vec vadd(Vec a, Vec b) { return _mm512_add_ps(a, b); }
-Vec vmul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
-Vec vsub(Vec a, Vec b) { return _mm512_sub_ps(a, b); }
-Vec vmax(Vec a, Vec b) { return _mm512_max_ps(a, b); }
-Vec vexp(Vec x) { return vec_math::exp_avx512(x); }
+Vec vzero() {
+  return _mm512_setzero_ps();
+}
+Vec vset(float x) {
+  return _mm512_set1_ps(x);
+}
+Vec vload(const float* p) {
+  return _mm512_loadu_ps(p);
+}
+void vstore(float* p, Vec x) {
+  _mm512_storeu_ps(p, x);
+}
+Vec vfma(Vec a, Vec b, Vec c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
+Vec vadd(Vec a, Vec b) {
+  return _mm512_add_ps(a, b);
+}
+Vec vmul(Vec a, Vec b) {
+  return _mm512_mul_ps(a, b);
+}
+Vec vsub(Vec a, Vec b) {
+  return _mm512_sub_ps(a, b);
+}
+Vec vmax(Vec a, Vec b) {
+  return _mm512_max_ps(a, b);
+}
+Vec vexp(Vec x) {
+  return vec_math::exp_avx512(x);
+}
 
 // Halves by hand: GCC 12's _mm512_reduce_*_ps trip -Wmaybe-uninitialized.
-__m256 high_half(__m512 v) { return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)); }
-float hsum(Vec v) { return avx2::hsum(_mm256_add_ps(_mm512_castps512_ps256(v), high_half(v))); }
-float hmax(Vec v) { return avx2::hmax(_mm256_max_ps(_mm512_castps512_ps256(v), high_half(v))); }
+__m256 high_half(__m512 v) {
+  return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+float hsum(Vec v) {
+  return avx2::hsum(_mm256_add_ps(_mm512_castps512_ps256(v), high_half(v)));
+}
+float hmax(Vec v) {
+  return avx2::hmax(_mm256_max_ps(_mm512_castps512_ps256(v), high_half(v)));
+}
 
 Vec mask_outside(Vec x, int64_t lo, int64_t hi) {
   const __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -204,8 +252,8 @@ struct ButterflyIndex {
     }
   }
 };
-constexpr ButterflyIndex kButterfly[4] = {ButterflyIndex(1), ButterflyIndex(2),
-                                          ButterflyIndex(4), ButterflyIndex(8)};
+constexpr ButterflyIndex kButterfly[4] = {ButterflyIndex(1), ButterflyIndex(2), ButterflyIndex(4),
+                                          ButterflyIndex(8)};
 
 template <int kStep>
 void butterfly(__m512 (&r)[16]) {
@@ -242,7 +290,8 @@ void convert_row(const uint8_t* row, int64_t n, float* out) {
     const auto* h = reinterpret_cast<const uint16_t*>(row);
     int64_t i = 0;
     for (; i + 16 <= n; i += 16)
-      _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))));
+      _mm512_storeu_ps(
+          out + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(h + i))));
     for (; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
   } else {
     const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
@@ -278,8 +327,12 @@ void attend_tile_avx512(const TileSpan& span) {
 #else  // not x86-64: the scalar tile serves every level
 
 namespace hearth::models::attention_detail {
-void attend_tile_avx2(const TileSpan& span) { attend_tile_scalar(span); }
-void attend_tile_avx512(const TileSpan& span) { attend_tile_scalar(span); }
+void attend_tile_avx2(const TileSpan& span) {
+  attend_tile_scalar(span);
+}
+void attend_tile_avx512(const TileSpan& span) {
+  attend_tile_scalar(span);
+}
 }  // namespace hearth::models::attention_detail
 
 #endif
