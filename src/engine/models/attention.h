@@ -2,8 +2,8 @@
 //
 // Flash-attention style tiles with an online (streaming) softmax, so no score array of the
 // context's length is kept. A tile is a block of consecutive query tokens of one sequence
-// times the query heads that share one KV head (prefill: up to ~64 query rows; decode: the
-// group of one token) against blocks of kTileKeys keys. Each key block is converted from
+// times the query heads that share one KV head (prefill: up to ~112 query rows; decode:
+// the group of one token) against blocks of kTileKeys keys. Each key block is converted from
 // the cache type (F16 / Q8_0 / F32) to F32 once per tile, keys transposed so that scores
 // come out of FMAs with the keys in the vector lanes (no horizontal sum per key), and the
 // exponentials are vectorized. Work is split over (query block, KV head) pairs and, when
