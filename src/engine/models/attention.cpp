@@ -1,153 +1,226 @@
-// Scheduling of the attention work and the scalar kernel; the SIMD kernels are in
+// Scheduling of the attention tiles and the scalar kernel; the SIMD kernels are in
 // attention_x86.cpp.
 #include "engine/models/attention.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <vector>
 
-#include "engine/kernels/cpu.h"
 #include "engine/runtime/thread_pool.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant_blocks.h"
 
 namespace hearth::models {
 namespace attention_detail {
+namespace scalar {
 namespace {
 
-const float* load_row(KvCacheType type, const uint8_t* row, int64_t n, float* out) {
-  switch (type) {
-    case KvCacheType::kF32: return reinterpret_cast<const float*>(row);
-    case KvCacheType::kF16: {
-      const auto* h = reinterpret_cast<const uint16_t*>(row);
-      for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
-      return out;
-    }
-    case KvCacheType::kQ8_0: {
-      const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
-      for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
-        const float d = fp16_to_fp32(blocks[b].d);
-        for (int i = 0; i < kLegacyBlock; ++i) out[b * kLegacyBlock + i] = d * blocks[b].qs[i];
-      }
-      return out;
+// One-lane "vectors": the tile code is shared with the SIMD levels, and the compiler is free
+// to vectorize the plain loops it becomes (it may not reorder sums without -ffast-math).
+using Vec = float;
+constexpr int64_t kW = 1;
+constexpr int kScoreRows = 4;
+constexpr int kScoreVecs = 8;
+constexpr int kPvRows = 4;
+constexpr int kPvVecs = 4;
+
+Vec vzero() {
+  return 0.0f;
+}
+Vec vset(float x) {
+  return x;
+}
+Vec vload(const float* p) {
+  return *p;
+}
+void vstore(float* p, Vec x) {
+  *p = x;
+}
+Vec vfma(Vec a, Vec b, Vec c) {
+  return a * b + c;
+}
+Vec vadd(Vec a, Vec b) {
+  return a + b;
+}
+Vec vmul(Vec a, Vec b) {
+  return a * b;
+}
+Vec vsub(Vec a, Vec b) {
+  return a - b;
+}
+Vec vmax(Vec a, Vec b) {
+  return std::max(a, b);
+}
+Vec vexp(Vec x) {
+  return std::exp(x);
+}
+float hmax(Vec x) {
+  return x;
+}
+float hsum(Vec x) {
+  return x;
+}
+Vec mask_outside(Vec x, int64_t lo, int64_t hi) {
+  return lo <= 0 && hi > 0 ? x : -INFINITY;
+}
+Vec zero_if_neg_inf(Vec x) {
+  return x == -INFINITY ? 0.0f : x;
+}
+
+void transpose_block(const float* src, int64_t, float* dst, int64_t) {
+  *dst = *src;
+}
+
+template <KvCacheType kType>
+void convert_row(const uint8_t* row, int64_t n, float* out) {
+  if constexpr (kType == KvCacheType::kF32) {
+    std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float));
+  } else if constexpr (kType == KvCacheType::kF16) {
+    const auto* h = reinterpret_cast<const uint16_t*>(row);
+    for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
+  } else {
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
+    for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
+      const float d = fp16_to_fp32(blocks[b].d);
+      for (int i = 0; i < kLegacyBlock; ++i) out[b * kLegacyBlock + i] = d * blocks[b].qs[i];
     }
   }
-  return out;
 }
 
-// Eight independent partial sums: without -ffast-math the compiler may not reorder one
-// running sum, but it does vectorize independent lanes.
-float dot(const float* a, const float* b, int64_t n) {
-  float acc[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += a[i + k] * b[i + k];
-  }
-  float sum = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
-}
-
-void axpy(float* y, float a, const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
-}
-
-#include "engine/models/attend_keys.inc"
+#include "engine/models/attend_tile.inc"
 
 }  // namespace
+}  // namespace scalar
 
-void attend_scalar(const KeySpan& span) {
-  attend_keys(span);
+void attend_tile_scalar(const TileSpan& span) {
+  scalar::attend_tile(span);
 }
-
-}  // namespace attention_detail
 
 namespace {
 
-using attention_detail::KeySpan;
-using AttendFn = void (*)(const KeySpan&);
+using AttendFn = void (*)(const TileSpan&);
 
-AttendFn attend_for_level() {
-  switch (active_kernel_level()) {
-    case KernelLevel::kAvx512: return attention_detail::attend_avx512;
-    case KernelLevel::kAvx2: return attention_detail::attend_avx2;
+AttendFn attend_for_level(KernelLevel level) {
+  switch (level) {
+    case KernelLevel::kAvx512: return attend_tile_avx512;
+    case KernelLevel::kAvx2: return attend_tile_avx2;
     case KernelLevel::kScalar: break;
   }
-  return attention_detail::attend_scalar;
+  return attend_tile_scalar;
 }
 
-// Keys per chunk below which splitting a single query's keys over threads does not pay.
+// Keys per chunk below which splitting a query block's keys over threads does not pay.
 constexpr int64_t kMinChunkKeys = 256;
+// Query rows (tokens x heads of a group) per prefill tile: enough that converting a key
+// block is amortized over many rows, few enough that the tile's scratch stays in L2. Capped
+// in tokens because a block's later tokens score the keys its earlier ones mask.
+constexpr int64_t kTileRows = 112;
+constexpr int64_t kMaxTileTokens = 32;
+
+// Consecutive batch rows [t0, t0 + n) of one sequence at consecutive positions.
+struct QueryBlock {
+  int64_t t0 = 0;
+  int64_t n = 0;
+};
 
 }  // namespace
 
-void attention(const HyperParams& hp, std::span<const SequenceBatch> seqs, int64_t layer,
-               ForwardScratch& s, float* out, ThreadPool* pool) {
-  static const AttendFn attend = attend_for_level();
+void attention_at(KernelLevel level, const HyperParams& hp, std::span<const SequenceBatch> seqs,
+                  int64_t layer, ForwardScratch& s, float* out, ThreadPool* pool) {
+  const AttendFn attend = attend_for_level(level);
   const auto n_tokens = static_cast<int64_t>(s.row_pos.size());
-  const int64_t max_keys = *std::max_element(s.row_pos.begin(), s.row_pos.end()) + 1;
+  if (n_tokens == 0) return;
   const int64_t hd = hp.head_dim;
   const int64_t q_dim = hp.q_dim();
   const int64_t n_kv = hp.n_head_kv;
   const int64_t group = hp.n_head / n_kv;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const int threads = pool ? pool->size() : 1;
+  const int64_t max_tokens = std::clamp<int64_t>(kTileRows / group, 1, kMaxTileTokens);
 
-  // Enough (token, KV head) pairs keep every thread busy; otherwise (decode) each pair's keys
+  std::vector<QueryBlock> blocks;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    if (!blocks.empty()) {
+      QueryBlock& b = blocks.back();
+      const int64_t last = b.t0 + b.n - 1;
+      if (b.n < max_tokens && s.row_seq[t] == s.row_seq[last] &&
+          s.row_pos[t] == s.row_pos[last] + 1) {
+        ++b.n;
+        continue;
+      }
+    }
+    blocks.push_back({t, 1});
+  }
+  // Later blocks attend more keys: handing them out first lets the pool's dynamic chunks
+  // even out the causal triangle instead of leaving the last chunk's thread alone at the end.
+  std::stable_sort(blocks.begin(), blocks.end(), [&](const QueryBlock& a, const QueryBlock& b) {
+    return s.row_pos[a.t0 + a.n - 1] > s.row_pos[b.t0 + b.n - 1];
+  });
+
+  // Key range of a block: from its first token's window start to its last token.
+  auto first_key = [&](const QueryBlock& b) {
+    return hp.n_swa > 0 ? std::max<int64_t>(0, s.row_pos[b.t0] - hp.n_swa + 1) : int64_t{0};
+  };
+  auto end_key = [&](const QueryBlock& b) { return s.row_pos[b.t0 + b.n - 1] + 1; };
+  int64_t max_keys = 0;
+  for (const QueryBlock& b : blocks) max_keys = std::max(max_keys, end_key(b) - first_key(b));
+
+  // Enough (block, KV head) pairs keep every thread busy; otherwise (decode) each pair's keys
   // are split into chunks too, merged below.
+  const auto n_blocks = static_cast<int64_t>(blocks.size());
+  const int64_t pairs = n_blocks * n_kv;
   int64_t n_chunks = 1;
-  const int64_t pairs = n_tokens * n_kv;
   if (pairs < 2 * threads) {
     const int64_t wanted = (2 * threads + pairs - 1) / pairs;
     n_chunks = std::clamp<int64_t>(max_keys / kMinChunkKeys, 1, wanted);
   }
   const int64_t n_items = pairs * n_chunks;
-  // Per item: m and l for each head of the group, then group x hd accumulators.
+  // Per (token, KV head, chunk) when chunked: m and l for each head of the group, then
+  // group x hd accumulators.
   const int64_t item_floats = group * (2 + hd);
-  s.attn_partial.resize(static_cast<size_t>(n_items * item_floats));
+  if (n_chunks > 1)
+    s.attn_partial.resize(static_cast<size_t>(n_tokens * n_kv * n_chunks * item_floats));
   float* partial = s.attn_partial.data();
-  // Later tokens attend more keys: handing them out first lets the pool's dynamic chunks
-  // even out the causal triangle instead of leaving the last chunk's thread alone at the end.
-  auto token_of = [&](int64_t pair) { return n_tokens - 1 - pair / n_kv; };
 
   auto run = [&](int64_t begin, int64_t end) {
     thread_local std::vector<float> work;
-    work.resize(static_cast<size_t>(attention_detail::kBlock * group + 2 * hd));
     for (int64_t item = begin; item < end; ++item) {
       const int64_t chunk = item % n_chunks;
       const int64_t pair = item / n_chunks;
-      const int64_t t = token_of(pair);
+      const QueryBlock& b = blocks[pair / n_kv];
       const int64_t g = pair % n_kv;
-      const KvCache& cache = *seqs[s.row_seq[t]].cache;
-      const int64_t n_keys = s.row_pos[t] + 1;
-      // Keys before `first` are outside the sliding window: (query pos - key pos) >= n_swa.
-      const int64_t first = hp.n_swa > 0 ? std::max<int64_t>(0, n_keys - hp.n_swa) : 0;
-      const int64_t per_chunk = (n_keys - first + n_chunks - 1) / n_chunks;
-      const int64_t k_begin = std::min(n_keys, first + chunk * per_chunk);
-      const int64_t k_end = std::min(n_keys, k_begin + per_chunk);
-      float* m = partial + item * item_floats;
-      float* l = m + group;
-      float* acc = l + group;
-      std::fill(m, m + group, -INFINITY);
-      std::fill(l, l + group + group * hd, 0.0f);
-      if (k_begin >= k_end) continue;
+      const KvCache& cache = *seqs[s.row_seq[b.t0]].cache;
+      const int64_t first = first_key(b);
+      const int64_t per_chunk = (end_key(b) - first + n_chunks - 1) / n_chunks;
+      const int64_t k_begin = std::min(end_key(b), first + chunk * per_chunk);
+      const int64_t k_end = std::min(end_key(b), k_begin + per_chunk);
+      const size_t need = tile_work_floats(b.n * group, hd);
+      if (work.size() < need) work.resize(need);
       const size_t head_offset = cache.bytes_of(g * hd);
-      attend(KeySpan{.k = cache.k(layer, 0) + head_offset,
-                     .v = cache.v(layer, 0) + head_offset,
-                     .row_bytes = cache.row_bytes(),
-                     .type = cache.type(),
-                     .begin = k_begin,
-                     .end = k_end,
-                     .q = s.q.data() + t * q_dim + g * group * hd,
-                     .group = group,
-                     .hd = hd,
-                     .scale = scale,
-                     .m = m,
-                     .l = l,
-                     .acc = acc,
-                     .work = work.data()});
+      TileSpan span{.k = cache.k(layer, 0) + head_offset,
+                    .v = cache.v(layer, 0) + head_offset,
+                    .row_bytes = cache.row_bytes(),
+                    .type = cache.type(),
+                    .q = s.q.data() + b.t0 * q_dim + g * group * hd,
+                    .q_stride = q_dim,
+                    .n_tok = b.n,
+                    .group = group,
+                    .hd = hd,
+                    .pos0 = s.row_pos[b.t0],
+                    .begin = k_begin,
+                    .end = k_end,
+                    .n_swa = hp.n_swa,
+                    .scale = scale,
+                    .work = work.data()};
+      if (n_chunks == 1) {
+        span.out = out + b.t0 * q_dim + g * group * hd;
+        span.out_stride = q_dim;
+      } else {
+        span.state = partial + ((b.t0 * n_kv + g) * n_chunks + chunk) * item_floats;
+        span.state_stride = n_kv * n_chunks * item_floats;
+      }
+      attend(span);
     }
   };
   if (pool && threads > 1 && n_items > 1) {
@@ -155,30 +228,38 @@ void attention(const HyperParams& hp, std::span<const SequenceBatch> seqs, int64
   } else {
     run(0, n_items);
   }
+  if (n_chunks == 1) return;
 
   // Merge the chunks of each (token, KV head) pair and normalize.
-  for (int64_t pair = 0; pair < pairs; ++pair) {
-    const int64_t t = token_of(pair);
-    const int64_t g = pair % n_kv;
-    for (int64_t h = 0; h < group; ++h) {
-      float m_all = -INFINITY;
-      for (int64_t c = 0; c < n_chunks; ++c)
-        m_all = std::max(m_all, partial[(pair * n_chunks + c) * item_floats + h]);
-      float* oh = out + t * q_dim + (g * group + h) * hd;
-      std::fill(oh, oh + hd, 0.0f);
-      float l_all = 0;
-      for (int64_t c = 0; c < n_chunks; ++c) {
-        const float* m = partial + (pair * n_chunks + c) * item_floats;
-        if (m[h] == -INFINITY) continue;  // an empty chunk
-        const float weight = std::exp(m[h] - m_all);
-        l_all += m[group + h] * weight;
-        const float* acc = m + 2 * group + h * hd;
-        for (int64_t i = 0; i < hd; ++i) oh[i] += acc[i] * weight;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t g = 0; g < n_kv; ++g) {
+      const float* chunks = partial + (t * n_kv + g) * n_chunks * item_floats;
+      for (int64_t h = 0; h < group; ++h) {
+        float m_all = -INFINITY;
+        for (int64_t c = 0; c < n_chunks; ++c) m_all = std::max(m_all, chunks[c * item_floats + h]);
+        float* oh = out + t * q_dim + (g * group + h) * hd;
+        std::fill(oh, oh + hd, 0.0f);
+        float l_all = 0;
+        for (int64_t c = 0; c < n_chunks; ++c) {
+          const float* m = chunks + c * item_floats;
+          if (m[h] == -INFINITY) continue;  // nothing visible in this chunk
+          const float weight = std::exp(m[h] - m_all);
+          l_all += m[group + h] * weight;
+          const float* acc = m + 2 * group + h * hd;
+          for (int64_t i = 0; i < hd; ++i) oh[i] += acc[i] * weight;
+        }
+        const float inv = 1.0f / l_all;
+        for (int64_t i = 0; i < hd; ++i) oh[i] *= inv;
       }
-      const float inv = 1.0f / l_all;
-      for (int64_t i = 0; i < hd; ++i) oh[i] *= inv;
     }
   }
+}
+
+}  // namespace attention_detail
+
+void attention(const HyperParams& hp, std::span<const SequenceBatch> seqs, int64_t layer,
+               ForwardScratch& s, float* out, ThreadPool* pool) {
+  attention_detail::attention_at(active_kernel_level(), hp, seqs, layer, s, out, pool);
 }
 
 }  // namespace hearth::models

@@ -1,90 +1,172 @@
-// The attention inner loop of every kernel level the CPU has against a direct two-pass
-// softmax in double, for each cache type, with spans that are not a multiple of the block.
+// Attention at every kernel level the CPU has against a direct two-pass softmax in double
+// over the cached rows as stored: prefill tiles (lengths around the tile sizes, GQA ratios
+// 1/4/7, with and without a sliding window), decode batches whose keys are split into
+// chunks, and mixed batches, for each cache type.
 #include "engine/models/attention.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <random>
 #include <vector>
 
 #include "engine/kernels/cpu.h"
 #include "engine/runtime/kv_cache.h"
+#include "engine/runtime/thread_pool.h"
 
 namespace hearth::models {
 namespace {
 
-using attention_detail::KeySpan;
+using attention_detail::attention_at;
 
-struct Case {
-  KvCacheType type;
-  int64_t hd;
+std::vector<KernelLevel> levels() {
+  std::vector<KernelLevel> out = {KernelLevel::kScalar};
+  const KernelLevel best = best_kernel_level(cpu_features());
+  if (best >= KernelLevel::kAvx2) out.push_back(KernelLevel::kAvx2);
+  if (best >= KernelLevel::kAvx512) out.push_back(KernelLevel::kAvx512);
+  return out;
+}
+
+struct Shape {
+  KvCacheType type = KvCacheType::kF16;
+  int64_t hd = 64;
+  int64_t group = 1;
+  int64_t n_kv = 2;
+  int64_t n_swa = 0;
+  float q_scale = 1;  // larger: peakier softmax
 };
 
-TEST(Attention, EveryLevelMatchesTwoPassSoftmax) {
-  const int64_t group = 3, n_kv = 2, n_pos = 77;
-  std::mt19937 rng(5);
+// A sequence of the batch: n_past cached positions, then n_new tokens evaluated now.
+struct SeqSpec {
+  int64_t n_past = 0;
+  int64_t n_new = 1;
+};
+
+std::string describe(KernelLevel level, const Shape& c) {
+  return std::string(kernel_level_name(level)) + " type " +
+         std::to_string(static_cast<int>(c.type)) + " hd " + std::to_string(c.hd) + " group " +
+         std::to_string(c.group) + " swa " + std::to_string(c.n_swa);
+}
+
+void check(const Shape& c, const std::vector<SeqSpec>& specs, ThreadPool* pool, uint32_t seed) {
+  std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<std::pair<const char*, void (*)(const KeySpan&)>> levels = {
-      {"scalar", attention_detail::attend_scalar}};
-  const KernelLevel best = best_kernel_level(cpu_features());
-  if (best >= KernelLevel::kAvx2) levels.emplace_back("avx2", attention_detail::attend_avx2);
-  if (best >= KernelLevel::kAvx512) levels.emplace_back("avx512", attention_detail::attend_avx512);
+  HyperParams hp;
+  hp.n_head_kv = c.n_kv;
+  hp.n_head = c.group * c.n_kv;
+  hp.head_dim = c.hd;
+  hp.n_swa = c.n_swa;
+  const int64_t kv_dim = hp.kv_dim();
+  const int64_t q_dim = hp.q_dim();
 
-  for (const Case c : {Case{KvCacheType::kF32, 40}, Case{KvCacheType::kF16, 72},
-                       Case{KvCacheType::kQ8_0, 64}}) {
-    const int64_t kv_dim = n_kv * c.hd;
-    KvCache cache(1, n_pos, kv_dim, c.type);
-    std::vector<float> row(static_cast<size_t>(kv_dim));
-    for (int64_t p = 0; p < n_pos; ++p) {
+  std::vector<std::unique_ptr<KvCache>> caches;
+  std::vector<SequenceBatch> seqs;
+  ForwardScratch s;
+  std::vector<float> row(static_cast<size_t>(kv_dim));
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const int64_t n = specs[i].n_past + specs[i].n_new;
+    caches.push_back(std::make_unique<KvCache>(1, n, kv_dim, c.type));
+    for (int64_t p = 0; p < n; ++p) {
       for (float& x : row) x = normal(rng);
-      cache.write_k(0, p, row.data());
+      caches.back()->write_k(0, p, row.data());
       for (float& x : row) x = normal(rng);
-      cache.write_v(0, p, row.data());
+      caches.back()->write_v(0, p, row.data());
     }
-    std::vector<float> q(static_cast<size_t>(group * c.hd));
-    for (float& x : q) x = normal(rng);
-    const int64_t g = 1, begin = 3, end = n_pos;
-    const float scale = 0.3f;
+    seqs.push_back(SequenceBatch{.cache = caches.back().get()});
+    for (int64_t t = 0; t < specs[i].n_new; ++t) {
+      s.row_seq.push_back(static_cast<int32_t>(i));
+      s.row_pos.push_back(specs[i].n_past + t);
+    }
+  }
+  const auto n_tokens = static_cast<int64_t>(s.row_pos.size());
+  s.q.resize(static_cast<size_t>(n_tokens * q_dim));
+  for (float& x : s.q) x = normal(rng) * c.q_scale;
 
-    // Expected, from the rows as stored.
-    std::vector<std::vector<float>> keys, values;
-    for (int64_t p = 0; p < n_pos; ++p) {
-      cache.read_k(0, p, row.data());
-      keys.emplace_back(row.begin() + g * c.hd, row.begin() + (g + 1) * c.hd);
-      cache.read_v(0, p, row.data());
-      values.emplace_back(row.begin() + g * c.hd, row.begin() + (g + 1) * c.hd);
-    }
-    std::vector<double> expected(static_cast<size_t>(group * c.hd));
-    for (int64_t h = 0; h < group; ++h) {
-      std::vector<double> s;
-      double max_s = -INFINITY, sum = 0;
-      for (int64_t j = begin; j < end; ++j) {
+  // Expected, from the rows as stored.
+  const double scale = 1.0 / std::sqrt(static_cast<double>(c.hd));
+  std::vector<double> expected(static_cast<size_t>(n_tokens * q_dim));
+  std::vector<float> krow(static_cast<size_t>(kv_dim)), vrow(static_cast<size_t>(kv_dim));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const KvCache& cache = *caches[static_cast<size_t>(s.row_seq[t])];
+    const int64_t pos = s.row_pos[t];
+    const int64_t lo = c.n_swa > 0 ? std::max<int64_t>(0, pos - c.n_swa + 1) : 0;
+    for (int64_t hq = 0; hq < hp.n_head; ++hq) {
+      const int64_t g = hq / c.group;
+      const float* q = s.q.data() + t * q_dim + hq * c.hd;
+      std::vector<double> w;
+      double max_w = -INFINITY, sum = 0;
+      for (int64_t j = lo; j <= pos; ++j) {
+        cache.read_k(0, j, krow.data());
         double d = 0;
-        for (int64_t i = 0; i < c.hd; ++i) d += static_cast<double>(q[h * c.hd + i]) * keys[j][i];
-        s.push_back(d * scale);
-        max_s = std::max(max_s, s.back());
+        for (int64_t i = 0; i < c.hd; ++i) d += static_cast<double>(q[i]) * krow[g * c.hd + i];
+        w.push_back(d * scale);
+        max_w = std::max(max_w, w.back());
       }
-      for (double& x : s) sum += (x = std::exp(x - max_s));
-      for (int64_t j = begin; j < end; ++j) {
-        for (int64_t i = 0; i < c.hd; ++i)
-          expected[h * c.hd + i] += s[j - begin] / sum * values[j][i];
+      for (double& x : w) sum += (x = std::exp(x - max_w));
+      double* e = expected.data() + t * q_dim + hq * c.hd;
+      for (int64_t j = lo; j <= pos; ++j) {
+        cache.read_v(0, j, vrow.data());
+        for (int64_t i = 0; i < c.hd; ++i) e[i] += w[j - lo] / sum * vrow[g * c.hd + i];
       }
     }
+  }
 
-    for (const auto& [name, attend] : levels) {
-      std::vector<float> m(group, -INFINITY), l(group, 0.0f), acc(group * c.hd, 0.0f);
-      std::vector<float> work(attention_detail::kBlock * group + 2 * c.hd);
-      const size_t offset = cache.bytes_of(g * c.hd);
-      attend(KeySpan{.k = cache.k(0, 0) + offset, .v = cache.v(0, 0) + offset,
-                     .row_bytes = cache.row_bytes(), .type = c.type, .begin = begin, .end = end,
-                     .q = q.data(), .group = group, .hd = c.hd, .scale = scale, .m = m.data(),
-                     .l = l.data(), .acc = acc.data(), .work = work.data()});
-      for (int64_t h = 0; h < group; ++h) {
-        for (int64_t i = 0; i < c.hd; ++i) {
-          EXPECT_NEAR(acc[h * c.hd + i] / l[h], expected[h * c.hd + i], 1e-5)
-              << name << " type " << static_cast<int>(c.type) << " head " << h << " dim " << i;
+  std::vector<float> out(static_cast<size_t>(n_tokens * q_dim));
+  for (const KernelLevel level : levels()) {
+    std::fill(out.begin(), out.end(), NAN);
+    attention_at(level, hp, seqs, 0, s, out.data(), pool);
+    int failures = 0;
+    for (int64_t i = 0; i < n_tokens * q_dim && failures < 5; ++i) {
+      if (std::abs(out[i] - expected[i]) <= 2e-5) continue;
+      ++failures;
+      ADD_FAILURE() << describe(level, c) << " token " << i / q_dim << " head " << i % q_dim / c.hd
+                    << " dim " << i % c.hd << ": " << out[i] << " vs " << expected[i];
+    }
+  }
+}
+
+TEST(Attention, PrefillMatchesReference) {
+  ThreadPool pool(3);
+  uint32_t seed = 1;
+  for (const int64_t group : {1, 4, 7}) {
+    for (const int64_t n_swa : {0, 37}) {
+      for (const auto& [type, hd] :
+           {std::pair{KvCacheType::kF16, 64}, std::pair{KvCacheType::kF32, 40},
+            std::pair{KvCacheType::kQ8_0, 96}, std::pair{KvCacheType::kF16, 72}}) {
+        const Shape c{.type = type, .hd = hd, .group = group, .n_swa = n_swa};
+        for (const int64_t n : {1, 2, 9, 63, 64, 65, 150}) {
+          check(c, {{.n_past = 0, .n_new = n}}, &pool, seed++);
         }
+        // Appended to a cache that already holds keys, single-threaded.
+        check(c, {{.n_past = 70, .n_new = 33}}, nullptr, seed++);
+      }
+    }
+  }
+}
+
+TEST(Attention, PeakedScoresStayAccurate) {
+  for (const KvCacheType type : {KvCacheType::kF16, KvCacheType::kQ8_0}) {
+    check({.type = type, .hd = 64, .group = 7, .q_scale = 8}, {{.n_past = 10, .n_new = 100}},
+          nullptr, 7);
+  }
+}
+
+TEST(Attention, DecodeChunksMatchReference) {
+  ThreadPool pool(4);
+  uint32_t seed = 100;
+  for (const auto& [type, hd] :
+       {std::pair{KvCacheType::kF16, 64}, std::pair{KvCacheType::kQ8_0, 64},
+        std::pair{KvCacheType::kF32, 80}}) {
+    for (const int64_t group : {1, 7}) {
+      for (const int64_t n_swa : {0, 300}) {
+        const Shape c{.type = type, .hd = hd, .group = group, .n_kv = 1, .n_swa = n_swa};
+        // One sequence: its keys split over the threads.
+        check(c, {{.n_past = 1200, .n_new = 1}}, &pool, seed++);
+        // Several sequences, one token each, contexts of very different lengths.
+        check(c, {{.n_past = 700}, {.n_past = 4}, {.n_past = 0}, {.n_past = 301}}, &pool, seed++);
+        // A prompt and a decode in one batch.
+        check(c, {{.n_past = 600, .n_new = 1}, {.n_past = 3, .n_new = 20}}, &pool, seed++);
       }
     }
   }
