@@ -6,6 +6,8 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+
+#include "engine/kernels/vec_math.h"
 #endif
 
 namespace hearth {
@@ -19,26 +21,13 @@ void swiglu_scalar(const float* gate, const float* up, float* out, int64_t n) {
 
 #if defined(__x86_64__)
 
-// exp(t) as 2^k * p(r), t = k ln2 + r, |r| <= ln2 / 2, p the degree-7 Taylor polynomial
-// (truncation error 5e-9 relative, below half an ulp). ln2 is split in two so that r is exact
-// to float precision. scalef returns inf past the float range and 0 below it, as std::exp
-// does; the clamp only keeps k within what scalef needs.
-__attribute__((target("avx512f,fma"))) inline __m512 exp_avx512(__m512 t) {
-  t = _mm512_min_ps(_mm512_max_ps(t, _mm512_set1_ps(-104.0f)), _mm512_set1_ps(89.0f));
-  const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(t, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(k, _mm512_set1_ps(0.693359375f), t);
-  r = _mm512_fnmadd_ps(k, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_scalef_ps(p, k);
-}
+// GCC 12's AVX-512 headers start some operations from _mm512_undefined_*(), which trips
+// -Wmaybe-uninitialized false positives inside the headers once inlined here.
+#if !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 __attribute__((target("avx512f,fma"))) void swiglu_avx512(const float* gate, const float* up,
                                                           float* out, int64_t n) {
@@ -46,18 +35,35 @@ __attribute__((target("avx512f,fma"))) void swiglu_avx512(const float* gate, con
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m512 x = _mm512_loadu_ps(gate + i);
-    const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
+    const __m512 e = vec_math::exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
     const __m512 s = _mm512_div_ps(x, _mm512_add_ps(one, e));
     _mm512_storeu_ps(out + i, _mm512_mul_ps(s, _mm512_loadu_ps(up + i)));
   }
   if (i < n) {
     const auto mask = static_cast<__mmask16>((1u << (n - i)) - 1);
     const __m512 x = _mm512_maskz_loadu_ps(mask, gate + i);
-    const __m512 e = exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
+    const __m512 e = vec_math::exp_avx512(_mm512_sub_ps(_mm512_setzero_ps(), x));
     const __m512 s = _mm512_div_ps(x, _mm512_add_ps(one, e));
     _mm512_mask_storeu_ps(out + i, mask, _mm512_mul_ps(s, _mm512_maskz_loadu_ps(mask, up + i)));
   }
 }
+
+__attribute__((target("avx2,fma"))) void swiglu_avx2(const float* gate, const float* up, float* out,
+                                                      int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 x = _mm256_loadu_ps(gate + i);
+    const __m256 e = vec_math::exp_avx2(_mm256_sub_ps(_mm256_setzero_ps(), x));
+    const __m256 s = _mm256_div_ps(x, _mm256_add_ps(one, e));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(up + i)));
+  }
+  swiglu_scalar(gate + i, up + i, out + i, n - i);
+}
+
+#if !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #endif
 
@@ -65,6 +71,10 @@ void swiglu_any(const float* gate, const float* up, float* out, int64_t n) {
 #if defined(__x86_64__)
   if (active_kernel_level() >= KernelLevel::kAvx512) {
     swiglu_avx512(gate, up, out, n);
+    return;
+  }
+  if (active_kernel_level() >= KernelLevel::kAvx2) {
+    swiglu_avx2(gate, up, out, n);
     return;
   }
 #endif
