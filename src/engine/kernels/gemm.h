@@ -19,8 +19,12 @@ class ThreadPool;
 struct WeightMatrix;
 
 // Below this many tokens the row-dot kernels win: a 16-token vector would be mostly padding,
-// and decode (1 token) is bound by weight bandwidth, which both paths stream once.
-inline constexpr int64_t kGemmMinTokens = 8;
+// and decode (1 token) is bound by weight bandwidth, which both paths stream once. Measured
+// with `hearth bench -p 2,3,4,6` on qwen2.5-0.5b Q8_0 (Zen 4, AVX-512): the AVX-512 GEMM
+// passes the row dots between 4 tokens (0.9x) and 6 (1.25x). The AVX2 GEMM was measured from
+// 8 tokens, where it wins for every type.
+inline constexpr int64_t kGemmMinTokens = 5;
+inline constexpr int64_t kAvx2GemmMinTokens = 8;
 
 // AVX-512 (F/BW/VL/VNNI) GEMM. Returns false, touching nothing, when the weight type has no
 // GEMM kernel; the caller then uses the row-dot path.

@@ -216,12 +216,12 @@ TEST(GemmAvx2, FloatWeightsWithOddRowLength) {
   }
 }
 
-// matmul at the AVX2 level routes prompts (kGemmMinTokens or more) to the GEMM.
+// matmul at the AVX2 level routes prompts (kAvx2GemmMinTokens or more) to the GEMM.
 TEST(GemmAvx2, MatmulUsesItForPrompts) {
   if (!has_avx2()) GTEST_SKIP() << "no AVX2 on this CPU";
   std::mt19937 rng(9);
   std::normal_distribution<float> dist(0.0f, 1.0f);
-  const int64_t rows = 24, cols = 256, n_tokens = kGemmMinTokens + 3;
+  const int64_t rows = 24, cols = 256, n_tokens = kAvx2GemmMinTokens + 3;
   const TensorType type = TensorType::Q4_K;
   const int64_t stride = row_bytes(traits(type), cols);
   std::vector<uint8_t> weights(static_cast<size_t>(rows * stride));

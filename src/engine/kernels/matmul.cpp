@@ -85,7 +85,9 @@ bool try_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* o
               ThreadPool* pool, KernelLevel level) {
   if (n_tokens < kGemmMinTokens) return false;
   if (level >= KernelLevel::kAvx512) return avx512_gemm(w, in, n_tokens, out, pool);
-  if (level == KernelLevel::kAvx2) return avx2_gemm(w, in, n_tokens, out, pool);
+  if (level == KernelLevel::kAvx2) {
+    return n_tokens >= kAvx2GemmMinTokens && avx2_gemm(w, in, n_tokens, out, pool);
+  }
   return false;
 }
 
