@@ -4,15 +4,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { startServer, startHub, waitFor } from './harness.mjs';
+import { startServerWithHub, waitFor } from './harness.mjs';
 
 let hub;
 let server;
 let client;
-let home;
+let stop;
 
 // Two 16 MiB fixture models; the 30 MiB budget holds one of them at a time.
 const userCatalog = {
@@ -29,22 +28,19 @@ const userCatalog = {
 const loaded = async () => (await (await fetch(`${server.baseURL}/openai/loadedmodels`)).json()).sort();
 
 before(async () => {
-  hub = await startHub();
-  home = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-e2e-budget-'));
-  fs.mkdirSync(path.join(home, 'catalog.d'));
-  fs.writeFileSync(path.join(home, 'catalog.d', 'tiny.json'), JSON.stringify(userCatalog));
-  server = await startServer(['--ctx-size', '512', '--memory-budget', '30', '--ttl', '600'], {
-    HEARTH_HOME: home,
-    HEARTH_HUB_URL: hub.url,
-    HF_TOKEN: '',
-  });
+  ({ hub, server, stop } = await startServerWithHub(
+    'budget',
+    ['--ctx-size', '512', '--memory-budget', '30', '--ttl', '600'],
+    (home) => {
+      fs.mkdirSync(path.join(home, 'catalog.d'));
+      fs.writeFileSync(path.join(home, 'catalog.d', 'tiny.json'), JSON.stringify(userCatalog));
+    },
+  ));
   client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 
 after(async () => {
-  assert.equal(await server.stop(), 0, 'graceful shutdown exits 0');
-  hub.close();
-  fs.rmSync(home, { recursive: true, force: true });
+  assert.equal(await stop(), 0, 'graceful shutdown exits 0');
 });
 
 const ask = (modelName, extra = {}) =>

@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 
 export const fixtures = process.env.HEARTH_FIXTURES ?? path.resolve('../../../shared/fixtures');
@@ -93,4 +94,25 @@ export async function startHub() {
   hub.url = `http://127.0.0.1:${hub.server.address().port}`;
   hub.close = () => hub.server.close();
   return hub;
+}
+
+// A test hub, a fresh $HEARTH_HOME (prepared by `prepareHome(home)` before the server
+// starts) and `hearth serve ARGS` downloading from that hub. stop() shuts all three down and
+// returns the server's exit code.
+export async function startServerWithHub(name, args, prepareHome = () => {}) {
+  const hub = await startHub();
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), `hearth-e2e-${name}-`));
+  prepareHome(home);
+  const server = await startServer(args, { HEARTH_HOME: home, HEARTH_HUB_URL: hub.url, HF_TOKEN: '' });
+  return {
+    hub,
+    home,
+    server,
+    async stop() {
+      const code = await server.stop();
+      hub.close();
+      fs.rmSync(home, { recursive: true, force: true });
+      return code;
+    },
+  };
 }

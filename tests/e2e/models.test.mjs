@@ -3,31 +3,23 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { startServer, startHub, model } from './harness.mjs';
+import { startServerWithHub, model } from './harness.mjs';
 
 let hub;
 let server;
 let client;
 let home;
+let stop;
 
 before(async () => {
-  hub = await startHub();
-  home = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-e2e-models-'));
-  server = await startServer(['--ctx-size', '256', '--ttl', '600'], {
-    HEARTH_HOME: home,
-    HEARTH_HUB_URL: hub.url,
-    HF_TOKEN: '',
-  });
+  ({ hub, home, server, stop } = await startServerWithHub('models', ['--ctx-size', '256', '--ttl', '600']));
   client = new OpenAI({ baseURL: `${server.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
 });
 
 after(async () => {
-  assert.equal(await server.stop(), 0, 'graceful shutdown exits 0');
-  hub.close();
-  fs.rmSync(home, { recursive: true, force: true });
+  assert.equal(await stop(), 0, 'graceful shutdown exits 0');
 });
 
 test('starts with no model and answers health', async () => {

@@ -13,6 +13,7 @@
 #include "engine/runtime/thread_pool.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant.h"
+#include "support/unit_scale_weights.h"
 
 namespace hearth {
 namespace {
@@ -26,35 +27,7 @@ bool has_avx2() {
   return best_kernel_level(cpu_features()) >= KernelLevel::kAvx2;
 }
 
-// Random bytes for every code, packed scale and high bit, with the float scales set to 1 so
-// that every product is a small integer.
-std::vector<uint8_t> unit_scale_weights(TensorType type, int64_t rows, int64_t cols,
-                                        std::mt19937& rng) {
-  const uint16_t one = fp32_to_fp16(1.0f);
-  const int64_t n_blocks = rows * cols / traits(type).block_size;
-  const size_t block_bytes = static_cast<size_t>(traits(type).type_size);
-  std::vector<uint8_t> weights(static_cast<size_t>(n_blocks) * block_bytes);
-  for (auto& byte : weights) byte = static_cast<uint8_t>(rng());
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    uint8_t* block = weights.data() + b * block_bytes;
-    switch (type) {
-      case TensorType::Q4_1:
-      case TensorType::Q5_1:
-      case TensorType::Q4_K:
-      case TensorType::Q5_K:
-        std::memcpy(block + 2, &one, 2);  // m / dmin
-        [[fallthrough]];
-      case TensorType::Q4_0:
-      case TensorType::Q5_0:
-      case TensorType::Q8_0:
-        std::memcpy(block, &one, 2);  // d
-        break;
-      case TensorType::Q6_K: std::memcpy(block + offsetof(BlockQ6_K, d), &one, 2); break;
-      default: break;
-    }
-  }
-  return weights;
-}
+using testing::unit_scale_weights;
 
 // Extreme codes included (Q8_0's -128, 6-bit 63, activations of +-127 next to each other, which
 // saturate a careless maddubs), with both activation scales exactly 1: integer sums that float

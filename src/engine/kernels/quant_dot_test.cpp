@@ -12,6 +12,7 @@
 #include "engine/runtime/thread_pool.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant.h"
+#include "support/unit_scale_weights.h"
 
 namespace hearth {
 namespace {
@@ -50,32 +51,7 @@ struct ExactCase {
 ExactCase make_exact_case(TensorType type, int64_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   ExactCase c;
-  const uint16_t one = fp32_to_fp16(1.0f);
-  const int64_t n_blocks = n / traits(type).block_size;
-  const size_t block_bytes = static_cast<size_t>(traits(type).type_size);
-  c.weights.resize(n_blocks * block_bytes);
-  for (auto& byte : c.weights) byte = static_cast<uint8_t>(rng());
-  for (int64_t b = 0; b < n_blocks; ++b) {
-    uint8_t* block = c.weights.data() + b * block_bytes;
-    switch (type) {
-      case TensorType::Q4_1:
-      case TensorType::Q5_1:
-      case TensorType::Q4_K:
-      case TensorType::Q5_K:
-        std::memcpy(block + 2, &one, 2);  // m / dmin
-        [[fallthrough]];
-      case TensorType::Q4_0:
-      case TensorType::Q5_0:
-      case TensorType::Q8_0:
-        std::memcpy(block, &one, 2);  // d
-        break;
-      case TensorType::Q6_K:
-        std::memcpy(block + offsetof(BlockQ6_K, d), &one, 2);
-        break;
-      default:
-        break;
-    }
-  }
+  c.weights = testing::unit_scale_weights(type, 1, n, rng);
   const ActivationFormat format = activation_format(type);
   c.act_stride = activation_row_bytes(format, n);
   c.acts.resize(c.act_stride * kMaxTokenTile);
