@@ -190,21 +190,7 @@ void encoder_block(const ArchSpec& arch, const HyperParams& hp, const LayerWeigh
                    ForwardScratch& s, int64_t n, ThreadPool* pool) {
   const int64_t q_dim = hp.q_dim();
   const int64_t kv_dim = hp.kv_dim();
-  if (L.wqkv.data) {
-    const int64_t qkv_dim = q_dim + 2 * kv_dim;
-    s.qkv.resize(static_cast<size_t>(n * qkv_dim));
-    matmul(L.wqkv, s.x.data(), n, s.qkv.data(), pool);
-    for (int64_t t = 0; t < n; ++t) {
-      const float* row = s.qkv.data() + t * qkv_dim;
-      std::copy(row, row + q_dim, s.q.data() + t * q_dim);
-      std::copy(row + q_dim, row + q_dim + kv_dim, s.k.data() + t * kv_dim);
-      std::copy(row + q_dim + kv_dim, row + qkv_dim, s.v.data() + t * kv_dim);
-    }
-  } else {
-    matmul(L.wq, s.x.data(), n, s.q.data(), pool);
-    matmul(L.wk, s.x.data(), n, s.k.data(), pool);
-    matmul(L.wv, s.x.data(), n, s.v.data(), pool);
-  }
+  project_qkv(hp, L, s.x.data(), n, s, pool);
   add_bias_rows(s.q.data(), n, L.bq);
   add_bias_rows(s.k.data(), n, L.bk);
   add_bias_rows(s.v.data(), n, L.bv);

@@ -85,4 +85,9 @@ Status forward(const ModelWeights& weights, std::span<const SequenceBatch> seque
 Status encode(const ModelWeights& weights, std::span<const int32_t> tokens, ForwardScratch& scratch,
               float* pooled, ThreadPool* pool);
 
+// The q, k and v projections of `n` rows of `x` (hidden states, already normalized) into
+// s.q, s.k and s.v, from a fused qkv matrix or three separate ones; biases not yet added.
+void project_qkv(const HyperParams& hp, const LayerWeights& layer, const float* x, int64_t n,
+                 ForwardScratch& s, ThreadPool* pool);
+
 }  // namespace hearth::models

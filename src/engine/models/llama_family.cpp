@@ -156,21 +156,7 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
   const int64_t q_dim = hp.q_dim();
   const int64_t kv_dim = hp.kv_dim();
 
-  if (L.wqkv.data) {
-    const int64_t qkv_dim = q_dim + 2 * kv_dim;
-    s.qkv.resize(static_cast<size_t>(n * qkv_dim));
-    matmul(L.wqkv, s.xn.data(), n, s.qkv.data(), pool);
-    for (int64_t t = 0; t < n; ++t) {
-      const float* row = s.qkv.data() + t * qkv_dim;
-      std::copy(row, row + q_dim, s.q.data() + t * q_dim);
-      std::copy(row + q_dim, row + q_dim + kv_dim, s.k.data() + t * kv_dim);
-      std::copy(row + q_dim + kv_dim, row + qkv_dim, s.v.data() + t * kv_dim);
-    }
-  } else {
-    const WeightMatrix* const ws[] = {&L.wq, &L.wk, &L.wv};
-    float* const outs[] = {s.q.data(), s.k.data(), s.v.data()};
-    matmul_many(ws, s.xn.data(), n, outs, pool);
-  }
+  project_qkv(hp, L, s.xn.data(), n, s, pool);
   // Per token: add the biases, rotate q and k, then store k (rotated, so later tokens never
   // rotate it again) and v in the cache's type while the row is still in cache. Rows are
   // independent (each writes its own cache position), so a prompt's rows run in parallel.
@@ -302,6 +288,28 @@ Status llama_forward(const ModelWeights& w, std::span<const SequenceBatch> seqs,
 }
 
 }  // namespace
+
+void project_qkv(const HyperParams& hp, const LayerWeights& layer, const float* x, int64_t n,
+                 ForwardScratch& s, ThreadPool* pool) {
+  const int64_t q_dim = hp.q_dim();
+  const int64_t kv_dim = hp.kv_dim();
+  if (layer.wqkv.data) {
+    const int64_t qkv_dim = q_dim + 2 * kv_dim;
+    s.qkv.resize(static_cast<size_t>(n * qkv_dim));
+    matmul(layer.wqkv, x, n, s.qkv.data(), pool);
+    for (int64_t t = 0; t < n; ++t) {
+      const float* row = s.qkv.data() + t * qkv_dim;
+      std::copy(row, row + q_dim, s.q.data() + t * q_dim);
+      std::copy(row + q_dim, row + q_dim + kv_dim, s.k.data() + t * kv_dim);
+      std::copy(row + q_dim + kv_dim, row + qkv_dim, s.v.data() + t * kv_dim);
+    }
+    return;
+  }
+  // One quantization of x and one pool round trip for the three.
+  const WeightMatrix* const ws[] = {&layer.wq, &layer.wk, &layer.wv};
+  float* const outs[] = {s.q.data(), s.k.data(), s.v.data()};
+  matmul_many(ws, x, n, outs, pool);
+}
 
 Status forward(const ModelWeights& weights, std::span<const SequenceBatch> sequences,
                ForwardScratch& scratch, ThreadPool* pool) {
