@@ -290,14 +290,28 @@ void Scheduler::step() {
     }
   }
 
+  std::vector<Slot*> sampling;
   for (Slot* evaluated : decode_busy_slots()) {
-    Slot& slot = *evaluated;
-    if (!slot.busy() || slot.prefilling()) continue;  // finished with an error, or more prompt
+    // Not those that finished with an error or still have prompt to evaluate.
+    if (evaluated->busy() && !evaluated->prefilling()) sampling.push_back(evaluated);
+  }
+  // Sampling reads a whole vocabulary of logits per slot; the slots are independent (each has
+  // its own sampler, constraint and logits), so they are sampled on the pool, which is idle
+  // between forward passes.
+  std::vector<int32_t> sampled(sampling.size());
+  parallel_for(sampling.size() > 1 ? pool_.get() : nullptr, static_cast<int64_t>(sampling.size()), 1,
+               [&](int64_t begin, int64_t end) {
+                 for (int64_t i = begin; i < end; ++i) {
+                   Slot& slot = *sampling[i];
+                   std::span<const float> logits = slot.session.logits();
+                   Sampler& sampler = slot.stepper->sampler();
+                   sampled[i] = slot.json ? slot.json->sample(sampler, logits, tokenizer) : sampler.sample(logits);
+                 }
+               });
 
-    // Sample the next token.
-    std::span<const float> logits = slot.session.logits();
-    Sampler& sampler = slot.stepper->sampler();
-    const int32_t id = slot.json ? slot.json->sample(sampler, logits, tokenizer) : sampler.sample(logits);
+  for (size_t i = 0; i < sampling.size(); ++i) {
+    Slot& slot = *sampling[i];
+    const int32_t id = sampled[i];
     if (slot.stepper->n_generated() == 0) {
       slot.first_token = Clock::now();
       if (metrics_) {

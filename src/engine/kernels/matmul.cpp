@@ -18,6 +18,8 @@ namespace {
 // Rows handed to a thread at a time: enough that the token tiles below reuse each weight row
 // chunk from cache, small enough to balance two to a few dozen threads on 896-row matrices.
 constexpr int64_t kRowChunk = 16;
+// Activation elements below which quantizing them is left to the calling thread.
+constexpr int64_t kParallelQuantizeElements = 1 << 16;
 
 
 }  // namespace
@@ -42,7 +44,10 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
   if (format != ActivationFormat::kF32) {
     act_buffer.resize(act_stride * static_cast<size_t>(n_tokens));
     uint8_t* dst = act_buffer.data();
-    parallel_for(n_tokens > 1 ? pool : nullptr, n_tokens, 1, [&](int64_t begin, int64_t end) {
+    // A few rows (several sequences decoding together) take less time to quantize than a
+    // round trip through the pool.
+    const bool share = n_tokens * first.cols >= kParallelQuantizeElements;
+    parallel_for(share ? pool : nullptr, n_tokens, 1, [&](int64_t begin, int64_t end) {
       for (int64_t t = begin; t < end; ++t) {
         quantize_activation_row(format, in + t * first.cols, dst + act_stride * t, first.cols);
       }
