@@ -62,7 +62,10 @@ Result<ModelRef> resolve_hf(std::string_view spec) {
   const auto first = rest.find('/');
   const auto second = first == std::string::npos ? std::string::npos : rest.find('/', first + 1);
   if (second == std::string::npos || second + 1 >= rest.size()) {
-    return fail("\"" + std::string(spec) + "\" is not a hub reference: use hf://owner/repo/file.gguf");
+    // Built by appending: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string&&.
+    std::string message = "\"";
+    message.append(spec).append("\" is not a hub reference: use hf://owner/repo/file.gguf");
+    return fail(message);
   }
   ModelRef ref;
   ref.kind = ModelRef::Kind::kHub;

@@ -156,7 +156,9 @@ TEST(Sampler, TopPOverALargeVocabularyDrawsOnlyFromTheNucleus) {
         ASSERT_TRUE(allowed.contains(id)) << "top_p " << top_p << " drew " << id;
         late_draws += late.contains(id);
       }
-      if (order.size() > 1) EXPECT_GT(late_draws, 0) << "top_p " << top_p;
+      if (order.size() > 1) {
+        EXPECT_GT(late_draws, 0) << "top_p " << top_p;
+      }
     }
   }
 }
