@@ -51,6 +51,14 @@ Result<ModelRef> pick_variant(const Entry& entry, const Machine& machine) {
   return ref;
 }
 
+// "SPEC" followed by `what`. Built by appending: GCC 12 warns falsely (-Wrestrict) on
+// "literal" + std::string&&.
+std::string hub_error(std::string_view spec, std::string_view what) {
+  std::string message = "\"";
+  message.append(spec).append("\"").append(what);
+  return message;
+}
+
 Result<ModelRef> resolve_hf(std::string_view spec) {
   // hf://owner/repo/path/to/file.gguf[@revision]
   std::string rest(spec.substr(5));
@@ -62,10 +70,7 @@ Result<ModelRef> resolve_hf(std::string_view spec) {
   const auto first = rest.find('/');
   const auto second = first == std::string::npos ? std::string::npos : rest.find('/', first + 1);
   if (second == std::string::npos || second + 1 >= rest.size()) {
-    // Built by appending: GCC 12 warns falsely (-Wrestrict) on "literal" + std::string&&.
-    std::string message = "\"";
-    message.append(spec).append("\" is not a hub reference: use hf://owner/repo/file.gguf");
-    return fail(message);
+    return fail(hub_error(spec, " is not a hub reference: use hf://owner/repo/file.gguf"));
   }
   ModelRef ref;
   ref.kind = ModelRef::Kind::kHub;
@@ -73,16 +78,16 @@ Result<ModelRef> resolve_hf(std::string_view spec) {
   ref.variant.file = rest.substr(second + 1);
   ref.variant.revision = revision.empty() ? "main" : revision;
   if (ref.variant.file.find("..") != std::string::npos || ref.variant.repo.find("..") != std::string::npos) {
-    return fail("\"" + std::string(spec) + "\": \"..\" is not allowed in a hub reference");
+    return fail(hub_error(spec, ": \"..\" is not allowed in a hub reference"));
   }
   // These end up in a URL and a cache path: plain path characters only.
   for (char c : rest) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '/' && c != '+') {
-      return fail("\"" + std::string(spec) + "\": unexpected character '" + std::string(1, c) + "' in a hub reference");
+      return fail(hub_error(spec, ": unexpected character '" + std::string(1, c) + "' in a hub reference"));
     }
   }
   if (!ref.variant.file.ends_with(".gguf")) {
-    return fail("\"" + std::string(spec) + "\": hearth loads .gguf files only");
+    return fail(hub_error(spec, ": hearth loads .gguf files only"));
   }
   ref.variant.quantization = "";
   ref.name = std::filesystem::path(ref.variant.file).stem().string();
