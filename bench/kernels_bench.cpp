@@ -47,8 +47,8 @@ void bench_matmul(benchmark::State& state, TensorType type, Shape shape, int64_t
     benchmark::DoNotOptimize(out.data());
     benchmark::ClobberMemory();
   }
-  state.counters["weight_GB/s"] = benchmark::Counter(
-      static_cast<double>(weights.size()) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["weight_GB/s"] = benchmark::Counter(static_cast<double>(weights.size()) / 1e9,
+                                                     benchmark::Counter::kIsIterationInvariantRate);
   state.counters["tok/s"] = benchmark::Counter(static_cast<double>(n_tokens),
                                                benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -79,8 +79,8 @@ int main(int argc, char** argv) {
       }
     }
   }
-  benchmark::AddCustomContext("hearth_kernels",
-                              std::string(hearth::kernel_level_name(hearth::active_kernel_level())));
+  benchmark::AddCustomContext(
+      "hearth_kernels", std::string(hearth::kernel_level_name(hearth::active_kernel_level())));
   benchmark::AddCustomContext("cpu_features", hearth::cpu_features().describe());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

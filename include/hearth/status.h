@@ -20,7 +20,9 @@ using Result = std::expected<T, Error>;
 
 // Result<void> helpers: `return ok();` on success, `return fail("...")` on error.
 using Status = Result<void>;
-inline Status ok() { return {}; }
+inline Status ok() {
+  return {};
+}
 
 inline std::unexpected<Error> fail(std::string message) {
   return std::unexpected<Error>(Error{std::move(message)});

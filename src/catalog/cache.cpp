@@ -1,13 +1,14 @@
 #include "catalog/cache.h"
 
-#include <cstdio>
-#include <cstdlib>
 #include <fcntl.h>
-#include <fstream>
 #include <openssl/evp.h>
-#include <sstream>
 #include <sys/file.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace hearth::catalog {
 namespace fs = std::filesystem;
@@ -24,7 +25,9 @@ bool read_record(const fs::path& record, RecordContents& out) {
   return static_cast<bool>(in >> out.sha256 >> out.size) && out.sha256.size() == 64;
 }
 
-fs::path models_dir(const fs::path& home) { return home / "models"; }
+fs::path models_dir(const fs::path& home) {
+  return home / "models";
+}
 
 // True when someone holds the lock (a download is running).
 bool lock_is_held(const fs::path& lock) {
@@ -49,7 +52,8 @@ CachedFile inspect(const fs::path& home, const fs::path& path, bool verify) {
   } else {
     out.file = rel;
   }
-  CachePaths paths{path, path.string() + ".partial", path.string() + ".lock", path.string() + ".sha256"};
+  CachePaths paths{path, path.string() + ".partial", path.string() + ".lock",
+                   path.string() + ".sha256"};
   if (!fs::exists(path, ec)) {
     out.state = fs::exists(paths.partial, ec) ? CacheState::kPartial : CacheState::kMissing;
     if (out.state == CacheState::kPartial) out.size = fs::file_size(paths.partial, ec);
@@ -65,14 +69,16 @@ CachedFile inspect(const fs::path& home, const fs::path& path, bool verify) {
   out.sha256 = record.sha256;
   if (record.size != out.size) {
     out.state = CacheState::kCorrupt;
-    out.problem = "size is " + std::to_string(out.size) + " bytes, verified size was " + std::to_string(record.size);
+    out.problem = "size is " + std::to_string(out.size) + " bytes, verified size was " +
+                  std::to_string(record.size);
     return out;
   }
   if (verify) {
     auto actual = sha256_file(path);
     if (!actual || *actual != record.sha256) {
       out.state = CacheState::kCorrupt;
-      out.problem = actual ? "sha256 is " + *actual + ", verified sha256 was " + record.sha256 : actual.error().message;
+      out.problem = actual ? "sha256 is " + *actual + ", verified sha256 was " + record.sha256
+                           : actual.error().message;
       return out;
     }
   }
@@ -90,7 +96,8 @@ fs::path hearth_home() {
 
 CachePaths cache_paths(const fs::path& home, const Variant& variant) {
   fs::path file = models_dir(home) / variant.repo / variant.file;
-  if (variant.revision != "main") file = models_dir(home) / (variant.repo + "@" + variant.revision) / variant.file;
+  if (variant.revision != "main")
+    file = models_dir(home) / (variant.repo + "@" + variant.revision) / variant.file;
   const std::string base = file.string();
   return {file, base + ".partial", base + ".lock", base + ".sha256"};
 }
@@ -113,8 +120,8 @@ std::vector<CachedFile> cache_list(const fs::path& home, bool verify) {
   std::vector<CachedFile> out;
   std::error_code ec;
   if (!fs::is_directory(models_dir(home), ec)) return out;
-  for (auto it = fs::recursive_directory_iterator(models_dir(home), ec); it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(models_dir(home), ec);
+       it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) break;
     if (!it->is_regular_file(ec)) continue;
     const auto& p = it->path();
@@ -126,13 +133,15 @@ std::vector<CachedFile> cache_list(const fs::path& home, bool verify) {
       if (!fs::exists(final_path, ec)) out.push_back(inspect(home, final_path, false));
     }
   }
-  std::sort(out.begin(), out.end(), [](const CachedFile& a, const CachedFile& b) { return a.path < b.path; });
+  std::sort(out.begin(), out.end(),
+            [](const CachedFile& a, const CachedFile& b) { return a.path < b.path; });
   return out;
 }
 
 Result<uint64_t> cache_remove(const fs::path& home, const Variant& variant) {
   const auto paths = cache_paths(home, variant);
-  if (lock_is_held(paths.lock)) return fail("a download of " + variant.file + " is running; stop it first");
+  if (lock_is_held(paths.lock))
+    return fail("a download of " + variant.file + " is running; stop it first");
   uint64_t freed = 0;
   std::error_code ec;
   for (const auto& p : {paths.file, paths.partial, paths.checksum, paths.lock}) {
@@ -150,7 +159,8 @@ Result<uint64_t> cache_prune(const fs::path& home) {
     const std::string base = f.path.string();
     if (lock_is_held(base + ".lock")) continue;  // a download is writing it
     if (f.state == CacheState::kPartial || f.state == CacheState::kCorrupt) {
-      for (const auto& p : {fs::path(base), fs::path(base + ".partial"), fs::path(base + ".sha256")}) {
+      for (const auto& p :
+           {fs::path(base), fs::path(base + ".partial"), fs::path(base + ".sha256")}) {
         if (fs::exists(p, ec)) {
           freed += fs::file_size(p, ec);
           fs::remove(p, ec);
@@ -161,8 +171,8 @@ Result<uint64_t> cache_prune(const fs::path& home) {
   }
   // Empty folders left behind, deepest first.
   std::vector<fs::path> dirs;
-  for (auto it = fs::recursive_directory_iterator(models_dir(home), ec); !ec && it != fs::recursive_directory_iterator();
-       it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(models_dir(home), ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_directory(ec)) dirs.push_back(it->path());
   }
   std::sort(dirs.rbegin(), dirs.rend());

@@ -55,7 +55,8 @@ Result<uint64_t> cache_prune(const std::filesystem::path& home);
 Result<std::string> sha256_file(const std::filesystem::path& path);
 
 // Records that `file` verified with `sha256`; written before the final rename.
-Status write_checksum_record(const std::filesystem::path& record, const std::string& sha256, uint64_t size);
+Status write_checksum_record(const std::filesystem::path& record, const std::string& sha256,
+                             uint64_t size);
 
 std::string format_bytes(uint64_t bytes);
 

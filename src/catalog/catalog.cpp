@@ -22,8 +22,9 @@ std::string lower(std::string_view s) {
 }
 
 bool is_sha256_hex(const std::string& s) {
-  return s.size() == 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) {
+           return std::isxdigit(static_cast<unsigned char>(c));
+         });
 }
 
 // Reads an optional string field; an error when present with the wrong type.
@@ -54,15 +55,19 @@ bool valid_repo(const std::string& repo) {
   const auto slash = repo.find('/');
   if (slash == std::string::npos || slash == 0 || slash + 1 == repo.size()) return false;
   if (repo.find('/', slash + 1) != std::string::npos) return false;
-  return std::all_of(repo.begin(), repo.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/';
-  }) && repo.find("..") == std::string::npos;
+  return std::all_of(repo.begin(), repo.end(),
+                     [](char c) {
+                       return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+                              c == '.' || c == '/';
+                     }) &&
+         repo.find("..") == std::string::npos;
 }
 
 bool valid_file(const std::string& file) {
   if (file.empty() || file.front() == '/' || file.find("..") != std::string::npos) return false;
   return std::all_of(file.begin(), file.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/' || c == '+';
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+           c == '/' || c == '+';
   });
 }
 
@@ -74,18 +79,21 @@ Result<Variant> parse_variant(const json& v, const std::string& where) {
   out.quantization = lower(*q);
   auto repo = string_field(v, "repo", where, true);
   if (!repo) return std::unexpected(repo.error());
-  if (!valid_repo(*repo)) return fail(where + ": \"repo\" must look like owner/name, got \"" + *repo + "\"");
+  if (!valid_repo(*repo))
+    return fail(where + ": \"repo\" must look like owner/name, got \"" + *repo + "\"");
   out.repo = *repo;
   auto file = string_field(v, "file", where, true);
   if (!file) return std::unexpected(file.error());
-  if (!valid_file(*file)) return fail(where + ": \"file\" must be a relative path, got \"" + *file + "\"");
+  if (!valid_file(*file))
+    return fail(where + ": \"file\" must be a relative path, got \"" + *file + "\"");
   out.file = *file;
   auto revision = string_field(v, "revision", where, false);
   if (!revision) return std::unexpected(revision.error());
   if (!revision->empty()) out.revision = *revision;
   auto sha = string_field(v, "sha256", where, false);
   if (!sha) return std::unexpected(sha.error());
-  if (!sha->empty() && !is_sha256_hex(*sha)) return fail(where + ": \"sha256\" must be 64 hex digits");
+  if (!sha->empty() && !is_sha256_hex(*sha))
+    return fail(where + ": \"sha256\" must be 64 hex digits");
   out.sha256 = lower(*sha);
   auto size = count_field(v, "size", where);
   if (!size) return std::unexpected(size.error());
@@ -106,8 +114,10 @@ Result<Entry> parse_entry(const json& m, const std::string& where_prefix) {
     return fail(where_prefix + ": alias \"" + e.alias + "\" may not contain ':' or '/'");
   }
   const std::string where = where_prefix + " (" + e.alias + ")";
-  for (auto [key, dest] : {std::pair{"family", &e.family}, {"description", &e.description},
-                           {"license", &e.license}, {"parameters", &e.parameters}}) {
+  for (auto [key, dest] : {std::pair{"family", &e.family},
+                           {"description", &e.description},
+                           {"license", &e.license},
+                           {"parameters", &e.parameters}}) {
     auto s = string_field(m, key, where, false);
     if (!s) return std::unexpected(s.error());
     *dest = *s;
@@ -120,8 +130,10 @@ Result<Entry> parse_entry(const json& m, const std::string& where_prefix) {
     for (const auto& t : *it) {
       if (!t.is_string()) return fail(where + ": \"tasks\" must be an array of strings");
       const std::string task = lower(t.get<std::string>());
-      if (std::find(std::begin(kKnownTasks), std::end(kKnownTasks), task) == std::end(kKnownTasks)) {
-        return fail(where + ": unknown task \"" + task + "\" (known: chat, code, reasoning, embedding)");
+      if (std::find(std::begin(kKnownTasks), std::end(kKnownTasks), task) ==
+          std::end(kKnownTasks)) {
+        return fail(where + ": unknown task \"" + task +
+                    "\" (known: chat, code, reasoning, embedding)");
       }
       e.tasks.push_back(task);
     }
@@ -173,7 +185,8 @@ Result<Catalog> Catalog::parse(std::string_view json_text, const std::string& so
   if (doc.is_discarded()) return fail(source + ": not valid JSON");
   if (!doc.is_object()) return fail(source + ": the top level must be an object with \"models\"");
   auto models = doc.find("models");
-  if (models == doc.end() || !models->is_array()) return fail(source + ": \"models\" must be an array");
+  if (models == doc.end() || !models->is_array())
+    return fail(source + ": \"models\" must be an array");
   Catalog out;
   for (size_t i = 0; i < models->size(); ++i) {
     auto e = parse_entry((*models)[i], source + ": model " + std::to_string(i));
@@ -217,7 +230,8 @@ Result<Catalog> Catalog::load(const std::filesystem::path& home) {
 
 void Catalog::merge(Catalog other) {
   for (auto& e : other.entries_) {
-    auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& x) { return x.alias == e.alias; });
+    auto it = std::find_if(entries_.begin(), entries_.end(),
+                           [&](const Entry& x) { return x.alias == e.alias; });
     if (it != entries_.end()) {
       *it = std::move(e);
     } else {
@@ -246,7 +260,8 @@ std::vector<std::string> Catalog::suggestions(std::string_view name, size_t max)
     if (e.alias.starts_with(needle) && needle.size() >= 3) d = std::min(d, limit);
     if (d <= limit) scored.emplace_back(d, e.alias);
   }
-  std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::stable_sort(scored.begin(), scored.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
   std::vector<std::string> out;
   for (auto& [d, alias] : scored) {
     if (out.size() == max) break;

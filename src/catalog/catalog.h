@@ -26,9 +26,9 @@ struct Variant {
   std::string repo;          // owner/name on the hub
   std::string file;          // path inside the repository
   std::string revision = "main";
-  uint64_t size = 0;         // exact bytes; 0 = unknown
-  uint64_t size_mb = 0;      // approximate MiB, for deciding what fits in memory
-  std::string sha256;        // lower-case hex; empty = unknown
+  uint64_t size = 0;     // exact bytes; 0 = unknown
+  uint64_t size_mb = 0;  // approximate MiB, for deciding what fits in memory
+  std::string sha256;    // lower-case hex; empty = unknown
   // Bytes the variant takes on disk/in memory: exact when known, else the approximation.
   uint64_t approx_bytes() const { return size ? size : size_mb << 20; }
 };

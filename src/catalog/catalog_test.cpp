@@ -1,8 +1,9 @@
 #include "catalog/catalog.h"
 
+#include <gtest/gtest.h>
+
 #include <cstdlib>
 #include <fstream>
-#include <gtest/gtest.h>
 
 #include "catalog/cache.h"
 #include "support/fixtures.h"
@@ -18,13 +19,16 @@ Catalog builtin() {
   return *c;
 }
 
-Machine big_machine() { return Machine{64ull << 30, 32ull << 30, true, true, true}; }
+Machine big_machine() {
+  return Machine{64ull << 30, 32ull << 30, true, true, true};
+}
 
 TEST(Catalog, BuiltinHasTheRequiredAliases) {
   const Catalog c = builtin();
-  for (const char* alias : {"phi-4-mini", "phi-3.5-mini", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b",
-                            "qwen2.5-coder-1.5b", "deepseek-r1-1.5b", "deepseek-r1-7b", "llama-3.2-1b",
-                            "llama-3.2-3b", "smollm2-135m", "smollm2-1.7b", "tinystories-260k"}) {
+  for (const char* alias :
+       {"phi-4-mini", "phi-3.5-mini", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b",
+        "qwen2.5-coder-1.5b", "deepseek-r1-1.5b", "deepseek-r1-7b", "llama-3.2-1b", "llama-3.2-3b",
+        "smollm2-135m", "smollm2-1.7b", "tinystories-260k"}) {
     const Entry* e = c.find(alias);
     ASSERT_NE(e, nullptr) << alias;
     EXPECT_FALSE(e->variants.empty()) << alias;
@@ -57,23 +61,29 @@ TEST(Catalog, RejectsMalformedDocumentsWithClearMessages) {
   };
   EXPECT_NE(bad("{").find("not valid JSON"), std::string::npos);
   EXPECT_NE(bad(R"({"models": 3})").find("\"models\" must be an array"), std::string::npos);
-  EXPECT_NE(bad(R"({"models": [{"alias": "x", "variants": []}]})").find("variants"), std::string::npos);
-  EXPECT_NE(bad(R"({"models": [{"alias": "x", "tasks": ["dance"], "variants": [{"quantization": "q8_0", "repo": "a/b", "file": "f.gguf"}]}]})")
-                .find("unknown task"),
+  EXPECT_NE(bad(R"({"models": [{"alias": "x", "variants": []}]})").find("variants"),
             std::string::npos);
-  EXPECT_NE(bad(R"({"models": [{"alias": "x", "variants": [{"quantization": "q8_0", "repo": "a/../b", "file": "f.gguf"}]}]})")
-                .find("owner/name"),
-            std::string::npos);
-  EXPECT_NE(bad(R"({"models": [{"alias": "x", "variants": [{"quantization": "q8_0", "repo": "a/b", "file": "../f.gguf"}]}]})")
-                .find("relative path"),
-            std::string::npos);
-  EXPECT_NE(bad(R"({"models": [{"alias": "x", "variants": [{"quantization": "q8_0", "repo": "a/b", "file": "f.gguf", "sha256": "12"}]}]})")
-                .find("64 hex"),
-            std::string::npos);
+  EXPECT_NE(
+      bad(R"({"models": [{"alias": "x", "tasks": ["dance"], "variants": [{"quantization": "q8_0", "repo": "a/b", "file": "f.gguf"}]}]})")
+          .find("unknown task"),
+      std::string::npos);
+  EXPECT_NE(
+      bad(R"({"models": [{"alias": "x", "variants": [{"quantization": "q8_0", "repo": "a/../b", "file": "f.gguf"}]}]})")
+          .find("owner/name"),
+      std::string::npos);
+  EXPECT_NE(
+      bad(R"({"models": [{"alias": "x", "variants": [{"quantization": "q8_0", "repo": "a/b", "file": "../f.gguf"}]}]})")
+          .find("relative path"),
+      std::string::npos);
+  EXPECT_NE(
+      bad(R"({"models": [{"alias": "x", "variants": [{"quantization": "q8_0", "repo": "a/b", "file": "f.gguf", "sha256": "12"}]}]})")
+          .find("64 hex"),
+      std::string::npos);
 }
 
 TEST(Catalog, UserEntriesOverrideAndBrokenFilesAreSkipped) {
-  const fs::path home = fs::temp_directory_path() / ("hearth-catalog-test-" + std::to_string(::getpid()));
+  const fs::path home =
+      fs::temp_directory_path() / ("hearth-catalog-test-" + std::to_string(::getpid()));
   fs::create_directories(home / "catalog.d");
   std::ofstream(home / "catalog.d" / "a.json") << R"({"models": [
     {"alias": "my-model", "tasks": ["code"], "variants": [{"quantization": "q4_0", "repo": "me/mine", "file": "m.gguf"}]},
@@ -135,7 +145,8 @@ TEST(Catalog, TypoGetsDidYouMean) {
   const Catalog c = builtin();
   auto r = resolve(c, "phi-4-mni", big_machine());
   ASSERT_FALSE(r.has_value());
-  EXPECT_NE(r.error().message.find("did you mean phi-4-mini"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("did you mean phi-4-mini"), std::string::npos)
+      << r.error().message;
   auto far = resolve(c, "completely-unrelated-name", big_machine());
   ASSERT_FALSE(far.has_value());
   EXPECT_EQ(far.error().message.find("did you mean"), std::string::npos);

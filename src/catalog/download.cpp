@@ -1,16 +1,17 @@
 #include "catalog/download.h"
 
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
-#include <curl/curl.h>
-#include <fcntl.h>
 #include <mutex>
-#include <sys/file.h>
 #include <thread>
-#include <unistd.h>
 
 namespace hearth::catalog {
 namespace fs = std::filesystem;
@@ -42,7 +43,8 @@ std::string lower(std::string s) {
 std::string sha256_from_etag(std::string etag) {
   etag = trim(etag);
   if (etag.starts_with("W/")) etag = etag.substr(2);
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+    etag = etag.substr(1, etag.size() - 2);
   etag = lower(etag);
   if (etag.size() != 64) return {};
   for (char c : etag) {
@@ -54,10 +56,10 @@ std::string sha256_from_etag(std::string etag) {
 // What one transfer (one attempt) saw and did.
 struct Transfer {
   int fd = -1;
-  uint64_t offset = 0;   // bytes in the partial file before this attempt
-  uint64_t written = 0;  // bytes appended by this attempt
-  long status = 0;       // HTTP status of the current response
-  uint64_t total = 0;    // full file size, from Content-Range / Content-Length
+  uint64_t offset = 0;          // bytes in the partial file before this attempt
+  uint64_t written = 0;         // bytes appended by this attempt
+  long status = 0;              // HTTP status of the current response
+  uint64_t total = 0;           // full file size, from Content-Range / Content-Length
   bool truncate_first = false;  // the server ignored Range: start over
   bool started_body = false;
   std::string linked_etag, etag;
@@ -84,11 +86,13 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   if (key == "x-linked-etag") t.linked_etag = value;
   if (key == "etag") t.etag = value;
   if (key == "content-range") {  // bytes START-END/TOTAL
-    if (auto slash = value.find('/'); slash != std::string::npos && value.substr(slash + 1) != "*") {
+    if (auto slash = value.find('/');
+        slash != std::string::npos && value.substr(slash + 1) != "*") {
       t.total = std::strtoull(value.c_str() + slash + 1, nullptr, 10);
     }
   }
-  if (key == "content-length" && t.status == 200) t.total = std::strtoull(value.c_str(), nullptr, 10);
+  if (key == "content-length" && t.status == 200)
+    t.total = std::strtoull(value.c_str(), nullptr, 10);
   return size * n;
 }
 
@@ -122,7 +126,8 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   if (t.options->on_progress && now - t.last_progress >= 0.1) {
     t.last_progress = now;
     const double elapsed = std::max(1e-3, now - t.started);
-    t.options->on_progress({t.offset + t.written, t.total, static_cast<double>(t.written) / elapsed});
+    t.options->on_progress(
+        {t.offset + t.written, t.total, static_cast<double>(t.written) / elapsed});
   }
   return bytes;
 }
@@ -131,7 +136,8 @@ std::once_flag curl_once;
 
 std::string describe_write_error(int err, const fs::path& partial) {
   if (err == ENOSPC || err == EDQUOT) return "the disk is full while writing " + partial.string();
-  if (err == EFBIG) return "the file grew beyond the size this process may write (" + partial.string() + ")";
+  if (err == EFBIG)
+    return "the file grew beyond the size this process may write (" + partial.string() + ")";
   return std::string("cannot write ") + partial.string() + ": " + std::strerror(err);
 }
 
@@ -145,7 +151,8 @@ class FileLock {
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) return fail("cannot create " + path.string() + ": " + std::strerror(errno));
     if (::flock(fd_, LOCK_EX | LOCK_NB) == 0) return ok();
-    if (options.on_message) options.on_message("another hearth process is downloading " + what + "; waiting for it");
+    if (options.on_message)
+      options.on_message("another hearth process is downloading " + what + "; waiting for it");
     while (::flock(fd_, LOCK_EX) != 0) {
       if (errno != EINTR) return fail("cannot lock " + path.string() + ": " + std::strerror(errno));
     }
@@ -164,7 +171,8 @@ std::string hub_url_for(const std::string& hub, const Variant& variant) {
   return base + "/" + variant.repo + "/resolve/" + variant.revision + "/" + variant.file;
 }
 
-Result<DownloadResult> download(const fs::path& home, const Variant& variant, const DownloadOptions& options) {
+Result<DownloadResult> download(const fs::path& home, const Variant& variant,
+                                const DownloadOptions& options) {
   const CachePaths paths = cache_paths(home, variant);
   const std::string what = variant.repo + "/" + variant.file;
   auto cached_result = [&](const CachedFile& c) {
@@ -183,7 +191,9 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
   if (auto c = cache_lookup(home, variant, options.verify_cached); c.state == CacheState::kCached) {
     return cached_result(c);
   } else if (c.state == CacheState::kCorrupt) {
-    if (options.on_message) options.on_message("cached " + what + " no longer verifies (" + c.problem + "); fetching it again");
+    if (options.on_message)
+      options.on_message("cached " + what + " no longer verifies (" + c.problem +
+                         "); fetching it again");
     fs::remove(paths.file, ec);
     fs::remove(paths.checksum, ec);
   }
@@ -191,7 +201,9 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
   // Writing past RLIMIT_FSIZE must be an error we report, not a signal that kills us.
   std::signal(SIGXFSZ, SIG_IGN);
   std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  const std::string hub = options.hub_url.empty() ? env_or("HEARTH_HUB_URL", "https://huggingface.co") : options.hub_url;
+  const std::string hub = options.hub_url.empty()
+                              ? env_or("HEARTH_HUB_URL", "https://huggingface.co")
+                              : options.hub_url;
   const std::string token = options.token.empty() ? env_or("HF_TOKEN", "") : options.token;
   int stall = options.stall_seconds;
   if (stall <= 0) stall = std::atoi(env_or("HEARTH_DOWNLOAD_STALL_SECONDS", "30").c_str());
@@ -203,7 +215,8 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
   std::string last_error;
   for (int attempt = 1; attempt <= std::max(1, options.max_attempts); ++attempt) {
     const int fd = ::open(paths.partial.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return fail("cannot create " + paths.partial.string() + ": " + std::strerror(errno));
+    if (fd < 0)
+      return fail("cannot create " + paths.partial.string() + ": " + std::strerror(errno));
     Transfer t;
     t.fd = fd;
     t.offset = static_cast<uint64_t>(::lseek(fd, 0, SEEK_END));
@@ -219,7 +232,8 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
 
     CURL* curl = curl_easy_init();
     curl_slist* headers = nullptr;
-    if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+    if (!token.empty())
+      headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 10L);
@@ -228,7 +242,8 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
     curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);  // a connection that stalls ...
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(stall));  // ... this long is dropped
+    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                     static_cast<long>(stall));  // ... this long is dropped
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
@@ -252,10 +267,11 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
     }
     if (t.write_errno != 0) {
       fs::remove(paths.partial, ec);  // the disk is the problem: free what we used
-      return fail("download of " + what + " failed: " + describe_write_error(t.write_errno, paths.partial) +
-                  "; nothing was cached");
+      return fail("download of " + what + " failed: " +
+                  describe_write_error(t.write_errno, paths.partial) + "; nothing was cached");
     }
-    if (!synced && rc == CURLE_OK) return fail("cannot flush " + paths.partial.string() + " (is the disk full?)");
+    if (!synced && rc == CURLE_OK)
+      return fail("cannot flush " + paths.partial.string() + " (is the disk full?)");
     if (t.status == 416) {  // Range past the end: the partial file may be complete
       if (total == 0) total = t.offset;
       break;
@@ -269,7 +285,8 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
     } else if (rc == CURLE_OK || t.status >= 400) {
       std::string why = "HTTP " + std::to_string(t.status);
       if (t.status == 404) why = "not found (HTTP 404): check the repository and file name";
-      if (t.status == 401 || t.status == 403) why = "access denied (HTTP " + std::to_string(t.status) + "): a gated model needs HF_TOKEN";
+      if (t.status == 401 || t.status == 403)
+        why = "access denied (HTTP " + std::to_string(t.status) + "): a gated model needs HF_TOKEN";
       if (t.offset == 0) fs::remove(paths.partial, ec);
       return fail("download of " + what + " from " + url + " failed: " + why);
     } else {
@@ -282,15 +299,16 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
       options.on_message((unreachable ? "cannot reach the hub at " + hub
                                       : "connection to the hub lost after " + format_bytes(have) +
                                             (total ? " of " + format_bytes(total) : "")) +
-                         " (" + last_error + ")" + (attempt < options.max_attempts ? "; retrying" : ""));
+                         " (" + last_error + ")" +
+                         (attempt < options.max_attempts ? "; retrying" : ""));
     }
     if (attempt == std::max(1, options.max_attempts)) {
       if (unreachable) {
-        return fail("download of " + what + " failed: cannot reach the hub at " + hub + " (" + last_error +
-                    "); are you offline? Nothing was cached");
+        return fail("download of " + what + " failed: cannot reach the hub at " + hub + " (" +
+                    last_error + "); are you offline? Nothing was cached");
       }
-      return fail("download of " + what + " failed: " + last_error + " after " + format_bytes(have) +
-                  "; run the command again to resume (nothing was cached)");
+      return fail("download of " + what + " failed: " + last_error + " after " +
+                  format_bytes(have) + "; run the command again to resume (nothing was cached)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250 * attempt));
   }
@@ -300,23 +318,26 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant, co
   if (ec) return fail("download of " + what + " failed: the partial file vanished");
   if (variant.size > 0 && size != variant.size) {
     fs::remove(paths.partial, ec);
-    return fail("download of " + what + " failed: got " + std::to_string(size) + " bytes, the catalog says " +
-                std::to_string(variant.size) + "; the partial file was removed, nothing was cached");
+    return fail("download of " + what + " failed: got " + std::to_string(size) +
+                " bytes, the catalog says " + std::to_string(variant.size) +
+                "; the partial file was removed, nothing was cached");
   }
   auto actual = sha256_file(paths.partial);
   if (!actual) return std::unexpected(actual.error());
   if (!expected_sha.empty() && *actual != expected_sha) {
     fs::remove(paths.partial, ec);  // wrong bytes: resuming from them would never verify
-    return fail("checksum mismatch for " + what + ": expected sha256 " + expected_sha + ", got " + *actual +
-                "; the download was removed and nothing was cached");
+    return fail("checksum mismatch for " + what + ": expected sha256 " + expected_sha + ", got " +
+                *actual + "; the download was removed and nothing was cached");
   }
-  if (auto s = write_checksum_record(paths.checksum, *actual, size); !s) return std::unexpected(s.error());
+  if (auto s = write_checksum_record(paths.checksum, *actual, size); !s)
+    return std::unexpected(s.error());
   fs::rename(paths.partial, paths.file, ec);
   if (ec) return fail("cannot move " + paths.partial.string() + " into place: " + ec.message());
   return DownloadResult{paths.file, *actual, size, false, !expected_sha.empty()};
 }
 
-ProgressPrinter::ProgressPrinter(std::string label) : label_(std::move(label)), terminal_(::isatty(STDERR_FILENO) != 0) {}
+ProgressPrinter::ProgressPrinter(std::string label)
+    : label_(std::move(label)), terminal_(::isatty(STDERR_FILENO) != 0) {}
 
 void ProgressPrinter::operator()(const DownloadProgress& p) {
   const double now = now_seconds();
@@ -336,13 +357,15 @@ void ProgressPrinter::operator()(const DownloadProgress& p) {
   const std::string speed = format_bytes(static_cast<uint64_t>(p.bytes_per_second)) + "/s";
   if (terminal_) {
     const int width = 30;
-    const int filled = p.total ? static_cast<int>(width * static_cast<double>(p.done) / p.total) : 0;
+    const int filled =
+        p.total ? static_cast<int>(width * static_cast<double>(p.done) / p.total) : 0;
     std::string bar(static_cast<size_t>(std::min(filled, width)), '#');
     bar.resize(width, '.');
-    std::fprintf(stderr, "\r%s [%s] %s  %s  ETA %s   ", label_.c_str(), bar.c_str(), size.c_str(), speed.c_str(),
-                 eta.c_str());
+    std::fprintf(stderr, "\r%s [%s] %s  %s  ETA %s   ", label_.c_str(), bar.c_str(), size.c_str(),
+                 speed.c_str(), eta.c_str());
   } else {
-    std::fprintf(stderr, "%s: %s  %s  ETA %s\n", label_.c_str(), size.c_str(), speed.c_str(), eta.c_str());
+    std::fprintf(stderr, "%s: %s  %s  ETA %s\n", label_.c_str(), size.c_str(), speed.c_str(),
+                 eta.c_str());
   }
   std::fflush(stderr);
 }

@@ -23,11 +23,13 @@ struct DownloadProgress {
 };
 
 struct DownloadOptions {
-  std::string hub_url;  // empty: $HEARTH_HUB_URL, else https://huggingface.co
-  std::string token;    // empty: $HF_TOKEN
+  std::string hub_url;   // empty: $HEARTH_HUB_URL, else https://huggingface.co
+  std::string token;     // empty: $HF_TOKEN
   int max_attempts = 4;  // connection drops are retried, resuming where they stopped
-  bool verify_cached = false;  // re-hash a cached file (slow for big ones) and fetch it again if it changed
-  int stall_seconds = 0;  // give up on a connection that sends nothing this long; 0: $HEARTH_DOWNLOAD_STALL_SECONDS or 30
+  bool verify_cached =
+      false;  // re-hash a cached file (slow for big ones) and fetch it again if it changed
+  int stall_seconds = 0;  // give up on a connection that sends nothing this long; 0:
+                          // $HEARTH_DOWNLOAD_STALL_SECONDS or 30
   std::function<void(const DownloadProgress&)> on_progress;
   std::function<void(const std::string&)> on_message;  // "waiting for ...", "resuming at ..."
 };
@@ -36,7 +38,7 @@ struct DownloadResult {
   std::filesystem::path file;
   std::string sha256;
   uint64_t size = 0;
-  bool was_cached = false;    // nothing was fetched
+  bool was_cached = false;     // nothing was fetched
   bool checksum_known = true;  // false: neither the catalog nor the hub gave a sha256
 };
 

@@ -1,8 +1,9 @@
 #include "catalog/download.h"
 
-#include <fstream>
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include <fstream>
 
 #include "support/test_hub.h"
 

@@ -9,11 +9,15 @@
 namespace hearth::catalog {
 namespace {
 
-std::string format_mib(uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; }
+std::string format_mib(uint64_t bytes) {
+  return std::to_string(bytes >> 20) + " MiB";
+}
 
 // Memory a variant needs beyond its file: KV cache, scratch and the runtime. A generous
 // fixed fraction keeps the choice simple and on the safe side.
-uint64_t memory_needed(const Variant& v) { return v.approx_bytes() + v.approx_bytes() / 4 + (64u << 20); }
+uint64_t memory_needed(const Variant& v) {
+  return v.approx_bytes() + v.approx_bytes() / 4 + (64u << 20);
+}
 
 bool cpu_can_run(const Variant& v, const Machine& m) {
   // Half-precision weights are only worth it where the CPU converts them in hardware.
@@ -34,13 +38,16 @@ Result<ModelRef> pick_variant(const Entry& entry, const Machine& machine) {
   }
   std::string note;
   if (chosen) {
-    note = chosen->quantization + " (preferred variant that fits " + format_mib(budget) + " of memory)";
+    note = chosen->quantization + " (preferred variant that fits " + format_mib(budget) +
+           " of memory)";
   } else {
     // Nothing fits: take the smallest, and say so; loading may still work with swap.
-    chosen = &*std::min_element(entry.variants.begin(), entry.variants.end(),
-                                [](const Variant& a, const Variant& b) { return a.approx_bytes() < b.approx_bytes(); });
-    note = chosen->quantization + " (smallest variant; it needs about " + format_mib(memory_needed(*chosen)) +
-           " but only " + format_mib(machine.memory_available) + " is free)";
+    chosen = &*std::min_element(
+        entry.variants.begin(), entry.variants.end(),
+        [](const Variant& a, const Variant& b) { return a.approx_bytes() < b.approx_bytes(); });
+    note = chosen->quantization + " (smallest variant; it needs about " +
+           format_mib(memory_needed(*chosen)) + " but only " +
+           format_mib(machine.memory_available) + " is free)";
   }
   ModelRef ref;
   ref.kind = ModelRef::Kind::kHub;
@@ -77,13 +84,16 @@ Result<ModelRef> resolve_hf(std::string_view spec) {
   ref.variant.repo = rest.substr(0, second);
   ref.variant.file = rest.substr(second + 1);
   ref.variant.revision = revision.empty() ? "main" : revision;
-  if (ref.variant.file.find("..") != std::string::npos || ref.variant.repo.find("..") != std::string::npos) {
+  if (ref.variant.file.find("..") != std::string::npos ||
+      ref.variant.repo.find("..") != std::string::npos) {
     return fail(hub_error(spec, ": \"..\" is not allowed in a hub reference"));
   }
   // These end up in a URL and a cache path: plain path characters only.
   for (char c : rest) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '/' && c != '+') {
-      return fail(hub_error(spec, ": unexpected character '" + std::string(1, c) + "' in a hub reference"));
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' &&
+        c != '/' && c != '+') {
+      return fail(
+          hub_error(spec, ": unexpected character '" + std::string(1, c) + "' in a hub reference"));
     }
   }
   if (!ref.variant.file.ends_with(".gguf")) {
@@ -129,13 +139,17 @@ Machine Machine::detect() {
 }
 
 Result<ModelRef> resolve(const Catalog& catalog, std::string_view spec, const Machine& machine) {
-  if (spec.empty()) return fail("no model given: name a catalog alias (see `hearth model list`), hf://owner/repo/file.gguf or a .gguf path");
+  if (spec.empty())
+    return fail(
+        "no model given: name a catalog alias (see `hearth model list`), hf://owner/repo/file.gguf "
+        "or a .gguf path");
   if (spec.starts_with("hf://")) {
     auto ref = resolve_hf(spec);
     if (!ref) return ref;
     for (const auto& e : catalog.entries()) {  // reuse what the catalog knows (sha256, size)
       for (const auto& v : e.variants) {
-        if (v.repo == ref->variant.repo && v.file == ref->variant.file && v.revision == ref->variant.revision) {
+        if (v.repo == ref->variant.repo && v.file == ref->variant.file &&
+            v.revision == ref->variant.revision) {
           ref->variant = v;
           ref->entry = e;
         }
@@ -147,7 +161,8 @@ Result<ModelRef> resolve(const Catalog& catalog, std::string_view spec, const Ma
   if (looks_like_path) {
     std::error_code ec;
     const std::filesystem::path path(spec);
-    if (!std::filesystem::is_regular_file(path, ec)) return fail("no such model file: " + std::string(spec));
+    if (!std::filesystem::is_regular_file(path, ec))
+      return fail("no such model file: " + std::string(spec));
     ModelRef ref;
     ref.kind = ModelRef::Kind::kLocalFile;
     ref.local_path = path;
@@ -172,7 +187,8 @@ Result<ModelRef> resolve(const Catalog& catalog, std::string_view spec, const Ma
   if (!v) {
     std::vector<std::string> known;
     for (const auto& x : entry->variants) known.push_back(x.quantization);
-    return fail(entry->alias + " has no variant \"" + std::string(quantization) + "\" (it has: " + join(known, ", ") + ")");
+    return fail(entry->alias + " has no variant \"" + std::string(quantization) +
+                "\" (it has: " + join(known, ", ") + ")");
   }
   ModelRef ref;
   ref.kind = ModelRef::Kind::kHub;

@@ -141,11 +141,14 @@ Result<std::filesystem::path> synthetic_model(const BenchArgs& args) {
   std::filesystem::create_directories(dir, ec);
   if (ec) return fail("cannot create " + dir.string() + ": " + ec.message());
   const char* fixtures_env = std::getenv("HEARTH_FIXTURES");
-  const std::filesystem::path fixtures = fixtures_env && *fixtures_env ? fixtures_env : "../shared/fixtures";
+  const std::filesystem::path fixtures =
+      fixtures_env && *fixtures_env ? fixtures_env : "../shared/fixtures";
   auto vocab = gguf::File::open(fixtures / shape->vocab_fixture);
   if (!vocab) {
-    return fail("the synthetic model borrows a real vocabulary from the fixtures (set "
-                "HEARTH_FIXTURES): " + vocab.error().message);
+    return fail(
+        "the synthetic model borrows a real vocabulary from the fixtures (set "
+        "HEARTH_FIXTURES): " +
+        vocab.error().message);
   }
   std::fprintf(stderr, "hearth bench: writing %s (once)...\n", path.c_str());
   if (auto st = models::write_synthetic_model(*shape, args.type, *vocab, path); !st) {
@@ -155,11 +158,12 @@ Result<std::filesystem::path> synthetic_model(const BenchArgs& args) {
 }
 
 int run_membw(const BenchArgs& args) {
-  const int threads = args.threads > 0 ? args.threads : static_cast<int>(std::thread::hardware_concurrency());
+  const int threads =
+      args.threads > 0 ? args.threads : static_cast<int>(std::thread::hardware_concurrency());
   const BandwidthResult r = measure_read_bandwidth(threads);
   if (args.json) {
-    std::puts(nlohmann::ordered_json{{"test", "membw"}, {"threads", threads},
-                                     {"read_gb_per_second", r.gigabytes_per_second}}
+    std::puts(nlohmann::ordered_json{
+        {"test", "membw"}, {"threads", threads}, {"read_gb_per_second", r.gigabytes_per_second}}
                   .dump()
                   .c_str());
   } else {
@@ -205,7 +209,8 @@ int run_bench(const BenchArgs& args) {
   } else if (args.kv_type == "f32") {
     kv_type = KvCacheType::kF32;
   } else if (args.kv_type != "f16") {
-    std::fprintf(stderr, "hearth bench: unknown --kv-type '%s' (f16, q8_0, f32)\n", args.kv_type.c_str());
+    std::fprintf(stderr, "hearth bench: unknown --kv-type '%s' (f16, q8_0, f32)\n",
+                 args.kv_type.c_str());
     return 1;
   }
   int max_tokens = args.depth + args.n_gen + 1;
@@ -219,7 +224,8 @@ int run_bench(const BenchArgs& args) {
   }
   const ModelInfo& info = (*model)->info();
   const bool embedding = info.embedding_only;
-  auto created = Session::create(*model, SessionOptions{.n_ctx = max_tokens + 8, .n_batch = 512, .kv_type = kv_type});
+  auto created = Session::create(
+      *model, SessionOptions{.n_ctx = max_tokens + 8, .n_batch = 512, .kv_type = kv_type});
   if (!created) {
     std::fprintf(stderr, "hearth bench: %s\n", created.error().message.c_str());
     return 1;
@@ -236,7 +242,8 @@ int run_bench(const BenchArgs& args) {
     std::fprintf(stderr, "hearth bench: %s\n", first.error().message.c_str());
     return 1;
   }
-  const double first_token_seconds = std::chrono::duration<double>(Clock::now() - load_start).count();
+  const double first_token_seconds =
+      std::chrono::duration<double>(Clock::now() - load_start).count();
   const int threads = (*model)->options().n_threads;
   std::vector<Figure> figures;
   for (int n : prompt_sizes) {
@@ -272,19 +279,21 @@ int run_bench(const BenchArgs& args) {
   const Residency residency = read_residency();
   const size_t kv_bytes = session.kv_cache_bytes();
   if (args.json) {
-    nlohmann::ordered_json out = {{"model", path.filename().string()},
-                                  {"arch", info.arch},
-                                  {"file_bytes", file_bytes},
-                                  {"threads", threads},
-                                  {"kernels", std::string(kernel_level_name(active_kernel_level()))},
-                                  {"kv_type", args.kv_type},
-                                  {"first_token_seconds", first_token_seconds},
-                                  {"resident_bytes", residency.current},
-                                  {"peak_resident_bytes", residency.peak},
-                                  {"kv_cache_bytes", kv_bytes},
-                                  {"results", nlohmann::ordered_json::array()}};
+    nlohmann::ordered_json out = {
+        {"model", path.filename().string()},
+        {"arch", info.arch},
+        {"file_bytes", file_bytes},
+        {"threads", threads},
+        {"kernels", std::string(kernel_level_name(active_kernel_level()))},
+        {"kv_type", args.kv_type},
+        {"first_token_seconds", first_token_seconds},
+        {"resident_bytes", residency.current},
+        {"peak_resident_bytes", residency.peak},
+        {"kv_cache_bytes", kv_bytes},
+        {"results", nlohmann::ordered_json::array()}};
     for (const auto& f : figures) {
-      out["results"].push_back({{"test", f.test}, {"tokens_per_second", f.mean}, {"stddev", f.stddev}});
+      out["results"].push_back(
+          {{"test", f.test}, {"tokens_per_second", f.mean}, {"stddev", f.stddev}});
     }
     std::puts(out.dump().c_str());
   } else {
@@ -292,12 +301,15 @@ int run_bench(const BenchArgs& args) {
                 info.arch.c_str(), static_cast<double>(file_bytes) / (1 << 20), threads,
                 std::string(kernel_level_name(active_kernel_level())).c_str());
     std::printf("%-12s %14s\n", "test", "tokens/s");
-    for (const auto& f : figures) std::printf("%-12s %8.1f ± %-6.1f\n", f.test.c_str(), f.mean, f.stddev);
+    for (const auto& f : figures)
+      std::printf("%-12s %8.1f ± %-6.1f\n", f.test.c_str(), f.mean, f.stddev);
     const auto mib = [](uint64_t b) { return static_cast<double>(b) / (1 << 20); };
-    std::printf("load to first token %.3f s; resident %.0f MiB (peak %.0f) = file %.0f + KV cache (%s) %.0f %+.0f MiB\n",
-                first_token_seconds, mib(residency.current), mib(residency.peak), mib(file_bytes),
-                args.kv_type.c_str(), mib(kv_bytes),
-                mib(residency.current) - mib(file_bytes) - mib(kv_bytes));
+    std::printf(
+        "load to first token %.3f s; resident %.0f MiB (peak %.0f) = file %.0f + KV cache (%s) "
+        "%.0f %+.0f MiB\n",
+        first_token_seconds, mib(residency.current), mib(residency.peak), mib(file_bytes),
+        args.kv_type.c_str(), mib(kv_bytes),
+        mib(residency.current) - mib(file_bytes) - mib(kv_bytes));
   }
   return 0;
 }
@@ -309,16 +321,25 @@ void register_bench(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<BenchArgs>();
   cmd->add_option("-m,--model", args->model, "GGUF model file");
   cmd->add_option("--synthetic", args->synthetic, "Benchmark a random-weight model of this shape");
-  cmd->add_option("--type", args->type, "Quantization of the synthetic model")->capture_default_str();
+  cmd->add_option("--type", args->type, "Quantization of the synthetic model")
+      ->capture_default_str();
   cmd->add_option("--cache-dir", args->cache_dir, "Where synthetic models are kept");
-  cmd->add_option("-p,--prompt", args->prompt_sizes, "Prompt sizes, comma-separated")->capture_default_str();
-  cmd->add_option("-n,--gen", args->n_gen, "Tokens to generate (0: skip)")->check(CLI::Range(0, 1 << 16))->capture_default_str();
-  cmd->add_option("-d,--depth", args->depth, "Context tokens before the generation test")->check(CLI::Range(0, 1 << 20));
-  cmd->add_option("-t,--threads", args->threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
-  cmd->add_option("-r,--reps", args->reps, "Timed repetitions")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("-p,--prompt", args->prompt_sizes, "Prompt sizes, comma-separated")
+      ->capture_default_str();
+  cmd->add_option("-n,--gen", args->n_gen, "Tokens to generate (0: skip)")
+      ->check(CLI::Range(0, 1 << 16))
+      ->capture_default_str();
+  cmd->add_option("-d,--depth", args->depth, "Context tokens before the generation test")
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("-t,--threads", args->threads, "Threads (0: all cores)")
+      ->check(CLI::Range(0, 1024));
+  cmd->add_option("-r,--reps", args->reps, "Timed repetitions")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->add_flag("--membw", args->membw, "Measure memory read bandwidth instead");
-  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16, q8_0 or f32")->capture_default_str();
+  cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16, q8_0 or f32")
+      ->capture_default_str();
   cmd->add_flag("--write-only", args->write_only,
                 "With --synthetic: write the model (if not cached), print its path and exit");
   cmd->callback([args, &exit_code] { exit_code = run_bench(*args); });

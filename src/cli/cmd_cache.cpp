@@ -15,19 +15,23 @@ int run_list(bool verify) {
   const auto home = hearth_home();
   const auto files = cache_list(home, verify);
   if (files.empty()) {
-    std::printf("the cache is empty (%s); `hearth model download ALIAS` fetches a model\n", (home / "models").c_str());
+    std::printf("the cache is empty (%s); `hearth model download ALIAS` fetches a model\n",
+                (home / "models").c_str());
     return 0;
   }
   int problems = 0;
   std::printf("%-9s %-11s %s\n", "STATE", "SIZE", "FILE");
   for (const auto& f : files) {
-    std::printf("%-9s %-11s %s/%s%s%s\n", to_string(f.state), format_bytes(f.size).c_str(), f.repo.c_str(), f.file.c_str(),
-                f.problem.empty() ? "" : "  -- ", f.problem.c_str());
+    std::printf("%-9s %-11s %s/%s%s%s\n", to_string(f.state), format_bytes(f.size).c_str(),
+                f.repo.c_str(), f.file.c_str(), f.problem.empty() ? "" : "  -- ",
+                f.problem.c_str());
     if (f.state == CacheState::kCorrupt) ++problems;
   }
   if (problems) {
-    std::printf("%d file(s) no longer verify: `hearth model download ALIAS` fetches them again, `hearth cache prune` removes them\n",
-                problems);
+    std::printf(
+        "%d file(s) no longer verify: `hearth model download ALIAS` fetches them again, `hearth "
+        "cache prune` removes them\n",
+        problems);
   }
   return 0;
 }
@@ -40,7 +44,8 @@ int run_remove(const std::string& spec) {
   }
   auto ref = resolve(*catalog, spec, Machine::detect());
   if (!ref || ref->kind != ModelRef::Kind::kHub) {
-    std::fprintf(stderr, "hearth cache remove: %s\n", ref ? "a local file is not in the cache" : ref.error().message.c_str());
+    std::fprintf(stderr, "hearth cache remove: %s\n",
+                 ref ? "a local file is not in the cache" : ref.error().message.c_str());
     return 1;
   }
   // An alias without a quantization removes every cached variant of it.
@@ -69,7 +74,8 @@ int run_prune() {
     std::fprintf(stderr, "hearth cache prune: %s\n", freed.error().message.c_str());
     return 1;
   }
-  std::printf("pruned partial downloads and files that no longer verify (%s freed)\n", format_bytes(*freed).c_str());
+  std::printf("pruned partial downloads and files that no longer verify (%s freed)\n",
+              format_bytes(*freed).c_str());
   return 0;
 }
 
@@ -89,9 +95,8 @@ void register_cache(CLI::App& app, int& exit_code) {
   auto* remove = cache->add_subcommand("remove", "Delete a model's cached files");
   remove->add_option("model", *spec, "Alias (every variant), alias:quant or hf://...")->required();
   remove->callback([spec, &exit_code] { exit_code = run_remove(*spec); });
-  cache->add_subcommand("prune", "Delete partial downloads and files that no longer verify")->callback([&exit_code] {
-    exit_code = run_prune();
-  });
+  cache->add_subcommand("prune", "Delete partial downloads and files that no longer verify")
+      ->callback([&exit_code] { exit_code = run_prune(); });
 }
 
 }  // namespace hearth::cli

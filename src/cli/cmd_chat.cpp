@@ -1,12 +1,13 @@
 // `hearth chat -m MODEL`: a terminal chat with the model's chat template, streaming tokens.
 // Each turn re-renders the whole conversation; the session's cache keeps the common prefix,
 // so only the new turn is evaluated. Commands: /reset, /system TEXT, /exit (or end of input).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <unistd.h>
 
 #include "cli/commands.h"
 #include "engine/chat/model_template.h"
@@ -29,7 +30,8 @@ struct ChatArgs {
 };
 
 int run_chat(const ChatArgs& args) {
-  auto model = Model::load(args.model, ModelOptions{.n_threads = args.threads, .n_ctx = args.ctx_size});
+  auto model =
+      Model::load(args.model, ModelOptions{.n_threads = args.threads, .n_ctx = args.ctx_size});
   if (!model) {
     std::fprintf(stderr, "hearth chat: %s\n", model.error().message.c_str());
     return 1;
@@ -58,7 +60,8 @@ int run_chat(const ChatArgs& args) {
   chat::ChatRequest request;
   auto reset = [&] {
     request.messages = nlohmann::ordered_json::array();
-    if (!args.system.empty()) request.messages.push_back({{"role", "system"}, {"content", args.system}});
+    if (!args.system.empty())
+      request.messages.push_back({{"role", "system"}, {"content", args.system}});
   };
   reset();
 
@@ -108,11 +111,15 @@ void register_chat(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<ChatArgs>();
   cmd->add_option("-m,--model", args->model, "GGUF model file")->required();
   cmd->add_option("--system", args->system, "System prompt");
-  cmd->add_option("--temp", args->temperature, "Temperature; 0 = greedy")->check(CLI::Range(0.0, 2.0));
+  cmd->add_option("--temp", args->temperature, "Temperature; 0 = greedy")
+      ->check(CLI::Range(0.0, 2.0));
   cmd->add_option("--seed", args->seed, "Random seed");
-  cmd->add_option("-n,--max-tokens", args->max_tokens, "Longest reply in tokens")->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("-c,--ctx-size", args->ctx_size, "Context size (0: model default)")->check(CLI::Range(0, 1 << 20));
-  cmd->add_option("-t,--threads", args->threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("-n,--max-tokens", args->max_tokens, "Longest reply in tokens")
+      ->check(CLI::Range(1, 1 << 20));
+  cmd->add_option("-c,--ctx-size", args->ctx_size, "Context size (0: model default)")
+      ->check(CLI::Range(0, 1 << 20));
+  cmd->add_option("-t,--threads", args->threads, "Threads (0: all cores)")
+      ->check(CLI::Range(0, 1024));
   cmd->callback([args, &exit_code] { exit_code = run_chat(*args); });
 }
 

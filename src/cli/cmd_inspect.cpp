@@ -33,11 +33,14 @@ int run_inspect(const std::string& path, bool json, size_t max_items) {
   nlohmann::json out;
   out["version"] = file->version();
   out["alignment"] = file->alignment();
-  for (const auto& [key, value] : file->metadata()) out["metadata"][std::string(key)] = to_json(value, max_items);
+  for (const auto& [key, value] : file->metadata())
+    out["metadata"][std::string(key)] = to_json(value, max_items);
   out["tensors"] = nlohmann::json::array();
   for (const auto& t : file->tensors()) {
-    out["tensors"].push_back({{"name", std::string(t.name)}, {"type", std::string(tensor_type_name(t.type))},
-                              {"dims", t.dims}, {"bytes", t.n_bytes}});
+    out["tensors"].push_back({{"name", std::string(t.name)},
+                              {"type", std::string(tensor_type_name(t.type))},
+                              {"dims", t.dims},
+                              {"bytes", t.n_bytes}});
   }
   if (json) {
     std::puts(out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -48,7 +51,9 @@ int run_inspect(const std::string& path, bool json, size_t max_items) {
               file->tensors().size());
   for (const auto& [key, value] : out["metadata"].items()) {
     std::printf("  %-45s %s\n", key.c_str(),
-                value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).substr(0, 120).c_str());
+                value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)
+                    .substr(0, 120)
+                    .c_str());
   }
   for (const auto& t : file->tensors()) {
     std::string dims;

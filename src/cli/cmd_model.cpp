@@ -1,10 +1,11 @@
 // `hearth model list|info|download|load|unload|run`: the catalog from the command line.
 // load/unload/run talk to the background service (see cmd_service.cpp) over HTTP.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include "catalog/cache.h"
 #include "catalog/catalog.h"
@@ -61,17 +62,22 @@ int run_list(const ListArgs& args) {
   std::string task;
   if (!args.filter.empty()) {
     if (!args.filter.starts_with("task=")) {
-      std::fprintf(stderr, "hearth model list: --filter takes task=NAME (chat, code, reasoning, embedding)\n");
+      std::fprintf(
+          stderr,
+          "hearth model list: --filter takes task=NAME (chat, code, reasoning, embedding)\n");
       return 1;
     }
     task = args.filter.substr(5);
     if (std::find(std::begin(kKnownTasks), std::end(kKnownTasks), task) == std::end(kKnownTasks)) {
-      std::fprintf(stderr, "hearth model list: unknown task \"%s\" (chat, code, reasoning, embedding)\n", task.c_str());
+      std::fprintf(stderr,
+                   "hearth model list: unknown task \"%s\" (chat, code, reasoning, embedding)\n",
+                   task.c_str());
       return 1;
     }
   }
   const fs::path home = hearth_home();
-  std::printf("%-20s %-7s %-17s %-20s %-8s %s\n", "ALIAS", "PARAMS", "TASKS", "LICENSE", "CONTEXT", "VARIANTS (* = cached)");
+  std::printf("%-20s %-7s %-17s %-20s %-8s %s\n", "ALIAS", "PARAMS", "TASKS", "LICENSE", "CONTEXT",
+              "VARIANTS (* = cached)");
   int shown = 0;
   for (const auto& e : catalog->entries()) {
     if (!task.empty() && !e.has_task(task)) continue;
@@ -80,14 +86,18 @@ int run_list(const ListArgs& args) {
     for (const auto& v : e.variants) {
       const bool cached = cache_lookup(home, v, false).state == CacheState::kCached;
       any_cached |= cached;
-      variants.push_back(v.quantization + (cached ? "*" : "") + " " + format_bytes(v.approx_bytes()));
+      variants.push_back(v.quantization + (cached ? "*" : "") + " " +
+                         format_bytes(v.approx_bytes()));
     }
     if (args.cached_only && !any_cached) continue;
-    std::printf("%-20s %-7s %-17s %-20s %-8lld %s\n", e.alias.c_str(), e.parameters.c_str(), join(e.tasks, ",").c_str(),
-                e.license.c_str(), static_cast<long long>(e.context_length), join(variants, ", ").c_str());
+    std::printf("%-20s %-7s %-17s %-20s %-8lld %s\n", e.alias.c_str(), e.parameters.c_str(),
+                join(e.tasks, ",").c_str(), e.license.c_str(),
+                static_cast<long long>(e.context_length), join(variants, ", ").c_str());
     ++shown;
   }
-  if (shown == 0) std::printf("(no models%s)\n", args.cached_only ? " cached: `hearth model download ALIAS` fetches one" : "");
+  if (shown == 0)
+    std::printf("(no models%s)\n",
+                args.cached_only ? " cached: `hearth model download ALIAS` fetches one" : "");
   return 0;
 }
 
@@ -100,8 +110,8 @@ int run_info(const std::string& spec) {
     return 1;
   }
   if (ref->kind == ModelRef::Kind::kLocalFile) {
-    std::printf("%s: a local file (`hearth inspect -m %s` shows its contents)\n", ref->local_path.c_str(),
-                ref->local_path.c_str());
+    std::printf("%s: a local file (`hearth inspect -m %s` shows its contents)\n",
+                ref->local_path.c_str(), ref->local_path.c_str());
     return 0;
   }
   const fs::path home = hearth_home();
@@ -117,11 +127,13 @@ int run_info(const std::string& spec) {
     std::printf("variants:\n");
     for (const auto& v : e.variants) {
       const auto c = cache_lookup(home, v, false);
-      std::printf("  %-8s %-10s hf://%s/%s  [%s]%s\n", v.quantization.c_str(), format_bytes(v.approx_bytes()).c_str(),
-                  v.repo.c_str(), v.file.c_str(), to_string(c.state), v.sha256.empty() ? "" : " sha256 known");
+      std::printf("  %-8s %-10s hf://%s/%s  [%s]%s\n", v.quantization.c_str(),
+                  format_bytes(v.approx_bytes()).c_str(), v.repo.c_str(), v.file.c_str(),
+                  to_string(c.state), v.sha256.empty() ? "" : " sha256 known");
     }
   }
-  std::printf("this machine:  %s\n", ref->choice_note.empty() ? display_name(*ref).c_str() : ref->choice_note.c_str());
+  std::printf("this machine:  %s\n",
+              ref->choice_note.empty() ? display_name(*ref).c_str() : ref->choice_note.c_str());
   std::printf("cache path:    %s\n", cache_paths(home, ref->variant).file.c_str());
   return 0;
 }
@@ -133,7 +145,9 @@ Result<fs::path> fetch(const std::string& spec, const char* command, bool verify
   auto ref = resolve(*catalog, spec, Machine::detect());
   if (!ref) return std::unexpected(ref.error());
   if (ref->kind == ModelRef::Kind::kLocalFile) return ref->local_path;
-  if (!ref->choice_note.empty()) std::fprintf(stderr, "hearth %s: %s: %s\n", command, ref->name.c_str(), ref->choice_note.c_str());
+  if (!ref->choice_note.empty())
+    std::fprintf(stderr, "hearth %s: %s: %s\n", command, ref->name.c_str(),
+                 ref->choice_note.c_str());
   ProgressPrinter printer(display_name(*ref));
   DownloadOptions options;
   options.verify_cached = verify_cached;
@@ -146,14 +160,16 @@ Result<fs::path> fetch(const std::string& spec, const char* command, bool verify
   printer.finish();
   if (!result) return std::unexpected(result.error());
   if (!result->was_cached) {
-    std::fprintf(stderr, "hearth %s: %s verified (sha256 %s)%s\n", command, display_name(*ref).c_str(),
-                 result->sha256.c_str(), result->checksum_known ? "" : " -- no published checksum to compare with");
+    std::fprintf(stderr, "hearth %s: %s verified (sha256 %s)%s\n", command,
+                 display_name(*ref).c_str(), result->sha256.c_str(),
+                 result->checksum_known ? "" : " -- no published checksum to compare with");
   }
   return result->file;
 }
 
 int run_download(const std::string& spec) {
-  auto path = fetch(spec, "model download", /*verify_cached=*/true);  // asked for: worth a full check
+  auto path =
+      fetch(spec, "model download", /*verify_cached=*/true);  // asked for: worth a full check
   if (!path) {
     std::fprintf(stderr, "hearth model download: %s\n", path.error().message.c_str());
     return 1;
@@ -164,7 +180,10 @@ int run_download(const std::string& spec) {
 
 std::optional<ServiceState> require_service(const char* command) {
   auto s = running_service(hearth_home());
-  if (!s) std::fprintf(stderr, "hearth %s: the service is not running (`hearth service start` starts it)\n", command);
+  if (!s)
+    std::fprintf(stderr,
+                 "hearth %s: the service is not running (`hearth service start` starts it)\n",
+                 command);
   return s;
 }
 
@@ -199,9 +218,11 @@ int run_load(const std::string& spec, int ttl) {
 int run_unload(const std::string& spec, bool force) {
   auto s = require_service("model unload");
   if (!s) return 1;
-  auto reply = service_request(*s, "GET", "/openai/unload/" + url_encode(spec) + (force ? "?force=true" : ""));
+  auto reply = service_request(*s, "GET",
+                               "/openai/unload/" + url_encode(spec) + (force ? "?force=true" : ""));
   if (!reply || reply->status != 200) {
-    std::fprintf(stderr, "hearth model unload: %s\n", reply ? error_text(*reply).c_str() : reply.error().message.c_str());
+    std::fprintf(stderr, "hearth model unload: %s\n",
+                 reply ? error_text(*reply).c_str() : reply.error().message.c_str());
     return 1;
   }
   std::printf("unloaded %s\n", spec.c_str());
@@ -217,27 +238,32 @@ struct RunArgs {
 };
 
 // Streams one assistant turn to stdout; the full reply, or an Error.
-Result<std::string> stream_turn(const ServiceState& s, const std::string& model, const json& messages, int max_tokens) {
-  json request = {{"model", model}, {"messages", messages}, {"stream", true}, {"max_tokens", max_tokens}};
+Result<std::string> stream_turn(const ServiceState& s, const std::string& model,
+                                const json& messages, int max_tokens) {
+  json request = {
+      {"model", model}, {"messages", messages}, {"stream", true}, {"max_tokens", max_tokens}};
   std::string pending, reply_text;
-  auto reply = service_request(s, "POST", "/v1/chat/completions", request.dump(), 600, [&](const char* data, size_t n) {
-    pending.append(data, n);
-    for (size_t eol; (eol = pending.find('\n')) != std::string::npos;) {
-      std::string line = pending.substr(0, eol);
-      pending.erase(0, eol + 1);
-      if (!line.starts_with("data: ") || line == "data: [DONE]") continue;
-      json chunk = json::parse(line.substr(6), nullptr, false);
-      if (!chunk.is_object() || !chunk.contains("choices") || !chunk["choices"].is_array() || chunk["choices"].empty()) continue;
-      const json& delta = chunk["choices"][0].value("delta", json::object());
-      if (delta.contains("content") && delta["content"].is_string()) {
-        const std::string piece = delta["content"].get<std::string>();
-        reply_text += piece;
-        std::fwrite(piece.data(), 1, piece.size(), stdout);
-        std::fflush(stdout);
-      }
-    }
-    return true;
-  });
+  auto reply = service_request(
+      s, "POST", "/v1/chat/completions", request.dump(), 600, [&](const char* data, size_t n) {
+        pending.append(data, n);
+        for (size_t eol; (eol = pending.find('\n')) != std::string::npos;) {
+          std::string line = pending.substr(0, eol);
+          pending.erase(0, eol + 1);
+          if (!line.starts_with("data: ") || line == "data: [DONE]") continue;
+          json chunk = json::parse(line.substr(6), nullptr, false);
+          if (!chunk.is_object() || !chunk.contains("choices") || !chunk["choices"].is_array() ||
+              chunk["choices"].empty())
+            continue;
+          const json& delta = chunk["choices"][0].value("delta", json::object());
+          if (delta.contains("content") && delta["content"].is_string()) {
+            const std::string piece = delta["content"].get<std::string>();
+            reply_text += piece;
+            std::fwrite(piece.data(), 1, piece.size(), stdout);
+            std::fflush(stdout);
+          }
+        }
+        return true;
+      });
   if (!reply) return std::unexpected(reply.error());
   if (reply->status != 200) return fail(error_text(*reply));
   std::printf("\n");
@@ -263,7 +289,8 @@ int run_run(const RunArgs& args) {
   }
   if (int rc = load_on_service(*s, args.spec, args.ttl, "model run"); rc != 0) return rc;
   const bool interactive = ::isatty(STDIN_FILENO) != 0;
-  std::fprintf(stderr, "hearth model run: %s is loaded at %s/v1. Type a message; /bye ends the chat.\n",
+  std::fprintf(stderr,
+               "hearth model run: %s is loaded at %s/v1. Type a message; /bye ends the chat.\n",
                args.spec.c_str(), endpoint_url(*s).c_str());
   json messages = json::array();
   if (!args.system.empty()) messages.push_back({{"role", "system"}, {"content", args.system}});
@@ -287,28 +314,34 @@ int run_run(const RunArgs& args) {
 }  // namespace
 
 void register_model(CLI::App& app, int& exit_code) {
-  auto* model = app.add_subcommand("model", "Catalog models: list, info, download, load, unload, run");
+  auto* model =
+      app.add_subcommand("model", "Catalog models: list, info, download, load, unload, run");
   model->require_subcommand(1);
 
   auto list_args = std::make_shared<ListArgs>();
   auto* list = model->add_subcommand("list", "Models in the catalog");
-  list->add_option("--filter", list_args->filter, "Only models for a task: task=chat|code|reasoning|embedding");
+  list->add_option("--filter", list_args->filter,
+                   "Only models for a task: task=chat|code|reasoning|embedding");
   list->add_flag("--cached", list_args->cached_only, "Only models with a cached variant");
   list->callback([list_args, &exit_code] { exit_code = run_list(*list_args); });
 
   auto spec = std::make_shared<std::string>();
-  auto* info = model->add_subcommand("info", "Details of a model and the variant this machine would use");
-  info->add_option("model", *spec, "Alias, alias:quant, hf://owner/repo/file.gguf or path")->required();
+  auto* info =
+      model->add_subcommand("info", "Details of a model and the variant this machine would use");
+  info->add_option("model", *spec, "Alias, alias:quant, hf://owner/repo/file.gguf or path")
+      ->required();
   info->callback([spec, &exit_code] { exit_code = run_info(*spec); });
 
-  auto* dl = model->add_subcommand("download", "Fetch a model into the cache (resumable, verified)");
+  auto* dl =
+      model->add_subcommand("download", "Fetch a model into the cache (resumable, verified)");
   dl->add_option("model", *spec, "Alias, alias:quant or hf://owner/repo/file.gguf")->required();
   dl->callback([spec, &exit_code] { exit_code = run_download(*spec); });
 
   auto ttl = std::make_shared<int>(-1);
   auto* load = model->add_subcommand("load", "Load a model on the running service");
   load->add_option("model", *spec, "Alias, alias:quant, hf://... or path")->required();
-  load->add_option("--ttl", *ttl, "Unload after this many idle seconds (0: never)")->check(CLI::Range(0, 86400 * 365));
+  load->add_option("--ttl", *ttl, "Unload after this many idle seconds (0: never)")
+      ->check(CLI::Range(0, 86400 * 365));
   load->callback([spec, ttl, &exit_code] { exit_code = run_load(*spec, *ttl); });
 
   auto force = std::make_shared<bool>(false);
@@ -320,9 +353,12 @@ void register_model(CLI::App& app, int& exit_code) {
   auto run_args = std::make_shared<RunArgs>();
   auto* run = model->add_subcommand("run", "Download if needed, start the service, load, and chat");
   run->add_option("model", run_args->spec, "Alias, alias:quant, hf://... or path")->required();
-  run->add_option("--port", run_args->port, "Port for the service if it must be started")->check(CLI::Range(1, 65535));
-  run->add_option("--ttl", run_args->ttl, "Idle seconds before the service unloads it")->check(CLI::Range(0, 86400 * 365));
-  run->add_option("-n,--max-tokens", run_args->max_tokens, "Longest reply")->check(CLI::Range(1, 1 << 20));
+  run->add_option("--port", run_args->port, "Port for the service if it must be started")
+      ->check(CLI::Range(1, 65535));
+  run->add_option("--ttl", run_args->ttl, "Idle seconds before the service unloads it")
+      ->check(CLI::Range(0, 86400 * 365));
+  run->add_option("-n,--max-tokens", run_args->max_tokens, "Longest reply")
+      ->check(CLI::Range(1, 1 << 20));
   run->add_option("--system", run_args->system, "System prompt");
   run->callback([run_args, &exit_code] { exit_code = run_run(*run_args); });
 }

@@ -1,11 +1,12 @@
 // `hearth serve`: the OpenAI-compatible HTTP server.
+#include <pthread.h>
+
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <pthread.h>
 #include <thread>
 
 #include "catalog/cache.h"
@@ -59,7 +60,8 @@ int run_serve(const ServeArgs& args) {
   if (!args.api_key_file.empty()) {
     std::ifstream in(args.api_key_file);
     if (!in) {
-      std::fprintf(stderr, "hearth serve: cannot read API key file %s\n", args.api_key_file.c_str());
+      std::fprintf(stderr, "hearth serve: cannot read API key file %s\n",
+                   args.api_key_file.c_str());
       return 1;
     }
     for (std::string line; std::getline(in, line);) {
@@ -107,7 +109,8 @@ int run_serve(const ServeArgs& args) {
       if (!loaded) {
         std::fprintf(stderr, "hearth serve: %s is not available: %s\n", args.models[i].c_str(),
                      loaded.error().message.c_str());
-        std::fprintf(stderr, "hearth serve: serving without it; `hearth model download %s` fetches it\n",
+        std::fprintf(stderr,
+                     "hearth serve: serving without it; `hearth model download %s` fetches it\n",
                      args.models[i].c_str());
       }
       continue;
@@ -134,14 +137,17 @@ int run_serve(const ServeArgs& args) {
     std::fprintf(stderr, "hearth serve: loaded %s (%s)\n", id.c_str(), path.c_str());
   }
   if (registry.empty()) {
-    std::fprintf(stderr, "hearth serve: no model loaded yet; requests naming a catalog alias load it on demand "
-                         "(`hearth model list` shows them)\n");
+    std::fprintf(
+        stderr,
+        "hearth serve: no model loaded yet; requests naming a catalog alias load it on demand "
+        "(`hearth model list` shows them)\n");
   }
 
   server::HttpServer http(http_options);
   server::register_openai_routes(http, registry, metrics);
   server::register_foundry_routes(
-      http, registry, {home, "http://" + args.host + ":" + std::to_string(args.port), !args.no_download});
+      http, registry,
+      {home, "http://" + args.host + ":" + std::to_string(args.port), !args.no_download});
 
   // Unloads models idle past their TTL.
   std::atomic<bool> reaper_stop{false};
@@ -178,7 +184,8 @@ int run_serve(const ServeArgs& args) {
     http.stop();
   });
 
-  std::fprintf(stderr, "hearth serve: listening on http://%s:%d/v1\n", args.host.c_str(), args.port);
+  std::fprintf(stderr, "hearth serve: listening on http://%s:%d/v1\n", args.host.c_str(),
+               args.port);
   auto status = http.listen();
   if (!status) {
     std::fprintf(stderr, "hearth serve: %s\n", status.error().message.c_str());
@@ -198,8 +205,9 @@ int run_serve(const ServeArgs& args) {
 void register_serve(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("serve", "Serve models over an OpenAI-compatible HTTP API");
   auto args = std::make_shared<ServeArgs>();
-  cmd->add_option("-m,--model", args->models,
-                  "GGUF file, catalog alias or hf://owner/repo/file.gguf (repeatable; none: load on demand)");
+  cmd->add_option(
+      "-m,--model", args->models,
+      "GGUF file, catalog alias or hf://owner/repo/file.gguf (repeatable; none: load on demand)");
   cmd->add_option("--alias", args->aliases, "Model id for the matching -m (repeatable)");
   cmd->add_option("--host", args->host, "Address to bind (0.0.0.0 for all interfaces)");
   cmd->add_option("--port", args->port, "Port")->check(CLI::Range(0, 65535));
@@ -207,7 +215,8 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 64));
   cmd->add_option("--ctx-size,-c", args->ctx_size, "Context size per slot (0: model default)")
       ->check(CLI::Range(0, 1 << 20));
-  cmd->add_option("-t,--threads", args->threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("-t,--threads", args->threads, "Threads (0: all cores)")
+      ->check(CLI::Range(0, 1024));
   cmd->add_option("--max-queue", args->max_queue, "Requests that may wait for a slot")
       ->check(CLI::Range(0, 100000));
   cmd->add_option("--api-key", args->api_key, "Require this key as 'Authorization: Bearer KEY'");
@@ -216,10 +225,12 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--max-body-mb", args->max_body_mb, "Largest accepted request body (MiB)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--memory-budget", args->memory_budget_mb,
-                  "MiB that loaded models may take; least recently used idle models are unloaded to make room "
+                  "MiB that loaded models may take; least recently used idle models are unloaded "
+                  "to make room "
                   "(default: half the RAM)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40));
-  cmd->add_option("--ttl", args->ttl_seconds, "Idle seconds before an on-demand model is unloaded (0: never)")
+  cmd->add_option("--ttl", args->ttl_seconds,
+                  "Idle seconds before an on-demand model is unloaded (0: never)")
       ->check(CLI::Range(0, 86400 * 365));
   cmd->add_flag("--no-download", args->no_download, "Load only models already in the cache");
   cmd->callback([args, &exit_code] { exit_code = run_serve(*args); });

@@ -6,10 +6,10 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-#include <nlohmann/json.hpp>
 
 #include "catalog/cache.h"
 #include "cli/commands.h"
@@ -28,7 +28,8 @@ struct StartArgs {
 
 int run_start(const StartArgs& args) {
   if (auto s = running_service(hearth_home())) {
-    std::printf("hearth service is already running at %s/v1 (pid %d)\n", endpoint_url(*s).c_str(), s->pid);
+    std::printf("hearth service is already running at %s/v1 (pid %d)\n", endpoint_url(*s).c_str(),
+                s->pid);
     return 0;
   }
   auto s = start_service(hearth_home(), args.port, args.serve_args);
@@ -36,8 +37,8 @@ int run_start(const StartArgs& args) {
     std::fprintf(stderr, "hearth service start: %s\n", s.error().message.c_str());
     return 1;
   }
-  std::printf("hearth service started at %s/v1 (pid %d, log %s)\n", endpoint_url(*s).c_str(), s->pid,
-              service_log_path(hearth_home()).c_str());
+  std::printf("hearth service started at %s/v1 (pid %d, log %s)\n", endpoint_url(*s).c_str(),
+              s->pid, service_log_path(hearth_home()).c_str());
   return 0;
 }
 
@@ -61,7 +62,8 @@ int run_status() {
   // it is printed only once the server answers.
   auto reply = service_request(*s, "GET", "/openai/status", {}, 2);
   if (!reply || reply->status != 200) {
-    std::printf("hearth service (pid %d) is starting or not answering on port %d\n", s->pid, s->port);
+    std::printf("hearth service (pid %d) is starting or not answering on port %d\n", s->pid,
+                s->port);
     return 1;
   }
   std::printf("hearth service is running at %s/v1 (pid %d)\n", endpoint_url(*s).c_str(), s->pid);
@@ -76,7 +78,8 @@ int run_ps() {
   }
   auto reply = service_request(*s, "GET", "/hearth/loaded");
   if (!reply || reply->status != 200) {
-    std::fprintf(stderr, "hearth service ps: %s\n", reply ? error_text(*reply).c_str() : reply.error().message.c_str());
+    std::fprintf(stderr, "hearth service ps: %s\n",
+                 reply ? error_text(*reply).c_str() : reply.error().message.c_str());
     return 1;
   }
   json doc = json::parse(reply->body, nullptr, false);
@@ -89,10 +92,12 @@ int run_ps() {
     const int64_t left = m.value("ttl_left_seconds", int64_t{-1});
     const std::string ttl = left < 0 ? "never" : std::to_string(left) + " s";
     std::printf("%-28s %-11s %-9d %s\n", m.value("id", "?").c_str(),
-                catalog::format_bytes(m.value("memory_bytes", uint64_t{0})).c_str(), m.value("in_flight", 0), ttl.c_str());
+                catalog::format_bytes(m.value("memory_bytes", uint64_t{0})).c_str(),
+                m.value("in_flight", 0), ttl.c_str());
   }
   if (doc["models"].empty()) std::printf("(no model loaded)\n");
-  std::printf("memory budget: %s, used %s\n", catalog::format_bytes(doc.value("memory_budget_bytes", uint64_t{0})).c_str(),
+  std::printf("memory budget: %s, used %s\n",
+              catalog::format_bytes(doc.value("memory_budget_bytes", uint64_t{0})).c_str(),
               catalog::format_bytes(doc.value("memory_used_bytes", uint64_t{0})).c_str());
   return 0;
 }
@@ -141,18 +146,22 @@ int run_logs(int lines, bool follow) {
 }  // namespace
 
 void register_service(CLI::App& app, int& exit_code) {
-  auto* service = app.add_subcommand("service", "The background service: start, stop, restart, status, ps, logs");
+  auto* service = app.add_subcommand(
+      "service", "The background service: start, stop, restart, status, ps, logs");
   service->require_subcommand(1);
   auto start_args = std::make_shared<StartArgs>();
   for (const char* name : {"start", "restart"}) {
-    auto* cmd = service->add_subcommand(name, std::string(name) == "start" ? "Start `hearth serve` in the background"
-                                                                          : "Stop and start the service");
+    auto* cmd = service->add_subcommand(name, std::string(name) == "start"
+                                                  ? "Start `hearth serve` in the background"
+                                                  : "Stop and start the service");
     cmd->add_option("--port", start_args->port, "Port (default 8000)")->check(CLI::Range(1, 65535));
-    cmd->add_option("--serve-arg", start_args->serve_args, "Extra argument for `hearth serve` (repeatable)");
+    cmd->add_option("--serve-arg", start_args->serve_args,
+                    "Extra argument for `hearth serve` (repeatable)");
     const bool restart = std::string(name) == "restart";
     cmd->callback([start_args, restart, &exit_code] {
       if (restart) {
-        if (auto s = running_service(hearth_home()); s && start_args->port == 8000) start_args->port = s->port;
+        if (auto s = running_service(hearth_home()); s && start_args->port == 8000)
+          start_args->port = s->port;
         if (int rc = run_stop(); rc != 0) {
           exit_code = rc;
           return;
@@ -161,11 +170,14 @@ void register_service(CLI::App& app, int& exit_code) {
       exit_code = run_start(*start_args);
     });
   }
-  service->add_subcommand("stop", "Stop the service")->callback([&exit_code] { exit_code = run_stop(); });
-  service->add_subcommand("status", "Whether it runs, and its endpoint")->callback([&exit_code] { exit_code = run_status(); });
-  service->add_subcommand("ps", "Loaded models, their memory and idle time left")->callback([&exit_code] {
-    exit_code = run_ps();
+  service->add_subcommand("stop", "Stop the service")->callback([&exit_code] {
+    exit_code = run_stop();
   });
+  service->add_subcommand("status", "Whether it runs, and its endpoint")->callback([&exit_code] {
+    exit_code = run_status();
+  });
+  service->add_subcommand("ps", "Loaded models, their memory and idle time left")
+      ->callback([&exit_code] { exit_code = run_ps(); });
   auto lines = std::make_shared<int>(50);
   auto follow = std::make_shared<bool>(false);
   auto* logs = service->add_subcommand("logs", "The end of the service log");

@@ -1,15 +1,15 @@
 #include "cli/service_client.h"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
-#include <fcntl.h>
 #include <fstream>
 #include <sstream>
-#include <sys/wait.h>
 #include <thread>
-#include <unistd.h>
 
 namespace hearth::cli {
 namespace fs = std::filesystem;
@@ -24,7 +24,8 @@ bool is_service_process(pid_t pid) {
   std::string line;
   std::getline(stat, line);
   const auto close = line.rfind(')');
-  if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z') return false;
+  if (close == std::string::npos || close + 2 >= line.size() || line[close + 2] == 'Z')
+    return false;
   std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
   std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
   return args.find(std::string("serve") + '\0') != std::string::npos;
@@ -35,15 +36,22 @@ std::string log_tail(const fs::path& log, size_t lines) {
   std::vector<std::string> all;
   for (std::string l; std::getline(in, l);) all.push_back(l);
   std::string out;
-  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i) out += "  " + all[i] + "\n";
+  for (size_t i = all.size() > lines ? all.size() - lines : 0; i < all.size(); ++i)
+    out += "  " + all[i] + "\n";
   return out;
 }
 
 }  // namespace
 
-fs::path service_state_path(const fs::path& home) { return home / "service.json"; }
-fs::path service_log_path(const fs::path& home) { return home / "service.log"; }
-std::string endpoint_url(const ServiceState& s) { return "http://127.0.0.1:" + std::to_string(s.port); }
+fs::path service_state_path(const fs::path& home) {
+  return home / "service.json";
+}
+fs::path service_log_path(const fs::path& home) {
+  return home / "service.log";
+}
+std::string endpoint_url(const ServiceState& s) {
+  return "http://127.0.0.1:" + std::to_string(s.port);
+}
 
 std::optional<ServiceState> running_service(const fs::path& home) {
   std::ifstream in(service_state_path(home));
@@ -60,7 +68,8 @@ std::optional<ServiceState> running_service(const fs::path& home) {
   return std::nullopt;
 }
 
-Result<ServiceState> start_service(const fs::path& home, int port, const std::vector<std::string>& extra_args) {
+Result<ServiceState> start_service(const fs::path& home, int port,
+                                   const std::vector<std::string>& extra_args) {
   std::error_code ec;
   fs::create_directories(home, ec);
   const fs::path log = service_log_path(home);
@@ -95,7 +104,8 @@ Result<ServiceState> start_service(const fs::path& home, int port, const std::ve
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == pid) {
       fs::remove(service_state_path(home), ec);
-      return fail("the service exited during start; the end of " + log.string() + ":\n" + log_tail(log, 8));
+      return fail("the service exited during start; the end of " + log.string() + ":\n" +
+                  log_tail(log, 8));
     }
     auto reply = service_request(s, "GET", "/openai/status", {}, 2);
     if (reply && reply->status == 200) return s;
@@ -104,7 +114,8 @@ Result<ServiceState> start_service(const fs::path& home, int port, const std::ve
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   fs::remove(service_state_path(home), ec);
-  return fail("the service did not answer within 60 s; the end of " + log.string() + ":\n" + log_tail(log, 8));
+  return fail("the service did not answer within 60 s; the end of " + log.string() + ":\n" +
+              log_tail(log, 8));
 }
 
 Result<bool> stop_service(const fs::path& home) {
@@ -124,8 +135,9 @@ Result<bool> stop_service(const fs::path& home) {
   return true;
 }
 
-Result<HttpReply> service_request(const ServiceState& s, const std::string& method, const std::string& path,
-                                  const std::string& body, int timeout_seconds,
+Result<HttpReply> service_request(const ServiceState& s, const std::string& method,
+                                  const std::string& path, const std::string& body,
+                                  int timeout_seconds,
                                   const std::function<bool(const char*, size_t)>& on_chunk) {
   httplib::Client client("127.0.0.1", s.port);
   client.set_connection_timeout(2, 0);
@@ -154,7 +166,8 @@ Result<HttpReply> service_request(const ServiceState& s, const std::string& meth
   httplib::Response res;
   httplib::Error error = httplib::Error::Success;
   if (!client.send(req, res, error)) {
-    return fail("cannot reach the hearth service at " + endpoint_url(s) + " (" + httplib::to_string(error) + ")");
+    return fail("cannot reach the hearth service at " + endpoint_url(s) + " (" +
+                httplib::to_string(error) + ")");
   }
   reply.status = res.status;
   if (!on_chunk) reply.body = res.body;

@@ -2,12 +2,13 @@
 // state lives in $HEARTH_HOME/service.json ({"pid","port"}) and its log in service.log.
 #pragma once
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <sys/types.h>
 
 #include "hearth/status.h"
 
@@ -40,9 +41,10 @@ struct HttpReply {
   std::string body;
 };
 // One request to the service; an Error when it cannot be reached.
-Result<HttpReply> service_request(const ServiceState& s, const std::string& method, const std::string& path,
-                                  const std::string& body = {}, int timeout_seconds = 600,
-                                  const std::function<bool(const char*, size_t)>& on_chunk = nullptr);
+Result<HttpReply> service_request(
+    const ServiceState& s, const std::string& method, const std::string& path,
+    const std::string& body = {}, int timeout_seconds = 600,
+    const std::function<bool(const char*, size_t)>& on_chunk = nullptr);
 
 // The message of an OpenAI-style error body, or the body itself.
 std::string error_text(const HttpReply& reply);

@@ -3,7 +3,8 @@
 namespace hearth::server {
 
 nlohmann::ordered_json ApiError::to_json() const {
-  nlohmann::ordered_json body = {{"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}};
+  nlohmann::ordered_json body = {
+      {"message", message}, {"type", type}, {"param", nullptr}, {"code", nullptr}};
   if (!param.empty()) body["param"] = param;
   if (!code.empty()) body["code"] = code;
   return {{"error", body}};
@@ -28,7 +29,8 @@ ApiError unauthorized() {
 
 ApiError model_not_found(const std::string& model) {
   return {.status = 404,
-          .message = "The model '" + model + "' does not exist or is not available here. "
+          .message = "The model '" + model +
+                     "' does not exist or is not available here. "
                      "GET /v1/models lists the models this server has.",
           .param = "model",
           .code = "model_not_found"};
@@ -42,14 +44,16 @@ ApiError context_length_exceeded(int prompt_tokens, int max_tokens, int n_ctx) {
     message += " and you asked for " + std::to_string(max_tokens) + " more";
   }
   message += ". Please reduce the length of the messages.";
-  return {.status = 400, .message = std::move(message), .param = "messages",
+  return {.status = 400,
+          .message = std::move(message),
+          .param = "messages",
           .code = "context_length_exceeded"};
 }
 
 ApiError payload_too_large(size_t limit_bytes) {
   return {.status = 413,
-          .message = "The request body is larger than the limit of " +
-                     std::to_string(limit_bytes) + " bytes.",
+          .message = "The request body is larger than the limit of " + std::to_string(limit_bytes) +
+                     " bytes.",
           .code = "payload_too_large"};
 }
 
@@ -66,7 +70,10 @@ ApiError not_found_route(const std::string& method, const std::string& path) {
 }
 
 ApiError insufficient_memory(std::string message) {
-  return {.status = 507, .message = std::move(message), .type = "server_error", .code = "insufficient_memory"};
+  return {.status = 507,
+          .message = std::move(message),
+          .type = "server_error",
+          .code = "insufficient_memory"};
 }
 
 ApiError internal_error(std::string message) {

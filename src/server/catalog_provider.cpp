@@ -13,7 +13,8 @@ namespace cat = hearth::catalog;
 
 class CatalogProvider : public ModelProvider {
  public:
-  CatalogProvider(CatalogProviderOptions options, Metrics* metrics) : options_(std::move(options)), metrics_(metrics) {}
+  CatalogProvider(CatalogProviderOptions options, Metrics* metrics)
+      : options_(std::move(options)), metrics_(metrics) {}
 
   ApiResult<ModelSource> locate(const std::string& name, uint64_t memory_budget) override {
     auto catalog = cat::Catalog::load(options_.home);
@@ -32,14 +33,16 @@ class CatalogProvider : public ModelProvider {
     if (cached.state != cat::CacheState::kCached) {
       // Gigabytes that could never be loaded are not worth fetching.
       if (memory_budget > 0 && ref->variant.approx_bytes() > memory_budget) {
-        return api_fail(insufficient_memory("model " + name + " (" + cat::display_name(*ref) + ") needs about " +
-                                            std::to_string(ref->variant.approx_bytes() >> 20) +
-                                            " MiB, more than the server's memory budget of " +
-                                            std::to_string(memory_budget >> 20) + " MiB (--memory-budget)"));
+        return api_fail(insufficient_memory(
+            "model " + name + " (" + cat::display_name(*ref) + ") needs about " +
+            std::to_string(ref->variant.approx_bytes() >> 20) +
+            " MiB, more than the server's memory budget of " + std::to_string(memory_budget >> 20) +
+            " MiB (--memory-budget)"));
       }
       if (!options_.allow_download) {
         ApiError e = model_not_found(name);
-        e.message = "model " + name + " is not downloaded (`hearth model download " + name + "` fetches it)";
+        e.message = "model " + name + " is not downloaded (`hearth model download " + name +
+                    "` fetches it)";
         return api_fail(e);
       }
       std::fprintf(stderr, "hearth serve: downloading %s\n", cat::display_name(*ref).c_str());
@@ -49,7 +52,10 @@ class CatalogProvider : public ModelProvider {
       auto result = cat::download(options_.home, ref->variant, download_options);
       printer.finish();
       if (!result) {
-        return api_fail({.status = 502, .message = result.error().message, .type = "server_error", .code = "download_failed"});
+        return api_fail({.status = 502,
+                         .message = result.error().message,
+                         .type = "server_error",
+                         .code = "download_failed"});
       }
       cached.path = result->file;
       cached.size = result->size;
@@ -58,8 +64,11 @@ class CatalogProvider : public ModelProvider {
   }
 
   ApiResult<std::shared_ptr<ServedModel>> load(const ModelSource& source) override {
-    auto model = Model::load(source.path, ModelOptions{.n_threads = options_.n_threads, .n_ctx = options_.n_ctx});
-    if (!model) return api_fail(internal_error("cannot load " + source.path.string() + ": " + model.error().message));
+    auto model = Model::load(
+        source.path, ModelOptions{.n_threads = options_.n_threads, .n_ctx = options_.n_ctx});
+    if (!model)
+      return api_fail(
+          internal_error("cannot load " + source.path.string() + ": " + model.error().message));
     auto served = ServedModel::create(source.id, *model, options_.scheduler, metrics_);
     if (!served) return api_fail(internal_error(served.error().message));
     std::fprintf(stderr, "hearth serve: loaded %s (%s)\n", source.id.c_str(), source.path.c_str());
@@ -73,7 +82,8 @@ class CatalogProvider : public ModelProvider {
 
 }  // namespace
 
-std::shared_ptr<ModelProvider> make_catalog_provider(CatalogProviderOptions options, Metrics* metrics) {
+std::shared_ptr<ModelProvider> make_catalog_provider(CatalogProviderOptions options,
+                                                     Metrics* metrics) {
   return std::make_shared<CatalogProvider>(std::move(options), metrics);
 }
 

@@ -20,6 +20,7 @@ struct CatalogProviderOptions {
   int n_ctx = 0;
 };
 
-std::shared_ptr<ModelProvider> make_catalog_provider(CatalogProviderOptions options, Metrics* metrics);
+std::shared_ptr<ModelProvider> make_catalog_provider(CatalogProviderOptions options,
+                                                     Metrics* metrics);
 
 }  // namespace hearth::server

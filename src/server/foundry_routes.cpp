@@ -2,8 +2,8 @@
 
 #include <httplib.h>
 
-#include <nlohmann/json.hpp>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "catalog/cache.h"
@@ -72,7 +72,8 @@ std::string download_name(const json& body) {
 
 }  // namespace
 
-void register_foundry_routes(HttpServer& http, ModelRegistry& registry, FoundryRoutesOptions options) {
+void register_foundry_routes(HttpServer& http, ModelRegistry& registry,
+                             FoundryRoutesOptions options) {
   auto& routes = http.routes();
   auto opts = std::make_shared<FoundryRoutesOptions>(std::move(options));
 
@@ -110,24 +111,27 @@ void register_foundry_routes(HttpServer& http, ModelRegistry& registry, FoundryR
     send_json(res, 200, names.dump());
   });
 
-  routes.Get(R"(/openai/load/(.+))", [&registry](const httplib::Request& req, httplib::Response& res) {
-    const std::string name = req.matches[1];
-    ApiError error;
-    const auto ttl = parse_ttl(req, error);
-    if (ttl && *ttl < 0) return send_error(res, error);
-    auto model = registry.load(name, ttl);
-    if (!model) return send_error(res, model.error());
-    send_json(res, 200, json{{"name", (*model)->id()}, {"loaded", true}}.dump());
-  });
+  routes.Get(R"(/openai/load/(.+))",
+             [&registry](const httplib::Request& req, httplib::Response& res) {
+               const std::string name = req.matches[1];
+               ApiError error;
+               const auto ttl = parse_ttl(req, error);
+               if (ttl && *ttl < 0) return send_error(res, error);
+               auto model = registry.load(name, ttl);
+               if (!model) return send_error(res, model.error());
+               send_json(res, 200, json{{"name", (*model)->id()}, {"loaded", true}}.dump());
+             });
 
-  routes.Get(R"(/openai/unload/(.+))", [&registry](const httplib::Request& req, httplib::Response& res) {
-    const std::string name = req.matches[1];
-    const std::string force = req.has_param("force") ? req.get_param_value("force") : "false";
-    if (force != "true" && force != "false") return send_error(res, invalid_request("force must be true or false", "force"));
-    auto done = registry.unload(name, force == "true");
-    if (!done) return send_error(res, done.error());
-    send_json(res, 200, json{{"name", name}, {"unloaded", true}}.dump());
-  });
+  routes.Get(
+      R"(/openai/unload/(.+))", [&registry](const httplib::Request& req, httplib::Response& res) {
+        const std::string name = req.matches[1];
+        const std::string force = req.has_param("force") ? req.get_param_value("force") : "false";
+        if (force != "true" && force != "false")
+          return send_error(res, invalid_request("force must be true or false", "force"));
+        auto done = registry.unload(name, force == "true");
+        if (!done) return send_error(res, done.error());
+        send_json(res, 200, json{{"name", name}, {"unloaded", true}}.dump());
+      });
 
   routes.Get("/openai/loadedmodels", [&registry](const httplib::Request&, httplib::Response& res) {
     json names = json::array();
@@ -146,18 +150,24 @@ void register_foundry_routes(HttpServer& http, ModelRegistry& registry, FoundryR
                         {"ttl_left_seconds", m.ttl_left_seconds}});
     }
     send_json(res, 200,
-              json{{"models", models}, {"memory_budget_bytes", registry.memory_budget()}, {"memory_used_bytes", registry.memory_used()}}
+              json{{"models", models},
+                   {"memory_budget_bytes", registry.memory_budget()},
+                   {"memory_used_bytes", registry.memory_used()}}
                   .dump());
   });
 
   routes.Post("/openai/download", [opts](const httplib::Request& req, httplib::Response& res) {
     if (!opts->allow_download) {
-      return send_error(res, {.status = 403, .message = "this server was started with --no-download", .type = "invalid_request_error"});
+      return send_error(res, {.status = 403,
+                              .message = "this server was started with --no-download",
+                              .type = "invalid_request_error"});
     }
     json body = json::parse(req.body, nullptr, false);
     if (body.is_discarded()) return send_error(res, invalid_json("the body is not valid JSON"));
     const std::string name = download_name(body);
-    if (name.empty()) return send_error(res, invalid_request("name the model: {\"model\":{\"Name\":\"ALIAS\"}}", "model"));
+    if (name.empty())
+      return send_error(
+          res, invalid_request("name the model: {\"model\":{\"Name\":\"ALIAS\"}}", "model"));
     auto catalog = cat::Catalog::load(opts->home);
     if (!catalog) return send_error(res, internal_error(catalog.error().message));
     auto ref = cat::resolve(*catalog, name, cat::Machine::detect());
@@ -166,40 +176,43 @@ void register_foundry_routes(HttpServer& http, ModelRegistry& registry, FoundryR
       e.message = ref.error().message;
       return send_error(res, e);
     }
-    if (ref->kind != cat::ModelRef::Kind::kHub) return send_error(res, invalid_request("a local file needs no download", "model"));
+    if (ref->kind != cat::ModelRef::Kind::kHub)
+      return send_error(res, invalid_request("a local file needs no download", "model"));
     auto variant = std::make_shared<cat::Variant>(ref->variant);
     auto label = std::make_shared<std::string>(cat::display_name(*ref));
     // Progress lines as Foundry streams them ("Total 42.00% Downloading NAME"), then one JSON
     // line with the outcome.
     // Not a text/* type: cpp-httplib gzips those for clients that accept it, and its gzip
     // holds the whole stream back until the download ends.
-    res.set_chunked_content_provider("application/octet-stream", [opts, variant, label](size_t, httplib::DataSink& sink) {
-      cat::DownloadOptions options;
-      double last = -1;
-      options.on_progress = [&](const cat::DownloadProgress& p) {
-        if (p.total == 0) return;
-        const double pct = 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total);
-        if (pct - last < 1.0 && pct < 100.0) return;
-        last = pct;
-        char line[256];
-        std::snprintf(line, sizeof line, "Total %.2f%% Downloading %s\n", pct, label->c_str());
-        sink.write(line, std::strlen(line));
-      };
-      auto result = cat::download(opts->home, *variant, options);
-      // Foundry's JS SDK decides per network read whether it holds progress text or the final
-      // JSON, so the JSON must not share a read with the last progress line: a pause lets the
-      // progress go out on its own.
-      if (last >= 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      const std::string outcome =
-          json{{"success", result.has_value()},
-               {"errorMessage", result ? json(nullptr) : json(result.error().message)},
-               {"error", result ? json(nullptr) : json(result.error().message)}}  // the JS SDK reads this
+    res.set_chunked_content_provider(
+        "application/octet-stream", [opts, variant, label](size_t, httplib::DataSink& sink) {
+          cat::DownloadOptions options;
+          double last = -1;
+          options.on_progress = [&](const cat::DownloadProgress& p) {
+            if (p.total == 0) return;
+            const double pct = 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total);
+            if (pct - last < 1.0 && pct < 100.0) return;
+            last = pct;
+            char line[256];
+            std::snprintf(line, sizeof line, "Total %.2f%% Downloading %s\n", pct, label->c_str());
+            sink.write(line, std::strlen(line));
+          };
+          auto result = cat::download(opts->home, *variant, options);
+          // Foundry's JS SDK decides per network read whether it holds progress text or the final
+          // JSON, so the JSON must not share a read with the last progress line: a pause lets the
+          // progress go out on its own.
+          if (last >= 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+          const std::string outcome =
+              json{{"success", result.has_value()},
+                   {"errorMessage", result ? json(nullptr) : json(result.error().message)},
+                   {"error", result ? json(nullptr) : json(result.error().message)}}
+                  // the JS SDK reads this
                   .dump() +
-          "\n";
-      sink.write(outcome.data(), outcome.size());
-      sink.done();
-      return true;
-    });
+              "\n";
+          sink.write(outcome.data(), outcome.size());
+          sink.done();
+          return true;
+        });
   });
 }
 

@@ -22,6 +22,7 @@ struct FoundryRoutesOptions {
   bool allow_download = true;
 };
 
-void register_foundry_routes(HttpServer& http, ModelRegistry& registry, FoundryRoutesOptions options);
+void register_foundry_routes(HttpServer& http, ModelRegistry& registry,
+                             FoundryRoutesOptions options);
 
 }  // namespace hearth::server

@@ -16,13 +16,16 @@ void send_error(httplib::Response& res, const ApiError& error) {
   if (error.retry_after_seconds > 0) {
     res.set_header("Retry-After", std::to_string(error.retry_after_seconds));
   }
-  send_json(res, error.status, error.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  send_json(res, error.status,
+            error.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 HttpServer::HttpServer(HttpOptions options)
     : options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
   const int workers = std::max(4, options_.worker_threads);
-  server_->new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
+  server_->new_task_queue = [workers] {
+    return new httplib::ThreadPool(static_cast<size_t>(workers));
+  };
   server_->set_read_timeout(options_.read_timeout_seconds, 0);
   server_->set_write_timeout(options_.write_timeout_seconds, 0);
   server_->set_payload_max_length(options_.max_body_bytes);
@@ -61,23 +64,27 @@ HttpServer::HttpServer(HttpOptions options)
   // Anything that ends in an error status without a body (no route, oversized body,
   // malformed HTTP) still gets a JSON error.
   server_->set_error_handler(httplib::Server::HandlerWithResponse(
-      [this](const httplib::Request& req, httplib::Response& res)
-          -> httplib::Server::HandlerResponse {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    apply_cors(req, res);
-    ApiError error;
-    switch (res.status) {
-      case 404: error = not_found_route(req.method, req.path); break;
-      case 413: error = payload_too_large(options_.max_body_bytes); break;
-      case 405: error = {.status = 405, .message = "Method not allowed: " + req.method + " " + req.path}; break;
-      default:
-        error = {.status = res.status, .message = "The request could not be processed (HTTP " +
-                                                  std::to_string(res.status) + ")."};
-        if (res.status >= 500) error.type = "server_error";
-    }
-    send_error(res, error);
-    return httplib::Server::HandlerResponse::Handled;
-  }));
+      [this](const httplib::Request& req,
+             httplib::Response& res) -> httplib::Server::HandlerResponse {
+        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+        apply_cors(req, res);
+        ApiError error;
+        switch (res.status) {
+          case 404: error = not_found_route(req.method, req.path); break;
+          case 413: error = payload_too_large(options_.max_body_bytes); break;
+          case 405:
+            error = {.status = 405,
+                     .message = "Method not allowed: " + req.method + " " + req.path};
+            break;
+          default:
+            error = {.status = res.status,
+                     .message = "The request could not be processed (HTTP " +
+                                std::to_string(res.status) + ")."};
+            if (res.status >= 500) error.type = "server_error";
+        }
+        send_error(res, error);
+        return httplib::Server::HandlerResponse::Handled;
+      }));
 
   server_->set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
@@ -92,7 +99,9 @@ HttpServer::HttpServer(HttpOptions options)
       });
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 bool HttpServer::authorized(const httplib::Request& req) const {
   if (options_.api_keys.empty()) return true;
@@ -131,8 +140,9 @@ void HttpServer::apply_cors(const httplib::Request& req, httplib::Response& res)
   res.set_header("Access-Control-Allow-Origin", any ? "*" : origin);
   if (!any) res.set_header("Vary", "Origin");
   res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-  res.set_header("Access-Control-Allow-Headers",
-                 "Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, X-Stainless-*, *");
+  res.set_header(
+      "Access-Control-Allow-Headers",
+      "Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, X-Stainless-*, *");
   res.set_header("Access-Control-Max-Age", "600");
 }
 
@@ -154,6 +164,8 @@ void HttpServer::stop() {
   if (server_) server_->stop();
 }
 
-bool HttpServer::is_running() const { return server_ && server_->is_running(); }
+bool HttpServer::is_running() const {
+  return server_ && server_->is_running();
+}
 
 }  // namespace hearth::server

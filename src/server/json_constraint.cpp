@@ -17,13 +17,19 @@ constexpr size_t kMaxDepth = 64;
 constexpr uint8_t kMaxWhitespaceRun = 16;
 constexpr int kRedraws = 32;
 
-bool is_ws(unsigned char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t'; }
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+bool is_ws(unsigned char c) {
+  return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+bool is_digit(unsigned char c) {
+  return c >= '0' && c <= '9';
+}
 bool is_hex(unsigned char c) {
   return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-bool allows(const SchemaNode* schema, uint8_t bits) { return !schema || (schema->types & bits); }
+bool allows(const SchemaNode* schema, uint8_t bits) {
+  return !schema || (schema->types & bits);
+}
 
 bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
@@ -33,7 +39,8 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 
 JsonConstraint::JsonConstraint() = default;
 
-JsonConstraint::JsonConstraint(std::shared_ptr<const JsonSchema> schema) : schema_(std::move(schema)) {
+JsonConstraint::JsonConstraint(std::shared_ptr<const JsonSchema> schema)
+    : schema_(std::move(schema)) {
   if (schema_) state_.next_value = &schema_->root();
 }
 
@@ -60,7 +67,8 @@ bool JsonConstraint::close_container(State& s, unsigned char c) {
   const Frame& frame = s.frames.back();
   if (c == '}' && frame.schema) {
     for (const auto& name : frame.schema->required) {
-      if (std::find(frame.seen_keys.begin(), frame.seen_keys.end(), name) == frame.seen_keys.end()) {
+      if (std::find(frame.seen_keys.begin(), frame.seen_keys.end(), name) ==
+          frame.seen_keys.end()) {
         return false;  // a required property is still missing
       }
     }
@@ -75,8 +83,7 @@ bool JsonConstraint::begin_value(State& s, unsigned char c) {
   const SchemaNode* schema = s.next_value;
   switch (c) {
     case '{':
-    case '[':
-      return open_container(s, c, schema);
+    case '[': return open_container(s, c, schema);
     case '"':
       if (!allows(schema, kJsonString)) return false;
       s.mode = Mode::kString;
@@ -131,8 +138,8 @@ bool JsonConstraint::string_char(State& s, unsigned char c) {
     if (!frame.schema || !frame.schema->closed) return true;
     for (const auto& [name, node] : frame.schema->properties) {
       (void)node;
-      if (starts_with(name, s.text) &&
-          std::find(frame.seen_keys.begin(), frame.seen_keys.end(), name) == frame.seen_keys.end()) {
+      if (starts_with(name, s.text) && std::find(frame.seen_keys.begin(), frame.seen_keys.end(),
+                                                 name) == frame.seen_keys.end()) {
         return true;
       }
     }
@@ -271,10 +278,8 @@ bool JsonConstraint::feed(State& s, unsigned char c) {
       s.literal_rest.remove_prefix(1);
       if (s.literal_rest.empty()) s.mode = Mode::kAfterValue;
       return true;
-    case Mode::kAfterValue:
-      return after_value(s, c);
-    case Mode::kDone:
-      return false;
+    case Mode::kAfterValue: return after_value(s, c);
+    case Mode::kDone: return false;
   }
   return false;
 }
@@ -305,7 +310,8 @@ std::string JsonConstraint::closing_suffix() const {
     case Mode::kNumberExpDigits:
     case Mode::kAfterValue: break;
   }
-  for (auto it = state_.stack.rbegin(); it != state_.stack.rend(); ++it) out += *it == '{' ? '}' : ']';
+  for (auto it = state_.stack.rbegin(); it != state_.stack.rend(); ++it)
+    out += *it == '{' ? '}' : ']';
   return out;
 }
 
@@ -344,7 +350,8 @@ int32_t JsonConstraint::sample(Sampler& sampler, std::span<const float> logits,
   // The model keeps proposing invalid tokens: take the most likely valid one.
   std::vector<int32_t> order(masked.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return masked[a] > masked[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](int32_t a, int32_t b) { return masked[a] > masked[b]; });
   for (int32_t id : order) {
     if (masked[id] == kBanned) continue;
     if (usable(id)) {

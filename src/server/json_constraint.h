@@ -48,9 +48,26 @@ class JsonConstraint {
 
  private:
   enum class Mode : uint8_t {
-    kStart, kObjectKeyOrClose, kObjectKey, kColon, kValue, kValueOrClose, kString, kEscape,
-    kUnicode, kNumberSign, kNumberZero, kNumberInt, kNumberDot, kNumberFrac, kNumberExp,
-    kNumberExpSign, kNumberExpDigits, kLiteral, kAfterValue, kDone,
+    kStart,
+    kObjectKeyOrClose,
+    kObjectKey,
+    kColon,
+    kValue,
+    kValueOrClose,
+    kString,
+    kEscape,
+    kUnicode,
+    kNumberSign,
+    kNumberZero,
+    kNumberInt,
+    kNumberDot,
+    kNumberFrac,
+    kNumberExp,
+    kNumberExpSign,
+    kNumberExpDigits,
+    kLiteral,
+    kAfterValue,
+    kDone,
   };
   struct Frame {
     const SchemaNode* schema = nullptr;  // null: unconstrained
@@ -58,12 +75,12 @@ class JsonConstraint {
   };
   struct State {
     Mode mode = Mode::kStart;
-    std::vector<char> stack;  // '{' or '['
-    std::vector<Frame> frames;  // one per stack entry
-    const SchemaNode* next_value = nullptr;  // schema of the value about to start
+    std::vector<char> stack;                    // '{' or '['
+    std::vector<Frame> frames;                  // one per stack entry
+    const SchemaNode* next_value = nullptr;     // schema of the value about to start
     const SchemaNode* string_schema = nullptr;  // schema of the value string being written
-    std::string text;  // raw content of the current string so far
-    bool integer_only = false;  // the number being written must be an integer
+    std::string text;                           // raw content of the current string so far
+    bool integer_only = false;                  // the number being written must be an integer
     bool string_is_key = false;
     uint8_t unicode_left = 0;
     std::string_view literal_rest;

@@ -40,18 +40,18 @@ TEST(JsonConstraint, AcceptsValidObjectsInAnySplit) {
 
 TEST(JsonConstraint, RejectsInvalidContinuations) {
   const std::vector<std::string> invalid = {
-      "[1, 2]",          // top level must be an object
-      "\"text\"",        // likewise
-      "{a: 1}",          // unquoted key
-      "{\"a\" 1}",       // missing colon
-      "{\"a\": 01}",     // leading zero
-      "{\"a\": 1,}",     // trailing comma
-      "{\"a\": tru }",   // broken literal
+      "[1, 2]",             // top level must be an object
+      "\"text\"",           // likewise
+      "{a: 1}",             // unquoted key
+      "{\"a\" 1}",          // missing colon
+      "{\"a\": 01}",        // leading zero
+      "{\"a\": 1,}",        // trailing comma
+      "{\"a\": tru }",      // broken literal
       "{\"a\": \"\x01\"}",  // raw control character
       "{\"a\": \"\\x\"}",   // bad escape
-      "{\"a\": 1.}",     // digit required after the dot
-      "{} extra",        // nothing after the object
-      "{\"a\": [1 2]}",  // missing comma
+      "{\"a\": 1.}",        // digit required after the dot
+      "{} extra",           // nothing after the object
+      "{\"a\": [1 2]}",     // missing comma
   };
   for (const auto& text : invalid) {
     JsonConstraint c;
@@ -106,11 +106,12 @@ TEST(JsonConstraint, SchemaConstrainsKeysTypesEnumsAndRequired) {
     "required": ["name", "age"]
   })");
   EXPECT_TRUE(follows(person, R"({"name": "Ada", "age": 36})"));
-  EXPECT_TRUE(follows(person, R"({"age": 1, "name": "B", "mood": "sad", "tags": ["x"], "nick": null})"));
-  EXPECT_FALSE(follows(person, R"({"name": "Ada"})"));                 // age is required
-  EXPECT_FALSE(follows(person, R"({"name": "Ada", "age": 3.5})"));     // integer
-  EXPECT_FALSE(follows(person, R"({"name": 5, "age": 3})"));           // string
-  EXPECT_FALSE(follows(person, R"({"name": "A", "age": 3, "x": 1})")); // closed object
+  EXPECT_TRUE(
+      follows(person, R"({"age": 1, "name": "B", "mood": "sad", "tags": ["x"], "nick": null})"));
+  EXPECT_FALSE(follows(person, R"({"name": "Ada"})"));                  // age is required
+  EXPECT_FALSE(follows(person, R"({"name": "Ada", "age": 3.5})"));      // integer
+  EXPECT_FALSE(follows(person, R"({"name": 5, "age": 3})"));            // string
+  EXPECT_FALSE(follows(person, R"({"name": "A", "age": 3, "x": 1})"));  // closed object
   EXPECT_FALSE(follows(person, R"({"name": "A", "age": 3, "mood": "meh"})"));
   EXPECT_FALSE(follows(person, R"({"name": "A", "age": 3, "tags": [1]})"));
   EXPECT_FALSE(follows(person, R"({"name": "A", "name": "B", "age": 3})"));  // duplicate

@@ -31,13 +31,14 @@ const SchemaNode* SchemaNode::property(std::string_view name) const {
   return nullptr;
 }
 
-ApiResult<std::shared_ptr<const JsonSchema>> JsonSchema::compile(const nlohmann::ordered_json& schema) {
+ApiResult<std::shared_ptr<const JsonSchema>> JsonSchema::compile(
+    const nlohmann::ordered_json& schema) {
   auto compiled = std::make_shared<JsonSchema>();
   std::string error;
   compiled->add(schema, 0, error);
   if (!error.empty()) {
-    return api_fail(invalid_request("response_format.json_schema: " + error,
-                                    "response_format.json_schema"));
+    return api_fail(
+        invalid_request("response_format.json_schema: " + error, "response_format.json_schema"));
   }
   const SchemaNode& root = compiled->root();
   if (!(root.types & kJsonObject)) {
@@ -47,7 +48,8 @@ ApiResult<std::shared_ptr<const JsonSchema>> JsonSchema::compile(const nlohmann:
   return std::shared_ptr<const JsonSchema>(std::move(compiled));
 }
 
-const SchemaNode* JsonSchema::add(const nlohmann::ordered_json& schema, int depth, std::string& error) {
+const SchemaNode* JsonSchema::add(const nlohmann::ordered_json& schema, int depth,
+                                  std::string& error) {
   nodes_.push_back(std::make_unique<SchemaNode>());
   SchemaNode* node = nodes_.back().get();
   if (depth > kMaxSchemaDepth) {

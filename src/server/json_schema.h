@@ -31,8 +31,8 @@ struct SchemaNode {
   uint8_t types = kJsonAny;
   std::vector<std::pair<std::string, const SchemaNode*>> properties;
   std::vector<std::string> required;
-  bool closed = false;             // only the declared properties may appear
-  const SchemaNode* items = nullptr;  // array elements; null: anything
+  bool closed = false;                   // only the declared properties may appear
+  const SchemaNode* items = nullptr;     // array elements; null: anything
   std::vector<std::string> string_enum;  // allowed string values (raw JSON text, no quotes)
 
   const SchemaNode* property(std::string_view name) const;

@@ -6,15 +6,17 @@ namespace hearth::server {
 
 namespace {
 
-std::string mib(uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+std::string mib(uint64_t bytes) {
+  return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
+}
 
 // What a model holds in memory: its mapped weights plus the KV caches of its slots (F32).
 uint64_t estimate_memory(ServedModel& m, uint64_t file_bytes) {
   const ModelInfo& info = m.model().info();
   if (info.embedding_only) return file_bytes;  // an encoder's sessions hold no KV cache
   // Keys and values per layer, in F16: the server's sessions keep the default cache type.
-  const uint64_t kv_per_slot = 2ull * info.n_layer * static_cast<uint64_t>(m.scheduler().n_ctx()) * info.n_head_kv *
-                               info.head_dim * sizeof(uint16_t);
+  const uint64_t kv_per_slot = 2ull * info.n_layer * static_cast<uint64_t>(m.scheduler().n_ctx()) *
+                               info.n_head_kv * info.head_dim * sizeof(uint16_t);
   return file_bytes + kv_per_slot * static_cast<uint64_t>(std::max(1, m.scheduler().n_slots()));
 }
 
@@ -25,7 +27,8 @@ bool ModelRegistry::busy(const Loaded& m) {
   return m.model.use_count() > 1 || m.model->scheduler().load() > 0;
 }
 
-void ModelRegistry::add(std::shared_ptr<ServedModel> model, std::filesystem::path path, uint64_t memory_bytes) {
+void ModelRegistry::add(std::shared_ptr<ServedModel> model, std::filesystem::path path,
+                        uint64_t memory_bytes) {
   std::lock_guard lock(mutex_);
   models_.push_back({std::move(model), std::move(path), memory_bytes, 0, Clock::now()});
 }
@@ -49,7 +52,8 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::acquire(const std::string
     if (id.empty()) {
       if (models_.empty()) {
         return api_fail({.status = 503,
-                         .message = provider_ ? "No model is loaded; name one in \"model\" (a catalog alias loads on demand)."
+                         .message = provider_ ? "No model is loaded; name one in \"model\" (a "
+                                                "catalog alias loads on demand)."
                                               : "No model is loaded.",
                          .type = "server_error",
                          .code = "no_model",
@@ -67,7 +71,8 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::acquire(const std::string
   return load_on_demand(id, std::nullopt);
 }
 
-ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load(const std::string& name, std::optional<int> ttl_seconds) {
+ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load(const std::string& name,
+                                                            std::optional<int> ttl_seconds) {
   {
     std::lock_guard lock(mutex_);
     if (Loaded* m = find_locked(name)) {
@@ -80,9 +85,10 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load(const std::string& n
   return load_on_demand(name, ttl_seconds);
 }
 
-ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(const std::string& name,
-                                                                      std::optional<int> ttl) const {
-  auto source = provider_->locate(name, limits_.memory_budget_bytes);  // may download: outside every lock
+ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(
+    const std::string& name, std::optional<int> ttl) const {
+  auto source =
+      provider_->locate(name, limits_.memory_budget_bytes);  // may download: outside every lock
   if (!source) return api_fail(source.error());
   std::lock_guard load_lock(load_mutex_);
   std::vector<std::shared_ptr<ServedModel>> evicted;  // destroyed after the lock is released
@@ -90,7 +96,8 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(const std:
     std::lock_guard lock(mutex_);
     // Loaded meanwhile, or the same file under another name ("alias" and "alias:q8_0").
     for (auto& m : models_) {
-      if (m.model->id() == name || m.model->id() == source->id || (!m.path.empty() && m.path == source->path)) {
+      if (m.model->id() == name || m.model->id() == source->id ||
+          (!m.path.empty() && m.path == source->path)) {
         m.last_used = Clock::now();
         if (ttl) m.ttl_seconds = *ttl;
         return m.model;
@@ -99,9 +106,9 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(const std:
     const uint64_t budget = limits_.memory_budget_bytes;
     if (budget > 0) {
       if (source->file_bytes > budget) {
-        return api_fail(insufficient_memory("model " + name + " needs at least " + mib(source->file_bytes) +
-                                            ", more than the server's memory budget of " + mib(budget) +
-                                            " (--memory-budget)"));
+        return api_fail(insufficient_memory(
+            "model " + name + " needs at least " + mib(source->file_bytes) +
+            ", more than the server's memory budget of " + mib(budget) + " (--memory-budget)"));
       }
       auto used = [&] {
         uint64_t total = 0;
@@ -116,9 +123,10 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(const std:
           if (victim == models_.end() || it->last_used < victim->last_used) victim = it;
         }
         if (victim == models_.end()) {
-          return api_fail(insufficient_memory("model " + name + " needs " + mib(source->file_bytes) + " but " +
-                                              mib(used()) + " of the " + mib(budget) +
-                                              " memory budget is held by models with requests in flight"));
+          return api_fail(
+              insufficient_memory("model " + name + " needs " + mib(source->file_bytes) + " but " +
+                                  mib(used()) + " of the " + mib(budget) +
+                                  " memory budget is held by models with requests in flight"));
         }
         evicted.push_back(victim->model);
         models_.erase(victim);
@@ -131,7 +139,8 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(const std:
   if (!model) return api_fail(model.error());
   std::lock_guard lock(mutex_);
   const uint64_t memory = estimate_memory(**model, source->file_bytes);
-  models_.push_back({*model, source->path, memory, ttl.value_or(limits_.default_ttl_seconds), Clock::now()});
+  models_.push_back(
+      {*model, source->path, memory, ttl.value_or(limits_.default_ttl_seconds), Clock::now()});
   return *model;
 }
 
@@ -139,11 +148,13 @@ ApiResult<bool> ModelRegistry::unload(const std::string& name, bool force) {
   std::shared_ptr<ServedModel> victim;
   {
     std::lock_guard lock(mutex_);
-    auto it = std::find_if(models_.begin(), models_.end(), [&](const Loaded& m) { return m.model->id() == name; });
+    auto it = std::find_if(models_.begin(), models_.end(),
+                           [&](const Loaded& m) { return m.model->id() == name; });
     if (it == models_.end()) return api_fail(model_not_found(name));
     if (busy(*it) && !force) {
       return api_fail({.status = 409,
-                       .message = "model " + name + " has requests in flight; unload with force=true to cancel them",
+                       .message = "model " + name +
+                                  " has requests in flight; unload with force=true to cancel them",
                        .type = "invalid_request_error",
                        .code = "model_in_use"});
     }
@@ -163,7 +174,8 @@ std::vector<std::string> ModelRegistry::expire_idle() {
     for (auto it = models_.begin(); it != models_.end();) {
       if (busy(*it)) {
         it->last_used = now;  // idle time counts from the end of the last request
-      } else if (it->ttl_seconds > 0 && now - it->last_used >= std::chrono::seconds(it->ttl_seconds)) {
+      } else if (it->ttl_seconds > 0 &&
+                 now - it->last_used >= std::chrono::seconds(it->ttl_seconds)) {
         ids.push_back(it->model->id());
         expired.push_back(std::move(it->model));
         it = models_.erase(it);
@@ -188,7 +200,8 @@ std::vector<LoadedModelInfo> ModelRegistry::loaded() const {
   std::vector<LoadedModelInfo> out;
   const auto now = Clock::now();
   for (const auto& m : models_) {
-    LoadedModelInfo info{m.model->id(), m.path, m.memory_bytes, m.model->scheduler().load(), m.ttl_seconds, -1};
+    LoadedModelInfo info{m.model->id(), m.path, m.memory_bytes, m.model->scheduler().load(),
+                         m.ttl_seconds, -1};
     if (m.ttl_seconds > 0) {
       const auto idle = std::chrono::duration_cast<std::chrono::seconds>(now - m.last_used).count();
       info.ttl_left_seconds = std::max<int64_t>(0, m.ttl_seconds - idle);

@@ -24,8 +24,8 @@ namespace hearth::server {
 
 // Where a model that is not loaded yet comes from.
 struct ModelSource {
-  std::string id;                // the name it is served under
-  std::filesystem::path path;    // the GGUF file (already downloaded)
+  std::string id;              // the name it is served under
+  std::filesystem::path path;  // the GGUF file (already downloaded)
   uint64_t file_bytes = 0;
 };
 
@@ -50,21 +50,23 @@ struct LoadedModelInfo {
   std::filesystem::path path;
   uint64_t memory_bytes = 0;
   int in_flight = 0;
-  int ttl_seconds = 0;       // 0: stays loaded
+  int ttl_seconds = 0;            // 0: stays loaded
   int64_t ttl_left_seconds = -1;  // -1: never unloads
 };
 
 class ModelRegistry {
  public:
   // A model loaded at startup (-m): it has no TTL.
-  void add(std::shared_ptr<ServedModel> model, std::filesystem::path path = {}, uint64_t memory_bytes = 0);
+  void add(std::shared_ptr<ServedModel> model, std::filesystem::path path = {},
+           uint64_t memory_bytes = 0);
   void set_provider(std::shared_ptr<ModelProvider> provider, RegistryLimits limits);
 
   // The model named `id`, loading it through the provider when needed; an empty id picks the
   // first model (clients that send none).
   ApiResult<std::shared_ptr<ServedModel>> acquire(const std::string& id) const;
   // Loads (or finds) `name`, setting its TTL when given.
-  ApiResult<std::shared_ptr<ServedModel>> load(const std::string& name, std::optional<int> ttl_seconds);
+  ApiResult<std::shared_ptr<ServedModel>> load(const std::string& name,
+                                               std::optional<int> ttl_seconds);
   // Unloads `name`; a 409 while requests use it unless `force`.
   ApiResult<bool> unload(const std::string& name, bool force);
   // Unloads models idle longer than their TTL; returns their ids.
@@ -90,7 +92,8 @@ class ModelRegistry {
   };
   static bool busy(const Loaded& m);
   Loaded* find_locked(const std::string& id) const;
-  ApiResult<std::shared_ptr<ServedModel>> load_on_demand(const std::string& name, std::optional<int> ttl) const;
+  ApiResult<std::shared_ptr<ServedModel>> load_on_demand(const std::string& name,
+                                                         std::optional<int> ttl) const;
 
   mutable std::mutex mutex_;
   mutable std::vector<Loaded> models_;

@@ -3,6 +3,7 @@
 #include "server/model_registry.h"
 
 #include <gtest/gtest.h>
+
 #include <thread>
 
 #include "server/metrics.h"
@@ -75,13 +76,14 @@ TEST_F(Registry, EvictsTheLeastRecentlyUsedIdleModel) {
 }
 
 TEST_F(Registry, NeverEvictsAModelInUseAndSays507) {
-  configure(20);  // one fixture at a time
+  configure(20);                                       // one fixture at a time
   auto in_use = registry_.acquire("tiny-qwen2-q8_0");  // held: a request in flight
   ASSERT_TRUE(in_use.has_value());
   auto blocked = registry_.acquire("tiny-llama3-q8_0");
   ASSERT_FALSE(blocked.has_value());
   EXPECT_EQ(blocked.error().status, 507);
-  EXPECT_NE(blocked.error().message.find("in flight"), std::string::npos) << blocked.error().message;
+  EXPECT_NE(blocked.error().message.find("in flight"), std::string::npos)
+      << blocked.error().message;
   EXPECT_EQ(ids(), std::vector<std::string>{"tiny-qwen2-q8_0"});
 
   in_use = std::unexpected(ApiError{});  // the request ends

@@ -55,9 +55,11 @@ std::optional<ApiError> read_integer(const json& body, const char* param, int64_
   }
   if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(hi)) {
     return invalid_request("'" + std::string(param) + "' must be at most " + std::to_string(hi) +
-                               ", got " + it->dump(), param);
+                               ", got " + it->dump(),
+                           param);
   }
-  const auto v = it->is_number_float() ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>();
+  const auto v =
+      it->is_number_float() ? static_cast<int64_t>(it->get<double>()) : it->get<int64_t>();
   if (v < lo || v > hi) {
     return invalid_request("'" + std::string(param) + "' must be between " + std::to_string(lo) +
                                " and " + std::to_string(hi) + ", got " + it->dump(),
@@ -120,8 +122,8 @@ std::optional<ApiError> parse_common(const json& body, GenerationRequest& req) {
       req.stop.push_back(it->get<std::string>());
     } else if (it->is_array()) {
       if (it->size() > kMaxStopStrings) {
-        return invalid_request("'stop' may hold at most " + std::to_string(kMaxStopStrings) +
-                                   " strings", "stop");
+        return invalid_request(
+            "'stop' may hold at most " + std::to_string(kMaxStopStrings) + " strings", "stop");
       }
       for (const auto& item : *it) {
         if (!item.is_string()) return wrong_type("stop", item, "a string or an array of strings");
@@ -181,8 +183,11 @@ std::optional<ApiError> parse_common(const json& body, GenerationRequest& req) {
                                "response_format.json_schema.schema");
       }
     } else {
-      return invalid_request("'response_format.type' must be 'text', 'json_object' or "
-                             "'json_schema', got '" + t + "'", "response_format.type");
+      return invalid_request(
+          "'response_format.type' must be 'text', 'json_object' or "
+          "'json_schema', got '" +
+              t + "'",
+          "response_format.type");
     }
   }
   return std::nullopt;
@@ -203,11 +208,14 @@ std::optional<ApiError> normalize_content(json& message, size_t index) {
     if (!part.is_object()) return wrong_type(param, part, "an array of content parts");
     const std::string type = part.value("type", "");
     if (type != "text") {
-      return invalid_request("content parts of type '" + type + "' are not supported; only "
-                             "'text' parts are", param);
+      return invalid_request("content parts of type '" + type +
+                                 "' are not supported; only "
+                                 "'text' parts are",
+                             param);
     }
     auto t = part.find("text");
-    if (t == part.end() || !t->is_string()) return invalid_request("a text part needs 'text'", param);
+    if (t == part.end() || !t->is_string())
+      return invalid_request("a text part needs 'text'", param);
     text += t->get<std::string>();
   }
   *it = text;
@@ -239,7 +247,8 @@ ApiResult<ChatRequest> parse_chat_request(const json& body) {
   req.sampling = openai_default_sampling();
   if (auto e = parse_common(body, req)) return api_fail(*e);
   auto messages = body.find("messages");
-  if (messages == body.end()) return api_fail(invalid_request("'messages' is required", "messages"));
+  if (messages == body.end())
+    return api_fail(invalid_request("'messages' is required", "messages"));
   if (!messages->is_array()) return api_fail(wrong_type("messages", *messages, "an array"));
   if (messages->empty()) {
     return api_fail(invalid_request("'messages' must contain at least one message", "messages"));
@@ -256,8 +265,11 @@ ApiResult<ChatRequest> parse_chat_request(const json& body) {
     const std::string r = role->get<std::string>();
     if (r != "system" && r != "user" && r != "assistant" && r != "tool" && r != "developer" &&
         r != "function") {
-      return api_fail(invalid_request("'" + param + ".role' must be one of system, developer, "
-                                      "user, assistant, tool; got '" + r + "'", param + ".role"));
+      return api_fail(invalid_request("'" + param +
+                                          ".role' must be one of system, developer, "
+                                          "user, assistant, tool; got '" +
+                                          r + "'",
+                                      param + ".role"));
     }
     if (auto e = normalize_content(m, i)) return api_fail(*e);
   }
@@ -285,13 +297,16 @@ ApiResult<CompletionRequest> parse_completion_request(const json& body) {
     for (const auto& id : *prompt) {
       if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
           id.get<int64_t>() > std::numeric_limits<int32_t>::max()) {
-        return api_fail(invalid_request("'prompt' token ids must be non-negative integers", "prompt"));
+        return api_fail(
+            invalid_request("'prompt' token ids must be non-negative integers", "prompt"));
       }
       req.prompt_tokens.push_back(id.get<int32_t>());
     }
   } else {
-    return api_fail(invalid_request("'prompt' must be a string, a one-string array or an array "
-                                    "of token ids", "prompt"));
+    return api_fail(
+        invalid_request("'prompt' must be a string, a one-string array or an array "
+                        "of token ids",
+                        "prompt"));
   }
   if (req.prompt.empty() && req.prompt_tokens.empty()) {
     return api_fail(invalid_request("'prompt' is empty", "prompt"));
@@ -313,18 +328,21 @@ ApiResult<EmbeddingRequest> parse_embedding_request(const json& body) {
     req.inputs.push_back(input->get<std::string>());
   } else if (input->is_array() && !input->empty()) {
     for (const auto& item : *input) {
-      if (!item.is_string()) return api_fail(wrong_type("input", item, "a string or an array of strings"));
+      if (!item.is_string())
+        return api_fail(wrong_type("input", item, "a string or an array of strings"));
       req.inputs.push_back(item.get<std::string>());
     }
   } else {
-    return api_fail(invalid_request("'input' must be a string or a non-empty array of strings", "input"));
+    return api_fail(
+        invalid_request("'input' must be a string or a non-empty array of strings", "input"));
   }
   for (const auto& s : req.inputs) {
     if (s.empty()) return api_fail(invalid_request("'input' strings must not be empty", "input"));
   }
   if (auto f = body.find("encoding_format"); f != body.end() && !f->is_null()) {
     if (!f->is_string() || (*f != "float" && *f != "base64")) {
-      return api_fail(invalid_request("'encoding_format' must be 'float' or 'base64'", "encoding_format"));
+      return api_fail(
+          invalid_request("'encoding_format' must be 'float' or 'base64'", "encoding_format"));
     }
     req.base64 = *f == "base64";
   }

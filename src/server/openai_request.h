@@ -20,7 +20,7 @@ enum class ResponseFormat { kText, kJsonObject, kJsonSchema };
 struct GenerationRequest {
   std::string model;  // may be empty: the server's default model
   bool stream = false;
-  bool include_usage = false;  // stream_options.include_usage
+  bool include_usage = false;         // stream_options.include_usage
   std::optional<int32_t> max_tokens;  // max_tokens or max_completion_tokens
   SamplerParams sampling;
   std::vector<std::string> stop;
@@ -35,7 +35,7 @@ struct ChatRequest : GenerationRequest {
 };
 
 struct CompletionRequest : GenerationRequest {
-  std::string prompt;                 // a text prompt, or
+  std::string prompt;                  // a text prompt, or
   std::vector<int32_t> prompt_tokens;  // a prompt given as token ids
   bool echo = false;
 };

@@ -84,7 +84,9 @@ json text_choice(const Prepared& p, const std::string& text, const json& finish)
   return {{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}};
 }
 
-std::string sse(const json& j) { return "data: " + dump(j) + "\n\n"; }
+std::string sse(const json& j) {
+  return "data: " + dump(j) + "\n\n";
+}
 
 // Waits for the next event, polling so a vanished client or a stuck engine is noticed.
 std::optional<StreamEvent> wait_event(RequestStream& stream, const std::function<bool()>& alive) {
@@ -165,7 +167,8 @@ void respond_streaming(std::shared_ptr<Prepared> p, httplib::Response& res) {
           out = sse(event->error.to_json()) + "data: [DONE]\n\n";
           *finished = true;
         } else {
-          out = sse(chunk_json(*p, text_choice(*p, "", std::string(finish_reason_name(event->finish)))));
+          out = sse(
+              chunk_json(*p, text_choice(*p, "", std::string(finish_reason_name(event->finish)))));
           if (p->include_usage) {
             json usage_chunk = chunk_json(*p, nullptr);
             usage_chunk["choices"] = json::array();
@@ -232,8 +235,8 @@ void handle_generation(Api api, const httplib::Request& req, httplib::Response& 
       const int32_t n_vocab = p->model->model().info().n_vocab;
       for (int32_t id : completion->prompt_tokens) {
         if (id >= n_vocab) {
-          return fail_with(invalid_request("token id " + std::to_string(id) +
-                                               " is outside the vocabulary", "prompt"));
+          return fail_with(invalid_request(
+              "token id " + std::to_string(id) + " is outside the vocabulary", "prompt"));
         }
       }
       prompt = completion->prompt_tokens;
@@ -274,7 +277,8 @@ std::string base64_floats(const std::vector<float>& values) {
   std::string out;
   out.reserve((n + 2) / 3 * 4);
   for (size_t i = 0; i < n; i += 3) {
-    const uint32_t chunk = (uint32_t{bytes[i]} << 16) | (i + 1 < n ? uint32_t{bytes[i + 1]} << 8 : 0) |
+    const uint32_t chunk = (uint32_t{bytes[i]} << 16) |
+                           (i + 1 < n ? uint32_t{bytes[i + 1]} << 8 : 0) |
                            (i + 2 < n ? uint32_t{bytes[i + 2]} : 0);
     out += kAlphabet[(chunk >> 18) & 63];
     out += kAlphabet[(chunk >> 12) & 63];
@@ -311,10 +315,11 @@ void handle_embeddings(const httplib::Request& req, httplib::Response& res, Mode
     }
     data.push_back(std::move(item));
   }
-  send_json(res, 200, dump({{"object", "list"},
-                            {"data", std::move(data)},
-                            {"model", (*model)->id()},
-                            {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}}));
+  send_json(res, 200,
+            dump({{"object", "list"},
+                  {"data", std::move(data)},
+                  {"model", (*model)->id()},
+                  {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}}));
 }
 
 }  // namespace
@@ -343,13 +348,14 @@ void register_openai_routes(HttpServer& http, ModelRegistry& registry, Metrics& 
     send_json(res, 200, dump({{"object", "list"}, {"data", data}}));
   });
 
-  routes.Get(R"(/v1/models/(.+))", [&registry](const httplib::Request& req, httplib::Response& res) {
-    const std::string id = req.matches[1];
-    for (const auto& m : registry.all()) {
-      if (m->id() == id) return send_json(res, 200, dump(model_card(*m)));
-    }
-    send_error(res, model_not_found(id));
-  });
+  routes.Get(R"(/v1/models/(.+))",
+             [&registry](const httplib::Request& req, httplib::Response& res) {
+               const std::string id = req.matches[1];
+               for (const auto& m : registry.all()) {
+                 if (m->id() == id) return send_json(res, 200, dump(model_card(*m)));
+               }
+               send_error(res, model_not_found(id));
+             });
 
   routes.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
     handle_generation(Api::kChat, req, res, registry, metrics);

@@ -117,17 +117,14 @@ void Scheduler::engine_loop() {
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] {
-        return stopping_ || !queue_.empty() || busy_slots_.load() > 0;
-      });
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || busy_slots_.load() > 0; });
       if (stopping_ && (!drain_ || (queue_.empty() && busy_slots_.load() == 0))) break;
     }
     admit_pending();
     step();
   }
   // Whatever is left is cancelled, with a final event so no client waits forever.
-  StreamEvent shutting_down{.kind = StreamEvent::Kind::kError,
-                            .error = server_busy(5)};
+  StreamEvent shutting_down{.kind = StreamEvent::Kind::kError, .error = server_busy(5)};
   shutting_down.error.message = "The server is shutting down.";
   for (auto& slot : slots_) {
     if (slot->busy()) finish_slot(*slot, shutting_down);
@@ -174,7 +171,8 @@ void Scheduler::admit_pending() {
     slot.cached_prompt = static_cast<int32_t>(keep);
     slot.last_token = -1;
     slot.stepper.emplace(model_->tokenizer(), slot.job.options, slot.job.prompt);
-    slot.json = slot.job.json_object ? std::make_unique<JsonConstraint>(slot.job.json_schema) : nullptr;
+    slot.json =
+        slot.job.json_object ? std::make_unique<JsonConstraint>(slot.job.json_schema) : nullptr;
     ++busy_slots_;
     if (metrics_) {
       metrics_->slots_busy = busy_slots_.load();
@@ -227,8 +225,8 @@ std::vector<Scheduler::Slot*> Scheduler::decode_busy_slots() {
     if (slot.prefilling()) {
       const int chunk = std::min(std::max(1, options_.prefill_chunk), budget);
       if (chunk <= 0) continue;  // no room this step; it goes next step
-      const size_t n = std::min<size_t>(slot.job.prompt.size() - slot.prompt_done,
-                                        static_cast<size_t>(chunk));
+      const size_t n =
+          std::min<size_t>(slot.job.prompt.size() - slot.prompt_done, static_cast<size_t>(chunk));
       tokens = std::span<const int32_t>(slot.job.prompt).subspan(slot.prompt_done, n);
       budget -= static_cast<int>(n);
     } else {
@@ -253,8 +251,8 @@ std::vector<Scheduler::Slot*> Scheduler::decode_busy_slots() {
     if (auto st = slot.session.decode(requests[i].tokens); !st) {
       slot.session.rewind(0);
       slot.cached.clear();
-      finish_slot(slot, {.kind = StreamEvent::Kind::kError,
-                         .error = internal_error(st.error().message)});
+      finish_slot(slot,
+                  {.kind = StreamEvent::Kind::kError, .error = internal_error(st.error().message)});
       continue;
     }
     after_decode(slot, requests[i].tokens.size(), was_prefilling[i]);
@@ -284,8 +282,10 @@ void Scheduler::step() {
       finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = FinishReason::kCancelled});
     } else if (now - slot.submitted > options_.request_timeout) {
       StreamEvent timeout{.kind = StreamEvent::Kind::kError,
-                          .error = {.status = 504, .message = "The request timed out.",
-                                    .type = "server_error", .code = "timeout"}};
+                          .error = {.status = 504,
+                                    .message = "The request timed out.",
+                                    .type = "server_error",
+                                    .code = "timeout"}};
       finish_slot(slot, timeout);
     }
   }
@@ -299,13 +299,14 @@ void Scheduler::step() {
   // its own sampler, constraint and logits), so they are sampled on the pool, which is idle
   // between forward passes.
   std::vector<int32_t> sampled(sampling.size());
-  parallel_for(sampling.size() > 1 ? pool_.get() : nullptr, static_cast<int64_t>(sampling.size()), 1,
-               [&](int64_t begin, int64_t end) {
+  parallel_for(sampling.size() > 1 ? pool_.get() : nullptr, static_cast<int64_t>(sampling.size()),
+               1, [&](int64_t begin, int64_t end) {
                  for (int64_t i = begin; i < end; ++i) {
                    Slot& slot = *sampling[i];
                    std::span<const float> logits = slot.session.logits();
                    Sampler& sampler = slot.stepper->sampler();
-                   sampled[i] = slot.json ? slot.json->sample(sampler, logits, tokenizer) : sampler.sample(logits);
+                   sampled[i] = slot.json ? slot.json->sample(sampler, logits, tokenizer)
+                                          : sampler.sample(logits);
                  }
                });
 
@@ -330,8 +331,10 @@ void Scheduler::step() {
       step.finish = FinishReason::kLength;
     }
     // A generation cut short must still close its JSON so that the client can parse it.
-    if (step.done && step.finish == FinishReason::kLength && slot.json) step.text += slot.json->closing_suffix();
-    if (!step.text.empty()) slot.stream->publish({.kind = StreamEvent::Kind::kText, .text = std::move(step.text)});
+    if (step.done && step.finish == FinishReason::kLength && slot.json)
+      step.text += slot.json->closing_suffix();
+    if (!step.text.empty())
+      slot.stream->publish({.kind = StreamEvent::Kind::kText, .text = std::move(step.text)});
     if (step.done) finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = step.finish});
   }
 }

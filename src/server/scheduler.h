@@ -37,8 +37,8 @@ struct SchedulerOptions {
   int n_slots = 4;
   int n_ctx = 0;  // per slot; 0 = the model's default
   int n_threads = 0;
-  int max_queue = 64;  // waiting requests beyond the busy slots; more get 503
-  int prefill_chunk = 256;  // prompt tokens per slot per step, so decoding slots keep moving
+  int max_queue = 64;          // waiting requests beyond the busy slots; more get 503
+  int prefill_chunk = 256;     // prompt tokens per slot per step, so decoding slots keep moving
   int max_batch_tokens = 512;  // tokens of all slots in one forward pass
   std::chrono::seconds request_timeout{600};
 };
@@ -59,7 +59,7 @@ struct StreamEvent {
 struct GenerationJob {
   std::vector<int32_t> prompt;
   GenerateOptions options;
-  bool json_object = false;  // constrain the output to one JSON object
+  bool json_object = false;                       // constrain the output to one JSON object
   std::shared_ptr<const JsonSchema> json_schema;  // ...that also follows this schema
 };
 

@@ -42,9 +42,8 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(const ChatRequest& requ
   chat.add_generation_prompt = true;
   auto ids = chat::chat_prompt_tokens(*template_, model_->tokenizer(), std::move(chat));
   if (!ids) {
-    return api_fail(invalid_request("The model's chat template rejected the conversation: " +
-                                        ids.error().message,
-                                    "messages"));
+    return api_fail(invalid_request(
+        "The model's chat template rejected the conversation: " + ids.error().message, "messages"));
   }
   return std::move(*ids);
 }
@@ -62,7 +61,8 @@ ApiResult<std::vector<std::vector<float>>> ServedModel::embed(const std::vector<
   std::vector<std::vector<float>> out;
   for (size_t i = 0; i < texts.size(); ++i) {
     const std::vector<int32_t> ids = text_prompt(texts[i]);
-    if (ids.empty()) return api_fail(invalid_request("input " + std::to_string(i) + " has no tokens", "input"));
+    if (ids.empty())
+      return api_fail(invalid_request("input " + std::to_string(i) + " has no tokens", "input"));
     // An encoder's learned positions end at its trained context, whatever the server's.
     int limit = embed_session_->n_ctx();
     if (model_->info().embedding_only) limit = std::min(limit, model_->info().n_ctx_train);

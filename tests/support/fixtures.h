@@ -15,7 +15,9 @@ inline std::filesystem::path fixtures_dir() {
   return HEARTH_DEFAULT_FIXTURES;
 }
 
-inline std::string hearth_binary() { return HEARTH_BINARY; }
+inline std::string hearth_binary() {
+  return HEARTH_BINARY;
+}
 
 inline std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -2,11 +2,12 @@
 // code and combined output.
 #pragma once
 
+#include <sys/wait.h>
+
 #include <array>
 #include <cstdio>
 #include <map>
 #include <string>
-#include <sys/wait.h>
 
 namespace hearth::testing {
 
@@ -33,7 +34,8 @@ inline CommandResult run_shell(const std::string& command) {
   if (!pipe) return result;
   std::array<char, 4096> buffer;
   size_t n = 0;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.output.append(buffer.data(), n);
   const int status = ::pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;

@@ -25,9 +25,8 @@ class TestHub {
   enum class Mode { kNormal, kDropHalfway, kWrongBytes, kNotFound, kCrawl, kNoChecksum };
 
   TestHub() {
-    server_.Get(R"(/([^/]+)/([^/]+)/resolve/([^/]+)/(.+))", [this](const httplib::Request& req, httplib::Response& res) {
-      serve(req, res);
-    });
+    server_.Get(R"(/([^/]+)/([^/]+)/resolve/([^/]+)/(.+))",
+                [this](const httplib::Request& req, httplib::Response& res) { serve(req, res); });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
     while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -57,7 +56,8 @@ class TestHub {
     std::string file = req.matches[4];
     if (auto slash = file.rfind('/'); slash != std::string::npos) file = file.substr(slash + 1);
     const auto path = fixtures_dir() / "models" / file;
-    if (mode_ == Mode::kNotFound || file.find("..") != std::string::npos || !std::filesystem::exists(path)) {
+    if (mode_ == Mode::kNotFound || file.find("..") != std::string::npos ||
+        !std::filesystem::exists(path)) {
       res.status = 404;
       res.set_content("Entry not found", "text/plain");
       return;
@@ -73,14 +73,15 @@ class TestHub {
     const bool drop = mode_ == Mode::kDropHalfway && drops_left_.fetch_sub(1) > 0;
     const bool crawl = mode_ == Mode::kCrawl;
     // httplib applies the request's Range to this provider (offset/length) and answers 206.
-    res.set_content_provider(data->size(), "application/octet-stream",
-                             [data, drop, crawl](size_t offset, size_t length, httplib::DataSink& sink) {
-                               if (drop && offset >= data->size() / 2) return false;  // connection dropped
-                               size_t chunk = std::min<size_t>(length, crawl ? 16384 : 65536);
-                               if (drop) chunk = std::min(chunk, data->size() / 2 - offset);
-                               if (crawl) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-                               return sink.write(data->data() + offset, chunk);
-                             });
+    res.set_content_provider(
+        data->size(), "application/octet-stream",
+        [data, drop, crawl](size_t offset, size_t length, httplib::DataSink& sink) {
+          if (drop && offset >= data->size() / 2) return false;  // connection dropped
+          size_t chunk = std::min<size_t>(length, crawl ? 16384 : 65536);
+          if (drop) chunk = std::min(chunk, data->size() / 2 - offset);
+          if (crawl) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+          return sink.write(data->data() + offset, chunk);
+        });
   }
 
   httplib::Server server_;

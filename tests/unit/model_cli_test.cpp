@@ -1,7 +1,8 @@
 // `hearth model` and `hearth cache` through the binary, against the local test hub.
-#include <filesystem>
 #include <gtest/gtest.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include "support/fixtures.h"
 #include "support/process.h"
@@ -16,8 +17,9 @@ using testing::TestHub;
 class ModelCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    home_ = fs::temp_directory_path() / ("hearth-model-cli-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    home_ = fs::temp_directory_path() /
+            ("hearth-model-cli-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(home_);
     fs::create_directories(home_);
   }
@@ -30,7 +32,9 @@ class ModelCli : public ::testing::Test {
                                 {"HF_TOKEN", ""}}) +
            testing::shell_quote(testing::hearth_binary()) + " " + args;
   }
-  fs::path cached_stories() const { return home_ / "models/ggml-org/models/tinyllamas/stories260K.gguf"; }
+  fs::path cached_stories() const {
+    return home_ / "models/ggml-org/models/tinyllamas/stories260K.gguf";
+  }
 
   TestHub hub_;
   fs::path home_;
@@ -90,11 +94,13 @@ TEST_F(ModelCli, DownloadVerifiesAndCacheCommandsManageIt) {
 TEST_F(ModelCli, TwoProcessesDownloadingOneFileShareOneTransfer) {
   hub_.set_mode(TestHub::Mode::kCrawl);
   const std::string a = (home_ / "a.log").string(), b = (home_ / "b.log").string();
-  auto r = testing::run_shell("sh -c " + testing::shell_quote(hearth("model download tinystories-260k") + " > " + a +
-                                                              " 2>&1 & p=$!; sleep 0.3; " +
-                                                              hearth("model download tinystories-260k") + " > " + b +
-                                                              " 2>&1; rb=$?; wait $p; echo codes $? $rb"));
-  EXPECT_NE(r.output.find("codes 0 0"), std::string::npos) << r.output << testing::read_file(a) << testing::read_file(b);
+  auto r = testing::run_shell(
+      "sh -c " +
+      testing::shell_quote(hearth("model download tinystories-260k") + " > " + a +
+                           " 2>&1 & p=$!; sleep 0.3; " + hearth("model download tinystories-260k") +
+                           " > " + b + " 2>&1; rb=$?; wait $p; echo codes $? $rb"));
+  EXPECT_NE(r.output.find("codes 0 0"), std::string::npos)
+      << r.output << testing::read_file(a) << testing::read_file(b);
   EXPECT_EQ(hub_.requests(), 1);
   // Whichever started second waited for the other's lock (start-up order is up to the OS).
   const std::string logs = testing::read_file(a) + testing::read_file(b);
@@ -105,7 +111,8 @@ TEST_F(ModelCli, TwoProcessesDownloadingOneFileShareOneTransfer) {
 
 TEST_F(ModelCli, AFullDiskLeavesNothingCachedAndSaysSo) {
   // RLIMIT_FSIZE stands in for a small disk: writes beyond it fail like a full one.
-  auto r = testing::run_shell("prlimit --fsize=300000 " + hearth("model download tinystories-260k"));
+  auto r =
+      testing::run_shell("prlimit --fsize=300000 " + hearth("model download tinystories-260k"));
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("nothing was cached"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(cached_stories()));

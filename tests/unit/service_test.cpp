@@ -1,18 +1,18 @@
 // The background service and serving many models: `hearth service`, `hearth model run`,
 // on-demand loading, TTL unloading, LRU eviction under a memory budget, 507.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <thread>
-#include <unistd.h>
 
 #include "support/fixtures.h"
 #include "support/process.h"
@@ -52,21 +52,33 @@ bool process_alive(pid_t pid) {
 class Service : public ::testing::Test {
  protected:
   void SetUp() override {
-    home_ = fs::temp_directory_path() / ("hearth-service-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    home_ = fs::temp_directory_path() /
+            ("hearth-service-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(home_);
     fs::create_directories(home_);
     port_ = free_port();
     // Test aliases for the fixture models, fetched from the local hub.
-    const std::string sha = *catalog::sha256_file(testing::fixtures_dir() / "models" / "stories260K.gguf");
+    const std::string sha =
+        *catalog::sha256_file(testing::fixtures_dir() / "models" / "stories260K.gguf");
     json models = json::array();
-    models.push_back({{"alias", "tinystories-260k"}, {"tasks", {"chat"}}, {"context_length", 512},
-                      {"variants", {{{"quantization", "f32"}, {"repo", "ggml-org/models"},
-                                     {"file", "tinyllamas/stories260K.gguf"}, {"sha256", sha}, {"size_mb", 2}}}}});
+    models.push_back({{"alias", "tinystories-260k"},
+                      {"tasks", {"chat"}},
+                      {"context_length", 512},
+                      {"variants",
+                       {{{"quantization", "f32"},
+                         {"repo", "ggml-org/models"},
+                         {"file", "tinyllamas/stories260K.gguf"},
+                         {"sha256", sha},
+                         {"size_mb", 2}}}}});
     for (const char* name : {"tiny-qwen2-q8_0", "tiny-llama3-q8_0", "tiny-phi3-q4_k_m"}) {
-      models.push_back({{"alias", std::string(name)}, {"tasks", {"chat"}},
-                        {"variants", {{{"quantization", "q8_0"}, {"repo", "test/fixtures"},
-                                       {"file", std::string(name) + ".gguf"}, {"size_mb", 16}}}}});
+      models.push_back({{"alias", std::string(name)},
+                        {"tasks", {"chat"}},
+                        {"variants",
+                         {{{"quantization", "q8_0"},
+                           {"repo", "test/fixtures"},
+                           {"file", std::string(name) + ".gguf"},
+                           {"size_mb", 16}}}}});
     }
     std::ofstream(home_ / "catalog.json") << json{{"models", models}}.dump();
   }
@@ -98,7 +110,8 @@ class Service : public ::testing::Test {
   // `hearth serve` in the foreground of this test, with extra flags.
   void start_serve(const std::string& flags) {
     // Everything is prepared before fork: the child of a threaded process may only exec.
-    const std::string cmd = "exec " + hearth("serve --port " + std::to_string(port_) + " " + flags) + " > " +
+    const std::string cmd = "exec " +
+                            hearth("serve --port " + std::to_string(port_) + " " + flags) + " > " +
                             (home_ / "serve.log").string() + " 2>&1";
     serve_pid_ = ::fork();
     if (serve_pid_ == 0) {
@@ -113,7 +126,8 @@ class Service : public ::testing::Test {
     FAIL() << "hearth serve did not start:\n" << testing::read_file(home_ / "serve.log");
   }
   httplib::Result chat(httplib::Client& client, const std::string& model) {
-    json body = {{"model", model}, {"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 4}};
+    json body = {
+        {"model", model}, {"messages", {{{"role", "user"}, {"content", "Hi"}}}}, {"max_tokens", 4}};
     return client.Post("/v1/chat/completions", body.dump(), "application/json");
   }
   std::vector<std::string> loaded(httplib::Client& client) {
@@ -136,24 +150,28 @@ TEST_F(Service, StartStatusStopLeaveNoProcessAndNoPidFile) {
   EXPECT_TRUE(process_alive(*pid));
   auto status = testing::run_shell(hearth("service status"));
   EXPECT_EQ(status.exit_code, 0);
-  EXPECT_NE(status.output.find("http://127.0.0.1:" + std::to_string(port_)), std::string::npos) << status.output;
+  EXPECT_NE(status.output.find("http://127.0.0.1:" + std::to_string(port_)), std::string::npos)
+      << status.output;
   auto ps = testing::run_shell(hearth("service ps"));
   EXPECT_EQ(ps.exit_code, 0) << ps.output;
   EXPECT_NE(ps.output.find("no model loaded"), std::string::npos) << ps.output;
   auto stopped = testing::run_shell(hearth("service stop"));
   EXPECT_EQ(stopped.exit_code, 0);
   EXPECT_FALSE(fs::exists(home_ / "service.json"));
-  for (int i = 0; i < 50 && process_alive(*pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 50 && process_alive(*pid); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   EXPECT_FALSE(process_alive(*pid));
   EXPECT_NE(testing::run_shell(hearth("service status")).exit_code, 0);
 }
 
 TEST_F(Service, StopIsCleanAfterTheServiceWasKilled) {
-  ASSERT_EQ(testing::run_shell(hearth("service start --port " + std::to_string(port_))).exit_code, 0);
+  ASSERT_EQ(testing::run_shell(hearth("service start --port " + std::to_string(port_))).exit_code,
+            0);
   auto pid = recorded_pid();
   ASSERT_TRUE(pid);
   ::kill(*pid, SIGKILL);
-  for (int i = 0; i < 50 && process_alive(*pid); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 50 && process_alive(*pid); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   auto status = testing::run_shell(hearth("service status"));
   EXPECT_NE(status.output.find("not running"), std::string::npos) << status.output;
   EXPECT_FALSE(fs::exists(home_ / "service.json"));  // the stale record is gone
@@ -170,7 +188,8 @@ TEST_F(Service, LogsPrintsTheTailAndFollowsWhatIsAppended) {
   std::ofstream(log) << "first\nsecond\nthird\n";
   auto tail = testing::run_shell(hearth("service logs -n 2"));
   EXPECT_EQ(tail.output, "second\nthird\n");
-  const std::string follow = hearth("service logs -n 1 -f") + " & pid=$!; sleep 0.7; echo appended >> " +
+  const std::string follow = hearth("service logs -n 1 -f") +
+                             " & pid=$!; sleep 0.7; echo appended >> " +
                              testing::shell_quote(log.string()) + "; sleep 0.7; kill $pid";
   auto followed = testing::run_shell("(" + follow + ")");
   EXPECT_EQ(followed.output, "third\nappended\n");
@@ -178,12 +197,15 @@ TEST_F(Service, LogsPrintsTheTailAndFollowsWhatIsAppended) {
 
 TEST_F(Service, ModelRunDownloadsLoadsAndStreamsAStoryInATerminal) {
   // `script` gives the command a pseudo-terminal, as a user's shell would.
-  const std::string run = hearth("model run tinystories-260k -n 40 --port " + std::to_string(port_));
-  auto r = testing::run_shell("printf 'Once upon a time\\n/bye\\n' | timeout 120 script -qec " + testing::shell_quote(run) +
-                              " /dev/null");
+  const std::string run =
+      hearth("model run tinystories-260k -n 40 --port " + std::to_string(port_));
+  auto r = testing::run_shell("printf 'Once upon a time\\n/bye\\n' | timeout 120 script -qec " +
+                              testing::shell_quote(run) + " /dev/null");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("verified"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("is loaded at http://127.0.0.1:" + std::to_string(port_)), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("is loaded at http://127.0.0.1:" + std::to_string(port_)),
+            std::string::npos)
+      << r.output;
   // The story model writes lower-case English words.
   const auto loaded_at = r.output.find("/bye ends the chat");
   ASSERT_NE(loaded_at, std::string::npos);
@@ -201,8 +223,10 @@ TEST_F(Service, LoadsOnDemandEvictsLeastRecentlyUsedAndUnloadsAfterTtl) {
   httplib::Client client("127.0.0.1", port_);
   client.set_read_timeout(120, 0);
   EXPECT_TRUE(loaded(client).empty());
-  for (const char* name : {"tiny-qwen2-q8_0", "tiny-llama3-q8_0", "tiny-phi3-q4_k_m"}) {  // fetch first
-    auto r = client.Post("/openai/download", json{{"model", {{"Name", name}}}}.dump(), "application/json");
+  for (const char* name :
+       {"tiny-qwen2-q8_0", "tiny-llama3-q8_0", "tiny-phi3-q4_k_m"}) {  // fetch first
+    auto r = client.Post("/openai/download", json{{"model", {{"Name", name}}}}.dump(),
+                         "application/json");
     ASSERT_TRUE(r);
     ASSERT_NE(r->body.find(R"("success":true)"), std::string::npos) << r->body;
   }
@@ -218,7 +242,8 @@ TEST_F(Service, LoadsOnDemandEvictsLeastRecentlyUsedAndUnloadsAfterTtl) {
   ASSERT_EQ(third->status, 200) << third->body;
   auto now_loaded = loaded(client);
   std::sort(now_loaded.begin(), now_loaded.end());
-  EXPECT_EQ(now_loaded, (std::vector<std::string>{"tiny-phi3-q4_k_m", "tiny-qwen2-q8_0"}));  // llama3 evicted
+  EXPECT_EQ(now_loaded,
+            (std::vector<std::string>{"tiny-phi3-q4_k_m", "tiny-qwen2-q8_0"}));  // llama3 evicted
 
   // A model loaded with a TTL goes once idle that long; the others (TTL 0) stay.
   auto load = client.Get("/openai/load/tinystories-260k?ttl=1");
@@ -229,8 +254,9 @@ TEST_F(Service, LoadsOnDemandEvictsLeastRecentlyUsedAndUnloadsAfterTtl) {
   now_loaded = loaded(client);
   std::sort(now_loaded.begin(), now_loaded.end());
   EXPECT_EQ(now_loaded, (std::vector<std::string>{"tiny-phi3-q4_k_m", "tiny-qwen2-q8_0"}));
-  EXPECT_NE(testing::read_file(home_ / "serve.log").find("unloaded tinystories-260k (idle past its TTL)"),
-            std::string::npos);
+  EXPECT_NE(
+      testing::read_file(home_ / "serve.log").find("unloaded tinystories-260k (idle past its TTL)"),
+      std::string::npos);
 }
 
 TEST_F(Service, ModelTooBigForTheBudgetGets507AndUnknownGets404) {
@@ -259,7 +285,8 @@ TEST_F(Service, FoundryManagementRoutes) {
   EXPECT_EQ(json::parse(list->body).size(), 4u);
   EXPECT_EQ(client.Get("/openai/models")->body, "[]");
 
-  auto download = client.Post("/openai/download", R"({"model":{"Name":"tinystories-260k"}})", "application/json");
+  auto download = client.Post("/openai/download", R"({"model":{"Name":"tinystories-260k"}})",
+                              "application/json");
   ASSERT_TRUE(download);
   EXPECT_NE(download->body.find("Total 100.00% Downloading"), std::string::npos) << download->body;
   EXPECT_NE(download->body.find(R"("success":true)"), std::string::npos) << download->body;

@@ -356,10 +356,8 @@ Value slice_value(const Value& obj, const Value& start, const Value& stop, const
 
 std::vector<Value> iterate(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined:
-      return {};
-    case Value::Kind::kList:
-      return v.list_data().items;
+    case Value::Kind::kUndefined: return {};
+    case Value::Kind::kList: return v.list_data().items;
     case Value::Kind::kDict:
     case Value::Kind::kNamespace: {
       std::vector<Value> keys;
@@ -371,15 +369,13 @@ std::vector<Value> iterate(const Value& v) {
       for (auto& c : utf8_chars(v.str())) out.push_back(Value::string(std::move(c)));
       return out;
     }
-    default:
-      throw TemplateError("'" + v.type_name() + "' object is not iterable");
+    default: throw TemplateError("'" + v.type_name() + "' object is not iterable");
   }
 }
 
 bool contains(const Value& container, const Value& item) {
   switch (container.kind()) {
-    case Value::Kind::kUndefined:
-      return false;
+    case Value::Kind::kUndefined: return false;
     case Value::Kind::kString:
       if (!item.is_string()) {
         throw TemplateError("'in <string>' requires string as left operand, not " +
@@ -392,8 +388,7 @@ bool contains(const Value& container, const Value& item) {
       }
       return false;
     case Value::Kind::kDict:
-    case Value::Kind::kNamespace:
-      return container.dict_data().find(item) != nullptr;
+    case Value::Kind::kNamespace: return container.dict_data().find(item) != nullptr;
     default:
       throw TemplateError("argument of type '" + container.type_name() + "' is not iterable");
   }

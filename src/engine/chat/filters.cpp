@@ -18,7 +18,9 @@ bool arg_bool(const CallArgs& args, size_t index, const char* name, bool fallbac
   return v ? v->truthy() : fallback;
 }
 
-Value str_value(const Value& v) { return Value::string(to_str(v)); }
+Value str_value(const Value& v) {
+  return Value::string(to_str(v));
+}
 
 // Jinja2's make_attrgetter: "a.b.0" walks items (then attributes), digits become indices.
 Value get_path(const Value& item, const std::string& path) {
@@ -38,17 +40,13 @@ Value get_path(const Value& item, const std::string& path) {
 
 size_t length_of(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::kUndefined:
-      return 0;
-    case Value::Kind::kString:
-      return utf8_length(v.str());
+    case Value::Kind::kUndefined: return 0;
+    case Value::Kind::kString: return utf8_length(v.str());
     case Value::Kind::kList:
       if (!v.is_iterator()) return v.list_data().items.size();
       break;
-    case Value::Kind::kDict:
-      return v.dict_data().entries.size();
-    default:
-      break;
+    case Value::Kind::kDict: return v.dict_data().entries.size();
+    default: break;
   }
   throw TemplateError("object of type '" + v.type_name() + "' has no len()");
 }
@@ -165,9 +163,15 @@ Value f_default(Renderer&, const Value& v, CallArgs& args) {
   return v;
 }
 
-Value f_list(Renderer&, const Value& v, CallArgs&) { return Value::list(iterate(v)); }
-Value f_string(Renderer&, const Value& v, CallArgs&) { return v.is_string() ? v : str_value(v); }
-Value f_safe(Renderer&, const Value& v, CallArgs&) { return Value::markup(to_str(v)); }
+Value f_list(Renderer&, const Value& v, CallArgs&) {
+  return Value::list(iterate(v));
+}
+Value f_string(Renderer&, const Value& v, CallArgs&) {
+  return v.is_string() ? v : str_value(v);
+}
+Value f_safe(Renderer&, const Value& v, CallArgs&) {
+  return Value::markup(to_str(v));
+}
 Value f_escape(Renderer&, const Value& v, CallArgs&) {
   return v.is_markup() ? v : Value::markup(html_escape(to_str(v)));
 }
@@ -388,8 +392,12 @@ Value min_max(const Value& v, CallArgs& args, bool want_max) {
   }
   return items[best];
 }
-Value f_min(Renderer&, const Value& v, CallArgs& args) { return min_max(v, args, false); }
-Value f_max(Renderer&, const Value& v, CallArgs& args) { return min_max(v, args, true); }
+Value f_min(Renderer&, const Value& v, CallArgs& args) {
+  return min_max(v, args, false);
+}
+Value f_max(Renderer&, const Value& v, CallArgs& args) {
+  return min_max(v, args, true);
+}
 
 Value f_sum(Renderer&, const Value& v, CallArgs& args) {
   const Value* attr = args.get(0, "attribute");
@@ -570,7 +578,9 @@ const std::unordered_map<std::string, FilterFn>& filter_table() {
 
 }  // namespace
 
-bool is_known_filter(const std::string& name) { return filter_table().count(name) > 0; }
+bool is_known_filter(const std::string& name) {
+  return filter_table().count(name) > 0;
+}
 
 Value apply_filter(Renderer& renderer, const std::string& name, const Value& input,
                    CallArgs& args) {

@@ -71,27 +71,13 @@ void append_json_string(std::string& out, const std::string& s, bool ensure_asci
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\b':
-        out += "\\b";
-        break;
-      case '\f':
-        out += "\\f";
-        break;
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -145,21 +131,11 @@ void write_json(std::string& out, const Value& v, const JsonFormat& f, int depth
     for (int i = 0; i < level; ++i) out += f.indent;
   };
   switch (v.kind()) {
-    case Value::Kind::kNone:
-      out += "null";
-      return;
-    case Value::Kind::kBool:
-      out += v.as_bool() ? "true" : "false";
-      return;
-    case Value::Kind::kInt:
-      out += std::to_string(v.as_int());
-      return;
-    case Value::Kind::kFloat:
-      out += json_float(v.as_double());
-      return;
-    case Value::Kind::kString:
-      append_json_string(out, v.str(), f.ensure_ascii);
-      return;
+    case Value::Kind::kNone: out += "null"; return;
+    case Value::Kind::kBool: out += v.as_bool() ? "true" : "false"; return;
+    case Value::Kind::kInt: out += std::to_string(v.as_int()); return;
+    case Value::Kind::kFloat: out += json_float(v.as_double()); return;
+    case Value::Kind::kString: append_json_string(out, v.str(), f.ensure_ascii); return;
     case Value::Kind::kList: {
       if (v.is_iterator()) break;
       const auto& items = v.list_data().items;
@@ -202,8 +178,7 @@ void write_json(std::string& out, const Value& v, const JsonFormat& f, int depth
       out += '}';
       return;
     }
-    default:
-      break;
+    default: break;
   }
   throw TemplateError("Object of type " + v.type_name() + " is not JSON serializable");
 }
@@ -256,10 +231,8 @@ void install_globals(Scope& globals) {
 Value from_json(const nlohmann::ordered_json& json, int depth) {
   if (depth > kMaxJsonDepth) throw TemplateError("input JSON nesting too deep");
   switch (json.type()) {
-    case nlohmann::ordered_json::value_t::null:
-      return Value::none();
-    case nlohmann::ordered_json::value_t::boolean:
-      return Value::boolean(json.get<bool>());
+    case nlohmann::ordered_json::value_t::null: return Value::none();
+    case nlohmann::ordered_json::value_t::boolean: return Value::boolean(json.get<bool>());
     case nlohmann::ordered_json::value_t::number_integer:
       return Value::integer(json.get<int64_t>());
     case nlohmann::ordered_json::value_t::number_unsigned: {
@@ -267,10 +240,8 @@ Value from_json(const nlohmann::ordered_json& json, int depth) {
       if (u > static_cast<uint64_t>(INT64_MAX)) return Value::number(static_cast<double>(u));
       return Value::integer(static_cast<int64_t>(u));
     }
-    case nlohmann::ordered_json::value_t::number_float:
-      return Value::number(json.get<double>());
-    case nlohmann::ordered_json::value_t::string:
-      return Value::string(json.get<std::string>());
+    case nlohmann::ordered_json::value_t::number_float: return Value::number(json.get<double>());
+    case nlohmann::ordered_json::value_t::string: return Value::string(json.get<std::string>());
     case nlohmann::ordered_json::value_t::array: {
       std::vector<Value> items;
       items.reserve(json.size());
@@ -286,8 +257,7 @@ Value from_json(const nlohmann::ordered_json& json, int depth) {
       }
       return dict;
     }
-    default:
-      throw TemplateError("unsupported JSON value in template context");
+    default: throw TemplateError("unsupported JSON value in template context");
   }
 }
 

@@ -61,44 +61,19 @@ std::string unescape(std::string_view body, int line) {
       return value;
     };
     switch (e) {
-      case '\n':
-        break;  // line continuation
-      case '\\':
-        out += '\\';
-        break;
-      case '\'':
-        out += '\'';
-        break;
-      case '"':
-        out += '"';
-        break;
-      case 'a':
-        out += '\a';
-        break;
-      case 'b':
-        out += '\b';
-        break;
-      case 'f':
-        out += '\f';
-        break;
-      case 'n':
-        out += '\n';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case 'v':
-        out += '\v';
-        break;
-      case 'x':
-        append_utf8(out, hex(2));
-        break;
-      case 'u':
-        append_utf8(out, hex(4));
-        break;
+      case '\n': break;  // line continuation
+      case '\\': out += '\\'; break;
+      case '\'': out += '\''; break;
+      case '"': out += '"'; break;
+      case 'a': out += '\a'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'n': out += '\n'; break;
+      case 'r': out += '\r'; break;
+      case 't': out += '\t'; break;
+      case 'v': out += '\v'; break;
+      case 'x': append_utf8(out, hex(2)); break;
+      case 'u': append_utf8(out, hex(4)); break;
       case 'U': {
         uint32_t cp = hex(8);
         if (cp > 0x10FFFF) throw TemplateError("invalid \\U escape in string literal", line);

@@ -20,13 +20,15 @@ Result<ModelChatTemplate> model_chat_template(const gguf::File& file, const Toke
     return fail("the model's chat template does not parse: " + parsed.error().message);
   }
   ModelChatTemplate out{std::move(*parsed), fallback, {}, {}};
-  if (tokenizer.bos_id() >= 0) out.bos_token = std::string(tokenizer.token_text(tokenizer.bos_id()));
-  if (tokenizer.eos_id() >= 0) out.eos_token = std::string(tokenizer.token_text(tokenizer.eos_id()));
+  if (tokenizer.bos_id() >= 0)
+    out.bos_token = std::string(tokenizer.token_text(tokenizer.bos_id()));
+  if (tokenizer.eos_id() >= 0)
+    out.eos_token = std::string(tokenizer.token_text(tokenizer.eos_id()));
   return out;
 }
 
 Result<std::vector<int32_t>> chat_prompt_tokens(const ModelChatTemplate& model,
-                                               const Tokenizer& tokenizer, ChatRequest request) {
+                                                const Tokenizer& tokenizer, ChatRequest request) {
   request.bos_token = model.bos_token;
   request.eos_token = model.eos_token;
   auto text = apply_chat_template(model.chat_template, request);

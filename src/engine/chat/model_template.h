@@ -33,6 +33,6 @@ Result<ModelChatTemplate> model_chat_template(const gguf::File& file, const Toke
 // the special tokens parsed and the BOS rule applied once: templates that write the BOS token
 // themselves do not get a second one.
 Result<std::vector<int32_t>> chat_prompt_tokens(const ModelChatTemplate& model,
-                                               const Tokenizer& tokenizer, ChatRequest request);
+                                                const Tokenizer& tokenizer, ChatRequest request);
 
 }  // namespace hearth::chat

@@ -99,27 +99,17 @@ class Parser {
   }
   static std::string describe(const Token& t) {
     switch (t.type) {
-      case TokenType::kText:
-        return "text";
-      case TokenType::kVarBegin:
-        return "'{{'";
-      case TokenType::kVarEnd:
-        return "'}}'";
-      case TokenType::kBlockBegin:
-        return "'{%'";
-      case TokenType::kBlockEnd:
-        return "'%}'";
-      case TokenType::kName:
-        return "'" + t.text + "'";
-      case TokenType::kString:
-        return "string literal";
+      case TokenType::kText: return "text";
+      case TokenType::kVarBegin: return "'{{'";
+      case TokenType::kVarEnd: return "'}}'";
+      case TokenType::kBlockBegin: return "'{%'";
+      case TokenType::kBlockEnd: return "'%}'";
+      case TokenType::kName: return "'" + t.text + "'";
+      case TokenType::kString: return "string literal";
       case TokenType::kInt:
-      case TokenType::kFloat:
-        return "number '" + t.text + "'";
-      case TokenType::kOp:
-        return "'" + t.text + "'";
-      case TokenType::kEof:
-        return "end of template";
+      case TokenType::kFloat: return "number '" + t.text + "'";
+      case TokenType::kOp: return "'" + t.text + "'";
+      case TokenType::kEof: return "end of template";
     }
     return "token";
   }

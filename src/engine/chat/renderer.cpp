@@ -11,7 +11,9 @@
 namespace hearth::chat {
 namespace {
 
-std::string quoted(const std::string& name) { return to_repr(Value::string(name)); }
+std::string quoted(const std::string& name) {
+  return to_repr(Value::string(name));
+}
 
 // Python ints do not overflow; ours are 64-bit, so overflow is reported instead of wrapping.
 template <class Op>
@@ -20,9 +22,15 @@ int64_t checked(Op op, int64_t a, int64_t b, int line) {
   if (op(a, b, &result)) throw TemplateError("integer overflow", line);
   return result;
 }
-bool add_op(int64_t a, int64_t b, int64_t* r) { return __builtin_add_overflow(a, b, r); }
-bool sub_op(int64_t a, int64_t b, int64_t* r) { return __builtin_sub_overflow(a, b, r); }
-bool mul_op(int64_t a, int64_t b, int64_t* r) { return __builtin_mul_overflow(a, b, r); }
+bool add_op(int64_t a, int64_t b, int64_t* r) {
+  return __builtin_add_overflow(a, b, r);
+}
+bool sub_op(int64_t a, int64_t b, int64_t* r) {
+  return __builtin_sub_overflow(a, b, r);
+}
+bool mul_op(int64_t a, int64_t b, int64_t* r) {
+  return __builtin_mul_overflow(a, b, r);
+}
 
 int64_t floor_div(int64_t a, int64_t b, int line) {
   if (b == 0) throw TemplateError("integer division or modulo by zero", line);
@@ -146,12 +154,8 @@ Renderer::Flow Renderer::exec(const Stmt& stmt, const ScopePtr& scope, std::stri
   NativeDepth guard(*this, stmt.line);
   try {
     switch (stmt.kind) {
-      case StmtKind::kText:
-        append(out, stmt.text, stmt.line);
-        break;
-      case StmtKind::kOutput:
-        append(out, to_str(eval(*stmt.expr, scope)), stmt.line);
-        break;
+      case StmtKind::kText: append(out, stmt.text, stmt.line); break;
+      case StmtKind::kOutput: append(out, to_str(eval(*stmt.expr, scope)), stmt.line); break;
       case StmtKind::kIf:
         for (const auto& branch : stmt.branches) {
           if (!branch.condition || eval(*branch.condition, scope).truthy()) {
@@ -159,12 +163,8 @@ Renderer::Flow Renderer::exec(const Stmt& stmt, const ScopePtr& scope, std::stri
           }
         }
         break;
-      case StmtKind::kFor:
-        exec_for(stmt, scope, out);
-        break;
-      case StmtKind::kSet:
-        exec_set(stmt, scope);
-        break;
+      case StmtKind::kFor: exec_for(stmt, scope, out); break;
+      case StmtKind::kSet: exec_set(stmt, scope); break;
       case StmtKind::kSetBlock: {
         std::string captured;
         Flow flow = exec_list(stmt.body, scope, captured);
@@ -173,9 +173,7 @@ Renderer::Flow Renderer::exec(const Stmt& stmt, const ScopePtr& scope, std::stri
         scope->vars[stmt.targets[0]] = value;
         return flow;
       }
-      case StmtKind::kMacro:
-        scope->vars[stmt.name] = make_macro(stmt, scope);
-        break;
+      case StmtKind::kMacro: scope->vars[stmt.name] = make_macro(stmt, scope); break;
       case StmtKind::kCallBlock: {
         const Expr& call_expr = *stmt.expr;
         Value callee = eval(*call_expr.args[0], scope);
@@ -199,15 +197,10 @@ Renderer::Flow Renderer::exec(const Stmt& stmt, const ScopePtr& scope, std::stri
                stmt.line);
         return flow;
       }
-      case StmtKind::kBreak:
-        return Flow::kBreak;
-      case StmtKind::kContinue:
-        return Flow::kContinue;
-      case StmtKind::kExprStmt:
-        eval(*stmt.expr, scope);
-        break;
-      case StmtKind::kScope:
-        return exec_list(stmt.body, scope, out);
+      case StmtKind::kBreak: return Flow::kBreak;
+      case StmtKind::kContinue: return Flow::kContinue;
+      case StmtKind::kExprStmt: eval(*stmt.expr, scope); break;
+      case StmtKind::kScope: return exec_list(stmt.body, scope, out);
     }
   } catch (TemplateError& e) {
     if (e.line() == 0 && !e.from_template) {
@@ -425,37 +418,28 @@ Value Renderer::lookup(const std::string& name, const ScopePtr& scope) const {
 Value Renderer::eval(const Expr& expr, const ScopePtr& scope) {
   NativeDepth guard(*this, expr.line);
   switch (expr.kind) {
-    case ExprKind::kLiteral:
-      return expr.literal;
-    case ExprKind::kName:
-      return lookup(expr.name, scope);
+    case ExprKind::kLiteral: return expr.literal;
+    case ExprKind::kName: return lookup(expr.name, scope);
     case ExprKind::kList:
     case ExprKind::kTuple:
-    case ExprKind::kDict:
-      return eval_container(expr, scope);
+    case ExprKind::kDict: return eval_container(expr, scope);
     case ExprKind::kAttr:
     case ExprKind::kSubscript:
-    case ExprKind::kSlice:
-      return eval_access(expr, scope);
+    case ExprKind::kSlice: return eval_access(expr, scope);
     case ExprKind::kCall:
     case ExprKind::kFilter:
-    case ExprKind::kTest:
-      return eval_call(expr, scope);
+    case ExprKind::kTest: return eval_call(expr, scope);
     case ExprKind::kNeg:
-    case ExprKind::kPos:
-      return eval_unary(expr, scope);
-    case ExprKind::kNot:
-      return Value::boolean(!eval(*expr.args[0], scope).truthy());
+    case ExprKind::kPos: return eval_unary(expr, scope);
+    case ExprKind::kNot: return Value::boolean(!eval(*expr.args[0], scope).truthy());
     case ExprKind::kAnd:
     case ExprKind::kOr: {
       Value left = eval(*expr.args[0], scope);
       if (left.truthy() == (expr.kind == ExprKind::kOr)) return left;
       return eval(*expr.args[1], scope);
     }
-    case ExprKind::kBinary:
-      return eval_binary_expr(expr, scope);
-    case ExprKind::kCompare:
-      return eval_compare(expr, scope);
+    case ExprKind::kBinary: return eval_binary_expr(expr, scope);
+    case ExprKind::kCompare: return eval_compare(expr, scope);
     case ExprKind::kCondition:
       if (eval(*expr.args[1], scope).truthy()) return eval(*expr.args[0], scope);
       if (expr.args[2]) return eval(*expr.args[2], scope);

@@ -31,7 +31,9 @@ std::vector<CodePoint> decode(std::string_view s) {
   return out;
 }
 
-bool is_ascii_alpha(uint32_t cp) { return cp < 0x80 && std::isalpha(static_cast<int>(cp)); }
+bool is_ascii_alpha(uint32_t cp) {
+  return cp < 0x80 && std::isalpha(static_cast<int>(cp));
+}
 
 }  // namespace
 
@@ -290,23 +292,12 @@ std::string html_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&#34;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&#34;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
     }
   }
   return out;

@@ -35,7 +35,9 @@ std::string render(std::string_view source, TemplateOptions options = {}) {
   return *out;
 }
 
-bool is_error(const std::string& s) { return s.rfind("ERROR: ", 0) == 0; }
+bool is_error(const std::string& s) {
+  return s.rfind("ERROR: ", 0) == 0;
+}
 
 struct Case {
   const char* source;

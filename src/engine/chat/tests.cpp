@@ -10,19 +10,45 @@ namespace {
 
 using TestFn = bool (*)(Renderer&, const Value&, CallArgs&);
 
-bool t_defined(Renderer&, const Value& v, CallArgs&) { return !v.is_undefined(); }
-bool t_undefined(Renderer&, const Value& v, CallArgs&) { return v.is_undefined(); }
-bool t_none(Renderer&, const Value& v, CallArgs&) { return v.is_none(); }
-bool t_boolean(Renderer&, const Value& v, CallArgs&) { return v.is_bool(); }
-bool t_true(Renderer&, const Value& v, CallArgs&) { return v.is_bool() && v.as_bool(); }
-bool t_false(Renderer&, const Value& v, CallArgs&) { return v.is_bool() && !v.as_bool(); }
-bool t_integer(Renderer&, const Value& v, CallArgs&) { return v.is_int(); }
-bool t_float(Renderer&, const Value& v, CallArgs&) { return v.is_float(); }
-bool t_number(Renderer&, const Value& v, CallArgs&) { return v.is_number(); }
-bool t_string(Renderer&, const Value& v, CallArgs&) { return v.is_string(); }
-bool t_mapping(Renderer&, const Value& v, CallArgs&) { return v.is_dict(); }
-bool t_callable(Renderer&, const Value& v, CallArgs&) { return v.is_callable(); }
-bool t_escaped(Renderer&, const Value&, CallArgs&) { return false; }
+bool t_defined(Renderer&, const Value& v, CallArgs&) {
+  return !v.is_undefined();
+}
+bool t_undefined(Renderer&, const Value& v, CallArgs&) {
+  return v.is_undefined();
+}
+bool t_none(Renderer&, const Value& v, CallArgs&) {
+  return v.is_none();
+}
+bool t_boolean(Renderer&, const Value& v, CallArgs&) {
+  return v.is_bool();
+}
+bool t_true(Renderer&, const Value& v, CallArgs&) {
+  return v.is_bool() && v.as_bool();
+}
+bool t_false(Renderer&, const Value& v, CallArgs&) {
+  return v.is_bool() && !v.as_bool();
+}
+bool t_integer(Renderer&, const Value& v, CallArgs&) {
+  return v.is_int();
+}
+bool t_float(Renderer&, const Value& v, CallArgs&) {
+  return v.is_float();
+}
+bool t_number(Renderer&, const Value& v, CallArgs&) {
+  return v.is_number();
+}
+bool t_string(Renderer&, const Value& v, CallArgs&) {
+  return v.is_string();
+}
+bool t_mapping(Renderer&, const Value& v, CallArgs&) {
+  return v.is_dict();
+}
+bool t_callable(Renderer&, const Value& v, CallArgs&) {
+  return v.is_callable();
+}
+bool t_escaped(Renderer&, const Value&, CallArgs&) {
+  return false;
+}
 bool t_iterable(Renderer&, const Value& v, CallArgs&) {
   return v.is_undefined() || v.is_string() || v.is_list() || v.is_dict();
 }
@@ -39,8 +65,12 @@ const Value& test_arg(const CallArgs& args, const char* test) {
   return *v;
 }
 
-bool t_eq(Renderer&, const Value& v, CallArgs& a) { return values_equal(v, test_arg(a, "eq")); }
-bool t_ne(Renderer&, const Value& v, CallArgs& a) { return !values_equal(v, test_arg(a, "ne")); }
+bool t_eq(Renderer&, const Value& v, CallArgs& a) {
+  return values_equal(v, test_arg(a, "eq"));
+}
+bool t_ne(Renderer&, const Value& v, CallArgs& a) {
+  return !values_equal(v, test_arg(a, "ne"));
+}
 bool t_lt(Renderer&, const Value& v, CallArgs& a) {
   return compare_values(v, test_arg(a, "lt"), "<") < 0;
 }
@@ -53,7 +83,9 @@ bool t_gt(Renderer&, const Value& v, CallArgs& a) {
 bool t_ge(Renderer&, const Value& v, CallArgs& a) {
   return compare_values(v, test_arg(a, "ge"), ">=") >= 0;
 }
-bool t_in(Renderer&, const Value& v, CallArgs& a) { return contains(test_arg(a, "in"), v); }
+bool t_in(Renderer&, const Value& v, CallArgs& a) {
+  return contains(test_arg(a, "in"), v);
+}
 bool t_sameas(Renderer&, const Value& v, CallArgs& a) {
   const Value& other = test_arg(a, "sameas");
   if (v.is_list() && other.is_list()) return &v.list_data() == &other.list_data();
@@ -74,15 +106,23 @@ int64_t integer_operand(const Value& v, const char* test) {
   return v.as_int();
 }
 
-bool t_odd(Renderer&, const Value& v, CallArgs&) { return integer_operand(v, "odd") % 2 != 0; }
-bool t_even(Renderer&, const Value& v, CallArgs&) { return integer_operand(v, "even") % 2 == 0; }
+bool t_odd(Renderer&, const Value& v, CallArgs&) {
+  return integer_operand(v, "odd") % 2 != 0;
+}
+bool t_even(Renderer&, const Value& v, CallArgs&) {
+  return integer_operand(v, "even") % 2 == 0;
+}
 bool t_divisibleby(Renderer&, const Value& v, CallArgs& a) {
   int64_t n = integer_operand(test_arg(a, "divisibleby"), "divisibleby");
   if (n == 0) throw TemplateError("integer division or modulo by zero");
   return integer_operand(v, "divisibleby") % n == 0;
 }
-bool t_lower(Renderer&, const Value& v, CallArgs&) { return char_class_test(to_str(v), "islower"); }
-bool t_upper(Renderer&, const Value& v, CallArgs&) { return char_class_test(to_str(v), "isupper"); }
+bool t_lower(Renderer&, const Value& v, CallArgs&) {
+  return char_class_test(to_str(v), "islower");
+}
+bool t_upper(Renderer&, const Value& v, CallArgs&) {
+  return char_class_test(to_str(v), "isupper");
+}
 
 const std::unordered_map<std::string, TestFn>& test_table() {
   static const std::unordered_map<std::string, TestFn> table = {
@@ -129,7 +169,9 @@ const std::unordered_map<std::string, TestFn>& test_table() {
 
 }  // namespace
 
-bool is_known_test(const std::string& name) { return test_table().count(name) > 0; }
+bool is_known_test(const std::string& name) {
+  return test_table().count(name) > 0;
+}
 
 bool apply_test(Renderer& renderer, const std::string& name, const Value& input, CallArgs& args) {
   const auto& table = test_table();

@@ -73,25 +73,17 @@ std::string dict_str(const DictData& data, int depth) {
 std::string str_impl(const Value& v, int depth) {
   check_nesting(depth);
   switch (v.kind()) {
-    case Value::Kind::kUndefined:
-      return "";
-    case Value::Kind::kNone:
-      return "None";
-    case Value::Kind::kBool:
-      return v.as_bool() ? "True" : "False";
-    case Value::Kind::kInt:
-      return std::to_string(v.as_int());
-    case Value::Kind::kFloat:
-      return python_float_repr(v.as_double());
-    case Value::Kind::kString:
-      return v.str();
+    case Value::Kind::kUndefined: return "";
+    case Value::Kind::kNone: return "None";
+    case Value::Kind::kBool: return v.as_bool() ? "True" : "False";
+    case Value::Kind::kInt: return std::to_string(v.as_int());
+    case Value::Kind::kFloat: return python_float_repr(v.as_double());
+    case Value::Kind::kString: return v.str();
     case Value::Kind::kList:
       if (v.is_iterator()) return "<" + v.list_data().iterator_type + " object>";
       return sequence_str(v.list_data(), depth);
-    case Value::Kind::kDict:
-      return dict_str(v.dict_data(), depth);
-    case Value::Kind::kNamespace:
-      return "<Namespace " + dict_str(v.dict_data(), depth) + ">";
+    case Value::Kind::kDict: return dict_str(v.dict_data(), depth);
+    case Value::Kind::kNamespace: return "<Namespace " + dict_str(v.dict_data(), depth) + ">";
     case Value::Kind::kCallable:
       if (v.callable_data().is_macro) return "<Macro '" + v.callable_data().name + "'>";
       return "<function " + v.callable_data().name + ">";
@@ -115,10 +107,8 @@ bool equal_impl(const Value& a, const Value& b, int depth) {
   if (a.kind() != b.kind()) return false;
   switch (a.kind()) {
     case Value::Kind::kUndefined:
-    case Value::Kind::kNone:
-      return true;
-    case Value::Kind::kString:
-      return a.str() == b.str();
+    case Value::Kind::kNone: return true;
+    case Value::Kind::kString: return a.str() == b.str();
     case Value::Kind::kList: {
       const ListData& x = a.list_data();
       const ListData& y = b.list_data();
@@ -141,12 +131,9 @@ bool equal_impl(const Value& a, const Value& b, int depth) {
       }
       return true;
     }
-    case Value::Kind::kNamespace:
-      return &a.dict_data() == &b.dict_data();
-    case Value::Kind::kCallable:
-      return &a.callable_data() == &b.callable_data();
-    default:
-      return false;
+    case Value::Kind::kNamespace: return &a.dict_data() == &b.dict_data();
+    case Value::Kind::kCallable: return &a.callable_data() == &b.callable_data();
+    default: return false;
   }
 }
 
@@ -232,7 +219,9 @@ namespace {
 thread_local CycleBreaker* active_cycle_breaker = nullptr;
 }  // namespace
 
-CycleBreaker::CycleBreaker() : previous_(active_cycle_breaker) { active_cycle_breaker = this; }
+CycleBreaker::CycleBreaker() : previous_(active_cycle_breaker) {
+  active_cycle_breaker = this;
+}
 
 CycleBreaker::~CycleBreaker() {
   active_cycle_breaker = previous_;
@@ -301,35 +290,28 @@ Value Value::callable(std::string name, Function fn, bool is_macro) {
   return v;
 }
 
-bool Value::is_tuple() const { return is_list() && list_->flavor == ListData::Flavor::kTuple; }
+bool Value::is_tuple() const {
+  return is_list() && list_->flavor == ListData::Flavor::kTuple;
+}
 bool Value::is_iterator() const {
   return is_list() && list_->flavor == ListData::Flavor::kIterator;
 }
 
 std::string Value::type_name() const {
   switch (kind_) {
-    case Kind::kUndefined:
-      return "Undefined";
-    case Kind::kNone:
-      return "NoneType";
-    case Kind::kBool:
-      return "bool";
-    case Kind::kInt:
-      return "int";
-    case Kind::kFloat:
-      return "float";
-    case Kind::kString:
-      return bool_ ? "Markup" : "str";
+    case Kind::kUndefined: return "Undefined";
+    case Kind::kNone: return "NoneType";
+    case Kind::kBool: return "bool";
+    case Kind::kInt: return "int";
+    case Kind::kFloat: return "float";
+    case Kind::kString: return bool_ ? "Markup" : "str";
     case Kind::kList:
       if (list_->flavor == ListData::Flavor::kTuple) return "tuple";
       if (list_->flavor == ListData::Flavor::kIterator) return list_->iterator_type;
       return "list";
-    case Kind::kDict:
-      return "dict";
-    case Kind::kNamespace:
-      return "Namespace";
-    case Kind::kCallable:
-      return callable_->is_macro ? "Macro" : "function";
+    case Kind::kDict: return "dict";
+    case Kind::kNamespace: return "Namespace";
+    case Kind::kCallable: return callable_->is_macro ? "Macro" : "function";
   }
   return "object";
 }
@@ -337,23 +319,15 @@ std::string Value::type_name() const {
 bool Value::truthy() const {
   switch (kind_) {
     case Kind::kUndefined:
-    case Kind::kNone:
-      return false;
-    case Kind::kBool:
-      return bool_;
-    case Kind::kInt:
-      return int_ != 0;
-    case Kind::kFloat:
-      return float_ != 0.0;
-    case Kind::kString:
-      return !str_.empty();
-    case Kind::kList:
-      return list_->flavor == ListData::Flavor::kIterator || !list_->items.empty();
-    case Kind::kDict:
-      return !dict_->entries.empty();
+    case Kind::kNone: return false;
+    case Kind::kBool: return bool_;
+    case Kind::kInt: return int_ != 0;
+    case Kind::kFloat: return float_ != 0.0;
+    case Kind::kString: return !str_.empty();
+    case Kind::kList: return list_->flavor == ListData::Flavor::kIterator || !list_->items.empty();
+    case Kind::kDict: return !dict_->entries.empty();
     case Kind::kNamespace:
-    case Kind::kCallable:
-      return true;
+    case Kind::kCallable: return true;
   }
   return false;
 }
@@ -441,14 +415,20 @@ Value CallArgs::get_or(size_t index, std::string_view name, Value fallback) cons
   return v ? *v : std::move(fallback);
 }
 
-bool values_equal(const Value& a, const Value& b) { return equal_impl(a, b, 0); }
+bool values_equal(const Value& a, const Value& b) {
+  return equal_impl(a, b, 0);
+}
 
 int compare_values(const Value& a, const Value& b, std::string_view op) {
   return compare_impl(a, b, op, 0);
 }
 
-std::string to_str(const Value& v) { return str_impl(v, 0); }
-std::string to_repr(const Value& v) { return repr_impl(v, 0); }
+std::string to_str(const Value& v) {
+  return str_impl(v, 0);
+}
+std::string to_repr(const Value& v) {
+  return repr_impl(v, 0);
+}
 
 std::string python_float_repr(double d) {
   if (std::isnan(d)) return "nan";

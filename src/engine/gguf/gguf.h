@@ -85,7 +85,7 @@ struct TensorInfo {
   std::string_view name;
   std::vector<int64_t> dims;  // dims[0] is the fastest-varying (row length)
   TensorType type = TensorType::F32;
-  uint64_t offset = 0;    // relative to the data section
+  uint64_t offset = 0;  // relative to the data section
   int64_t n_elements = 0;
   uint64_t n_bytes = 0;
   const uint8_t* data = nullptr;  // inside the mapping, n_bytes long

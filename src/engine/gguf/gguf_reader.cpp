@@ -23,15 +23,12 @@ uint64_t min_encoded_size(ValueType type) {
   switch (type) {
     case ValueType::UINT8:
     case ValueType::INT8:
-    case ValueType::BOOL:
-      return 1;
+    case ValueType::BOOL: return 1;
     case ValueType::UINT16:
-    case ValueType::INT16:
-      return 2;
+    case ValueType::INT16: return 2;
     case ValueType::UINT32:
     case ValueType::INT32:
-    case ValueType::FLOAT32:
-      return 4;
+    case ValueType::FLOAT32: return 4;
     case ValueType::UINT64:
     case ValueType::INT64:
     case ValueType::FLOAT64:
@@ -43,7 +40,9 @@ uint64_t min_encoded_size(ValueType type) {
   return 1;
 }
 
-bool valid_value_type(uint32_t raw) { return raw <= static_cast<uint32_t>(ValueType::FLOAT64); }
+bool valid_value_type(uint32_t raw) {
+  return raw <= static_cast<uint32_t>(ValueType::FLOAT64);
+}
 
 class Cursor {
  public:
@@ -185,16 +184,66 @@ class Parser {
     out.type_ = type;
     auto truncated = [&] { return fail("truncated " + std::string(value_type_name(type))); };
     switch (type) {
-      case ValueType::UINT8: { uint8_t v; if (!cur_.read(v)) return truncated(); out.u64_ = v; break; }
-      case ValueType::UINT16: { uint16_t v; if (!cur_.read(v)) return truncated(); out.u64_ = v; break; }
-      case ValueType::UINT32: { uint32_t v; if (!cur_.read(v)) return truncated(); out.u64_ = v; break; }
-      case ValueType::UINT64: { uint64_t v; if (!cur_.read(v)) return truncated(); out.u64_ = v; break; }
-      case ValueType::INT8: { int8_t v; if (!cur_.read(v)) return truncated(); out.i64_ = v; break; }
-      case ValueType::INT16: { int16_t v; if (!cur_.read(v)) return truncated(); out.i64_ = v; break; }
-      case ValueType::INT32: { int32_t v; if (!cur_.read(v)) return truncated(); out.i64_ = v; break; }
-      case ValueType::INT64: { int64_t v; if (!cur_.read(v)) return truncated(); out.i64_ = v; break; }
-      case ValueType::FLOAT32: { float v; if (!cur_.read(v)) return truncated(); out.f64_ = v; break; }
-      case ValueType::FLOAT64: { double v; if (!cur_.read(v)) return truncated(); out.f64_ = v; break; }
+      case ValueType::UINT8: {
+        uint8_t v;
+        if (!cur_.read(v)) return truncated();
+        out.u64_ = v;
+        break;
+      }
+      case ValueType::UINT16: {
+        uint16_t v;
+        if (!cur_.read(v)) return truncated();
+        out.u64_ = v;
+        break;
+      }
+      case ValueType::UINT32: {
+        uint32_t v;
+        if (!cur_.read(v)) return truncated();
+        out.u64_ = v;
+        break;
+      }
+      case ValueType::UINT64: {
+        uint64_t v;
+        if (!cur_.read(v)) return truncated();
+        out.u64_ = v;
+        break;
+      }
+      case ValueType::INT8: {
+        int8_t v;
+        if (!cur_.read(v)) return truncated();
+        out.i64_ = v;
+        break;
+      }
+      case ValueType::INT16: {
+        int16_t v;
+        if (!cur_.read(v)) return truncated();
+        out.i64_ = v;
+        break;
+      }
+      case ValueType::INT32: {
+        int32_t v;
+        if (!cur_.read(v)) return truncated();
+        out.i64_ = v;
+        break;
+      }
+      case ValueType::INT64: {
+        int64_t v;
+        if (!cur_.read(v)) return truncated();
+        out.i64_ = v;
+        break;
+      }
+      case ValueType::FLOAT32: {
+        float v;
+        if (!cur_.read(v)) return truncated();
+        out.f64_ = v;
+        break;
+      }
+      case ValueType::FLOAT64: {
+        double v;
+        if (!cur_.read(v)) return truncated();
+        out.f64_ = v;
+        break;
+      }
       case ValueType::BOOL: {
         uint8_t v;
         if (!cur_.read(v)) return truncated();
@@ -280,11 +329,15 @@ class Parser {
 
 bool Value::is_integer() const {
   switch (type_) {
-    case ValueType::UINT8: case ValueType::UINT16: case ValueType::UINT32: case ValueType::UINT64:
-    case ValueType::INT8: case ValueType::INT16: case ValueType::INT32: case ValueType::INT64:
-      return true;
-    default:
-      return false;
+    case ValueType::UINT8:
+    case ValueType::UINT16:
+    case ValueType::UINT32:
+    case ValueType::UINT64:
+    case ValueType::INT8:
+    case ValueType::INT16:
+    case ValueType::INT32:
+    case ValueType::INT64: return true;
+    default: return false;
   }
 }
 
@@ -327,7 +380,9 @@ std::optional<std::string_view> Value::as_string() const {
 
 // ---- File --------------------------------------------------------------------------------
 
-File::File(File&& other) noexcept { *this = std::move(other); }
+File::File(File&& other) noexcept {
+  *this = std::move(other);
+}
 
 File& File::operator=(File&& other) noexcept {
   if (this != &other) {
@@ -372,7 +427,8 @@ Result<File> File::open(const std::filesystem::path& path, const Limits& limits)
   }
   void* mapping = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
   ::close(fd);
-  if (mapping == MAP_FAILED) return fail("cannot map " + path.string() + ": " + std::strerror(errno));
+  if (mapping == MAP_FAILED)
+    return fail("cannot map " + path.string() + ": " + std::strerror(errno));
 
   auto parsed = parse({static_cast<const uint8_t*>(mapping), size}, limits);
   if (!parsed) {

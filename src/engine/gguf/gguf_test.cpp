@@ -114,8 +114,8 @@ TEST(Gguf, AbsurdCountsAreErrors) {
 }
 
 // A hand-built file with one tensor whose fields can be corrupted one at a time.
-std::vector<uint8_t> one_tensor_file(uint32_t n_dims, uint64_t dim0, uint32_t type,
-                                     uint64_t offset, size_t data_bytes) {
+std::vector<uint8_t> one_tensor_file(uint32_t n_dims, uint64_t dim0, uint32_t type, uint64_t offset,
+                                     size_t data_bytes) {
   std::vector<uint8_t> b;
   auto put32 = [&](uint32_t v) { b.insert(b.end(), (uint8_t*)&v, (uint8_t*)&v + 4); };
   auto put64 = [&](uint64_t v) { b.insert(b.end(), (uint8_t*)&v, (uint8_t*)&v + 8); };
@@ -136,14 +136,14 @@ std::vector<uint8_t> one_tensor_file(uint32_t n_dims, uint64_t dim0, uint32_t ty
 
 TEST(Gguf, LyingTensorTablesAreErrors) {
   EXPECT_TRUE(File::parse(one_tensor_file(1, 32, 0, 0, 128)));
-  EXPECT_FALSE(File::parse(one_tensor_file(1, 32, 0, 0, 127)));           // data truncated
-  EXPECT_FALSE(File::parse(one_tensor_file(1, 32, 0, 32, 128)));          // offset past end
-  EXPECT_FALSE(File::parse(one_tensor_file(1, 32, 0, 7, 256)));           // unaligned
-  EXPECT_FALSE(File::parse(one_tensor_file(1, 32, 99, 0, 128)));          // unknown type
-  EXPECT_FALSE(File::parse(one_tensor_file(1, 33, 2, 0, 128)));           // not a Q4_0 block
-  EXPECT_FALSE(File::parse(one_tensor_file(9, 32, 0, 0, 128)));           // too many dims
-  EXPECT_FALSE(File::parse(one_tensor_file(1, 0, 0, 0, 128)));            // zero dim
-  EXPECT_FALSE(File::parse(one_tensor_file(1, uint64_t{1} << 62, 0, 0, 128)));  // huge dim
+  EXPECT_FALSE(File::parse(one_tensor_file(1, 32, 0, 0, 127)));                  // data truncated
+  EXPECT_FALSE(File::parse(one_tensor_file(1, 32, 0, 32, 128)));                 // offset past end
+  EXPECT_FALSE(File::parse(one_tensor_file(1, 32, 0, 7, 256)));                  // unaligned
+  EXPECT_FALSE(File::parse(one_tensor_file(1, 32, 99, 0, 128)));                 // unknown type
+  EXPECT_FALSE(File::parse(one_tensor_file(1, 33, 2, 0, 128)));                  // not a Q4_0 block
+  EXPECT_FALSE(File::parse(one_tensor_file(9, 32, 0, 0, 128)));                  // too many dims
+  EXPECT_FALSE(File::parse(one_tensor_file(1, 0, 0, 0, 128)));                   // zero dim
+  EXPECT_FALSE(File::parse(one_tensor_file(1, uint64_t{1} << 62, 0, 0, 128)));   // huge dim
   EXPECT_FALSE(File::parse(one_tensor_file(1, 32, 0, ~uint64_t{0} - 31, 128)));  // wrap-around
 }
 

@@ -68,11 +68,21 @@ static std::vector<uint8_t> encode_scalar(T v) {
   return p;
 }
 
-void Writer::set_u8(std::string_view key, uint8_t v) { set_raw(key, ValueType::UINT8, encode_scalar(v)); }
-void Writer::set_u32(std::string_view key, uint32_t v) { set_raw(key, ValueType::UINT32, encode_scalar(v)); }
-void Writer::set_i32(std::string_view key, int32_t v) { set_raw(key, ValueType::INT32, encode_scalar(v)); }
-void Writer::set_u64(std::string_view key, uint64_t v) { set_raw(key, ValueType::UINT64, encode_scalar(v)); }
-void Writer::set_f32(std::string_view key, float v) { set_raw(key, ValueType::FLOAT32, encode_scalar(v)); }
+void Writer::set_u8(std::string_view key, uint8_t v) {
+  set_raw(key, ValueType::UINT8, encode_scalar(v));
+}
+void Writer::set_u32(std::string_view key, uint32_t v) {
+  set_raw(key, ValueType::UINT32, encode_scalar(v));
+}
+void Writer::set_i32(std::string_view key, int32_t v) {
+  set_raw(key, ValueType::INT32, encode_scalar(v));
+}
+void Writer::set_u64(std::string_view key, uint64_t v) {
+  set_raw(key, ValueType::UINT64, encode_scalar(v));
+}
+void Writer::set_f32(std::string_view key, float v) {
+  set_raw(key, ValueType::FLOAT32, encode_scalar(v));
+}
 void Writer::set_bool(std::string_view key, bool v) {
   set_raw(key, ValueType::BOOL, encode_scalar<uint8_t>(v ? 1 : 0));
 }
@@ -150,8 +160,12 @@ Status Writer::add_tensor(std::string_view name, TensorType type, std::span<cons
   if (data.size() != *n_bytes) {
     return fail("tensor '" + std::string(name) + "': data size does not match its shape");
   }
-  tensors_.push_back({std::string(name), type, {dims.begin(), dims.end()}, *n_bytes,
-                      {data.begin(), data.end()}, {}});
+  tensors_.push_back({std::string(name),
+                      type,
+                      {dims.begin(), dims.end()},
+                      *n_bytes,
+                      {data.begin(), data.end()},
+                      {}});
   return ok();
 }
 
@@ -159,8 +173,8 @@ Status Writer::add_tensor(std::string_view name, TensorType type, std::span<cons
                           TensorFiller fill) {
   auto n_bytes = check_tensor(name, type, dims);
   if (!n_bytes) return std::unexpected(n_bytes.error());
-  tensors_.push_back({std::string(name), type, {dims.begin(), dims.end()}, *n_bytes, {},
-                      std::move(fill)});
+  tensors_.push_back(
+      {std::string(name), type, {dims.begin(), dims.end()}, *n_bytes, {}, std::move(fill)});
   return ok();
 }
 

@@ -13,7 +13,9 @@
 namespace hearth {
 namespace {
 
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
+float silu(float x) {
+  return x / (1.0f + std::exp(-x));
+}
 
 void swiglu_scalar(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
@@ -49,7 +51,7 @@ __attribute__((target("avx512f,fma"))) void swiglu_avx512(const float* gate, con
 }
 
 __attribute__((target("avx2,fma"))) void swiglu_avx2(const float* gate, const float* up, float* out,
-                                                      int64_t n) {
+                                                     int64_t n) {
   const __m256 one = _mm256_set1_ps(1.0f);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -83,7 +85,9 @@ void swiglu_any(const float* gate, const float* up, float* out, int64_t n) {
 
 }  // namespace
 
-void swiglu_in_place(const float* gate, float* up, int64_t n) { swiglu_any(gate, up, up, n); }
+void swiglu_in_place(const float* gate, float* up, int64_t n) {
+  swiglu_any(gate, up, up, n);
+}
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
   swiglu_any(gate, up, out, n);

@@ -15,8 +15,8 @@ TEST(Activation, SwigluMatchesStdExp) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> wide(-120.0f, 120.0f);
   std::normal_distribution<float> narrow(0.0f, 3.0f);
-  std::vector<float> gate = {0.0f, -0.0f, 1e-30f, -1e-30f, 88.0f, -88.0f, 89.0f, -89.0f, 104.0f,
-                             -104.0f, 200.0f, -200.0f, 0.34657f, -0.34658f};
+  std::vector<float> gate = {0.0f,   -0.0f,  1e-30f,  -1e-30f, 88.0f,   -88.0f,   89.0f,
+                             -89.0f, 104.0f, -104.0f, 200.0f,  -200.0f, 0.34657f, -0.34658f};
   for (int i = 0; i < 1000; ++i) gate.push_back(i % 2 ? wide(rng) : narrow(rng));
   std::vector<float> up(gate.size());
   for (auto& v : up) v = narrow(rng);

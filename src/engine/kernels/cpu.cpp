@@ -28,9 +28,9 @@ CpuFeatures detect() {
   const bool avx = ecx & (1u << 28);
   if (!osxsave || !avx) return f;
   const uint64_t xcr0 = read_xcr0();
-  const bool os_ymm = (xcr0 & 0x6) == 0x6;         // SSE + AVX state
-  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;       // + opmask, ZMM0-15 high, ZMM16-31
-  const bool os_amx = (xcr0 & 0x60000) == 0x60000; // XTILECFG + XTILEDATA
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;          // SSE + AVX state
+  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;        // + opmask, ZMM0-15 high, ZMM16-31
+  const bool os_amx = (xcr0 & 0x60000) == 0x60000;  // XTILECFG + XTILEDATA
   if (!os_ymm) return f;
   f.fma = ecx & (1u << 12);
   f.f16c = ecx & (1u << 29);
@@ -58,7 +58,9 @@ CpuFeatures detect() {
   return f;
 }
 #else
-CpuFeatures detect() { return {}; }
+CpuFeatures detect() {
+  return {};
+}
 #endif
 
 }  // namespace

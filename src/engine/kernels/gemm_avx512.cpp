@@ -28,7 +28,9 @@
 #include <immintrin.h>
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
+#pragma clang attribute push(                                                      \
+    __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
+    apply_to = function)
 #else
 #pragma GCC push_options
 // GCC 12's AVX-512 headers start some conversions from _mm512_undefined_*(), which trips
@@ -42,8 +44,8 @@
 namespace hearth {
 namespace {
 
-constexpr int kLanes = 16;    // tokens per vector: one int32 / float lane each
-constexpr int kRowTile = 4;   // weight rows per micro-kernel call
+constexpr int kLanes = 16;        // tokens per vector: one int32 / float lane each
+constexpr int kRowTile = 4;       // weight rows per micro-kernel call
 constexpr int kTokenVectors = 2;  // 16-token vectors per micro-kernel call
 // 4 rows x 2 token vectors: 8 int32 + 8 float accumulators, 2 activation vectors and the
 // broadcast weights fit the 32 zmm registers; each activation load feeds 4 vpdpbusd and
@@ -56,11 +58,16 @@ constexpr int64_t kActBlockBytes = 512 * 1024;
 // and two threads never write the same cache line of the output (if it is 64-byte aligned).
 constexpr int kUnitRows = 16;
 
+inline float half_to_float(uint16_t h) {
+  return _cvtsh_ss(h);
+}
 
-inline float half_to_float(uint16_t h) { return _cvtsh_ss(h); }
-
-inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
-inline void store32(uint8_t* p, __m256i v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+inline __m256i load32(const void* p) {
+  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
+}
+inline void store32(uint8_t* p, __m256i v) {
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
+}
 
 // 16 packed bytes -> 32 codes: low nibbles are elements 0..15, high nibbles 16..31.
 inline __m256i nibble_codes(const uint8_t* qs) {
@@ -177,12 +184,10 @@ struct DecodeQ6K {
                                      _mm256_and_si256(_mm256_slli_epi16(qh, 4), bits_45)));
         store32(out + 32, _mm256_or_si256(_mm256_and_si256(ql1, low_nibble),
                                           _mm256_and_si256(_mm256_slli_epi16(qh, 2), bits_45)));
-        store32(out + 64,
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_nibble),
-                                _mm256_and_si256(qh, bits_45)));
-        store32(out + 96,
-                _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_nibble),
-                                _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits_45)));
+        store32(out + 64, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_nibble),
+                                          _mm256_and_si256(qh, bits_45)));
+        store32(out + 96, _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_nibble),
+                                          _mm256_and_si256(_mm256_srli_epi16(qh, 2), bits_45)));
       }
     }
   }
@@ -217,11 +222,11 @@ inline void transpose16(__m512* v) {
 
 struct PackedActs {
   int64_t cols = 0;
-  int64_t groups = 0;  // weight scale groups per row
-  std::vector<uint8_t> qs;        // [token group][cols / 4][kLanes][4 codes]
-  std::vector<float> d;           // [token group][groups][kLanes] activation scale
-  std::vector<int32_t> start;     // [token group][groups][kLanes] -(sum of codes) << shift
-  std::vector<float> d_sum;       // [token group][groups][kLanes] d * sum of codes
+  int64_t groups = 0;          // weight scale groups per row
+  std::vector<uint8_t> qs;     // [token group][cols / 4][kLanes][4 codes]
+  std::vector<float> d;        // [token group][groups][kLanes] activation scale
+  std::vector<int32_t> start;  // [token group][groups][kLanes] -(sum of codes) << shift
+  std::vector<float> d_sum;    // [token group][groups][kLanes] d * sum of codes
 
   void resize(int64_t n_cols, int64_t n_groups, int64_t token_groups) {
     cols = n_cols;
@@ -254,7 +259,8 @@ void quantize_row_8bit(const float* x, int64_t cols, int block, int group, int8_
     const __m512 inverse = _mm512_set1_ps(absmax > 0.0f ? 127.0f / absmax : 0.0f);
     for (int i = 0; i < block; i += 16) {
       const __m512 scaled = _mm512_mul_ps(_mm512_loadu_ps(x + b0 + i), inverse);
-      const __m512 rounded = _mm512_roundscale_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      const __m512 rounded =
+          _mm512_roundscale_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
       const __m512i q = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(rounded), lo), hi);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + b0 + i), _mm512_cvtepi32_epi8(q));
     }
@@ -290,8 +296,8 @@ void pack_token_group(ActivationFormat format, int group, int offset_shift, cons
     const auto mask = static_cast<__mmask16>((1u << n_chunks) - 1);
     __m512 lines[kLanes];
     for (int lane = 0; lane < kLanes; ++lane) {
-      lines[lane] = _mm512_castsi512_ps(
-          _mm512_maskz_loadu_epi32(mask, codes.data() + lane * cols + k0));
+      lines[lane] =
+          _mm512_castsi512_ps(_mm512_maskz_loadu_epi32(mask, codes.data() + lane * cols + k0));
     }
     transpose16(lines);
     for (int c = 0; c < n_chunks; ++c) {
@@ -378,9 +384,8 @@ void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, Pre
     for (int64_t g = g0; g < g0 + kGroupsPerActScale; ++g) {
       __m512i isum[kRowTile][TV];
       for (int v = 0; v < TV; ++v) {
-        const __m512i first = Format::kOffsetShift >= 0
-                                  ? _mm512_loadu_si512(start[v] + g * kLanes)
-                                  : _mm512_setzero_si512();
+        const __m512i first = Format::kOffsetShift >= 0 ? _mm512_loadu_si512(start[v] + g * kLanes)
+                                                        : _mm512_setzero_si512();
         for (int r = 0; r < kRowTile; ++r) isum[r][v] = first;
       }
       for (int s = 0; s < kSteps; ++s) {
@@ -467,9 +472,9 @@ int64_t token_groups_per_block(int64_t bytes_per_token_group) {
 // runs the micro-kernel for rows 4 * tile .. 4 * tile + 3 of the unit against token vectors
 // tg .. tg + tv - 1.
 template <class DecodeUnit, class TileKernel>
-void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tokens,
-               int64_t block, const uint8_t* weights, int64_t stride, float* out,
-               DecodeUnit&& decode_unit, TileKernel&& tile_kernel) {
+void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tokens, int64_t block,
+               const uint8_t* weights, int64_t stride, float* out, DecodeUnit&& decode_unit,
+               TileKernel&& tile_kernel) {
   const int64_t token_groups = (n_tokens + kLanes - 1) / kLanes;
   alignas(64) float results[kUnitRows * kTokenVectors * kLanes] = {};
   for (int64_t block_begin = 0; block_begin < token_groups; block_begin += block) {
@@ -496,8 +501,8 @@ void run_units(int64_t unit_begin, int64_t unit_end, int64_t rows, int64_t n_tok
           fetch += 64 * lines;
         }
         const int64_t token0 = tg * kLanes;
-        store_unit(results, row0, n_rows, token0,
-                   std::min<int64_t>(tv * kLanes, n_tokens - token0), rows, out);
+        store_unit(results, row0, n_rows, token0, std::min<int64_t>(tv * kLanes, n_tokens - token0),
+                   rows, out);
       }
     }
   }
@@ -520,8 +525,8 @@ void gemm_quantized(std::span<const WeightMatrix* const> ws, const float* in, in
   parallel_for(pool, token_groups, 1, [&](int64_t begin, int64_t end) {
     for (int64_t tg = begin; tg < end; ++tg) {
       const int n_valid = static_cast<int>(std::min<int64_t>(kLanes, n_tokens - tg * kLanes));
-      pack_token_group(Format::kAct, Format::kGroup, Format::kOffsetShift, in, tg * kLanes,
-                       n_valid, acts, tg);
+      pack_token_group(Format::kAct, Format::kGroup, Format::kOffsetShift, in, tg * kLanes, n_valid,
+                       acts, tg);
     }
   });
 
@@ -584,7 +589,8 @@ void decode_float_row(const void* row, int64_t cols, float* dst) {
       if constexpr (kFormat == 1) {
         _mm512_storeu_ps(dst + k, _mm512_cvtph_ps(v));
       } else {
-        _mm512_storeu_ps(dst + k, _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)));
+        _mm512_storeu_ps(dst + k,
+                         _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)));
       }
     }
     for (; k < cols; ++k) {
@@ -733,7 +739,9 @@ bool avx512_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float
 #else  // not x86-64: no AVX-512 GEMM
 
 namespace hearth {
-bool avx512_gemm(const WeightMatrix&, const float*, int64_t, float*, ThreadPool*) { return false; }
+bool avx512_gemm(const WeightMatrix&, const float*, int64_t, float*, ThreadPool*) {
+  return false;
+}
 bool avx512_gemm_many(std::span<const WeightMatrix* const>, const float*, int64_t,
                       std::span<float* const>, ThreadPool*) {
   return false;

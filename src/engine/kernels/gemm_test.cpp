@@ -23,7 +23,9 @@ constexpr TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorTy
                                     TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
                                     TensorType::Q5_K, TensorType::Q6_K};
 
-bool has_avx512() { return best_kernel_level(cpu_features()) >= KernelLevel::kAvx512; }
+bool has_avx512() {
+  return best_kernel_level(cpu_features()) >= KernelLevel::kAvx512;
+}
 
 bool is_integer_type(TensorType type) {
   return activation_format(type) != ActivationFormat::kF32;
@@ -49,13 +51,14 @@ TEST(Gemm, IntegerSumsEqualScalarExactly) {
       for (int64_t n_tokens : {kGemmMinTokens, int64_t{16}, int64_t{37}}) {
         std::vector<float> x(static_cast<size_t>(n_tokens * cols));
         for (auto& v : x) v = static_cast<float>(small(rng));
-        for (size_t i = 0; i < x.size(); i += 32) x[i + rng() % 32] = (rng() & 1) ? 127.0f : -127.0f;
+        for (size_t i = 0; i < x.size(); i += 32)
+          x[i + rng() % 32] = (rng() & 1) ? 127.0f : -127.0f;
         std::vector<float> expected(n_tokens * rows), got(n_tokens * rows, NAN);
         matmul_at_level(w, x.data(), n_tokens, expected.data(), nullptr, KernelLevel::kScalar);
         matmul_at_level(w, x.data(), n_tokens, got.data(), &pool, KernelLevel::kAvx512);
         for (size_t i = 0; i < got.size(); ++i) {
-          ASSERT_EQ(got[i], expected[i]) << tensor_type_name(type) << " rows " << rows
-                                         << " tokens " << n_tokens << " index " << i;
+          ASSERT_EQ(got[i], expected[i]) << tensor_type_name(type) << " rows " << rows << " tokens "
+                                         << n_tokens << " index " << i;
         }
       }
     }
@@ -121,12 +124,9 @@ TEST(Gemm, ManyMatchesOneByOne) {
     TensorType type;
     int64_t rows;
   };
-  const Matrix matrices[] = {{TensorType::Q8_0, 40},
-                             {TensorType::Q8_0, 16},
-                             {TensorType::Q8_0, 9},
-                             {TensorType::Q4_K, 24},
-                             {TensorType::Q4_0, 17},
-                             {TensorType::Q4_0, 33}};
+  const Matrix matrices[] = {{TensorType::Q8_0, 40}, {TensorType::Q8_0, 16},
+                             {TensorType::Q8_0, 9},  {TensorType::Q4_K, 24},
+                             {TensorType::Q4_0, 17}, {TensorType::Q4_0, 33}};
   std::vector<std::vector<uint8_t>> data;
   std::vector<WeightMatrix> ws;
   std::vector<float> row(static_cast<size_t>(cols));
@@ -155,8 +155,8 @@ TEST(Gemm, ManyMatchesOneByOne) {
     matmul_many(w_ptrs, x.data(), n_tokens, outs, &pool);
     for (size_t m = 0; m < ws.size(); ++m) {
       for (size_t i = 0; i < got[m].size(); ++i) {
-        ASSERT_EQ(got[m][i], expected[m][i]) << "matrix " << m << " tokens " << n_tokens
-                                             << " index " << i;
+        ASSERT_EQ(got[m][i], expected[m][i])
+            << "matrix " << m << " tokens " << n_tokens << " index " << i;
       }
     }
   }

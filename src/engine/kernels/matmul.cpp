@@ -21,7 +21,6 @@ constexpr int64_t kRowChunk = 16;
 // Activation elements below which quantizing them is left to the calling thread.
 constexpr int64_t kParallelQuantizeElements = 1 << 16;
 
-
 }  // namespace
 
 namespace {

@@ -25,8 +25,7 @@ struct WeightMatrix {
 };
 
 // out[t * w.rows + r] = sum_k w[r, k] * in[t * w.cols + k]   for t < n_tokens, r < w.rows
-void matmul(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
-            ThreadPool* pool);
+void matmul(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out, ThreadPool* pool);
 
 // matmul() of several matrices against the same activations (q/k/v, gate/up):
 // out[i] = w[i] x in. Matrices of one type share the activations' quantization and one

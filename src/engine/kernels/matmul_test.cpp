@@ -84,12 +84,14 @@ TEST_P(MatmulTypes, GetRowMatchesDequantize) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Matmul, MatmulTypes,
-    ::testing::Values(TensorType::F32, TensorType::F16, TensorType::BF16, TensorType::Q4_0,
-                      TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1, TensorType::Q8_0,
-                      TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K),
-    [](const auto& info) { return std::string(tensor_type_name(info.param)); });
+INSTANTIATE_TEST_SUITE_P(Matmul, MatmulTypes,
+                         ::testing::Values(TensorType::F32, TensorType::F16, TensorType::BF16,
+                                           TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
+                                           TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
+                                           TensorType::Q5_K, TensorType::Q6_K),
+                         [](const auto& info) {
+                           return std::string(tensor_type_name(info.param));
+                         });
 
 }  // namespace
 }  // namespace hearth

@@ -13,6 +13,7 @@ struct BandwidthResult {
   int passes = 0;
 };
 
-BandwidthResult measure_read_bandwidth(int n_threads, size_t bytes = size_t{1} << 30, int passes = 5);
+BandwidthResult measure_read_bandwidth(int n_threads, size_t bytes = size_t{1} << 30,
+                                       int passes = 5);
 
 }  // namespace hearth

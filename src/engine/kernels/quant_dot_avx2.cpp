@@ -31,8 +31,8 @@ struct FloatKernel {
     if constexpr (kFormat == 0) {
       return _mm256_loadu_ps(static_cast<const float*>(row) + k);
     } else {
-      const __m128i h = _mm_loadu_si128(
-          reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + k));
+      const __m128i h =
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(static_cast<const uint16_t*>(row) + k));
       if constexpr (kFormat == 1) return _mm256_cvtph_ps(h);
       return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
     }
@@ -95,7 +95,9 @@ RowDotFn avx2_row_dot(TensorType weight_type) {
 #else  // not x86-64: no AVX2 kernels
 
 namespace hearth {
-RowDotFn avx2_row_dot(TensorType) { return nullptr; }
+RowDotFn avx2_row_dot(TensorType) {
+  return nullptr;
+}
 }  // namespace hearth
 
 #endif

@@ -11,7 +11,9 @@
 #include <immintrin.h>
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), apply_to = function)
+#pragma clang attribute push(                                                      \
+    __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
+    apply_to = function)
 #else
 #pragma GCC push_options
 // GCC 12's AVX-512 headers start some conversions from _mm512_undefined_*(), which trips
@@ -100,7 +102,9 @@ RowDotFn avx512_row_dot(TensorType weight_type) {
 #else  // not x86-64: no AVX-512 kernels
 
 namespace hearth {
-RowDotFn avx512_row_dot(TensorType) { return nullptr; }
+RowDotFn avx512_row_dot(TensorType) {
+  return nullptr;
+}
 }  // namespace hearth
 
 #endif

@@ -10,7 +10,9 @@
 namespace hearth {
 namespace {
 
-const uint8_t* byte_ptr(const void* p) { return static_cast<const uint8_t*>(p); }
+const uint8_t* byte_ptr(const void* p) {
+  return static_cast<const uint8_t*>(p);
+}
 
 template <class Block>
 const Block* act_blocks(const void* act, size_t stride, int t) {
@@ -27,8 +29,8 @@ int32_t dot_codes(const uint8_t* codes, const int8_t* a, int count) {
 //   block value = d_w * (d_a * sum(code * a) - offset * ds_a) + m_w * ds_a
 // where offset is 8 / 16 for the symmetric formats and m_w the min of the affine ones.
 template <class Block, void (*Decode)(const Block&, uint8_t*), int kOffset, bool kHasMin>
-void row_dot_legacy(int64_t n, const void* weight_row, const void* act, size_t stride,
-                    int n_act, float* out) {
+void row_dot_legacy(int64_t n, const void* weight_row, const void* act, size_t stride, int n_act,
+                    float* out) {
   const auto* w = static_cast<const Block*>(weight_row);
   float acc[kMaxTokenTile] = {};
   uint8_t codes[kLegacyBlock];
@@ -165,7 +167,6 @@ void row_dot_half(int64_t n, const void* weight_row, const void* act, size_t str
   }
 }
 
-
 void row_dot_f32(int64_t n, const void* weight_row, const void* act, size_t stride, int n_act,
                  float* out) {
   const auto* w = static_cast<const float*>(weight_row);
@@ -208,14 +209,11 @@ ActivationFormat activation_format(TensorType weight_type) {
     case TensorType::Q4_1:
     case TensorType::Q5_0:
     case TensorType::Q5_1:
-    case TensorType::Q8_0:
-      return ActivationFormat::kQ8;
+    case TensorType::Q8_0: return ActivationFormat::kQ8;
     case TensorType::Q4_K:
     case TensorType::Q5_K:
-    case TensorType::Q6_K:
-      return ActivationFormat::kQ8K;
-    default:
-      return ActivationFormat::kF32;
+    case TensorType::Q6_K: return ActivationFormat::kQ8K;
+    default: return ActivationFormat::kF32;
   }
 }
 
@@ -230,10 +228,8 @@ size_t activation_row_bytes(ActivationFormat format, int64_t n) {
 
 void quantize_activation_row(ActivationFormat format, const float* x, void* dst, int64_t n) {
   switch (format) {
-    case ActivationFormat::kQ8:
-      return quantize_q8_act(x, static_cast<BlockQ8Act*>(dst), n);
-    case ActivationFormat::kQ8K:
-      return quantize_row_q8_k(x, static_cast<BlockQ8_K*>(dst), n);
+    case ActivationFormat::kQ8: return quantize_q8_act(x, static_cast<BlockQ8Act*>(dst), n);
+    case ActivationFormat::kQ8K: return quantize_row_q8_k(x, static_cast<BlockQ8_K*>(dst), n);
     case ActivationFormat::kF32:
       std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float));
       return;
@@ -247,8 +243,7 @@ RowDotFn scalar_row_dot(TensorType weight_type) {
     case TensorType::BF16: return row_dot_half<bf16_to_fp32>;
     case TensorType::Q4_0: return row_dot_legacy<BlockQ4_0, decode_nibbles<BlockQ4_0>, 8, false>;
     case TensorType::Q4_1: return row_dot_legacy<BlockQ4_1, decode_nibbles<BlockQ4_1>, 0, true>;
-    case TensorType::Q5_0:
-      return row_dot_legacy<BlockQ5_0, decode_five_bits<BlockQ5_0>, 16, false>;
+    case TensorType::Q5_0: return row_dot_legacy<BlockQ5_0, decode_five_bits<BlockQ5_0>, 16, false>;
     case TensorType::Q5_1: return row_dot_legacy<BlockQ5_1, decode_five_bits<BlockQ5_1>, 0, true>;
     case TensorType::Q8_0: return row_dot_q8_0;
     case TensorType::Q4_K: return row_dot_q45_k<BlockQ4_K, false>;

@@ -33,13 +33,13 @@ struct ForwardScratch {
   std::vector<float> q;   // n x q_dim
   std::vector<float> k;   // n x kv_dim, before they are copied into the caches
   std::vector<float> v;
-  std::vector<float> qkv;       // fused projection output
-  std::vector<float> attn;      // attention output before wo, n x q_dim
+  std::vector<float> qkv;           // fused projection output
+  std::vector<float> attn;          // attention output before wo, n x q_dim
   std::vector<float> attn_partial;  // per-chunk softmax state and sums of the attention
-  std::vector<float> proj;      // output of wo / w_down, n x n_embd
-  std::vector<float> gate;      // n x n_ff (or n x 2 n_ff when fused)
-  std::vector<float> up;        // n x n_ff
-  std::vector<float> rope_cos;  // n x n_rot/2
+  std::vector<float> proj;          // output of wo / w_down, n x n_embd
+  std::vector<float> gate;          // n x n_ff (or n x 2 n_ff when fused)
+  std::vector<float> up;            // n x n_ff
+  std::vector<float> rope_cos;      // n x n_rot/2
   std::vector<float> rope_sin;
   std::vector<float> out_norm;   // normalized rows that produce logits
   std::vector<float> logits;     // logits of several sequences before they are handed out

@@ -201,8 +201,7 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
   }
   matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
   if (next) {
-    add_rms_norm_rows(s.x.data(), s.proj.data(), next->attn_norm, n, hp.rms_eps, s.xn.data(),
-                      pool);
+    add_rms_norm_rows(s.x.data(), s.proj.data(), next->attn_norm, n, hp.rms_eps, s.xn.data(), pool);
   } else {
     for (int64_t i = 0; i < n * d; ++i) s.x[i] += s.proj[i];
   }

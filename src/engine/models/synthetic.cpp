@@ -40,7 +40,9 @@ struct Rng {
     return z ^ (z >> 31);
   }
   // Uniform in [-1, 1).
-  float uniform() { return static_cast<float>(static_cast<double>(next() >> 11) * 0x1.0p-52 - 1.0); }
+  float uniform() {
+    return static_cast<float>(static_cast<double>(next() >> 11) * 0x1.0p-52 - 1.0);
+  }
 };
 
 uint64_t hash(std::string_view s, uint64_t seed) {
@@ -69,7 +71,8 @@ bool more_bits(int64_t layer, int64_t n_layer) {
 
 enum class Role { kEmbedding, kAttnV, kFfnDown, kOther };
 
-TensorType pick_type(std::string_view mix, Role role, int64_t layer, int64_t n_layer, int64_t cols) {
+TensorType pick_type(std::string_view mix, Role role, int64_t layer, int64_t n_layer,
+                     int64_t cols) {
   TensorType t = TensorType::F16;
   if (mix == "f16") {
     t = TensorType::F16;
@@ -100,7 +103,8 @@ uint32_t file_type_code(std::string_view mix) {
 
 // Random rows of a weight matrix, quantized to `type`. Scale 1/sqrt(cols) keeps activations
 // in a realistic range through the layers.
-gguf::Writer::TensorFiller random_matrix(TensorType type, int64_t cols, int64_t rows, uint64_t seed) {
+gguf::Writer::TensorFiller random_matrix(TensorType type, int64_t cols, int64_t rows,
+                                         uint64_t seed) {
   return [=](std::span<uint8_t> out) {
     const float scale = 1.0f / std::sqrt(static_cast<float>(cols));
     const int64_t row_size = row_bytes(traits(type), cols);
@@ -204,7 +208,9 @@ Status add_encoder_tensors(const SyntheticShape& s, std::string_view mix, uint64
 
 }  // namespace
 
-std::span<const SyntheticShape> synthetic_shapes() { return kShapes; }
+std::span<const SyntheticShape> synthetic_shapes() {
+  return kShapes;
+}
 
 const SyntheticShape* find_synthetic_shape(std::string_view name) {
   for (const auto& s : kShapes) {
@@ -275,7 +281,8 @@ Status write_synthetic_model(const SyntheticShape& s, std::string_view mix, cons
   }
   if (st && s.long_rope) {
     st = add_vector("rope_factors_long.weight", random_vector("long", n_rot / 2, 10.0f, 9.0f));
-    if (st) st = add_vector("rope_factors_short.weight", random_vector("short", n_rot / 2, 1.5f, 0.5f));
+    if (st)
+      st = add_vector("rope_factors_short.weight", random_vector("short", n_rot / 2, 1.5f, 0.5f));
   }
   const int64_t q_dim = s.n_head * head_dim;
   const int64_t kv_dim = s.n_head_kv * head_dim;
@@ -283,7 +290,8 @@ Status write_synthetic_model(const SyntheticShape& s, std::string_view mix, cons
   for (int64_t l = 0; st && l < s.n_layer; ++l) {
     const std::string p = "blk." + std::to_string(l) + ".";
     st = add_vector(p + "attn_norm.weight", random_vector(p + "an", s.n_embd, 1.0f, 0.1f));
-    if (st && fused) st = add_matrix(p + "attn_qkv.weight", Role::kOther, l, s.n_embd, q_dim + 2 * kv_dim);
+    if (st && fused)
+      st = add_matrix(p + "attn_qkv.weight", Role::kOther, l, s.n_embd, q_dim + 2 * kv_dim);
     if (st && !fused) st = add_matrix(p + "attn_q.weight", Role::kOther, l, s.n_embd, q_dim);
     if (st && !fused) st = add_matrix(p + "attn_k.weight", Role::kOther, l, s.n_embd, kv_dim);
     if (st && !fused) st = add_matrix(p + "attn_v.weight", Role::kAttnV, l, s.n_embd, kv_dim);

@@ -276,7 +276,8 @@ Result<std::vector<float>> Session::embed(std::span<const int32_t> tokens, bool 
   }
   if (normalize && norm_sq > 0) {
     const double inv = 1.0 / std::sqrt(norm_sq);
-    for (int64_t i = 0; i < d; ++i) result[i] = static_cast<float>(sum[i] / static_cast<double>(n) * inv);
+    for (int64_t i = 0; i < d; ++i)
+      result[i] = static_cast<float>(sum[i] / static_cast<double>(n) * inv);
   }
   return result;
 }

@@ -256,7 +256,8 @@ TEST(ModelSession, KvCacheTypesGiveCloseLogits) {
   const int n = static_cast<int>(ids.size()) - 12;
   const Rows reference = all_rows(exact, n);
   // Relative to the logits' spread: F16 keeps 11 significant bits, Q8_0 about 8.
-  for (auto [type, tol] : {std::pair{KvCacheType::kF16, 0.01}, std::pair{KvCacheType::kQ8_0, 0.1}}) {
+  for (auto [type, tol] :
+       {std::pair{KvCacheType::kF16, 0.01}, std::pair{KvCacheType::kQ8_0, 0.1}}) {
     Session session(model, SessionOptions{.kv_type = type});
     ASSERT_TRUE(session.decode(ids.first(12)).has_value());
     ASSERT_TRUE(session.decode(ids.subspan(12), true).has_value());

@@ -88,8 +88,7 @@ struct ThreadPool::State {
   }
 };
 
-ThreadPool::ThreadPool(int n_threads)
-    : n_threads_(std::max(1, n_threads)), state_(new State) {
+ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)), state_(new State) {
   state_->workers.reserve(static_cast<size_t>(n_threads_ - 1));
   for (int i = 1; i < n_threads_; ++i) {
     state_->workers.emplace_back([s = state_] { s->worker_loop(); });

@@ -25,7 +25,7 @@ class TokenStepper {
                std::span<const int32_t> prompt);
 
   struct Step {
-    std::string text;  // now safe to show (may be empty)
+    std::string text;        // now safe to show (may be empty)
     bool generated = false;  // the token is part of the output (not end-of-generation)
     bool done = false;
     FinishReason finish = FinishReason::kStop;  // when done

@@ -49,7 +49,7 @@ void Sampler::reset() {
 void Sampler::accept(int32_t token) {
   history_.push_back(token);
   const size_t window = params_.penalty_last_n < 0 ? std::numeric_limits<size_t>::max()
-                                                    : static_cast<size_t>(params_.penalty_last_n);
+                                                   : static_cast<size_t>(params_.penalty_last_n);
   while (history_.size() > window) history_.pop_front();
 }
 

@@ -24,9 +24,9 @@ namespace hearth {
 
 struct SamplerParams {
   float temperature = 0.8f;
-  int32_t top_k = 40;        // <= 0: off
-  float top_p = 0.95f;       // >= 1: off
-  float min_p = 0.05f;       // <= 0: off
+  int32_t top_k = 40;              // <= 0: off
+  float top_p = 0.95f;             // >= 1: off
+  float min_p = 0.05f;             // <= 0: off
   float repeat_penalty = 1.0f;     // 1: off; >1 discourages tokens seen recently
   float frequency_penalty = 0.0f;  // OpenAI semantics: minus count * penalty
   float presence_penalty = 0.0f;   // OpenAI semantics: minus penalty once if seen

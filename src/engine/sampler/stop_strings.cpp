@@ -24,7 +24,8 @@ std::string StopStrings::push(std::string_view text) {
   for (const auto& stop : stops_) {
     const size_t longest = std::min(stop.size() - 1, held_.size());
     for (size_t len = longest; len > keep; --len) {
-      if (std::string_view(held_).substr(held_.size() - len) == std::string_view(stop).substr(0, len)) {
+      if (std::string_view(held_).substr(held_.size() - len) ==
+          std::string_view(stop).substr(0, len)) {
         keep = len;
         break;
       }

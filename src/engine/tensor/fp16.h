@@ -35,7 +35,7 @@ inline uint16_t fp32_to_fp16(float f) {
   }
   // 65520 is halfway between the largest half (65504) and 2^16; ties-to-even goes up to inf.
   if (magnitude >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);
-  if (magnitude >= 0x38800000u) {  // result is a normal half
+  if (magnitude >= 0x38800000u) {                // result is a normal half
     uint32_t rebased = magnitude - 0x38000000u;  // exponent bias 127 -> 15
     rebased += 0xFFFu + ((rebased >> 13) & 1u);  // round to nearest even; carries are fine
     return static_cast<uint16_t>(sign | (rebased >> 13));
@@ -46,7 +46,9 @@ inline uint16_t fp32_to_fp16(float f) {
   return static_cast<uint16_t>(sign | (std::bit_cast<uint32_t>(shifted) - 0x3F000000u));
 }
 
-inline float bf16_to_fp32(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
+inline float bf16_to_fp32(uint16_t h) {
+  return std::bit_cast<float>(static_cast<uint32_t>(h) << 16);
+}
 
 inline uint16_t fp32_to_bf16(float f) {
   const uint32_t bits = std::bit_cast<uint32_t>(f);

@@ -11,9 +11,9 @@
 
 namespace hearth {
 
-inline constexpr int kLegacyBlock = 32;   // elements per Q4_0 .. Q8_0 block
-inline constexpr int kSuperBlock = 256;   // elements per K-quant super-block
-inline constexpr int kPackedScalesK = 12; // 8 six-bit scales + 8 six-bit mins
+inline constexpr int kLegacyBlock = 32;    // elements per Q4_0 .. Q8_0 block
+inline constexpr int kSuperBlock = 256;    // elements per K-quant super-block
+inline constexpr int kPackedScalesK = 12;  // 8 six-bit scales + 8 six-bit mins
 
 // value = (q - 8) * d; qs[j] low nibble is element j, high nibble is element j + 16.
 struct BlockQ4_0 {

@@ -62,8 +62,7 @@ std::map<TensorType, double> compare_models(const std::string& quantized_name,
     if (it == reference.tensors().end() || q.type == it->second.type) continue;
     EXPECT_EQ(q.n_elements, it->second.n_elements) << name;
     if (!can_dequantize(q.type) || !can_dequantize(it->second.type)) {
-      ADD_FAILURE() << name << " has a type we cannot dequantize: "
-                    << tensor_type_name(q.type);
+      ADD_FAILURE() << name << " has a type we cannot dequantize: " << tensor_type_name(q.type);
       continue;
     }
     const auto a = dequantize(q);
@@ -79,8 +78,7 @@ std::map<TensorType, double> compare_models(const std::string& quantized_name,
   for (const auto& [type, s] : sums) {
     result[type] = std::sqrt(s.first / s.second);
     std::printf("  %s vs %s: %s relative rms %.5f\n", quantized_name.c_str(),
-                reference_name.c_str(), std::string(tensor_type_name(type)).c_str(),
-                result[type]);
+                reference_name.c_str(), std::string(tensor_type_name(type)).c_str(), result[type]);
   }
   return result;
 }
@@ -113,8 +111,8 @@ QuantizerComparison compare_quantizer(const std::string& quantized_name, TensorT
     }
   }
   QuantizerComparison result{std::sqrt(their_error / norm), std::sqrt(our_error / norm)};
-  std::printf("  %s: reference file %.5f, ours %.5f\n",
-              std::string(tensor_type_name(type)).c_str(), result.theirs, result.ours);
+  std::printf("  %s: reference file %.5f, ours %.5f\n", std::string(tensor_type_name(type)).c_str(),
+              result.theirs, result.ours);
   return result;
 }
 

@@ -8,9 +8,9 @@
 namespace hearth {
 namespace {
 
-constexpr int kSubBlocksK = 8;       // Q4_K / Q5_K: 8 sub-blocks of 32
+constexpr int kSubBlocksK = 8;  // Q4_K / Q5_K: 8 sub-blocks of 32
 constexpr int kSubBlockK = 32;
-constexpr int kSubBlocksQ6 = 16;     // Q6_K: 16 sub-blocks of 16
+constexpr int kSubBlocksQ6 = 16;  // Q6_K: 16 sub-blocks of 16
 constexpr int kSubBlockQ6 = 16;
 constexpr int kMaxPackedScale = 63;  // 6-bit scales and mins
 
@@ -35,7 +35,8 @@ void fit_affine(const float* x, int count, int max_code, float* scale_out, float
 
   float best_error = INFINITY;
   for (int step = -6; step <= 10; ++step) {
-    const float trial = (hi - lo) / (static_cast<float>(max_code) + 0.1f * static_cast<float>(step));
+    const float trial =
+        (hi - lo) / (static_cast<float>(max_code) + 0.1f * static_cast<float>(step));
     if (!(trial > 0.0f)) continue;
     // Codes for this trial step, then the least-squares (scale, base) for those codes.
     float sum_q = 0, sum_x = 0, sum_qq = 0, sum_qx = 0;
@@ -127,8 +128,8 @@ void pack_scale_min_k(const uint8_t* scales, const uint8_t* mins, uint8_t* packe
 
 // Shared by Q4_K (max_code 15) and Q5_K (max_code 31): chooses the super-block scales, the
 // 6-bit per-sub-block scales and mins, and the final codes (one per element).
-void quantize_super_block_affine(const float* x, int max_code, uint16_t* d_out,
-                                 uint16_t* dmin_out, uint8_t* packed_scales, uint8_t* codes) {
+void quantize_super_block_affine(const float* x, int max_code, uint16_t* d_out, uint16_t* dmin_out,
+                                 uint8_t* packed_scales, uint8_t* codes) {
   float scales[kSubBlocksK];
   float offsets[kSubBlocksK];
   float max_scale = 0.0f;
@@ -148,8 +149,8 @@ void quantize_super_block_affine(const float* x, int max_code, uint16_t* d_out,
   for (int j = 0; j < kSubBlocksK; ++j) {
     scale_codes[j] =
         static_cast<uint8_t>(d > 0.0f ? round_clamp(scales[j] / d, 0, kMaxPackedScale) : 0);
-    offset_codes[j] = static_cast<uint8_t>(
-        dmin > 0.0f ? round_clamp(offsets[j] / dmin, 0, kMaxPackedScale) : 0);
+    offset_codes[j] =
+        static_cast<uint8_t>(dmin > 0.0f ? round_clamp(offsets[j] / dmin, 0, kMaxPackedScale) : 0);
     // Codes are chosen against the scale and offset dequantization will actually use.
     const float scale = d * static_cast<float>(scale_codes[j]);
     const float offset = dmin * static_cast<float>(offset_codes[j]);

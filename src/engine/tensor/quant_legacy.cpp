@@ -17,7 +17,9 @@ uint32_t load_qh(const uint8_t* qh) {
   return bits;
 }
 
-void store_qh(uint8_t* qh, uint32_t bits) { std::memcpy(qh, &bits, sizeof(bits)); }
+void store_qh(uint8_t* qh, uint32_t bits) {
+  std::memcpy(qh, &bits, sizeof(bits));
+}
 
 // The element of largest magnitude, sign kept: symmetric formats map it to the most negative
 // code so the full code range is used on that side.
@@ -53,8 +55,7 @@ uint16_t quantize_symmetric(const float* x, int bits, uint8_t* codes) {
 }
 
 // Asymmetric quantizer shared by Q4_1 and Q5_1: value = code * d + m with m the block min.
-void quantize_affine(const float* x, int bits, uint16_t* d_out, uint16_t* m_out,
-                     uint8_t* codes) {
+void quantize_affine(const float* x, int bits, uint16_t* d_out, uint16_t* m_out, uint8_t* codes) {
   const int max_code = (1 << bits) - 1;
   const auto [lo, hi] = std::minmax_element(x, x + kLegacyBlock);
   *d_out = fp32_to_fp16((*hi - *lo) / static_cast<float>(max_code));

@@ -119,9 +119,9 @@ TEST(Quant, KQuantScalePackingKnownAnswer) {
   // low 4 bits in byte j+4 (scale low nibble, min high nibble) and the top 2 bits in the top
   // bits of bytes j-4 (scale) and j (min).
   uint8_t packed[12] = {};
-  packed[1] = 10 | (2 << 6);   // scale 1 = 10, top bits of scale 5 = 2
-  packed[5] = 20 | (1 << 6);   // min 1 = 20, top bits of min 5 = 1
-  packed[9] = 7 | (9 << 4);    // scale 5 low = 7, min 5 low = 9
+  packed[1] = 10 | (2 << 6);  // scale 1 = 10, top bits of scale 5 = 2
+  packed[5] = 20 | (1 << 6);  // min 1 = 20, top bits of min 5 = 1
+  packed[9] = 7 | (9 << 4);   // scale 5 low = 7, min 5 low = 9
   uint8_t scale, min;
   unpack_scale_min_k(packed, 1, &scale, &min);
   EXPECT_EQ(scale, 10);
@@ -185,9 +185,7 @@ TEST_P(QuantRoundTrip, GaussianDataWithinFormatBounds) {
         case TensorType::Q4_1: allowed = 0.5 * (hi - lo) / 15; break;
         case TensorType::Q5_1: allowed = 0.5 * (hi - lo) / 31; break;
         case TensorType::Q4_0: allowed = std::max(0.5 * absmax / 8, ax - 7 * absmax / 8); break;
-        case TensorType::Q5_0:
-          allowed = std::max(0.5 * absmax / 16, ax - 15 * absmax / 16);
-          break;
+        case TensorType::Q5_0: allowed = std::max(0.5 * absmax / 16, ax - 15 * absmax / 16); break;
         default: {
           const int64_t sub = c.type == TensorType::Q6_K ? 16 : 32;
           const float* s = xb + i / sub * sub;

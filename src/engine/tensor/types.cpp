@@ -49,6 +49,8 @@ const TensorTypeTraits& traits(TensorType type) {
   return kTypeTable[0];
 }
 
-std::string_view tensor_type_name(TensorType type) { return traits(type).name; }
+std::string_view tensor_type_name(TensorType type) {
+  return traits(type).name;
+}
 
 }  // namespace hearth

@@ -50,6 +50,8 @@ const TensorTypeTraits& traits(TensorType type);
 std::string_view tensor_type_name(TensorType type);
 
 // Bytes taken by a row of n elements; n must be a multiple of the block size.
-inline int64_t row_bytes(const TensorTypeTraits& t, int64_t n) { return n / t.block_size * t.type_size; }
+inline int64_t row_bytes(const TensorTypeTraits& t, int64_t n) {
+  return n / t.block_size * t.type_size;
+}
 
 }  // namespace hearth
