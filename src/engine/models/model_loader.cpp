@@ -243,16 +243,16 @@ class TensorBinder {
   const gguf::File& file_;
 };
 
-Status bind_layer(const TensorBinder& bind, const ArchSpec& arch, const HyperParams& hp, int64_t il,
-                  LayerWeights& layer) {
+// The q/k/v projections of layer `il`, fused into one matrix or separate, with their biases
+// where the table has them (a fused bias is split into bq/bk/bv).
+Status bind_qkv(const TensorBinder& bind, const ArchSpec& arch, const HyperParams& hp, int64_t il,
+                LayerWeights& layer) {
   auto name = [il](std::string_view suffix) { return str_cat("blk.", il, ".", suffix); };
   const int64_t d = hp.n_embd;
   const int64_t q_dim = hp.q_dim();
   const int64_t kv_dim = hp.kv_dim();
   const bool want_bias = arch.qkv_bias != Presence::kAbsent;
   const bool need_bias = arch.qkv_bias == Presence::kRequired;
-
-  HEARTH_TRY_ASSIGN(layer.attn_norm, bind.vector(name(tn::kAttnNorm), d));
   const bool fused = arch.fused_qkv == Presence::kRequired ||
                      (arch.fused_qkv == Presence::kOptional && bind.has(name(tn::kAttnQkv)));
   if (fused) {
@@ -276,6 +276,17 @@ Status bind_layer(const TensorBinder& bind, const ArchSpec& arch, const HyperPar
       HEARTH_TRY_ASSIGN(layer.bv, bind.vector(name(tn::kAttnVBias), kv_dim, need_bias));
     }
   }
+  return ok();
+}
+
+Status bind_layer(const TensorBinder& bind, const ArchSpec& arch, const HyperParams& hp, int64_t il,
+                  LayerWeights& layer) {
+  auto name = [il](std::string_view suffix) { return str_cat("blk.", il, ".", suffix); };
+  const int64_t d = hp.n_embd;
+  const int64_t q_dim = hp.q_dim();
+
+  HEARTH_TRY_ASSIGN(layer.attn_norm, bind.vector(name(tn::kAttnNorm), d));
+  if (auto st = bind_qkv(bind, arch, hp, il, layer); !st) return st;
   HEARTH_TRY_ASSIGN(layer.wo, bind.matrix(name(tn::kAttnOutput), q_dim, d));
   if (arch.output_bias != Presence::kAbsent) {
     HEARTH_TRY_ASSIGN(layer.bo, bind.vector(name(tn::kAttnOutputBias), d,
@@ -301,30 +312,7 @@ Status bind_encoder_layer(const TensorBinder& bind, const ArchSpec& arch, const 
   auto need = [](Presence p) { return p == Presence::kRequired; };
   const int64_t d = hp.n_embd;
   const int64_t q_dim = hp.q_dim();
-  const int64_t kv_dim = hp.kv_dim();
-  const bool want_qkv_bias = arch.qkv_bias != Presence::kAbsent;
-  if (arch.fused_qkv == Presence::kRequired) {
-    HEARTH_TRY_ASSIGN(layer.wqkv, bind.matrix(name(tn::kAttnQkv), d, q_dim + 2 * kv_dim));
-    if (want_qkv_bias) {
-      std::vector<float> b;
-      HEARTH_TRY_ASSIGN(
-          b, bind.vector(name(tn::kAttnQkvBias), q_dim + 2 * kv_dim, need(arch.qkv_bias)));
-      if (!b.empty()) {
-        layer.bq.assign(b.begin(), b.begin() + q_dim);
-        layer.bk.assign(b.begin() + q_dim, b.begin() + q_dim + kv_dim);
-        layer.bv.assign(b.begin() + q_dim + kv_dim, b.end());
-      }
-    }
-  } else {
-    HEARTH_TRY_ASSIGN(layer.wq, bind.matrix(name(tn::kAttnQ), d, q_dim));
-    HEARTH_TRY_ASSIGN(layer.wk, bind.matrix(name(tn::kAttnK), d, kv_dim));
-    HEARTH_TRY_ASSIGN(layer.wv, bind.matrix(name(tn::kAttnV), d, kv_dim));
-    if (want_qkv_bias) {
-      HEARTH_TRY_ASSIGN(layer.bq, bind.vector(name(tn::kAttnQBias), q_dim, need(arch.qkv_bias)));
-      HEARTH_TRY_ASSIGN(layer.bk, bind.vector(name(tn::kAttnKBias), kv_dim, need(arch.qkv_bias)));
-      HEARTH_TRY_ASSIGN(layer.bv, bind.vector(name(tn::kAttnVBias), kv_dim, need(arch.qkv_bias)));
-    }
-  }
+  if (auto st = bind_qkv(bind, arch, hp, il, layer); !st) return st;
   HEARTH_TRY_ASSIGN(layer.wo, bind.matrix(name(tn::kAttnOutput), q_dim, d));
   if (arch.output_bias != Presence::kAbsent) {
     HEARTH_TRY_ASSIGN(layer.bo, bind.vector(name(tn::kAttnOutputBias), d, need(arch.output_bias)));
