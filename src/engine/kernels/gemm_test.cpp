@@ -13,7 +13,7 @@
 #include "engine/runtime/thread_pool.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant.h"
-#include "support/unit_scale_weights.h"
+#include "support/test_weights.h"
 
 namespace hearth {
 namespace {
@@ -80,16 +80,10 @@ TEST(Gemm, MatchesScalarOnOddShapes) {
   const Shape shapes[] = {{1, 256, 8}, {5, 512, 9}, {37, 256, 33}, {70, 768, 50}, {19, 8192, 80}};
   for (TensorType type : kAllTypes) {
     for (const Shape& s : shapes) {
-      const int64_t stride = row_bytes(traits(type), s.cols);
-      std::vector<uint8_t> weights(static_cast<size_t>(s.rows * stride));
-      std::vector<float> row(static_cast<size_t>(s.cols));
-      std::vector<float> dequantized(static_cast<size_t>(s.rows * s.cols));
-      for (int64_t r = 0; r < s.rows; ++r) {
-        for (auto& v : row) v = dist(rng);
-        quantize_row(type, row.data(), weights.data() + r * stride, s.cols);
-        dequantize_row(type, weights.data() + r * stride, dequantized.data() + r * s.cols, s.cols);
-      }
-      const WeightMatrix w{type, weights.data(), s.rows, s.cols};
+      const testing::QuantizedMatrix m =
+          testing::random_quantized_matrix(type, s.rows, s.cols, rng);
+      const std::vector<float>& dequantized = m.dequantized;
+      const WeightMatrix w{type, m.bytes.data(), s.rows, s.cols};
       std::vector<float> x(static_cast<size_t>(s.tokens * s.cols));
       for (auto& v : x) v = dist(rng);
       std::vector<float> expected(s.tokens * s.rows);

@@ -12,7 +12,7 @@
 #include "engine/runtime/thread_pool.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant.h"
-#include "support/unit_scale_weights.h"
+#include "support/test_weights.h"
 
 namespace hearth {
 namespace {

@@ -1,4 +1,6 @@
-// Test weights whose integer sums are exact: random bytes for every quantized code, packed
+// Weight matrices for kernel tests.
+//
+// unit_scale_weights: integer sums are exact: random bytes for every quantized code, packed
 // K-quant scale and high-bit pattern (Q8_0's -128 included), with every float scale (d, and
 // m / dmin where the format has one) set to 1, so each product is a small integer that a
 // float holds exactly and SIMD kernels must match the scalar ones bit for bit.
@@ -42,6 +44,29 @@ inline std::vector<uint8_t> unit_scale_weights(TensorType type, int64_t rows, in
     }
   }
   return weights;
+}
+
+// Rows of normally distributed values quantized to `type`, with what they dequantize to (the
+// values the kernels actually multiply; tolerances are scaled by them).
+struct QuantizedMatrix {
+  std::vector<uint8_t> bytes;
+  std::vector<float> dequantized;  // rows x cols
+};
+
+inline QuantizedMatrix random_quantized_matrix(TensorType type, int64_t rows, int64_t cols,
+                                               std::mt19937& rng) {
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int64_t stride = row_bytes(traits(type), cols);
+  QuantizedMatrix m;
+  m.bytes.resize(static_cast<size_t>(rows * stride));
+  m.dequantized.resize(static_cast<size_t>(rows * cols));
+  std::vector<float> row(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    for (auto& v : row) v = dist(rng);
+    quantize_row(type, row.data(), m.bytes.data() + r * stride, cols);
+    dequantize_row(type, m.bytes.data() + r * stride, m.dequantized.data() + r * cols, cols);
+  }
+  return m;
 }
 
 }  // namespace hearth::testing
