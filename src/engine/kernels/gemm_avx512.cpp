@@ -119,6 +119,40 @@ struct DecodeLegacy {
   }
 };
 
+// Split rows (split_layout.h): the codes come first, the F16 scales after them.
+inline void decode_split_scales(const void* row, int64_t code_bytes, int64_t cols, float* scales) {
+  const auto* d = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(row) + code_bytes);
+  for (int64_t i = 0; i < cols / kLegacyBlock; ++i) scales[i] = half_to_float(d[i]);
+}
+
+// Codes are stored as q + 128 already; a unit holds elements 0..15 of its 4 blocks, then
+// 16..31 of each.
+struct DecodeQ8_0Split : DecodeQ8_0 {
+  static void decode(const void* row, int64_t cols, uint8_t* codes, float* scales, float*) {
+    const auto* units = static_cast<const uint8_t*>(row);
+    // 16-byte chunks: first half a0 a1 a2 a3, second b0 b1 b2 b3 -> a0 b0 a1 b1 | a2 b2 a3 b3.
+    const __m512i low = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i high = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    for (int64_t u = 0; u < cols / 128; ++u) {
+      const __m512i first = _mm512_loadu_si512(units + 128 * u);
+      const __m512i second = _mm512_loadu_si512(units + 128 * u + 64);
+      _mm512_storeu_si512(codes + 128 * u, _mm512_permutex2var_epi64(first, low, second));
+      _mm512_storeu_si512(codes + 128 * u + 64, _mm512_permutex2var_epi64(first, high, second));
+    }
+    decode_split_scales(row, cols, cols, scales);
+  }
+};
+
+struct DecodeQ4_0Split : DecodeLegacy<BlockQ4_0, 3, false, false> {
+  static void decode(const void* row, int64_t cols, uint8_t* codes, float* scales, float*) {
+    const auto* packed = static_cast<const uint8_t*>(row);
+    for (int64_t i = 0; i < cols / kLegacyBlock; ++i) {
+      store32(codes + kLegacyBlock * i, nibble_codes(packed + kLegacyBlock / 2 * i));
+    }
+    decode_split_scales(row, cols / 2, cols, scales);
+  }
+};
+
 // Q4_K / Q5_K: one scale and min per 32-element sub-block.
 template <class Block, bool kFiveBit>
 struct DecodeQ45K {
@@ -530,7 +564,7 @@ void gemm_quantized(std::span<const WeightMatrix* const> ws, const float* in, in
     }
   });
 
-  const int64_t stride = row_bytes(traits(ws[0]->type), cols);
+  const int64_t stride = weight_row_stride(*ws[0]);
   const int64_t block = token_groups_per_block(cols * kLanes);
   int64_t first_unit[kMaxGemmMatrices + 1] = {};
   for (size_t m = 0; m < ws.size(); ++m) {
@@ -687,7 +721,18 @@ bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, 
   if (ws.empty() || ws.size() > kMaxGemmMatrices || ws.size() != outs.size()) return false;
   const WeightMatrix& w = *ws[0];
   for (const WeightMatrix* other : ws) {
-    if (other->type != w.type || other->cols != w.cols) return false;
+    if (other->type != w.type || other->cols != w.cols || other->layout != w.layout) return false;
+  }
+  if (w.layout == WeightLayout::kSplit) {
+    switch (w.type) {
+      case TensorType::Q8_0:
+        gemm_quantized<DecodeQ8_0Split>(ws, in, n_tokens, outs, pool);
+        return true;
+      case TensorType::Q4_0:
+        gemm_quantized<DecodeQ4_0Split>(ws, in, n_tokens, outs, pool);
+        return true;
+      default: return false;
+    }
   }
   switch (w.type) {
     case TensorType::Q4_0:

@@ -9,6 +9,7 @@
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/matmul_reference.h"
 #include "engine/kernels/quant_dot.h"
+#include "engine/kernels/split_layout.h"
 #include "engine/runtime/thread_pool.h"
 #include "engine/tensor/quant.h"
 
@@ -31,13 +32,16 @@ namespace {
 void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
                   std::span<float* const> outs, ThreadPool* pool, KernelLevel level) {
   const WeightMatrix& first = *ws[0];
-  const RowDotFn row_dot = find_row_dot(first.type, level);
+  const bool split = first.layout == WeightLayout::kSplit;
+  const RowDotFn row_dot =
+      split ? find_split_row_dot(first.type, level) : find_row_dot(first.type, level);
   if (!row_dot) {
     for (size_t i = 0; i < ws.size(); ++i) matmul_reference(*ws[i], in, n_tokens, outs[i], pool);
     return;
   }
   const ActivationFormat format = activation_format(first.type);
-  const size_t act_stride = activation_row_bytes(format, first.cols);
+  const size_t act_stride =
+      split ? split_activation_bytes(first.cols) : activation_row_bytes(format, first.cols);
   const void* act = in;
   thread_local std::vector<uint8_t> act_buffer;
   if (format != ActivationFormat::kF32) {
@@ -47,8 +51,17 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
     // round trip through the pool.
     const bool share = n_tokens * first.cols >= kParallelQuantizeElements;
     parallel_for(share ? pool : nullptr, n_tokens, 1, [&](int64_t begin, int64_t end) {
+      thread_local std::vector<uint8_t> blocks;
       for (int64_t t = begin; t < end; ++t) {
-        quantize_activation_row(format, in + t * first.cols, dst + act_stride * t, first.cols);
+        const float* x = in + t * first.cols;
+        if (!split) {
+          quantize_activation_row(format, x, dst + act_stride * t, first.cols);
+          continue;
+        }
+        blocks.resize(activation_row_bytes(format, first.cols));
+        quantize_activation_row(format, x, blocks.data(), first.cols);
+        pack_split_activation(first.type, reinterpret_cast<const BlockQ8Act*>(blocks.data()),
+                              first.cols, reinterpret_cast<SplitAct*>(dst + act_stride * t));
       }
     });
     act = act_buffer.data();
@@ -58,7 +71,7 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
   std::array<int64_t, kMaxGemmMatrices + 1> row_start{};
   for (size_t i = 0; i < ws.size(); ++i) row_start[i + 1] = row_start[i] + ws[i]->rows;
   const int64_t total_rows = row_start[ws.size()];
-  const int64_t weight_stride = row_bytes(traits(first.type), first.cols);
+  const int64_t weight_stride = weight_row_stride(first);
   const auto* act_bytes = static_cast<const uint8_t*>(act);
   parallel_for(pool, total_rows, kRowChunk, [&](int64_t row_begin, int64_t row_end) {
     size_t m = 0;
@@ -89,7 +102,7 @@ bool try_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* o
               ThreadPool* pool, KernelLevel level) {
   if (n_tokens < kGemmMinTokens) return false;
   if (level >= KernelLevel::kAvx512) return avx512_gemm(w, in, n_tokens, out, pool);
-  if (level == KernelLevel::kAvx2) {
+  if (level == KernelLevel::kAvx2 && w.layout == WeightLayout::kGguf) {
     return n_tokens >= kAvx2GemmMinTokens && avx2_gemm(w, in, n_tokens, out, pool);
   }
   return false;
@@ -126,7 +139,7 @@ void matmul_many(std::span<const WeightMatrix* const> w, const float* in, int64_
     // The longest run of matrices that can share one packed input.
     size_t j = i + 1;
     while (j < w.size() && j - i < kMaxGemmMatrices && w[j]->type == w[i]->type &&
-           w[j]->cols == w[i]->cols && w[j]->rows > 0) {
+           w[j]->layout == w[i]->layout && w[j]->cols == w[i]->cols && w[j]->rows > 0) {
       ++j;
     }
     const auto group = w.subspan(i, j - i);
@@ -154,10 +167,19 @@ void matmul_many(std::span<const WeightMatrix* const> w, const float* in, int64_
   }
 }
 
+int64_t weight_row_stride(const WeightMatrix& w) {
+  return w.layout == WeightLayout::kSplit ? split_row_bytes(w.type, w.cols)
+                                          : row_bytes(traits(w.type), w.cols);
+}
+
 void get_row(const WeightMatrix& w, int64_t row, float* dst) {
   assert(row >= 0 && row < w.rows && can_dequantize(w.type));
-  const int64_t stride = row_bytes(traits(w.type), w.cols);
-  dequantize_row(w.type, static_cast<const uint8_t*>(w.data) + row * stride, dst, w.cols);
+  const auto* bytes = static_cast<const uint8_t*>(w.data) + row * weight_row_stride(w);
+  if (w.layout == WeightLayout::kSplit) {
+    dequantize_split_row(w.type, bytes, dst, w.cols);
+  } else {
+    dequantize_row(w.type, bytes, dst, w.cols);
+  }
 }
 
 }  // namespace hearth

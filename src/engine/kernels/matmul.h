@@ -17,12 +17,21 @@ namespace hearth {
 
 class ThreadPool;
 
+// How a matrix's rows are stored. kGguf: as the file has them. kSplit: rewritten at load
+// time for the AVX-512 decode kernels (see kernels/split_layout.h); same bytes per row up to
+// padding, but codes and scales apart so a 64-byte load holds codes only.
+enum class WeightLayout : uint8_t { kGguf, kSplit };
+
 struct WeightMatrix {
   TensorType type = TensorType::F32;
   const void* data = nullptr;
   int64_t rows = 0;  // output features
   int64_t cols = 0;  // input features (the dot-product length)
+  WeightLayout layout = WeightLayout::kGguf;
 };
+
+// Bytes from one row to the next.
+int64_t weight_row_stride(const WeightMatrix& w);
 
 // out[t * w.rows + r] = sum_k w[r, k] * in[t * w.cols + k]   for t < n_tokens, r < w.rows
 void matmul(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out, ThreadPool* pool);

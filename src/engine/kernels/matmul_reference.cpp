@@ -25,8 +25,7 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 void matmul_reference(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
                       ThreadPool* pool) {
   assert(can_dequantize(w.type));
-  const TensorTypeTraits& t = traits(w.type);
-  const int64_t stride = row_bytes(t, w.cols);
+  const int64_t stride = weight_row_stride(w);
   const auto* base = static_cast<const uint8_t*>(w.data);
 
   auto rows_task = [&](int64_t row_begin, int64_t row_end) {
@@ -37,7 +36,7 @@ void matmul_reference(const WeightMatrix& w, const float* in, int64_t n_tokens, 
       if (w.type == TensorType::F32) {
         row = reinterpret_cast<const float*>(base + r * stride);
       } else {
-        dequantize_row(w.type, base + r * stride, row_buffer.data(), w.cols);
+        get_row(w, r, row_buffer.data());
         row = row_buffer.data();
       }
       for (int64_t tok = 0; tok < n_tokens; ++tok) {

@@ -47,6 +47,12 @@ RowDotFn avx512_row_dot(TensorType weight_type);
 // The best kernel at or below `level` (never null for a type matmul supports).
 RowDotFn find_row_dot(TensorType weight_type, KernelLevel level);
 
+// Kernels for rows in the split layout (split_layout.h) against split activation rows; null
+// for types without one. find_split_row_dot falls back to the portable kernel.
+RowDotFn scalar_split_row_dot(TensorType weight_type);
+RowDotFn avx512_split_row_dot(TensorType weight_type);
+RowDotFn find_split_row_dot(TensorType weight_type, KernelLevel level);
+
 }  // namespace hearth
 
 namespace hearth {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/gguf/gguf.h"
+#include "engine/kernels/split_layout.h"
 #include "engine/models/model_weights.h"
 #include "hearth/engine.h"
 #include "support/fixtures.h"
@@ -228,6 +229,44 @@ TEST(ModelLoad, LongRopeFactorsAreChosenByContextSize) {
   for (size_t i = 0; i < plain.size(); ++i) expect_rows_near(short_ctx[i], plain[i], "short");
   EXPECT_NE(long_ctx[3], plain[3]);
   expect_rows_near(long_ctx[0], plain[0], "position 0 is not rotated at all");
+}
+
+}  // namespace
+}  // namespace hearth
+
+namespace hearth {
+namespace {
+
+TEST(SplitWeights, RewritesQ8AndQ4MatricesWithoutChangingThem) {
+  for (const char* name : {"tiny-qwen2-q8_0", "tiny-llama-spm-q4_0"}) {
+    SCOPED_TRACE(name);
+    auto file =
+        gguf::File::open(testing::fixtures_dir() / "models" / (std::string(name) + ".gguf"));
+    ASSERT_TRUE(file.has_value());
+    auto loaded = models::load_model_weights(*file);
+    ASSERT_TRUE(loaded.has_value());
+    models::ModelWeights before = *loaded;
+    EXPECT_EQ(models::split_weights(*loaded, KernelLevel::kAvx2), 0);  // no split kernels there
+    EXPECT_GT(models::split_weights(*loaded, KernelLevel::kAvx512), 0);
+    const models::ModelWeights& after = *loaded;
+    EXPECT_EQ(after.output.data, after.token_embd.data);  // tied: one copy
+    const std::pair<const WeightMatrix*, const WeightMatrix*> pairs[] = {
+        {&before.token_embd, &after.token_embd},
+        {&before.layers[0].wq, &after.layers[0].wq},
+        {&before.layers[1].w_down, &after.layers[1].w_down}};
+    for (const auto& [old_m, new_m] : pairs) {
+      // tiny-qwen2's 64-wide rows are not whole 128-weight units and stay as they are.
+      EXPECT_EQ(new_m->layout,
+                can_split(old_m->type, old_m->cols) ? WeightLayout::kSplit : WeightLayout::kGguf);
+      std::vector<float> expected(static_cast<size_t>(old_m->cols));
+      std::vector<float> actual(expected.size());
+      for (int64_t r : {int64_t{0}, old_m->rows / 2, old_m->rows - 1}) {
+        get_row(*old_m, r, expected.data());
+        get_row(*new_m, r, actual.data());
+        EXPECT_EQ(expected, actual) << "row " << r;
+      }
+    }
+  }
 }
 
 }  // namespace

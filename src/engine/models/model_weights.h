@@ -8,9 +8,11 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "engine/gguf/gguf.h"
+#include "engine/kernels/cpu.h"
 #include "engine/kernels/matmul.h"
 #include "engine/models/arch_table.h"
 #include "hearth/status.h"
@@ -84,6 +86,8 @@ struct ModelWeights {
   std::vector<float> rope_factors_short;
   std::vector<float> rope_factors_long;
   std::vector<LayerWeights> layers;
+  // Memory the matrices point into when they no longer view the file (split_weights).
+  std::vector<std::shared_ptr<void>> owned;
 
   // RoPE frequency divisors to use for a context of n_ctx tokens (empty = none). LongRoPE
   // switches to the long set once the context exceeds the original training context.
@@ -93,5 +97,11 @@ struct ModelWeights {
 // Reads hyper-parameters and binds all weights of `file`. Errors name the offending key,
 // tensor, shape or type.
 Result<ModelWeights> load_model_weights(const gguf::File& file);
+
+// Rewrites every matrix that has split kernels at `level` (Q8_0, Q4_0; kernels/split_layout.h)
+// into the split layout, in memory `w` owns, and releases the file pages they were read from,
+// so the process holds each weight once. Returns the bytes rewritten (0 when `level` has no
+// split kernels). Call before the weights are shared between threads.
+int64_t split_weights(ModelWeights& w, KernelLevel level);
 
 }  // namespace hearth::models

@@ -2,8 +2,10 @@
 // cache and the forward pass.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <new>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include "engine/gguf/gguf.h"
@@ -25,6 +27,12 @@ constexpr int kDefaultContextCap = 4096;
 std::string embedding_only_error(const ModelInfo& info) {
   return str_cat("model '", info.name.empty() ? info.arch : info.name, "' is an embedding model (",
                  info.arch, "): it computes embeddings and cannot generate text");
+}
+
+// HEARTH_SPLIT_WEIGHTS=0 keeps every matrix in the file's layout (to compare the layouts).
+bool split_weights_enabled() {
+  const char* value = std::getenv("HEARTH_SPLIT_WEIGHTS");
+  return value == nullptr || std::string_view(value) != "0";
 }
 
 int hardware_threads() {
@@ -56,6 +64,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::filesystem::path& path,
   auto weights = models::load_model_weights(state->file);
   if (!weights) return fail(str_cat(path.string(), ": ", weights.error().message));
   state->weights = std::move(*weights);
+  if (split_weights_enabled()) models::split_weights(state->weights, active_kernel_level());
   auto tokenizer = Tokenizer::from_gguf(state->file);
   if (!tokenizer) return fail(str_cat(path.string(), ": ", tokenizer.error().message));
   if (tokenizer->n_vocab() > state->weights.hp.n_vocab) {

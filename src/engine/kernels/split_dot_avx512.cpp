@@ -1,0 +1,147 @@
+// AVX-512 VNNI row dots over split rows (split_layout.h): per unit of 128 weights, two
+// vpdpbusd per token starting from the activation's offset term, then one conversion and two
+// float operations per token. The weight scales of
+// a unit are widened once and shared by every token of the tile. Only called after cpu.h
+// confirmed AVX-512 F/BW/VL/VNNI; standard headers come before the target pragma, as in
+// quant_dot_avx2.cpp.
+#include <cstdint>
+#include <cstring>
+
+#include "engine/kernels/quant_dot.h"
+#include "engine/kernels/split_layout.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+#if defined(__clang__)
+#pragma clang attribute push(                                                      \
+    __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
+    apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
+#endif
+
+namespace hearth {
+namespace {
+
+__m512i load512(const void* p) {
+  return _mm512_loadu_si512(p);
+}
+
+// Both formats give two 64-byte code vectors a unit, whose lane l belongs to block l / 4: the
+// first meets activation codes 0..63, the second 64..127.
+inline __m512 unit_scales(const uint16_t* scales, int64_t u) {
+  const __m128 d = _mm_cvtph_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales + 4 * u)));
+  const __m512i spread = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  return _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(d));
+}
+
+struct UnitWeights {
+  __m512i first;
+  __m512i second;
+  __m512 scales;
+};
+
+struct SplitQ8_0 {
+  static constexpr int64_t kUnitBytes = 128;
+  static UnitWeights load(const uint8_t* codes, const uint16_t* scales, int64_t u) {
+    const uint8_t* unit = codes + kUnitBytes * u;
+    return {load512(unit), load512(unit + 64), unit_scales(scales, u)};
+  }
+};
+
+struct SplitQ4_0 {
+  static constexpr int64_t kUnitBytes = 64;
+  static UnitWeights load(const uint8_t* codes, const uint16_t* scales, int64_t u) {
+    const __m512i packed = load512(codes + kUnitBytes * u);
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    return {_mm512_and_si512(packed, nibble),
+            _mm512_and_si512(_mm512_srli_epi16(packed, 4), nibble), unit_scales(scales, u)};
+  }
+};
+
+inline __m512i lane_sums(const UnitWeights& w, const SplitAct& a) {
+  const __m512i first = _mm512_dpbusd_epi32(load512(a.offset_sums), w.first, load512(a.codes));
+  return _mm512_dpbusd_epi32(first, w.second, load512(a.codes + 64));
+}
+
+// Independent accumulator chains per token, so the FMA latency does not bound the loop.
+template <int NT>
+inline constexpr int kChains = NT == 1 ? 4 : (NT == 2 ? 2 : 1);
+
+template <class Format, int NT>
+void run(int64_t n, const void* weight_row, const void* act, size_t stride, float* out) {
+  constexpr int C = kChains<NT>;
+  const auto* codes = static_cast<const uint8_t*>(weight_row);
+  const auto* scales =
+      reinterpret_cast<const uint16_t*>(codes + n / kSplitUnit * Format::kUnitBytes);
+  const SplitAct* a[NT];
+  __m512 acc[C][NT];
+  for (int t = 0; t < NT; ++t) {
+    a[t] = reinterpret_cast<const SplitAct*>(static_cast<const uint8_t*>(act) + stride * t);
+    for (int c = 0; c < C; ++c) acc[c][t] = _mm512_setzero_ps();
+  }
+  const auto step = [&](int64_t u, __m512* chain) {
+    const UnitWeights w = Format::load(codes, scales, u);
+    for (int t = 0; t < NT; ++t) {
+      const __m512 sums = _mm512_cvtepi32_ps(lane_sums(w, a[t][u]));
+      const __m512 scale = _mm512_mul_ps(w.scales, _mm512_loadu_ps(a[t][u].scales));
+      chain[t] = _mm512_fmadd_ps(sums, scale, chain[t]);
+    }
+  };
+  const int64_t n_units = n / kSplitUnit;
+  int64_t u = 0;
+  for (; u + C <= n_units; u += C) {
+    for (int c = 0; c < C; ++c) step(u + c, acc[c]);
+  }
+  for (; u < n_units; ++u) step(u, acc[0]);
+  for (int t = 0; t < NT; ++t) {
+    __m512 total = acc[0][t];
+    for (int c = 1; c < C; ++c) total = _mm512_add_ps(total, acc[c][t]);
+    out[t] = _mm512_reduce_add_ps(total);
+  }
+}
+
+template <class Format>
+void tiled(int64_t n, const void* weight_row, const void* act, size_t stride, int n_act,
+           float* out) {
+  switch (n_act) {
+    case 1: return run<Format, 1>(n, weight_row, act, stride, out);
+    case 2: return run<Format, 2>(n, weight_row, act, stride, out);
+    case 3: return run<Format, 3>(n, weight_row, act, stride, out);
+    default: return run<Format, 4>(n, weight_row, act, stride, out);
+  }
+}
+
+}  // namespace
+
+RowDotFn avx512_split_row_dot(TensorType weight_type) {
+  switch (weight_type) {
+    case TensorType::Q8_0: return tiled<SplitQ8_0>;
+    case TensorType::Q4_0: return tiled<SplitQ4_0>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace hearth
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC diagnostic pop
+#pragma GCC pop_options
+#endif
+
+#else  // not x86-64
+
+namespace hearth {
+RowDotFn avx512_split_row_dot(TensorType) {
+  return nullptr;
+}
+}  // namespace hearth
+
+#endif

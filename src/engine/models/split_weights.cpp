@@ -1,0 +1,94 @@
+// Load-time rewrite of Q8_0 / Q4_0 matrices into the split layout (see kernels/split_layout.h
+// for why the decode kernels want it).
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "engine/kernels/split_layout.h"
+#include "engine/models/model_weights.h"
+
+namespace hearth::models {
+namespace {
+
+// Every matrix of the model once (a tied output is the embedding itself).
+std::vector<WeightMatrix*> all_matrices(ModelWeights& w) {
+  std::vector<WeightMatrix*> out = {&w.token_embd};
+  if (!w.tied_output) out.push_back(&w.output);
+  for (LayerWeights& layer : w.layers) {
+    for (WeightMatrix* m : {&layer.wq, &layer.wk, &layer.wv, &layer.wqkv, &layer.wo, &layer.w_gate,
+                            &layer.w_up, &layer.w_down}) {
+      out.push_back(m);
+    }
+  }
+  return out;
+}
+
+// Drops the process's mapping of the whole pages inside [begin, begin + size): the page
+// cache keeps the file, but it no longer counts as this process's resident memory.
+void release_pages(const void* begin, int64_t size) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto start = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
+  const auto end =
+      (reinterpret_cast<uintptr_t>(begin) + static_cast<uintptr_t>(size)) / page * page;
+  if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
+}
+
+// Anonymous memory for the split copies. Not MADV_HUGEPAGE: with the common "defrag=madvise"
+// setting the first touch may compact memory synchronously, which made loading take up to
+// 1.3 s instead of 0.3 s in one measurement.
+std::shared_ptr<void> allocate(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  return std::shared_ptr<void>(p, [bytes](void* q) { munmap(q, bytes); });
+}
+
+}  // namespace
+
+int64_t split_weights(ModelWeights& w, KernelLevel level) {
+  if (level < KernelLevel::kAvx512) return 0;
+  std::vector<WeightMatrix*> todo;
+  int64_t total = 0;
+  for (WeightMatrix* m : all_matrices(w)) {
+    if (!m->data || m->layout != WeightLayout::kGguf || !can_split(m->type, m->cols)) continue;
+    todo.push_back(m);
+    total += m->rows * split_row_bytes(m->type, m->cols);
+  }
+  if (todo.empty()) return 0;
+  std::shared_ptr<void> memory = allocate(static_cast<size_t>(total));
+  if (!memory) return 0;  // out of address space: keep decoding from the file's layout
+  auto* dst = static_cast<uint8_t*>(memory.get());
+  // Two threads halve the time to first token; more add little, since the copy is bound by
+  // page faults and memory bandwidth.
+  std::vector<std::pair<WeightMatrix*, uint8_t*>> jobs;
+  for (WeightMatrix* m : todo) {
+    jobs.emplace_back(m, dst);
+    dst += m->rows * split_row_bytes(m->type, m->cols);
+  }
+  auto run = [&jobs](size_t first, size_t step) {
+    for (size_t i = first; i < jobs.size(); i += step) {
+      WeightMatrix& m = *jobs[i].first;
+      split_rows(m.type, m.data, m.rows, m.cols, jobs[i].second);
+      release_pages(m.data, m.rows * row_bytes(traits(m.type), m.cols));
+    }
+  };
+  try {
+    std::thread helper(run, 1, 2);
+    run(0, 2);
+    helper.join();
+  } catch (const std::system_error&) {  // no second thread: the caller's does it all
+    run(0, 1);
+  }
+  for (auto& [m, bytes] : jobs) {
+    m->data = bytes;
+    m->layout = WeightLayout::kSplit;
+  }
+  if (w.tied_output) w.output = w.token_embd;
+  w.owned.push_back(std::move(memory));
+  return total;
+}
+
+}  // namespace hearth::models
