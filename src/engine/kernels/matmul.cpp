@@ -51,17 +51,14 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
     // round trip through the pool.
     const bool share = n_tokens * first.cols >= kParallelQuantizeElements;
     parallel_for(share ? pool : nullptr, n_tokens, 1, [&](int64_t begin, int64_t end) {
-      thread_local std::vector<uint8_t> blocks;
       for (int64_t t = begin; t < end; ++t) {
         const float* x = in + t * first.cols;
-        if (!split) {
+        if (split) {
+          quantize_split_activation(first.type, x, first.cols,
+                                    reinterpret_cast<SplitAct*>(dst + act_stride * t), level);
+        } else {
           quantize_activation_row(format, x, dst + act_stride * t, first.cols);
-          continue;
         }
-        blocks.resize(activation_row_bytes(format, first.cols));
-        quantize_activation_row(format, x, blocks.data(), first.cols);
-        pack_split_activation(first.type, reinterpret_cast<const BlockQ8Act*>(blocks.data()),
-                              first.cols, reinterpret_cast<SplitAct*>(dst + act_stride * t));
       }
     });
     act = act_buffer.data();

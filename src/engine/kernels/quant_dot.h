@@ -53,6 +53,14 @@ RowDotFn scalar_split_row_dot(TensorType weight_type);
 RowDotFn avx512_split_row_dot(TensorType weight_type);
 RowDotFn find_split_row_dot(TensorType weight_type, KernelLevel level);
 
+// Quantizes n floats into split activation units (n / 128 of them) for `weight_type`: the same
+// codes and scales as quantize_activation_row(kQ8) followed by pack_split_activation.
+struct SplitAct;
+void avx512_quantize_split_activation(TensorType weight_type, const float* x, int64_t n,
+                                      SplitAct* dst);
+void quantize_split_activation(TensorType weight_type, const float* x, int64_t n, SplitAct* dst,
+                               KernelLevel level);
+
 }  // namespace hearth
 
 namespace hearth {

@@ -119,6 +119,40 @@ void tiled(int64_t n, const void* weight_row, const void* act, size_t stride, in
 
 }  // namespace
 
+void avx512_quantize_split_activation(TensorType weight_type, const float* x, int64_t n,
+                                      SplitAct* dst) {
+  const __m512i lo = _mm512_set1_epi32(-127);
+  const __m512i hi = _mm512_set1_epi32(127);
+  const __m512i ones = _mm512_set1_epi8(1);
+  const int shift = weight_type == TensorType::Q8_0 ? 7 : 3;  // offset 128 or 8
+  for (int64_t u = 0; u < n / kSplitUnit; ++u, x += kSplitUnit) {
+    SplitAct& unit = dst[u];
+    for (int j = 0; j < 4; ++j) {
+      // The same operations as the scalar quantizer, so the codes and d are identical.
+      const __m512 first = _mm512_loadu_ps(x + 32 * j);
+      const __m512 second = _mm512_loadu_ps(x + 32 * j + 16);
+      const float absmax =
+          _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(first), _mm512_abs_ps(second)));
+      const __m512 inverse = _mm512_set1_ps(absmax > 0.0f ? 127.0f / absmax : 0.0f);
+      const auto codes = [&](__m512 v) {
+        const __m512 rounded = _mm512_roundscale_ps(_mm512_mul_ps(v, inverse),
+                                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        return _mm512_cvtepi32_epi8(
+            _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(rounded), lo), hi));
+      };
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(unit.codes + 16 * j), codes(first));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(unit.codes + 64 + 16 * j), codes(second));
+      _mm_storeu_ps(unit.scales + 4 * j, _mm_set1_ps(absmax / 127.0f));
+    }
+    // Lane l's codes are bytes 4l..4l+3 of both halves: vpdpbusd with ones sums them.
+    const __m512i sums =
+        _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, load512(unit.codes)),
+                            ones, load512(unit.codes + 64));
+    _mm512_storeu_si512(unit.offset_sums,
+                        _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(sums, shift)));
+  }
+}
+
 RowDotFn avx512_split_row_dot(TensorType weight_type) {
   switch (weight_type) {
     case TensorType::Q8_0: return tiled<SplitQ8_0>;
@@ -142,6 +176,7 @@ namespace hearth {
 RowDotFn avx512_split_row_dot(TensorType) {
   return nullptr;
 }
+void avx512_quantize_split_activation(TensorType, const float*, int64_t, SplitAct*) {}
 }  // namespace hearth
 
 #endif

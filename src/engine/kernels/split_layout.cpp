@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstring>
+#include <vector>
 
 #include "engine/kernels/quant_dot.h"
 #include "engine/tensor/fp16.h"
@@ -153,6 +154,16 @@ void row_dot_split_scalar(int64_t n, const void* weight_row, const void* act, si
 }
 
 }  // namespace
+
+void quantize_split_activation(TensorType weight_type, const float* x, int64_t n, SplitAct* dst,
+                               KernelLevel level) {
+  if (level >= KernelLevel::kAvx512)
+    return avx512_quantize_split_activation(weight_type, x, n, dst);
+  thread_local std::vector<uint8_t> blocks;
+  blocks.resize(activation_row_bytes(ActivationFormat::kQ8, n));
+  quantize_activation_row(ActivationFormat::kQ8, x, blocks.data(), n);
+  pack_split_activation(weight_type, reinterpret_cast<const BlockQ8Act*>(blocks.data()), n, dst);
+}
 
 RowDotFn scalar_split_row_dot(TensorType weight_type) {
   switch (weight_type) {

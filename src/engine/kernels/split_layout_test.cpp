@@ -102,6 +102,33 @@ TEST(SplitLayout, KernelsGiveTheFileKernelsSumsExactly) {
   }
 }
 
+// The AVX-512 quantizer must give the scalar quantizer's codes and scales bit for bit, for
+// ordinary values, ties (x.5 after scaling), an all-zero block and one huge element.
+TEST(SplitLayout, VectorQuantizerMatchesScalar) {
+  if (best_kernel_level(cpu_features()) < KernelLevel::kAvx512) GTEST_SKIP() << "no AVX-512";
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 2.0f);
+  const int64_t n = 512;
+  std::vector<float> x(n);
+  for (auto& v : x) v = dist(rng);
+  for (int i = 32; i < 64; ++i) x[i] = 0.0f;
+  for (int i = 64; i < 96; ++i) x[i] = static_cast<float>(i - 80) * 0.5f;  // ties
+  x[100] = 1e30f;
+  for (TensorType type : kSplitTypes) {
+    SCOPED_TRACE(tensor_type_name(type));
+    std::vector<SplitAct> scalar(n / kSplitUnit), simd(n / kSplitUnit);
+    quantize_split_activation(type, x.data(), n, scalar.data(), KernelLevel::kScalar);
+    quantize_split_activation(type, x.data(), n, simd.data(), KernelLevel::kAvx512);
+    for (int64_t u = 0; u < n / kSplitUnit; ++u) {
+      for (int i = 0; i < kSplitUnit; ++i) ASSERT_EQ(simd[u].codes[i], scalar[u].codes[i]) << u;
+      for (int l = 0; l < kSplitLanes; ++l) {
+        ASSERT_EQ(simd[u].offset_sums[l], scalar[u].offset_sums[l]) << u;
+        ASSERT_EQ(simd[u].scales[l], scalar[u].scales[l]) << u;
+      }
+    }
+  }
+}
+
 // Realistic data through matmul: decode tiles (1-4 tokens), odd token counts and the GEMM
 // (from kGemmMinTokens), at every level this CPU has, against the float reference.
 TEST(SplitLayout, MatmulAgreesWithTheFileLayout) {
