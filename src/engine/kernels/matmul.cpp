@@ -57,7 +57,7 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
           quantize_split_activation(first.type, x, first.cols,
                                     reinterpret_cast<SplitAct*>(dst + act_stride * t), level);
         } else {
-          quantize_activation_row(format, x, dst + act_stride * t, first.cols);
+          quantize_activation_row_at(format, x, dst + act_stride * t, first.cols, level);
         }
       }
     });

@@ -33,6 +33,10 @@ enum class ActivationFormat { kF32, kQ8, kQ8K };
 ActivationFormat activation_format(TensorType weight_type);
 size_t activation_row_bytes(ActivationFormat format, int64_t n);
 void quantize_activation_row(ActivationFormat format, const float* x, void* dst, int64_t n);
+// The same, bit for bit, with the vector quantizer where `level` has one.
+void avx512_quantize_activation_row(ActivationFormat format, const float* x, void* dst, int64_t n);
+void quantize_activation_row_at(ActivationFormat format, const float* x, void* dst, int64_t n,
+                                KernelLevel level);
 
 // out[t] = sum_k w[k] * a_t[k] for t < n_act (1..kMaxTokenTile); activation row t starts at
 // act + t * act_stride bytes.

@@ -79,7 +79,48 @@ struct FloatKernel512 {
   }
 };
 
+// One block of `count` (a multiple of 16) activations to 8-bit codes with the scalar
+// quantizers' exact operations: d = absmax / 127, q = clamp(nearbyint(x * (127 / absmax))).
+// Returns d; `sums` gets the sum of each 16 codes.
+float quantize_block(const float* x, int count, int8_t* codes, int32_t* sums) {
+  __m512 absmax_v = _mm512_setzero_ps();
+  for (int i = 0; i < count; i += 16) {
+    absmax_v = _mm512_max_ps(absmax_v, _mm512_abs_ps(_mm512_loadu_ps(x + i)));
+  }
+  const float absmax = _mm512_reduce_max_ps(absmax_v);
+  const __m512 inverse = _mm512_set1_ps(absmax > 0.0f ? 127.0f / absmax : 0.0f);
+  const __m512i lo = _mm512_set1_epi32(-127);
+  const __m512i hi = _mm512_set1_epi32(127);
+  for (int i = 0; i < count; i += 16) {
+    const __m512 rounded = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_loadu_ps(x + i), inverse),
+                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512i q = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(rounded), lo), hi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + i), _mm512_cvtepi32_epi8(q));
+    sums[i / 16] = _mm512_reduce_add_epi32(q);
+  }
+  return absmax / 127.0f;
+}
+
 }  // namespace
+
+void avx512_quantize_activation_row(ActivationFormat format, const float* x, void* dst, int64_t n) {
+  int32_t sums[kSuperBlock / 16];
+  if (format == ActivationFormat::kQ8) {
+    auto* blocks = static_cast<BlockQ8Act*>(dst);
+    for (int64_t b = 0; b < n / kLegacyBlock; ++b, x += kLegacyBlock) {
+      blocks[b].d = quantize_block(x, kLegacyBlock, blocks[b].qs, sums);
+      blocks[b].ds = blocks[b].d * static_cast<float>(sums[0] + sums[1]);
+    }
+  } else if (format == ActivationFormat::kQ8K) {
+    auto* blocks = static_cast<BlockQ8_K*>(dst);
+    for (int64_t b = 0; b < n / kSuperBlock; ++b, x += kSuperBlock) {
+      blocks[b].d = quantize_block(x, kSuperBlock, blocks[b].qs, sums);
+      for (int j = 0; j < kSuperBlock / 16; ++j) blocks[b].bsums[j] = static_cast<int16_t>(sums[j]);
+    }
+  } else {
+    std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float));
+  }
+}
 
 RowDotFn avx512_row_dot(TensorType weight_type) {
   switch (weight_type) {
@@ -105,6 +146,7 @@ namespace hearth {
 RowDotFn avx512_row_dot(TensorType) {
   return nullptr;
 }
+void avx512_quantize_activation_row(ActivationFormat, const float*, void*, int64_t) {}
 }  // namespace hearth
 
 #endif

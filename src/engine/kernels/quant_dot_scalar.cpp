@@ -236,6 +236,12 @@ void quantize_activation_row(ActivationFormat format, const float* x, void* dst,
   }
 }
 
+void quantize_activation_row_at(ActivationFormat format, const float* x, void* dst, int64_t n,
+                                KernelLevel level) {
+  if (level >= KernelLevel::kAvx512) return avx512_quantize_activation_row(format, x, dst, n);
+  quantize_activation_row(format, x, dst, n);
+}
+
 RowDotFn scalar_row_dot(TensorType weight_type) {
   switch (weight_type) {
     case TensorType::F32: return row_dot_f32;

@@ -206,6 +206,27 @@ TEST(QuantDot, MatmulLevelsAgree) {
   }
 }
 
+// The vector activation quantizer must give the scalar one's bytes exactly: codes, d, and
+// the sums (ds, bsums), for ordinary values, ties, a zero block and a huge element.
+TEST(QuantDot, VectorActivationQuantizerMatchesScalar) {
+  if (best_kernel_level(cpu_features()) < KernelLevel::kAvx512) GTEST_SKIP() << "no AVX-512";
+  std::mt19937 rng(9);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  const int64_t n = 1024;
+  std::vector<float> x(n);
+  for (auto& v : x) v = dist(rng);
+  for (int i = 256; i < 512; ++i) x[i] = 0.0f;
+  for (int i = 512; i < 544; ++i) x[i] = static_cast<float>(i - 528) * 0.5f;  // ties
+  x[700] = -1e30f;
+  for (ActivationFormat format : {ActivationFormat::kQ8, ActivationFormat::kQ8K}) {
+    const size_t bytes = activation_row_bytes(format, n);
+    std::vector<uint8_t> scalar(bytes), simd(bytes);
+    quantize_activation_row_at(format, x.data(), scalar.data(), n, KernelLevel::kScalar);
+    quantize_activation_row_at(format, x.data(), simd.data(), n, KernelLevel::kAvx512);
+    EXPECT_EQ(0, std::memcmp(scalar.data(), simd.data(), bytes));
+  }
+}
+
 TEST(Cpu, LevelsAndNames) {
   EXPECT_EQ(parse_kernel_level("scalar"), KernelLevel::kScalar);
   EXPECT_EQ(parse_kernel_level("avx2"), KernelLevel::kAvx2);

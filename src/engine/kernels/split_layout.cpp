@@ -161,7 +161,7 @@ void quantize_split_activation(TensorType weight_type, const float* x, int64_t n
     return avx512_quantize_split_activation(weight_type, x, n, dst);
   thread_local std::vector<uint8_t> blocks;
   blocks.resize(activation_row_bytes(ActivationFormat::kQ8, n));
-  quantize_activation_row(ActivationFormat::kQ8, x, blocks.data(), n);
+  quantize_activation_row_at(ActivationFormat::kQ8, x, blocks.data(), n, level);
   pack_split_activation(weight_type, reinterpret_cast<const BlockQ8Act*>(blocks.data()), n, dst);
 }
 
