@@ -25,21 +25,7 @@
 #include "engine/tensor/quant_blocks.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#if defined(__clang__)
-#pragma clang attribute push(                                                      \
-    __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni"))), \
-    apply_to = function)
-#else
-#pragma GCC push_options
-// GCC 12's AVX-512 headers start some conversions from _mm512_undefined_*(), which trips
-// -Wuninitialized false positives inside the headers themselves.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#pragma GCC target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512vnni")
-#endif
+#include "engine/kernels/avx512_begin.inc"
 
 namespace hearth {
 namespace {
@@ -774,12 +760,7 @@ bool avx512_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float
 
 }  // namespace hearth
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC diagnostic pop
-#pragma GCC pop_options
-#endif
+#include "engine/kernels/avx512_end.inc"
 
 #else  // not x86-64: no AVX-512 GEMM
 
