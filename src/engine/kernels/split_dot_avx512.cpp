@@ -105,7 +105,64 @@ void tiled(int64_t n, const void* weight_row, const void* act, size_t stride, in
   }
 }
 
+// Sums of the 16 lanes of each of v[0..3], in lanes 0..3.
+inline __m128 reduce4(const __m512* v) {
+  __m256 half[4];
+  for (int r = 0; r < 4; ++r) {
+    half[r] = _mm256_add_ps(_mm512_castps512_ps256(v[r]),
+                            _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v[r]), 1)));
+  }
+  // hadd(a, b) = a0+a1 a2+a3 b0+b1 b2+b3 | the same for the upper 128 bits.
+  const __m256 pairs =
+      _mm256_hadd_ps(_mm256_hadd_ps(half[0], half[1]), _mm256_hadd_ps(half[2], half[3]));
+  return _mm_add_ps(_mm256_castps256_ps128(pairs), _mm256_extractf128_ps(pairs, 1));
+}
+
+// One token against 4 consecutive rows (decode): the activation unit is loaded once for the
+// 4 rows, and the 4 horizontal sums share one reduction.
+template <class Format>
+void run_rows(int64_t n, const uint8_t* rows, int64_t row_stride, const SplitAct* a, float* out) {
+  constexpr int R = 4;
+  const int64_t scales_at = n / kSplitUnit * Format::kUnitBytes;
+  __m512 acc[2][R];
+  for (auto& chain : acc) {
+    for (auto& v : chain) v = _mm512_setzero_ps();
+  }
+  const auto step = [&](int64_t u, __m512* chain) {
+    const __m512i first = load512(a[u].codes);
+    const __m512i second = load512(a[u].codes + 64);
+    const __m512i offset = load512(a[u].offset_sums);
+    const __m512 act_scales = _mm512_loadu_ps(a[u].scales);
+    for (int r = 0; r < R; ++r) {
+      const uint8_t* codes = rows + r * row_stride;
+      const UnitWeights w =
+          Format::load(codes, reinterpret_cast<const uint16_t*>(codes + scales_at), u);
+      const __m512i sums =
+          _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(offset, w.first, first), w.second, second);
+      chain[r] =
+          _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(w.scales, act_scales), chain[r]);
+    }
+  };
+  const int64_t n_units = n / kSplitUnit;
+  int64_t u = 0;
+  for (; u + 2 <= n_units; u += 2) {
+    step(u, acc[0]);
+    step(u + 1, acc[1]);
+  }
+  if (u < n_units) step(u, acc[0]);
+  __m512 total[R];
+  for (int r = 0; r < R; ++r) total[r] = _mm512_add_ps(acc[0][r], acc[1][r]);
+  _mm_storeu_ps(out, reduce4(total));
+}
+
 }  // namespace
+
+void avx512_split_dot_4rows(TensorType weight_type, int64_t n, const void* rows, int64_t row_stride,
+                            const SplitAct* act, float* out) {
+  const auto* bytes = static_cast<const uint8_t*>(rows);
+  if (weight_type == TensorType::Q8_0) return run_rows<SplitQ8_0>(n, bytes, row_stride, act, out);
+  run_rows<SplitQ4_0>(n, bytes, row_stride, act, out);
+}
 
 void avx512_quantize_split_activation(TensorType weight_type, const float* x, int64_t n,
                                       SplitAct* dst) {
@@ -160,6 +217,7 @@ RowDotFn avx512_split_row_dot(TensorType) {
   return nullptr;
 }
 void avx512_quantize_split_activation(TensorType, const float*, int64_t, SplitAct*) {}
+void avx512_split_dot_4rows(TensorType, int64_t, const void*, int64_t, const SplitAct*, float*) {}
 }  // namespace hearth
 
 #endif
