@@ -78,17 +78,18 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
       const WeightMatrix& w = *ws[m];
       const auto* weights = static_cast<const uint8_t*>(w.data);
       float* out = outs[m];
-      int64_t first_row = chunk;
-      if (split && n_tokens == 1 && level >= KernelLevel::kAvx512) {
-        for (; first_row + 4 <= chunk_end; first_row += 4) {
-          const int64_t r = first_row - row_start[m];
-          avx512_split_dot_4rows(w.type, w.cols, weights + r * weight_stride, weight_stride,
-                                 static_cast<const SplitAct*>(act), out + r);
-        }
-      }
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxTokenTile) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxTokenTile, n_tokens - t0));
-        for (int64_t g = first_row; g < chunk_end; ++g) {
+        int64_t g = chunk;
+        if (split && level >= KernelLevel::kAvx512) {
+          for (; g + 4 <= chunk_end; g += 4) {
+            const int64_t r = g - row_start[m];
+            avx512_split_dot_4rows(w.type, w.cols, weights + r * weight_stride, weight_stride,
+                                   act_bytes + act_stride * t0, act_stride, n_act,
+                                   out + t0 * w.rows + r, w.rows);
+          }
+        }
+        for (; g < chunk_end; ++g) {
           const int64_t r = g - row_start[m];
           float results[kMaxTokenTile];
           row_dot(w.cols, weights + r * weight_stride, act_bytes + act_stride * t0, act_stride,

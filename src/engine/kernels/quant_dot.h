@@ -64,10 +64,12 @@ void avx512_quantize_split_activation(TensorType weight_type, const float* x, in
                                       SplitAct* dst);
 void quantize_split_activation(TensorType weight_type, const float* x, int64_t n, SplitAct* dst,
                                KernelLevel level);
-// out[r] = row r . act for 4 split rows of Q8_0 or Q4_0 weights, row_stride bytes apart, and
-// one token (decode): the activations are loaded once for the 4 rows.
+// out[t * out_stride + r] = row r . activation t for 4 split rows of Q8_0 or Q4_0 weights,
+// row_stride bytes apart, and n_act (1..kMaxTokenTile) split activation rows, act_stride
+// bytes apart: each activation is loaded once for the 4 rows.
 void avx512_split_dot_4rows(TensorType weight_type, int64_t n, const void* rows, int64_t row_stride,
-                            const SplitAct* act, float* out);
+                            const void* act, size_t act_stride, int n_act, float* out,
+                            int64_t out_stride);
 
 }  // namespace hearth
 

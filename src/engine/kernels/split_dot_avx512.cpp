@@ -118,50 +118,74 @@ inline __m128 reduce4(const __m512* v) {
   return _mm_add_ps(_mm256_castps256_ps128(pairs), _mm256_extractf128_ps(pairs, 1));
 }
 
-// One token against 4 consecutive rows (decode): the activation unit is loaded once for the
-// 4 rows, and the 4 horizontal sums share one reduction.
-template <class Format>
-void run_rows(int64_t n, const uint8_t* rows, int64_t row_stride, const SplitAct* a, float* out) {
+// NT tokens against 4 consecutive rows: each activation unit is loaded once for the 4 rows,
+// each weight unit once for the NT tokens, and the 4 rows' horizontal sums share one
+// reduction. A lone token (decode) alternates between two accumulator chains. (Two pairs of
+// rows for 3-4 tokens, to avoid spilling 16 accumulators, measured slower.)
+template <class Format, int NT>
+void run_rows(int64_t n, const uint8_t* rows, int64_t row_stride, const uint8_t* act,
+              size_t act_stride, float* out, int64_t out_stride) {
   constexpr int R = 4;
+  constexpr int C = NT == 1 ? 2 : 1;
   const int64_t scales_at = n / kSplitUnit * Format::kUnitBytes;
-  __m512 acc[2][R];
+  const SplitAct* a[NT];
+  for (int t = 0; t < NT; ++t) a[t] = reinterpret_cast<const SplitAct*>(act + act_stride * t);
+  __m512 acc[C][R][NT];
   for (auto& chain : acc) {
-    for (auto& v : chain) v = _mm512_setzero_ps();
+    for (auto& row : chain) {
+      for (auto& v : row) v = _mm512_setzero_ps();
+    }
   }
-  const auto step = [&](int64_t u, __m512* chain) {
-    const __m512i first = load512(a[u].codes);
-    const __m512i second = load512(a[u].codes + 64);
-    const __m512i offset = load512(a[u].offset_sums);
-    const __m512 act_scales = _mm512_loadu_ps(a[u].scales);
+  const auto step = [&](int64_t u, __m512(*chain)[NT]) {
     for (int r = 0; r < R; ++r) {
       const uint8_t* codes = rows + r * row_stride;
       const UnitWeights w =
           Format::load(codes, reinterpret_cast<const uint16_t*>(codes + scales_at), u);
-      const __m512i sums =
-          _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(offset, w.first, first), w.second, second);
-      chain[r] =
-          _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(w.scales, act_scales), chain[r]);
+      for (int t = 0; t < NT; ++t) {
+        const __m512 sums = _mm512_cvtepi32_ps(lane_sums(w, a[t][u]));
+        const __m512 scale = _mm512_mul_ps(w.scales, _mm512_loadu_ps(a[t][u].scales));
+        chain[r][t] = _mm512_fmadd_ps(sums, scale, chain[r][t]);
+      }
     }
   };
   const int64_t n_units = n / kSplitUnit;
   int64_t u = 0;
-  for (; u + 2 <= n_units; u += 2) {
-    step(u, acc[0]);
-    step(u + 1, acc[1]);
+  for (; u + C <= n_units; u += C) {
+    for (int c = 0; c < C; ++c) step(u + c, acc[c]);
   }
-  if (u < n_units) step(u, acc[0]);
-  __m512 total[R];
-  for (int r = 0; r < R; ++r) total[r] = _mm512_add_ps(acc[0][r], acc[1][r]);
-  _mm_storeu_ps(out, reduce4(total));
+  for (; u < n_units; ++u) step(u, acc[0]);
+  for (int t = 0; t < NT; ++t) {
+    __m512 total[R];
+    for (int r = 0; r < R; ++r) {
+      total[r] = acc[0][r][t];
+      for (int c = 1; c < C; ++c) total[r] = _mm512_add_ps(total[r], acc[c][r][t]);
+    }
+    _mm_storeu_ps(out + t * out_stride, reduce4(total));
+  }
+}
+
+template <class Format>
+void rows_tiled(int64_t n, const uint8_t* rows, int64_t row_stride, const uint8_t* act,
+                size_t act_stride, int n_act, float* out, int64_t out_stride) {
+  switch (n_act) {
+    case 1: return run_rows<Format, 1>(n, rows, row_stride, act, act_stride, out, out_stride);
+    case 2: return run_rows<Format, 2>(n, rows, row_stride, act, act_stride, out, out_stride);
+    case 3: return run_rows<Format, 3>(n, rows, row_stride, act, act_stride, out, out_stride);
+    default: return run_rows<Format, 4>(n, rows, row_stride, act, act_stride, out, out_stride);
+  }
 }
 
 }  // namespace
 
 void avx512_split_dot_4rows(TensorType weight_type, int64_t n, const void* rows, int64_t row_stride,
-                            const SplitAct* act, float* out) {
-  const auto* bytes = static_cast<const uint8_t*>(rows);
-  if (weight_type == TensorType::Q8_0) return run_rows<SplitQ8_0>(n, bytes, row_stride, act, out);
-  run_rows<SplitQ4_0>(n, bytes, row_stride, act, out);
+                            const void* act, size_t act_stride, int n_act, float* out,
+                            int64_t out_stride) {
+  const auto* w = static_cast<const uint8_t*>(rows);
+  const auto* a = static_cast<const uint8_t*>(act);
+  if (weight_type == TensorType::Q8_0) {
+    return rows_tiled<SplitQ8_0>(n, w, row_stride, a, act_stride, n_act, out, out_stride);
+  }
+  rows_tiled<SplitQ4_0>(n, w, row_stride, a, act_stride, n_act, out, out_stride);
 }
 
 void avx512_quantize_split_activation(TensorType weight_type, const float* x, int64_t n,
@@ -217,7 +241,8 @@ RowDotFn avx512_split_row_dot(TensorType) {
   return nullptr;
 }
 void avx512_quantize_split_activation(TensorType, const float*, int64_t, SplitAct*) {}
-void avx512_split_dot_4rows(TensorType, int64_t, const void*, int64_t, const SplitAct*, float*) {}
+void avx512_split_dot_4rows(TensorType, int64_t, const void*, int64_t, const void*, size_t, int,
+                            float*, int64_t) {}
 }  // namespace hearth
 
 #endif
