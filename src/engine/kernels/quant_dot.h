@@ -64,12 +64,18 @@ void avx512_quantize_split_activation(TensorType weight_type, const float* x, in
                                       SplitAct* dst);
 void quantize_split_activation(TensorType weight_type, const float* x, int64_t n, SplitAct* dst,
                                KernelLevel level);
-// out[t * out_stride + r] = row r . activation t for 4 split rows of Q8_0 or Q4_0 weights,
+// out[t * out_stride + r] = row r . activation t for 4 split rows of Q4_0 weights,
 // row_stride bytes apart, and n_act (1..kMaxTokenTile) split activation rows, act_stride
 // bytes apart: each activation is loaded once for the 4 rows.
 void avx512_split_dot_4rows(TensorType weight_type, int64_t n, const void* rows, int64_t row_stride,
                             const void* act, size_t act_stride, int n_act, float* out,
                             int64_t out_stride);
+// Whether the 4-row kernel beats one row at a time for weights streamed from DRAM
+// (`hearth_kernels_bench`, 65536x896, 2 threads): Q4_0 1.2-1.6x faster; Q8_0, whose four
+// rows side by side make eight line streams, 1.3-1.5x slower.
+inline bool split_four_rows_pays(TensorType weight_type) {
+  return weight_type == TensorType::Q4_0;
+}
 
 }  // namespace hearth
 
