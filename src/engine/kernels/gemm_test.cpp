@@ -77,7 +77,8 @@ TEST(Gemm, MatchesScalarOnOddShapes) {
   struct Shape {
     int64_t rows, cols, tokens;
   };
-  const Shape shapes[] = {{1, 256, 8}, {5, 512, 9}, {37, 256, 33}, {70, 768, 50}, {19, 8192, 80}};
+  const Shape shapes[] = {{1, 256, 8},   {5, 512, 9},    {37, 256, 33},
+                          {70, 768, 50}, {19, 8192, 80}, {9, 2048, 140}};
   for (TensorType type : kAllTypes) {
     for (const Shape& s : shapes) {
       const testing::QuantizedMatrix m =
