@@ -37,14 +37,13 @@ void release_pages(const void* begin, int64_t size) {
   if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
 }
 
-// Anonymous memory for the split copies, in transparent huge pages where the system allows:
-// decoding streams all of it for every token, and with 2 MiB pages qwen2.5-0.5b Q8_0 decoded
-// at 70.8 tok/s instead of 64.3. The cost is at load: the rewrite took 0.2-0.7 s instead of
-// 0.3 s, depending on whether the kernel had to compact memory for the pages.
+// Anonymous memory for the split copies, in ordinary pages. MADV_HUGEPAGE was measured: it
+// decoded qwen2.5-0.5b Q8_0 at 70.8 tok/s instead of 64.3 in one quiet run, but the rewrite
+// then took 0.2-0.7 s instead of 0.3 s (0.5B) and loading a 1B model 1.2-2.1 s instead of 1.0
+// s, as the kernel compacted memory for the pages: too close to the 1 s to first token.
 std::shared_ptr<void> allocate(size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return nullptr;
-  madvise(p, bytes, MADV_HUGEPAGE);
   return std::shared_ptr<void>(p, [bytes](void* q) { munmap(q, bytes); });
 }
 
