@@ -81,7 +81,7 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxTokenTile) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxTokenTile, n_tokens - t0));
         int64_t g = chunk;
-        if (split && level >= KernelLevel::kAvx512 && split_four_rows_pays(w.type)) {
+        if (split && level >= KernelLevel::kAvx512 && split_four_rows_pays(w.type, n_act)) {
           for (; g + 4 <= chunk_end; g += 4) {
             const int64_t r = g - row_start[m];
             avx512_split_dot_4rows(w.type, w.cols, weights + r * weight_stride, weight_stride,

@@ -70,11 +70,11 @@ void quantize_split_activation(TensorType weight_type, const float* x, int64_t n
 void avx512_split_dot_4rows(TensorType weight_type, int64_t n, const void* rows, int64_t row_stride,
                             const void* act, size_t act_stride, int n_act, float* out,
                             int64_t out_stride);
-// Whether the 4-row kernel beats one row at a time for weights streamed from DRAM
-// (`hearth_kernels_bench`, 65536x896, 2 threads): Q4_0 1.2-1.6x faster; Q8_0, whose four
-// rows side by side make eight line streams, 1.3-1.5x slower.
-inline bool split_four_rows_pays(TensorType weight_type) {
-  return weight_type == TensorType::Q4_0;
+// Whether the 4-row kernel beats one row at a time for weights streamed from DRAM: for Q4_0
+// with 2-4 tokens (qwen2.5-0.5b, 4-token steps 1.3x faster). Not for one token, where the
+// four side-by-side row streams made decoding 8% slower (72 vs 78 tok/s), nor for Q8_0.
+inline bool split_four_rows_pays(TensorType weight_type, int n_act) {
+  return weight_type == TensorType::Q4_0 && n_act >= 2;
 }
 
 }  // namespace hearth

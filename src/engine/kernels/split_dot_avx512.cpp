@@ -191,7 +191,7 @@ void rows_tiled(int64_t n, const uint8_t* rows, int64_t row_stride, const uint8_
 void avx512_split_dot_4rows(TensorType weight_type, int64_t n, const void* rows, int64_t row_stride,
                             const void* act, size_t act_stride, int n_act, float* out,
                             int64_t out_stride) {
-  assert(split_four_rows_pays(weight_type));  // the only type measured to gain
+  assert(split_four_rows_pays(weight_type, n_act));  // the only case measured to gain
   (void)weight_type;
   rows_tiled<SplitQ4_0>(n, static_cast<const uint8_t*>(rows), row_stride,
                         static_cast<const uint8_t*>(act), act_stride, n_act, out, out_stride);

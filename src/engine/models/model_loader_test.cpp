@@ -237,7 +237,7 @@ TEST(ModelLoad, LongRopeFactorsAreChosenByContextSize) {
 namespace hearth {
 namespace {
 
-TEST(SplitWeights, RewritesQ8AndQ4MatricesWithoutChangingThem) {
+TEST(SplitWeights, RewritesTheChosenMatricesWithoutChangingThem) {
   for (const char* name : {"tiny-qwen2-q8_0", "tiny-llama-spm-q4_0"}) {
     SCOPED_TRACE(name);
     auto file =
@@ -247,7 +247,8 @@ TEST(SplitWeights, RewritesQ8AndQ4MatricesWithoutChangingThem) {
     ASSERT_TRUE(loaded.has_value());
     models::ModelWeights before = *loaded;
     EXPECT_EQ(models::split_weights(*loaded, KernelLevel::kAvx2), 0);  // no split kernels there
-    EXPECT_GT(models::split_weights(*loaded, KernelLevel::kAvx512), 0);
+    const int64_t rewritten = models::split_weights(*loaded, KernelLevel::kAvx512);
+    EXPECT_EQ(rewritten > 0, models::worth_splitting(before.layers[0].wq.type));
     const models::ModelWeights& after = *loaded;
     EXPECT_EQ(after.output.data, after.token_embd.data);  // tied: one copy
     const std::pair<const WeightMatrix*, const WeightMatrix*> pairs[] = {
@@ -255,9 +256,10 @@ TEST(SplitWeights, RewritesQ8AndQ4MatricesWithoutChangingThem) {
         {&before.layers[0].wq, &after.layers[0].wq},
         {&before.layers[1].w_down, &after.layers[1].w_down}};
     for (const auto& [old_m, new_m] : pairs) {
-      // tiny-qwen2's 64-wide rows are not whole 128-weight units and stay as they are.
-      EXPECT_EQ(new_m->layout,
-                can_split(old_m->type, old_m->cols) ? WeightLayout::kSplit : WeightLayout::kGguf);
+      // Q8_0 is not rewritten; 64-wide rows are not whole 128-weight units.
+      const bool split =
+          models::worth_splitting(old_m->type) && can_split(old_m->type, old_m->cols);
+      EXPECT_EQ(new_m->layout, split ? WeightLayout::kSplit : WeightLayout::kGguf);
       std::vector<float> expected(static_cast<size_t>(old_m->cols));
       std::vector<float> actual(expected.size());
       for (int64_t r : {int64_t{0}, old_m->rows / 2, old_m->rows - 1}) {

@@ -98,10 +98,13 @@ struct ModelWeights {
 // tensor, shape or type.
 Result<ModelWeights> load_model_weights(const gguf::File& file);
 
-// Rewrites every matrix that has split kernels at `level` (Q8_0, Q4_0; kernels/split_layout.h)
+// Rewrites every matrix worth_splitting() names that has split kernels at `level`
+// (kernels/split_layout.h)
 // into the split layout, in memory `w` owns, and releases the file pages they were read from,
 // so the process holds each weight once. Returns the bytes rewritten (0 when `level` has no
 // split kernels). Call before the weights are shared between threads.
 int64_t split_weights(ModelWeights& w, KernelLevel level);
+// The weight types split_weights rewrites (those measured to decode faster split).
+bool worth_splitting(TensorType type);
 
 }  // namespace hearth::models
