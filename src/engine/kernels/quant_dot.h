@@ -77,6 +77,10 @@ inline bool split_four_rows_pays(TensorType weight_type, int n_act) {
   return weight_type == TensorType::Q4_0 && n_act >= 2;
 }
 
+// The same for Q8_0 rows in the file's layout, against Q8 activation blocks.
+void avx512_q8_0_dot_4rows(int64_t n, const void* rows, int64_t row_stride, const void* act,
+                           size_t act_stride, int n_act, float* out, int64_t out_stride);
+
 }  // namespace hearth
 
 namespace hearth {

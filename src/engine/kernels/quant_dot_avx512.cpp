@@ -87,7 +87,70 @@ float quantize_block(const float* x, int count, int8_t* codes, int32_t* sums) {
   return absmax / 127.0f;
 }
 
+// Sums of the 8 lanes of each of v[0..3], in lanes 0..3.
+inline __m128 reduce4(const __m256* v) {
+  const __m256 pairs = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+  return _mm_add_ps(_mm256_castps256_ps128(pairs), _mm256_extractf128_ps(pairs, 1));
+}
+
+// Q8_0 (file layout) for NT tokens against 4 consecutive rows: each token's activation block
+// is loaded once for the 4 rows, the block scale product is one vector multiply of a
+// broadcast weight scale by a broadcast activation scale, and the 4 rows' horizontal sums
+// share one reduction per token.
+template <int NT>
+void q8_0_rows4(int64_t n, const uint8_t* rows, int64_t row_stride, const uint8_t* act,
+                size_t act_stride, float* out, int64_t out_stride) {
+  constexpr int R = 4;
+  const BlockQ8Act* a[NT];
+  for (int t = 0; t < NT; ++t) a[t] = act_row<BlockQ8Act>(act, act_stride, t);
+  const BlockQ8_0* w[R];
+  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ8_0*>(rows + r * row_stride);
+  __m256 acc[R][NT];
+  for (auto& row : acc) {
+    for (auto& v : row) v = _mm256_setzero_ps();
+  }
+  for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
+    __m256i codes[NT];
+    __m256 act_scale[NT];
+    for (int t = 0; t < NT; ++t) {
+      codes[t] = load_bytes(a[t][b].qs);
+      act_scale[t] = _mm256_broadcast_ss(&a[t][b].d);
+    }
+    for (int r = 0; r < R; ++r) {
+      // Four rows side by side are four short streams the hardware prefetcher loses from
+      // DRAM (2x slower without this): request the same place 8 rows (2 calls) ahead.
+      _mm_prefetch(reinterpret_cast<const char*>(&w[r][b]) + 8 * row_stride, _MM_HINT_T0);
+      const __m256i wq = load_bytes(w[r][b].qs);
+      const __m256i magnitude = _mm256_abs_epi8(wq);
+      const __m256 dw = _mm256_set1_ps(half_to_float(w[r][b].d));
+      for (int t = 0; t < NT; ++t) {
+        const __m256i sums =
+            _mm256_dpbusd_epi32(_mm256_setzero_si256(), magnitude, _mm256_sign_epi8(codes[t], wq));
+        acc[r][t] =
+            _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_mul_ps(dw, act_scale[t]), acc[r][t]);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) {
+    __m256 per_row[R];
+    for (int r = 0; r < R; ++r) per_row[r] = acc[r][t];
+    _mm_storeu_ps(out + t * out_stride, reduce4(per_row));
+  }
+}
+
 }  // namespace
+
+void avx512_q8_0_dot_4rows(int64_t n, const void* rows, int64_t row_stride, const void* act,
+                           size_t act_stride, int n_act, float* out, int64_t out_stride) {
+  const auto* w = static_cast<const uint8_t*>(rows);
+  const auto* a = static_cast<const uint8_t*>(act);
+  switch (n_act) {
+    case 1: return q8_0_rows4<1>(n, w, row_stride, a, act_stride, out, out_stride);
+    case 2: return q8_0_rows4<2>(n, w, row_stride, a, act_stride, out, out_stride);
+    case 3: return q8_0_rows4<3>(n, w, row_stride, a, act_stride, out, out_stride);
+    default: return q8_0_rows4<4>(n, w, row_stride, a, act_stride, out, out_stride);
+  }
+}
 
 void avx512_quantize_activation_row(ActivationFormat format, const float* x, void* dst, int64_t n) {
   int32_t sums[kSuperBlock / 16];
@@ -128,6 +191,8 @@ RowDotFn avx512_row_dot(TensorType) {
   return nullptr;
 }
 void avx512_quantize_activation_row(ActivationFormat, const float*, void*, int64_t) {}
+void avx512_q8_0_dot_4rows(int64_t, const void*, int64_t, const void*, size_t, int, float*,
+                           int64_t) {}
 }  // namespace hearth
 
 #endif

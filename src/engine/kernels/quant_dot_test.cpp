@@ -107,6 +107,34 @@ TEST(QuantDot, SimdIntegerSumsEqualScalarExactly) {
   }
 }
 
+// The 4-row Q8_0 kernel against the scalar row kernel, bit for bit on exact cases.
+TEST(QuantDot, Q8_0FourRowKernelEqualsScalarExactly) {
+  if (best_kernel_level(cpu_features()) < KernelLevel::kAvx512) GTEST_SKIP() << "no AVX-512";
+  const int64_t n = 512;
+  const int64_t stride = row_bytes(traits(TensorType::Q8_0), n);
+  for (uint32_t seed = 0; seed < 10; ++seed) {
+    std::vector<uint8_t> rows;
+    ExactCase c;
+    for (int r = 0; r < 4; ++r) {
+      c = make_exact_case(TensorType::Q8_0, n, seed * 4 + r);  // activations: the last case's
+      rows.insert(rows.end(), c.weights.begin(), c.weights.end());
+    }
+    for (int n_act = 1; n_act <= kMaxTokenTile; ++n_act) {
+      float got[kMaxTokenTile * 4];
+      avx512_q8_0_dot_4rows(n, rows.data(), stride, c.acts.data(), c.act_stride, n_act, got, 4);
+      for (int r = 0; r < 4; ++r) {
+        float expected[kMaxTokenTile];
+        scalar_row_dot(TensorType::Q8_0)(n, rows.data() + r * stride, c.acts.data(), c.act_stride,
+                                         n_act, expected);
+        for (int t = 0; t < n_act; ++t) {
+          ASSERT_EQ(got[t * 4 + r], expected[t])
+              << "seed " << seed << " row " << r << " token " << t;
+        }
+      }
+    }
+  }
+}
+
 // Realistic data: quantized Gaussian weights and activations. Results may differ from the
 // scalar kernel only by float summation order: within 1e-5 of sum |w_k * a_k|.
 TEST(QuantDot, SimdMatchesScalarOnRealisticData) {
