@@ -58,6 +58,26 @@ inline __m512i lane_sums(const UnitWeights& w, const SplitAct& a) {
   return _mm512_dpbusd_epi32(first, w.second, load512(a.codes + 64));
 }
 
+// chain[t] += the unit's products with token t (NT tokens).
+template <int NT>
+inline void accumulate(const UnitWeights& w, const SplitAct* const* a, int64_t u, __m512* chain) {
+  for (int t = 0; t < NT; ++t) {
+    const __m512 sums = _mm512_cvtepi32_ps(lane_sums(w, a[t][u]));
+    const __m512 scale = _mm512_mul_ps(w.scales, _mm512_loadu_ps(a[t][u].scales));
+    chain[t] = _mm512_fmadd_ps(sums, scale, chain[t]);
+  }
+}
+
+// Runs step(u, c) for every unit, c cycling through C accumulator chains.
+template <int C, class Step>
+inline void for_units(int64_t n_units, Step&& step) {
+  int64_t u = 0;
+  for (; u + C <= n_units; u += C) {
+    for (int c = 0; c < C; ++c) step(u + c, c);
+  }
+  for (; u < n_units; ++u) step(u, 0);
+}
+
 // Independent accumulator chains per token, so the FMA latency does not bound the loop.
 template <int NT>
 inline constexpr int kChains = NT == 1 ? 4 : (NT == 2 ? 2 : 1);
@@ -75,19 +95,9 @@ void run(int64_t n, const void* weight_row, const void* act, size_t stride, floa
     for (int c = 0; c < C; ++c) acc[c][t] = _mm512_setzero_ps();
   }
   const auto step = [&](int64_t u, __m512* chain) {
-    const UnitWeights w = Format::load(codes, scales, u);
-    for (int t = 0; t < NT; ++t) {
-      const __m512 sums = _mm512_cvtepi32_ps(lane_sums(w, a[t][u]));
-      const __m512 scale = _mm512_mul_ps(w.scales, _mm512_loadu_ps(a[t][u].scales));
-      chain[t] = _mm512_fmadd_ps(sums, scale, chain[t]);
-    }
+    accumulate<NT>(Format::load(codes, scales, u), a, u, chain);
   };
-  const int64_t n_units = n / kSplitUnit;
-  int64_t u = 0;
-  for (; u + C <= n_units; u += C) {
-    for (int c = 0; c < C; ++c) step(u + c, acc[c]);
-  }
-  for (; u < n_units; ++u) step(u, acc[0]);
+  for_units<C>(n / kSplitUnit, [&](int64_t u, int c) { step(u, acc[c]); });
   for (int t = 0; t < NT; ++t) {
     __m512 total = acc[0][t];
     for (int c = 1; c < C; ++c) total = _mm512_add_ps(total, acc[c][t]);
@@ -152,19 +162,10 @@ void run_rows(int64_t n, const uint8_t* rows, int64_t row_stride, const uint8_t*
       }
       const UnitWeights w =
           Format::load(codes, reinterpret_cast<const uint16_t*>(codes + scales_at), u);
-      for (int t = 0; t < NT; ++t) {
-        const __m512 sums = _mm512_cvtepi32_ps(lane_sums(w, a[t][u]));
-        const __m512 scale = _mm512_mul_ps(w.scales, _mm512_loadu_ps(a[t][u].scales));
-        chain[r][t] = _mm512_fmadd_ps(sums, scale, chain[r][t]);
-      }
+      accumulate<NT>(w, a, u, chain[r]);
     }
   };
-  const int64_t n_units = n / kSplitUnit;
-  int64_t u = 0;
-  for (; u + C <= n_units; u += C) {
-    for (int c = 0; c < C; ++c) step(u + c, acc[c]);
-  }
-  for (; u < n_units; ++u) step(u, acc[0]);
+  for_units<C>(n / kSplitUnit, [&](int64_t u, int c) { step(u, acc[c]); });
   for (int t = 0; t < NT; ++t) {
     __m512 total[R];
     for (int r = 0; r < R; ++r) {
