@@ -59,8 +59,14 @@ int run_status() {
     return 1;
   }
   // Clients (the Foundry Local SDK among them) take the URL printed here as ready to use, so
-  // it is printed only once the server answers.
+  // it is printed only once the server answers; a service that is still starting gets up to
+  // 3 s (the SDK gives up after about ten quick tries).
   auto reply = service_request(*s, "GET", "/openai/status", {}, 2);
+  for (int i = 0; i < 30 && !(reply && reply->status == 200) && running_service(hearth_home());
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    reply = service_request(*s, "GET", "/openai/status", {}, 2);
+  }
   if (!reply || reply->status != 200) {
     std::printf("hearth service (pid %d) is starting or not answering on port %d\n", s->pid,
                 s->port);

@@ -5,8 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -77,9 +79,20 @@ Result<ServiceState> start_service(const fs::path& home, int port,
   if (log_fd < 0) return fail("cannot open " + log.string());
   std::vector<std::string> args = {"hearth", "serve", "--port", std::to_string(port)};
   args.insert(args.end(), extra_args.begin(), extra_args.end());
+  // The record is written only once the child runs `hearth serve`: until its exec, the child
+  // still looks like `hearth service start`, and a concurrent `service status` would take the
+  // record for a stale one and delete it. The pipe closes on exec (O_CLOEXEC), or carries the
+  // exec's errno.
+  int exec_pipe[2];
+  if (::pipe2(exec_pipe, O_CLOEXEC) != 0) {
+    ::close(log_fd);
+    return fail("cannot create a pipe for the service process");
+  }
   const pid_t pid = ::fork();
   if (pid < 0) {
     ::close(log_fd);
+    ::close(exec_pipe[0]);
+    ::close(exec_pipe[1]);
     return fail("cannot fork the service process");
   }
   if (pid == 0) {
@@ -92,9 +105,22 @@ Result<ServiceState> start_service(const fs::path& home, int port,
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     ::execv("/proc/self/exe", argv.data());
+    const int error = errno;
+    (void)!::write(exec_pipe[1], &error, sizeof(error));
     ::_exit(127);
   }
   ::close(log_fd);
+  ::close(exec_pipe[1]);
+  int exec_error = 0;
+  ssize_t got;
+  do {
+    got = ::read(exec_pipe[0], &exec_error, sizeof(exec_error));
+  } while (got < 0 && errno == EINTR);
+  ::close(exec_pipe[0]);
+  if (got > 0) {
+    ::waitpid(pid, nullptr, 0);
+    return fail(std::string("cannot run the service process: ") + std::strerror(exec_error));
+  }
   ServiceState s{pid, port};
   {
     std::ofstream out(service_state_path(home), std::ios::trunc);
