@@ -746,12 +746,11 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
 
 bool avx2_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
                ThreadPool* pool) {
-  // Float weights: the row dots (8 FMAs per weight load and token) are as fast below about 32
-  // tokens, and faster on long rows, where the decoded F32 unit (64 bytes per column) no
-  // longer stays in L2 across a token block.
-  if (w.layout != WeightLayout::kGguf ||
-      (activation_format(w.type) == ActivationFormat::kF32 &&
-       (n_tokens < kAvx2FloatGemmMinTokens || w.cols > kAvx2FloatGemmMaxCols))) {
+  if (w.layout != WeightLayout::kGguf) return false;  // split rows exist only at AVX-512
+  // Float weights: the row dots are as fast below ~32 tokens, and faster on long rows, where
+  // the decoded F32 unit (64 bytes per column) no longer stays in L2 across a token block.
+  if (activation_format(w.type) == ActivationFormat::kF32 &&
+      (n_tokens < kAvx2FloatGemmMinTokens || w.cols > kAvx2FloatGemmMaxCols)) {
     return false;
   }
   switch (w.type) {

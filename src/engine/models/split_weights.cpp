@@ -61,24 +61,24 @@ bool worth_splitting(TensorType type) {
 
 int64_t split_weights(ModelWeights& w, KernelLevel level) {
   if (level < KernelLevel::kAvx512) return 0;
-  std::vector<WeightMatrix*> todo;
+  std::vector<WeightMatrix*> chosen;
   int64_t total = 0;
   for (WeightMatrix* m : all_matrices(w)) {
     if (!m->data || m->layout != WeightLayout::kGguf || !worth_splitting(m->type) ||
         !can_split(m->type, m->cols)) {
       continue;
     }
-    todo.push_back(m);
+    chosen.push_back(m);
     total += m->rows * split_row_bytes(m->type, m->cols);
   }
-  if (todo.empty()) return 0;
+  if (chosen.empty()) return 0;
   std::shared_ptr<void> memory = allocate(static_cast<size_t>(total));
   if (!memory) return 0;  // out of address space: keep decoding from the file's layout
   auto* dst = static_cast<uint8_t*>(memory.get());
   // Two threads halve the time to first token; more add little, since the copy is bound by
   // page faults and memory bandwidth.
   std::vector<std::pair<WeightMatrix*, uint8_t*>> jobs;
-  for (WeightMatrix* m : todo) {
+  for (WeightMatrix* m : chosen) {
     jobs.emplace_back(m, dst);
     dst += m->rows * split_row_bytes(m->type, m->cols);
   }
