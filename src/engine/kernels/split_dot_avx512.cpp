@@ -78,6 +78,9 @@ inline void for_units(int64_t n_units, Step&& step) {
   for (; u < n_units; ++u) step(u, 0);
 }
 
+// How far ahead of its loads the one-row kernel requests weight lines.
+constexpr int64_t kRowPrefetchBytes = 2048;
+
 // Independent accumulator chains per token, so the FMA latency does not bound the loop.
 template <int NT>
 inline constexpr int kChains = NT == 1 ? 4 : (NT == 2 ? 2 : 1);
@@ -95,6 +98,13 @@ void run(int64_t n, const void* weight_row, const void* act, size_t stride, floa
     for (int c = 0; c < C; ++c) acc[c][t] = _mm512_setzero_ps();
   }
   const auto step = [&](int64_t u, __m512* chain) {
+    // The hardware prefetcher alone left qwen2.5-0.5b Q4_0 decoding at 68-69 tok/s; asking
+    // for the lines 2 KiB ahead (into the next rows) gave 75-78 (1 and 4 KiB: 69-74).
+    for (int64_t line = 0; line < Format::kUnitBytes; line += 64) {
+      _mm_prefetch(
+          reinterpret_cast<const char*>(codes + u * Format::kUnitBytes + kRowPrefetchBytes + line),
+          _MM_HINT_T0);
+    }
     accumulate<NT>(Format::load(codes, scales, u), a, u, chain);
   };
   for_units<C>(n / kSplitUnit, [&](int64_t u, int c) { step(u, acc[c]); });
