@@ -33,14 +33,7 @@
 #include "engine/tensor/quant_blocks.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#include "engine/kernels/avx2_begin.inc"
 
 namespace hearth {
 namespace {
@@ -783,11 +776,7 @@ bool avx2_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* 
 
 }  // namespace hearth
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "engine/kernels/avx2_end.inc"
 
 #else  // not x86-64: no AVX2 GEMM
 

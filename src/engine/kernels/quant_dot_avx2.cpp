@@ -7,14 +7,7 @@
 #include "engine/kernels/quant_dot.h"
 
 #if defined(__x86_64__)
-#include <immintrin.h>
-
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,fma,f16c")
-#endif
+#include "engine/kernels/avx2_begin.inc"
 
 namespace hearth {
 namespace {
@@ -86,11 +79,7 @@ RowDotFn avx2_row_dot(TensorType weight_type) {
 
 }  // namespace hearth
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+#include "engine/kernels/avx2_end.inc"
 
 #else  // not x86-64: no AVX2 kernels
 
