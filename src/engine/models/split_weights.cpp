@@ -1,4 +1,4 @@
-// Load-time rewrite of Q8_0 / Q4_0 matrices into the split layout (see kernels/split_layout.h
+// Load-time rewrite of the matrices worth_splitting() names into the split layout (see kernels/split_layout.h
 // for why the decode kernels want it).
 #include <sys/mman.h>
 #include <unistd.h>
@@ -51,10 +51,10 @@ std::shared_ptr<void> allocate(size_t bytes) {
 
 // The types whose decoding gains from the split layout on the CPUs measured (Zen 4, qwen2.5-0.5b
 // shapes, `hearth bench`, 2 threads): Q4_0 decodes 4 tokens 1.3-1.6x faster and one token about
-// as fast. Q8_0 does not gain: one token is bound by memory bandwidth either way, and with 4
-// tokens its larger split activations (2 bytes a weight column per token) no longer fit L1
-// next to the 4864-wide FFN rows, so 4-token steps ran at 114 tok/s against 144 in the file's
-// layout. Its kernels stay (tested) for CPUs where that balance differs.
+// as fast. Q8_0 does not gain: one token is bound by memory bandwidth either way, and 4-token
+// steps ran at 114 tok/s against 144 in the file's layout (not explained; a guess: its split
+// activations, 2 bytes a weight column per token, no longer fit L1 next to the 4864-wide FFN
+// rows). Its kernels stay (tested) for CPUs where that balance differs.
 bool worth_splitting(TensorType type) {
   return type == TensorType::Q4_0;
 }
