@@ -1,5 +1,5 @@
-// Load-time rewrite of the matrices worth_splitting() names into the split layout (see kernels/split_layout.h
-// for why the decode kernels want it).
+// Load-time rewrite of the matrices worth_splitting() names into the split layout (see
+// kernels/split_layout.h for why the decode kernels want it).
 #include <sys/mman.h>
 #include <unistd.h>
 
