@@ -7,6 +7,7 @@
 // engine. Broken variants of the same file must load as an Error that names the culprit.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -133,8 +134,9 @@ Written write_bert(const BertShape& s, const Breakage& broken = {}, uint32_t see
     add(p + "layer_output_norm.bias", {d}, 0.0f, 0.2f);
   }
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  // The pid keeps ctest's entries that run the same test at once (one per kernel level) apart.
   std::string stem = std::string("bert-") + info->test_suite_name() + "-" + info->name() + "-" +
-                     std::to_string(seed) + ".gguf";
+                     std::to_string(seed) + "-" + std::to_string(::getpid()) + ".gguf";
   std::replace(stem.begin(), stem.end(), '/', '_');  // parameterized test names
   out.path = std::filesystem::path(::testing::TempDir()) / stem;
   EXPECT_TRUE(w.write(out.path).has_value());
