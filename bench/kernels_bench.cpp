@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "engine/kernels/cpu.h"
+#include "engine/kernels/interleave_layout.h"
 #include "engine/kernels/matmul.h"
-#include "engine/kernels/split_layout.h"
 #include "engine/runtime/thread_pool.h"
 #include "engine/tensor/quant.h"
 
@@ -26,7 +26,7 @@ struct Shape {
 };
 
 void bench_matmul(benchmark::State& state, TensorType type, Shape shape, int64_t n_tokens,
-                  int threads, bool split) {
+                  int threads, hearth::WeightLayout layout) {
   std::mt19937 rng(1);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   const int64_t stride = hearth::row_bytes(hearth::traits(type), shape.cols);
@@ -40,13 +40,13 @@ void bench_matmul(benchmark::State& state, TensorType type, Shape shape, int64_t
   for (auto& v : in) v = dist(rng);
   std::vector<float> out(static_cast<size_t>(n_tokens * shape.rows));
   hearth::WeightMatrix w{type, weights.data(), shape.rows, shape.cols};
-  std::vector<uint8_t> split_weights;
-  if (split) {  // the layout the model loader gives Q8_0 / Q4_0 at the AVX-512 level
-    split_weights.resize(
-        static_cast<size_t>(shape.rows * hearth::split_row_bytes(type, shape.cols)));
-    hearth::split_rows(type, weights.data(), shape.rows, shape.cols, split_weights.data());
-    w.data = split_weights.data();
-    w.layout = hearth::WeightLayout::kSplit;
+  // The layout the model loader gives Q8_0 / Q4_0 at the AVX-512 level.
+  std::vector<uint8_t> rewritten;
+  if (layout == hearth::WeightLayout::kInterleaved) {
+    rewritten.resize(static_cast<size_t>(hearth::interleaved_bytes(type, shape.rows, shape.cols)));
+    hearth::interleave_rows(type, weights.data(), shape.rows, shape.cols, rewritten.data());
+    w.data = rewritten.data();
+    w.layout = layout;
   }
   std::unique_ptr<hearth::ThreadPool> pool;
   if (threads > 1) pool = std::make_unique<hearth::ThreadPool>(threads);
@@ -76,16 +76,21 @@ int main(int argc, char** argv) {
       // K-quant rows hold whole 256-element super-blocks: widen 896 to 1024 for them.
       const int64_t block = hearth::traits(type).block_size;
       shape.cols = (shape.cols + block - 1) / block * block;
-      for (bool split : {false, true}) {
-        if (split && !hearth::can_split(type, shape.cols)) continue;
-        for (int64_t n_tokens : {1, 2, 4, 8, 64}) {
+      using hearth::WeightLayout;
+      for (WeightLayout layout : {WeightLayout::kGguf, WeightLayout::kInterleaved}) {
+        if (layout == WeightLayout::kInterleaved &&
+            !hearth::can_interleave(type, shape.rows, shape.cols)) {
+          continue;
+        }
+        const char* suffix = layout == WeightLayout::kInterleaved ? "-interleaved" : "";
+        for (int64_t n_tokens : {1, 2, 4, 8, 16, 64}) {
           for (int threads : {1, 2}) {
             const std::string name =
-                "matmul/" + std::string(hearth::tensor_type_name(type)) + (split ? "-split" : "") +
-                "/" + std::to_string(shape.rows) + "x" + std::to_string(shape.cols) +
+                "matmul/" + std::string(hearth::tensor_type_name(type)) + suffix + "/" +
+                std::to_string(shape.rows) + "x" + std::to_string(shape.cols) +
                 "/tokens:" + std::to_string(n_tokens) + "/threads:" + std::to_string(threads);
             benchmark::RegisterBenchmark(name.c_str(), bench_matmul, type, shape, n_tokens, threads,
-                                         split)
+                                         layout)
                 ->Unit(benchmark::kMicrosecond)
                 ->UseRealTime();
           }

@@ -739,7 +739,7 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
 
 bool avx2_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
                ThreadPool* pool) {
-  if (w.layout != WeightLayout::kGguf) return false;  // split rows exist only at AVX-512
+  if (w.layout != WeightLayout::kGguf) return false;  // rewritten layouts exist only at AVX-512
   // Float weights: the row dots are as fast below ~32 tokens, and faster on long rows, where
   // the decoded F32 unit (64 bytes per column) no longer stays in L2 across a token block.
   if (activation_format(w.type) == ActivationFormat::kF32 &&

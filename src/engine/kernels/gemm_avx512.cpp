@@ -11,10 +11,12 @@
 // of 16 token lanes; a group's integer sum starts from -offset * sum(activation codes), so the
 // offset costs nothing per row, and is scaled to float once per group.
 #include <algorithm>
+#include <cassert>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "engine/kernels/gemm.h"
@@ -69,9 +71,6 @@ inline __m256i fifth_bit_codes(const uint8_t* qh) {
   return _mm256_maskz_set1_epi8(bits, 0x10);
 }
 
-// ---- Weight decoders: each fills codes[cols], scales[cols / kGroup] (and mins) for one row.
-#include "engine/kernels/gemm_decode_avx512.inc"
-
 // Transposes 16 vectors in place: afterwards v[i][j] holds what v[j][i] held.
 inline void transpose16(__m512* v) {
   __m512 a[16], b[16];
@@ -96,6 +95,10 @@ inline void transpose16(__m512* v) {
     v[12 + c] = _mm512_shuffle_f32x4(e1, e3, 0xDD);
   }
 }
+
+// ---- Weight decoders: each fills codes[cols], scales[cols / kGroup] (and mins) for one row,
+// or, for interleaved matrices, for the 16 rows of a group.
+#include "engine/kernels/gemm_decode_avx512.inc"
 
 // ---- Activations, repacked per group of 16 tokens (missing tokens are zero).
 
@@ -427,6 +430,11 @@ void gemm_quantized(std::span<const WeightMatrix* const> ws, const float* in, in
       if (begin >= end) continue;
       const auto* weights = static_cast<const uint8_t*>(ws[m]->data);
       const auto decode_unit = [&](int64_t row0, int n_rows) {
+        if constexpr (requires { &Format::decode_group; }) {
+          assert(row0 % kUnitRows == 0);  // padded to whole groups: 16 rows to decode
+          Format::decode_group(weights + row0 * stride, cols, codes.data(), scales.data());
+          return;
+        }
         for (int r = 0; r < kUnitRows; ++r) {
           if (r < n_rows) {
             Format::decode(weights + (row0 + r) * stride, cols, codes.data() + r * cols,
@@ -596,13 +604,13 @@ bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, 
   for (const WeightMatrix* other : ws) {
     if (other->type != w.type || other->cols != w.cols || other->layout != w.layout) return false;
   }
-  if (w.layout == WeightLayout::kSplit) {
+  if (w.layout == WeightLayout::kInterleaved) {
     switch (w.type) {
       case TensorType::Q8_0:
-        gemm_quantized<DecodeQ8_0Split>(ws, in, n_tokens, outs, pool);
+        gemm_quantized<DecodeInterleaved<TensorType::Q8_0>>(ws, in, n_tokens, outs, pool);
         return true;
       case TensorType::Q4_0:
-        gemm_quantized<DecodeQ4_0Split>(ws, in, n_tokens, outs, pool);
+        gemm_quantized<DecodeInterleaved<TensorType::Q4_0>>(ws, in, n_tokens, outs, pool);
         return true;
       default: return false;
     }

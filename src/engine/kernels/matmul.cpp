@@ -7,9 +7,9 @@
 
 #include "engine/kernels/cpu.h"
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/interleave_layout.h"
 #include "engine/kernels/matmul_reference.h"
 #include "engine/kernels/quant_dot.h"
-#include "engine/kernels/split_layout.h"
 #include "engine/runtime/thread_pool.h"
 #include "engine/tensor/quant.h"
 
@@ -26,42 +26,90 @@ constexpr int64_t kParallelQuantizeElements = 1 << 16;
 
 namespace {
 
+// Activation rows for a row-dot or interleaved kernel: `quantize(x, dst)` fills one token's
+// row of `stride` bytes. A few rows (several sequences decoding together) take less time to
+// quantize than a round trip through the pool.
+template <class Quantize>
+const uint8_t* quantized_rows(const float* in, int64_t n_tokens, int64_t cols, size_t stride,
+                              ThreadPool* pool, Quantize&& quantize) {
+  thread_local std::vector<uint8_t> buffer;
+  buffer.resize(stride * static_cast<size_t>(n_tokens));
+  uint8_t* dst = buffer.data();
+  const bool share = n_tokens * cols >= kParallelQuantizeElements;
+  parallel_for(share ? pool : nullptr, n_tokens, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) quantize(in + t * cols, dst + stride * t);
+  });
+  return dst;
+}
+
+// Interleaved matrices (one type and column count): one parallel loop over the 16-row groups
+// of all of them, each group against up to kInterleaveMaxTokens tokens per kernel call.
+void interleaved_dot_many(std::span<const WeightMatrix* const> ws, const float* in,
+                          int64_t n_tokens, std::span<float* const> outs, ThreadPool* pool,
+                          KernelLevel level) {
+  const WeightMatrix& first = *ws[0];
+  const InterleavedDotFn dot = find_interleaved_dot(first.type, level);
+  assert(dot);
+  const size_t act_stride = interleaved_activation_bytes(first.cols);
+  const uint8_t* act =
+      quantized_rows(in, n_tokens, first.cols, act_stride, pool, [&](const float* x, uint8_t* dst) {
+        quantize_interleaved_activation(first.type, x, first.cols,
+                                        reinterpret_cast<InterleavedAct*>(dst), level);
+      });
+  std::array<int64_t, kMaxGemmMatrices + 1> group_start{};
+  for (size_t i = 0; i < ws.size(); ++i) {
+    group_start[i + 1] = group_start[i] + (ws[i]->rows + kInterleaveRows - 1) / kInterleaveRows;
+  }
+  const int64_t group_stride = kInterleaveRows * weight_row_stride(first);
+  parallel_for(pool, group_start[ws.size()], 1, [&](int64_t begin, int64_t end) {
+    size_t m = 0;
+    for (int64_t g = begin; g < end; ++g) {
+      while (g >= group_start[m + 1]) ++m;
+      const WeightMatrix& w = *ws[m];
+      const int64_t local = g - group_start[m];
+      const int64_t row0 = local * kInterleaveRows;
+      const auto* group = static_cast<const uint8_t*>(w.data) + local * group_stride;
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += kInterleaveMaxTokens) {
+        const int n = static_cast<int>(std::min<int64_t>(kInterleaveMaxTokens, n_tokens - t0));
+        float* out = outs[m] + t0 * w.rows + row0;
+        if (row0 + kInterleaveRows <= w.rows) {
+          dot(w.cols, group, act + act_stride * t0, act_stride, n, out, w.rows);
+          continue;
+        }
+        // The padded last group: only its real rows reach the output.
+        float partial[kInterleaveMaxTokens * kInterleaveRows];
+        dot(w.cols, group, act + act_stride * t0, act_stride, n, partial, kInterleaveRows);
+        for (int t = 0; t < n; ++t) {
+          std::copy_n(partial + t * kInterleaveRows, w.rows - row0, out + t * w.rows);
+        }
+      }
+    }
+  });
+}
+
 // The row-dot path for matrices that share a type and a column count (one matrix, or q/k/v):
 // the activations are quantized once, and one parallel loop covers the rows of all of them,
 // so decoding pays one pool round trip per group instead of one per matrix.
 void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
                   std::span<float* const> outs, ThreadPool* pool, KernelLevel level) {
   const WeightMatrix& first = *ws[0];
-  const bool split = first.layout == WeightLayout::kSplit;
-  const RowDotFn row_dot =
-      split ? find_split_row_dot(first.type, level) : find_row_dot(first.type, level);
+  if (first.layout == WeightLayout::kInterleaved) {
+    interleaved_dot_many(ws, in, n_tokens, outs, pool, level);
+    return;
+  }
+  const RowDotFn row_dot = find_row_dot(first.type, level);
   if (!row_dot) {
     for (size_t i = 0; i < ws.size(); ++i) matmul_reference(*ws[i], in, n_tokens, outs[i], pool);
     return;
   }
   const ActivationFormat format = activation_format(first.type);
-  const size_t act_stride =
-      split ? split_activation_bytes(first.cols) : activation_row_bytes(format, first.cols);
+  const size_t act_stride = activation_row_bytes(format, first.cols);
   const void* act = in;
-  thread_local std::vector<uint8_t> act_buffer;
   if (format != ActivationFormat::kF32) {
-    act_buffer.resize(act_stride * static_cast<size_t>(n_tokens));
-    uint8_t* dst = act_buffer.data();
-    // A few rows (several sequences decoding together) take less time to quantize than a
-    // round trip through the pool.
-    const bool share = n_tokens * first.cols >= kParallelQuantizeElements;
-    parallel_for(share ? pool : nullptr, n_tokens, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t t = begin; t < end; ++t) {
-        const float* x = in + t * first.cols;
-        if (split) {
-          quantize_split_activation(first.type, x, first.cols,
-                                    reinterpret_cast<SplitAct*>(dst + act_stride * t), level);
-        } else {
-          quantize_activation_row_at(format, x, dst + act_stride * t, first.cols, level);
-        }
-      }
-    });
-    act = act_buffer.data();
+    act = quantized_rows(in, n_tokens, first.cols, act_stride, pool,
+                         [&](const float* x, uint8_t* dst) {
+                           quantize_activation_row_at(format, x, dst, first.cols, level);
+                         });
   }
 
   // Rows of all matrices in sequence; chunks never straddle two matrices.
@@ -81,17 +129,9 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxTokenTile) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxTokenTile, n_tokens - t0));
         int64_t g = chunk;
-        if (split && level >= KernelLevel::kAvx512 && split_four_rows_pays(w.type, n_act)) {
-          for (; g + 4 <= chunk_end; g += 4) {
-            const int64_t r = g - row_start[m];
-            avx512_split_dot_4rows(w.type, w.cols, weights + r * weight_stride, weight_stride,
-                                   act_bytes + act_stride * t0, act_stride, n_act,
-                                   out + t0 * w.rows + r, w.rows);
-          }
-        }
         // Measured with `hearth serve --parallel 4` + bench/load.mjs: 4 streams 96 tok/s
         // against 91 one row at a time; with 2 tokens it was slower.
-        if (!split && w.type == TensorType::Q8_0 && n_act >= 3 && level >= KernelLevel::kAvx512) {
+        if (w.type == TensorType::Q8_0 && n_act >= 3 && level >= KernelLevel::kAvx512) {
           for (; g + 4 <= chunk_end; g += 4) {
             const int64_t r = g - row_start[m];
             avx512_q8_0_dot_4rows(w.cols, weights + r * weight_stride, weight_stride,
@@ -112,11 +152,21 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
   });
 }
 
+// Whether a call with this many tokens goes to the GEMM. The interleaved kernel takes up to
+// 8 tokens per call: measured with hearth_kernels_bench (Q8_0, 1 thread), 8 tokens took 223
+// us against the GEMM's 686 on 4864x896 and 6.2 ms against 10.0 on 65536x896 (from DRAM); at
+// 16 tokens (two calls) it still won in cache (438 vs 595 us) but lost from DRAM (10.7 vs
+// 9.4 ms), where the GEMM's 16-token vectors pay off.
+bool gemm_pays(const WeightMatrix& w, int64_t n_tokens) {
+  if (w.layout == WeightLayout::kInterleaved) return n_tokens > kInterleaveMaxTokens;
+  return n_tokens >= kGemmMinTokens;
+}
+
 // Many tokens (prompt processing): a blocked GEMM decodes each weight tile once for all of
 // them. Few tokens (decode) stream the weights once either way; the row dots do it leanest.
 bool try_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
               ThreadPool* pool, KernelLevel level) {
-  if (n_tokens < kGemmMinTokens) return false;
+  if (!gemm_pays(w, n_tokens)) return false;
   if (level >= KernelLevel::kAvx512) return avx512_gemm(w, in, n_tokens, out, pool);
   if (level == KernelLevel::kAvx2 && w.layout == WeightLayout::kGguf) {
     return n_tokens >= kAvx2GemmMinTokens && avx2_gemm(w, in, n_tokens, out, pool);
@@ -160,7 +210,7 @@ void matmul_many(std::span<const WeightMatrix* const> w, const float* in, int64_
     }
     const auto group = w.subspan(i, j - i);
     const auto group_out = out.subspan(i, j - i);
-    if (n_tokens >= kGemmMinTokens) {
+    if (gemm_pays(*group[0], n_tokens)) {
       if (group.size() > 1 && level >= KernelLevel::kAvx512 &&
           avx512_gemm_many(group, in, n_tokens, group_out, pool)) {
         i = j;
@@ -184,15 +234,15 @@ void matmul_many(std::span<const WeightMatrix* const> w, const float* in, int64_
 }
 
 int64_t weight_row_stride(const WeightMatrix& w) {
-  return w.layout == WeightLayout::kSplit ? split_row_bytes(w.type, w.cols)
-                                          : row_bytes(traits(w.type), w.cols);
+  // An interleaved group holds its rows' file bytes, so the file's stride is right per row.
+  return row_bytes(traits(w.type), w.cols);
 }
 
 void get_row(const WeightMatrix& w, int64_t row, float* dst) {
   assert(row >= 0 && row < w.rows && can_dequantize(w.type));
   const auto* bytes = static_cast<const uint8_t*>(w.data) + row * weight_row_stride(w);
-  if (w.layout == WeightLayout::kSplit) {
-    dequantize_split_row(w.type, bytes, dst, w.cols);
+  if (w.layout == WeightLayout::kInterleaved) {
+    dequantize_interleaved_row(w.type, w.data, row, w.cols, dst);
   } else {
     dequantize_row(w.type, bytes, dst, w.cols);
   }

@@ -17,10 +17,10 @@ namespace hearth {
 
 class ThreadPool;
 
-// How a matrix's rows are stored. kGguf: as the file has them. kSplit: rewritten at load
-// time for the AVX-512 decode kernels (see kernels/split_layout.h); same bytes per row up to
-// padding, but codes and scales apart so a 64-byte load holds codes only.
-enum class WeightLayout : uint8_t { kGguf, kSplit };
+// How a matrix's rows are stored. kGguf: as the file has them. kInterleaved: rewritten at
+// load time for the AVX-512 kernels, 16 rows side by side in the bytes the file gives them
+// (kernels/interleave_layout.h).
+enum class WeightLayout : uint8_t { kGguf, kInterleaved };
 
 struct WeightMatrix {
   TensorType type = TensorType::F32;
@@ -30,7 +30,7 @@ struct WeightMatrix {
   WeightLayout layout = WeightLayout::kGguf;
 };
 
-// Bytes from one row to the next.
+// Bytes from one row to the next (kInterleaved: from one 16-row group to the next, / 16).
 int64_t weight_row_stride(const WeightMatrix& w);
 
 // out[t * w.rows + r] = sum_k w[r, k] * in[t * w.cols + k]   for t < n_tokens, r < w.rows

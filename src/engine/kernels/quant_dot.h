@@ -51,33 +51,10 @@ RowDotFn avx512_row_dot(TensorType weight_type);
 // The best kernel at or below `level` (never null for a type matmul supports).
 RowDotFn find_row_dot(TensorType weight_type, KernelLevel level);
 
-// Kernels for rows in the split layout (split_layout.h) against split activation rows; null
-// for types without one. find_split_row_dot falls back to the portable kernel.
-RowDotFn scalar_split_row_dot(TensorType weight_type);
-RowDotFn avx512_split_row_dot(TensorType weight_type);
-RowDotFn find_split_row_dot(TensorType weight_type, KernelLevel level);
-
-// Quantizes n floats into split activation units (n / 128 of them) for `weight_type`: the same
-// codes and scales as quantize_activation_row(kQ8) followed by pack_split_activation.
-struct SplitAct;
-void avx512_quantize_split_activation(TensorType weight_type, const float* x, int64_t n,
-                                      SplitAct* dst);
-void quantize_split_activation(TensorType weight_type, const float* x, int64_t n, SplitAct* dst,
-                               KernelLevel level);
-// out[t * out_stride + r] = row r . activation t for 4 split rows of Q4_0 weights,
-// row_stride bytes apart, and n_act (1..kMaxTokenTile) split activation rows, act_stride
-// bytes apart: each activation is loaded once for the 4 rows.
-void avx512_split_dot_4rows(TensorType weight_type, int64_t n, const void* rows, int64_t row_stride,
-                            const void* act, size_t act_stride, int n_act, float* out,
-                            int64_t out_stride);
-// Whether the 4-row kernel beats one row at a time for weights streamed from DRAM: for Q4_0
-// with 2-4 tokens (qwen2.5-0.5b, 4-token steps 1.3x faster). Not for one token, where the
-// four side-by-side row streams made decoding 8% slower (72 vs 78 tok/s), nor for Q8_0.
-inline bool split_four_rows_pays(TensorType weight_type, int n_act) {
-  return weight_type == TensorType::Q4_0 && n_act >= 2;
-}
-
-// The same for Q8_0 rows in the file's layout, against Q8 activation blocks.
+// out[t * out_stride + r] = row r . activation t for 4 Q8_0 rows in the file's layout,
+// row_stride bytes apart, and n_act (1..kMaxTokenTile) Q8 activation rows, act_stride bytes
+// apart: each activation block is loaded once for the 4 rows. (The interleaved layout does
+// better; this serves matrices that are not interleaved.)
 void avx512_q8_0_dot_4rows(int64_t n, const void* rows, int64_t row_stride, const void* act,
                            size_t act_stride, int n_act, float* out, int64_t out_stride);
 

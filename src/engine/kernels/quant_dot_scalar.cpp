@@ -269,11 +269,4 @@ RowDotFn find_row_dot(TensorType weight_type, KernelLevel level) {
   return scalar_row_dot(weight_type);
 }
 
-RowDotFn find_split_row_dot(TensorType weight_type, KernelLevel level) {
-  if (level >= KernelLevel::kAvx512) {
-    if (RowDotFn fn = avx512_split_row_dot(weight_type)) return fn;
-  }
-  return scalar_split_row_dot(weight_type);
-}
-
 }  // namespace hearth

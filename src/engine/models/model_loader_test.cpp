@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "engine/gguf/gguf.h"
-#include "engine/kernels/split_layout.h"
+#include "engine/kernels/interleave_layout.h"
 #include "engine/models/model_weights.h"
 #include "hearth/engine.h"
 #include "support/fixtures.h"
@@ -237,8 +237,8 @@ TEST(ModelLoad, LongRopeFactorsAreChosenByContextSize) {
 namespace hearth {
 namespace {
 
-TEST(SplitWeights, RewritesTheChosenMatricesWithoutChangingThem) {
-  for (const char* name : {"tiny-qwen2-q8_0", "tiny-llama-spm-q4_0"}) {
+TEST(RepackWeights, InterleavesQ8_0AndQ4_0MatricesWithoutChangingThem) {
+  for (const char* name : {"tiny-qwen2-q8_0", "tiny-llama-spm-q4_0", "tiny-phi3-q4_k_m"}) {
     SCOPED_TRACE(name);
     auto file =
         gguf::File::open(testing::fixtures_dir() / "models" / (std::string(name) + ".gguf"));
@@ -246,28 +246,29 @@ TEST(SplitWeights, RewritesTheChosenMatricesWithoutChangingThem) {
     auto loaded = models::load_model_weights(*file);
     ASSERT_TRUE(loaded.has_value());
     models::ModelWeights before = *loaded;
-    EXPECT_EQ(models::split_weights(*loaded, KernelLevel::kAvx2), 0);  // no split kernels there
-    const int64_t rewritten = models::split_weights(*loaded, KernelLevel::kAvx512);
-    EXPECT_EQ(rewritten > 0, models::worth_splitting(before.layers[0].wq.type));
+    EXPECT_EQ(models::repack_weights(*loaded, KernelLevel::kAvx2), 0);  // no kernels there
+    const int64_t rewritten = models::repack_weights(*loaded, KernelLevel::kAvx512);
     const models::ModelWeights& after = *loaded;
-    EXPECT_EQ(after.output.data, after.token_embd.data);  // tied: one copy
+    if (before.tied_output) EXPECT_EQ(after.output.data, after.token_embd.data);  // one copy
+    int64_t interleaved = 0;
     const std::pair<const WeightMatrix*, const WeightMatrix*> pairs[] = {
         {&before.token_embd, &after.token_embd},
         {&before.layers[0].wq, &after.layers[0].wq},
+        {&before.layers[0].wk, &after.layers[0].wk},
         {&before.layers[1].w_down, &after.layers[1].w_down}};
     for (const auto& [old_m, new_m] : pairs) {
-      // Q8_0 is not rewritten; 64-wide rows are not whole 128-weight units.
-      const bool split =
-          models::worth_splitting(old_m->type) && can_split(old_m->type, old_m->cols);
-      EXPECT_EQ(new_m->layout, split ? WeightLayout::kSplit : WeightLayout::kGguf);
-      std::vector<float> expected(static_cast<size_t>(old_m->cols));
-      std::vector<float> actual(expected.size());
+      const bool expected = can_interleave(old_m->type, old_m->rows, old_m->cols);
+      EXPECT_EQ(new_m->layout, expected ? WeightLayout::kInterleaved : WeightLayout::kGguf);
+      interleaved += expected;
+      std::vector<float> want(static_cast<size_t>(old_m->cols));
+      std::vector<float> got(want.size());
       for (int64_t r : {int64_t{0}, old_m->rows / 2, old_m->rows - 1}) {
-        get_row(*old_m, r, expected.data());
-        get_row(*new_m, r, actual.data());
-        EXPECT_EQ(expected, actual) << "row " << r;
+        get_row(*old_m, r, want.data());
+        get_row(*new_m, r, got.data());
+        EXPECT_EQ(want, got) << "row " << r;
       }
     }
+    EXPECT_EQ(rewritten > 0, interleaved > 0);
   }
 }
 

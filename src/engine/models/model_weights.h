@@ -86,7 +86,7 @@ struct ModelWeights {
   std::vector<float> rope_factors_short;
   std::vector<float> rope_factors_long;
   std::vector<LayerWeights> layers;
-  // Memory the matrices point into when they no longer view the file (split_weights).
+  // Memory the matrices point into when they no longer view the file (repack_weights).
   std::vector<std::shared_ptr<void>> owned;
 
   // RoPE frequency divisors to use for a context of n_ctx tokens (empty = none). LongRoPE
@@ -98,13 +98,11 @@ struct ModelWeights {
 // tensor, shape or type.
 Result<ModelWeights> load_model_weights(const gguf::File& file);
 
-// Rewrites every matrix worth_splitting() names that has split kernels at `level`
-// (kernels/split_layout.h)
-// into the split layout, in memory `w` owns, and releases the file pages they were read from,
-// so the process holds each weight once. Returns the bytes rewritten (0 when `level` has no
-// split kernels). Call before the weights are shared between threads.
-int64_t split_weights(ModelWeights& w, KernelLevel level);
-// The weight types split_weights rewrites (those measured to decode faster split).
-bool worth_splitting(TensorType type);
+// At the AVX-512 level, rewrites every Q8_0 and Q4_0 matrix that can_interleave() into the
+// interleaved layout (kernels/interleave_layout.h), in memory `w` owns, and releases the file
+// pages they were read from, so the process holds each weight once. Returns the bytes
+// rewritten (0 below AVX-512, which has no kernels for it). Call before the weights are
+// shared between threads.
+int64_t repack_weights(ModelWeights& w, KernelLevel level);
 
 }  // namespace hearth::models

@@ -29,9 +29,9 @@ std::string embedding_only_error(const ModelInfo& info) {
                  info.arch, "): it computes embeddings and cannot generate text");
 }
 
-// HEARTH_SPLIT_WEIGHTS=0 keeps every matrix in the file's layout (to compare the layouts).
-bool split_weights_enabled() {
-  const char* value = std::getenv("HEARTH_SPLIT_WEIGHTS");
+// HEARTH_REPACK_WEIGHTS=0 keeps every matrix in the file's layout (to compare the layouts).
+bool repack_weights_enabled() {
+  const char* value = std::getenv("HEARTH_REPACK_WEIGHTS");
   return value == nullptr || std::string_view(value) != "0";
 }
 
@@ -64,7 +64,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::filesystem::path& path,
   auto weights = models::load_model_weights(state->file);
   if (!weights) return fail(str_cat(path.string(), ": ", weights.error().message));
   state->weights = std::move(*weights);
-  if (split_weights_enabled()) models::split_weights(state->weights, active_kernel_level());
+  if (repack_weights_enabled()) models::repack_weights(state->weights, active_kernel_level());
   auto tokenizer = Tokenizer::from_gguf(state->file);
   if (!tokenizer) return fail(str_cat(path.string(), ": ", tokenizer.error().message));
   if (tokenizer->n_vocab() > state->weights.hp.n_vocab) {

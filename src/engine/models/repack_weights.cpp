@@ -1,5 +1,5 @@
-// Load-time rewrite of the matrices worth_splitting() names into the split layout (see
-// kernels/split_layout.h for why the decode kernels want it).
+// Load-time rewrite of Q8_0 and Q4_0 matrices into the interleaved layout (see
+// kernels/interleave_layout.h for why the kernels want it).
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/kernels/split_layout.h"
+#include "engine/kernels/interleave_layout.h"
 #include "engine/models/model_weights.h"
 
 namespace hearth::models {
@@ -27,6 +27,11 @@ std::vector<WeightMatrix*> all_matrices(ModelWeights& w) {
   return out;
 }
 
+// A matrix's bytes, rounded up so that the next one starts on a 64-byte line.
+int64_t matrix_bytes(const WeightMatrix& m) {
+  return (interleaved_bytes(m.type, m.rows, m.cols) + 63) / 64 * 64;
+}
+
 // Drops the process's mapping of the whole pages inside [begin, begin + size): the page
 // cache keeps the file, but it no longer counts as this process's resident memory.
 void release_pages(const void* begin, int64_t size) {
@@ -37,7 +42,7 @@ void release_pages(const void* begin, int64_t size) {
   if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
 }
 
-// Anonymous memory for the split copies, in ordinary pages. MADV_HUGEPAGE was measured: it
+// Anonymous memory for the rewritten copies, in ordinary pages. MADV_HUGEPAGE was measured: it
 // decoded qwen2.5-0.5b Q8_0 at 70.8 tok/s instead of 64.3 in one quiet run, but the rewrite
 // then took 0.2-0.7 s instead of 0.3 s (0.5B) and loading a 1B model 1.2-2.1 s instead of 1.0
 // s, as the kernel compacted memory for the pages: too close to the 1 s to first token.
@@ -49,27 +54,17 @@ std::shared_ptr<void> allocate(size_t bytes) {
 
 }  // namespace
 
-// The types whose decoding gains from the split layout on the CPUs measured (Zen 4, qwen2.5-0.5b
-// shapes, `hearth bench`, 2 threads): Q4_0 decodes 4 tokens 1.3-1.6x faster and one token about
-// as fast. Q8_0 does not gain: one token is bound by memory bandwidth either way, and 4-token
-// steps ran at 114 tok/s against 144 in the file's layout (not explained; a guess: its split
-// activations, 2 bytes a weight column per token, no longer fit L1 next to the 4864-wide FFN
-// rows). Its kernels stay (tested) for CPUs where that balance differs.
-bool worth_splitting(TensorType type) {
-  return type == TensorType::Q4_0;
-}
-
-int64_t split_weights(ModelWeights& w, KernelLevel level) {
+int64_t repack_weights(ModelWeights& w, KernelLevel level) {
   if (level < KernelLevel::kAvx512) return 0;
   std::vector<WeightMatrix*> chosen;
   int64_t total = 0;
   for (WeightMatrix* m : all_matrices(w)) {
-    if (!m->data || m->layout != WeightLayout::kGguf || !worth_splitting(m->type) ||
-        !can_split(m->type, m->cols)) {
+    if (!m->data || m->layout != WeightLayout::kGguf ||
+        !can_interleave(m->type, m->rows, m->cols)) {
       continue;
     }
     chosen.push_back(m);
-    total += m->rows * split_row_bytes(m->type, m->cols);
+    total += matrix_bytes(*m);
   }
   if (chosen.empty()) return 0;
   std::shared_ptr<void> memory = allocate(static_cast<size_t>(total));
@@ -80,12 +75,12 @@ int64_t split_weights(ModelWeights& w, KernelLevel level) {
   std::vector<std::pair<WeightMatrix*, uint8_t*>> jobs;
   for (WeightMatrix* m : chosen) {
     jobs.emplace_back(m, dst);
-    dst += m->rows * split_row_bytes(m->type, m->cols);
+    dst += matrix_bytes(*m);
   }
   auto run = [&jobs](size_t first, size_t step) {
     for (size_t i = first; i < jobs.size(); i += step) {
       WeightMatrix& m = *jobs[i].first;
-      split_rows(m.type, m.data, m.rows, m.cols, jobs[i].second);
+      interleave_rows(m.type, m.data, m.rows, m.cols, jobs[i].second);
       release_pages(m.data, m.rows * row_bytes(traits(m.type), m.cols));
     }
   };
@@ -98,7 +93,7 @@ int64_t split_weights(ModelWeights& w, KernelLevel level) {
   }
   for (auto& [m, bytes] : jobs) {
     m->data = bytes;
-    m->layout = WeightLayout::kSplit;
+    m->layout = WeightLayout::kInterleaved;
   }
   if (w.tied_output) w.output = w.token_embd;
   w.owned.push_back(std::move(memory));

@@ -1,0 +1,80 @@
+// The interleaved layout for Q8_0 and Q4_0 weights: 16 rows side by side, one row per 32-bit
+// lane, and the activation blocks its kernels read.
+//
+// The row-dot kernels give every output row its own accumulator and reduce it across lanes
+// at the end, and decoding several tokens costs them float work per block, row and token.
+// With 16 rows interleaved 4 bytes at a time, one 64-byte load holds 4 codes of each of 16
+// rows; a vpdpbusd of it against a token's 4 activation codes (broadcast) adds 4 products to
+// all 16 rows, so a 32-weight block costs 8 of them plus 3 float operations per token for 16
+// rows, the weights are loaded once for every token of a step, and 16 results leave in one
+// store. The AVX-512 level rewrites such matrices once at load time when cols % 64 == 0:
+//
+//   matrix = groups of 16 rows; group = pairs of 32-column blocks, in column order;
+//   pair   = [codes of block b][codes of block b + 1][F16 scales of b (16)][scales of b + 1]
+//   codes  = 8 steps (Q8_0) of 64 bytes; byte 4 i + j of step s is element 4 s + j of row i,
+//            stored as q + 128 (the unsigned operand of vpdpbusd);
+//            4 steps (Q4_0) of 64 bytes; byte 4 i + j of step s holds element 4 s + j of row i
+//            in its low nibble and element 16 + 4 s + j in its high nibble (codes 0..15).
+//
+// A group takes exactly the bytes its 16 rows take in the file (34 or 18 per block and row),
+// so group g starts 16 g file rows into the matrix, and every pair is a whole number of
+// 64-byte lines. When rows % 16 != 0 the last group is padded with zero rows (an output head
+// of 151669 rows gains 11, 0.007%).
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/kernels/cpu.h"
+#include "engine/tensor/types.h"
+
+namespace hearth {
+
+inline constexpr int kInterleaveRows = 16;
+
+// True when a rows x cols matrix of `type` can be interleaved.
+bool can_interleave(TensorType type, int64_t rows, int64_t cols);
+// Bytes of the interleaved matrix: the file's bytes for whole groups of rows.
+int64_t interleaved_bytes(TensorType type, int64_t rows, int64_t cols);
+
+// Rewrites a matrix from the file's layout at src into the interleaved layout at dst
+// (interleaved_bytes of it). Requires can_interleave.
+void interleave_rows(TensorType type, const void* src, int64_t rows, int64_t cols, void* dst);
+// Decodes row `row` of an interleaved matrix starting at `matrix` to F32.
+void dequantize_interleaved_row(TensorType type, const void* matrix, int64_t row, int64_t cols,
+                                float* dst);
+
+// One 32-element activation block of one token: the Q8 codes and scale the file layout's
+// kernels use (same quantizer, same values), and the integer term that removes the weights'
+// code offset (128 for Q8_0, 8 for Q4_0) from a block's sum: -offset * sum(qs).
+struct InterleavedAct {
+  float d;
+  int32_t offset_sum;
+  int8_t qs[32];
+};
+static_assert(sizeof(InterleavedAct) == 40);
+
+// Bytes of one token's activation row of n elements.
+size_t interleaved_activation_bytes(int64_t n);
+// Quantizes n floats (n % 32 == 0) for weights of `weight_type`.
+void quantize_interleaved_activation(TensorType weight_type, const float* x, int64_t n,
+                                     InterleavedAct* dst, KernelLevel level);
+
+// Most tokens one kernel call takes.
+inline constexpr int kInterleaveMaxTokens = 8;
+
+// out[t * out_stride + i] = row i of the 16-row group at `group` . token t, for t < n_act
+// (1..kInterleaveMaxTokens); token t's activation row starts act_stride * t bytes after act.
+using InterleavedDotFn = void (*)(int64_t cols, const void* group, const void* act,
+                                  size_t act_stride, int n_act, float* out, int64_t out_stride);
+
+// The portable kernel (the reference for the vector one, and the fallback below AVX-512):
+// each row's sum is accumulated block by block as fma(block sum, weight d * activation d,
+// sum), the same expression in the same order as the AVX-512 kernel, so both agree exactly.
+InterleavedDotFn scalar_interleaved_dot(TensorType weight_type);
+InterleavedDotFn avx512_interleaved_dot(TensorType weight_type);
+InterleavedDotFn find_interleaved_dot(TensorType weight_type, KernelLevel level);
+
+}  // namespace hearth
