@@ -432,7 +432,8 @@ void gemm_quantized(std::span<const WeightMatrix* const> ws, const float* in, in
       const auto decode_unit = [&](int64_t row0, int n_rows) {
         if constexpr (requires { &Format::decode_group; }) {
           assert(row0 % kUnitRows == 0);  // padded to whole groups: 16 rows to decode
-          Format::decode_group(weights + row0 * stride, cols, codes.data(), scales.data());
+          Format::decode_group(weights + row0 * stride, cols, codes.data(), scales.data(),
+                               mins.data());
           return;
         }
         for (int r = 0; r < kUnitRows; ++r) {
@@ -611,6 +612,9 @@ bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, 
         return true;
       case TensorType::Q4_0:
         gemm_quantized<DecodeInterleaved<TensorType::Q4_0>>(ws, in, n_tokens, outs, pool);
+        return true;
+      case TensorType::Q4_K:
+        gemm_quantized<DecodeInterleavedQ4K>(ws, in, n_tokens, outs, pool);
         return true;
       default: return false;
     }

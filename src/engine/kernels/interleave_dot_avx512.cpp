@@ -1,7 +1,8 @@
 // AVX-512 VNNI kernels over interleaved 16-row groups (interleave_layout.h). Per 32-column
-// block: the 8 code vectors are loaded (Q4_0: 4, split into nibbles) and the 16 rows' scales
-// widened once for all the tokens; then per token 8 vpdpbusd against its broadcast codes,
-// starting from its offset term, one conversion and two float operations. Only called after
+// block: the 8 code vectors are loaded (Q4_0 and Q4_K: 4, split into nibbles) and the 16
+// rows' scales widened once for all the tokens (Q4_K: unpacked from their 6-bit fields once
+// per super-block); then per token 8 vpdpbusd against its broadcast codes, starting from its
+// offset term, one conversion and two float operations. Only called after
 // cpu.h confirmed AVX-512 F/BW/VL/VNNI; standard headers come before the target pragma, as in
 // quant_dot_avx2.cpp.
 #include <cstdint>
@@ -49,20 +50,19 @@ inline __m512i broadcast_codes(const int8_t* p) {
 // The integer sums of one block and one token for the 16 rows. One token alone splits the 8
 // dependent vpdpbusd into two chains, so their latency overlaps.
 template <bool kTwoChains>
-inline __m512i block_sums(const __m512i* w, const InterleavedAct& a) {
+inline __m512i block_sums(const __m512i* w, const int8_t* qs, __m512i start) {
   if constexpr (kTwoChains) {
-    __m512i even = _mm512_set1_epi32(a.offset_sum);
+    __m512i even = start;
     __m512i odd = _mm512_setzero_si512();
     for (int s = 0; s < kSteps; s += 2) {
-      even = _mm512_dpbusd_epi32(even, w[s], broadcast_codes(a.qs + 4 * s));
-      odd = _mm512_dpbusd_epi32(odd, w[s + 1], broadcast_codes(a.qs + 4 * s + 4));
+      even = _mm512_dpbusd_epi32(even, w[s], broadcast_codes(qs + 4 * s));
+      odd = _mm512_dpbusd_epi32(odd, w[s + 1], broadcast_codes(qs + 4 * s + 4));
     }
     return _mm512_add_epi32(even, odd);
   } else {
-    __m512i sum = _mm512_set1_epi32(a.offset_sum);
-    for (int s = 0; s < kSteps; ++s) {
-      sum = _mm512_dpbusd_epi32(sum, w[s], broadcast_codes(a.qs + 4 * s));
-    }
+    __m512i sum = start;
+    for (int s = 0; s < kSteps; ++s)
+      sum = _mm512_dpbusd_epi32(sum, w[s], broadcast_codes(qs + 4 * s));
     return sum;
   }
 }
@@ -94,7 +94,7 @@ void dot_group(int64_t cols, const void* group, const void* act, size_t act_stri
       const int64_t b = 2 * p + j;
       for (int t = 0; t < NT; ++t) {
         const InterleavedAct& block = a[t][b];
-        const __m512i sums = block_sums<NT == 1>(w, block);
+        const __m512i sums = block_sums<NT == 1>(w, block.qs, _mm512_set1_epi32(block.offset_sum));
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums),
                                  _mm512_mul_ps(dw, _mm512_set1_ps(block.d)), acc[t]);
       }
@@ -103,29 +103,141 @@ void dot_group(int64_t cols, const void* group, const void* act, size_t act_stri
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-template <class Codes>
-void dot(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act, float* out,
-         int64_t out_stride) {
+// Q4_K super-block layout (interleave_layout.h).
+constexpr int64_t kKScalesAt = 2048;
+constexpr int64_t kKDAt = kKScalesAt + 3 * 64;
+constexpr int64_t kKDminAt = kKDAt + 32;
+constexpr int64_t kKSuperBlockBytes = kKDminAt + 32;
+
+template <int NT>
+void dot_group_q4_k(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
+                    int64_t out_stride) {
+  const auto* base = static_cast<const uint8_t*>(group);
+  const InterleavedActK* a[NT];
+  for (int t = 0; t < NT; ++t) {
+    a[t] =
+        reinterpret_cast<const InterleavedActK*>(static_cast<const uint8_t*>(act) + act_stride * t);
+  }
+  const __m512i nibble = _mm512_set1_epi8(0x0F);
+  const __m512i six_bits = _mm512_set1_epi32(63);
+  const __m512i four_bits = _mm512_set1_epi32(0x0F);
+  const __m512i two_bits = _mm512_set1_epi32(3);
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t sb = 0; sb < cols / 256; ++sb) {
+    const uint8_t* super_block = base + sb * kKSuperBlockBytes;
+    for (int64_t line = 0; line < kKSuperBlockBytes; line += 64) {
+      _mm_prefetch(reinterpret_cast<const char*>(super_block + kPrefetchBytes + line), _MM_HINT_T0);
+    }
+    const __m512i packed_a = _mm512_loadu_si512(super_block + kKScalesAt);
+    const __m512i packed_b = _mm512_loadu_si512(super_block + kKScalesAt + 64);
+    const __m512i packed_c = _mm512_loadu_si512(super_block + kKScalesAt + 128);
+    const __m512 d =
+        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super_block + kKDAt)));
+    const __m512 dmin = _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(super_block + kKDminAt)));
+    __m512 partial[NT];
+    for (int t = 0; t < NT; ++t) partial[t] = _mm512_setzero_ps();
+    const auto sub_block = [&](int j, __m512i scale_bits, __m512i min_bits) {
+      const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(scale_bits));
+      const __m512 min = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(min_bits));
+      const uint8_t* codes = super_block + 512 * (j / 2);
+      __m512i w[kSteps];
+      for (int s = 0; s < kSteps; ++s) {
+        const __m512i packed = _mm512_loadu_si512(codes + 64 * s);
+        w[s] = _mm512_and_si512(j % 2 == 0 ? packed : _mm512_srli_epi16(packed, 4), nibble);
+      }
+      for (int t = 0; t < NT; ++t) {
+        const __m512i sums = block_sums<NT == 1>(w, a[t][sb].qs + 32 * j, _mm512_setzero_si512());
+        partial[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, partial[t]);
+        partial[t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(a[t][sb].sub_sums[j]), partial[t]);
+      }
+    };
+    // Sub-blocks 0-3: the low 6 bits of bytes j (scale) and 4 + j (min). 4-7: the nibbles of
+    // byte 8 + k with the top 2 bits of bytes k (scale) and 4 + k (min) above them.
+    __m512i a_bytes = packed_a, b_bytes = packed_b;
+    for (int j = 0; j < 4; ++j) {
+      sub_block(j, _mm512_and_si512(a_bytes, six_bits), _mm512_and_si512(b_bytes, six_bits));
+      a_bytes = _mm512_srli_epi32(a_bytes, 8);
+      b_bytes = _mm512_srli_epi32(b_bytes, 8);
+    }
+    __m512i c_bytes = packed_c;
+    __m512i a_top = _mm512_srli_epi32(packed_a, 6), b_top = _mm512_srli_epi32(packed_b, 6);
+    for (int k = 0; k < 4; ++k) {
+      const __m512i scale_bits =
+          _mm512_or_si512(_mm512_and_si512(c_bytes, four_bits),
+                          _mm512_slli_epi32(_mm512_and_si512(a_top, two_bits), 4));
+      const __m512i min_bits =
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(c_bytes, 4), four_bits),
+                          _mm512_slli_epi32(_mm512_and_si512(b_top, two_bits), 4));
+      sub_block(4 + k, scale_bits, min_bits);
+      c_bytes = _mm512_srli_epi32(c_bytes, 8);
+      a_top = _mm512_srli_epi32(a_top, 8);
+      b_top = _mm512_srli_epi32(b_top, 8);
+    }
+    for (int t = 0; t < NT; ++t) {
+      acc[t] = _mm512_fmadd_ps(partial[t], _mm512_set1_ps(a[t][sb].d), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+// Calls kernel<NT>(...) for the token count n_act.
+template <template <int> class Kernel>
+void by_token_count(int n_act, int64_t cols, const void* group, const void* act, size_t act_stride,
+                    float* out, int64_t out_stride) {
   static_assert(kInterleaveMaxTokens == 8);
   switch (n_act) {
-    case 1: return dot_group<Codes, 1>(cols, group, act, act_stride, out, out_stride);
-    case 2: return dot_group<Codes, 2>(cols, group, act, act_stride, out, out_stride);
-    case 3: return dot_group<Codes, 3>(cols, group, act, act_stride, out, out_stride);
-    case 4: return dot_group<Codes, 4>(cols, group, act, act_stride, out, out_stride);
-    case 5: return dot_group<Codes, 5>(cols, group, act, act_stride, out, out_stride);
-    case 6: return dot_group<Codes, 6>(cols, group, act, act_stride, out, out_stride);
-    case 7: return dot_group<Codes, 7>(cols, group, act, act_stride, out, out_stride);
-    case 8: return dot_group<Codes, 8>(cols, group, act, act_stride, out, out_stride);
+    case 1: return Kernel<1>::run(cols, group, act, act_stride, out, out_stride);
+    case 2: return Kernel<2>::run(cols, group, act, act_stride, out, out_stride);
+    case 3: return Kernel<3>::run(cols, group, act, act_stride, out, out_stride);
+    case 4: return Kernel<4>::run(cols, group, act, act_stride, out, out_stride);
+    case 5: return Kernel<5>::run(cols, group, act, act_stride, out, out_stride);
+    case 6: return Kernel<6>::run(cols, group, act, act_stride, out, out_stride);
+    case 7: return Kernel<7>::run(cols, group, act, act_stride, out, out_stride);
+    case 8: return Kernel<8>::run(cols, group, act, act_stride, out, out_stride);
     default: break;
   }
+}
+
+template <int NT>
+struct Q4KKernel {
+  static void run(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
+                  int64_t out_stride) {
+    dot_group_q4_k<NT>(cols, group, act, act_stride, out, out_stride);
+  }
+};
+
+template <class Codes>
+struct LegacyKernel {
+  template <int NT>
+  struct With {
+    static void run(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
+                    int64_t out_stride) {
+      dot_group<Codes, NT>(cols, group, act, act_stride, out, out_stride);
+    }
+  };
+};
+
+template <class Codes>
+void dot_legacy(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
+                float* out, int64_t out_stride) {
+  by_token_count<LegacyKernel<Codes>::template With>(n_act, cols, group, act, act_stride, out,
+                                                     out_stride);
+}
+
+void dot_q4_k(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
+              float* out, int64_t out_stride) {
+  by_token_count<Q4KKernel>(n_act, cols, group, act, act_stride, out, out_stride);
 }
 
 }  // namespace
 
 InterleavedDotFn avx512_interleaved_dot(TensorType weight_type) {
   switch (weight_type) {
-    case TensorType::Q8_0: return dot<CodesQ8_0>;
-    case TensorType::Q4_0: return dot<CodesQ4_0>;
+    case TensorType::Q8_0: return dot_legacy<CodesQ8_0>;
+    case TensorType::Q4_0: return dot_legacy<CodesQ4_0>;
+    case TensorType::Q4_K: return dot_q4_k;
     default: return nullptr;
   }
 }

@@ -15,6 +15,8 @@ namespace {
 constexpr int kSteps = 8;         // 4-element steps of a 32-element block
 constexpr int kPairScales = 64;   // bytes of a pair's two blocks' F16 scales
 constexpr int kBlockScales = 32;  // bytes of one block's 16 F16 scales
+constexpr int kSubBlocksK = 8;    // Q4_K: 8 sub-blocks of 32 per super-block
+constexpr int kSubBlockK = 32;
 
 // Code bytes of one block of 16 rows.
 int64_t block_code_bytes(TensorType type) {
@@ -26,7 +28,16 @@ int64_t pair_bytes(TensorType type) {
   return 2 * block_code_bytes(type) + kPairScales;
 }
 
+// Q4_K super-block of 16 rows: codes, packed scales, d, dmin.
+constexpr int64_t kKCodeBytes = kInterleaveRows * kSuperBlock / 2;     // 2048
+constexpr int64_t kKScalesAt = kKCodeBytes;                            // 3 vectors
+constexpr int64_t kKDAt = kKScalesAt + 3 * 64;                         // 2240
+constexpr int64_t kKDminAt = kKDAt + 2 * kInterleaveRows;              // 2272
+constexpr int64_t kKSuperBlockBytes = kKDminAt + 2 * kInterleaveRows;  // 2304
+static_assert(kKSuperBlockBytes == kInterleaveRows * static_cast<int64_t>(sizeof(BlockQ4_K)));
+
 int64_t group_bytes(TensorType type, int64_t cols) {
+  if (type == TensorType::Q4_K) return cols / kSuperBlock * kKSuperBlockBytes;
   return cols / (2 * kLegacyBlock) * pair_bytes(type);
 }
 
@@ -72,11 +83,105 @@ void dot_scalar(int64_t cols, const void* group, const void* act, size_t act_str
   }
 }
 
+// Q4_K: byte x (< 128) of row i's qs within a super-block's codes.
+uint8_t k_code_byte(const uint8_t* codes, int i, int x) {
+  return codes[512 * (x / 32) + 64 * (x % 32 / 4) + 4 * i + x % 4];
+}
+
+// Row i's 12 packed scale/min bytes, reassembled from the 3 vectors.
+void k_packed_scales(const uint8_t* super_block, int i, uint8_t* packed) {
+  for (int k = 0; k < 3; ++k)
+    std::memcpy(packed + 4 * k, super_block + kKScalesAt + 64 * k + 4 * i, 4);
+}
+
+float k_half(const uint8_t* super_block, int64_t at, int i) {
+  uint16_t h;
+  std::memcpy(&h, super_block + at + 2 * i, sizeof(h));
+  return fp16_to_fp32(h);
+}
+
+void dot_scalar_q4_k(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
+                     float* out, int64_t out_stride) {
+  const auto* base = static_cast<const uint8_t*>(group);
+  for (int t = 0; t < n_act; ++t) {
+    const auto* a =
+        reinterpret_cast<const InterleavedActK*>(static_cast<const uint8_t*>(act) + act_stride * t);
+    for (int i = 0; i < kInterleaveRows; ++i) {
+      float acc = 0.0f;
+      for (int64_t sb = 0; sb < cols / kSuperBlock; ++sb) {
+        const uint8_t* super_block = base + sb * kKSuperBlockBytes;
+        uint8_t packed[kPackedScalesK];
+        k_packed_scales(super_block, i, packed);
+        const float d = k_half(super_block, kKDAt, i);
+        const float dmin = k_half(super_block, kKDminAt, i);
+        float partial = 0.0f;
+        for (int j = 0; j < kSubBlocksK; ++j) {
+          int32_t sum = 0;
+          for (int e = 0; e < kSubBlockK; ++e) {
+            const uint8_t byte = k_code_byte(super_block, i, 32 * (j / 2) + e);
+            sum += ((byte >> (4 * (j % 2))) & 0x0F) * a[sb].qs[32 * j + e];
+          }
+          uint8_t scale, min;
+          unpack_scale_min_k(packed, j, &scale, &min);
+          partial = std::fma(static_cast<float>(sum), d * static_cast<float>(scale), partial);
+          partial = std::fma(-(dmin * static_cast<float>(min)), a[sb].sub_sums[j], partial);
+        }
+        acc = std::fma(partial, a[sb].d, acc);
+      }
+      out[t * out_stride + i] = acc;
+    }
+  }
+}
+
+void interleave_q4_k(const void* src, int64_t rows, int64_t cols, uint8_t* dst) {
+  const int64_t n_blocks = cols / kSuperBlock;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(
+        static_cast<const uint8_t*>(src) + r * n_blocks * static_cast<int64_t>(sizeof(BlockQ4_K)));
+    uint8_t* group = dst + r / kInterleaveRows * group_bytes(TensorType::Q4_K, cols);
+    const int i = static_cast<int>(r % kInterleaveRows);
+    for (int64_t sb = 0; sb < n_blocks; ++sb) {
+      const BlockQ4_K& b = blocks[sb];
+      uint8_t* super_block = group + sb * kKSuperBlockBytes;
+      for (int x = 0; x < kSuperBlock / 2; x += 4) {
+        std::memcpy(super_block + 512 * (x / 32) + 64 * (x % 32 / 4) + 4 * i, b.qs + x, 4);
+      }
+      for (int k = 0; k < 3; ++k) {
+        std::memcpy(super_block + kKScalesAt + 64 * k + 4 * i, b.scales + 4 * k, 4);
+      }
+      std::memcpy(super_block + kKDAt + 2 * i, &b.d, 2);
+      std::memcpy(super_block + kKDminAt + 2 * i, &b.dmin, 2);
+    }
+  }
+}
+
+void dequantize_q4_k_row(const uint8_t* group, int i, int64_t cols, float* dst) {
+  for (int64_t sb = 0; sb < cols / kSuperBlock; ++sb) {
+    const uint8_t* super_block = group + sb * kKSuperBlockBytes;
+    uint8_t packed[kPackedScalesK];
+    k_packed_scales(super_block, i, packed);
+    const float d = k_half(super_block, kKDAt, i);
+    const float dmin = k_half(super_block, kKDminAt, i);
+    for (int j = 0; j < kSubBlocksK; ++j, dst += kSubBlockK) {
+      uint8_t scale, min;
+      unpack_scale_min_k(packed, j, &scale, &min);
+      // As dequantize_row_q4_k computes it, so both give the same floats.
+      const float step = d * scale;
+      const float offset = dmin * min;
+      for (int e = 0; e < kSubBlockK; ++e) {
+        const uint8_t byte = k_code_byte(super_block, i, 32 * (j / 2) + e);
+        dst[e] = step * static_cast<float>((byte >> (4 * (j % 2))) & 0x0F) - offset;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 bool can_interleave(TensorType type, int64_t rows, int64_t cols) {
-  return (type == TensorType::Q8_0 || type == TensorType::Q4_0) && rows > 0 && cols > 0 &&
-         cols % (2 * kLegacyBlock) == 0;
+  if (rows <= 0 || cols <= 0) return false;
+  if (type == TensorType::Q4_K) return cols % kSuperBlock == 0;
+  return (type == TensorType::Q8_0 || type == TensorType::Q4_0) && cols % (2 * kLegacyBlock) == 0;
 }
 
 int64_t interleaved_bytes(TensorType type, int64_t rows, int64_t cols) {
@@ -91,6 +196,7 @@ void interleave_rows(TensorType type, const void* src, int64_t rows, int64_t col
     const int64_t last = rows / kInterleaveRows * group_bytes(type, cols);
     std::memset(static_cast<uint8_t*>(dst) + last, 0, static_cast<size_t>(group_bytes(type, cols)));
   }
+  if (type == TensorType::Q4_K) return interleave_q4_k(src, rows, cols, static_cast<uint8_t*>(dst));
   for (int64_t g = 0; g * kInterleaveRows < rows; ++g) {
     auto* group = static_cast<uint8_t*>(dst) + g * group_bytes(type, cols);
     for (int i = 0; i < kInterleaveRows && g * kInterleaveRows + i < rows; ++i) {
@@ -122,6 +228,7 @@ void dequantize_interleaved_row(TensorType type, const void* matrix, int64_t row
   const auto* group =
       static_cast<const uint8_t*>(matrix) + row / kInterleaveRows * group_bytes(type, cols);
   const int i = static_cast<int>(row % kInterleaveRows);
+  if (type == TensorType::Q4_K) return dequantize_q4_k_row(group, i, cols, dst);
   const int32_t offset = code_offset(type);
   for (int64_t b = 0; b < cols / kLegacyBlock; ++b) {
     const uint8_t* codes = block_codes(type, group, b);
@@ -132,22 +239,41 @@ void dequantize_interleaved_row(TensorType type, const void* matrix, int64_t row
   }
 }
 
-size_t interleaved_activation_bytes(int64_t n) {
+size_t interleaved_activation_bytes(TensorType weight_type, int64_t n) {
+  if (weight_type == TensorType::Q4_K) {
+    return static_cast<size_t>(n / kSuperBlock) * sizeof(InterleavedActK);
+  }
   return static_cast<size_t>(n / kLegacyBlock) * sizeof(InterleavedAct);
 }
 
-void quantize_interleaved_activation(TensorType weight_type, const float* x, int64_t n,
-                                     InterleavedAct* dst, KernelLevel level) {
+void quantize_interleaved_activation(TensorType weight_type, const float* x, int64_t n, void* dst,
+                                     KernelLevel level) {
+  if (weight_type == TensorType::Q4_K) {
+    thread_local std::vector<BlockQ8_K> blocks;
+    blocks.resize(static_cast<size_t>(n / kSuperBlock));
+    quantize_activation_row_at(ActivationFormat::kQ8K, x, blocks.data(), n, level);
+    auto* out = static_cast<InterleavedActK*>(dst);
+    for (size_t b = 0; b < blocks.size(); ++b) {
+      out[b].d = blocks[b].d;
+      for (int j = 0; j < kSubBlocksK; ++j) {
+        out[b].sub_sums[j] =
+            static_cast<float>(blocks[b].bsums[2 * j] + blocks[b].bsums[2 * j + 1]);
+      }
+      std::memcpy(out[b].qs, blocks[b].qs, sizeof(out[b].qs));
+    }
+    return;
+  }
   thread_local std::vector<BlockQ8Act> blocks;
   blocks.resize(static_cast<size_t>(n / kLegacyBlock));
   quantize_activation_row_at(ActivationFormat::kQ8, x, blocks.data(), n, level);
   const int32_t offset = code_offset(weight_type);
+  auto* out = static_cast<InterleavedAct*>(dst);
   for (size_t b = 0; b < blocks.size(); ++b) {
     int32_t sum = 0;
     for (int8_t q : blocks[b].qs) sum += q;
-    dst[b].d = blocks[b].d;
-    dst[b].offset_sum = -offset * sum;
-    std::memcpy(dst[b].qs, blocks[b].qs, sizeof(dst[b].qs));
+    out[b].d = blocks[b].d;
+    out[b].offset_sum = -offset * sum;
+    std::memcpy(out[b].qs, blocks[b].qs, sizeof(out[b].qs));
   }
 }
 
@@ -155,6 +281,7 @@ InterleavedDotFn scalar_interleaved_dot(TensorType weight_type) {
   switch (weight_type) {
     case TensorType::Q8_0: return dot_scalar<TensorType::Q8_0>;
     case TensorType::Q4_0: return dot_scalar<TensorType::Q4_0>;
+    case TensorType::Q4_K: return dot_scalar_q4_k;
     default: return nullptr;
   }
 }

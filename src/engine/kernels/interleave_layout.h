@@ -1,5 +1,5 @@
-// The interleaved layout for Q8_0 and Q4_0 weights: 16 rows side by side, one row per 32-bit
-// lane, and the activation blocks its kernels read.
+// The interleaved layout for Q8_0, Q4_0 and Q4_K weights: 16 rows side by side, one row per
+// 32-bit lane, and the activation blocks its kernels read.
 //
 // The row-dot kernels give every output row its own accumulator and reduce it across lanes
 // at the end, and decoding several tokens costs them float work per block, row and token.
@@ -7,7 +7,8 @@
 // rows; a vpdpbusd of it against a token's 4 activation codes (broadcast) adds 4 products to
 // all 16 rows, so a 32-weight block costs 8 of them plus 3 float operations per token for 16
 // rows, the weights are loaded once for every token of a step, and 16 results leave in one
-// store. The AVX-512 level rewrites such matrices once at load time when cols % 64 == 0:
+// store. The AVX-512 level rewrites such matrices once at load time when cols % 64 == 0
+// (Q4_K: whole 256-element super-blocks):
 //
 //   matrix = groups of 16 rows; group = pairs of 32-column blocks, in column order;
 //   pair   = [codes of block b][codes of block b + 1][F16 scales of b (16)][scales of b + 1]
@@ -16,7 +17,14 @@
 //            4 steps (Q4_0) of 64 bytes; byte 4 i + j of step s holds element 4 s + j of row i
 //            in its low nibble and element 16 + 4 s + j in its high nibble (codes 0..15).
 //
-// A group takes exactly the bytes its 16 rows take in the file (34 or 18 per block and row),
+//   Q4_K: group = super-blocks in column order, each 2304 bytes:
+//   [codes: 4 pairs of sub-blocks x 8 steps of 64 bytes; byte 4 i + j of step s of pair p is
+//    byte 32 p + 4 s + j of row i's qs: sub-block 2 p's element 4 s + j in its low nibble,
+//    sub-block 2 p + 1's in its high nibble]
+//   [the 12 packed scale/min bytes of every row: 3 vectors, dword i of vector k = bytes
+//    4 k .. 4 k + 3 of row i's]  [F16 d of the 16 rows]  [F16 dmin of the 16 rows]
+//
+// A group takes exactly the bytes its 16 rows take in the file (34, 18 or 144 per block),
 // so group g starts 16 g file rows into the matrix, and every pair is a whole number of
 // 64-byte lines. When rows % 16 != 0 the last group is padded with zero rows (an output head
 // of 151669 rows gains 11, 0.007%).
@@ -46,9 +54,9 @@ void interleave_rows(TensorType type, const void* src, int64_t rows, int64_t col
 void dequantize_interleaved_row(TensorType type, const void* matrix, int64_t row, int64_t cols,
                                 float* dst);
 
-// One 32-element activation block of one token: the Q8 codes and scale the file layout's
-// kernels use (same quantizer, same values), and the integer term that removes the weights'
-// code offset (128 for Q8_0, 8 for Q4_0) from a block's sum: -offset * sum(qs).
+// One 32-element activation block of one token for Q8_0 / Q4_0: the Q8 codes and scale the
+// file layout's kernels use (same quantizer, same values), and the integer term that removes
+// the weights' code offset (128 for Q8_0, 8 for Q4_0) from a block's sum: -offset * sum(qs).
 struct InterleavedAct {
   float d;
   int32_t offset_sum;
@@ -56,11 +64,21 @@ struct InterleavedAct {
 };
 static_assert(sizeof(InterleavedAct) == 40);
 
-// Bytes of one token's activation row of n elements.
-size_t interleaved_activation_bytes(int64_t n);
-// Quantizes n floats (n % 32 == 0) for weights of `weight_type`.
-void quantize_interleaved_activation(TensorType weight_type, const float* x, int64_t n,
-                                     InterleavedAct* dst, KernelLevel level);
+// One 256-element activation block for Q4_K: the Q8_K codes and scale, and the sum of the
+// codes of each 32-element sub-block (for the weights' mins), as floats.
+struct InterleavedActK {
+  float d;
+  float sub_sums[8];
+  int8_t qs[256];
+};
+static_assert(sizeof(InterleavedActK) == 292);
+
+// Bytes of one token's activation row of n elements, for weights of `weight_type`.
+size_t interleaved_activation_bytes(TensorType weight_type, int64_t n);
+// Quantizes n floats (whole blocks) for weights of `weight_type` into InterleavedAct or, for
+// Q4_K, InterleavedActK blocks.
+void quantize_interleaved_activation(TensorType weight_type, const float* x, int64_t n, void* dst,
+                                     KernelLevel level);
 
 // Most tokens one kernel call takes.
 inline constexpr int kInterleaveMaxTokens = 8;
@@ -70,9 +88,11 @@ inline constexpr int kInterleaveMaxTokens = 8;
 using InterleavedDotFn = void (*)(int64_t cols, const void* group, const void* act,
                                   size_t act_stride, int n_act, float* out, int64_t out_stride);
 
-// The portable kernel (the reference for the vector one, and the fallback below AVX-512):
-// each row's sum is accumulated block by block as fma(block sum, weight d * activation d,
-// sum), the same expression in the same order as the AVX-512 kernel, so both agree exactly.
+// The portable kernel (the reference for the vector one, and the fallback below AVX-512)
+// evaluates the same float expressions in the same order as the AVX-512 kernel, so both agree
+// exactly: per row, block by block, fma(block sum, weight d * activation d, sum) (Q4_K: per
+// super-block s = fma(sub-block sum, d * scale, s) then fma(-(dmin * min), code sum, s) for
+// each sub-block, and sum = fma(s, activation d, sum)).
 InterleavedDotFn scalar_interleaved_dot(TensorType weight_type);
 InterleavedDotFn avx512_interleaved_dot(TensorType weight_type);
 InterleavedDotFn find_interleaved_dot(TensorType weight_type, KernelLevel level);

@@ -20,7 +20,12 @@
 namespace hearth {
 namespace {
 
-constexpr TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0};
+constexpr TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K};
+
+// A realistic row length each type can interleave (K-quants: whole 256-element blocks).
+int64_t cols_for(TensorType type) {
+  return type == TensorType::Q4_K ? 1024 : 896;
+}
 
 bool has_avx512() {
   return best_kernel_level(cpu_features()) >= KernelLevel::kAvx512;
@@ -40,7 +45,10 @@ TEST(InterleaveLayout, WhichShapesInterleave) {
   EXPECT_EQ(interleaved_bytes(TensorType::Q8_0, 42, 896), 48 * 28 * 34);
   EXPECT_EQ(interleaved_bytes(TensorType::Q4_0, 32, 896), 32 * 28 * 18);
   EXPECT_FALSE(can_interleave(TensorType::Q8_0, 64, 96));  // not whole block pairs
-  EXPECT_FALSE(can_interleave(TensorType::Q4_K, 64, 1024));
+  EXPECT_TRUE(can_interleave(TensorType::Q4_K, 64, 1024));
+  EXPECT_FALSE(can_interleave(TensorType::Q4_K, 64, 896));  // not whole super-blocks
+  EXPECT_FALSE(can_interleave(TensorType::Q6_K, 64, 1024));
+  EXPECT_EQ(interleaved_bytes(TensorType::Q4_K, 20, 512), 32 * 2 * 144);
   EXPECT_FALSE(can_interleave(TensorType::F16, 64, 1024));
 }
 
@@ -48,12 +56,15 @@ TEST(InterleaveLayout, RowsDequantizeAsTheFileRows) {
   std::mt19937 rng(7);
   for (TensorType type : kTypes) {
     SCOPED_TRACE(tensor_type_name(type));
-    const int64_t rows = 45, cols = 192;  // two whole groups and a padded one
+    const int64_t rows = 45, cols = type == TensorType::Q4_K ? 512 : 192;  // 2 groups + padded
     // Random bytes: every code value, -128 included for Q8_0; random F16 scales.
     std::vector<uint8_t> gguf(static_cast<size_t>(rows * row_bytes(traits(type), cols)));
     for (auto& b : gguf) b = static_cast<uint8_t>(rng());
     const auto block_bytes = static_cast<size_t>(traits(type).type_size);
-    for (size_t at = 0; at < gguf.size(); at += block_bytes) gguf[at + 1] &= 0x3B;
+    for (size_t at = 0; at < gguf.size(); at += block_bytes) {
+      gguf[at + 1] &= 0x3B;                                // finite, modest d
+      if (type == TensorType::Q4_K) gguf[at + 3] &= 0x3B;  // and dmin
+    }
     const std::vector<uint8_t> interleaved = interleaved_copy(type, gguf, rows, cols);
     const WeightMatrix file{type, gguf.data(), rows, cols};
     const WeightMatrix rewritten{type, interleaved.data(), rows, cols, WeightLayout::kInterleaved};
@@ -67,30 +78,33 @@ TEST(InterleaveLayout, RowsDequantizeAsTheFileRows) {
 }
 
 // Unit scales and small integer activations (absmax 127, so d = 1 and the codes are the
-// values): every sum is a small integer, so both interleaved kernels must reproduce the file
-// layout's scalar kernel bit for bit, for every token count.
+// values): every sum is an integer a float holds exactly, so both interleaved kernels must
+// reproduce the file layout's scalar kernel bit for bit, for every token count.
 TEST(InterleaveLayout, KernelsGiveTheFileKernelsSumsExactly) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> small(-4, 4);
   for (TensorType type : kTypes) {
-    for (int64_t n : {64, 896, 1088}) {
+    const std::vector<int64_t> lengths = type == TensorType::Q4_K
+                                             ? std::vector<int64_t>{256, 1024}
+                                             : std::vector<int64_t>{64, 896, 1088};
+    for (int64_t n : lengths) {
       SCOPED_TRACE(::testing::Message() << tensor_type_name(type) << " n=" << n);
       const int64_t rows = kInterleaveRows;
       const std::vector<uint8_t> gguf = testing::unit_scale_weights(type, rows, n, rng);
       const std::vector<uint8_t> interleaved = interleaved_copy(type, gguf, rows, n);
       std::vector<float> x(static_cast<size_t>(n * kInterleaveMaxTokens));
       for (size_t i = 0; i < x.size(); ++i) {
-        x[i] = i % kLegacyBlock == 0 ? 127.0f : static_cast<float>(small(rng));
+        const int64_t block = type == TensorType::Q4_K ? kSuperBlock : kLegacyBlock;
+        x[i] = static_cast<int64_t>(i) % block == 0 ? 127.0f : static_cast<float>(small(rng));
       }
-      const size_t file_stride = activation_row_bytes(ActivationFormat::kQ8, n);
-      const size_t stride = interleaved_activation_bytes(n);
+      const ActivationFormat format = activation_format(type);
+      const size_t file_stride = activation_row_bytes(format, n);
+      const size_t stride = interleaved_activation_bytes(type, n);
       std::vector<uint8_t> file_act(file_stride * kInterleaveMaxTokens);
       std::vector<uint8_t> act(stride * kInterleaveMaxTokens);
       for (int t = 0; t < kInterleaveMaxTokens; ++t) {
-        quantize_activation_row(ActivationFormat::kQ8, x.data() + t * n,
-                                file_act.data() + file_stride * t, n);
-        quantize_interleaved_activation(type, x.data() + t * n, n,
-                                        reinterpret_cast<InterleavedAct*>(act.data() + stride * t),
+        quantize_activation_row(format, x.data() + t * n, file_act.data() + file_stride * t, n);
+        quantize_interleaved_activation(type, x.data() + t * n, n, act.data() + stride * t,
                                         KernelLevel::kScalar);
       }
       for (int n_act = 1; n_act <= kInterleaveMaxTokens; ++n_act) {
@@ -125,20 +139,18 @@ TEST(InterleaveLayout, VectorKernelEqualsPortableKernel) {
   std::normal_distribution<float> dist(0.0f, 1.0f);
   for (TensorType type : kTypes) {
     SCOPED_TRACE(tensor_type_name(type));
-    const int64_t rows = 2 * kInterleaveRows, cols = 896;
+    const int64_t rows = 2 * kInterleaveRows, cols = cols_for(type);
     const testing::QuantizedMatrix m = testing::random_quantized_matrix(type, rows, cols, rng);
     const std::vector<uint8_t> interleaved = interleaved_copy(type, m.bytes, rows, cols);
-    const size_t stride = interleaved_activation_bytes(cols);
+    const size_t stride = interleaved_activation_bytes(type, cols);
     std::vector<float> x(static_cast<size_t>(cols * kInterleaveMaxTokens));
     for (auto& v : x) v = dist(rng);
     std::vector<uint8_t> act(stride * kInterleaveMaxTokens), simd_act(act.size());
     for (int t = 0; t < kInterleaveMaxTokens; ++t) {
-      quantize_interleaved_activation(type, x.data() + t * cols, cols,
-                                      reinterpret_cast<InterleavedAct*>(act.data() + stride * t),
+      quantize_interleaved_activation(type, x.data() + t * cols, cols, act.data() + stride * t,
                                       KernelLevel::kScalar);
-      quantize_interleaved_activation(
-          type, x.data() + t * cols, cols,
-          reinterpret_cast<InterleavedAct*>(simd_act.data() + stride * t), KernelLevel::kAvx512);
+      quantize_interleaved_activation(type, x.data() + t * cols, cols, simd_act.data() + stride * t,
+                                      KernelLevel::kAvx512);
     }
     ASSERT_EQ(simd_act, act);
     const int64_t group_bytes = kInterleaveRows * row_bytes(traits(type), cols);
@@ -165,7 +177,7 @@ TEST(InterleaveLayout, MatmulAgreesWithTheFileLayout) {
   std::vector<KernelLevel> levels = {KernelLevel::kScalar};
   if (has_avx512()) levels.push_back(KernelLevel::kAvx512);
   for (TensorType type : kTypes) {
-    const int64_t cols = 896;
+    const int64_t cols = cols_for(type);
     const int64_t rows[] = {96, 37};  // whole groups, then a padded last group
     std::vector<testing::QuantizedMatrix> m;
     std::vector<std::vector<uint8_t>> interleaved;

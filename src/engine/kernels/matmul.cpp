@@ -50,11 +50,10 @@ void interleaved_dot_many(std::span<const WeightMatrix* const> ws, const float* 
   const WeightMatrix& first = *ws[0];
   const InterleavedDotFn dot = find_interleaved_dot(first.type, level);
   assert(dot);
-  const size_t act_stride = interleaved_activation_bytes(first.cols);
+  const size_t act_stride = interleaved_activation_bytes(first.type, first.cols);
   const uint8_t* act =
       quantized_rows(in, n_tokens, first.cols, act_stride, pool, [&](const float* x, uint8_t* dst) {
-        quantize_interleaved_activation(first.type, x, first.cols,
-                                        reinterpret_cast<InterleavedAct*>(dst), level);
+        quantize_interleaved_activation(first.type, x, first.cols, dst, level);
       });
   std::array<int64_t, kMaxGemmMatrices + 1> group_start{};
   for (size_t i = 0; i < ws.size(); ++i) {
