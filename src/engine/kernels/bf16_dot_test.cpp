@@ -200,5 +200,32 @@ TEST(Bf16, MatmulWithinActivationRoundingOfF32) {
   }
 }
 
+// The GEMM (a whole prompt) and the row dots (one token at a time) round the activations
+// alike, so on the same data they differ only by the order of F32 additions.
+TEST(Bf16, GemmEqualsRowDotsUpToAdditionOrder) {
+  if (!has_bf16()) GTEST_SKIP() << "no AVX512-BF16 on this CPU";
+  std::mt19937 rng(13);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  const int64_t rows = 45, cols = 897, n_tokens = 37;
+  std::vector<float> wf(rows * cols), x(n_tokens * cols);
+  for (auto& v : wf) v = bf16_to_fp32(fp32_to_bf16(dist(rng)));
+  for (auto& v : x) v = dist(rng);
+  const std::vector<uint16_t> w = to_bf16_row(wf);
+  const WeightMatrix matrix{TensorType::BF16, w.data(), rows, cols};
+  std::vector<float> batched(n_tokens * rows), stepped(n_tokens * rows);
+  matmul_at_level(matrix, x.data(), n_tokens, batched.data(), nullptr, kBf16);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    matmul_at_level(matrix, x.data() + t * cols, 1, stepped.data() + t * rows, nullptr, kBf16);
+  }
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t r = 0; r < rows; ++r) {
+      double magnitude = 0;
+      for (int64_t k = 0; k < cols; ++k) magnitude += std::fabs(wf[r * cols + k] * x[t * cols + k]);
+      ASSERT_NEAR(batched[t * rows + r], stepped[t * rows + r], 1e-5 * magnitude)
+          << "token " << t << " row " << r;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hearth
