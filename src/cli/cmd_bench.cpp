@@ -126,7 +126,7 @@ Result<std::filesystem::path> synthetic_model(const BenchArgs& args) {
     return fail("unknown shape '" + args.synthetic + "'; known:" + known);
   }
   if (!models::is_synthetic_mix(args.type)) {
-    return fail("unknown --type '" + args.type + "' (f16, q8_0, q4_0, q4_k_m, q5_k_m)");
+    return fail("unknown --type '" + args.type + "' (f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m)");
   }
   std::filesystem::path dir = args.cache_dir;
   if (dir.empty()) {

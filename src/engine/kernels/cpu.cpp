@@ -93,7 +93,9 @@ const CpuFeatures& cpu_features() {
 
 KernelLevel best_kernel_level(const CpuFeatures& f) {
   if (!(f.avx2 && f.fma && f.f16c)) return KernelLevel::kScalar;
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) return KernelLevel::kAvx512;
+  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) {
+    return f.avx512bf16 ? KernelLevel::kAvx512Bf16 : KernelLevel::kAvx512;
+  }
   return KernelLevel::kAvx2;
 }
 
@@ -113,6 +115,7 @@ std::optional<KernelLevel> parse_kernel_level(std::string_view name) {
   if (name == "scalar") return KernelLevel::kScalar;
   if (name == "avx2") return KernelLevel::kAvx2;
   if (name == "avx512") return KernelLevel::kAvx512;
+  if (name == "avx512bf16") return KernelLevel::kAvx512Bf16;
   return std::nullopt;
 }
 
@@ -121,6 +124,7 @@ std::string_view kernel_level_name(KernelLevel level) {
     case KernelLevel::kScalar: return "scalar";
     case KernelLevel::kAvx2: return "avx2";
     case KernelLevel::kAvx512: return "avx512";
+    case KernelLevel::kAvx512Bf16: return "avx512bf16";
   }
   return "unknown";
 }

@@ -2,8 +2,8 @@
 //
 // The binary is built for baseline x86-64; SIMD kernels carry their own target attributes
 // and are only called when the running CPU (and OS, for the wider register state) supports
-// them. HEARTH_KERNELS=scalar|avx2|avx512 caps the level, e.g. to test every path on one
-// machine; a level above what the CPU has is lowered to the best it does have.
+// them. HEARTH_KERNELS=scalar|avx2|avx512|avx512bf16 caps the level, e.g. to test every path
+// on one machine; a level above what the CPU has is lowered to the best it does have.
 #pragma once
 
 #include <optional>
@@ -28,12 +28,14 @@ struct CpuFeatures {
   std::string describe() const;  // e.g. "avx2 fma f16c avx512f ..." for logs and benchmarks
 };
 
-enum class KernelLevel { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+// Ordered: each level has every path of the levels below it, so `level >= kAvx512` holds at
+// kAvx512Bf16 too. kAvx512Bf16 only changes BF16 weights (BF16 activations, vdpbf16ps).
+enum class KernelLevel { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kAvx512Bf16 = 3 };
 
 // Detected once; cheap to call.
 const CpuFeatures& cpu_features();
 // The highest level the features allow (kAvx2 needs AVX2+FMA+F16C; kAvx512 additionally
-// AVX-512 F/BW/VL/VNNI).
+// AVX-512 F/BW/VL/VNNI; kAvx512Bf16 additionally AVX512-BF16).
 KernelLevel best_kernel_level(const CpuFeatures& features);
 // best_kernel_level(cpu_features()) capped by $HEARTH_KERNELS, read once.
 KernelLevel active_kernel_level();

@@ -31,6 +31,12 @@ inline constexpr int64_t kAvx2GemmMinTokens = 8;
 bool avx512_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
                  ThreadPool* pool);
 
+// AVX512-BF16 GEMM for BF16 weights (gemm_bf16_avx512.cpp); false, touching nothing, for
+// other types and layouts. Activations are rounded to BF16 as the row-dot path of that level
+// rounds them.
+bool avx512bf16_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                     ThreadPool* pool);
+
 // Matrices sharing one input (q/k/v, gate/up) in one call: the activations are quantized once.
 inline constexpr size_t kMaxGemmMatrices = 4;
 // False, touching nothing, unless all of ws have one GEMM-capable type and one column count

@@ -101,7 +101,7 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
     for (size_t i = 0; i < ws.size(); ++i) matmul_reference(*ws[i], in, n_tokens, outs[i], pool);
     return;
   }
-  const ActivationFormat format = activation_format(first.type);
+  const ActivationFormat format = activation_format(first.type, level);
   const size_t act_stride = activation_row_bytes(format, first.cols);
   const void* act = in;
   if (format != ActivationFormat::kF32) {
@@ -166,6 +166,7 @@ bool gemm_pays(const WeightMatrix& w, int64_t n_tokens) {
 bool try_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
               ThreadPool* pool, KernelLevel level) {
   if (!gemm_pays(w, n_tokens)) return false;
+  if (level >= KernelLevel::kAvx512Bf16 && avx512bf16_gemm(w, in, n_tokens, out, pool)) return true;
   if (level >= KernelLevel::kAvx512) return avx512_gemm(w, in, n_tokens, out, pool);
   if (level == KernelLevel::kAvx2 && w.layout == WeightLayout::kGguf) {
     return n_tokens >= kAvx2GemmMinTokens && avx2_gemm(w, in, n_tokens, out, pool);

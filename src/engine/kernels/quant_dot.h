@@ -28,15 +28,25 @@ struct BlockQ8Act {
 };
 static_assert(sizeof(BlockQ8Act) == 40);
 
-enum class ActivationFormat { kF32, kQ8, kQ8K };
+// kBF16: one bfloat16 per element, rounded as vcvtne2ps2bf16 does (to_bf16_like_hardware).
+enum class ActivationFormat { kF32, kQ8, kQ8K, kBF16 };
 
+// The format the row-dot kernels of `level` take. Only BF16 weights at kAvx512Bf16 differ
+// from the one-argument form: they take BF16 activations for vdpbf16ps.
+ActivationFormat activation_format(TensorType weight_type, KernelLevel level);
+// The format below kAvx512Bf16 (the same at every lower level).
 ActivationFormat activation_format(TensorType weight_type);
 size_t activation_row_bytes(ActivationFormat format, int64_t n);
 void quantize_activation_row(ActivationFormat format, const float* x, void* dst, int64_t n);
 // The same, bit for bit, with the vector quantizer where `level` has one.
 void avx512_quantize_activation_row(ActivationFormat format, const float* x, void* dst, int64_t n);
+void avx512bf16_convert_row(const float* x, uint16_t* dst, int64_t n);
 void quantize_activation_row_at(ActivationFormat format, const float* x, void* dst, int64_t n,
                                 KernelLevel level);
+
+// F32 -> BF16 as the AVX512-BF16 converters do it: round to nearest even, but zero (keeping
+// the sign) for subnormal inputs, which fp32_to_bf16 rounds instead.
+uint16_t to_bf16_like_hardware(float x);
 
 // out[t] = sum_k w[k] * a_t[k] for t < n_act (1..kMaxTokenTile); activation row t starts at
 // act + t * act_stride bytes.
@@ -47,6 +57,11 @@ using RowDotFn = void (*)(int64_t n, const void* weight_row, const void* act, si
 RowDotFn scalar_row_dot(TensorType weight_type);
 RowDotFn avx2_row_dot(TensorType weight_type);
 RowDotFn avx512_row_dot(TensorType weight_type);
+// BF16 weights against kBF16 activations (null for other types): the portable reference, and
+// vdpbf16ps with F32 accumulation. Products of two BF16 values are exact in F32, so the two
+// differ only by the order of the F32 additions.
+RowDotFn scalar_bf16_act_row_dot(TensorType weight_type);
+RowDotFn avx512bf16_row_dot(TensorType weight_type);
 
 // The best kernel at or below `level` (never null for a type matmul supports).
 RowDotFn find_row_dot(TensorType weight_type, KernelLevel level);

@@ -166,6 +166,8 @@ void avx512_quantize_activation_row(ActivationFormat format, const float* x, voi
       blocks[b].d = quantize_block(x, kSuperBlock, blocks[b].qs, sums);
       for (int j = 0; j < kSuperBlock / 16; ++j) blocks[b].bsums[j] = static_cast<int16_t>(sums[j]);
     }
+  } else if (format == ActivationFormat::kBF16) {  // vcvtne2ps2bf16 is a level above
+    quantize_activation_row(format, x, dst, n);
   } else {
     std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float));
   }

@@ -1,6 +1,7 @@
 // Portable reference kernels for quantized-activation dot products, and activation
 // quantization. The SIMD kernels are tested against these.
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 
@@ -201,7 +202,32 @@ void quantize_q8_act(const float* x, BlockQ8Act* dst, int64_t n) {
   }
 }
 
+// BF16 weights and BF16 activations; each product is exact in F32.
+void row_dot_bf16_act(int64_t n, const void* weight_row, const void* act, size_t stride, int n_act,
+                      float* out) {
+  const auto* w = static_cast<const uint16_t*>(weight_row);
+  for (int t = 0; t < n_act; ++t) {
+    const auto* a = act_blocks<uint16_t>(act, stride, t);
+    float sum = 0.0f;
+    for (int64_t k = 0; k < n; ++k) sum += bf16_to_fp32(w[k]) * bf16_to_fp32(a[k]);
+    out[t] = sum;
+  }
+}
+
 }  // namespace
+
+uint16_t to_bf16_like_hardware(float x) {
+  const uint32_t bits = std::bit_cast<uint32_t>(x);
+  if ((bits & 0x7F800000u) == 0) return static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  return fp32_to_bf16(x);
+}
+
+ActivationFormat activation_format(TensorType weight_type, KernelLevel level) {
+  if (weight_type == TensorType::BF16 && level >= KernelLevel::kAvx512Bf16) {
+    return ActivationFormat::kBF16;
+  }
+  return activation_format(weight_type);
+}
 
 ActivationFormat activation_format(TensorType weight_type) {
   switch (weight_type) {
@@ -221,6 +247,7 @@ size_t activation_row_bytes(ActivationFormat format, int64_t n) {
   switch (format) {
     case ActivationFormat::kQ8: return static_cast<size_t>(n / kLegacyBlock) * sizeof(BlockQ8Act);
     case ActivationFormat::kQ8K: return static_cast<size_t>(n / kSuperBlock) * sizeof(BlockQ8_K);
+    case ActivationFormat::kBF16: return static_cast<size_t>(n) * sizeof(uint16_t);
     case ActivationFormat::kF32: break;
   }
   return static_cast<size_t>(n) * sizeof(float);
@@ -230,6 +257,11 @@ void quantize_activation_row(ActivationFormat format, const float* x, void* dst,
   switch (format) {
     case ActivationFormat::kQ8: return quantize_q8_act(x, static_cast<BlockQ8Act*>(dst), n);
     case ActivationFormat::kQ8K: return quantize_row_q8_k(x, static_cast<BlockQ8_K*>(dst), n);
+    case ActivationFormat::kBF16: {
+      auto* out = static_cast<uint16_t*>(dst);
+      for (int64_t i = 0; i < n; ++i) out[i] = to_bf16_like_hardware(x[i]);
+      return;
+    }
     case ActivationFormat::kF32:
       std::memcpy(dst, x, static_cast<size_t>(n) * sizeof(float));
       return;
@@ -238,6 +270,12 @@ void quantize_activation_row(ActivationFormat format, const float* x, void* dst,
 
 void quantize_activation_row_at(ActivationFormat format, const float* x, void* dst, int64_t n,
                                 KernelLevel level) {
+  if (format == ActivationFormat::kBF16) {
+    if (level >= KernelLevel::kAvx512Bf16) {
+      return avx512bf16_convert_row(x, static_cast<uint16_t*>(dst), n);
+    }
+    return quantize_activation_row(format, x, dst, n);
+  }
   if (level >= KernelLevel::kAvx512) return avx512_quantize_activation_row(format, x, dst, n);
   quantize_activation_row(format, x, dst, n);
 }
@@ -259,7 +297,16 @@ RowDotFn scalar_row_dot(TensorType weight_type) {
   }
 }
 
+RowDotFn scalar_bf16_act_row_dot(TensorType weight_type) {
+  return weight_type == TensorType::BF16 ? row_dot_bf16_act : nullptr;
+}
+
 RowDotFn find_row_dot(TensorType weight_type, KernelLevel level) {
+  // The kernel must take the activations matmul prepares for this level.
+  if (activation_format(weight_type, level) == ActivationFormat::kBF16) {
+    if (RowDotFn fn = avx512bf16_row_dot(weight_type)) return fn;
+    return scalar_bf16_act_row_dot(weight_type);
+  }
   if (level >= KernelLevel::kAvx512) {
     if (RowDotFn fn = avx512_row_dot(weight_type)) return fn;
   }

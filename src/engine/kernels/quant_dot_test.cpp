@@ -225,8 +225,21 @@ TEST(QuantDot, MatmulLevelsAgree) {
       for (int level = 1; level <= static_cast<int>(best); ++level) {
         matmul_at_level(matrix, x.data(), n_tokens, got.data(), &pool,
                         static_cast<KernelLevel>(level));
+        // That level rounds the activations of BF16 weights to BF16: by up to 2^-9 each, so
+        // the sums by up to 2^-9 of sum |w * x| (bf16_dot_test.cpp tests it more closely).
+        const bool bf16_acts =
+            activation_format(type, static_cast<KernelLevel>(level)) == ActivationFormat::kBF16;
         for (size_t i = 0; i < got.size(); ++i) {
-          ASSERT_NEAR(got[i], expected[i], 1e-4 * (1 + std::fabs(expected[i])))
+          double bound = 1e-4 * (1 + std::fabs(expected[i]));
+          if (bf16_acts) {
+            const int64_t t = static_cast<int64_t>(i) / rows, r = static_cast<int64_t>(i) % rows;
+            double magnitude = 0;
+            for (int64_t k = 0; k < cols; ++k) {
+              magnitude += std::fabs(wf[r * cols + k] * x[t * cols + k]);
+            }
+            bound += 0x1p-8 * magnitude;
+          }
+          ASSERT_NEAR(got[i], expected[i], bound)
               << tensor_type_name(type) << " level " << level << " index " << i;
         }
       }
@@ -259,8 +272,10 @@ TEST(Cpu, LevelsAndNames) {
   EXPECT_EQ(parse_kernel_level("scalar"), KernelLevel::kScalar);
   EXPECT_EQ(parse_kernel_level("avx2"), KernelLevel::kAvx2);
   EXPECT_EQ(parse_kernel_level("avx512"), KernelLevel::kAvx512);
+  EXPECT_EQ(parse_kernel_level("avx512bf16"), KernelLevel::kAvx512Bf16);
   EXPECT_EQ(parse_kernel_level("sse"), std::nullopt);
-  for (auto level : {KernelLevel::kScalar, KernelLevel::kAvx2, KernelLevel::kAvx512}) {
+  for (auto level :
+       {KernelLevel::kScalar, KernelLevel::kAvx2, KernelLevel::kAvx512, KernelLevel::kAvx512Bf16}) {
     EXPECT_EQ(parse_kernel_level(kernel_level_name(level)), level);
   }
   EXPECT_LE(active_kernel_level(), best_kernel_level(cpu_features()));
@@ -272,6 +287,12 @@ TEST(Cpu, LevelsAndNames) {
   CpuFeatures avx512 = avx2;
   avx512.avx512f = avx512.avx512bw = avx512.avx512vl = avx512.avx512vnni = true;
   EXPECT_EQ(best_kernel_level(avx512), KernelLevel::kAvx512);
+  CpuFeatures bf16_without_avx512 = avx2;
+  bf16_without_avx512.avx512bf16 = true;
+  EXPECT_EQ(best_kernel_level(bf16_without_avx512), KernelLevel::kAvx2);
+  CpuFeatures avx512bf16 = avx512;
+  avx512bf16.avx512bf16 = true;
+  EXPECT_EQ(best_kernel_level(avx512bf16), KernelLevel::kAvx512Bf16);
   std::printf("  cpu: %s; best level %s, active %s\n", cpu_features().describe().c_str(),
               std::string(kernel_level_name(best_kernel_level(cpu_features()))).c_str(),
               std::string(kernel_level_name(active_kernel_level())).c_str());

@@ -76,6 +76,8 @@ TensorType pick_type(std::string_view mix, Role role, int64_t layer, int64_t n_l
   TensorType t = TensorType::F16;
   if (mix == "f16") {
     t = TensorType::F16;
+  } else if (mix == "bf16") {
+    t = TensorType::BF16;
   } else if (mix == "q8_0") {
     t = TensorType::Q8_0;
   } else if (mix == "q4_0") {
@@ -95,6 +97,7 @@ TensorType pick_type(std::string_view mix, Role role, int64_t layer, int64_t n_l
 
 uint32_t file_type_code(std::string_view mix) {
   if (mix == "f16") return 1;
+  if (mix == "bf16") return 32;
   if (mix == "q8_0") return 7;
   if (mix == "q4_0") return 2;
   if (mix == "q4_k_m") return 15;
@@ -220,7 +223,8 @@ const SyntheticShape* find_synthetic_shape(std::string_view name) {
 }
 
 bool is_synthetic_mix(std::string_view mix) {
-  return mix == "f16" || mix == "q8_0" || mix == "q4_0" || mix == "q4_k_m" || mix == "q5_k_m";
+  return mix == "f16" || mix == "bf16" || mix == "q8_0" || mix == "q4_0" || mix == "q4_k_m" ||
+         mix == "q5_k_m";
 }
 
 Status write_synthetic_model(const SyntheticShape& s, std::string_view mix, const gguf::File& vocab,
