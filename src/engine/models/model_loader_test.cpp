@@ -249,7 +249,9 @@ TEST(RepackWeights, InterleavesQ8_0AndQ4_0MatricesWithoutChangingThem) {
     EXPECT_EQ(models::repack_weights(*loaded, KernelLevel::kAvx2), 0);  // no kernels there
     const int64_t rewritten = models::repack_weights(*loaded, KernelLevel::kAvx512);
     const models::ModelWeights& after = *loaded;
-    if (before.tied_output) EXPECT_EQ(after.output.data, after.token_embd.data);  // one copy
+    if (before.tied_output) {
+      EXPECT_EQ(after.output.data, after.token_embd.data);  // one copy
+    }
     int64_t interleaved = 0;
     const std::pair<const WeightMatrix*, const WeightMatrix*> pairs[] = {
         {&before.token_embd, &after.token_embd},
