@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "engine/kernels/vector_ops.h"
+
 namespace hearth {
 
 Status SamplerParams::validate() const {
@@ -87,22 +89,20 @@ struct ByLogit {
 int32_t Sampler::sample(std::span<const float> logits) {
   const auto n_vocab = static_cast<int32_t>(logits.size());
   logits_.resize(logits.size());
-  for (int32_t i = 0; i < n_vocab; ++i) {
-    // NaN logits (a broken model) must never win: treat them as impossible.
-    logits_[i] = std::isnan(logits[i]) ? -std::numeric_limits<float>::infinity() : logits[i];
-  }
+  // NaN logits (a broken model) must never win: they become impossible.
+  copy_finite(logits.data(), logits_.data(), n_vocab);
   for (const auto& [id, bias] : params_.logit_bias) {
     if (id >= 0 && id < n_vocab) logits_[id] += bias;
   }
   apply_penalties(logits_);
   const ByLogit by_logit{&logits_};
 
-  int32_t best = 0;
-  for (int32_t i = 1; i < n_vocab; ++i) {
-    if (by_logit(i, best)) best = i;
-  }
+  // The highest logit, the lowest id among equals.
+  const float max_logit = max_value(logits_.data(), n_vocab);
+  const auto best =
+      static_cast<int32_t>(std::find(logits_.begin(), logits_.end(), max_logit) - logits_.begin());
   // Greedy, or nothing is possible at all (every token banned): no draw to make.
-  if (params_.temperature <= 0.0f || std::isinf(logits_[best])) return best;
+  if (params_.temperature <= 0.0f || std::isinf(max_logit)) return best;
 
   // The candidate ids. Sorting all of a 150k vocabulary every step would cost as much as a
   // small model's forward pass, so the order is only established where a filter needs it:
@@ -120,13 +120,16 @@ int32_t Sampler::sample(std::span<const float> logits) {
   }
 
   // Weights relative to the best token (which has weight 1): temperature, then exp.
-  const float max_logit = logits_[best];
   const float inv_t = 1.0f / params_.temperature;
   weights_.resize(logits.size());
   double total = 0;
-  for (int32_t id : ids_) {
-    weights_[id] = std::exp((logits_[id] - max_logit) * inv_t);
-    total += weights_[id];
+  if (sorted) {
+    for (int32_t id : ids_) {
+      weights_[id] = std::exp((logits_[id] - max_logit) * inv_t);
+      total += weights_[id];
+    }
+  } else {  // every token: one vector pass
+    total = exp_shifted(logits_.data(), n_vocab, max_logit, inv_t, weights_.data());
   }
 
   if (params_.top_p < 1.0f) {
