@@ -6,28 +6,24 @@
 
 #include "engine/kernels/cpu.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-
-#include "engine/kernels/vec_math.h"
-#endif
-
 namespace hearth {
 namespace {
 
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
 
 #if defined(__x86_64__)
+}  // namespace
+}  // namespace hearth
 
-// GCC 12's AVX-512 headers start some operations from _mm512_undefined_*(), which trips
-// -Wmaybe-uninitialized false positives inside the headers once inlined here.
-#if !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+#include "engine/kernels/avx512_begin.inc"
+#include "engine/kernels/vec_math.h"
 
-__attribute__((target("avx512f"))) void copy_finite_avx512(const float* in, float* out, int64_t n) {
+namespace hearth {
+namespace {
+
+// The tails avoid std::max and std::isnan: template code instantiated inside this region
+// could be the copy the linker keeps for the whole program.
+void copy_finite_avx512(const float* in, float* out, int64_t n) {
   const __m512 minus_inf = _mm512_set1_ps(kMinusInf);
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) {
@@ -35,21 +31,19 @@ __attribute__((target("avx512f"))) void copy_finite_avx512(const float* in, floa
     const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
     _mm512_storeu_ps(out + i, _mm512_mask_blend_ps(nan, x, minus_inf));
   }
-  for (; i < n; ++i) out[i] = std::isnan(in[i]) ? kMinusInf : in[i];
+  for (; i < n; ++i) out[i] = in[i] != in[i] ? kMinusInf : in[i];
 }
 
-__attribute__((target("avx512f"))) float max_value_avx512(const float* x, int64_t n) {
+float max_value_avx512(const float* x, int64_t n) {
   __m512 best = _mm512_set1_ps(kMinusInf);
   int64_t i = 0;
   for (; i + 16 <= n; i += 16) best = _mm512_max_ps(best, _mm512_loadu_ps(x + i));
   float result = _mm512_reduce_max_ps(best);
-  for (; i < n; ++i) result = std::max(result, x[i]);
+  for (; i < n; ++i) result = x[i] > result ? x[i] : result;
   return result;
 }
 
-__attribute__((target("avx512f,fma"))) double exp_shifted_avx512(const float* x, int64_t n,
-                                                                 float shift, float scale,
-                                                                 float* out) {
+double exp_shifted_avx512(const float* x, int64_t n, float shift, float scale, float* out) {
   const __m512 shift_v = _mm512_set1_ps(shift);
   const __m512 scale_v = _mm512_set1_ps(scale);
   __m512d sum_low = _mm512_setzero_pd(), sum_high = _mm512_setzero_pd();
@@ -71,9 +65,13 @@ __attribute__((target("avx512f,fma"))) double exp_shifted_avx512(const float* x,
   return total;
 }
 
-#if !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+}  // namespace
+}  // namespace hearth
+
+#include "engine/kernels/avx512_end.inc"
+
+namespace hearth {
+namespace {
 
 bool use_avx512() {
   return active_kernel_level() >= KernelLevel::kAvx512;
