@@ -616,6 +616,9 @@ bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, 
       case TensorType::Q4_K:
         gemm_quantized<DecodeInterleavedQ4K>(ws, in, n_tokens, outs, pool);
         return true;
+      case TensorType::Q6_K:
+        gemm_quantized<DecodeInterleavedQ6K>(ws, in, n_tokens, outs, pool);
+        return true;
       default: return false;
     }
   }

@@ -176,6 +176,44 @@ void dot_group_q4_k(int64_t cols, const void* group, const void* act, size_t act
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
 
+#include "engine/kernels/interleave_avx512.inc"
+
+template <int NT>
+void dot_group_q6_k(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
+                    int64_t out_stride) {
+  const auto* base = static_cast<const uint8_t*>(group);
+  const InterleavedActK* a[NT];
+  for (int t = 0; t < NT; ++t) {
+    a[t] =
+        reinterpret_cast<const InterleavedActK*>(static_cast<const uint8_t*>(act) + act_stride * t);
+  }
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t sb = 0; sb < cols / 256; ++sb) {
+    const uint8_t* super_block = base + sb * kQ6SuperBlockBytes;
+    const __m512 d =
+        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super_block + kQ6DAt)));
+    __m512 partial[NT];
+    for (int t = 0; t < NT; ++t) partial[t] = _mm512_setzero_ps();
+    for (int s = 0; s < 16; ++s) {
+      const __m512 scale = q6_k_scales(super_block, s, d);
+      __m512i w[4];
+      q6_k_steps(super_block, s, w);
+      for (int t = 0; t < NT; ++t) {
+        const int8_t* qs = a[t][sb].qs + 16 * s;
+        __m512i sums = _mm512_set1_epi32(a[t][sb].offset_sums[s]);
+        for (int k = 0; k < 4; ++k)
+          sums = _mm512_dpbusd_epi32(sums, w[k], broadcast_codes(qs + 4 * k));
+        partial[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, partial[t]);
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      acc[t] = _mm512_fmadd_ps(partial[t], _mm512_set1_ps(a[t][sb].d), acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
 // Calls kernel<NT>(...) for the token count n_act.
 template <template <int> class Kernel>
 void by_token_count(int n_act, int64_t cols, const void* group, const void* act, size_t act_stride,
@@ -202,6 +240,14 @@ struct Q4KKernel {
   }
 };
 
+template <int NT>
+struct Q6KKernel {
+  static void run(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
+                  int64_t out_stride) {
+    dot_group_q6_k<NT>(cols, group, act, act_stride, out, out_stride);
+  }
+};
+
 template <class Codes>
 struct LegacyKernel {
   template <int NT>
@@ -225,6 +271,11 @@ void dot_q4_k(int64_t cols, const void* group, const void* act, size_t act_strid
   by_token_count<Q4KKernel>(n_act, cols, group, act, act_stride, out, out_stride);
 }
 
+void dot_q6_k(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
+              float* out, int64_t out_stride) {
+  by_token_count<Q6KKernel>(n_act, cols, group, act, act_stride, out, out_stride);
+}
+
 }  // namespace
 
 InterleavedDotFn avx512_interleaved_dot(TensorType weight_type) {
@@ -232,6 +283,7 @@ InterleavedDotFn avx512_interleaved_dot(TensorType weight_type) {
     case TensorType::Q8_0: return dot_legacy<CodesQ8_0>;
     case TensorType::Q4_0: return dot_legacy<CodesQ4_0>;
     case TensorType::Q4_K: return dot_q4_k;
+    case TensorType::Q6_K: return dot_q6_k;
     default: return nullptr;
   }
 }

@@ -36,8 +36,16 @@ constexpr int64_t kKDminAt = kKDAt + 2 * kInterleaveRows;              // 2272
 constexpr int64_t kKSuperBlockBytes = kKDminAt + 2 * kInterleaveRows;  // 2304
 static_assert(kKSuperBlockBytes == kInterleaveRows * static_cast<int64_t>(sizeof(BlockQ4_K)));
 
+// Q6_K super-block of 16 rows: ql, qh, scales, d.
+constexpr int64_t kQ6QhAt = 32 * 64;
+constexpr int64_t kQ6ScalesAt = kQ6QhAt + 16 * 64;
+constexpr int64_t kQ6DAt = kQ6ScalesAt + 4 * 64;
+constexpr int64_t kQ6SuperBlockBytes = kQ6DAt + 2 * kInterleaveRows;  // 3360
+static_assert(kQ6SuperBlockBytes == kInterleaveRows * static_cast<int64_t>(sizeof(BlockQ6_K)));
+
 int64_t group_bytes(TensorType type, int64_t cols) {
   if (type == TensorType::Q4_K) return cols / kSuperBlock * kKSuperBlockBytes;
+  if (type == TensorType::Q6_K) return cols / kSuperBlock * kQ6SuperBlockBytes;
   return cols / (2 * kLegacyBlock) * pair_bytes(type);
 }
 
@@ -176,11 +184,84 @@ void dequantize_q4_k_row(const uint8_t* group, int i, int64_t cols, float* dst) 
   }
 }
 
+// Q6_K: byte x of row i's bytes stored from `at` in 4-byte chunks (ql, qh or scales).
+uint8_t chunked_byte(const uint8_t* super_block, int64_t at, int i, int x) {
+  return super_block[at + 64 * (x / 4) + 4 * i + x % 4];
+}
+
+// Q6_K: the 6-bit code (0..63, offset 32) of element e (< 256) of row i.
+int q6_code(const uint8_t* super_block, int i, int e) {
+  const int half = e / 128, m = e % 128 / 32, l = e % 32;
+  const uint8_t low = chunked_byte(super_block, 0, i, 64 * half + l + (m % 2) * 32);
+  const uint8_t high = chunked_byte(super_block, kQ6QhAt, i, 32 * half + l);
+  return ((low >> (4 * (m / 2))) & 0x0F) | (((high >> (2 * m)) & 3) << 4);
+}
+
+void dot_scalar_q6_k(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
+                     float* out, int64_t out_stride) {
+  const auto* base = static_cast<const uint8_t*>(group);
+  for (int t = 0; t < n_act; ++t) {
+    const auto* a =
+        reinterpret_cast<const InterleavedActK*>(static_cast<const uint8_t*>(act) + act_stride * t);
+    for (int i = 0; i < kInterleaveRows; ++i) {
+      float acc = 0.0f;
+      for (int64_t sb = 0; sb < cols / kSuperBlock; ++sb) {
+        const uint8_t* super_block = base + sb * kQ6SuperBlockBytes;
+        const float d = k_half(super_block, kQ6DAt, i);
+        float partial = 0.0f;
+        for (int s = 0; s < 16; ++s) {
+          int32_t sum = a[sb].offset_sums[s];
+          for (int e = 16 * s; e < 16 * s + 16; ++e)
+            sum += q6_code(super_block, i, e) * a[sb].qs[e];
+          const auto scale = static_cast<int8_t>(chunked_byte(super_block, kQ6ScalesAt, i, s));
+          partial = std::fma(static_cast<float>(sum), d * static_cast<float>(scale), partial);
+        }
+        acc = std::fma(partial, a[sb].d, acc);
+      }
+      out[t * out_stride + i] = acc;
+    }
+  }
+}
+
+void interleave_q6_k(const void* src, int64_t rows, int64_t cols, uint8_t* dst) {
+  const int64_t n_blocks = cols / kSuperBlock;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(
+        static_cast<const uint8_t*>(src) + r * n_blocks * static_cast<int64_t>(sizeof(BlockQ6_K)));
+    uint8_t* group = dst + r / kInterleaveRows * group_bytes(TensorType::Q6_K, cols);
+    const int i = static_cast<int>(r % kInterleaveRows);
+    for (int64_t sb = 0; sb < n_blocks; ++sb) {
+      const BlockQ6_K& b = blocks[sb];
+      uint8_t* super_block = group + sb * kQ6SuperBlockBytes;
+      for (int c = 0; c < 32; ++c) std::memcpy(super_block + 64 * c + 4 * i, b.ql + 4 * c, 4);
+      for (int c = 0; c < 16; ++c) {
+        std::memcpy(super_block + kQ6QhAt + 64 * c + 4 * i, b.qh + 4 * c, 4);
+      }
+      for (int c = 0; c < 4; ++c) {
+        std::memcpy(super_block + kQ6ScalesAt + 64 * c + 4 * i, b.scales + 4 * c, 4);
+      }
+      std::memcpy(super_block + kQ6DAt + 2 * i, &b.d, 2);
+    }
+  }
+}
+
+void dequantize_q6_k_row(const uint8_t* group, int i, int64_t cols, float* dst) {
+  for (int64_t sb = 0; sb < cols / kSuperBlock; ++sb, dst += kSuperBlock) {
+    const uint8_t* super_block = group + sb * kQ6SuperBlockBytes;
+    const float d = k_half(super_block, kQ6DAt, i);
+    for (int e = 0; e < kSuperBlock; ++e) {
+      const auto scale = static_cast<int8_t>(chunked_byte(super_block, kQ6ScalesAt, i, e / 16));
+      // As dequantize_row_q6_k computes it, so both give the same floats.
+      dst[e] = d * scale * (q6_code(super_block, i, e) - 32);
+    }
+  }
+}
+
 }  // namespace
 
 bool can_interleave(TensorType type, int64_t rows, int64_t cols) {
   if (rows <= 0 || cols <= 0) return false;
-  if (type == TensorType::Q4_K) return cols % kSuperBlock == 0;
+  if (type == TensorType::Q4_K || type == TensorType::Q6_K) return cols % kSuperBlock == 0;
   return (type == TensorType::Q8_0 || type == TensorType::Q4_0) && cols % (2 * kLegacyBlock) == 0;
 }
 
@@ -197,6 +278,7 @@ void interleave_rows(TensorType type, const void* src, int64_t rows, int64_t col
     std::memset(static_cast<uint8_t*>(dst) + last, 0, static_cast<size_t>(group_bytes(type, cols)));
   }
   if (type == TensorType::Q4_K) return interleave_q4_k(src, rows, cols, static_cast<uint8_t*>(dst));
+  if (type == TensorType::Q6_K) return interleave_q6_k(src, rows, cols, static_cast<uint8_t*>(dst));
   for (int64_t g = 0; g * kInterleaveRows < rows; ++g) {
     auto* group = static_cast<uint8_t*>(dst) + g * group_bytes(type, cols);
     for (int i = 0; i < kInterleaveRows && g * kInterleaveRows + i < rows; ++i) {
@@ -229,6 +311,7 @@ void dequantize_interleaved_row(TensorType type, const void* matrix, int64_t row
       static_cast<const uint8_t*>(matrix) + row / kInterleaveRows * group_bytes(type, cols);
   const int i = static_cast<int>(row % kInterleaveRows);
   if (type == TensorType::Q4_K) return dequantize_q4_k_row(group, i, cols, dst);
+  if (type == TensorType::Q6_K) return dequantize_q6_k_row(group, i, cols, dst);
   const int32_t offset = code_offset(type);
   for (int64_t b = 0; b < cols / kLegacyBlock; ++b) {
     const uint8_t* codes = block_codes(type, group, b);
@@ -240,7 +323,7 @@ void dequantize_interleaved_row(TensorType type, const void* matrix, int64_t row
 }
 
 size_t interleaved_activation_bytes(TensorType weight_type, int64_t n) {
-  if (weight_type == TensorType::Q4_K) {
+  if (weight_type == TensorType::Q4_K || weight_type == TensorType::Q6_K) {
     return static_cast<size_t>(n / kSuperBlock) * sizeof(InterleavedActK);
   }
   return static_cast<size_t>(n / kLegacyBlock) * sizeof(InterleavedAct);
@@ -248,7 +331,7 @@ size_t interleaved_activation_bytes(TensorType weight_type, int64_t n) {
 
 void quantize_interleaved_activation(TensorType weight_type, const float* x, int64_t n, void* dst,
                                      KernelLevel level) {
-  if (weight_type == TensorType::Q4_K) {
+  if (weight_type == TensorType::Q4_K || weight_type == TensorType::Q6_K) {
     thread_local std::vector<BlockQ8_K> blocks;
     blocks.resize(static_cast<size_t>(n / kSuperBlock));
     quantize_activation_row_at(ActivationFormat::kQ8K, x, blocks.data(), n, level);
@@ -259,6 +342,7 @@ void quantize_interleaved_activation(TensorType weight_type, const float* x, int
         out[b].sub_sums[j] =
             static_cast<float>(blocks[b].bsums[2 * j] + blocks[b].bsums[2 * j + 1]);
       }
+      for (int j = 0; j < 16; ++j) out[b].offset_sums[j] = -32 * blocks[b].bsums[j];
       std::memcpy(out[b].qs, blocks[b].qs, sizeof(out[b].qs));
     }
     return;
@@ -282,6 +366,7 @@ InterleavedDotFn scalar_interleaved_dot(TensorType weight_type) {
     case TensorType::Q8_0: return dot_scalar<TensorType::Q8_0>;
     case TensorType::Q4_0: return dot_scalar<TensorType::Q4_0>;
     case TensorType::Q4_K: return dot_scalar_q4_k;
+    case TensorType::Q6_K: return dot_scalar_q6_k;
     default: return nullptr;
   }
 }

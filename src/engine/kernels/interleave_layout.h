@@ -1,5 +1,5 @@
-// The interleaved layout for Q8_0, Q4_0 and Q4_K weights: 16 rows side by side, one row per
-// 32-bit lane, and the activation blocks its kernels read.
+// The interleaved layout for Q8_0, Q4_0, Q4_K and Q6_K weights: 16 rows side by side, one row
+// per 32-bit lane, and the activation blocks its kernels read.
 //
 // The row-dot kernels give every output row its own accumulator and reduce it across lanes
 // at the end, and decoding several tokens costs them float work per block, row and token.
@@ -8,7 +8,7 @@
 // all 16 rows, so a 32-weight block costs 8 of them plus 3 float operations per token for 16
 // rows, the weights are loaded once for every token of a step, and 16 results leave in one
 // store. The AVX-512 level rewrites such matrices once at load time when cols % 64 == 0
-// (Q4_K: whole 256-element super-blocks):
+// (K-quants: whole 256-element super-blocks):
 //
 //   matrix = groups of 16 rows; group = pairs of 32-column blocks, in column order;
 //   pair   = [codes of block b][codes of block b + 1][F16 scales of b (16)][scales of b + 1]
@@ -24,7 +24,11 @@
 //   [the 12 packed scale/min bytes of every row: 3 vectors, dword i of vector k = bytes
 //    4 k .. 4 k + 3 of row i's]  [F16 d of the 16 rows]  [F16 dmin of the 16 rows]
 //
-// A group takes exactly the bytes its 16 rows take in the file (34, 18 or 144 per block),
+//   Q6_K: super-blocks of 3360 bytes: [ql: 32 vectors, dword i of vector c = bytes 4 c ..
+//   4 c + 3 of row i's ql]  [qh: 16 vectors, likewise]  [scales: 4 vectors, likewise]
+//   [F16 d of the 16 rows]; codes are rebuilt from ql and qh per 16-element sub-block.
+//
+// A group takes exactly the bytes its 16 rows take in the file (34, 18, 144 or 210 per block),
 // so group g starts 16 g file rows into the matrix, and every pair is a whole number of
 // 64-byte lines. When rows % 16 != 0 the last group is padded with zero rows (an output head
 // of 151669 rows gains 11, 0.007%).
@@ -64,19 +68,21 @@ struct InterleavedAct {
 };
 static_assert(sizeof(InterleavedAct) == 40);
 
-// One 256-element activation block for Q4_K: the Q8_K codes and scale, and the sum of the
-// codes of each 32-element sub-block (for the weights' mins), as floats.
+// One 256-element activation block for Q4_K and Q6_K: the Q8_K codes and scale, the sum of
+// the codes of each 32-element sub-block as a float (for Q4_K's mins), and -32 times the sum
+// of each 16 codes (Q6_K's code offset).
 struct InterleavedActK {
   float d;
   float sub_sums[8];
+  int32_t offset_sums[16];
   int8_t qs[256];
 };
-static_assert(sizeof(InterleavedActK) == 292);
+static_assert(sizeof(InterleavedActK) == 356);
 
 // Bytes of one token's activation row of n elements, for weights of `weight_type`.
 size_t interleaved_activation_bytes(TensorType weight_type, int64_t n);
 // Quantizes n floats (whole blocks) for weights of `weight_type` into InterleavedAct or, for
-// Q4_K, InterleavedActK blocks.
+// Q4_K and Q6_K, InterleavedActK blocks.
 void quantize_interleaved_activation(TensorType weight_type, const float* x, int64_t n, void* dst,
                                      KernelLevel level);
 
@@ -92,7 +98,8 @@ using InterleavedDotFn = void (*)(int64_t cols, const void* group, const void* a
 // evaluates the same float expressions in the same order as the AVX-512 kernel, so both agree
 // exactly: per row, block by block, fma(block sum, weight d * activation d, sum) (Q4_K: per
 // super-block s = fma(sub-block sum, d * scale, s) then fma(-(dmin * min), code sum, s) for
-// each sub-block, and sum = fma(s, activation d, sum)).
+// each sub-block, and sum = fma(s, activation d, sum); Q6_K: s = fma(16-element sum, d *
+// scale, s) per 16 elements, then the same).
 InterleavedDotFn scalar_interleaved_dot(TensorType weight_type);
 InterleavedDotFn avx512_interleaved_dot(TensorType weight_type);
 InterleavedDotFn find_interleaved_dot(TensorType weight_type, KernelLevel level);

@@ -20,11 +20,16 @@
 namespace hearth {
 namespace {
 
-constexpr TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K};
+constexpr TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K,
+                                 TensorType::Q6_K};
+
+bool is_k_quant(TensorType type) {
+  return type == TensorType::Q4_K || type == TensorType::Q6_K;
+}
 
 // A realistic row length each type can interleave (K-quants: whole 256-element blocks).
 int64_t cols_for(TensorType type) {
-  return type == TensorType::Q4_K ? 1024 : 896;
+  return is_k_quant(type) ? 1024 : 896;
 }
 
 bool has_avx512() {
@@ -47,7 +52,9 @@ TEST(InterleaveLayout, WhichShapesInterleave) {
   EXPECT_FALSE(can_interleave(TensorType::Q8_0, 64, 96));  // not whole block pairs
   EXPECT_TRUE(can_interleave(TensorType::Q4_K, 64, 1024));
   EXPECT_FALSE(can_interleave(TensorType::Q4_K, 64, 896));  // not whole super-blocks
-  EXPECT_FALSE(can_interleave(TensorType::Q6_K, 64, 1024));
+  EXPECT_TRUE(can_interleave(TensorType::Q6_K, 64, 1024));
+  EXPECT_FALSE(can_interleave(TensorType::Q5_K, 64, 1024));
+  EXPECT_EQ(interleaved_bytes(TensorType::Q6_K, 16, 256), 16 * 210);
   EXPECT_EQ(interleaved_bytes(TensorType::Q4_K, 20, 512), 32 * 2 * 144);
   EXPECT_FALSE(can_interleave(TensorType::F16, 64, 1024));
 }
@@ -56,12 +63,16 @@ TEST(InterleaveLayout, RowsDequantizeAsTheFileRows) {
   std::mt19937 rng(7);
   for (TensorType type : kTypes) {
     SCOPED_TRACE(tensor_type_name(type));
-    const int64_t rows = 45, cols = type == TensorType::Q4_K ? 512 : 192;  // 2 groups + padded
+    const int64_t rows = 45, cols = is_k_quant(type) ? 512 : 192;  // 2 groups + padded
     // Random bytes: every code value, -128 included for Q8_0; random F16 scales.
     std::vector<uint8_t> gguf(static_cast<size_t>(rows * row_bytes(traits(type), cols)));
     for (auto& b : gguf) b = static_cast<uint8_t>(rng());
     const auto block_bytes = static_cast<size_t>(traits(type).type_size);
     for (size_t at = 0; at < gguf.size(); at += block_bytes) {
+      if (type == TensorType::Q6_K) {  // finite, modest d, which comes last
+        gguf[at + block_bytes - 1] &= 0x3B;
+        continue;
+      }
       gguf[at + 1] &= 0x3B;                                // finite, modest d
       if (type == TensorType::Q4_K) gguf[at + 3] &= 0x3B;  // and dmin
     }
@@ -84,9 +95,8 @@ TEST(InterleaveLayout, KernelsGiveTheFileKernelsSumsExactly) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> small(-4, 4);
   for (TensorType type : kTypes) {
-    const std::vector<int64_t> lengths = type == TensorType::Q4_K
-                                             ? std::vector<int64_t>{256, 1024}
-                                             : std::vector<int64_t>{64, 896, 1088};
+    const std::vector<int64_t> lengths =
+        is_k_quant(type) ? std::vector<int64_t>{256, 1024} : std::vector<int64_t>{64, 896, 1088};
     for (int64_t n : lengths) {
       SCOPED_TRACE(::testing::Message() << tensor_type_name(type) << " n=" << n);
       const int64_t rows = kInterleaveRows;
@@ -94,7 +104,7 @@ TEST(InterleaveLayout, KernelsGiveTheFileKernelsSumsExactly) {
       const std::vector<uint8_t> interleaved = interleaved_copy(type, gguf, rows, n);
       std::vector<float> x(static_cast<size_t>(n * kInterleaveMaxTokens));
       for (size_t i = 0; i < x.size(); ++i) {
-        const int64_t block = type == TensorType::Q4_K ? kSuperBlock : kLegacyBlock;
+        const int64_t block = is_k_quant(type) ? kSuperBlock : kLegacyBlock;
         x[i] = static_cast<int64_t>(i) % block == 0 ? 127.0f : static_cast<float>(small(rng));
       }
       const ActivationFormat format = activation_format(type);
