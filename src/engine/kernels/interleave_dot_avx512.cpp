@@ -178,6 +178,8 @@ void dot_group_q4_k(int64_t cols, const void* group, const void* act, size_t act
 
 #include "engine/kernels/interleave_avx512.inc"
 
+// Sub-blocks in the order the layout stores them (each part's 4 quarters, part by part), so
+// the super-block is read front to back; d is applied once per super-block.
 template <int NT>
 void dot_group_q6_k(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
                     int64_t out_stride) {
@@ -191,24 +193,28 @@ void dot_group_q6_k(int64_t cols, const void* group, const void* act, size_t act
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
     const uint8_t* super_block = base + sb * kQ6SuperBlockBytes;
-    const __m512 d =
-        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super_block + kQ6DAt)));
     __m512 partial[NT];
     for (int t = 0; t < NT; ++t) partial[t] = _mm512_setzero_ps();
-    for (int s = 0; s < 16; ++s) {
-      const __m512 scale = q6_k_scales(super_block, s, d);
-      __m512i w[4];
-      q6_k_steps(super_block, s, w);
-      for (int t = 0; t < NT; ++t) {
-        const int8_t* qs = a[t][sb].qs + 16 * s;
-        __m512i sums = _mm512_set1_epi32(a[t][sb].offset_sums[s]);
-        for (int k = 0; k < 4; ++k)
-          sums = _mm512_dpbusd_epi32(sums, w[k], broadcast_codes(qs + 4 * k));
-        partial[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, partial[t]);
+    for (int hp = 0; hp < 4; ++hp) {
+      for (int m = 0; m < 4; ++m) {
+        const int s = 8 * (hp / 2) + 2 * m + hp % 2;
+        const __m512 scale = q6_k_scales(super_block, s);
+        __m512i w[4];
+        q6_k_steps(super_block, s, w);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* qs = a[t][sb].qs + 16 * s;
+          __m512i sums = _mm512_set1_epi32(a[t][sb].offset_sums[s]);
+          for (int k = 0; k < 4; ++k) {
+            sums = _mm512_dpbusd_epi32(sums, w[k], broadcast_codes(qs + 4 * k));
+          }
+          partial[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, partial[t]);
+        }
       }
     }
+    const __m512 d =
+        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super_block + kQ6DAt)));
     for (int t = 0; t < NT; ++t) {
-      acc[t] = _mm512_fmadd_ps(partial[t], _mm512_set1_ps(a[t][sb].d), acc[t]);
+      acc[t] = _mm512_fmadd_ps(partial[t], _mm512_mul_ps(d, _mm512_set1_ps(a[t][sb].d)), acc[t]);
     }
   }
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);

@@ -36,10 +36,10 @@ constexpr int64_t kKDminAt = kKDAt + 2 * kInterleaveRows;              // 2272
 constexpr int64_t kKSuperBlockBytes = kKDminAt + 2 * kInterleaveRows;  // 2304
 static_assert(kKSuperBlockBytes == kInterleaveRows * static_cast<int64_t>(sizeof(BlockQ4_K)));
 
-// Q6_K super-block of 16 rows: ql, qh, scales, d.
-constexpr int64_t kQ6QhAt = 32 * 64;
-constexpr int64_t kQ6ScalesAt = kQ6QhAt + 16 * 64;
-constexpr int64_t kQ6DAt = kQ6ScalesAt + 4 * 64;
+// Q6_K super-block of 16 rows: 2 halves of [2 scale vectors][2 parts of [4 qh vectors][4 ql
+// vectors, low quarters][4 ql vectors, high quarters]], then d (see the header).
+constexpr int64_t kQ6HalfBytes = 2 * 64 + 2 * 768;
+constexpr int64_t kQ6DAt = 2 * kQ6HalfBytes;
 constexpr int64_t kQ6SuperBlockBytes = kQ6DAt + 2 * kInterleaveRows;  // 3360
 static_assert(kQ6SuperBlockBytes == kInterleaveRows * static_cast<int64_t>(sizeof(BlockQ6_K)));
 
@@ -184,19 +184,32 @@ void dequantize_q4_k_row(const uint8_t* group, int i, int64_t cols, float* dst) 
   }
 }
 
-// Q6_K: byte x of row i's bytes stored from `at` in 4-byte chunks (ql, qh or scales).
-uint8_t chunked_byte(const uint8_t* super_block, int64_t at, int i, int x) {
-  return super_block[at + 64 * (x / 4) + 4 * i + x % 4];
+// Q6_K: where byte j of 4-byte chunk t of row i lies in part p of half h: qh (kind 0), ql of
+// the low quarters (1) or of the high quarters (2).
+int64_t q6_at(int h, int p, int kind, int t, int i, int j) {
+  return kQ6HalfBytes * h + 128 + 768 * p + 256 * kind + 64 * t + 4 * i + j;
+}
+// Where byte j of row i's scales[4 k + j] lies.
+int64_t q6_scale_at(int k, int i, int j) {
+  return kQ6HalfBytes * (k / 2) + 64 * (k % 2) + 4 * i + j;
 }
 
-// Q6_K: the 6-bit code (0..63, offset 32) of element e (< 256) of row i.
+// Q6_K: the 6-bit code (0..63, offset 32) of element e (< 256) of row i. Element e is l of
+// quarter m of half h (e = 128 h + 32 m + l); its part p = l / 16.
 int q6_code(const uint8_t* super_block, int i, int e) {
-  const int half = e / 128, m = e % 128 / 32, l = e % 32;
-  const uint8_t low = chunked_byte(super_block, 0, i, 64 * half + l + (m % 2) * 32);
-  const uint8_t high = chunked_byte(super_block, kQ6QhAt, i, 32 * half + l);
+  const int h = e / 128, m = e % 128 / 32, l = e % 32;
+  const int p = l / 16, t = l % 16 / 4, j = l % 4;
+  const uint8_t low = super_block[q6_at(h, p, 1 + m % 2, t, i, j)];
+  const uint8_t high = super_block[q6_at(h, p, 0, t, i, j)];
   return ((low >> (4 * (m / 2))) & 0x0F) | (((high >> (2 * m)) & 3) << 4);
 }
 
+int8_t q6_scale(const uint8_t* super_block, int i, int s) {
+  return static_cast<int8_t>(super_block[q6_scale_at(s / 4, i, s % 4)]);
+}
+
+// Sub-blocks in layout order (part by part, each part's 4 quarters), d once per super-block,
+// as the AVX-512 kernel evaluates them.
 void dot_scalar_q6_k(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
                      float* out, int64_t out_stride) {
   const auto* base = static_cast<const uint8_t*>(group);
@@ -207,16 +220,19 @@ void dot_scalar_q6_k(int64_t cols, const void* group, const void* act, size_t ac
       float acc = 0.0f;
       for (int64_t sb = 0; sb < cols / kSuperBlock; ++sb) {
         const uint8_t* super_block = base + sb * kQ6SuperBlockBytes;
-        const float d = k_half(super_block, kQ6DAt, i);
         float partial = 0.0f;
-        for (int s = 0; s < 16; ++s) {
-          int32_t sum = a[sb].offset_sums[s];
-          for (int e = 16 * s; e < 16 * s + 16; ++e)
-            sum += q6_code(super_block, i, e) * a[sb].qs[e];
-          const auto scale = static_cast<int8_t>(chunked_byte(super_block, kQ6ScalesAt, i, s));
-          partial = std::fma(static_cast<float>(sum), d * static_cast<float>(scale), partial);
+        for (int hp = 0; hp < 4; ++hp) {
+          for (int m = 0; m < 4; ++m) {
+            const int s = 8 * (hp / 2) + 2 * m + hp % 2;
+            int32_t sum = a[sb].offset_sums[s];
+            for (int e = 16 * s; e < 16 * s + 16; ++e) {
+              sum += q6_code(super_block, i, e) * a[sb].qs[e];
+            }
+            const auto scale = static_cast<float>(q6_scale(super_block, i, s));
+            partial = std::fma(static_cast<float>(sum), scale, partial);
+          }
         }
-        acc = std::fma(partial, a[sb].d, acc);
+        acc = std::fma(partial, k_half(super_block, kQ6DAt, i) * a[sb].d, acc);
       }
       out[t * out_stride + i] = acc;
     }
@@ -233,13 +249,19 @@ void interleave_q6_k(const void* src, int64_t rows, int64_t cols, uint8_t* dst) 
     for (int64_t sb = 0; sb < n_blocks; ++sb) {
       const BlockQ6_K& b = blocks[sb];
       uint8_t* super_block = group + sb * kQ6SuperBlockBytes;
-      for (int c = 0; c < 32; ++c) std::memcpy(super_block + 64 * c + 4 * i, b.ql + 4 * c, 4);
-      for (int c = 0; c < 16; ++c) {
-        std::memcpy(super_block + kQ6QhAt + 64 * c + 4 * i, b.qh + 4 * c, 4);
+      for (int h = 0; h < 2; ++h) {
+        for (int p = 0; p < 2; ++p) {
+          for (int t = 0; t < 4; ++t) {
+            // qh[32 h + l], ql[64 h + l] and ql[64 h + 32 + l] for l = 16 p + 4 t + j.
+            const int l = 16 * p + 4 * t;
+            std::memcpy(super_block + q6_at(h, p, 0, t, i, 0), b.qh + 32 * h + l, 4);
+            std::memcpy(super_block + q6_at(h, p, 1, t, i, 0), b.ql + 64 * h + l, 4);
+            std::memcpy(super_block + q6_at(h, p, 2, t, i, 0), b.ql + 64 * h + 32 + l, 4);
+          }
+        }
       }
-      for (int c = 0; c < 4; ++c) {
-        std::memcpy(super_block + kQ6ScalesAt + 64 * c + 4 * i, b.scales + 4 * c, 4);
-      }
+      for (int k = 0; k < 4; ++k)
+        std::memcpy(super_block + q6_scale_at(k, i, 0), b.scales + 4 * k, 4);
       std::memcpy(super_block + kQ6DAt + 2 * i, &b.d, 2);
     }
   }
@@ -250,9 +272,8 @@ void dequantize_q6_k_row(const uint8_t* group, int i, int64_t cols, float* dst) 
     const uint8_t* super_block = group + sb * kQ6SuperBlockBytes;
     const float d = k_half(super_block, kQ6DAt, i);
     for (int e = 0; e < kSuperBlock; ++e) {
-      const auto scale = static_cast<int8_t>(chunked_byte(super_block, kQ6ScalesAt, i, e / 16));
       // As dequantize_row_q6_k computes it, so both give the same floats.
-      dst[e] = d * scale * (q6_code(super_block, i, e) - 32);
+      dst[e] = d * q6_scale(super_block, i, e / 16) * (q6_code(super_block, i, e) - 32);
     }
   }
 }

@@ -24,9 +24,12 @@
 //   [the 12 packed scale/min bytes of every row: 3 vectors, dword i of vector k = bytes
 //    4 k .. 4 k + 3 of row i's]  [F16 d of the 16 rows]  [F16 dmin of the 16 rows]
 //
-//   Q6_K: super-blocks of 3360 bytes: [ql: 32 vectors, dword i of vector c = bytes 4 c ..
-//   4 c + 3 of row i's ql]  [qh: 16 vectors, likewise]  [scales: 4 vectors, likewise]
-//   [F16 d of the 16 rows]; codes are rebuilt from ql and qh per 16-element sub-block.
+//   Q6_K: super-blocks of 3360 bytes: 2 halves (elements 128 h ..) of [2 scale vectors
+//   (dword i of vector k = row i's scales[4 (2 h + k) ..] 4 bytes)][2 parts p of 768 bytes:
+//   [4 qh vectors][4 ql vectors][4 more ql vectors]: vector t holds, for each row, the 4
+//   bytes qh[32 h + l], ql[64 h + l] and ql[64 h + 32 + l] for l = 16 p + 4 t ..], then the
+//   rows' F16 d. A part gives 4 sub-blocks of 16 elements (one per quarter of its half), so
+//   the kernel reads a super-block front to back.
 //
 // A group takes exactly the bytes its 16 rows take in the file (34, 18, 144 or 210 per block),
 // so group g starts 16 g file rows into the matrix, and every pair is a whole number of
@@ -98,8 +101,8 @@ using InterleavedDotFn = void (*)(int64_t cols, const void* group, const void* a
 // evaluates the same float expressions in the same order as the AVX-512 kernel, so both agree
 // exactly: per row, block by block, fma(block sum, weight d * activation d, sum) (Q4_K: per
 // super-block s = fma(sub-block sum, d * scale, s) then fma(-(dmin * min), code sum, s) for
-// each sub-block, and sum = fma(s, activation d, sum); Q6_K: s = fma(16-element sum, d *
-// scale, s) per 16 elements, then the same).
+// each sub-block, and sum = fma(s, activation d, sum); Q6_K: s = fma(16-element sum, scale,
+// s) per 16 elements in layout order, and sum = fma(s, d * activation d, sum)).
 InterleavedDotFn scalar_interleaved_dot(TensorType weight_type);
 InterleavedDotFn avx512_interleaved_dot(TensorType weight_type);
 InterleavedDotFn find_interleaved_dot(TensorType weight_type, KernelLevel level);
