@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/interleave_offsets.h"
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/quant_dot.h"
 #include "engine/runtime/thread_pool.h"

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "engine/kernels/interleave_layout.h"
+#include "engine/kernels/interleave_offsets.h"
 
 #if defined(__x86_64__)
 #include "engine/kernels/avx512_begin.inc"
@@ -23,14 +24,14 @@ constexpr int kSteps = 8;
 // without, 4-token steps 178-219 against 212-219.
 
 struct CodesQ8_0 {
-  static constexpr int64_t kBlockBytes = kSteps * 64;
+  static constexpr int64_t kBlockBytes = interleave::kQ8_0BlockCodes;
   static void load(const uint8_t* codes, __m512i* w) {
     for (int s = 0; s < kSteps; ++s) w[s] = _mm512_loadu_si512(codes + 64 * s);
   }
 };
 
 struct CodesQ4_0 {
-  static constexpr int64_t kBlockBytes = kSteps / 2 * 64;
+  static constexpr int64_t kBlockBytes = interleave::kQ4_0BlockCodes;
   static void load(const uint8_t* codes, __m512i* w) {
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     for (int s = 0; s < kSteps / 2; ++s) {
@@ -70,7 +71,7 @@ inline __m512i block_sums(const __m512i* w, const int8_t* qs, __m512i start) {
 template <class Codes, int NT>
 void dot_group(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
                int64_t out_stride) {
-  constexpr int64_t kPairBytes = 2 * Codes::kBlockBytes + 64;
+  constexpr int64_t kPairBytes = interleave::kPairScalesBytes + 2 * Codes::kBlockBytes;
   const auto* base = static_cast<const uint8_t*>(group);
   const InterleavedAct* a[NT];
   for (int t = 0; t < NT; ++t) {
@@ -82,12 +83,12 @@ void dot_group(int64_t cols, const void* group, const void* act, size_t act_stri
   const int64_t n_pairs = cols / 64;
   for (int64_t p = 0; p < n_pairs; ++p) {
     const uint8_t* pair = base + p * kPairBytes;
-    const __m512i scales = _mm512_loadu_si512(pair + 2 * Codes::kBlockBytes);
+    const __m512i scales = _mm512_loadu_si512(pair);
     for (int j = 0; j < 2; ++j) {
       const __m512 dw = _mm512_cvtph_ps(j == 0 ? _mm512_castsi512_si256(scales)
                                                : _mm512_extracti64x4_epi64(scales, 1));
       __m512i w[kSteps];
-      Codes::load(pair + j * Codes::kBlockBytes, w);
+      Codes::load(pair + interleave::kPairScalesBytes + j * Codes::kBlockBytes, w);
       const int64_t b = 2 * p + j;
       for (int t = 0; t < NT; ++t) {
         const InterleavedAct& block = a[t][b];
@@ -100,11 +101,11 @@ void dot_group(int64_t cols, const void* group, const void* act, size_t act_stri
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-// Q4_K super-block layout (interleave_layout.h).
-constexpr int64_t kKScalesAt = 2048;
-constexpr int64_t kKDAt = kKScalesAt + 3 * 64;
-constexpr int64_t kKDminAt = kKDAt + 32;
-constexpr int64_t kKSuperBlockBytes = kKDminAt + 32;
+using interleave::kQ4KBytes;
+using interleave::kQ4KCodesAt;
+using interleave::kQ4KDAt;
+using interleave::kQ4KDminAt;
+using interleave::kQ4KScalesAt;
 
 template <int NT>
 void dot_group_q4_k(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
@@ -122,20 +123,20 @@ void dot_group_q4_k(int64_t cols, const void* group, const void* act, size_t act
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
-    const uint8_t* super_block = base + sb * kKSuperBlockBytes;
-    const __m512i packed_a = _mm512_loadu_si512(super_block + kKScalesAt);
-    const __m512i packed_b = _mm512_loadu_si512(super_block + kKScalesAt + 64);
-    const __m512i packed_c = _mm512_loadu_si512(super_block + kKScalesAt + 128);
-    const __m512 d =
-        _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(super_block + kKDAt)));
+    const uint8_t* super_block = base + sb * kQ4KBytes;
+    const __m512i packed_a = _mm512_loadu_si512(super_block + kQ4KScalesAt);
+    const __m512i packed_b = _mm512_loadu_si512(super_block + kQ4KScalesAt + 64);
+    const __m512i packed_c = _mm512_loadu_si512(super_block + kQ4KScalesAt + 128);
+    const __m512 d = _mm512_cvtph_ps(
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(super_block + kQ4KDAt)));
     const __m512 dmin = _mm512_cvtph_ps(
-        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(super_block + kKDminAt)));
+        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(super_block + kQ4KDminAt)));
     __m512 partial[NT];
     for (int t = 0; t < NT; ++t) partial[t] = _mm512_setzero_ps();
     const auto sub_block = [&](int j, __m512i scale_bits, __m512i min_bits) {
       const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(scale_bits));
       const __m512 min = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(min_bits));
-      const uint8_t* codes = super_block + 512 * (j / 2);
+      const uint8_t* codes = super_block + kQ4KCodesAt + 512 * (j / 2);
       __m512i w[kSteps];
       for (int s = 0; s < kSteps; ++s) {
         const __m512i packed = _mm512_loadu_si512(codes + 64 * s);

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/kernels/interleave_offsets.h"
 #include "engine/kernels/quant_dot.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant_blocks.h"
@@ -13,7 +14,6 @@ namespace hearth {
 namespace {
 
 constexpr int kSteps = 8;         // 4-element steps of a 32-element block
-constexpr int kPairScales = 64;   // bytes of a pair's two blocks' F16 scales
 constexpr int kBlockScales = 32;  // bytes of one block's 16 F16 scales
 constexpr int kSubBlocksK = 8;    // Q4_K: 8 sub-blocks of 32 per super-block
 constexpr int kSubBlockK = 32;
@@ -25,22 +25,20 @@ int64_t block_code_bytes(TensorType type) {
 }
 
 int64_t pair_bytes(TensorType type) {
-  return 2 * block_code_bytes(type) + kPairScales;
+  return interleave::kPairScalesBytes + 2 * block_code_bytes(type);
 }
 
-// Q4_K super-block of 16 rows: codes, packed scales, d, dmin.
-constexpr int64_t kKCodeBytes = kInterleaveRows * kSuperBlock / 2;     // 2048
-constexpr int64_t kKScalesAt = kKCodeBytes;                            // 3 vectors
-constexpr int64_t kKDAt = kKScalesAt + 3 * 64;                         // 2240
-constexpr int64_t kKDminAt = kKDAt + 2 * kInterleaveRows;              // 2272
-constexpr int64_t kKSuperBlockBytes = kKDminAt + 2 * kInterleaveRows;  // 2304
+using interleave::kQ4KBytes;
+using interleave::kQ4KCodesAt;
+using interleave::kQ4KDAt;
+using interleave::kQ4KDminAt;
+using interleave::kQ4KScalesAt;
+constexpr int64_t kKSuperBlockBytes = kQ4KBytes;
 static_assert(kKSuperBlockBytes == kInterleaveRows * static_cast<int64_t>(sizeof(BlockQ4_K)));
 
-// Q6_K super-block of 16 rows: 2 halves of [2 scale vectors][2 parts of [4 qh vectors][4 ql
-// vectors, low quarters][4 ql vectors, high quarters]], then d (see the header).
-constexpr int64_t kQ6HalfBytes = 2 * 64 + 2 * 768;
-constexpr int64_t kQ6DAt = 2 * kQ6HalfBytes;
-constexpr int64_t kQ6SuperBlockBytes = kQ6DAt + 2 * kInterleaveRows;  // 3360
+constexpr int64_t kQ6HalfBytes = interleave::kQ6KHalfBytes;
+constexpr int64_t kQ6DAt = interleave::kQ6KDAt;
+constexpr int64_t kQ6SuperBlockBytes = interleave::kQ6KBytes;
 static_assert(kQ6SuperBlockBytes == kInterleaveRows * static_cast<int64_t>(sizeof(BlockQ6_K)));
 
 int64_t group_bytes(TensorType type, int64_t cols) {
@@ -51,11 +49,11 @@ int64_t group_bytes(TensorType type, int64_t cols) {
 
 // Where block b's codes and scales start within a group.
 const uint8_t* block_codes(TensorType type, const uint8_t* group, int64_t b) {
-  return group + b / 2 * pair_bytes(type) + b % 2 * block_code_bytes(type);
+  return group + b / 2 * pair_bytes(type) + interleave::kPairScalesBytes +
+         b % 2 * block_code_bytes(type);
 }
 const uint16_t* block_scales(TensorType type, const uint8_t* group, int64_t b) {
-  return reinterpret_cast<const uint16_t*>(group + b / 2 * pair_bytes(type) +
-                                           2 * block_code_bytes(type) + b % 2 * kBlockScales);
+  return reinterpret_cast<const uint16_t*>(group + b / 2 * pair_bytes(type) + b % 2 * kBlockScales);
 }
 
 int32_t code_offset(TensorType type) {
@@ -92,14 +90,14 @@ void dot_scalar(int64_t cols, const void* group, const void* act, size_t act_str
 }
 
 // Q4_K: byte x (< 128) of row i's qs within a super-block's codes.
-uint8_t k_code_byte(const uint8_t* codes, int i, int x) {
-  return codes[512 * (x / 32) + 64 * (x % 32 / 4) + 4 * i + x % 4];
+uint8_t k_code_byte(const uint8_t* super_block, int i, int x) {
+  return super_block[kQ4KCodesAt + 512 * (x / 32) + 64 * (x % 32 / 4) + 4 * i + x % 4];
 }
 
 // Row i's 12 packed scale/min bytes, reassembled from the 3 vectors.
 void k_packed_scales(const uint8_t* super_block, int i, uint8_t* packed) {
   for (int k = 0; k < 3; ++k)
-    std::memcpy(packed + 4 * k, super_block + kKScalesAt + 64 * k + 4 * i, 4);
+    std::memcpy(packed + 4 * k, super_block + kQ4KScalesAt + 64 * k + 4 * i, 4);
 }
 
 float k_half(const uint8_t* super_block, int64_t at, int i) {
@@ -120,8 +118,8 @@ void dot_scalar_q4_k(int64_t cols, const void* group, const void* act, size_t ac
         const uint8_t* super_block = base + sb * kKSuperBlockBytes;
         uint8_t packed[kPackedScalesK];
         k_packed_scales(super_block, i, packed);
-        const float d = k_half(super_block, kKDAt, i);
-        const float dmin = k_half(super_block, kKDminAt, i);
+        const float d = k_half(super_block, kQ4KDAt, i);
+        const float dmin = k_half(super_block, kQ4KDminAt, i);
         float partial = 0.0f;
         for (int j = 0; j < kSubBlocksK; ++j) {
           int32_t sum = 0;
@@ -152,13 +150,14 @@ void interleave_q4_k(const void* src, int64_t rows, int64_t cols, uint8_t* dst) 
       const BlockQ4_K& b = blocks[sb];
       uint8_t* super_block = group + sb * kKSuperBlockBytes;
       for (int x = 0; x < kSuperBlock / 2; x += 4) {
-        std::memcpy(super_block + 512 * (x / 32) + 64 * (x % 32 / 4) + 4 * i, b.qs + x, 4);
+        std::memcpy(super_block + kQ4KCodesAt + 512 * (x / 32) + 64 * (x % 32 / 4) + 4 * i,
+                    b.qs + x, 4);
       }
       for (int k = 0; k < 3; ++k) {
-        std::memcpy(super_block + kKScalesAt + 64 * k + 4 * i, b.scales + 4 * k, 4);
+        std::memcpy(super_block + kQ4KScalesAt + 64 * k + 4 * i, b.scales + 4 * k, 4);
       }
-      std::memcpy(super_block + kKDAt + 2 * i, &b.d, 2);
-      std::memcpy(super_block + kKDminAt + 2 * i, &b.dmin, 2);
+      std::memcpy(super_block + kQ4KDAt + 2 * i, &b.d, 2);
+      std::memcpy(super_block + kQ4KDminAt + 2 * i, &b.dmin, 2);
     }
   }
 }
@@ -168,8 +167,8 @@ void dequantize_q4_k_row(const uint8_t* group, int i, int64_t cols, float* dst) 
     const uint8_t* super_block = group + sb * kKSuperBlockBytes;
     uint8_t packed[kPackedScalesK];
     k_packed_scales(super_block, i, packed);
-    const float d = k_half(super_block, kKDAt, i);
-    const float dmin = k_half(super_block, kKDminAt, i);
+    const float d = k_half(super_block, kQ4KDAt, i);
+    const float dmin = k_half(super_block, kQ4KDminAt, i);
     for (int j = 0; j < kSubBlocksK; ++j, dst += kSubBlockK) {
       uint8_t scale, min;
       unpack_scale_min_k(packed, j, &scale, &min);

@@ -11,18 +11,18 @@
 // (K-quants: whole 256-element super-blocks):
 //
 //   matrix = groups of 16 rows; group = pairs of 32-column blocks, in column order;
-//   pair   = [codes of block b][codes of block b + 1][F16 scales of b (16)][scales of b + 1]
+//   pair   = [F16 scales of block b (16)][scales of b + 1][codes of block b][codes of b + 1]
 //   codes  = 8 steps (Q8_0) of 64 bytes; byte 4 i + j of step s is element 4 s + j of row i,
 //            stored as q + 128 (the unsigned operand of vpdpbusd);
 //            4 steps (Q4_0) of 64 bytes; byte 4 i + j of step s holds element 4 s + j of row i
 //            in its low nibble and element 16 + 4 s + j in its high nibble (codes 0..15).
 //
 //   Q4_K: group = super-blocks in column order, each 2304 bytes:
+//   [the 12 packed scale/min bytes of every row: 3 vectors, dword i of vector k = bytes
+//    4 k .. 4 k + 3 of row i's]  [F16 d of the 16 rows]  [F16 dmin of the 16 rows]
 //   [codes: 4 pairs of sub-blocks x 8 steps of 64 bytes; byte 4 i + j of step s of pair p is
 //    byte 32 p + 4 s + j of row i's qs: sub-block 2 p's element 4 s + j in its low nibble,
 //    sub-block 2 p + 1's in its high nibble]
-//   [the 12 packed scale/min bytes of every row: 3 vectors, dword i of vector k = bytes
-//    4 k .. 4 k + 3 of row i's]  [F16 d of the 16 rows]  [F16 dmin of the 16 rows]
 //
 //   Q6_K: super-blocks of 3360 bytes: 2 halves (elements 128 h ..) of [2 scale vectors
 //   (dword i of vector k = row i's scales[4 (2 h + k) ..] 4 bytes)][2 parts p of 768 bytes:
@@ -33,7 +33,8 @@
 //
 // A group takes exactly the bytes its 16 rows take in the file (34, 18, 144 or 210 per block),
 // so group g starts 16 g file rows into the matrix, and every pair is a whole number of
-// 64-byte lines. When rows % 16 != 0 the last group is padded with zero rows (an output head
+// 64-byte lines; each unit is stored in the order the kernels read it (interleave_offsets.h).
+// When rows % 16 != 0 the last group is padded with zero rows (an output head
 // of 151669 rows gains 11, 0.007%).
 //
 // Thread-safety: pure functions.
