@@ -68,16 +68,21 @@ inline __m512i block_sums(const __m512i* w, const int8_t* qs, __m512i start) {
   }
 }
 
+// Pointers to the activation blocks of tokens 0..NT-1 (rows act_stride bytes apart).
+template <class Act, int NT>
+void token_rows(const void* act, size_t act_stride, const Act* (&rows)[NT]) {
+  for (int t = 0; t < NT; ++t) {
+    rows[t] = reinterpret_cast<const Act*>(static_cast<const uint8_t*>(act) + act_stride * t);
+  }
+}
+
 template <class Codes, int NT>
 void dot_group(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
                int64_t out_stride) {
   constexpr int64_t kPairBytes = interleave::kPairScalesBytes + 2 * Codes::kBlockBytes;
   const auto* base = static_cast<const uint8_t*>(group);
   const InterleavedAct* a[NT];
-  for (int t = 0; t < NT; ++t) {
-    a[t] =
-        reinterpret_cast<const InterleavedAct*>(static_cast<const uint8_t*>(act) + act_stride * t);
-  }
+  token_rows(act, act_stride, a);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   const int64_t n_pairs = cols / 64;
@@ -112,10 +117,7 @@ void dot_group_q4_k(int64_t cols, const void* group, const void* act, size_t act
                     int64_t out_stride) {
   const auto* base = static_cast<const uint8_t*>(group);
   const InterleavedActK* a[NT];
-  for (int t = 0; t < NT; ++t) {
-    a[t] =
-        reinterpret_cast<const InterleavedActK*>(static_cast<const uint8_t*>(act) + act_stride * t);
-  }
+  token_rows(act, act_stride, a);
   const __m512i nibble = _mm512_set1_epi8(0x0F);
   const __m512i six_bits = _mm512_set1_epi32(63);
   const __m512i four_bits = _mm512_set1_epi32(0x0F);
@@ -186,10 +188,7 @@ void dot_group_q6_k(int64_t cols, const void* group, const void* act, size_t act
                     int64_t out_stride) {
   const auto* base = static_cast<const uint8_t*>(group);
   const InterleavedActK* a[NT];
-  for (int t = 0; t < NT; ++t) {
-    a[t] =
-        reinterpret_cast<const InterleavedActK*>(static_cast<const uint8_t*>(act) + act_stride * t);
-  }
+  token_rows(act, act_stride, a);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < cols / 256; ++sb) {

@@ -68,25 +68,34 @@ int code_at(TensorType type, const uint8_t* codes, int i, int k) {
   return k < 16 ? (byte & 0x0F) : (byte >> 4);
 }
 
+// The loops every portable kernel shares: out[t][i] = acc after acc = unit(acc, u, token t's
+// activation block u, i) for the n_units units of the group in order.
+template <class Act, class Unit>
+void scalar_rows(int64_t n_units, const void* act, size_t act_stride, int n_act, float* out,
+                 int64_t out_stride, Unit&& unit) {
+  for (int t = 0; t < n_act; ++t) {
+    const auto* a = reinterpret_cast<const Act*>(static_cast<const uint8_t*>(act) + act_stride * t);
+    for (int i = 0; i < kInterleaveRows; ++i) {
+      float acc = 0.0f;
+      for (int64_t u = 0; u < n_units; ++u) acc = unit(acc, u, a[u], i);
+      out[t * out_stride + i] = acc;
+    }
+  }
+}
+
 template <TensorType kType>
 void dot_scalar(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
                 float* out, int64_t out_stride) {
   const auto* base = static_cast<const uint8_t*>(group);
-  for (int t = 0; t < n_act; ++t) {
-    const auto* a =
-        reinterpret_cast<const InterleavedAct*>(static_cast<const uint8_t*>(act) + act_stride * t);
-    for (int i = 0; i < kInterleaveRows; ++i) {
-      float acc = 0.0f;
-      for (int64_t b = 0; b < cols / kLegacyBlock; ++b) {
-        const uint8_t* codes = block_codes(kType, base, b);
-        int32_t sum = a[b].offset_sum;
-        for (int k = 0; k < kLegacyBlock; ++k) sum += code_at(kType, codes, i, k) * a[b].qs[k];
-        const float dw = fp16_to_fp32(block_scales(kType, base, b)[i]);
-        acc = std::fma(static_cast<float>(sum), dw * a[b].d, acc);
-      }
-      out[t * out_stride + i] = acc;
-    }
-  }
+  scalar_rows<InterleavedAct>(cols / kLegacyBlock, act, act_stride, n_act, out, out_stride,
+                              [base](float acc, int64_t b, const InterleavedAct& a, int i) {
+                                const uint8_t* codes = block_codes(kType, base, b);
+                                int32_t sum = a.offset_sum;
+                                for (int k = 0; k < kLegacyBlock; ++k)
+                                  sum += code_at(kType, codes, i, k) * a.qs[k];
+                                const float dw = fp16_to_fp32(block_scales(kType, base, b)[i]);
+                                return std::fma(static_cast<float>(sum), dw * a.d, acc);
+                              });
 }
 
 // Q4_K: byte x (< 128) of row i's qs within a super-block's codes.
@@ -109,12 +118,9 @@ float k_half(const uint8_t* super_block, int64_t at, int i) {
 void dot_scalar_q4_k(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
                      float* out, int64_t out_stride) {
   const auto* base = static_cast<const uint8_t*>(group);
-  for (int t = 0; t < n_act; ++t) {
-    const auto* a =
-        reinterpret_cast<const InterleavedActK*>(static_cast<const uint8_t*>(act) + act_stride * t);
-    for (int i = 0; i < kInterleaveRows; ++i) {
-      float acc = 0.0f;
-      for (int64_t sb = 0; sb < cols / kSuperBlock; ++sb) {
+  scalar_rows<InterleavedActK>(
+      cols / kSuperBlock, act, act_stride, n_act, out, out_stride,
+      [base](float acc, int64_t sb, const InterleavedActK& a, int i) {
         const uint8_t* super_block = base + sb * kKSuperBlockBytes;
         uint8_t packed[kPackedScalesK];
         k_packed_scales(super_block, i, packed);
@@ -125,41 +131,47 @@ void dot_scalar_q4_k(int64_t cols, const void* group, const void* act, size_t ac
           int32_t sum = 0;
           for (int e = 0; e < kSubBlockK; ++e) {
             const uint8_t byte = k_code_byte(super_block, i, 32 * (j / 2) + e);
-            sum += ((byte >> (4 * (j % 2))) & 0x0F) * a[sb].qs[32 * j + e];
+            sum += ((byte >> (4 * (j % 2))) & 0x0F) * a.qs[32 * j + e];
           }
           uint8_t scale, min;
           unpack_scale_min_k(packed, j, &scale, &min);
           partial = std::fma(static_cast<float>(sum), d * static_cast<float>(scale), partial);
-          partial = std::fma(-(dmin * static_cast<float>(min)), a[sb].sub_sums[j], partial);
+          partial = std::fma(-(dmin * static_cast<float>(min)), a.sub_sums[j], partial);
         }
-        acc = std::fma(partial, a[sb].d, acc);
-      }
-      out[t * out_stride + i] = acc;
+        return std::fma(partial, a.d, acc);
+      });
+}
+
+// Calls place(block, super_block, i) for every super-block of every row: the row's block and
+// where its 16-row group keeps that super-block, the row being lane i.
+template <class Block, class Place>
+void for_each_super_block(TensorType type, const void* src, int64_t rows, int64_t cols,
+                          uint8_t* dst, int64_t super_block_bytes, Place&& place) {
+  const int64_t n_blocks = cols / kSuperBlock;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto* blocks = reinterpret_cast<const Block*>(
+        static_cast<const uint8_t*>(src) + r * n_blocks * static_cast<int64_t>(sizeof(Block)));
+    uint8_t* group = dst + r / kInterleaveRows * group_bytes(type, cols);
+    for (int64_t sb = 0; sb < n_blocks; ++sb) {
+      place(blocks[sb], group + sb * super_block_bytes, static_cast<int>(r % kInterleaveRows));
     }
   }
 }
 
 void interleave_q4_k(const void* src, int64_t rows, int64_t cols, uint8_t* dst) {
-  const int64_t n_blocks = cols / kSuperBlock;
-  for (int64_t r = 0; r < rows; ++r) {
-    const auto* blocks = reinterpret_cast<const BlockQ4_K*>(
-        static_cast<const uint8_t*>(src) + r * n_blocks * static_cast<int64_t>(sizeof(BlockQ4_K)));
-    uint8_t* group = dst + r / kInterleaveRows * group_bytes(TensorType::Q4_K, cols);
-    const int i = static_cast<int>(r % kInterleaveRows);
-    for (int64_t sb = 0; sb < n_blocks; ++sb) {
-      const BlockQ4_K& b = blocks[sb];
-      uint8_t* super_block = group + sb * kKSuperBlockBytes;
-      for (int x = 0; x < kSuperBlock / 2; x += 4) {
-        std::memcpy(super_block + kQ4KCodesAt + 512 * (x / 32) + 64 * (x % 32 / 4) + 4 * i,
-                    b.qs + x, 4);
-      }
-      for (int k = 0; k < 3; ++k) {
-        std::memcpy(super_block + kQ4KScalesAt + 64 * k + 4 * i, b.scales + 4 * k, 4);
-      }
-      std::memcpy(super_block + kQ4KDAt + 2 * i, &b.d, 2);
-      std::memcpy(super_block + kQ4KDminAt + 2 * i, &b.dmin, 2);
-    }
-  }
+  for_each_super_block<BlockQ4_K>(
+      TensorType::Q4_K, src, rows, cols, dst, kKSuperBlockBytes,
+      [](const BlockQ4_K& b, uint8_t* super_block, int i) {
+        for (int x = 0; x < kSuperBlock / 2; x += 4) {
+          std::memcpy(super_block + kQ4KCodesAt + 512 * (x / 32) + 64 * (x % 32 / 4) + 4 * i,
+                      b.qs + x, 4);
+        }
+        for (int k = 0; k < 3; ++k) {
+          std::memcpy(super_block + kQ4KScalesAt + 64 * k + 4 * i, b.scales + 4 * k, 4);
+        }
+        std::memcpy(super_block + kQ4KDAt + 2 * i, &b.d, 2);
+        std::memcpy(super_block + kQ4KDminAt + 2 * i, &b.dmin, 2);
+      });
 }
 
 void dequantize_q4_k_row(const uint8_t* group, int i, int64_t cols, float* dst) {
@@ -212,58 +224,44 @@ int8_t q6_scale(const uint8_t* super_block, int i, int s) {
 void dot_scalar_q6_k(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
                      float* out, int64_t out_stride) {
   const auto* base = static_cast<const uint8_t*>(group);
-  for (int t = 0; t < n_act; ++t) {
-    const auto* a =
-        reinterpret_cast<const InterleavedActK*>(static_cast<const uint8_t*>(act) + act_stride * t);
-    for (int i = 0; i < kInterleaveRows; ++i) {
-      float acc = 0.0f;
-      for (int64_t sb = 0; sb < cols / kSuperBlock; ++sb) {
+  scalar_rows<InterleavedActK>(
+      cols / kSuperBlock, act, act_stride, n_act, out, out_stride,
+      [base](float acc, int64_t sb, const InterleavedActK& a, int i) {
         const uint8_t* super_block = base + sb * kQ6SuperBlockBytes;
         float partial = 0.0f;
         for (int hp = 0; hp < 4; ++hp) {
           for (int m = 0; m < 4; ++m) {
             const int s = 8 * (hp / 2) + 2 * m + hp % 2;
-            int32_t sum = a[sb].offset_sums[s];
-            for (int e = 16 * s; e < 16 * s + 16; ++e) {
-              sum += q6_code(super_block, i, e) * a[sb].qs[e];
-            }
+            int32_t sum = a.offset_sums[s];
+            for (int e = 16 * s; e < 16 * s + 16; ++e) sum += q6_code(super_block, i, e) * a.qs[e];
             const auto scale = static_cast<float>(q6_scale(super_block, i, s));
             partial = std::fma(static_cast<float>(sum), scale, partial);
           }
         }
-        acc = std::fma(partial, k_half(super_block, kQ6DAt, i) * a[sb].d, acc);
-      }
-      out[t * out_stride + i] = acc;
-    }
-  }
+        return std::fma(partial, k_half(super_block, kQ6DAt, i) * a.d, acc);
+      });
 }
 
 void interleave_q6_k(const void* src, int64_t rows, int64_t cols, uint8_t* dst) {
-  const int64_t n_blocks = cols / kSuperBlock;
-  for (int64_t r = 0; r < rows; ++r) {
-    const auto* blocks = reinterpret_cast<const BlockQ6_K*>(
-        static_cast<const uint8_t*>(src) + r * n_blocks * static_cast<int64_t>(sizeof(BlockQ6_K)));
-    uint8_t* group = dst + r / kInterleaveRows * group_bytes(TensorType::Q6_K, cols);
-    const int i = static_cast<int>(r % kInterleaveRows);
-    for (int64_t sb = 0; sb < n_blocks; ++sb) {
-      const BlockQ6_K& b = blocks[sb];
-      uint8_t* super_block = group + sb * kQ6SuperBlockBytes;
-      for (int h = 0; h < 2; ++h) {
-        for (int p = 0; p < 2; ++p) {
-          for (int t = 0; t < 4; ++t) {
-            // qh[32 h + l], ql[64 h + l] and ql[64 h + 32 + l] for l = 16 p + 4 t + j.
-            const int l = 16 * p + 4 * t;
-            std::memcpy(super_block + q6_at(h, p, 0, t, i, 0), b.qh + 32 * h + l, 4);
-            std::memcpy(super_block + q6_at(h, p, 1, t, i, 0), b.ql + 64 * h + l, 4);
-            std::memcpy(super_block + q6_at(h, p, 2, t, i, 0), b.ql + 64 * h + 32 + l, 4);
+  for_each_super_block<BlockQ6_K>(
+      TensorType::Q6_K, src, rows, cols, dst, kQ6SuperBlockBytes,
+      [](const BlockQ6_K& b, uint8_t* super_block, int i) {
+        for (int h = 0; h < 2; ++h) {
+          for (int p = 0; p < 2; ++p) {
+            for (int t = 0; t < 4; ++t) {
+              // qh[32 h + l], ql[64 h + l] and ql[64 h + 32 + l] for l = 16 p + 4 t + j.
+              const int l = 16 * p + 4 * t;
+              std::memcpy(super_block + q6_at(h, p, 0, t, i, 0), b.qh + 32 * h + l, 4);
+              std::memcpy(super_block + q6_at(h, p, 1, t, i, 0), b.ql + 64 * h + l, 4);
+              std::memcpy(super_block + q6_at(h, p, 2, t, i, 0), b.ql + 64 * h + 32 + l, 4);
+            }
           }
         }
-      }
-      for (int k = 0; k < 4; ++k)
-        std::memcpy(super_block + q6_scale_at(k, i, 0), b.scales + 4 * k, 4);
-      std::memcpy(super_block + kQ6DAt + 2 * i, &b.d, 2);
-    }
-  }
+        for (int k = 0; k < 4; ++k) {
+          std::memcpy(super_block + q6_scale_at(k, i, 0), b.scales + 4 * k, 4);
+        }
+        std::memcpy(super_block + kQ6DAt + 2 * i, &b.d, 2);
+      });
 }
 
 void dequantize_q6_k_row(const uint8_t* group, int i, int64_t cols, float* dst) {
