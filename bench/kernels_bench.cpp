@@ -40,7 +40,7 @@ void bench_matmul(benchmark::State& state, TensorType type, Shape shape, int64_t
   for (auto& v : in) v = dist(rng);
   std::vector<float> out(static_cast<size_t>(n_tokens * shape.rows));
   hearth::WeightMatrix w{type, weights.data(), shape.rows, shape.cols};
-  // The layout the model loader gives Q8_0 / Q4_0 at the AVX-512 level.
+  // The layout the model loader gives Q8_0 / Q4_0 / Q4_K / Q6_K at the AVX-512 level.
   std::vector<uint8_t> rewritten;
   if (layout == hearth::WeightLayout::kInterleaved) {
     rewritten.resize(static_cast<size_t>(hearth::interleaved_bytes(type, shape.rows, shape.cols)));

@@ -98,8 +98,8 @@ struct ModelWeights {
 // tensor, shape or type.
 Result<ModelWeights> load_model_weights(const gguf::File& file);
 
-// At the AVX-512 level, rewrites every Q8_0 and Q4_0 matrix that can_interleave() into the
-// interleaved layout (kernels/interleave_layout.h), in memory `w` owns, and releases the file
+// At the AVX-512 level, rewrites every matrix that can_interleave() (Q8_0, Q4_0, Q4_K, Q6_K) into
+// the interleaved layout (kernels/interleave_layout.h), in memory `w` owns, and releases the file
 // pages they were read from, so the process holds each weight once. Returns the bytes
 // rewritten (0 below AVX-512, which has no kernels for it). Call before the weights are
 // shared between threads.
