@@ -77,10 +77,18 @@ class Model {
   const gguf::File& file() const;
   // Engine internals (bound weights); for the forward pass and tests.
   const models::ModelWeights& weights() const;
+  // Loading leaves one job for later: moving the rewritten weights into huge pages (decoding
+  // is faster once it ends). It starts after the first forward pass of any session, so that
+  // it does not delay the first token, and runs on a background thread. This starts it if
+  // needed and blocks until it is done (for benchmarks that want the steady state).
+  // Thread-safe.
+  void finish_background_work() const;
 
  private:
+  friend class Session;  // starts the background work after its first forward pass
   struct State;
   explicit Model(std::unique_ptr<State> state);
+  void start_background_work() const;
   std::unique_ptr<State> state_;
 };
 

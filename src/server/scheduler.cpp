@@ -207,28 +207,60 @@ void Scheduler::finish_slot(Slot& slot, StreamEvent done) {
   if (metrics_) metrics_->slots_busy = busy_slots_.load();
 }
 
+std::vector<size_t> Scheduler::prefill_chunks() const {
+  int budget = std::max(1, options_.max_batch_tokens);
+  std::vector<const Slot*> waiting;
+  for (const auto& slot : slots_) {
+    if (!slot->busy()) continue;
+    if (slot->prefilling()) {
+      waiting.push_back(slot.get());
+    } else {
+      --budget;  // its next token
+    }
+  }
+  // Fewest prompt tokens left first (then the earliest request), whole: four 70-token prompts
+  // arriving together then get their first tokens after 1, 2, 3 and 4 prompts' time, where
+  // sharing passes gave all four theirs after all four. A later, shorter prompt overtakes a
+  // long one between its chunks instead of waiting for all of them.
+  std::stable_sort(waiting.begin(), waiting.end(), [](const Slot* a, const Slot* b) {
+    const size_t left_a = a->job.prompt.size() - a->prompt_done;
+    const size_t left_b = b->job.prompt.size() - b->prompt_done;
+    return left_a != left_b ? left_a < left_b : a->submitted < b->submitted;
+  });
+  std::vector<size_t> chunks(slots_.size(), 0);
+  int in_pass = 0;
+  for (const Slot* slot : waiting) {
+    const size_t left = slot->job.prompt.size() - slot->prompt_done;
+    const int room = std::min(std::max(1, options_.prefill_chunk), budget);
+    if (room <= 0) break;
+    // Beyond the first, only prompts small enough to ride along almost free (a pass that
+    // short is bound by reading the weights, not by arithmetic).
+    if (in_pass > 0 && in_pass + static_cast<int64_t>(left) > kRideAlongTokens) break;
+    const size_t n = std::min(left, static_cast<size_t>(room));
+    const auto index = static_cast<size_t>(
+        std::find_if(slots_.begin(), slots_.end(), [&](const auto& s) { return s.get() == slot; }) -
+        slots_.begin());
+    chunks[index] = n;
+    budget -= static_cast<int>(n);
+    in_pass += static_cast<int>(n);
+  }
+  return chunks;
+}
+
 std::vector<Scheduler::Slot*> Scheduler::decode_busy_slots() {
-  // Generating slots take one token each; prefilling slots share what is left of the batch,
-  // in chunks, so a long prompt never stalls the others for more than a chunk.
+  // Generating slots take one token each; prompts prefill as prefill_chunks() says, in
+  // chunks, so a long prompt never stalls the others for more than a chunk.
   std::vector<Slot*> batch;
   std::vector<DecodeRequest> requests;
   std::vector<bool> was_prefilling;
-  int budget = std::max(1, options_.max_batch_tokens);
-  for (auto& slot_ptr : slots_) {
-    Slot& slot = *slot_ptr;
-    if (slot.busy() && !slot.prefilling()) --budget;
-  }
-  for (auto& slot_ptr : slots_) {
-    Slot& slot = *slot_ptr;
+  const std::vector<size_t> chunks = prefill_chunks();
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    Slot& slot = *slots_[i];
     if (!slot.busy()) continue;
     std::span<const int32_t> tokens;
     if (slot.prefilling()) {
-      const int chunk = std::min(std::max(1, options_.prefill_chunk), budget);
-      if (chunk <= 0) continue;  // no room this step; it goes next step
-      const size_t n =
-          std::min<size_t>(slot.job.prompt.size() - slot.prompt_done, static_cast<size_t>(chunk));
-      tokens = std::span<const int32_t>(slot.job.prompt).subspan(slot.prompt_done, n);
-      budget -= static_cast<int>(n);
+      if (chunks[i] == 0) continue;  // not this step
+      tokens = std::span<const int32_t>(slot.job.prompt).subspan(slot.prompt_done, chunks[i]);
     } else {
       tokens = std::span<const int32_t>(&slot.last_token, 1);
     }

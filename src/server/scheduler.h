@@ -3,8 +3,8 @@
 // Requests are queued (bounded) and admitted into `n_slots` slots, each a Session with its
 // own KV cache. One engine thread runs the loop: admit queued requests into free slots
 // (choosing the slot whose cache shares the longest prefix with the prompt, so a chat's next
-// turn only evaluates the new tokens), evaluate one step for every busy slot together (a
-// chunk of prompt for slots still prefilling, one token for slots generating), then sample,
+// turn only evaluates the new tokens), evaluate one step for every busy slot together (one
+// token for each slot generating, and a chunk of the shortest waiting prompt), then sample,
 // detokenize and publish text to each request's stream. New requests join between steps.
 //
 // Thread-safety: submit() and the RequestStream methods may be called from any thread;
@@ -101,6 +101,8 @@ class Scheduler {
   int load() const;
 
  private:
+  // Prompt tokens that may join a pass that already prefills another prompt.
+  static constexpr int64_t kRideAlongTokens = 16;
   struct Slot;
   struct Pending {
     GenerationJob job;
@@ -111,6 +113,8 @@ class Scheduler {
   void engine_loop();
   void admit_pending();
   void step();
+  // Prompt tokens each slot (by index) evaluates in the next pass; 0 for the others.
+  std::vector<size_t> prefill_chunks() const;
   // Evaluates every busy slot's part of this step in one forward pass; returns the slots
   // that were evaluated (a slot whose decode failed has been finished with an error).
   std::vector<Slot*> decode_busy_slots();

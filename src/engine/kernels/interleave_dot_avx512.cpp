@@ -42,10 +42,13 @@ struct CodesQ4_0 {
   }
 };
 
-inline __m512i broadcast_codes(const int8_t* p) {
-  int32_t four;
-  std::memcpy(&four, p, sizeof(four));
-  return _mm512_set1_epi32(four);
+// acc + w . (4 activation codes at p, broadcast). GCC keeps the broadcast as a separate
+// vpbroadcastd; the embedded-broadcast operand form folds it into the load.
+inline __m512i dpbusd_broadcast(__m512i acc, __m512i w, const int8_t* p) {
+  __asm__("vpdpbusd %2%{1to16%}, %1, %0"
+          : "+v"(acc)
+          : "v"(w), "m"(*reinterpret_cast<const int32_t*>(p)));
+  return acc;
 }
 
 // The integer sums of one block and one token for the 16 rows. One token alone splits the 8
@@ -56,14 +59,13 @@ inline __m512i block_sums(const __m512i* w, const int8_t* qs, __m512i start) {
     __m512i even = start;
     __m512i odd = _mm512_setzero_si512();
     for (int s = 0; s < kSteps; s += 2) {
-      even = _mm512_dpbusd_epi32(even, w[s], broadcast_codes(qs + 4 * s));
-      odd = _mm512_dpbusd_epi32(odd, w[s + 1], broadcast_codes(qs + 4 * s + 4));
+      even = dpbusd_broadcast(even, w[s], qs + 4 * s);
+      odd = dpbusd_broadcast(odd, w[s + 1], qs + 4 * s + 4);
     }
     return _mm512_add_epi32(even, odd);
   } else {
     __m512i sum = start;
-    for (int s = 0; s < kSteps; ++s)
-      sum = _mm512_dpbusd_epi32(sum, w[s], broadcast_codes(qs + 4 * s));
+    for (int s = 0; s < kSteps; ++s) sum = dpbusd_broadcast(sum, w[s], qs + 4 * s);
     return sum;
   }
 }
@@ -205,7 +207,7 @@ void dot_group_q6_k(int64_t cols, const void* group, const void* act, size_t act
           const int8_t* qs = a[t][sb].qs + 16 * s;
           __m512i sums = _mm512_set1_epi32(a[t][sb].offset_sums[s]);
           for (int k = 0; k < 4; ++k) {
-            sums = _mm512_dpbusd_epi32(sums, w[k], broadcast_codes(qs + 4 * k));
+            sums = dpbusd_broadcast(sums, w[k], qs + 4 * k);
           }
           partial[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, partial[t]);
         }

@@ -15,6 +15,7 @@
 #include "engine/kernels/cpu.h"
 #include "engine/kernels/matmul.h"
 #include "engine/models/arch_table.h"
+#include "engine/tensor/huge_page_buffer.h"
 #include "hearth/status.h"
 
 namespace hearth::models {
@@ -86,8 +87,9 @@ struct ModelWeights {
   std::vector<float> rope_factors_short;
   std::vector<float> rope_factors_long;
   std::vector<LayerWeights> layers;
-  // Memory the matrices point into when they no longer view the file (repack_weights).
-  std::vector<std::shared_ptr<void>> owned;
+  // Memory the rewritten matrices point into (repack_weights); null while they view the file.
+  // Shared by copies of these weights. Its huge-page collapse may still run after loading.
+  std::shared_ptr<HugePageBuffer> rewritten;
 
   // RoPE frequency divisors to use for a context of n_ctx tokens (empty = none). LongRoPE
   // switches to the long set once the context exceeds the original training context.
@@ -100,8 +102,9 @@ Result<ModelWeights> load_model_weights(const gguf::File& file);
 
 // At the AVX-512 level, rewrites every matrix that can_interleave() (Q8_0, Q4_0, Q4_K, Q6_K) into
 // the interleaved layout (kernels/interleave_layout.h), in memory `w` owns, and releases the file
-// pages they were read from, so the process holds each weight once. Returns the bytes
-// rewritten (0 below AVX-512, which has no kernels for it). Call before the weights are
+// pages they were read from, so the process holds each weight once. The memory is a
+// HugePageBuffer (w.rewritten), which the caller may move into huge pages later. Returns the
+// bytes rewritten (0 below AVX-512, which has no kernels for it). Call before the weights are
 // shared between threads.
 int64_t repack_weights(ModelWeights& w, KernelLevel level);
 

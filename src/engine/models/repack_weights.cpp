@@ -10,6 +10,7 @@
 
 #include "engine/kernels/interleave_layout.h"
 #include "engine/models/model_weights.h"
+#include "engine/tensor/huge_page_buffer.h"
 
 namespace hearth::models {
 namespace {
@@ -42,16 +43,6 @@ void release_pages(const void* begin, int64_t size) {
   if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
 }
 
-// Anonymous memory for the rewritten copies, in ordinary pages. MADV_HUGEPAGE was measured: it
-// decoded qwen2.5-0.5b Q8_0 at 70.8 tok/s instead of 64.3 in one quiet run, but the rewrite
-// then took 0.2-0.7 s instead of 0.3 s (0.5B) and loading a 1B model 1.2-2.1 s instead of 1.0
-// s, as the kernel compacted memory for the pages: too close to the 1 s to first token.
-std::shared_ptr<void> allocate(size_t bytes) {
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return nullptr;
-  return std::shared_ptr<void>(p, [bytes](void* q) { munmap(q, bytes); });
-}
-
 }  // namespace
 
 int64_t repack_weights(ModelWeights& w, KernelLevel level) {
@@ -67,9 +58,9 @@ int64_t repack_weights(ModelWeights& w, KernelLevel level) {
     total += matrix_bytes(*m);
   }
   if (chosen.empty()) return 0;
-  std::shared_ptr<void> memory = allocate(static_cast<size_t>(total));
+  std::shared_ptr<HugePageBuffer> memory = HugePageBuffer::allocate(static_cast<size_t>(total));
   if (!memory) return 0;  // out of address space: keep decoding from the file's layout
-  auto* dst = static_cast<uint8_t*>(memory.get());
+  uint8_t* dst = memory->data();
   // Two threads halve the time to first token; more add little, since the copy is bound by
   // page faults and memory bandwidth.
   std::vector<std::pair<WeightMatrix*, uint8_t*>> jobs;
@@ -96,7 +87,7 @@ int64_t repack_weights(ModelWeights& w, KernelLevel level) {
     m->layout = WeightLayout::kInterleaved;
   }
   if (w.tied_output) w.output = w.token_embd;
-  w.owned.push_back(std::move(memory));
+  w.rewritten = std::move(memory);
   return total;
 }
 
