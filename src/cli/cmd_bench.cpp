@@ -5,6 +5,8 @@
 //   hearth bench --synthetic qwen2.5-0.5b --type q8_0 [...]   (writes the model once, cached)
 //   hearth bench --synthetic bge-small-en-v1.5 --type f16 --write-only   (prints the path)
 //   hearth bench --membw [-t THREADS]
+//   hearth bench -m MODEL --bound ...   (generation as a fraction of the bandwidth probed
+//                                        right before and after each repetition)
 //
 // ppN evaluates N prompt tokens in one batch from an empty cache; tgN generates N tokens one
 // at a time (after DEPTH tokens of context when -d is given). An embedding model (BERT) has
@@ -14,6 +16,7 @@
 // ready (model load, session allocation and an 8-token input; warm page cache after the first
 // run) and the process's resident memory next to what it must hold: the file plus the KV cache.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -46,6 +50,7 @@ struct BenchArgs {
   int reps = 3;
   bool json = false;
   bool membw = false;
+  bool bound = false;
   bool write_only = false;
   std::string cache_dir;
   std::string kv_type = "f16";
@@ -65,6 +70,26 @@ Residency read_residency() {
     if (line.rfind("VmHWM:", 0) == 0) r.peak = kib();
   }
   return r;
+}
+
+// --bound: generation's weight reads per second (file bytes per token) as a fraction of the
+// probe's reading right before or after each repetition, whichever is higher.
+constexpr size_t kBoundProbeBytes = size_t{512} << 20;
+struct BoundFigure {
+  double mean = 0, min = 0, max = 0;    // fractions
+  double probe_min = 0, probe_max = 0;  // GB/s
+};
+
+BoundFigure summarize_bound(const std::vector<double>& fractions,
+                            const std::vector<double>& probed) {
+  BoundFigure b;
+  for (double f : fractions) b.mean += f;
+  b.mean /= static_cast<double>(fractions.size());
+  b.min = *std::min_element(fractions.begin(), fractions.end());
+  b.max = *std::max_element(fractions.begin(), fractions.end());
+  b.probe_min = *std::min_element(probed.begin(), probed.end());
+  b.probe_max = *std::max_element(probed.begin(), probed.end());
+  return b;
 }
 
 struct Figure {
@@ -262,23 +287,38 @@ int run_bench(const BenchArgs& args) {
     }
     figures.push_back(summarize((embedding ? "emb" : "pp") + std::to_string(n), rates));
   }
+  const auto file_bytes = std::filesystem::file_size(path);
+  std::optional<BoundFigure> bound;
   if (args.n_gen > 0 && !embedding) {
     const auto context = random_tokens(args.depth, info.n_vocab, 7);
     std::vector<double> rates;
+    // --bound: the probe runs right before and after every repetition, since on a shared
+    // machine the bandwidth can change within seconds; freed before residency is read.
+    std::unique_ptr<BandwidthProbe> probe;
+    if (args.bound) probe = std::make_unique<BandwidthProbe>(threads, kBoundProbeBytes);
+    std::vector<double> fractions, probed;
     for (int rep = -1; rep < args.reps; ++rep) {
+      const double before = probe ? probe->measure(2).gigabytes_per_second : 0;
       auto seconds = time_generation(session, context, args.n_gen);
       if (!seconds) {
         std::fprintf(stderr, "hearth bench: %s\n", seconds.error().message.c_str());
         return 1;
       }
-      if (rep >= 0) rates.push_back(args.n_gen / *seconds);
+      const double after = probe ? probe->measure(2).gigabytes_per_second : 0;
+      if (rep < 0) continue;
+      rates.push_back(args.n_gen / *seconds);
+      if (probe && std::max(before, after) > 0) {
+        const double read = rates.back() * static_cast<double>(file_bytes) / 1e9;
+        fractions.push_back(read / std::max(before, after));
+        probed.insert(probed.end(), {before, after});
+      }
     }
+    if (!fractions.empty()) bound = summarize_bound(fractions, probed);
     std::string name = "tg" + std::to_string(args.n_gen);
     if (args.depth > 0) name += "@d" + std::to_string(args.depth);
     figures.push_back(summarize(name, rates));
   }
 
-  const auto file_bytes = std::filesystem::file_size(path);
   const Residency residency = read_residency();
   const size_t kv_bytes = session.kv_cache_bytes();
   if (args.json) {
@@ -298,6 +338,13 @@ int run_bench(const BenchArgs& args) {
       out["results"].push_back(
           {{"test", f.test}, {"tokens_per_second", f.mean}, {"stddev", f.stddev}});
     }
+    if (bound) {
+      out["bandwidth_bound"] = {{"fraction_mean", bound->mean},
+                                {"fraction_min", bound->min},
+                                {"fraction_max", bound->max},
+                                {"probe_min_gb_per_second", bound->probe_min},
+                                {"probe_max_gb_per_second", bound->probe_max}};
+    }
     std::puts(out.dump().c_str());
   } else {
     std::printf("model %s (%s, %.0f MiB), %d threads, kernels %s\n", path.filename().c_str(),
@@ -306,6 +353,13 @@ int run_bench(const BenchArgs& args) {
     std::printf("%-12s %14s\n", "test", "tokens/s");
     for (const auto& f : figures)
       std::printf("%-12s %8.1f ± %-6.1f\n", f.test.c_str(), f.mean, f.stddev);
+    if (bound) {
+      std::printf(
+          "generation read %.0f%% of the bandwidth measured around each repetition (%.0f-%.0f%%; "
+          "probe %.1f-%.1f GB/s, %.1f MB per token)\n",
+          100 * bound->mean, 100 * bound->min, 100 * bound->max, bound->probe_min, bound->probe_max,
+          static_cast<double>(file_bytes) / 1e6);
+    }
     const auto mib = [](uint64_t b) { return static_cast<double>(b) / (1 << 20); };
     std::printf(
         "load to first token %.3f s; resident %.0f MiB (peak %.0f) = file %.0f + KV cache (%s) "
@@ -341,6 +395,9 @@ void register_bench(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   cmd->add_flag("--json", args->json, "Print JSON");
   cmd->add_flag("--membw", args->membw, "Measure memory read bandwidth instead");
+  cmd->add_flag("--bound", args->bound,
+                "Measure the read bandwidth around every generation repetition and report the "
+                "fraction of it that generation used");
   cmd->add_option("--kv-type", args->kv_type, "KV cache type: f16, q8_0 or f32")
       ->capture_default_str();
   cmd->add_flag("--write-only", args->write_only,

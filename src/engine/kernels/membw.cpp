@@ -42,28 +42,34 @@ uint64_t read_scalar(const uint8_t* p, size_t n) {
 
 }  // namespace
 
-BandwidthResult measure_read_bandwidth(int n_threads, size_t bytes, int passes) {
-  n_threads = std::max(1, n_threads);
-  bytes = bytes / (128 * static_cast<size_t>(n_threads)) * 128 * static_cast<size_t>(n_threads);
+BandwidthProbe::BandwidthProbe(int n_threads, size_t bytes)
+    : n_threads_(std::max(1, n_threads)),
+      bytes_(bytes / (128 * static_cast<size_t>(n_threads_)) * 128 *
+             static_cast<size_t>(n_threads_)) {
   // The same kind of memory as the rewritten weights, in huge pages where the kernel allows,
   // so the figure is the limit those weights can be read at (ordinary 4 KiB pages read ~7-10%
   // slower here).
-  const std::unique_ptr<HugePageBuffer> buffer = HugePageBuffer::allocate(bytes);
-  if (!buffer) return {};
-  uint8_t* raw = buffer->data();
-  // Touch every page so the pass measures reads, not page faults.
-  std::memset(raw, 1, bytes);
-  buffer->collapse();
+  buffer_ = HugePageBuffer::allocate(bytes_);
+  if (!buffer_) return;
+  // Touch every page so the passes measure reads, not page faults.
+  std::memset(buffer_->data(), 1, bytes_);
+  buffer_->collapse();
+}
 
+BandwidthProbe::~BandwidthProbe() = default;
+
+BandwidthResult BandwidthProbe::measure(int passes) {
+  if (!buffer_ || bytes_ == 0) return {};
+  const uint8_t* raw = buffer_->data();
   const bool avx2 = cpu_features().avx2;
-  const size_t chunk = bytes / static_cast<size_t>(n_threads);
+  const size_t chunk = bytes_ / static_cast<size_t>(n_threads_);
   double best = 0;
   volatile uint64_t sink = 0;
   for (int pass = 0; pass < passes; ++pass) {
-    std::vector<uint64_t> results(static_cast<size_t>(n_threads));
+    std::vector<uint64_t> results(static_cast<size_t>(n_threads_));
     const auto start = std::chrono::steady_clock::now();
     std::vector<std::thread> threads;
-    for (int t = 0; t < n_threads; ++t) {
+    for (int t = 0; t < n_threads_; ++t) {
       threads.emplace_back([&, t] {
         const uint8_t* p = raw + chunk * static_cast<size_t>(t);
         results[static_cast<size_t>(t)] = avx2 ? read_avx2(p, chunk) : read_scalar(p, chunk);
@@ -73,10 +79,15 @@ BandwidthResult measure_read_bandwidth(int n_threads, size_t bytes, int passes) 
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     for (uint64_t r : results) sink = sink ^ r;
-    best = std::max(best, static_cast<double>(bytes) / seconds / 1e9);
+    best = std::max(best, static_cast<double>(bytes_) / seconds / 1e9);
   }
   (void)sink;
-  return {best, bytes, passes};
+  return {best, bytes_, passes};
+}
+
+BandwidthResult measure_read_bandwidth(int n_threads, size_t bytes, int passes) {
+  BandwidthProbe probe(n_threads, bytes);
+  return probe.measure(passes);
 }
 
 }  // namespace hearth

@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
+
+#include "engine/tensor/huge_page_buffer.h"
 
 namespace hearth {
 
@@ -15,5 +18,20 @@ struct BandwidthResult {
 
 BandwidthResult measure_read_bandwidth(int n_threads, size_t bytes = size_t{1} << 30,
                                        int passes = 5);
+
+// The same probe with its buffer kept, to measure again and again next to another test (on a
+// shared machine the bandwidth can change within seconds). Holds `bytes` of memory. Not
+// thread-safe.
+class BandwidthProbe {
+ public:
+  BandwidthProbe(int n_threads, size_t bytes);
+  ~BandwidthProbe();
+  BandwidthResult measure(int passes);
+
+ private:
+  int n_threads_;
+  size_t bytes_;
+  std::unique_ptr<HugePageBuffer> buffer_;
+};
 
 }  // namespace hearth
