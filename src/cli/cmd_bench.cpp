@@ -289,13 +289,17 @@ int run_bench(const BenchArgs& args) {
   }
   const auto file_bytes = std::filesystem::file_size(path);
   std::optional<BoundFigure> bound;
+  uint64_t peak_before_probe = 0;
   if (args.n_gen > 0 && !embedding) {
     const auto context = random_tokens(args.depth, info.n_vocab, 7);
     std::vector<double> rates;
     // --bound: the probe runs right before and after every repetition, since on a shared
     // machine the bandwidth can change within seconds; freed before residency is read.
     std::unique_ptr<BandwidthProbe> probe;
-    if (args.bound) probe = std::make_unique<BandwidthProbe>(threads, kBoundProbeBytes);
+    if (args.bound) {
+      peak_before_probe = read_residency().peak;  // the probe's buffer is not the model's
+      probe = std::make_unique<BandwidthProbe>(threads, kBoundProbeBytes);
+    }
     std::vector<double> fractions, probed;
     for (int rep = -1; rep < args.reps; ++rep) {
       const double before = probe ? probe->measure(2).gigabytes_per_second : 0;
@@ -319,7 +323,8 @@ int run_bench(const BenchArgs& args) {
     figures.push_back(summarize(name, rates));
   }
 
-  const Residency residency = read_residency();
+  Residency residency = read_residency();
+  if (peak_before_probe > 0) residency.peak = peak_before_probe;
   const size_t kv_bytes = session.kv_cache_bytes();
   if (args.json) {
     nlohmann::ordered_json out = {
