@@ -614,6 +614,9 @@ bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, 
       case TensorType::Q4_0:
         gemm_quantized<DecodeInterleaved<TensorType::Q4_0>>(ws, in, n_tokens, outs, pool);
         return true;
+      case TensorType::Q5_0:
+        gemm_quantized<DecodeInterleaved<TensorType::Q5_0>>(ws, in, n_tokens, outs, pool);
+        return true;
       case TensorType::Q4_K:
         gemm_quantized<DecodeInterleavedQ4K>(ws, in, n_tokens, outs, pool);
         return true;

@@ -1,5 +1,5 @@
 // AVX-512 VNNI kernels over interleaved 16-row groups (interleave_layout.h). Per 32-column
-// block: the 8 code vectors are loaded (Q4_0 and Q4_K: 4, split into nibbles) and the 16
+// block: the 8 code vectors are loaded (Q4_0, Q5_0 and Q4_K: 4, split into nibbles) and the 16
 // rows' scales widened once for all the tokens (Q4_K: unpacked from their 6-bit fields once
 // per super-block); then per token 8 vpdpbusd against its broadcast codes, starting from its
 // offset term, one conversion and two float operations. Only called after
@@ -38,6 +38,21 @@ struct CodesQ4_0 {
       const __m512i packed = _mm512_loadu_si512(codes + 64 * s);
       w[s] = _mm512_and_si512(packed, nibble);
       w[s + kSteps / 2] = _mm512_and_si512(_mm512_srli_epi16(packed, 4), nibble);
+    }
+  }
+};
+
+// Q5_0: the nibbles as Q4_0's, then 16 added to the bytes that step's mask of fifth bits
+// selects (codes 0..31).
+struct CodesQ5_0 {
+  static constexpr int64_t kBlockBytes = interleave::kQ5_0BlockCodes;
+  static void load(const uint8_t* codes, __m512i* w) {
+    CodesQ4_0::load(codes + interleave::kQ5_0FifthBits, w);
+    const __m512i sixteen = _mm512_set1_epi8(0x10);
+    for (int s = 0; s < kSteps; ++s) {
+      uint64_t bits;
+      std::memcpy(&bits, codes + 8 * s, sizeof(bits));
+      w[s] = _mm512_mask_add_epi8(w[s], bits, w[s], sixteen);
     }
   }
 };
@@ -290,6 +305,7 @@ InterleavedDotFn avx512_interleaved_dot(TensorType weight_type) {
   switch (weight_type) {
     case TensorType::Q8_0: return dot_legacy<CodesQ8_0>;
     case TensorType::Q4_0: return dot_legacy<CodesQ4_0>;
+    case TensorType::Q5_0: return dot_legacy<CodesQ5_0>;
     case TensorType::Q4_K: return dot_q4_k;
     case TensorType::Q6_K: return dot_q6_k;
     default: return nullptr;

@@ -20,8 +20,11 @@ constexpr int kSubBlockK = 32;
 
 // Code bytes of one block of 16 rows.
 int64_t block_code_bytes(TensorType type) {
-  return type == TensorType::Q8_0 ? kInterleaveRows * kLegacyBlock
-                                  : kInterleaveRows * kLegacyBlock / 2;
+  switch (type) {
+    case TensorType::Q8_0: return interleave::kQ8_0BlockCodes;
+    case TensorType::Q5_0: return interleave::kQ5_0BlockCodes;
+    default: return interleave::kQ4_0BlockCodes;
+  }
 }
 
 int64_t pair_bytes(TensorType type) {
@@ -57,15 +60,28 @@ const uint16_t* block_scales(TensorType type, const uint8_t* group, int64_t b) {
 }
 
 int32_t code_offset(TensorType type) {
-  return type == TensorType::Q8_0 ? 128 : 8;
+  switch (type) {
+    case TensorType::Q8_0: return 128;
+    case TensorType::Q5_0: return 16;
+    default: return 8;
+  }
+}
+
+// Q5_0: the fifth bit of element k (< 32) of row i is bit 4 i + k % 4 of step k / 4's mask
+// (the step's vector byte 4 i + k % 4 holds that element's code).
+int fifth_bit(const uint8_t* codes, int i, int k) {
+  const int bit = 4 * i + k % 4;
+  return (codes[8 * (k / 4) + bit / 8] >> (bit % 8)) & 1;
 }
 
 // Code of element k (< 32) of row i in a block's codes, as stored (unsigned, with offset).
 int code_at(TensorType type, const uint8_t* codes, int i, int k) {
   if (type == TensorType::Q8_0) return codes[64 * (k / 4) + 4 * i + k % 4];
+  const uint8_t* nibbles = type == TensorType::Q5_0 ? codes + interleave::kQ5_0FifthBits : codes;
   const int low = k % 16;
-  const uint8_t byte = codes[64 * (low / 4) + 4 * i + low % 4];
-  return k < 16 ? (byte & 0x0F) : (byte >> 4);
+  const uint8_t byte = nibbles[64 * (low / 4) + 4 * i + low % 4];
+  const int code = k < 16 ? (byte & 0x0F) : (byte >> 4);
+  return type == TensorType::Q5_0 ? code | fifth_bit(codes, i, k) << 4 : code;
 }
 
 // The loops every portable kernel shares: out[t][i] = acc after acc = unit(acc, u, token t's
@@ -280,7 +296,8 @@ void dequantize_q6_k_row(const uint8_t* group, int i, int64_t cols, float* dst) 
 bool can_interleave(TensorType type, int64_t rows, int64_t cols) {
   if (rows <= 0 || cols <= 0) return false;
   if (type == TensorType::Q4_K || type == TensorType::Q6_K) return cols % kSuperBlock == 0;
-  return (type == TensorType::Q8_0 || type == TensorType::Q4_0) && cols % (2 * kLegacyBlock) == 0;
+  return (type == TensorType::Q8_0 || type == TensorType::Q4_0 || type == TensorType::Q5_0) &&
+         cols % (2 * kLegacyBlock) == 0;
 }
 
 int64_t interleaved_bytes(TensorType type, int64_t rows, int64_t cols) {
@@ -304,14 +321,25 @@ void interleave_rows(TensorType type, const void* src, int64_t rows, int64_t col
       for (int64_t b = 0; b < n_blocks; ++b) {
         auto* codes = const_cast<uint8_t*>(block_codes(type, group, b));
         auto* scales = const_cast<uint16_t*>(block_scales(type, group, b));
-        // Element 4 s + j of the block goes to byte 4 i + j of step s: 4-byte chunks. (Q4_0:
-        // the file's byte k holds element k low and element 16 + k high, as here.)
+        // Element 4 s + j of the block goes to byte 4 i + j of step s: 4-byte chunks. (Q4_0,
+        // Q5_0: the file's byte k holds element k low and element 16 + k high, as here.)
         const uint8_t* block = row + b * traits(type).type_size;
         std::memcpy(&scales[i], block, sizeof(uint16_t));
-        const int n_steps = type == TensorType::Q8_0 ? kSteps : kSteps / 2;
-        for (int s = 0; s < n_steps; ++s) {
-          std::memcpy(codes + 64 * s + 4 * i, block + sizeof(uint16_t) + 4 * s, 4);
+        const uint8_t* qs = block + sizeof(uint16_t);
+        if (type == TensorType::Q5_0) {
+          // Bits 4 k .. 4 k + 3 of the row's qh become bits 4 i .. 4 i + 3 of step k's mask.
+          uint32_t qh;
+          std::memcpy(&qh, qs, sizeof(qh));
+          for (int k = 0; k < kSteps; ++k) {
+            const auto nibble = static_cast<uint8_t>((qh >> (4 * k) & 0x0F) << (4 * (i % 2)));
+            uint8_t& byte = codes[8 * k + i / 2];
+            byte = i % 2 == 0 ? nibble : static_cast<uint8_t>(byte | nibble);
+          }
+          qs += sizeof(qh);
+          codes += interleave::kQ5_0FifthBits;
         }
+        const int n_steps = type == TensorType::Q8_0 ? kSteps : kSteps / 2;
+        for (int s = 0; s < n_steps; ++s) std::memcpy(codes + 64 * s + 4 * i, qs + 4 * s, 4);
       }
     }
     if (type == TensorType::Q8_0) {  // q + 128 (a padding row's 0 becomes 128, i.e. 0 too)
@@ -383,6 +411,7 @@ InterleavedDotFn scalar_interleaved_dot(TensorType weight_type) {
   switch (weight_type) {
     case TensorType::Q8_0: return dot_scalar<TensorType::Q8_0>;
     case TensorType::Q4_0: return dot_scalar<TensorType::Q4_0>;
+    case TensorType::Q5_0: return dot_scalar<TensorType::Q5_0>;
     case TensorType::Q4_K: return dot_scalar_q4_k;
     case TensorType::Q6_K: return dot_scalar_q6_k;
     default: return nullptr;

@@ -1,4 +1,4 @@
-// The interleaved layout for Q8_0, Q4_0, Q4_K and Q6_K weights: 16 rows side by side, one row
+// The interleaved layout for Q8_0, Q4_0, Q5_0, Q4_K and Q6_K weights: 16 rows side by side, one row
 // per 32-bit lane, and the activation blocks its kernels read.
 //
 // The row-dot kernels give every output row its own accumulator and reduce it across lanes
@@ -15,7 +15,9 @@
 //   codes  = 8 steps (Q8_0) of 64 bytes; byte 4 i + j of step s is element 4 s + j of row i,
 //            stored as q + 128 (the unsigned operand of vpdpbusd);
 //            4 steps (Q4_0) of 64 bytes; byte 4 i + j of step s holds element 4 s + j of row i
-//            in its low nibble and element 16 + 4 s + j in its high nibble (codes 0..15).
+//            in its low nibble and element 16 + 4 s + j in its high nibble (codes 0..15);
+//            Q5_0: 8 masks of 64 bits, then Q4_0's 4 steps of nibbles; bit 4 i + j of mask k
+//            is the fifth bit (qh) of element 4 k + j of row i (codes 0..31).
 //
 //   Q4_K: group = super-blocks in column order, each 2304 bytes:
 //   [the 12 packed scale/min bytes of every row: 3 vectors, dword i of vector k = bytes
@@ -31,7 +33,7 @@
 //   rows' F16 d. A part gives 4 sub-blocks of 16 elements (one per quarter of its half), so
 //   the kernel reads a super-block front to back.
 //
-// A group takes exactly the bytes its 16 rows take in the file (34, 18, 144 or 210 per block),
+// A group takes exactly the bytes its 16 rows take in the file (34, 18, 22, 144 or 210 per block),
 // so group g starts 16 g file rows into the matrix, and every pair is a whole number of
 // 64-byte lines; each unit is stored in the order the kernels read it (interleave_offsets.h).
 // When rows % 16 != 0 the last group is padded with zero rows (an output head

@@ -20,8 +20,8 @@
 namespace hearth {
 namespace {
 
-constexpr TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_K,
-                                 TensorType::Q6_K};
+constexpr TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0,
+                                 TensorType::Q4_K, TensorType::Q6_K};
 
 bool is_k_quant(TensorType type) {
   return type == TensorType::Q4_K || type == TensorType::Q6_K;
@@ -49,6 +49,9 @@ TEST(InterleaveLayout, WhichShapesInterleave) {
   EXPECT_TRUE(can_interleave(TensorType::Q8_0, 42, 896));  // the last group padded
   EXPECT_EQ(interleaved_bytes(TensorType::Q8_0, 42, 896), 48 * 28 * 34);
   EXPECT_EQ(interleaved_bytes(TensorType::Q4_0, 32, 896), 32 * 28 * 18);
+  EXPECT_TRUE(can_interleave(TensorType::Q5_0, 4864, 896));
+  EXPECT_EQ(interleaved_bytes(TensorType::Q5_0, 20, 896), 32 * 28 * 22);
+  EXPECT_FALSE(can_interleave(TensorType::Q5_1, 64, 896));
   EXPECT_FALSE(can_interleave(TensorType::Q8_0, 64, 96));  // not whole block pairs
   EXPECT_TRUE(can_interleave(TensorType::Q4_K, 64, 1024));
   EXPECT_FALSE(can_interleave(TensorType::Q4_K, 64, 896));  // not whole super-blocks

@@ -11,11 +11,14 @@ namespace hearth::interleave {
 
 inline constexpr int64_t kVector = 64;  // one 512-bit vector: 4 bytes of each of 16 rows
 
-// Q8_0 / Q4_0: pairs of 32-column blocks: [F16 scales of block b (16), of block b + 1 (16)]
-// [codes of b: 8 (Q8_0) or 4 (Q4_0) vectors][codes of b + 1].
+// Q8_0 / Q4_0 / Q5_0: pairs of 32-column blocks: [F16 scales of block b (16), of block b + 1
+// (16)][codes of b: 8 (Q8_0) or 4 (Q4_0) vectors, or (Q5_0) a vector of fifth bits and 4
+// vectors][codes of b + 1].
 inline constexpr int64_t kPairScalesBytes = kVector;
 inline constexpr int64_t kQ8_0BlockCodes = 8 * kVector;
 inline constexpr int64_t kQ4_0BlockCodes = 4 * kVector;
+inline constexpr int64_t kQ5_0FifthBits = kVector;  // 8 masks of 64 bits, one per step
+inline constexpr int64_t kQ5_0BlockCodes = kQ5_0FifthBits + 4 * kVector;
 
 // Q4_K super-block: [packed scales: 3 vectors][F16 d x 16][F16 dmin x 16][codes: 4 pairs of
 // sub-blocks, 8 vectors each].

@@ -100,10 +100,10 @@ struct ModelWeights {
 // tensor, shape or type.
 Result<ModelWeights> load_model_weights(const gguf::File& file);
 
-// At the AVX-512 level, rewrites every matrix that can_interleave() (Q8_0, Q4_0, Q4_K, Q6_K) into
-// the interleaved layout (kernels/interleave_layout.h), in memory `w` owns, and releases the file
-// pages they were read from, so the process holds each weight once. The memory is a
-// HugePageBuffer (w.rewritten), which the caller may move into huge pages later. Returns the
+// At the AVX-512 level, rewrites every matrix that can_interleave() (Q8_0, Q4_0, Q5_0, Q4_K,
+// Q6_K) into the interleaved layout (kernels/interleave_layout.h), in memory `w` owns, and
+// releases the file pages they were read from, so the process holds each weight once. The memory is
+// a HugePageBuffer (w.rewritten), which the caller may move into huge pages later. Returns the
 // bytes rewritten (0 below AVX-512, which has no kernels for it). Call before the weights are
 // shared between threads.
 int64_t repack_weights(ModelWeights& w, KernelLevel level);

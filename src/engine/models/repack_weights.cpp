@@ -1,4 +1,4 @@
-// Load-time rewrite of Q8_0, Q4_0, Q4_K and Q6_K matrices into the interleaved layout (see
+// Load-time rewrite of Q8_0, Q4_0, Q5_0, Q4_K and Q6_K matrices into the interleaved layout (see
 // kernels/interleave_layout.h for why the kernels want it).
 #include <sys/mman.h>
 #include <unistd.h>
