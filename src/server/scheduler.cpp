@@ -207,43 +207,48 @@ void Scheduler::finish_slot(Slot& slot, StreamEvent done) {
   if (metrics_) metrics_->slots_busy = busy_slots_.load();
 }
 
+std::vector<size_t> plan_prefill(const std::vector<PrefillCandidate>& waiting, int budget,
+                                 int prefill_chunk, int ride_along) {
+  std::vector<size_t> order(waiting.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    const PrefillCandidate& x = waiting[a];
+    const PrefillCandidate& y = waiting[b];
+    return x.tokens_left != y.tokens_left ? x.tokens_left < y.tokens_left
+                                          : x.submitted < y.submitted;
+  });
+  std::vector<size_t> chunks(waiting.size(), 0);
+  int64_t in_pass = 0;
+  for (size_t i : order) {
+    const int room = std::min(std::max(1, prefill_chunk), budget);
+    if (room <= 0) break;
+    const size_t left = waiting[i].tokens_left;
+    if (in_pass > 0 && in_pass + static_cast<int64_t>(left) > ride_along) break;
+    chunks[i] = std::min(left, static_cast<size_t>(room));
+    budget -= static_cast<int>(chunks[i]);
+    in_pass += static_cast<int64_t>(chunks[i]);
+  }
+  return chunks;
+}
+
 std::vector<size_t> Scheduler::prefill_chunks() const {
   int budget = std::max(1, options_.max_batch_tokens);
-  std::vector<const Slot*> waiting;
-  for (const auto& slot : slots_) {
-    if (!slot->busy()) continue;
-    if (slot->prefilling()) {
-      waiting.push_back(slot.get());
+  std::vector<size_t> slot_of;  // candidate -> slot index
+  std::vector<PrefillCandidate> waiting;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    const Slot& slot = *slots_[i];
+    if (!slot.busy()) continue;
+    if (slot.prefilling()) {
+      slot_of.push_back(i);
+      waiting.push_back({slot.job.prompt.size() - slot.prompt_done, slot.submitted});
     } else {
       --budget;  // its next token
     }
   }
-  // Fewest prompt tokens left first (then the earliest request), whole: four 70-token prompts
-  // arriving together then get their first tokens after 1, 2, 3 and 4 prompts' time, where
-  // sharing passes gave all four theirs after all four. A later, shorter prompt overtakes a
-  // long one between its chunks instead of waiting for all of them.
-  std::stable_sort(waiting.begin(), waiting.end(), [](const Slot* a, const Slot* b) {
-    const size_t left_a = a->job.prompt.size() - a->prompt_done;
-    const size_t left_b = b->job.prompt.size() - b->prompt_done;
-    return left_a != left_b ? left_a < left_b : a->submitted < b->submitted;
-  });
+  const std::vector<size_t> planned =
+      plan_prefill(waiting, budget, options_.prefill_chunk, kRideAlongTokens);
   std::vector<size_t> chunks(slots_.size(), 0);
-  int in_pass = 0;
-  for (const Slot* slot : waiting) {
-    const size_t left = slot->job.prompt.size() - slot->prompt_done;
-    const int room = std::min(std::max(1, options_.prefill_chunk), budget);
-    if (room <= 0) break;
-    // Beyond the first, only prompts small enough to ride along almost free (a pass that
-    // short is bound by reading the weights, not by arithmetic).
-    if (in_pass > 0 && in_pass + static_cast<int64_t>(left) > kRideAlongTokens) break;
-    const size_t n = std::min(left, static_cast<size_t>(room));
-    const auto index = static_cast<size_t>(
-        std::find_if(slots_.begin(), slots_.end(), [&](const auto& s) { return s.get() == slot; }) -
-        slots_.begin());
-    chunks[index] = n;
-    budget -= static_cast<int>(n);
-    in_pass += static_cast<int>(n);
-  }
+  for (size_t c = 0; c < planned.size(); ++c) chunks[slot_of[c]] = planned[c];
   return chunks;
 }
 

@@ -43,6 +43,22 @@ struct SchedulerOptions {
   std::chrono::seconds request_timeout{600};
 };
 
+// One prompt waiting for prefill, as plan_prefill sees it.
+struct PrefillCandidate {
+  size_t tokens_left = 0;
+  std::chrono::steady_clock::time_point submitted{};
+};
+
+// How many prompt tokens each candidate evaluates in the next pass (same order as
+// `waiting`; 0 for those that wait). The prompt with the fewest tokens left goes first (then
+// the earliest), up to `prefill_chunk` tokens and the pass's `budget`; others join only
+// while the pass's prompt tokens stay within `ride_along` (a pass that short is bound by
+// reading the weights, not by arithmetic). Four 70-token prompts arriving together thus get
+// their first tokens after 1, 2, 3 and 4 prompts' time, where sharing passes gave all four
+// theirs after all four, and a later, shorter prompt overtakes a long one between its chunks.
+std::vector<size_t> plan_prefill(const std::vector<PrefillCandidate>& waiting, int budget,
+                                 int prefill_chunk, int ride_along);
+
 // What a request streams back, in order: zero or more kText, then exactly one kDone or kError.
 struct StreamEvent {
   enum class Kind { kText, kDone, kError } kind = Kind::kText;
@@ -102,7 +118,7 @@ class Scheduler {
 
  private:
   // Prompt tokens that may join a pass that already prefills another prompt.
-  static constexpr int64_t kRideAlongTokens = 16;
+  static constexpr int kRideAlongTokens = 16;
   struct Slot;
   struct Pending {
     GenerationJob job;
