@@ -47,7 +47,7 @@ BandwidthProbe::BandwidthProbe(int n_threads, size_t bytes)
       bytes_(bytes / (128 * static_cast<size_t>(n_threads_)) * 128 *
              static_cast<size_t>(n_threads_)) {
   // The same kind of memory as the rewritten weights, in huge pages where the kernel allows,
-  // so the figure is the limit those weights can be read at (ordinary 4 KiB pages read ~7-10%
+  // so the figure is the limit those weights can be read at (ordinary 4 KiB pages read 6-10%
   // slower here).
   buffer_ = HugePageBuffer::allocate(bytes_);
   if (!buffer_) return;

@@ -27,16 +27,16 @@ std::unique_ptr<HugePageBuffer> HugePageBuffer::allocate(size_t bytes) {
     munmap(reinterpret_cast<void*>(aligned + rounded), end - (aligned + rounded));
   }
   auto* base = reinterpret_cast<uint8_t*>(aligned);
-  return std::unique_ptr<HugePageBuffer>(new HugePageBuffer(base, rounded, base, bytes));
+  return std::unique_ptr<HugePageBuffer>(new HugePageBuffer(base, rounded, bytes));
 }
 
-HugePageBuffer::HugePageBuffer(uint8_t* mapping, size_t mapping_bytes, uint8_t* data, size_t size)
-    : mapping_(mapping), mapping_bytes_(mapping_bytes), data_(data), size_(size) {}
+HugePageBuffer::HugePageBuffer(uint8_t* data, size_t mapping_bytes, size_t size)
+    : data_(data), mapping_bytes_(mapping_bytes), size_(size) {}
 
 HugePageBuffer::~HugePageBuffer() {
   stop_ = true;
   if (worker_.joinable()) worker_.join();
-  munmap(mapping_, mapping_bytes_);
+  munmap(data_, mapping_bytes_);
 }
 
 bool HugePageBuffer::collapse() {
@@ -44,11 +44,11 @@ bool HugePageBuffer::collapse() {
   // rest with zeros that count as resident memory.
   const size_t end = size_ / kHugePage * kHugePage;
   if (end == 0) return true;
-  if (madvise(mapping_, end, MADV_HUGEPAGE) != 0) return false;
+  if (madvise(data_, end, MADV_HUGEPAGE) != 0) return false;
   bool all = true;
   for (size_t at = 0; at < end; at += kHugePage) {
     if (stop_) return false;
-    if (madvise(mapping_ + at, kHugePage, MADV_COLLAPSE) == 0) continue;
+    if (madvise(data_ + at, kHugePage, MADV_COLLAPSE) == 0) continue;
     all = false;
     // EINVAL: this kernel has no MADV_COLLAPSE (or THP is off); nothing more will succeed.
     // EAGAIN / ENOMEM: no huge page free right now; the next one may still work.

@@ -45,11 +45,10 @@ class HugePageBuffer {
   void wait();
 
  private:
-  HugePageBuffer(uint8_t* mapping, size_t mapping_bytes, uint8_t* data, size_t size);
+  HugePageBuffer(uint8_t* data, size_t mapping_bytes, size_t size);
 
-  uint8_t* mapping_;
-  size_t mapping_bytes_;
-  uint8_t* data_;
+  uint8_t* data_;         // the mapping's start, at a 2 MiB boundary
+  size_t mapping_bytes_;  // size_ rounded up to whole huge pages
   size_t size_;
   std::atomic<bool> stop_{false};
   std::thread worker_;
