@@ -617,8 +617,17 @@ bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, 
       case TensorType::Q5_0:
         gemm_quantized<DecodeInterleaved<TensorType::Q5_0>>(ws, in, n_tokens, outs, pool);
         return true;
+      case TensorType::Q4_1:
+        gemm_quantized<DecodeInterleaved<TensorType::Q4_1>>(ws, in, n_tokens, outs, pool);
+        return true;
+      case TensorType::Q5_1:
+        gemm_quantized<DecodeInterleaved<TensorType::Q5_1>>(ws, in, n_tokens, outs, pool);
+        return true;
       case TensorType::Q4_K:
-        gemm_quantized<DecodeInterleavedQ4K>(ws, in, n_tokens, outs, pool);
+        gemm_quantized<DecodeInterleavedQ45K<false>>(ws, in, n_tokens, outs, pool);
+        return true;
+      case TensorType::Q5_K:
+        gemm_quantized<DecodeInterleavedQ45K<true>>(ws, in, n_tokens, outs, pool);
         return true;
       case TensorType::Q6_K:
         gemm_quantized<DecodeInterleavedQ6K>(ws, in, n_tokens, outs, pool);

@@ -23,7 +23,10 @@ constexpr int kSteps = 8;
 // `hearth bench -p 4,4 -n 16`, alternating): decode 56.5-59.6 tok/s against 61.6-61.9
 // without, 4-token steps 178-219 against 212-219.
 
+// Each format's block codes: kBlockBytes per 16 rows, load() fills the 8 step vectors, and
+// kHasMin says the pair carries mins after its scales (Q4_1 / Q5_1: no code offset).
 struct CodesQ8_0 {
+  static constexpr bool kHasMin = false;
   static constexpr int64_t kBlockBytes = interleave::kQ8_0BlockCodes;
   static void load(const uint8_t* codes, __m512i* w) {
     for (int s = 0; s < kSteps; ++s) w[s] = _mm512_loadu_si512(codes + 64 * s);
@@ -31,6 +34,7 @@ struct CodesQ8_0 {
 };
 
 struct CodesQ4_0 {
+  static constexpr bool kHasMin = false;
   static constexpr int64_t kBlockBytes = interleave::kQ4_0BlockCodes;
   static void load(const uint8_t* codes, __m512i* w) {
     const __m512i nibble = _mm512_set1_epi8(0x0F);
@@ -45,6 +49,7 @@ struct CodesQ4_0 {
 // Q5_0: the nibbles as Q4_0's, then 16 added to the bytes that step's mask of fifth bits
 // selects (codes 0..31).
 struct CodesQ5_0 {
+  static constexpr bool kHasMin = false;
   static constexpr int64_t kBlockBytes = interleave::kQ5_0BlockCodes;
   static void load(const uint8_t* codes, __m512i* w) {
     CodesQ4_0::load(codes + interleave::kQ5_0FifthBits, w);
@@ -55,6 +60,13 @@ struct CodesQ5_0 {
       w[s] = _mm512_mask_add_epi8(w[s], bits, w[s], sixteen);
     }
   }
+};
+
+struct CodesQ4_1 : CodesQ4_0 {
+  static constexpr bool kHasMin = true;
+};
+struct CodesQ5_1 : CodesQ5_0 {
+  static constexpr bool kHasMin = true;
 };
 
 // acc + w . (4 activation codes at p, broadcast). GCC keeps the broadcast as a separate
@@ -96,7 +108,9 @@ void token_rows(const void* act, size_t act_stride, const Act* (&rows)[NT]) {
 template <class Codes, int NT>
 void dot_group(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
                int64_t out_stride) {
-  constexpr int64_t kPairBytes = interleave::kPairScalesBytes + 2 * Codes::kBlockBytes;
+  constexpr int64_t kHeaderBytes =
+      Codes::kHasMin ? interleave::kPairScalesMinsBytes : interleave::kPairScalesBytes;
+  constexpr int64_t kPairBytes = kHeaderBytes + 2 * Codes::kBlockBytes;
   const auto* base = static_cast<const uint8_t*>(group);
   const InterleavedAct* a[NT];
   token_rows(act, act_stride, a);
@@ -106,17 +120,26 @@ void dot_group(int64_t cols, const void* group, const void* act, size_t act_stri
   for (int64_t p = 0; p < n_pairs; ++p) {
     const uint8_t* pair = base + p * kPairBytes;
     const __m512i scales = _mm512_loadu_si512(pair);
+    __m512i mins = _mm512_setzero_si512();
+    if constexpr (Codes::kHasMin) mins = _mm512_loadu_si512(pair + interleave::kPairMinsAt);
     for (int j = 0; j < 2; ++j) {
       const __m512 dw = _mm512_cvtph_ps(j == 0 ? _mm512_castsi512_si256(scales)
                                                : _mm512_extracti64x4_epi64(scales, 1));
       __m512i w[kSteps];
-      Codes::load(pair + interleave::kPairScalesBytes + j * Codes::kBlockBytes, w);
+      Codes::load(pair + kHeaderBytes + j * Codes::kBlockBytes, w);
       const int64_t b = 2 * p + j;
       for (int t = 0; t < NT; ++t) {
         const InterleavedAct& block = a[t][b];
-        const __m512i sums = block_sums<NT == 1>(w, block.qs, _mm512_set1_epi32(block.offset_sum));
+        const __m512i start =
+            Codes::kHasMin ? _mm512_setzero_si512() : _mm512_set1_epi32(block.offset_sum);
+        const __m512i sums = block_sums<NT == 1>(w, block.qs, start);
         acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums),
                                  _mm512_mul_ps(dw, _mm512_set1_ps(block.d)), acc[t]);
+        if constexpr (Codes::kHasMin) {
+          const __m512 mw = _mm512_cvtph_ps(j == 0 ? _mm512_castsi512_si256(mins)
+                                                   : _mm512_extracti64x4_epi64(mins, 1));
+          acc[t] = _mm512_fmadd_ps(mw, _mm512_set1_ps(block.ds), acc[t]);
+        }
       }
     }
   }
@@ -129,9 +152,14 @@ using interleave::kQ4KDAt;
 using interleave::kQ4KDminAt;
 using interleave::kQ4KScalesAt;
 
-template <int NT>
-void dot_group_q4_k(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
-                    int64_t out_stride) {
+// Q4_K, or with kFiveBit Q5_K: the same super-block with each sub-block pair's fifth-bit masks
+// before its codes, added as 16 to the bytes they select.
+template <int NT, bool kFiveBit>
+void dot_group_q45_k(int64_t cols, const void* group, const void* act, size_t act_stride,
+                     float* out, int64_t out_stride) {
+  constexpr int64_t kSuperBlockBytes = kFiveBit ? interleave::kQ5KBytes : kQ4KBytes;
+  constexpr int64_t kPairBytes = kFiveBit ? interleave::kQ5KPairBytes : 8 * interleave::kVector;
+  constexpr int64_t kMaskBytes = kFiveBit ? interleave::kQ5KPairMasks : 0;
   const auto* base = static_cast<const uint8_t*>(group);
   const InterleavedActK* a[NT];
   token_rows(act, act_stride, a);
@@ -139,10 +167,11 @@ void dot_group_q4_k(int64_t cols, const void* group, const void* act, size_t act
   const __m512i six_bits = _mm512_set1_epi32(63);
   const __m512i four_bits = _mm512_set1_epi32(0x0F);
   const __m512i two_bits = _mm512_set1_epi32(3);
+  const __m512i sixteen = _mm512_set1_epi8(0x10);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
-    const uint8_t* super_block = base + sb * kQ4KBytes;
+    const uint8_t* super_block = base + sb * kSuperBlockBytes;
     const __m512i packed_a = _mm512_loadu_si512(super_block + kQ4KScalesAt);
     const __m512i packed_b = _mm512_loadu_si512(super_block + kQ4KScalesAt + 64);
     const __m512i packed_c = _mm512_loadu_si512(super_block + kQ4KScalesAt + 128);
@@ -155,11 +184,17 @@ void dot_group_q4_k(int64_t cols, const void* group, const void* act, size_t act
     const auto sub_block = [&](int j, __m512i scale_bits, __m512i min_bits) {
       const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(scale_bits));
       const __m512 min = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(min_bits));
-      const uint8_t* codes = super_block + kQ4KCodesAt + 512 * (j / 2);
+      const uint8_t* pair = super_block + kQ4KCodesAt + kPairBytes * (j / 2);
+      const uint8_t* codes = pair + kMaskBytes;
       __m512i w[kSteps];
       for (int s = 0; s < kSteps; ++s) {
         const __m512i packed = _mm512_loadu_si512(codes + 64 * s);
         w[s] = _mm512_and_si512(j % 2 == 0 ? packed : _mm512_srli_epi16(packed, 4), nibble);
+        if constexpr (kFiveBit) {
+          uint64_t bits;
+          std::memcpy(&bits, pair + interleave::kVector * (j % 2) + 8 * s, sizeof(bits));
+          w[s] = _mm512_mask_add_epi8(w[s], bits, w[s], sixteen);
+        }
       }
       for (int t = 0; t < NT; ++t) {
         const __m512i sums = block_sums<NT == 1>(w, a[t][sb].qs + 32 * j, _mm512_setzero_si512());
@@ -259,7 +294,15 @@ template <int NT>
 struct Q4KKernel {
   static void run(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
                   int64_t out_stride) {
-    dot_group_q4_k<NT>(cols, group, act, act_stride, out, out_stride);
+    dot_group_q45_k<NT, false>(cols, group, act, act_stride, out, out_stride);
+  }
+};
+
+template <int NT>
+struct Q5KKernel {
+  static void run(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
+                  int64_t out_stride) {
+    dot_group_q45_k<NT, true>(cols, group, act, act_stride, out, out_stride);
   }
 };
 
@@ -294,6 +337,11 @@ void dot_q4_k(int64_t cols, const void* group, const void* act, size_t act_strid
   by_token_count<Q4KKernel>(n_act, cols, group, act, act_stride, out, out_stride);
 }
 
+void dot_q5_k(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
+              float* out, int64_t out_stride) {
+  by_token_count<Q5KKernel>(n_act, cols, group, act, act_stride, out, out_stride);
+}
+
 void dot_q6_k(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
               float* out, int64_t out_stride) {
   by_token_count<Q6KKernel>(n_act, cols, group, act, act_stride, out, out_stride);
@@ -306,7 +354,10 @@ InterleavedDotFn avx512_interleaved_dot(TensorType weight_type) {
     case TensorType::Q8_0: return dot_legacy<CodesQ8_0>;
     case TensorType::Q4_0: return dot_legacy<CodesQ4_0>;
     case TensorType::Q5_0: return dot_legacy<CodesQ5_0>;
+    case TensorType::Q4_1: return dot_legacy<CodesQ4_1>;
+    case TensorType::Q5_1: return dot_legacy<CodesQ5_1>;
     case TensorType::Q4_K: return dot_q4_k;
+    case TensorType::Q5_K: return dot_q5_k;
     case TensorType::Q6_K: return dot_q6_k;
     default: return nullptr;
   }

@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "engine/kernels/interleave_offsets.h"
@@ -18,17 +19,26 @@ constexpr int kBlockScales = 32;  // bytes of one block's 16 F16 scales
 constexpr int kSubBlocksK = 8;    // Q4_K: 8 sub-blocks of 32 per super-block
 constexpr int kSubBlockK = 32;
 
+bool has_min(TensorType type) {
+  return type == TensorType::Q4_1 || type == TensorType::Q5_1;
+}
+bool has_fifth_bit(TensorType type) {
+  return type == TensorType::Q5_0 || type == TensorType::Q5_1;
+}
+
 // Code bytes of one block of 16 rows.
 int64_t block_code_bytes(TensorType type) {
-  switch (type) {
-    case TensorType::Q8_0: return interleave::kQ8_0BlockCodes;
-    case TensorType::Q5_0: return interleave::kQ5_0BlockCodes;
-    default: return interleave::kQ4_0BlockCodes;
-  }
+  if (type == TensorType::Q8_0) return interleave::kQ8_0BlockCodes;
+  return has_fifth_bit(type) ? interleave::kQ5_0BlockCodes : interleave::kQ4_0BlockCodes;
+}
+
+// Bytes of a pair's scales (and mins) before its codes.
+int64_t pair_header_bytes(TensorType type) {
+  return has_min(type) ? interleave::kPairScalesMinsBytes : interleave::kPairScalesBytes;
 }
 
 int64_t pair_bytes(TensorType type) {
-  return interleave::kPairScalesBytes + 2 * block_code_bytes(type);
+  return pair_header_bytes(type) + 2 * block_code_bytes(type);
 }
 
 using interleave::kQ4KBytes;
@@ -38,6 +48,11 @@ using interleave::kQ4KDminAt;
 using interleave::kQ4KScalesAt;
 constexpr int64_t kKSuperBlockBytes = kQ4KBytes;
 static_assert(kKSuperBlockBytes == kInterleaveRows * static_cast<int64_t>(sizeof(BlockQ4_K)));
+using interleave::kQ5KBytes;
+using interleave::kQ5KCodesAt;
+using interleave::kQ5KPairBytes;
+using interleave::kQ5KPairMasks;
+static_assert(kQ5KBytes == kInterleaveRows * static_cast<int64_t>(sizeof(BlockQ5_K)));
 
 constexpr int64_t kQ6HalfBytes = interleave::kQ6KHalfBytes;
 constexpr int64_t kQ6DAt = interleave::kQ6KDAt;
@@ -46,24 +61,31 @@ static_assert(kQ6SuperBlockBytes == kInterleaveRows * static_cast<int64_t>(sizeo
 
 int64_t group_bytes(TensorType type, int64_t cols) {
   if (type == TensorType::Q4_K) return cols / kSuperBlock * kKSuperBlockBytes;
+  if (type == TensorType::Q5_K) return cols / kSuperBlock * kQ5KBytes;
   if (type == TensorType::Q6_K) return cols / kSuperBlock * kQ6SuperBlockBytes;
   return cols / (2 * kLegacyBlock) * pair_bytes(type);
 }
 
 // Where block b's codes and scales start within a group.
 const uint8_t* block_codes(TensorType type, const uint8_t* group, int64_t b) {
-  return group + b / 2 * pair_bytes(type) + interleave::kPairScalesBytes +
+  return group + b / 2 * pair_bytes(type) + pair_header_bytes(type) +
          b % 2 * block_code_bytes(type);
 }
 const uint16_t* block_scales(TensorType type, const uint8_t* group, int64_t b) {
   return reinterpret_cast<const uint16_t*>(group + b / 2 * pair_bytes(type) + b % 2 * kBlockScales);
+}
+// Q4_1 / Q5_1 only.
+const uint16_t* block_mins(TensorType type, const uint8_t* group, int64_t b) {
+  return reinterpret_cast<const uint16_t*>(group + b / 2 * pair_bytes(type) +
+                                           interleave::kPairMinsAt + b % 2 * kBlockScales);
 }
 
 int32_t code_offset(TensorType type) {
   switch (type) {
     case TensorType::Q8_0: return 128;
     case TensorType::Q5_0: return 16;
-    default: return 8;
+    case TensorType::Q4_0: return 8;
+    default: return 0;  // Q4_1 / Q5_1: a min instead
   }
 }
 
@@ -77,11 +99,11 @@ int fifth_bit(const uint8_t* codes, int i, int k) {
 // Code of element k (< 32) of row i in a block's codes, as stored (unsigned, with offset).
 int code_at(TensorType type, const uint8_t* codes, int i, int k) {
   if (type == TensorType::Q8_0) return codes[64 * (k / 4) + 4 * i + k % 4];
-  const uint8_t* nibbles = type == TensorType::Q5_0 ? codes + interleave::kQ5_0FifthBits : codes;
+  const uint8_t* nibbles = has_fifth_bit(type) ? codes + interleave::kQ5_0FifthBits : codes;
   const int low = k % 16;
   const uint8_t byte = nibbles[64 * (low / 4) + 4 * i + low % 4];
   const int code = k < 16 ? (byte & 0x0F) : (byte >> 4);
-  return type == TensorType::Q5_0 ? code | fifth_bit(codes, i, k) << 4 : code;
+  return has_fifth_bit(type) ? code | fifth_bit(codes, i, k) << 4 : code;
 }
 
 // The loops every portable kernel shares: out[t][i] = acc after acc = unit(acc, u, token t's
@@ -106,17 +128,39 @@ void dot_scalar(int64_t cols, const void* group, const void* act, size_t act_str
   scalar_rows<InterleavedAct>(cols / kLegacyBlock, act, act_stride, n_act, out, out_stride,
                               [base](float acc, int64_t b, const InterleavedAct& a, int i) {
                                 const uint8_t* codes = block_codes(kType, base, b);
-                                int32_t sum = a.offset_sum;
+                                int32_t sum = has_min(kType) ? 0 : a.offset_sum;
                                 for (int k = 0; k < kLegacyBlock; ++k)
                                   sum += code_at(kType, codes, i, k) * a.qs[k];
                                 const float dw = fp16_to_fp32(block_scales(kType, base, b)[i]);
-                                return std::fma(static_cast<float>(sum), dw * a.d, acc);
+                                if (!has_min(kType)) {
+                                  return std::fma(static_cast<float>(sum), dw * a.d, acc);
+                                }
+                                acc = std::fma(static_cast<float>(sum), dw * a.d, acc);
+                                const float mw = fp16_to_fp32(block_mins(kType, base, b)[i]);
+                                return std::fma(mw, a.ds, acc);
                               });
 }
 
-// Q4_K: byte x (< 128) of row i's qs within a super-block's codes.
-uint8_t k_code_byte(const uint8_t* super_block, int i, int x) {
-  return super_block[kQ4KCodesAt + 512 * (x / 32) + 64 * (x % 32 / 4) + 4 * i + x % 4];
+// Q4_K / Q5_K: where sub-block pair c (< 4) of a super-block starts (Q5_K: its masks).
+int64_t k_pair_at(TensorType type, int c) {
+  return type == TensorType::Q5_K ? kQ5KCodesAt + kQ5KPairBytes * c : kQ4KCodesAt + 512 * c;
+}
+
+// Q4_K / Q5_K: the code (0..15, Q5_K 0..31) of element e (< 32) of sub-block j of row i. The
+// pair's byte for element e holds sub-block 2c's code in its low nibble, 2c + 1's high.
+int k_code(TensorType type, const uint8_t* super_block, int i, int j, int e) {
+  const uint8_t* pair = super_block + k_pair_at(type, j / 2);
+  const bool five = type == TensorType::Q5_K;
+  const uint8_t byte = pair[(five ? kQ5KPairMasks : 0) + 64 * (e / 4) + 4 * i + e % 4];
+  const int code = (byte >> (4 * (j % 2))) & 0x0F;
+  if (!five) return code;
+  const int bit = 4 * i + e % 4;
+  const uint8_t mask_byte = pair[interleave::kVector * (j % 2) + 8 * (e / 4) + bit / 8];
+  return code | ((mask_byte >> (bit % 8)) & 1) << 4;
+}
+
+int64_t k_super_block_bytes(TensorType type) {
+  return type == TensorType::Q5_K ? kQ5KBytes : kKSuperBlockBytes;
 }
 
 // Row i's 12 packed scale/min bytes, reassembled from the 3 vectors.
@@ -131,13 +175,14 @@ float k_half(const uint8_t* super_block, int64_t at, int i) {
   return fp16_to_fp32(h);
 }
 
-void dot_scalar_q4_k(int64_t cols, const void* group, const void* act, size_t act_stride, int n_act,
-                     float* out, int64_t out_stride) {
+template <TensorType kType>  // Q4_K or Q5_K
+void dot_scalar_q45_k(int64_t cols, const void* group, const void* act, size_t act_stride,
+                      int n_act, float* out, int64_t out_stride) {
   const auto* base = static_cast<const uint8_t*>(group);
   scalar_rows<InterleavedActK>(
       cols / kSuperBlock, act, act_stride, n_act, out, out_stride,
       [base](float acc, int64_t sb, const InterleavedActK& a, int i) {
-        const uint8_t* super_block = base + sb * kKSuperBlockBytes;
+        const uint8_t* super_block = base + sb * k_super_block_bytes(kType);
         uint8_t packed[kPackedScalesK];
         k_packed_scales(super_block, i, packed);
         const float d = k_half(super_block, kQ4KDAt, i);
@@ -146,8 +191,7 @@ void dot_scalar_q4_k(int64_t cols, const void* group, const void* act, size_t ac
         for (int j = 0; j < kSubBlocksK; ++j) {
           int32_t sum = 0;
           for (int e = 0; e < kSubBlockK; ++e) {
-            const uint8_t byte = k_code_byte(super_block, i, 32 * (j / 2) + e);
-            sum += ((byte >> (4 * (j % 2))) & 0x0F) * a.qs[32 * j + e];
+            sum += k_code(kType, super_block, i, j, e) * a.qs[32 * j + e];
           }
           uint8_t scale, min;
           unpack_scale_min_k(packed, j, &scale, &min);
@@ -174,13 +218,31 @@ void for_each_super_block(TensorType type, const void* src, int64_t rows, int64_
   }
 }
 
-void interleave_q4_k(const void* src, int64_t rows, int64_t cols, uint8_t* dst) {
-  for_each_super_block<BlockQ4_K>(
-      TensorType::Q4_K, src, rows, cols, dst, kKSuperBlockBytes,
-      [](const BlockQ4_K& b, uint8_t* super_block, int i) {
-        for (int x = 0; x < kSuperBlock / 2; x += 4) {
-          std::memcpy(super_block + kQ4KCodesAt + 512 * (x / 32) + 64 * (x % 32 / 4) + 4 * i,
-                      b.qs + x, 4);
+template <class Block>  // BlockQ4_K or BlockQ5_K
+void interleave_q45_k(const void* src, int64_t rows, int64_t cols, uint8_t* dst) {
+  constexpr TensorType kType =
+      std::is_same_v<Block, BlockQ5_K> ? TensorType::Q5_K : TensorType::Q4_K;
+  for_each_super_block<Block>(
+      kType, src, rows, cols, dst, k_super_block_bytes(kType),
+      [](const Block& b, uint8_t* super_block, int i) {
+        for (int c = 0; c < 4; ++c) {
+          uint8_t* pair = super_block + k_pair_at(kType, c);
+          uint8_t* codes = pair + (kType == TensorType::Q5_K ? kQ5KPairMasks : 0);
+          for (int s = 0; s < kSteps; ++s)
+            std::memcpy(codes + 64 * s + 4 * i, b.qs + 32 * c + 4 * s, 4);
+          if constexpr (kType == TensorType::Q5_K) {
+            // Element e of sub-block j has its fifth bit at bit j of qh[e]; rows 2m and
+            // 2m + 1 share each mask byte, and the even row comes first.
+            for (int half = 0; half < 2; ++half) {
+              const int j = 2 * c + half;
+              for (int s = 0; s < kSteps; ++s) {
+                uint8_t nibble = 0;
+                for (int e = 0; e < 4; ++e) nibble |= ((b.qh[4 * s + e] >> j) & 1) << e;
+                uint8_t& byte = pair[interleave::kVector * half + 8 * s + i / 2];
+                byte = i % 2 == 0 ? nibble : static_cast<uint8_t>(byte | nibble << 4);
+              }
+            }
+          }
         }
         for (int k = 0; k < 3; ++k) {
           std::memcpy(super_block + kQ4KScalesAt + 64 * k + 4 * i, b.scales + 4 * k, 4);
@@ -190,9 +252,9 @@ void interleave_q4_k(const void* src, int64_t rows, int64_t cols, uint8_t* dst) 
       });
 }
 
-void dequantize_q4_k_row(const uint8_t* group, int i, int64_t cols, float* dst) {
+void dequantize_q45_k_row(TensorType type, const uint8_t* group, int i, int64_t cols, float* dst) {
   for (int64_t sb = 0; sb < cols / kSuperBlock; ++sb) {
-    const uint8_t* super_block = group + sb * kKSuperBlockBytes;
+    const uint8_t* super_block = group + sb * k_super_block_bytes(type);
     uint8_t packed[kPackedScalesK];
     k_packed_scales(super_block, i, packed);
     const float d = k_half(super_block, kQ4KDAt, i);
@@ -200,12 +262,11 @@ void dequantize_q4_k_row(const uint8_t* group, int i, int64_t cols, float* dst) 
     for (int j = 0; j < kSubBlocksK; ++j, dst += kSubBlockK) {
       uint8_t scale, min;
       unpack_scale_min_k(packed, j, &scale, &min);
-      // As dequantize_row_q4_k computes it, so both give the same floats.
+      // As dequantize_row_q4_k / _q5_k compute it, so both give the same floats.
       const float step = d * scale;
       const float offset = dmin * min;
       for (int e = 0; e < kSubBlockK; ++e) {
-        const uint8_t byte = k_code_byte(super_block, i, 32 * (j / 2) + e);
-        dst[e] = step * static_cast<float>((byte >> (4 * (j % 2))) & 0x0F) - offset;
+        dst[e] = step * static_cast<float>(k_code(type, super_block, i, j, e)) - offset;
       }
     }
   }
@@ -291,12 +352,21 @@ void dequantize_q6_k_row(const uint8_t* group, int i, int64_t cols, float* dst) 
   }
 }
 
+// K-quant weights pair with Q8_K activations (InterleavedActK), the others with Q8 blocks.
+bool uses_super_block_activations(TensorType weight_type) {
+  return weight_type == TensorType::Q4_K || weight_type == TensorType::Q5_K ||
+         weight_type == TensorType::Q6_K;
+}
+
 }  // namespace
 
 bool can_interleave(TensorType type, int64_t rows, int64_t cols) {
   if (rows <= 0 || cols <= 0) return false;
-  if (type == TensorType::Q4_K || type == TensorType::Q6_K) return cols % kSuperBlock == 0;
-  return (type == TensorType::Q8_0 || type == TensorType::Q4_0 || type == TensorType::Q5_0) &&
+  if (type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K) {
+    return cols % kSuperBlock == 0;
+  }
+  return (type == TensorType::Q8_0 || type == TensorType::Q4_0 || type == TensorType::Q5_0 ||
+          type == TensorType::Q4_1 || type == TensorType::Q5_1) &&
          cols % (2 * kLegacyBlock) == 0;
 }
 
@@ -312,7 +382,12 @@ void interleave_rows(TensorType type, const void* src, int64_t rows, int64_t col
     const int64_t last = rows / kInterleaveRows * group_bytes(type, cols);
     std::memset(static_cast<uint8_t*>(dst) + last, 0, static_cast<size_t>(group_bytes(type, cols)));
   }
-  if (type == TensorType::Q4_K) return interleave_q4_k(src, rows, cols, static_cast<uint8_t*>(dst));
+  if (type == TensorType::Q4_K) {
+    return interleave_q45_k<BlockQ4_K>(src, rows, cols, static_cast<uint8_t*>(dst));
+  }
+  if (type == TensorType::Q5_K) {
+    return interleave_q45_k<BlockQ5_K>(src, rows, cols, static_cast<uint8_t*>(dst));
+  }
   if (type == TensorType::Q6_K) return interleave_q6_k(src, rows, cols, static_cast<uint8_t*>(dst));
   for (int64_t g = 0; g * kInterleaveRows < rows; ++g) {
     auto* group = static_cast<uint8_t*>(dst) + g * group_bytes(type, cols);
@@ -326,7 +401,12 @@ void interleave_rows(TensorType type, const void* src, int64_t rows, int64_t col
         const uint8_t* block = row + b * traits(type).type_size;
         std::memcpy(&scales[i], block, sizeof(uint16_t));
         const uint8_t* qs = block + sizeof(uint16_t);
-        if (type == TensorType::Q5_0) {
+        if (has_min(type)) {  // Q4_1 / Q5_1: the F16 m follows d
+          auto* mins = const_cast<uint16_t*>(block_mins(type, group, b));
+          std::memcpy(&mins[i], qs, sizeof(uint16_t));
+          qs += sizeof(uint16_t);
+        }
+        if (has_fifth_bit(type)) {
           // Bits 4 k .. 4 k + 3 of the row's qh become bits 4 i .. 4 i + 3 of step k's mask.
           uint32_t qh;
           std::memcpy(&qh, qs, sizeof(qh));
@@ -356,12 +436,21 @@ void dequantize_interleaved_row(TensorType type, const void* matrix, int64_t row
   const auto* group =
       static_cast<const uint8_t*>(matrix) + row / kInterleaveRows * group_bytes(type, cols);
   const int i = static_cast<int>(row % kInterleaveRows);
-  if (type == TensorType::Q4_K) return dequantize_q4_k_row(group, i, cols, dst);
+  if (type == TensorType::Q4_K || type == TensorType::Q5_K) {
+    return dequantize_q45_k_row(type, group, i, cols, dst);
+  }
   if (type == TensorType::Q6_K) return dequantize_q6_k_row(group, i, cols, dst);
   const int32_t offset = code_offset(type);
   for (int64_t b = 0; b < cols / kLegacyBlock; ++b) {
     const uint8_t* codes = block_codes(type, group, b);
     const float d = fp16_to_fp32(block_scales(type, group, b)[i]);
+    if (has_min(type)) {  // as dequantize_row_q4_1 / _q5_1 compute it
+      const float m = fp16_to_fp32(block_mins(type, group, b)[i]);
+      for (int k = 0; k < kLegacyBlock; ++k) {
+        dst[b * kLegacyBlock + k] = d * static_cast<float>(code_at(type, codes, i, k)) + m;
+      }
+      continue;
+    }
     for (int k = 0; k < kLegacyBlock; ++k) {
       dst[b * kLegacyBlock + k] = d * static_cast<float>(code_at(type, codes, i, k) - offset);
     }
@@ -369,7 +458,7 @@ void dequantize_interleaved_row(TensorType type, const void* matrix, int64_t row
 }
 
 size_t interleaved_activation_bytes(TensorType weight_type, int64_t n) {
-  if (weight_type == TensorType::Q4_K || weight_type == TensorType::Q6_K) {
+  if (uses_super_block_activations(weight_type)) {
     return static_cast<size_t>(n / kSuperBlock) * sizeof(InterleavedActK);
   }
   return static_cast<size_t>(n / kLegacyBlock) * sizeof(InterleavedAct);
@@ -377,7 +466,7 @@ size_t interleaved_activation_bytes(TensorType weight_type, int64_t n) {
 
 void quantize_interleaved_activation(TensorType weight_type, const float* x, int64_t n, void* dst,
                                      KernelLevel level) {
-  if (weight_type == TensorType::Q4_K || weight_type == TensorType::Q6_K) {
+  if (uses_super_block_activations(weight_type)) {
     thread_local std::vector<BlockQ8_K> blocks;
     blocks.resize(static_cast<size_t>(n / kSuperBlock));
     quantize_activation_row_at(ActivationFormat::kQ8K, x, blocks.data(), n, level);
@@ -402,7 +491,11 @@ void quantize_interleaved_activation(TensorType weight_type, const float* x, int
     int32_t sum = 0;
     for (int8_t q : blocks[b].qs) sum += q;
     out[b].d = blocks[b].d;
-    out[b].offset_sum = -offset * sum;
+    if (has_min(weight_type)) {
+      out[b].ds = blocks[b].ds;
+    } else {
+      out[b].offset_sum = -offset * sum;
+    }
     std::memcpy(out[b].qs, blocks[b].qs, sizeof(out[b].qs));
   }
 }
@@ -412,7 +505,10 @@ InterleavedDotFn scalar_interleaved_dot(TensorType weight_type) {
     case TensorType::Q8_0: return dot_scalar<TensorType::Q8_0>;
     case TensorType::Q4_0: return dot_scalar<TensorType::Q4_0>;
     case TensorType::Q5_0: return dot_scalar<TensorType::Q5_0>;
-    case TensorType::Q4_K: return dot_scalar_q4_k;
+    case TensorType::Q4_1: return dot_scalar<TensorType::Q4_1>;
+    case TensorType::Q5_1: return dot_scalar<TensorType::Q5_1>;
+    case TensorType::Q4_K: return dot_scalar_q45_k<TensorType::Q4_K>;
+    case TensorType::Q5_K: return dot_scalar_q45_k<TensorType::Q5_K>;
     case TensorType::Q6_K: return dot_scalar_q6_k;
     default: return nullptr;
   }

@@ -1,5 +1,5 @@
-// The interleaved layout for Q8_0, Q4_0, Q5_0, Q4_K and Q6_K weights: 16 rows side by side, one row
-// per 32-bit lane, and the activation blocks its kernels read.
+// The interleaved layout for Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K weights: 16
+// rows side by side, one row per 32-bit lane, and the activation blocks its kernels read.
 //
 // The row-dot kernels give every output row its own accumulator and reduce it across lanes
 // at the end, and decoding several tokens costs them float work per block, row and token.
@@ -18,6 +18,7 @@
 //            in its low nibble and element 16 + 4 s + j in its high nibble (codes 0..15);
 //            Q5_0: 8 masks of 64 bits, then Q4_0's 4 steps of nibbles; bit 4 i + j of mask k
 //            is the fifth bit (qh) of element 4 k + j of row i (codes 0..31).
+//   Q4_1 / Q5_1: as Q4_0 / Q5_0, with the F16 mins of blocks b and b + 1 after the scales.
 //
 //   Q4_K: group = super-blocks in column order, each 2304 bytes:
 //   [the 12 packed scale/min bytes of every row: 3 vectors, dword i of vector k = bytes
@@ -26,6 +27,10 @@
 //    byte 32 p + 4 s + j of row i's qs: sub-block 2 p's element 4 s + j in its low nibble,
 //    sub-block 2 p + 1's in its high nibble]
 //
+//   Q5_K: as Q4_K (2816 bytes), with each pair's 8 steps preceded by 16 masks of 64 bits:
+//   masks 0..7 for sub-block 2 p, 8..15 for 2 p + 1, one per step; bit 4 i + j of a mask is
+//   the fifth bit (qh) of the element whose code is in byte 4 i + j of that step.
+//
 //   Q6_K: super-blocks of 3360 bytes: 2 halves (elements 128 h ..) of [2 scale vectors
 //   (dword i of vector k = row i's scales[4 (2 h + k) ..] 4 bytes)][2 parts p of 768 bytes:
 //   [4 qh vectors][4 ql vectors][4 more ql vectors]: vector t holds, for each row, the 4
@@ -33,11 +38,11 @@
 //   rows' F16 d. A part gives 4 sub-blocks of 16 elements (one per quarter of its half), so
 //   the kernel reads a super-block front to back.
 //
-// A group takes exactly the bytes its 16 rows take in the file (34, 18, 22, 144 or 210 per block),
-// so group g starts 16 g file rows into the matrix, and every pair is a whole number of
-// 64-byte lines; each unit is stored in the order the kernels read it (interleave_offsets.h).
-// When rows % 16 != 0 the last group is padded with zero rows (an output head
-// of 151669 rows gains 11, 0.007%).
+// A group takes exactly the bytes its 16 rows take in the file (34, 18, 20, 22, 24, 144, 176
+// or 210 per block), so group g starts 16 g file rows into the matrix, and every pair is a
+// whole number of 64-byte lines; each unit is stored in the order the kernels read it
+// (interleave_offsets.h). When rows % 16 != 0 the last group is padded with zero rows (an
+// output head of 151669 rows gains 11, 0.007%).
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -64,19 +69,24 @@ void interleave_rows(TensorType type, const void* src, int64_t rows, int64_t col
 void dequantize_interleaved_row(TensorType type, const void* matrix, int64_t row, int64_t cols,
                                 float* dst);
 
-// One 32-element activation block of one token for Q8_0 / Q4_0: the Q8 codes and scale the
-// file layout's kernels use (same quantizer, same values), and the integer term that removes
-// the weights' code offset (128 for Q8_0, 8 for Q4_0) from a block's sum: -offset * sum(qs).
+// One 32-element activation block of one token for the legacy formats: the Q8 codes and
+// scale the file layout's kernels use (same quantizer, same values), and either the integer
+// term that removes the weights' code offset (128 for Q8_0, 8 for Q4_0, 16 for Q5_0) from a
+// block's sum, -offset * sum(qs), or (Q4_1 / Q5_1) d * sum(qs), which the weights' min
+// multiplies.
 struct InterleavedAct {
   float d;
-  int32_t offset_sum;
+  union {
+    int32_t offset_sum;
+    float ds;
+  };
   int8_t qs[32];
 };
 static_assert(sizeof(InterleavedAct) == 40);
 
-// One 256-element activation block for Q4_K and Q6_K: the Q8_K codes and scale, the sum of
-// the codes of each 32-element sub-block as a float (for Q4_K's mins), and -32 times the sum
-// of each 16 codes (Q6_K's code offset).
+// One 256-element activation block for Q4_K, Q5_K and Q6_K: the Q8_K codes and scale, the sum
+// of the codes of each 32-element sub-block as a float (for the mins of Q4_K and Q5_K), and -32
+// times the sum of each 16 codes (Q6_K's code offset).
 struct InterleavedActK {
   float d;
   float sub_sums[8];
@@ -88,7 +98,7 @@ static_assert(sizeof(InterleavedActK) == 356);
 // Bytes of one token's activation row of n elements, for weights of `weight_type`.
 size_t interleaved_activation_bytes(TensorType weight_type, int64_t n);
 // Quantizes n floats (whole blocks) for weights of `weight_type` into InterleavedAct or, for
-// Q4_K and Q6_K, InterleavedActK blocks.
+// K-quants, InterleavedActK blocks.
 void quantize_interleaved_activation(TensorType weight_type, const float* x, int64_t n, void* dst,
                                      KernelLevel level);
 

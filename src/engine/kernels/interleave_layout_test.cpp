@@ -20,11 +20,12 @@
 namespace hearth {
 namespace {
 
-constexpr TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q5_0,
-                                 TensorType::Q4_K, TensorType::Q6_K};
+constexpr TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType::Q4_1,
+                                 TensorType::Q5_0, TensorType::Q5_1, TensorType::Q4_K,
+                                 TensorType::Q5_K, TensorType::Q6_K};
 
 bool is_k_quant(TensorType type) {
-  return type == TensorType::Q4_K || type == TensorType::Q6_K;
+  return type == TensorType::Q4_K || type == TensorType::Q5_K || type == TensorType::Q6_K;
 }
 
 // A realistic row length each type can interleave (K-quants: whole 256-element blocks).
@@ -51,12 +52,17 @@ TEST(InterleaveLayout, WhichShapesInterleave) {
   EXPECT_EQ(interleaved_bytes(TensorType::Q4_0, 32, 896), 32 * 28 * 18);
   EXPECT_TRUE(can_interleave(TensorType::Q5_0, 4864, 896));
   EXPECT_EQ(interleaved_bytes(TensorType::Q5_0, 20, 896), 32 * 28 * 22);
-  EXPECT_FALSE(can_interleave(TensorType::Q5_1, 64, 896));
+  EXPECT_TRUE(can_interleave(TensorType::Q5_1, 64, 896));
+  EXPECT_EQ(interleaved_bytes(TensorType::Q5_1, 20, 896), 32 * 28 * 24);
+  EXPECT_EQ(interleaved_bytes(TensorType::Q4_1, 16, 64), 16 * 2 * 20);
+  EXPECT_FALSE(can_interleave(TensorType::Q4_1, 64, 96));
   EXPECT_FALSE(can_interleave(TensorType::Q8_0, 64, 96));  // not whole block pairs
   EXPECT_TRUE(can_interleave(TensorType::Q4_K, 64, 1024));
   EXPECT_FALSE(can_interleave(TensorType::Q4_K, 64, 896));  // not whole super-blocks
   EXPECT_TRUE(can_interleave(TensorType::Q6_K, 64, 1024));
-  EXPECT_FALSE(can_interleave(TensorType::Q5_K, 64, 1024));
+  EXPECT_TRUE(can_interleave(TensorType::Q5_K, 64, 1024));
+  EXPECT_FALSE(can_interleave(TensorType::Q5_K, 64, 896));
+  EXPECT_EQ(interleaved_bytes(TensorType::Q5_K, 20, 512), 32 * 2 * 176);
   EXPECT_EQ(interleaved_bytes(TensorType::Q6_K, 16, 256), 16 * 210);
   EXPECT_EQ(interleaved_bytes(TensorType::Q4_K, 20, 512), 32 * 2 * 144);
   EXPECT_FALSE(can_interleave(TensorType::F16, 64, 1024));
@@ -76,8 +82,11 @@ TEST(InterleaveLayout, RowsDequantizeAsTheFileRows) {
         gguf[at + block_bytes - 1] &= 0x3B;
         continue;
       }
-      gguf[at + 1] &= 0x3B;                                // finite, modest d
-      if (type == TensorType::Q4_K) gguf[at + 3] &= 0x3B;  // and dmin
+      gguf[at + 1] &= 0x3B;  // finite, modest d
+      // and the second F16: dmin (Q4_K, Q5_K) or m (Q4_1, Q5_1)
+      if (type != TensorType::Q8_0 && type != TensorType::Q4_0 && type != TensorType::Q5_0) {
+        gguf[at + 3] &= 0x3B;
+      }
     }
     const std::vector<uint8_t> interleaved = interleaved_copy(type, gguf, rows, cols);
     const WeightMatrix file{type, gguf.data(), rows, cols};

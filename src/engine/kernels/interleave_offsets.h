@@ -19,6 +19,10 @@ inline constexpr int64_t kQ8_0BlockCodes = 8 * kVector;
 inline constexpr int64_t kQ4_0BlockCodes = 4 * kVector;
 inline constexpr int64_t kQ5_0FifthBits = kVector;  // 8 masks of 64 bits, one per step
 inline constexpr int64_t kQ5_0BlockCodes = kQ5_0FifthBits + 4 * kVector;
+// Q4_1 / Q5_1: as Q4_0 / Q5_0, with the blocks' F16 mins after their scales: [scales of b]
+// [scales of b + 1][mins of b (16)][mins of b + 1 (16)][codes of b][codes of b + 1].
+inline constexpr int64_t kPairMinsAt = kPairScalesBytes;
+inline constexpr int64_t kPairScalesMinsBytes = 2 * kVector;
 
 // Q4_K super-block: [packed scales: 3 vectors][F16 d x 16][F16 dmin x 16][codes: 4 pairs of
 // sub-blocks, 8 vectors each].
@@ -27,6 +31,14 @@ inline constexpr int64_t kQ4KDAt = 3 * kVector;
 inline constexpr int64_t kQ4KDminAt = kQ4KDAt + 32;
 inline constexpr int64_t kQ4KCodesAt = kQ4KDminAt + 32;
 inline constexpr int64_t kQ4KBytes = kQ4KCodesAt + 32 * kVector;  // 2304 = 16 x 144
+
+// Q5_K super-block: Q4_K's, with each pair of sub-blocks preceded by its fifth bits: for each
+// of the pair's 2 sub-blocks, 8 masks of 64 bits, one per 4-element step (bit 4 i + j of a
+// step's mask is the fifth bit of the byte 4 i + j of that step's code vector).
+inline constexpr int64_t kQ5KPairMasks = 2 * kVector;
+inline constexpr int64_t kQ5KPairBytes = kQ5KPairMasks + 8 * kVector;
+inline constexpr int64_t kQ5KCodesAt = kQ4KCodesAt;                    // the first pair's masks
+inline constexpr int64_t kQ5KBytes = kQ5KCodesAt + 4 * kQ5KPairBytes;  // 2816 = 16 x 176
 
 // Q6_K super-block: 2 halves of [2 scale vectors][2 parts of [4 qh vectors][4 ql vectors][4
 // ql vectors]], then F16 d x 16.
