@@ -2,13 +2,18 @@
 // Load generator for an OpenAI-compatible server (hearth serve, llama-server, ...).
 //
 //   node bench/load.mjs --url http://127.0.0.1:8000 [--model ID] [--streams 1,4,16]
-//        [--requests-per-stream 3] [--max-tokens 64] [--prompt-tokens 70] [--json]
+//        [--requests-per-stream 3] [--max-tokens 64] [--prompt-tokens 70] [--rounds 1]
+//        [--same-prompt] [--json]
 //
 // For each concurrency level it runs that many streaming clients at once, each sending
 // requests back to back, and reports aggregate generated tokens per second, the mean
 // per-stream decode speed (tokens after the first / time after the first) and the median
 // and p95 time to first token. Tokens are counted from the usage chunk the server sends.
 // Every request stops by itself (max_tokens); the run is bounded by streams x requests.
+//
+// --rounds K runs the list of levels K times in turn and reports each level over all its
+// rounds (tokens over summed wall time; TTFT over all its requests): on a machine whose
+// speed drifts, levels measured minutes apart are not comparable, levels taken in turn are.
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, arg, i, all) => {
@@ -21,15 +26,29 @@ const streamsList = (args.streams ?? '1,4,16').split(',').map(Number);
 const perStream = Number(args['requests-per-stream'] ?? 3);
 const maxTokens = Number(args['max-tokens'] ?? 64);
 const promptWords = Number(args['prompt-tokens'] ?? 70);
+const rounds = Number(args.rounds ?? 1);
 const asJson = args.json === 'true';
 
-// A prompt of roughly `promptWords` tokens; the index varies it per request so that runs do
-// not just replay a cached prefix (set --same-prompt to measure the cached case).
+// A prompt of `promptWords` common English words, one token each in the usual BPE
+// vocabularies (70 words: a 70-token message, plus the chat template). Each request draws its
+// words from a generator seeded by its number and the run's seed, so that no request replays
+// a prompt the server has cached (from an earlier level, round or run) beyond the template's
+// shared head and a word or two, as distinct users' requests would; --same-prompt sends one
+// prompt throughout (the fully cached case).
+const runSeed = Math.floor(Math.random() * 2 ** 31);
+let requestCount = 0;
 const words = 'the quick brown fox jumps over a lazy dog while local models answer fast'.split(' ');
 function prompt(i) {
+  let state = args['same-prompt'] ? 1 : (runSeed ^ Math.imul(i + 1, 0x9e3779b1)) >>> 0;
+  const next = () => {  // xorshift32
+    state ^= state << 13; state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5; state >>>= 0;
+    return state;
+  };
   const out = [];
-  for (let k = 0; out.length < promptWords; k++) out.push(words[(k + i) % words.length]);
-  return (args['same-prompt'] ? '' : `Request ${i}. `) + out.join(' ');
+  for (let k = 0; k < promptWords; k++) out.push(words[next() % words.length]);
+  return out.join(' ');
 }
 
 async function modelId() {
@@ -78,33 +97,44 @@ function quantile(values, q) {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-async function level(model, streams) {
+// One round of one level: its requests and its wall time.
+async function runLevel(model, streams) {
   const results = [];
   const start = performance.now();
-  let next = 0;
   await Promise.all(Array.from({ length: streams }, async () => {
-    for (let r = 0; r < perStream; r++) results.push(await oneRequest(model, next++));
+    for (let r = 0; r < perStream; r++) results.push(await oneRequest(model, requestCount++));
   }));
-  const wall = (performance.now() - start) / 1000;
+  return { results, wall: (performance.now() - start) / 1000 };
+}
+
+function summarize(streams, runs) {
+  const results = runs.flatMap((run) => run.results);
+  const wall = runs.reduce((s, run) => s + run.wall, 0);
   const tokens = results.reduce((s, r) => s + r.tokens, 0);
   const perStreamTps = results.map((r) => (r.tokens > 1 && r.decode > 0 ? (r.tokens - 1) / r.decode : 0));
   return {
     streams,
     requests: results.length,
+    rounds: runs.length,
     aggregate_tokens_per_second: tokens / wall,
     per_stream_tokens_per_second: perStreamTps.reduce((s, v) => s + v, 0) / perStreamTps.length,
     ttft_median_s: quantile(results.map((r) => r.ttft), 0.5),
     ttft_p95_s: quantile(results.map((r) => r.ttft), 0.95),
+    round_aggregates: runs.map((run) => run.results.reduce((s, r) => s + r.tokens, 0) / run.wall),
   };
 }
 
 const model = await modelId();
-const report = [];
-for (const streams of streamsList) report.push(await level(model, streams));
+const runs = new Map(streamsList.map((streams) => [streams, []]));
+for (let round = 0; round < rounds; round++) {
+  for (const streams of streamsList) runs.get(streams).push(await runLevel(model, streams));
+}
+const report = streamsList.map((streams) => summarize(streams, runs.get(streams)));
 if (asJson) {
   console.log(JSON.stringify({ url, model, max_tokens: maxTokens, prompt_words: promptWords, results: report }));
 } else {
-  console.log(`model ${model}, ${maxTokens} new tokens, ~${promptWords}-word prompts`);
+  console.log(`model ${model}, ${maxTokens} new tokens, ~${promptWords}-word prompts` +
+    (rounds > 1 ? `, ${rounds} rounds in turn` : ''));
   console.log('streams  aggregate tok/s  per-stream tok/s  TTFT median  TTFT p95');
   for (const r of report) {
     console.log(`${String(r.streams).padStart(7)}  ${r.aggregate_tokens_per_second.toFixed(1).padStart(15)}  ` +
