@@ -7,6 +7,7 @@
 // quant_dot_avx2.cpp.
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include "engine/kernels/interleave_layout.h"
 #include "engine/kernels/interleave_offsets.h"
@@ -314,13 +315,53 @@ struct Q6KKernel {
   }
 };
 
+// One token of Q4_0, the decode case: the high nibbles are masked in place (16 times their
+// code) instead of shifted down, one operation fewer per code vector, and the low sums are
+// shifted up once per block to match: sum16 = 16 * (low + offset) + 16 * high. Scaled by
+// dw * (d / 16) it gives dot_group's float result exactly (16 * sum and d / 16 are exact).
+// Alternating with dot_group in one process: 87.9% against 87.3% of the probed bandwidth in
+// the fast memory state, 97.0% against 95.6% in the slow one (Qwen2.5-0.5B Q4_0).
+void dot_group_q4_0_one_token(int64_t cols, const void* group, const void* act, float* out) {
+  constexpr int64_t kPairBytes = interleave::kPairScalesBytes + 2 * CodesQ4_0::kBlockBytes;
+  const auto* base = static_cast<const uint8_t*>(group);
+  const auto* a = static_cast<const InterleavedAct*>(act);
+  const __m512i low_mask = _mm512_set1_epi8(0x0F);
+  const __m512i high_mask = _mm512_set1_epi8(static_cast<char>(0xF0));
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t p = 0; p < cols / 64; ++p) {
+    const uint8_t* pair = base + p * kPairBytes;
+    const __m512i scales = _mm512_loadu_si512(pair);
+    for (int j = 0; j < 2; ++j) {
+      const __m512 dw = _mm512_cvtph_ps(j == 0 ? _mm512_castsi512_si256(scales)
+                                               : _mm512_extracti64x4_epi64(scales, 1));
+      const uint8_t* codes = pair + interleave::kPairScalesBytes + j * CodesQ4_0::kBlockBytes;
+      const InterleavedAct& block = a[2 * p + j];
+      __m512i low = _mm512_set1_epi32(block.offset_sum);
+      __m512i high = _mm512_setzero_si512();
+      for (int s = 0; s < 4; ++s) {
+        const __m512i packed = _mm512_loadu_si512(codes + 64 * s);
+        low = dpbusd_broadcast(low, _mm512_and_si512(packed, low_mask), block.qs + 4 * s);
+        high = dpbusd_broadcast(high, _mm512_and_si512(packed, high_mask), block.qs + 16 + 4 * s);
+      }
+      const __m512i sums16 = _mm512_add_epi32(_mm512_slli_epi32(low, 4), high);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums16),
+                            _mm512_mul_ps(dw, _mm512_set1_ps(block.d * 0.0625f)), acc);
+    }
+  }
+  _mm512_storeu_ps(out, acc);
+}
+
 template <class Codes>
 struct LegacyKernel {
   template <int NT>
   struct With {
     static void run(int64_t cols, const void* group, const void* act, size_t act_stride, float* out,
                     int64_t out_stride) {
-      dot_group<Codes, NT>(cols, group, act, act_stride, out, out_stride);
+      if constexpr (NT == 1 && std::is_same_v<Codes, CodesQ4_0>) {
+        dot_group_q4_0_one_token(cols, group, act, out);
+      } else {
+        dot_group<Codes, NT>(cols, group, act, act_stride, out, out_stride);
+      }
     }
   };
 };
