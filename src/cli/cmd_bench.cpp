@@ -23,6 +23,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <random>
@@ -73,22 +74,45 @@ Residency read_residency() {
 }
 
 // --bound: generation's weight reads per second (file bytes per token) as a fraction of the
-// probe's reading right before or after each repetition, whichever is higher.
+// probe's reading right before or after each repetition, whichever is higher. A repetition
+// is steady when the two readings agree within kSteadyProbeSpread: where the machine changed
+// state during it (this one switches between ~35 and ~60 GB/s within seconds), its limit is
+// not known, so the steady repetitions get their own mean.
 constexpr size_t kBoundProbeBytes = size_t{512} << 20;
+constexpr double kSteadyProbeSpread = 0.1;
+struct BoundRepetition {
+  double probe_before = 0, probe_after = 0;  // GB/s
+  double fraction = 0;
+  bool steady() const {
+    return std::abs(probe_before - probe_after) <=
+           kSteadyProbeSpread * std::max(probe_before, probe_after);
+  }
+};
 struct BoundFigure {
   double mean = 0, min = 0, max = 0;    // fractions
   double probe_min = 0, probe_max = 0;  // GB/s
+  int n_steady = 0;
+  double steady_mean = 0;
+  std::vector<BoundRepetition> repetitions;
 };
 
-BoundFigure summarize_bound(const std::vector<double>& fractions,
-                            const std::vector<double>& probed) {
+BoundFigure summarize_bound(std::vector<BoundRepetition> reps) {
   BoundFigure b;
-  for (double f : fractions) b.mean += f;
-  b.mean /= static_cast<double>(fractions.size());
-  b.min = *std::min_element(fractions.begin(), fractions.end());
-  b.max = *std::max_element(fractions.begin(), fractions.end());
-  b.probe_min = *std::min_element(probed.begin(), probed.end());
-  b.probe_max = *std::max_element(probed.begin(), probed.end());
+  b.min = b.probe_min = std::numeric_limits<double>::infinity();
+  for (const BoundRepetition& r : reps) {
+    b.mean += r.fraction;
+    b.min = std::min(b.min, r.fraction);
+    b.max = std::max(b.max, r.fraction);
+    b.probe_min = std::min({b.probe_min, r.probe_before, r.probe_after});
+    b.probe_max = std::max({b.probe_max, r.probe_before, r.probe_after});
+    if (r.steady()) {
+      b.steady_mean += r.fraction;
+      ++b.n_steady;
+    }
+  }
+  b.mean /= static_cast<double>(reps.size());
+  if (b.n_steady > 0) b.steady_mean /= b.n_steady;
+  b.repetitions = std::move(reps);
   return b;
 }
 
@@ -127,7 +151,8 @@ Result<double> time_prompt(Session& session, const std::vector<int32_t>& tokens)
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-Result<double> time_generation(Session& session, const std::vector<int32_t>& context, int n) {
+Result<double> time_generation(Session& session, const std::vector<int32_t>& context, int n,
+                               int32_t n_vocab) {
   session.rewind(0);
   if (!context.empty()) {
     if (auto st = session.decode(context); !st) return std::unexpected(st.error());
@@ -138,7 +163,8 @@ Result<double> time_generation(Session& session, const std::vector<int32_t>& con
     if (auto st = session.decode(std::span<const int32_t>(&token, 1)); !st) {
       return std::unexpected(st.error());
     }
-    token = (token * 7919 + 13) % 1000 + 1;  // vary the input; the output is not used
+    // Vary the input (the output is not used), within the smallest vocabularies too.
+    token = static_cast<int32_t>((int64_t{token} * 7919 + 13) % std::max(2, n_vocab));
   }
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -300,10 +326,10 @@ int run_bench(const BenchArgs& args) {
       peak_before_probe = read_residency().peak;  // the probe's buffer is not the model's
       probe = std::make_unique<BandwidthProbe>(threads, kBoundProbeBytes);
     }
-    std::vector<double> fractions, probed;
+    std::vector<BoundRepetition> bound_reps;
     for (int rep = -1; rep < args.reps; ++rep) {
       const double before = probe ? probe->measure(2).gigabytes_per_second : 0;
-      auto seconds = time_generation(session, context, args.n_gen);
+      auto seconds = time_generation(session, context, args.n_gen, info.n_vocab);
       if (!seconds) {
         std::fprintf(stderr, "hearth bench: %s\n", seconds.error().message.c_str());
         return 1;
@@ -313,11 +339,10 @@ int run_bench(const BenchArgs& args) {
       rates.push_back(args.n_gen / *seconds);
       if (probe && std::max(before, after) > 0) {
         const double read = rates.back() * static_cast<double>(file_bytes) / 1e9;
-        fractions.push_back(read / std::max(before, after));
-        probed.insert(probed.end(), {before, after});
+        bound_reps.push_back({before, after, read / std::max(before, after)});
       }
     }
-    if (!fractions.empty()) bound = summarize_bound(fractions, probed);
+    if (!bound_reps.empty()) bound = summarize_bound(std::move(bound_reps));
     std::string name = "tg" + std::to_string(args.n_gen);
     if (args.depth > 0) name += "@d" + std::to_string(args.depth);
     figures.push_back(summarize(name, rates));
@@ -344,11 +369,21 @@ int run_bench(const BenchArgs& args) {
           {{"test", f.test}, {"tokens_per_second", f.mean}, {"stddev", f.stddev}});
     }
     if (bound) {
+      nlohmann::ordered_json reps = nlohmann::ordered_json::array();
+      for (const BoundRepetition& r : bound->repetitions) {
+        reps.push_back({{"probe_before_gb_per_second", r.probe_before},
+                        {"probe_after_gb_per_second", r.probe_after},
+                        {"fraction", r.fraction},
+                        {"steady", r.steady()}});
+      }
       out["bandwidth_bound"] = {{"fraction_mean", bound->mean},
                                 {"fraction_min", bound->min},
                                 {"fraction_max", bound->max},
                                 {"probe_min_gb_per_second", bound->probe_min},
-                                {"probe_max_gb_per_second", bound->probe_max}};
+                                {"probe_max_gb_per_second", bound->probe_max},
+                                {"steady_repetitions", bound->n_steady},
+                                {"fraction_mean_steady", bound->steady_mean},
+                                {"repetitions", reps}};
     }
     std::puts(out.dump().c_str());
   } else {
@@ -364,6 +399,15 @@ int run_bench(const BenchArgs& args) {
           "probe %.1f-%.1f GB/s, %.1f MB per token)\n",
           100 * bound->mean, 100 * bound->min, 100 * bound->max, bound->probe_min, bound->probe_max,
           static_cast<double>(file_bytes) / 1e6);
+      for (const BoundRepetition& r : bound->repetitions) {
+        std::printf("  repetition: probe %.1f / %.1f GB/s, %.0f%%%s\n", r.probe_before,
+                    r.probe_after, 100 * r.fraction, r.steady() ? "" : " (probe changed)");
+      }
+      if (bound->n_steady > 0) {
+        std::printf("steady repetitions (probes within %.0f%%): %d of %zu, mean %.0f%%\n",
+                    100 * kSteadyProbeSpread, bound->n_steady, bound->repetitions.size(),
+                    100 * bound->steady_mean);
+      }
     }
     const auto mib = [](uint64_t b) { return static_cast<double>(b) / (1 << 20); };
     std::printf(
