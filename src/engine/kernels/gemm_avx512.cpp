@@ -212,8 +212,24 @@ void pack_token_group(ActivationFormat format, int group, int offset_shift, cons
 
 // ---- Micro-kernel: kRowTile decoded rows x TV token vectors over the whole row length.
 
+// Where row r's 4 codes of step s of group g lie, from a tile's codes pointer: row-major
+// decoded codes, or (formats that keep their codes in place) the format's own layout.
+template <class Format>
+int64_t tile_code_offset(int r, int64_t g, int s, int64_t cols) {
+  if constexpr (requires { Format::kCodesInPlace; }) {
+    if constexpr (Format::kCodesInPlace) return Format::code_offset(r, g, s);
+  }
+  return r * cols + g * Format::kGroup + 4 * s;
+}
+
+template <class Format>
+constexpr bool codes_in_place() {
+  if constexpr (requires { Format::kCodesInPlace; }) return Format::kCodesInPlace;
+  return false;
+}
+
 struct DecodedTile {
-  const uint8_t* codes;  // [kRowTile][cols]
+  const uint8_t* codes;  // [kRowTile][cols], or the group's codes in place (codes_in_place)
   const float* scales;   // [kRowTile][groups]
   const float* mins;     // [kRowTile][groups]
 };
@@ -276,7 +292,7 @@ void int_micro_kernel(const DecodedTile& w, const PackedActs& a, int64_t tg, Pre
         for (int v = 0; v < TV; ++v) act[v] = _mm512_loadu_si512(qs[v] + (g * kSteps + s) * 64);
         for (int r = 0; r < kRowTile; ++r) {
           int32_t chunk;
-          std::memcpy(&chunk, w.codes + r * cols + g * kGroup + 4 * s, 4);
+          std::memcpy(&chunk, w.codes + tile_code_offset<Format>(r, g, s, cols), 4);
           const __m512i wv = _mm512_set1_epi32(chunk);
           for (int v = 0; v < TV; ++v) isum[r][v] = _mm512_dpbusd_epi32(isum[r][v], wv, act[v]);
         }
@@ -430,11 +446,12 @@ void gemm_quantized(std::span<const WeightMatrix* const> ws, const float* in, in
       const int64_t end = std::min(unit_end, first_unit[m + 1]) - first_unit[m];
       if (begin >= end) continue;
       const auto* weights = static_cast<const uint8_t*>(ws[m]->data);
+      const uint8_t* unit_weights = weights;
       const auto decode_unit = [&](int64_t row0, int n_rows) {
+        unit_weights = weights + row0 * stride;
         if constexpr (requires { &Format::decode_group; }) {
           assert(row0 % kUnitRows == 0);  // padded to whole groups: 16 rows to decode
-          Format::decode_group(weights + row0 * stride, cols, codes.data(), scales.data(),
-                               mins.data());
+          Format::decode_group(unit_weights, cols, codes.data(), scales.data(), mins.data());
           return;
         }
         for (int r = 0; r < kUnitRows; ++r) {
@@ -450,7 +467,10 @@ void gemm_quantized(std::span<const WeightMatrix* const> ws, const float* in, in
       };
       const auto tile_kernel = [&](int tile, int64_t tg, int tv, Prefetch fetch, float* results) {
         const int64_t first = static_cast<int64_t>(tile) * kRowTile;
-        const DecodedTile decoded{codes.data() + first * cols, scales.data() + first * groups,
+        // In place, a tile's rows are 4 bytes apart within each step's vector.
+        const uint8_t* tile_codes =
+            codes_in_place<Format>() ? unit_weights + 4 * first : codes.data() + first * cols;
+        const DecodedTile decoded{tile_codes, scales.data() + first * groups,
                                   mins.data() + first * groups};
         if (tv == 2) {
           int_micro_kernel<Format, 2>(decoded, acts, tg, fetch, results);
