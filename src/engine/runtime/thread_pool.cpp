@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace hearth {
@@ -17,6 +18,14 @@ namespace {
 // poll for a short while (~tens of microseconds) before sleeping on a condition variable. An
 // idle pool (no requests) is asleep after that, never spinning.
 constexpr int kSpinIterations = 2048;
+
+// Chunks in each thread's run. The owner claims a quarter of what is left of its run at a
+// time (about 14 claims for 64 chunks), so the last pieces are small and a thread that runs
+// dry waits at most for one small piece of the other's; with 4 equal chunks per thread it
+// could wait for a quarter of the other's run. Alternating in one process, fast memory
+// state, 16-token decodes: Qwen2.5-0.5B Q8_0 88.6% -> 89.8% of the probe, Q4_0 84.9% ->
+// 85.9%; slow state unchanged (97%).
+constexpr int64_t kChunksPerThread = 64;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -39,16 +48,20 @@ struct alignas(64) ChunkRange {
     bounds.store(pack(static_cast<uint32_t>(front), static_cast<uint32_t>(back)),
                  std::memory_order_relaxed);
   }
-  // The next chunk index from the front (owner) or the back (thief); -1 when none is left.
-  int64_t claim(bool from_front) {
+  // Claims chunks from the front (the owner: a quarter of what is left, at least one) or one
+  // from the back (a thief): returns [first, last) chunk indices, first == last when none is
+  // left.
+  std::pair<int64_t, int64_t> claim(bool from_front) {
     uint64_t now = bounds.load(std::memory_order_relaxed);
     for (;;) {
       const auto front = static_cast<uint32_t>(now);
       const auto back = static_cast<uint32_t>(now >> 32);
-      if (front >= back) return -1;
-      const uint64_t next = from_front ? pack(front + 1, back) : pack(front, back - 1);
+      if (front >= back) return {0, 0};
+      const uint32_t take = from_front ? std::max<uint32_t>(1, (back - front) / 4) : 1;
+      const uint64_t next = from_front ? pack(front + take, back) : pack(front, back - 1);
       if (bounds.compare_exchange_weak(now, next, std::memory_order_relaxed)) {
-        return from_front ? front : back - 1;
+        if (from_front) return {front, front + take};
+        return {back - 1, back};
       }
     }
   }
@@ -91,10 +104,10 @@ struct ThreadPool::State {
       ChunkRange& range = ranges[static_cast<size_t>((self + k) % n_ranges)];
       for (;;) {
         if (failed.load(std::memory_order_relaxed)) return;
-        const int64_t index = range.claim(/*from_front=*/k == 0);
-        if (index < 0) break;
-        const int64_t begin = index * chunk;
-        const int64_t end = std::min(n, begin + chunk);
+        const auto [first, last] = range.claim(/*from_front=*/k == 0);
+        if (first >= last) break;
+        const int64_t begin = first * chunk;
+        const int64_t end = std::min(n, last * chunk);
         try {
           (*fn)(begin, end);
         } catch (...) {
@@ -151,8 +164,8 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain,
                               const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(1, grain);
-  // A few chunks per thread evens out uneven chunk costs without much atomic traffic.
-  const int64_t target_chunks = static_cast<int64_t>(n_threads_) * 4;
+  // Many small chunks, claimed a shrinking piece at a time (kChunksPerThread).
+  const int64_t target_chunks = static_cast<int64_t>(n_threads_) * kChunksPerThread;
   const int64_t chunk = std::max(grain, (n + target_chunks - 1) / target_chunks);
   const int64_t n_chunks = (n + chunk - 1) / chunk;
   if (n_threads_ == 1 || n_chunks == 1) {

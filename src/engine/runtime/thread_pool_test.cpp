@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -46,6 +47,29 @@ TEST(ThreadPool, ChunksRespectGrain) {
       EXPECT_GE(e - b, 64);
     }
   }
+}
+
+// Each thread takes a shrinking share of its run (a quarter of what is left), so its first
+// pieces are large and its last ones a single chunk: a thread that runs dry never waits long
+// for the other's last piece.
+TEST(ThreadPool, PiecesShrinkTowardTheEndOfARun) {
+  ThreadPool pool(2);
+  std::mutex mutex;
+  std::vector<int64_t> sizes;
+  pool.parallel_for(6400, 1, [&](int64_t b, int64_t e) {
+    std::lock_guard lock(mutex);
+    sizes.push_back(e - b);
+  });
+  // 128 chunks of 50; a run of 64 chunks is claimed 16, 12, 9, ... then 1 at a time.
+  int64_t total = 0;
+  for (int64_t size : sizes) {
+    EXPECT_EQ(size % 50, 0) << size;
+    EXPECT_LE(size, 16 * 50);
+    total += size;
+  }
+  EXPECT_EQ(total, 6400);
+  EXPECT_NE(std::find(sizes.begin(), sizes.end(), 50), sizes.end());
+  EXPECT_NE(std::find(sizes.begin(), sizes.end(), 16 * 50), sizes.end());
 }
 
 TEST(ThreadPool, UsesSeveralThreads) {
