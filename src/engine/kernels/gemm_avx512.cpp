@@ -212,20 +212,22 @@ void pack_token_group(ActivationFormat format, int group, int offset_shift, cons
 
 // ---- Micro-kernel: kRowTile decoded rows x TV token vectors over the whole row length.
 
-// Where row r's 4 codes of step s of group g lie, from a tile's codes pointer: row-major
-// decoded codes, or (formats that keep their codes in place) the format's own layout.
-template <class Format>
-int64_t tile_code_offset(int r, int64_t g, int s, int64_t cols) {
-  if constexpr (requires { Format::kCodesInPlace; }) {
-    if constexpr (Format::kCodesInPlace) return Format::code_offset(r, g, s);
-  }
-  return r * cols + g * Format::kGroup + 4 * s;
-}
-
+// Formats whose stored codes are what the micro-kernel broadcasts (interleaved Q8_0) are
+// read in place; the others are decoded into row-major codes first.
 template <class Format>
 constexpr bool codes_in_place() {
   if constexpr (requires { Format::kCodesInPlace; }) return Format::kCodesInPlace;
   return false;
+}
+
+// Where row r's 4 codes of step s of group g lie, from a tile's codes pointer.
+template <class Format>
+int64_t tile_code_offset(int r, int64_t g, int s, int64_t cols) {
+  if constexpr (codes_in_place<Format>()) {
+    return Format::code_offset(r, g, s);
+  } else {
+    return r * cols + g * Format::kGroup + 4 * s;
+  }
 }
 
 struct DecodedTile {

@@ -132,10 +132,8 @@ void dot_scalar(int64_t cols, const void* group, const void* act, size_t act_str
                                 for (int k = 0; k < kLegacyBlock; ++k)
                                   sum += code_at(kType, codes, i, k) * a.qs[k];
                                 const float dw = fp16_to_fp32(block_scales(kType, base, b)[i]);
-                                if (!has_min(kType)) {
-                                  return std::fma(static_cast<float>(sum), dw * a.d, acc);
-                                }
                                 acc = std::fma(static_cast<float>(sum), dw * a.d, acc);
+                                if (!has_min(kType)) return acc;
                                 const float mw = fp16_to_fp32(block_mins(kType, base, b)[i]);
                                 return std::fma(mw, a.ds, acc);
                               });
