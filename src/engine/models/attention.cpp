@@ -198,10 +198,9 @@ void attention_at(KernelLevel level, const HyperParams& hp, std::span<const Sequ
       const int64_t k_end = std::min(end_key(b), k_begin + per_chunk);
       const size_t need = tile_work_floats(b.n * group, hd);
       if (work.size() < need) work.resize(need);
-      const size_t head_offset = cache.bytes_of(g * hd);
-      TileSpan span{.k = cache.k(layer, 0) + head_offset,
-                    .v = cache.v(layer, 0) + head_offset,
-                    .row_bytes = cache.row_bytes(),
+      TileSpan span{.k = cache.k_head(layer, g),
+                    .v = cache.v_head(layer, g),
+                    .row_bytes = cache.head_row_bytes(),
                     .type = cache.type(),
                     .q = s.q.data() + b.t0 * q_dim + g * group * hd,
                     .q_stride = q_dim,

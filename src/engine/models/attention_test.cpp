@@ -66,7 +66,7 @@ void check(const Shape& c, const std::vector<SeqSpec>& specs, ThreadPool* pool, 
   std::vector<float> row(static_cast<size_t>(kv_dim));
   for (size_t i = 0; i < specs.size(); ++i) {
     const int64_t n = specs[i].n_past + specs[i].n_new;
-    caches.push_back(std::make_unique<KvCache>(1, n, kv_dim, c.type));
+    caches.push_back(std::make_unique<KvCache>(1, n, c.n_kv, c.hd, c.type));
     for (int64_t p = 0; p < n; ++p) {
       for (float& x : row) x = normal(rng);
       caches.back()->write_k(0, p, row.data());
@@ -173,17 +173,37 @@ TEST(Attention, DecodeChunksMatchReference) {
 }
 
 TEST(KvCache, RowsRoundTripWithinTheTypesPrecision) {
-  const int64_t kv_dim = 64;
+  const int64_t n_head_kv = 2, head_dim = 32, kv_dim = n_head_kv * head_dim;
   std::vector<float> row(kv_dim), back(kv_dim);
   for (int64_t i = 0; i < kv_dim; ++i) row[i] = std::sin(static_cast<float>(i)) * 3.0f;
   for (auto [type, tol] : {std::pair{KvCacheType::kF32, 0.0}, std::pair{KvCacheType::kF16, 2e-3},
                            std::pair{KvCacheType::kQ8_0, 3.0 / 127}}) {
-    KvCache cache(2, 4, kv_dim, type);
+    KvCache cache(2, 4, n_head_kv, head_dim, type);
     cache.write_k(1, 3, row.data());
     cache.read_k(1, 3, back.data());
     for (int64_t i = 0; i < kv_dim; ++i) EXPECT_NEAR(back[i], row[i], tol) << i;
   }
-  EXPECT_EQ(KvCache(2, 4, kv_dim, KvCacheType::kF16).bytes(), 2u * 2 * 4 * kv_dim * 2);
+  EXPECT_EQ(KvCache(2, 4, n_head_kv, head_dim, KvCacheType::kF16).bytes(), 2u * 2 * 4 * kv_dim * 2);
+}
+
+// Head-major: each head's rows for all positions are contiguous, which attention relies on.
+TEST(KvCache, EachHeadsPositionsAreContiguous) {
+  const int64_t n_head_kv = 3, head_dim = 4, capacity = 5;
+  KvCache cache(1, capacity, n_head_kv, head_dim, KvCacheType::kF32);
+  std::vector<float> row(n_head_kv * head_dim);
+  for (int64_t pos = 0; pos < capacity; ++pos) {
+    for (int64_t i = 0; i < n_head_kv * head_dim; ++i) row[i] = static_cast<float>(100 * pos + i);
+    cache.write_v(0, pos, row.data());
+  }
+  EXPECT_EQ(cache.head_row_bytes(), head_dim * sizeof(float));
+  for (int64_t h = 0; h < n_head_kv; ++h) {
+    const auto* head = reinterpret_cast<const float*>(cache.v_head(0, h));
+    for (int64_t pos = 0; pos < capacity; ++pos) {
+      for (int64_t d = 0; d < head_dim; ++d) {
+        EXPECT_EQ(head[pos * head_dim + d], static_cast<float>(100 * pos + h * head_dim + d));
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -9,11 +9,12 @@
 
 namespace hearth {
 
-KvCache::KvCache(int64_t n_layer, int64_t capacity, int64_t kv_dim, KvCacheType type)
-    : capacity_(capacity), kv_dim_(kv_dim), type_(type) {
-  assert(type != KvCacheType::kQ8_0 || kv_dim % kLegacyBlock == 0);
-  row_bytes_ = bytes_of(kv_dim);
-  const auto size = static_cast<size_t>(capacity) * row_bytes_;
+KvCache::KvCache(int64_t n_layer, int64_t capacity, int64_t n_head_kv, int64_t head_dim,
+                 KvCacheType type)
+    : capacity_(capacity), n_head_kv_(n_head_kv), head_dim_(head_dim), type_(type) {
+  assert(type != KvCacheType::kQ8_0 || head_dim % kLegacyBlock == 0);
+  head_row_bytes_ = bytes_of(head_dim);
+  const auto size = static_cast<size_t>(n_head_kv) * head_bytes();
   k_.assign(static_cast<size_t>(n_layer), std::vector<uint8_t>(size));
   v_.assign(static_cast<size_t>(n_layer), std::vector<uint8_t>(size));
 }
@@ -28,45 +29,53 @@ size_t KvCache::bytes_of(int64_t n) const {
   return 0;
 }
 
-void KvCache::write_row(uint8_t* dst, const float* row) const {
-  switch (type_) {
-    case KvCacheType::kF32: std::memcpy(dst, row, row_bytes_); return;
-    case KvCacheType::kF16: {
-      auto* out = reinterpret_cast<uint16_t*>(dst);
-      for (int64_t i = 0; i < kv_dim_; ++i) out[i] = fp32_to_fp16(row[i]);
-      return;
+void KvCache::write_row(std::vector<uint8_t>& layer, int64_t pos, const float* row) const {
+  for (int64_t h = 0; h < n_head_kv_; ++h) {
+    uint8_t* dst = layer.data() + h * head_bytes() + pos * head_row_bytes_;
+    const float* src = row + h * head_dim_;
+    switch (type_) {
+      case KvCacheType::kF32: std::memcpy(dst, src, head_row_bytes_); break;
+      case KvCacheType::kF16: {
+        auto* out = reinterpret_cast<uint16_t*>(dst);
+        for (int64_t i = 0; i < head_dim_; ++i) out[i] = fp32_to_fp16(src[i]);
+        break;
+      }
+      case KvCacheType::kQ8_0:
+        quantize_row_q8_0(src, reinterpret_cast<BlockQ8_0*>(dst), head_dim_);
+        break;
     }
-    case KvCacheType::kQ8_0:
-      quantize_row_q8_0(row, reinterpret_cast<BlockQ8_0*>(dst), kv_dim_);
-      return;
   }
 }
 
-void KvCache::read_row(const uint8_t* src, float* out) const {
-  switch (type_) {
-    case KvCacheType::kF32: std::memcpy(out, src, row_bytes_); return;
-    case KvCacheType::kF16: {
-      const auto* in = reinterpret_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < kv_dim_; ++i) out[i] = fp16_to_fp32(in[i]);
-      return;
+void KvCache::read_row(const std::vector<uint8_t>& layer, int64_t pos, float* out) const {
+  for (int64_t h = 0; h < n_head_kv_; ++h) {
+    const uint8_t* src = layer.data() + h * head_bytes() + pos * head_row_bytes_;
+    float* dst = out + h * head_dim_;
+    switch (type_) {
+      case KvCacheType::kF32: std::memcpy(dst, src, head_row_bytes_); break;
+      case KvCacheType::kF16: {
+        const auto* in = reinterpret_cast<const uint16_t*>(src);
+        for (int64_t i = 0; i < head_dim_; ++i) dst[i] = fp16_to_fp32(in[i]);
+        break;
+      }
+      case KvCacheType::kQ8_0:
+        dequantize_row_q8_0(reinterpret_cast<const BlockQ8_0*>(src), dst, head_dim_);
+        break;
     }
-    case KvCacheType::kQ8_0:
-      dequantize_row_q8_0(reinterpret_cast<const BlockQ8_0*>(src), out, kv_dim_);
-      return;
   }
 }
 
 void KvCache::write_k(int64_t layer, int64_t pos, const float* row) {
-  write_row(k_[layer].data() + pos * row_bytes_, row);
+  write_row(k_[layer], pos, row);
 }
 void KvCache::write_v(int64_t layer, int64_t pos, const float* row) {
-  write_row(v_[layer].data() + pos * row_bytes_, row);
+  write_row(v_[layer], pos, row);
 }
 void KvCache::read_k(int64_t layer, int64_t pos, float* out) const {
-  read_row(k_[layer].data() + pos * row_bytes_, out);
+  read_row(k_[layer], pos, out);
 }
 void KvCache::read_v(int64_t layer, int64_t pos, float* out) const {
-  read_row(v_[layer].data() + pos * row_bytes_, out);
+  read_row(v_[layer], pos, out);
 }
 
 void KvCache::truncate(int64_t pos) {
@@ -74,7 +83,7 @@ void KvCache::truncate(int64_t pos) {
 }
 
 size_t KvCache::bytes() const {
-  return 2 * k_.size() * static_cast<size_t>(capacity_) * row_bytes_;
+  return 2 * k_.size() * static_cast<size_t>(n_head_kv_) * head_bytes();
 }
 
 }  // namespace hearth

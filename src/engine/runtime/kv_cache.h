@@ -1,14 +1,17 @@
 // Key/value cache of one sequence: for every layer, the RoPE'd keys and the values of the
 // tokens evaluated so far, at positions 0 .. n_past-1.
 //
-// Storage is one row per position (`kv_dim` elements) in the cache's element type: F16 by
-// default (half the memory traffic of F32 for attention, which at long contexts reads the
-// whole cache once per generated token), Q8_0 (blocks of 32 with an F16 scale, ~1/4 of F32)
-// or F32 (exact, for tests). Rows are written from F32 with `write_k` / `write_v`. Allocated
-// once at the full capacity so decoding never reallocates. Positions are contiguous: the
-// cache grows by appending and shrinks by truncation (`truncate`), which is how a
-// conversation rewinds to a shared prefix. Not thread-safe; owned by one Session. The
-// forward pass writes rows [n_past, n_past + n) and then calls `advance`.
+// Storage is head-major: for every layer and KV head, one row of `head_dim` elements per
+// position, so that attention, which reads one head's keys and values for all positions per
+// generated token, reads two forward streams instead of a slice of every position's row. The
+// element type is F16 by default (half the memory traffic of F32 for attention, which at long
+// contexts reads the whole cache once per generated token), Q8_0 (blocks of 32 with an F16
+// scale, ~1/4 of F32) or F32 (exact, for tests). Rows are written from F32 with `write_k` /
+// `write_v`, one position's `kv_dim` values (all heads) at a time. Allocated once at the full
+// capacity so decoding never reallocates. Positions are contiguous: the cache grows by
+// appending and shrinks by truncation (`truncate`), which is how a conversation rewinds to a
+// shared prefix. Not thread-safe; owned by one Session. The forward pass writes positions
+// [n_past, n_past + n) and then calls `advance`.
 #pragma once
 
 #include <cstddef>
@@ -21,27 +24,35 @@ namespace hearth {
 
 class KvCache {
  public:
-  // Q8_0 needs kv_dim to be a multiple of 32 (asserted; Session falls back to F16 when the
+  // Q8_0 needs head_dim to be a multiple of 32 (asserted; Session falls back to F16 when the
   // model's head_dim is not).
-  KvCache(int64_t n_layer, int64_t capacity, int64_t kv_dim, KvCacheType type = KvCacheType::kF16);
+  KvCache(int64_t n_layer, int64_t capacity, int64_t n_head_kv, int64_t head_dim,
+          KvCacheType type = KvCacheType::kF16);
 
   int64_t capacity() const { return capacity_; }
   int64_t n_past() const { return n_past_; }
-  int64_t kv_dim() const { return kv_dim_; }
+  int64_t n_head_kv() const { return n_head_kv_; }
+  int64_t head_dim() const { return head_dim_; }
+  int64_t kv_dim() const { return n_head_kv_ * head_dim_; }
   int64_t n_layer() const { return static_cast<int64_t>(k_.size()); }
   KvCacheType type() const { return type_; }
-  // Bytes of one row (one position of one layer).
-  size_t row_bytes() const { return row_bytes_; }
+  // Bytes of one head's row (one position); position p of a head lies p * head_row_bytes()
+  // after its position 0.
+  size_t head_row_bytes() const { return head_row_bytes_; }
   // Bytes of `n` consecutive elements of a row; n must be a multiple of 32 for Q8_0.
   size_t bytes_of(int64_t n) const;
 
-  // Row of keys/values for `pos` in `layer`, in the cache's type; pos < capacity.
-  const uint8_t* k(int64_t layer, int64_t pos) const { return k_[layer].data() + pos * row_bytes_; }
-  const uint8_t* v(int64_t layer, int64_t pos) const { return v_[layer].data() + pos * row_bytes_; }
-  // Converts kv_dim floats into the row for `pos`.
+  // Keys/values of `head` in `layer` at position 0, in the cache's type.
+  const uint8_t* k_head(int64_t layer, int64_t head) const {
+    return k_[layer].data() + head * head_bytes();
+  }
+  const uint8_t* v_head(int64_t layer, int64_t head) const {
+    return v_[layer].data() + head * head_bytes();
+  }
+  // Converts one position's kv_dim floats (head after head) into the cache.
   void write_k(int64_t layer, int64_t pos, const float* row);
   void write_v(int64_t layer, int64_t pos, const float* row);
-  // The stored row back as kv_dim floats (tests, debugging).
+  // One position's kv_dim floats back (tests, debugging).
   void read_k(int64_t layer, int64_t pos, float* out) const;
   void read_v(int64_t layer, int64_t pos, float* out) const;
 
@@ -54,13 +65,16 @@ class KvCache {
   size_t bytes() const;
 
  private:
-  void write_row(uint8_t* dst, const float* row) const;
-  void read_row(const uint8_t* src, float* out) const;
+  // Bytes of one head's rows for every position.
+  size_t head_bytes() const { return static_cast<size_t>(capacity_) * head_row_bytes_; }
+  void write_row(std::vector<uint8_t>& layer, int64_t pos, const float* row) const;
+  void read_row(const std::vector<uint8_t>& layer, int64_t pos, float* out) const;
 
   int64_t capacity_;
-  int64_t kv_dim_;
+  int64_t n_head_kv_;
+  int64_t head_dim_;
   KvCacheType type_;
-  size_t row_bytes_;
+  size_t head_row_bytes_;
   int64_t n_past_ = 0;
   std::vector<std::vector<uint8_t>> k_;
   std::vector<std::vector<uint8_t>> v_;

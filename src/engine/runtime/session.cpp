@@ -157,7 +157,8 @@ Session::Session(std::shared_ptr<const Model> model, const SessionOptions& optio
                                   : options.kv_type;
   // An encoder keeps nothing between calls, so it gets an empty cache.
   const int64_t cache_capacity = model_->info().embedding_only ? 0 : n_ctx_;
-  cache_ = std::make_unique<KvCache>(hp.n_layer, cache_capacity, hp.kv_dim(), kv_type);
+  cache_ =
+      std::make_unique<KvCache>(hp.n_layer, cache_capacity, hp.n_head_kv, hp.head_dim, kv_type);
   if (options.pool) {
     pool_ = options.pool;
   } else {
