@@ -72,6 +72,13 @@ void transpose_block(const float* src, int64_t, float* dst, int64_t) {
   *dst = *src;
 }
 
+Vec load_f16(const uint16_t* p) {
+  return fp16_to_fp32(*p);
+}
+void transpose_block_f16(const uint16_t* src, int64_t, float* dst, int64_t) {
+  *dst = fp16_to_fp32(*src);
+}
+
 template <KvCacheType kType>
 void convert_row(const uint8_t* row, int64_t n, float* out) {
   if constexpr (kType == KvCacheType::kF32) {

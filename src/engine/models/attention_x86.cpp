@@ -95,11 +95,11 @@ Vec zero_if_neg_inf(Vec x) {
 
 // 8 x 8 transpose as three butterflies: the step for bit b swaps bit b of the row and column
 // index, i.e. exchanges the off-diagonal b x b blocks of every 2b x 2b block.
-void transpose_block(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
-  __m256 r[8];
-  // Unrolled so that r stays in registers.
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_stride);
+Vec load_f16(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+void transpose_rows(__m256 (&r)[8], float* dst, int64_t dst_stride) {
 #pragma GCC unroll 4
   for (int i = 0; i < 8; i += 2) {
     const __m256 a = r[i], b = r[i + 1];
@@ -121,6 +121,21 @@ void transpose_block(const float* src, int64_t src_stride, float* dst, int64_t d
   }
 #pragma GCC unroll 8
   for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * dst_stride, r[i]);
+}
+
+// Unrolled loads so that r stays in registers.
+void transpose_block(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  __m256 r[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_stride);
+  transpose_rows(r, dst, dst_stride);
+}
+
+void transpose_block_f16(const uint16_t* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  __m256 r[8];
+#pragma GCC unroll 8
+  for (int i = 0; i < 8; ++i) r[i] = load_f16(src + i * src_stride);
+  transpose_rows(r, dst, dst_stride);
 }
 
 template <KvCacheType kType>
@@ -270,16 +285,31 @@ void butterfly(__m512 (&r)[16]) {
   }
 }
 
-void transpose_block(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
-  __m512 r[16];
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_stride);
+Vec load_f16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+void transpose_rows(__m512 (&r)[16], float* dst, int64_t dst_stride) {
   butterfly<0>(r);
   butterfly<1>(r);
   butterfly<2>(r);
   butterfly<3>(r);
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * dst_stride, r[i]);
+}
+
+void transpose_block(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  __m512 r[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_stride);
+  transpose_rows(r, dst, dst_stride);
+}
+
+void transpose_block_f16(const uint16_t* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  __m512 r[16];
+#pragma GCC unroll 16
+  for (int i = 0; i < 16; ++i) r[i] = load_f16(src + i * src_stride);
+  transpose_rows(r, dst, dst_stride);
 }
 
 template <KvCacheType kType>
