@@ -68,15 +68,12 @@ Vec zero_if_neg_inf(Vec x) {
   return x == -INFINITY ? 0.0f : x;
 }
 
-void transpose_block(const float* src, int64_t, float* dst, int64_t) {
-  *dst = *src;
+void transpose_rows(Vec (&r)[1], float* dst, int64_t) {
+  *dst = r[0];
 }
 
 Vec load_f16(const uint16_t* p) {
   return fp16_to_fp32(*p);
-}
-void transpose_block_f16(const uint16_t* src, int64_t, float* dst, int64_t) {
-  *dst = fp16_to_fp32(*src);
 }
 
 template <KvCacheType kType>

@@ -123,21 +123,6 @@ void transpose_rows(__m256 (&r)[8], float* dst, int64_t dst_stride) {
   for (int i = 0; i < 8; ++i) _mm256_storeu_ps(dst + i * dst_stride, r[i]);
 }
 
-// Unrolled loads so that r stays in registers.
-void transpose_block(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
-  __m256 r[8];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(src + i * src_stride);
-  transpose_rows(r, dst, dst_stride);
-}
-
-void transpose_block_f16(const uint16_t* src, int64_t src_stride, float* dst, int64_t dst_stride) {
-  __m256 r[8];
-#pragma GCC unroll 8
-  for (int i = 0; i < 8; ++i) r[i] = load_f16(src + i * src_stride);
-  transpose_rows(r, dst, dst_stride);
-}
-
 template <KvCacheType kType>
 void convert_row(const uint8_t* row, int64_t n, float* out) {
   if constexpr (kType == KvCacheType::kF32) {
@@ -255,7 +240,7 @@ Vec zero_if_neg_inf(Vec x) {
                               _mm512_setzero_ps());
 }
 
-// Index vectors of the butterfly step for bit b (see avx2::transpose_block): lanes with bit b
+// Index vectors of the butterfly step for bit b (see avx2::transpose_rows): lanes with bit b
 // set come from the partner row, at the column with bit b flipped (low) or kept (high).
 struct ButterflyIndex {
   alignas(64) int32_t low[16];
@@ -296,20 +281,6 @@ void transpose_rows(__m512 (&r)[16], float* dst, int64_t dst_stride) {
   butterfly<3>(r);
 #pragma GCC unroll 16
   for (int i = 0; i < 16; ++i) _mm512_storeu_ps(dst + i * dst_stride, r[i]);
-}
-
-void transpose_block(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
-  __m512 r[16];
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * src_stride);
-  transpose_rows(r, dst, dst_stride);
-}
-
-void transpose_block_f16(const uint16_t* src, int64_t src_stride, float* dst, int64_t dst_stride) {
-  __m512 r[16];
-#pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i) r[i] = load_f16(src + i * src_stride);
-  transpose_rows(r, dst, dst_stride);
 }
 
 template <KvCacheType kType>
