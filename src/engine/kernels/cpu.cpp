@@ -7,9 +7,29 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#include <cstdio>
+
+#include "engine/kernels/gemm.h"
 
 namespace hearth {
 namespace {
+
+// Linux hands out the AMX tile data state (8 KiB per thread) only to processes that ask for
+// it; a tile instruction without the permission faults.
+bool os_grants_amx() {
+#if defined(__linux__) && defined(__x86_64__)
+  constexpr long kArchReqXcompPerm = 0x1023;
+  constexpr long kXfeatureXtileData = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtileData) == 0;
+#else
+  return false;
+#endif
+}
 
 #if defined(__x86_64__) || defined(__i386__)
 // XCR0: which register states the OS saves on context switch. A CPU feature is only usable
@@ -46,9 +66,9 @@ CpuFeatures detect() {
     f.avx512vl = ebx & (1u << 31);
     f.avx512vnni = ecx & (1u << 11);
   }
-  if (os_amx) {
+  if (os_amx && (edx & (1u << 24)) && os_grants_amx()) {
     f.amx_bf16 = edx & (1u << 22);
-    f.amx_tile = edx & (1u << 24);
+    f.amx_tile = true;
     f.amx_int8 = edx & (1u << 25);
   }
   if (max_subleaf >= 1 && os_zmm) {
@@ -94,7 +114,8 @@ const CpuFeatures& cpu_features() {
 KernelLevel best_kernel_level(const CpuFeatures& f) {
   if (!(f.avx2 && f.fma && f.f16c)) return KernelLevel::kScalar;
   if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) {
-    return f.avx512bf16 ? KernelLevel::kAvx512Bf16 : KernelLevel::kAvx512;
+    if (!f.avx512bf16) return KernelLevel::kAvx512;
+    return f.amx_tile && f.amx_int8 ? KernelLevel::kAmx : KernelLevel::kAvx512Bf16;
   }
   return KernelLevel::kAvx2;
 }
@@ -102,6 +123,12 @@ KernelLevel best_kernel_level(const CpuFeatures& f) {
 KernelLevel active_kernel_level() {
   static const KernelLevel level = [] {
     KernelLevel best = best_kernel_level(cpu_features());
+    if (best == KernelLevel::kAmx && !amx_tiles_agree_with_emulator()) {
+      std::fprintf(stderr,
+                   "hearth: this CPU's AMX tile products differ from the model hearth's AMX "
+                   "kernels were built against; using AVX-512 instead\n");
+      best = KernelLevel::kAvx512Bf16;
+    }
     const char* env = std::getenv("HEARTH_KERNELS");
     if (!env || !*env) return best;
     const auto requested = parse_kernel_level(env);
@@ -116,6 +143,7 @@ std::optional<KernelLevel> parse_kernel_level(std::string_view name) {
   if (name == "avx2") return KernelLevel::kAvx2;
   if (name == "avx512") return KernelLevel::kAvx512;
   if (name == "avx512bf16") return KernelLevel::kAvx512Bf16;
+  if (name == "amx") return KernelLevel::kAmx;
   return std::nullopt;
 }
 
@@ -125,6 +153,7 @@ std::string_view kernel_level_name(KernelLevel level) {
     case KernelLevel::kAvx2: return "avx2";
     case KernelLevel::kAvx512: return "avx512";
     case KernelLevel::kAvx512Bf16: return "avx512bf16";
+    case KernelLevel::kAmx: return "amx";
   }
   return "unknown";
 }

@@ -44,6 +44,23 @@ inline constexpr size_t kMaxGemmMatrices = 4;
 bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
                       std::span<float* const> outs, ThreadPool* pool);
 
+// AMX GEMM (gemm_amx.cpp) for interleaved integer weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
+// Q4_K, Q5_K, Q6_K): false, touching nothing, for other types, other layouts, or matrices
+// that differ in type or column count. Only at KernelLevel::kAmx. Results are bit-identical to
+// avx512_gemm_many's on the same matrices.
+bool amx_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+              ThreadPool* pool);
+bool amx_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
+                   std::span<float* const> outs, ThreadPool* pool);
+// The same kernel over amx_emulator.h's tile model instead of the tile registers: it needs
+// AVX-512 only, and is how the AMX GEMM is tested on CPUs without AMX. Slow; for tests.
+bool amx_gemm_many_emulated(std::span<const WeightMatrix* const> ws, const float* in,
+                            int64_t n_tokens, std::span<float* const> outs, ThreadPool* pool);
+// Runs one product of each tile shape the AMX GEMM uses on the tile registers and on the
+// model and compares them. Only on a CPU with AMX-TILE + AMX-INT8 whose OS granted the tile
+// state (cpu.h); active_kernel_level() only picks kAmx when this holds.
+bool amx_tiles_agree_with_emulator();
+
 // AVX2 + FMA + F16C GEMM, for the same types and with the same contract as avx512_gemm; for
 // F32/F16/BF16 weights it also returns false for fewer than kAvx2FloatGemmMinTokens tokens
 // or rows longer than kAvx2FloatGemmMaxCols, where the row dots are faster.

@@ -33,192 +33,15 @@
 namespace hearth {
 namespace {
 
-constexpr int kLanes = 16;        // tokens per vector: one int32 / float lane each
 constexpr int kRowTile = 4;       // weight rows per micro-kernel call
 constexpr int kTokenVectors = 2;  // 16-token vectors per micro-kernel call
 // 4 rows x 2 token vectors: 8 int32 + 8 float accumulators, 2 activation vectors and the
 // broadcast weights fit the 32 zmm registers; each activation load feeds 4 vpdpbusd and
 // each weight broadcast 2.
 
-// Activation bytes of one token block: small enough to stay in L2 (1 MiB or more per core
-// on the CPUs with AVX-512) while a thread streams its row tiles past them.
-constexpr int64_t kActBlockBytes = 512 * 1024;
-// Rows are decoded and stored in units of 16: 64 output bytes per token, one store per token,
-// and two threads never write the same cache line of the output (if it is 64-byte aligned).
-constexpr int kUnitRows = 16;
-
-inline float half_to_float(uint16_t h) {
-  return _cvtsh_ss(h);
-}
-
-inline __m256i load32(const void* p) {
-  return _mm256_loadu_si256(static_cast<const __m256i*>(p));
-}
-inline void store32(uint8_t* p, __m256i v) {
-  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v);
-}
-
-// 16 packed bytes -> 32 codes: low nibbles are elements 0..15, high nibbles 16..31.
-inline __m256i nibble_codes(const uint8_t* qs) {
-  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  const __m128i mask = _mm_set1_epi8(0x0F);
-  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), mask), _mm_and_si128(raw, mask));
-}
-
-// Byte i is 0x10 when bit i of the little-endian u32 at qh is set (Q5_0 / Q5_1 fifth bit).
-inline __m256i fifth_bit_codes(const uint8_t* qh) {
-  uint32_t bits;
-  std::memcpy(&bits, qh, sizeof(bits));
-  return _mm256_maskz_set1_epi8(bits, 0x10);
-}
-
-// Transposes 16 vectors in place: afterwards v[i][j] holds what v[j][i] held.
-inline void transpose16(__m512* v) {
-  __m512 a[16], b[16];
-  for (int k = 0; k < 8; ++k) {  // 2x2 blocks within each 128-bit lane
-    a[2 * k] = _mm512_unpacklo_ps(v[2 * k], v[2 * k + 1]);
-    a[2 * k + 1] = _mm512_unpackhi_ps(v[2 * k], v[2 * k + 1]);
-  }
-  for (int m = 0; m < 4; ++m) {  // 4x4 blocks within each 128-bit lane
-    b[4 * m + 0] = _mm512_shuffle_ps(a[4 * m], a[4 * m + 2], 0x44);
-    b[4 * m + 1] = _mm512_shuffle_ps(a[4 * m], a[4 * m + 2], 0xEE);
-    b[4 * m + 2] = _mm512_shuffle_ps(a[4 * m + 1], a[4 * m + 3], 0x44);
-    b[4 * m + 3] = _mm512_shuffle_ps(a[4 * m + 1], a[4 * m + 3], 0xEE);
-  }
-  for (int c = 0; c < 4; ++c) {  // then the 4x4 grid of 128-bit lanes
-    const __m512 e0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88);
-    const __m512 e1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);
-    const __m512 e2 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
-    const __m512 e3 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
-    v[c] = _mm512_shuffle_f32x4(e0, e2, 0x88);
-    v[8 + c] = _mm512_shuffle_f32x4(e0, e2, 0xDD);
-    v[4 + c] = _mm512_shuffle_f32x4(e1, e3, 0x88);
-    v[12 + c] = _mm512_shuffle_f32x4(e1, e3, 0xDD);
-  }
-}
-
-// ---- Weight decoders: each fills codes[cols], scales[cols / kGroup] (and mins) for one row,
-// or, for interleaved matrices, for the 16 rows of a group.
-#include "engine/kernels/gemm_decode_avx512.inc"
-
-// ---- Activations, repacked per group of 16 tokens (missing tokens are zero).
-
-struct PackedActs {
-  int64_t cols = 0;
-  int64_t groups = 0;          // weight scale groups per row
-  std::vector<uint8_t> qs;     // [token group][cols / 4][kLanes][4 codes]
-  std::vector<float> d;        // [token group][groups][kLanes] activation scale
-  std::vector<int32_t> start;  // [token group][groups][kLanes] -(sum of codes) << shift
-  std::vector<float> d_sum;    // [token group][groups][kLanes] d * sum of codes
-
-  void resize(int64_t n_cols, int64_t n_groups, int64_t token_groups) {
-    cols = n_cols;
-    groups = n_groups;
-    qs.resize(static_cast<size_t>(token_groups * cols * kLanes));
-    d.resize(static_cast<size_t>(token_groups * groups * kLanes));
-    start.resize(d.size());
-    d_sum.resize(d.size());
-  }
-  const uint8_t* qs_of(int64_t tg) const { return qs.data() + tg * cols * kLanes; }
-  const float* d_of(int64_t tg) const { return d.data() + tg * groups * kLanes; }
-  const int32_t* start_of(int64_t tg) const { return start.data() + tg * groups * kLanes; }
-  const float* d_sum_of(int64_t tg) const { return d_sum.data() + tg * groups * kLanes; }
-};
-
-// Quantizes one activation row to 8 bits exactly as the scalar quantizers do (Q8 blocks of
-// 32 for legacy weights, Q8_K blocks of 256 for K-quants): per block d = absmax / 127 and
-// q = clamp(nearbyint(x * (127 / absmax)), -127, 127). Writes the codes and d per element
-// group. The scalar quantizer took a third of the prompt time next to the GEMM.
-void quantize_row_8bit(const float* x, int64_t cols, int block, int group, int8_t* codes,
-                       float* scale_of_group) {
-  const __m512i lo = _mm512_set1_epi32(-127);
-  const __m512i hi = _mm512_set1_epi32(127);
-  for (int64_t b0 = 0; b0 < cols; b0 += block) {
-    __m512 absmax_v = _mm512_setzero_ps();
-    for (int i = 0; i < block; i += 16) {
-      absmax_v = _mm512_max_ps(absmax_v, _mm512_abs_ps(_mm512_loadu_ps(x + b0 + i)));
-    }
-    const float absmax = _mm512_reduce_max_ps(absmax_v);
-    const __m512 inverse = _mm512_set1_ps(absmax > 0.0f ? 127.0f / absmax : 0.0f);
-    for (int i = 0; i < block; i += 16) {
-      const __m512 scaled = _mm512_mul_ps(_mm512_loadu_ps(x + b0 + i), inverse);
-      const __m512 rounded =
-          _mm512_roundscale_ps(scaled, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-      const __m512i q = _mm512_min_epi32(_mm512_max_epi32(_mm512_cvtps_epi32(rounded), lo), hi);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(codes + b0 + i), _mm512_cvtepi32_epi8(q));
-    }
-    const float d = absmax / 127.0f;
-    for (int64_t g = b0 / group; g < (b0 + block) / group; ++g) scale_of_group[g] = d;
-  }
-}
-
-// Quantizes tokens [first, first + n_valid) as the row-dot path would and repacks them into
-// token group tg. offset_shift >= 0 stores -(sum of codes) << offset_shift as the group's
-// starting integer sum, so the micro-kernel loads it instead of shifting per tile.
-void pack_token_group(ActivationFormat format, int group, int offset_shift, const float* in,
-                      int64_t first, int n_valid, PackedActs& acts, int64_t tg) {
-  const int64_t cols = acts.cols;
-  const int64_t groups = acts.groups;
-  const int block = format == ActivationFormat::kQ8 ? kLegacyBlock : kSuperBlock;
-  thread_local std::vector<int8_t> codes;
-  thread_local std::vector<float> scale_of_group;
-  codes.resize(static_cast<size_t>(kLanes * cols));
-  scale_of_group.resize(static_cast<size_t>(kLanes * groups));
-  for (int lane = 0; lane < n_valid; ++lane) {
-    quantize_row_8bit(in + (first + lane) * cols, cols, block, group, codes.data() + lane * cols,
-                      scale_of_group.data() + lane * groups);
-  }
-  std::fill(codes.begin() + n_valid * cols, codes.end(), 0);
-  std::fill(scale_of_group.begin() + n_valid * groups, scale_of_group.end(), 0.0f);
-
-  // 64 columns of 16 tokens are a 16 x 16 matrix of 4-byte chunks; transposing it puts each
-  // chunk column (4 elements of all 16 tokens) into one vector.
-  uint8_t* qs = acts.qs.data() + tg * cols * kLanes;
-  for (int64_t k0 = 0; k0 < cols; k0 += 64) {
-    const int n_chunks = static_cast<int>(std::min<int64_t>(16, (cols - k0) / 4));
-    const auto mask = static_cast<__mmask16>((1u << n_chunks) - 1);
-    __m512 lines[kLanes];
-    for (int lane = 0; lane < kLanes; ++lane) {
-      lines[lane] =
-          _mm512_castsi512_ps(_mm512_maskz_loadu_epi32(mask, codes.data() + lane * cols + k0));
-    }
-    transpose16(lines);
-    for (int c = 0; c < n_chunks; ++c) {
-      _mm512_storeu_ps(reinterpret_cast<float*>(qs + (k0 / 4 + c) * 64), lines[c]);
-    }
-  }
-
-  const __m512i ones = _mm512_set1_epi8(1);
-  const int steps = group / 4;
-  const size_t meta = static_cast<size_t>(tg * groups * kLanes);
-  for (int64_t g = 0; g < groups; ++g) {
-    __m512i sum = _mm512_setzero_si512();
-    for (int s = 0; s < steps; ++s) {
-      sum = _mm512_dpbusd_epi32(sum, ones, _mm512_loadu_si512(qs + (g * steps + s) * 64));
-    }
-    alignas(64) float d[kLanes];
-    for (int lane = 0; lane < kLanes; ++lane) d[lane] = scale_of_group[lane * groups + g];
-    const __m512 dv = _mm512_load_ps(d);
-    const size_t at = meta + static_cast<size_t>(g * kLanes);
-    _mm512_storeu_ps(acts.d.data() + at, dv);
-    _mm512_storeu_ps(acts.d_sum.data() + at, _mm512_mul_ps(dv, _mm512_cvtepi32_ps(sum)));
-    if (offset_shift >= 0) {
-      _mm512_storeu_si512(acts.start.data() + at,
-                          _mm512_slli_epi32(_mm512_sub_epi32(_mm512_setzero_si512(), sum),
-                                            static_cast<unsigned>(offset_shift)));
-    }
-  }
-}
+#include "engine/kernels/gemm_common_avx512.inc"
 
 // ---- Micro-kernel: kRowTile decoded rows x TV token vectors over the whole row length.
-
-// Formats whose stored codes are what the micro-kernel broadcasts (interleaved Q8_0) are
-// read in place; the others are decoded into row-major codes first.
-template <class Format>
-constexpr bool codes_in_place() {
-  if constexpr (requires { Format::kCodesInPlace; }) return Format::kCodesInPlace;
-  return false;
-}
 
 // Where row r's 4 codes of step s of group g lie, from a tile's codes pointer.
 template <class Format>
@@ -234,12 +57,6 @@ struct DecodedTile {
   const uint8_t* codes;  // [kRowTile][cols], or the group's codes in place (codes_in_place)
   const float* scales;   // [kRowTile][groups]
   const float* mins;     // [kRowTile][groups]
-};
-
-// Cache lines (of the next row unit's weights) to request during one micro-kernel call.
-struct Prefetch {
-  const uint8_t* first;
-  int64_t lines;
 };
 
 // results[r * kTokenVectors * kLanes + i] = row r . token (16 * tg + i)

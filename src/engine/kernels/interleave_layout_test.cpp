@@ -198,6 +198,7 @@ TEST(InterleaveLayout, MatmulAgreesWithTheFileLayout) {
   ThreadPool pool(2);
   std::vector<KernelLevel> levels = {KernelLevel::kScalar};
   if (has_avx512()) levels.push_back(KernelLevel::kAvx512);
+  if (best_kernel_level(cpu_features()) >= KernelLevel::kAmx) levels.push_back(KernelLevel::kAmx);
   for (TensorType type : kTypes) {
     const int64_t cols = cols_for(type);
     const int64_t rows[] = {96, 37};  // whole groups, then a padded last group

@@ -166,6 +166,7 @@ bool gemm_pays(const WeightMatrix& w, int64_t n_tokens) {
 bool try_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
               ThreadPool* pool, KernelLevel level) {
   if (!gemm_pays(w, n_tokens)) return false;
+  if (level >= KernelLevel::kAmx && amx_gemm(w, in, n_tokens, out, pool)) return true;
   if (level >= KernelLevel::kAvx512Bf16 && avx512bf16_gemm(w, in, n_tokens, out, pool)) return true;
   if (level >= KernelLevel::kAvx512) return avx512_gemm(w, in, n_tokens, out, pool);
   if (level == KernelLevel::kAvx2 && w.layout == WeightLayout::kGguf) {
@@ -211,8 +212,10 @@ void matmul_many(std::span<const WeightMatrix* const> w, const float* in, int64_
     const auto group = w.subspan(i, j - i);
     const auto group_out = out.subspan(i, j - i);
     if (gemm_pays(*group[0], n_tokens)) {
-      if (group.size() > 1 && level >= KernelLevel::kAvx512 &&
-          avx512_gemm_many(group, in, n_tokens, group_out, pool)) {
+      if (group.size() > 1 &&
+          ((level >= KernelLevel::kAmx && amx_gemm_many(group, in, n_tokens, group_out, pool)) ||
+           (level >= KernelLevel::kAvx512 &&
+            avx512_gemm_many(group, in, n_tokens, group_out, pool)))) {
         i = j;
         continue;
       }

@@ -273,9 +273,10 @@ TEST(Cpu, LevelsAndNames) {
   EXPECT_EQ(parse_kernel_level("avx2"), KernelLevel::kAvx2);
   EXPECT_EQ(parse_kernel_level("avx512"), KernelLevel::kAvx512);
   EXPECT_EQ(parse_kernel_level("avx512bf16"), KernelLevel::kAvx512Bf16);
+  EXPECT_EQ(parse_kernel_level("amx"), KernelLevel::kAmx);
   EXPECT_EQ(parse_kernel_level("sse"), std::nullopt);
-  for (auto level :
-       {KernelLevel::kScalar, KernelLevel::kAvx2, KernelLevel::kAvx512, KernelLevel::kAvx512Bf16}) {
+  for (auto level : {KernelLevel::kScalar, KernelLevel::kAvx2, KernelLevel::kAvx512,
+                     KernelLevel::kAvx512Bf16, KernelLevel::kAmx}) {
     EXPECT_EQ(parse_kernel_level(kernel_level_name(level)), level);
   }
   EXPECT_LE(active_kernel_level(), best_kernel_level(cpu_features()));
@@ -293,6 +294,12 @@ TEST(Cpu, LevelsAndNames) {
   CpuFeatures avx512bf16 = avx512;
   avx512bf16.avx512bf16 = true;
   EXPECT_EQ(best_kernel_level(avx512bf16), KernelLevel::kAvx512Bf16);
+  CpuFeatures amx = avx512bf16;
+  amx.amx_tile = amx.amx_int8 = true;
+  EXPECT_EQ(best_kernel_level(amx), KernelLevel::kAmx);
+  CpuFeatures tiles_without_int8 = avx512bf16;
+  tiles_without_int8.amx_tile = true;
+  EXPECT_EQ(best_kernel_level(tiles_without_int8), KernelLevel::kAvx512Bf16);
   std::printf("  cpu: %s; best level %s, active %s\n", cpu_features().describe().c_str(),
               std::string(kernel_level_name(best_kernel_level(cpu_features()))).c_str(),
               std::string(kernel_level_name(active_kernel_level())).c_str());

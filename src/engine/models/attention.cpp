@@ -107,6 +107,7 @@ using AttendFn = void (*)(const TileSpan&);
 
 AttendFn attend_for_level(KernelLevel level) {
   switch (level) {
+    case KernelLevel::kAmx:         // nor does AMX (prompt GEMM only)
     case KernelLevel::kAvx512Bf16:  // the BF16 level adds nothing to attention
     case KernelLevel::kAvx512: return attend_tile_avx512;
     case KernelLevel::kAvx2: return attend_tile_avx2;
