@@ -3,8 +3,8 @@
 // instructions' documented operation. The AMX GEMM is a template over its tile operations:
 // instantiated over this model, its packing, decoding, tile shapes and epilogue run (and are
 // tested) on any AVX-512 machine; over the tile registers, only on CPUs with AMX. On such a
-// CPU, amx_tiles_agree_with_emulator() (gemm.h) checks the registers against this model
-// before AMX is chosen, so the model is the contract between the two.
+// CPU, amx_self_test() (gemm.h) checks the registers against this model, and the real kernel
+// against the AVX-512 GEMM, before AMX is chosen, so the model is the contract between the two.
 //
 // Thread-safety: a TileEmulator is one thread's tile state, like the registers it models;
 // fault_count() is global and atomic.

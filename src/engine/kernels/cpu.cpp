@@ -123,10 +123,10 @@ KernelLevel best_kernel_level(const CpuFeatures& f) {
 KernelLevel active_kernel_level() {
   static const KernelLevel level = [] {
     KernelLevel best = best_kernel_level(cpu_features());
-    if (best == KernelLevel::kAmx && !amx_tiles_agree_with_emulator()) {
+    if (best == KernelLevel::kAmx && !amx_self_test()) {
       std::fprintf(stderr,
-                   "hearth: this CPU's AMX tile products differ from the model hearth's AMX "
-                   "kernels were built against; using AVX-512 instead\n");
+                   "hearth: the AMX kernels' self-test failed on this CPU (its tile products or "
+                   "GEMM results differ from the model and the AVX-512 GEMM); using AVX-512\n");
       best = KernelLevel::kAvx512Bf16;
     }
     const char* env = std::getenv("HEARTH_KERNELS");

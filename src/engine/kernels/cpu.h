@@ -42,8 +42,7 @@ const CpuFeatures& cpu_features();
 // AMX-INT8).
 KernelLevel best_kernel_level(const CpuFeatures& features);
 // best_kernel_level(cpu_features()) capped by $HEARTH_KERNELS, read once. kAmx is only kept
-// when the tile registers agree with the emulator (gemm.h), else it falls to kAvx512Bf16 with
-// a warning on stderr.
+// when amx_self_test() (gemm.h) passes, else it falls to kAvx512Bf16 with a warning on stderr.
 KernelLevel active_kernel_level();
 
 std::optional<KernelLevel> parse_kernel_level(std::string_view name);

@@ -56,10 +56,13 @@ bool amx_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, int
 // AVX-512 only, and is how the AMX GEMM is tested on CPUs without AMX. Slow; for tests.
 bool amx_gemm_many_emulated(std::span<const WeightMatrix* const> ws, const float* in,
                             int64_t n_tokens, std::span<float* const> outs, ThreadPool* pool);
-// Runs one product of each tile shape the AMX GEMM uses on the tile registers and on the
-// model and compares them. Only on a CPU with AMX-TILE + AMX-INT8 whose OS granted the tile
-// state (cpu.h); active_kernel_level() only picks kAmx when this holds.
-bool amx_tiles_agree_with_emulator();
+// Checks the tile registers against the model (one product of each tile shape the AMX GEMM
+// configures) and the AMX GEMM against the AVX-512 GEMM, bit for bit, on small random
+// matrices of three formats. Only on a CPU with AMX-TILE + AMX-INT8 whose OS granted the tile
+// state (cpu.h); active_kernel_level() only picks kAmx when it passes. About a millisecond.
+bool amx_self_test();
+// The same checks with the model in place of the registers (any AVX-512 CPU; for tests).
+bool amx_self_test_emulated();
 
 // AVX2 + FMA + F16C GEMM, for the same types and with the same contract as avx512_gemm; for
 // F32/F16/BF16 weights it also returns false for fewer than kAvx2FloatGemmMinTokens tokens
