@@ -8,6 +8,7 @@
 #include <cpuid.h>
 #endif
 #if defined(__linux__) && defined(__x86_64__)
+#include <asm/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -23,9 +24,8 @@ namespace {
 // it; a tile instruction without the permission faults.
 bool os_grants_amx() {
 #if defined(__linux__) && defined(__x86_64__)
-  constexpr long kArchReqXcompPerm = 0x1023;
-  constexpr long kXfeatureXtileData = 18;
-  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtileData) == 0;
+  constexpr long kXfeatureXtileData = 18;  // the XSAVE state component of the tile data
+  return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, kXfeatureXtileData) == 0;
 #else
   return false;
 #endif
