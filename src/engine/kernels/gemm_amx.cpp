@@ -286,39 +286,10 @@ void gemm_amx(std::span<const WeightMatrix* const> ws, const float* in, int64_t 
 template <class Tiles>
 bool amx_gemm_many_with(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
                         std::span<float* const> outs, ThreadPool* pool) {
-  if (ws.empty() || ws.size() > kMaxGemmMatrices || ws.size() != outs.size()) return false;
-  const WeightMatrix& w = *ws[0];
-  for (const WeightMatrix* other : ws) {
-    if (other->type != w.type || other->cols != w.cols || other->layout != w.layout) return false;
-  }
-  if (w.layout != WeightLayout::kInterleaved) return false;
-  switch (w.type) {
-    case TensorType::Q8_0:
-      gemm_amx<DecodeInterleaved<TensorType::Q8_0>, Tiles>(ws, in, n_tokens, outs, pool);
-      return true;
-    case TensorType::Q4_0:
-      gemm_amx<DecodeInterleaved<TensorType::Q4_0>, Tiles>(ws, in, n_tokens, outs, pool);
-      return true;
-    case TensorType::Q5_0:
-      gemm_amx<DecodeInterleaved<TensorType::Q5_0>, Tiles>(ws, in, n_tokens, outs, pool);
-      return true;
-    case TensorType::Q4_1:
-      gemm_amx<DecodeInterleaved<TensorType::Q4_1>, Tiles>(ws, in, n_tokens, outs, pool);
-      return true;
-    case TensorType::Q5_1:
-      gemm_amx<DecodeInterleaved<TensorType::Q5_1>, Tiles>(ws, in, n_tokens, outs, pool);
-      return true;
-    case TensorType::Q4_K:
-      gemm_amx<DecodeInterleavedQ45K<false>, Tiles>(ws, in, n_tokens, outs, pool);
-      return true;
-    case TensorType::Q5_K:
-      gemm_amx<DecodeInterleavedQ45K<true>, Tiles>(ws, in, n_tokens, outs, pool);
-      return true;
-    case TensorType::Q6_K:
-      gemm_amx<DecodeInterleavedQ6K, Tiles>(ws, in, n_tokens, outs, pool);
-      return true;
-    default: return false;
-  }
+  if (!one_gemm_shape(ws, outs) || ws[0]->layout != WeightLayout::kInterleaved) return false;
+  return with_interleaved_decoder(ws[0]->type, [&]<class Decoder>() {
+    gemm_amx<Decoder, Tiles>(ws, in, n_tokens, outs, pool);
+  });
 }
 
 // One product of each shape the GEMM configures, on both tile states.

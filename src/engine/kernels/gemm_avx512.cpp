@@ -440,39 +440,11 @@ void gemm_float(const WeightMatrix& w, const float* in, int64_t n_tokens, float*
 
 bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
                       std::span<float* const> outs, ThreadPool* pool) {
-  if (ws.empty() || ws.size() > kMaxGemmMatrices || ws.size() != outs.size()) return false;
+  if (!one_gemm_shape(ws, outs)) return false;
   const WeightMatrix& w = *ws[0];
-  for (const WeightMatrix* other : ws) {
-    if (other->type != w.type || other->cols != w.cols || other->layout != w.layout) return false;
-  }
   if (w.layout == WeightLayout::kInterleaved) {
-    switch (w.type) {
-      case TensorType::Q8_0:
-        gemm_quantized<DecodeInterleaved<TensorType::Q8_0>>(ws, in, n_tokens, outs, pool);
-        return true;
-      case TensorType::Q4_0:
-        gemm_quantized<DecodeInterleaved<TensorType::Q4_0>>(ws, in, n_tokens, outs, pool);
-        return true;
-      case TensorType::Q5_0:
-        gemm_quantized<DecodeInterleaved<TensorType::Q5_0>>(ws, in, n_tokens, outs, pool);
-        return true;
-      case TensorType::Q4_1:
-        gemm_quantized<DecodeInterleaved<TensorType::Q4_1>>(ws, in, n_tokens, outs, pool);
-        return true;
-      case TensorType::Q5_1:
-        gemm_quantized<DecodeInterleaved<TensorType::Q5_1>>(ws, in, n_tokens, outs, pool);
-        return true;
-      case TensorType::Q4_K:
-        gemm_quantized<DecodeInterleavedQ45K<false>>(ws, in, n_tokens, outs, pool);
-        return true;
-      case TensorType::Q5_K:
-        gemm_quantized<DecodeInterleavedQ45K<true>>(ws, in, n_tokens, outs, pool);
-        return true;
-      case TensorType::Q6_K:
-        gemm_quantized<DecodeInterleavedQ6K>(ws, in, n_tokens, outs, pool);
-        return true;
-      default: return false;
-    }
+    return with_interleaved_decoder(
+        w.type, [&]<class Decoder>() { gemm_quantized<Decoder>(ws, in, n_tokens, outs, pool); });
   }
   switch (w.type) {
     case TensorType::Q4_0:
