@@ -13,7 +13,7 @@
 #include "engine/kernels/cpu.h"
 #include "engine/kernels/interleave_layout.h"
 #include "engine/kernels/matmul.h"
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 #include "engine/tensor/quant.h"
 
 namespace {

@@ -7,9 +7,10 @@
 //   std::span<const float> next = session.logits();          // n_vocab logits
 //
 // Ownership and threads:
-// - `Model` holds the memory-mapped GGUF file, the weights bound into it, the hyper-parameters
-//   and the tokenizer. It is immutable after `load`; share it through shared_ptr between any
-//   number of sessions and threads.
+// - `Model` holds the memory-mapped GGUF file (or the buffer given to `load_from_memory`), the
+//   weights bound into it, the hyper-parameters and the tokenizer. It is immutable after
+//   `load` (or `load_from_memory`); share it through shared_ptr between any number of
+//   sessions and threads.
 // - `Session` is one conversation: it owns a KV cache (sized for its context), scratch
 //   buffers and a thread pool, and keeps the model alive. It is not thread-safe: drive each
 //   session from one thread at a time. Sessions are independent of each other.
@@ -24,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "hearth/model_info.h"
 #include "hearth/status.h"
 
 namespace hearth {
@@ -38,28 +40,6 @@ class KvCache;
 class ThreadPool;
 class Tokenizer;
 
-struct ModelInfo {
-  std::string arch;  // general.architecture
-  std::string name;  // general.name, may be empty
-  int32_t n_vocab = 0;
-  int32_t n_ctx_train = 0;  // context length the model was trained for
-  int32_t n_ctx = 0;        // default context of sessions on this model
-  int32_t n_embd = 0;
-  int32_t n_layer = 0;
-  int32_t n_head = 0;
-  int32_t n_head_kv = 0;
-  int32_t head_dim = 0;
-  int32_t n_ff = 0;
-  bool tied_output = false;  // the output projection reuses the token embedding
-  // An encoder (BERT family): it only embeds; decode and generation are Errors.
-  bool embedding_only = false;
-};
-
-struct ModelOptions {
-  int n_threads = 0;  // default threads of sessions; 0 = all hardware threads
-  int n_ctx = 0;      // default context of sessions; 0 = the model's, capped at 4096
-};
-
 class Model {
  public:
   // Maps the file, validates every tensor against the hyper-parameters and loads the
@@ -67,6 +47,12 @@ class Model {
   // hearth cannot compute with.
   static Result<std::shared_ptr<Model>> load(const std::filesystem::path& gguf,
                                              const ModelOptions& options = {});
+  // The same from a GGUF file's bytes already in memory (fetched over the network, or a
+  // build without file mapping). The Model owns the buffer: the weights point into it, so it
+  // is held for the Model's lifetime and not copied. Errors name "GGUF in memory" instead of
+  // a path.
+  static Result<std::shared_ptr<Model>> load_from_memory(std::vector<uint8_t> gguf_bytes,
+                                                         const ModelOptions& options = {});
   ~Model();
   Model(const Model&) = delete;
   Model& operator=(const Model&) = delete;
@@ -88,14 +74,13 @@ class Model {
   friend class Session;  // starts the background work after its first forward pass
   struct State;
   explicit Model(std::unique_ptr<State> state);
+  static Status check_options(const ModelOptions& options);
+  // Binds the weights and the tokenizer of an opened file; `label` (its path) prefixes errors.
+  static Result<std::shared_ptr<Model>> from_gguf(gguf::File file, const std::string& label,
+                                                  const ModelOptions& options);
   void start_background_work() const;
   std::unique_ptr<State> state_;
 };
-
-// Element type of a session's KV cache. F16 halves the cache's memory and the bytes that
-// attention reads per generated token against F32; Q8_0 (blocks of 32 values with one F16
-// scale) quarters them, at a small cost in accuracy. F32 is exact and meant for tests.
-enum class KvCacheType { kF16, kQ8_0, kF32 };
 
 struct SessionOptions {
   int n_ctx = 0;      // 0 = the model's default; positions beyond it are an Error

@@ -7,7 +7,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -198,8 +197,6 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant,
     fs::remove(paths.checksum, ec);
   }
 
-  // Writing past RLIMIT_FSIZE must be an error we report, not a signal that kills us.
-  std::signal(SIGXFSZ, SIG_IGN);
   std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   const std::string hub = options.hub_url.empty()
                               ? env_or("HEARTH_HUB_URL", "https://huggingface.co")

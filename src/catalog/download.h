@@ -42,6 +42,9 @@ struct DownloadResult {
   bool checksum_known = true;  // false: neither the catalog nor the hub gave a sha256
 };
 
+// A file size limit (RLIMIT_FSIZE, a quota) must end the download with an Error, not kill the
+// process: a program calling this ignores SIGXFSZ once at start-up
+// (hearth::platform::ignore_file_size_signal(); hearth's main does).
 Result<DownloadResult> download(const std::filesystem::path& home, const Variant& variant,
                                 const DownloadOptions& options = {});
 

@@ -4,8 +4,14 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "engine/platform/signals.h"
 
 int main(int argc, char** argv) {
+  // Process-wide, so here and not in a library: past a file size limit (a quota), a download
+  // or a cache write fails with an Error ("nothing was cached") instead of killing hearth.
+  if (auto s = hearth::platform::ignore_file_size_signal(); !s) {
+    std::fprintf(stderr, "hearth: %s\n", s.error().message.c_str());
+  }
   CLI::App app{"hearth: local small-language-model runtime"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "hearth 0.1.0");

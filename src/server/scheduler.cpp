@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 #include "engine/runtime/token_stepper.h"
 #include "engine/sampler/sampler.h"
 #include "engine/tokenizer/tokenizer.h"

@@ -1,11 +1,12 @@
 // GGUF files: a memory-mapped, bounds-checked reader (v2 and v3) and a writer (v3).
 //
-// Reader: `gguf::File::open` maps the file read-only and parses the header, metadata and
-// tensor table. Every count, length and offset is checked against the file size before use,
-// so a truncated or lying file yields an Error, never a crash or an outsized allocation.
-// Strings and tensor data are zero-copy views into the mapping: they stay valid while the
-// File lives (moving the File keeps them valid). A File is immutable after open; any number
-// of threads may read it concurrently.
+// Reader: `gguf::File::open` maps the file read-only (platform::FileMapping) and parses the
+// header, metadata and tensor table; `gguf::File::from_memory` parses a buffer it then owns
+// (a model fetched over the network, or a build without mmap). Every count, length and offset is
+// checked against the file size before use, so a truncated or lying file yields an Error, never a
+// crash or an outsized allocation. Strings and tensor data are zero-copy views into the bytes:
+// they stay valid while the File lives (moving the File keeps them valid). A File is immutable
+// after open; any number of threads may read it concurrently.
 //
 // Writer: collects metadata and tensors, then writes a v3 file to a temporary name and
 // renames it into place, so a failed write never leaves a half-written file under the name.
@@ -105,15 +106,25 @@ class File {
   File(File&&) noexcept;
   File& operator=(File&&) noexcept;
   ~File();
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
 
-  // Maps and parses a file.
+  // Maps and parses a file. Errors keep the kind of the failure to open (not_found, ...);
+  // a malformed file is invalid_input.
   static Result<File> open(const std::filesystem::path& path, const Limits& limits = {});
+  // Parses `bytes` and keeps them: the File owns the buffer, and tensor data and strings
+  // point into it. Malformed bytes are invalid_input.
+  static Result<File> from_memory(std::vector<uint8_t> bytes, const Limits& limits = {});
   // Parses bytes the caller owns and keeps alive for the File's lifetime (tests, fuzzing).
   static Result<File> parse(std::span<const uint8_t> bytes, const Limits& limits = {});
 
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   std::span<const uint8_t> bytes() const { return bytes_; }
+  // Whether the bytes are a read-only mapping of a file, whose pages may be dropped
+  // (platform::release_file_pages) and read back from the file: false for from_memory and
+  // parse, where dropping a page would lose its contents.
+  bool file_backed() const { return file_backed_; }
 
   const std::vector<std::pair<std::string_view, Value>>& metadata() const { return kv_; }
   const Value* find(std::string_view key) const;
@@ -140,8 +151,10 @@ class File {
   File() = default;
   friend class Parser;
 
-  void* mapping_ = nullptr;
-  size_t mapping_size_ = 0;
+  // Keeps the bytes alive (a platform::FileMapping or a buffer); null for `parse`. Shared
+  // ownership so that the type of the storage stays out of this header.
+  std::shared_ptr<const void> storage_;
+  bool file_backed_ = false;
   std::span<const uint8_t> bytes_;
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;

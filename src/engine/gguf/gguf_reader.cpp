@@ -1,15 +1,11 @@
 // GGUF parsing. Layout (little-endian): magic "GGUF", u32 version, u64 tensor count,
 // u64 metadata count, the metadata pairs, the tensor table, padding to the alignment, then
 // the data section. Every read goes through Cursor, which refuses to step past the end.
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <limits>
 
 #include "engine/gguf/gguf.h"
+#include "engine/platform/file_mapping.h"
 
 namespace hearth::gguf {
 namespace {
@@ -380,63 +376,36 @@ std::optional<std::string_view> Value::as_string() const {
 
 // ---- File --------------------------------------------------------------------------------
 
-File::File(File&& other) noexcept {
-  *this = std::move(other);
-}
-
-File& File::operator=(File&& other) noexcept {
-  if (this != &other) {
-    if (mapping_) munmap(mapping_, mapping_size_);
-    mapping_ = std::exchange(other.mapping_, nullptr);
-    mapping_size_ = std::exchange(other.mapping_size_, 0);
-    bytes_ = std::exchange(other.bytes_, {});
-    version_ = other.version_;
-    alignment_ = other.alignment_;
-    kv_ = std::move(other.kv_);
-    kv_index_ = std::move(other.kv_index_);
-    tensors_ = std::move(other.tensors_);
-    tensor_index_ = std::move(other.tensor_index_);
-  }
-  return *this;
-}
-
-File::~File() {
-  if (mapping_) munmap(mapping_, mapping_size_);
-}
+// Moving the vectors and the shared storage keeps every view into the bytes valid: neither
+// the bytes nor the metadata's heap buffers move.
+File::File(File&& other) noexcept = default;
+File& File::operator=(File&& other) noexcept = default;
+File::~File() = default;
 
 Result<File> File::parse(std::span<const uint8_t> bytes, const Limits& limits) {
   File file;
   file.bytes_ = bytes;
   Parser parser(bytes, limits);
-  if (auto st = parser.parse(file); !st) return std::unexpected(st.error());
+  if (auto st = parser.parse(file); !st) return invalid_input(st.error().message);
   return file;
 }
 
 Result<File> File::open(const std::filesystem::path& path, const Limits& limits) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail("cannot open " + path.string() + ": " + std::strerror(errno));
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return fail(path.string() + " is not a regular file");
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
-  if (size == 0) {
-    ::close(fd);
-    return fail(path.string() + " is empty");
-  }
-  void* mapping = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (mapping == MAP_FAILED)
-    return fail("cannot map " + path.string() + ": " + std::strerror(errno));
+  auto mapping = platform::FileMapping::open(path);
+  if (!mapping) return std::unexpected(mapping.error());
+  auto storage = std::make_shared<platform::FileMapping>(std::move(*mapping));
+  auto parsed = parse(storage->bytes(), limits);
+  if (!parsed) return with_context(path.string(), parsed.error());
+  parsed->storage_ = std::move(storage);
+  parsed->file_backed_ = true;
+  return parsed;
+}
 
-  auto parsed = parse({static_cast<const uint8_t*>(mapping), size}, limits);
-  if (!parsed) {
-    munmap(mapping, size);
-    return fail(path.string() + ": " + parsed.error().message);
-  }
-  parsed->mapping_ = mapping;
-  parsed->mapping_size_ = size;
+Result<File> File::from_memory(std::vector<uint8_t> bytes, const Limits& limits) {
+  auto storage = std::make_shared<const std::vector<uint8_t>>(std::move(bytes));
+  auto parsed = parse(std::span<const uint8_t>(*storage), limits);
+  if (!parsed) return std::unexpected(parsed.error());
+  parsed->storage_ = std::move(storage);
   return parsed;
 }
 

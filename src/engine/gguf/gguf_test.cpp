@@ -189,6 +189,41 @@ TEST(Gguf, MissingFileIsAnError) {
   auto file = File::open("/nonexistent/model.gguf");
   ASSERT_FALSE(file);
   EXPECT_NE(file.error().message.find("cannot open"), std::string::npos);
+  EXPECT_EQ(file.error().kind, ErrorKind::kNotFound);
+}
+
+TEST(Gguf, FromMemoryOwnsItsBytesAndMatchesTheFile) {
+  const auto path = testing::fixtures_dir() / "models" / "stories260K.gguf";
+  auto mapped = File::open(path);
+  ASSERT_TRUE(mapped) << mapped.error().message;
+  EXPECT_TRUE(mapped->file_backed());
+  std::vector<uint8_t> copy(mapped->bytes().begin(), mapped->bytes().end());
+  const uint8_t* buffer = copy.data();
+  auto in_memory = File::from_memory(std::move(copy));
+  ASSERT_TRUE(in_memory) << in_memory.error().message;
+  EXPECT_FALSE(in_memory->file_backed());
+  // The File took the buffer itself: its views point into it, and survive a move.
+  EXPECT_EQ(in_memory->bytes().data(), buffer);
+  File moved = std::move(*in_memory);
+  EXPECT_EQ(moved.bytes().data(), buffer);
+  ASSERT_EQ(moved.tensors().size(), mapped->tensors().size());
+  for (size_t i = 0; i < moved.tensors().size(); ++i) {
+    const TensorInfo& a = mapped->tensors()[i];
+    const TensorInfo& b = moved.tensors()[i];
+    EXPECT_EQ(a.name, b.name);
+    ASSERT_EQ(a.n_bytes, b.n_bytes);
+    EXPECT_EQ(b.data - moved.bytes().data(), a.data - mapped->bytes().data());
+    EXPECT_EQ(std::memcmp(a.data, b.data, a.n_bytes), 0) << a.name;
+  }
+  EXPECT_EQ(*moved.get_string("general.architecture"), *mapped->get_string("general.architecture"));
+}
+
+TEST(Gguf, MalformedBytesAreInvalidInput) {
+  auto bytes = sample_file();
+  bytes.resize(bytes.size() / 2);
+  auto file = File::from_memory(std::move(bytes));
+  ASSERT_FALSE(file);
+  EXPECT_EQ(file.error().kind, ErrorKind::kInvalidInput);
 }
 
 }  // namespace

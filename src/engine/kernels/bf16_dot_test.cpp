@@ -12,7 +12,7 @@
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/quant_dot.h"
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 #include "engine/tensor/fp16.h"
 
 namespace hearth {

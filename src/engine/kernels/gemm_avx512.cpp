@@ -23,7 +23,7 @@
 #include "engine/kernels/interleave_offsets.h"
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/quant_dot.h"
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 #include "engine/tensor/quant.h"
 #include "engine/tensor/quant_blocks.h"
 

@@ -14,7 +14,7 @@
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/quant_dot.h"
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 
 #if defined(__x86_64__)
 #include "engine/kernels/avx512bf16_begin.inc"

@@ -13,7 +13,7 @@
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/matmul_reference.h"
 #include "engine/kernels/quant_dot.h"
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 #include "engine/tensor/quant.h"
 #include "support/test_weights.h"
 

@@ -10,7 +10,7 @@
 #include "engine/kernels/interleave_layout.h"
 #include "engine/kernels/matmul_reference.h"
 #include "engine/kernels/quant_dot.h"
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 #include "engine/tensor/quant.h"
 
 namespace hearth {

@@ -4,7 +4,7 @@
 #include <functional>
 #include <vector>
 
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 #include "engine/tensor/quant.h"
 
 namespace hearth {

@@ -6,7 +6,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 #include "engine/tensor/quant.h"
 
 namespace hearth {

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "engine/kernels/matmul.h"
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant.h"
 #include "support/test_weights.h"

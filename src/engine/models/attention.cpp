@@ -7,7 +7,7 @@
 #include <cstring>
 #include <vector>
 
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant_blocks.h"
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "engine/kernels/cpu.h"
-#include "engine/runtime/kv_cache.h"
-#include "engine/runtime/thread_pool.h"
+#include "engine/models/kv_cache.h"
+#include "engine/platform/thread_pool.h"
 
 namespace hearth::models {
 namespace {

@@ -16,8 +16,8 @@
 #include <span>
 #include <vector>
 
+#include "engine/models/kv_cache.h"
 #include "engine/models/model_weights.h"
-#include "engine/runtime/kv_cache.h"
 #include "hearth/status.h"
 
 namespace hearth {

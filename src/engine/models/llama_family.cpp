@@ -15,7 +15,7 @@
 #include "engine/kernels/matmul.h"
 #include "engine/models/attention.h"
 #include "engine/models/forward.h"
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 
 namespace hearth::models {
 namespace {

@@ -379,6 +379,7 @@ Result<ModelWeights> load_model_weights(const gguf::File& file) {
   }
   ModelWeights w;
   w.arch = arch;
+  w.source_file_backed = file.file_backed();
   HEARTH_TRY_ASSIGN(w.hp, read_hyper_params(file, *arch));
   HyperParams& hp = w.hp;
   TensorBinder bind(file);

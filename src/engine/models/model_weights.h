@@ -90,6 +90,9 @@ struct ModelWeights {
   // Memory the rewritten matrices point into (repack_weights); null while they view the file.
   // Shared by copies of these weights. Its huge-page collapse may still run after loading.
   std::shared_ptr<HugePageBuffer> rewritten;
+  // Whether the matrices were bound into a file mapping (gguf::File::file_backed()), whose
+  // pages repack_weights may drop once copied; a model loaded from memory keeps its bytes.
+  bool source_file_backed = false;
 
   // RoPE frequency divisors to use for a context of n_ctx tokens (empty = none). LongRoPE
   // switches to the long set once the context exceeds the original training context.
@@ -102,7 +105,8 @@ Result<ModelWeights> load_model_weights(const gguf::File& file);
 
 // At the AVX-512 level, rewrites every matrix that can_interleave() (Q8_0, Q4_0, Q5_0, Q4_K,
 // Q6_K) into the interleaved layout (kernels/interleave_layout.h), in memory `w` owns, and
-// releases the file pages they were read from, so the process holds each weight once. The memory is
+// releases the file pages they were read from (when w.source_file_backed), so the process
+// holds each weight once. The memory is
 // a HugePageBuffer (w.rewritten), which the caller may move into huge pages later. Returns the
 // bytes rewritten (0 below AVX-512, which has no kernels for it). Call before the weights are
 // shared between threads.

@@ -1,15 +1,12 @@
 // Load-time rewrite of Q8_0, Q4_0, Q5_0, Q4_K and Q6_K matrices into the interleaved layout (see
 // kernels/interleave_layout.h for why the kernels want it).
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 #include "engine/kernels/interleave_layout.h"
 #include "engine/models/model_weights.h"
+#include "engine/platform/memory.h"
+#include "engine/platform/thread.h"
 #include "engine/tensor/huge_page_buffer.h"
 
 namespace hearth::models {
@@ -31,16 +28,6 @@ std::vector<WeightMatrix*> all_matrices(ModelWeights& w) {
 // A matrix's bytes, rounded up so that the next one starts on a 64-byte line.
 int64_t matrix_bytes(const WeightMatrix& m) {
   return (interleaved_bytes(m.type, m.rows, m.cols) + 63) / 64 * 64;
-}
-
-// Drops the process's mapping of the whole pages inside [begin, begin + size): the page
-// cache keeps the file, but it no longer counts as this process's resident memory.
-void release_pages(const void* begin, int64_t size) {
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  const auto start = (reinterpret_cast<uintptr_t>(begin) + page - 1) / page * page;
-  const auto end =
-      (reinterpret_cast<uintptr_t>(begin) + static_cast<uintptr_t>(size)) / page * page;
-  if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_DONTNEED);
 }
 
 }  // namespace
@@ -68,18 +55,23 @@ int64_t repack_weights(ModelWeights& w, KernelLevel level) {
     jobs.emplace_back(m, dst);
     dst += matrix_bytes(*m);
   }
-  auto run = [&jobs](size_t first, size_t step) {
+  // A model loaded from memory owns its bytes, and dropping their pages would zero them.
+  const bool release_source = w.source_file_backed;
+  auto run = [&jobs, release_source](size_t first, size_t step) {
     for (size_t i = first; i < jobs.size(); i += step) {
       WeightMatrix& m = *jobs[i].first;
       interleave_rows(m.type, m.data, m.rows, m.cols, jobs[i].second);
-      release_pages(m.data, m.rows * row_bytes(traits(m.type), m.cols));
+      // The page cache keeps the file, but it no longer counts as this process's memory.
+      if (release_source) {
+        platform::release_file_pages(
+            m.data, static_cast<size_t>(m.rows * row_bytes(traits(m.type), m.cols)));
+      }
     }
   };
-  try {
-    std::thread helper(run, 1, 2);
+  if (auto helper = platform::Thread::start([&run] { run(1, 2); })) {
     run(0, 2);
-    helper.join();
-  } catch (const std::system_error&) {  // no second thread: the caller's does it all
+    helper->join();
+  } else {  // no second thread: the caller's does it all
     run(0, 1);
   }
   for (auto& [m, bytes] : jobs) {

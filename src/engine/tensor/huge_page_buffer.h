@@ -11,6 +11,9 @@
 // (older kernel, transparent huge pages disabled, no contiguous memory), the memory stays in
 // ordinary pages and works the same.
 //
+// The system calls (mapping, huge-page advice, the background thread) go through
+// engine/platform/, so a build without them swaps that layer, not this class.
+//
 // Thread safety: the bytes may be read and written from any thread (collapsing never changes
 // them); the other methods and the destructor belong to the owner's thread.
 #pragma once
@@ -19,7 +22,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <thread>
+
+#include "engine/platform/thread.h"
 
 namespace hearth {
 
@@ -51,7 +55,7 @@ class HugePageBuffer {
   size_t mapping_bytes_;  // size_ rounded up to whole huge pages
   size_t size_;
   std::atomic<bool> stop_{false};
-  std::thread worker_;
+  platform::Thread worker_;
 };
 
 }  // namespace hearth

@@ -1,4 +1,4 @@
-#include "engine/runtime/thread_pool.h"
+#include "engine/platform/thread_pool.h"
 
 #include <gtest/gtest.h>
 

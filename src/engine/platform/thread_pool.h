@@ -4,6 +4,10 @@
 // calling thread, and returns when all are done. Idle workers sleep on a condition variable
 // (no spinning while the engine waits for a request). One caller at a time per pool: the
 // pool is owned by a model session and driven from that session's thread.
+//
+// Part of the platform layer (it owns OS threads), so kernels/ and models/ can run their loops
+// on it without depending on runtime/. It stays in namespace hearth because the public
+// SessionOptions::pool names it there.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,8 @@
 // Loading must reject a model it cannot run with an Error that names the culprit. The broken
 // files are real fixture models rewritten with one change.
+//
+// It lives in runtime/ because it drives the models through Model and Session (the layers
+// below runtime/ may not include hearth/engine.h).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 

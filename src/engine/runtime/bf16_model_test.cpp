@@ -2,6 +2,9 @@
 // the F16 model's logits at the active kernel level (at avx512bf16: BF16 activations, the
 // vdpbf16ps row dots and GEMM), and a prompt in one batch (GEMM) nearly the same logits as
 // one token at a time (row dots).
+//
+// It lives in runtime/ because it drives the models through Model and Session (the layers
+// below runtime/ may not include hearth/engine.h).
 #include <gtest/gtest.h>
 #include <unistd.h>
 

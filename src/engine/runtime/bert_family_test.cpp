@@ -5,6 +5,9 @@
 // Session::embed with `reference_embedding` below: a deliberately naive forward in double
 // with plain loops, written from the architecture's definition and sharing no code with the
 // engine. Broken variants of the same file must load as an Error that names the culprit.
+//
+// It lives in runtime/ because it drives the models through Model and Session (the layers
+// below runtime/ may not include hearth/engine.h).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>

@@ -12,13 +12,20 @@
 // appending and shrinks by truncation (`truncate`), which is how a conversation rewinds to a
 // shared prefix. Not thread-safe; owned by one Session. The forward pass writes positions
 // [n_past, n_past + n) and then calls `advance`.
+//
+// Why it lives in models/ and not in runtime/: the forward pass (models/forward.h) writes and
+// attention reads this storage, and the layering lets models/ depend only on layers below it.
+// The Session (runtime/) owns one cache per conversation and hands it to `forward`; so the
+// type belongs to the layer that defines its layout, and runtime/ depends on it, not the
+// reverse. It stays in namespace hearth so the forward declaration in the public engine header
+// holds.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
-#include "hearth/engine.h"
+#include "hearth/model_info.h"
 
 namespace hearth {
 

@@ -1,4 +1,4 @@
-#include "engine/runtime/kv_cache.h"
+#include "engine/models/kv_cache.h"
 
 #include <algorithm>
 #include <cassert>
