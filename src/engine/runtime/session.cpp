@@ -74,7 +74,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::filesystem::path& path,
   if (!weights) return fail(str_cat(path.string(), ": ", weights.error().message));
   state->weights = std::move(*weights);
   if (enabled_unless_zero("HEARTH_REPACK_WEIGHTS")) {
-    models::repack_weights(state->weights, active_kernel_level());
+    models::repack_weights(state->weights, active_kernels());
   }
   state->huge_pages = enabled_unless_zero("HEARTH_HUGE_PAGES");
   auto tokenizer = Tokenizer::from_gguf(state->file);
