@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/kernels/cpu.h"
 #include "engine/kernels/interleave_layout.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/matmul.h"
 #include "engine/platform/thread_pool.h"
 #include "engine/tensor/quant.h"
@@ -98,8 +98,7 @@ int main(int argc, char** argv) {
       }
     }
   }
-  benchmark::AddCustomContext(
-      "hearth_kernels", std::string(hearth::kernel_level_name(hearth::active_kernel_level())));
+  benchmark::AddCustomContext("hearth_kernels", std::string(hearth::active_kernels().name));
   benchmark::AddCustomContext("cpu_features", hearth::cpu_features().describe());
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "catalog/catalog.h"
+#include "engine/platform/cpu_features.h"
 
 namespace hearth::catalog {
 namespace {
@@ -124,17 +125,11 @@ Machine Machine::detect() {
     if (key == "MemTotal:") m.memory_total = kib << 10;
     if (key == "MemAvailable:") m.memory_available = kib << 10;
   }
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  for (std::string line; std::getline(cpuinfo, line);) {
-    if (!line.starts_with("flags")) continue;
-    std::istringstream ss(line.substr(line.find(':') + 1));
-    for (std::string flag; ss >> flag;) {
-      if (flag == "avx2") m.avx2 = true;
-      if (flag == "avx512f") m.avx512 = true;
-      if (flag == "f16c") m.f16c = true;
-    }
-    break;
-  }
+  // The engine's own detection: usable only where the OS also saves the registers.
+  const CpuFeatures& cpu = cpu_features();
+  m.avx2 = cpu.avx2;
+  m.avx512 = cpu.avx512f;
+  m.f16c = cpu.f16c;
   return m;
 }
 

@@ -32,7 +32,7 @@
 
 #include "cli/commands.h"
 #include "engine/gguf/gguf.h"
-#include "engine/kernels/cpu.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/membw.h"
 #include "engine/models/synthetic.h"
 #include "hearth/engine.h"
@@ -357,7 +357,7 @@ int run_bench(const BenchArgs& args) {
         {"arch", info.arch},
         {"file_bytes", file_bytes},
         {"threads", threads},
-        {"kernels", std::string(kernel_level_name(active_kernel_level()))},
+        {"kernels", std::string(active_kernels().name)},
         {"kv_type", args.kv_type},
         {"first_token_seconds", first_token_seconds},
         {"resident_bytes", residency.current},
@@ -389,7 +389,7 @@ int run_bench(const BenchArgs& args) {
   } else {
     std::printf("model %s (%s, %.0f MiB), %d threads, kernels %s\n", path.filename().c_str(),
                 info.arch.c_str(), static_cast<double>(file_bytes) / (1 << 20), threads,
-                std::string(kernel_level_name(active_kernel_level())).c_str());
+                std::string(active_kernels().name).c_str());
     std::printf("%-12s %14s\n", "test", "tokens/s");
     for (const auto& f : figures)
       std::printf("%-12s %8.1f ± %-6.1f\n", f.test.c_str(), f.mean, f.stddev);

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "engine/kernels/cpu.h"
+#include "engine/kernels/kernel_table.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -17,7 +17,9 @@ float silu(float x) {
   return x / (1.0f + std::exp(-x));
 }
 
-void swiglu_scalar(const float* gate, const float* up, float* out, int64_t n) {
+}  // namespace
+
+void swiglu_portable(const float* gate, const float* up, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = silu(gate[i]) * up[i];
 }
 
@@ -60,7 +62,7 @@ __attribute__((target("avx2,fma"))) void swiglu_avx2(const float* gate, const fl
     const __m256 s = _mm256_div_ps(x, _mm256_add_ps(one, e));
     _mm256_storeu_ps(out + i, _mm256_mul_ps(s, _mm256_loadu_ps(up + i)));
   }
-  swiglu_scalar(gate + i, up + i, out + i, n - i);
+  swiglu_portable(gate + i, up + i, out + i, n - i);
 }
 
 #if !defined(__clang__)
@@ -69,28 +71,12 @@ __attribute__((target("avx2,fma"))) void swiglu_avx2(const float* gate, const fl
 
 #endif
 
-void swiglu_any(const float* gate, const float* up, float* out, int64_t n) {
-#if defined(__x86_64__)
-  if (active_kernel_level() >= KernelLevel::kAvx512) {
-    swiglu_avx512(gate, up, out, n);
-    return;
-  }
-  if (active_kernel_level() >= KernelLevel::kAvx2) {
-    swiglu_avx2(gate, up, out, n);
-    return;
-  }
-#endif
-  swiglu_scalar(gate, up, out, n);
-}
-
-}  // namespace
-
 void swiglu_in_place(const float* gate, float* up, int64_t n) {
-  swiglu_any(gate, up, up, n);
+  active_kernels().swiglu(gate, up, up, n);
 }
 
 void swiglu(const float* gate, const float* up, float* out, int64_t n) {
-  swiglu_any(gate, up, out, n);
+  active_kernels().swiglu(gate, up, out, n);
 }
 
 }  // namespace hearth

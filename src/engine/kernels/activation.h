@@ -15,4 +15,10 @@ void swiglu_in_place(const float* gate, float* up, int64_t n);
 // out[i] = silu(gate[i]) * up[i]  for i < n
 void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
+// swiglu per instruction set, for the kernel tables (kernel_table.h); the AVX2 and AVX-512
+// ones exist on x86 only and need the table's features.
+void swiglu_portable(const float* gate, const float* up, float* out, int64_t n);
+void swiglu_avx2(const float* gate, const float* up, float* out, int64_t n);
+void swiglu_avx512(const float* gate, const float* up, float* out, int64_t n);
+
 }  // namespace hearth

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/quant_dot.h"
 #include "engine/platform/thread_pool.h"
@@ -18,10 +19,13 @@
 namespace hearth {
 namespace {
 
-constexpr KernelLevel kBf16 = KernelLevel::kAvx512Bf16;
+// The table under test; the registry has it on x86 only.
+const KernelTable& bf16_kernels() {
+  return *find_kernels("avx512bf16");
+}
 
 bool has_bf16() {
-  return best_kernel_level(cpu_features()) >= kBf16;
+  return runnable_kernels("avx512bf16") != nullptr;
 }
 
 // Row-dot tiles (1..4 tokens) and the GEMM (5 and more), with partial token vectors.
@@ -66,9 +70,10 @@ TEST(Bf16, VectorConversionMatchesScalar) {
                     static_cast<int64_t>(x.size())}) {
     for (int64_t offset : {int64_t{0}, static_cast<int64_t>(x.size()) - n}) {
       std::vector<uint16_t> scalar(n + 1, 0xABCD), simd(n + 1, 0xABCD);
-      quantize_activation_row_at(ActivationFormat::kBF16, x.data() + offset, scalar.data(), n,
-                                 KernelLevel::kScalar);
-      quantize_activation_row_at(ActivationFormat::kBF16, x.data() + offset, simd.data(), n, kBf16);
+      kPortableKernels.quantize_activation_row(ActivationFormat::kBF16, x.data() + offset,
+                                               scalar.data(), n);
+      bf16_kernels().quantize_activation_row(ActivationFormat::kBF16, x.data() + offset,
+                                             simd.data(), n);
       for (int64_t i = 0; i <= n; ++i) {
         ASSERT_EQ(simd[i], scalar[i]) << "n " << n << " element " << i << " input bits 0x"
                                       << std::hex << std::bit_cast<uint32_t>(x[offset + i]);
@@ -77,11 +82,13 @@ TEST(Bf16, VectorConversionMatchesScalar) {
   }
 }
 
-TEST(Bf16, FormatAndKernelFollowTheLevel) {
-  EXPECT_EQ(activation_format(TensorType::BF16, kBf16), ActivationFormat::kBF16);
-  EXPECT_EQ(activation_format(TensorType::BF16, KernelLevel::kAvx512), ActivationFormat::kF32);
-  EXPECT_EQ(activation_format(TensorType::F16, kBf16), ActivationFormat::kF32);
-  EXPECT_EQ(activation_format(TensorType::Q8_0, kBf16), ActivationFormat::kQ8);
+TEST(Bf16, FormatAndKernelFollowTheTable) {
+  if (!find_kernels("avx512bf16")) GTEST_SKIP() << "no AVX512-BF16 table on this architecture";
+  EXPECT_EQ(activation_format(TensorType::BF16, bf16_kernels()), ActivationFormat::kBF16);
+  EXPECT_EQ(activation_format(TensorType::BF16, *find_kernels("avx512")), ActivationFormat::kF32);
+  EXPECT_EQ(activation_format(TensorType::BF16, kPortableKernels), ActivationFormat::kF32);
+  EXPECT_EQ(activation_format(TensorType::F16, bf16_kernels()), ActivationFormat::kF32);
+  EXPECT_EQ(activation_format(TensorType::Q8_0, bf16_kernels()), ActivationFormat::kQ8);
   EXPECT_EQ(activation_row_bytes(ActivationFormat::kBF16, 33), 66u);
   EXPECT_EQ(avx512bf16_row_dot(TensorType::F16), nullptr);
   EXPECT_EQ(scalar_bf16_act_row_dot(TensorType::F32), nullptr);
@@ -102,8 +109,8 @@ TEST(Bf16, RowDotEqualsScalarExactly) {
     const size_t stride = activation_row_bytes(ActivationFormat::kBF16, n);
     std::vector<uint8_t> acts(stride * kMaxTokenTile);
     for (int t = 0; t < kMaxTokenTile; ++t) {
-      quantize_activation_row_at(ActivationFormat::kBF16, x.data() + t * n,
-                                 acts.data() + stride * t, n, kBf16);
+      bf16_kernels().quantize_activation_row(ActivationFormat::kBF16, x.data() + t * n,
+                                             acts.data() + stride * t, n);
     }
     for (int n_act = 1; n_act <= kMaxTokenTile; ++n_act) {
       float expected[kMaxTokenTile], got[kMaxTokenTile];
@@ -142,7 +149,7 @@ TEST(Bf16, MatmulEqualsExactSumsOfRoundedActivations) {
         }
         for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
           std::vector<float> got(n_tokens * rows, NAN);
-          matmul_at_level(matrix, x.data(), n_tokens, got.data(), p, kBf16);
+          matmul_with_kernels(matrix, x.data(), n_tokens, got.data(), p, bf16_kernels());
           for (int64_t t = 0; t < n_tokens; ++t) {
             for (int64_t r = 0; r < rows; ++r) {
               double exact = 0;
@@ -178,7 +185,7 @@ TEST(Bf16, MatmulWithinActivationRoundingOfF32) {
       std::vector<float> x(n_tokens * cols);
       for (auto& v : x) v = dist(rng);
       std::vector<float> got(n_tokens * rows, NAN);
-      matmul_at_level(matrix, x.data(), n_tokens, got.data(), &pool, kBf16);
+      matmul_with_kernels(matrix, x.data(), n_tokens, got.data(), &pool, bf16_kernels());
       double worst = 0;
       for (int64_t t = 0; t < n_tokens; ++t) {
         for (int64_t r = 0; r < rows; ++r) {
@@ -213,9 +220,10 @@ TEST(Bf16, GemmEqualsRowDotsUpToAdditionOrder) {
   const std::vector<uint16_t> w = to_bf16_row(wf);
   const WeightMatrix matrix{TensorType::BF16, w.data(), rows, cols};
   std::vector<float> batched(n_tokens * rows), stepped(n_tokens * rows);
-  matmul_at_level(matrix, x.data(), n_tokens, batched.data(), nullptr, kBf16);
+  matmul_with_kernels(matrix, x.data(), n_tokens, batched.data(), nullptr, bf16_kernels());
   for (int64_t t = 0; t < n_tokens; ++t) {
-    matmul_at_level(matrix, x.data() + t * cols, 1, stepped.data() + t * rows, nullptr, kBf16);
+    matmul_with_kernels(matrix, x.data() + t * cols, 1, stepped.data() + t * rows, nullptr,
+                        bf16_kernels());
   }
   for (int64_t t = 0; t < n_tokens; ++t) {
     for (int64_t r = 0; r < rows; ++r) {

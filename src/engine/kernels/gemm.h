@@ -46,7 +46,7 @@ bool avx512_gemm_many(std::span<const WeightMatrix* const> ws, const float* in, 
 
 // AMX GEMM (gemm_amx.cpp) for interleaved integer weights (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1,
 // Q4_K, Q5_K, Q6_K): false, touching nothing, for other types, other layouts, or matrices
-// that differ in type or column count. Only at KernelLevel::kAmx. Results are bit-identical to
+// that differ in type or column count. Only in the amx kernel table. Results are bit-identical to
 // avx512_gemm_many's on the same matrices.
 bool amx_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
               ThreadPool* pool);
@@ -59,7 +59,8 @@ bool amx_gemm_many_emulated(std::span<const WeightMatrix* const> ws, const float
 // Checks the tile registers against the model (one product of each tile shape the AMX GEMM
 // configures) and the AMX GEMM against the AVX-512 GEMM, bit for bit, on small random
 // matrices of three formats. Only on a CPU with AMX-TILE + AMX-INT8 whose OS granted the tile
-// state (cpu.h); active_kernel_level() only picks kAmx when it passes. About a millisecond.
+// state (platform/cpu_features.h); active_kernels() only picks the amx table when it passes.
+// About a millisecond.
 bool amx_self_test();
 // The same checks with the model in place of the registers (any AVX-512 CPU; for tests).
 bool amx_self_test_emulated();

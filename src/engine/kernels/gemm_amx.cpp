@@ -11,7 +11,7 @@
 //
 // The kernel is a template over its tile operations: HardwareTiles issues the instructions,
 // EmulatedTiles runs them on amx_emulator.h's model, which is how this file is tested on CPUs
-// without AMX.
+// without AMX. The amx kernel table, at the end, is the AVX512-BF16 one with this GEMM first.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -19,12 +19,16 @@
 #include <type_traits>
 #include <vector>
 
+#include "engine/kernels/activation.h"
 #include "engine/kernels/amx_emulator.h"
+#include "engine/kernels/attention_tile.h"
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/interleave_layout.h"
 #include "engine/kernels/interleave_offsets.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/quant_dot.h"
+#include "engine/kernels/vector_ops.h"
 #include "engine/platform/thread_pool.h"
 #include "engine/tensor/quant.h"
 #include "engine/tensor/quant_blocks.h"
@@ -402,6 +406,55 @@ bool amx_self_test_emulated() {
 }  // namespace hearth
 
 #include "engine/kernels/avx512_end.inc"
+
+namespace hearth {
+namespace {
+
+// Interleaved integer weights go to the AMX GEMM; everything else as at AVX512-BF16.
+bool amx_gemm_first(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                    ThreadPool* pool) {
+  return amx_gemm(w, in, n_tokens, out, pool) ||
+         kAvx512Bf16Kernels.gemm(w, in, n_tokens, out, pool);
+}
+
+bool amx_gemm_many_first(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
+                         std::span<float* const> outs, ThreadPool* pool) {
+  return amx_gemm_many(ws, in, n_tokens, outs, pool) ||
+         kAvx512Bf16Kernels.gemm_many(ws, in, n_tokens, outs, pool);
+}
+
+}  // namespace
+
+// AMX only changes the prompt GEMM of interleaved integer weights; chosen only after
+// amx_self_test() passed.
+const KernelTable kAmxKernels = {
+    .name = "amx",
+    .required = {.avx2 = true,
+                 .fma = true,
+                 .f16c = true,
+                 .avx512f = true,
+                 .avx512bw = true,
+                 .avx512vl = true,
+                 .avx512vnni = true,
+                 .avx512bf16 = true,
+                 .amx_tile = true,
+                 .amx_int8 = true},
+    .fallback = &kAvx512Bf16Kernels,
+    .self_test = amx_self_test,
+    .bf16_activations = true,
+    .quantize_activation_row = avx512bf16_quantize_activation_row,
+    .q8_0_dot_4rows = avx512_q8_0_dot_4rows,
+    .interleaved_weights = true,
+    .gemm = amx_gemm_first,
+    .gemm_many = amx_gemm_many_first,
+    .swiglu = swiglu_avx512,
+    .copy_finite = copy_finite_avx512,
+    .max_value = max_value_avx512,
+    .exp_shifted = exp_shifted_avx512,
+    .attend_tile = attn::attend_tile_avx512,
+};
+
+}  // namespace hearth
 
 #else  // not x86-64: no AMX
 

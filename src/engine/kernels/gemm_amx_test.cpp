@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "engine/kernels/amx_emulator.h"
-#include "engine/kernels/cpu.h"
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/interleave_layout.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/matmul.h"
 #include "engine/platform/thread_pool.h"
 #include "engine/tensor/quant.h"
@@ -25,10 +25,10 @@ constexpr TensorType kTypes[] = {TensorType::Q8_0, TensorType::Q4_0, TensorType:
                                  TensorType::Q5_K, TensorType::Q6_K};
 
 bool has_avx512() {
-  return best_kernel_level(cpu_features()) >= KernelLevel::kAvx512;
+  return runnable_kernels("avx512") != nullptr;
 }
 bool has_amx() {
-  return best_kernel_level(cpu_features()) >= KernelLevel::kAmx;
+  return runnable_kernels("amx") != nullptr;
 }
 
 TileConfig config_of(int a_rows, int a_colsb, int b_rows, int c_colsb) {

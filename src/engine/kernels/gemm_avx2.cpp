@@ -1,6 +1,6 @@
 // AVX2 + FMA GEMM for many tokens (see gemm.h), for CPUs without AVX-512 VNNI. Only called
-// after cpu.h confirmed AVX2/FMA/F16C. Standard headers come before the target pragma, as in
-// quant_dot_avx2.cpp.
+// after the chosen kernel table (kernel_table.h) confirmed AVX2/FMA/F16C. Standard headers come
+// before the target pragma, as in quant_dot_avx2.cpp.
 //
 // Unlike the AVX-512 kernel, weight rows (not tokens) go across the vector lanes: a unit of 16
 // rows is decoded once into unsigned 8-bit codes laid out [k / 4][16 rows][4 codes], so one

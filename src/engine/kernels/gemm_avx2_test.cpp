@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/kernels/gemm.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/quant_dot.h"
 #include "engine/platform/thread_pool.h"
@@ -24,7 +25,7 @@ constexpr TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorTy
                                     TensorType::Q5_K, TensorType::Q6_K};
 
 bool has_avx2() {
-  return best_kernel_level(cpu_features()) >= KernelLevel::kAvx2;
+  return runnable_kernels("avx2") != nullptr;
 }
 
 using testing::unit_scale_weights;
@@ -54,7 +55,7 @@ TEST(GemmAvx2, IntegerSumsEqualScalarExactly) {
         }
         for (size_t i = 0; i < 32; ++i) x[i] = (i % 3 == 0) ? 127.0f : -127.0f;
         std::vector<float> expected(n_tokens * rows), got(n_tokens * rows, NAN);
-        matmul_at_level(w, x.data(), n_tokens, expected.data(), nullptr, KernelLevel::kScalar);
+        matmul_with_kernels(w, x.data(), n_tokens, expected.data(), nullptr, kPortableKernels);
         ASSERT_TRUE(avx2_gemm(w, x.data(), n_tokens, got.data(), &pool));
         for (size_t i = 0; i < got.size(); ++i) {
           ASSERT_EQ(got[i], expected[i]) << tensor_type_name(type) << " rows " << rows << " tokens "
@@ -101,7 +102,7 @@ TEST(GemmAvx2, ExtremeCodesDoNotSaturate) {
       x[4 * cols + i] = (rng() & 1) ? 127.0f : -127.0f;
     }
     std::vector<float> expected(n_tokens * rows), got(n_tokens * rows, NAN);
-    matmul_at_level(w, x.data(), n_tokens, expected.data(), nullptr, KernelLevel::kScalar);
+    matmul_with_kernels(w, x.data(), n_tokens, expected.data(), nullptr, kPortableKernels);
     ASSERT_TRUE(avx2_gemm(w, x.data(), n_tokens, got.data(), nullptr));
     for (size_t i = 0; i < got.size(); ++i) {
       ASSERT_NEAR(got[i], expected[i], 1e-6 * std::fabs(expected[i]) + 1e-3)
@@ -133,7 +134,7 @@ TEST(GemmAvx2, MatchesScalarOnOddShapes) {
       std::vector<float> x(static_cast<size_t>(s.tokens * s.cols));
       for (auto& v : x) v = dist(rng);
       std::vector<float> expected(s.tokens * s.rows);
-      matmul_at_level(w, x.data(), s.tokens, expected.data(), nullptr, KernelLevel::kScalar);
+      matmul_with_kernels(w, x.data(), s.tokens, expected.data(), nullptr, kPortableKernels);
       for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
         std::vector<float> got(s.tokens * s.rows, NAN);
         if (!avx2_gemm(w, x.data(), s.tokens, got.data(), p)) {
@@ -175,7 +176,7 @@ TEST(GemmAvx2, FloatWeightsWithOddRowLength) {
     std::vector<float> x(static_cast<size_t>(n_tokens * cols));
     for (auto& v : x) v = dist(rng);
     std::vector<float> expected(n_tokens * rows), got(n_tokens * rows, NAN);
-    matmul_at_level(w, x.data(), n_tokens, expected.data(), nullptr, KernelLevel::kScalar);
+    matmul_with_kernels(w, x.data(), n_tokens, expected.data(), nullptr, kPortableKernels);
     ASSERT_TRUE(avx2_gemm(w, x.data(), n_tokens, got.data(), nullptr));
     for (size_t i = 0; i < got.size(); ++i) {
       ASSERT_NEAR(got[i], expected[i], 1e-4) << tensor_type_name(type) << " index " << i;
@@ -202,7 +203,7 @@ TEST(GemmAvx2, MatmulUsesItForPrompts) {
   for (auto& v : x) v = dist(rng);
   std::vector<float> direct(n_tokens * rows), routed(n_tokens * rows, NAN);
   ASSERT_TRUE(avx2_gemm(w, x.data(), n_tokens, direct.data(), nullptr));
-  matmul_at_level(w, x.data(), n_tokens, routed.data(), nullptr, KernelLevel::kAvx2);
+  matmul_with_kernels(w, x.data(), n_tokens, routed.data(), nullptr, *runnable_kernels("avx2"));
   EXPECT_EQ(std::memcmp(direct.data(), routed.data(), direct.size() * sizeof(float)), 0);
 }
 

@@ -1,6 +1,6 @@
-// AVX-512 GEMM for many tokens (see gemm.h for the design). Only called after cpu.h confirmed
-// AVX-512 F/BW/VL/VNNI. Standard headers come before the target pragma, as in
-// quant_dot_avx2.cpp.
+// AVX-512 GEMM for many tokens (see gemm.h for the design). Only called after the chosen kernel
+// table (kernel_table.h) confirmed AVX-512 F/BW/VL/VNNI. Standard headers come before the target
+// pragma, as in quant_dot_avx2.cpp.
 //
 // Integer formats: each weight row is decoded into unsigned codes with one float scale (and,
 // for formats with a min, one float min) per group of 16 or 32 elements:

@@ -4,8 +4,8 @@
 // packed per 16 tokens as [cols / 2][16 tokens][2 columns]: one vdpbf16ps of a broadcast
 // weight pair against such a vector adds two products to each token lane. The weight pairs
 // are broadcast straight from the file's rows, so no row is decoded.
-// Only called at KernelLevel::kAvx512Bf16. Standard headers come before the target region,
-// as in quant_dot_avx2.cpp.
+// Only called through the avx512bf16 and amx kernel tables. Standard headers come before the target
+// region, as in quant_dot_avx2.cpp.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>

@@ -8,6 +8,7 @@
 #include <random>
 #include <vector>
 
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/quant_dot.h"
 #include "engine/platform/thread_pool.h"
@@ -24,7 +25,7 @@ constexpr TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorTy
                                     TensorType::Q5_K, TensorType::Q6_K};
 
 bool has_avx512() {
-  return best_kernel_level(cpu_features()) >= KernelLevel::kAvx512;
+  return runnable_kernels("avx512") != nullptr;
 }
 
 bool is_integer_type(TensorType type) {
@@ -54,8 +55,8 @@ TEST(Gemm, IntegerSumsEqualScalarExactly) {
         for (size_t i = 0; i < x.size(); i += 32)
           x[i + rng() % 32] = (rng() & 1) ? 127.0f : -127.0f;
         std::vector<float> expected(n_tokens * rows), got(n_tokens * rows, NAN);
-        matmul_at_level(w, x.data(), n_tokens, expected.data(), nullptr, KernelLevel::kScalar);
-        matmul_at_level(w, x.data(), n_tokens, got.data(), &pool, KernelLevel::kAvx512);
+        matmul_with_kernels(w, x.data(), n_tokens, expected.data(), nullptr, kPortableKernels);
+        matmul_with_kernels(w, x.data(), n_tokens, got.data(), &pool, *runnable_kernels("avx512"));
         for (size_t i = 0; i < got.size(); ++i) {
           ASSERT_EQ(got[i], expected[i]) << tensor_type_name(type) << " rows " << rows << " tokens "
                                          << n_tokens << " index " << i;
@@ -88,10 +89,10 @@ TEST(Gemm, MatchesScalarOnOddShapes) {
       std::vector<float> x(static_cast<size_t>(s.tokens * s.cols));
       for (auto& v : x) v = dist(rng);
       std::vector<float> expected(s.tokens * s.rows);
-      matmul_at_level(w, x.data(), s.tokens, expected.data(), nullptr, KernelLevel::kScalar);
+      matmul_with_kernels(w, x.data(), s.tokens, expected.data(), nullptr, kPortableKernels);
       for (ThreadPool* p : {static_cast<ThreadPool*>(nullptr), &pool}) {
         std::vector<float> got(s.tokens * s.rows, NAN);
-        matmul_at_level(w, x.data(), s.tokens, got.data(), p, KernelLevel::kAvx512);
+        matmul_with_kernels(w, x.data(), s.tokens, got.data(), p, *runnable_kernels("avx512"));
         for (int64_t t = 0; t < s.tokens; ++t) {
           for (int64_t r = 0; r < s.rows; ++r) {
             double magnitude = 0;

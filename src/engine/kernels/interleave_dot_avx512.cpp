@@ -2,8 +2,8 @@
 // block: the 8 code vectors are loaded (Q4_0, Q5_0 and Q4_K: 4, split into nibbles) and the 16
 // rows' scales widened once for all the tokens (Q4_K: unpacked from their 6-bit fields once
 // per super-block); then per token 8 vpdpbusd against its broadcast codes, starting from its
-// offset term, one conversion and two float operations. Only called after
-// cpu.h confirmed AVX-512 F/BW/VL/VNNI; standard headers come before the target pragma, as in
+// offset term, one conversion and two float operations. Only called through
+// the avx512 kernel table or those above it; standard headers come before the target pragma, as in
 // quant_dot_avx2.cpp.
 #include <cstdint>
 #include <cstring>

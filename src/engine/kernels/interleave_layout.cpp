@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/kernels/interleave_offsets.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/quant_dot.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant_blocks.h"
@@ -463,11 +464,11 @@ size_t interleaved_activation_bytes(TensorType weight_type, int64_t n) {
 }
 
 void quantize_interleaved_activation(TensorType weight_type, const float* x, int64_t n, void* dst,
-                                     KernelLevel level) {
+                                     const KernelTable& kernels) {
   if (uses_super_block_activations(weight_type)) {
     thread_local std::vector<BlockQ8_K> blocks;
     blocks.resize(static_cast<size_t>(n / kSuperBlock));
-    quantize_activation_row_at(ActivationFormat::kQ8K, x, blocks.data(), n, level);
+    kernels.quantize_activation_row(ActivationFormat::kQ8K, x, blocks.data(), n);
     auto* out = static_cast<InterleavedActK*>(dst);
     for (size_t b = 0; b < blocks.size(); ++b) {
       out[b].d = blocks[b].d;
@@ -482,7 +483,7 @@ void quantize_interleaved_activation(TensorType weight_type, const float* x, int
   }
   thread_local std::vector<BlockQ8Act> blocks;
   blocks.resize(static_cast<size_t>(n / kLegacyBlock));
-  quantize_activation_row_at(ActivationFormat::kQ8, x, blocks.data(), n, level);
+  kernels.quantize_activation_row(ActivationFormat::kQ8, x, blocks.data(), n);
   const int32_t offset = code_offset(weight_type);
   auto* out = static_cast<InterleavedAct*>(dst);
   for (size_t b = 0; b < blocks.size(); ++b) {
@@ -512,9 +513,10 @@ InterleavedDotFn scalar_interleaved_dot(TensorType weight_type) {
   }
 }
 
-InterleavedDotFn find_interleaved_dot(TensorType weight_type, KernelLevel level) {
-  if (level >= KernelLevel::kAvx512) {
-    if (InterleavedDotFn fn = avx512_interleaved_dot(weight_type)) return fn;
+InterleavedDotFn find_interleaved_dot(TensorType weight_type, const KernelTable& kernels) {
+  for (const KernelTable* table = &kernels; table; table = table->fallback) {
+    if (!table->interleaved_dot) continue;
+    if (InterleavedDotFn fn = table->interleaved_dot(weight_type)) return fn;
   }
   return scalar_interleaved_dot(weight_type);
 }

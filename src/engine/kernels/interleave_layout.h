@@ -7,7 +7,8 @@
 // rows; a vpdpbusd of it against a token's 4 activation codes (broadcast) adds 4 products to
 // all 16 rows, so a 32-weight block costs 8 of them plus 3 float operations per token for 16
 // rows, the weights are loaded once for every token of a step, and 16 results leave in one
-// store. The AVX-512 level rewrites such matrices once at load time when cols % 64 == 0
+// store. The model loader rewrites such matrices once, when the kernel table has
+// interleaved_weights (AVX-512 and the tables above it) and cols % 64 == 0
 // (K-quants: whole 256-element super-blocks):
 //
 //   matrix = groups of 16 rows; group = pairs of 32-column blocks, in column order;
@@ -50,10 +51,11 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "engine/kernels/cpu.h"
 #include "engine/tensor/types.h"
 
 namespace hearth {
+
+struct KernelTable;
 
 inline constexpr int kInterleaveRows = 16;
 
@@ -98,9 +100,9 @@ static_assert(sizeof(InterleavedActK) == 356);
 // Bytes of one token's activation row of n elements, for weights of `weight_type`.
 size_t interleaved_activation_bytes(TensorType weight_type, int64_t n);
 // Quantizes n floats (whole blocks) for weights of `weight_type` into InterleavedAct or, for
-// K-quants, InterleavedActK blocks.
+// K-quants, InterleavedActK blocks, with the quantizer of `kernels`.
 void quantize_interleaved_activation(TensorType weight_type, const float* x, int64_t n, void* dst,
-                                     KernelLevel level);
+                                     const KernelTable& kernels);
 
 // Most tokens one kernel call takes.
 inline constexpr int kInterleaveMaxTokens = 8;
@@ -118,6 +120,7 @@ using InterleavedDotFn = void (*)(int64_t cols, const void* group, const void* a
 // s) per 16 elements in layout order, and sum = fma(s, d * activation d, sum)).
 InterleavedDotFn scalar_interleaved_dot(TensorType weight_type);
 InterleavedDotFn avx512_interleaved_dot(TensorType weight_type);
-InterleavedDotFn find_interleaved_dot(TensorType weight_type, KernelLevel level);
+// The kernel of `kernels`, or of the first table down its fallbacks that has one.
+InterleavedDotFn find_interleaved_dot(TensorType weight_type, const KernelTable& kernels);
 
 }  // namespace hearth

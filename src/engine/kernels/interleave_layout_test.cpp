@@ -9,7 +9,7 @@
 #include <random>
 #include <vector>
 
-#include "engine/kernels/cpu.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/matmul.h"
 #include "engine/kernels/matmul_reference.h"
 #include "engine/kernels/quant_dot.h"
@@ -34,7 +34,7 @@ int64_t cols_for(TensorType type) {
 }
 
 bool has_avx512() {
-  return best_kernel_level(cpu_features()) >= KernelLevel::kAvx512;
+  return runnable_kernels("avx512") != nullptr;
 }
 
 std::vector<uint8_t> interleaved_copy(TensorType type, const std::vector<uint8_t>& gguf,
@@ -127,7 +127,7 @@ TEST(InterleaveLayout, KernelsGiveTheFileKernelsSumsExactly) {
       for (int t = 0; t < kInterleaveMaxTokens; ++t) {
         quantize_activation_row(format, x.data() + t * n, file_act.data() + file_stride * t, n);
         quantize_interleaved_activation(type, x.data() + t * n, n, act.data() + stride * t,
-                                        KernelLevel::kScalar);
+                                        kPortableKernels);
       }
       for (int n_act = 1; n_act <= kInterleaveMaxTokens; ++n_act) {
         std::vector<float> expected(rows * n_act), scalar(expected.size(), -1.0f);
@@ -170,9 +170,9 @@ TEST(InterleaveLayout, VectorKernelEqualsPortableKernel) {
     std::vector<uint8_t> act(stride * kInterleaveMaxTokens), simd_act(act.size());
     for (int t = 0; t < kInterleaveMaxTokens; ++t) {
       quantize_interleaved_activation(type, x.data() + t * cols, cols, act.data() + stride * t,
-                                      KernelLevel::kScalar);
+                                      kPortableKernels);
       quantize_interleaved_activation(type, x.data() + t * cols, cols, simd_act.data() + stride * t,
-                                      KernelLevel::kAvx512);
+                                      *runnable_kernels("avx512"));
     }
     ASSERT_EQ(simd_act, act);
     const int64_t group_bytes = kInterleaveRows * row_bytes(traits(type), cols);
@@ -191,14 +191,15 @@ TEST(InterleaveLayout, VectorKernelEqualsPortableKernel) {
 }
 
 // Realistic data through matmul (several matrices in one call, kernel tiles of up to 8
-// tokens, the GEMM from more), at every level this CPU has.
+// tokens, the GEMM from more), with every kernel table this CPU runs.
 TEST(InterleaveLayout, MatmulAgreesWithTheFileLayout) {
   std::mt19937 rng(5);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   ThreadPool pool(2);
-  std::vector<KernelLevel> levels = {KernelLevel::kScalar};
-  if (has_avx512()) levels.push_back(KernelLevel::kAvx512);
-  if (best_kernel_level(cpu_features()) >= KernelLevel::kAmx) levels.push_back(KernelLevel::kAmx);
+  std::vector<const KernelTable*> tables = {&kPortableKernels};
+  for (const char* name : {"avx512", "amx"}) {
+    if (const KernelTable* table = runnable_kernels(name)) tables.push_back(table);
+  }
   for (TensorType type : kTypes) {
     const int64_t cols = cols_for(type);
     const int64_t rows[] = {96, 37};  // whole groups, then a padded last group
@@ -217,15 +218,15 @@ TEST(InterleaveLayout, MatmulAgreesWithTheFileLayout) {
     for (int64_t n_tokens : {1, 2, 3, 4, 5, 8, 9, 16, 19, 40}) {
       std::vector<float> in(static_cast<size_t>(n_tokens * cols));
       for (auto& v : in) v = dist(rng);
-      for (KernelLevel level : levels) {
+      for (const KernelTable* table : tables) {
         SCOPED_TRACE(::testing::Message() << tensor_type_name(type) << " tokens=" << n_tokens
-                                          << " level=" << kernel_level_name(level));
+                                          << " kernels=" << table->name);
         for (size_t i = 0; i < m.size(); ++i) {
           std::vector<float> expected(static_cast<size_t>(n_tokens * rows[i]));
           matmul_reference(file[i], in.data(), n_tokens, expected.data(), nullptr);
           std::vector<float> file_out(expected.size()), out(expected.size());
-          matmul_at_level(file[i], in.data(), n_tokens, file_out.data(), &pool, level);
-          matmul_at_level(rewritten[i], in.data(), n_tokens, out.data(), &pool, level);
+          matmul_with_kernels(file[i], in.data(), n_tokens, file_out.data(), &pool, *table);
+          matmul_with_kernels(rewritten[i], in.data(), n_tokens, out.data(), &pool, *table);
           for (size_t k = 0; k < expected.size(); ++k) {
             // Both layouts quantize the activations identically: they agree up to float
             // summation order; the F32 reference differs by the 8-bit activation rounding.

@@ -5,9 +5,9 @@
 #include <cassert>
 #include <vector>
 
-#include "engine/kernels/cpu.h"
 #include "engine/kernels/gemm.h"
 #include "engine/kernels/interleave_layout.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/matmul_reference.h"
 #include "engine/kernels/quant_dot.h"
 #include "engine/platform/thread_pool.h"
@@ -46,14 +46,14 @@ const uint8_t* quantized_rows(const float* in, int64_t n_tokens, int64_t cols, s
 // of all of them, each group against up to kInterleaveMaxTokens tokens per kernel call.
 void interleaved_dot_many(std::span<const WeightMatrix* const> ws, const float* in,
                           int64_t n_tokens, std::span<float* const> outs, ThreadPool* pool,
-                          KernelLevel level) {
+                          const KernelTable& kernels) {
   const WeightMatrix& first = *ws[0];
-  const InterleavedDotFn dot = find_interleaved_dot(first.type, level);
+  const InterleavedDotFn dot = find_interleaved_dot(first.type, kernels);
   assert(dot);
   const size_t act_stride = interleaved_activation_bytes(first.type, first.cols);
   const uint8_t* act =
       quantized_rows(in, n_tokens, first.cols, act_stride, pool, [&](const float* x, uint8_t* dst) {
-        quantize_interleaved_activation(first.type, x, first.cols, dst, level);
+        quantize_interleaved_activation(first.type, x, first.cols, dst, kernels);
       });
   std::array<int64_t, kMaxGemmMatrices + 1> group_start{};
   for (size_t i = 0; i < ws.size(); ++i) {
@@ -90,25 +90,28 @@ void interleaved_dot_many(std::span<const WeightMatrix* const> ws, const float* 
 // the activations are quantized once, and one parallel loop covers the rows of all of them,
 // so decoding pays one pool round trip per group instead of one per matrix.
 void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int64_t n_tokens,
-                  std::span<float* const> outs, ThreadPool* pool, KernelLevel level) {
+                  std::span<float* const> outs, ThreadPool* pool, const KernelTable& kernels) {
   const WeightMatrix& first = *ws[0];
   if (first.layout == WeightLayout::kInterleaved) {
-    interleaved_dot_many(ws, in, n_tokens, outs, pool, level);
+    interleaved_dot_many(ws, in, n_tokens, outs, pool, kernels);
     return;
   }
-  const RowDotFn row_dot = find_row_dot(first.type, level);
+  const RowDotFn row_dot = find_row_dot(first.type, kernels);
   if (!row_dot) {
     for (size_t i = 0; i < ws.size(); ++i) matmul_reference(*ws[i], in, n_tokens, outs[i], pool);
     return;
   }
-  const ActivationFormat format = activation_format(first.type, level);
+  const ActivationFormat format = activation_format(first.type, kernels);
+  const QuantizeActivationFn quantize = kernels.quantize_activation_row;
+  // Every matrix of the group has first's type.
+  const Q8_0Dot4RowsFn dot_4rows =
+      first.type == TensorType::Q8_0 ? kernels.q8_0_dot_4rows : nullptr;
   const size_t act_stride = activation_row_bytes(format, first.cols);
   const void* act = in;
   if (format != ActivationFormat::kF32) {
-    act = quantized_rows(in, n_tokens, first.cols, act_stride, pool,
-                         [&](const float* x, uint8_t* dst) {
-                           quantize_activation_row_at(format, x, dst, first.cols, level);
-                         });
+    act =
+        quantized_rows(in, n_tokens, first.cols, act_stride, pool,
+                       [&](const float* x, uint8_t* dst) { quantize(format, x, dst, first.cols); });
   }
 
   // Rows of all matrices in sequence; chunks never straddle two matrices.
@@ -130,12 +133,12 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
         int64_t g = chunk;
         // Measured with `hearth serve --parallel 4` + bench/load.mjs: 4 streams 96 tok/s
         // against 91 one row at a time; with 2 tokens it was slower.
-        if (w.type == TensorType::Q8_0 && n_act >= 3 && level >= KernelLevel::kAvx512) {
+        if (dot_4rows && n_act >= 3) {
           for (; g + 4 <= chunk_end; g += 4) {
             const int64_t r = g - row_start[m];
-            avx512_q8_0_dot_4rows(w.cols, weights + r * weight_stride, weight_stride,
-                                  act_bytes + act_stride * t0, act_stride, n_act,
-                                  out + t0 * w.rows + r, w.rows);
+            dot_4rows(w.cols, weights + r * weight_stride, weight_stride,
+                      act_bytes + act_stride * t0, act_stride, n_act, out + t0 * w.rows + r,
+                      w.rows);
           }
         }
         for (; g < chunk_end; ++g) {
@@ -164,39 +167,33 @@ bool gemm_pays(const WeightMatrix& w, int64_t n_tokens) {
 // Many tokens (prompt processing): a blocked GEMM decodes each weight tile once for all of
 // them. Few tokens (decode) stream the weights once either way; the row dots do it leanest.
 bool try_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
-              ThreadPool* pool, KernelLevel level) {
-  if (!gemm_pays(w, n_tokens)) return false;
-  if (level >= KernelLevel::kAmx && amx_gemm(w, in, n_tokens, out, pool)) return true;
-  if (level >= KernelLevel::kAvx512Bf16 && avx512bf16_gemm(w, in, n_tokens, out, pool)) return true;
-  if (level >= KernelLevel::kAvx512) return avx512_gemm(w, in, n_tokens, out, pool);
-  if (level == KernelLevel::kAvx2 && w.layout == WeightLayout::kGguf) {
-    return n_tokens >= kAvx2GemmMinTokens && avx2_gemm(w, in, n_tokens, out, pool);
-  }
-  return false;
+              ThreadPool* pool, const KernelTable& kernels) {
+  if (!gemm_pays(w, n_tokens) || !kernels.gemm) return false;
+  return kernels.gemm(w, in, n_tokens, out, pool);
 }
 
 }  // namespace
 
-void matmul_at_level(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
-                     ThreadPool* pool, KernelLevel level) {
+void matmul_with_kernels(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                         ThreadPool* pool, const KernelTable& kernels) {
   if (w.rows <= 0 || n_tokens <= 0) return;
   assert(w.cols % traits(w.type).block_size == 0);
-  if (try_gemm(w, in, n_tokens, out, pool, level)) return;
+  if (try_gemm(w, in, n_tokens, out, pool, kernels)) return;
   const WeightMatrix* ws[] = {&w};
   float* outs[] = {out};
-  row_dot_many(ws, in, n_tokens, outs, pool, level);
+  row_dot_many(ws, in, n_tokens, outs, pool, kernels);
 }
 
 void matmul(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
             ThreadPool* pool) {
-  matmul_at_level(w, in, n_tokens, out, pool, active_kernel_level());
+  matmul_with_kernels(w, in, n_tokens, out, pool, active_kernels());
 }
 
 void matmul_many(std::span<const WeightMatrix* const> w, const float* in, int64_t n_tokens,
                  std::span<float* const> out, ThreadPool* pool) {
   assert(w.size() == out.size());
   if (n_tokens <= 0) return;
-  const KernelLevel level = active_kernel_level();
+  const KernelTable& kernels = active_kernels();
   size_t i = 0;
   while (i < w.size()) {
     if (w[i]->rows <= 0) {
@@ -212,17 +209,15 @@ void matmul_many(std::span<const WeightMatrix* const> w, const float* in, int64_
     const auto group = w.subspan(i, j - i);
     const auto group_out = out.subspan(i, j - i);
     if (gemm_pays(*group[0], n_tokens)) {
-      if (group.size() > 1 &&
-          ((level >= KernelLevel::kAmx && amx_gemm_many(group, in, n_tokens, group_out, pool)) ||
-           (level >= KernelLevel::kAvx512 &&
-            avx512_gemm_many(group, in, n_tokens, group_out, pool)))) {
+      if (group.size() > 1 && kernels.gemm_many &&
+          kernels.gemm_many(group, in, n_tokens, group_out, pool)) {
         i = j;
         continue;
       }
       // One GEMM per matrix where one exists; the rest go to the row dots.
       bool all_gemm = true;
       for (size_t k = 0; k < group.size(); ++k) {
-        all_gemm = try_gemm(*group[k], in, n_tokens, group_out[k], pool, level) && all_gemm;
+        all_gemm = try_gemm(*group[k], in, n_tokens, group_out[k], pool, kernels) && all_gemm;
       }
       if (all_gemm) {
         i = j;
@@ -231,7 +226,7 @@ void matmul_many(std::span<const WeightMatrix* const> w, const float* in, int64_
       // A GEMM refuses a whole type, so none of the group was computed.
     }
     assert(group[0]->cols % traits(group[0]->type).block_size == 0);
-    row_dot_many(group, in, n_tokens, group_out, pool, level);
+    row_dot_many(group, in, n_tokens, group_out, pool, kernels);
     i = j;
   }
 }

@@ -2,8 +2,8 @@
 //
 // Weights are stored row-major as GGUF lays them out: `rows` rows of `cols` elements each,
 // every row `row_bytes(type, cols)` bytes. Activations are F32, one row of `cols` per token.
-// Implementations are chosen at run time from the CPU's features (see kernels/cpu.h); every
-// path computes the same product up to the rounding its format implies.
+// Implementations are chosen at run time from the CPU's features (see kernels/kernel_table.h);
+// every path computes the same product up to the rounding its format implies.
 //
 // Thread-safety: the functions are reentrant; `pool` may be null for single-threaded work.
 #pragma once

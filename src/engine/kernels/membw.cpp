@@ -1,7 +1,5 @@
 #include "engine/kernels/membw.h"
 
-#include <immintrin.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -10,12 +8,18 @@
 #include <thread>
 #include <vector>
 
-#include "engine/kernels/cpu.h"
+#include "engine/platform/cpu_features.h"
 #include "engine/tensor/huge_page_buffer.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace hearth {
 namespace {
 
+#if defined(__x86_64__)
+// Four 32-byte loads per step, where the CPU has AVX2.
 __attribute__((target("avx2"))) uint64_t read_avx2(const uint8_t* p, size_t n) {
   __m256i acc = _mm256_setzero_si256();
   for (size_t i = 0; i + 128 <= n; i += 128) {
@@ -29,7 +33,9 @@ __attribute__((target("avx2"))) uint64_t read_avx2(const uint8_t* p, size_t n) {
   _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
   return lanes[0] ^ lanes[1] ^ lanes[2] ^ lanes[3];
 }
+#endif
 
+// The portable loop, for other architectures and x86 CPUs without AVX2.
 uint64_t read_scalar(const uint8_t* p, size_t n) {
   uint64_t acc = 0;
   for (size_t i = 0; i + 8 <= n; i += 8) {
@@ -38,6 +44,14 @@ uint64_t read_scalar(const uint8_t* p, size_t n) {
     acc ^= v;
   }
   return acc;
+}
+
+uint64_t read(bool avx2, const uint8_t* p, size_t n) {
+#if defined(__x86_64__)
+  if (avx2) return read_avx2(p, n);
+#endif
+  (void)avx2;
+  return read_scalar(p, n);
 }
 
 }  // namespace
@@ -61,7 +75,7 @@ BandwidthProbe::~BandwidthProbe() = default;
 BandwidthResult BandwidthProbe::measure(int passes) {
   if (!buffer_ || bytes_ == 0) return {};
   const uint8_t* raw = buffer_->data();
-  const bool avx2 = cpu_features().avx2;
+  const bool avx2 = cpu_features().avx2;  // never set off x86
   const size_t chunk = bytes_ / static_cast<size_t>(n_threads_);
   double best = 0;
   volatile uint64_t sink = 0;
@@ -72,7 +86,7 @@ BandwidthResult BandwidthProbe::measure(int passes) {
     for (int t = 0; t < n_threads_; ++t) {
       threads.emplace_back([&, t] {
         const uint8_t* p = raw + chunk * static_cast<size_t>(t);
-        results[static_cast<size_t>(t)] = avx2 ? read_avx2(p, chunk) : read_scalar(p, chunk);
+        results[static_cast<size_t>(t)] = read(avx2, p, chunk);
       });
     }
     for (auto& th : threads) th.join();

@@ -10,11 +10,12 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "engine/kernels/cpu.h"
 #include "engine/tensor/quant_blocks.h"
 #include "engine/tensor/types.h"
 
 namespace hearth {
+
+struct KernelTable;
 
 // Activation rows processed together against one weight row (weights decoded once).
 inline constexpr int kMaxTokenTile = 4;
@@ -31,18 +32,20 @@ static_assert(sizeof(BlockQ8Act) == 40);
 // kBF16: one bfloat16 per element, rounded as vcvtne2ps2bf16 does (to_bf16_like_hardware).
 enum class ActivationFormat { kF32, kQ8, kQ8K, kBF16 };
 
-// The format the row-dot kernels of `level` take. Only BF16 weights at kAvx512Bf16 differ
-// from the one-argument form: they take BF16 activations for vdpbf16ps.
-ActivationFormat activation_format(TensorType weight_type, KernelLevel level);
-// The format below kAvx512Bf16 (the same at every lower level).
+// The format the row-dot kernels of `kernels` take. Only BF16 weights in a table with
+// bf16_activations differ from the one-argument form: they take BF16 activations.
+ActivationFormat activation_format(TensorType weight_type, const KernelTable& kernels);
+// The format of tables without bf16_activations.
 ActivationFormat activation_format(TensorType weight_type);
 size_t activation_row_bytes(ActivationFormat format, int64_t n);
+// The portable quantizer; the kernel tables' quantize_activation_row gives the same bits.
 void quantize_activation_row(ActivationFormat format, const float* x, void* dst, int64_t n);
-// The same, bit for bit, with the vector quantizer where `level` has one.
+// The same, bit for bit, with AVX-512 vectors (kBF16 rows with the portable code), and with
+// vcvtne2ps2bf16 for kBF16 rows too.
 void avx512_quantize_activation_row(ActivationFormat format, const float* x, void* dst, int64_t n);
+void avx512bf16_quantize_activation_row(ActivationFormat format, const float* x, void* dst,
+                                        int64_t n);
 void avx512bf16_convert_row(const float* x, uint16_t* dst, int64_t n);
-void quantize_activation_row_at(ActivationFormat format, const float* x, void* dst, int64_t n,
-                                KernelLevel level);
 
 // F32 -> BF16 as the AVX512-BF16 converters do it: round to nearest even, but zero (keeping
 // the sign) for subnormal inputs, which fp32_to_bf16 rounds instead.
@@ -53,7 +56,7 @@ uint16_t to_bf16_like_hardware(float x);
 using RowDotFn = void (*)(int64_t n, const void* weight_row, const void* act, size_t act_stride,
                           int n_act, float* out);
 
-// Kernels of one level; nullptr where that level has no kernel for the type.
+// Kernels of one instruction set; nullptr where it has no kernel for the type.
 RowDotFn scalar_row_dot(TensorType weight_type);
 RowDotFn avx2_row_dot(TensorType weight_type);
 RowDotFn avx512_row_dot(TensorType weight_type);
@@ -63,8 +66,10 @@ RowDotFn avx512_row_dot(TensorType weight_type);
 RowDotFn scalar_bf16_act_row_dot(TensorType weight_type);
 RowDotFn avx512bf16_row_dot(TensorType weight_type);
 
-// The best kernel at or below `level` (never null for a type matmul supports).
-RowDotFn find_row_dot(TensorType weight_type, KernelLevel level);
+// The kernel of `kernels`, or of the first table down its fallbacks that has one, that takes
+// activation_format(weight_type, kernels) (never null for a type matmul supports). Resolve
+// it once per call, not per row.
+RowDotFn find_row_dot(TensorType weight_type, const KernelTable& kernels);
 
 // out[t * out_stride + r] = row r . activation t for 4 Q8_0 rows in the file's layout,
 // row_stride bytes apart, and n_act (1..kMaxTokenTile) Q8 activation rows, act_stride bytes
@@ -80,8 +85,8 @@ namespace hearth {
 class ThreadPool;
 struct WeightMatrix;
 
-// matmul() with an explicit kernel level (tests and benchmarks compare levels with it).
-void matmul_at_level(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
-                     ThreadPool* pool, KernelLevel level);
+// matmul() with an explicit kernel table (tests and benchmarks compare tables with it).
+void matmul_with_kernels(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                         ThreadPool* pool, const KernelTable& kernels);
 
 }  // namespace hearth

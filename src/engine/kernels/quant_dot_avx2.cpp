@@ -1,10 +1,16 @@
-// AVX2 + FMA + F16C kernels, only called after cpu.h confirmed those extensions. Standard
-// headers come before the target pragma so no library code is compiled for AVX2; everything
-// after it has internal linkage except the table lookup.
+// AVX2 + FMA + F16C kernels, only called when their kernel table (at the end) was chosen.
+// Standard headers come before the target pragma so no library code is compiled for AVX2;
+// everything after it has internal linkage except the table lookup.
 #include <cstdint>
 #include <cstring>
 
+#include "engine/kernels/activation.h"
+#include "engine/kernels/attention_tile.h"
+#include "engine/kernels/gemm.h"
+#include "engine/kernels/kernel_table.h"
+#include "engine/kernels/matmul.h"
 #include "engine/kernels/quant_dot.h"
+#include "engine/kernels/vector_ops.h"
 
 #if defined(__x86_64__)
 #include "engine/kernels/avx2_begin.inc"
@@ -80,6 +86,34 @@ RowDotFn avx2_row_dot(TensorType weight_type) {
 }  // namespace hearth
 
 #include "engine/kernels/avx2_end.inc"
+
+namespace hearth {
+namespace {
+
+// The AVX2 GEMM only reads the file's layout, and pays from kAvx2GemmMinTokens on.
+bool avx2_gemm_when_it_pays(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                            ThreadPool* pool) {
+  return w.layout == WeightLayout::kGguf && n_tokens >= kAvx2GemmMinTokens &&
+         avx2_gemm(w, in, n_tokens, out, pool);
+}
+
+}  // namespace
+
+const KernelTable kAvx2Kernels = {
+    .name = "avx2",
+    .required = {.avx2 = true, .fma = true, .f16c = true},
+    .fallback = &kPortableKernels,
+    .row_dot = avx2_row_dot,
+    .quantize_activation_row = quantize_activation_row,
+    .gemm = avx2_gemm_when_it_pays,
+    .swiglu = swiglu_avx2,
+    .copy_finite = copy_finite_portable,
+    .max_value = max_value_portable,
+    .exp_shifted = exp_shifted_portable,
+    .attend_tile = attn::attend_tile_avx2,
+};
+
+}  // namespace hearth
 
 #else  // not x86-64: no AVX2 kernels
 

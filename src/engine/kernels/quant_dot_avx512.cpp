@@ -1,11 +1,17 @@
 // AVX-512 level: the integer kernels use AVX512-VNNI (vpdpbusd on 256-bit vectors, which
 // fuses the multiply and both additions of the AVX2 sequence); float weights use 512-bit FMA.
-// Only called after cpu.h confirmed AVX-512 F/BW/VL/VNNI. See quant_dot_avx2.cpp for why the
-// standard headers come before the pragma.
+// Only called when the avx512 kernel table (at the end) or one falling back to it was chosen.
+// See quant_dot_avx2.cpp for why the standard headers come before the pragma.
 #include <cstdint>
 #include <cstring>
 
+#include "engine/kernels/activation.h"
+#include "engine/kernels/attention_tile.h"
+#include "engine/kernels/gemm.h"
+#include "engine/kernels/interleave_layout.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/quant_dot.h"
+#include "engine/kernels/vector_ops.h"
 
 #if defined(__x86_64__)
 #include "engine/kernels/avx512_begin.inc"
@@ -185,6 +191,35 @@ RowDotFn avx512_row_dot(TensorType weight_type) {
 }  // namespace hearth
 
 #include "engine/kernels/avx512_end.inc"
+
+namespace hearth {
+
+// AVX-512 F/BW/VL/VNNI: row dots, the interleaved layout and its dots, the GEMM.
+const KernelTable kAvx512Kernels = {
+    .name = "avx512",
+    .required = {.avx2 = true,
+                 .fma = true,
+                 .f16c = true,
+                 .avx512f = true,
+                 .avx512bw = true,
+                 .avx512vl = true,
+                 .avx512vnni = true},
+    .fallback = &kAvx2Kernels,
+    .row_dot = avx512_row_dot,
+    .quantize_activation_row = avx512_quantize_activation_row,
+    .q8_0_dot_4rows = avx512_q8_0_dot_4rows,
+    .interleaved_weights = true,
+    .interleaved_dot = avx512_interleaved_dot,
+    .gemm = avx512_gemm,
+    .gemm_many = avx512_gemm_many,
+    .swiglu = swiglu_avx512,
+    .copy_finite = copy_finite_avx512,
+    .max_value = max_value_avx512,
+    .exp_shifted = exp_shifted_avx512,
+    .attend_tile = attn::attend_tile_avx512,
+};
+
+}  // namespace hearth
 
 #else  // not x86-64: no AVX-512 kernels
 

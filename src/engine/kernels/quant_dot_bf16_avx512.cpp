@@ -1,11 +1,16 @@
 // AVX512-BF16 level, row dots: BF16 weights against activations converted to BF16 once per
 // matmul call. One vdpbf16ps multiplies 32 weight/activation pairs and adds them into 16 F32
 // lanes, twice the products of an F32 FMA on widened weights, from half the activation bytes.
-// Only called at KernelLevel::kAvx512Bf16. Standard headers come before the target region,
-// as in quant_dot_avx2.cpp.
+// Only called when the avx512bf16 kernel table (at the end) or one falling back to it was
+// chosen. Standard headers come before the target region, as in quant_dot_avx2.cpp.
 #include <cstdint>
 
+#include "engine/kernels/activation.h"
+#include "engine/kernels/attention_tile.h"
+#include "engine/kernels/gemm.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/quant_dot.h"
+#include "engine/kernels/vector_ops.h"
 
 #if defined(__x86_64__)
 #include "engine/kernels/avx512bf16_begin.inc"
@@ -103,6 +108,57 @@ RowDotFn avx512bf16_row_dot(TensorType weight_type) {
 }  // namespace hearth
 
 #include "engine/kernels/avx512_end.inc"
+
+namespace hearth {
+
+void avx512bf16_quantize_activation_row(ActivationFormat format, const float* x, void* dst,
+                                        int64_t n) {
+  if (format == ActivationFormat::kBF16) {
+    avx512bf16_convert_row(x, static_cast<uint16_t*>(dst), n);
+    return;
+  }
+  avx512_quantize_activation_row(format, x, dst, n);
+}
+
+namespace {
+
+// BF16 weights in the file's layout go to the BF16 GEMM; everything else as at AVX-512.
+bool avx512bf16_gemm_first(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                           ThreadPool* pool) {
+  return avx512bf16_gemm(w, in, n_tokens, out, pool) ||
+         kAvx512Kernels.gemm(w, in, n_tokens, out, pool);
+}
+
+}  // namespace
+
+// The AVX-512 table plus BF16 activations for BF16 weights (row dots and GEMM); the rest,
+// attention included, is AVX-512's.
+const KernelTable kAvx512Bf16Kernels = {
+    .name = "avx512bf16",
+    .required = {.avx2 = true,
+                 .fma = true,
+                 .f16c = true,
+                 .avx512f = true,
+                 .avx512bw = true,
+                 .avx512vl = true,
+                 .avx512vnni = true,
+                 .avx512bf16 = true},
+    .fallback = &kAvx512Kernels,
+    .row_dot = avx512bf16_row_dot,
+    .bf16_activations = true,
+    .quantize_activation_row = avx512bf16_quantize_activation_row,
+    .q8_0_dot_4rows = avx512_q8_0_dot_4rows,
+    .interleaved_weights = true,
+    .gemm = avx512bf16_gemm_first,
+    .gemm_many = avx512_gemm_many,
+    .swiglu = swiglu_avx512,
+    .copy_finite = copy_finite_avx512,
+    .max_value = max_value_avx512,
+    .exp_shifted = exp_shifted_avx512,
+    .attend_tile = attn::attend_tile_avx512,
+};
+
+}  // namespace hearth
 
 #else  // not x86-64: no AVX512-BF16 kernels
 

@@ -1,11 +1,16 @@
 // Portable reference kernels for quantized-activation dot products, and activation
-// quantization. The SIMD kernels are tested against these.
+// quantization. The SIMD kernels are tested against these. Also the portable kernel table,
+// which every architecture has and every other table falls back to.
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
 
+#include "engine/kernels/activation.h"
+#include "engine/kernels/attention_tile.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/quant_dot.h"
+#include "engine/kernels/vector_ops.h"
 #include "engine/tensor/fp16.h"
 
 namespace hearth {
@@ -222,8 +227,8 @@ uint16_t to_bf16_like_hardware(float x) {
   return fp32_to_bf16(x);
 }
 
-ActivationFormat activation_format(TensorType weight_type, KernelLevel level) {
-  if (weight_type == TensorType::BF16 && level >= KernelLevel::kAvx512Bf16) {
+ActivationFormat activation_format(TensorType weight_type, const KernelTable& kernels) {
+  if (weight_type == TensorType::BF16 && kernels.bf16_activations) {
     return ActivationFormat::kBF16;
   }
   return activation_format(weight_type);
@@ -268,18 +273,6 @@ void quantize_activation_row(ActivationFormat format, const float* x, void* dst,
   }
 }
 
-void quantize_activation_row_at(ActivationFormat format, const float* x, void* dst, int64_t n,
-                                KernelLevel level) {
-  if (format == ActivationFormat::kBF16) {
-    if (level >= KernelLevel::kAvx512Bf16) {
-      return avx512bf16_convert_row(x, static_cast<uint16_t*>(dst), n);
-    }
-    return quantize_activation_row(format, x, dst, n);
-  }
-  if (level >= KernelLevel::kAvx512) return avx512_quantize_activation_row(format, x, dst, n);
-  quantize_activation_row(format, x, dst, n);
-}
-
 RowDotFn scalar_row_dot(TensorType weight_type) {
   switch (weight_type) {
     case TensorType::F32: return row_dot_f32;
@@ -301,19 +294,30 @@ RowDotFn scalar_bf16_act_row_dot(TensorType weight_type) {
   return weight_type == TensorType::BF16 ? row_dot_bf16_act : nullptr;
 }
 
-RowDotFn find_row_dot(TensorType weight_type, KernelLevel level) {
-  // The kernel must take the activations matmul prepares for this level.
-  if (activation_format(weight_type, level) == ActivationFormat::kBF16) {
-    if (RowDotFn fn = avx512bf16_row_dot(weight_type)) return fn;
-    return scalar_bf16_act_row_dot(weight_type);
+RowDotFn find_row_dot(TensorType weight_type, const KernelTable& kernels) {
+  // The kernel must take the activations matmul prepares for `kernels`: a fallback table
+  // that prepares others is passed over.
+  const ActivationFormat format = activation_format(weight_type, kernels);
+  for (const KernelTable* table = &kernels; table; table = table->fallback) {
+    if (!table->row_dot || activation_format(weight_type, *table) != format) continue;
+    if (RowDotFn fn = table->row_dot(weight_type)) return fn;
   }
-  if (level >= KernelLevel::kAvx512) {
-    if (RowDotFn fn = avx512_row_dot(weight_type)) return fn;
-  }
-  if (level >= KernelLevel::kAvx2) {
-    if (RowDotFn fn = avx2_row_dot(weight_type)) return fn;
-  }
-  return scalar_row_dot(weight_type);
+  return format == ActivationFormat::kBF16 ? scalar_bf16_act_row_dot(weight_type)
+                                           : scalar_row_dot(weight_type);
 }
+
+const KernelTable kPortableKernels = {
+    .name = "scalar",
+    .required = {},
+    .fallback = nullptr,
+    .row_dot = scalar_row_dot,
+    .quantize_activation_row = quantize_activation_row,
+    .interleaved_dot = scalar_interleaved_dot,
+    .swiglu = swiglu_portable,
+    .copy_finite = copy_finite_portable,
+    .max_value = max_value_portable,
+    .exp_shifted = exp_shifted_portable,
+    .attend_tile = attn::attend_tile_scalar,
+};
 
 }  // namespace hearth

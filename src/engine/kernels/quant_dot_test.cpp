@@ -6,8 +6,11 @@
 #include <cmath>
 #include <cstring>
 #include <random>
+#include <string_view>
 #include <vector>
 
+#include "engine/kernels/gemm.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/matmul.h"
 #include "engine/platform/thread_pool.h"
 #include "engine/tensor/fp16.h"
@@ -22,16 +25,17 @@ constexpr TensorType kAllTypes[] = {TensorType::F32,  TensorType::F16,  TensorTy
                                     TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
                                     TensorType::Q5_K, TensorType::Q6_K};
 
-std::vector<KernelLevel> simd_levels() {
-  std::vector<KernelLevel> levels;
-  const KernelLevel best = best_kernel_level(cpu_features());
-  if (best >= KernelLevel::kAvx2) levels.push_back(KernelLevel::kAvx2);
-  if (best >= KernelLevel::kAvx512) levels.push_back(KernelLevel::kAvx512);
+// The instruction sets with row-dot kernels of their own that this CPU runs.
+std::vector<std::string_view> simd_levels() {
+  std::vector<std::string_view> levels;
+  for (std::string_view name : {"avx2", "avx512"}) {
+    if (runnable_kernels(name)) levels.push_back(name);
+  }
   return levels;
 }
 
-RowDotFn level_kernel(TensorType type, KernelLevel level) {
-  return level == KernelLevel::kAvx512 ? avx512_row_dot(type) : avx2_row_dot(type);
+RowDotFn level_kernel(TensorType type, std::string_view level) {
+  return level == "avx512" ? avx512_row_dot(type) : avx2_row_dot(type);
 }
 
 bool is_integer_type(TensorType type) {
@@ -93,13 +97,12 @@ TEST(QuantDot, SimdIntegerSumsEqualScalarExactly) {
       for (int n_act = 1; n_act <= kMaxTokenTile; ++n_act) {
         float expected[kMaxTokenTile];
         scalar_row_dot(type)(n, c.weights.data(), c.acts.data(), c.act_stride, n_act, expected);
-        for (KernelLevel level : levels) {
+        for (std::string_view level : levels) {
           float got[kMaxTokenTile];
           level_kernel(type, level)(n, c.weights.data(), c.acts.data(), c.act_stride, n_act, got);
           for (int t = 0; t < n_act; ++t) {
-            ASSERT_EQ(got[t], expected[t])
-                << tensor_type_name(type) << " " << kernel_level_name(level) << " seed " << seed
-                << " tile " << n_act << " token " << t;
+            ASSERT_EQ(got[t], expected[t]) << tensor_type_name(type) << " " << level << " seed "
+                                           << seed << " tile " << n_act << " token " << t;
           }
         }
       }
@@ -109,7 +112,7 @@ TEST(QuantDot, SimdIntegerSumsEqualScalarExactly) {
 
 // The 4-row Q8_0 kernel against the scalar row kernel, bit for bit on exact cases.
 TEST(QuantDot, Q8_0FourRowKernelEqualsScalarExactly) {
-  if (best_kernel_level(cpu_features()) < KernelLevel::kAvx512) GTEST_SKIP() << "no AVX-512";
+  if (!runnable_kernels("avx512")) GTEST_SKIP() << "no AVX-512";
   const int64_t n = 512;
   const int64_t stride = row_bytes(traits(TensorType::Q8_0), n);
   for (uint32_t seed = 0; seed < 10; ++seed) {
@@ -159,7 +162,7 @@ TEST(QuantDot, SimdMatchesScalarOnRealisticData) {
       }
       float expected[kMaxTokenTile];
       scalar_row_dot(type)(n, w.data(), acts.data(), stride, kMaxTokenTile, expected);
-      for (KernelLevel level : levels) {
+      for (std::string_view level : levels) {
         for (int n_act = 1; n_act <= kMaxTokenTile; ++n_act) {
           float got[kMaxTokenTile];
           level_kernel(type, level)(n, w.data(), acts.data(), stride, n_act, got);
@@ -167,7 +170,7 @@ TEST(QuantDot, SimdMatchesScalarOnRealisticData) {
             double magnitude = 0;
             for (int64_t k = 0; k < n; ++k) magnitude += std::fabs(wf[k] * x[t * n + k]);
             ASSERT_NEAR(got[t], expected[t], 1e-5 * magnitude)
-                << tensor_type_name(type) << " " << kernel_level_name(level) << " n " << n;
+                << tensor_type_name(type) << " " << level << " n " << n;
           }
         }
       }
@@ -189,7 +192,7 @@ TEST(QuantDot, FloatKernelsHandleTails) {
       quantize_row(type, wf.data(), w.data(), n);
       float expected[kMaxTokenTile];
       scalar_row_dot(type)(n, w.data(), x.data(), n * sizeof(float), kMaxTokenTile, expected);
-      for (KernelLevel level : levels) {
+      for (std::string_view level : levels) {
         float got[kMaxTokenTile];
         level_kernel(type, level)(n, w.data(), x.data(), n * sizeof(float), kMaxTokenTile, got);
         for (int t = 0; t < kMaxTokenTile; ++t) {
@@ -201,12 +204,12 @@ TEST(QuantDot, FloatKernelsHandleTails) {
   }
 }
 
-// Whole matmuls: every level against the scalar level, odd shapes, with and without a pool.
+// Whole matmuls: every table this CPU runs against the portable one, odd shapes, with and
+// without a pool.
 TEST(QuantDot, MatmulLevelsAgree) {
   std::mt19937 rng(3);
   std::normal_distribution<float> dist(0.0f, 1.0f);
   ThreadPool pool(2);
-  const KernelLevel best = best_kernel_level(cpu_features());
   for (TensorType type : kAllTypes) {
     const int64_t rows = 45, cols = 512;
     std::vector<float> wf(rows * cols);
@@ -221,14 +224,15 @@ TEST(QuantDot, MatmulLevelsAgree) {
       std::vector<float> x(n_tokens * cols);
       for (auto& v : x) v = dist(rng);
       std::vector<float> expected(n_tokens * rows), got(n_tokens * rows);
-      matmul_at_level(matrix, x.data(), n_tokens, expected.data(), nullptr, KernelLevel::kScalar);
-      for (int level = 1; level <= static_cast<int>(best); ++level) {
-        matmul_at_level(matrix, x.data(), n_tokens, got.data(), &pool,
-                        static_cast<KernelLevel>(level));
-        // That level rounds the activations of BF16 weights to BF16: by up to 2^-9 each, so
-        // the sums by up to 2^-9 of sum |w * x| (bf16_dot_test.cpp tests it more closely).
-        const bool bf16_acts =
-            activation_format(type, static_cast<KernelLevel>(level)) == ActivationFormat::kBF16;
+      matmul_with_kernels(matrix, x.data(), n_tokens, expected.data(), nullptr, kPortableKernels);
+      for (const KernelTable* table : kernel_tables()) {
+        if (table == &kPortableKernels || !cpu_features().has_all(table->required)) continue;
+        const std::string_view level = table->name;
+        matmul_with_kernels(matrix, x.data(), n_tokens, got.data(), &pool, *table);
+        // Tables with bf16_activations round the activations of BF16 weights to BF16: by up to
+        // 2^-9 each, so the sums by up to 2^-9 of sum |w * x| (bf16_dot_test.cpp tests it more
+        // closely).
+        const bool bf16_acts = activation_format(type, *table) == ActivationFormat::kBF16;
         for (size_t i = 0; i < got.size(); ++i) {
           double bound = 1e-4 * (1 + std::fabs(expected[i]));
           if (bf16_acts) {
@@ -250,7 +254,7 @@ TEST(QuantDot, MatmulLevelsAgree) {
 // The vector activation quantizer must give the scalar one's bytes exactly: codes, d, and
 // the sums (ds, bsums), for ordinary values, ties, a zero block and a huge element.
 TEST(QuantDot, VectorActivationQuantizerMatchesScalar) {
-  if (best_kernel_level(cpu_features()) < KernelLevel::kAvx512) GTEST_SKIP() << "no AVX-512";
+  if (!runnable_kernels("avx512")) GTEST_SKIP() << "no AVX-512";
   std::mt19937 rng(9);
   std::normal_distribution<float> dist(0.0f, 3.0f);
   const int64_t n = 1024;
@@ -262,48 +266,97 @@ TEST(QuantDot, VectorActivationQuantizerMatchesScalar) {
   for (ActivationFormat format : {ActivationFormat::kQ8, ActivationFormat::kQ8K}) {
     const size_t bytes = activation_row_bytes(format, n);
     std::vector<uint8_t> scalar(bytes), simd(bytes);
-    quantize_activation_row_at(format, x.data(), scalar.data(), n, KernelLevel::kScalar);
-    quantize_activation_row_at(format, x.data(), simd.data(), n, KernelLevel::kAvx512);
+    kPortableKernels.quantize_activation_row(format, x.data(), scalar.data(), n);
+    runnable_kernels("avx512")->quantize_activation_row(format, x.data(), simd.data(), n);
     EXPECT_EQ(0, std::memcmp(scalar.data(), simd.data(), bytes));
   }
 }
 
-TEST(Cpu, LevelsAndNames) {
-  EXPECT_EQ(parse_kernel_level("scalar"), KernelLevel::kScalar);
-  EXPECT_EQ(parse_kernel_level("avx2"), KernelLevel::kAvx2);
-  EXPECT_EQ(parse_kernel_level("avx512"), KernelLevel::kAvx512);
-  EXPECT_EQ(parse_kernel_level("avx512bf16"), KernelLevel::kAvx512Bf16);
-  EXPECT_EQ(parse_kernel_level("amx"), KernelLevel::kAmx);
-  EXPECT_EQ(parse_kernel_level("sse"), std::nullopt);
-  for (auto level : {KernelLevel::kScalar, KernelLevel::kAvx2, KernelLevel::kAvx512,
-                     KernelLevel::kAvx512Bf16, KernelLevel::kAmx}) {
-    EXPECT_EQ(parse_kernel_level(kernel_level_name(level)), level);
+TEST(Cpu, TablesAndNames) {
+  const auto tables = kernel_tables();
+  ASSERT_FALSE(tables.empty());
+  EXPECT_EQ(tables.back(), &kPortableKernels);  // the last resort
+  for (const KernelTable* table : tables) {
+    EXPECT_EQ(find_kernels(table->name), table);
+    // Whole-call entries are complete in every table; per-type lookups end at portable.
+    EXPECT_NE(table->quantize_activation_row, nullptr) << table->name;
+    EXPECT_NE(table->swiglu, nullptr) << table->name;
+    EXPECT_NE(table->copy_finite, nullptr) << table->name;
+    EXPECT_NE(table->max_value, nullptr) << table->name;
+    EXPECT_NE(table->exp_shifted, nullptr) << table->name;
+    EXPECT_NE(table->attend_tile, nullptr) << table->name;
+    const KernelTable* last = table;
+    while (last->fallback) last = last->fallback;
+    EXPECT_EQ(last, &kPortableKernels) << table->name;
   }
-  EXPECT_LE(active_kernel_level(), best_kernel_level(cpu_features()));
-  CpuFeatures none;
-  EXPECT_EQ(best_kernel_level(none), KernelLevel::kScalar);
+  EXPECT_EQ(find_kernels("sse"), nullptr);
+  EXPECT_EQ(kPortableKernels.name, "scalar");
+  EXPECT_FALSE(kPortableKernels.interleaved_weights);
+  EXPECT_EQ(best_kernels(CpuFeatures{}).name, "scalar");
+  EXPECT_TRUE(cpu_features().has_all(active_kernels().required));
+  std::printf("  cpu: %s; best table %s, active %s\n", cpu_features().describe().c_str(),
+              std::string(best_kernels(cpu_features()).name).c_str(),
+              std::string(active_kernels().name).c_str());
+}
+
+#if defined(__x86_64__)
+// The x86 tables are chosen as the ordered levels were: each needs the features of the one
+// below it plus its own.
+TEST(Cpu, X86TablesFollowTheFeatures) {
+  for (const char* name : {"scalar", "avx2", "avx512", "avx512bf16", "amx"}) {
+    ASSERT_NE(find_kernels(name), nullptr) << name;
+  }
   CpuFeatures avx2;
   avx2.avx2 = avx2.fma = avx2.f16c = true;
-  EXPECT_EQ(best_kernel_level(avx2), KernelLevel::kAvx2);
+  EXPECT_EQ(best_kernels(avx2).name, "avx2");
   CpuFeatures avx512 = avx2;
   avx512.avx512f = avx512.avx512bw = avx512.avx512vl = avx512.avx512vnni = true;
-  EXPECT_EQ(best_kernel_level(avx512), KernelLevel::kAvx512);
+  EXPECT_EQ(best_kernels(avx512).name, "avx512");
   CpuFeatures bf16_without_avx512 = avx2;
   bf16_without_avx512.avx512bf16 = true;
-  EXPECT_EQ(best_kernel_level(bf16_without_avx512), KernelLevel::kAvx2);
+  EXPECT_EQ(best_kernels(bf16_without_avx512).name, "avx2");
   CpuFeatures avx512bf16 = avx512;
   avx512bf16.avx512bf16 = true;
-  EXPECT_EQ(best_kernel_level(avx512bf16), KernelLevel::kAvx512Bf16);
+  EXPECT_EQ(best_kernels(avx512bf16).name, "avx512bf16");
   CpuFeatures amx = avx512bf16;
   amx.amx_tile = amx.amx_int8 = true;
-  EXPECT_EQ(best_kernel_level(amx), KernelLevel::kAmx);
+  EXPECT_EQ(best_kernels(amx).name, "amx");
   CpuFeatures tiles_without_int8 = avx512bf16;
   tiles_without_int8.amx_tile = true;
-  EXPECT_EQ(best_kernel_level(tiles_without_int8), KernelLevel::kAvx512Bf16);
-  std::printf("  cpu: %s; best level %s, active %s\n", cpu_features().describe().c_str(),
-              std::string(kernel_level_name(best_kernel_level(cpu_features()))).c_str(),
-              std::string(kernel_level_name(active_kernel_level())).c_str());
+  EXPECT_EQ(best_kernels(tiles_without_int8).name, "avx512bf16");
+  // HEARTH_KERNELS starts the search lower, and a table the CPU lacks falls to one it has.
+  EXPECT_EQ(best_kernels(amx, find_kernels("avx512")).name, "avx512");
+  EXPECT_EQ(best_kernels(amx, find_kernels("scalar")).name, "scalar");
+  EXPECT_EQ(best_kernels(avx2, find_kernels("amx")).name, "avx2");
+  // Capabilities callers ask for instead of comparing levels.
+  EXPECT_FALSE(find_kernels("avx2")->interleaved_weights);
+  for (const char* name : {"avx512", "avx512bf16", "amx"}) {
+    EXPECT_TRUE(find_kernels(name)->interleaved_weights) << name;
+  }
+  EXPECT_EQ(find_kernels("avx2")->gemm_many, nullptr);
+  EXPECT_EQ(kPortableKernels.gemm, nullptr);
+  EXPECT_EQ(find_kernels("amx")->self_test, amx_self_test);
 }
+
+// Every table picks the row-dot kernel the ordered levels picked, for every type: the best
+// one at or below it, BF16 activations from avx512bf16 up.
+TEST(Cpu, X86TablesPickTheLevelsRowDots) {
+  const auto old_rule = [](TensorType type, std::string_view level) -> RowDotFn {
+    const bool at_least_bf16 = level == "avx512bf16" || level == "amx";
+    const bool at_least_avx512 = at_least_bf16 || level == "avx512";
+    if (at_least_bf16 && type == TensorType::BF16) return avx512bf16_row_dot(type);
+    if (at_least_avx512 && avx512_row_dot(type)) return avx512_row_dot(type);
+    if (level != "scalar" && avx2_row_dot(type)) return avx2_row_dot(type);
+    return scalar_row_dot(type);
+  };
+  for (const KernelTable* table : kernel_tables()) {
+    for (TensorType type : kAllTypes) {
+      EXPECT_EQ(find_row_dot(type, *table), old_rule(type, table->name))
+          << table->name << " " << tensor_type_name(type);
+    }
+  }
+}
+#endif
 
 }  // namespace
 }  // namespace hearth

@@ -9,8 +9,8 @@
 // NaN stays NaN.
 //
 // The functions carry their own target attributes, so this header can be included anywhere;
-// call them only from code compiled for (a superset of) that target after cpu.h confirmed the
-// extensions.
+// call them only from code compiled for (a superset of) that target after the chosen kernel table
+// (kernel_table.h) confirmed the extensions.
 #pragma once
 
 #if defined(__x86_64__)

@@ -10,7 +10,7 @@
 #include <limits>
 #include <vector>
 
-#include "engine/kernels/cpu.h"
+#include "engine/kernels/kernel_table.h"
 
 #if defined(__x86_64__)
 
@@ -40,9 +40,8 @@ using ExpArray = void (*)(const float*, float*, size_t);
 
 std::vector<std::pair<const char*, ExpArray>> exp_levels() {
   std::vector<std::pair<const char*, ExpArray>> levels;
-  const KernelLevel best = best_kernel_level(cpu_features());
-  if (best >= KernelLevel::kAvx2) levels.emplace_back("avx2", exp_avx2_array);
-  if (best >= KernelLevel::kAvx512) levels.emplace_back("avx512", exp_avx512_array);
+  if (runnable_kernels("avx2")) levels.emplace_back("avx2", exp_avx2_array);
+  if (runnable_kernels("avx512")) levels.emplace_back("avx512", exp_avx512_array);
   return levels;
 }
 

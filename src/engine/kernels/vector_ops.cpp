@@ -4,22 +4,22 @@
 #include <cmath>
 #include <limits>
 
-#include "engine/kernels/cpu.h"
+#include "engine/kernels/kernel_table.h"
 
 namespace hearth {
 namespace {
 
 constexpr float kMinusInf = -std::numeric_limits<float>::infinity();
 
-#if defined(__x86_64__)
 }  // namespace
 }  // namespace hearth
+
+#if defined(__x86_64__)
 
 #include "engine/kernels/avx512_begin.inc"
 #include "engine/kernels/vec_math.h"
 
 namespace hearth {
-namespace {
 
 // The tails avoid std::max and std::isnan: template code instantiated inside this region
 // could be the copy the linker keeps for the whole program.
@@ -65,54 +65,43 @@ double exp_shifted_avx512(const float* x, int64_t n, float shift, float scale, f
   return total;
 }
 
-}  // namespace
 }  // namespace hearth
 
 #include "engine/kernels/avx512_end.inc"
 
+#endif
+
 namespace hearth {
-namespace {
 
-bool use_avx512() {
-  return active_kernel_level() >= KernelLevel::kAvx512;
-}
-
-#else
-
-bool use_avx512() {
-  return false;
-}
-
-#endif
-
-}  // namespace
-
-void copy_finite(const float* in, float* out, int64_t n) {
-#if defined(__x86_64__)
-  if (use_avx512()) return copy_finite_avx512(in, out, n);
-#endif
+void copy_finite_portable(const float* in, float* out, int64_t n) {
   for (int64_t i = 0; i < n; ++i) out[i] = std::isnan(in[i]) ? kMinusInf : in[i];
 }
 
-float max_value(const float* x, int64_t n) {
-#if defined(__x86_64__)
-  if (use_avx512()) return max_value_avx512(x, n);
-#endif
+float max_value_portable(const float* x, int64_t n) {
   float result = kMinusInf;
   for (int64_t i = 0; i < n; ++i) result = std::max(result, x[i]);
   return result;
 }
 
-double exp_shifted(const float* x, int64_t n, float shift, float scale, float* out) {
-#if defined(__x86_64__)
-  if (use_avx512()) return exp_shifted_avx512(x, n, shift, scale, out);
-#endif
+double exp_shifted_portable(const float* x, int64_t n, float shift, float scale, float* out) {
   double total = 0;
   for (int64_t i = 0; i < n; ++i) {
     out[i] = std::exp((x[i] - shift) * scale);
     total += out[i];
   }
   return total;
+}
+
+void copy_finite(const float* in, float* out, int64_t n) {
+  active_kernels().copy_finite(in, out, n);
+}
+
+float max_value(const float* x, int64_t n) {
+  return active_kernels().max_value(x, n);
+}
+
+double exp_shifted(const float* x, int64_t n, float shift, float scale, float* out) {
+  return active_kernels().exp_shifted(x, n, shift, scale, out);
 }
 
 }  // namespace hearth

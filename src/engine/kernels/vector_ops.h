@@ -20,4 +20,13 @@ float max_value(const float* x, int64_t n);
 // the sum is accumulated in double either way.
 double exp_shifted(const float* x, int64_t n, float shift, float scale, float* out);
 
+// The same per instruction set, for the kernel tables (kernel_table.h); the AVX-512 ones
+// exist on x86 only and need that table's features.
+void copy_finite_portable(const float* in, float* out, int64_t n);
+float max_value_portable(const float* x, int64_t n);
+double exp_shifted_portable(const float* x, int64_t n, float shift, float scale, float* out);
+void copy_finite_avx512(const float* in, float* out, int64_t n);
+float max_value_avx512(const float* x, int64_t n);
+double exp_shifted_avx512(const float* x, int64_t n, float shift, float scale, float* out);
+
 }  // namespace hearth

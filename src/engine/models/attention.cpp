@@ -1,5 +1,5 @@
-// Scheduling of the attention tiles and the scalar kernel; the SIMD kernels are in
-// attention_x86.cpp.
+// Scheduling of the attention tiles; the tile kernels are the kernel tables'
+// (kernels/attention_tile.h).
 #include "engine/models/attention.h"
 
 #include <algorithm>
@@ -7,114 +7,13 @@
 #include <cstring>
 #include <vector>
 
+#include "engine/kernels/kernel_table.h"
 #include "engine/platform/thread_pool.h"
-#include "engine/tensor/fp16.h"
-#include "engine/tensor/quant_blocks.h"
 
 namespace hearth::models {
 namespace attention_detail {
-namespace scalar {
-namespace {
-
-// One-lane "vectors": the tile code is shared with the SIMD levels, and the compiler is free
-// to vectorize the plain loops it becomes (it may not reorder sums without -ffast-math).
-using Vec = float;
-constexpr int64_t kW = 1;
-constexpr int kScoreRows = 4;
-constexpr int kScoreVecs = 8;
-constexpr int kPvRows = 4;
-constexpr int kPvVecs = 4;
-
-Vec vzero() {
-  return 0.0f;
-}
-Vec vset(float x) {
-  return x;
-}
-Vec vload(const float* p) {
-  return *p;
-}
-void vstore(float* p, Vec x) {
-  *p = x;
-}
-Vec vfma(Vec a, Vec b, Vec c) {
-  return a * b + c;
-}
-Vec vadd(Vec a, Vec b) {
-  return a + b;
-}
-Vec vmul(Vec a, Vec b) {
-  return a * b;
-}
-Vec vsub(Vec a, Vec b) {
-  return a - b;
-}
-Vec vmax(Vec a, Vec b) {
-  return std::max(a, b);
-}
-Vec vexp(Vec x) {
-  return std::exp(x);
-}
-float hmax(Vec x) {
-  return x;
-}
-float hsum(Vec x) {
-  return x;
-}
-Vec mask_outside(Vec x, int64_t lo, int64_t hi) {
-  return lo <= 0 && hi > 0 ? x : -INFINITY;
-}
-Vec zero_if_neg_inf(Vec x) {
-  return x == -INFINITY ? 0.0f : x;
-}
-
-void transpose_rows(Vec (&r)[1], float* dst, int64_t) {
-  *dst = r[0];
-}
-
-Vec load_f16(const uint16_t* p) {
-  return fp16_to_fp32(*p);
-}
-
-template <KvCacheType kType>
-void convert_row(const uint8_t* row, int64_t n, float* out) {
-  if constexpr (kType == KvCacheType::kF32) {
-    std::memcpy(out, row, static_cast<size_t>(n) * sizeof(float));
-  } else if constexpr (kType == KvCacheType::kF16) {
-    const auto* h = reinterpret_cast<const uint16_t*>(row);
-    for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(h[i]);
-  } else {
-    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
-    for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
-      const float d = fp16_to_fp32(blocks[b].d);
-      for (int i = 0; i < kLegacyBlock; ++i) out[b * kLegacyBlock + i] = d * blocks[b].qs[i];
-    }
-  }
-}
-
-#include "engine/models/attend_tile.inc"
-
-}  // namespace
-}  // namespace scalar
-
-void attend_tile_scalar(const TileSpan& span) {
-  scalar::attend_tile(span);
-}
 
 namespace {
-
-using AttendFn = void (*)(const TileSpan&);
-
-AttendFn attend_for_level(KernelLevel level) {
-  switch (level) {
-    case KernelLevel::kAmx:         // nor does AMX (prompt GEMM only)
-    case KernelLevel::kAvx512Bf16:  // the BF16 level adds nothing to attention
-    case KernelLevel::kAvx512: return attend_tile_avx512;
-    case KernelLevel::kAvx2: return attend_tile_avx2;
-    case KernelLevel::kScalar: break;
-  }
-  return attend_tile_scalar;
-}
 
 // Keys per chunk below which splitting a query block's keys over threads does not pay.
 constexpr int64_t kMinChunkKeys = 256;
@@ -132,9 +31,10 @@ struct QueryBlock {
 
 }  // namespace
 
-void attention_at(KernelLevel level, const HyperParams& hp, std::span<const SequenceBatch> seqs,
-                  int64_t layer, ForwardScratch& s, float* out, ThreadPool* pool) {
-  const AttendFn attend = attend_for_level(level);
+void attention_with_kernels(const KernelTable& kernels, const HyperParams& hp,
+                            std::span<const SequenceBatch> seqs, int64_t layer, ForwardScratch& s,
+                            float* out, ThreadPool* pool) {
+  const AttendTileFn attend = kernels.attend_tile;
   const auto n_tokens = static_cast<int64_t>(s.row_pos.size());
   if (n_tokens == 0) return;
   const int64_t hd = hp.head_dim;
@@ -264,7 +164,7 @@ void attention_at(KernelLevel level, const HyperParams& hp, std::span<const Sequ
 
 void attention(const HyperParams& hp, std::span<const SequenceBatch> seqs, int64_t layer,
                ForwardScratch& s, float* out, ThreadPool* pool) {
-  attention_detail::attention_at(active_kernel_level(), hp, seqs, layer, s, out, pool);
+  attention_detail::attention_with_kernels(active_kernels(), hp, seqs, layer, s, out, pool);
 }
 
 }  // namespace hearth::models

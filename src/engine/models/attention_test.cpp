@@ -1,4 +1,4 @@
-// Attention at every kernel level the CPU has against a direct two-pass softmax in double
+// Attention with every kernel table the CPU runs against a direct two-pass softmax in double
 // over the cached rows as stored: prefill tiles (lengths around the tile sizes, GQA ratios
 // 1/4/7, with and without a sliding window), decode batches whose keys are split into
 // chunks, and mixed batches, for each cache type.
@@ -11,20 +11,21 @@
 #include <random>
 #include <vector>
 
-#include "engine/kernels/cpu.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/models/kv_cache.h"
 #include "engine/platform/thread_pool.h"
 
 namespace hearth::models {
 namespace {
 
-using attention_detail::attention_at;
+using attention_detail::attention_with_kernels;
 
-std::vector<KernelLevel> levels() {
-  std::vector<KernelLevel> out = {KernelLevel::kScalar};
-  const KernelLevel best = best_kernel_level(cpu_features());
-  if (best >= KernelLevel::kAvx2) out.push_back(KernelLevel::kAvx2);
-  if (best >= KernelLevel::kAvx512) out.push_back(KernelLevel::kAvx512);
+// The tables with a tile of their own (those above avx512 reuse its tile).
+std::vector<const KernelTable*> tables() {
+  std::vector<const KernelTable*> out = {&kPortableKernels};
+  for (const char* name : {"avx2", "avx512"}) {
+    if (const KernelTable* table = runnable_kernels(name)) out.push_back(table);
+  }
   return out;
 }
 
@@ -43,10 +44,10 @@ struct SeqSpec {
   int64_t n_new = 1;
 };
 
-std::string describe(KernelLevel level, const Shape& c) {
-  return std::string(kernel_level_name(level)) + " type " +
-         std::to_string(static_cast<int>(c.type)) + " hd " + std::to_string(c.hd) + " group " +
-         std::to_string(c.group) + " swa " + std::to_string(c.n_swa);
+std::string describe(const KernelTable& kernels, const Shape& c) {
+  return std::string(kernels.name) + " type " + std::to_string(static_cast<int>(c.type)) + " hd " +
+         std::to_string(c.hd) + " group " + std::to_string(c.group) + " swa " +
+         std::to_string(c.n_swa);
 }
 
 void check(const Shape& c, const std::vector<SeqSpec>& specs, ThreadPool* pool, uint32_t seed) {
@@ -113,14 +114,14 @@ void check(const Shape& c, const std::vector<SeqSpec>& specs, ThreadPool* pool, 
   }
 
   std::vector<float> out(static_cast<size_t>(n_tokens * q_dim));
-  for (const KernelLevel level : levels()) {
+  for (const KernelTable* table : tables()) {
     std::fill(out.begin(), out.end(), NAN);
-    attention_at(level, hp, seqs, 0, s, out.data(), pool);
+    attention_with_kernels(*table, hp, seqs, 0, s, out.data(), pool);
     int failures = 0;
     for (int64_t i = 0; i < n_tokens * q_dim && failures < 5; ++i) {
       if (std::abs(out[i] - expected[i]) <= 2e-5) continue;
       ++failures;
-      ADD_FAILURE() << describe(level, c) << " token " << i / q_dim << " head " << i % q_dim / c.hd
+      ADD_FAILURE() << describe(*table, c) << " token " << i / q_dim << " head " << i % q_dim / c.hd
                     << " dim " << i % c.hd << ": " << out[i] << " vs " << expected[i];
     }
   }

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "engine/gguf/gguf.h"
-#include "engine/kernels/cpu.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/kernels/matmul.h"
 #include "engine/models/arch_table.h"
 #include "engine/tensor/huge_page_buffer.h"
@@ -108,8 +108,8 @@ Result<ModelWeights> load_model_weights(const gguf::File& file);
 // releases the file pages they were read from (when w.source_file_backed), so the process
 // holds each weight once. The memory is
 // a HugePageBuffer (w.rewritten), which the caller may move into huge pages later. Returns the
-// bytes rewritten (0 below AVX-512, which has no kernels for it). Call before the weights are
-// shared between threads.
-int64_t repack_weights(ModelWeights& w, KernelLevel level);
+// bytes rewritten (0 unless `kernels` has interleaved_weights: the other tables have no
+// kernels for the layout). Call before the weights are shared between threads.
+int64_t repack_weights(ModelWeights& w, const KernelTable& kernels);
 
 }  // namespace hearth::models

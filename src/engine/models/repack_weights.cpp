@@ -32,8 +32,8 @@ int64_t matrix_bytes(const WeightMatrix& m) {
 
 }  // namespace
 
-int64_t repack_weights(ModelWeights& w, KernelLevel level) {
-  if (level < KernelLevel::kAvx512) return 0;
+int64_t repack_weights(ModelWeights& w, const KernelTable& kernels) {
+  if (!kernels.interleaved_weights) return 0;
   std::vector<WeightMatrix*> chosen;
   int64_t total = 0;
   for (WeightMatrix* m : all_matrices(w)) {

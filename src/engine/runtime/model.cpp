@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "engine/gguf/gguf.h"
+#include "engine/kernels/kernel_table.h"
 #include "engine/models/model_weights.h"
 #include "engine/models/str_cat.h"
 #include "engine/platform/thread.h"
@@ -84,7 +85,7 @@ Result<std::shared_ptr<Model>> Model::from_gguf(gguf::File file, const std::stri
   if (!weights) return with_context(label, weights.error());
   state->weights = std::move(*weights);
   if (enabled_unless_zero("HEARTH_REPACK_WEIGHTS")) {
-    models::repack_weights(state->weights, active_kernel_level());
+    models::repack_weights(state->weights, active_kernels());
   }
   state->huge_pages = enabled_unless_zero("HEARTH_HUGE_PAGES");
   auto tokenizer = Tokenizer::from_gguf(state->file);

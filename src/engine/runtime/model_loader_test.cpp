@@ -249,8 +249,10 @@ TEST(RepackWeights, InterleavesQuantizedMatricesWithoutChangingThem) {
     auto loaded = models::load_model_weights(*file);
     ASSERT_TRUE(loaded.has_value());
     models::ModelWeights before = *loaded;
-    EXPECT_EQ(models::repack_weights(*loaded, KernelLevel::kAvx2), 0);  // no kernels there
-    const int64_t rewritten = models::repack_weights(*loaded, KernelLevel::kAvx512);
+    const KernelTable* interleaving = find_kernels("avx512");
+    if (!interleaving) GTEST_SKIP() << "no table of this architecture reads the layout";
+    EXPECT_EQ(models::repack_weights(*loaded, kPortableKernels), 0);  // no kernels there
+    const int64_t rewritten = models::repack_weights(*loaded, *interleaving);
     const models::ModelWeights& after = *loaded;
     if (before.tied_output) {
       EXPECT_EQ(after.output.data, after.token_embd.data);  // one copy

@@ -1,13 +1,13 @@
-// AVX2 and AVX-512 instances of the attention tile (attend_tile.inc), only called after
-// cpu.h confirmed the extensions. Standard headers come before the target pragmas so no
+// AVX2 and AVX-512 instances of the attention tile (attention_tile.inc), only called through
+// a kernel table whose features the CPU has. Standard headers come before the target pragmas so no
 // library code is compiled for the wider instruction sets.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 
+#include "engine/kernels/attention_tile.h"
 #include "engine/kernels/vec_math.h"
-#include "engine/models/attention.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant_blocks.h"
 
@@ -21,7 +21,7 @@
 #pragma GCC target("avx2,fma,f16c")
 #endif
 
-namespace hearth::models::attention_detail {
+namespace hearth::attn {
 namespace avx2 {
 namespace {
 
@@ -147,7 +147,7 @@ void convert_row(const uint8_t* row, int64_t n, float* out) {
   }
 }
 
-#include "engine/models/attend_tile.inc"
+#include "engine/kernels/attention_tile.inc"
 
 }  // namespace
 }  // namespace avx2
@@ -156,7 +156,7 @@ void attend_tile_avx2(const TileSpan& span) {
   avx2::attend_tile(span);
 }
 
-}  // namespace hearth::models::attention_detail
+}  // namespace hearth::attn
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -172,7 +172,7 @@ void attend_tile_avx2(const TileSpan& span) {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-namespace hearth::models::attention_detail {
+namespace hearth::attn {
 namespace avx512 {
 namespace {
 
@@ -307,7 +307,7 @@ void convert_row(const uint8_t* row, int64_t n, float* out) {
   }
 }
 
-#include "engine/models/attend_tile.inc"
+#include "engine/kernels/attention_tile.inc"
 
 }  // namespace
 }  // namespace avx512
@@ -316,7 +316,7 @@ void attend_tile_avx512(const TileSpan& span) {
   avx512::attend_tile(span);
 }
 
-}  // namespace hearth::models::attention_detail
+}  // namespace hearth::attn
 
 #if defined(__clang__)
 #pragma clang attribute pop
@@ -324,16 +324,5 @@ void attend_tile_avx512(const TileSpan& span) {
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
 #endif
-
-#else  // not x86-64: the scalar tile serves every level
-
-namespace hearth::models::attention_detail {
-void attend_tile_avx2(const TileSpan& span) {
-  attend_tile_scalar(span);
-}
-void attend_tile_avx512(const TileSpan& span) {
-  attend_tile_scalar(span);
-}
-}  // namespace hearth::models::attention_detail
 
 #endif

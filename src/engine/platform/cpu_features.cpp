@@ -1,8 +1,7 @@
-#include "engine/kernels/cpu.h"
+#include "engine/platform/cpu_features.h"
 
-#include <algorithm>
 #include <cstdint>
-#include <cstdlib>
+#include <iterator>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -13,16 +12,33 @@
 #include <unistd.h>
 #endif
 
-#include <cstdio>
-
-#include "engine/kernels/gemm.h"
-
 namespace hearth {
 namespace {
 
+// Every flag, so that describe() and has_all() cannot miss one added later.
+struct NamedFeature {
+  bool CpuFeatures::*flag;
+  const char* name;
+};
+constexpr NamedFeature kFeatures[] = {
+    {&CpuFeatures::avx2, "avx2"},
+    {&CpuFeatures::fma, "fma"},
+    {&CpuFeatures::f16c, "f16c"},
+    {&CpuFeatures::avx512f, "avx512f"},
+    {&CpuFeatures::avx512bw, "avx512bw"},
+    {&CpuFeatures::avx512vl, "avx512vl"},
+    {&CpuFeatures::avx512vnni, "avx512vnni"},
+    {&CpuFeatures::avx512bf16, "avx512bf16"},
+    {&CpuFeatures::amx_tile, "amx-tile"},
+    {&CpuFeatures::amx_int8, "amx-int8"},
+    {&CpuFeatures::amx_bf16, "amx-bf16"},
+};
+static_assert(sizeof(CpuFeatures) == std::size(kFeatures) * sizeof(bool),
+              "a CpuFeatures flag is missing from kFeatures");
+
 // Linux hands out the AMX tile data state (8 KiB per thread) only to processes that ask for
 // it; a tile instruction without the permission faults.
-bool os_grants_amx() {
+[[maybe_unused]] bool os_grants_amx() {
 #if defined(__linux__) && defined(__x86_64__)
   constexpr long kXfeatureXtileData = 18;  // the XSAVE state component of the tile data
   return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, kXfeatureXtileData) == 0;
@@ -85,77 +101,26 @@ CpuFeatures detect() {
 
 }  // namespace
 
+bool CpuFeatures::has_all(const CpuFeatures& required) const {
+  for (const NamedFeature& f : kFeatures) {
+    if (required.*f.flag && !(this->*f.flag)) return false;
+  }
+  return true;
+}
+
 std::string CpuFeatures::describe() const {
   std::string out;
-  auto add = [&](bool present, const char* name) {
-    if (!present) return;
+  for (const NamedFeature& f : kFeatures) {
+    if (!(this->*f.flag)) continue;
     if (!out.empty()) out += ' ';
-    out += name;
-  };
-  add(avx2, "avx2");
-  add(fma, "fma");
-  add(f16c, "f16c");
-  add(avx512f, "avx512f");
-  add(avx512bw, "avx512bw");
-  add(avx512vl, "avx512vl");
-  add(avx512vnni, "avx512vnni");
-  add(avx512bf16, "avx512bf16");
-  add(amx_tile, "amx-tile");
-  add(amx_int8, "amx-int8");
-  add(amx_bf16, "amx-bf16");
+    out += f.name;
+  }
   return out.empty() ? "none" : out;
 }
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = detect();
   return features;
-}
-
-KernelLevel best_kernel_level(const CpuFeatures& f) {
-  if (!(f.avx2 && f.fma && f.f16c)) return KernelLevel::kScalar;
-  if (f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) {
-    if (!f.avx512bf16) return KernelLevel::kAvx512;
-    return f.amx_tile && f.amx_int8 ? KernelLevel::kAmx : KernelLevel::kAvx512Bf16;
-  }
-  return KernelLevel::kAvx2;
-}
-
-KernelLevel active_kernel_level() {
-  static const KernelLevel level = [] {
-    KernelLevel best = best_kernel_level(cpu_features());
-    if (best == KernelLevel::kAmx && !amx_self_test()) {
-      std::fprintf(stderr,
-                   "hearth: the AMX kernels' self-test failed on this CPU (its tile products or "
-                   "GEMM results differ from the model and the AVX-512 GEMM); using AVX-512\n");
-      best = KernelLevel::kAvx512Bf16;
-    }
-    const char* env = std::getenv("HEARTH_KERNELS");
-    if (!env || !*env) return best;
-    const auto requested = parse_kernel_level(env);
-    if (!requested) return best;  // unknown names keep the default rather than failing
-    return std::min(*requested, best);
-  }();
-  return level;
-}
-
-std::optional<KernelLevel> parse_kernel_level(std::string_view name) {
-  if (name == "scalar") return KernelLevel::kScalar;
-  if (name == "avx2") return KernelLevel::kAvx2;
-  if (name == "avx512") return KernelLevel::kAvx512;
-  if (name == "avx512bf16") return KernelLevel::kAvx512Bf16;
-  if (name == "amx") return KernelLevel::kAmx;
-  return std::nullopt;
-}
-
-std::string_view kernel_level_name(KernelLevel level) {
-  switch (level) {
-    case KernelLevel::kScalar: return "scalar";
-    case KernelLevel::kAvx2: return "avx2";
-    case KernelLevel::kAvx512: return "avx512";
-    case KernelLevel::kAvx512Bf16: return "avx512bf16";
-    case KernelLevel::kAmx: return "amx";
-  }
-  return "unknown";
 }
 
 }  // namespace hearth
