@@ -12,26 +12,6 @@ namespace hearth::server {
 
 using Clock = std::chrono::steady_clock;
 
-// ---- RequestStream -------------------------------------------------------------------------
-
-RequestStream::~RequestStream() = default;
-
-void RequestStream::publish(StreamEvent event) {
-  {
-    std::lock_guard lock(mutex_);
-    events_.push_back(std::move(event));
-  }
-  ready_.notify_one();
-}
-
-std::optional<StreamEvent> RequestStream::next(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  if (!ready_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return std::nullopt;
-  StreamEvent event = std::move(events_.front());
-  events_.pop_front();
-  return event;
-}
-
 // ---- Slot ----------------------------------------------------------------------------------
 
 struct Scheduler::Slot {
@@ -46,7 +26,7 @@ struct Scheduler::Slot {
   Clock::time_point last_used{};
 
   // The request being served; stream is null when the slot is free.
-  std::shared_ptr<RequestStream> stream;
+  std::shared_ptr<StreamChannel> stream;
   GenerationJob job;
   std::optional<TokenStepper> stepper;
   std::unique_ptr<JsonConstraint> json;
@@ -106,7 +86,7 @@ ApiResult<std::shared_ptr<RequestStream>> Scheduler::submit(GenerationJob job) {
     std::lock_guard lock(mutex_);
     if (stopping_) return api_fail(server_busy(5));
     if (static_cast<int>(queue_.size()) >= options_.max_queue) return api_fail(server_busy(2));
-    queue_.push_back({std::move(job), stream, Clock::now()});
+    queue_.push_back({std::move(job), stream->channel(), Clock::now()});
     if (metrics_) metrics_->queue_depth = static_cast<int64_t>(queue_.size());
   }
   wake_.notify_one();
@@ -158,7 +138,7 @@ void Scheduler::admit_pending() {
       queue_.pop_front();
       if (metrics_) metrics_->queue_depth = static_cast<int64_t>(queue_.size());
     }
-    if (pending.stream->cancelled_) continue;  // the client left while queued
+    if (pending.stream->cancelled()) continue;  // the client left while queued
 
     Slot& slot = *best;
     const size_t keep = reusable_prefix(slot.cached, pending.job.prompt);
@@ -315,7 +295,7 @@ void Scheduler::step() {
   for (auto& slot_ptr : slots_) {
     Slot& slot = *slot_ptr;
     if (!slot.busy()) continue;
-    if (slot.stream->cancelled_ || slot.stream.use_count() == 1) {
+    if (slot.stream->cancelled()) {
       finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = FinishReason::kCancelled});
     } else if (now - slot.submitted > options_.request_timeout) {
       StreamEvent timeout{.kind = StreamEvent::Kind::kError,

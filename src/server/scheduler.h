@@ -27,11 +27,11 @@
 #include "hearth/engine.h"
 #include "server/api_error.h"
 #include "server/metrics.h"
+#include "server/request_stream.h"
 
 namespace hearth::server {
 
 class JsonConstraint;
-class JsonSchema;
 
 struct SchedulerOptions {
   int n_slots = 4;
@@ -59,45 +59,6 @@ struct PrefillCandidate {
 std::vector<size_t> plan_prefill(const std::vector<PrefillCandidate>& waiting, int budget,
                                  int prefill_chunk, int ride_along);
 
-// What a request streams back, in order: zero or more kText, then exactly one kDone or kError.
-struct StreamEvent {
-  enum class Kind { kText, kDone, kError } kind = Kind::kText;
-  std::string text;
-  // kDone:
-  FinishReason finish = FinishReason::kStop;
-  int32_t prompt_tokens = 0;
-  int32_t cached_prompt_tokens = 0;
-  int32_t completion_tokens = 0;
-  // kError:
-  ApiError error;
-};
-
-struct GenerationJob {
-  std::vector<int32_t> prompt;
-  GenerateOptions options;
-  bool json_object = false;                       // constrain the output to one JSON object
-  std::shared_ptr<const JsonSchema> json_schema;  // ...that also follows this schema
-};
-
-// The consumer side of one request. Dropping it (or cancel()) stops the generation and frees
-// its slot at the next step.
-class RequestStream {
- public:
-  ~RequestStream();
-  // Blocks until the next event or the timeout; nullopt on timeout.
-  std::optional<StreamEvent> next(std::chrono::milliseconds timeout);
-  void cancel() { cancelled_ = true; }
-
- private:
-  friend class Scheduler;
-  void publish(StreamEvent event);
-
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<StreamEvent> events_;
-  std::atomic<bool> cancelled_{false};
-};
-
 class Scheduler {
  public:
   Scheduler(std::shared_ptr<const Model> model, SchedulerOptions options, Metrics* metrics);
@@ -122,7 +83,7 @@ class Scheduler {
   struct Slot;
   struct Pending {
     GenerationJob job;
-    std::shared_ptr<RequestStream> stream;
+    std::shared_ptr<StreamChannel> stream;  // the producer end of the request's stream
     std::chrono::steady_clock::time_point submitted;
   };
 
