@@ -24,9 +24,11 @@
 #include "engine/runtime/generator.h"
 #include "server/api_error.h"
 
-namespace hearth::server {
+namespace hearth {
+class JsonSchema;  // engine/sampler/json_schema.h
+}  // namespace hearth
 
-class JsonSchema;
+namespace hearth::server {
 
 // What a request streams back, in order: zero or more kText, then exactly one kDone or kError.
 struct StreamEvent {
