@@ -6,6 +6,7 @@
 
 #include "catalog/catalog.h"
 #include "engine/platform/cpu_features.h"
+#include "hearth/memory_estimate.h"
 
 namespace hearth::catalog {
 namespace {
@@ -14,10 +15,10 @@ std::string format_mib(uint64_t bytes) {
   return std::to_string(bytes >> 20) + " MiB";
 }
 
-// Memory a variant needs beyond its file: KV cache, scratch and the runtime. A generous
-// fixed fraction keeps the choice simple and on the safe side.
+// Memory a variant needs once loaded, before its file has been read: the shared estimate's
+// guess for a session with the default KV cache type.
 uint64_t memory_needed(const Variant& v) {
-  return v.approx_bytes() + v.approx_bytes() / 4 + (64u << 20);
+  return model_memory_guess(v.approx_bytes(), SessionOptions{}.kv_type);
 }
 
 bool cpu_can_run(const Variant& v, const Machine& m) {

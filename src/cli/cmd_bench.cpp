@@ -30,12 +30,14 @@
 #include <sstream>
 #include <thread>
 
+#include "catalog/cache.h"
 #include "cli/commands.h"
 #include "engine/gguf/gguf.h"
 #include "engine/kernels/kernel_table.h"
 #include "engine/kernels/membw.h"
 #include "engine/models/synthetic.h"
 #include "hearth/engine.h"
+#include "hearth/memory_estimate.h"
 
 namespace hearth::cli {
 namespace {
@@ -180,12 +182,7 @@ Result<std::filesystem::path> synthetic_model(const BenchArgs& args) {
     return fail("unknown --type '" + args.type + "' (f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m)");
   }
   std::filesystem::path dir = args.cache_dir;
-  if (dir.empty()) {
-    const char* home = std::getenv("HEARTH_HOME");
-    const char* user_home = std::getenv("HOME");
-    dir = home && *home ? std::filesystem::path(home) / "bench"
-                        : std::filesystem::path(user_home ? user_home : ".") / ".hearth" / "bench";
-  }
+  if (dir.empty()) dir = catalog::hearth_home() / "bench";
   const auto path = dir / (args.synthetic + "-" + args.type + ".gguf");
   if (std::filesystem::exists(path)) return path;
   std::error_code ec;
@@ -351,6 +348,11 @@ int run_bench(const BenchArgs& args) {
   Residency residency = read_residency();
   if (peak_before_probe > 0) residency.peak = peak_before_probe;
   const size_t kv_bytes = session.kv_cache_bytes();
+  // What the server's budget and the catalog count for this model, beside what was measured.
+  const KvShape kv_shape =
+      embedding ? KvShape{} : KvShape{info.n_layer, info.n_head_kv, info.head_dim};
+  const uint64_t estimated_bytes =
+      model_memory_bytes(file_bytes, kv_shape, session.n_ctx(), 1, kv_type);
   if (args.json) {
     nlohmann::ordered_json out = {
         {"model", path.filename().string()},
@@ -363,6 +365,7 @@ int run_bench(const BenchArgs& args) {
         {"resident_bytes", residency.current},
         {"peak_resident_bytes", residency.peak},
         {"kv_cache_bytes", kv_bytes},
+        {"estimated_bytes", estimated_bytes},
         {"results", nlohmann::ordered_json::array()}};
     for (const auto& f : figures) {
       out["results"].push_back(
@@ -412,10 +415,10 @@ int run_bench(const BenchArgs& args) {
     const auto mib = [](uint64_t b) { return static_cast<double>(b) / (1 << 20); };
     std::printf(
         "load to first token %.3f s; resident %.0f MiB (peak %.0f) = file %.0f + KV cache (%s) "
-        "%.0f %+.0f MiB\n",
+        "%.0f %+.0f MiB (estimated %.0f MiB)\n",
         first_token_seconds, mib(residency.current), mib(residency.peak), mib(file_bytes),
         args.kv_type.c_str(), mib(kv_bytes),
-        mib(residency.current) - mib(file_bytes) - mib(kv_bytes));
+        mib(residency.current) - mib(file_bytes) - mib(kv_bytes), mib(estimated_bytes));
   }
   return 0;
 }

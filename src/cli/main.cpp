@@ -2,9 +2,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "cli/commands.h"
 #include "engine/platform/signals.h"
+#include "hearth/version.h"
 
 int main(int argc, char** argv) {
   // Process-wide, so here and not in a library: past a file size limit (a quota), a download
@@ -14,7 +16,7 @@ int main(int argc, char** argv) {
   }
   CLI::App app{"hearth: local small-language-model runtime"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "hearth 0.1.0");
+  app.set_version_flag("--version", "hearth " + std::string(hearth::version()));
   int exit_code = 0;
   hearth::cli::register_inspect(app, exit_code);
   hearth::cli::register_tokenize(app, exit_code);

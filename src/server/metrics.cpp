@@ -1,6 +1,8 @@
 #include "server/metrics.h"
 
+#include <algorithm>
 #include <cstdio>
+#include <map>
 
 namespace hearth::server {
 
@@ -33,6 +35,35 @@ void Histogram::render(std::string& out, const std::string& name, const std::str
   out += line;
 }
 
+std::shared_ptr<ModelGauges> Metrics::add_model(std::string model) {
+  auto gauges = std::make_shared<ModelGauges>();
+  std::lock_guard lock(models_mutex_);
+  std::erase_if(models_, [](const auto& entry) { return entry.second.expired(); });
+  models_.emplace_back(std::move(model), gauges);
+  return gauges;
+}
+
+namespace {
+
+// A label value as the Prometheus text format wants it: backslash, quote and newline escaped.
+std::string escape_label_value(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string Metrics::render() const {
   std::string out;
   auto counter = [&](const char* name, const char* help, uint64_t v) {
@@ -52,9 +83,38 @@ std::string Metrics::render() const {
           prompt_tokens_cached_total);
   counter("hearth_generated_tokens_total", "Tokens generated.", generated_tokens_total);
   gauge("hearth_requests_in_flight", "Requests being processed.", requests_in_flight);
-  gauge("hearth_queue_depth", "Requests waiting for a slot.", queue_depth);
-  gauge("hearth_slots_busy", "Slots generating.", slots_busy);
-  gauge("hearth_slots_total", "Slots available.", slots_total);
+
+  // Per model (sorted by name, so the output is stable), then summed for the unlabeled total.
+  struct Values {
+    int64_t queue_depth = 0, slots_busy = 0, slots_total = 0;
+  };
+  std::map<std::string, Values> per_model;
+  {
+    std::lock_guard lock(models_mutex_);
+    for (const auto& [model, weak] : models_) {
+      const std::shared_ptr<ModelGauges> gauges = weak.lock();
+      if (!gauges) continue;
+      Values& values = per_model[model];
+      values.queue_depth += gauges->queue_depth.load();
+      values.slots_busy += gauges->slots_busy.load();
+      values.slots_total += gauges->slots_total.load();
+    }
+  }
+  auto model_gauge = [&](const char* name, const char* help, int64_t Values::*field) {
+    int64_t total = 0;
+    for (const auto& entry : per_model) total += entry.second.*field;
+    gauge(name, help, total);
+    for (const auto& [model, values] : per_model) {
+      out += std::string(name) + "{model=\"" + escape_label_value(model) + "\"} " +
+             std::to_string(values.*field) + "\n";
+    }
+  };
+  model_gauge("hearth_queue_depth", "Requests waiting for a slot (unlabeled: all models).",
+              &Values::queue_depth);
+  model_gauge("hearth_slots_busy", "Slots generating (unlabeled: all models).",
+              &Values::slots_busy);
+  model_gauge("hearth_slots_total", "Slots available (unlabeled: all models).",
+              &Values::slots_total);
   time_to_first_token.render(out, "hearth_time_to_first_token_seconds",
                              "Time from request to first generated token.");
   tokens_per_second.render(out, "hearth_tokens_per_second",

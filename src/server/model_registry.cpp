@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "hearth/memory_estimate.h"
+
 namespace hearth::server {
 
 namespace {
@@ -10,14 +12,15 @@ std::string mib(uint64_t bytes) {
   return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
 }
 
-// What a model holds in memory: its mapped weights plus the KV caches of its slots (F32).
+// What a model holds in memory, by the shared estimate: its mapped weights plus the KV caches
+// of its slots, of the type the scheduler's sessions use (the default).
 uint64_t estimate_memory(ServedModel& m, uint64_t file_bytes) {
   const ModelInfo& info = m.model().info();
-  if (info.embedding_only) return file_bytes;  // an encoder's sessions hold no KV cache
-  // Keys and values per layer, in F16: the server's sessions keep the default cache type.
-  const uint64_t kv_per_slot = 2ull * info.n_layer * static_cast<uint64_t>(m.scheduler().n_ctx()) *
-                               info.n_head_kv * info.head_dim * sizeof(uint16_t);
-  return file_bytes + kv_per_slot * static_cast<uint64_t>(std::max(1, m.scheduler().n_slots()));
+  // An encoder's sessions hold no KV cache.
+  const KvShape shape =
+      info.embedding_only ? KvShape{} : KvShape{info.n_layer, info.n_head_kv, info.head_dim};
+  return model_memory_bytes(file_bytes, shape, m.scheduler().n_ctx(), m.scheduler().n_slots(),
+                            SessionOptions{}.kv_type);
 }
 
 }  // namespace
@@ -85,6 +88,40 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load(const std::string& n
   return load_on_demand(name, ttl_seconds);
 }
 
+ApiResult<bool> ModelRegistry::make_room_locked(
+    const std::string& name, uint64_t needed,
+    std::vector<std::shared_ptr<ServedModel>>& evicted) const {
+  const uint64_t budget = limits_.memory_budget_bytes;
+  if (budget == 0) return true;
+  if (needed > budget) {
+    return api_fail(insufficient_memory("model " + name + " needs at least " + mib(needed) +
+                                        ", more than the server's memory budget of " + mib(budget) +
+                                        " (--memory-budget)"));
+  }
+  auto used = [&] {
+    uint64_t total = 0;
+    for (const auto& m : models_) total += m.memory_bytes;
+    return total;
+  };
+  // Least recently used idle models go first until the new one fits.
+  while (used() + needed > budget) {
+    auto victim = models_.end();
+    for (auto it = models_.begin(); it != models_.end(); ++it) {
+      if (busy(*it)) continue;
+      if (victim == models_.end() || it->last_used < victim->last_used) victim = it;
+    }
+    if (victim == models_.end()) {
+      return api_fail(insufficient_memory("model " + name + " needs " + mib(needed) + " but " +
+                                          mib(used()) + " of the " + mib(budget) +
+                                          " memory budget is held by models with requests in "
+                                          "flight"));
+    }
+    evicted.push_back(victim->model);
+    models_.erase(victim);
+  }
+  return true;
+}
+
 ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(
     const std::string& name, std::optional<int> ttl) const {
   auto source =
@@ -103,34 +140,9 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(
         return m.model;
       }
     }
-    const uint64_t budget = limits_.memory_budget_bytes;
-    if (budget > 0) {
-      if (source->file_bytes > budget) {
-        return api_fail(insufficient_memory(
-            "model " + name + " needs at least " + mib(source->file_bytes) +
-            ", more than the server's memory budget of " + mib(budget) + " (--memory-budget)"));
-      }
-      auto used = [&] {
-        uint64_t total = 0;
-        for (const auto& m : models_) total += m.memory_bytes;
-        return total;
-      };
-      // Least recently used idle models go first until the new one fits.
-      while (used() + source->file_bytes > budget) {
-        auto victim = models_.end();
-        for (auto it = models_.begin(); it != models_.end(); ++it) {
-          if (busy(*it)) continue;
-          if (victim == models_.end() || it->last_used < victim->last_used) victim = it;
-        }
-        if (victim == models_.end()) {
-          return api_fail(
-              insufficient_memory("model " + name + " needs " + mib(source->file_bytes) + " but " +
-                                  mib(used()) + " of the " + mib(budget) +
-                                  " memory budget is held by models with requests in flight"));
-        }
-        evicted.push_back(victim->model);
-        models_.erase(victim);
-      }
+    // Before loading, the model's shape is unknown: its estimate is at least the file.
+    if (auto room = make_room_locked(name, source->file_bytes, evicted); !room) {
+      return api_fail(room.error());
     }
   }
   for (auto& m : evicted) m->scheduler().shutdown(/*drain=*/false);
@@ -138,7 +150,14 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(
   auto model = provider_->load(*source);
   if (!model) return api_fail(model.error());
   std::lock_guard lock(mutex_);
+  // Loaded, the estimate is complete (file + KV caches); the budget check and the accounting
+  // both use it.
   const uint64_t memory = estimate_memory(**model, source->file_bytes);
+  if (auto room = make_room_locked(name, memory, evicted); !room) {
+    (*model)->scheduler().shutdown(/*drain=*/false);
+    return api_fail(room.error());
+  }
+  for (auto& m : evicted) m->scheduler().shutdown(/*drain=*/false);
   models_.push_back(
       {*model, source->path, memory, ttl.value_or(limits_.default_ttl_seconds), Clock::now()});
   return *model;

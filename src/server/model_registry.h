@@ -94,6 +94,10 @@ class ModelRegistry {
   Loaded* find_locked(const std::string& id) const;
   ApiResult<std::shared_ptr<ServedModel>> load_on_demand(const std::string& name,
                                                          std::optional<int> ttl) const;
+  // Unloads least recently used idle models (into `evicted`, to be shut down outside the
+  // lock) until `needed` more bytes fit the budget; a 507 when they cannot. mutex_ held.
+  ApiResult<bool> make_room_locked(const std::string& name, uint64_t needed,
+                                   std::vector<std::shared_ptr<ServedModel>>& evicted) const;
 
   mutable std::mutex mutex_;
   mutable std::vector<Loaded> models_;

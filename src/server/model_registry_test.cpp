@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include "hearth/memory_estimate.h"
 #include "server/metrics.h"
 #include "support/fixtures.h"
 
@@ -95,6 +96,34 @@ TEST_F(Registry, NeverEvictsAModelInUseAndSays507) {
   ASSERT_FALSE(never.has_value());
   EXPECT_EQ(never.error().status, 507);
   EXPECT_NE(never.error().message.find("memory budget"), std::string::npos);
+}
+
+TEST_F(Registry, BudgetCheckAndAccountingUseTheSameEstimate) {
+  const fs::path path = testing::fixtures_dir() / "models" / "tiny-qwen2-q8_0.gguf";
+  const uint64_t file_bytes = fs::file_size(path);
+  configure(1024);
+  auto loaded = registry_.acquire("tiny-qwen2-q8_0");
+  ASSERT_TRUE(loaded.has_value());
+  const ModelInfo& info = (*loaded)->model().info();
+  const uint64_t expected = model_memory_bytes(
+      file_bytes, {info.n_layer, info.n_head_kv, info.head_dim}, 64, 1, KvCacheType::kF16);
+  EXPECT_GT(expected, file_bytes);  // the KV cache counts
+  EXPECT_EQ(registry_.memory_used(), expected);
+  loaded = std::unexpected(ApiError{});
+  ASSERT_TRUE(registry_.unload("tiny-qwen2-q8_0", false).has_value());
+
+  // A budget that holds the file but not its KV cache refuses the model, and keeps nothing.
+  registry_.set_provider(provider_, {expected - 1, 0});
+  auto refused = registry_.acquire("tiny-qwen2-q8_0");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().status, 507);
+  EXPECT_NE(refused.error().message.find("memory budget"), std::string::npos)
+      << refused.error().message;
+  EXPECT_TRUE(ids().empty());
+  EXPECT_EQ(registry_.memory_used(), 0u);
+
+  registry_.set_provider(provider_, {expected, 0});
+  EXPECT_TRUE(registry_.acquire("tiny-qwen2-q8_0").has_value());
 }
 
 TEST_F(Registry, UnloadsIdleModelsAfterTheirTtlButNotWhileInUse) {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <random>
 
+#include "hearth/version.h"
 #include "server/json_schema.h"
 #include "server/openai_request.h"
 
@@ -16,7 +17,7 @@ namespace {
 using json = nlohmann::ordered_json;
 using std::chrono::milliseconds;
 
-constexpr const char* kFingerprint = "hearth-0.1.0";
+const std::string kFingerprint = "hearth-" + std::string(hearth::version());
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -254,7 +255,7 @@ void handle_generation(Api api, const httplib::Request& req, httplib::Response& 
   if (!options) return fail_with(options.error());
   GenerationJob job{std::move(prompt), std::move(*options), json_object, nullptr};
   if (common.response_format == ResponseFormat::kJsonSchema) {
-    auto schema = JsonSchema::compile(common.json_schema);
+    auto schema = compile_response_schema(common.json_schema);
     if (!schema) return fail_with(schema.error());
     job.json_schema = std::move(*schema);
   }

@@ -4,39 +4,18 @@
 
 #include "engine/platform/thread_pool.h"
 #include "engine/runtime/token_stepper.h"
+#include "engine/sampler/json_constraint.h"
 #include "engine/sampler/sampler.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "server/json_constraint.h"
 
 namespace hearth::server {
 
 using Clock = std::chrono::steady_clock;
 
-// ---- RequestStream -------------------------------------------------------------------------
-
-RequestStream::~RequestStream() = default;
-
-void RequestStream::publish(StreamEvent event) {
-  {
-    std::lock_guard lock(mutex_);
-    events_.push_back(std::move(event));
-  }
-  ready_.notify_one();
-}
-
-std::optional<StreamEvent> RequestStream::next(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mutex_);
-  if (!ready_.wait_for(lock, timeout, [&] { return !events_.empty(); })) return std::nullopt;
-  StreamEvent event = std::move(events_.front());
-  events_.pop_front();
-  return event;
-}
-
 // ---- Slot ----------------------------------------------------------------------------------
 
 struct Scheduler::Slot {
-  Slot(std::shared_ptr<const Model> model, const SessionOptions& options)
-      : session(std::move(model), options) {}
+  explicit Slot(Session s) : session(std::move(s)) {}
 
   bool busy() const { return stream != nullptr; }
   bool prefilling() const { return prompt_done < job.prompt.size(); }
@@ -46,7 +25,7 @@ struct Scheduler::Slot {
   Clock::time_point last_used{};
 
   // The request being served; stream is null when the slot is free.
-  std::shared_ptr<RequestStream> stream;
+  std::shared_ptr<StreamChannel> stream;
   GenerationJob job;
   std::optional<TokenStepper> stepper;
   std::unique_ptr<JsonConstraint> json;
@@ -59,26 +38,40 @@ struct Scheduler::Slot {
 // ---- Scheduler -----------------------------------------------------------------------------
 
 Scheduler::Scheduler(std::shared_ptr<const Model> model, SchedulerOptions options, Metrics* metrics)
-    : model_(std::move(model)), options_(options), metrics_(metrics) {
-  const int n_threads = options_.n_threads > 0 ? options_.n_threads : model_->options().n_threads;
-  pool_ = std::make_unique<ThreadPool>(n_threads);
+    : model_(std::move(model)), options_(options), metrics_(metrics) {}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const Model> model,
+                                                     SchedulerOptions options, Metrics* metrics,
+                                                     std::string model_id) {
+  std::unique_ptr<Scheduler> scheduler(new Scheduler(std::move(model), options, metrics));
+  if (metrics) scheduler->gauges_ = metrics->add_model(std::move(model_id));
+  Scheduler& s = *scheduler;
+  const int n_threads =
+      s.options_.n_threads > 0 ? s.options_.n_threads : s.model_->options().n_threads;
+  s.pool_ = std::make_unique<ThreadPool>(n_threads);
   SessionOptions session_options;
-  session_options.n_ctx = options_.n_ctx;
-  session_options.n_batch = std::max(1, options_.max_batch_tokens);
-  session_options.pool = pool_.get();
-  const int n_slots = std::max(1, options_.n_slots);
+  session_options.n_ctx = s.options_.n_ctx;
+  session_options.n_batch = std::max(1, s.options_.max_batch_tokens);
+  session_options.pool = s.pool_.get();
+  const int n_slots = std::max(1, s.options_.n_slots);
   for (int i = 0; i < n_slots; ++i) {
-    slots_.push_back(std::make_unique<Slot>(model_, session_options));
+    auto session = Session::create(s.model_, session_options);
+    if (!session) return std::unexpected(session.error());
+    s.slots_.push_back(std::make_unique<Slot>(std::move(*session)));
   }
-  n_ctx_ = slots_.front()->session.n_ctx();
-  if (metrics_) metrics_->slots_total += n_slots;
-  engine_ = std::thread([this] { engine_loop(); });
+  s.n_ctx_ = s.slots_.front()->session.n_ctx();
+  if (s.gauges_) s.gauges_->slots_total = n_slots;
+  if (s.options_.engine_thread) s.engine_ = std::thread([&s] { s.engine_loop(); });
+  return scheduler;
 }
 
 Scheduler::~Scheduler() {
   shutdown(/*drain=*/false);
-  if (engine_.joinable()) engine_.join();
-  if (metrics_) metrics_->slots_total -= static_cast<int64_t>(slots_.size());
+  if (engine_.joinable()) {
+    engine_.join();
+  } else if (!stopped_) {
+    cancel_remaining();  // driven by run_step(), or never started
+  }
 }
 
 void Scheduler::shutdown(bool drain) {
@@ -98,7 +91,7 @@ int Scheduler::load() const {
 ApiResult<std::shared_ptr<RequestStream>> Scheduler::submit(GenerationJob job) {
   const int32_t prompt_tokens = static_cast<int32_t>(job.prompt.size());
   if (prompt_tokens == 0) return api_fail(invalid_request("the prompt is empty", "messages"));
-  if (prompt_tokens >= n_ctx_) {
+  if (completion_room(prompt_tokens, n_ctx_) == 0) {
     return api_fail(context_length_exceeded(prompt_tokens, 0, n_ctx_));
   }
   auto stream = std::make_shared<RequestStream>();
@@ -106,11 +99,15 @@ ApiResult<std::shared_ptr<RequestStream>> Scheduler::submit(GenerationJob job) {
     std::lock_guard lock(mutex_);
     if (stopping_) return api_fail(server_busy(5));
     if (static_cast<int>(queue_.size()) >= options_.max_queue) return api_fail(server_busy(2));
-    queue_.push_back({std::move(job), stream, Clock::now()});
-    if (metrics_) metrics_->queue_depth = static_cast<int64_t>(queue_.size());
+    queue_.push_back({std::move(job), stream->channel(), Clock::now()});
+    if (gauges_) gauges_->queue_depth = static_cast<int64_t>(queue_.size());
   }
   wake_.notify_one();
   return stream;
+}
+
+bool Scheduler::must_stop() const {
+  return stopping_ && (!drain_ || (queue_.empty() && busy_slots_.load() == 0));
 }
 
 void Scheduler::engine_loop() {
@@ -118,12 +115,32 @@ void Scheduler::engine_loop() {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty() || busy_slots_.load() > 0; });
-      if (stopping_ && (!drain_ || (queue_.empty() && busy_slots_.load() == 0))) break;
+      if (must_stop()) break;
     }
     admit_pending();
     step();
   }
-  // Whatever is left is cancelled, with a final event so no client waits forever.
+  cancel_remaining();
+}
+
+bool Scheduler::run_step() {
+  {
+    std::lock_guard lock(mutex_);
+    if (must_stop()) {
+      stopped_ = true;
+    }
+  }
+  if (stopped_) {
+    cancel_remaining();
+    return false;
+  }
+  admit_pending();
+  step();
+  return true;
+}
+
+void Scheduler::cancel_remaining() {
+  // A final event for everyone, so no client waits forever.
   StreamEvent shutting_down{.kind = StreamEvent::Kind::kError, .error = server_busy(5)};
   shutting_down.error.message = "The server is shutting down.";
   for (auto& slot : slots_) {
@@ -132,6 +149,7 @@ void Scheduler::engine_loop() {
   std::lock_guard lock(mutex_);
   for (auto& pending : queue_) pending.stream->publish(shutting_down);
   queue_.clear();
+  if (gauges_) gauges_->queue_depth = 0;
 }
 
 void Scheduler::admit_pending() {
@@ -156,9 +174,9 @@ void Scheduler::admit_pending() {
       if (!best) return;
       pending = std::move(queue_.front());
       queue_.pop_front();
-      if (metrics_) metrics_->queue_depth = static_cast<int64_t>(queue_.size());
+      if (gauges_) gauges_->queue_depth = static_cast<int64_t>(queue_.size());
     }
-    if (pending.stream->cancelled_) continue;  // the client left while queued
+    if (pending.stream->cancelled()) continue;  // the client left while queued
 
     Slot& slot = *best;
     const size_t keep = reusable_prefix(slot.cached, pending.job.prompt);
@@ -174,8 +192,8 @@ void Scheduler::admit_pending() {
     slot.json =
         slot.job.json_object ? std::make_unique<JsonConstraint>(slot.job.json_schema) : nullptr;
     ++busy_slots_;
+    if (gauges_) gauges_->slots_busy = busy_slots_.load();
     if (metrics_) {
-      metrics_->slots_busy = busy_slots_.load();
       metrics_->prompt_tokens_total += slot.job.prompt.size();
       metrics_->prompt_tokens_cached_total += keep;
     }
@@ -204,7 +222,7 @@ void Scheduler::finish_slot(Slot& slot, StreamEvent done) {
   slot.json.reset();
   slot.last_used = Clock::now();
   --busy_slots_;
-  if (metrics_) metrics_->slots_busy = busy_slots_.load();
+  if (gauges_) gauges_->slots_busy = busy_slots_.load();
 }
 
 std::vector<size_t> plan_prefill(const std::vector<PrefillCandidate>& waiting, int budget,
@@ -315,7 +333,7 @@ void Scheduler::step() {
   for (auto& slot_ptr : slots_) {
     Slot& slot = *slot_ptr;
     if (!slot.busy()) continue;
-    if (slot.stream->cancelled_ || slot.stream.use_count() == 1) {
+    if (slot.stream->cancelled()) {
       finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = FinishReason::kCancelled});
     } else if (now - slot.submitted > options_.request_timeout) {
       StreamEvent timeout{.kind = StreamEvent::Kind::kError,
@@ -362,7 +380,8 @@ void Scheduler::step() {
     if (!step.done && slot.json && slot.json->complete()) {
       step.text += slot.stepper->flush();
       step.done = true;
-    } else if (!step.done && slot.session.n_past() + 1 >= n_ctx_) {  // no room for the token
+    } else if (!step.done && context_is_full(slot.session.n_past() + 1, n_ctx_)) {
+      // The sequence (the cache and this token) fills the context.
       step.text += slot.stepper->flush();
       step.done = true;
       step.finish = FinishReason::kLength;

@@ -7,8 +7,13 @@
 // token for each slot generating, and a chunk of the shortest waiting prompt), then sample,
 // detokenize and publish text to each request's stream. New requests join between steps.
 //
-// Thread-safety: submit() and the RequestStream methods may be called from any thread;
-// everything else runs on the engine thread.
+// A request ends with "length" where its prompt and completion fill the slot's context (the
+// rule in engine/runtime/generator.h that Generation applies too), and is dropped at the next
+// step once its consumer cancels or lets go of its RequestStream (request_stream.h).
+//
+// Thread-safety: submit(), load(), shutdown() and the RequestStream methods may be called from
+// any thread; everything else runs on the engine thread, or, without one
+// (SchedulerOptions::engine_thread false), in the caller of run_step().
 #pragma once
 
 #include <atomic>
@@ -27,11 +32,13 @@
 #include "hearth/engine.h"
 #include "server/api_error.h"
 #include "server/metrics.h"
+#include "server/request_stream.h"
+
+namespace hearth {
+class JsonConstraint;  // engine/sampler/json_constraint.h
+}  // namespace hearth
 
 namespace hearth::server {
-
-class JsonConstraint;
-class JsonSchema;
 
 struct SchedulerOptions {
   int n_slots = 4;
@@ -41,6 +48,9 @@ struct SchedulerOptions {
   int prefill_chunk = 256;     // prompt tokens per slot per step, so decoding slots keep moving
   int max_batch_tokens = 512;  // tokens of all slots in one forward pass
   std::chrono::seconds request_timeout{600};
+  // false: no engine thread; the owner drives the scheduler with run_step() (tests), so every
+  // step is deterministic.
+  bool engine_thread = true;
 };
 
 // One prompt waiting for prefill, as plan_prefill sees it.
@@ -59,49 +69,17 @@ struct PrefillCandidate {
 std::vector<size_t> plan_prefill(const std::vector<PrefillCandidate>& waiting, int budget,
                                  int prefill_chunk, int ride_along);
 
-// What a request streams back, in order: zero or more kText, then exactly one kDone or kError.
-struct StreamEvent {
-  enum class Kind { kText, kDone, kError } kind = Kind::kText;
-  std::string text;
-  // kDone:
-  FinishReason finish = FinishReason::kStop;
-  int32_t prompt_tokens = 0;
-  int32_t cached_prompt_tokens = 0;
-  int32_t completion_tokens = 0;
-  // kError:
-  ApiError error;
-};
-
-struct GenerationJob {
-  std::vector<int32_t> prompt;
-  GenerateOptions options;
-  bool json_object = false;                       // constrain the output to one JSON object
-  std::shared_ptr<const JsonSchema> json_schema;  // ...that also follows this schema
-};
-
-// The consumer side of one request. Dropping it (or cancel()) stops the generation and frees
-// its slot at the next step.
-class RequestStream {
- public:
-  ~RequestStream();
-  // Blocks until the next event or the timeout; nullopt on timeout.
-  std::optional<StreamEvent> next(std::chrono::milliseconds timeout);
-  void cancel() { cancelled_ = true; }
-
- private:
-  friend class Scheduler;
-  void publish(StreamEvent event);
-
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<StreamEvent> events_;
-  std::atomic<bool> cancelled_{false};
-};
-
 class Scheduler {
  public:
-  Scheduler(std::shared_ptr<const Model> model, SchedulerOptions options, Metrics* metrics);
+  // Allocates every slot's session (an impossible context or a cache that cannot be allocated
+  // is an Error) and starts the engine thread. `metrics` may be null, else it must outlive the
+  // scheduler; its per-model gauges carry the label model="<model_id>".
+  static Result<std::unique_ptr<Scheduler>> create(std::shared_ptr<const Model> model,
+                                                   SchedulerOptions options, Metrics* metrics,
+                                                   std::string model_id);
   ~Scheduler();  // cancels what is running and joins the engine thread
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
 
   const Model& model() const { return *model_; }
   int n_ctx() const { return n_ctx_; }
@@ -116,17 +94,29 @@ class Scheduler {
   // Requests queued or running.
   int load() const;
 
+  // Without an engine thread (options.engine_thread false): does what one turn of the engine
+  // loop does (admit queued requests, evaluate one step, sample and publish). Returns false
+  // once the scheduler has stopped; then every remaining request has had its final event.
+  // Must not be called from two threads at once.
+  bool run_step();
+
  private:
+  Scheduler(std::shared_ptr<const Model> model, SchedulerOptions options, Metrics* metrics);
+
   // Prompt tokens that may join a pass that already prefills another prompt.
   static constexpr int kRideAlongTokens = 16;
   struct Slot;
   struct Pending {
     GenerationJob job;
-    std::shared_ptr<RequestStream> stream;
+    std::shared_ptr<StreamChannel> stream;  // the producer end of the request's stream
     std::chrono::steady_clock::time_point submitted;
   };
 
   void engine_loop();
+  // Whether the loop must end now: stopping, and not draining or nothing left to drain.
+  bool must_stop() const;  // mutex_ held
+  // Ends every request still queued or running with a "shutting down" error.
+  void cancel_remaining();
   void admit_pending();
   void step();
   // Prompt tokens each slot (by index) evaluates in the next pass; 0 for the others.
@@ -141,6 +131,7 @@ class Scheduler {
   SchedulerOptions options_;
   std::unique_ptr<ThreadPool> pool_;  // shared by every slot's session: one pass at a time
   Metrics* metrics_;
+  std::shared_ptr<ModelGauges> gauges_;  // null without metrics
   int n_ctx_ = 0;
   std::vector<std::unique_ptr<Slot>> slots_;
 
@@ -150,6 +141,7 @@ class Scheduler {
   bool stopping_ = false;
   bool drain_ = true;
   std::atomic<int> busy_slots_{0};
+  bool stopped_ = false;  // run_step() has ended the last requests
   std::thread engine_;
 };
 

@@ -1,10 +1,18 @@
-// The prefill plan of the scheduler (plan_prefill): which waiting prompts a pass evaluates.
+// The scheduler: its prefill plan (plan_prefill: which waiting prompts a pass evaluates), and
+// its per-request step (cancellation, finish rules, stop strings, the JSON constraint) driven
+// one step at a time on the tiny stories260K model.
 #include "server/scheduler.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
 #include <vector>
+
+#include "engine/tokenizer/tokenizer.h"
+#include "support/fixtures.h"
 
 namespace hearth::server {
 namespace {
@@ -47,6 +55,247 @@ TEST(PlanPrefill, LongPromptsGoInChunksWithinTheBudget) {
   EXPECT_EQ(plan_prefill(prompts({1744, 80}), kBudget, kChunk, kRideAlong),
             (std::vector<size_t>{0, 80}));
   EXPECT_TRUE(plan_prefill({}, kBudget, kChunk, kRideAlong).empty());
+}
+
+}  // namespace
+}  // namespace hearth::server
+
+// ---- The scheduler's step, driven without its engine thread (run_step) on stories260K ------
+
+namespace hearth::server {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::shared_ptr<const Model> stories() {
+  static const std::shared_ptr<const Model> model = [] {
+    auto loaded = Model::load(testing::fixtures_dir() / "models" / "stories260K.gguf",
+                              ModelOptions{.n_threads = 1});
+    EXPECT_TRUE(loaded.has_value()) << (loaded ? "" : loaded.error().message);
+    return loaded ? *loaded : nullptr;
+  }();
+  return model;
+}
+
+std::unique_ptr<Scheduler> manual_scheduler(int n_ctx, int n_slots = 1,
+                                            Metrics* metrics = nullptr) {
+  SchedulerOptions options;
+  options.n_slots = n_slots;
+  options.n_ctx = n_ctx;
+  options.n_threads = 1;
+  options.engine_thread = false;
+  auto scheduler = Scheduler::create(stories(), options, metrics, "stories");
+  EXPECT_TRUE(scheduler.has_value()) << (scheduler ? "" : scheduler.error().message);
+  return scheduler ? std::move(*scheduler) : nullptr;
+}
+
+// A greedy job on `n` prompt tokens (valid ids of the 512-token vocabulary, BOS first).
+GenerationJob greedy_job(size_t n, int32_t max_tokens) {
+  GenerationJob job;
+  job.prompt.push_back(1);
+  for (size_t i = 1; i < n; ++i) job.prompt.push_back(static_cast<int32_t>(260 + (i * 37) % 250));
+  job.options.max_tokens = max_tokens;
+  job.options.sampling.temperature = 0;
+  job.options.ignore_eos = true;
+  return job;
+}
+
+GenerationJob greedy_text_job(const std::string& text, int32_t max_tokens) {
+  GenerationJob job = greedy_job(0, max_tokens);
+  job.prompt = stories()->tokenizer().encode(text, /*add_special=*/true, /*parse_special=*/false);
+  return job;
+}
+
+struct Finished {
+  std::string text;
+  std::vector<std::string> pieces;  // one per text event, in order
+  StreamEvent end;
+  bool ended = false;
+};
+
+// Steps the scheduler until `stream` has its final event.
+Finished run_to_end(Scheduler& scheduler, RequestStream& stream) {
+  Finished out;
+  for (int step = 0; step < 10000 && !out.ended; ++step) {
+    scheduler.run_step();
+    while (auto event = stream.next(milliseconds(0))) {
+      if (event->kind == StreamEvent::Kind::kText) {
+        out.text += event->text;
+        out.pieces.push_back(event->text);
+      } else {
+        out.end = std::move(*event);
+        out.ended = true;
+        break;
+      }
+    }
+  }
+  EXPECT_TRUE(out.ended) << "the request never finished";
+  return out;
+}
+
+bool has_line(const Metrics& metrics, const std::string& line) {
+  const std::string text = metrics.render();
+  return text.find("\n" + line + "\n") != std::string::npos;
+}
+
+std::shared_ptr<RequestStream> submit(Scheduler& scheduler, GenerationJob job) {
+  auto stream = scheduler.submit(std::move(job));
+  EXPECT_TRUE(stream.has_value()) << (stream ? "" : stream.error().message);
+  return stream ? *stream : nullptr;
+}
+
+TEST(SchedulerStep, DroppingTheStreamCancelsAndFreesTheSlot) {
+  ASSERT_NE(stories(), nullptr);
+  Metrics metrics;
+  auto scheduler = manual_scheduler(64, /*n_slots=*/1, &metrics);
+  ASSERT_NE(scheduler, nullptr);
+  auto first = submit(*scheduler, greedy_job(8, /*max_tokens=*/-1));
+  ASSERT_TRUE(scheduler->run_step());  // admitted, prefilled, first token sampled
+  auto second = submit(*scheduler, greedy_job(5, /*max_tokens=*/3));
+  ASSERT_TRUE(scheduler->run_step());
+  EXPECT_TRUE(has_line(metrics, "hearth_slots_busy{model=\"stories\"} 1"));
+  EXPECT_TRUE(has_line(metrics, "hearth_queue_depth{model=\"stories\"} 1"));  // 1 slot, taken
+  EXPECT_EQ(scheduler->load(), 2);
+
+  first.reset();  // the client went away without a word
+  ASSERT_TRUE(scheduler->run_step());
+  EXPECT_EQ(metrics.requests_cancelled.load(), 1u);
+
+  const Finished done = run_to_end(*scheduler, *second);
+  EXPECT_EQ(done.end.kind, StreamEvent::Kind::kDone);
+  EXPECT_EQ(done.end.completion_tokens, 3);
+  EXPECT_EQ(scheduler->load(), 0);
+  EXPECT_TRUE(has_line(metrics, "hearth_slots_busy{model=\"stories\"} 0"));
+  EXPECT_TRUE(has_line(metrics, "hearth_queue_depth{model=\"stories\"} 0"));
+}
+
+TEST(SchedulerStep, CancelWhileQueuedNeverTakesASlot) {
+  ASSERT_NE(stories(), nullptr);
+  Metrics metrics;
+  auto scheduler = manual_scheduler(64, /*n_slots=*/1, &metrics);
+  ASSERT_NE(scheduler, nullptr);
+  auto running = submit(*scheduler, greedy_job(8, /*max_tokens=*/2));
+  auto queued = submit(*scheduler, greedy_job(8, /*max_tokens=*/2));
+  queued->cancel();
+  const Finished done = run_to_end(*scheduler, *running);
+  EXPECT_EQ(done.end.kind, StreamEvent::Kind::kDone);
+  for (int i = 0; i < 3; ++i) scheduler->run_step();
+  EXPECT_EQ(scheduler->load(), 0);
+  EXPECT_EQ(metrics.prompt_tokens_total.load(), 8u);  // only the first was ever admitted
+  EXPECT_FALSE(queued->next(milliseconds(0)).has_value());
+}
+
+TEST(SchedulerStep, EndOfContextFinishesWithLength) {
+  ASSERT_NE(stories(), nullptr);
+  auto scheduler = manual_scheduler(16);
+  ASSERT_NE(scheduler, nullptr);
+  ASSERT_EQ(scheduler->n_ctx(), 16);
+  // Unlimited and too large max_tokens alike stop where prompt + completion = n_ctx.
+  for (int32_t max_tokens : {-1, 100}) {
+    auto stream = submit(*scheduler, greedy_job(10, max_tokens));
+    const Finished done = run_to_end(*scheduler, *stream);
+    EXPECT_EQ(done.end.kind, StreamEvent::Kind::kDone);
+    EXPECT_EQ(done.end.finish, FinishReason::kLength) << max_tokens;
+    EXPECT_EQ(done.end.prompt_tokens, 10);
+    EXPECT_EQ(done.end.completion_tokens, completion_room(10, 16)) << max_tokens;
+    EXPECT_EQ(done.end.completion_tokens, 6);
+  }
+  // A max_tokens within the room finishes there, also with "length".
+  auto stream = submit(*scheduler, greedy_job(10, 4));
+  const Finished done = run_to_end(*scheduler, *stream);
+  EXPECT_EQ(done.end.finish, FinishReason::kLength);
+  EXPECT_EQ(done.end.completion_tokens, 4);
+}
+
+TEST(SchedulerStep, PromptAtTheContextBoundary) {
+  ASSERT_NE(stories(), nullptr);
+  auto scheduler = manual_scheduler(16);
+  ASSERT_NE(scheduler, nullptr);
+  auto one_left = submit(*scheduler, greedy_job(15, /*max_tokens=*/-1));
+  ASSERT_NE(one_left, nullptr);
+  const Finished done = run_to_end(*scheduler, *one_left);
+  EXPECT_EQ(done.end.kind, StreamEvent::Kind::kDone);
+  EXPECT_EQ(done.end.finish, FinishReason::kLength);
+  EXPECT_EQ(done.end.completion_tokens, 1);
+
+  auto full = scheduler->submit(greedy_job(16, /*max_tokens=*/-1));
+  ASSERT_FALSE(full.has_value());
+  EXPECT_EQ(full.error().status, 400);
+  EXPECT_EQ(full.error().code, "context_length_exceeded");
+}
+
+TEST(SchedulerStep, StopStringSplitAcrossTokensEndsTheOutputBeforeIt) {
+  ASSERT_NE(stories(), nullptr);
+  std::string full;
+  std::vector<std::string> pieces;
+  {
+    auto scheduler = manual_scheduler(128);
+    ASSERT_NE(scheduler, nullptr);
+    auto stream = submit(*scheduler, greedy_text_job("Once upon a time", 40));
+    const Finished done = run_to_end(*scheduler, *stream);
+    full = done.text;
+    pieces = done.pieces;
+  }
+  // A stop string made of the end of one piece and the start of the next, first seen there.
+  std::string stop;
+  size_t stop_at = std::string::npos;
+  size_t offset = 0;
+  for (size_t i = 0; i + 1 < pieces.size() && stop.empty(); ++i) {
+    offset += pieces[i].size();
+    if (pieces[i].size() < 2 || pieces[i + 1].size() < 2) continue;
+    const std::string candidate =
+        pieces[i].substr(pieces[i].size() - 2) + pieces[i + 1].substr(0, 2);
+    if (full.find(candidate) == offset - 2) {
+      stop = candidate;
+      stop_at = offset - 2;
+    }
+  }
+  ASSERT_FALSE(stop.empty()) << "no split stop string in: " << full;
+
+  auto scheduler = manual_scheduler(128);
+  ASSERT_NE(scheduler, nullptr);
+  GenerationJob job = greedy_text_job("Once upon a time", 40);
+  job.options.stop = {stop};
+  auto stream = submit(*scheduler, std::move(job));
+  const Finished done = run_to_end(*scheduler, *stream);
+  EXPECT_EQ(done.end.finish, FinishReason::kStop);
+  EXPECT_EQ(done.text, full.substr(0, stop_at)) << "stop string \"" << stop << "\"";
+}
+
+TEST(SchedulerStep, JsonConstrainedOutputParsesEvenWhenCutShort) {
+  ASSERT_NE(stories(), nullptr);
+  auto scheduler = manual_scheduler(256);
+  ASSERT_NE(scheduler, nullptr);
+  for (int32_t max_tokens : {200, 6}) {
+    GenerationJob job = greedy_text_job("Once upon a time", max_tokens);
+    job.json_object = true;
+    job.options.ignore_eos = false;
+    auto stream = submit(*scheduler, std::move(job));
+    const Finished done = run_to_end(*scheduler, *stream);
+    ASSERT_EQ(done.end.kind, StreamEvent::Kind::kDone);
+    const auto parsed = nlohmann::json::parse(done.text, nullptr, /*allow_exceptions=*/false);
+    EXPECT_FALSE(parsed.is_discarded()) << "max_tokens " << max_tokens << ": " << done.text;
+    EXPECT_TRUE(parsed.is_object()) << done.text;
+    if (max_tokens == 6) EXPECT_EQ(done.end.finish, FinishReason::kLength);
+  }
+}
+
+TEST(SchedulerStep, ShutdownGivesEveryRequestAFinalEvent) {
+  ASSERT_NE(stories(), nullptr);
+  auto scheduler = manual_scheduler(64);
+  ASSERT_NE(scheduler, nullptr);
+  auto running = submit(*scheduler, greedy_job(8, -1));
+  auto queued = submit(*scheduler, greedy_job(8, -1));
+  ASSERT_TRUE(scheduler->run_step());
+  scheduler->shutdown(/*drain=*/false);
+  EXPECT_FALSE(scheduler->run_step());
+  for (auto* stream : {running.get(), queued.get()}) {
+    std::optional<StreamEvent> last;
+    while (auto event = stream->next(milliseconds(0))) last = std::move(event);
+    ASSERT_TRUE(last.has_value());
+    EXPECT_EQ(last->kind, StreamEvent::Kind::kError);
+    EXPECT_EQ(last->error.status, 503);
+  }
 }
 
 }  // namespace

@@ -21,7 +21,9 @@ Result<std::unique_ptr<ServedModel>> ServedModel::create(std::string id,
   if (!chat_template) return std::unexpected(chat_template.error());
   served->template_.emplace(std::move(*chat_template));
   served->model_ = std::move(model);
-  served->scheduler_ = std::make_unique<Scheduler>(served->model_, options, metrics);
+  auto scheduler = Scheduler::create(served->model_, options, metrics, served->id_);
+  if (!scheduler) return std::unexpected(scheduler.error());
+  served->scheduler_ = std::move(*scheduler);
   return served;
 }
 

@@ -59,7 +59,7 @@ Result<GenerateResult> Generation::run(std::span<const int32_t> prompt,
   };
 
   result.finish = FinishReason::kLength;
-  if (options.max_tokens == 0) {
+  if (options.max_tokens == 0 || completion_room(result.prompt_tokens, session_.n_ctx()) == 0) {
     emit(stepper.flush());
     return result;
   }
@@ -75,7 +75,8 @@ Result<GenerateResult> Generation::run(std::span<const int32_t> prompt,
       result.finish = step.finish;
       break;
     }
-    if (session_.n_past() >= session_.n_ctx()) {  // out of context: a length finish
+    // The sequence now holds the cached tokens and `id`.
+    if (context_is_full(session_.n_past() + 1, session_.n_ctx())) {
       emit(stepper.flush());
       break;
     }

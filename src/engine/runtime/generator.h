@@ -44,6 +44,20 @@ struct GenerateResult {
 // token must be evaluated again to produce the logits that sampling needs.
 size_t reusable_prefix(std::span<const int32_t> cached, std::span<const int32_t> prompt);
 
+// The end-of-context rule, the one every front end (Generation, the server's scheduler)
+// applies: a sequence holds at most n_ctx tokens, prompt and completion together. The last
+// sampled token counts although its keys/values are never stored, so that what a client is
+// told ("prompt + completion <= context length") is what happens. Hence a prompt of n_ctx - 1
+// tokens can get one completion token and a prompt of n_ctx tokens none, and a generation
+// finishes with "length" as soon as its sequence holds n_ctx tokens, whatever max_tokens says.
+inline bool context_is_full(int64_t sequence_tokens, int64_t n_ctx) {
+  return sequence_tokens >= n_ctx;
+}
+// Completion tokens the rule above leaves to a prompt of `prompt_tokens` (0 when none).
+inline int32_t completion_room(int32_t prompt_tokens, int32_t n_ctx) {
+  return prompt_tokens >= n_ctx ? 0 : n_ctx - prompt_tokens;
+}
+
 // Receives each piece of text as soon as it is final; returning false cancels.
 using TextCallback = std::function<bool(std::string_view piece)>;
 

@@ -1,12 +1,12 @@
-#include "server/json_constraint.h"
+#include "engine/sampler/json_constraint.h"
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "server/json_schema.h"
+#include "engine/sampler/json_schema.h"
 
-namespace hearth::server {
+namespace hearth {
 namespace {
 
 // Feeds `text` in pieces of `step` bytes; returns whether every piece was accepted.
@@ -142,4 +142,4 @@ TEST(JsonConstraint, EmptyPieceIsNotProgress) {
 }
 
 }  // namespace
-}  // namespace hearth::server
+}  // namespace hearth

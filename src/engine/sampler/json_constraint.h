@@ -1,4 +1,5 @@
-// Constrained sampling for response_format json_object: the output must be one JSON object.
+// Constrained sampling for JSON output (the server's response_format json_object and
+// json_schema): the output must be one JSON object.
 //
 // A byte-level pushdown automaton tracks where in the JSON grammar the output is. Sampling
 // draws a token as usual and keeps it only if its text can continue a valid object; otherwise
@@ -14,11 +15,9 @@
 #include <vector>
 
 namespace hearth {
+
 class Sampler;
 class Tokenizer;
-}  // namespace hearth
-
-namespace hearth::server {
 
 class JsonSchema;
 struct SchemaNode;
@@ -100,4 +99,4 @@ class JsonConstraint {
   State state_;
 };
 
-}  // namespace hearth::server
+}  // namespace hearth

@@ -1,4 +1,4 @@
-#include "server/json_constraint.h"
+#include "engine/sampler/json_constraint.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,11 +6,11 @@
 #include <numeric>
 #include <string>
 
+#include "engine/sampler/json_schema.h"
 #include "engine/sampler/sampler.h"
 #include "engine/tokenizer/tokenizer.h"
-#include "server/json_schema.h"
 
-namespace hearth::server {
+namespace hearth {
 namespace {
 
 constexpr size_t kMaxDepth = 64;
@@ -362,4 +362,4 @@ int32_t JsonConstraint::sample(Sampler& sampler, std::span<const float> logits,
   return eos;
 }
 
-}  // namespace hearth::server
+}  // namespace hearth

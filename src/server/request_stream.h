@@ -1,0 +1,96 @@
+// The transport-neutral event stream of one generation request, and the job that starts it.
+//
+// A request has two ends. The consumer (an HTTP route) holds the RequestStream and reads
+// events from it; the producer (the scheduler, or any other backend) holds the shared
+// StreamChannel and publishes into it. The channel outlives whichever end goes first, so the
+// producer never publishes into freed memory, and it carries the consumer's "stop" signal:
+// cancel() or destroying the RequestStream marks the channel cancelled, and the producer
+// checks cancelled() between steps instead of guessing from reference counts.
+//
+// Thread-safety: every method of StreamChannel and RequestStream may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/runtime/generator.h"
+#include "server/api_error.h"
+
+namespace hearth {
+class JsonSchema;  // engine/sampler/json_schema.h
+}  // namespace hearth
+
+namespace hearth::server {
+
+// What a request streams back, in order: zero or more kText, then exactly one kDone or kError.
+struct StreamEvent {
+  enum class Kind { kText, kDone, kError } kind = Kind::kText;
+  std::string text;
+  // kDone:
+  FinishReason finish = FinishReason::kStop;
+  int32_t prompt_tokens = 0;
+  int32_t cached_prompt_tokens = 0;
+  int32_t completion_tokens = 0;
+  // kError:
+  ApiError error;
+};
+
+struct GenerationJob {
+  std::vector<int32_t> prompt;
+  GenerateOptions options;
+  bool json_object = false;                       // constrain the output to one JSON object
+  std::shared_ptr<const JsonSchema> json_schema;  // ...that also follows this schema
+};
+
+// The queue between producer and consumer, plus the consumer's cancellation flag. Shared
+// (shared_ptr) by both ends.
+class StreamChannel {
+ public:
+  // Producer side: appends an event and wakes the consumer.
+  void publish(StreamEvent event);
+  // True once the consumer cancelled or dropped its RequestStream: nobody reads any more.
+  bool cancelled() const { return cancelled_.load(std::memory_order_acquire); }
+
+  // Consumer side: blocks until the next event or the timeout; nullopt on timeout.
+  std::optional<StreamEvent> next(std::chrono::milliseconds timeout);
+  void cancel() { cancelled_.store(true, std::memory_order_release); }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<StreamEvent> events_;
+  std::atomic<bool> cancelled_{false};
+};
+
+// The consumer side of one request. Dropping it (or cancel()) stops the generation and frees
+// its slot at the producer's next step.
+class RequestStream {
+ public:
+  // A stream with a fresh channel; the producer keeps channel().
+  RequestStream() : channel_(std::make_shared<StreamChannel>()) {}
+  ~RequestStream() { channel_->cancel(); }  // the consumer is gone
+  RequestStream(const RequestStream&) = delete;
+  RequestStream& operator=(const RequestStream&) = delete;
+
+  // Blocks until the next event or the timeout; nullopt on timeout.
+  std::optional<StreamEvent> next(std::chrono::milliseconds timeout) {
+    return channel_->next(timeout);
+  }
+  void cancel() { channel_->cancel(); }
+
+  // The producer's end; hold it, not the RequestStream, so that dropping the stream is seen.
+  const std::shared_ptr<StreamChannel>& channel() const { return channel_; }
+
+ private:
+  std::shared_ptr<StreamChannel> channel_;
+};
+
+}  // namespace hearth::server
