@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "catalog/catalog.h"
+
 namespace hearth::server {
 namespace {
 
@@ -80,6 +82,21 @@ TEST(TransportErrorResponse, KeepsTheShapesClientsKnow) {
       transport_error_response({405, "method_not_allowed", "Method not allowed"}, 1 << 20);
   EXPECT_EQ(wrong_method.status, 405);
   EXPECT_EQ(nlohmann::json::parse(wrong_method.body)["error"]["type"], "invalid_request_error");
+}
+
+TEST(CatalogErrorKinds, ResolveFailuresSayWhatKindTheyAre) {
+  const catalog::Catalog empty;
+  const catalog::Machine machine;
+  auto kind_of = [&](std::string_view spec) {
+    auto ref = catalog::resolve(empty, spec, machine);
+    EXPECT_FALSE(ref.has_value()) << spec;
+    return ref ? ErrorKind::kInternal : ref.error().kind;
+  };
+  EXPECT_EQ(kind_of("no-such-alias"), ErrorKind::kNotFound);
+  EXPECT_EQ(kind_of("/no/such/file.gguf"), ErrorKind::kNotFound);
+  EXPECT_EQ(kind_of("hf://owner"), ErrorKind::kInvalidInput);
+  EXPECT_EQ(kind_of("hf://owner/repo/model.bin"), ErrorKind::kUnsupported);
+  EXPECT_EQ(kind_of(""), ErrorKind::kInvalidInput);
 }
 
 }  // namespace

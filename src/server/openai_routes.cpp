@@ -85,20 +85,38 @@ std::string sse(const json& j) {
   return "data: " + dump(j) + "\n\n";
 }
 
-// Waits for the next event, polling so a vanished client or a stuck engine is noticed.
-std::optional<StreamEvent> wait_event(RequestStream& stream, const std::function<bool()>& alive) {
-  for (;;) {
-    if (auto e = stream.next(milliseconds(100))) return e;
-    if (alive && !alive()) return std::nullopt;
+// Waits for the next event, asking `alive` at least every 100 ms (also while events keep
+// coming) so a vanished client or a stuck engine is noticed.
+class EventWaiter {
+ public:
+  EventWaiter(RequestStream& stream, std::function<bool()> alive)
+      : stream_(stream), alive_(std::move(alive)) {}
+
+  // nullopt when `alive` said no.
+  std::optional<StreamEvent> next() {
+    for (;;) {
+      if (alive_ && std::chrono::steady_clock::now() - last_check_ >= kCheckEvery) {
+        if (!alive_()) return std::nullopt;
+        last_check_ = std::chrono::steady_clock::now();
+      }
+      if (auto e = stream_.next(kCheckEvery)) return e;
+    }
   }
-}
+
+ private:
+  static constexpr milliseconds kCheckEvery{100};
+  RequestStream& stream_;
+  std::function<bool()> alive_;
+  std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
+};
 
 http::Response respond_whole(Prepared& p, const http::Request& req) {
   std::string text = p.echo_prefix;
+  // The whole answer is sent at the end, so nothing is written meanwhile that would fail
+  // when the client leaves: ask the connection instead, and free the slot when it is gone.
+  EventWaiter waiter(*p.stream, [&] { return !req.client_gone(); });
   for (;;) {
-    // The whole answer is sent at the end, so nothing is written meanwhile that would fail
-    // when the client leaves: ask the connection instead, and free the slot when it is gone.
-    auto event = wait_event(*p.stream, [&] { return !req.client_gone(); });
+    auto event = waiter.next();
     if (!event) {
       p.stream->cancel();  // the scheduler counts it in requests_cancelled
       return error_response(
@@ -150,7 +168,8 @@ class SseProducer {
       }
       return out.write(first);
     }
-    auto event = wait_event(*p_->stream, [&] { return !out.client_gone(); });
+    EventWaiter waiter(*p_->stream, [&] { return !out.client_gone(); });
+    auto event = waiter.next();
     if (!event) return false;  // the client is gone: on_close cancels
     std::string chunk;
     bool finished = false;
