@@ -289,7 +289,10 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant,
       if (t.status == 401 || t.status == 403)
         why = "access denied (HTTP " + std::to_string(t.status) + "): a gated model needs HF_TOKEN";
       if (t.offset == 0) fs::remove(paths.partial, ec);
-      return fail("download of " + what + " from " + url + " failed: " + why);
+      // The hub answered: a missing file is the caller's wrong name, anything else the hub's
+      // (or the account's) problem for now.
+      return fail(t.status == 404 ? ErrorKind::kNotFound : ErrorKind::kUnavailable,
+                  "download of " + what + " from " + url + " failed: " + why);
     } else {
       last_error = curl_message[0] ? curl_message : curl_easy_strerror(rc);
     }
@@ -305,11 +308,12 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant,
     }
     if (attempt == std::max(1, options.max_attempts)) {
       if (unreachable) {
-        return fail("download of " + what + " failed: cannot reach the hub at " + hub + " (" +
-                    last_error + "); are you offline? Nothing was cached");
+        return unavailable("download of " + what + " failed: cannot reach the hub at " + hub +
+                           " (" + last_error + "); are you offline? Nothing was cached");
       }
-      return fail("download of " + what + " failed: " + last_error + " after " +
-                  format_bytes(have) + "; run the command again to resume (nothing was cached)");
+      return unavailable("download of " + what + " failed: " + last_error + " after " +
+                         format_bytes(have) +
+                         "; run the command again to resume (nothing was cached)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(250 * attempt));
   }
@@ -319,16 +323,18 @@ Result<DownloadResult> download(const fs::path& home, const Variant& variant,
   if (ec) return fail("download of " + what + " failed: the partial file vanished");
   if (variant.size > 0 && size != variant.size) {
     fs::remove(paths.partial, ec);
-    return fail("download of " + what + " failed: got " + std::to_string(size) +
-                " bytes, the catalog says " + std::to_string(variant.size) +
-                "; the partial file was removed, nothing was cached");
+    return fail(ErrorKind::kDataLoss, "download of " + what + " failed: got " +
+                                          std::to_string(size) + " bytes, the catalog says " +
+                                          std::to_string(variant.size) +
+                                          "; the partial file was removed, nothing was cached");
   }
   auto actual = sha256_file(paths.partial);
   if (!actual) return std::unexpected(actual.error());
   if (!expected_sha.empty() && *actual != expected_sha) {
     fs::remove(paths.partial, ec);  // wrong bytes: resuming from them would never verify
-    return fail("checksum mismatch for " + what + ": expected sha256 " + expected_sha + ", got " +
-                *actual + "; the download was removed and nothing was cached");
+    return fail(ErrorKind::kDataLoss, "checksum mismatch for " + what + ": expected sha256 " +
+                                          expected_sha + ", got " + *actual +
+                                          "; the download was removed and nothing was cached");
   }
   if (auto s = write_checksum_record(paths.checksum, *actual, size); !s)
     return std::unexpected(s.error());

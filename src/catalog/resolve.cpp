@@ -79,7 +79,7 @@ Result<ModelRef> resolve_hf(std::string_view spec) {
   const auto first = rest.find('/');
   const auto second = first == std::string::npos ? std::string::npos : rest.find('/', first + 1);
   if (second == std::string::npos || second + 1 >= rest.size()) {
-    return fail(hub_error(spec, " is not a hub reference: use hf://owner/repo/file.gguf"));
+    return invalid_input(hub_error(spec, " is not a hub reference: use hf://owner/repo/file.gguf"));
   }
   ModelRef ref;
   ref.kind = ModelRef::Kind::kHub;
@@ -88,18 +88,18 @@ Result<ModelRef> resolve_hf(std::string_view spec) {
   ref.variant.revision = revision.empty() ? "main" : revision;
   if (ref.variant.file.find("..") != std::string::npos ||
       ref.variant.repo.find("..") != std::string::npos) {
-    return fail(hub_error(spec, ": \"..\" is not allowed in a hub reference"));
+    return invalid_input(hub_error(spec, ": \"..\" is not allowed in a hub reference"));
   }
   // These end up in a URL and a cache path: plain path characters only.
   for (char c : rest) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' &&
         c != '/' && c != '+') {
-      return fail(
+      return invalid_input(
           hub_error(spec, ": unexpected character '" + std::string(1, c) + "' in a hub reference"));
     }
   }
   if (!ref.variant.file.ends_with(".gguf")) {
-    return fail(hub_error(spec, ": hearth loads .gguf files only"));
+    return unsupported(hub_error(spec, ": hearth loads .gguf files only"));
   }
   ref.variant.quantization = "";
   ref.name = std::filesystem::path(ref.variant.file).stem().string();
@@ -136,7 +136,7 @@ Machine Machine::detect() {
 
 Result<ModelRef> resolve(const Catalog& catalog, std::string_view spec, const Machine& machine) {
   if (spec.empty())
-    return fail(
+    return invalid_input(
         "no model given: name a catalog alias (see `hearth model list`), hf://owner/repo/file.gguf "
         "or a .gguf path");
   if (spec.starts_with("hf://")) {
@@ -158,7 +158,7 @@ Result<ModelRef> resolve(const Catalog& catalog, std::string_view spec, const Ma
     std::error_code ec;
     const std::filesystem::path path(spec);
     if (!std::filesystem::is_regular_file(path, ec))
-      return fail("no such model file: " + std::string(spec));
+      return not_found("no such model file: " + std::string(spec));
     ModelRef ref;
     ref.kind = ModelRef::Kind::kLocalFile;
     ref.local_path = path;
@@ -176,15 +176,15 @@ Result<ModelRef> resolve(const Catalog& catalog, std::string_view spec, const Ma
     auto close = catalog.suggestions(alias);
     if (!close.empty()) message += "; did you mean " + join(close, ", ") + "?";
     message += " (`hearth model list` shows every alias)";
-    return fail(message);
+    return not_found(message);
   }
   if (quantization.empty()) return pick_variant(*entry, machine);
   const Variant* v = entry->variant(quantization);
   if (!v) {
     std::vector<std::string> known;
     for (const auto& x : entry->variants) known.push_back(x.quantization);
-    return fail(entry->alias + " has no variant \"" + std::string(quantization) +
-                "\" (it has: " + join(known, ", ") + ")");
+    return not_found(entry->alias + " has no variant \"" + std::string(quantization) +
+                     "\" (it has: " + join(known, ", ") + ")");
   }
   ModelRef ref;
   ref.kind = ModelRef::Kind::kHub;

@@ -80,4 +80,63 @@ ApiError internal_error(std::string message) {
   return {.status = 500, .message = std::move(message), .type = "server_error"};
 }
 
+ApiError api_error_from(const Error& error) {
+  ApiError out{.message = error.message, .code = std::string(error_kind_name(error.kind))};
+  switch (error.kind) {
+    case ErrorKind::kInvalidInput: out.status = 400; break;
+    case ErrorKind::kNotFound: out.status = 404; break;
+    case ErrorKind::kConflict: out.status = 409; break;
+    case ErrorKind::kUnavailable:
+      out.status = 503;
+      out.type = "server_error";
+      out.retry_after_seconds = 5;
+      break;
+    case ErrorKind::kResourceExhausted:
+      // Memory is what runs out in a server that loads models (the budget's 507); a context
+      // overflow has its own 400 shape (context_length_exceeded) made where it is detected.
+      out = insufficient_memory(error.message);
+      break;
+    case ErrorKind::kUnsupported:
+      out.status = 501;
+      out.type = "server_error";
+      break;
+    case ErrorKind::kCancelled: out.status = 499; break;
+    case ErrorKind::kDeadlineExceeded:
+      out.status = 504;
+      out.type = "server_error";
+      break;
+    case ErrorKind::kDataLoss:
+    case ErrorKind::kInternal:
+      out.status = 500;
+      out.type = "server_error";
+      break;
+  }
+  return out;
+}
+
+http::Response json_response(int status, const nlohmann::ordered_json& body) {
+  return http::Response::json(
+      status, body.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace));
+}
+
+http::Response error_response(const ApiError& error) {
+  http::Response res = json_response(error.status, error.to_json());
+  if (error.retry_after_seconds > 0) {
+    res.headers.set("Retry-After", std::to_string(error.retry_after_seconds));
+  }
+  return res;
+}
+
+http::Response transport_error_response(const http::TransportError& error, size_t max_body_bytes) {
+  switch (error.status) {
+    case 401: return error_response(unauthorized());
+    case 413: return error_response(payload_too_large(max_body_bytes));
+    case 404: return error_response({.status = 404, .message = error.message, .code = "not_found"});
+    default: break;
+  }
+  ApiError out{.status = error.status, .message = error.message};
+  if (error.status >= 500) out.type = "server_error";
+  return error_response(out);
+}
+
 }  // namespace hearth::server

@@ -3,7 +3,6 @@
 #include <cstdio>
 
 #include "catalog/cache.h"
-#include "catalog/catalog.h"
 #include "catalog/download.h"
 
 namespace hearth::server {
@@ -11,20 +10,23 @@ namespace {
 
 namespace cat = hearth::catalog;
 
+// A failure to find or fetch `name`, in the shape clients expect: not-found kinds become
+// model_not_found (param "model"), everything else keeps its kind's status.
+ApiError model_error(const std::string& name, const Error& error) {
+  if (error.kind != ErrorKind::kNotFound) return api_error_from(error);
+  ApiError e = model_not_found(name);
+  e.message = error.message;
+  return e;
+}
+
 class CatalogProvider : public ModelProvider {
  public:
   CatalogProvider(CatalogProviderOptions options, Metrics* metrics)
       : options_(std::move(options)), metrics_(metrics) {}
 
   ApiResult<ModelSource> locate(const std::string& name, uint64_t memory_budget) override {
-    auto catalog = cat::Catalog::load(options_.home);
-    if (!catalog) return api_fail(internal_error(catalog.error().message));
-    auto ref = cat::resolve(*catalog, name, cat::Machine::detect());
-    if (!ref) {
-      ApiError e = model_not_found(name);
-      e.message = ref.error().message;
-      return api_fail(e);
-    }
+    auto ref = resolve_model(*options_.catalog, name);
+    if (!ref) return api_fail(ref.error());
     std::error_code ec;
     if (ref->kind == cat::ModelRef::Kind::kLocalFile) {
       return ModelSource{name, ref->local_path, std::filesystem::file_size(ref->local_path, ec)};
@@ -40,10 +42,10 @@ class CatalogProvider : public ModelProvider {
             " MiB (--memory-budget)"));
       }
       if (!options_.allow_download) {
-        ApiError e = model_not_found(name);
-        e.message = "model " + name + " is not downloaded (`hearth model download " + name +
-                    "` fetches it)";
-        return api_fail(e);
+        return api_fail(model_error(
+            name, Error{"model " + name + " is not downloaded (`hearth model download " + name +
+                            "` fetches it)",
+                        ErrorKind::kNotFound}));
       }
       std::fprintf(stderr, "hearth serve: downloading %s\n", cat::display_name(*ref).c_str());
       cat::ProgressPrinter printer("hearth serve: " + cat::display_name(*ref));
@@ -52,10 +54,9 @@ class CatalogProvider : public ModelProvider {
       auto result = cat::download(options_.home, ref->variant, download_options);
       printer.finish();
       if (!result) {
-        return api_fail({.status = 502,
-                         .message = result.error().message,
-                         .type = "server_error",
-                         .code = "download_failed"});
+        ApiError e = model_error(name, result.error());
+        if (e.status >= 500) e.code = "download_failed";
+        return api_fail(e);
       }
       cached.path = result->file;
       cached.size = result->size;
@@ -66,11 +67,16 @@ class CatalogProvider : public ModelProvider {
   ApiResult<std::shared_ptr<ServedModel>> load(const ModelSource& source) override {
     auto model = Model::load(
         source.path, ModelOptions{.n_threads = options_.n_threads, .n_ctx = options_.n_ctx});
-    if (!model)
-      return api_fail(
-          internal_error("cannot load " + source.path.string() + ": " + model.error().message));
+    if (!model) {
+      return api_fail(api_error_from(
+          with_context("cannot load " + source.path.string(), model.error()).error()));
+    }
     auto served = ServedModel::create(source.id, *model, options_.scheduler, metrics_);
-    if (!served) return api_fail(internal_error(served.error().message));
+    if (!served) return api_fail(api_error_from(served.error()));
+    if ((*served)->uses_fallback_template()) {
+      std::fprintf(stderr, "hearth serve: %s has no chat template; using the ChatML fallback\n",
+                   source.id.c_str());
+    }
     std::fprintf(stderr, "hearth serve: loaded %s (%s)\n", source.id.c_str(), source.path.c_str());
     return std::shared_ptr<ServedModel>(std::move(*served));
   }
@@ -81,6 +87,20 @@ class CatalogProvider : public ModelProvider {
 };
 
 }  // namespace
+
+ApiResult<catalog::ModelRef> resolve_model(const catalog::Catalog& catalog,
+                                           const std::string& name) {
+  auto ref = cat::resolve(catalog, name, cat::Machine::detect());
+  if (!ref) {
+    // Whatever the catalog objects to (an unknown alias, a malformed hf:// reference, a file
+    // that is not .gguf), the request named no model this server has: OpenAI answers that
+    // with 404 model_not_found, and clients rely on it.
+    Error error = ref.error();
+    error.kind = ErrorKind::kNotFound;
+    return api_fail(model_error(name, error));
+  }
+  return std::move(*ref);
+}
 
 std::shared_ptr<ModelProvider> make_catalog_provider(CatalogProviderOptions options,
                                                      Metrics* metrics) {

@@ -1,7 +1,5 @@
 #include "server/foundry_routes.h"
 
-#include <httplib.h>
-
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -9,6 +7,7 @@
 #include "catalog/cache.h"
 #include "catalog/catalog.h"
 #include "catalog/download.h"
+#include "server/catalog_provider.h"
 
 namespace hearth::server {
 namespace {
@@ -43,9 +42,10 @@ json variant_row(const cat::Entry& e, const cat::Variant& v, const std::filesyst
           {"cached", cat::cache_lookup(home, v, false).state == cat::CacheState::kCached}};
 }
 
-std::optional<int> parse_ttl(const httplib::Request& req, ApiError& error) {
-  if (!req.has_param("ttl")) return std::nullopt;
-  const std::string text = req.get_param_value("ttl");
+std::optional<int> parse_ttl(const http::Request& req, ApiError& error) {
+  const auto param = req.query_param("ttl");
+  if (!param) return std::nullopt;
+  const std::string& text = *param;
   char* end = nullptr;
   const long ttl = std::strtol(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || ttl < 0 || ttl > 365L * 86400) {
@@ -70,76 +70,106 @@ std::string download_name(const json& body) {
   return {};
 }
 
+http::Response download_response(std::shared_ptr<const FoundryRoutesOptions> opts,
+                                 cat::Variant variant, std::string label) {
+  // Progress lines as Foundry streams them ("Total 42.00% Downloading NAME"), then one JSON
+  // line with the outcome. The download runs inside the first (and only) produce call.
+  http::StreamBody body;
+  body.produce = [opts, variant = std::move(variant),
+                  label = std::move(label)](http::StreamWriter& out) {
+    cat::DownloadOptions options;
+    double last = -1;
+    options.on_progress = [&](const cat::DownloadProgress& p) {
+      if (p.total == 0) return;
+      const double pct = 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total);
+      if (pct - last < 1.0 && pct < 100.0) return;
+      last = pct;
+      char line[256];
+      std::snprintf(line, sizeof line, "Total %.2f%% Downloading %s\n", pct, label.c_str());
+      out.write(line);
+    };
+    auto result = cat::download(opts->home, variant, options);
+    // Foundry's JS SDK decides per network read whether it holds progress text or the final
+    // JSON, so the JSON must not share a read with the last progress line: a pause lets the
+    // progress go out on its own.
+    if (last >= 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::string outcome =
+        json{{"success", result.has_value()},
+             {"errorMessage", result ? json(nullptr) : json(result.error().message)},
+             {"error", result ? json(nullptr) : json(result.error().message)}}  // the JS SDK
+            .dump() +
+        "\n";
+    out.write(outcome);
+    return false;
+  };
+  // Not a text/* type: cpp-httplib gzips those for clients that accept it, and its gzip
+  // holds the whole stream back until the download ends.
+  return http::Response::streamed("application/octet-stream", std::move(body));
+}
+
 }  // namespace
 
-void register_foundry_routes(HttpServer& http, ModelRegistry& registry,
+void register_foundry_routes(http::Router& router, ModelRegistry& registry,
                              FoundryRoutesOptions options) {
-  auto& routes = http.routes();
-  auto opts = std::make_shared<FoundryRoutesOptions>(std::move(options));
+  auto opts = std::make_shared<const FoundryRoutesOptions>(std::move(options));
+  auto text = [](const json& body) { return http::Response::json(200, body.dump()); };
 
-  routes.Get("/openai/status", [opts](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200,
-              json{{"Endpoints", {opts->endpoint}},
-                   {"ModelDirPath", (opts->home / "models").string()},
-                   {"modelDirPath", (opts->home / "models").string()},  // what the JS SDK reads
-                   {"PipeName", ""}}
-                  .dump());
+  router.get("/openai/status", [opts, text](http::Request&) {
+    return text(json{{"Endpoints", {opts->endpoint}},
+                     {"ModelDirPath", (opts->home / "models").string()},
+                     {"modelDirPath", (opts->home / "models").string()},  // what the JS SDK reads
+                     {"PipeName", ""}});
   });
 
-  routes.Get("/foundry/list", [opts](const httplib::Request&, httplib::Response& res) {
-    auto catalog = cat::Catalog::load(opts->home);
-    if (!catalog) return send_error(res, internal_error(catalog.error().message));
+  router.get("/foundry/list", [opts, text](http::Request&) {
     json rows = json::array();
-    for (const auto& e : catalog->entries()) {
+    for (const auto& e : opts->catalog->entries()) {
       for (const auto& v : e.variants) rows.push_back(variant_row(e, v, opts->home));
     }
-    send_json(res, 200, rows.dump());
+    return text(rows);
   });
 
-  routes.Get("/openai/models", [opts](const httplib::Request&, httplib::Response& res) {
-    auto catalog = cat::Catalog::load(opts->home);
+  router.get("/openai/models", [opts, text](http::Request&) {
     json names = json::array();
-    if (catalog) {
-      for (const auto& e : catalog->entries()) {
-        for (const auto& v : e.variants) {
-          if (cat::cache_lookup(opts->home, v, false).state == cat::CacheState::kCached) {
-            names.push_back(e.alias + ":" + v.quantization);
-          }
+    for (const auto& e : opts->catalog->entries()) {
+      for (const auto& v : e.variants) {
+        if (cat::cache_lookup(opts->home, v, false).state == cat::CacheState::kCached) {
+          names.push_back(e.alias + ":" + v.quantization);
         }
       }
     }
-    send_json(res, 200, names.dump());
+    return text(names);
   });
 
-  routes.Get(R"(/openai/load/(.+))",
-             [&registry](const httplib::Request& req, httplib::Response& res) {
-               const std::string name = req.matches[1];
-               ApiError error;
-               const auto ttl = parse_ttl(req, error);
-               if (ttl && *ttl < 0) return send_error(res, error);
-               auto model = registry.load(name, ttl);
-               if (!model) return send_error(res, model.error());
-               send_json(res, 200, json{{"name", (*model)->id()}, {"loaded", true}}.dump());
-             });
+  router.get("/openai/load/*", [&registry, text](http::Request& req) {
+    const std::string& name = req.path_remainder;
+    if (name.empty()) return error_response(model_not_found(name));
+    ApiError error;
+    const auto ttl = parse_ttl(req, error);
+    if (ttl && *ttl < 0) return error_response(error);
+    auto model = registry.load(name, ttl);
+    if (!model) return error_response(model.error());
+    return text(json{{"name", (*model)->id()}, {"loaded", true}});
+  });
 
-  routes.Get(
-      R"(/openai/unload/(.+))", [&registry](const httplib::Request& req, httplib::Response& res) {
-        const std::string name = req.matches[1];
-        const std::string force = req.has_param("force") ? req.get_param_value("force") : "false";
-        if (force != "true" && force != "false")
-          return send_error(res, invalid_request("force must be true or false", "force"));
-        auto done = registry.unload(name, force == "true");
-        if (!done) return send_error(res, done.error());
-        send_json(res, 200, json{{"name", name}, {"unloaded", true}}.dump());
-      });
+  router.get("/openai/unload/*", [&registry, text](http::Request& req) {
+    const std::string& name = req.path_remainder;
+    if (name.empty()) return error_response(model_not_found(name));
+    const std::string force = req.query_param("force").value_or("false");
+    if (force != "true" && force != "false")
+      return error_response(invalid_request("force must be true or false", "force"));
+    auto done = registry.unload(name, force == "true");
+    if (!done) return error_response(done.error());
+    return text(json{{"name", name}, {"unloaded", true}});
+  });
 
-  routes.Get("/openai/loadedmodels", [&registry](const httplib::Request&, httplib::Response& res) {
+  router.get("/openai/loadedmodels", [&registry, text](http::Request&) {
     json names = json::array();
     for (const auto& m : registry.loaded()) names.push_back(m.id);
-    send_json(res, 200, names.dump());
+    return text(names);
   });
 
-  routes.Get("/hearth/loaded", [&registry](const httplib::Request&, httplib::Response& res) {
+  router.get("/hearth/loaded", [&registry, text](http::Request&) {
     json models = json::array();
     for (const auto& m : registry.loaded()) {
       models.push_back({{"id", m.id},
@@ -149,70 +179,28 @@ void register_foundry_routes(HttpServer& http, ModelRegistry& registry,
                         {"ttl_seconds", m.ttl_seconds},
                         {"ttl_left_seconds", m.ttl_left_seconds}});
     }
-    send_json(res, 200,
-              json{{"models", models},
-                   {"memory_budget_bytes", registry.memory_budget()},
-                   {"memory_used_bytes", registry.memory_used()}}
-                  .dump());
+    return text(json{{"models", models},
+                     {"memory_budget_bytes", registry.memory_budget()},
+                     {"memory_used_bytes", registry.memory_used()}});
   });
 
-  routes.Post("/openai/download", [opts](const httplib::Request& req, httplib::Response& res) {
+  router.post("/openai/download", [opts](http::Request& req) {
     if (!opts->allow_download) {
-      return send_error(res, {.status = 403,
-                              .message = "this server was started with --no-download",
-                              .type = "invalid_request_error"});
+      return error_response({.status = 403,
+                             .message = "this server was started with --no-download",
+                             .type = "invalid_request_error"});
     }
     json body = json::parse(req.body, nullptr, false);
-    if (body.is_discarded()) return send_error(res, invalid_json("the body is not valid JSON"));
+    if (body.is_discarded()) return error_response(invalid_json("the body is not valid JSON"));
     const std::string name = download_name(body);
     if (name.empty())
-      return send_error(
-          res, invalid_request("name the model: {\"model\":{\"Name\":\"ALIAS\"}}", "model"));
-    auto catalog = cat::Catalog::load(opts->home);
-    if (!catalog) return send_error(res, internal_error(catalog.error().message));
-    auto ref = cat::resolve(*catalog, name, cat::Machine::detect());
-    if (!ref) {
-      ApiError e = model_not_found(name);
-      e.message = ref.error().message;
-      return send_error(res, e);
-    }
+      return error_response(
+          invalid_request("name the model: {\"model\":{\"Name\":\"ALIAS\"}}", "model"));
+    auto ref = resolve_model(*opts->catalog, name);
+    if (!ref) return error_response(ref.error());
     if (ref->kind != cat::ModelRef::Kind::kHub)
-      return send_error(res, invalid_request("a local file needs no download", "model"));
-    auto variant = std::make_shared<cat::Variant>(ref->variant);
-    auto label = std::make_shared<std::string>(cat::display_name(*ref));
-    // Progress lines as Foundry streams them ("Total 42.00% Downloading NAME"), then one JSON
-    // line with the outcome.
-    // Not a text/* type: cpp-httplib gzips those for clients that accept it, and its gzip
-    // holds the whole stream back until the download ends.
-    res.set_chunked_content_provider(
-        "application/octet-stream", [opts, variant, label](size_t, httplib::DataSink& sink) {
-          cat::DownloadOptions options;
-          double last = -1;
-          options.on_progress = [&](const cat::DownloadProgress& p) {
-            if (p.total == 0) return;
-            const double pct = 100.0 * static_cast<double>(p.done) / static_cast<double>(p.total);
-            if (pct - last < 1.0 && pct < 100.0) return;
-            last = pct;
-            char line[256];
-            std::snprintf(line, sizeof line, "Total %.2f%% Downloading %s\n", pct, label->c_str());
-            sink.write(line, std::strlen(line));
-          };
-          auto result = cat::download(opts->home, *variant, options);
-          // Foundry's JS SDK decides per network read whether it holds progress text or the final
-          // JSON, so the JSON must not share a read with the last progress line: a pause lets the
-          // progress go out on its own.
-          if (last >= 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-          const std::string outcome =
-              json{{"success", result.has_value()},
-                   {"errorMessage", result ? json(nullptr) : json(result.error().message)},
-                   {"error", result ? json(nullptr) : json(result.error().message)}}
-                  // the JS SDK reads this
-                  .dump() +
-              "\n";
-          sink.write(outcome.data(), outcome.size());
-          sink.done();
-          return true;
-        });
+      return error_response(invalid_request("a local file needs no download", "model"));
+    return download_response(opts, ref->variant, cat::display_name(*ref));
   });
 }
 

@@ -10,19 +10,23 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 
-#include "server/http_server.h"
+#include "catalog/catalog.h"
+#include "server/http/router.h"
 #include "server/model_registry.h"
 
 namespace hearth::server {
 
 struct FoundryRoutesOptions {
-  std::filesystem::path home;  // $HEARTH_HOME
-  std::string endpoint;        // http://host:port
+  std::filesystem::path home;                       // $HEARTH_HOME
+  std::shared_ptr<const catalog::Catalog> catalog;  // the process's catalog; required
+  std::string endpoint;                             // http://host:port
   bool allow_download = true;
 };
 
-void register_foundry_routes(HttpServer& http, ModelRegistry& registry,
+// Registers the routes on `router`; `registry` must outlive the server.
+void register_foundry_routes(http::Router& router, ModelRegistry& registry,
                              FoundryRoutesOptions options);
 
 }  // namespace hearth::server

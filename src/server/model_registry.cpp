@@ -49,7 +49,7 @@ ModelRegistry::Loaded* ModelRegistry::find_locked(const std::string& id) const {
   return nullptr;
 }
 
-ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::acquire(const std::string& id) const {
+ApiResult<std::shared_ptr<Backend>> ModelRegistry::acquire(const std::string& id) const {
   {
     std::lock_guard lock(mutex_);
     if (id.empty()) {
@@ -74,8 +74,8 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::acquire(const std::string
   return load_on_demand(id, std::nullopt);
 }
 
-ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load(const std::string& name,
-                                                            std::optional<int> ttl_seconds) {
+ApiResult<std::shared_ptr<Backend>> ModelRegistry::load(const std::string& name,
+                                                        std::optional<int> ttl_seconds) {
   {
     std::lock_guard lock(mutex_);
     if (Loaded* m = find_locked(name)) {
@@ -207,9 +207,9 @@ std::vector<std::string> ModelRegistry::expire_idle() {
   return ids;
 }
 
-std::vector<std::shared_ptr<ServedModel>> ModelRegistry::all() const {
+std::vector<std::shared_ptr<Backend>> ModelRegistry::all() const {
   std::lock_guard lock(mutex_);
-  std::vector<std::shared_ptr<ServedModel>> out;
+  std::vector<std::shared_ptr<Backend>> out;
   for (const auto& m : models_) out.push_back(m.model);
   return out;
 }
@@ -243,7 +243,7 @@ bool ModelRegistry::empty() const {
 }
 
 void ModelRegistry::shutdown(bool drain) {
-  for (const auto& m : all()) m->scheduler().shutdown(drain);
+  for (const auto& m : all()) m->shutdown(drain);
 }
 
 }  // namespace hearth::server

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "server/api_error.h"
+#include "server/backend.h"
 #include "server/served_model.h"
 
 namespace hearth::server {
@@ -61,18 +62,18 @@ class ModelRegistry {
            uint64_t memory_bytes = 0);
   void set_provider(std::shared_ptr<ModelProvider> provider, RegistryLimits limits);
 
-  // The model named `id`, loading it through the provider when needed; an empty id picks the
-  // first model (clients that send none).
-  ApiResult<std::shared_ptr<ServedModel>> acquire(const std::string& id) const;
+  // The backend answering for `id`, loading it through the provider when needed; an empty id
+  // picks the first model (clients that send none). Holding the pointer keeps the model
+  // loaded (it counts as a request in flight).
+  ApiResult<std::shared_ptr<Backend>> acquire(const std::string& id) const;
   // Loads (or finds) `name`, setting its TTL when given.
-  ApiResult<std::shared_ptr<ServedModel>> load(const std::string& name,
-                                               std::optional<int> ttl_seconds);
+  ApiResult<std::shared_ptr<Backend>> load(const std::string& name, std::optional<int> ttl_seconds);
   // Unloads `name`; a 409 while requests use it unless `force`.
   ApiResult<bool> unload(const std::string& name, bool force);
   // Unloads models idle longer than their TTL; returns their ids.
   std::vector<std::string> expire_idle();
 
-  std::vector<std::shared_ptr<ServedModel>> all() const;
+  std::vector<std::shared_ptr<Backend>> all() const;
   std::vector<LoadedModelInfo> loaded() const;
   uint64_t memory_budget() const { return limits_.memory_budget_bytes; }
   uint64_t memory_used() const;

@@ -1,14 +1,11 @@
 #include "server/openai_routes.h"
 
-#include <httplib.h>
-
 #include <atomic>
 #include <chrono>
 #include <optional>
 #include <random>
 
 #include "hearth/version.h"
-#include "server/json_schema.h"
 #include "server/openai_request.h"
 
 namespace hearth::server {
@@ -46,7 +43,7 @@ json usage_json(const StreamEvent& done) {
           {"prompt_tokens_details", {{"cached_tokens", done.cached_prompt_tokens}}}};
 }
 
-json model_card(const ServedModel& m) {
+json model_card(const Backend& m) {
   return {{"id", m.id()}, {"object", "model"}, {"created", m.created()}, {"owned_by", "hearth"}};
 }
 
@@ -55,7 +52,7 @@ enum class Api { kChat, kCompletion };
 // Everything one generation request needs after validation.
 struct Prepared {
   Api api;
-  std::shared_ptr<ServedModel> model;
+  std::shared_ptr<Backend> model;
   std::shared_ptr<RequestStream> stream;
   bool streaming = false;
   bool include_usage = false;
@@ -89,27 +86,48 @@ std::string sse(const json& j) {
   return "data: " + dump(j) + "\n\n";
 }
 
-// Waits for the next event, polling so a vanished client or a stuck engine is noticed.
-std::optional<StreamEvent> wait_event(RequestStream& stream, const std::function<bool()>& alive) {
-  for (;;) {
-    if (auto e = stream.next(milliseconds(100))) return e;
-    if (alive && !alive()) return std::nullopt;
-  }
-}
+// Waits for the next event, asking `alive` at least every 100 ms (also while events keep
+// coming) so a vanished client or a stuck engine is noticed.
+class EventWaiter {
+ public:
+  EventWaiter(RequestStream& stream, std::function<bool()> alive)
+      : stream_(stream), alive_(std::move(alive)) {}
 
-void respond_whole(Prepared& p, httplib::Response& res) {
+  // nullopt when `alive` said no.
+  std::optional<StreamEvent> next() {
+    for (;;) {
+      if (alive_ && std::chrono::steady_clock::now() - last_check_ >= kCheckEvery) {
+        if (!alive_()) return std::nullopt;
+        last_check_ = std::chrono::steady_clock::now();
+      }
+      if (auto e = stream_.next(kCheckEvery)) return e;
+    }
+  }
+
+ private:
+  static constexpr milliseconds kCheckEvery{100};
+  RequestStream& stream_;
+  std::function<bool()> alive_;
+  std::chrono::steady_clock::time_point last_check_ = std::chrono::steady_clock::now();
+};
+
+http::Response respond_whole(Prepared& p, const http::Request& req) {
   std::string text = p.echo_prefix;
+  // The whole answer is sent at the end, so nothing is written meanwhile that would fail
+  // when the client leaves: ask the connection instead, and free the slot when it is gone.
+  EventWaiter waiter(*p.stream, [&] { return !req.client_gone(); });
   for (;;) {
-    auto event = wait_event(*p.stream, {});
-    if (!event) continue;
+    auto event = waiter.next();
+    if (!event) {
+      p.stream->cancel();  // the scheduler counts it in requests_cancelled
+      return error_response(
+          {.status = 499, .message = "The client closed the connection.", .code = "cancelled"});
+    }
     if (event->kind == StreamEvent::Kind::kText) {
       text += event->text;
       continue;
     }
-    if (event->kind == StreamEvent::Kind::kError) {
-      send_error(res, event->error);
-      return;
-    }
+    if (event->kind == StreamEvent::Kind::kError) return error_response(event->error);
     const std::string finish(finish_reason_name(event->finish));
     json choice;
     if (p.api == Api::kChat) {
@@ -127,79 +145,79 @@ void respond_whole(Prepared& p, httplib::Response& res) {
                  {"system_fingerprint", kFingerprint},
                  {"choices", json::array({choice})},
                  {"usage", usage_json(*event)}};
-    send_json(res, 200, dump(body));
-    return;
+    return json_response(200, body);
   }
 }
 
-void respond_streaming(std::shared_ptr<Prepared> p, httplib::Response& res) {
-  res.set_header("Cache-Control", "no-cache");
-  res.set_header("X-Accel-Buffering", "no");
-  auto finished = std::make_shared<bool>(false);
-  auto started = std::make_shared<bool>(false);
-  res.set_chunked_content_provider(
-      "text/event-stream",
-      [p, finished, started](size_t, httplib::DataSink& sink) -> bool {
-        if (*finished) {
-          sink.done();
-          return true;
-        }
-        if (!*started) {
-          *started = true;
-          std::string first;
-          if (p->api == Api::kChat) {
-            json choice = {{"index", 0},
-                           {"delta", {{"role", "assistant"}, {"content", ""}}},
-                           {"logprobs", nullptr},
-                           {"finish_reason", nullptr}};
-            first = sse(chunk_json(*p, choice));
-          } else if (!p->echo_prefix.empty()) {
-            first = sse(chunk_json(*p, text_choice(*p, p->echo_prefix, nullptr)));
-          }
-          if (!first.empty() && !sink.write(first.data(), first.size())) return false;
-          return true;
-        }
-        auto event = wait_event(*p->stream, [&] { return sink.is_writable(); });
-        if (!event) return false;  // the client is gone: cancel
-        std::string out;
-        if (event->kind == StreamEvent::Kind::kText) {
-          out = sse(chunk_json(*p, text_choice(*p, event->text, nullptr)));
-        } else if (event->kind == StreamEvent::Kind::kError) {
-          out = sse(event->error.to_json()) + "data: [DONE]\n\n";
-          *finished = true;
-        } else {
-          out = sse(
-              chunk_json(*p, text_choice(*p, "", std::string(finish_reason_name(event->finish)))));
-          if (p->include_usage) {
-            json usage_chunk = chunk_json(*p, nullptr);
-            usage_chunk["choices"] = json::array();
-            usage_chunk["usage"] = usage_json(*event);
-            out += sse(usage_chunk);
-          }
-          out += "data: [DONE]\n\n";
-          *finished = true;
-        }
-        return sink.write(out.data(), out.size());
-      },
-      [p](bool) { p->stream->cancel(); });
+// The SSE body of one generation, produced a chunk at a time.
+class SseProducer {
+ public:
+  explicit SseProducer(std::shared_ptr<Prepared> p) : p_(std::move(p)) {}
+
+  bool operator()(http::StreamWriter& out) {
+    if (!started_) {
+      started_ = true;
+      std::string first;
+      if (p_->api == Api::kChat) {
+        json choice = {{"index", 0},
+                       {"delta", {{"role", "assistant"}, {"content", ""}}},
+                       {"logprobs", nullptr},
+                       {"finish_reason", nullptr}};
+        first = sse(chunk_json(*p_, choice));
+      } else if (!p_->echo_prefix.empty()) {
+        first = sse(chunk_json(*p_, text_choice(*p_, p_->echo_prefix, nullptr)));
+      }
+      return out.write(first);
+    }
+    EventWaiter waiter(*p_->stream, [&] { return !out.client_gone(); });
+    auto event = waiter.next();
+    if (!event) return false;  // the client is gone: on_close cancels
+    std::string chunk;
+    bool finished = false;
+    if (event->kind == StreamEvent::Kind::kText) {
+      chunk = sse(chunk_json(*p_, text_choice(*p_, event->text, nullptr)));
+    } else if (event->kind == StreamEvent::Kind::kError) {
+      chunk = sse(event->error.to_json()) + "data: [DONE]\n\n";
+      finished = true;
+    } else {
+      chunk = sse(
+          chunk_json(*p_, text_choice(*p_, "", std::string(finish_reason_name(event->finish)))));
+      if (p_->include_usage) {
+        json usage_chunk = chunk_json(*p_, nullptr);
+        usage_chunk["choices"] = json::array();
+        usage_chunk["usage"] = usage_json(*event);
+        chunk += sse(usage_chunk);
+      }
+      chunk += "data: [DONE]\n\n";
+      finished = true;
+    }
+    return out.write(chunk) && !finished;
+  }
+
+ private:
+  std::shared_ptr<Prepared> p_;
+  bool started_ = false;
+};
+
+http::Response respond_streaming(std::shared_ptr<Prepared> p) {
+  http::StreamBody body;
+  body.produce = SseProducer(p);
+  body.on_close = [p](bool) { p->stream->cancel(); };
+  http::Response res = http::Response::streamed("text/event-stream", std::move(body));
+  res.headers.set("Cache-Control", "no-cache");
+  res.headers.set("X-Accel-Buffering", "no");
+  return res;
 }
 
-// An encoder has no logits: asking it for text is the client's mistake, not a server fault.
-std::optional<ApiError> embedding_only_error(const ServedModel& m) {
-  if (!m.model().info().embedding_only) return std::nullopt;
-  return invalid_request("model '" + m.id() + "' is an embedding model; use /v1/embeddings",
-                         "model");
-}
-
-void handle_generation(Api api, const httplib::Request& req, httplib::Response& res,
-                       ModelRegistry& registry, Metrics& metrics) {
+http::Response handle_generation(Api api, const http::Request& req, ModelRegistry& registry,
+                                 Metrics& metrics) {
   ++metrics.requests_total;
   ++metrics.requests_in_flight;
   // Counted until the response is complete, which for a stream is after this handler returns.
   std::shared_ptr<void> in_flight(nullptr, [&metrics](void*) { --metrics.requests_in_flight; });
   auto fail_with = [&](const ApiError& e) {
     ++metrics.requests_failed;
-    send_error(res, e);
+    return error_response(e);
   };
 
   auto body = parse_json_body(req.body);
@@ -210,9 +228,6 @@ void handle_generation(Api api, const httplib::Request& req, httplib::Response& 
   p->api = api;
   p->created = unix_now();
   p->id = new_id(api == Api::kChat ? "chatcmpl" : "cmpl");
-  GenerationRequest common;
-  std::vector<int32_t> prompt;
-  bool json_object = false;
 
   if (api == Api::kChat) {
     auto chat = parse_chat_request(*body);
@@ -220,54 +235,28 @@ void handle_generation(Api api, const httplib::Request& req, httplib::Response& 
     auto model = registry.acquire(chat->model);
     if (!model) return fail_with(model.error());
     p->model = *model;
-    if (auto e = embedding_only_error(*p->model)) return fail_with(*e);
-    auto ids = p->model->chat_prompt(*chat);
-    if (!ids) return fail_with(ids.error());
-    prompt = std::move(*ids);
-    common = *chat;
+    p->streaming = chat->stream;
+    p->include_usage = chat->include_usage;
+    auto stream = p->model->chat(*chat);
+    if (!stream) return fail_with(stream.error());
+    p->stream = *stream;
   } else {
     auto completion = parse_completion_request(*body);
     if (!completion) return fail_with(completion.error());
     auto model = registry.acquire(completion->model);
     if (!model) return fail_with(model.error());
     p->model = *model;
-    if (auto e = embedding_only_error(*p->model)) return fail_with(*e);
-    if (!completion->prompt_tokens.empty()) {
-      const int32_t n_vocab = p->model->model().info().n_vocab;
-      for (int32_t id : completion->prompt_tokens) {
-        if (id >= n_vocab) {
-          return fail_with(invalid_request(
-              "token id " + std::to_string(id) + " is outside the vocabulary", "prompt"));
-        }
-      }
-      prompt = completion->prompt_tokens;
-    } else {
-      prompt = p->model->text_prompt(completion->prompt);
-      if (completion->echo) p->echo_prefix = completion->prompt;
+    p->streaming = completion->stream;
+    p->include_usage = completion->include_usage;
+    if (completion->echo && completion->prompt_tokens.empty()) {
+      p->echo_prefix = completion->prompt;
     }
-    common = *completion;
+    auto stream = p->model->complete(*completion);
+    if (!stream) return fail_with(stream.error());
+    p->stream = *stream;
   }
-  json_object = common.response_format != ResponseFormat::kText;
-  p->streaming = common.stream;
-  p->include_usage = common.include_usage;
-
-  auto options = p->model->generation_options(common, prompt.size());
-  if (!options) return fail_with(options.error());
-  GenerationJob job{std::move(prompt), std::move(*options), json_object, nullptr};
-  if (common.response_format == ResponseFormat::kJsonSchema) {
-    auto schema = compile_response_schema(common.json_schema);
-    if (!schema) return fail_with(schema.error());
-    job.json_schema = std::move(*schema);
-  }
-  auto stream = p->model->scheduler().submit(std::move(job));
-  if (!stream) return fail_with(stream.error());
-  p->stream = *stream;
-
-  if (p->streaming) {
-    respond_streaming(p, res);
-  } else {
-    respond_whole(*p, res);
-  }
+  if (p->streaming) return respond_streaming(p);
+  return respond_whole(*p, req);
 }
 
 std::string base64_floats(const std::vector<float>& values) {
@@ -289,12 +278,12 @@ std::string base64_floats(const std::vector<float>& values) {
   return out;
 }
 
-void handle_embeddings(const httplib::Request& req, httplib::Response& res, ModelRegistry& registry,
-                       Metrics& metrics) {
+http::Response handle_embeddings(const http::Request& req, ModelRegistry& registry,
+                                 Metrics& metrics) {
   ++metrics.requests_total;
   auto fail_with = [&](const ApiError& e) {
     ++metrics.requests_failed;
-    send_error(res, e);
+    return error_response(e);
   };
   auto body = parse_json_body(req.body);
   if (!body) return fail_with(body.error());
@@ -302,71 +291,69 @@ void handle_embeddings(const httplib::Request& req, httplib::Response& res, Mode
   if (!request) return fail_with(request.error());
   auto model = registry.acquire(request->model);
   if (!model) return fail_with(model.error());
-  int64_t prompt_tokens = 0;
-  auto vectors = (*model)->embed(request->inputs, prompt_tokens);
-  if (!vectors) return fail_with(vectors.error());
+  auto embeddings = (*model)->embed(*request);
+  if (!embeddings) return fail_with(embeddings.error());
+  const int64_t prompt_tokens = embeddings->prompt_tokens;
   metrics.prompt_tokens_total += static_cast<uint64_t>(prompt_tokens);
   json data = json::array();
-  for (size_t i = 0; i < vectors->size(); ++i) {
+  for (size_t i = 0; i < embeddings->vectors.size(); ++i) {
     json item = {{"object", "embedding"}, {"index", i}};
     if (request->base64) {
-      item["embedding"] = base64_floats((*vectors)[i]);
+      item["embedding"] = base64_floats(embeddings->vectors[i]);
     } else {
-      item["embedding"] = (*vectors)[i];
+      item["embedding"] = embeddings->vectors[i];
     }
     data.push_back(std::move(item));
   }
-  send_json(res, 200,
-            dump({{"object", "list"},
-                  {"data", std::move(data)},
-                  {"model", (*model)->id()},
-                  {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}}));
+  return json_response(
+      200, {{"object", "list"},
+            {"data", std::move(data)},
+            {"model", (*model)->id()},
+            {"usage", {{"prompt_tokens", prompt_tokens}, {"total_tokens", prompt_tokens}}}});
 }
 
 }  // namespace
 
-void register_openai_routes(HttpServer& http, ModelRegistry& registry, Metrics& metrics) {
-  auto& routes = http.routes();
-  http.add_public_path("/health");
-  http.add_public_path("/metrics");
+std::vector<std::string> openai_public_paths() {
+  return {"/health", "/metrics"};
+}
 
-  routes.Get("/health", [&registry](const httplib::Request&, httplib::Response& res) {
+void register_openai_routes(http::Router& router, ModelRegistry& registry, Metrics& metrics) {
+  router.get("/health", [&registry](http::Request&) {
     if (registry.empty() && !registry.can_load_on_demand()) {
-      res.set_header("Retry-After", "5");
-      send_json(res, 503, R"({"status":"loading"})");
-      return;
+      http::Response res = http::Response::json(503, R"({"status":"loading"})");
+      res.headers.set("Retry-After", "5");
+      return res;
     }
-    send_json(res, 200, R"({"status":"ok"})");
+    return http::Response::json(200, R"({"status":"ok"})");
   });
 
-  routes.Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics.render(), "text/plain; version=0.0.4");
+  router.get("/metrics", [&metrics](http::Request&) {
+    return http::Response::text(200, metrics.render(), "text/plain; version=0.0.4");
   });
 
-  routes.Get("/v1/models", [&registry](const httplib::Request&, httplib::Response& res) {
+  router.get("/v1/models", [&registry](http::Request&) {
     json data = json::array();
     for (const auto& m : registry.all()) data.push_back(model_card(*m));
-    send_json(res, 200, dump({{"object", "list"}, {"data", data}}));
+    return json_response(200, {{"object", "list"}, {"data", data}});
   });
 
-  routes.Get(R"(/v1/models/(.+))",
-             [&registry](const httplib::Request& req, httplib::Response& res) {
-               const std::string id = req.matches[1];
-               for (const auto& m : registry.all()) {
-                 if (m->id() == id) return send_json(res, 200, dump(model_card(*m)));
-               }
-               send_error(res, model_not_found(id));
-             });
+  router.get("/v1/models/*", [&registry](http::Request& req) {
+    const std::string& id = req.path_remainder;
+    for (const auto& m : registry.all()) {
+      if (m->id() == id) return json_response(200, model_card(*m));
+    }
+    return error_response(model_not_found(id));
+  });
 
-  routes.Post("/v1/chat/completions", [&](const httplib::Request& req, httplib::Response& res) {
-    handle_generation(Api::kChat, req, res, registry, metrics);
+  router.post("/v1/chat/completions", [&](http::Request& req) {
+    return handle_generation(Api::kChat, req, registry, metrics);
   });
-  routes.Post("/v1/completions", [&](const httplib::Request& req, httplib::Response& res) {
-    handle_generation(Api::kCompletion, req, res, registry, metrics);
+  router.post("/v1/completions", [&](http::Request& req) {
+    return handle_generation(Api::kCompletion, req, registry, metrics);
   });
-  routes.Post("/v1/embeddings", [&](const httplib::Request& req, httplib::Response& res) {
-    handle_embeddings(req, res, registry, metrics);
-  });
+  router.post("/v1/embeddings",
+              [&](http::Request& req) { return handle_embeddings(req, registry, metrics); });
 }
 
 }  // namespace hearth::server

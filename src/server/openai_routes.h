@@ -1,13 +1,21 @@
-// The OpenAI-compatible routes under /v1, plus /health and /metrics.
+// The OpenAI-compatible routes under /v1, plus /health and /metrics. They parse requests,
+// hand them to a Backend from the registry, and format its answers; model-specific checks
+// live behind the Backend.
 #pragma once
 
-#include "server/http_server.h"
+#include <string>
+#include <vector>
+
+#include "server/http/router.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
 
 namespace hearth::server {
 
-// Registers the routes on `http`; `registry` and `metrics` must outlive the server.
-void register_openai_routes(HttpServer& http, ModelRegistry& registry, Metrics& metrics);
+// Registers the routes on `router`; `registry` and `metrics` must outlive the server.
+void register_openai_routes(http::Router& router, ModelRegistry& registry, Metrics& metrics);
+
+// Paths of these routes that need no API key (health checks, metrics scrapers).
+std::vector<std::string> openai_public_paths();
 
 }  // namespace hearth::server

@@ -5,6 +5,7 @@
 
 #include "engine/gguf/gguf.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "server/json_schema.h"
 
 namespace hearth::server {
 
@@ -18,13 +19,27 @@ Result<std::unique_ptr<ServedModel>> ServedModel::create(std::string id,
                          std::chrono::system_clock::now().time_since_epoch())
                          .count();
   auto chat_template = chat::model_chat_template(model->file(), model->tokenizer());
-  if (!chat_template) return std::unexpected(chat_template.error());
+  if (!chat_template) return with_context("chat template", chat_template.error());
   served->template_.emplace(std::move(*chat_template));
   served->model_ = std::move(model);
   auto scheduler = Scheduler::create(served->model_, options, metrics, served->id_);
   if (!scheduler) return std::unexpected(scheduler.error());
   served->scheduler_ = std::move(*scheduler);
   return served;
+}
+
+BackendCapabilities ServedModel::capabilities() const {
+  const bool generates = !model_->info().embedding_only;
+  return {.chat = generates,
+          .completion = generates,
+          .embeddings = true,
+          .tools = generates,
+          .json_output = generates,
+          .context_length = scheduler_->n_ctx()};
+}
+
+BackendHealth ServedModel::health() const {
+  return {.ready = true, .in_flight = scheduler_->load()};
 }
 
 std::vector<int32_t> ServedModel::text_prompt(const std::string& text) const {
@@ -50,19 +65,57 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(const ChatRequest& requ
   return std::move(*ids);
 }
 
-ApiResult<std::vector<std::vector<float>>> ServedModel::embed(const std::vector<std::string>& texts,
-                                                              int64_t& prompt_tokens) {
+std::optional<ApiError> ServedModel::text_generation_refusal() const {
+  if (!model_->info().embedding_only) return std::nullopt;
+  return invalid_request("model '" + id_ + "' is an embedding model; use /v1/embeddings", "model");
+}
+
+ApiResult<std::shared_ptr<RequestStream>> ServedModel::chat(const ChatRequest& request) {
+  if (auto refusal = text_generation_refusal()) return api_fail(*refusal);
+  auto prompt = chat_prompt(request);
+  if (!prompt) return api_fail(prompt.error());
+  return submit(request, std::move(*prompt));
+}
+
+ApiResult<std::shared_ptr<RequestStream>> ServedModel::complete(const CompletionRequest& request) {
+  if (auto refusal = text_generation_refusal()) return api_fail(*refusal);
+  if (request.prompt_tokens.empty()) return submit(request, text_prompt(request.prompt));
+  const int32_t n_vocab = model_->info().n_vocab;
+  for (int32_t id : request.prompt_tokens) {
+    if (id >= n_vocab) {
+      return api_fail(invalid_request(
+          "token id " + std::to_string(id) + " is outside the vocabulary", "prompt"));
+    }
+  }
+  return submit(request, request.prompt_tokens);
+}
+
+ApiResult<std::shared_ptr<RequestStream>> ServedModel::submit(const GenerationRequest& request,
+                                                              std::vector<int32_t> prompt) {
+  auto options = generation_options(request, prompt.size());
+  if (!options) return api_fail(options.error());
+  GenerationJob job{std::move(prompt), std::move(*options),
+                    request.response_format != ResponseFormat::kText, nullptr};
+  if (request.response_format == ResponseFormat::kJsonSchema) {
+    auto schema = compile_response_schema(request.json_schema);
+    if (!schema) return api_fail(schema.error());
+    job.json_schema = std::move(*schema);
+  }
+  return scheduler_->submit(std::move(job));
+}
+
+ApiResult<Embeddings> ServedModel::embed(const EmbeddingRequest& request) {
   std::lock_guard lock(embed_mutex_);
   if (!embed_session_) {
     SessionOptions options;
     options.n_ctx = scheduler_->n_ctx();
     auto session = Session::create(model_, options);
-    if (!session) return api_fail(internal_error(session.error().message));
+    if (!session) return api_fail(api_error_from(session.error()));
     embed_session_ = std::make_unique<Session>(std::move(*session));
   }
-  std::vector<std::vector<float>> out;
-  for (size_t i = 0; i < texts.size(); ++i) {
-    const std::vector<int32_t> ids = text_prompt(texts[i]);
+  Embeddings out;
+  for (size_t i = 0; i < request.inputs.size(); ++i) {
+    const std::vector<int32_t> ids = text_prompt(request.inputs[i]);
     if (ids.empty())
       return api_fail(invalid_request("input " + std::to_string(i) + " has no tokens", "input"));
     // An encoder's learned positions end at its trained context, whatever the server's.
@@ -74,9 +127,9 @@ ApiResult<std::vector<std::vector<float>>> ServedModel::embed(const std::vector<
       return api_fail(error);
     }
     auto vector = embed_session_->embed(ids, /*normalize=*/true);
-    if (!vector) return api_fail(internal_error(vector.error().message));
-    prompt_tokens += static_cast<int64_t>(ids.size());
-    out.push_back(std::move(*vector));
+    if (!vector) return api_fail(api_error_from(vector.error()));
+    out.prompt_tokens += static_cast<int64_t>(ids.size());
+    out.vectors.push_back(std::move(*vector));
   }
   return out;
 }

@@ -59,6 +59,13 @@ test('unknown model is a 404, unknown route too, and both are JSON', async () =>
   assert.ok((await res.json()).error);
 });
 
+test('a known route with the wrong method is a JSON 405 naming the allowed method', async () => {
+  const res = await fetch(server.baseURL + '/v1/chat/completions');
+  assert.equal(res.status, 405);
+  assert.equal(res.headers.get('allow'), 'POST');
+  assert.match((await res.json()).error.message, /Method not allowed/);
+});
+
 test('a prompt longer than the context is context_length_exceeded', async () => {
   const long = 'word '.repeat(400);
   assertError(await post('/v1/chat/completions', { messages: [{ role: 'user', content: long }] }), 400,

@@ -1,0 +1,97 @@
+// hearth's own HTTP types: what a route handler sees (Request) and gives back (Response,
+// possibly streamed). Nothing here knows the transport; server.cpp adapts cpp-httplib to
+// these types today, and an event-driven transport can replace it without touching a route.
+//
+// Why src/server/http/ and not src/http/: only the server process speaks HTTP, and the
+// top-level CMake belongs to the build as a whole; this folder is still its own library
+// (hearth_http) that depends on nothing else in hearth, so it can move up unchanged.
+//
+// Handlers never block on a socket. A handler that needs time (waiting for a generation)
+// either polls `Request::client_gone()` while it waits, or returns a streamed Response whose
+// producer the transport calls again and again.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hearth::http {
+
+// Header fields in arrival order; names compare case-insensitively (RFC 9110).
+// A plain value: not thread-safe to mutate, safe to read from several threads.
+class Headers {
+ public:
+  // The first value of `name`, if present.
+  std::optional<std::string_view> get(std::string_view name) const;
+  bool has(std::string_view name) const { return get(name).has_value(); }
+  // Replaces every value of `name` with `value`.
+  void set(std::string name, std::string value);
+  // Adds a value, keeping earlier ones (e.g. a second Vary).
+  void add(std::string name, std::string value);
+  const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+bool equals_ignore_case(std::string_view a, std::string_view b);
+
+struct Request {
+  std::string method;  // upper case: GET, POST ...
+  std::string path;    // without the query string, percent-decoded
+  // For a prefix route ("/openai/load/*"): the path after the prefix ("qwen2.5-0.5b").
+  std::string path_remainder;
+  std::multimap<std::string, std::string> query;
+  Headers headers;
+  std::string body;
+
+  std::optional<std::string_view> header(std::string_view name) const { return headers.get(name); }
+  // The first value of query parameter `name`.
+  std::optional<std::string> query_param(const std::string& name) const;
+
+  // True once the client closed its connection; a handler waiting for slow work polls this
+  // and abandons the work. Set by the transport; false when it cannot tell.
+  bool client_gone() const { return client_gone_check && client_gone_check(); }
+  std::function<bool()> client_gone_check;
+};
+
+// The sink a streamed body writes into. Used by one thread at a time (the transport's).
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Sends one chunk now; false when the client went away (stop producing).
+  virtual bool write(std::string_view chunk) = 0;
+  virtual bool client_gone() const = 0;
+};
+
+// A body produced while it is sent (SSE, NDJSON, download progress).
+struct StreamBody {
+  // Called repeatedly until it returns false. Each call writes what is ready (it may wait a
+  // short while, ~100 ms, for more) and returns true to be called again, false when the body
+  // is complete or the client is gone.
+  std::function<bool(StreamWriter&)> produce;
+  // Called once when the response ends, true when `produce` finished it, false when the
+  // client went away or the transport gave up: release what the stream holds.
+  std::function<void(bool completed)> on_close;
+};
+
+struct Response {
+  int status = 200;
+  Headers headers;
+  std::string content_type = "application/json";
+  std::string body;
+  std::optional<StreamBody> stream;  // set: `body` is ignored and the reply is chunked
+
+  static Response json(int status, std::string body);
+  static Response text(int status, std::string body, std::string content_type);
+  static Response streamed(std::string content_type, StreamBody stream);
+};
+
+using Handler = std::function<Response(Request&)>;
+
+}  // namespace hearth::http

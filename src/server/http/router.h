@@ -1,0 +1,49 @@
+// Maps (method, path) to a handler. Two kinds of route:
+//   exact   "/v1/models"          matches that path only;
+//   prefix  "/v1/models/*"        matches every path that starts with "/v1/models/"; the rest
+//                                 is handed to the handler as Request::path_remainder.
+// An exact route wins over a prefix route, a longer prefix over a shorter one (so "/*" can
+// serve static files under everything the API does not claim). HEAD is answered by GET routes.
+//
+// Built once before the server starts, then only read: `match` is safe from many threads,
+// `add` is not.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/http/http.h"
+
+namespace hearth::http {
+
+struct RouteMatch {
+  enum class Outcome { kFound, kNotFound, kMethodNotAllowed } outcome = Outcome::kNotFound;
+  const Handler* handler = nullptr;  // kFound
+  std::string remainder;             // kFound, prefix routes
+  std::vector<std::string> allowed;  // kMethodNotAllowed: the methods the path has
+};
+
+class Router {
+ public:
+  void add(std::string method, std::string pattern, Handler handler);
+  void get(std::string pattern, Handler handler) {
+    add("GET", std::move(pattern), std::move(handler));
+  }
+  void post(std::string pattern, Handler handler) {
+    add("POST", std::move(pattern), std::move(handler));
+  }
+
+  RouteMatch match(std::string_view method, std::string_view path) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string path;  // the exact path, or the prefix including its trailing '/'
+    bool prefix = false;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace hearth::http
