@@ -11,12 +11,12 @@ cd "$root"
 
 # The public headers every library module may use. hearth/engine.h declares Session and is
 # implemented by runtime/, so the engine folders below runtime may not include it.
-public="hearth/status.h hearth/model_info.h"
+public="hearth/status.h hearth/model_info.h hearth/memory_estimate.h hearth/version.h"
 engine_core="engine/platform engine/tensor engine/gguf engine/kernels engine/tokenizer engine/chat engine/models engine/sampler"
 engine_all="$engine_core engine/runtime hearth/engine.h"
 
 declare -A allowed=(
-  [include/hearth]="hearth/status.h hearth/model_info.h hearth/engine.h"
+  [include/hearth]="$public hearth/engine.h"
   [engine/platform]="hearth/status.h"
   [engine/tensor]="engine/platform $public"
   [engine/gguf]="engine/tensor engine/platform $public"
@@ -27,7 +27,7 @@ declare -A allowed=(
   [engine/sampler]="engine/tokenizer engine/kernels engine/gguf engine/tensor engine/platform $public"
   [engine/runtime]="$engine_all $public"
   [http]="engine/platform $public"
-  [catalog]="engine/platform engine/gguf engine/tensor hearth/engine.h $public"
+  [catalog]="engine/platform engine/gguf engine/tensor $public"
   [server]="$engine_all http catalog $public"
   [router]="$engine_all http catalog server $public"
   [rag]="$engine_all http catalog server $public"

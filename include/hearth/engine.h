@@ -87,7 +87,7 @@ struct SessionOptions {
   int n_threads = 0;  // 0 = the model's default
   int n_batch = 512;  // tokens evaluated per forward pass; bounds scratch memory
   // Q8_0 needs a head_dim that is a multiple of 32; other models get F16 instead.
-  KvCacheType kv_type = KvCacheType::kF16;
+  KvCacheType kv_type = kDefaultKvCacheType;
   // Borrowed pool to run on instead of an own one of n_threads (e.g. one pool serving several
   // sessions that decode in turn). It must outlive the session and may serve only one decode
   // at a time.

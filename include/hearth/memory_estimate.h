@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 
-#include "hearth/engine.h"
+#include "hearth/model_info.h"
 
 namespace hearth {
 

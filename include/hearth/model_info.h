@@ -36,5 +36,7 @@ struct ModelOptions {
 // attention reads per generated token against F32; Q8_0 (blocks of 32 values with one F16
 // scale) quarters them, at a small cost in accuracy. F32 is exact and meant for tests.
 enum class KvCacheType { kF16, kQ8_0, kF32 };
+// What a session gets unless its options say otherwise (SessionOptions::kv_type).
+inline constexpr KvCacheType kDefaultKvCacheType = KvCacheType::kF16;
 
 }  // namespace hearth

@@ -18,7 +18,7 @@ std::string format_mib(uint64_t bytes) {
 // Memory a variant needs once loaded, before its file has been read: the shared estimate's
 // guess for a session with the default KV cache type.
 uint64_t memory_needed(const Variant& v) {
-  return model_memory_guess(v.approx_bytes(), SessionOptions{}.kv_type);
+  return model_memory_guess(v.approx_bytes(), kDefaultKvCacheType);
 }
 
 bool cpu_can_run(const Variant& v, const Machine& m) {

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "hearth/status.h"
-#include "server/http/http.h"
-#include "server/http/server.h"
+#include "http/http.h"
+#include "http/server.h"
 
 namespace hearth::server {
 

@@ -13,7 +13,7 @@
 #include <memory>
 
 #include "catalog/catalog.h"
-#include "server/http/router.h"
+#include "http/router.h"
 #include "server/model_registry.h"
 
 namespace hearth::server {

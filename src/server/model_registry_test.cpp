@@ -8,6 +8,7 @@
 
 #include "hearth/memory_estimate.h"
 #include "server/metrics.h"
+#include "server/served_model.h"
 #include "support/fixtures.h"
 
 namespace hearth::server {
@@ -104,7 +105,8 @@ TEST_F(Registry, BudgetCheckAndAccountingUseTheSameEstimate) {
   configure(1024);
   auto loaded = registry_.acquire("tiny-qwen2-q8_0");
   ASSERT_TRUE(loaded.has_value());
-  const ModelInfo& info = (*loaded)->model().info();
+  // The registry serves local models here: a ServedModel under the Backend interface.
+  const ModelInfo& info = dynamic_cast<ServedModel&>(**loaded).model().info();
   const uint64_t expected = model_memory_bytes(
       file_bytes, {info.n_layer, info.n_head_kv, info.head_dim}, 64, 1, KvCacheType::kF16);
   EXPECT_GT(expected, file_bytes);  // the KV cache counts

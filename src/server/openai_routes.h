@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "server/http/router.h"
+#include "http/router.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
 

@@ -17,7 +17,7 @@
 
 #include "catalog/catalog.h"
 #include "hearth/status.h"
-#include "server/http/server.h"
+#include "http/server.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
 #include "server/scheduler.h"

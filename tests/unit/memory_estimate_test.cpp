@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "hearth/engine.h"
 #include "support/fixtures.h"
 
 namespace hearth {

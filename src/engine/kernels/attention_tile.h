@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "hearth/engine.h"  // KvCacheType
+#include "hearth/model_info.h"  // KvCacheType
 
 namespace hearth::attn {
 

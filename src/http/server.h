@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "hearth/status.h"
-#include "server/http/router.h"
+#include "http/router.h"
 
 namespace hearth::http {
 

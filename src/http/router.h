@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/http/http.h"
+#include "http/http.h"
 
 namespace hearth::http {
 

@@ -1,5 +1,5 @@
 // The router's matching rules: exact before prefix, longest prefix, 404 vs 405, HEAD as GET.
-#include "server/http/router.h"
+#include "http/router.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // cpp-httplib behind hearth::http::Server. Everything that knows httplib lives in this file.
-#include "server/http/server.h"
+#include "http/server.h"
 
 #include <dirent.h>
 #include <httplib.h>

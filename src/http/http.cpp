@@ -1,4 +1,4 @@
-#include "server/http/http.h"
+#include "http/http.h"
 
 #include <cctype>
 
