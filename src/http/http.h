@@ -2,9 +2,8 @@
 // possibly streamed). Nothing here knows the transport; server.cpp adapts cpp-httplib to
 // these types today, and an event-driven transport can replace it without touching a route.
 //
-// Why src/server/http/ and not src/http/: only the server process speaks HTTP, and the
-// top-level CMake belongs to the build as a whole; this folder is still its own library
-// (hearth_http) that depends on nothing else in hearth, so it can move up unchanged.
+// Its own library (hearth_http) that depends on nothing else in hearth but the public status
+// header: the server's routes, the router and the web app all speak HTTP through it.
 //
 // Handlers never block on a socket. A handler that needs time (waiting for a generation)
 // either polls `Request::client_gone()` while it waits, or returns a streamed Response whose
