@@ -62,7 +62,7 @@ test-asan: deps
 fuzz: deps
 	cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_COMPILER=clang++-16 -DHEARTH_FUZZ=ON -DHEARTH_TESTS=OFF
-	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target gguf_fuzz tokenizer_fuzz template_fuzz
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target gguf_fuzz tokenizer_fuzz template_fuzz http_request_fuzz
 	./scripts/run-fuzzers.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 
 format:

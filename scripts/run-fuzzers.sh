@@ -43,3 +43,16 @@ if [[ -x "$build_dir/fuzz/template_fuzz" ]]; then
     -timeout=10 -print_final_stats=1 "$work/template" 2>&1 | tail -n 12
   echo "fuzz: template_fuzz found no crash"
 fi
+
+if [[ -x "$build_dir/fuzz/http_request_fuzz" ]]; then
+  # Seeds: well-formed requests of each framing, behind the split byte the fuzzer reads first.
+  mkdir -p "$work/http"
+  printf '\x07GET /v1/models?x=1 HTTP/1.1\r\nHost: a\r\n\r\nGET /health HTTP/1.1\r\n\r\n' > "$work/http/get"
+  printf '\x03POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n{}' > "$work/http/post"
+  printf '\x05POST /x HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3;a=b\r\nabc\r\n0\r\nT: v\r\n\r\n' > "$work/http/chunked"
+  printf '\x01GET http://h/a%%20b HTTP/1.0\nConnection: keep-alive\n\n' > "$work/http/http10"
+  echo "fuzzing http_request_fuzz for ${seconds}s"
+  "$build_dir/fuzz/http_request_fuzz" -max_total_time="$seconds" -max_len=16384 -rss_limit_mb=2048 \
+    -print_final_stats=1 "$work/http" 2>&1 | tail -n 12
+  echo "fuzz: http_request_fuzz found no crash"
+fi

@@ -33,6 +33,9 @@ struct ServeArgs {
   int64_t memory_budget_mb = -1;  // -1: half of the machine's RAM
   int ttl_seconds = 600;
   bool no_download = false;
+  int max_connections = 16384;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // Fills the HTTP options from the flags; false (after saying why) when a key file is unusable.
@@ -41,6 +44,13 @@ bool http_options_from(const ServeArgs& args, http::ServerOptions& out) {
   out.port = args.port;
   out.cors_origins = args.cors_origins;
   out.max_body_bytes = args.max_body_mb << 20;
+  out.max_connections = args.max_connections;
+  out.tls_cert_file = args.tls_cert;
+  out.tls_key_file = args.tls_key;
+  if (out.tls_cert_file.empty() != out.tls_key_file.empty()) {
+    std::fprintf(stderr, "hearth serve: --tls-cert and --tls-key go together\n");
+    return false;
+  }
   if (!args.api_key.empty()) out.api_keys.push_back(args.api_key);
   if (args.api_key_file.empty()) return true;
   std::ifstream in(args.api_key_file);
@@ -137,6 +147,14 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--cors-origin", args->cors_origins, "Allowed browser origin, or * (repeatable)");
   cmd->add_option("--max-body-mb", args->max_body_mb, "Largest accepted request body (MiB)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_option("--max-connections", args->max_connections,
+                  "Open connections held at once; more are answered 503")
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--tls-cert", args->tls_cert,
+                  "PEM certificate chain: serve https (with --tls-key)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", args->tls_key, "PEM private key for --tls-cert")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--memory-budget", args->memory_budget_mb,
                   "MiB that loaded models may take; least recently used idle models are unloaded "
                   "to make room "

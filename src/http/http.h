@@ -1,13 +1,13 @@
 // hearth's own HTTP types: what a route handler sees (Request) and gives back (Response,
-// possibly streamed). Nothing here knows the transport; server.cpp adapts cpp-httplib to
-// these types today, and an event-driven transport can replace it without touching a route.
+// possibly streamed). Nothing here knows the transport (server.cpp, an event loop on Asio).
 //
 // Its own library (hearth_http) that depends on nothing else in hearth but the public status
 // header: the server's routes, the router and the web app all speak HTTP through it.
 //
-// Handlers never block on a socket. A handler that needs time (waiting for a generation)
-// either polls `Request::client_gone()` while it waits, or returns a streamed Response whose
-// producer the transport calls again and again.
+// Handlers run on worker threads, never on the event loop, and never touch a socket. A
+// handler that needs time (waiting for a generation) either polls `Request::client_gone()`
+// while it waits, or returns a streamed Response whose producer the transport calls again and
+// again (see StreamBody::poll_ready for producers that wait on events).
 #pragma once
 
 #include <cstdint>
@@ -59,11 +59,12 @@ struct Request {
   std::function<bool()> client_gone_check;
 };
 
-// The sink a streamed body writes into. Used by one thread at a time (the transport's).
+// The sink a streamed body writes into, from inside `StreamBody::produce`.
 class StreamWriter {
  public:
   virtual ~StreamWriter() = default;
-  // Sends one chunk now; false when the client went away (stop producing).
+  // Queues one chunk for the client (a bounded buffer: a producer without poll_ready may wait
+  // here for room); false when the client went away or stopped reading (stop producing).
   virtual bool write(std::string_view chunk) = 0;
   virtual bool client_gone() const = 0;
 };
@@ -77,6 +78,12 @@ struct StreamBody {
   // Called once when the response ends, true when `produce` finished it, false when the
   // client went away or the transport gave up: release what the stream holds.
   std::function<void(bool completed)> on_close;
+  // Optional, for producers that wait for events (tokens from a generation): returns true when
+  // a `produce` call would find something ready now; otherwise keeps `wake` and calls it once,
+  // from any thread, when that changes (never before returning). With it the transport makes
+  // the first `produce` call at once and each later one only when ready, so a stream waiting
+  // for its next token holds no thread.
+  std::function<bool(std::function<void()> wake)> poll_ready;
 };
 
 struct Response {

@@ -1,121 +1,30 @@
-// cpp-httplib behind hearth::http::Server. Everything that knows httplib lives in this file.
+// The event loop behind hearth::http::Server: accepting, the connection table, the deadline
+// sweep, draining, TLS setup, and the checks made before a handler runs (API key, CORS,
+// routing). connection.cpp holds what happens on one connection.
 #include "http/server.h"
 
-#include <dirent.h>
-#include <httplib.h>
-#include <netdb.h>
-#include <poll.h>
-#include <sys/socket.h>
+#include <sys/resource.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <optional>
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "http/connection.h"
+#include "http/worker_pool.h"
 
 namespace hearth::http {
 namespace {
 
-// httplib 0.11 does not tell a handler its socket, nor whether the client hung up. The
-// connection's (local, remote) address pair names exactly one open socket in this process, so
-// the socket is found once, the first time a handler asks, by comparing the addresses of the
-// process's sockets.
-std::string numeric_host(const sockaddr_storage& address, socklen_t length, int& port) {
-  char host[NI_MAXHOST] = {};
-  char service[NI_MAXSERV] = {};
-  if (getnameinfo(reinterpret_cast<const sockaddr*>(&address), length, host, sizeof host, service,
-                  sizeof service, NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
-    return {};
-  }
-  port = std::atoi(service);
-  return host;
-}
+using asio::ip::tcp;
 
-int find_connection_socket(const httplib::Request& req) {
-  DIR* dir = opendir("/proc/self/fd");
-  if (!dir) return -1;
-  int found = -1;
-  while (dirent* entry = readdir(dir)) {
-    char* end = nullptr;
-    const long fd = std::strtol(entry->d_name, &end, 10);
-    if (end == entry->d_name || *end != '\0') continue;
-    sockaddr_storage peer{};
-    socklen_t peer_length = sizeof peer;
-    if (getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0) {
-      continue;
-    }
-    int peer_port = -1;
-    if (numeric_host(peer, peer_length, peer_port) != req.remote_addr ||
-        peer_port != req.remote_port) {
-      continue;
-    }
-    if (req.local_port >= 0) {
-      sockaddr_storage local{};
-      socklen_t local_length = sizeof local;
-      if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &local_length) !=
-          0) {
-        continue;
-      }
-      int local_port = -1;
-      numeric_host(local, local_length, local_port);
-      if (local_port != req.local_port) continue;
-    }
-    found = static_cast<int>(fd);
-    break;
-  }
-  closedir(dir);
-  return found;
-}
-
-// True when the peer closed (or reset) the connection. A client that sent its request and
-// is waiting for the answer sends nothing more, so any hang-up means it is gone.
-bool socket_hung_up(int fd) {
-  pollfd p{fd, POLLIN | POLLRDHUP, 0};
-  if (poll(&p, 1, 0) <= 0) return false;
-  if (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) return true;
-  if (p.revents & POLLIN) {
-    char byte;
-    // Readable with nothing to read is an orderly close; bytes are a pipelined request.
-    return recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
-  }
-  return false;
-}
-
-// The hang-up check of one connection; valid while its handler (or stream) runs, which is
-// when the socket is held open for it. Looked up lazily: most handlers never ask.
-class HangUpCheck {
- public:
-  explicit HangUpCheck(const httplib::Request& req) : req_(&req) {}
-  bool operator()() {
-    if (!fd_) fd_ = find_connection_socket(*req_);
-    return *fd_ >= 0 && socket_hung_up(*fd_);
-  }
-
- private:
-  const httplib::Request* req_;
-  std::optional<int> fd_;
-};
-
-class SinkWriter : public StreamWriter {
- public:
-  SinkWriter(httplib::DataSink& sink, const std::shared_ptr<HangUpCheck>& hang_up)
-      : sink_(sink), hang_up_(hang_up) {}
-  bool write(std::string_view chunk) override {
-    if (gone_) return false;
-    if (chunk.empty()) return true;
-    if (!sink_.write(chunk.data(), chunk.size())) gone_ = true;
-    return !gone_;
-  }
-  bool client_gone() const override {
-    if (!gone_ && (!sink_.is_writable() || (*hang_up_)())) gone_ = true;
-    return gone_;
-  }
-  bool failed() const { return gone_; }
-
- private:
-  httplib::DataSink& sink_;
-  std::shared_ptr<HangUpCheck> hang_up_;
-  mutable bool gone_ = false;
-};
+constexpr auto kSweepEvery = std::chrono::milliseconds(250);
+// Connections beyond max_connections still get their 503 up to this many more; past that a
+// new connection is closed at once (a flood must not cost a write each).
+constexpr size_t kRefusalSlack = 1024;
 
 Response default_error(const TransportError& error) {
   std::string body = R"({"error":{"message":")";
@@ -142,184 +51,209 @@ bool constant_time_key_match(const std::vector<std::string>& keys, std::string_v
   return match;
 }
 
+// Raises the soft open-file limit to the hard one: each connection is a descriptor, and the
+// usual soft limit (1024) is far below what the loop can hold. Returns the limit now in force.
+size_t raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  return static_cast<size_t>(limit.rlim_cur);
+}
+
 }  // namespace
 
-struct Server::Impl {
-  httplib::Server http;
+struct Server::Impl final : ConnectionHost {
+  explicit Impl(Server& server) : server(server) {}
+
+  // ConnectionHost
+  asio::io_context& io() override { return loop; }
+  WorkerPool& workers() override { return *pool; }
+  const ServerOptions& options() const override { return server.options_; }
+  const Router& router() const override { return server.router_; }
+  std::optional<Response> screen(const Request& request, RouteMatch& match) const override;
+  void add_cors_headers(const Request& request, Headers& out) const override;
+  Response render_error(const TransportError& error) const override {
+    Response res = server.options_.render_error(error);
+    if (error.retry_after_seconds > 0 && !res.headers.has("Retry-After")) {
+      res.headers.set("Retry-After", std::to_string(error.retry_after_seconds));
+    }
+    return res;
+  }
+  bool draining() const override { return draining_flag.load(std::memory_order_relaxed); }
+  std::pair<char*, size_t> read_buffer() override { return {scratch.get(), kScratchBytes}; }
+  void forget(Connection* connection) override {
+    connections.erase(connection);
+    open_connections.store(static_cast<int>(connections.size()), std::memory_order_relaxed);
+  }
+
+  void accept_next();
+  void on_accept(const asio::error_code& error, tcp::socket socket);
+  void sweep();
+  void begin_drain(std::chrono::milliseconds timeout);
+  void close_everything();
+  std::vector<std::shared_ptr<Connection>> snapshot() const {
+    std::vector<std::shared_ptr<Connection>> all;
+    all.reserve(connections.size());
+    for (const auto& [raw, owned] : connections) all.push_back(owned);
+    return all;
+  }
+
+  static constexpr size_t kScratchBytes = 64 * 1024;
+  Server& server;
+  asio::io_context loop{1};
+  std::optional<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::ssl::context> tls;
+  std::unique_ptr<WorkerPool> pool;
+  asio::steady_timer sweep_timer{loop};
+  asio::steady_timer accept_retry{loop};
+  std::unique_ptr<char[]> scratch = std::make_unique<char[]>(kScratchBytes);
+  // Owned here; a Connection's async operations hold it too, so it outlives its last callback.
+  std::unordered_map<Connection*, std::shared_ptr<Connection>> connections;
+  size_t max_connections = 0;
+  std::atomic<int> open_connections{0};
+  std::atomic<bool> draining_flag{false};
+  std::atomic<bool> running{false};
+  Clock::time_point drain_deadline = Clock::time_point::max();
+  std::mutex stop_mutex;  // orders stop() against listen() starting and ending
+  bool stop_requested = false;
+  std::chrono::milliseconds requested_drain{0};
 };
 
-Server::Server(ServerOptions options, Router router)
-    : options_(std::move(options)), router_(std::move(router)), impl_(std::make_unique<Impl>()) {
-  if (!options_.render_error) options_.render_error = default_error;
-  auto& http = impl_->http;
-  const int workers = std::max(4, options_.worker_threads);
-  http.new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
-  http.set_read_timeout(options_.read_timeout_seconds, 0);
-  http.set_write_timeout(options_.write_timeout_seconds, 0);
-  http.set_payload_max_length(options_.max_body_bytes);
-  http.set_keep_alive_max_count(1000);
+std::optional<Response> Server::Impl::screen(const Request& request, RouteMatch& match) const {
+  const ServerOptions& o = server.options_;
+  if (request.method == "OPTIONS") {  // CORS preflight: answered here, never needs a key
+    Response res;
+    res.status = 204;
+    res.content_type.clear();
+    return res;
+  }
+  if (!o.api_keys.empty() && !server.is_public(request.path)) {
+    const auto header = request.header("Authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    const bool bearer = header && header->size() > kBearer.size() && header->starts_with(kBearer);
+    if (!bearer || !constant_time_key_match(o.api_keys, header->substr(kBearer.size()))) {
+      return render_error({401, "unauthorized", "Incorrect or missing API key."});
+    }
+  }
+  match = server.router_.match(request.method, request.path);
+  if (match.outcome == RouteMatch::Outcome::kNotFound) {
+    return render_error(
+        {404, "not_found", "Unknown route: " + request.method + " " + request.path});
+  }
+  if (match.outcome == RouteMatch::Outcome::kMethodNotAllowed) {
+    std::string allow;
+    for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
+    Response res = render_error(
+        {405, "method_not_allowed", "Method not allowed: " + request.method + " " + request.path});
+    res.headers.set("Allow", allow);
+    return res;
+  }
+  return std::nullopt;
+}
 
-  auto apply = [](const Response& from, httplib::Response& to) {
-    to.status = from.status;
-    for (const auto& [name, value] : from.headers.fields()) to.set_header(name, value);
-    if (!from.stream) {
-      to.set_content(from.body, from.content_type);
+void Server::Impl::add_cors_headers(const Request& request, Headers& out) const {
+  const auto& origins = server.options_.cors_origins;
+  if (origins.empty()) return;
+  const auto origin = request.header("Origin");
+  if (!origin || origin->empty()) return;
+  const bool any = std::find(origins.begin(), origins.end(), "*") != origins.end();
+  const bool listed = std::find(origins.begin(), origins.end(), *origin) != origins.end();
+  if (!any && !listed) return;
+  out.set("Access-Control-Allow-Origin", any ? "*" : std::string(*origin));
+  if (!any) out.set("Vary", "Origin");
+  out.set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+  out.set("Access-Control-Allow-Headers",
+          "Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, X-Stainless-*, *");
+  out.set("Access-Control-Max-Age", "600");
+}
+
+void Server::Impl::accept_next() {
+  if (!acceptor || !acceptor->is_open()) return;
+  acceptor->async_accept([this](const asio::error_code& error, tcp::socket socket) {
+    on_accept(error, std::move(socket));
+  });
+}
+
+void Server::Impl::on_accept(const asio::error_code& error, tcp::socket socket) {
+  if (!acceptor || !acceptor->is_open() || draining()) return;
+  if (error) {
+    if (error == asio::error::operation_aborted) return;
+    // Out of descriptors or memory: back off briefly instead of spinning on the error.
+    accept_retry.expires_after(std::chrono::milliseconds(50));
+    accept_retry.async_wait([this](const asio::error_code& e) {
+      if (!e) accept_next();
+    });
+    return;
+  }
+  asio::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+  if (connections.size() >= max_connections + kRefusalSlack) {
+    socket.close(ignored);
+    return accept_next();
+  }
+  const bool over = connections.size() >= max_connections;
+  std::unique_ptr<ByteStream> stream =
+      tls ? make_tls_stream(std::move(socket), *tls) : make_plain_stream(std::move(socket), *this);
+  auto connection = std::make_shared<Connection>(*this, std::move(stream));
+  connections.emplace(connection.get(), connection);
+  open_connections.store(static_cast<int>(connections.size()), std::memory_order_relaxed);
+  if (!over) {
+    connection->start();
+  } else if (tls) {
+    connection->close_now();  // a 503 would need a handshake first; refuse cheaply
+  } else {
+    connection->refuse(render_error(
+        {503, "server_busy", "The server holds as many connections as it may; retry.", 1}));
+  }
+  accept_next();
+}
+
+void Server::Impl::sweep() {
+  const auto now = Clock::now();
+  for (const auto& connection : snapshot()) connection->check_deadline(now);
+  if (draining()) {
+    if (connections.empty() || now >= drain_deadline) {
+      close_everything();
+      loop.stop();
       return;
     }
-    to.set_content(std::string(), from.content_type);  // no body yet; chunks follow
-  };
-  auto send_error = [this, apply](httplib::Response& res, TransportError error) {
-    apply(options_.render_error(error), res);
-  };
+  }
+  sweep_timer.expires_after(kSweepEvery);
+  sweep_timer.async_wait([this](const asio::error_code& e) {
+    if (!e) sweep();
+  });
+}
 
-  auto apply_cors = [this](const httplib::Request& req, httplib::Response& res) {
-    if (options_.cors_origins.empty()) return;
-    const std::string origin = req.get_header_value("Origin");
-    if (origin.empty()) return;
-    const auto& origins = options_.cors_origins;
-    const bool any = std::find(origins.begin(), origins.end(), "*") != origins.end();
-    const bool listed = std::find(origins.begin(), origins.end(), origin) != origins.end();
-    if (!any && !listed) return;
-    res.set_header("Access-Control-Allow-Origin", any ? "*" : origin);
-    if (!any) res.set_header("Vary", "Origin");
-    res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
-    res.set_header(
-        "Access-Control-Allow-Headers",
-        "Authorization, Content-Type, OpenAI-Organization, OpenAI-Project, X-Stainless-*, *");
-    res.set_header("Access-Control-Max-Age", "600");
-  };
+void Server::Impl::begin_drain(std::chrono::milliseconds timeout) {
+  if (draining()) return;
+  draining_flag = true;
+  drain_deadline = Clock::now() + timeout;
+  asio::error_code ignored;
+  if (acceptor) acceptor->close(ignored);
+  accept_retry.cancel();
+  for (const auto& connection : snapshot()) connection->drain();
+  if (connections.empty()) {
+    loop.stop();
+    return;
+  }
+  // The sweep (at most kSweepEvery away) stops the loop once the rest have finished.
+}
 
-  http.set_pre_routing_handler(
-      [this, apply_cors, send_error](const httplib::Request& req, httplib::Response& res) {
-        apply_cors(req, res);
-        if (req.method == "OPTIONS") {  // CORS preflight: answered here, never needs a key
-          res.status = 204;
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        if (!options_.api_keys.empty() && !is_public(req.path)) {
-          const std::string header = req.get_header_value("Authorization");
-          constexpr std::string_view kBearer = "Bearer ";
-          const bool bearer = header.size() > kBearer.size() && header.starts_with(kBearer);
-          if (!bearer || !constant_time_key_match(
-                             options_.api_keys, std::string_view(header).substr(kBearer.size()))) {
-            send_error(res, {401, "unauthorized", "Incorrect or missing API key."});
-            return httplib::Server::HandlerResponse::Handled;
-          }
-        }
-        // This runs before the body is read: refuse an oversized body now instead of reading
-        // (and discarding) all of it first.
-        if (req.has_header("Content-Length")) {
-          const std::string length = req.get_header_value("Content-Length");
-          char* end = nullptr;
-          const unsigned long long declared = std::strtoull(length.c_str(), &end, 10);
-          if (end == length.c_str() || *end != '\0') {
-            res.set_header("Connection", "close");
-            send_error(res, {400, "bad_request", "The Content-Length header is not a number."});
-            return httplib::Server::HandlerResponse::Handled;
-          }
-          if (declared > options_.max_body_bytes) {
-            res.set_header("Connection", "close");
-            send_error(res, {413, "payload_too_large", ""});
-            return httplib::Server::HandlerResponse::Handled;
-          }
-        }
-        return httplib::Server::HandlerResponse::Unhandled;
-      });
+void Server::Impl::close_everything() {
+  for (const auto& connection : snapshot()) connection->close_now();
+  connections.clear();
+  open_connections = 0;
+}
 
-  auto dispatch = [this, apply, send_error](const httplib::Request& req, httplib::Response& res) {
-    const RouteMatch match = router_.match(req.method, req.path);
-    if (match.outcome == RouteMatch::Outcome::kNotFound) {
-      return send_error(res, {404, "not_found", "Unknown route: " + req.method + " " + req.path});
-    }
-    if (match.outcome == RouteMatch::Outcome::kMethodNotAllowed) {
-      std::string allow;
-      for (const auto& m : match.allowed) allow += (allow.empty() ? "" : ", ") + m;
-      res.set_header("Allow", allow);
-      return send_error(
-          res, {405, "method_not_allowed", "Method not allowed: " + req.method + " " + req.path});
-    }
-    Request request;
-    request.method = req.method;
-    request.path = req.path;
-    request.path_remainder = match.remainder;
-    for (const auto& [key, value] : req.params) request.query.emplace(key, value);
-    for (const auto& [key, value] : req.headers) request.headers.add(key, value);
-    request.body = req.body;
-    auto hang_up = std::make_shared<HangUpCheck>(req);
-    request.client_gone_check = [hang_up] { return (*hang_up)(); };
-
-    Response response;
-    try {
-      response = (*match.handler)(request);
-    } catch (const std::exception& e) {
-      return send_error(res, {500, "internal", std::string("Internal error: ") + e.what()});
-    }
-    apply(response, res);
-    if (!response.stream) return;
-    auto stream = std::make_shared<StreamBody>(std::move(*response.stream));
-    res.set_chunked_content_provider(
-        response.content_type,
-        [stream, hang_up](size_t, httplib::DataSink& sink) -> bool {
-          SinkWriter writer(sink, hang_up);
-          bool more = false;
-          try {
-            more = stream->produce(writer);
-          } catch (...) {
-            return false;  // drop the connection: a half-sent body cannot become an error
-          }
-          if (writer.failed()) return false;
-          if (!more) sink.done();
-          return true;
-        },
-        [stream](bool success) {
-          if (stream->on_close) stream->on_close(success);
-        });
-  };
-  // Every method goes to the router, which answers 404 / 405 itself.
-  http.Get(".*", dispatch);
-  http.Post(".*", dispatch);
-  http.Put(".*", dispatch);
-  http.Patch(".*", dispatch);
-  http.Delete(".*", dispatch);
-
-  // Anything that ends in an error status without a body (oversized body found while reading,
-  // malformed HTTP) still gets a rendered error.
-  http.set_error_handler(httplib::Server::HandlerWithResponse(
-      [this, apply_cors, send_error](const httplib::Request& req,
-                                     httplib::Response& res) -> httplib::Server::HandlerResponse {
-        if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-        apply_cors(req, res);
-        TransportError error{res.status, "", ""};
-        switch (res.status) {
-          case 404:
-            error.code = "not_found";
-            error.message = "Unknown route: " + req.method + " " + req.path;
-            break;
-          case 413: error.code = "payload_too_large"; break;
-          case 405:
-            error.code = "method_not_allowed";
-            error.message = "Method not allowed: " + req.method + " " + req.path;
-            break;
-          default:
-            error.code = res.status >= 500 ? "internal" : "bad_request";
-            error.message =
-                "The request could not be processed (HTTP " + std::to_string(res.status) + ").";
-        }
-        send_error(res, error);
-        return httplib::Server::HandlerResponse::Handled;
-      }));
-
-  http.set_exception_handler(
-      [send_error](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-        std::string what = "unexpected error";
-        try {
-          if (ep) std::rethrow_exception(ep);
-        } catch (const std::exception& e) {
-          what = e.what();
-        } catch (...) {
-        }
-        send_error(res, {500, "internal", "Internal error: " + what});
-      });
+Server::Server(ServerOptions options, Router router)
+    : options_(std::move(options)),
+      router_(std::move(router)),
+      impl_(std::make_unique<Impl>(*this)) {
+  if (!options_.render_error) options_.render_error = default_error;
 }
 
 Server::~Server() {
@@ -336,27 +270,102 @@ bool Server::is_public(std::string_view path) const {
   return false;
 }
 
+int Server::connections() const {
+  return impl_->open_connections.load(std::memory_order_relaxed);
+}
+
 Status Server::listen() {
-  auto& http = impl_->http;
-  int port = options_.port;
-  if (port == 0) {
-    port = http.bind_to_any_port(options_.host.c_str());
-    if (port < 0) return unavailable("cannot bind " + options_.host);
-  } else if (!http.bind_to_port(options_.host.c_str(), port)) {
-    return unavailable("cannot listen on " + options_.host + ":" + std::to_string(port) +
-                       " (is another server using the port?)");
+  Impl& impl = *impl_;
+  if (!options_.tls_cert_file.empty() || !options_.tls_key_file.empty()) {
+    if (options_.tls_cert_file.empty() || options_.tls_key_file.empty()) {
+      return invalid_input("TLS needs both a certificate and a key file");
+    }
+    auto context = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_server);
+    asio::error_code error;
+    context->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                             asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                             asio::ssl::context::no_tlsv1_1,
+                         error);
+    context->use_certificate_chain_file(options_.tls_cert_file, error);
+    if (error) {
+      return invalid_input("cannot use TLS certificate " + options_.tls_cert_file + ": " +
+                           error.message());
+    }
+    context->use_private_key_file(options_.tls_key_file, asio::ssl::context::pem, error);
+    if (error) {
+      return invalid_input("cannot use TLS key " + options_.tls_key_file + ": " + error.message());
+    }
+    impl.tls = std::move(context);
   }
-  bound_port_ = port;
-  if (!http.listen_after_bind()) return fail("the HTTP server stopped with an error");
+
+  asio::error_code error;
+  tcp::resolver resolver(impl.loop);
+  const auto endpoints =
+      resolver.resolve(options_.host, std::to_string(options_.port), tcp::resolver::passive, error);
+  if (error || endpoints.empty()) {
+    return unavailable("cannot resolve " + options_.host + ": " + error.message());
+  }
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  tcp::acceptor acceptor(impl.loop);
+  acceptor.open(endpoint.protocol(), error);
+  if (!error) acceptor.set_option(tcp::acceptor::reuse_address(true), error);
+  if (!error) acceptor.bind(endpoint, error);
+  if (!error) acceptor.listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    return unavailable("cannot listen on " + options_.host + ":" + std::to_string(options_.port) +
+                       " (is another server using the port?): " + error.message());
+  }
+  bound_port_ = acceptor.local_endpoint().port();
+  impl.acceptor.emplace(std::move(acceptor));
+
+  // Leave room for model files, logs and the process's other descriptors.
+  const size_t open_files = raise_open_file_limit();
+  impl.max_connections =
+      std::min<size_t>(static_cast<size_t>(std::max(1, options_.max_connections)),
+                       open_files > 256 ? open_files - 128 - kRefusalSlack / 4 : 64);
+  impl.pool = std::make_unique<WorkerPool>(4, std::max(4, options_.worker_threads));
+
+  {
+    std::lock_guard lock(impl.stop_mutex);
+    if (impl.stop_requested) {  // stop() came before the loop: serve nothing
+      impl.acceptor.reset();
+      impl.pool->stop();
+      return ok();
+    }
+    impl.running = true;
+  }
+  impl.accept_next();
+  impl.sweep();
+  try {
+    impl.loop.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "hearth http: event loop stopped: %s\n", e.what());
+  }
+  impl.close_everything();
+  impl.acceptor.reset();
+  // Handlers still running finish on their threads; their answers have nowhere to go.
+  impl.pool->stop();
+  {
+    std::lock_guard lock(impl.stop_mutex);
+    impl.running = false;
+  }
+  impl.loop.restart();
+  impl.loop.poll();  // run the callbacks queued after the loop stopped, releasing their captures
   return ok();
 }
 
-void Server::stop() {
-  if (impl_) impl_->http.stop();
+void Server::stop(std::chrono::milliseconds drain_timeout) {
+  if (!impl_) return;
+  Impl& impl = *impl_;
+  std::lock_guard lock(impl.stop_mutex);
+  if (impl.stop_requested) return;
+  impl.stop_requested = true;
+  if (!impl.running) return;
+  asio::post(impl.loop, [&impl, drain_timeout] { impl.begin_drain(drain_timeout); });
 }
 
 bool Server::is_running() const {
-  return impl_ && impl_->http.is_running();
+  return impl_ && impl_->running.load();
 }
 
 }  // namespace hearth::http

@@ -1,16 +1,21 @@
-// The HTTP server: listening socket, worker threads, API keys, CORS, body limit, and routing
-// into a Router. The only place in hearth that sees the transport library (cpp-httplib, inside
-// server.cpp); issue 21 swaps that for an event-driven transport behind this same class.
+// The HTTP server: an event loop (Asio) that holds the connections, a pool of worker threads
+// that runs the handlers, API keys, CORS, body limits and routing into a Router. The only place
+// in hearth that sees sockets; docs/architecture.md ("The HTTP front") explains the design.
+//
+// Connections cost memory, not threads: one loop thread reads, parses and writes for all of
+// them, and a handler takes a worker only while it runs. Every phase has a deadline (below);
+// beyond `max_connections` a new connection is answered 503 and closed.
 //
 // Errors the transport itself produces (no route, wrong method, missing key, body too large,
 // malformed request, a handler that threw) are rendered by `ServerOptions::render_error`, so
 // the application decides their shape (OpenAI-style JSON for hearth).
 //
 // Thread-safety: handlers run on the worker threads, several at once; `stop` may be called
-// from any thread (a signal handler thread) while `listen` blocks in another.
+// from any thread (a signal handler thread) while `listen` runs the loop in another.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,6 +31,7 @@ struct TransportError {
   int status = 500;
   std::string code;  // unauthorized, not_found, method_not_allowed, payload_too_large, ...
   std::string message;
+  int retry_after_seconds = 0;  // > 0: the transport adds Retry-After
 };
 
 struct ServerOptions {
@@ -34,9 +40,24 @@ struct ServerOptions {
   std::vector<std::string> api_keys;      // empty: no key needed
   std::vector<std::string> cors_origins;  // "*" allows any origin
   size_t max_body_bytes = 16u << 20;
-  int worker_threads = 32;  // each streaming client holds one while it streams
+  // Handler threads: they grow with handlers that wait (a non-streamed completion waits for
+  // its generation) up to this many; a streamed answer holds none while it waits for tokens.
+  int worker_threads = 256;
+  // Open connections; more are answered 503 with Retry-After. Also kept under the process's
+  // open-file limit (raised to its hard limit at listen).
+  int max_connections = 16384;
+  // Deadlines (docs/api.md, "Connections"): from a request's first byte to the end of its
+  // headers; between two reads of a body; for a whole body; without any progress writing an
+  // answer (a client that stops reading is dropped and its generation cancelled); and for a
+  // connection waiting for its next request.
+  int header_timeout_seconds = 10;
   int read_timeout_seconds = 30;
-  int write_timeout_seconds = 30;  // a client that stops reading is dropped after this
+  int body_timeout_seconds = 300;
+  int write_timeout_seconds = 30;
+  int keep_alive_timeout_seconds = 120;
+  // TLS (OpenSSL): both set serves https. PEM files: the certificate chain and its key.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // Reachable without an API key: exact paths, and every path under a prefix ("/app/").
   std::vector<std::string> public_paths;
   std::vector<std::string> public_prefixes;
@@ -52,10 +73,15 @@ class Server {
 
   const ServerOptions& options() const { return options_; }
 
-  // Binds and serves until stop(); an Error (unavailable) when the address cannot be bound.
+  // Binds and runs the event loop in the calling thread until stop(); an Error (unavailable)
+  // when the address cannot be bound, (invalid_input) when the TLS files cannot be used.
   Status listen();
-  void stop();
+  // Stops accepting, lets answers in progress finish (up to `drain_timeout`), closes the
+  // rest; listen() then returns. Does not wait.
+  void stop(std::chrono::milliseconds drain_timeout = std::chrono::seconds(10));
   bool is_running() const;
+  // Open connections (for /metrics and tests).
+  int connections() const;
   int bound_port() const { return bound_port_; }
 
   // Whether `path` needs no API key (exposed for tests).

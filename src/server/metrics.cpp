@@ -83,6 +83,9 @@ std::string Metrics::render() const {
           prompt_tokens_cached_total);
   counter("hearth_generated_tokens_total", "Tokens generated.", generated_tokens_total);
   gauge("hearth_requests_in_flight", "Requests being processed.", requests_in_flight);
+  if (open_connections) {
+    gauge("hearth_http_connections", "Open HTTP connections.", open_connections());
+  }
 
   // Per model (sorted by name, so the output is stable), then summed for the unlabeled total.
   struct Values {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -51,6 +52,9 @@ struct Metrics {
   // unlabeled hearth_queue_depth, hearth_slots_busy and hearth_slots_total are the sums over
   // all models. Two live registrations of one name are added together.
   std::shared_ptr<ModelGauges> add_model(std::string model);
+
+  // Set once before the server starts (then only read): the HTTP front's open connections.
+  std::function<int64_t()> open_connections;
 
   std::string render() const;
 

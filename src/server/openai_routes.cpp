@@ -203,6 +203,9 @@ http::Response respond_streaming(std::shared_ptr<Prepared> p) {
   http::StreamBody body;
   body.produce = SseProducer(p);
   body.on_close = [p](bool) { p->stream->cancel(); };
+  body.poll_ready = [p](std::function<void()> wake) {
+    return p->stream->poll_ready(std::move(wake));
+  };
   http::Response res = http::Response::streamed("text/event-stream", std::move(body));
   res.headers.set("Cache-Control", "no-cache");
   res.headers.set("X-Accel-Buffering", "no");

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,12 +62,17 @@ class StreamChannel {
 
   // Consumer side: blocks until the next event or the timeout; nullopt on timeout.
   std::optional<StreamEvent> next(std::chrono::milliseconds timeout);
+  // Consumer side, for a consumer that must not block (an event-driven transport): true when
+  // an event is waiting; otherwise keeps `wake` (replacing an earlier one) and calls it once,
+  // outside the channel's lock, at the next publish.
+  bool poll_ready(std::function<void()> wake);
   void cancel() { cancelled_.store(true, std::memory_order_release); }
 
  private:
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<StreamEvent> events_;
+  std::function<void()> wake_;
   std::atomic<bool> cancelled_{false};
 };
 
@@ -84,6 +90,7 @@ class RequestStream {
   std::optional<StreamEvent> next(std::chrono::milliseconds timeout) {
     return channel_->next(timeout);
   }
+  bool poll_ready(std::function<void()> wake) { return channel_->poll_ready(std::move(wake)); }
   void cancel() { channel_->cancel(); }
 
   // The producer's end; hold it, not the RequestStream, so that dropping the stream is seen.

@@ -64,6 +64,9 @@ Result<std::unique_ptr<Service>> Service::create(ServiceOptions options) {
     return transport_error_response(error, max_body);
   };
   service->server_ = std::make_unique<http::Server>(std::move(http_options), std::move(router));
+  service->metrics_.open_connections = [server = service->server_.get()] {
+    return static_cast<int64_t>(server->connections());
+  };
   return service;
 }
 
@@ -118,7 +121,8 @@ Status Service::run() {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   });
-  std::fprintf(stderr, "hearth serve: listening on http://%s:%d/v1\n", options_.http.host.c_str(),
+  std::fprintf(stderr, "hearth serve: listening on %s://%s:%d/v1\n",
+               options_.http.tls_cert_file.empty() ? "http" : "https", options_.http.host.c_str(),
                options_.http.port);
   Status status = server_->listen();
   reaper_stop = true;
