@@ -50,6 +50,7 @@ function connect() {
 function rawGet(socket, path) {
   return new Promise((resolve, reject) => {
     let data = '';
+    const onError = (e) => { socket.off('data', onData); reject(e); };
     const onData = (chunk) => {
       data += chunk;
       const end = data.indexOf('\r\n\r\n');
@@ -57,11 +58,12 @@ function rawGet(socket, path) {
       const length = Number(/content-length: (\d+)/i.exec(data.slice(0, end))?.[1] ?? 0);
       if (data.length >= end + 4 + length) {
         socket.off('data', onData);
+        socket.off('error', onError);
         resolve(data.slice(0, end));
       }
     };
     socket.on('data', onData);
-    socket.once('error', reject);
+    socket.once('error', onError);
     socket.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
   });
 }

@@ -323,7 +323,9 @@ Status Server::listen() {
   impl.max_connections =
       std::min<size_t>(static_cast<size_t>(std::max(1, options_.max_connections)),
                        open_files > 256 ? open_files - 128 - kRefusalSlack / 4 : 64);
-  impl.pool = std::make_unique<WorkerPool>(4, std::max(4, options_.worker_threads));
+  const int min_workers = static_cast<int>(std::max(4u, std::thread::hardware_concurrency()));
+  impl.pool =
+      std::make_unique<WorkerPool>(min_workers, std::max(min_workers, options_.worker_threads));
 
   {
     std::lock_guard lock(impl.stop_mutex);

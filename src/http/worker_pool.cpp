@@ -10,6 +10,25 @@ WorkerPool::WorkerPool(int min_threads, int max_threads, std::chrono::millisecon
       idle_exit_(idle_exit) {
   std::lock_guard lock(mutex_);
   for (int i = 0; i < min_threads_; ++i) spawn_locked();
+  if (max_threads_ > min_threads_) monitor_ = std::thread([this] { monitor(); });
+}
+
+void WorkerPool::monitor() {
+  constexpr auto kLook = std::chrono::milliseconds(5);
+  constexpr size_t kMaxPerLook = 8;
+  std::unique_lock lock(mutex_);
+  uint64_t seen = finished_tasks_;
+  while (!stopping_) {
+    monitor_wake_.wait_for(lock, kLook, [&] { return stopping_; });
+    if (stopping_) break;
+    if (!tasks_.empty() && finished_tasks_ == seen && idle_ == 0) {
+      // Everyone is stuck in a task that waits: add threads for what queues.
+      const size_t add = std::min(tasks_.size(), kMaxPerLook);
+      for (size_t i = 0; i < add && alive_ < max_threads_; ++i) spawn_locked();
+      wake_.notify_all();
+    }
+    seen = finished_tasks_;
+  }
 }
 
 WorkerPool::~WorkerPool() {
@@ -39,7 +58,7 @@ bool WorkerPool::submit(std::function<void()>&& task) {
   std::lock_guard lock(mutex_);
   if (stopping_) return false;
   tasks_.push_back(std::move(task));
-  if (idle_ < static_cast<int>(tasks_.size()) && alive_ < max_threads_) spawn_locked();
+  if (idle_ < static_cast<int>(tasks_.size()) && alive_ < min_threads_) spawn_locked();
   wake_.notify_one();
   return true;
 }
@@ -62,6 +81,7 @@ void WorkerPool::run() {
     task();
     task = nullptr;  // release captures before taking the lock again
     lock.lock();
+    ++finished_tasks_;
   }
   --alive_;
   if (!stopping_) exited_.push_back(std::this_thread::get_id());
@@ -78,6 +98,8 @@ void WorkerPool::stop() {
     exited_.clear();
   }
   wake_.notify_all();
+  monitor_wake_.notify_all();
+  if (monitor_.joinable()) monitor_.join();
   for (auto& t : threads) {
     if (t.joinable()) t.join();
   }

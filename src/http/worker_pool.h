@@ -1,18 +1,19 @@
 // The threads that run route handlers and stream producers, off the event loop.
 //
-// Elastic: it keeps `min_threads` and starts another thread whenever a task arrives and none
-// is idle, up to `max_threads`; a thread idle for `idle_exit` beyond the minimum ends. Handlers
-// that wait (a non-streamed completion waits for its whole generation) hold a thread each, so
-// the pool grows with them instead of making `GET /health` queue behind them; beyond
-// `max_threads` tasks wait in order.
+// Elastic: `min_threads` always run and take a burst of quick tasks between them. A monitor
+// looks every few milliseconds: when tasks wait and none finished since its last look (every
+// thread is held by a handler that waits, e.g. a non-streamed completion waiting for its
+// generation), it adds threads, up to `max_threads`, so `GET /health` does not queue behind
+// them. A thread idle for `idle_exit` beyond the minimum ends.
 //
-// Thread-safety: every method may be called from any thread. The destructor waits for the
-// running tasks and drops queued ones.
+// Thread-safety: every method may be called from any thread. stop() (and the destructor)
+// waits for the running tasks and drops queued ones.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -43,6 +44,7 @@ class WorkerPool {
 
  private:
   void run();
+  void monitor();
   void spawn_locked();
 
   const int min_threads_;
@@ -53,6 +55,9 @@ class WorkerPool {
   std::deque<std::function<void()>> tasks_;
   std::vector<std::thread> threads_;
   std::vector<std::thread::id> exited_;  // ended threads not yet joined
+  std::thread monitor_;
+  std::condition_variable monitor_wake_;
+  uint64_t finished_tasks_ = 0;
   int alive_ = 0;
   int idle_ = 0;
   bool stopping_ = false;
