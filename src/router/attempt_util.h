@@ -9,7 +9,8 @@
 namespace hearth::router {
 
 using std::chrono::milliseconds;
-inline constexpr milliseconds kPoll{100};  // how often a waiting request asks whether the client left
+inline constexpr milliseconds kPoll{
+    100};  // how often a waiting request asks whether the client left
 
 inline double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
@@ -55,7 +56,7 @@ class Outcome {
 };
 
 inline AttemptResult failure(RoutedRequest& request, const std::string& endpoint, Failure kind,
-                      std::string label, server::ApiError error, int retry_after = 0) {
+                             std::string label, server::ApiError error, int retry_after = 0) {
   request.attempts.push_back(endpoint + "=" + label);
   AttemptResult r;
   r.failure = kind;
@@ -66,7 +67,10 @@ inline AttemptResult failure(RoutedRequest& request, const std::string& endpoint
 }
 
 inline server::ApiError upstream_error(int status, std::string message) {
-  return {.status = status, .message = std::move(message), .type = "server_error", .code = "upstream_error"};
+  return {.status = status,
+          .message = std::move(message),
+          .type = "server_error",
+          .code = "upstream_error"};
 }
 
 }  // namespace hearth::router

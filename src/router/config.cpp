@@ -1,9 +1,10 @@
 #include "router/config.h"
 
+#include <toml++/toml.h>
+
 #include <fstream>
 #include <set>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "router/detect.h"
 
@@ -17,8 +18,8 @@ class Checker {
   explicit Checker(std::string file) : file_(std::move(file)) {}
 
   Error error_at(const toml::node& node, const std::string& key, const std::string& what) const {
-    return Error{file_ + ":" + std::to_string(node.source().begin.line) +
-                     ": " + key + ": " + what, ErrorKind::kInvalidInput};
+    return Error{file_ + ":" + std::to_string(node.source().begin.line) + ": " + key + ": " + what,
+                 ErrorKind::kInvalidInput};
   }
   Error error_line(int line, const std::string& key, const std::string& what) const {
     return Error{file_ + ":" + std::to_string(line) + ": " + key + ": " + what,
@@ -105,9 +106,9 @@ class Checker {
 
 Result<TargetConfig> parse_target(const Checker& c, const toml::table& t, size_t index) {
   const std::string path = "target[" + std::to_string(index) + "].";
-  if (auto s = c.only_keys(t, path,
-                           {"name", "kind", "model", "base_url", "base_urls", "api_key_env",
-                            "price_per_mtok"});
+  if (auto s = c.only_keys(
+          t, path,
+          {"name", "kind", "model", "base_url", "base_urls", "api_key_env", "price_per_mtok"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -122,7 +123,8 @@ Result<TargetConfig> parse_target(const Checker& c, const toml::table& t, size_t
   } else if (*kind == "openai") {
     target.kind = TargetKind::kOpenAI;
   } else {
-    return std::unexpected(c.error_at(*t.get("kind"), path + "kind", "must be \"local\" or \"openai\""));
+    return std::unexpected(
+        c.error_at(*t.get("kind"), path + "kind", "must be \"local\" or \"openai\""));
   }
   auto model = c.string(t, "model", path, true);
   if (!model) return std::unexpected(model.error());
@@ -139,7 +141,8 @@ Result<TargetConfig> parse_target(const Checker& c, const toml::table& t, size_t
     return target;
   }
   if (base_url && base_urls) {
-    return std::unexpected(c.error_at(*base_urls, path + "base_urls", "give base_url or base_urls, not both"));
+    return std::unexpected(
+        c.error_at(*base_urls, path + "base_urls", "give base_url or base_urls, not both"));
   }
   if (base_url) {
     auto url = c.string(t, "base_url", path, true);
@@ -148,7 +151,8 @@ Result<TargetConfig> parse_target(const Checker& c, const toml::table& t, size_t
   } else if (base_urls) {
     auto urls = c.strings(*base_urls, path + "base_urls");
     if (!urls) return std::unexpected(urls.error());
-    if (urls->empty()) return std::unexpected(c.error_at(*base_urls, path + "base_urls", "must not be empty"));
+    if (urls->empty())
+      return std::unexpected(c.error_at(*base_urls, path + "base_urls", "must not be empty"));
     target.base_urls = *urls;
   } else {
     return std::unexpected(c.error_line(static_cast<int>(t.source().begin.line), path + "base_url",
@@ -156,7 +160,8 @@ Result<TargetConfig> parse_target(const Checker& c, const toml::table& t, size_t
   }
   for (auto& url : target.base_urls) {
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
-      return std::unexpected(c.error_at(base_url ? *base_url : *base_urls, path + (base_url ? "base_url" : "base_urls"),
+      return std::unexpected(c.error_at(base_url ? *base_url : *base_urls,
+                                        path + (base_url ? "base_url" : "base_urls"),
                                         "must start with http:// or https://"));
     }
     while (!url.empty() && url.back() == '/') url.pop_back();
@@ -166,7 +171,9 @@ Result<TargetConfig> parse_target(const Checker& c, const toml::table& t, size_t
   target.api_key_env = *env;
   if (const toml::node* price = t.get("price_per_mtok")) {
     const toml::table* pt = price->as_table();
-    if (!pt) return std::unexpected(c.error_at(*price, path + "price_per_mtok", "must be a table {input, output}"));
+    if (!pt)
+      return std::unexpected(
+          c.error_at(*price, path + "price_per_mtok", "must be a table {input, output}"));
     if (auto s = c.only_keys(*pt, path + "price_per_mtok.", {"input", "output"}); !s) {
       return std::unexpected(s.error());
     }
@@ -187,7 +194,8 @@ Result<TargetConfig> parse_target(const Checker& c, const toml::table& t, size_t
 Result<RouteConfig> parse_route(const Checker& c, const toml::table& t, size_t index,
                                 const std::set<std::string>& target_names) {
   const std::string path = "route[" + std::to_string(index) + "].";
-  if (auto s = c.only_keys(t, path, {"name", "policy", "targets", "max_local_prompt_tokens", "tasks"});
+  if (auto s =
+          c.only_keys(t, path, {"name", "policy", "targets", "max_local_prompt_tokens", "tasks"});
       !s) {
     return std::unexpected(s.error());
   }
@@ -206,12 +214,14 @@ Result<RouteConfig> parse_route(const Checker& c, const toml::table& t, size_t i
   } else if (*policy == "cloud-only") {
     route.policy = Policy::kCloudOnly;
   } else {
-    return std::unexpected(c.error_at(*t.get("policy"), path + "policy",
-                                      "must be local-first, cloud-first, local-only or cloud-only"));
+    return std::unexpected(
+        c.error_at(*t.get("policy"), path + "policy",
+                   "must be local-first, cloud-first, local-only or cloud-only"));
   }
   auto check_names = [&](const toml::node& node, const std::string& key,
                          const std::vector<std::string>& names) -> Status {
-    if (names.empty()) return std::unexpected(c.error_at(node, key, "must name at least one target"));
+    if (names.empty())
+      return std::unexpected(c.error_at(node, key, "must name at least one target"));
     for (const auto& n : names) {
       if (!target_names.contains(n)) {
         return std::unexpected(c.error_at(node, key, "unknown target \"" + n + "\""));
@@ -226,7 +236,8 @@ Result<RouteConfig> parse_route(const Checker& c, const toml::table& t, size_t i
   }
   auto names = c.strings(*targets, path + "targets");
   if (!names) return std::unexpected(names.error());
-  if (auto s = check_names(*targets, path + "targets", *names); !s) return std::unexpected(s.error());
+  if (auto s = check_names(*targets, path + "targets", *names); !s)
+    return std::unexpected(s.error());
   route.targets = *names;
   if (const toml::node* n = t.get("max_local_prompt_tokens")) {
     auto v = c.integer(*n, path + "max_local_prompt_tokens", 0, 1 << 24);
@@ -235,7 +246,8 @@ Result<RouteConfig> parse_route(const Checker& c, const toml::table& t, size_t i
   }
   if (const toml::node* n = t.get("tasks")) {
     const toml::table* tasks = n->as_table();
-    if (!tasks) return std::unexpected(c.error_at(*n, path + "tasks", "must be a table of task = [targets]"));
+    if (!tasks)
+      return std::unexpected(c.error_at(*n, path + "tasks", "must be a table of task = [targets]"));
     for (const auto& [task, chain] : *tasks) {
       const std::string key = path + "tasks." + std::string(task.str());
       auto chain_names = c.strings(chain, key);
@@ -290,13 +302,15 @@ Result<RouterConfig> parse_checked(const toml::table& root, const Checker& c) {
   if (const toml::node* n = root.get("privacy")) {
     const toml::table* t = n->as_table();
     if (!t) return std::unexpected(c.error_at(*n, "privacy", "must be a table"));
-    if (auto s = c.only_keys(*t, "privacy.", {"detect", "on_match"}); !s) return std::unexpected(s.error());
+    if (auto s = c.only_keys(*t, "privacy.", {"detect", "on_match"}); !s)
+      return std::unexpected(s.error());
     if (const toml::node* d = t->get("detect")) {
       auto names = c.strings(*d, "privacy.detect");
       if (!names) return std::unexpected(names.error());
       for (const auto& name : *names) {
         if (!is_detector_name(name)) {
-          return std::unexpected(c.error_at(*d, "privacy.detect", "unknown detector \"" + name + "\""));
+          return std::unexpected(
+              c.error_at(*d, "privacy.detect", "unknown detector \"" + name + "\""));
         }
       }
       config.privacy.detect = *names;
@@ -304,7 +318,8 @@ Result<RouterConfig> parse_checked(const toml::table& root, const Checker& c) {
     auto on_match = c.string(*t, "on_match", "privacy.", false);
     if (!on_match) return std::unexpected(on_match.error());
     if (!on_match->empty() && *on_match != "local-only") {
-      return std::unexpected(c.error_at(*t->get("on_match"), "privacy.on_match", "must be \"local-only\""));
+      return std::unexpected(
+          c.error_at(*t->get("on_match"), "privacy.on_match", "must be \"local-only\""));
     }
   }
   if (const toml::node* n = root.get("fallback")) {
@@ -323,13 +338,21 @@ Result<RouterConfig> parse_checked(const toml::table& root, const Checker& c) {
       f.on_connect = f.on_timeout = f.on_http_429 = f.on_http_5xx = f.on_context_overflow =
           f.on_overloaded = false;
       for (const auto& name : *names) {
-        if (name == "connect") f.on_connect = true;
-        else if (name == "timeout") f.on_timeout = true;
-        else if (name == "http_429") f.on_http_429 = true;
-        else if (name == "http_5xx") f.on_http_5xx = true;
-        else if (name == "context_overflow") f.on_context_overflow = true;
-        else if (name == "overloaded") f.on_overloaded = true;
-        else return std::unexpected(c.error_at(*on, "fallback.on", "unknown failure \"" + name + "\""));
+        if (name == "connect")
+          f.on_connect = true;
+        else if (name == "timeout")
+          f.on_timeout = true;
+        else if (name == "http_429")
+          f.on_http_429 = true;
+        else if (name == "http_5xx")
+          f.on_http_5xx = true;
+        else if (name == "context_overflow")
+          f.on_context_overflow = true;
+        else if (name == "overloaded")
+          f.on_overloaded = true;
+        else
+          return std::unexpected(
+              c.error_at(*on, "fallback.on", "unknown failure \"" + name + "\""));
       }
     }
     struct IntKey {

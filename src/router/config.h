@@ -47,8 +47,9 @@ struct FallbackConfig {
   int first_token_timeout_ms = 10000;
   int cooldown_s = 30;
   int request_timeout_s = 600;  // a whole upstream request, first byte to last
-  int overload_queue_ms = 2000;  // a local target whose estimated queue wait passes this is overloaded
-  int health_check_s = 10;       // replicas: GET {base_url}/models this often (0: off)
+  int overload_queue_ms =
+      2000;                 // a local target whose estimated queue wait passes this is overloaded
+  int health_check_s = 10;  // replicas: GET {base_url}/models this often (0: off)
 };
 
 struct PrivacyConfig {

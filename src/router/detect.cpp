@@ -7,15 +7,25 @@
 namespace hearth::router {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_alnum(char c) { return is_digit(c) || is_alpha(c); }
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_alnum(char c) {
+  return is_digit(c) || is_alpha(c);
+}
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
 
 bool email_at(std::string_view t) {
   for (size_t at = t.find('@'); at != std::string_view::npos; at = t.find('@', at + 1)) {
     size_t l = at;
-    while (l > 0 && (is_alnum(t[l - 1]) || std::string_view("._%+-").find(t[l - 1]) != std::string_view::npos)) --l;
+    while (l > 0 && (is_alnum(t[l - 1]) ||
+                     std::string_view("._%+-").find(t[l - 1]) != std::string_view::npos))
+      --l;
     if (l == at) continue;
     size_t r = at + 1;
     size_t last_dot = std::string_view::npos;
@@ -85,7 +95,9 @@ bool ipv4_at(std::string_view t) {
         ++j;
       }
     }
-    if (ok && octets == 4 && (j >= t.size() || !(is_alnum(t[j]) || (t[j] == '.' && j + 1 < t.size() && is_digit(t[j + 1]))))) {
+    if (ok && octets == 4 &&
+        (j >= t.size() ||
+         !(is_alnum(t[j]) || (t[j] == '.' && j + 1 < t.size() && is_digit(t[j + 1]))))) {
       return true;
     }
   }
@@ -95,8 +107,9 @@ bool ipv4_at(std::string_view t) {
 bool iban_at(std::string_view t) {
   for (size_t i = 0; i + 15 <= t.size(); ++i) {
     if (i > 0 && is_alnum(t[i - 1])) continue;
-    if (!(std::isupper(static_cast<unsigned char>(t[i])) && std::isupper(static_cast<unsigned char>(t[i + 1])) &&
-          is_digit(t[i + 2]) && is_digit(t[i + 3]))) {
+    if (!(std::isupper(static_cast<unsigned char>(t[i])) &&
+          std::isupper(static_cast<unsigned char>(t[i + 1])) && is_digit(t[i + 2]) &&
+          is_digit(t[i + 3]))) {
       continue;
     }
     std::string compact;
@@ -119,9 +132,9 @@ bool iban_at(std::string_view t) {
 }
 
 bool api_key_at(std::string_view t) {
-  static const std::string_view kPrefixes[] = {"sk-", "sk_live_", "sk_test_", "ghp_", "gho_",
-                                               "github_pat_", "xoxb-", "xoxp-", "AKIA", "AIza",
-                                               "hf_", "glpat-"};
+  static const std::string_view kPrefixes[] = {"sk-",  "sk_live_",    "sk_test_", "ghp_",
+                                               "gho_", "github_pat_", "xoxb-",    "xoxp-",
+                                               "AKIA", "AIza",        "hf_",      "glpat-"};
   auto token_len = [&](size_t from) {
     size_t j = from;
     while (j < t.size() && (is_alnum(t[j]) || t[j] == '-' || t[j] == '_')) ++j;
@@ -238,17 +251,17 @@ std::string classify_task(const TaskInput& input) {
   std::string low = text;
   std::transform(low.begin(), low.end(), low.begin(), lower);
   static const std::string_view kCodeWords[] = {
-      "def",     "class",      "function", "return",     "#include", "=>",     "::",
-      "std::",   "select",     "compile",  "stack trace", "regex",   "python", "javascript",
-      "typescript", "rust",    "c++",      "golang",     "java",     "bug",    "refactor",
-      "variable", "segfault",  "npm",      "cargo",      "import",   "const",  "struct"};
+      "def",        "class",    "function", "return",      "#include", "=>",     "::",
+      "std::",      "select",   "compile",  "stack trace", "regex",    "python", "javascript",
+      "typescript", "rust",     "c++",      "golang",      "java",     "bug",    "refactor",
+      "variable",   "segfault", "npm",      "cargo",       "import",   "const",  "struct"};
   int hits = 0;
   for (auto w : kCodeWords) {
     if (contains_word(low, w)) ++hits;
   }
   if (hits >= 2) return "code";
-  static const std::string_view kReasoningWords[] = {"prove", "step by step", "why", "derive",
-                                                     "calculate", "solve"};
+  static const std::string_view kReasoningWords[] = {"prove",  "step by step", "why",
+                                                     "derive", "calculate",    "solve"};
   for (auto w : kReasoningWords) {
     if (contains_word(low, w)) return "reasoning";
   }

@@ -112,23 +112,24 @@ nlohmann::ordered_json EndpointHealth::status_json() const {
   std::lock_guard lock(mutex_);
   const auto now = Clock::now();
   const bool cooling = now < cooldown_until_;
-  const char* health = cooling ? "cooling_down"
+  const char* health = cooling                                  ? "cooling_down"
                        : cooldown_until_ != Clock::time_point{} ? "probing"
-                                                                 : "healthy";
-  nlohmann::ordered_json j = {{"name", name_},
-                              {"health", health},
-                              {"cooldown_until", cooling ? nlohmann::ordered_json(iso8601(cooldown_until_wall_))
-                                                         : nlohmann::ordered_json(nullptr)},
-                              {"last_error", last_error_.empty() ? nlohmann::ordered_json(nullptr)
-                                                                 : nlohmann::ordered_json(last_error_)},
-                              {"in_flight", in_flight_},
-                              {"requests", requests_},
-                              {"failures", failures_},
-                              {"fallbacks", fallbacks_},
-                              {"p50_ttft_ms", p50(ttft_ms_)},
-                              {"prompt_tokens", prompt_tokens_},
-                              {"completion_tokens", completion_tokens_},
-                              {"cost_usd", cost_}};
+                                                                : "healthy";
+  nlohmann::ordered_json j = {
+      {"name", name_},
+      {"health", health},
+      {"cooldown_until", cooling ? nlohmann::ordered_json(iso8601(cooldown_until_wall_))
+                                 : nlohmann::ordered_json(nullptr)},
+      {"last_error",
+       last_error_.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(last_error_)},
+      {"in_flight", in_flight_},
+      {"requests", requests_},
+      {"failures", failures_},
+      {"fallbacks", fallbacks_},
+      {"p50_ttft_ms", p50(ttft_ms_)},
+      {"prompt_tokens", prompt_tokens_},
+      {"completion_tokens", completion_tokens_},
+      {"cost_usd", cost_}};
   return j;
 }
 

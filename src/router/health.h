@@ -25,7 +25,8 @@ enum class Admission { kAdmitted, kProbe, kCoolingDown, kProbeInFlight };
 
 class EndpointHealth {
  public:
-  EndpointHealth(std::string name, int cooldown_s) : name_(std::move(name)), cooldown_s_(cooldown_s) {}
+  EndpointHealth(std::string name, int cooldown_s)
+      : name_(std::move(name)), cooldown_s_(cooldown_s) {}
 
   const std::string& name() const { return name_; }
 
@@ -37,7 +38,8 @@ class EndpointHealth {
   void succeeded(double ttft_ms, int64_t prompt_tokens, int64_t completion_tokens, double cost);
   void released();  // ended without an outcome about the endpoint (client cancelled)
   // The request failed: cool down for max(cooldown_s, retry_after_s); `reason` is shown.
-  void failed(const std::string& reason, int retry_after_s = 0, Clock::time_point now = Clock::now());
+  void failed(const std::string& reason, int retry_after_s = 0,
+              Clock::time_point now = Clock::now());
   // A health check's outcome: a failure cools down; a success ends a cooldown early.
   void check_result(bool healthy, const std::string& reason);
   void count_fallback();

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "router/router_internal.h"
 #include "router/attempt_util.h"
+#include "router/router_internal.h"
 #include "router/sse.h"
 #include "server/served_model.h"
 
@@ -148,7 +148,8 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
   }
   auto outcome = std::make_unique<Outcome>(health, target);
   if (!state.registry) {
-    return failure(request, name, Failure::kConnect, "unavailable", upstream_error(503, "no registry"));
+    return failure(request, name, Failure::kConnect, "unavailable",
+                   upstream_error(503, "no registry"));
   }
   auto backend = state.registry->acquire(target.config.model);
   if (!backend) {
@@ -163,8 +164,7 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
     const double wait_ms = queued > 0 ? queued * target.avg_duration_ms.load() / slots : 0;
     if (wait_ms > state.config.fallback.overload_queue_ms) {
       outcome->release();
-      return failure(request, name, Failure::kOverloaded, "overloaded",
-                     server::server_busy(1));
+      return failure(request, name, Failure::kOverloaded, "overloaded", server::server_busy(1));
     }
   }
   json body = request.body;
@@ -177,25 +177,32 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
     auto result = (*backend)->embed(*parsed);
     if (!result) {
       const Failure f = classify_local(result.error());
-      if (f == Failure::kHttp5xx) outcome->fail(result.error().message); else outcome->release();
+      if (f == Failure::kHttp5xx)
+        outcome->fail(result.error().message);
+      else
+        outcome->release();
       return failure(request, name, f, local_label(f, result.error()), result.error());
     }
     outcome->ok(-1, result->prompt_tokens, 0);
     json data = json::array();
     for (size_t i = 0; i < result->vectors.size(); ++i) {
       json item = {{"object", "embedding"}, {"index", i}};
-      if (parsed->base64) item["embedding"] = base64_floats(result->vectors[i]);
-      else item["embedding"] = result->vectors[i];
+      if (parsed->base64)
+        item["embedding"] = base64_floats(result->vectors[i]);
+      else
+        item["embedding"] = result->vectors[i];
       data.push_back(std::move(item));
     }
     request.attempts.push_back(name + "=200");
     AttemptResult ok;
     ok.label = "200";
     ok.response = server::json_response(
-        200, {{"object", "list"},
-              {"data", std::move(data)},
-              {"model", (*backend)->id()},
-              {"usage", {{"prompt_tokens", result->prompt_tokens}, {"total_tokens", result->prompt_tokens}}}});
+        200,
+        {{"object", "list"},
+         {"data", std::move(data)},
+         {"model", (*backend)->id()},
+         {"usage",
+          {{"prompt_tokens", result->prompt_tokens}, {"total_tokens", result->prompt_tokens}}}});
     return ok;
   }
 
@@ -212,7 +219,10 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
   }
   if (!stream) {
     const Failure f = classify_local(stream.error());
-    if (f == Failure::kHttp5xx) outcome->fail(stream.error().message); else outcome->release();
+    if (f == Failure::kHttp5xx)
+      outcome->fail(stream.error().message);
+    else
+      outcome->release();
     return failure(request, name, f, local_label(f, stream.error()), stream.error());
   }
 
@@ -220,8 +230,10 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
   shape.chat = request.api == server::RoutedApi::kChat;
   shape.model = (*backend)->id();
   shape.created = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch()).count();
-  shape.id = (shape.chat ? "chatcmpl-" : "cmpl-") + std::to_string(Clock::now().time_since_epoch().count());
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+  shape.id = (shape.chat ? "chatcmpl-" : "cmpl-") +
+             std::to_string(Clock::now().time_since_epoch().count());
   shape.include_usage = request.include_usage;
 
   // Wait for the first event (the first token) or the first-token timeout.
@@ -233,8 +245,9 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
     if (!event) {
       if (request.http->client_gone()) {
         (*stream)->cancel();
-        return failure(request, name, Failure::kCancelled, "cancelled",
-                       {.status = 499, .message = "The client closed the connection.", .code = "cancelled"});
+        return failure(
+            request, name, Failure::kCancelled, "cancelled",
+            {.status = 499, .message = "The client closed the connection.", .code = "cancelled"});
       }
       if (ttft_ms < 0 && Clock::now() > first_deadline) {
         (*stream)->cancel();
@@ -246,7 +259,10 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
     }
     if (event->kind == server::StreamEvent::Kind::kError) {
       const Failure f = classify_local(event->error);
-      if (f == Failure::kHttp5xx) outcome->fail(event->error.message); else outcome->release();
+      if (f == Failure::kHttp5xx)
+        outcome->fail(event->error.message);
+      else
+        outcome->release();
       return failure(request, name, f, local_label(f, event->error), event->error);
     }
     if (ttft_ms < 0) ttft_ms = ms_since(started);
@@ -298,12 +314,13 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
     const double avg = target.avg_duration_ms.load();
     target.avg_duration_ms.store(avg == 0 ? total : avg * 0.8 + total * 0.2);
     const std::string finish(finish_reason_name(event->finish));
-    json choice = shape.chat
-                      ? json{{"index", 0},
-                             {"message", {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
-                             {"logprobs", nullptr},
-                             {"finish_reason", finish}}
-                      : json{{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}};
+    json choice =
+        shape.chat
+            ? json{{"index", 0},
+                   {"message", {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
+                   {"logprobs", nullptr},
+                   {"finish_reason", finish}}
+            : json{{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}};
     request.attempts.push_back(name + "=200");
     AttemptResult ok;
     ok.label = "200";

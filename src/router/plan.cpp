@@ -12,7 +12,8 @@ int estimate_tokens(const std::string& text) {
 
 nlohmann::ordered_json Plan::to_json() const {
   nlohmann::ordered_json skipped_json = nlohmann::ordered_json::array();
-  for (const auto& s : skipped) skipped_json.push_back({{"target", s.target}, {"reason", s.reason}});
+  for (const auto& s : skipped)
+    skipped_json.push_back({{"target", s.target}, {"reason", s.reason}});
   return {{"route", route},
           {"task", task},
           {"task_source", task_source},

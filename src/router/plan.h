@@ -17,7 +17,7 @@ namespace hearth::router {
 
 struct PlanInput {
   std::string route;
-  std::string text;                  // every message's content (or prompt, or inputs), joined
+  std::string text;  // every message's content (or prompt, or inputs), joined
   bool has_tools = false;
   std::optional<std::string> task_header;  // X-Hearth-Task
   bool privacy_header = false;             // X-Hearth-Privacy: local-only

@@ -123,8 +123,9 @@ AttemptResult try_replica(RouterState& state, Target& target, Replica& replica,
       if (request.http->client_gone()) {
         call->cancel();
         outcome->release();
-        return failure(request, endpoint, Failure::kCancelled, "cancelled",
-                       {.status = 499, .message = "The client closed the connection.", .code = "cancelled"});
+        return failure(
+            request, endpoint, Failure::kCancelled, "cancelled",
+            {.status = 499, .message = "The client closed the connection.", .code = "cancelled"});
       }
       // Before the first content (streamed) or the whole body (not streamed).
       if (Clock::now() > first_deadline) {
@@ -190,7 +191,8 @@ AttemptResult try_replica(RouterState& state, Target& target, Replica& replica,
       const std::string label = timed_out ? "timeout" : "connect";
       outcome->fail(label + ": " + event->error);
       return failure(request, endpoint, kind, label,
-                     upstream_error(502, endpoint + ": " + (event->error.empty() ? "no reply" : event->error)));
+                     upstream_error(502, endpoint + ": " +
+                                             (event->error.empty() ? "no reply" : event->error)));
     }
     if (status == 200 && request.stream) {
       // The stream ended before any content and without [DONE].
@@ -204,15 +206,18 @@ AttemptResult try_replica(RouterState& state, Target& target, Replica& replica,
     if (status == 429) {
       outcome->fail("HTTP 429: " + message, retry_after);
       return failure(request, endpoint, Failure::kHttp429, label,
-                     {.status = 429, .message = endpoint + " is rate limiting: " + message,
-                      .type = "rate_limit_error", .code = "rate_limit_exceeded",
+                     {.status = 429,
+                      .message = endpoint + " is rate limiting: " + message,
+                      .type = "rate_limit_error",
+                      .code = "rate_limit_exceeded",
                       .retry_after_seconds = retry_after},
                      retry_after);
     }
     if (status == 401 || status == 403) {
       // A refused key will be refused again: cool down (visible in /v1/router/status) so the
       // next requests do not each try it first.
-      std::fprintf(stderr, "hearth serve: router target %s refused the API key (HTTP %d); cooling down\n",
+      std::fprintf(stderr,
+                   "hearth serve: router target %s refused the API key (HTTP %d); cooling down\n",
                    endpoint.c_str(), status);
       outcome->fail("HTTP " + std::to_string(status) + ": the API key was refused");
       return failure(request, endpoint, Failure::kUnauthorized, label,
@@ -222,7 +227,8 @@ AttemptResult try_replica(RouterState& state, Target& target, Replica& replica,
     if (status >= 500) {
       outcome->fail("HTTP " + std::to_string(status) + ": " + message);
       return failure(request, endpoint, Failure::kHttp5xx, label,
-                     upstream_error(502, endpoint + " failed (HTTP " + std::to_string(status) + "): " + message));
+                     upstream_error(502, endpoint + " failed (HTTP " + std::to_string(status) +
+                                             "): " + message));
     }
     if (status != 200) {
       outcome->release();
@@ -231,15 +237,17 @@ AttemptResult try_replica(RouterState& state, Target& target, Replica& replica,
                        {.status = 400, .message = message, .code = "context_length_exceeded"});
       }
       return failure(request, endpoint, Failure::kClientError, label,
-                     {.status = status >= 400 && status < 500 ? status : 502, .message = endpoint + ": " + message,
+                     {.status = status >= 400 && status < 500 ? status : 502,
+                      .message = endpoint + ": " + message,
                       .code = "upstream_rejected"});
     }
     auto j = json::parse(error_body, nullptr, /*allow_exceptions=*/false);
     const char* expected = request.api == server::RoutedApi::kEmbeddings ? "data" : "choices";
     if (j.is_discarded() || !j.is_object() || !j.contains(expected)) {
       outcome->fail("bad reply: not an OpenAI response");
-      return failure(request, endpoint, Failure::kBadReply, "bad_reply",
-                     upstream_error(502, endpoint + " answered with a body that is not an OpenAI response"));
+      return failure(
+          request, endpoint, Failure::kBadReply, "bad_reply",
+          upstream_error(502, endpoint + " answered with a body that is not an OpenAI response"));
     }
     int64_t prompt = 0, completion = 0;
     if (j.contains("usage") && j["usage"].is_object()) {
@@ -270,9 +278,11 @@ AttemptResult attempt_remote(RouterState& state, Target& target, RoutedRequest& 
     const std::string& endpoint = replica->health->name();
     const Admission admission = replica->health->try_acquire();
     if (admission == Admission::kCoolingDown || admission == Admission::kProbeInFlight) {
-      if (!tried) last = failure(request, endpoint, Failure::kCoolingDown, "cooldown",
-                                 upstream_error(503, endpoint + " is cooling down after a failure"));
-      else request.attempts.push_back(endpoint + "=cooldown");
+      if (!tried)
+        last = failure(request, endpoint, Failure::kCoolingDown, "cooldown",
+                       upstream_error(503, endpoint + " is cooling down after a failure"));
+      else
+        request.attempts.push_back(endpoint + "=cooldown");
       continue;
     }
     tried = true;

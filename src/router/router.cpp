@@ -57,7 +57,8 @@ void health_loop(RouterState* state) {
         UpstreamRequest req;
         req.method = "GET";
         req.url = replica.base_url + "/models";
-        if (!target->api_key.empty()) req.headers.push_back("Authorization: Bearer " + target->api_key);
+        if (!target->api_key.empty())
+          req.headers.push_back("Authorization: Bearer " + target->api_key);
         req.connect_timeout_ms = 2000;
         req.total_timeout_ms = 5000;
         auto call = state->upstream->start(std::move(req));
@@ -77,7 +78,8 @@ void health_loop(RouterState* state) {
           }
         }
         const bool healthy = error.empty() && status >= 200 && status < 500;
-        replica.health->check_result(healthy, error.empty() ? "HTTP " + std::to_string(status) : error);
+        replica.health->check_result(healthy,
+                                     error.empty() ? "HTTP " + std::to_string(status) : error);
       }
     }
   }
@@ -87,7 +89,8 @@ void health_loop(RouterState* state) {
 
 PlanInput plan_input_from(server::RoutedApi api, const nlohmann::ordered_json& body) {
   PlanInput in;
-  if (body.contains("model") && body["model"].is_string()) in.route = body["model"].get<std::string>();
+  if (body.contains("model") && body["model"].is_string())
+    in.route = body["model"].get<std::string>();
   if (api == server::RoutedApi::kChat) {
     if (body.contains("messages") && body["messages"].is_array()) {
       for (const auto& m : body["messages"]) {
@@ -128,13 +131,14 @@ Result<std::shared_ptr<HybridRouter>> HybridRouter::create(RouterConfig config) 
       }
     }
     if (target->local()) {
-      target->replicas.push_back({"", std::make_unique<EndpointHealth>(tc.name, state->config.fallback.cooldown_s)});
+      target->replicas.push_back(
+          {"", std::make_unique<EndpointHealth>(tc.name, state->config.fallback.cooldown_s)});
     } else {
       for (size_t i = 0; i < tc.base_urls.size(); ++i) {
         // A replica's name is its target's, with its index when there are several.
         std::string name = tc.base_urls.size() > 1 ? tc.name + "#" + std::to_string(i) : tc.name;
-        target->replicas.push_back(
-            {tc.base_urls[i], std::make_unique<EndpointHealth>(name, state->config.fallback.cooldown_s)});
+        target->replicas.push_back({tc.base_urls[i], std::make_unique<EndpointHealth>(
+                                                         name, state->config.fallback.cooldown_s)});
       }
     }
     state->targets.push_back(std::move(target));
@@ -147,7 +151,9 @@ Result<std::shared_ptr<HybridRouter>> HybridRouter::create(RouterConfig config) 
   return router;
 }
 
-HybridRouter::~HybridRouter() { shutdown(); }
+HybridRouter::~HybridRouter() {
+  shutdown();
+}
 
 void HybridRouter::shutdown() {
   if (!state_ || state_->stopping.exchange(true)) return;
@@ -160,7 +166,9 @@ void HybridRouter::attach(server::ModelRegistry& registry, server::Metrics& metr
   state_->metrics = &metrics;
 }
 
-const RouterConfig& HybridRouter::config() const { return state_->config; }
+const RouterConfig& HybridRouter::config() const {
+  return state_->config;
+}
 
 std::vector<std::string> HybridRouter::route_names() const {
   std::vector<std::string> names;
@@ -295,9 +303,8 @@ json HybridRouter::status_json() const {
 }
 
 void HybridRouter::register_routes(http::Router& router) {
-  router.get("/v1/router/status", [this](http::Request&) {
-    return server::json_response(200, status_json());
-  });
+  router.get("/v1/router/status",
+             [this](http::Request&) { return server::json_response(200, status_json()); });
 }
 
 std::string HybridRouter::render_metrics() const {

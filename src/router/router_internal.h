@@ -29,7 +29,7 @@ struct Replica {
 
 struct Target {
   TargetConfig config;
-  std::string api_key;  // from config.api_key_env; never logged
+  std::string api_key;            // from config.api_key_env; never logged
   std::vector<Replica> replicas;  // a local target has one, without a URL
   // Local targets: a moving average of request durations (ms), for the overload estimate.
   std::atomic<double> avg_duration_ms{0};
@@ -48,8 +48,7 @@ struct RouterState {
   std::unique_ptr<UpstreamClient> upstream;
   server::ModelRegistry* registry = nullptr;
   server::Metrics* metrics = nullptr;
-  std::atomic<uint64_t> routed_total{0}, fallbacks_total{0}, local_only_total{0},
-      failed_total{0};
+  std::atomic<uint64_t> routed_total{0}, fallbacks_total{0}, local_only_total{0}, failed_total{0};
   std::atomic<bool> stopping{false};
   std::thread health_thread;
 

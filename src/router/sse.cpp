@@ -96,8 +96,8 @@ std::vector<SseFrame> SseReader::feed(std::string_view bytes) {
   }
   buffer_.erase(0, start);
   if (buffer_.size() > kMaxEventBytes) {
-    frames.push_back({.kind = SseFrame::Kind::kMalformed,
-                      .payload = "the upstream sent an event over 4 MiB"});
+    frames.push_back(
+        {.kind = SseFrame::Kind::kMalformed, .payload = "the upstream sent an event over 4 MiB"});
     buffer_.clear();
   }
   return frames;

@@ -14,7 +14,7 @@ namespace hearth::router {
 
 struct SseFrame {
   enum class Kind { kData, kDone, kError, kMalformed } kind = Kind::kData;
-  std::string payload;  // kData: the JSON text as received; kError/kMalformed: a description
+  std::string payload;       // kData: the JSON text as received; kError/kMalformed: a description
   bool has_content = false;  // a chunk carrying output (content, text or tool calls)
   int64_t prompt_tokens = -1, completion_tokens = -1;  // from a `usage` object, when present
 };

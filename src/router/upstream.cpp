@@ -107,7 +107,9 @@ Result<std::unique_ptr<UpstreamClient>> UpstreamClient::create() {
   return client;
 }
 
-UpstreamClient::~UpstreamClient() { shutdown(); }
+UpstreamClient::~UpstreamClient() {
+  shutdown();
+}
 
 void UpstreamClient::shutdown() {
   if (!core_) return;

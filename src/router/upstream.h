@@ -38,9 +38,9 @@ struct UpstreamRequest {
 
 struct UpstreamEvent {
   enum class Kind { kHeaders, kData, kDone } kind = Kind::kData;
-  int status = 0;           // kHeaders, kDone (0: no response)
-  int retry_after_s = 0;    // kHeaders: a Retry-After in seconds
-  std::string data;         // kData
+  int status = 0;         // kHeaders, kDone (0: no response)
+  int retry_after_s = 0;  // kHeaders: a Retry-After in seconds
+  std::string data;       // kData
   // kDone: empty on success, else what went wrong; `connect_failed` when no connection was
   // made (refused, unresolvable), `timed_out` when libcurl's own timeout fired.
   std::string error;

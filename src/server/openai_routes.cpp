@@ -223,8 +223,8 @@ http::Response handle_generation(Api api, const http::Request& req, ModelRegistr
 
   auto body = parse_json_body(req.body);
   if (!body) return fail_with(body.error());
-  if (model_router && body->is_object() && body->contains("model") && (*body)["model"].is_string() &&
-      model_router->handles((*body)["model"].get<std::string>())) {
+  if (model_router && body->is_object() && body->contains("model") &&
+      (*body)["model"].is_string() && model_router->handles((*body)["model"].get<std::string>())) {
     return model_router->handle(api == Api::kChat ? RoutedApi::kChat : RoutedApi::kCompletion, req,
                                 *body);
   }
@@ -293,8 +293,8 @@ http::Response handle_embeddings(const http::Request& req, ModelRegistry& regist
   };
   auto body = parse_json_body(req.body);
   if (!body) return fail_with(body.error());
-  if (model_router && body->is_object() && body->contains("model") && (*body)["model"].is_string() &&
-      model_router->handles((*body)["model"].get<std::string>())) {
+  if (model_router && body->is_object() && body->contains("model") &&
+      (*body)["model"].is_string() && model_router->handles((*body)["model"].get<std::string>())) {
     return model_router->handle(RoutedApi::kEmbeddings, req, *body);
   }
   auto request = parse_embedding_request(*body);
