@@ -369,10 +369,10 @@ void register_openai_routes(http::Router& router, ModelRegistry& registry, Metri
     return error_response(model_not_found(id));
   });
 
-  router.post("/v1/chat/completions", [&](http::Request& req) {
+  router.post("/v1/chat/completions", [&, model_router](http::Request& req) {
     return handle_generation(Api::kChat, req, registry, metrics, model_router);
   });
-  router.post("/v1/completions", [&](http::Request& req) {
+  router.post("/v1/completions", [&, model_router](http::Request& req) {
     return handle_generation(Api::kCompletion, req, registry, metrics, model_router);
   });
   router.post("/v1/embeddings", [&, model_router](http::Request& req) {
