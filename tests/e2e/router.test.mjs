@@ -330,3 +330,33 @@ test('hearth route explain prints the decision without running a model', () => {
   assert.deepEqual(plan.chain, ['local']);
   assert.deepEqual(plan.skipped, [{ target: 'cloud', reason: 'privacy' }]);
 });
+
+test('health checks take a dead replica out of rotation before a request meets it', async () => {
+  const live = await startMock({ model: 'gpt-mock' });
+  const deadPort = await freePort();
+  const file = path.join(dir, 'health.toml');
+  fs.writeFileSync(file, `[[target]]\nname = "pool"\nkind = "openai"\nmodel = "gpt-mock"\n`
+    + `base_urls = ["http://127.0.0.1:${deadPort}/v1", "${live.url}"]\n`
+    + '[[route]]\nname = "pool"\npolicy = "cloud-only"\ntargets = ["pool"]\n'
+    + '[fallback]\nhealth_check_s = 1\ncooldown_s = 30\n');
+  const gw = await startServer(['--router', file]);
+  try {
+    await waitFor(async () => {
+      const s = await (await fetch(`${gw.baseURL}/v1/router/status`)).json();
+      return s.targets[0].replicas[0].health === 'cooling_down';
+    }, 5000, 'the dead replica to be cooled down by its health check');
+    const status = await (await fetch(`${gw.baseURL}/v1/router/status`)).json();
+    assert.match(status.targets[0].replicas[0].last_error, /^health check: /);
+    assert.equal(status.targets[0].replicas[1].health, 'healthy');
+    const res = await fetch(`${gw.baseURL}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ model: 'pool', messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.get('x-hearth-attempts'), 'pool#0=cooldown,pool#1=200');
+  } finally {
+    assert.equal(await gw.stop(), 0);
+    await live.close();
+  }
+});
