@@ -106,6 +106,23 @@ test('a prompt too long for the local context falls back to the cloud', async ()
   assert.equal(sent.headers.authorization, 'Bearer sk-test-secret-value-0123456789');
 });
 
+test('completions route too, locally and to the cloud', async () => {
+  const post = (prompt) => fetch(`${server.baseURL}/v1/completions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model: 'auto', prompt, max_tokens: 3 }),
+  });
+  const local = await post('Once upon a time');
+  assert.equal(local.status, 200);
+  assert.equal(local.headers.get('x-hearth-target'), 'local');
+  assert.equal((await local.json()).object, 'text_completion');
+  const before = cloud.requests.length;
+  const remote = await post(longPrompt);
+  assert.equal(remote.headers.get('x-hearth-attempts'), 'local=context_overflow,cloud=200');
+  assert.equal(cloud.requests.at(-1).path, '/v1/completions');
+  assert.equal(cloud.requests.length, before + 1);
+});
+
 test('the X-Hearth-Task header picks the task chain', async () => {
   const r = await chat('auto', 'Hello there', { headers: { 'X-Hearth-Task': 'code' } });
   assert.equal(r.h('x-hearth-target'), 'cloud');
