@@ -1,4 +1,6 @@
 // Helpers shared by the two kinds of attempt (local.cpp, remote.cpp). Not a public header.
+// Thread-safety: an Outcome belongs to one request (or its stream) at a time; the rest are
+// pure functions.
 #pragma once
 
 #include <string>

@@ -1,5 +1,10 @@
-// Internals shared by router.cpp (planning, the fallback loop, status) and attempts.cpp (one
-// try against one target). Not a public header.
+// Internals shared by router.cpp (planning, the fallback loop, status), local.cpp and
+// remote.cpp (one try against one target). Not a public header.
+//
+// Ownership: HybridRouter owns the RouterState; a committed stream holds a Target* and an
+// EndpointHealth&, which live as long as the state (the Service stops serving first).
+// Thread-safety: RouterState and Target are read-only after create() except their atomics
+// and EndpointHealth (thread-safe); a RoutedRequest belongs to its request's thread.
 #pragma once
 
 #include <atomic>
