@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace hearth::router {
 namespace {
@@ -104,8 +107,10 @@ bool ipv4_at(std::string_view t) {
   return false;
 }
 
-bool iban_at(std::string_view t) {
-  for (size_t i = 0; i + 15 <= t.size(); ++i) {
+// The raw span [first, second) of the first valid IBAN in `t` (spaces between groups allowed),
+// or {npos, npos}.
+std::pair<size_t, size_t> iban_span(std::string_view t, size_t from = 0) {
+  for (size_t i = from; i + 15 <= t.size(); ++i) {
     if (i > 0 && is_alnum(t[i - 1])) continue;
     if (!(std::isupper(static_cast<unsigned char>(t[i])) &&
           std::isupper(static_cast<unsigned char>(t[i + 1])) && is_digit(t[i + 2]) &&
@@ -113,10 +118,12 @@ bool iban_at(std::string_view t) {
       continue;
     }
     std::string compact;
+    std::vector<size_t> raw_end;  // raw_end[k]: the raw index after compact char k
     size_t j = i;
     while (j < t.size() && compact.size() < 34) {
       if (is_alnum(t[j])) {
         compact += t[j++];
+        raw_end.push_back(j);
       } else if (t[j] == ' ' && j + 1 < t.size() && is_alnum(t[j + 1])) {
         ++j;
       } else {
@@ -125,10 +132,26 @@ bool iban_at(std::string_view t) {
     }
     // A space-grouped IBAN may be followed by a word: try every prefix of a plausible length.
     for (size_t len = std::min<size_t>(compact.size(), 34); len >= 15; --len) {
-      if (iban_valid(std::string_view(compact).substr(0, len))) return true;
+      if (iban_valid(std::string_view(compact).substr(0, len))) return {i, raw_end[len - 1]};
     }
   }
-  return false;
+  return {std::string_view::npos, std::string_view::npos};
+}
+
+bool iban_at(std::string_view t) {
+  return iban_span(t).first != std::string_view::npos;
+}
+
+// `t` with every IBAN blanked out, so that its digit groups are not read as a phone number.
+std::string without_ibans(std::string_view t) {
+  std::string out(t);
+  size_t from = 0;
+  for (;;) {
+    auto [first, last] = iban_span(out, from);
+    if (first == std::string_view::npos) return out;
+    for (size_t k = first; k < last; ++k) out[k] = '_';
+    from = last;
+  }
 }
 
 bool api_key_at(std::string_view t) {
@@ -227,7 +250,7 @@ std::vector<std::string> detect_private(std::string_view text,
     } else if (name == "phone") {
       // 10 to 15 digits: national numbers with an area code up to E.164's maximum. Dots are
       // not separators here so that version numbers and IP addresses are not phones.
-      hit = digit_runs(text, " -()",
+      hit = digit_runs(without_ibans(text), " -()",
                        [](const std::string& d, bool) { return d.size() >= 10 && d.size() <= 15; });
     } else if (name == "credit_card") {
       hit = digit_runs(text, " -", [](const std::string& d, bool) {
