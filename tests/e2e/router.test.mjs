@@ -377,3 +377,32 @@ test('health checks take a dead replica out of rotation before a request meets i
     await live.close();
   }
 });
+
+test('embeddings route too: private inputs stay on the local embedding model', async () => {
+  const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-router-emb-'));
+  const written = spawnSync(hearthBinary, [
+    'bench', '--synthetic', 'all-minilm-l6-v2', '--type', 'q8_0', '--cache-dir', cache, '--write-only',
+  ], { env: { ...process.env }, encoding: 'utf8' });
+  assert.equal(written.status, 0, written.stderr);
+  const upstream = await startMock({ model: 'text-embedding-mock' });
+  const file = path.join(dir, 'emb.toml');
+  fs.writeFileSync(file, '[[target]]\nname = "minilm"\nkind = "local"\nmodel = "minilm"\n'
+    + `[[target]]\nname = "cloud"\nkind = "openai"\nbase_url = "${upstream.url}"\nmodel = "text-embedding-mock"\n`
+    + '[[route]]\nname = "emb"\npolicy = "cloud-first"\ntargets = ["minilm", "cloud"]\n'
+    + '[privacy]\ndetect = ["email"]\n');
+  const gw = await startServer(['-m', written.stdout.trim(), '--alias', 'minilm', '--router', file]);
+  try {
+    const gwClient = new OpenAI({ baseURL: `${gw.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+    const remote = await gwClient.embeddings.create({ model: 'emb', input: 'hello world', encoding_format: 'float' });
+    assert.equal(remote.model, 'text-embedding-mock');
+    assert.equal(upstream.requests.length, 1);
+    const local = await gwClient.embeddings.create({ model: 'emb', input: 'mail me at a.b@example.org' });
+    assert.equal(local.model, 'minilm', 'answered by the local model');
+    assert.equal(local.data[0].embedding.length, 384, 'base64 (the client default) decodes');
+    assert.equal(upstream.requests.length, 1, 'the private input never reached the upstream');
+  } finally {
+    assert.equal(await gw.stop(), 0);
+    await upstream.close();
+    fs.rmSync(cache, { recursive: true, force: true });
+  }
+});
