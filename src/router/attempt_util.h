@@ -24,7 +24,7 @@ inline std::string midstream_error(const std::string& message) {
                     {"type", "server_error"},
                     {"param", nullptr},
                     {"code", "upstream_failed_midstream"}}}};
-  return sse_event(e.dump()) + "data: [DONE]\n\n";
+  return sse_event(e.dump(-1, ' ', false, json::error_handler_t::replace)) + "data: [DONE]\n\n";
 }
 
 // Settles an endpoint's accounting exactly once: succeeded, failed, or (when dropped without

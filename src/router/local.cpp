@@ -87,7 +87,7 @@ struct LocalShape {
                 {"model", model},
                 {"choices", json::array()},
                 {"usage", local_usage(done)}};
-      out += sse_event(u.dump());
+      out += sse_event(u.dump(-1, ' ', false, json::error_handler_t::replace));
     }
     return out + "data: [DONE]\n\n";
   }

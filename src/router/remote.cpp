@@ -251,8 +251,13 @@ AttemptResult try_replica(RouterState& state, Target& target, Replica& replica,
     }
     int64_t prompt = 0, completion = 0;
     if (j.contains("usage") && j["usage"].is_object()) {
-      prompt = j["usage"].value("prompt_tokens", int64_t{0});
-      completion = j["usage"].value("completion_tokens", int64_t{0});
+      const json& u = j["usage"];
+      if (u.contains("prompt_tokens") && u["prompt_tokens"].is_number_integer()) {
+        prompt = u["prompt_tokens"].get<int64_t>();
+      }
+      if (u.contains("completion_tokens") && u["completion_tokens"].is_number_integer()) {
+        completion = u["completion_tokens"].get<int64_t>();
+      }
     }
     outcome->ok(ms_since(started), prompt, completion);
     request.attempts.push_back(endpoint + "=200");

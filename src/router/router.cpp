@@ -196,9 +196,11 @@ void add_route_headers(http::Response& response, const RoutedRequest& request,
   response.headers.set("X-Hearth-Task", request.plan.task);
 }
 
-http::Response HybridRouter::handle(server::RoutedApi api, const http::Request& http_request,
-                                    const nlohmann::ordered_json& body) {
-  RouterState& state = *state_;
+namespace {
+
+http::Response route_request(RouterState& state, server::RoutedApi api,
+                             const http::Request& http_request,
+                             const nlohmann::ordered_json& body) {
   server::Metrics* metrics = state.metrics;
   if (metrics) {
     ++metrics->requests_total;
@@ -212,9 +214,14 @@ http::Response HybridRouter::handle(server::RoutedApi api, const http::Request& 
   request.api = api;
   request.body = body;
   request.http = &http_request;
-  request.stream = api != server::RoutedApi::kEmbeddings && body.value("stream", false) == true;
+  // Types are checked here only as far as routing needs; the target validates the rest.
+  request.stream = api != server::RoutedApi::kEmbeddings && body.contains("stream") &&
+                   body["stream"].is_boolean() && body["stream"].get<bool>();
   if (body.contains("stream_options") && body["stream_options"].is_object()) {
-    request.include_usage = body["stream_options"].value("include_usage", false);
+    const json& options = body["stream_options"];
+    request.include_usage = options.contains("include_usage") &&
+                            options["include_usage"].is_boolean() &&
+                            options["include_usage"].get<bool>();
   }
   PlanInput input = plan_input_from(api, body);
   if (auto task = http_request.header("X-Hearth-Task")) input.task_header = std::string(*task);
@@ -269,6 +276,18 @@ http::Response HybridRouter::handle(server::RoutedApi api, const http::Request& 
   http::Response response = server::error_response(error);
   add_route_headers(response, request, "");
   return response;
+}
+
+}  // namespace
+
+http::Response HybridRouter::handle(server::RoutedApi api, const http::Request& http_request,
+                                    const nlohmann::ordered_json& body) {
+  // No exception leaves the module: a bug or an allocation failure becomes a 500.
+  try {
+    return route_request(*state_, api, http_request, body);
+  } catch (const std::exception& e) {
+    return server::error_response(server::internal_error(std::string("router: ") + e.what()));
+  }
 }
 
 json HybridRouter::status_json() const {
