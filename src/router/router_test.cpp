@@ -1,5 +1,7 @@
 // Unit tests of the router's pure parts: config errors, detectors, classifier, chain
 // selection, cooldown and probe, and the SSE reader.
+#include "router/router.h"
+
 #include <gtest/gtest.h>
 
 #include "router/config.h"
@@ -160,6 +162,27 @@ TEST(RouterPlan, OrdersByPolicyTaskAndPrivacy) {
   EXPECT_EQ(longp.chain, (V{"cloud"}));
   EXPECT_EQ(longp.skipped[0].reason, "prompt_too_long");
   EXPECT_FALSE(make_plan(c, {.route = "nope"}).has_value());
+}
+
+TEST(RouterPlan, ReadsTheTextOfEveryMessageAndIgnoresOddShapes) {
+  auto body = nlohmann::ordered_json::parse(R"({
+    "model": "auto",
+    "messages": [
+      {"role": "system", "content": "be brief"},
+      {"role": "user", "content": [{"type": "text", "text": "mail a@b.io"}, {"type": "image_url"}]},
+      {"role": "user", "content": 42},
+      "not a message"
+    ],
+    "tools": [{"type": "function"}]
+  })");
+  PlanInput in = plan_input_from(server::RoutedApi::kChat, body);
+  EXPECT_EQ(in.route, "auto");
+  EXPECT_EQ(in.text, "be brief\nmail a@b.io\n");
+  EXPECT_TRUE(in.has_tools);
+  auto embed = nlohmann::ordered_json::parse(R"({"model": 7, "input": ["x", 3, "y"]})");
+  PlanInput e = plan_input_from(server::RoutedApi::kEmbeddings, embed);
+  EXPECT_EQ(e.route, "");
+  EXPECT_EQ(e.text, "x\ny\n");
 }
 
 TEST(RouterHealth, CoolsDownThenLetsOneProbeThrough) {
