@@ -236,6 +236,17 @@ test('a failure after the first content byte ends the stream with an error event
     (e) => /after the answer began|closed the stream/.test(e.message));
 });
 
+test('a routed request with a wrongly typed field is a 400, not a crash', async () => {
+  const res = await fetch(`${server.baseURL}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ model: 'auto', messages: [{ role: 'user', content: 'hi' }], stream: 'yes', stream_options: 3 }),
+  });
+  assert.equal(res.status, 400);
+  assert.equal(res.headers.get('x-hearth-route'), 'auto');
+  assert.equal((await fetch(`${server.baseURL}/health`)).status, 200);
+});
+
 test('an upstream that is not listening is a connect failure', async () => {
   const r = await chat('deadfirst', 'Hello');
   assert.equal(r.res.status, 200);
