@@ -119,24 +119,23 @@ AttemptResult try_replica(RouterState& state, Target& target, Replica& replica,
   bool committed = false;
   for (;;) {
     auto event = call->next(kPoll);
-    if (!event) {
-      if (request.http->client_gone()) {
-        call->cancel();
-        outcome->release();
-        return failure(
-            request, endpoint, Failure::kCancelled, "cancelled",
-            {.status = 499, .message = "The client closed the connection.", .code = "cancelled"});
-      }
-      // Before the first content (streamed) or the whole body (not streamed).
-      if (Clock::now() > first_deadline) {
-        call->cancel();
-        outcome->fail("timeout: no first token within first_token_timeout_ms");
-        return failure(request, endpoint, Failure::kTimeout, "timeout",
-                       upstream_error(504, endpoint + " sent no answer within " +
-                                               std::to_string(fb.first_token_timeout_ms) + " ms"));
-      }
-      continue;
+    if (!event && request.http->client_gone()) {
+      call->cancel();
+      outcome->release();
+      return failure(
+          request, endpoint, Failure::kCancelled, "cancelled",
+          {.status = 499, .message = "The client closed the connection.", .code = "cancelled"});
     }
+    // Before the first content (streamed) or the whole body (not streamed); checked on every
+    // turn so that an upstream sending only keep-alive comments still times out.
+    if (Clock::now() > first_deadline) {
+      call->cancel();
+      outcome->fail("timeout: no first token within first_token_timeout_ms");
+      return failure(request, endpoint, Failure::kTimeout, "timeout",
+                     upstream_error(504, endpoint + " sent no answer within " +
+                                             std::to_string(fb.first_token_timeout_ms) + " ms"));
+    }
+    if (!event) continue;
     if (event->kind == UpstreamEvent::Kind::kHeaders) {
       status = event->status;
       retry_after = event->retry_after_s;

@@ -9,6 +9,7 @@
 //   midstream     streams two content chunks, then destroys the connection
 //   bad_sse       streams an event that is not JSON
 //   bad_json      answers 200 with a body that is not JSON
+//   keepalive     streams the role chunk, then only SSE comments, forever
 // `requests` records every request (path, headers, body); `aborted` counts requests whose
 // client went away before the answer ended. Run alone (`node openai_mock.mjs PORT [delayMs]`)
 // it serves `ok` forever, for the benchmark.
@@ -75,6 +76,11 @@ export async function startMock(options = {}) {
       id, object: 'chat.completion.chunk', created: 1, model: mock.model,
       choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
     res.write(chunk({ role: 'assistant', content: '' }));
+    if (mode === 'keepalive') {
+      const timer = setInterval(() => res.write(': ping\n\n'), 100);
+      res.on('close', () => clearInterval(timer));
+      return;
+    }
     if (mode === 'bad_sse') {
       res.write('data: {this is not json\n\n');
       await new Promise((r) => setTimeout(r, 50));

@@ -27,7 +27,7 @@ function routerToml(deadPort) {
   return [
     '[[target]]\nname = "local"\nkind = "local"\nmodel = "qwen"\n',
     remote('cloud', cloud.url, 'api_key_env = "ROUTER_TEST_KEY"\nprice_per_mtok = { input = 1.0, output = 2.0 }'),
-    ...['c500', 'c429', 'c401', 'chang', 'cmid', 'cbad', 'cjson'].map((n) => remote(n, faults.url)),
+    ...['c500', 'c429', 'c401', 'chang', 'cmid', 'cbad', 'cjson', 'cping'].map((n) => remote(n, faults.url)),
     remote('slow', slow.url),
     remote('dead', `http://127.0.0.1:${deadPort}/v1`),
     `[[target]]\nname = "pool"\nkind = "openai"\nbase_urls = ["${r1.url}", "${r2.url}"]\nmodel = "gpt-mock"\n`,
@@ -36,9 +36,9 @@ function routerToml(deadPort) {
     route('slowroute', 'cloud-only', ['slow']),
     route('deadfirst', 'cloud-first', ['dead', 'local']),
     route('pool', 'cloud-only', ['pool']),
-    ...['c500', 'c429', 'c401', 'chang', 'cmid', 'cbad', 'cjson'].map((n) => route(`f-${n}`, 'cloud-first', [n, 'local'])),
+    ...['c500', 'c429', 'c401', 'chang', 'cmid', 'cbad', 'cjson', 'cping'].map((n) => route(`f-${n}`, 'cloud-first', [n, 'local'])),
     '[privacy]\ndetect = ["email", "phone", "credit_card", "iban", "api_key", "ip_address"]\non_match = "local-only"\n',
-    '[fallback]\nfirst_token_timeout_ms = 1500\ncooldown_s = 2\nhealth_check_s = 0\n',
+    '[fallback]\nfirst_token_timeout_ms = 1500\ncooldown_s = 2\nhealth_check_s = 0\noverload_queue_ms = 1\n',
   ].join('\n');
 }
 
@@ -123,6 +123,15 @@ test('completions route too, locally and to the cloud', async () => {
   assert.equal(cloud.requests.length, before + 1);
 });
 
+test('a local target with a long queue is overloaded and the cloud takes the rest', async () => {
+  await chat('auto', 'warm up', { maxTokens: 8 });  // a measured request duration
+  const results = await Promise.all(Array.from({ length: 16 }, () => chat('auto', 'Tell me a long story', { maxTokens: 48 })));
+  for (const r of results) assert.equal(r.res.status, 200, r.text);
+  const attempts = results.map((r) => r.h('x-hearth-attempts'));
+  assert.ok(attempts.includes('local=200'), attempts.join(' '));
+  assert.ok(attempts.includes('local=overloaded,cloud=200'), attempts.join(' '));
+});
+
 test('the X-Hearth-Task header picks the task chain', async () => {
   const r = await chat('auto', 'Hello there', { headers: { 'X-Hearth-Task': 'code' } });
   assert.equal(r.h('x-hearth-target'), 'cloud');
@@ -203,6 +212,13 @@ test('an upstream that hangs before the first byte times out and falls back', as
   const elapsed = Date.now() - t0;
   assert.equal(r.h('x-hearth-attempts'), 'chang=timeout,local=200');
   assert.ok(elapsed >= 1400 && elapsed < 6000, `first_token_timeout_ms bounds the wait: ${elapsed}`);
+});
+
+test('keep-alive comments without content still time out before the first token', async () => {
+  faults.script = ['keepalive'];
+  const r = await chat('f-cping', 'Hello', { stream: true });
+  assert.equal(r.res.status, 200);
+  assert.equal(r.h('x-hearth-attempts'), 'cping=timeout,local=200');
 });
 
 test('malformed SSE before the first content falls back; malformed JSON too', async () => {
