@@ -433,3 +433,19 @@ test('embeddings route too: private inputs stay on the local embedding model', a
     fs.rmSync(cache, { recursive: true, force: true });
   }
 });
+
+test('$HEARTH_HOME/router.toml is read when --router is not given', async () => {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-router-home-'));
+  fs.writeFileSync(path.join(home, 'router.toml'), `[[target]]\nname = "cloud"\nkind = "openai"\n`
+    + `base_url = "${cloud.url}"\nmodel = "gpt-mock"\napi_key_env = "ROUTER_TEST_UNSET_KEY"\n`
+    + '[[route]]\nname = "from-home"\ntargets = ["cloud"]\n');
+  const gw = await startServer(['--no-download'], { HEARTH_HOME: home });
+  try {
+    const ids = (await (await fetch(`${gw.baseURL}/v1/models`)).json()).data.map((m) => m.id);
+    assert.deepEqual(ids, ['from-home']);
+    assert.match(gw.log(), /\$ROUTER_TEST_UNSET_KEY is not set/);
+  } finally {
+    assert.equal(await gw.stop(), 0);
+    fs.rmSync(home, { recursive: true, force: true });
+  }
+});
