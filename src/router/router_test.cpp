@@ -44,6 +44,16 @@ name = "cf"
 policy = "cloud-first"
 targets = ["local", "cloud"]
 
+[[route]]
+name = "lo"
+policy = "local-only"
+targets = ["cloud", "local"]
+
+[[route]]
+name = "co"
+policy = "cloud-only"
+targets = ["local", "cloud"]
+
 [privacy]
 detect = ["email", "phone", "credit_card", "iban", "api_key", "ip_address"]
 on_match = "local-only"
@@ -162,6 +172,14 @@ TEST(RouterPlan, OrdersByPolicyTaskAndPrivacy) {
   EXPECT_EQ(longp.chain, (V{"cloud"}));
   EXPECT_EQ(longp.skipped[0].reason, "prompt_too_long");
   EXPECT_FALSE(make_plan(c, {.route = "nope"}).has_value());
+  Plan lo = plan({.route = "lo", .text = "hi"});
+  EXPECT_EQ(lo.chain, (V{"local"}));
+  ASSERT_EQ(lo.skipped.size(), 1u);
+  EXPECT_EQ(lo.skipped[0].target, "cloud");
+  EXPECT_EQ(lo.skipped[0].reason, "policy");
+  EXPECT_EQ(plan({.route = "co", .text = "hi"}).chain, (V{"cloud"}));
+  // Privacy wins over a cloud-only policy: the local target serves, or nobody does.
+  EXPECT_EQ(plan({.route = "co", .text = "hi", .privacy_header = true}).chain, (V{"local"}));
 }
 
 TEST(RouterPlan, ReadsTheTextOfEveryMessageAndIgnoresOddShapes) {
