@@ -12,6 +12,8 @@
 #include "catalog/cache.h"
 #include "catalog/catalog.h"
 #include "cli/commands.h"
+#include "router/config.h"
+#include "router/router.h"
 #include "server/service.h"
 
 namespace hearth::cli {
@@ -36,6 +38,7 @@ struct ServeArgs {
   int max_connections = 16384;
   std::string tls_cert;
   std::string tls_key;
+  std::string router_file;  // empty: $HEARTH_HOME/router.toml when it exists
 };
 
 // Fills the HTTP options from the flags; false (after saying why) when a key file is unusable.
@@ -98,6 +101,29 @@ int run_serve(const ServeArgs& args) {
   options.limits.memory_budget_bytes = args.memory_budget_mb >= 0
                                            ? static_cast<uint64_t>(args.memory_budget_mb) << 20
                                            : catalog::Machine::detect().memory_total / 2;
+
+  std::filesystem::path router_file = args.router_file;
+  if (router_file.empty()) {
+    std::error_code ec;
+    const auto default_file = options.home / "router.toml";
+    if (std::filesystem::exists(default_file, ec)) router_file = default_file;
+  }
+  if (!router_file.empty()) {
+    auto config = router::load_router_config(router_file);
+    if (!config) {
+      std::fprintf(stderr, "hearth serve: %s\n", config.error().message.c_str());
+      return 1;
+    }
+    auto hybrid = router::HybridRouter::create(std::move(*config));
+    if (!hybrid) {
+      std::fprintf(stderr, "hearth serve: %s\n", hybrid.error().message.c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "hearth serve: router %s: routes", router_file.c_str());
+    for (const auto& name : (*hybrid)->route_names()) std::fprintf(stderr, " %s", name.c_str());
+    std::fprintf(stderr, "\n");
+    options.router = std::move(*hybrid);
+  }
 
   auto service = server::Service::create(std::move(options));
   if (!service) {
@@ -164,6 +190,8 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "Idle seconds before an on-demand model is unloaded (0: never)")
       ->check(CLI::Range(0, 86400 * 365));
   cmd->add_flag("--no-download", args->no_download, "Load only models already in the cache");
+  cmd->add_option("--router", args->router_file,
+                  "Router config (docs/router.md; default: $HEARTH_HOME/router.toml if present)");
   cmd->callback([args, &exit_code] { exit_code = run_serve(*args); });
 }
 

@@ -6,6 +6,7 @@
 #include <random>
 
 #include "hearth/version.h"
+#include "server/model_router.h"
 #include "server/openai_request.h"
 
 namespace hearth::server {
@@ -213,7 +214,7 @@ http::Response respond_streaming(std::shared_ptr<Prepared> p) {
 }
 
 http::Response handle_generation(Api api, const http::Request& req, ModelRegistry& registry,
-                                 Metrics& metrics) {
+                                 Metrics& metrics, ModelRouter* model_router) {
   ++metrics.requests_total;
   ++metrics.requests_in_flight;
   // Counted until the response is complete, which for a stream is after this handler returns.
@@ -225,6 +226,11 @@ http::Response handle_generation(Api api, const http::Request& req, ModelRegistr
 
   auto body = parse_json_body(req.body);
   if (!body) return fail_with(body.error());
+  if (model_router && body->is_object() && body->contains("model") &&
+      (*body)["model"].is_string() && model_router->handles((*body)["model"].get<std::string>())) {
+    return model_router->handle(api == Api::kChat ? RoutedApi::kChat : RoutedApi::kCompletion, req,
+                                *body);
+  }
 
   auto p = std::make_shared<Prepared>();
   p->in_flight = std::move(in_flight);
@@ -282,7 +288,7 @@ std::string base64_floats(const std::vector<float>& values) {
 }
 
 http::Response handle_embeddings(const http::Request& req, ModelRegistry& registry,
-                                 Metrics& metrics) {
+                                 Metrics& metrics, ModelRouter* model_router) {
   ++metrics.requests_total;
   auto fail_with = [&](const ApiError& e) {
     ++metrics.requests_failed;
@@ -290,6 +296,10 @@ http::Response handle_embeddings(const http::Request& req, ModelRegistry& regist
   };
   auto body = parse_json_body(req.body);
   if (!body) return fail_with(body.error());
+  if (model_router && body->is_object() && body->contains("model") &&
+      (*body)["model"].is_string() && model_router->handles((*body)["model"].get<std::string>())) {
+    return model_router->handle(RoutedApi::kEmbeddings, req, *body);
+  }
   auto request = parse_embedding_request(*body);
   if (!request) return fail_with(request.error());
   auto model = registry.acquire(request->model);
@@ -321,7 +331,8 @@ std::vector<std::string> openai_public_paths() {
   return {"/health", "/metrics"};
 }
 
-void register_openai_routes(http::Router& router, ModelRegistry& registry, Metrics& metrics) {
+void register_openai_routes(http::Router& router, ModelRegistry& registry, Metrics& metrics,
+                            ModelRouter* model_router) {
   router.get("/health", [&registry](http::Request&) {
     if (registry.empty() && !registry.can_load_on_demand()) {
       http::Response res = http::Response::json(503, R"({"status":"loading"})");
@@ -331,32 +342,45 @@ void register_openai_routes(http::Router& router, ModelRegistry& registry, Metri
     return http::Response::json(200, R"({"status":"ok"})");
   });
 
-  router.get("/metrics", [&metrics](http::Request&) {
-    return http::Response::text(200, metrics.render(), "text/plain; version=0.0.4");
+  router.get("/metrics", [&metrics, model_router](http::Request&) {
+    std::string text = metrics.render();
+    if (model_router) text += model_router->render_metrics();
+    return http::Response::text(200, text, "text/plain; version=0.0.4");
   });
 
-  router.get("/v1/models", [&registry](http::Request&) {
+  router.get("/v1/models", [&registry, model_router](http::Request&) {
     json data = json::array();
     for (const auto& m : registry.all()) data.push_back(model_card(*m));
+    if (model_router) {
+      for (const auto& name : model_router->route_names()) {
+        data.push_back(
+            {{"id", name}, {"object", "model"}, {"created", 0}, {"owned_by", "hearth-router"}});
+      }
+    }
     return json_response(200, {{"object", "list"}, {"data", data}});
   });
 
-  router.get("/v1/models/*", [&registry](http::Request& req) {
+  router.get("/v1/models/*", [&registry, model_router](http::Request& req) {
     const std::string& id = req.path_remainder;
+    if (model_router && model_router->handles(id)) {
+      return json_response(
+          200, {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "hearth-router"}});
+    }
     for (const auto& m : registry.all()) {
       if (m->id() == id) return json_response(200, model_card(*m));
     }
     return error_response(model_not_found(id));
   });
 
-  router.post("/v1/chat/completions", [&](http::Request& req) {
-    return handle_generation(Api::kChat, req, registry, metrics);
+  router.post("/v1/chat/completions", [&, model_router](http::Request& req) {
+    return handle_generation(Api::kChat, req, registry, metrics, model_router);
   });
-  router.post("/v1/completions", [&](http::Request& req) {
-    return handle_generation(Api::kCompletion, req, registry, metrics);
+  router.post("/v1/completions", [&, model_router](http::Request& req) {
+    return handle_generation(Api::kCompletion, req, registry, metrics, model_router);
   });
-  router.post("/v1/embeddings",
-              [&](http::Request& req) { return handle_embeddings(req, registry, metrics); });
+  router.post("/v1/embeddings", [&, model_router](http::Request& req) {
+    return handle_embeddings(req, registry, metrics, model_router);
+  });
 }
 
 }  // namespace hearth::server

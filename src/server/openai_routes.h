@@ -9,11 +9,15 @@
 #include "http/router.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
+#include "server/model_router.h"
 
 namespace hearth::server {
 
-// Registers the routes on `router`; `registry` and `metrics` must outlive the server.
-void register_openai_routes(http::Router& router, ModelRegistry& registry, Metrics& metrics);
+// Registers the routes on `router`; `registry`, `metrics` and `model_router` (may be null:
+// no router configured) must outlive the server. A request whose `model` is one of
+// `model_router`'s routes is handed to it whole.
+void register_openai_routes(http::Router& router, ModelRegistry& registry, Metrics& metrics,
+                            ModelRouter* model_router = nullptr);
 
 // Paths of these routes that need no API key (health checks, metrics scrapers).
 std::vector<std::string> openai_public_paths();

@@ -52,7 +52,12 @@ Result<std::unique_ptr<Service>> Service::create(ServiceOptions options) {
   }
 
   http::Router router;
-  register_openai_routes(router, service->registry_, service->metrics_);
+  ModelRouter* model_router = opts.router.get();
+  if (model_router) {
+    model_router->attach(service->registry_, service->metrics_);
+    model_router->register_routes(router);
+  }
+  register_openai_routes(router, service->registry_, service->metrics_, model_router);
   register_foundry_routes(
       router, service->registry_,
       {opts.home, service->catalog_,
@@ -108,6 +113,7 @@ Status Service::load_startup_model(const StartupModel& model) {
 
 Service::~Service() {
   if (server_) server_->stop();
+  if (options_.router) options_.router->shutdown();
 }
 
 Status Service::run() {
@@ -134,6 +140,12 @@ void Service::stop(bool drain, std::chrono::milliseconds drain_timeout) {
   if (stopping_.exchange(true)) return;
   registry_.shutdown(drain);
   if (drain) {
+    // Routed requests count in requests_in_flight, not in a model's health.
+    const auto routed_deadline = std::chrono::steady_clock::now() + drain_timeout;
+    while (metrics_.requests_in_flight.load() > 0 &&
+           std::chrono::steady_clock::now() < routed_deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
     const auto deadline = std::chrono::steady_clock::now() + drain_timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       int in_flight = 0;

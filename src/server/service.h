@@ -20,6 +20,7 @@
 #include "http/server.h"
 #include "server/metrics.h"
 #include "server/model_registry.h"
+#include "server/model_router.h"
 #include "server/scheduler.h"
 
 namespace hearth::server {
@@ -38,6 +39,8 @@ struct ServiceOptions {
   SchedulerOptions scheduler;
   RegistryLimits limits;
   std::vector<StartupModel> models;
+  // Answers requests naming its routes (hearth serve --router); null: none.
+  std::shared_ptr<ModelRouter> router;
 };
 
 class Service {
