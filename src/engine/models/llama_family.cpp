@@ -81,13 +81,15 @@ void add_bias(float* rows, int64_t n_rows, int64_t stride, const std::vector<flo
 }
 
 // out[i] = gelu_tanh(gate[i]) * up[i]: Gemma's GeGLU. The tanh form is the one Gemma was
-// trained with (HF "gelu_pytorch_tanh").
+// trained with (HF "gelu_pytorch_tanh"). 0.5 x (1 + tanh(u)) is computed as x / (1 + e^(-2u)),
+// the same value with one expf instead of a tanhf, which took most of a gemma3-1b prompt's
+// time (n_ff = 6912 per token and layer). Large |u| gives x or -0 (e^(-2u) = inf), not NaN.
 void geglu_tanh(const float* gate, const float* up, float* out, int64_t n) {
-  constexpr float kSqrt2OverPi = 0.79788456080286536f;
+  constexpr float kTwoSqrt2OverPi = 2 * 0.79788456080286536f;
   for (int64_t i = 0; i < n; ++i) {
     const float x = gate[i];
-    const float g = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * x * (1.0f + 0.044715f * x * x)));
-    out[i] = g * up[i];
+    const float two_u = kTwoSqrt2OverPi * x * (1.0f + 0.044715f * x * x);
+    out[i] = x / (1.0f + std::exp(-two_u)) * up[i];
   }
 }
 
