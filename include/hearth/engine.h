@@ -141,10 +141,13 @@ class Session {
 
   int32_t n_past() const;
   int32_t n_ctx() const;
-  // Memory held by the KV cache (allocated for all n_ctx() positions up front).
+  // Memory held by the KV cache (allocated up front: all n_ctx() positions, or for a
+  // sliding-window layer its window plus one batch).
   size_t kv_cache_bytes() const;
   // Forgets every position >= n_past (clamped to [0, n_past()]), keeping the prefix's cache,
-  // so a conversation can continue from an earlier turn. Clears the logits.
+  // so a conversation can continue from an earlier turn. Clears the logits. A model with
+  // sliding-window layers (gemma3) keeps only recent positions there: rewinding behind them
+  // clears the whole cache, so read n_past() afterwards for what is kept.
   void rewind(int32_t n_past);
 
   // Embedding of a token sequence, n_embd floats, scaled to L2 norm 1 when `normalize`.

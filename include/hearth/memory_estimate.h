@@ -18,7 +18,22 @@ struct KvShape {
   int64_t n_layer = 0;
   int64_t n_head_kv = 0;
   int64_t head_dim = 0;
+  // Of those layers, how many attend through a sliding window, and the positions each of
+  // them keeps: window - 1 + the session's batch (kv_cache.h).
+  int64_t n_swa_layers = 0;
+  int64_t swa_rows = 0;
 };
+
+// The cache shape of a decoder's sessions evaluating up to n_batch tokens per pass.
+inline KvShape kv_shape_of(const ModelInfo& info, int n_batch) {
+  if (info.embedding_only) return {};
+  KvShape shape{info.n_layer, info.n_head_kv, info.head_dim};
+  if (info.n_swa > 0 && info.n_swa_layers > 0) {
+    shape.n_swa_layers = info.n_swa_layers;
+    shape.swa_rows = int64_t{info.n_swa} - 1 + std::max(1, n_batch);
+  }
+  return shape;
+}
 
 // The cache type a session really gets: Q8_0 blocks (32 values) must not straddle heads, so a
 // head_dim that is not a multiple of 32 falls back to F16.
@@ -41,9 +56,15 @@ inline uint64_t kv_row_bytes(int64_t head_dim, KvCacheType type) {
 // Bytes of one session's KV cache of n_ctx positions: what Session::kv_cache_bytes() reports.
 inline uint64_t kv_cache_bytes(const KvShape& shape, int64_t n_ctx, KvCacheType type) {
   const KvCacheType actual = effective_kv_type(shape, type);
-  return 2ull * static_cast<uint64_t>(std::max<int64_t>(0, shape.n_layer)) *
-         static_cast<uint64_t>(std::max<int64_t>(0, shape.n_head_kv)) *
-         static_cast<uint64_t>(std::max<int64_t>(0, n_ctx)) * kv_row_bytes(shape.head_dim, actual);
+  const int64_t ctx = std::max<int64_t>(0, n_ctx);
+  const int64_t n_swa =
+      std::clamp<int64_t>(shape.n_swa_layers, 0, std::max<int64_t>(0, shape.n_layer));
+  const int64_t swa_rows = shape.swa_rows > 0 ? std::min(ctx, shape.swa_rows) : ctx;
+  const auto positions = static_cast<uint64_t>(std::max<int64_t>(0, shape.n_layer) - n_swa) *
+                             static_cast<uint64_t>(ctx) +
+                         static_cast<uint64_t>(n_swa) * static_cast<uint64_t>(swa_rows);
+  return 2ull * static_cast<uint64_t>(std::max<int64_t>(0, shape.n_head_kv)) * positions *
+         kv_row_bytes(shape.head_dim, actual);
 }
 
 // A loaded model: its file plus `n_sessions` KV caches (an encoder, whose shape has no layers

@@ -22,6 +22,10 @@ struct ModelInfo {
   int32_t n_head_kv = 0;
   int32_t head_dim = 0;
   int32_t n_ff = 0;
+  // Sliding-window attention: the window (0 = none) and how many layers use it (gemma3: 5 of
+  // every 6; phi3: all). Those layers' KV caches keep only the window.
+  int32_t n_swa = 0;
+  int32_t n_swa_layers = 0;
   bool tied_output = false;  // the output projection reuses the token embedding
   // An encoder (BERT family): it only embeds; decode and generation are Errors.
   bool embedding_only = false;

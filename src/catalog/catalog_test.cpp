@@ -26,9 +26,11 @@ Machine big_machine() {
 TEST(Catalog, BuiltinHasTheRequiredAliases) {
   const Catalog c = builtin();
   for (const char* alias :
-       {"phi-4-mini", "phi-3.5-mini", "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-7b",
-        "qwen2.5-coder-1.5b", "deepseek-r1-1.5b", "deepseek-r1-7b", "llama-3.2-1b", "llama-3.2-3b",
-        "smollm2-135m", "smollm2-1.7b", "tinystories-260k"}) {
+       {"phi-4-mini",       "phi-3.5-mini",       "qwen2.5-0.5b",     "qwen2.5-1.5b",
+        "qwen2.5-7b",       "qwen2.5-coder-1.5b", "deepseek-r1-1.5b", "deepseek-r1-7b",
+        "llama-3.2-1b",     "llama-3.2-3b",       "smollm2-135m",     "smollm2-1.7b",
+        "tinystories-260k", "qwen3-0.6b",         "qwen3-1.7b",       "qwen3-4b",
+        "qwen3-8b",         "gemma3-270m",        "gemma3-1b",        "gemma3-4b"}) {
     const Entry* e = c.find(alias);
     ASSERT_NE(e, nullptr) << alias;
     EXPECT_FALSE(e->variants.empty()) << alias;
@@ -38,6 +40,10 @@ TEST(Catalog, BuiltinHasTheRequiredAliases) {
   }
   EXPECT_TRUE(c.find("qwen2.5-coder-1.5b")->has_task("code"));
   EXPECT_TRUE(c.find("deepseek-r1-7b")->has_task("reasoning"));
+  EXPECT_TRUE(c.find("qwen3-4b")->has_task("reasoning"));
+  // Gemma ships under Google's Gemma Terms of Use, not an open-source licence.
+  for (const char* gemma : {"gemma3-270m", "gemma3-1b", "gemma3-4b"})
+    EXPECT_EQ(c.find(gemma)->license, "Gemma") << gemma;
 }
 
 TEST(Catalog, TinyStoriesChecksumMatchesTheFixture) {

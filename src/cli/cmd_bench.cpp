@@ -272,8 +272,10 @@ int run_bench(const BenchArgs& args) {
   }
   const ModelInfo& info = (*model)->info();
   const bool embedding = info.embedding_only;
+  constexpr int session_batch = 512;
   auto created = Session::create(
-      *model, SessionOptions{.n_ctx = max_tokens + 8, .n_batch = 512, .kv_type = kv_type});
+      *model,
+      SessionOptions{.n_ctx = max_tokens + 8, .n_batch = session_batch, .kv_type = kv_type});
   if (!created) {
     std::fprintf(stderr, "hearth bench: %s\n", created.error().message.c_str());
     return 1;
@@ -349,8 +351,7 @@ int run_bench(const BenchArgs& args) {
   if (peak_before_probe > 0) residency.peak = peak_before_probe;
   const size_t kv_bytes = session.kv_cache_bytes();
   // What the server's budget and the catalog count for this model, beside what was measured.
-  const KvShape kv_shape =
-      embedding ? KvShape{} : KvShape{info.n_layer, info.n_head_kv, info.head_dim};
+  const KvShape kv_shape = embedding ? KvShape{} : kv_shape_of(info, session_batch);
   const uint64_t estimated_bytes =
       model_memory_bytes(file_bytes, kv_shape, session.n_ctx(), 1, kv_type);
   if (args.json) {

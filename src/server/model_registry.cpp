@@ -17,8 +17,7 @@ std::string mib(uint64_t bytes) {
 uint64_t estimate_memory(ServedModel& m, uint64_t file_bytes) {
   const ModelInfo& info = m.model().info();
   // An encoder's sessions hold no KV cache.
-  const KvShape shape =
-      info.embedding_only ? KvShape{} : KvShape{info.n_layer, info.n_head_kv, info.head_dim};
+  const KvShape shape = kv_shape_of(info, m.scheduler().max_batch_tokens());
   return model_memory_bytes(file_bytes, shape, m.scheduler().n_ctx(), m.scheduler().n_slots(),
                             SessionOptions{}.kv_type);
 }

@@ -277,6 +277,12 @@ ApiResult<ChatRequest> parse_chat_request(const json& body) {
     if (!it->is_array()) return api_fail(wrong_type("tools", *it, "an array"));
     if (!it->empty()) req.tools = *it;
   }
+  // llama-server's and vLLM's extension: variables handed to the chat template, such as
+  // Qwen3's enable_thinking.
+  if (auto it = body.find("chat_template_kwargs"); it != body.end() && !it->is_null()) {
+    if (!it->is_object()) return api_fail(wrong_type("chat_template_kwargs", *it, "an object"));
+    req.chat_template_kwargs = *it;
+  }
   return req;
 }
 

@@ -32,6 +32,8 @@ struct GenerationRequest {
 struct ChatRequest : GenerationRequest {
   nlohmann::ordered_json messages;  // array of {role, content (string), ...}; content parts joined
   nlohmann::ordered_json tools;     // null when absent
+  // Extra variables for the chat template (e.g. {"enable_thinking": false}); null when absent.
+  nlohmann::ordered_json chat_template_kwargs;
 };
 
 struct CompletionRequest : GenerationRequest {

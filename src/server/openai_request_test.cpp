@@ -77,6 +77,20 @@ TEST(OpenAiRequest, BadInputNamesTheParameter) {
   EXPECT_EQ(chat_error("{" + m + R"(, "response_format": {"type": "xml"}})").param,
             "response_format.type");
   EXPECT_EQ(chat_error("{" + m + R"(, "model": 42})").param, "model");
+  EXPECT_EQ(chat_error("{" + m + R"(, "chat_template_kwargs": true})").param,
+            "chat_template_kwargs");
+}
+
+TEST(OpenAiRequest, ChatTemplateKwargsPassThrough) {
+  auto req = parse_chat_request(json::parse(R"({
+    "messages": [{"role": "user", "content": "hi"}],
+    "chat_template_kwargs": {"enable_thinking": false}})"));
+  ASSERT_TRUE(req) << req.error().message;
+  EXPECT_EQ(req->chat_template_kwargs, json({{"enable_thinking", false}}));
+  auto plain =
+      parse_chat_request(json::parse(R"({"messages": [{"role": "user", "content": "hi"}]})"));
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_TRUE(plain->chat_template_kwargs.is_null());
 }
 
 TEST(OpenAiRequest, AcceptsIntegralFloatsForIntegers) {

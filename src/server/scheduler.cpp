@@ -179,8 +179,9 @@ void Scheduler::admit_pending() {
     if (pending.stream->cancelled()) continue;  // the client left while queued
 
     Slot& slot = *best;
-    const size_t keep = reusable_prefix(slot.cached, pending.job.prompt);
-    slot.session.rewind(static_cast<int32_t>(keep));
+    slot.session.rewind(static_cast<int32_t>(reusable_prefix(slot.cached, pending.job.prompt)));
+    // Sliding-window caches may keep less than asked (Session::rewind).
+    const auto keep = static_cast<size_t>(slot.session.n_past());
     slot.cached.resize(keep);
     slot.job = std::move(pending.job);
     slot.stream = std::move(pending.stream);

@@ -16,6 +16,7 @@
 // (SchedulerOptions::engine_thread false), in the caller of run_step().
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -84,6 +85,8 @@ class Scheduler {
   const Model& model() const { return *model_; }
   int n_ctx() const { return n_ctx_; }
   int n_slots() const { return static_cast<int>(slots_.size()); }
+  // Tokens per forward pass, which sizes the slots' sliding-window caches.
+  int max_batch_tokens() const { return std::max(1, options_.max_batch_tokens); }
 
   // Queues a request, or a 503 when the queue is full / the scheduler is stopping, or a 400
   // when the prompt cannot fit the context.

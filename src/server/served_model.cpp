@@ -56,6 +56,7 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(const ChatRequest& requ
   chat::ChatRequest chat;
   chat.messages = request.messages;
   chat.tools = request.tools;
+  chat.template_kwargs = request.chat_template_kwargs;
   chat.add_generation_prompt = true;
   auto ids = chat::chat_prompt_tokens(*template_, model_->tokenizer(), std::move(chat));
   if (!ids) {

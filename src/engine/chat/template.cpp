@@ -77,6 +77,11 @@ Result<std::string> apply_chat_template(const ChatTemplate& chat_template,
   context["add_generation_prompt"] = request.add_generation_prompt;
   context["bos_token"] = request.bos_token;
   context["eos_token"] = request.eos_token;
+  if (request.template_kwargs.is_object()) {
+    for (const auto& [key, value] : request.template_kwargs.items()) {
+      if (!context.contains(key)) context[key] = value;
+    }
+  }
   return chat_template.render(context);
 }
 

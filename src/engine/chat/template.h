@@ -65,6 +65,9 @@ struct ChatRequest {
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   nlohmann::ordered_json tools;  // null when absent: the template then sees `tools` undefined
   bool add_generation_prompt = true;
+  // Extra template variables (OpenAI-compatible servers' `chat_template_kwargs`, e.g. Qwen3's
+  // `enable_thinking`): an object, or null. They cannot replace the variables above.
+  nlohmann::ordered_json template_kwargs;
   std::string bos_token;
   std::string eos_token;
 };

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <string>
 
 #include "engine/chat/template.h"
@@ -72,6 +73,50 @@ TEST(ChatTemplateGolden, MatchesJinja2OnAllFixtures) {
   }
   std::cout << "[ golden  ] " << passed << " of " << total << " expected.json cases match\n";
   EXPECT_EQ(passed, total);
+}
+
+// Qwen3's thinking switch: the template reads `enable_thinking`, which requests pass as
+// chat_template_kwargs. false makes the template write an empty think block after the
+// generation prompt; true renders as Jinja2 did without the variable (expected.json).
+TEST(ChatTemplateGolden, Qwen3EnableThinkingKwarg) {
+  nlohmann::ordered_json expected = load_expected();
+  if (expected.is_null()) GTEST_SKIP() << "fixtures not found under " << testing::fixtures_dir();
+  std::map<std::string, nlohmann::ordered_json> conversations;
+  for (const auto& c : expected["conversations"]) conversations[c["name"]] = c;
+  const std::string file = "qwen3-tokenizer_config.jinja";
+  auto tmpl = ChatTemplate::parse(testing::read_file(testing::fixtures_dir() / "templates" / file));
+  ASSERT_TRUE(tmpl.has_value()) << tmpl.error().message;
+  int checked = 0;
+  for (const auto& entry : expected["templates"]) {
+    if (entry["template"] != file) continue;
+    for (const auto& c : entry["cases"]) {
+      if (!c.contains("expected")) continue;
+      const auto& conv = conversations.at(c["case"].get<std::string>());
+      ChatRequest request;
+      request.messages = conv["messages"];
+      if (conv.contains("tools")) request.tools = conv["tools"];
+      request.add_generation_prompt = conv["add_generation_prompt"];
+      request.bos_token = entry["bos_token"];
+      request.eos_token = entry["eos_token"];
+      const std::string plain = c["expected"];
+      const std::string suffix = request.add_generation_prompt ? "<think>\n\n</think>\n\n" : "";
+      request.template_kwargs = {{"enable_thinking", false}};
+      auto off = apply_chat_template(*tmpl, request);
+      ASSERT_TRUE(off.has_value()) << off.error().message;
+      EXPECT_EQ(*off, plain + suffix) << c["case"];
+      request.template_kwargs = {{"enable_thinking", true}};
+      auto on = apply_chat_template(*tmpl, request);
+      ASSERT_TRUE(on.has_value()) << on.error().message;
+      EXPECT_EQ(*on, plain) << c["case"];
+      // A kwarg cannot replace the request's own variables.
+      request.template_kwargs = {{"messages", nlohmann::ordered_json::array()}};
+      auto guarded = apply_chat_template(*tmpl, request);
+      ASSERT_TRUE(guarded.has_value()) << guarded.error().message;
+      EXPECT_EQ(*guarded, plain) << c["case"];
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 0) << file << " has no cases in expected.json";
 }
 
 }  // namespace

@@ -21,9 +21,12 @@ inline constexpr int64_t kMaxLanes = 16;  // widest vector; tiles are padded to 
 // times `group` query heads, over the keys in [begin, end) that each row may see: keys
 // at or before its position and, with a sliding window (n_swa > 0), after position - n_swa.
 struct TileSpan {
-  const uint8_t* k = nullptr;  // key row of position 0, offset to this KV head
+  const uint8_t* k = nullptr;  // key row of position `key_base`, offset to this KV head
   const uint8_t* v = nullptr;
   size_t row_bytes = 0;
+  // Position of the first row at k / v: a sliding-window layer's cache holds only the latest
+  // positions (kv_cache.h). begin must not be below it.
+  int64_t key_base = 0;
   KvCacheType type = KvCacheType::kF16;
   const float* q = nullptr;  // token 0's first query head of the group; heads contiguous
   int64_t q_stride = 0;      // floats from one token's queries to the next token's

@@ -45,6 +45,42 @@ constexpr std::array kArchitectures = {
         .long_rope_factors = true,
         .sliding_window = true,
     },
+    // Qwen3 dense: qwen2 without biases, with per-head q/k RMSNorms; its head size
+    // (attention.key_length, 128) is not n_embd / n_head.
+    ArchSpec{
+        .name = "qwen3",
+        .family = Family::kLlama,
+        .rope_style = RopeStyle::kNeoxHalves,
+        .fused_qkv = Presence::kAbsent,
+        .qkv_bias = Presence::kAbsent,
+        .output_bias = Presence::kAbsent,
+        .fused_gate_up = false,
+        .may_tie_output = true,  // 0.6B-4B tie, 8B does not
+        .long_rope_factors = false,
+        .sliding_window = false,
+        .qk_norm = true,
+    },
+    // Gemma 3 text models (270M, 1B, and the language part of 4B+): scaled embedding, q/k
+    // norms, sandwich norms, GeGLU, and 5 sliding-window layers per global one. The RMSNorm
+    // weights are used as stored: the GGUF converter already folded Gemma's (1 + w) into them.
+    ArchSpec{
+        .name = "gemma3",
+        .family = Family::kLlama,
+        .rope_style = RopeStyle::kNeoxHalves,
+        .fused_qkv = Presence::kAbsent,
+        .qkv_bias = Presence::kAbsent,
+        .output_bias = Presence::kAbsent,
+        .fused_gate_up = false,
+        .may_tie_output = true,
+        .long_rope_factors = false,
+        .sliding_window = true,
+        .qk_norm = true,
+        .post_norms = true,
+        .scale_embedding = true,
+        .ffn_activation = FfnActivation::kGeluTanh,
+        .swa_period = 6,
+        .swa_rope_base = 10000.0f,
+    },
     // bge, all-MiniLM, e5, mxbai-embed, as llama.cpp's converter writes them.
     ArchSpec{
         .name = "bert",

@@ -34,6 +34,12 @@ enum class Pooling { kNone = 0, kMean = 1, kCls = 2, kLast = 3 };
 
 enum class Presence { kAbsent, kOptional, kRequired };
 
+// Activation of a gated FFN: act(ffn_gate x) * ffn_up x.
+enum class FfnActivation {
+  kSilu,      // SwiGLU (llama, qwen, phi)
+  kGeluTanh,  // GeGLU with the tanh approximation of GELU, as Gemma was trained
+};
+
 struct ArchSpec {
   std::string_view name;  // value of general.architecture; also the metadata key prefix
   Family family;
@@ -49,8 +55,9 @@ struct ArchSpec {
   bool may_tie_output;
   // LongRoPE frequency factors rope_factors_long/short.weight (phi3).
   bool long_rope_factors;
-  // Honors attention.sliding_window: a query sees only the last n_swa positions. phi3 only
-  // (Phi-3-mini-4k was trained with a 2047-token window; later Phi set it beyond the context).
+  // Honors attention.sliding_window: a query sees only the last n_swa positions. phi3 (all
+  // layers: Phi-3-mini-4k was trained with a 2047-token window; later Phi set it beyond the
+  // context) and gemma3 (its local layers, see swa_period).
   bool sliding_window;
   // Encoder-only: no KV cache, no logits; Session::embed is the only way to run it.
   bool embedding_only = false;
@@ -59,6 +66,24 @@ struct ArchSpec {
   // Encoders: SwiGLU FFN (silu(ffn_gate x) * ffn_up x) instead of GELU(ffn_up x).
   bool gated_ffn = false;
   Presence ffn_bias = Presence::kAbsent;  // encoders: ffn_up.bias and ffn_down.bias
+
+  // Decoders (Family::kLlama) beyond llama itself:
+  // Per-head RMSNorm of q and k (attn_q_norm / attn_k_norm, head_dim weights) before RoPE
+  // (qwen3, gemma3).
+  bool qk_norm = false;
+  // RMSNorms of the attention output and of the FFN output before each residual add
+  // (post_attention_norm / post_ffw_norm; gemma2/3 "sandwich" norms).
+  bool post_norms = false;
+  // The token embedding is multiplied by sqrt(n_embd) (gemma): the tied output matrix is the
+  // unscaled one.
+  bool scale_embedding = false;
+  FfnActivation ffn_activation = FfnActivation::kSilu;
+  // Interleaved local/global attention (gemma3): with a period P > 0, layer il is a global
+  // layer when il % P == P - 1 and a sliding-window layer otherwise; local layers use RoPE base
+  // `swa_rope_base` without scaling, global ones rope.freq_base with the file's scaling. 0: every
+  // layer is the same kind (all windowed when `sliding_window` is set, as phi3).
+  int swa_period = 0;
+  float swa_rope_base = 10000.0f;
 };
 
 // Tensor names. Per-layer names are "blk.<N>." + the suffix below.
@@ -95,6 +120,11 @@ inline constexpr std::string_view kFfnUpBias = "ffn_up.bias";
 inline constexpr std::string_view kFfnDownBias = "ffn_down.bias";
 inline constexpr std::string_view kLayerOutputNorm = "layer_output_norm.weight";
 inline constexpr std::string_view kLayerOutputNormBias = "layer_output_norm.bias";
+// qwen3 / gemma3 per-head q/k norms and gemma's post-norms.
+inline constexpr std::string_view kAttnQNorm = "attn_q_norm.weight";
+inline constexpr std::string_view kAttnKNorm = "attn_k_norm.weight";
+inline constexpr std::string_view kPostAttentionNorm = "post_attention_norm.weight";
+inline constexpr std::string_view kPostFfwNorm = "post_ffw_norm.weight";
 }  // namespace tensor_names
 
 // Metadata keys, relative to the architecture prefix ("<arch>." + key).

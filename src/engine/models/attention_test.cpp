@@ -36,6 +36,9 @@ struct Shape {
   int64_t n_kv = 2;
   int64_t n_swa = 0;
   float q_scale = 1;  // larger: peakier softmax
+  // With n_swa: a cache that keeps only the window (plus the batch), filled token by token as
+  // decoding does, so its rows have moved (kv_cache.h).
+  bool windowed_cache = false;
 };
 
 // A sequence of the batch: n_past cached positions, then n_new tokens evaluated now.
@@ -67,13 +70,26 @@ void check(const Shape& c, const std::vector<SeqSpec>& specs, ThreadPool* pool, 
   std::vector<float> row(static_cast<size_t>(kv_dim));
   for (size_t i = 0; i < specs.size(); ++i) {
     const int64_t n = specs[i].n_past + specs[i].n_new;
-    caches.push_back(std::make_unique<KvCache>(1, n, c.n_kv, c.hd, c.type));
-    for (int64_t p = 0; p < n; ++p) {
-      for (float& x : row) x = normal(rng);
-      caches.back()->write_k(0, p, row.data());
-      for (float& x : row) x = normal(rng);
-      caches.back()->write_v(0, p, row.data());
+    if (c.windowed_cache) {
+      caches.push_back(std::make_unique<KvCache>(n, c.n_kv, c.hd, c.type,
+                                                 std::vector<int64_t>{c.n_swa}, specs[i].n_new));
+    } else {
+      caches.push_back(std::make_unique<KvCache>(1, n, c.n_kv, c.hd, c.type));
     }
+    KvCache& cache = *caches.back();
+    auto write = [&](int64_t p) {
+      for (float& x : row) x = normal(rng);
+      cache.write_k(0, p, row.data());
+      for (float& x : row) x = normal(rng);
+      cache.write_v(0, p, row.data());
+    };
+    for (int64_t p = 0; p < specs[i].n_past; ++p) {
+      ASSERT_TRUE(cache.reserve(1).has_value());
+      write(p);
+      cache.advance(1);
+    }
+    ASSERT_TRUE(cache.reserve(specs[i].n_new).has_value());
+    for (int64_t p = specs[i].n_past; p < n; ++p) write(p);
     seqs.push_back(SequenceBatch{.cache = caches.back().get()});
     for (int64_t t = 0; t < specs[i].n_new; ++t) {
       s.row_seq.push_back(static_cast<int32_t>(i));
@@ -171,6 +187,50 @@ TEST(Attention, DecodeChunksMatchReference) {
       }
     }
   }
+}
+
+// gemma3's local layers: the cache holds only the window, its rows moved as decoding went on.
+TEST(Attention, WindowedCacheMatchesReference) {
+  ThreadPool pool(3);
+  uint32_t seed = 200;
+  for (const auto& [type, hd] :
+       {std::pair{KvCacheType::kF16, 32}, std::pair{KvCacheType::kQ8_0, 64},
+        std::pair{KvCacheType::kF32, 40}}) {
+    for (const int64_t group : {1, 4}) {
+      const Shape c{.type = type, .hd = hd, .group = group, .n_swa = 12, .windowed_cache = true};
+      check(c, {{.n_past = 40, .n_new = 1}}, &pool, seed++);
+      check(c, {{.n_past = 57, .n_new = 9}}, &pool, seed++);
+      check(c, {{.n_past = 5, .n_new = 30}, {.n_past = 300, .n_new = 1}}, &pool, seed++);
+      check(c, {{.n_past = 1000, .n_new = 1}}, nullptr, seed++);
+    }
+  }
+}
+
+TEST(KvCache, WindowedLayersKeepOnlyTheirWindow) {
+  const int64_t capacity = 1000, window = 12, batch = 8, head_dim = 32;
+  KvCache cache(capacity, 1, head_dim, KvCacheType::kF32, {window, 0}, batch);
+  EXPECT_EQ(cache.layer_rows(0), window - 1 + batch);
+  EXPECT_EQ(cache.layer_rows(1), capacity);
+  EXPECT_EQ(cache.bytes(), 2u * (window - 1 + batch + capacity) * head_dim * sizeof(float));
+  std::vector<float> row(head_dim), back(head_dim);
+  for (int64_t pos = 0; pos < 100; ++pos) {
+    ASSERT_TRUE(cache.reserve(1).has_value());
+    row[0] = static_cast<float>(pos);
+    for (int64_t layer = 0; layer < 2; ++layer) cache.write_k(layer, pos, row.data());
+    cache.advance(1);
+  }
+  // Every position the next token's window needs is still there, in order.
+  EXPECT_LE(cache.layer_base(0), 100 - window + 1);
+  for (int64_t pos = 100 - window + 1; pos < 100; ++pos) {
+    cache.read_k(0, pos, back.data());
+    EXPECT_EQ(back[0], static_cast<float>(pos));
+  }
+  // A batch larger than the layer was sized for is an error, not an overrun.
+  EXPECT_FALSE(cache.reserve(batch + 1).has_value());
+  // Rewinding within the window keeps the prefix; behind it clears everything.
+  EXPECT_EQ(cache.truncate(98), 98);
+  EXPECT_EQ(cache.truncate(20), 0);
+  EXPECT_EQ(cache.layer_base(0), 0);
 }
 
 TEST(KvCache, RowsRoundTripWithinTheTypesPrecision) {

@@ -3,7 +3,8 @@
 // `forward` appends the batch at the cache's current position (positions n_past ..
 // n_past + n - 1), writes the batch's keys and values into the cache, advances it, and
 // computes logits for the requested rows only. It dispatches on the architecture's family;
-// each family lives in its own file (llama_family.cpp covers llama, qwen2 and phi3).
+// each family lives in its own file (llama_family.cpp covers llama, qwen2, phi3, qwen3 and
+// gemma3).
 // Several sequences (each with its own cache) can be evaluated in one pass: every weight
 // matrix is then read once for all of their tokens, which is what makes serving several
 // conversations at once cheaper than serving them in turn.
@@ -41,6 +42,8 @@ struct ForwardScratch {
   std::vector<float> up;            // n x n_ff
   std::vector<float> rope_cos;      // n x n_rot/2
   std::vector<float> rope_sin;
+  std::vector<float> rope_cos_swa;  // the same for local layers with their own base (gemma3)
+  std::vector<float> rope_sin_swa;
   std::vector<float> out_norm;   // normalized rows that produce logits
   std::vector<float> logits;     // logits of several sequences before they are handed out
   std::vector<int32_t> row_seq;  // sequence of each row of the batch

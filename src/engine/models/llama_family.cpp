@@ -1,6 +1,10 @@
-// Forward pass of the llama family (llama, qwen2, phi3): pre-norm decoder blocks of
-// RMSNorm -> GQA self-attention with RoPE -> residual -> RMSNorm -> SwiGLU FFN -> residual,
-// then a final RMSNorm and the vocabulary projection.
+// Forward pass of the llama family (llama, qwen2, phi3, qwen3, gemma3): pre-norm decoder
+// blocks of RMSNorm -> GQA self-attention with RoPE -> residual -> RMSNorm -> gated FFN ->
+// residual, then a final RMSNorm and the vocabulary projection. The variations are the
+// architecture table's flags: per-head q/k norms before RoPE (qwen3, gemma3), norms of the
+// attention and FFN outputs before their residual adds, a scaled embedding, GELU-tanh instead
+// of SiLU, and sliding-window layers interleaved with global ones, each kind with its own RoPE
+// table (gemma3).
 //
 // Layout: activations are row-major, one row per token. Each head of q/k/v is `head_dim`
 // contiguous floats inside the row. Keys are stored in the cache already rotated, so later
@@ -76,16 +80,39 @@ void add_bias(float* rows, int64_t n_rows, int64_t stride, const std::vector<flo
   }
 }
 
+// out[i] = gelu_tanh(gate[i]) * up[i]: Gemma's GeGLU. The tanh form is the one Gemma was
+// trained with (HF "gelu_pytorch_tanh"). 0.5 x (1 + tanh(u)) is computed as x / (1 + e^(-2u)),
+// the same value with one expf instead of a tanhf, which took most of a gemma3-1b prompt's
+// time (n_ff = 6912 per token and layer). Large |u| gives x or -0 (e^(-2u) = inf), not NaN.
+void geglu_tanh(const float* gate, const float* up, float* out, int64_t n) {
+  constexpr float kTwoSqrt2OverPi = 2 * 0.79788456080286536f;
+  for (int64_t i = 0; i < n; ++i) {
+    const float x = gate[i];
+    const float two_u = kTwoSqrt2OverPi * x * (1.0f + 0.044715f * x * x);
+    out[i] = x / (1.0f + std::exp(-two_u)) * up[i];
+  }
+}
+
+// RMSNorm of each head_dim-wide head of a row, in place (qwen3/gemma3 q and k norms).
+void rms_norm_heads(float* row, int64_t n_heads, const HyperParams& hp,
+                    const std::vector<float>& weight) {
+  for (int64_t h = 0; h < n_heads; ++h) {
+    float* head = row + h * hp.head_dim;
+    rms_norm_row(head, weight.data(), hp.head_dim, hp.rms_eps, head);
+  }
+}
+
 // cos/sin of every (token, frequency) pair of the batch. Handles plain RoPE, linear scaling,
 // YaRN (blend of interpolated and extrapolated angles by frequency band, with magnitude
 // correction) and per-frequency divisors (llama3 rope_freqs, phi3 LongRoPE).
 // Row r sits at position s.row_pos[r] and uses the factors of its sequence.
 void build_rope_table(const HyperParams& hp, std::span<const std::vector<float>* const> seq_factors,
-                      ForwardScratch& s) {
+                      const ForwardScratch& s, std::vector<float>& cos_out,
+                      std::vector<float>& sin_out) {
   const auto n_tokens = static_cast<int64_t>(s.row_pos.size());
   const int64_t n_freq = hp.n_rot / 2;
-  s.rope_cos.resize(static_cast<size_t>(n_tokens * n_freq));
-  s.rope_sin.resize(static_cast<size_t>(n_tokens * n_freq));
+  cos_out.resize(static_cast<size_t>(n_tokens * n_freq));
+  sin_out.resize(static_cast<size_t>(n_tokens * n_freq));
   const double base = hp.rope_freq_base;
   const double freq_scale = hp.rope_freq_scale;
   const bool yarn = hp.rope_scaling == RopeScalingType::kYarn;
@@ -118,21 +145,22 @@ void build_rope_table(const HyperParams& hp, std::span<const std::vector<float>*
       const double extrapolated = static_cast<double>(s.row_pos[t]) * freq;
       const double interpolated = extrapolated * freq_scale;
       const double theta = interpolated * (1 - ramp) + extrapolated * ramp;
-      s.rope_cos[t * n_freq + i] = static_cast<float>(std::cos(theta) * mscale);
-      s.rope_sin[t * n_freq + i] = static_cast<float>(std::sin(theta) * mscale);
+      cos_out[t * n_freq + i] = static_cast<float>(std::cos(theta) * mscale);
+      sin_out[t * n_freq + i] = static_cast<float>(std::sin(theta) * mscale);
     }
   }
 }
 
-// Rotates the first n_rot dims of every head of row t (n_heads heads) in place.
+// Rotates the first n_rot dims of every head of row t (n_heads heads) in place, with the
+// angles of `cos_table` / `sin_table` (n_tokens x n_rot/2).
 void rope_row(float* row, int64_t t, int64_t n_heads, const HyperParams& hp, RopeStyle style,
-              const ForwardScratch& s) {
+              const std::vector<float>& cos_table, const std::vector<float>& sin_table) {
   const int64_t n_freq = hp.n_rot / 2;
   // Pair partner offset and pair stride: adjacent pairs (2i, 2i+1) or halves (i, i + n_rot/2).
   const int64_t partner = style == RopeStyle::kAdjacentPairs ? 1 : n_freq;
   const int64_t step = style == RopeStyle::kAdjacentPairs ? 2 : 1;
-  const float* cos_t = s.rope_cos.data() + t * n_freq;
-  const float* sin_t = s.rope_sin.data() + t * n_freq;
+  const float* cos_t = cos_table.data() + t * n_freq;
+  const float* sin_t = sin_table.data() + t * n_freq;
   for (int64_t h = 0; h < n_heads; ++h) {
     float* head = row + h * hp.head_dim;
     for (int64_t i = 0; i < n_freq; ++i) {
@@ -161,6 +189,9 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
   // rotate it again) and v in the cache's type while the row is still in cache. Rows are
   // independent (each writes its own cache position), so a prompt's rows run in parallel.
   const RopeStyle style = w.arch->rope_style;
+  const bool local_rope = hp.layer_has_local_rope(layer);
+  const std::vector<float>& cos_table = local_rope ? s.rope_cos_swa : s.rope_cos;
+  const std::vector<float>& sin_table = local_rope ? s.rope_sin_swa : s.rope_sin;
   parallel(pool, n, 4, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       float* q_row = s.q.data() + t * q_dim;
@@ -169,25 +200,44 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
       add_bias(q_row, 1, q_dim, L.bq);
       add_bias(k_row, 1, kv_dim, L.bk);
       add_bias(v_row, 1, kv_dim, L.bv);
-      rope_row(q_row, t, hp.n_head, hp, style, s);
-      rope_row(k_row, t, hp.n_head_kv, hp, style, s);
+      if (!L.q_norm.empty()) {
+        rms_norm_heads(q_row, hp.n_head, hp, L.q_norm);
+        rms_norm_heads(k_row, hp.n_head_kv, hp, L.k_norm);
+      }
+      rope_row(q_row, t, hp.n_head, hp, style, cos_table, sin_table);
+      rope_row(k_row, t, hp.n_head_kv, hp, style, cos_table, sin_table);
       KvCache& cache = *seqs[s.row_seq[t]].cache;
       cache.write_k(layer, s.row_pos[t], k_row);
       cache.write_v(layer, s.row_pos[t], v_row);
     }
   });
 
-  attention(hp, seqs, layer, s, s.attn.data(), pool);
+  if (hp.layer_is_swa(layer) == (hp.n_swa > 0)) {
+    attention(hp, seqs, layer, s, s.attn.data(), pool);
+  } else {
+    // A global layer of a model with local ones sees the whole context.
+    HyperParams global = hp;
+    global.n_swa = 0;
+    attention(global, seqs, layer, s, s.attn.data(), pool);
+  }
   matmul(L.wo, s.attn.data(), n, s.proj.data(), pool);
   add_bias(s.proj.data(), n, d, L.bo);
+  if (!L.post_attn_norm.empty())
+    rms_norm_rows(s.proj.data(), L.post_attn_norm, n, hp.rms_eps, s.proj.data(), pool);
   add_rms_norm_rows(s.x.data(), s.proj.data(), L.ffn_norm, n, hp.rms_eps, s.xn.data(), pool);
   const int64_t ff = hp.n_ff;
   if (L.w_gate.data) {
     const WeightMatrix* const ws[] = {&L.w_gate, &L.w_up};
     float* const outs[] = {s.gate.data(), s.up.data()};
     matmul_many(ws, s.xn.data(), n, outs, pool);
+    const bool gelu = w.arch->ffn_activation == FfnActivation::kGeluTanh;
     parallel(pool, n, 4, [&](int64_t begin, int64_t end) {
-      swiglu_in_place(s.gate.data() + begin * ff, s.up.data() + begin * ff, (end - begin) * ff);
+      float* up = s.up.data() + begin * ff;
+      if (gelu) {
+        geglu_tanh(s.gate.data() + begin * ff, up, up, (end - begin) * ff);
+      } else {
+        swiglu_in_place(s.gate.data() + begin * ff, up, (end - begin) * ff);
+      }
     });
   } else {
     // Fused [gate; up]: each output row holds the gate half then the up half.
@@ -200,6 +250,8 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
     });
   }
   matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
+  if (!L.post_ffn_norm.empty())
+    rms_norm_rows(s.proj.data(), L.post_ffn_norm, n, hp.rms_eps, s.proj.data(), pool);
   if (next) {
     add_rms_norm_rows(s.x.data(), s.proj.data(), next->attn_norm, n, hp.rms_eps, s.xn.data(), pool);
   } else {
@@ -228,6 +280,10 @@ Status llama_forward(const ModelWeights& w, std::span<const SequenceBatch> seqs,
   }
   const auto n = static_cast<int64_t>(s.row_pos.size());
   if (n == 0) return ok();
+  // Sliding-window layers may have to move their kept rows before this batch is written.
+  for (const auto& seq : seqs) {
+    if (auto st = seq.cache->reserve(static_cast<int64_t>(seq.batch.tokens.size())); !st) return st;
+  }
   s.x.resize(size(n * d));
   s.xn.resize(size(n * d));
   s.q.resize(size(n * hp.q_dim()));
@@ -242,7 +298,22 @@ Status llama_forward(const ModelWeights& w, std::span<const SequenceBatch> seqs,
   for (const auto& seq : seqs) {
     for (int32_t token : seq.batch.tokens) get_row(w.token_embd, token, s.x.data() + row++ * d);
   }
-  build_rope_table(hp, seq_factors, s);
+  if (w.arch->scale_embedding) {
+    const float scale = std::sqrt(static_cast<float>(d));
+    for (int64_t i = 0; i < n * d; ++i) s.x[i] *= scale;
+  }
+  build_rope_table(hp, seq_factors, s, s.rope_cos, s.rope_sin);
+  if (hp.swa_period > 0) {
+    // Local layers: their own base, no scaling, no frequency factors.
+    HyperParams local = hp;
+    local.rope_freq_base = hp.rope_freq_base_swa;
+    local.rope_scaling = RopeScalingType::kNone;
+    local.rope_freq_scale = 1.0f;
+    local.rope_attn_factor = 1.0f;
+    static const std::vector<float> kNoFactors;
+    const std::vector<const std::vector<float>*> none(seqs.size(), &kNoFactors);
+    build_rope_table(local, none, s, s.rope_cos_swa, s.rope_sin_swa);
+  }
   rms_norm_rows(s.x.data(), w.layers.front().attn_norm, n, hp.rms_eps, s.xn.data(), pool);
   for (int64_t il = 0; il < hp.n_layer; ++il) {
     const LayerWeights* next = il + 1 < hp.n_layer ? &w.layers[il + 1] : nullptr;

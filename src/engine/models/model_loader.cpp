@@ -125,7 +125,13 @@ Result<HyperParams> read_hyper_params(const gguf::File& file, const ArchSpec& ar
     return fail(str_cat(md.key(mk::kRmsEpsilon), " = ", eps, " is out of range"));
   }
   hp.rms_eps = static_cast<float>(eps);
-  if (arch.sliding_window) {
+  if (arch.sliding_window && arch.swa_period > 0) {
+    // Interleaved local layers are the architecture, not an option: a file without the window
+    // would silently turn every layer global.
+    HEARTH_TRY_ASSIGN(hp.n_swa, md.positive_int(mk::kSlidingWindow));
+    hp.swa_period = arch.swa_period;
+    hp.rope_freq_base_swa = arch.swa_rope_base;
+  } else if (arch.sliding_window) {
     HEARTH_TRY_ASSIGN(hp.n_swa, md.positive_int_or(mk::kSlidingWindow, 0));
   }
   double base = 0;
@@ -291,6 +297,14 @@ Status bind_layer(const TensorBinder& bind, const ArchSpec& arch, const HyperPar
   if (arch.output_bias != Presence::kAbsent) {
     HEARTH_TRY_ASSIGN(layer.bo, bind.vector(name(tn::kAttnOutputBias), d,
                                             arch.output_bias == Presence::kRequired));
+  }
+  if (arch.qk_norm) {
+    HEARTH_TRY_ASSIGN(layer.q_norm, bind.vector(name(tn::kAttnQNorm), hp.head_dim));
+    HEARTH_TRY_ASSIGN(layer.k_norm, bind.vector(name(tn::kAttnKNorm), hp.head_dim));
+  }
+  if (arch.post_norms) {
+    HEARTH_TRY_ASSIGN(layer.post_attn_norm, bind.vector(name(tn::kPostAttentionNorm), d));
+    HEARTH_TRY_ASSIGN(layer.post_ffn_norm, bind.vector(name(tn::kPostFfwNorm), d));
   }
   HEARTH_TRY_ASSIGN(layer.ffn_norm, bind.vector(name(tn::kFfnNorm), d));
   if (arch.fused_gate_up) {

@@ -34,6 +34,11 @@ struct HyperParams {
   int64_t n_rot = 0;     // leading dims of each head that RoPE rotates (partial rotary)
   float rms_eps = 1e-5f;
   int64_t n_swa = 0;  // sliding attention window; 0 = attend to the whole context
+  // Interleaved local/global layers (ArchSpec::swa_period): 0 = every layer windowed when
+  // n_swa > 0; P = layers il % P == P - 1 are global, the others windowed with their own
+  // unscaled RoPE base rope_freq_base_swa.
+  int64_t swa_period = 0;
+  float rope_freq_base_swa = 10000.0f;
 
   float rope_freq_base = 10000.0f;
   RopeScalingType rope_scaling = RopeScalingType::kNone;
@@ -47,6 +52,14 @@ struct HyperParams {
   float norm_eps = 1e-12f;  // LayerNorm epsilon
   Pooling pooling = Pooling::kMean;
 
+  // Whether layer il attends only to the last n_swa positions.
+  bool layer_is_swa(int64_t il) const {
+    if (n_swa <= 0) return false;
+    return swa_period <= 0 || il % swa_period != swa_period - 1;
+  }
+  // Whether layer il rotates with the local RoPE (base rope_freq_base_swa, no scaling).
+  bool layer_has_local_rope(int64_t il) const { return swa_period > 0 && layer_is_swa(il); }
+
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }
 };
@@ -59,6 +72,11 @@ struct LayerWeights {
   WeightMatrix wo;
   std::vector<float> bo;
   std::vector<float> ffn_norm;
+  // Per-head RMSNorm weights of q and k (head_dim each), empty unless ArchSpec::qk_norm.
+  std::vector<float> q_norm, k_norm;
+  // RMSNorms of the attention and FFN outputs before their residual adds, empty unless
+  // ArchSpec::post_norms.
+  std::vector<float> post_attn_norm, post_ffn_norm;
   // Either w_gate + w_up, or w_up alone holding [gate; up] (rows = 2 * n_ff), w_gate null.
   WeightMatrix w_gate, w_up, w_down;
 

@@ -19,6 +19,33 @@ constexpr std::array kShapes = {
                    0, false, false, true, 8192, "models/tiny-llama3-q8_0.gguf"},
     SyntheticShape{"phi-4-mini", "phi3", 3072, 32, 24, 8, 8192, 200064, 131072, 10000.0f, 1e-5f, 96,
                    false, true, false, 4096, "models/tiny-llama3-q8_0.gguf"},
+    // Qwen3: head size 128 from key_length (not n_embd / n_head), q/k norms, no biases.
+    SyntheticShape{"qwen3-0.6b", "qwen3", 1024, 28, 16, 8, 3072, 151936, 40960, 1000000.0f, 1e-6f,
+                   0, false, false, false, 0, "models/tiny-qwen3-f16.gguf", 0, 128},
+    SyntheticShape{"qwen3-4b", "qwen3", 2560, 36, 32, 8, 9728, 151936, 40960, 1000000.0f, 1e-6f, 0,
+                   false, false, false, 0, "models/tiny-qwen3-f16.gguf", 0, 128},
+    // Gemma 3 1B: head size 256, one KV head, 5 local (window 512) : 1 global layers. The
+    // vocabulary is the fixture's 262145 tokens (the released file has 262144).
+    SyntheticShape{"gemma3-1b",
+                   "gemma3",
+                   1152,
+                   26,
+                   4,
+                   1,
+                   6912,
+                   262145,
+                   32768,
+                   1000000.0f,
+                   1e-6f,
+                   0,
+                   false,
+                   false,
+                   false,
+                   0,
+                   "models/tiny-gemma3-f16.gguf",
+                   0,
+                   256,
+                   512},
     SyntheticShape{"bge-small-en-v1.5", "bert", 384, 12, 12, 12, 1536, 30522, 512, 0.0f, 1e-12f, 0,
                    true, false, false, 0, "tokenizer/ggml-vocab-bert-bge.gguf", 2},
     SyntheticShape{"bge-base-en-v1.5", "bert", 768, 12, 12, 12, 3072, 30522, 512, 0.0f, 1e-12f, 0,
@@ -253,8 +280,17 @@ Status write_synthetic_model(const SyntheticShape& s, std::string_view mix, cons
   w.set_u32(a + ".attention.head_count_kv", static_cast<uint32_t>(s.n_head_kv));
   w.set_f32(a + ".attention.layer_norm_rms_epsilon", s.rms_eps);
   w.set_f32(a + ".rope.freq_base", s.rope_freq_base);
-  const int64_t head_dim = s.n_embd / s.n_head;
+  const int64_t head_dim = s.head_dim > 0 ? s.head_dim : s.n_embd / s.n_head;
   const int64_t n_rot = s.n_rot > 0 ? s.n_rot : head_dim;
+  if (s.head_dim > 0) {
+    w.set_u32(a + ".attention.key_length", static_cast<uint32_t>(head_dim));
+    w.set_u32(a + ".attention.value_length", static_cast<uint32_t>(head_dim));
+  }
+  if (s.sliding_window > 0) {
+    w.set_u32(a + ".attention.sliding_window", static_cast<uint32_t>(s.sliding_window));
+  }
+  const bool qk_norm = s.arch == "qwen3" || s.arch == "gemma3";
+  const bool post_norms = s.arch == "gemma3";
   if (s.n_rot > 0) w.set_u32(a + ".rope.dimension_count", static_cast<uint32_t>(n_rot));
   if (s.rope_orig_ctx > 0) {
     w.set_u32(a + ".rope.scaling.original_context_length", static_cast<uint32_t>(s.rope_orig_ctx));
@@ -304,7 +340,18 @@ Status write_synthetic_model(const SyntheticShape& s, std::string_view mix, cons
       if (st) st = add_vector(p + "attn_k.bias", random_vector(p + "bk", kv_dim, 0.0f, 0.1f));
       if (st) st = add_vector(p + "attn_v.bias", random_vector(p + "bv", kv_dim, 0.0f, 0.1f));
     }
+    if (st && qk_norm) {
+      st = add_vector(p + "attn_q_norm.weight", random_vector(p + "qn", head_dim, 1.0f, 0.1f));
+      if (st)
+        st = add_vector(p + "attn_k_norm.weight", random_vector(p + "kn", head_dim, 1.0f, 0.1f));
+    }
     if (st) st = add_matrix(p + "attn_output.weight", Role::kOther, l, q_dim, s.n_embd);
+    if (st && post_norms) {
+      st = add_vector(p + "post_attention_norm.weight",
+                      random_vector(p + "pan", s.n_embd, 1.0f, 0.1f));
+      if (st)
+        st = add_vector(p + "post_ffw_norm.weight", random_vector(p + "pfn", s.n_embd, 1.0f, 0.1f));
+    }
     if (st) st = add_vector(p + "ffn_norm.weight", random_vector(p + "fn", s.n_embd, 1.0f, 0.1f));
     if (st && fused) st = add_matrix(p + "ffn_up.weight", Role::kOther, l, s.n_embd, 2 * s.n_ff);
     if (st && !fused) st = add_matrix(p + "ffn_gate.weight", Role::kOther, l, s.n_embd, s.n_ff);

@@ -7,6 +7,7 @@
 // follow the usual mixes: Q4_K_M keeps attn_v/ffn_down of some layers and the output in Q6_K,
 // and K-quants fall back to Q5_0/Q5_1/Q8_0 for rows that are not a multiple of 256.
 // Embedding models (BERT encoders such as bge-small) are written with their own tensor set.
+// qwen3 and gemma3 shapes add their per-head q/k norms (and gemma3's post-norms and window).
 #pragma once
 
 #include <cstdint>
@@ -41,6 +42,11 @@ struct SyntheticShape {
   // Encoders (arch "bert", "nomic-bert"): GGUF pooling_type (1 mean, 2 CLS). rms_eps is then
   // the LayerNorm epsilon; of the RoPE fields only nomic-bert's rope_freq_base is used.
   int pooling_type = 0;
+  // Decoders whose head size is not n_embd / n_head (qwen3, gemma3): written as
+  // attention.key_length / value_length. 0: n_embd / n_head.
+  int64_t head_dim = 0;
+  // gemma3: attention.sliding_window of its local layers.
+  int64_t sliding_window = 0;
 };
 
 std::span<const SyntheticShape> synthetic_shapes();

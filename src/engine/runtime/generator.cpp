@@ -30,8 +30,9 @@ Result<int32_t> Generation::prefill(std::span<const int32_t> prompt) {
     return fail("the prompt has " + std::to_string(prompt.size()) +
                 " tokens, more than the context size " + std::to_string(session_.n_ctx()));
   }
-  const size_t common = reusable_prefix(cached_, prompt);
-  session_.rewind(static_cast<int32_t>(common));
+  session_.rewind(static_cast<int32_t>(reusable_prefix(cached_, prompt)));
+  // Sliding-window caches may keep less than asked (Session::rewind).
+  const auto common = static_cast<size_t>(session_.n_past());
   cached_.resize(common);
   if (auto st = session_.decode(prompt.subspan(common)); !st) {
     // The session is unchanged by a failed decode: the cache still holds `common` tokens.

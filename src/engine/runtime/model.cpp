@@ -109,6 +109,8 @@ Result<std::shared_ptr<Model>> Model::from_gguf(gguf::File file, const std::stri
   info.n_head = static_cast<int32_t>(hp.n_head);
   info.n_head_kv = static_cast<int32_t>(hp.n_head_kv);
   info.head_dim = static_cast<int32_t>(hp.head_dim);
+  info.n_swa = static_cast<int32_t>(hp.n_swa);
+  for (int64_t il = 0; il < hp.n_layer; ++il) info.n_swa_layers += hp.layer_is_swa(il) ? 1 : 0;
   info.n_ff = static_cast<int32_t>(hp.n_ff);
   info.tied_output = state->weights.tied_output;
   info.embedding_only = state->weights.arch->embedding_only;

@@ -41,8 +41,13 @@ Session::Session(std::shared_ptr<const Model> model, const SessionOptions& optio
                                   : options.kv_type;
   // An encoder keeps nothing between calls, so it gets an empty cache.
   const int64_t cache_capacity = model_->info().embedding_only ? 0 : n_ctx_;
-  cache_ =
-      std::make_unique<KvCache>(hp.n_layer, cache_capacity, hp.n_head_kv, hp.head_dim, kv_type);
+  // Sliding-window layers keep only their window (plus one batch) of positions.
+  std::vector<int64_t> windows(static_cast<size_t>(hp.n_layer), 0);
+  for (int64_t il = 0; il < hp.n_layer; ++il) {
+    if (hp.layer_is_swa(il)) windows[il] = hp.n_swa;
+  }
+  cache_ = std::make_unique<KvCache>(cache_capacity, hp.n_head_kv, hp.head_dim, kv_type, windows,
+                                     n_batch_);
   if (options.pool) {
     pool_ = options.pool;
   } else {
