@@ -1,7 +1,12 @@
 #include "http/connection.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "http/stream_pump.h"
 
@@ -154,6 +159,25 @@ class TlsStream final : public ByteStream {
 
 }  // namespace
 
+// A request body on its way to a file. The loop fills `buffer`; one write task at a time (on
+// a worker) appends what it was handed to the file, so the loop never waits for the disk.
+struct Connection::Spool {
+  std::shared_ptr<SpooledBody> file = std::make_shared<SpooledBody>();
+  int fd = -1;           // used only by the write task in flight
+  std::string buffer;    // loop: bytes not yet handed to a write task
+  bool writing = false;  // loop: a write task is in flight
+  bool started = false;  // loop: a write task was issued (the file exists)
+  ~Spool() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+namespace {
+// Bytes gathered before a write task is issued, and held at most before reading pauses.
+constexpr size_t kSpoolChunk = 256 * 1024;
+constexpr size_t kSpoolMaxBuffered = 4u << 20;
+}  // namespace
+
 std::unique_ptr<ByteStream> make_plain_stream(tcp::socket socket, ConnectionHost& host) {
   return std::make_unique<PlainStream>(std::move(socket), host);
 }
@@ -165,7 +189,8 @@ std::unique_ptr<ByteStream> make_tls_stream(tcp::socket socket, asio::ssl::conte
 Connection::Connection(ConnectionHost& host, std::unique_ptr<ByteStream> stream)
     : host_(host),
       stream_(std::move(stream)),
-      parser_(ParserLimits{.max_body_bytes = host.options().max_body_bytes}) {}
+      parser_(ParserLimits{.max_body_bytes =
+                               host.router().largest_body(host.options().max_body_bytes)}) {}
 
 Connection::~Connection() {
   if (stream_) stream_->close();
@@ -208,6 +233,7 @@ void Connection::ensure_receiving() {
       input_.size() >= kMaxBufferedInput) {
     return;
   }
+  if (spool_ && spool_->buffer.size() >= kSpoolMaxBuffered) return;  // the disk lags behind
   receiving_ = true;
   stream_->receive(
       [self = shared_from_this()](const asio::error_code& error, std::string_view data) {
@@ -249,6 +275,10 @@ void Connection::process_input() {
     input_.erase(0, consumed);
     if (!was_in_request && parser_.in_request()) request_started_ = now;
     if (consumed > 0 && parser_.reading_body()) last_body_progress_ = now;
+    if (spool_ && spool_->buffer.size() >= kSpoolChunk) {
+      flush_spool(false);
+      if (state_ != State::kReading) return;  // the write could not even start
+    }
 
     switch (status) {
       case RequestParser::Status::kNeedMore:
@@ -271,12 +301,27 @@ void Connection::process_input() {
           respond_now(std::move(*early));
           return;
         }
+        if (!start_spool(*match.options)) {
+          keep_alive_ = false;
+          respond_now(host_.render_error({413, "payload_too_large", parser_.error_message()}));
+          return;
+        }
         handler_ = match.handler;
         path_remainder_ = std::move(match.remainder);
         if (parsed.expect_continue) queue_output("HTTP/1.1 100 Continue\r\n\r\n");
         continue;
       }
-      case RequestParser::Status::kComplete: dispatch(); return;
+      case RequestParser::Status::kComplete:
+        if (spool_) {
+          flush_spool(/*force=*/true);
+          if (state_ != State::kReading) return;
+          if (spool_->writing) {
+            state_ = State::kFlushingBody;  // dispatched once the last write lands
+            return;
+          }
+        }
+        dispatch();
+        return;
       case RequestParser::Status::kError: {
         keep_alive_ = false;
         head_only_ = false;
@@ -291,6 +336,10 @@ void Connection::process_input() {
 void Connection::dispatch() {
   state_ = State::kHandling;
   auto request = std::make_shared<Request>(std::move(parser_.request().request));
+  if (spool_) {
+    request->body_file = spool_->file;
+    spool_.reset();
+  }
   request->path_remainder = std::move(path_remainder_);
   request->client_gone_check = [gone = gone_] { return gone->load(std::memory_order_relaxed); };
   ConnectionHost* host = &host_;
@@ -438,7 +487,68 @@ void Connection::on_sent(const asio::error_code& error, size_t n) {
   if (state_ == State::kStreaming && pump_ && pump_->finished()) return finish_exchange();
 }
 
+bool Connection::start_spool(const RouteOptions& route) {
+  const size_t limit = route.max_body_bytes ? route.max_body_bytes : host_.options().max_body_bytes;
+  std::function<void(std::string_view)> sink;
+  if (route.spool_body && parser_.reading_body()) {
+    spool_ = std::make_shared<Spool>();
+    spool_->file->path = host_.spool_path();
+    sink = [spool = spool_.get()](std::string_view bytes) { spool->buffer.append(bytes); };
+  }
+  return parser_.restrict_body(limit, std::move(sink));
+}
+
+void Connection::flush_spool(bool force) {
+  if (!spool_ || spool_->writing) return;
+  if (spool_->buffer.empty() && (!force || spool_->started)) return;
+  spool_->writing = true;
+  spool_->started = true;
+  std::string chunk;
+  chunk.swap(spool_->buffer);
+  asio::io_context& io = host_.io();
+  std::function<void()> task = [self = shared_from_this(), spool = spool_, chunk = std::move(chunk),
+                                &io]() mutable {
+    int error_number = 0;
+    if (spool->fd < 0) {
+      spool->fd = ::open(spool->file->path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      if (spool->fd < 0) error_number = errno;
+    }
+    for (std::string_view rest = chunk; error_number == 0 && !rest.empty();) {
+      const ssize_t n = ::write(spool->fd, rest.data(), rest.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) error_number = errno;
+      if (n > 0) rest.remove_prefix(static_cast<size_t>(n));
+    }
+    if (error_number == 0) spool->file->size += chunk.size();
+    asio::post(io,
+               [self = std::move(self), error_number] { self->on_spool_written(error_number); });
+  };
+  if (!host_.workers().submit(std::move(task))) on_spool_written(ESHUTDOWN);
+}
+
+void Connection::on_spool_written(int error_number) {
+  if (!spool_ || state_ == State::kClosed) return;
+  spool_->writing = false;
+  if (error_number != 0) {
+    spool_.reset();  // removes what was written
+    keep_alive_ = false;
+    const bool full = error_number == ENOSPC || error_number == EDQUOT;
+    respond_now(host_.render_error(
+        {full ? 507 : 500, full ? "insufficient_storage" : "internal",
+         std::string("Cannot store the request body: ") + std::strerror(error_number)}));
+    return;
+  }
+  if (state_ == State::kFlushingBody) {
+    flush_spool(/*force=*/false);
+    if (spool_ && state_ == State::kFlushingBody && !spool_->writing) dispatch();
+    return;
+  }
+  if (spool_->buffer.size() >= kSpoolChunk) flush_spool(false);
+  ensure_receiving();  // reading may have paused for the disk
+}
+
 void Connection::finish_exchange() {
+  spool_.reset();
   pump_.reset();
   handler_ = nullptr;
   early_answer_ = false;

@@ -48,6 +48,8 @@ class ConnectionHost {
   // connection holds no read buffer of its own.
   virtual std::pair<char*, size_t> read_buffer() = 0;
   virtual void forget(Connection* connection) = 0;
+  // A fresh path for a spooled request body (RouteOptions::spool_body).
+  virtual std::string spool_path() = 0;
 };
 
 using Clock = std::chrono::steady_clock;
@@ -92,11 +94,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
  private:
   enum class State {
-    kReading,     // waiting for (more of) a request
-    kHandling,    // a worker runs the handler
-    kResponding,  // writing an answer that is whole
-    kStreaming,   // writing a streamed answer
-    kLingering,   // answer sent, send side shut; reading until the client closes
+    kReading,       // waiting for (more of) a request
+    kFlushingBody,  // the request is complete; its spooled body is still being written
+    kHandling,      // a worker runs the handler
+    kResponding,    // writing an answer that is whole
+    kStreaming,     // writing a streamed answer
+    kLingering,     // answer sent, send side shut; reading until the client closes
     kClosed,
   };
 
@@ -115,6 +118,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void linger();
   void client_gone();
   void time_out(const char* what);
+  bool start_spool(const RouteOptions& route);
+  void flush_spool(bool force);
+  void on_spool_written(int error_number);
 
   ConnectionHost& host_;
   std::unique_ptr<ByteStream> stream_;
@@ -135,6 +141,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   const Handler* handler_ = nullptr;  // the route of the request being read
   std::string path_remainder_;
   std::shared_ptr<StreamPump> pump_;
+  struct Spool;
+  std::shared_ptr<Spool> spool_;  // the body being written to a file (spooling routes)
   // Deadlines are checked against these by the sweep (check_deadline), so that nothing has to
   // be re-armed on every read or write.
   Clock::time_point idle_since_ = Clock::now();

@@ -1,8 +1,14 @@
 #include "http/http.h"
 
+#include <unistd.h>
+
 #include <cctype>
 
 namespace hearth::http {
+
+SpooledBody::~SpooledBody() {
+  if (!path.empty()) ::unlink(path.c_str());
+}
 
 bool equals_ignore_case(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;

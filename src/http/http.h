@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,6 +41,17 @@ class Headers {
 
 bool equals_ignore_case(std::string_view a, std::string_view b);
 
+// A request body that was written to a temporary file as it arrived (a route with
+// RouteOptions::spool_body). The file is removed when the last holder lets go.
+struct SpooledBody {
+  std::string path;
+  uint64_t size = 0;
+  SpooledBody() = default;
+  SpooledBody(const SpooledBody&) = delete;
+  SpooledBody& operator=(const SpooledBody&) = delete;
+  ~SpooledBody();
+};
+
 struct Request {
   std::string method;  // upper case: GET, POST ...
   std::string path;    // without the query string, percent-decoded
@@ -48,6 +60,8 @@ struct Request {
   std::multimap<std::string, std::string> query;
   Headers headers;
   std::string body;
+  // Set instead of `body` on routes that spool their body to disk (uploads).
+  std::shared_ptr<const SpooledBody> body_file;
 
   std::optional<std::string_view> header(std::string_view name) const { return headers.get(name); }
   // The first value of query parameter `name`.

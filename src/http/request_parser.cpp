@@ -130,9 +130,33 @@ void RequestParser::reset() {
   head_.clear();
   line_.clear();
   remaining_ = 0;
+  declared_length_.reset();
+  body_received_ = 0;
+  body_limit_ = limits_.max_body_bytes;
+  sink_ = nullptr;
   trailer_bytes_ = 0;
   error_status_ = 0;
   error_message_.clear();
+}
+
+bool RequestParser::restrict_body(size_t max_body_bytes,
+                                  std::function<void(std::string_view)> sink) {
+  body_limit_ = max_body_bytes;
+  sink_ = std::move(sink);
+  if (declared_length_ && *declared_length_ > body_limit_) {
+    fail(413, "The request body is larger than " + std::to_string(body_limit_) + " bytes.");
+    return false;
+  }
+  return true;
+}
+
+void RequestParser::deliver(std::string_view bytes) {
+  body_received_ += bytes.size();
+  if (sink_) {
+    sink_(bytes);
+  } else {
+    parsed_.request.body.append(bytes);
+  }
 }
 
 RequestParser::Status RequestParser::fail(int status, std::string message) {
@@ -219,7 +243,7 @@ RequestParser::Status RequestParser::feed(std::string_view& input) {
       }
       case Phase::kFixedBody: {
         const size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, input.size()));
-        parsed_.request.body.append(input.substr(0, take));
+        deliver(input.substr(0, take));
         input.remove_prefix(take);
         remaining_ -= take;
         if (remaining_ > 0) return Status::kNeedMore;
@@ -243,9 +267,9 @@ RequestParser::Status RequestParser::feed(std::string_view& input) {
           size = size * 16 + static_cast<uint64_t>(v);
         }
         line_.clear();
-        if (size > limits_.max_body_bytes - parsed_.request.body.size()) {
-          return fail(413, "The request body is larger than " +
-                               std::to_string(limits_.max_body_bytes) + " bytes.");
+        if (size > body_limit_ - std::min<uint64_t>(body_limit_, body_received_)) {
+          return fail(413,
+                      "The request body is larger than " + std::to_string(body_limit_) + " bytes.");
         }
         remaining_ = size;
         phase_ = size == 0 ? Phase::kTrailers : Phase::kChunkData;
@@ -253,7 +277,7 @@ RequestParser::Status RequestParser::feed(std::string_view& input) {
       }
       case Phase::kChunkData: {
         const size_t take = static_cast<size_t>(std::min<uint64_t>(remaining_, input.size()));
-        parsed_.request.body.append(input.substr(0, take));
+        deliver(input.substr(0, take));
         input.remove_prefix(take);
         remaining_ -= take;
         if (remaining_ > 0) return Status::kNeedMore;
@@ -416,6 +440,7 @@ RequestParser::Status RequestParser::finish_head() {
   if (has_transfer_encoding && parsed_.minor_version == 0) {
     return fail(400, "Transfer-Encoding is not defined for HTTP/1.0.");
   }
+  declared_length_ = length;
   if (length && *length > limits_.max_body_bytes) {
     return fail(413, "The request body is larger than " + std::to_string(limits_.max_body_bytes) +
                          " bytes.");
@@ -437,7 +462,7 @@ RequestParser::Status RequestParser::finish_head() {
   if (chunked) {
     phase_ = Phase::kChunkSize;
   } else if (length && *length > 0) {
-    parsed_.request.body.reserve(static_cast<size_t>(std::min<uint64_t>(*length, 1u << 20)));
+    if (*length <= (1u << 20)) parsed_.request.body.reserve(static_cast<size_t>(*length));
     remaining_ = *length;
     phase_ = Phase::kFixedBody;
   } else {

@@ -13,6 +13,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -46,7 +48,8 @@ class RequestParser {
     kError,         // error_status() / error_message() say why; the connection must close
   };
 
-  explicit RequestParser(ParserLimits limits = {}) : limits_(limits) {}
+  explicit RequestParser(ParserLimits limits = {})
+      : limits_(limits), body_limit_(limits.max_body_bytes) {}
 
   // Consumes bytes from the front of `input` (advancing it) until one of the events above.
   // kHeadComplete is reported once per request, before its body is read, so the transport can
@@ -56,6 +59,13 @@ class RequestParser {
 
   // Prepares for the next request on the same connection.
   void reset();
+
+  // After kHeadComplete, for this request only: a lower body limit (the route's) and, with
+  // `sink`, body bytes handed to it as they arrive instead of kept in request().body. False
+  // when the declared Content-Length is already over `max_body_bytes` (answer 413).
+  bool restrict_body(size_t max_body_bytes, std::function<void(std::string_view)> sink);
+  // Body bytes received so far for the current request.
+  uint64_t body_received() const { return body_received_; }
 
   // True while a request has started arriving (its first byte was read) and is not complete.
   bool in_request() const { return phase_ != Phase::kIdle && phase_ != Phase::kDone; }
@@ -81,6 +91,7 @@ class RequestParser {
   };
 
   Status fail(int status, std::string message);
+  void deliver(std::string_view bytes);
   Status parse_head(std::string_view head);
   Status finish_head();
   // Reads one line (without its CR LF or LF) from `input` into line_, across feeds; false when
@@ -93,6 +104,10 @@ class RequestParser {
   std::string head_;  // the head so far (kHead)
   std::string line_;  // a partial chunk-size or trailer line
   uint64_t remaining_ = 0;
+  std::optional<uint64_t> declared_length_;
+  uint64_t body_received_ = 0;
+  size_t body_limit_ = 0;  // this request's; limits_.max_body_bytes unless restricted
+  std::function<void(std::string_view)> sink_;
   size_t trailer_bytes_ = 0;
   int error_status_ = 0;
   std::string error_message_;

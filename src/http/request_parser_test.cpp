@@ -74,6 +74,32 @@ TEST(RequestParser, DecodesChunkedBodiesAndSkipsTrailers) {
   }
 }
 
+TEST(RequestParser, HandsTheBodyToASinkUnderTheRoutesLimit) {
+  RequestParser parser(ParserLimits{.max_body_bytes = 1000});
+  std::string_view in = "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  ASSERT_EQ(parser.feed(in), Status::kHeadComplete);
+  std::string sunk;
+  ASSERT_TRUE(parser.restrict_body(8, [&](std::string_view b) { sunk.append(b); }));
+  std::string_view body = "5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n";
+  EXPECT_EQ(parser.feed(body), Status::kComplete);
+  EXPECT_EQ(sunk, "helloabc");
+  EXPECT_TRUE(parser.request().request.body.empty());
+  EXPECT_EQ(parser.body_received(), 8u);
+
+  parser.reset();
+  in = "POST /up HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n4\r\n";
+  ASSERT_EQ(parser.feed(in), Status::kHeadComplete);
+  ASSERT_TRUE(parser.restrict_body(8, nullptr));
+  EXPECT_EQ(parser.feed(in), Status::kError);
+  EXPECT_EQ(parser.error_status(), 413);
+
+  parser.reset();
+  in = "POST /up HTTP/1.1\r\nContent-Length: 9\r\n\r\n";
+  ASSERT_EQ(parser.feed(in), Status::kHeadComplete);
+  EXPECT_FALSE(parser.restrict_body(8, nullptr));
+  EXPECT_EQ(parser.error_status(), 413);
+}
+
 TEST(RequestParser, LeavesPipelinedBytesForTheNextRequest) {
   RequestParser parser;
   std::string_view in = "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n";

@@ -4,8 +4,8 @@
 
 namespace hearth::http {
 
-void Router::add(std::string method, std::string pattern, Handler handler) {
-  Route route{std::move(method), std::move(pattern), false, std::move(handler)};
+void Router::add(std::string method, std::string pattern, Handler handler, RouteOptions options) {
+  Route route{std::move(method), std::move(pattern), false, std::move(handler), options};
   if (route.path.size() >= 2 && route.path.ends_with("/*")) {
     route.path.pop_back();  // keep the '/': "/openai/load/*" matches "/openai/load/x"
     route.prefix = true;
@@ -49,6 +49,7 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
   if (best && best_rank >= allowed_rank) {
     out.outcome = RouteMatch::Outcome::kFound;
     out.handler = &best->handler;
+    out.options = &best->options;
     if (best->prefix) out.remainder = std::string(path.substr(best->path.size()));
     return out;
   }
@@ -57,6 +58,12 @@ RouteMatch Router::match(std::string_view method, std::string_view path) const {
     out.allowed = std::move(allowed);
   }
   return out;
+}
+
+size_t Router::largest_body(size_t default_max) const {
+  size_t largest = default_max;
+  for (const Route& route : routes_) largest = std::max(largest, route.options.max_body_bytes);
+  return largest;
 }
 
 }  // namespace hearth::http

@@ -17,16 +17,26 @@
 
 namespace hearth::http {
 
+// How a route takes its request body.
+struct RouteOptions {
+  // The body goes to a temporary file as it arrives (Request::body_file), written by the
+  // worker threads, instead of into memory: uploads.
+  bool spool_body = false;
+  // Largest accepted body; 0: the server's max_body_bytes.
+  size_t max_body_bytes = 0;
+};
+
 struct RouteMatch {
   enum class Outcome { kFound, kNotFound, kMethodNotAllowed } outcome = Outcome::kNotFound;
-  const Handler* handler = nullptr;  // kFound
-  std::string remainder;             // kFound, prefix routes
-  std::vector<std::string> allowed;  // kMethodNotAllowed: the methods the path has
+  const Handler* handler = nullptr;       // kFound
+  const RouteOptions* options = nullptr;  // kFound
+  std::string remainder;                  // kFound, prefix routes
+  std::vector<std::string> allowed;       // kMethodNotAllowed: the methods the path has
 };
 
 class Router {
  public:
-  void add(std::string method, std::string pattern, Handler handler);
+  void add(std::string method, std::string pattern, Handler handler, RouteOptions options = {});
   void get(std::string pattern, Handler handler) {
     add("GET", std::move(pattern), std::move(handler));
   }
@@ -35,6 +45,8 @@ class Router {
   }
 
   RouteMatch match(std::string_view method, std::string_view path) const;
+  // The largest body any route accepts, given the server's default.
+  size_t largest_body(size_t default_max) const;
 
  private:
   struct Route {
@@ -42,6 +54,7 @@ class Router {
     std::string path;  // the exact path, or the prefix including its trailing '/'
     bool prefix = false;
     Handler handler;
+    RouteOptions options;
   };
   std::vector<Route> routes_;
 };

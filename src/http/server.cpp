@@ -4,10 +4,12 @@
 #include "http/server.h"
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <asio.hpp>
 #include <asio/ssl.hpp>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -90,6 +92,12 @@ struct Server::Impl final : ConnectionHost {
     open_connections.store(static_cast<int>(connections.size()), std::memory_order_relaxed);
   }
 
+  std::string spool_path() override {
+    static std::atomic<uint64_t> counter{0};
+    return spool_dir + "/hearth-body-" + std::to_string(::getpid()) + "-" +
+           std::to_string(counter.fetch_add(1)) + ".part";
+  }
+
   void accept_next();
   void on_accept(const asio::error_code& error, tcp::socket socket);
   void sweep();
@@ -121,6 +129,7 @@ struct Server::Impl final : ConnectionHost {
   std::mutex stop_mutex;  // orders stop() against listen() starting and ending
   bool stop_requested = false;
   std::chrono::milliseconds requested_drain{0};
+  std::string spool_dir;
 };
 
 std::optional<Response> Server::Impl::screen(const Request& request, RouteMatch& match) const {
@@ -323,6 +332,12 @@ Status Server::listen() {
   impl.max_connections =
       std::min<size_t>(static_cast<size_t>(std::max(1, options_.max_connections)),
                        open_files > 256 ? open_files - 128 - kRefusalSlack / 4 : 64);
+  impl.spool_dir = options_.spool_dir;
+  if (impl.spool_dir.empty()) {
+    std::error_code ec;
+    impl.spool_dir = std::filesystem::temp_directory_path(ec).string();
+    if (ec || impl.spool_dir.empty()) impl.spool_dir = "/tmp";
+  }
   const int min_workers = static_cast<int>(std::max(4u, std::thread::hardware_concurrency()));
   impl.pool =
       std::make_unique<WorkerPool>(min_workers, std::max(min_workers, options_.worker_threads));

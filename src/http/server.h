@@ -55,6 +55,9 @@ struct ServerOptions {
   int body_timeout_seconds = 300;
   int write_timeout_seconds = 30;
   int keep_alive_timeout_seconds = 120;
+  // Where routes with RouteOptions::spool_body write request bodies (empty: the system's
+  // temporary directory). Each file is removed once its request is answered.
+  std::string spool_dir;
   // TLS (OpenSSL): both set serves https. PEM files: the certificate chain and its key.
   std::string tls_cert_file;
   std::string tls_key_file;

@@ -12,6 +12,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <thread>
 
@@ -394,6 +396,87 @@ TEST(HttpServer, StopLetsAnswersInProgressFinish) {
   EXPECT_NE(busy.received().find("Connection: close"), std::string::npos);
   EXPECT_TRUE(idle.closed_within(5s));
   server.stop();
+}
+
+TEST(HttpServer, SpoolsUploadBodiesToAFileRemovedAfterTheAnswer) {
+  std::mutex mutex;
+  std::vector<std::string> paths;
+  Router router;
+  router.add(
+      "POST", "/upload",
+      [&](Request& r) {
+        if (!r.body_file) return Response::text(200, "in memory: " + r.body, "text/plain");
+        std::ifstream in(r.body_file->path, std::ios::binary);
+        std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        {
+          std::lock_guard lock(mutex);
+          paths.push_back(r.body_file->path);
+        }
+        size_t sum = 0;
+        for (unsigned char c : data) sum += c;
+        return Response::text(200,
+                              "bytes " + std::to_string(data.size()) + " of " +
+                                  std::to_string(r.body_file->size) + " sum " +
+                                  std::to_string(sum) + " memory " + std::to_string(r.body.size()),
+                              "text/plain");
+      },
+      RouteOptions{.spool_body = true, .max_body_bytes = 8u << 20});
+  router.post("/small", [](Request& r) { return Response::text(200, r.body, "text/plain"); });
+  ServerOptions options;
+  options.max_body_bytes = 1024;  // the upload route allows more than the server default
+  RunningServer server(options, std::move(router));
+
+  std::string body(3u << 20, '\0');
+  size_t sum = 0;
+  for (size_t i = 0; i < body.size(); ++i) {
+    body[i] = static_cast<char>(i * 31 % 251);
+    sum += static_cast<unsigned char>(body[i]);
+  }
+  const std::string expected = "bytes " + std::to_string(body.size()) + " of " +
+                               std::to_string(body.size()) + " sum " + std::to_string(sum) +
+                               " memory 0";
+  Client sized(server.port());
+  sized.send("POST /upload HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) +
+             "\r\n\r\n");
+  sized.send(body);
+  EXPECT_NE(sized.read_until(expected, 20s).find(expected), std::string::npos)
+      << sized.received().substr(0, 300);
+
+  // Chunked, over the same connection.
+  std::string chunked = "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (size_t at = 0; at < body.size(); at += 100000) {
+    const size_t n = std::min<size_t>(100000, body.size() - at);
+    char size[32];
+    std::snprintf(size, sizeof size, "%zx\r\n", n);
+    chunked += size + body.substr(at, n) + "\r\n";
+  }
+  chunked += "0\r\n\r\n";
+  sized.send(chunked);
+  const auto second = [&] {
+    const std::string& r = sized.received();
+    const size_t first = r.find(expected);
+    return first != std::string::npos && r.find(expected, first + 1) != std::string::npos;
+  };
+  for (int i = 0; i < 200 && !second(); ++i) sized.read_until("\x01", 100ms);
+  EXPECT_TRUE(second()) << sized.received().substr(0, 600);
+  Client again(server.port());
+  again.send(chunked);
+  EXPECT_NE(again.read_until(expected, 20s).find(expected), std::string::npos);
+
+  // The route's own limit, and the server's for other routes.
+  Client too_big(server.port());
+  too_big.send("POST /upload HTTP/1.1\r\nContent-Length: 9000000\r\n\r\n");
+  EXPECT_TRUE(too_big.closed_within(5s));
+  EXPECT_EQ(too_big.received().rfind("HTTP/1.1 413 ", 0), 0u) << too_big.received();
+  Client small(server.port());
+  small.send("POST /small HTTP/1.1\r\nContent-Length: 2000\r\n\r\n");
+  EXPECT_TRUE(small.closed_within(5s));
+  EXPECT_EQ(small.received().rfind("HTTP/1.1 413 ", 0), 0u) << small.received();
+
+  server.stop();
+  std::lock_guard lock(mutex);
+  EXPECT_GE(paths.size(), 2u);
+  for (const auto& path : paths) EXPECT_FALSE(std::filesystem::exists(path)) << path;
 }
 
 }  // namespace

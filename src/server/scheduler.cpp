@@ -98,7 +98,12 @@ ApiResult<std::shared_ptr<RequestStream>> Scheduler::submit(GenerationJob job) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return api_fail(server_busy(5));
-    if (static_cast<int>(queue_.size()) >= options_.max_queue) return api_fail(server_busy(2));
+    // Requests queued for a slot that is free now are about to run, not waiting: a burst
+    // that arrives before the engine thread admits anyone still fills every free slot.
+    const int free_slots = std::max(0, n_slots() - busy_slots_.load());
+    if (static_cast<int>(queue_.size()) >= options_.max_queue + free_slots) {
+      return api_fail(server_busy(2));
+    }
     queue_.push_back({std::move(job), stream->channel(), Clock::now()});
     if (gauges_) gauges_->queue_depth = static_cast<int64_t>(queue_.size());
   }

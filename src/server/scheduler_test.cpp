@@ -185,6 +185,30 @@ TEST(SchedulerStep, CancelWhileQueuedNeverTakesASlot) {
   EXPECT_FALSE(queued->next(milliseconds(0)).has_value());
 }
 
+// The queue bound counts requests waiting beyond the slots: with free slots, a burst that
+// arrives before the engine's next step must not be refused for lack of queue room.
+TEST(SchedulerStep, ABurstFillsTheFreeSlotsAndTheQueueBeforeRefusing) {
+  ASSERT_NE(stories(), nullptr);
+  SchedulerOptions options;
+  options.n_slots = 2;
+  options.n_ctx = 64;
+  options.n_threads = 1;
+  options.max_queue = 1;
+  options.engine_thread = false;
+  auto created = Scheduler::create(stories(), options, nullptr, "stories");
+  ASSERT_TRUE(created.has_value());
+  Scheduler& scheduler = **created;
+  std::vector<std::shared_ptr<RequestStream>> accepted;
+  for (int i = 0; i < 3; ++i) accepted.push_back(submit(scheduler, greedy_job(6, 2)));
+  auto refused = scheduler.submit(greedy_job(6, 2));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().status, 503) << refused.error().message;
+  for (auto& stream : accepted) {
+    ASSERT_NE(stream, nullptr);
+    EXPECT_EQ(run_to_end(scheduler, *stream).end.kind, StreamEvent::Kind::kDone);
+  }
+}
+
 TEST(SchedulerStep, EndOfContextFinishesWithLength) {
   ASSERT_NE(stories(), nullptr);
   auto scheduler = manual_scheduler(16);
