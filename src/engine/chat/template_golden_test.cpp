@@ -28,6 +28,18 @@ nlohmann::ordered_json load_expected() {
   return nlohmann::ordered_json::parse(in);
 }
 
+// One expected.json conversation as a request, with the template entry's special tokens.
+ChatRequest golden_request(const nlohmann::ordered_json& conv,
+                           const nlohmann::ordered_json& entry) {
+  ChatRequest request;
+  request.messages = conv["messages"];
+  if (conv.contains("tools")) request.tools = conv["tools"];
+  request.add_generation_prompt = conv["add_generation_prompt"];
+  request.bos_token = entry["bos_token"];
+  request.eos_token = entry["eos_token"];
+  return request;
+}
+
 TEST(ChatTemplateGolden, MatchesJinja2OnAllFixtures) {
   nlohmann::ordered_json expected = load_expected();
   if (expected.is_null()) GTEST_SKIP() << "fixtures not found under " << testing::fixtures_dir();
@@ -46,12 +58,7 @@ TEST(ChatTemplateGolden, MatchesJinja2OnAllFixtures) {
       ++total;
       std::string name = c["case"];
       const auto& conv = conversations.at(name);
-      ChatRequest request;
-      request.messages = conv["messages"];
-      if (conv.contains("tools")) request.tools = conv["tools"];
-      request.add_generation_prompt = conv["add_generation_prompt"];
-      request.bos_token = entry["bos_token"];
-      request.eos_token = entry["eos_token"];
+      ChatRequest request = golden_request(conv, entry);
       auto result = apply_chat_template(*tmpl, request);
       if (c.contains("error")) {
         std::string want = c["error"];
@@ -92,12 +99,7 @@ TEST(ChatTemplateGolden, Qwen3EnableThinkingKwarg) {
     for (const auto& c : entry["cases"]) {
       if (!c.contains("expected")) continue;
       const auto& conv = conversations.at(c["case"].get<std::string>());
-      ChatRequest request;
-      request.messages = conv["messages"];
-      if (conv.contains("tools")) request.tools = conv["tools"];
-      request.add_generation_prompt = conv["add_generation_prompt"];
-      request.bos_token = entry["bos_token"];
-      request.eos_token = entry["eos_token"];
+      ChatRequest request = golden_request(conv, entry);
       const std::string plain = c["expected"];
       const std::string suffix = request.add_generation_prompt ? "<think>\n\n</think>\n\n" : "";
       request.template_kwargs = {{"enable_thinking", false}};
