@@ -2,8 +2,11 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <map>
 
 namespace hearth::router {
@@ -85,9 +88,22 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
       if (std::tolower(static_cast<unsigned char>(line[i])) != kRetry[i]) match = false;
     }
     if (match) {
-      // Seconds only; an HTTP date is rare from APIs and falls back to cooldown_s.
-      const int v = std::atoi(std::string(line.substr(kRetry.size())).c_str());
-      if (v > 0) t->retry_after_s = std::min(v, 86400);
+      // Delay-seconds, or an HTTP date (RFC 9110 allows both); unreadable values leave
+      // the target's cooldown_s in charge.
+      std::string value(line.substr(kRetry.size()));
+      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.front()))) {
+        value.erase(value.begin());
+      }
+      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) {
+        value.pop_back();
+      }
+      long long v = 0;
+      if (!value.empty() && std::isdigit(static_cast<unsigned char>(value.front()))) {
+        v = std::atoll(value.c_str());
+      } else if (const time_t when = curl_getdate(value.c_str(), nullptr); when > 0) {
+        v = static_cast<long long>(when) - static_cast<long long>(std::time(nullptr));
+      }
+      if (v > 0) t->retry_after_s = static_cast<int>(std::min<long long>(v, 86400));
     }
   }
   return len;

@@ -27,7 +27,7 @@ function routerToml(deadPort) {
   return [
     '[[target]]\nname = "local"\nkind = "local"\nmodel = "qwen"\n',
     remote('cloud', cloud.url, 'api_key_env = "ROUTER_TEST_KEY"\nprice_per_mtok = { input = 1.0, output = 2.0 }'),
-    ...['c500', 'c429', 'c401', 'chang', 'cmid', 'cbad', 'cjson', 'cping'].map((n) => remote(n, faults.url)),
+    ...['c500', 'c429', 'c429d', 'c401', 'chang', 'cmid', 'cbad', 'cjson', 'cping'].map((n) => remote(n, faults.url)),
     remote('slow', slow.url),
     remote('dead', `http://127.0.0.1:${deadPort}/v1`),
     `[[target]]\nname = "pool"\nkind = "openai"\nbase_urls = ["${r1.url}", "${r2.url}"]\nmodel = "gpt-mock"\n`,
@@ -36,7 +36,7 @@ function routerToml(deadPort) {
     route('slowroute', 'cloud-only', ['slow']),
     route('deadfirst', 'cloud-first', ['dead', 'local']),
     route('pool', 'cloud-only', ['pool']),
-    ...['c500', 'c429', 'c401', 'chang', 'cmid', 'cbad', 'cjson', 'cping'].map((n) => route(`f-${n}`, 'cloud-first', [n, 'local'])),
+    ...['c500', 'c429', 'c429d', 'c401', 'chang', 'cmid', 'cbad', 'cjson', 'cping'].map((n) => route(`f-${n}`, 'cloud-first', [n, 'local'])),
     '[privacy]\ndetect = ["email", "phone", "credit_card", "iban", "api_key", "ip_address"]\non_match = "local-only"\n',
     '[fallback]\nfirst_token_timeout_ms = 1500\ncooldown_s = 2\nhealth_check_s = 0\noverload_queue_ms = 1\n',
   ].join('\n');
@@ -189,6 +189,21 @@ test('429 honours Retry-After', async () => {
   const t = status.targets.find((x) => x.name === 'c429');
   const left = (Date.parse(t.cooldown_until) - Date.now()) / 1000;
   assert.ok(left > 5 && left <= 10, `cooldown follows Retry-After (9 s), not cooldown_s (2 s): ${left}`);
+});
+
+test('429 honours Retry-After given as an HTTP date', async () => {
+  faults.script = ['429'];
+  faults.retryAfter = new Date(Date.now() + 20000).toUTCString();
+  try {
+    const r = await chat('f-c429d', 'Hello');
+    assert.equal(r.h('x-hearth-attempts'), 'c429d=http_429,local=200');
+  } finally {
+    faults.retryAfter = 7;
+  }
+  const status = await (await fetch(`${server.baseURL}/v1/router/status`)).json();
+  const t = status.targets.find((x) => x.name === 'c429d');
+  const left = (Date.parse(t.cooldown_until) - Date.now()) / 1000;
+  assert.ok(left > 15 && left <= 21, `cooldown follows the date (~20 s), not cooldown_s (2 s): ${left}`);
 });
 
 test('401 cools the target down instead of retrying it on every request', async () => {
