@@ -153,7 +153,10 @@ test('chat with format json answers parseable JSON', async () => {
     stream: false,
     options: { num_predict: 40, seed: 7 },
   });
-  assert.ok(schema.message.content.startsWith('{"name"'), schema.message.content);
+  // Random weights write odd text, but the schema holds: one object whose key is "name".
+  const named = JSON.parse(schema.message.content);
+  assert.deepEqual(Object.keys(named), ['name']);
+  assert.equal(typeof named.name, 'string');
 });
 
 test('generate raw matches /v1/completions greedily; templated generate answers', async () => {
