@@ -181,12 +181,18 @@ test('generate raw matches /v1/completions greedily; templated generate answers'
   assert.ok(parts.at(-1).prompt_eval_count > 10, 'the chat template wrapped the prompt');
 });
 
-test('a prompt longer than num_ctx is a 400 naming both numbers', async () => {
+test('a prompt longer than num_ctx is a 400 naming both numbers; num_ctx bounds the answer', async () => {
   await assert.rejects(
     client.generate({ model: 'stories', prompt: 'Once upon a time there was a little dog', raw: true,
                       stream: false, options: { num_ctx: 4 } }),
     (err) => err.status_code === 400 && /prompt has \d+ tokens, more than num_ctx \(4\)/.test(err.message),
   );
+  // A prompt that fits: prompt and answer together stay within num_ctx.
+  const fits = await client.generate({ model: 'stories', prompt: 'Once upon a time', raw: true,
+                                       stream: false, options: { num_ctx: 12, temperature: 0 } });
+  assert.ok(fits.prompt_eval_count < 12);
+  assert.equal(fits.prompt_eval_count + fits.eval_count, 12);
+  assert.equal(fits.done_reason, 'length');
 });
 
 test('bad input is a 400 naming the field; unknown routes are a JSON 501', async () => {
