@@ -235,7 +235,6 @@ http::Response handle_generation(bool chat, const http::Request& req, ModelRegis
   }
   g->backend = acquired->backend;
   g->load_ns = acquired->load_ns;
-  g->unload_after = apply_keep_alive(registry, g->backend->id(), translated->keep_alive);
   translated->openai["model"] = g->backend->id();
 
   ApiResult<std::shared_ptr<RequestStream>> stream;
@@ -256,6 +255,8 @@ http::Response handle_generation(bool chat, const http::Request& req, ModelRegis
   }
   g->stream = *stream;
   g->submitted = Clock::now();
+  // Only a request that was accepted changes how long the model stays.
+  g->unload_after = apply_keep_alive(registry, g->backend->id(), translated->keep_alive);
   if (translated->stream) return respond_streaming(g);
   return respond_whole(*g, req);
 }

@@ -246,9 +246,13 @@ test('pull streams progress through the catalog, then the model lists, runs and 
   assert.ok(names.includes('tinystories-260k:f32'), names.join(', '));
 
   const reply = await client.generate({ model: 'tinystories:260k', prompt: 'Once upon a time', raw: true,
-                                        stream: false, options: { num_predict: 5 } });
+                                        stream: false, keep_alive: '1h', options: { num_predict: 5 } });
   assert.equal(reply.done, true);
   assert.equal(reply.model, 'tinystories:260k');
+  const loaded = (await (await fetch(server.baseURL + '/hearth/loaded')).json()).models;
+  assert.equal(loaded.find((m) => m.id === 'tinystories-260k').ttl_seconds, 3600, 'keep_alive set its TTL');
+  const pinned = loaded.find((m) => m.id === 'stories');
+  assert.equal(pinned.ttl_seconds, 0, 'a -m model stays loaded');
   // keep_alive 0 with nothing to generate unloads it (it was loaded on demand).
   const unload = await client.generate({ model: 'tinystories:260k', prompt: '', keep_alive: 0 });
   assert.equal(unload.done_reason, 'unload');
