@@ -19,12 +19,25 @@ int run_list(bool verify) {
                 (home / "models").c_str());
     return 0;
   }
+  // The alias and the Ollama-style name:tag a file answers to (what /api/tags lists),
+  // when a catalog entry names it.
+  auto catalog = Catalog::load(home);
+  auto names_of = [&](const CachedFile& f) -> std::pair<std::string, std::string> {
+    if (!catalog) return {"-", "-"};
+    for (const auto& e : catalog->entries()) {
+      for (const auto& v : e.variants) {
+        if (v.repo == f.repo && v.file == f.file) return {e.alias, e.alias + ":" + v.quantization};
+      }
+    }
+    return {"-", "-"};
+  };
   int problems = 0;
-  std::printf("%-9s %-11s %s\n", "STATE", "SIZE", "FILE");
+  std::printf("%-9s %-11s %-20s %-26s %s\n", "STATE", "SIZE", "ALIAS", "OLLAMA NAME", "FILE");
   for (const auto& f : files) {
-    std::printf("%-9s %-11s %s/%s%s%s\n", to_string(f.state), format_bytes(f.size).c_str(),
-                f.repo.c_str(), f.file.c_str(), f.problem.empty() ? "" : "  -- ",
-                f.problem.c_str());
+    const auto [alias, ollama_name] = names_of(f);
+    std::printf("%-9s %-11s %-20s %-26s %s/%s%s%s\n", to_string(f.state),
+                format_bytes(f.size).c_str(), alias.c_str(), ollama_name.c_str(), f.repo.c_str(),
+                f.file.c_str(), f.problem.empty() ? "" : "  -- ", f.problem.c_str());
     if (f.state == CacheState::kCorrupt) ++problems;
   }
   if (problems) {

@@ -24,6 +24,7 @@ struct ServeArgs {
   std::vector<std::string> aliases;
   std::string host = "127.0.0.1";
   int port = 8000;
+  int ollama_port = -1;  // -1: no second listener
   int parallel = 4;
   int ctx_size = 0;
   int threads = 0;
@@ -91,6 +92,7 @@ int run_serve(const ServeArgs& args) {
   for (size_t i = 0; i < args.models.size(); ++i) {
     options.models.push_back({args.models[i], i < args.aliases.size() ? args.aliases[i] : ""});
   }
+  options.ollama_port = args.ollama_port;
   options.home = catalog::hearth_home();
   options.allow_download = !args.no_download;
   options.scheduler.n_slots = args.parallel;
@@ -160,6 +162,9 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--alias", args->aliases, "Model id for the matching -m (repeatable)");
   cmd->add_option("--host", args->host, "Address to bind (0.0.0.0 for all interfaces)");
   cmd->add_option("--port", args->port, "Port")->check(CLI::Range(0, 65535));
+  cmd->add_option("--ollama-port", args->ollama_port,
+                  "Also serve every route (Ollama's /api/* among them) on this port, e.g. 11434")
+      ->check(CLI::Range(0, 65535));
   cmd->add_option("--parallel", args->parallel, "Concurrent requests per model (slots)")
       ->check(CLI::Range(1, 64));
   cmd->add_option("--ctx-size,-c", args->ctx_size, "Context size per slot (0: model default)")

@@ -164,13 +164,31 @@ std::optional<Response> Server::Impl::screen(const Request& request, RouteMatch&
   return std::nullopt;
 }
 
+bool Server::is_loopback_origin(std::string_view origin) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (!origin.starts_with(scheme)) continue;
+    std::string_view rest = origin.substr(scheme.size());
+    for (std::string_view host : {"localhost", "127.0.0.1", "[::1]"}) {
+      if (!rest.starts_with(host)) continue;
+      std::string_view port = rest.substr(host.size());
+      if (port.empty()) return true;
+      if (port[0] != ':' || port.size() < 2 || port.size() > 6) return false;
+      return std::all_of(port.begin() + 1, port.end(),
+                         [](char c) { return c >= '0' && c <= '9'; });
+    }
+  }
+  return false;
+}
+
 void Server::Impl::add_cors_headers(const Request& request, Headers& out) const {
   const auto& origins = server.options_.cors_origins;
-  if (origins.empty()) return;
+  const bool loopback = server.options_.allow_loopback_origins;
+  if (origins.empty() && !loopback) return;
   const auto origin = request.header("Origin");
   if (!origin || origin->empty()) return;
   const bool any = std::find(origins.begin(), origins.end(), "*") != origins.end();
-  const bool listed = std::find(origins.begin(), origins.end(), *origin) != origins.end();
+  const bool listed = std::find(origins.begin(), origins.end(), *origin) != origins.end() ||
+                      (loopback && Server::is_loopback_origin(*origin));
   if (!any && !listed) return;
   out.set("Access-Control-Allow-Origin", any ? "*" : std::string(*origin));
   if (!any) out.set("Vary", "Origin");

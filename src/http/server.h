@@ -39,6 +39,9 @@ struct ServerOptions {
   int port = 8000;                        // 0: any free port (see bound_port)
   std::vector<std::string> api_keys;      // empty: no key needed
   std::vector<std::string> cors_origins;  // "*" allows any origin
+  // Also allow http://localhost:*, http://127.0.0.1:* and http://[::1]:* (any port, or none),
+  // as Ollama does: a page served from this machine may call a server on this machine.
+  bool allow_loopback_origins = false;
   size_t max_body_bytes = 16u << 20;
   // Handler threads: they grow with handlers that wait (a non-streamed completion waits for
   // its generation) up to this many; a streamed answer holds none while it waits for tokens.
@@ -87,6 +90,8 @@ class Server {
   int connections() const;
   int bound_port() const { return bound_port_; }
 
+  // Whether `origin` is http(s)://localhost, 127.0.0.1 or [::1], with or without a port.
+  static bool is_loopback_origin(std::string_view origin);
   // Whether `path` needs no API key (exposed for tests).
   bool is_public(std::string_view path) const;
 

@@ -124,6 +124,19 @@ Router basic_router() {
   return router;
 }
 
+TEST(HttpServer, LoopbackOriginsAreRecognizedExactly) {
+  for (const char* origin : {"http://localhost", "http://localhost:3000", "http://127.0.0.1:8080",
+                             "http://[::1]:11434", "https://localhost:443"}) {
+    EXPECT_TRUE(Server::is_loopback_origin(origin)) << origin;
+  }
+  for (const char* origin :
+       {"http://localhost.evil.example", "http://localhost:3000.evil.example", "http://evil.example",
+        "http://127.0.0.1.nip.io", "http://localhost:", "http://localhost:12a", "file://localhost",
+        "http://[::1]x", "", "null", "http://localhost:1234567"}) {
+    EXPECT_FALSE(Server::is_loopback_origin(origin)) << origin;
+  }
+}
+
 TEST(HttpServer, AnswersKeepAliveAndPipelinedRequestsInOrder) {
   RunningServer server({}, basic_router());
   Client client(server.port());

@@ -27,6 +27,9 @@ struct GenerationRequest {
   bool ignore_eos = false;  // llama-server extension, used by benchmarks
   ResponseFormat response_format = ResponseFormat::kText;
   nlohmann::ordered_json json_schema;  // response_format.json_schema.schema, when given
+  // The client's own context size (Ollama's options.num_ctx), at most the server's: a prompt
+  // longer than it is a 400 naming both numbers, never truncated. Not an OpenAI field.
+  std::optional<int32_t> context_limit;
 };
 
 struct ChatRequest : GenerationRequest {

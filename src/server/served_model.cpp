@@ -137,10 +137,25 @@ ApiResult<Embeddings> ServedModel::embed(const EmbeddingRequest& request) {
 
 ApiResult<GenerateOptions> ServedModel::generation_options(const GenerationRequest& request,
                                                            size_t prompt_tokens) const {
-  const int n_ctx = scheduler_->n_ctx();
-  if (prompt_tokens >= static_cast<size_t>(n_ctx)) {
+  int n_ctx = scheduler_->n_ctx();
+  if (request.context_limit && *request.context_limit < n_ctx) {
+    const int32_t limit = *request.context_limit;
+    if (prompt_tokens > static_cast<size_t>(limit)) {
+      ApiError error = invalid_request("the prompt has " + std::to_string(prompt_tokens) +
+                                           " tokens, more than num_ctx (" +
+                                           std::to_string(limit) + ")",
+                                       "options.num_ctx");
+      error.code = "context_length_exceeded";
+      return api_fail(std::move(error));
+    }
+    // A prompt that fills num_ctx exactly leaves no room; Ollama would still answer, so
+    // generation gets at least one token when the server's context has room for it.
+    n_ctx = std::max<int>(limit, static_cast<int>(prompt_tokens) + 1);
+  }
+  if (prompt_tokens >= static_cast<size_t>(scheduler_->n_ctx())) {
     return api_fail(context_length_exceeded(static_cast<int>(prompt_tokens),
-                                            request.max_tokens.value_or(0), n_ctx));
+                                            request.max_tokens.value_or(0),
+                                            scheduler_->n_ctx()));
   }
   GenerateOptions options;
   const int32_t room = n_ctx - static_cast<int32_t>(prompt_tokens);

@@ -7,6 +7,7 @@
 #include "server/api_error.h"
 #include "server/catalog_provider.h"
 #include "server/foundry_routes.h"
+#include "server/ollama_routes.h"
 #include "server/openai_routes.h"
 
 namespace hearth::server {
@@ -51,26 +52,41 @@ Result<std::unique_ptr<Service>> Service::create(ServiceOptions options) {
         "(`hearth model list` shows them)\n");
   }
 
-  http::Router router;
   ModelRouter* model_router = opts.router.get();
-  if (model_router) {
-    model_router->attach(service->registry_, service->metrics_);
-    model_router->register_routes(router);
-  }
-  register_openai_routes(router, service->registry_, service->metrics_, model_router);
-  register_foundry_routes(
-      router, service->registry_,
-      {opts.home, service->catalog_,
-       "http://" + opts.http.host + ":" + std::to_string(opts.http.port), opts.allow_download});
+  if (model_router) model_router->attach(service->registry_, service->metrics_);
+  // Each listener gets its own Router (a Server owns one); the handlers share the registry,
+  // metrics and catalog.
+  auto build_router = [&] {
+    http::Router router;
+    if (model_router) model_router->register_routes(router);
+    register_openai_routes(router, service->registry_, service->metrics_, model_router);
+    register_foundry_routes(
+        router, service->registry_,
+        {opts.home, service->catalog_,
+         "http://" + opts.http.host + ":" + std::to_string(opts.http.port), opts.allow_download});
+    register_ollama_routes(router, service->registry_, service->metrics_,
+                           {opts.home, service->catalog_, opts.allow_download});
+    return router;
+  };
   http::ServerOptions http_options = opts.http;
+  http_options.allow_loopback_origins = true;  // as Ollama: pages on this machine may call it
   for (auto& path : openai_public_paths()) http_options.public_paths.push_back(std::move(path));
+  for (auto& path : ollama_public_paths()) http_options.public_paths.push_back(std::move(path));
   const size_t max_body = http_options.max_body_bytes;
   http_options.render_error = [max_body](const http::TransportError& error) {
     return transport_error_response(error, max_body);
   };
-  service->server_ = std::make_unique<http::Server>(std::move(http_options), std::move(router));
-  service->metrics_.open_connections = [server = service->server_.get()] {
-    return static_cast<int64_t>(server->connections());
+  if (opts.ollama_port >= 0) {
+    http::ServerOptions ollama_options = http_options;
+    ollama_options.port = opts.ollama_port;
+    service->ollama_server_ =
+        std::make_unique<http::Server>(std::move(ollama_options), build_router());
+  }
+  service->server_ = std::make_unique<http::Server>(std::move(http_options), build_router());
+  service->metrics_.open_connections = [service = service.get()] {
+    int64_t open = service->server_->connections();
+    if (service->ollama_server_) open += service->ollama_server_->connections();
+    return open;
   };
   return service;
 }
@@ -112,6 +128,7 @@ Status Service::load_startup_model(const StartupModel& model) {
 }
 
 Service::~Service() {
+  if (ollama_server_) ollama_server_->stop();
   if (server_) server_->stop();
   if (options_.router) options_.router->shutdown();
 }
@@ -130,9 +147,29 @@ Status Service::run() {
   std::fprintf(stderr, "hearth serve: listening on %s://%s:%d/v1\n",
                options_.http.tls_cert_file.empty() ? "http" : "https", options_.http.host.c_str(),
                options_.http.port);
+  // The Ollama listener runs its own loop; if it cannot bind, the whole server stops, so a
+  // requested port is never silently missing.
+  Status ollama_status = ok();
+  std::thread ollama_loop;
+  if (ollama_server_) {
+    std::fprintf(stderr, "hearth serve: Ollama API also on http://%s:%d\n",
+                 options_.http.host.c_str(), options_.ollama_port);
+    ollama_loop = std::thread([&] {
+      ollama_status = ollama_server_->listen();
+      if (!ollama_status) server_->stop(std::chrono::milliseconds(0));
+    });
+  }
   Status status = server_->listen();
+  if (ollama_server_) {
+    ollama_server_->stop();
+    ollama_loop.join();
+  }
   reaper_stop = true;
   reaper.join();
+  if (status && !ollama_status) {
+    return fail(ollama_status.error().kind,
+                "Ollama port: " + ollama_status.error().message);
+  }
   return status;
 }
 
@@ -155,6 +192,7 @@ void Service::stop(bool drain, std::chrono::milliseconds drain_timeout) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let final chunks flush
   }
+  if (ollama_server_) ollama_server_->stop();
   server_->stop();
 }
 

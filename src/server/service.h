@@ -1,5 +1,5 @@
 // `hearth serve` assembled: one catalog per process, the model registry (with the catalog
-// provider), metrics, the OpenAI and Foundry routes, the HTTP server, and the reaper that
+// provider), metrics, the OpenAI, Foundry and Ollama routes, the HTTP server, and the reaper that
 // unloads idle models. cmd_serve parses flags and handles signals; everything else is here,
 // so tests and other front ends can run the same server.
 //
@@ -41,6 +41,9 @@ struct ServiceOptions {
   std::vector<StartupModel> models;
   // Answers requests naming its routes (hearth serve --router); null: none.
   std::shared_ptr<ModelRouter> router;
+  // A second listener with the same routes (hearth serve --ollama-port, Ollama's 11434);
+  // negative: none, 0: any free port (ollama_bound_port).
+  int ollama_port = -1;
 };
 
 class Service {
@@ -58,6 +61,7 @@ class Service {
   void stop(bool drain, std::chrono::milliseconds drain_timeout = std::chrono::seconds(30));
 
   int bound_port() const { return server_ ? server_->bound_port() : 0; }
+  int ollama_bound_port() const { return ollama_server_ ? ollama_server_->bound_port() : 0; }
   ModelRegistry& registry() { return registry_; }
 
  private:
@@ -70,6 +74,7 @@ class Service {
   std::shared_ptr<const catalog::Catalog> catalog_;
   std::shared_ptr<ModelProvider> provider_;
   std::unique_ptr<http::Server> server_;
+  std::unique_ptr<http::Server> ollama_server_;  // --ollama-port; null without it
   std::atomic<bool> stopping_{false};
 };
 

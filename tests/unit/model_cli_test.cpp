@@ -77,6 +77,7 @@ TEST_F(ModelCli, DownloadVerifiesAndCacheCommandsManageIt) {
   auto list = testing::run_shell(hearth("cache list"));
   EXPECT_NE(list.output.find("cached"), std::string::npos);
   EXPECT_NE(list.output.find("tinyllamas/stories260K.gguf"), std::string::npos);
+  EXPECT_NE(list.output.find("tinystories-260k:f32"), std::string::npos) << list.output;
 
   fs::resize_file(cached_stories(), 1000);  // damaged after download
   auto damaged = testing::run_shell(hearth("cache list"));
