@@ -8,6 +8,7 @@
 #include "server/catalog_provider.h"
 #include "server/foundry_routes.h"
 #include "server/openai_routes.h"
+#include "server/responses_routes.h"
 
 namespace hearth::server {
 
@@ -58,6 +59,17 @@ Result<std::unique_ptr<Service>> Service::create(ServiceOptions options) {
     model_router->register_routes(router);
   }
   register_openai_routes(router, service->registry_, service->metrics_, model_router);
+  ResponsesContext responses{&service->registry_, &service->metrics_, model_router, nullptr, {}};
+  auto store = ResponseStore::open({opts.home / "responses.sqlite", opts.max_stored_responses});
+  if (store) {
+    responses.store = std::move(*store);
+  } else {
+    // The rest of the server does not need it: report, and answer store requests with 503.
+    responses.store_problem = store.error().message;
+    std::fprintf(stderr, "hearth serve: %s; /v1/responses works only with store: false\n",
+                 responses.store_problem.c_str());
+  }
+  register_responses_routes(router, std::move(responses));
   register_foundry_routes(
       router, service->registry_,
       {opts.home, service->catalog_,

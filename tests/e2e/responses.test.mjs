@@ -1,0 +1,230 @@
+// The Responses API (POST /v1/responses, GET/DELETE /v1/responses/{id}) through the official
+// openai client: plain and streamed answers, previous_response_id, the store across restarts.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import OpenAI from 'openai';
+import { startServer, model } from './harness.mjs';
+
+const serverArgs = ['-m', model('tiny-qwen2-q8_0.gguf'), '--alias', 'qwen',
+  '--parallel', '2', '--ctx-size', '1024', '--no-download'];
+
+let home;
+let server;
+let client;
+
+function clientFor(s) {
+  return new OpenAI({ baseURL: `${s.baseURL}/v1`, apiKey: 'unused', maxRetries: 0 });
+}
+
+before(async () => {
+  home = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-e2e-responses-'));
+  server = await startServer(serverArgs, { HEARTH_HOME: home });
+  client = clientFor(server);
+});
+
+after(async () => {
+  assert.equal(await server.stop(), 0, 'graceful shutdown exits 0');
+  fs.rmSync(home, { recursive: true, force: true });
+});
+
+function checkUsage(r) {
+  assert.ok(r.usage.input_tokens > 5, 'the chat template adds its markup');
+  assert.ok(r.usage.output_tokens >= 1);
+  assert.equal(r.usage.total_tokens, r.usage.input_tokens + r.usage.output_tokens);
+}
+
+test('create, non-streaming: a message item with output_text, usage and status', async () => {
+  const r = await client.responses.create({
+    model: 'qwen',
+    input: 'Say hello.',
+    instructions: 'Be brief.',
+    max_output_tokens: 8,
+    temperature: 0,
+    metadata: { suite: 'e2e' },
+  });
+  assert.match(r.id, /^resp_/);
+  assert.equal(r.object, 'response');
+  assert.equal(r.model, 'qwen');
+  assert.equal(typeof r.created_at, 'number');
+  assert.ok(['completed', 'incomplete'].includes(r.status));
+  if (r.status === 'incomplete') {
+    assert.equal(r.incomplete_details.reason, 'max_output_tokens');
+    assert.equal(r.usage.output_tokens, 8);
+  }
+  assert.equal(r.output.length, 1);
+  const item = r.output[0];
+  assert.equal(item.type, 'message');
+  assert.equal(item.role, 'assistant');
+  assert.equal(item.content[0].type, 'output_text');
+  assert.equal(r.output_text, item.content[0].text, 'the SDK joins output_text from output');
+  assert.equal(r.instructions, 'Be brief.');
+  assert.equal(r.max_output_tokens, 8);
+  assert.deepEqual(r.metadata, { suite: 'e2e' });
+  assert.equal(r.store, true);
+  checkUsage(r);
+});
+
+test('create, streaming: the documented events in order, deltas adding up', async () => {
+  const stream = await client.responses.create({
+    model: 'qwen', input: 'Count to five.', max_output_tokens: 12, temperature: 0, stream: true,
+  });
+  const events = [];
+  for await (const event of stream) events.push(event);
+  const types = events.map((e) => e.type);
+  assert.deepEqual(types.slice(0, 4), ['response.created', 'response.in_progress',
+    'response.output_item.added', 'response.content_part.added']);
+  const last = events.at(-1);
+  assert.ok(['response.completed', 'response.incomplete'].includes(last.type), last.type);
+  assert.deepEqual(types.slice(-4, -1), ['response.output_text.done',
+    'response.content_part.done', 'response.output_item.done']);
+  events.forEach((e, i) => assert.equal(e.sequence_number, i));
+  const deltas = events.filter((e) => e.type === 'response.output_text.delta');
+  assert.ok(deltas.length >= 1);
+  const text = deltas.map((e) => e.delta).join('');
+  assert.equal(events.find((e) => e.type === 'response.output_text.done').text, text);
+  assert.equal(events[0].response.status, 'in_progress');
+  assert.equal(last.response.output[0].content[0].text, text);
+  assert.equal(last.response.id, events[0].response.id);
+  checkUsage(last.response);
+
+  // The stored copy is the final Response.
+  const stored = await client.responses.retrieve(last.response.id);
+  assert.equal(stored.output[0].content[0].text, text);
+  assert.equal(stored.status, last.response.status);
+});
+
+test('the SDK stream helper accumulates the same events into the final response', async () => {
+  const stream = client.responses.stream({
+    model: 'qwen', input: 'Hi there', max_output_tokens: 6, temperature: 0,
+  });
+  let deltas = '';
+  stream.on('response.output_text.delta', (e) => { deltas += e.delta; });
+  const final = await stream.finalResponse();
+  assert.equal(final.output[0].content[0].text, deltas);
+  assert.equal(final.output_text, deltas);
+});
+
+test('previous_response_id continues the stored conversation; a missing id is 404', async () => {
+  const first = await client.responses.create({
+    model: 'qwen', input: 'My name is Ada.', max_output_tokens: 4, temperature: 0,
+  });
+  const second = await client.responses.create({
+    model: 'qwen', input: 'What is my name?', max_output_tokens: 4, temperature: 0,
+    previous_response_id: first.id,
+  });
+  assert.equal(second.previous_response_id, first.id);
+  // The second prompt holds the first turn (its input and output) before the new input.
+  assert.ok(second.usage.input_tokens > first.usage.input_tokens + first.usage.output_tokens,
+    `${second.usage.input_tokens} vs ${first.usage.input_tokens}+${first.usage.output_tokens}`);
+  const alone = await client.responses.create({
+    model: 'qwen', input: 'What is my name?', max_output_tokens: 4, temperature: 0, store: false,
+  });
+  assert.ok(second.usage.input_tokens > alone.usage.input_tokens);
+
+  await assert.rejects(
+    client.responses.create({ model: 'qwen', input: 'x', previous_response_id: 'resp_missing' }),
+    (e) => e.status === 404 && e.param === 'previous_response_id' && /resp_missing/.test(e.message));
+});
+
+test('retrieve returns the stored response; delete removes it; store:false keeps nothing', async () => {
+  const r = await client.responses.create({
+    model: 'qwen', input: 'Keep this.', max_output_tokens: 3, temperature: 0,
+  });
+  const got = await client.responses.retrieve(r.id);
+  assert.equal(got.id, r.id);
+  assert.deepEqual(got.output, r.output);
+  assert.deepEqual(got.usage, r.usage);
+  await client.responses.del(r.id);
+  await assert.rejects(client.responses.retrieve(r.id), (e) => e.status === 404);
+  await assert.rejects(client.responses.del(r.id), (e) => e.status === 404);
+
+  const unstored = await client.responses.create({
+    model: 'qwen', input: 'Forget this.', max_output_tokens: 3, store: false,
+  });
+  assert.equal(unstored.store, false);
+  await assert.rejects(client.responses.retrieve(unstored.id), (e) => e.status === 404);
+});
+
+test('function_call and function_call_output items are accepted as history', async () => {
+  const r = await client.responses.create({
+    model: 'qwen',
+    tools: [{ type: 'function', name: 'get_weather', description: 'Weather in a city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }],
+    input: [
+      { role: 'user', content: [{ type: 'input_text', text: 'Weather in Oslo?' }] },
+      { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+      { type: 'function_call_output', call_id: 'call_1', output: '12 C, cloudy' },
+    ],
+    max_output_tokens: 4,
+    temperature: 0,
+  });
+  assert.ok(['completed', 'incomplete'].includes(r.status));
+  assert.equal(r.tools[0].name, 'get_weather');
+  assert.ok(r.usage.input_tokens > 20);
+});
+
+test('bad input is 400 naming the field', async () => {
+  const post = async (body) => {
+    const res = await fetch(`${server.baseURL}/v1/responses`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+  let r = await post({ model: 'qwen', input: [{ type: 'input_image', image_url: 'x' }] });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.param, 'input[0].type');
+  r = await post({ model: 'qwen', input: 'x', max_output_tokens: 'ten' });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.param, 'max_output_tokens');
+  r = await post({ model: 'qwen', input: 'x', temperature: 5 });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.param, 'temperature');
+  r = await post({ model: 'qwen' });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.param, 'input');
+  r = await post({ model: 'nope', input: 'x' });
+  assert.equal(r.status, 404);
+  const missing = await fetch(`${server.baseURL}/v1/responses/resp_nothing`);
+  assert.equal(missing.status, 404);
+  assert.match((await missing.json()).error.message, /resp_nothing/);
+});
+
+test('stored responses survive a restart', async () => {
+  const r = await client.responses.create({
+    model: 'qwen', input: 'Persist me.', max_output_tokens: 3, temperature: 0,
+  });
+  assert.equal(await server.stop(), 0);
+  server = await startServer(serverArgs, { HEARTH_HOME: home });
+  client = clientFor(server);
+  const got = await client.responses.retrieve(r.id);
+  assert.deepEqual(got.output, r.output);
+  const next = await client.responses.create({
+    model: 'qwen', input: 'And now?', max_output_tokens: 3, previous_response_id: r.id,
+  });
+  assert.equal(next.previous_response_id, r.id);
+});
+
+test('a corrupt store file: the server runs, store:false works, store:true is a clear 503', async () => {
+  const badHome = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-e2e-responses-bad-'));
+  fs.writeFileSync(path.join(badHome, 'responses.sqlite'), 'not a database '.repeat(500));
+  const bad = await startServer(serverArgs, { HEARTH_HOME: badHome });
+  try {
+    const c = clientFor(bad);
+    assert.match(bad.log(), /responses\.sqlite/);
+    const models = await c.models.list();
+    assert.deepEqual(models.data.map((m) => m.id), ['qwen']);
+    const r = await c.responses.create({ model: 'qwen', input: 'hi', max_output_tokens: 2, store: false });
+    assert.equal(r.object, 'response');
+    await assert.rejects(c.responses.create({ model: 'qwen', input: 'hi', max_output_tokens: 2 }),
+      (e) => e.status === 503 && e.code === 'store_unavailable' && /responses\.sqlite/.test(e.message));
+    const chat = await c.chat.completions.create({
+      model: 'qwen', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+    assert.equal(chat.object, 'chat.completion');
+  } finally {
+    assert.equal(await bad.stop(), 0);
+    fs.rmSync(badHome, { recursive: true, force: true });
+  }
+});
