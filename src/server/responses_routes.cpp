@@ -78,7 +78,7 @@ struct StreamState {
   json history;
   http::StreamBody chat;  // the chat completions SSE body being translated
   ResponsesStreamTranslator translator;
-  std::string pending;  // chat SSE text not yet split into events
+  ChatSseReader reader;
   bool chat_done = false;
 };
 
@@ -97,45 +97,6 @@ class CapturingWriter : public http::StreamWriter {
   http::StreamWriter& outer_;
 };
 
-// Splits complete SSE events out of `state.pending` and translates their data.
-std::string translate_pending(StreamState& state) {
-  std::string out;
-  for (;;) {
-    const size_t end = state.pending.find("\n\n");
-    if (end == std::string::npos) break;
-    const std::string event = state.pending.substr(0, end);
-    state.pending.erase(0, end + 2);
-    std::string data;
-    size_t pos = 0;
-    while (pos < event.size()) {
-      size_t eol = event.find('\n', pos);
-      if (eol == std::string::npos) eol = event.size();
-      std::string_view line(event.data() + pos, eol - pos);
-      if (line.starts_with("data:")) {
-        line.remove_prefix(5);
-        if (line.starts_with(' ')) line.remove_prefix(1);
-        if (!data.empty()) data += '\n';
-        data += line;
-      }
-      pos = eol + 1;
-    }
-    if (data.empty()) continue;
-    if (data == "[DONE]") {
-      state.chat_done = true;
-      continue;
-    }
-    json chunk = json::parse(data, nullptr, /*allow_exceptions=*/false);
-    if (chunk.is_discarded()) continue;
-    if (chunk.contains("error")) {
-      state.translator.on_error(chunk["error"]);
-      state.chat_done = true;
-      continue;
-    }
-    out += state.translator.on_chunk(chunk);
-  }
-  return out;
-}
-
 class ResponsesSseProducer {
  public:
   explicit ResponsesSseProducer(std::shared_ptr<StreamState> state) : state_(std::move(state)) {}
@@ -145,13 +106,26 @@ class ResponsesSseProducer {
     if (s.translator.finished()) return false;
     CapturingWriter capture(out);
     const bool more = s.chat.produce(capture);
-    for (char c : capture.captured) {
-      if (c != '\r') s.pending += c;  // an upstream may end lines with CRLF
+    std::string text;
+    for (auto& event : s.reader.feed(capture.captured)) {
+      if (s.chat_done) break;
+      switch (event.kind) {
+        case ChatSseReader::Event::Kind::kChunk:
+          text += s.translator.on_chunk(event.data);
+          break;
+        case ChatSseReader::Event::Kind::kError:
+          s.translator.on_error(event.data);
+          s.chat_done = true;
+          break;
+        case ChatSseReader::Event::Kind::kDone:
+          s.chat_done = true;
+          break;
+      }
     }
-    std::string text = translate_pending(s);
     if (!more || s.chat_done) {
       text += s.translator.finish();
-      store_outcome(s.ctx, s.request, s.history, s.translator.outcome());
+      // A client that left gets no Response to continue from: its output was cut short.
+      if (!out.client_gone()) store_outcome(s.ctx, s.request, s.history, s.translator.outcome());
     }
     return out.write(text) && !s.translator.finished();
   }
@@ -207,7 +181,7 @@ http::Response create_response(const http::Request& req, const ResponsesContext&
 
   auto state = std::make_shared<StreamState>(StreamState{
       ctx, std::move(*request), std::move(history), std::move(*chat.stream),
-      ResponsesStreamTranslator(std::move(skeleton), id_base), {}, false});
+      ResponsesStreamTranslator(std::move(skeleton), id_base), ChatSseReader{}, false});
   http::StreamBody body_out;
   body_out.produce = ResponsesSseProducer(state);
   body_out.on_close = [state](bool completed) {

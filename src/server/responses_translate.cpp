@@ -476,6 +476,47 @@ std::string responses_sse(const json& event) {
   return "event: " + event.value("type", std::string()) + "\ndata: " + dump(event) + "\n\n";
 }
 
+std::vector<ChatSseReader::Event> ChatSseReader::feed(std::string_view text) {
+  for (char c : text) {
+    if (c != '\r') pending_ += c;
+  }
+  std::vector<Event> events;
+  size_t start = 0;
+  for (;;) {
+    const size_t end = pending_.find("\n\n", start);
+    if (end == std::string::npos) break;
+    std::string_view block(pending_.data() + start, end - start);
+    start = end + 2;
+    std::string data;
+    size_t pos = 0;
+    while (pos < block.size()) {
+      size_t eol = block.find('\n', pos);
+      if (eol == std::string_view::npos) eol = block.size();
+      std::string_view line = block.substr(pos, eol - pos);
+      pos = eol + 1;
+      if (!line.starts_with("data:")) continue;  // event:, id:, comments
+      line.remove_prefix(5);
+      if (line.starts_with(' ')) line.remove_prefix(1);
+      if (!data.empty()) data += '\n';
+      data += line;
+    }
+    if (data.empty()) continue;
+    if (data == "[DONE]") {
+      events.push_back({Event::Kind::kDone, nullptr});
+      continue;
+    }
+    json parsed = json::parse(data, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) continue;
+    if (auto error = parsed.find("error"); error != parsed.end()) {
+      events.push_back({Event::Kind::kError, *error});
+      continue;
+    }
+    events.push_back({Event::Kind::kChunk, std::move(parsed)});
+  }
+  pending_.erase(0, start);
+  return events;
+}
+
 ResponsesStreamTranslator::ResponsesStreamTranslator(json skeleton, std::string id_base)
     : response_(std::move(skeleton)), id_base_(std::move(id_base)) {}
 

@@ -20,6 +20,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "server/api_error.h"
 
@@ -78,6 +80,22 @@ nlohmann::ordered_json responses_usage(const nlohmann::ordered_json& chat_usage)
 
 // One Responses SSE event: "event: TYPE\ndata: {...}\n\n".
 std::string responses_sse(const nlohmann::ordered_json& event);
+
+// Splits the text of a chat completions SSE body (written in pieces of any size) into its
+// data payloads: chunk objects, an error object, or the end marker.
+class ChatSseReader {
+ public:
+  struct Event {
+    enum class Kind { kChunk, kError, kDone } kind = Kind::kChunk;
+    nlohmann::ordered_json data;  // the chunk, or the error's inner object
+  };
+  // Appends `text` and returns the events it completed; CR characters are dropped (an
+  // upstream may end lines with CRLF) and data that is not JSON is skipped.
+  std::vector<Event> feed(std::string_view text);
+
+ private:
+  std::string pending_;
+};
 
 // Turns chat.completion.chunk objects, in order, into Responses stream events (SSE text).
 // start() first, then on_chunk() per chunk (or on_error()), then finish() once.

@@ -417,3 +417,29 @@ TEST(ResponsesStream, LengthIsIncompleteAndErrorsFail) {
 
 }  // namespace
 }  // namespace hearth::server
+
+namespace hearth::server {
+namespace {
+
+TEST(ChatSseReader, SplitsEventsAcrossWritesAndRecognisesDoneAndErrors) {
+  ChatSseReader reader;
+  using Kind = ChatSseReader::Event::Kind;
+  const std::string first = "data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\n\n";
+  // A piece that ends mid-event yields nothing until the rest arrives.
+  EXPECT_TRUE(reader.feed(first.substr(0, 20)).empty());
+  auto events = reader.feed(first.substr(20) + "data: {\"choices\":[]");
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].kind, Kind::kChunk);
+  EXPECT_EQ(events[0].data["choices"][0]["delta"]["content"], "Hi");
+  events = reader.feed(",\"usage\":{\"prompt_tokens\":3}}\r\n\r\n: comment\n\ndata: not json\n\n"
+                       "data: {\"error\":{\"message\":\"boom\"}}\n\ndata: [DONE]\n\n");
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].kind, Kind::kChunk);
+  EXPECT_EQ(events[0].data["usage"]["prompt_tokens"], 3);
+  EXPECT_EQ(events[1].kind, Kind::kError);
+  EXPECT_EQ(events[1].data["message"], "boom");
+  EXPECT_EQ(events[2].kind, Kind::kDone);
+}
+
+}  // namespace
+}  // namespace hearth::server
