@@ -3,6 +3,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
@@ -236,5 +238,113 @@ test('a corrupt store file: the server runs, store:false works, store:true is a 
   } finally {
     assert.equal(await bad.stop(), 0);
     fs.rmSync(badHome, { recursive: true, force: true });
+  }
+});
+
+// An upstream that answers every chat request with text and two tool calls, as OpenAI's chat
+// API sends them (streamed as deltas when asked), recording the chat requests it gets.
+async function startToolCallingUpstream() {
+  const upstream = { requests: [] };
+  upstream.server = http.createServer(async (req, res) => {
+    let raw = '';
+    for await (const part of req) raw += part;
+    const body = JSON.parse(raw || '{}');
+    upstream.requests.push(body);
+    const base = { id: 'chatcmpl-up', created: 1, model: 'gpt-tools' };
+    const usage = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18 };
+    if (!body.stream) {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({
+        ...base, object: 'chat.completion', usage,
+        choices: [{ index: 0, finish_reason: 'tool_calls', message: {
+          role: 'assistant', content: 'Looking it up.',
+          tool_calls: [{ id: 'call_w', type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] } }],
+      }));
+      return;
+    }
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    const send = (choices, extra = {}) => res.write(
+      `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices, ...extra })}\n\n`);
+    const delta = (d, finish = null) => send([{ index: 0, delta: d, finish_reason: finish }]);
+    delta({ role: 'assistant', content: '' });
+    delta({ content: 'Looking ' });
+    delta({ content: 'it up.' });
+    delta({ tool_calls: [{ index: 0, id: 'call_w', type: 'function',
+      function: { name: 'get_weather', arguments: '' } }] });
+    delta({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] });
+    delta({ tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] });
+    delta({ tool_calls: [{ index: 1, id: 'call_t', type: 'function',
+      function: { name: 'get_time', arguments: '{}' } }] });
+    delta({}, 'tool_calls');
+    if (body.stream_options?.include_usage) send([], { usage });
+    res.end('data: [DONE]\n\n');
+  });
+  upstream.server.listen(0, '127.0.0.1');
+  await once(upstream.server, 'listening');
+  upstream.url = `http://127.0.0.1:${upstream.server.address().port}/v1`;
+  upstream.close = () => new Promise((r) => upstream.server.close(r));
+  return upstream;
+}
+
+test('chat tool_calls become function_call items, streamed and not (a routed upstream)', async () => {
+  const upstream = await startToolCallingUpstream();
+  const toolHome = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-e2e-responses-tools-'));
+  fs.writeFileSync(path.join(toolHome, 'router.toml'), '[[target]]\nname = "up"\nkind = "openai"\n'
+    + `base_url = "${upstream.url}"\nmodel = "gpt-tools"\n`
+    + '[[route]]\nname = "tools"\npolicy = "cloud-only"\ntargets = ["up"]\n');
+  const gw = await startServer(['--no-download'], { HEARTH_HOME: toolHome });
+  try {
+    const c = clientFor(gw);
+    const tools = [{ type: 'function', name: 'get_weather', description: 'Weather in a city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }];
+    const r = await c.responses.create({ model: 'tools', input: 'Weather in Oslo?', tools,
+      max_output_tokens: 50 });
+    assert.equal(r.status, 'completed');
+    assert.equal(r.output.length, 2);
+    assert.equal(r.output[0].type, 'message');
+    assert.equal(r.output_text, 'Looking it up.');
+    assert.deepEqual(
+      { type: r.output[1].type, call_id: r.output[1].call_id, name: r.output[1].name,
+        arguments: r.output[1].arguments },
+      { type: 'function_call', call_id: 'call_w', name: 'get_weather', arguments: '{"city":"Oslo"}' });
+    // What the chat side was asked: chat-shaped tools, max_tokens.
+    const chatRequest = upstream.requests.at(-1);
+    assert.deepEqual(chatRequest.tools[0].function.name, 'get_weather');
+    assert.equal(chatRequest.max_tokens, 50);
+
+    // The tool's result continues the stored conversation as a tool message.
+    await c.responses.create({ model: 'tools', previous_response_id: r.id, tools,
+      input: [{ type: 'function_call_output', call_id: 'call_w', output: '12 C' }] });
+    const followUp = upstream.requests.at(-1).messages;
+    assert.deepEqual(followUp.map((m) => m.role), ['user', 'assistant', 'tool']);
+    assert.equal(followUp[1].content, 'Looking it up.');
+    assert.equal(followUp[1].tool_calls[0].id, 'call_w');
+    assert.deepEqual(followUp[2], { role: 'tool', tool_call_id: 'call_w', content: '12 C' });
+
+    const stream = await c.responses.create({ model: 'tools', input: 'Weather?', tools, stream: true });
+    const events = [];
+    for await (const event of stream) events.push(event);
+    assert.deepEqual(events.map((e) => e.type), [
+      'response.created', 'response.in_progress',
+      'response.output_item.added', 'response.content_part.added',
+      'response.output_text.delta', 'response.output_text.delta',
+      'response.output_text.done', 'response.content_part.done', 'response.output_item.done',
+      'response.output_item.added', 'response.function_call_arguments.delta',
+      'response.function_call_arguments.delta', 'response.function_call_arguments.done',
+      'response.output_item.done',
+      'response.output_item.added', 'response.function_call_arguments.delta',
+      'response.function_call_arguments.done', 'response.output_item.done',
+      'response.completed']);
+    const final = events.at(-1).response;
+    assert.equal(final.model, 'gpt-tools');
+    assert.deepEqual(final.output.map((o) => o.type), ['message', 'function_call', 'function_call']);
+    assert.equal(final.output[1].arguments, '{"city":"Oslo"}');
+    assert.equal(final.output[2].name, 'get_time');
+    assert.deepEqual(final.usage.total_tokens, 18);
+  } finally {
+    assert.equal(await gw.stop(), 0);
+    await upstream.close();
+    fs.rmSync(toolHome, { recursive: true, force: true });
   }
 });
