@@ -297,10 +297,22 @@ ApiResult<ResponsesRequest> parse_responses_request(const json& body) {
     req.previous_response_id = it->get<std::string>();
   }
   if (auto it = body.find("metadata"); it != body.end() && !it->is_null()) {
+    // OpenAI's limits: 16 pairs, keys up to 64 characters, values up to 512.
     if (!it->is_object()) return api_fail(wrong_type("metadata", *it, "an object"));
+    if (it->size() > 16) {
+      return api_fail(invalid_request("'metadata' may hold at most 16 pairs", "metadata"));
+    }
     for (const auto& [key, value] : it->items()) {
+      if (key.size() > 64) {
+        return api_fail(invalid_request("'metadata' keys may be at most 64 characters",
+                                        "metadata"));
+      }
       if (!value.is_string()) {
         return api_fail(wrong_type("metadata." + key, value, "a string"));
+      }
+      if (value.get_ref<const std::string&>().size() > 512) {
+        return api_fail(invalid_request("'metadata." + key + "' may be at most 512 characters",
+                                        "metadata." + key));
       }
     }
     req.metadata = *it;
@@ -409,10 +421,11 @@ void finalize(json& response, json output, const json& finish_reason, const json
   response["usage"] = usage;
   if (!error.is_null()) {
     response["status"] = "failed";
-    response["error"] = {{"code", error.value("code", json("server_error")).is_string()
-                                      ? error.value("code", json("server_error"))
-                                      : json("server_error")},
-                         {"message", error.value("message", std::string("generation failed"))}};
+    json code = error.value("code", json("server_error"));
+    if (!code.is_string()) code = "server_error";
+    json message = error.value("message", json("generation failed"));
+    if (!message.is_string()) message = "generation failed";
+    response["error"] = {{"code", std::move(code)}, {"message", std::move(message)}};
   } else if (finish_reason == "length") {
     response["status"] = "incomplete";
     response["incomplete_details"] = {{"reason", "max_output_tokens"}};

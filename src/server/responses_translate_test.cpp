@@ -184,6 +184,15 @@ TEST(ResponsesTranslate, BadInputNamesTheField) {
   EXPECT_EQ(bad_param({{"input", "x"}, {"store", 1}}), "store");
   EXPECT_EQ(bad_param({{"input", "x"}, {"instructions", 1}}), "instructions");
   EXPECT_EQ(bad_param({{"input", "x"}, {"metadata", {{"k", 1}}}}), "metadata.k");
+  EXPECT_EQ(bad_param({{"input", "x"}, {"metadata", {{"k", std::string(513, 'v')}}}}),
+            "metadata.k");
+  json many = json::object();
+  for (int i = 0; i < 17; ++i) {
+    std::string key = "k";
+    key += std::to_string(i);  // not "k" + ...: g++ 12 warns falsely (-Wrestrict) on that
+    many[key] = "v";
+  }
+  EXPECT_EQ(bad_param({{"input", "x"}, {"metadata", many}}), "metadata");
   EXPECT_EQ(bad_param({{"input", "x"}, {"previous_response_id", 3}}), "previous_response_id");
   EXPECT_EQ(bad_param({{"input", "x"}, {"tools", json::array({{{"type", "web_search"}}})}}),
             "tools[0].type");
