@@ -176,7 +176,9 @@ http::Response create_response(const http::Request& req, const ResponsesContext&
     auto outcome = response_from_chat_completion(std::move(skeleton), completion, id_base);
     if (!outcome) return error_response(outcome.error());
     store_outcome(ctx, *request, history, *outcome);
-    return json_response(200, outcome->response);
+    http::Response res = json_response(200, outcome->response);
+    for (const auto& [name, value] : chat.headers.fields()) res.headers.set(name, value);
+    return res;
   }
 
   auto state = std::make_shared<StreamState>(StreamState{

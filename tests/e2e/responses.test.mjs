@@ -298,8 +298,9 @@ test('chat tool_calls become function_call items, streamed and not (a routed ups
     const c = clientFor(gw);
     const tools = [{ type: 'function', name: 'get_weather', description: 'Weather in a city',
       parameters: { type: 'object', properties: { city: { type: 'string' } } }, strict: false }];
-    const r = await c.responses.create({ model: 'tools', input: 'Weather in Oslo?', tools,
-      max_output_tokens: 50 });
+    const { data: r, response: raw } = await c.responses.create({ model: 'tools',
+      input: 'Weather in Oslo?', tools, max_output_tokens: 50 }).withResponse();
+    assert.equal(raw.headers.get('x-hearth-route'), 'tools', 'the router\'s headers are kept');
     assert.equal(r.status, 'completed');
     assert.equal(r.output.length, 2);
     assert.equal(r.output[0].type, 'message');
