@@ -217,6 +217,16 @@ test('stored responses survive a restart', async () => {
     model: 'qwen', input: 'And now?', max_output_tokens: 3, previous_response_id: r.id,
   });
   assert.equal(next.previous_response_id, r.id);
+
+  // --responses-max bounds the store: the next insert drops all but the newest one.
+  assert.equal(await server.stop(), 0);
+  server = await startServer([...serverArgs, '--responses-max', '1'], { HEARTH_HOME: home });
+  client = clientFor(server);
+  assert.equal((await client.responses.retrieve(next.id)).id, next.id);
+  const newest = await client.responses.create({ model: 'qwen', input: 'Last.', max_output_tokens: 2 });
+  assert.equal((await client.responses.retrieve(newest.id)).id, newest.id);
+  await assert.rejects(client.responses.retrieve(next.id), (e) => e.status === 404);
+  await assert.rejects(client.responses.retrieve(r.id), (e) => e.status === 404);
 });
 
 test('a corrupt store file: the server runs, store:false works, store:true is a clear 503', async () => {
