@@ -704,6 +704,10 @@ std::string ResponsesStreamTranslator::finish() {
   if (finished_) return {};
   std::string out;
   if (!started_) out += start();
+  // An answer with no text at all is still one (empty) message, as in the non-streamed reply.
+  if (open_ == Open::kNone && output_.empty() && error_.is_null() && !finish_reason_.is_null()) {
+    out += open_message();
+  }
   out += close_open_item();
   finished_ = true;
   json error = error_;

@@ -394,6 +394,21 @@ TEST(ResponsesStream, ToolCallDeltasBecomeFunctionCallItems) {
   EXPECT_EQ(messages[0]["tool_calls"].size(), 2u);
 }
 
+TEST(ResponsesStream, AnEmptyAnswerIsOneEmptyMessage) {
+  auto req = parse_ok({{"input", "hi"}, {"stream", true}});
+  ResponsesStreamTranslator t(response_skeleton(req, "resp_e", 1, ""), "e");
+  std::string sse = t.on_chunk(chunk({{"role", "assistant"}, {"content", ""}}));
+  sse += t.on_chunk(chunk(json::object(), "stop"));
+  sse += t.finish();
+  auto events = parse_events(sse);
+  EXPECT_EQ(types(events),
+            (std::vector<std::string>{
+                "response.created", "response.in_progress", "response.output_item.added",
+                "response.content_part.added", "response.output_text.done",
+                "response.content_part.done", "response.output_item.done", "response.completed"}));
+  EXPECT_EQ(events.back()["response"]["output"][0]["content"][0]["text"], "");
+}
+
 TEST(ResponsesStream, LengthIsIncompleteAndErrorsFail) {
   auto req = parse_ok({{"input", "hi"}, {"stream", true}});
   {
