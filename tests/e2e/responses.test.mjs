@@ -191,6 +191,9 @@ test('bad input is 400 naming the field', async () => {
   r = await post({ model: 'qwen', input: 'x', max_output_tokens: 'ten' });
   assert.equal(r.status, 400);
   assert.equal(r.body.error.param, 'max_output_tokens');
+  r = await post({ model: 'qwen', input: 'x', max_output_tokens: 5000000 });
+  assert.equal(r.status, 400);
+  assert.equal(r.body.error.param, 'max_output_tokens', 'the chat field is named as the client sent it');
   r = await post({ model: 'qwen', input: 'x', temperature: 5 });
   assert.equal(r.status, 400);
   assert.equal(r.body.error.param, 'temperature');
