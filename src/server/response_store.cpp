@@ -12,7 +12,9 @@ using json = nlohmann::ordered_json;
 // One prepared statement, finalized when it goes out of scope.
 class Statement {
  public:
-  Statement(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  Statement(sqlite3* db, const char* sql) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
   ~Statement() { sqlite3_finalize(stmt_); }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -44,8 +46,8 @@ bool is_corruption(int rc) {
 std::unexpected<Error> ResponseStore::sqlite_error(const std::string& doing) const {
   const int rc = sqlite3_extended_errcode(db_);
   const ErrorKind kind = is_corruption(rc) ? ErrorKind::kDataLoss : ErrorKind::kInternal;
-  std::string message = "response store " + options_.path.string() + ": " + doing + ": " +
-                        sqlite3_errmsg(db_);
+  std::string message =
+      "response store " + options_.path.string() + ": " + doing + ": " + sqlite3_errmsg(db_);
   if (kind == ErrorKind::kDataLoss) {
     message += " (the file is damaged or not a hearth database; move it away to start afresh)";
   }
@@ -69,23 +71,22 @@ Result<std::unique_ptr<ResponseStore>> ResponseStore::open(ResponseStoreOptions 
     }
   }
   std::unique_ptr<ResponseStore> store(new ResponseStore(std::move(options)));
-  const int rc = sqlite3_open_v2(store->options_.path.c_str(), &store->db_,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                     SQLITE_OPEN_NOMUTEX,  // our own mutex serializes
-                                 nullptr);
+  const int rc = sqlite3_open_v2(
+      store->options_.path.c_str(), &store->db_,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,  // our own mutex serializes
+      nullptr);
   if (rc != SQLITE_OK) return store->sqlite_error("open");
   sqlite3_extended_result_codes(store->db_, 1);
   sqlite3_busy_timeout(store->db_, 5000);
   // The first statements read the header: a file that is not SQLite fails here.
   if (auto s = store->exec("PRAGMA journal_mode=WAL"); !s) return std::unexpected(s.error());
   if (auto s = store->exec("PRAGMA synchronous=NORMAL"); !s) return std::unexpected(s.error());
-  if (auto s = store->exec(
-          "CREATE TABLE IF NOT EXISTS responses ("
-          " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
-          " id TEXT NOT NULL UNIQUE,"
-          " created_at INTEGER NOT NULL,"
-          " response TEXT NOT NULL,"
-          " conversation TEXT NOT NULL)");
+  if (auto s = store->exec("CREATE TABLE IF NOT EXISTS responses ("
+                           " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+                           " id TEXT NOT NULL UNIQUE,"
+                           " created_at INTEGER NOT NULL,"
+                           " response TEXT NOT NULL,"
+                           " conversation TEXT NOT NULL)");
       !s) {
     return std::unexpected(s.error());
   }

@@ -37,8 +37,8 @@ class ResponseStoreTest : public ::testing::Test {
 TEST_F(ResponseStoreTest, PutGetRemove) {
   auto store = open();
   ASSERT_TRUE(store);
-  json conversation = json::array({{{"role", "user"}, {"content", "hi"}},
-                                   {{"role", "assistant"}, {"content", "hello"}}});
+  json conversation = json::array(
+      {{{"role", "user"}, {"content", "hi"}}, {{"role", "assistant"}, {"content", "hello"}}});
   ASSERT_TRUE(store->put("resp_1", response("resp_1"), conversation));
   auto got = store->get("resp_1");
   ASSERT_TRUE(got) << got.error().message;
@@ -107,7 +107,8 @@ TEST_F(ResponseStoreTest, DamagedPagesAreFoundWhenOpening) {
     ASSERT_TRUE(store);
     for (int i = 0; i < 50; ++i) {
       const std::string id = "resp_" + std::to_string(i);
-      ASSERT_TRUE(store->put(id, response(id), json::array({{{"content", std::string(500, 'y')}}})));
+      ASSERT_TRUE(
+          store->put(id, response(id), json::array({{{"content", std::string(500, 'y')}}})));
     }
   }
   // Overwrite everything after the header page: the header still says SQLite.

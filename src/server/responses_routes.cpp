@@ -110,16 +110,12 @@ class ResponsesSseProducer {
     for (auto& event : s.reader.feed(capture.captured)) {
       if (s.chat_done) break;
       switch (event.kind) {
-        case ChatSseReader::Event::Kind::kChunk:
-          text += s.translator.on_chunk(event.data);
-          break;
+        case ChatSseReader::Event::Kind::kChunk: text += s.translator.on_chunk(event.data); break;
         case ChatSseReader::Event::Kind::kError:
           s.translator.on_error(event.data);
           s.chat_done = true;
           break;
-        case ChatSseReader::Event::Kind::kDone:
-          s.chat_done = true;
-          break;
+        case ChatSseReader::Event::Kind::kDone: s.chat_done = true; break;
       }
     }
     if (!more || s.chat_done) {
@@ -159,10 +155,10 @@ http::Response create_response(const http::Request& req, const ResponsesContext&
   chat_req.path = "/v1/chat/completions";
   chat_req.headers = req.headers;
   chat_req.client_gone_check = req.client_gone_check;
-  chat_req.body = build_chat_request(*request, history)
-                      .dump(-1, ' ', false, json::error_handler_t::replace);
-  http::Response chat = run_chat_completion(chat_req, *ctx.registry, *ctx.metrics,
-                                            ctx.model_router);
+  chat_req.body =
+      build_chat_request(*request, history).dump(-1, ' ', false, json::error_handler_t::replace);
+  http::Response chat =
+      run_chat_completion(chat_req, *ctx.registry, *ctx.metrics, ctx.model_router);
   if (chat.status != 200) return rename_chat_error(std::move(chat));
 
   const std::string id_base = new_id_base();
@@ -181,9 +177,9 @@ http::Response create_response(const http::Request& req, const ResponsesContext&
     return res;
   }
 
-  auto state = std::make_shared<StreamState>(StreamState{
-      ctx, std::move(*request), std::move(history), std::move(*chat.stream),
-      ResponsesStreamTranslator(std::move(skeleton), id_base), ChatSseReader{}, false});
+  auto state = std::make_shared<StreamState>(
+      StreamState{ctx, std::move(*request), std::move(history), std::move(*chat.stream),
+                  ResponsesStreamTranslator(std::move(skeleton), id_base), ChatSseReader{}, false});
   http::StreamBody body_out;
   body_out.produce = ResponsesSseProducer(state);
   body_out.on_close = [state](bool completed) {
@@ -217,8 +213,7 @@ ApiError response_not_found(const std::string& id) {
 }  // namespace
 
 void register_responses_routes(http::Router& router, ResponsesContext ctx) {
-  router.post("/v1/responses",
-              [ctx](http::Request& req) { return create_response(req, ctx); });
+  router.post("/v1/responses", [ctx](http::Request& req) { return create_response(req, ctx); });
 
   router.get("/v1/responses/*", [ctx](http::Request& req) {
     const std::string id = response_id(req);

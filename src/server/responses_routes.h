@@ -17,8 +17,8 @@
 namespace hearth::server {
 
 struct ResponsesContext {
-  ModelRegistry* registry = nullptr;  // must outlive the server
-  Metrics* metrics = nullptr;         // must outlive the server
+  ModelRegistry* registry = nullptr;    // must outlive the server
+  Metrics* metrics = nullptr;           // must outlive the server
   ModelRouter* model_router = nullptr;  // may be null
   // Null when the store could not be opened: requests that need it (store: true,
   // previous_response_id, GET, DELETE) get 503 with `store_problem`; store: false still works.

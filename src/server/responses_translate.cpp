@@ -45,14 +45,14 @@ ApiResult<std::string> content_text(const json& content, const std::string& para
     if (t == "input_text" || t == "output_text" || t == "text") field = "text";
     if (t == "refusal") field = "refusal";
     if (!field) {
-      return api_fail(invalid_request("'" + part_param + ".type' '" + t +
-                                          "' is not supported; use input_text",
-                                      part_param + ".type"));
+      return api_fail(
+          invalid_request("'" + part_param + ".type' '" + t + "' is not supported; use input_text",
+                          part_param + ".type"));
     }
     auto value = part.find(field);
     if (value == part.end() || !value->is_string()) {
-      return api_fail(invalid_request(
-          "'" + part_param + "." + field + "' must be a string", part_param + "." + field));
+      return api_fail(invalid_request("'" + part_param + "." + field + "' must be a string",
+                                      part_param + "." + field));
     }
     text += value->get<std::string>();
   }
@@ -63,8 +63,8 @@ ApiResult<std::string> required_string(const json& item, const char* field,
                                        const std::string& param) {
   auto it = item.find(field);
   if (it == item.end() || !it->is_string()) {
-    return api_fail(invalid_request("'" + param + "." + field + "' must be a string",
-                                    param + "." + field));
+    return api_fail(
+        invalid_request("'" + param + "." + field + "' must be a string", param + "." + field));
   }
   return it->get<std::string>();
 }
@@ -119,22 +119,27 @@ ApiResult<json> convert_text_format(const json& text) {
           invalid_request("'text.format.schema' must be an object", "text.format.schema"));
     }
     json inner = {{"name", format->value("name", std::string("response"))}, {"schema", *schema}};
-    if (auto s = format->find("strict"); s != format->end() && s->is_boolean()) inner["strict"] = *s;
+    if (auto s = format->find("strict"); s != format->end() && s->is_boolean())
+      inner["strict"] = *s;
     return json{{"type", "json_schema"}, {"json_schema", std::move(inner)}};
   }
-  return api_fail(invalid_request("'text.format.type' must be text, json_object or json_schema; "
-                                  "got '" + type->get<std::string>() + "'",
-                                  "text.format.type"));
+  return api_fail(
+      invalid_request("'text.format.type' must be text, json_object or json_schema; "
+                      "got '" +
+                          type->get<std::string>() + "'",
+                      "text.format.type"));
 }
 
 ApiResult<json> validate_tool_choice(const json& choice) {
   if (choice.is_string()) {
     if (choice == "auto" || choice == "none" || choice == "required") return choice;
-    return api_fail(invalid_request("'tool_choice' must be auto, none, required or "
-                                    "{\"type\":\"function\",\"name\":...}",
-                                    "tool_choice"));
+    return api_fail(
+        invalid_request("'tool_choice' must be auto, none, required or "
+                        "{\"type\":\"function\",\"name\":...}",
+                        "tool_choice"));
   }
-  if (!choice.is_object()) return api_fail(wrong_type("tool_choice", choice, "a string or an object"));
+  if (!choice.is_object())
+    return api_fail(wrong_type("tool_choice", choice, "a string or an object"));
   if (choice.value("type", std::string()) != "function") {
     return api_fail(invalid_request("'tool_choice.type' must be function", "tool_choice.type"));
   }
@@ -175,13 +180,14 @@ ApiResult<json> items_to_chat_messages(const json& items, const std::string& par
       if (*role != "user" && *role != "assistant" && *role != "system" && *role != "developer") {
         return api_fail(invalid_request("'" + item_param +
                                             ".role' must be user, assistant, system or "
-                                            "developer; got '" + *role + "'",
+                                            "developer; got '" +
+                                            *role + "'",
                                         item_param + ".role"));
       }
       auto content = item.find("content");
       if (content == item.end()) {
-        return api_fail(invalid_request("'" + item_param + ".content' is required",
-                                        item_param + ".content"));
+        return api_fail(
+            invalid_request("'" + item_param + ".content' is required", item_param + ".content"));
       }
       auto text = content_text(*content, item_param + ".content");
       if (!text) return api_fail(text.error());
@@ -210,8 +216,8 @@ ApiResult<json> items_to_chat_messages(const json& items, const std::string& par
       if (!call_id) return api_fail(call_id.error());
       auto output = item.find("output");
       if (output == item.end()) {
-        return api_fail(invalid_request("'" + item_param + ".output' is required",
-                                        item_param + ".output"));
+        return api_fail(
+            invalid_request("'" + item_param + ".output' is required", item_param + ".output"));
       }
       auto text = content_text(*output, item_param + ".output");
       if (!text) return api_fail(text.error());
@@ -254,8 +260,8 @@ ApiResult<ResponsesRequest> parse_responses_request(const json& body) {
   }
   if (auto it = body.find("max_output_tokens"); it != body.end() && !it->is_null()) {
     if (!it->is_number_integer() || it->get<int64_t>() < 1) {
-      return api_fail(invalid_request("'max_output_tokens' must be an integer >= 1",
-                                      "max_output_tokens"));
+      return api_fail(
+          invalid_request("'max_output_tokens' must be an integer >= 1", "max_output_tokens"));
     }
     req.max_output_tokens = it->get<int64_t>();
   }
@@ -304,8 +310,8 @@ ApiResult<ResponsesRequest> parse_responses_request(const json& body) {
     }
     for (const auto& [key, value] : it->items()) {
       if (key.size() > 64) {
-        return api_fail(invalid_request("'metadata' keys may be at most 64 characters",
-                                        "metadata"));
+        return api_fail(
+            invalid_request("'metadata' keys may be at most 64 characters", "metadata"));
       }
       if (!value.is_string()) {
         return api_fail(wrong_type("metadata." + key, value, "a string"));
@@ -346,30 +352,30 @@ json build_chat_request(const ResponsesRequest& request, const json& history) {
 
 json response_skeleton(const ResponsesRequest& request, const std::string& id, int64_t created_at,
                        const std::string& model) {
-  return {{"id", id},
-          {"object", "response"},
-          {"created_at", created_at},
-          {"status", "in_progress"},
-          {"error", nullptr},
-          {"incomplete_details", nullptr},
-          {"instructions", request.instructions ? json(*request.instructions) : json(nullptr)},
-          {"max_output_tokens", request.max_output_tokens ? json(*request.max_output_tokens)
-                                                          : json(nullptr)},
-          {"model", model.empty() ? request.model : model},
-          {"output", json::array()},
-          {"parallel_tool_calls", true},
-          {"previous_response_id", request.previous_response_id.empty()
-                                       ? json(nullptr)
-                                       : json(request.previous_response_id)},
-          {"store", request.store},
-          {"temperature", request.temperature.is_null() ? json(1.0) : request.temperature},
-          {"text", request.text},
-          {"tool_choice", request.tool_choice},
-          {"tools", request.tools},
-          {"top_p", request.top_p.is_null() ? json(1.0) : request.top_p},
-          {"truncation", "disabled"},
-          {"usage", nullptr},
-          {"metadata", request.metadata}};
+  return {
+      {"id", id},
+      {"object", "response"},
+      {"created_at", created_at},
+      {"status", "in_progress"},
+      {"error", nullptr},
+      {"incomplete_details", nullptr},
+      {"instructions", request.instructions ? json(*request.instructions) : json(nullptr)},
+      {"max_output_tokens",
+       request.max_output_tokens ? json(*request.max_output_tokens) : json(nullptr)},
+      {"model", model.empty() ? request.model : model},
+      {"output", json::array()},
+      {"parallel_tool_calls", true},
+      {"previous_response_id",
+       request.previous_response_id.empty() ? json(nullptr) : json(request.previous_response_id)},
+      {"store", request.store},
+      {"temperature", request.temperature.is_null() ? json(1.0) : request.temperature},
+      {"text", request.text},
+      {"tool_choice", request.tool_choice},
+      {"tools", request.tools},
+      {"top_p", request.top_p.is_null() ? json(1.0) : request.top_p},
+      {"truncation", "disabled"},
+      {"usage", nullptr},
+      {"metadata", request.metadata}};
 }
 
 json responses_usage(const json& chat_usage) {
@@ -404,8 +410,8 @@ json message_item(const std::string& id, const std::string& status, json content
 json function_call_item(const std::string& id, const std::string& status,
                         const std::string& call_id, const std::string& name,
                         const std::string& arguments) {
-  return {{"id", id},           {"type", "function_call"}, {"status", status},
-          {"call_id", call_id}, {"name", name},            {"arguments", arguments}};
+  return {{"id", id},     {"type", "function_call"}, {"status", status}, {"call_id", call_id},
+          {"name", name}, {"arguments", arguments}};
 }
 
 json reasoning_item(const std::string& id, const std::string& text) {
@@ -454,13 +460,13 @@ ApiResult<ResponseOutcome> response_from_chat_completion(json skeleton, const js
     return std::string(kind) + "_" + id_base + "_" + std::to_string(counter++);
   };
   json output = json::array();
-  if (auto r = message.find("reasoning_content"); r != message.end() && r->is_string() &&
-                                                  !r->get<std::string>().empty()) {
+  if (auto r = message.find("reasoning_content");
+      r != message.end() && r->is_string() && !r->get<std::string>().empty()) {
     output.push_back(reasoning_item(next_id("rs"), r->get<std::string>()));
   }
-  if (auto c = message.find("content"); c != message.end() && c->is_string() &&
-                                        (!c->get<std::string>().empty() ||
-                                         !message.contains("tool_calls"))) {
+  if (auto c = message.find("content");
+      c != message.end() && c->is_string() &&
+      (!c->get<std::string>().empty() || !message.contains("tool_calls"))) {
     output.push_back(message_item(next_id("msg"), "completed",
                                   json::array({output_text_part(c->get<std::string>())})));
   }
@@ -559,8 +565,8 @@ std::string ResponsesStreamTranslator::open_message() {
   open_text_.clear();
   open_item_ = message_item(next_item_id("msg"), "in_progress", json::array());
   const int index = static_cast<int>(output_.size());
-  std::string out = emit(
-      {{"type", "response.output_item.added"}, {"output_index", index}, {"item", open_item_}});
+  std::string out =
+      emit({{"type", "response.output_item.added"}, {"output_index", index}, {"item", open_item_}});
   out += emit({{"type", "response.content_part.added"},
                {"item_id", open_item_["id"]},
                {"output_index", index},
@@ -574,8 +580,7 @@ std::string ResponsesStreamTranslator::close_open_item() {
   std::string out;
   json done;
   switch (open_) {
-    case Open::kNone:
-      return {};
+    case Open::kNone: return {};
     case Open::kMessage: {
       const json id = open_item_["id"];
       out += emit({{"type", "response.output_text.done"},
@@ -630,8 +635,8 @@ std::string ResponsesStreamTranslator::on_chunk(const json& chunk) {
   if (!choice.is_object()) return out;
   const json delta = choice.value("delta", json::object());
 
-  if (auto r = delta.find("reasoning_content"); r != delta.end() && r->is_string() &&
-                                                !r->get<std::string>().empty()) {
+  if (auto r = delta.find("reasoning_content");
+      r != delta.end() && r->is_string() && !r->get<std::string>().empty()) {
     if (open_ != Open::kReasoning) {
       out += close_open_item();
       open_ = Open::kReasoning;
@@ -647,8 +652,8 @@ std::string ResponsesStreamTranslator::on_chunk(const json& chunk) {
                  {"content_index", 0},
                  {"delta", *r}});
   }
-  if (auto c = delta.find("content"); c != delta.end() && c->is_string() &&
-                                      !c->get<std::string>().empty()) {
+  if (auto c = delta.find("content");
+      c != delta.end() && c->is_string() && !c->get<std::string>().empty()) {
     if (open_ != Open::kMessage) {
       out += close_open_item();
       out += open_message();

@@ -28,18 +28,18 @@
 namespace hearth::server {
 
 struct ResponsesRequest {
-  std::string model;                 // may be empty: the server's default model
-  nlohmann::ordered_json input;      // chat messages made from `input`
+  std::string model;             // may be empty: the server's default model
+  nlohmann::ordered_json input;  // chat messages made from `input`
   std::optional<std::string> instructions;
   std::optional<int64_t> max_output_tokens;
-  nlohmann::ordered_json temperature;   // null when absent; range checked by the chat parser
-  nlohmann::ordered_json top_p;         // null when absent
-  nlohmann::ordered_json tools;         // as the client sent them (Responses shape), or []
-  nlohmann::ordered_json chat_tools;    // the same in chat shape, or null
-  nlohmann::ordered_json tool_choice;   // as sent, default "auto"
-  nlohmann::ordered_json text;          // as sent, default {"format":{"type":"text"}}
+  nlohmann::ordered_json temperature;      // null when absent; range checked by the chat parser
+  nlohmann::ordered_json top_p;            // null when absent
+  nlohmann::ordered_json tools;            // as the client sent them (Responses shape), or []
+  nlohmann::ordered_json chat_tools;       // the same in chat shape, or null
+  nlohmann::ordered_json tool_choice;      // as sent, default "auto"
+  nlohmann::ordered_json text;             // as sent, default {"format":{"type":"text"}}
   nlohmann::ordered_json response_format;  // chat shape, or null for plain text
-  nlohmann::ordered_json metadata;      // an object, default {}
+  nlohmann::ordered_json metadata;         // an object, default {}
   bool stream = false;
   bool store = true;
   std::string previous_response_id;  // empty: none

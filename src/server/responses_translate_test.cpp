@@ -81,22 +81,20 @@ TEST(ResponsesTranslate, StringInputAndFieldsMapToAChatRequest) {
 }
 
 TEST(ResponsesTranslate, FunctionToolsAndToolChoiceTakeTheChatShape) {
-  auto req = parse_ok(
-      {{"input", "weather?"},
-       {"tools", json::array({{{"type", "function"},
-                               {"name", "get_weather"},
-                               {"description", "Weather now"},
-                               {"parameters", {{"type", "object"}}}}})},
-       {"tool_choice", {{"type", "function"}, {"name", "get_weather"}}},
-       {"text", {{"format", {{"type", "json_object"}}}}}});
+  auto req = parse_ok({{"input", "weather?"},
+                       {"tools", json::array({{{"type", "function"},
+                                               {"name", "get_weather"},
+                                               {"description", "Weather now"},
+                                               {"parameters", {{"type", "object"}}}}})},
+                       {"tool_choice", {{"type", "function"}, {"name", "get_weather"}}},
+                       {"text", {{"format", {{"type", "json_object"}}}}}});
   json chat = build_chat_request(req, json::array());
   ASSERT_EQ(chat["tools"].size(), 1u);
-  EXPECT_EQ(chat["tools"][0],
-            json({{"type", "function"},
-                  {"function",
-                   {{"name", "get_weather"},
-                    {"description", "Weather now"},
-                    {"parameters", {{"type", "object"}}}}}}));
+  EXPECT_EQ(chat["tools"][0], json({{"type", "function"},
+                                    {"function",
+                                     {{"name", "get_weather"},
+                                      {"description", "Weather now"},
+                                      {"parameters", {{"type", "object"}}}}}}));
   EXPECT_EQ(chat["tool_choice"],
             json({{"type", "function"}, {"function", {{"name", "get_weather"}}}}));
   EXPECT_EQ(chat["response_format"], json({{"type", "json_object"}}));
@@ -123,7 +121,10 @@ TEST(ResponsesTranslate, ItemsBecomeMessagesToolCallsAndToolMessages) {
         {"call_id", "call_1"},
         {"name", "get_weather"},
         {"arguments", "{\"city\":\"Oslo\"}"}},
-       {{"type", "function_call"}, {"call_id", "call_2"}, {"name", "get_time"}, {"arguments", "{}"}},
+       {{"type", "function_call"},
+        {"call_id", "call_2"},
+        {"name", "get_time"},
+        {"arguments", "{}"}},
        {{"type", "function_call_output"}, {"call_id", "call_1"}, {"output", "12 C"}},
        {{"type", "function_call_output"}, {"call_id", "call_2"}, {"output", "noon"}},
        {{"role", "user"}, {"content", "thanks"}}});
@@ -167,16 +168,17 @@ TEST(ResponsesTranslate, BadInputNamesTheField) {
             "input[0].content");
   EXPECT_EQ(bad_param({{"input", json::array({{{"role", "tool"}, {"content", "x"}}})}}),
             "input[0].role");
-  EXPECT_EQ(bad_param({{"input", json::array({{{"role", "user"},
-                                               {"content", json::array({{{"type", "input_image"},
-                                                                         {"image_url", "x"}}})}}})}}),
-            "input[0].content[0].type");
+  EXPECT_EQ(
+      bad_param({{"input", json::array({{{"role", "user"},
+                                         {"content", json::array({{{"type", "input_image"},
+                                                                   {"image_url", "x"}}})}}})}}),
+      "input[0].content[0].type");
   EXPECT_EQ(bad_param({{"input", json::array({{{"role", "user"}, {"content", "ok"}},
                                               {{"type", "function_call"}, {"name", "f"}}})}}),
             "input[1].call_id");
-  EXPECT_EQ(bad_param({{"input", json::array({{{"type", "function_call_output"},
-                                               {"call_id", "c"}}})}}),
-            "input[0].output");
+  EXPECT_EQ(
+      bad_param({{"input", json::array({{{"type", "function_call_output"}, {"call_id", "c"}}})}}),
+      "input[0].output");
   EXPECT_EQ(bad_param({{"input", "x"}, {"max_output_tokens", "10"}}), "max_output_tokens");
   EXPECT_EQ(bad_param({{"input", "x"}, {"max_output_tokens", 0}}), "max_output_tokens");
   EXPECT_EQ(bad_param({{"input", "x"}, {"temperature", "hot"}}), "temperature");
@@ -206,17 +208,17 @@ TEST(ResponsesTranslate, BadInputNamesTheField) {
 }
 
 json canned_completion(json message, const char* finish) {
-  return {{"id", "chatcmpl-1"},
-          {"object", "chat.completion"},
-          {"model", "qwen"},
-          {"choices", json::array({{{"index", 0},
-                                    {"message", std::move(message)},
-                                    {"finish_reason", finish}}})},
-          {"usage",
-           {{"prompt_tokens", 20},
-            {"completion_tokens", 5},
-            {"total_tokens", 25},
-            {"prompt_tokens_details", {{"cached_tokens", 4}}}}}};
+  return {
+      {"id", "chatcmpl-1"},
+      {"object", "chat.completion"},
+      {"model", "qwen"},
+      {"choices",
+       json::array({{{"index", 0}, {"message", std::move(message)}, {"finish_reason", finish}}})},
+      {"usage",
+       {{"prompt_tokens", 20},
+        {"completion_tokens", 5},
+        {"total_tokens", 25},
+        {"prompt_tokens_details", {{"cached_tokens", 4}}}}}};
 }
 
 TEST(ResponsesTranslate, ChatCompletionTextBecomesAMessageItem) {
@@ -232,32 +234,31 @@ TEST(ResponsesTranslate, ChatCompletionTextBecomesAMessageItem) {
   EXPECT_EQ(r["model"], "qwen");
   EXPECT_EQ(r["metadata"], json({{"k", "v"}}));
   ASSERT_EQ(r["output"].size(), 1u);
-  EXPECT_EQ(r["output"][0],
-            json({{"id", "msg_abc_0"},
-                  {"type", "message"},
-                  {"status", "completed"},
-                  {"role", "assistant"},
-                  {"content", json::array({{{"type", "output_text"},
-                                            {"text", "Hello!"},
-                                            {"annotations", json::array()}}})}}));
+  EXPECT_EQ(r["output"][0], json({{"id", "msg_abc_0"},
+                                  {"type", "message"},
+                                  {"status", "completed"},
+                                  {"role", "assistant"},
+                                  {"content", json::array({{{"type", "output_text"},
+                                                            {"text", "Hello!"},
+                                                            {"annotations", json::array()}}})}}));
   EXPECT_EQ(r["usage"]["input_tokens"], 20);
   EXPECT_EQ(r["usage"]["output_tokens"], 5);
   EXPECT_EQ(r["usage"]["total_tokens"], 25);
   EXPECT_EQ(r["usage"]["input_tokens_details"]["cached_tokens"], 4);
-  EXPECT_EQ(outcome->messages,
-            json::array({{{"role", "assistant"}, {"content", "Hello!"}}}));
+  EXPECT_EQ(outcome->messages, json::array({{{"role", "assistant"}, {"content", "Hello!"}}}));
 }
 
 TEST(ResponsesTranslate, ChatToolCallsBecomeFunctionCallItems) {
   auto req = parse_ok({{"input", "weather?"}});
-  json message = {{"role", "assistant"},
-                  {"content", nullptr},
-                  {"reasoning_content", "The user wants weather."},
-                  {"tool_calls", json::array({{{"id", "call_9"},
-                                               {"type", "function"},
-                                               {"function",
-                                                {{"name", "get_weather"},
-                                                 {"arguments", "{\"city\":\"Oslo\"}"}}}}})}};
+  json message = {
+      {"role", "assistant"},
+      {"content", nullptr},
+      {"reasoning_content", "The user wants weather."},
+      {"tool_calls",
+       json::array(
+           {{{"id", "call_9"},
+             {"type", "function"},
+             {"function", {{"name", "get_weather"}, {"arguments", "{\"city\":\"Oslo\"}"}}}}})}};
   auto outcome = response_from_chat_completion(response_skeleton(req, "resp_q", 1, ""),
                                                canned_completion(message, "tool_calls"), "q");
   ASSERT_TRUE(outcome) << outcome.error().message;
@@ -291,12 +292,14 @@ TEST(ResponsesTranslate, LengthFinishIsIncomplete) {
 }
 
 json chunk(json delta, json finish = nullptr) {
-  return {{"id", "chatcmpl-1"},
-          {"object", "chat.completion.chunk"},
-          {"model", "qwen"},
-          {"choices", json::array({{{"index", 0}, {"delta", std::move(delta)},
-                                    {"finish_reason", std::move(finish)}}})},
-          {"usage", nullptr}};
+  return {
+      {"id", "chatcmpl-1"},
+      {"object", "chat.completion.chunk"},
+      {"model", "qwen"},
+      {"choices",
+       json::array(
+           {{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}}})},
+      {"usage", nullptr}};
 }
 
 json usage_chunk() {
@@ -317,11 +320,11 @@ TEST(ResponsesStream, TextChunksBecomeTheDocumentedEventSequence) {
   sse += t.finish();
   auto events = parse_events(sse);
   EXPECT_EQ(types(events),
-            (std::vector<std::string>{
-                "response.created", "response.in_progress", "response.output_item.added",
-                "response.content_part.added", "response.output_text.delta",
-                "response.output_text.delta", "response.output_text.done",
-                "response.content_part.done", "response.output_item.done", "response.completed"}));
+            (std::vector<std::string>{"response.created", "response.in_progress",
+                                      "response.output_item.added", "response.content_part.added",
+                                      "response.output_text.delta", "response.output_text.delta",
+                                      "response.output_text.done", "response.content_part.done",
+                                      "response.output_item.done", "response.completed"}));
   for (size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i]["sequence_number"], i);
   EXPECT_EQ(events[0]["response"]["model"], "qwen");
   EXPECT_EQ(events[0]["response"]["status"], "in_progress");
@@ -347,34 +350,36 @@ TEST(ResponsesStream, ToolCallDeltasBecomeFunctionCallItems) {
   std::string sse = t.start("qwen");
   sse += t.on_chunk(chunk({{"role", "assistant"}, {"content", ""}}));
   sse += t.on_chunk(chunk({{"content", "Checking."}}));
-  sse += t.on_chunk(chunk({{"tool_calls", json::array({{{"index", 0},
-                                                        {"id", "call_a"},
-                                                        {"type", "function"},
-                                                        {"function", {{"name", "get_weather"},
-                                                                      {"arguments", ""}}}}})}}));
-  sse += t.on_chunk(chunk({{"tool_calls", json::array({{{"index", 0},
-                                                        {"function", {{"arguments", "{\"city\":"}}}}})}}));
-  sse += t.on_chunk(chunk({{"tool_calls", json::array({{{"index", 0},
-                                                        {"function", {{"arguments", "\"Oslo\"}"}}}}})}}));
-  sse += t.on_chunk(chunk({{"tool_calls", json::array({{{"index", 1},
-                                                        {"id", "call_b"},
-                                                        {"function", {{"name", "get_time"},
-                                                                      {"arguments", "{}"}}}}})}}));
+  sse += t.on_chunk(
+      chunk({{"tool_calls",
+              json::array({{{"index", 0},
+                            {"id", "call_a"},
+                            {"type", "function"},
+                            {"function", {{"name", "get_weather"}, {"arguments", ""}}}}})}}));
+  sse += t.on_chunk(
+      chunk({{"tool_calls",
+              json::array({{{"index", 0}, {"function", {{"arguments", "{\"city\":"}}}}})}}));
+  sse += t.on_chunk(chunk(
+      {{"tool_calls", json::array({{{"index", 0}, {"function", {{"arguments", "\"Oslo\"}"}}}}})}}));
+  sse += t.on_chunk(
+      chunk({{"tool_calls",
+              json::array({{{"index", 1},
+                            {"id", "call_b"},
+                            {"function", {{"name", "get_time"}, {"arguments", "{}"}}}}})}}));
   sse += t.on_chunk(chunk(json::object(), "tool_calls"));
   sse += t.finish();
   auto events = parse_events(sse);
-  EXPECT_EQ(types(events),
-            (std::vector<std::string>{
-                "response.created", "response.in_progress",
-                "response.output_item.added", "response.content_part.added",
-                "response.output_text.delta", "response.output_text.done",
-                "response.content_part.done", "response.output_item.done",
-                "response.output_item.added", "response.function_call_arguments.delta",
-                "response.function_call_arguments.delta",
-                "response.function_call_arguments.done", "response.output_item.done",
-                "response.output_item.added", "response.function_call_arguments.delta",
-                "response.function_call_arguments.done", "response.output_item.done",
-                "response.completed"}));
+  EXPECT_EQ(
+      types(events),
+      (std::vector<std::string>{
+          "response.created", "response.in_progress", "response.output_item.added",
+          "response.content_part.added", "response.output_text.delta", "response.output_text.done",
+          "response.content_part.done", "response.output_item.done", "response.output_item.added",
+          "response.function_call_arguments.delta", "response.function_call_arguments.delta",
+          "response.function_call_arguments.done", "response.output_item.done",
+          "response.output_item.added", "response.function_call_arguments.delta",
+          "response.function_call_arguments.done", "response.output_item.done",
+          "response.completed"}));
   EXPECT_EQ(events[8]["output_index"], 1);
   EXPECT_EQ(events[8]["item"]["type"], "function_call");
   EXPECT_EQ(events[8]["item"]["call_id"], "call_a");
@@ -402,10 +407,10 @@ TEST(ResponsesStream, AnEmptyAnswerIsOneEmptyMessage) {
   sse += t.finish();
   auto events = parse_events(sse);
   EXPECT_EQ(types(events),
-            (std::vector<std::string>{
-                "response.created", "response.in_progress", "response.output_item.added",
-                "response.content_part.added", "response.output_text.done",
-                "response.content_part.done", "response.output_item.done", "response.completed"}));
+            (std::vector<std::string>{"response.created", "response.in_progress",
+                                      "response.output_item.added", "response.content_part.added",
+                                      "response.output_text.done", "response.content_part.done",
+                                      "response.output_item.done", "response.completed"}));
   EXPECT_EQ(events.back()["response"]["output"][0]["content"][0]["text"], "");
 }
 
@@ -455,8 +460,9 @@ TEST(ChatSseReader, SplitsEventsAcrossWritesAndRecognisesDoneAndErrors) {
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].kind, Kind::kChunk);
   EXPECT_EQ(events[0].data["choices"][0]["delta"]["content"], "Hi");
-  events = reader.feed(",\"usage\":{\"prompt_tokens\":3}}\r\n\r\n: comment\n\ndata: not json\n\n"
-                       "data: {\"error\":{\"message\":\"boom\"}}\n\ndata: [DONE]\n\n");
+  events = reader.feed(
+      ",\"usage\":{\"prompt_tokens\":3}}\r\n\r\n: comment\n\ndata: not json\n\n"
+      "data: {\"error\":{\"message\":\"boom\"}}\n\ndata: [DONE]\n\n");
   ASSERT_EQ(events.size(), 3u);
   EXPECT_EQ(events[0].kind, Kind::kChunk);
   EXPECT_EQ(events[0].data["usage"]["prompt_tokens"], 3);
