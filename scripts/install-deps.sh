@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libpcre2-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
   libasio-dev openssl
-  libtomlplusplus-dev
+  libtomlplusplus-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-16 libclang-rt-16-dev
 )

@@ -29,6 +29,7 @@ struct ServeArgs {
   int ctx_size = 0;
   int threads = 0;
   int max_queue = 64;
+  int max_stored_responses = 1000;
   std::string api_key;
   std::string api_key_file;
   std::vector<std::string> cors_origins;
@@ -99,6 +100,7 @@ int run_serve(const ServeArgs& args) {
   options.scheduler.n_ctx = args.ctx_size;
   options.scheduler.n_threads = args.threads;
   options.scheduler.max_queue = args.max_queue;
+  options.max_stored_responses = static_cast<size_t>(args.max_stored_responses);
   options.limits.default_ttl_seconds = args.ttl_seconds;
   options.limits.memory_budget_bytes = args.memory_budget_mb >= 0
                                            ? static_cast<uint64_t>(args.memory_budget_mb) << 20
@@ -173,6 +175,9 @@ void register_serve(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(0, 1024));
   cmd->add_option("--max-queue", args->max_queue, "Requests that may wait for a slot")
       ->check(CLI::Range(0, 100000));
+  cmd->add_option("--responses-max", args->max_stored_responses,
+                  "Stored Responses kept (newest first) for GET and previous_response_id")
+      ->check(CLI::Range(1, 10000000));
   cmd->add_option("--api-key", args->api_key, "Require this key as 'Authorization: Bearer KEY'");
   cmd->add_option("--api-key-file", args->api_key_file, "File with one accepted key per line");
   cmd->add_option("--cors-origin", args->cors_origins, "Allowed browser origin, or * (repeatable)");

@@ -327,6 +327,11 @@ http::Response handle_embeddings(const http::Request& req, ModelRegistry& regist
 
 }  // namespace
 
+http::Response run_chat_completion(const http::Request& req, ModelRegistry& registry,
+                                   Metrics& metrics, ModelRouter* model_router) {
+  return handle_generation(Api::kChat, req, registry, metrics, model_router);
+}
+
 std::vector<std::string> openai_public_paths() {
   return {"/health", "/metrics"};
 }

@@ -19,6 +19,12 @@ namespace hearth::server {
 void register_openai_routes(http::Router& router, ModelRegistry& registry, Metrics& metrics,
                             ModelRouter* model_router = nullptr);
 
+// Answers one chat completions request in-process, exactly as POST /v1/chat/completions
+// would (routing and metrics included; `req.body` is the chat request). Other protocols (the
+// Responses API) translate into this instead of generating on their own.
+http::Response run_chat_completion(const http::Request& req, ModelRegistry& registry,
+                                   Metrics& metrics, ModelRouter* model_router);
+
 // Paths of these routes that need no API key (health checks, metrics scrapers).
 std::vector<std::string> openai_public_paths();
 

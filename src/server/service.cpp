@@ -9,6 +9,7 @@
 #include "server/foundry_routes.h"
 #include "server/ollama_routes.h"
 #include "server/openai_routes.h"
+#include "server/responses_routes.h"
 
 namespace hearth::server {
 
@@ -54,12 +55,23 @@ Result<std::unique_ptr<Service>> Service::create(ServiceOptions options) {
 
   ModelRouter* model_router = opts.router.get();
   if (model_router) model_router->attach(service->registry_, service->metrics_);
+  ResponsesContext responses{&service->registry_, &service->metrics_, model_router, nullptr, {}};
+  auto store = ResponseStore::open({opts.home / "responses.sqlite", opts.max_stored_responses});
+  if (store) {
+    responses.store = std::move(*store);
+  } else {
+    // The rest of the server does not need it: report, and answer store requests with 503.
+    responses.store_problem = store.error().message;
+    std::fprintf(stderr, "hearth serve: %s; /v1/responses works only with store: false\n",
+                 responses.store_problem.c_str());
+  }
   // Each listener gets its own Router (a Server owns one); the handlers share the registry,
-  // metrics and catalog.
+  // metrics, catalog and response store.
   auto build_router = [&] {
     http::Router router;
     if (model_router) model_router->register_routes(router);
     register_openai_routes(router, service->registry_, service->metrics_, model_router);
+    register_responses_routes(router, responses);
     register_foundry_routes(
         router, service->registry_,
         {opts.home, service->catalog_,

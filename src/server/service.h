@@ -39,6 +39,8 @@ struct ServiceOptions {
   SchedulerOptions scheduler;
   RegistryLimits limits;
   std::vector<StartupModel> models;
+  // Stored Responses (POST /v1/responses) kept in home/responses.sqlite: the newest N.
+  size_t max_stored_responses = 1000;
   // Answers requests naming its routes (hearth serve --router); null: none.
   std::shared_ptr<ModelRouter> router;
   // A second listener with the same routes (hearth serve --ollama-port, Ollama's 11434);

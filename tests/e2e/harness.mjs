@@ -22,12 +22,17 @@ export async function freePort() {
   return port;
 }
 
+// Without an explicit HEARTH_HOME the server gets a fresh one, removed when it stops, so tests
+// never write into the user's ~/.hearth (the response store, downloads).
 export async function startServer(args, env = {}) {
   const port = await freePort();
+  const ownHome = env.HEARTH_HOME === undefined
+    ? fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-home-')) : null;
   const child = spawn(hearthBinary, ['serve', '--port', String(port), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...(ownHome ? { HEARTH_HOME: ownHome } : {}), ...env },
   });
+  child.once('exit', () => { if (ownHome) fs.rmSync(ownHome, { recursive: true, force: true }); });
   let log = '';
   child.stdout.on('data', (d) => { log += d; });
   child.stderr.on('data', (d) => { log += d; });
