@@ -300,7 +300,9 @@ TEST(SchedulerStep, JsonConstrainedOutputParsesEvenWhenCutShort) {
     const auto parsed = nlohmann::json::parse(done.text, nullptr, /*allow_exceptions=*/false);
     EXPECT_FALSE(parsed.is_discarded()) << "max_tokens " << max_tokens << ": " << done.text;
     EXPECT_TRUE(parsed.is_object()) << done.text;
-    if (max_tokens == 6) EXPECT_EQ(done.end.finish, FinishReason::kLength);
+    if (max_tokens == 6) {
+      EXPECT_EQ(done.end.finish, FinishReason::kLength);
+    }
   }
 }
 
