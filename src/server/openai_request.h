@@ -27,14 +27,38 @@ struct GenerationRequest {
   bool ignore_eos = false;  // llama-server extension, used by benchmarks
   ResponseFormat response_format = ResponseFormat::kText;
   nlohmann::ordered_json json_schema;  // response_format.json_schema.schema, when given
+  // Not a request field: set by a backend that parses tool calls whose markers are control
+  // tokens, so the detokenizer shows them.
+  bool render_special_tokens = false;
 };
+
+enum class ToolChoice { kAuto, kNone, kRequired, kFunction };
 
 struct ChatRequest : GenerationRequest {
   nlohmann::ordered_json messages;  // array of {role, content (string), ...}; content parts joined
-  nlohmann::ordered_json tools;     // null when absent
+  nlohmann::ordered_json tools;     // null when absent; validated (see docs/api.md)
+  std::vector<std::string> tool_names;  // tools[].function.name, in order
+  ToolChoice tool_choice = ToolChoice::kAuto;
+  std::string tool_choice_name;     // kFunction: the function the model must call
+  bool parallel_tool_calls = true;
   // Extra variables for the chat template (e.g. {"enable_thinking": false}); null when absent.
   nlohmann::ordered_json chat_template_kwargs;
 };
+
+// True when the reply should be searched for tool calls: tools were given and not turned off.
+inline bool wants_tool_calls(const ChatRequest& r) {
+  return !r.tool_names.empty() && r.tool_choice != ToolChoice::kNone;
+}
+// True when the model must call a tool (required, or a named function): decoding is then
+// constrained to one call (tool_call_schema).
+inline bool forces_tool_call(const ChatRequest& r) {
+  return !r.tool_names.empty() &&
+         (r.tool_choice == ToolChoice::kRequired || r.tool_choice == ToolChoice::kFunction);
+}
+// The JSON schema of the one call a forced request must produce:
+// {"name": <one of the allowed names>, "arguments": <that function's parameters>}. With
+// several allowed functions the arguments are only constrained to be an object.
+nlohmann::ordered_json tool_call_schema(const ChatRequest& r);
 
 struct CompletionRequest : GenerationRequest {
   std::string prompt;                  // a text prompt, or

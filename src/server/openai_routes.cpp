@@ -8,6 +8,7 @@
 #include "hearth/version.h"
 #include "server/model_router.h"
 #include "server/openai_request.h"
+#include "server/tool_calls.h"
 
 namespace hearth::server {
 namespace {
@@ -61,7 +62,65 @@ struct Prepared {
   std::string id;
   int64_t created = 0;
   std::shared_ptr<void> in_flight;  // releases the in-flight count when the response is done
+  // Chat: splits the reply into content, reasoning and tool calls (server/tool_calls.h).
+  std::optional<ToolCallParser> reply_parser;
 };
+
+// The reply parser for a chat request, as the backend's reply syntax says.
+ToolCallParser make_reply_parser(const ChatRequest& chat, const ChatReplySyntax& syntax) {
+  ToolCallParserOptions o;
+  o.format = syntax.forced_call ? ToolCallFormat::kGeneric : syntax.tool_format;
+  o.parse_calls = wants_tool_calls(chat);
+  o.tool_names = chat.tool_choice == ToolChoice::kFunction
+                     ? std::vector<std::string>{chat.tool_choice_name}
+                     : chat.tool_names;
+  if (!chat.parallel_tool_calls) o.max_calls = 1;
+  o.split_reasoning = syntax.thinking;
+  o.starts_in_reasoning = syntax.starts_in_thinking;
+  return ToolCallParser(std::move(o));
+}
+
+// The accumulated chat message of a non-streaming reply.
+struct ChatMessage {
+  std::string content;
+  std::string reasoning;
+  json tool_calls = json::array();
+
+  void absorb(const std::vector<ToolCallEvent>& events) {
+    for (const auto& e : events) {
+      switch (e.kind) {
+        case ToolCallEvent::Kind::kContent: content += e.text; break;
+        case ToolCallEvent::Kind::kReasoning: reasoning += e.text; break;
+        case ToolCallEvent::Kind::kCallStart:
+          tool_calls.push_back({{"id", e.id},
+                                {"type", "function"},
+                                {"function", {{"name", e.name}, {"arguments", ""}}}});
+          break;
+        case ToolCallEvent::Kind::kArguments: {
+          auto& args = tool_calls[static_cast<size_t>(e.index)]["function"]["arguments"];
+          args = args.get<std::string>() + e.text;
+          break;
+        }
+      }
+    }
+  }
+
+  json to_json() const {
+    json message = {{"role", "assistant"}};
+    const bool calls = !tool_calls.empty();
+    message["content"] = calls && content.empty() ? json(nullptr) : json(content);
+    if (!reasoning.empty()) message["reasoning_content"] = reasoning;
+    if (calls) message["tool_calls"] = tool_calls;
+    message["refusal"] = nullptr;
+    return message;
+  }
+};
+
+// OpenAI reports "tool_calls" when the model stopped after calling.
+std::string chat_finish_reason(FinishReason finish, int calls) {
+  if (calls > 0 && finish == FinishReason::kStop) return "tool_calls";
+  return std::string(finish_reason_name(finish));
+}
 
 json chunk_json(const Prepared& p, json choice) {
   json chunk = {{"id", p.id},
@@ -114,6 +173,7 @@ class EventWaiter {
 
 http::Response respond_whole(Prepared& p, const http::Request& req) {
   std::string text = p.echo_prefix;
+  ChatMessage message;
   // The whole answer is sent at the end, so nothing is written meanwhile that would fail
   // when the client leaves: ask the connection instead, and free the slot when it is gone.
   EventWaiter waiter(*p.stream, [&] { return !req.client_gone(); });
@@ -125,17 +185,22 @@ http::Response respond_whole(Prepared& p, const http::Request& req) {
           {.status = 499, .message = "The client closed the connection.", .code = "cancelled"});
     }
     if (event->kind == StreamEvent::Kind::kText) {
-      text += event->text;
+      if (p.reply_parser) {
+        message.absorb(p.reply_parser->feed(event->text));
+      } else {
+        text += event->text;
+      }
       continue;
     }
     if (event->kind == StreamEvent::Kind::kError) return error_response(event->error);
     const std::string finish(finish_reason_name(event->finish));
     json choice;
     if (p.api == Api::kChat) {
+      message.absorb(p.reply_parser->finish());
       choice = {{"index", 0},
-                {"message", {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
+                {"message", message.to_json()},
                 {"logprobs", nullptr},
-                {"finish_reason", finish}};
+                {"finish_reason", chat_finish_reason(event->finish, p.reply_parser->calls())}};
     } else {
       choice = {{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}};
     }
@@ -176,13 +241,21 @@ class SseProducer {
     std::string chunk;
     bool finished = false;
     if (event->kind == StreamEvent::Kind::kText) {
-      chunk = sse(chunk_json(*p_, text_choice(*p_, event->text, nullptr)));
+      if (p_->reply_parser) {
+        chunk = delta_chunks(p_->reply_parser->feed(event->text));
+      } else {
+        chunk = sse(chunk_json(*p_, text_choice(*p_, event->text, nullptr)));
+      }
     } else if (event->kind == StreamEvent::Kind::kError) {
       chunk = sse(event->error.to_json()) + "data: [DONE]\n\n";
       finished = true;
     } else {
-      chunk = sse(
-          chunk_json(*p_, text_choice(*p_, "", std::string(finish_reason_name(event->finish)))));
+      std::string finish(finish_reason_name(event->finish));
+      if (p_->reply_parser) {
+        chunk = delta_chunks(p_->reply_parser->finish());
+        finish = chat_finish_reason(event->finish, p_->reply_parser->calls());
+      }
+      chunk += sse(chunk_json(*p_, text_choice(*p_, "", finish)));
       if (p_->include_usage) {
         json usage_chunk = chunk_json(*p_, nullptr);
         usage_chunk["choices"] = json::array();
@@ -196,6 +269,33 @@ class SseProducer {
   }
 
  private:
+  // One chunk per parser event: content, reasoning_content, or a tool call's start (index,
+  // id, type, name, empty arguments) and then its argument fragments.
+  std::string delta_chunks(const std::vector<ToolCallEvent>& events) const {
+    std::string out;
+    for (const auto& e : events) {
+      json delta = json::object();
+      switch (e.kind) {
+        case ToolCallEvent::Kind::kContent: delta["content"] = e.text; break;
+        case ToolCallEvent::Kind::kReasoning: delta["reasoning_content"] = e.text; break;
+        case ToolCallEvent::Kind::kCallStart:
+          delta["tool_calls"] = json::array({{{"index", e.index},
+                                              {"id", e.id},
+                                              {"type", "function"},
+                                              {"function", {{"name", e.name}, {"arguments", ""}}}}});
+          break;
+        case ToolCallEvent::Kind::kArguments:
+          delta["tool_calls"] =
+              json::array({{{"index", e.index}, {"function", {{"arguments", e.text}}}}});
+          break;
+      }
+      json choice = {
+          {"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+      out += sse(chunk_json(*p_, std::move(choice)));
+    }
+    return out;
+  }
+
   std::shared_ptr<Prepared> p_;
   bool started_ = false;
 };
@@ -249,6 +349,7 @@ http::Response handle_generation(Api api, const http::Request& req, ModelRegistr
     auto stream = p->model->chat(*chat);
     if (!stream) return fail_with(stream.error());
     p->stream = *stream;
+    p->reply_parser.emplace(make_reply_parser(*chat, p->stream->reply_syntax));
   } else {
     auto completion = parse_completion_request(*body);
     if (!completion) return fail_with(completion.error());

@@ -24,6 +24,7 @@
 
 #include "engine/runtime/generator.h"
 #include "server/api_error.h"
+#include "server/tool_calls.h"
 
 namespace hearth {
 class JsonSchema;  // engine/sampler/json_schema.h
@@ -76,6 +77,14 @@ class StreamChannel {
   std::atomic<bool> cancelled_{false};
 };
 
+// How a chat reply is to be read, as the backend that rendered the prompt knows it.
+struct ChatReplySyntax {
+  ToolCallFormat tool_format = ToolCallFormat::kGeneric;
+  bool forced_call = false;     // decoding was constrained to one generic JSON call
+  bool thinking = false;        // the template uses <think> ... </think>
+  bool starts_in_thinking = false;  // the rendered prompt ends inside an open <think>
+};
+
 // The consumer side of one request. Dropping it (or cancel()) stops the generation and frees
 // its slot at the producer's next step.
 class RequestStream {
@@ -95,6 +104,9 @@ class RequestStream {
 
   // The producer's end; hold it, not the RequestStream, so that dropping the stream is seen.
   const std::shared_ptr<StreamChannel>& channel() const { return channel_; }
+
+  // Set by the backend before it hands the stream out; read by the route afterwards.
+  ChatReplySyntax reply_syntax;
 
  private:
   std::shared_ptr<StreamChannel> channel_;
