@@ -13,6 +13,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 constexpr size_t kMaxStopStrings = 16;
+constexpr int64_t kMaxTopLogprobs = 20;
 
 std::string type_name(const json& v) {
   if (v.is_null()) return "null";
@@ -444,6 +445,16 @@ ApiResult<ChatRequest> parse_chat_request(const json& body) {
   }
   if (auto e = parse_tool_choice(body, req)) return api_fail(*e);
   if (auto e = read_bool(body, "parallel_tool_calls", req.parallel_tool_calls)) return api_fail(*e);
+  bool logprobs = false;
+  if (auto e = read_bool(body, "logprobs", logprobs)) return api_fail(*e);
+  std::optional<int64_t> top_logprobs;
+  if (auto e = read_integer(body, "top_logprobs", 0, kMaxTopLogprobs, top_logprobs)) {
+    return api_fail(*e);
+  }
+  if (top_logprobs && !logprobs) {
+    return api_fail(invalid_request("'top_logprobs' needs 'logprobs': true", "top_logprobs"));
+  }
+  if (logprobs) req.top_logprobs = static_cast<int>(top_logprobs.value_or(0));
   // Tool results must answer a call the conversation made. A tool message without an id is
   // accepted: clients of other APIs (Ollama's) do not send one.
   std::set<std::string> call_ids;
@@ -476,6 +487,10 @@ ApiResult<CompletionRequest> parse_completion_request(const json& body) {
   req.sampling = openai_default_sampling();
   if (auto e = parse_common(body, req)) return api_fail(*e);
   if (auto e = read_bool(body, "echo", req.echo)) return api_fail(*e);
+  // Completions' logprobs is the number of alternatives per token (0: only the chosen one).
+  std::optional<int64_t> logprobs;
+  if (auto e = read_integer(body, "logprobs", 0, kMaxTopLogprobs, logprobs)) return api_fail(*e);
+  if (logprobs) req.top_logprobs = static_cast<int>(*logprobs);
   auto prompt = body.find("prompt");
   if (prompt == body.end() || prompt->is_null()) {
     return api_fail(invalid_request("'prompt' is required", "prompt"));

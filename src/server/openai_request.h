@@ -30,6 +30,8 @@ struct GenerationRequest {
   // Not a request field: set by a backend that parses tool calls whose markers are control
   // tokens, so the detokenizer shows them.
   bool render_special_tokens = false;
+  // Chat: logprobs true (+ top_logprobs 0..20); completions: logprobs N (0..20). -1: off.
+  int top_logprobs = -1;
 };
 
 enum class ToolChoice { kAuto, kNone, kRequired, kFunction };

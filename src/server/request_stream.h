@@ -32,10 +32,20 @@ class JsonSchema;  // engine/sampler/json_schema.h
 
 namespace hearth::server {
 
+// One generated token's log-probability and, when asked, the most likely alternatives.
+struct TokenLogprob {
+  std::string token;  // the token's text (special tokens as their text)
+  float logprob = 0;
+  std::vector<std::pair<std::string, float>> top;  // most likely first
+};
+
 // What a request streams back, in order: zero or more kText, then exactly one kDone or kError.
 struct StreamEvent {
   enum class Kind { kText, kDone, kError } kind = Kind::kText;
   std::string text;
+  // kText, when the request asked for logprobs: the tokens generated since the last event
+  // (their text may arrive in a later event while a stop string is being matched).
+  std::vector<TokenLogprob> logprobs;
   // kDone:
   FinishReason finish = FinishReason::kStop;
   int32_t prompt_tokens = 0;
@@ -50,6 +60,7 @@ struct GenerationJob {
   GenerateOptions options;
   bool json_object = false;                       // constrain the output to one JSON object
   std::shared_ptr<const JsonSchema> json_schema;  // ...that also follows this schema
+  int top_logprobs = -1;  // < 0: no logprobs; else each token's and this many alternatives
 };
 
 // The queue between producer and consumer, plus the consumer's cancellation flag. Shared

@@ -146,7 +146,8 @@ ApiResult<std::shared_ptr<RequestStream>> ServedModel::submit(const GenerationRe
   auto options = generation_options(request, prompt.size());
   if (!options) return api_fail(options.error());
   GenerationJob job{std::move(prompt), std::move(*options),
-                    request.response_format != ResponseFormat::kText, nullptr};
+                    request.response_format != ResponseFormat::kText, nullptr,
+                    request.top_logprobs};
   if (request.response_format == ResponseFormat::kJsonSchema) {
     auto schema = compile_response_schema(request.json_schema);
     if (!schema) return api_fail(schema.error());
