@@ -156,3 +156,41 @@ TEST(ToolRequest, RoundTripRendersOnRealTemplates) {
 
 }  // namespace
 }  // namespace hearth::server
+
+namespace hearth::server {
+namespace {
+
+TEST(LogprobsRequest, ChatAndCompletionFields) {
+  auto chat = parse_chat_request(json::parse(
+      R"({"messages": [{"role": "user", "content": "x"}], "logprobs": true, "top_logprobs": 5})"));
+  ASSERT_TRUE(chat);
+  EXPECT_EQ(chat->top_logprobs, 5);
+  chat = parse_chat_request(
+      json::parse(R"({"messages": [{"role": "user", "content": "x"}], "logprobs": true})"));
+  ASSERT_TRUE(chat);
+  EXPECT_EQ(chat->top_logprobs, 0);
+  chat = parse_chat_request(json::parse(R"({"messages": [{"role": "user", "content": "x"}]})"));
+  ASSERT_TRUE(chat);
+  EXPECT_EQ(chat->top_logprobs, -1);
+  EXPECT_EQ(error_of(json::parse(
+                R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})"))
+                .param,
+            "top_logprobs");
+  EXPECT_EQ(error_of(json::parse(R"({"messages": [{"role": "user", "content": "x"}],
+                "logprobs": true, "top_logprobs": 21})"))
+                .param,
+            "top_logprobs");
+  EXPECT_EQ(error_of(json::parse(R"({"messages": [{"role": "user", "content": "x"}],
+                "logprobs": 3})"))
+                .param,
+            "logprobs");
+  auto completion = parse_completion_request(json::parse(R"({"prompt": "x", "logprobs": 2})"));
+  ASSERT_TRUE(completion);
+  EXPECT_EQ(completion->top_logprobs, 2);
+  auto bad = parse_completion_request(json::parse(R"({"prompt": "x", "logprobs": -1})"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().param, "logprobs");
+}
+
+}  // namespace
+}  // namespace hearth::server
