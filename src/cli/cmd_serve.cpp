@@ -39,7 +39,7 @@ struct ServeArgs {
   std::string tls_cert;
   std::string tls_key;
   std::string reasoning_format = "deepseek";  // "none": <think> text stays in the content
-  std::string router_file;  // empty: $HEARTH_HOME/router.toml when it exists
+  std::string router_file;                    // empty: $HEARTH_HOME/router.toml when it exists
 };
 
 // Fills the HTTP options from the flags; false (after saying why) when a key file is unusable.

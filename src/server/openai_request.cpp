@@ -227,7 +227,6 @@ std::optional<ApiError> normalize_content(json& message, size_t index) {
   return std::nullopt;
 }
 
-
 // tools: [{"type":"function","function":{"name", "description"?, "parameters"?}}]. The
 // parameters must be a schema the sampler can compile, since tool_choice required decodes by it.
 std::optional<ApiError> parse_tools(const json& tools, ChatRequest& req) {
@@ -376,10 +375,10 @@ json tool_call_schema(const ChatRequest& r) {
   }
   json names = json::array();
   for (const auto& n : allowed) names.push_back(n);
-  return {{"type", "object"},
-          {"properties",
-           {{"name", {{"type", "string"}, {"enum", names}}}, {"arguments", arguments}}},
-          {"required", json::array({"name", "arguments"})}};
+  return {
+      {"type", "object"},
+      {"properties", {{"name", {{"type", "string"}, {"enum", names}}}, {"arguments", arguments}}},
+      {"required", json::array({"name", "arguments"})}};
 }
 
 SamplerParams openai_default_sampling() {
@@ -467,8 +466,7 @@ ApiResult<ChatRequest> parse_chat_request(const json& body) {
     if (id == m.end() || id->is_null()) continue;
     if (!id->is_string()) return api_fail(wrong_type(param + ".tool_call_id", *id, "a string"));
     if (!call_ids.contains(id->get<std::string>())) {
-      return api_fail(invalid_request("'" + param + ".tool_call_id' is '" +
-                                          id->get<std::string>() +
+      return api_fail(invalid_request("'" + param + ".tool_call_id' is '" + id->get<std::string>() +
                                           "', which no earlier assistant tool call has",
                                       param + ".tool_call_id"));
     }

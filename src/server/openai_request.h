@@ -41,7 +41,7 @@ struct ChatRequest : GenerationRequest {
   nlohmann::ordered_json tools;     // null when absent; validated (see docs/api.md)
   std::vector<std::string> tool_names;  // tools[].function.name, in order
   ToolChoice tool_choice = ToolChoice::kAuto;
-  std::string tool_choice_name;     // kFunction: the function the model must call
+  std::string tool_choice_name;  // kFunction: the function the model must call
   bool parallel_tool_calls = true;
   // Extra variables for the chat template (e.g. {"enable_thinking": false}); null when absent.
   nlohmann::ordered_json chat_template_kwargs;

@@ -2,8 +2,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <optional>
 #include <iterator>
+#include <optional>
 #include <random>
 #include <utility>
 
@@ -352,10 +352,11 @@ class SseProducer {
         case ToolCallEvent::Kind::kContent: delta["content"] = e.text; break;
         case ToolCallEvent::Kind::kReasoning: delta["reasoning_content"] = e.text; break;
         case ToolCallEvent::Kind::kCallStart:
-          delta["tool_calls"] = json::array({{{"index", e.index},
-                                              {"id", e.id},
-                                              {"type", "function"},
-                                              {"function", {{"name", e.name}, {"arguments", ""}}}}});
+          delta["tool_calls"] =
+              json::array({{{"index", e.index},
+                            {"id", e.id},
+                            {"type", "function"},
+                            {"function", {{"name", e.name}, {"arguments", ""}}}}});
           break;
         case ToolCallEvent::Kind::kArguments:
           delta["tool_calls"] =
@@ -377,7 +378,7 @@ class SseProducer {
   std::shared_ptr<Prepared> p_;
   bool started_ = false;
   std::vector<TokenLogprob> pending_logprobs_;  // not yet sent
-  size_t offset_ = 0;                            // completions' text_offset so far
+  size_t offset_ = 0;                           // completions' text_offset so far
 };
 
 http::Response respond_streaming(std::shared_ptr<Prepared> p) {

@@ -91,8 +91,8 @@ class StreamChannel {
 // How a chat reply is to be read, as the backend that rendered the prompt knows it.
 struct ChatReplySyntax {
   ToolCallFormat tool_format = ToolCallFormat::kGeneric;
-  bool forced_call = false;     // decoding was constrained to one generic JSON call
-  bool thinking = false;        // the template uses <think> ... </think>
+  bool forced_call = false;         // decoding was constrained to one generic JSON call
+  bool thinking = false;            // the template uses <think> ... </think>
   bool starts_in_thinking = false;  // the rendered prompt ends inside an open <think>
 };
 

@@ -40,12 +40,11 @@ TokenLogprob token_logprob(std::span<const float> logits, int32_t token, int top
     std::vector<int32_t> ids(logits.size());
     std::iota(ids.begin(), ids.end(), 0);
     const auto k = std::min(ids.size(), static_cast<size_t>(top));
-    std::partial_sort(ids.begin(), ids.begin() + static_cast<long>(k), ids.end(),
-                      [&](int32_t a, int32_t b) {
-                        return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
-                               (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] &&
-                                a < b);
-                      });
+    std::partial_sort(
+        ids.begin(), ids.begin() + static_cast<long>(k), ids.end(), [&](int32_t a, int32_t b) {
+          return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
+                 (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
+        });
     for (size_t i = 0; i < k; ++i) {
       out.top.emplace_back(tokenizer.token_to_piece(ids[i], /*render_special=*/true),
                            logprob_of(ids[i]));
@@ -75,7 +74,7 @@ struct Scheduler::Slot {
   std::unique_ptr<JsonConstraint> json;
   size_t prompt_done = 0;  // prompt tokens in the cache
   int32_t cached_prompt = 0;
-  int32_t last_token = -1;  // sampled, not yet in the cache
+  int32_t last_token = -1;                     // sampled, not yet in the cache
   std::vector<TokenLogprob> pending_logprobs;  // tokens whose text is not published yet
   Clock::time_point submitted{}, first_token{};
 };

@@ -74,8 +74,7 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(const ChatRequest& requ
   chat.tools = request.tools;
   chat.template_kwargs = request.chat_template_kwargs;
   chat.add_generation_prompt = true;
-  auto ids =
-      chat::chat_prompt_tokens(*template_, model_->tokenizer(), std::move(chat), rendered);
+  auto ids = chat::chat_prompt_tokens(*template_, model_->tokenizer(), std::move(chat), rendered);
   if (!ids) {
     return api_fail(invalid_request(
         "The model's chat template rejected the conversation: " + ids.error().message, "messages"));
@@ -117,10 +116,9 @@ ApiResult<std::shared_ptr<RequestStream>> ServedModel::chat(const ChatRequest& r
     stream = submit(forced, std::move(*prompt));
   } else {
     ChatRequest copy = request;
-    const bool control_markers = tool_format_ == ToolCallFormat::kLlama3 ||
-                                 tool_format_ == ToolCallFormat::kPhi4 ||
-                                 tool_format_ == ToolCallFormat::kMistral ||
-                                 tool_format_ == ToolCallFormat::kDeepSeekR1;
+    const bool control_markers =
+        tool_format_ == ToolCallFormat::kLlama3 || tool_format_ == ToolCallFormat::kPhi4 ||
+        tool_format_ == ToolCallFormat::kMistral || tool_format_ == ToolCallFormat::kDeepSeekR1;
     copy.render_special_tokens = wants_tool_calls(request) && control_markers;
     stream = submit(copy, std::move(*prompt));
   }

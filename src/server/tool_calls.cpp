@@ -300,7 +300,8 @@ bool ToolCallParser::step_reasoning(bool at_end, std::vector<ToolCallEvent>& out
                          : at_end                   ? buffer_.size()
                                   : buffer_.size() - partial_suffix(buffer_, kThinkClose);
   if (release > 0) {
-    ToolCallEvent event{.kind = ToolCallEvent::Kind::kReasoning, .text = buffer_.substr(0, release)};
+    ToolCallEvent event{.kind = ToolCallEvent::Kind::kReasoning,
+                        .text = buffer_.substr(0, release)};
     buffer_.erase(0, release);
     out.push_back(std::move(event));
   }

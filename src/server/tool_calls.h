@@ -21,12 +21,12 @@
 namespace hearth::server {
 
 enum class ToolCallFormat {
-  kGeneric,     // unknown template: a JSON object {"name", "arguments"} (or an array of them)
-  kHermes,      // Hermes, Qwen2.5, Qwen3: <tool_call>{json}</tool_call>
-  kLlama3,      // Llama 3.1-3.3: a bare {"name", "parameters"} object, or <|python_tag|>{json}
-  kPhi4,        // Phi-4-mini: <|tool_call|>[{json}, ...]<|/tool_call|>
+  kGeneric,  // unknown template: a JSON object {"name", "arguments"} (or an array of them)
+  kHermes,   // Hermes, Qwen2.5, Qwen3: <tool_call>{json}</tool_call>
+  kLlama3,   // Llama 3.1-3.3: a bare {"name", "parameters"} object, or <|python_tag|>{json}
+  kPhi4,     // Phi-4-mini: <|tool_call|>[{json}, ...]<|/tool_call|>
   kDeepSeekR1,  // <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>name ...
-  kMistral,     // [TOOL_CALLS][{json}, ...]
+  kMistral,  // [TOOL_CALLS][{json}, ...]
 };
 
 // The syntax a chat template teaches its model, by markers in the template's source.
@@ -91,9 +91,9 @@ class ToolCallParser {
   std::vector<Trigger> triggers_;
   bool bare_json_ = false;  // a JSON object at the start of the reply (or after a call) is a call
   Mode mode_ = Mode::kContent;
-  std::string buffer_;          // text not yet released
+  std::string buffer_;               // text not yet released
   const Trigger* active_ = nullptr;  // the trigger of the call being read
-  bool at_boundary_ = true;     // nothing but whitespace since the start or the last call
+  bool at_boundary_ = true;          // nothing but whitespace since the start or the last call
   bool reasoning_checked_ = false;
   bool trim_leading_space_ = false;  // after </think>: blank lines belong to neither part
   int calls_ = 0;

@@ -150,8 +150,7 @@ TEST(ToolCallParser, HermesCallWithoutClosingTagAtTheEndStillCounts) {
 }
 
 TEST(ToolCallParser, Llama3BareJsonAndPythonTag) {
-  const std::string bare =
-      "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}";
+  const std::string bare = "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}";
   Reply r = parse(opts(ToolCallFormat::kLlama3), bare);
   ASSERT_EQ(r.calls.size(), 1u);
   EXPECT_EQ(r.calls[0].name, "get_weather");
@@ -318,8 +317,7 @@ TEST(ToolCallFormatDetection, FixtureTemplates) {
   EXPECT_TRUE(template_has_thinking(
       testing::read_file(dir / "deepseek-ai-DeepSeek-R1-Distill-Qwen-32B.jinja")));
   EXPECT_TRUE(template_has_thinking(testing::read_file(dir / "qwen3-tokenizer_config.jinja")));
-  EXPECT_FALSE(
-      template_has_thinking(testing::read_file(dir / "Qwen-Qwen2.5-7B-Instruct.jinja")));
+  EXPECT_FALSE(template_has_thinking(testing::read_file(dir / "Qwen-Qwen2.5-7B-Instruct.jinja")));
   // Phi-4-mini's template (not among the fixtures) declares tools between <|tool|> tags.
   EXPECT_EQ(detect_tool_call_format("{% if message['tools'] %}<|tool|>{{ tools }}<|/tool|>"),
             ToolCallFormat::kPhi4);

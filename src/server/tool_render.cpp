@@ -14,9 +14,10 @@ json probe_messages() {
        {{"role", "assistant"},
         {"content", nullptr},
         {"tool_calls",
-         json::array({{{"id", "call_probe"},
-                       {"type", "function"},
-                       {"function", {{"name", kProbeName}, {"arguments", {{"q", kProbeValue}}}}}}})}},
+         json::array(
+             {{{"id", "call_probe"},
+               {"type", "function"},
+               {"function", {{"name", kProbeName}, {"arguments", {{"q", kProbeValue}}}}}}})}},
        {{"role", "tool"}, {"tool_call_id", "call_probe"}, {"content", "done"}}});
 }
 
@@ -31,7 +32,8 @@ void apply_tool_message_style(json& messages, ToolMessageStyle style) {
     if (!style.null_content && m.contains("content") && m["content"].is_null()) m["content"] = "";
     if (!style.string_arguments) continue;
     for (json& call : *calls) {
-      if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
+      if (!call.is_object() || !call.contains("function") || !call["function"].is_object())
+        continue;
       json& f = call["function"];
       if (auto args = f.find("arguments"); args != f.end() && !args->is_string()) {
         *args = args->dump(-1, ' ', false, json::error_handler_t::replace);

@@ -14,7 +14,7 @@
 namespace hearth::server {
 
 struct ToolMessageStyle {
-  bool null_content = false;     // content stays null beside tool_calls (not "")
+  bool null_content = false;      // content stays null beside tool_calls (not "")
   bool string_arguments = false;  // function.arguments as a JSON string (not an object)
 };
 

@@ -21,7 +21,8 @@ const char* kTimeTool = R"({"type": "function", "function": {"name": "get_time"}
 
 json request_with(const std::string& extra) {
   return json::parse(R"({"messages": [{"role": "user", "content": "Weather in Paris?"}],
-    "tools": [)" + std::string(kWeatherTool) + "," + kTimeTool + "]" + extra + "}");
+    "tools": [)" + std::string(kWeatherTool) +
+                     "," + kTimeTool + "]" + extra + "}");
 }
 
 ApiError error_of(const json& body) {
@@ -43,7 +44,8 @@ TEST(ToolRequest, ToolChoiceVariants) {
   ASSERT_TRUE(req);
   EXPECT_FALSE(wants_tool_calls(*req));
 
-  req = parse_chat_request(request_with(R"(, "tool_choice": "required", "parallel_tool_calls": false)"));
+  req = parse_chat_request(
+      request_with(R"(, "tool_choice": "required", "parallel_tool_calls": false)"));
   ASSERT_TRUE(req);
   EXPECT_TRUE(forces_tool_call(*req));
   EXPECT_FALSE(req->parallel_tool_calls);
@@ -100,8 +102,8 @@ TEST(ToolRequest, ToolMessagesMustAnswerAnEarlierCall) {
 }
 
 TEST(ToolRequest, ForcedCallSchemaCompilesAndUsesTheFunctionsParameters) {
-  auto req = parse_chat_request(
-      request_with(R"(, "tool_choice": {"type": "function", "function": {"name": "get_weather"}})"));
+  auto req = parse_chat_request(request_with(
+      R"(, "tool_choice": {"type": "function", "function": {"name": "get_weather"}})"));
   ASSERT_TRUE(req);
   json schema = tool_call_schema(*req);
   EXPECT_EQ(schema["properties"]["name"]["enum"], json::array({"get_weather"}));
@@ -127,7 +129,8 @@ TEST(ToolRequest, RoundTripRendersOnRealTemplates) {
         "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
       {"role": "tool", "tool_call_id": "call_abc", "name": "get_weather",
        "content": [{"type": "text", "text": "18 degrees, sunny"}]}],
-    "tools": [)" + std::string(kWeatherTool) + "]}");
+    "tools": [)" + std::string(kWeatherTool) +
+                          "]}");
   auto req = parse_chat_request(body);
   ASSERT_TRUE(req) << req.error().message;
   for (const char* file :
@@ -173,7 +176,7 @@ TEST(LogprobsRequest, ChatAndCompletionFields) {
   ASSERT_TRUE(chat);
   EXPECT_EQ(chat->top_logprobs, -1);
   EXPECT_EQ(error_of(json::parse(
-                R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})"))
+                         R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})"))
                 .param,
             "top_logprobs");
   EXPECT_EQ(error_of(json::parse(R"({"messages": [{"role": "user", "content": "x"}],

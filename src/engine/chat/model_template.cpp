@@ -19,7 +19,10 @@ Result<ModelChatTemplate> model_chat_template(const gguf::File& file, const Toke
   if (!parsed) {
     return fail("the model's chat template does not parse: " + parsed.error().message);
   }
-  ModelChatTemplate out{std::move(*parsed), fallback, {}, {},
+  ModelChatTemplate out{std::move(*parsed),
+                        fallback,
+                        {},
+                        {},
                         std::string(fallback ? std::string_view(kFallbackChatTemplate) : *source)};
   if (tokenizer.bos_id() >= 0)
     out.bos_token = std::string(tokenizer.token_text(tokenizer.bos_id()));
