@@ -34,6 +34,7 @@ Result<std::unique_ptr<ServedModel>> ServedModel::create(std::string id,
   }
   served->thinking_template_ = template_has_thinking(served->template_->source);
   served->tool_message_style_ = probe_tool_message_style(*served->template_);
+  served->tools_in_system_message_ = template_reads_message_tools(served->template_->source);
   served->split_reasoning_ = options.split_reasoning;
   served->model_ = std::move(model);
   auto scheduler = Scheduler::create(served->model_, options, metrics, served->id_);
@@ -71,6 +72,7 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(const ChatRequest& requ
   chat::ChatRequest chat;
   chat.messages = request.messages;
   apply_tool_message_style(chat.messages, tool_message_style_);
+  if (tools_in_system_message_) attach_tools_to_system_message(chat.messages, request.tools);
   chat.tools = request.tools;
   chat.template_kwargs = request.chat_template_kwargs;
   chat.add_generation_prompt = true;

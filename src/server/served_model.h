@@ -77,7 +77,8 @@ class ServedModel : public Backend {
   std::optional<chat::ModelChatTemplate> template_;
   ToolCallFormat tool_format_ = ToolCallFormat::kGeneric;  // from the template's source
   bool thinking_template_ = false;
-  ToolMessageStyle tool_message_style_;  // probed once from the template
+  ToolMessageStyle tool_message_style_;   // probed once from the template
+  bool tools_in_system_message_ = false;  // Phi-4-mini: tools go into the system message
   bool split_reasoning_ = true;
 };
 

@@ -23,6 +23,27 @@ json probe_messages() {
 
 }  // namespace
 
+bool template_reads_message_tools(std::string_view source) {
+  return source.find("message['tools']") != std::string_view::npos ||
+         source.find("message.tools") != std::string_view::npos;
+}
+
+void attach_tools_to_system_message(json& messages, const json& tools) {
+  if (!messages.is_array() || !tools.is_array() || tools.empty()) return;
+  json functions = json::array();
+  for (const json& tool : tools) {
+    if (tool.is_object() && tool.contains("function")) functions.push_back(tool["function"]);
+  }
+  const std::string text = functions.dump(-1, ' ', false, json::error_handler_t::replace);
+  for (json& m : messages) {
+    if (m.is_object() && m.value("role", "") == "system") {
+      m["tools"] = text;
+      return;
+    }
+  }
+  messages.insert(messages.begin(), json{{"role", "system"}, {"content", ""}, {"tools", text}});
+}
+
 void apply_tool_message_style(json& messages, ToolMessageStyle style) {
   if (!messages.is_array()) return;
   for (json& m : messages) {

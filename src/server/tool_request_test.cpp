@@ -163,6 +163,27 @@ TEST(ToolRequest, RoundTripRendersOnRealTemplates) {
 namespace hearth::server {
 namespace {
 
+// Phi-4-mini's template shape: tools are a system message's own field.
+TEST(ToolRequest, ToolsReachATemplateThatReadsThemFromTheSystemMessage) {
+  const char* source =
+      "{% for message in messages %}{% if message['role'] == 'system' and 'tools' in message "
+      "and message['tools'] is not none %}{{ '<|system|>' + message['content'] + '<|tool|>' + "
+      "message['tools'] + '<|/tool|>' + '<|end|>' }}{% else %}{{ '<|' + message['role'] + "
+      "'|>' + message['content'] + '<|end|>' }}{% endif %}{% endfor %}<|assistant|>";
+  ASSERT_TRUE(template_reads_message_tools(source));
+  auto tmpl = chat::ChatTemplate::parse(source);
+  ASSERT_TRUE(tmpl);
+  auto req = parse_chat_request(request_with(""));
+  ASSERT_TRUE(req);
+  chat::ChatRequest chat;
+  chat.messages = req->messages;
+  attach_tools_to_system_message(chat.messages, req->tools);
+  auto text = chat::apply_chat_template(*tmpl, chat);
+  ASSERT_TRUE(text) << text.error().message;
+  EXPECT_TRUE(text->starts_with("<|system|><|tool|>[{\"name\":\"get_weather\"")) << *text;
+  EXPECT_NE(text->find("<|user|>Weather in Paris?<|end|>"), std::string::npos);
+}
+
 TEST(LogprobsRequest, ChatAndCompletionFields) {
   auto chat = parse_chat_request(json::parse(
       R"({"messages": [{"role": "user", "content": "x"}], "logprobs": true, "top_logprobs": 5})"));
