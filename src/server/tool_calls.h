@@ -63,6 +63,11 @@ struct ToolCallParserOptions {
 class ToolCallParser {
  public:
   explicit ToolCallParser(ToolCallParserOptions options);
+  // Movable (it keeps a pointer into its own trigger list, which a move carries along), not
+  // copyable.
+  ToolCallParser(ToolCallParser&&) = default;
+  ToolCallParser(const ToolCallParser&) = delete;
+  ToolCallParser& operator=(const ToolCallParser&) = delete;
 
   // Takes the next piece of output; returns what can be released now.
   std::vector<ToolCallEvent> feed(std::string_view piece);
