@@ -40,7 +40,8 @@ struct ServeArgs {
   int max_connections = 16384;
   std::string tls_cert;
   std::string tls_key;
-  std::string router_file;  // empty: $HEARTH_HOME/router.toml when it exists
+  std::string reasoning_format = "deepseek";  // "none": <think> text stays in the content
+  std::string router_file;                    // empty: $HEARTH_HOME/router.toml when it exists
 };
 
 // Fills the HTTP options from the flags; false (after saying why) when a key file is unusable.
@@ -101,6 +102,7 @@ int run_serve(const ServeArgs& args) {
   options.scheduler.n_threads = args.threads;
   options.scheduler.max_queue = args.max_queue;
   options.max_stored_responses = static_cast<size_t>(args.max_stored_responses);
+  options.scheduler.split_reasoning = args.reasoning_format != "none";
   options.limits.default_ttl_seconds = args.ttl_seconds;
   options.limits.memory_budget_bytes = args.memory_budget_mb >= 0
                                            ? static_cast<uint64_t>(args.memory_budget_mb) << 20
@@ -178,6 +180,9 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--responses-max", args->max_stored_responses,
                   "Stored Responses kept (newest first) for GET and previous_response_id")
       ->check(CLI::Range(1, 10000000));
+  cmd->add_option("--reasoning-format", args->reasoning_format,
+                  "deepseek: <think> text goes to reasoning_content; none: it stays inline")
+      ->check(CLI::IsMember({"deepseek", "none"}));
   cmd->add_option("--api-key", args->api_key, "Require this key as 'Authorization: Bearer KEY'");
   cmd->add_option("--api-key-file", args->api_key_file, "File with one accepted key per line");
   cmd->add_option("--cors-origin", args->cors_origins, "Allowed browser origin, or * (repeatable)");

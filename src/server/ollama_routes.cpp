@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "hearth/version.h"
+#include "server/chat_reply.h"
 #include "server/ollama_translate.h"
 #include "server/openai_request.h"
 
@@ -77,6 +78,8 @@ struct Generation {
   std::string model_name;  // as the client named it, echoed in every chunk
   std::shared_ptr<Backend> backend;
   std::shared_ptr<RequestStream> stream;
+  // Chat: splits reasoning and tool calls out of the text, as /v1/chat/completions does.
+  std::optional<ToolCallParser> reply_parser;
   Clock::time_point start;
   Clock::time_point submitted;
   std::optional<Clock::time_point> first_token;
@@ -104,9 +107,21 @@ struct Generation {
     return t;
   }
 
-  // The OpenAI delta of one text event. The single place where event fields become message
-  // fields: reasoning_content and tool_calls go here as the chat path produces them.
-  static json delta_of(const StreamEvent& event) { return {{"content", event.text}}; }
+  // The OpenAI message (or delta) of some generated text: with a reply parser, reasoning and
+  // whole tool calls come out as they complete; text a marker may still claim waits.
+  json delta_of(const std::string& text) {
+    if (!reply_parser) return {{"content", text}};
+    ChatMessage delta;
+    delta.absorb(reply_parser->feed(text));
+    return delta.empty() ? json() : delta.to_json();
+  }
+  // What the parser still held when the generation ended.
+  json rest() {
+    if (!reply_parser) return json::object();
+    ChatMessage delta;
+    delta.absorb(reply_parser->finish());
+    return delta.to_json();
+  }
 
   json chunk(const json& openai_delta) const {
     const json message = ol::ollama_message(openai_delta);
@@ -135,6 +150,7 @@ std::optional<StreamEvent> next_event(RequestStream& stream, const std::function
 
 http::Response respond_whole(Generation& g, const http::Request& req) {
   std::string content;
+  ChatMessage message;
   for (;;) {
     auto event = next_event(*g.stream, [&] { return !req.client_gone(); });
     if (!event) {
@@ -145,7 +161,11 @@ http::Response respond_whole(Generation& g, const http::Request& req) {
     }
     if (event->kind == StreamEvent::Kind::kText) {
       if (!g.first_token) g.first_token = Clock::now();
-      content += event->text;
+      if (g.reply_parser) {
+        message.absorb(g.reply_parser->feed(event->text));
+      } else {
+        content += event->text;
+      }
       continue;
     }
     if (event->kind == StreamEvent::Kind::kError) {
@@ -153,8 +173,12 @@ http::Response respond_whole(Generation& g, const http::Request& req) {
       g.release();
       return ollama_error(event->error);
     }
-    json message = {{"role", "assistant"}, {"content", content}};
-    json body = g.final_chunk(*event, message);
+    json reply = {{"role", "assistant"}, {"content", content}};
+    if (g.reply_parser) {
+      message.absorb(g.reply_parser->finish());
+      reply = message.to_json();
+    }
+    json body = g.final_chunk(*event, reply);
     g.release();
     return json_response(200, body);
   }
@@ -167,14 +191,15 @@ http::Response respond_streaming(std::shared_ptr<Generation> g) {
     if (!event) return false;
     if (event->kind == StreamEvent::Kind::kText) {
       if (!g->first_token) g->first_token = Clock::now();
-      return out.write(line(g->chunk(Generation::delta_of(*event))));
+      const json delta = g->delta_of(event->text);
+      return delta.is_null() || out.write(line(g->chunk(delta)));
     }
     if (event->kind == StreamEvent::Kind::kError) {
       ++g->metrics->requests_failed;
       out.write(line(ol::error_body(event->error)));
       return false;
     }
-    out.write(line(g->final_chunk(*event, json::object())));
+    out.write(line(g->final_chunk(*event, g->rest())));
     return false;
   };
   body.on_close = [g](bool) {
@@ -248,6 +273,7 @@ http::Response handle_generation(bool chat, const http::Request& req, ModelRegis
     if (!request) return fail_with(request.error());
     request->context_limit = translated->num_ctx;
     stream = g->backend->chat(*request);
+    if (stream) g->reply_parser.emplace(make_reply_parser(*request, (*stream)->reply_syntax));
   }
   if (!stream) {
     g->release();

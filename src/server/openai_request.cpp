@@ -1,7 +1,11 @@
 #include "server/openai_request.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
+
+#include "engine/sampler/json_schema.h"
 
 namespace hearth::server {
 namespace {
@@ -9,6 +13,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 constexpr size_t kMaxStopStrings = 16;
+constexpr int64_t kMaxTopLogprobs = 20;
 
 std::string type_name(const json& v) {
   if (v.is_null()) return "null";
@@ -222,7 +227,159 @@ std::optional<ApiError> normalize_content(json& message, size_t index) {
   return std::nullopt;
 }
 
+// tools: [{"type":"function","function":{"name", "description"?, "parameters"?}}]. The
+// parameters must be a schema the sampler can compile, since tool_choice required decodes by it.
+std::optional<ApiError> parse_tools(const json& tools, ChatRequest& req) {
+  if (!tools.is_array()) return wrong_type("tools", tools, "an array");
+  std::set<std::string> seen;
+  for (size_t i = 0; i < tools.size(); ++i) {
+    const json& tool = tools[i];
+    const std::string param = "tools[" + std::to_string(i) + "]";
+    if (!tool.is_object()) return wrong_type(param, tool, "an object");
+    auto type = tool.find("type");
+    if (type != tool.end() && (!type->is_string() || *type != "function")) {
+      return invalid_request("'" + param + ".type' must be 'function'", param + ".type");
+    }
+    auto function = tool.find("function");
+    if (function == tool.end() || !function->is_object()) {
+      return invalid_request("'" + param + ".function' must be an object", param + ".function");
+    }
+    auto name = function->find("name");
+    if (name == function->end() || !name->is_string() || name->get<std::string>().empty()) {
+      return invalid_request("'" + param + ".function.name' must be a non-empty string",
+                             param + ".function.name");
+    }
+    const std::string n = name->get<std::string>();
+    if (!seen.insert(n).second) {
+      return invalid_request("two tools are named '" + n + "'", param + ".function.name");
+    }
+    if (auto p = function->find("parameters"); p != function->end() && !p->is_null()) {
+      if (!p->is_object()) {
+        return wrong_type(param + ".function.parameters", *p, "a JSON schema object");
+      }
+      auto compiled = JsonSchema::compile(*p);
+      if (!compiled) {
+        return invalid_request("'" + param + ".function.parameters' is not a usable JSON schema: " +
+                                   compiled.error().message,
+                               param + ".function.parameters");
+      }
+    }
+    req.tool_names.push_back(n);
+  }
+  if (!req.tool_names.empty()) req.tools = tools;
+  return std::nullopt;
+}
+
+std::optional<ApiError> parse_tool_choice(const json& body, ChatRequest& req) {
+  auto it = body.find("tool_choice");
+  if (it == body.end() || it->is_null()) return std::nullopt;
+  if (it->is_string()) {
+    const std::string c = it->get<std::string>();
+    if (c == "auto") {
+      req.tool_choice = ToolChoice::kAuto;
+    } else if (c == "none") {
+      req.tool_choice = ToolChoice::kNone;
+    } else if (c == "required") {
+      req.tool_choice = ToolChoice::kRequired;
+    } else {
+      return invalid_request(
+          "'tool_choice' must be 'auto', 'none', 'required' or a function, got '" + c + "'",
+          "tool_choice");
+    }
+  } else if (it->is_object()) {
+    auto type = it->find("type");
+    auto function = it->find("function");
+    if (type == it->end() || *type != "function" || function == it->end() ||
+        !function->is_object()) {
+      return invalid_request(
+          "'tool_choice' must be {\"type\":\"function\",\"function\":{\"name\":...}}",
+          "tool_choice");
+    }
+    auto name = function->find("name");
+    if (name == function->end() || !name->is_string()) {
+      return invalid_request("'tool_choice.function.name' must be a string",
+                             "tool_choice.function.name");
+    }
+    req.tool_choice = ToolChoice::kFunction;
+    req.tool_choice_name = name->get<std::string>();
+    if (std::find(req.tool_names.begin(), req.tool_names.end(), req.tool_choice_name) ==
+        req.tool_names.end()) {
+      return invalid_request("'tool_choice.function.name' names '" + req.tool_choice_name +
+                                 "', which is not among 'tools'",
+                             "tool_choice.function.name");
+    }
+  } else {
+    return wrong_type("tool_choice", *it, "a string or an object");
+  }
+  if (req.tool_choice == ToolChoice::kRequired && req.tool_names.empty()) {
+    return invalid_request("'tool_choice' is 'required' but no 'tools' were given", "tool_choice");
+  }
+  return std::nullopt;
+}
+
+// An assistant message's tool_calls: arguments arrive as a JSON string (OpenAI's shape) and
+// are decoded to an object, which is what chat templates render with tojson. The ids are
+// collected so tool messages can be matched to them.
+std::optional<ApiError> normalize_tool_calls(json& message, const std::string& param,
+                                             std::set<std::string>& call_ids) {
+  auto it = message.find("tool_calls");
+  if (it == message.end()) return std::nullopt;
+  if (it->is_null()) {
+    message.erase("tool_calls");
+    return std::nullopt;
+  }
+  if (!it->is_array()) return wrong_type(param + ".tool_calls", *it, "an array");
+  for (size_t k = 0; k < it->size(); ++k) {
+    json& call = (*it)[k];
+    const std::string cparam = param + ".tool_calls[" + std::to_string(k) + "]";
+    if (!call.is_object()) return wrong_type(cparam, call, "an object");
+    if (auto id = call.find("id"); id != call.end() && id->is_string()) {
+      call_ids.insert(id->get<std::string>());
+    }
+    auto function = call.find("function");
+    if (function == call.end() || !function->is_object()) {
+      return invalid_request("'" + cparam + ".function' must be an object", cparam + ".function");
+    }
+    auto name = function->find("name");
+    if (name == function->end() || !name->is_string()) {
+      return invalid_request("'" + cparam + ".function.name' must be a string",
+                             cparam + ".function.name");
+    }
+    if (auto args = function->find("arguments"); args != function->end() && args->is_string()) {
+      json decoded = json::parse(args->get<std::string>(), nullptr, /*allow_exceptions=*/false);
+      if (!decoded.is_discarded() && decoded.is_object()) *args = std::move(decoded);
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
+
+json tool_call_schema(const ChatRequest& r) {
+  std::vector<std::string> allowed;
+  if (r.tool_choice == ToolChoice::kFunction) {
+    allowed.push_back(r.tool_choice_name);
+  } else {
+    allowed = r.tool_names;
+  }
+  json arguments = {{"type", "object"}};
+  if (allowed.size() == 1 && r.tools.is_array()) {
+    for (const auto& tool : r.tools) {
+      const json& f = tool["function"];
+      if (f["name"] != allowed[0]) continue;
+      if (auto p = f.find("parameters"); p != f.end() && p->is_object() && !p->empty()) {
+        arguments = *p;
+        if (!arguments.contains("type")) arguments["type"] = "object";
+      }
+    }
+  }
+  json names = json::array();
+  for (const auto& n : allowed) names.push_back(n);
+  return {
+      {"type", "object"},
+      {"properties", {{"name", {{"type", "string"}, {"enum", names}}}, {"arguments", arguments}}},
+      {"required", json::array({"name", "arguments"})}};
+}
 
 SamplerParams openai_default_sampling() {
   SamplerParams p;
@@ -271,11 +428,48 @@ ApiResult<ChatRequest> parse_chat_request(const json& body) {
                                           r + "'",
                                       param + ".role"));
     }
-    if (auto e = normalize_content(m, i)) return api_fail(*e);
+    // An assistant turn that only called tools keeps content null: templates such as
+    // DeepSeek-R1's render the calls only when `content is none`.
+    const bool calls_only = r == "assistant" && m.contains("tool_calls") &&
+                            m["tool_calls"].is_array() && !m["tool_calls"].empty() &&
+                            (!m.contains("content") || m["content"].is_null());
+    if (calls_only) {
+      m["content"] = nullptr;
+    } else if (auto e = normalize_content(m, i)) {
+      return api_fail(*e);
+    }
   }
   if (auto it = body.find("tools"); it != body.end() && !it->is_null()) {
-    if (!it->is_array()) return api_fail(wrong_type("tools", *it, "an array"));
-    if (!it->empty()) req.tools = *it;
+    if (auto e = parse_tools(*it, req)) return api_fail(*e);
+  }
+  if (auto e = parse_tool_choice(body, req)) return api_fail(*e);
+  if (auto e = read_bool(body, "parallel_tool_calls", req.parallel_tool_calls)) return api_fail(*e);
+  bool logprobs = false;
+  if (auto e = read_bool(body, "logprobs", logprobs)) return api_fail(*e);
+  std::optional<int64_t> top_logprobs;
+  if (auto e = read_integer(body, "top_logprobs", 0, kMaxTopLogprobs, top_logprobs)) {
+    return api_fail(*e);
+  }
+  if (top_logprobs && !logprobs) {
+    return api_fail(invalid_request("'top_logprobs' needs 'logprobs': true", "top_logprobs"));
+  }
+  if (logprobs) req.top_logprobs = static_cast<int>(top_logprobs.value_or(0));
+  // Tool results must answer a call the conversation made. A tool message without an id is
+  // accepted: clients of other APIs (Ollama's) do not send one.
+  std::set<std::string> call_ids;
+  for (size_t i = 0; i < req.messages.size(); ++i) {
+    json& m = req.messages[i];
+    const std::string param = "messages[" + std::to_string(i) + "]";
+    if (auto e = normalize_tool_calls(m, param, call_ids)) return api_fail(*e);
+    if (m["role"] != "tool") continue;
+    auto id = m.find("tool_call_id");
+    if (id == m.end() || id->is_null()) continue;
+    if (!id->is_string()) return api_fail(wrong_type(param + ".tool_call_id", *id, "a string"));
+    if (!call_ids.contains(id->get<std::string>())) {
+      return api_fail(invalid_request("'" + param + ".tool_call_id' is '" + id->get<std::string>() +
+                                          "', which no earlier assistant tool call has",
+                                      param + ".tool_call_id"));
+    }
   }
   // llama-server's and vLLM's extension: variables handed to the chat template, such as
   // Qwen3's enable_thinking.
@@ -291,6 +485,10 @@ ApiResult<CompletionRequest> parse_completion_request(const json& body) {
   req.sampling = openai_default_sampling();
   if (auto e = parse_common(body, req)) return api_fail(*e);
   if (auto e = read_bool(body, "echo", req.echo)) return api_fail(*e);
+  // Completions' logprobs is the number of alternatives per token (0: only the chosen one).
+  std::optional<int64_t> logprobs;
+  if (auto e = read_integer(body, "logprobs", 0, kMaxTopLogprobs, logprobs)) return api_fail(*e);
+  if (logprobs) req.top_logprobs = static_cast<int>(*logprobs);
   auto prompt = body.find("prompt");
   if (prompt == body.end() || prompt->is_null()) {
     return api_fail(invalid_request("'prompt' is required", "prompt"));

@@ -30,14 +30,40 @@ struct GenerationRequest {
   // The client's own context size (Ollama's options.num_ctx), at most the server's: a prompt
   // longer than it is a 400 naming both numbers, never truncated. Not an OpenAI field.
   std::optional<int32_t> context_limit;
+  // Not a request field: set by a backend that parses tool calls whose markers are control
+  // tokens, so the detokenizer shows them.
+  bool render_special_tokens = false;
+  // Chat: logprobs true (+ top_logprobs 0..20); completions: logprobs N (0..20). -1: off.
+  int top_logprobs = -1;
 };
+
+enum class ToolChoice { kAuto, kNone, kRequired, kFunction };
 
 struct ChatRequest : GenerationRequest {
   nlohmann::ordered_json messages;  // array of {role, content (string), ...}; content parts joined
-  nlohmann::ordered_json tools;     // null when absent
+  nlohmann::ordered_json tools;     // null when absent; validated (see docs/api.md)
+  std::vector<std::string> tool_names;  // tools[].function.name, in order
+  ToolChoice tool_choice = ToolChoice::kAuto;
+  std::string tool_choice_name;  // kFunction: the function the model must call
+  bool parallel_tool_calls = true;
   // Extra variables for the chat template (e.g. {"enable_thinking": false}); null when absent.
   nlohmann::ordered_json chat_template_kwargs;
 };
+
+// True when the reply should be searched for tool calls: tools were given and not turned off.
+inline bool wants_tool_calls(const ChatRequest& r) {
+  return !r.tool_names.empty() && r.tool_choice != ToolChoice::kNone;
+}
+// True when the model must call a tool (required, or a named function): decoding is then
+// constrained to one call (tool_call_schema).
+inline bool forces_tool_call(const ChatRequest& r) {
+  return !r.tool_names.empty() &&
+         (r.tool_choice == ToolChoice::kRequired || r.tool_choice == ToolChoice::kFunction);
+}
+// The JSON schema of the one call a forced request must produce:
+// {"name": <one of the allowed names>, "arguments": <that function's parameters>}. With
+// several allowed functions the arguments are only constrained to be an object.
+nlohmann::ordered_json tool_call_schema(const ChatRequest& r);
 
 struct CompletionRequest : GenerationRequest {
   std::string prompt;                  // a text prompt, or

@@ -2,12 +2,16 @@
 
 #include <atomic>
 #include <chrono>
+#include <iterator>
 #include <optional>
 #include <random>
+#include <utility>
 
 #include "hearth/version.h"
 #include "server/model_router.h"
 #include "server/openai_request.h"
+#include "server/chat_reply.h"
+#include "server/tool_calls.h"
 
 namespace hearth::server {
 namespace {
@@ -61,7 +65,53 @@ struct Prepared {
   std::string id;
   int64_t created = 0;
   std::shared_ptr<void> in_flight;  // releases the in-flight count when the response is done
+  // Chat: splits the reply into content, reasoning and tool calls (server/tool_calls.h).
+  std::optional<ToolCallParser> reply_parser;
+  bool logprobs = false;  // the request asked for logprobs
 };
+
+json token_bytes(const std::string& text) {
+  json bytes = json::array();
+  for (unsigned char c : text) bytes.push_back(static_cast<int>(c));
+  return bytes;
+}
+
+// Chat's shape: [{token, logprob, bytes, top_logprobs: [{token, logprob, bytes}]}].
+json chat_logprobs_content(const std::vector<TokenLogprob>& tokens) {
+  json content = json::array();
+  for (const auto& t : tokens) {
+    json top = json::array();
+    for (const auto& [text, logprob] : t.top) {
+      top.push_back({{"token", text}, {"logprob", logprob}, {"bytes", token_bytes(text)}});
+    }
+    content.push_back({{"token", t.token},
+                       {"logprob", t.logprob},
+                       {"bytes", token_bytes(t.token)},
+                       {"top_logprobs", std::move(top)}});
+  }
+  return content;
+}
+
+// Completions' shape: parallel arrays; text_offset counts bytes of the whole text (echo
+// included) and carries on from `offset` across chunks.
+json completion_logprobs(const std::vector<TokenLogprob>& tokens, size_t& offset) {
+  json out = {{"tokens", json::array()},
+              {"token_logprobs", json::array()},
+              {"top_logprobs", json::array()},
+              {"text_offset", json::array()}};
+  for (const auto& t : tokens) {
+    out["tokens"].push_back(t.token);
+    out["token_logprobs"].push_back(t.logprob);
+    json top = json::object();
+    for (const auto& [text, logprob] : t.top) {
+      if (!top.contains(text)) top[text] = logprob;
+    }
+    out["top_logprobs"].push_back(std::move(top));
+    out["text_offset"].push_back(offset);
+    offset += t.token.size();
+  }
+  return out;
+}
 
 json chunk_json(const Prepared& p, json choice) {
   json chunk = {{"id", p.id},
@@ -114,6 +164,8 @@ class EventWaiter {
 
 http::Response respond_whole(Prepared& p, const http::Request& req) {
   std::string text = p.echo_prefix;
+  ChatMessage message;
+  std::vector<TokenLogprob> logprobs;
   // The whole answer is sent at the end, so nothing is written meanwhile that would fail
   // when the client leaves: ask the connection instead, and free the slot when it is gone.
   EventWaiter waiter(*p.stream, [&] { return !req.client_gone(); });
@@ -125,19 +177,33 @@ http::Response respond_whole(Prepared& p, const http::Request& req) {
           {.status = 499, .message = "The client closed the connection.", .code = "cancelled"});
     }
     if (event->kind == StreamEvent::Kind::kText) {
-      text += event->text;
+      if (p.logprobs) {
+        logprobs.insert(logprobs.end(), std::make_move_iterator(event->logprobs.begin()),
+                        std::make_move_iterator(event->logprobs.end()));
+      }
+      if (p.reply_parser) {
+        message.absorb(p.reply_parser->feed(event->text));
+      } else {
+        text += event->text;
+      }
       continue;
     }
     if (event->kind == StreamEvent::Kind::kError) return error_response(event->error);
     const std::string finish(finish_reason_name(event->finish));
     json choice;
     if (p.api == Api::kChat) {
+      message.absorb(p.reply_parser->finish());
       choice = {{"index", 0},
-                {"message", {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
+                {"message", message.to_json()},
                 {"logprobs", nullptr},
-                {"finish_reason", finish}};
+                {"finish_reason", chat_finish_reason(event->finish, p.reply_parser->calls())}};
+      if (p.logprobs) {
+        choice["logprobs"] = {{"content", chat_logprobs_content(logprobs)}, {"refusal", nullptr}};
+      }
     } else {
       choice = {{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}};
+      size_t offset = p.echo_prefix.size();
+      if (p.logprobs) choice["logprobs"] = completion_logprobs(logprobs, offset);
     }
     json body = {{"id", p.id},
                  {"object", p.api == Api::kChat ? "chat.completion" : "text_completion"},
@@ -153,7 +219,8 @@ http::Response respond_whole(Prepared& p, const http::Request& req) {
 // The SSE body of one generation, produced a chunk at a time.
 class SseProducer {
  public:
-  explicit SseProducer(std::shared_ptr<Prepared> p) : p_(std::move(p)) {}
+  explicit SseProducer(std::shared_ptr<Prepared> p)
+      : p_(std::move(p)), offset_(p_->echo_prefix.size()) {}
 
   bool operator()(http::StreamWriter& out) {
     if (!started_) {
@@ -176,13 +243,36 @@ class SseProducer {
     std::string chunk;
     bool finished = false;
     if (event->kind == StreamEvent::Kind::kText) {
-      chunk = sse(chunk_json(*p_, text_choice(*p_, event->text, nullptr)));
+      if (p_->logprobs) {
+        pending_logprobs_.insert(pending_logprobs_.end(),
+                                 std::make_move_iterator(event->logprobs.begin()),
+                                 std::make_move_iterator(event->logprobs.end()));
+      }
+      if (p_->reply_parser) {
+        chunk = delta_chunks(p_->reply_parser->feed(event->text));
+      } else {
+        json choice = text_choice(*p_, event->text, nullptr);
+        if (p_->logprobs) {
+          choice["logprobs"] = completion_logprobs(std::exchange(pending_logprobs_, {}), offset_);
+        }
+        chunk = sse(chunk_json(*p_, std::move(choice)));
+      }
     } else if (event->kind == StreamEvent::Kind::kError) {
       chunk = sse(event->error.to_json()) + "data: [DONE]\n\n";
       finished = true;
     } else {
-      chunk = sse(
-          chunk_json(*p_, text_choice(*p_, "", std::string(finish_reason_name(event->finish)))));
+      std::string finish(finish_reason_name(event->finish));
+      if (p_->reply_parser) {
+        chunk = delta_chunks(p_->reply_parser->finish());
+        finish = chat_finish_reason(event->finish, p_->reply_parser->calls());
+      }
+      json last = text_choice(*p_, "", finish);
+      // Tokens whose text never showed (held back, then dropped) still get their entries.
+      if (p_->logprobs && !pending_logprobs_.empty() && p_->api == Api::kChat) {
+        last["logprobs"] = {{"content", chat_logprobs_content(pending_logprobs_)},
+                            {"refusal", nullptr}};
+      }
+      chunk += sse(chunk_json(*p_, std::move(last)));
       if (p_->include_usage) {
         json usage_chunk = chunk_json(*p_, nullptr);
         usage_chunk["choices"] = json::array();
@@ -196,8 +286,44 @@ class SseProducer {
   }
 
  private:
+  // One chunk per parser event: content, reasoning_content, or a tool call's start (index,
+  // id, type, name, empty arguments) and then its argument fragments.
+  // The logprobs of the tokens since the last chunk ride on the next chunk.
+  std::string delta_chunks(const std::vector<ToolCallEvent>& events) {
+    std::string out;
+    for (const auto& e : events) {
+      json delta = json::object();
+      switch (e.kind) {
+        case ToolCallEvent::Kind::kContent: delta["content"] = e.text; break;
+        case ToolCallEvent::Kind::kReasoning: delta["reasoning_content"] = e.text; break;
+        case ToolCallEvent::Kind::kCallStart:
+          delta["tool_calls"] =
+              json::array({{{"index", e.index},
+                            {"id", e.id},
+                            {"type", "function"},
+                            {"function", {{"name", e.name}, {"arguments", ""}}}}});
+          break;
+        case ToolCallEvent::Kind::kArguments:
+          delta["tool_calls"] =
+              json::array({{{"index", e.index}, {"function", {{"arguments", e.text}}}}});
+          break;
+      }
+      json choice = {
+          {"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
+      if (p_->logprobs && !pending_logprobs_.empty()) {
+        choice["logprobs"] = {{"content", chat_logprobs_content(pending_logprobs_)},
+                              {"refusal", nullptr}};
+        pending_logprobs_.clear();
+      }
+      out += sse(chunk_json(*p_, std::move(choice)));
+    }
+    return out;
+  }
+
   std::shared_ptr<Prepared> p_;
   bool started_ = false;
+  std::vector<TokenLogprob> pending_logprobs_;  // not yet sent
+  size_t offset_ = 0;                           // completions' text_offset so far
 };
 
 http::Response respond_streaming(std::shared_ptr<Prepared> p) {
@@ -246,9 +372,11 @@ http::Response handle_generation(Api api, const http::Request& req, ModelRegistr
     p->model = *model;
     p->streaming = chat->stream;
     p->include_usage = chat->include_usage;
+    p->logprobs = chat->top_logprobs >= 0;
     auto stream = p->model->chat(*chat);
     if (!stream) return fail_with(stream.error());
     p->stream = *stream;
+    p->reply_parser.emplace(make_reply_parser(*chat, p->stream->reply_syntax));
   } else {
     auto completion = parse_completion_request(*body);
     if (!completion) return fail_with(completion.error());
@@ -257,6 +385,7 @@ http::Response handle_generation(Api api, const http::Request& req, ModelRegistr
     p->model = *model;
     p->streaming = completion->stream;
     p->include_usage = completion->include_usage;
+    p->logprobs = completion->top_logprobs >= 0;
     if (completion->echo && completion->prompt_tokens.empty()) {
       p->echo_prefix = completion->prompt;
     }

@@ -24,6 +24,7 @@
 
 #include "engine/runtime/generator.h"
 #include "server/api_error.h"
+#include "server/tool_calls.h"
 
 namespace hearth {
 class JsonSchema;  // engine/sampler/json_schema.h
@@ -31,10 +32,20 @@ class JsonSchema;  // engine/sampler/json_schema.h
 
 namespace hearth::server {
 
+// One generated token's log-probability and, when asked, the most likely alternatives.
+struct TokenLogprob {
+  std::string token;  // the token's text (special tokens as their text)
+  float logprob = 0;
+  std::vector<std::pair<std::string, float>> top;  // most likely first
+};
+
 // What a request streams back, in order: zero or more kText, then exactly one kDone or kError.
 struct StreamEvent {
   enum class Kind { kText, kDone, kError } kind = Kind::kText;
   std::string text;
+  // kText, when the request asked for logprobs: the tokens generated since the last event
+  // (their text may arrive in a later event while a stop string is being matched).
+  std::vector<TokenLogprob> logprobs;
   // kDone:
   FinishReason finish = FinishReason::kStop;
   int32_t prompt_tokens = 0;
@@ -49,6 +60,7 @@ struct GenerationJob {
   GenerateOptions options;
   bool json_object = false;                       // constrain the output to one JSON object
   std::shared_ptr<const JsonSchema> json_schema;  // ...that also follows this schema
+  int top_logprobs = -1;  // < 0: no logprobs; else each token's and this many alternatives
 };
 
 // The queue between producer and consumer, plus the consumer's cancellation flag. Shared
@@ -76,6 +88,14 @@ class StreamChannel {
   std::atomic<bool> cancelled_{false};
 };
 
+// How a chat reply is to be read, as the backend that rendered the prompt knows it.
+struct ChatReplySyntax {
+  ToolCallFormat tool_format = ToolCallFormat::kGeneric;
+  bool forced_call = false;         // decoding was constrained to one generic JSON call
+  bool thinking = false;            // the template uses <think> ... </think>
+  bool starts_in_thinking = false;  // the rendered prompt ends inside an open <think>
+};
+
 // The consumer side of one request. Dropping it (or cancel()) stops the generation and frees
 // its slot at the producer's next step.
 class RequestStream {
@@ -95,6 +115,9 @@ class RequestStream {
 
   // The producer's end; hold it, not the RequestStream, so that dropping the stream is seen.
   const std::shared_ptr<StreamChannel>& channel() const { return channel_; }
+
+  // Set by the backend before it hands the stream out; read by the route afterwards.
+  ChatReplySyntax reply_syntax;
 
  private:
   std::shared_ptr<StreamChannel> channel_;

@@ -1,6 +1,9 @@
 #include "server/scheduler.h"
 
 #include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <utility>
 
 #include "engine/platform/thread_pool.h"
 #include "engine/runtime/token_stepper.h"
@@ -11,6 +14,46 @@
 namespace hearth::server {
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// The sampled token's log-probability under the distribution it was drawn from, and the `top`
+// most likely tokens. Only computed for requests that ask (a pass over the vocabulary).
+TokenLogprob token_logprob(std::span<const float> logits, int32_t token, int top,
+                           const Tokenizer& tokenizer) {
+  float max_logit = -std::numeric_limits<float>::infinity();
+  for (float l : logits) max_logit = std::max(max_logit, l);
+  double sum = 0;
+  for (float l : logits) {
+    if (std::isfinite(l)) sum += std::exp(static_cast<double>(l - max_logit));
+  }
+  const float log_total = max_logit + static_cast<float>(std::log(sum));
+  auto logprob_of = [&](int32_t id) {
+    const float l = logits[static_cast<size_t>(id)];
+    // A banned token (a constraint masked it) has probability 0; JSON has no -inf.
+    return std::isfinite(l) ? l - log_total : -9999.0f;
+  };
+  TokenLogprob out;
+  out.token = tokenizer.token_to_piece(token, /*render_special=*/true);
+  out.logprob = logprob_of(token);
+  if (top > 0) {
+    std::vector<int32_t> ids(logits.size());
+    std::iota(ids.begin(), ids.end(), 0);
+    const auto k = std::min(ids.size(), static_cast<size_t>(top));
+    std::partial_sort(
+        ids.begin(), ids.begin() + static_cast<long>(k), ids.end(), [&](int32_t a, int32_t b) {
+          return logits[static_cast<size_t>(a)] > logits[static_cast<size_t>(b)] ||
+                 (logits[static_cast<size_t>(a)] == logits[static_cast<size_t>(b)] && a < b);
+        });
+    for (size_t i = 0; i < k; ++i) {
+      out.top.emplace_back(tokenizer.token_to_piece(ids[i], /*render_special=*/true),
+                           logprob_of(ids[i]));
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 // ---- Slot ----------------------------------------------------------------------------------
 
@@ -31,7 +74,8 @@ struct Scheduler::Slot {
   std::unique_ptr<JsonConstraint> json;
   size_t prompt_done = 0;  // prompt tokens in the cache
   int32_t cached_prompt = 0;
-  int32_t last_token = -1;  // sampled, not yet in the cache
+  int32_t last_token = -1;                     // sampled, not yet in the cache
+  std::vector<TokenLogprob> pending_logprobs;  // tokens whose text is not published yet
   Clock::time_point submitted{}, first_token{};
 };
 
@@ -223,6 +267,7 @@ void Scheduler::finish_slot(Slot& slot, StreamEvent done) {
     }
   }
   slot.stream->publish(std::move(done));
+  slot.pending_logprobs.clear();
   slot.stream.reset();
   slot.stepper.reset();
   slot.json.reset();
@@ -360,6 +405,7 @@ void Scheduler::step() {
   // its own sampler, constraint and logits), so they are sampled on the pool, which is idle
   // between forward passes.
   std::vector<int32_t> sampled(sampling.size());
+  std::vector<std::optional<TokenLogprob>> logprobs(sampling.size());
   parallel_for(sampling.size() > 1 ? pool_.get() : nullptr, static_cast<int64_t>(sampling.size()),
                1, [&](int64_t begin, int64_t end) {
                  for (int64_t i = begin; i < end; ++i) {
@@ -368,6 +414,10 @@ void Scheduler::step() {
                    Sampler& sampler = slot.stepper->sampler();
                    sampled[i] = slot.json ? slot.json->sample(sampler, logits, tokenizer)
                                           : sampler.sample(logits);
+                   if (slot.job.top_logprobs >= 0 && sampled[i] >= 0) {
+                     logprobs[i] = token_logprob(sampler.adjusted_logits(), sampled[i],
+                                                 slot.job.top_logprobs, tokenizer);
+                   }
                  }
                });
 
@@ -383,6 +433,7 @@ void Scheduler::step() {
     }
     TokenStepper::Step step = slot.stepper->accept(id);
     slot.last_token = id;
+    if (step.generated && logprobs[i]) slot.pending_logprobs.push_back(std::move(*logprobs[i]));
     if (!step.done && slot.json && slot.json->complete()) {
       step.text += slot.stepper->flush();
       step.done = true;
@@ -395,8 +446,11 @@ void Scheduler::step() {
     // A generation cut short must still close its JSON so that the client can parse it.
     if (step.done && step.finish == FinishReason::kLength && slot.json)
       step.text += slot.json->closing_suffix();
-    if (!step.text.empty())
-      slot.stream->publish({.kind = StreamEvent::Kind::kText, .text = std::move(step.text)});
+    if (!step.text.empty()) {
+      slot.stream->publish({.kind = StreamEvent::Kind::kText,
+                            .text = std::move(step.text),
+                            .logprobs = std::exchange(slot.pending_logprobs, {})});
+    }
     if (step.done) finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = step.finish});
   }
 }

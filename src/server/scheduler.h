@@ -52,6 +52,9 @@ struct SchedulerOptions {
   // false: no engine thread; the owner drives the scheduler with run_step() (tests), so every
   // step is deterministic.
   bool engine_thread = true;
+  // Not the scheduler's own: how the model's chat replies are reported. true: <think> text
+  // goes to reasoning_content; false (`--reasoning-format none`): it stays in the content.
+  bool split_reasoning = true;
 };
 
 // One prompt waiting for prefill, as plan_prefill sees it.

@@ -326,3 +326,53 @@ TEST(SchedulerStep, ShutdownGivesEveryRequestAFinalEvent) {
 
 }  // namespace
 }  // namespace hearth::server
+
+// ---- Log-probabilities, only when a request asks ---------------------------------------------
+
+namespace hearth::server {
+namespace {
+
+TEST(SchedulerStep, LogprobsComeWithTheTokensOnlyWhenAsked) {
+  ASSERT_NE(stories(), nullptr);
+  auto scheduler = manual_scheduler(128);
+  ASSERT_NE(scheduler, nullptr);
+  for (int top : {-1, 3}) {
+    GenerationJob job = greedy_text_job("Once upon a time", 6);
+    job.top_logprobs = top;
+    auto stream = submit(*scheduler, std::move(job));
+    std::string text, token_texts;
+    std::vector<TokenLogprob> logprobs;
+    bool ended = false;
+    for (int step = 0; step < 1000 && !ended; ++step) {
+      scheduler->run_step();
+      while (auto event = stream->next(std::chrono::milliseconds(0))) {
+        if (event->kind != StreamEvent::Kind::kText) {
+          ended = true;
+          break;
+        }
+        text += event->text;
+        for (auto& t : event->logprobs) logprobs.push_back(std::move(t));
+      }
+    }
+    ASSERT_TRUE(ended);
+    if (top < 0) {
+      EXPECT_TRUE(logprobs.empty());
+      continue;
+    }
+    ASSERT_EQ(logprobs.size(), 6u);
+    for (const auto& t : logprobs) {
+      token_texts += t.token;
+      EXPECT_LE(t.logprob, 0.0f);
+      ASSERT_EQ(t.top.size(), 3u);
+      EXPECT_GE(t.top[0].second, t.top[1].second);
+      EXPECT_GE(t.top[1].second, t.top[2].second);
+      // Greedy: the chosen token is the most likely one.
+      EXPECT_EQ(t.top[0].first, t.token);
+      EXPECT_FLOAT_EQ(t.top[0].second, t.logprob);
+    }
+    EXPECT_EQ(token_texts, text);
+  }
+}
+
+}  // namespace
+}  // namespace hearth::server

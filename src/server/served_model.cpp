@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include "engine/gguf/gguf.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -21,6 +22,20 @@ Result<std::unique_ptr<ServedModel>> ServedModel::create(std::string id,
   auto chat_template = chat::model_chat_template(model->file(), model->tokenizer());
   if (!chat_template) return with_context("chat template", chat_template.error());
   served->template_.emplace(std::move(*chat_template));
+  bool known_tools = false;
+  served->tool_format_ = detect_tool_call_format(served->template_->source, &known_tools);
+  if (!known_tools && !served->template_->is_fallback &&
+      served->template_->source.find("tools") != std::string::npos) {
+    // Said once, when the model loads: its tool calls are read as generic JSON.
+    std::fprintf(stderr,
+                 "hearth: model '%s': chat template of an unknown tool-call family; tool calls "
+                 "are read as generic JSON\n",
+                 served->id_.c_str());
+  }
+  served->thinking_template_ = template_has_thinking(served->template_->source);
+  served->tool_message_style_ = probe_tool_message_style(*served->template_);
+  served->tools_in_system_message_ = template_reads_message_tools(served->template_->source);
+  served->split_reasoning_ = options.split_reasoning;
   served->model_ = std::move(model);
   auto scheduler = Scheduler::create(served->model_, options, metrics, served->id_);
   if (!scheduler) return std::unexpected(scheduler.error());
@@ -52,13 +67,16 @@ std::vector<int32_t> ServedModel::text_prompt(const std::string& text) const {
   return ids;
 }
 
-ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(const ChatRequest& request) const {
+ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(const ChatRequest& request,
+                                                         std::string* rendered) const {
   chat::ChatRequest chat;
   chat.messages = request.messages;
+  apply_tool_message_style(chat.messages, tool_message_style_);
+  if (tools_in_system_message_) attach_tools_to_system_message(chat.messages, request.tools);
   chat.tools = request.tools;
   chat.template_kwargs = request.chat_template_kwargs;
   chat.add_generation_prompt = true;
-  auto ids = chat::chat_prompt_tokens(*template_, model_->tokenizer(), std::move(chat));
+  auto ids = chat::chat_prompt_tokens(*template_, model_->tokenizer(), std::move(chat), rendered);
   if (!ids) {
     return api_fail(invalid_request(
         "The model's chat template rejected the conversation: " + ids.error().message, "messages"));
@@ -73,9 +91,41 @@ std::optional<ApiError> ServedModel::text_generation_refusal() const {
 
 ApiResult<std::shared_ptr<RequestStream>> ServedModel::chat(const ChatRequest& request) {
   if (auto refusal = text_generation_refusal()) return api_fail(*refusal);
-  auto prompt = chat_prompt(request);
+  std::string rendered;
+  auto prompt = chat_prompt(request, &rendered);
   if (!prompt) return api_fail(prompt.error());
-  return submit(request, std::move(*prompt));
+  ChatReplySyntax syntax;
+  syntax.tool_format = tool_format_;
+  syntax.thinking = thinking_template_ && split_reasoning_;
+  if (syntax.thinking) {
+    // Some templates open the think block in the prompt (DeepSeek-R1's newer ones, Qwen3's
+    // generation prompt): the reply then starts inside the reasoning.
+    const size_t open = rendered.rfind("<think>");
+    const size_t close = rendered.rfind("</think>");
+    syntax.starts_in_thinking =
+        open != std::string::npos && (close == std::string::npos || close < open);
+  }
+  ApiResult<std::shared_ptr<RequestStream>> stream;
+  if (forces_tool_call(request)) {
+    // tool_choice required or a named function: the reply is constrained to one generic
+    // {"name", "arguments"} call matching the function's parameters, whatever the family's
+    // own syntax, so even a weak model produces a valid call.
+    ChatRequest forced = request;
+    forced.response_format = ResponseFormat::kJsonSchema;
+    forced.json_schema = tool_call_schema(request);
+    syntax.forced_call = true;
+    syntax.thinking = false;
+    stream = submit(forced, std::move(*prompt));
+  } else {
+    ChatRequest copy = request;
+    const bool control_markers =
+        tool_format_ == ToolCallFormat::kLlama3 || tool_format_ == ToolCallFormat::kPhi4 ||
+        tool_format_ == ToolCallFormat::kMistral || tool_format_ == ToolCallFormat::kDeepSeekR1;
+    copy.render_special_tokens = wants_tool_calls(request) && control_markers;
+    stream = submit(copy, std::move(*prompt));
+  }
+  if (stream) (*stream)->reply_syntax = syntax;
+  return stream;
 }
 
 ApiResult<std::shared_ptr<RequestStream>> ServedModel::complete(const CompletionRequest& request) {
@@ -96,7 +146,8 @@ ApiResult<std::shared_ptr<RequestStream>> ServedModel::submit(const GenerationRe
   auto options = generation_options(request, prompt.size());
   if (!options) return api_fail(options.error());
   GenerationJob job{std::move(prompt), std::move(*options),
-                    request.response_format != ResponseFormat::kText, nullptr};
+                    request.response_format != ResponseFormat::kText, nullptr,
+                    request.top_logprobs};
   if (request.response_format == ResponseFormat::kJsonSchema) {
     auto schema = compile_response_schema(request.json_schema);
     if (!schema) return api_fail(schema.error());
@@ -163,6 +214,7 @@ ApiResult<GenerateOptions> ServedModel::generation_options(const GenerationReque
   options.sampling = request.sampling;
   options.stop = request.stop;
   options.ignore_eos = request.ignore_eos;
+  options.render_special_tokens = request.render_special_tokens;
   return options;
 }
 

@@ -19,6 +19,8 @@
 #include "server/backend.h"
 #include "server/openai_request.h"
 #include "server/scheduler.h"
+#include "server/tool_calls.h"
+#include "server/tool_render.h"
 
 namespace hearth::server {
 
@@ -52,7 +54,8 @@ class ServedModel : public Backend {
   ServedModel() = default;
 
   // Renders messages (and tools) with the chat template and tokenizes the result.
-  ApiResult<std::vector<int32_t>> chat_prompt(const ChatRequest& request) const;
+  ApiResult<std::vector<int32_t>> chat_prompt(const ChatRequest& request,
+                                              std::string* rendered) const;
   // Tokenizes a raw prompt with the model's BOS rule.
   std::vector<int32_t> text_prompt(const std::string& text) const;
   // An encoder has no logits: asking it for text is the client's mistake.
@@ -72,6 +75,11 @@ class ServedModel : public Backend {
   std::mutex embed_mutex_;                  // guards embed_session_
   std::unique_ptr<Session> embed_session_;  // created on the first embeddings request
   std::optional<chat::ModelChatTemplate> template_;
+  ToolCallFormat tool_format_ = ToolCallFormat::kGeneric;  // from the template's source
+  bool thinking_template_ = false;
+  ToolMessageStyle tool_message_style_;   // probed once from the template
+  bool tools_in_system_message_ = false;  // Phi-4-mini: tools go into the system message
+  bool split_reasoning_ = true;
 };
 
 }  // namespace hearth::server

@@ -362,3 +362,37 @@ test('chat tool_calls become function_call items, streamed and not (a routed ups
     fs.rmSync(toolHome, { recursive: true, force: true });
   }
 });
+
+// The local model's own tool call (decoding constrained by a named tool_choice) comes back as
+// a function_call output item, plain and streamed.
+test('a local model named to call a function answers with a function_call item', async () => {
+  const tools = [{
+    type: 'function', name: 'get_weather', description: 'Weather in a city',
+    // An enum keeps a random-weight model's constrained arguments short.
+    parameters: { type: 'object', properties: { city: { type: 'string', enum: ['Oslo', 'Paris'] } }, required: ['city'] },
+  }];
+  const request = {
+    model: 'qwen', input: 'Weather in Oslo?', tools, max_output_tokens: 200, temperature: 0,
+    tool_choice: { type: 'function', name: 'get_weather' },
+  };
+  const r = await client.responses.create(request);
+  const call = r.output.find((item) => item.type === 'function_call');
+  assert.ok(call, `a function_call item: ${JSON.stringify(r.output)}`);
+  assert.equal(call.name, 'get_weather');
+  assert.match(call.call_id, /^call_/);
+  assert.ok(['Oslo', 'Paris'].includes(JSON.parse(call.arguments).city), call.arguments);
+
+  const types = [];
+  let args = '';
+  let done;
+  for await (const event of await client.responses.create({ ...request, stream: true })) {
+    types.push(event.type);
+    if (event.type === 'response.function_call_arguments.delta') args += event.delta;
+    if (event.type === 'response.completed') done = event.response;
+  }
+  assert.ok(types.includes('response.function_call_arguments.done'), types.join(','));
+  const streamed = done.output.find((item) => item.type === 'function_call');
+  assert.equal(streamed.name, 'get_weather');
+  assert.equal(args, streamed.arguments);
+  assert.ok(['Oslo', 'Paris'].includes(JSON.parse(args).city), args);
+});

@@ -19,7 +19,11 @@ Result<ModelChatTemplate> model_chat_template(const gguf::File& file, const Toke
   if (!parsed) {
     return fail("the model's chat template does not parse: " + parsed.error().message);
   }
-  ModelChatTemplate out{std::move(*parsed), fallback, {}, {}};
+  ModelChatTemplate out{std::move(*parsed),
+                        fallback,
+                        {},
+                        {},
+                        std::string(fallback ? std::string_view(kFallbackChatTemplate) : *source)};
   if (tokenizer.bos_id() >= 0)
     out.bos_token = std::string(tokenizer.token_text(tokenizer.bos_id()));
   if (tokenizer.eos_id() >= 0)
@@ -28,11 +32,13 @@ Result<ModelChatTemplate> model_chat_template(const gguf::File& file, const Toke
 }
 
 Result<std::vector<int32_t>> chat_prompt_tokens(const ModelChatTemplate& model,
-                                                const Tokenizer& tokenizer, ChatRequest request) {
+                                                const Tokenizer& tokenizer, ChatRequest request,
+                                                std::string* rendered) {
   request.bos_token = model.bos_token;
   request.eos_token = model.eos_token;
   auto text = apply_chat_template(model.chat_template, request);
   if (!text) return std::unexpected(text.error());
+  if (rendered) *rendered = *text;
   std::vector<int32_t> ids = tokenizer.encode(*text, /*add_special=*/true, /*parse_special=*/true);
   const int32_t bos = tokenizer.bos_id();
   if (bos >= 0 && ids.size() >= 2 && ids[0] == bos && ids[1] == bos) ids.erase(ids.begin());

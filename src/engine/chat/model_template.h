@@ -25,6 +25,7 @@ struct ModelChatTemplate {
   bool is_fallback = false;  // the file had no template
   std::string bos_token;     // texts of the model's BOS/EOS tokens, for the template
   std::string eos_token;
+  std::string source;  // the template's text (the fallback's when the file has none)
 };
 
 Result<ModelChatTemplate> model_chat_template(const gguf::File& file, const Tokenizer& tokenizer);
@@ -32,7 +33,9 @@ Result<ModelChatTemplate> model_chat_template(const gguf::File& file, const Toke
 // Renders `request` (whose bos/eos tokens are filled in from `model`) and tokenizes it with
 // the special tokens parsed and the BOS rule applied once: templates that write the BOS token
 // themselves do not get a second one.
+// `rendered`, when given, receives the prompt's text.
 Result<std::vector<int32_t>> chat_prompt_tokens(const ModelChatTemplate& model,
-                                                const Tokenizer& tokenizer, ChatRequest request);
+                                                const Tokenizer& tokenizer, ChatRequest request,
+                                                std::string* rendered = nullptr);
 
 }  // namespace hearth::chat

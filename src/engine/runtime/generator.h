@@ -26,6 +26,9 @@ struct GenerateOptions {
   SamplerParams sampling;
   std::vector<std::string> stop;  // stop strings; never part of the output
   bool ignore_eos = false;
+  // Show control tokens as their text (e.g. <|python_tag|>, [TOOL_CALLS]): the server's tool
+  // call parser needs the markers some families write as special tokens.
+  bool render_special_tokens = false;
 };
 
 enum class FinishReason { kStop, kLength, kCancelled };

@@ -8,7 +8,7 @@ TokenStepper::TokenStepper(const Tokenizer& tokenizer, const GenerateOptions& op
       max_tokens_(options.max_tokens),
       ignore_eos_(options.ignore_eos),
       sampler_(options.sampling),
-      decoder_(tokenizer),
+      decoder_(tokenizer, options.render_special_tokens),
       stops_(options.stop) {
   for (int32_t id : prompt) sampler_.accept(id);
 }

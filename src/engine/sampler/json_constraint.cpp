@@ -31,6 +31,16 @@ bool allows(const SchemaNode* schema, uint8_t bits) {
   return !schema || (schema->types & bits);
 }
 
+// A closed object whose declared properties are all written can take no further key: a
+// comma (or a key) there would leave the automaton with no valid continuation.
+bool no_key_left(const SchemaNode* schema, const std::vector<std::string>& seen) {
+  if (!schema || !schema->closed) return false;
+  for (const auto& [name, node] : schema->properties) {
+    if (std::find(seen.begin(), seen.end(), name) == seen.end()) return false;
+  }
+  return true;
+}
+
 bool starts_with(std::string_view text, std::string_view prefix) {
   return text.substr(0, prefix.size()) == prefix;
 }
@@ -118,6 +128,7 @@ bool JsonConstraint::after_value(State& s, unsigned char c) {
   const char open = s.stack.back();
   if (c == ',') {
     if (open == '{') {
+      if (no_key_left(s.frames.back().schema, s.frames.back().seen_keys)) return false;
       s.mode = Mode::kObjectKey;
     } else {
       s.mode = Mode::kValue;
@@ -186,6 +197,7 @@ bool JsonConstraint::feed(State& s, unsigned char c) {
     case Mode::kObjectKey:
       if (whitespace(s, c)) return true;
       if (c != '"') return false;
+      if (no_key_left(s.frames.back().schema, s.frames.back().seen_keys)) return false;
       s.mode = Mode::kString;
       s.string_is_key = true;
       s.text.clear();

@@ -125,6 +125,20 @@ TEST(JsonConstraint, SchemaConstrainsKeysTypesEnumsAndRequired) {
   EXPECT_FALSE(c.accepts(R"({"mood": "hx)"));
 }
 
+// Once every declared key of a closed object is written, only '}' may follow: a comma (or an
+// empty object's key) would leave no valid continuation and the model would be cut off.
+TEST(JsonConstraint, ClosedObjectWithEveryKeyWrittenOnlyCloses) {
+  auto point = schema(R"({"type": "object", "properties": {"x": {"type": "integer"}}})");
+  JsonConstraint c(point);
+  ASSERT_TRUE(c.accepts(R"({"x": 1)"));
+  EXPECT_FALSE(c.accepts(R"({"x": 1,)"));
+  EXPECT_TRUE(c.accepts(R"({"x": 1 })"));
+  auto empty = schema(R"({"type": "object", "properties": {}})");
+  JsonConstraint e(empty);
+  EXPECT_FALSE(e.accepts(R"({")"));
+  EXPECT_TRUE(e.accepts("{}"));
+}
+
 TEST(JsonConstraint, OpenObjectsAndBadSchemas) {
   auto open = schema(R"({"type": "object", "properties": {"a": {"type": "number"}},
                          "additionalProperties": true})");

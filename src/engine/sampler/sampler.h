@@ -50,6 +50,9 @@ class Sampler {
   void reset();
 
   const SamplerParams& params() const { return params_; }
+  // After sample(): the logits it drew from, with bias and penalties applied (before
+  // temperature and the top-k/top-p/min-p cuts). Log-probabilities are reported from these.
+  std::span<const float> adjusted_logits() const { return logits_; }
 
  private:
   void apply_penalties(std::vector<float>& logits) const;
