@@ -3,10 +3,12 @@
 // failure before that point can still fall back to the next target.
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "router/attempt_util.h"
 #include "router/router_internal.h"
 #include "router/sse.h"
+#include "server/chat_reply.h"
 #include "server/served_model.h"
 
 namespace hearth::router {
@@ -62,15 +64,27 @@ struct LocalShape {
   bool include_usage = false;
 
   std::string chunk(const std::string& text, const json& finish, bool role = false) const {
-    json choice;
     if (chat) {
       json delta = json::object();
       if (role) delta["role"] = "assistant";
       if (!text.empty() || role) delta["content"] = text;
-      choice = {{"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", finish}};
-    } else {
-      choice = {{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}};
+      return delta_chunk(std::move(delta), finish);
     }
+    return choice_chunk(
+        {{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}});
+  }
+  // Chat: one chunk with this delta (server::chat_delta's shapes).
+  std::string delta_chunk(json delta, const json& finish = nullptr) const {
+    return choice_chunk(
+        {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", finish}});
+  }
+  // The chunks of a reply parser's events; empty while the parser holds text back.
+  std::string event_chunks(const std::vector<server::ToolCallEvent>& events) const {
+    std::string out;
+    for (const auto& e : events) out += delta_chunk(server::chat_delta(e));
+    return out;
+  }
+  std::string choice_chunk(json choice) const {
     json c = {{"id", id},
               {"object", chat ? "chat.completion.chunk" : "text_completion"},
               {"created", created},
@@ -78,8 +92,8 @@ struct LocalShape {
               {"choices", json::array({choice})}};
     return sse_event(c.dump(-1, ' ', false, json::error_handler_t::replace));
   }
-  std::string finish(const server::StreamEvent& done) const {
-    std::string out = chunk("", std::string(finish_reason_name(done.finish)));
+  std::string finish(const server::StreamEvent& done, const std::string& reason) const {
+    std::string out = chunk("", reason);
     if (include_usage) {
       json u = {{"id", id},
                 {"object", chat ? "chat.completion.chunk" : "text_completion"},
@@ -100,6 +114,8 @@ struct LocalStream {
   Target* target = nullptr;
   LocalShape shape;
   std::string pending;
+  // Chat: reasoning and tool calls split out of the text, as the chat route does.
+  std::optional<server::ToolCallParser> parser;
   Clock::time_point started;
   double ttft_ms = -1;
   std::shared_ptr<void> in_flight;
@@ -117,7 +133,8 @@ struct LocalStream {
         continue;
       }
       if (event->kind == server::StreamEvent::Kind::kText) {
-        return out.write(shape.chunk(event->text, nullptr));
+        const std::string chunk = text_chunks(event->text);
+        return chunk.empty() || out.write(chunk);
       }
       if (event->kind == server::StreamEvent::Kind::kError) {
         outcome->fail("failed mid-stream: " + event->error.message);
@@ -129,10 +146,19 @@ struct LocalStream {
       const double total = ms_since(started);
       const double avg = target->avg_duration_ms.load();
       target->avg_duration_ms.store(avg == 0 ? total : avg * 0.8 + total * 0.2);
-      out.write(shape.finish(*event));
+      out.write(finish_chunks(*event));
       return false;
     }
     return true;
+  }
+
+  std::string text_chunks(const std::string& text) {
+    return parser ? shape.event_chunks(parser->feed(text)) : shape.chunk(text, nullptr);
+  }
+  std::string finish_chunks(const server::StreamEvent& done) {
+    if (!parser) return shape.finish(done, std::string(finish_reason_name(done.finish)));
+    const std::string rest = shape.event_chunks(parser->finish());
+    return rest + shape.finish(done, server::chat_finish_reason(done.finish, parser->calls()));
   }
 };
 
@@ -208,10 +234,12 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
 
   server::ApiResult<std::shared_ptr<server::RequestStream>> stream =
       server::api_fail(server::internal_error("unreachable"));
+  std::optional<server::ToolCallParser> parser;
   if (request.api == server::RoutedApi::kChat) {
     auto parsed = server::parse_chat_request(body);
     if (!parsed) return failure(request, name, Failure::kClientError, "400", parsed.error());
     stream = (*backend)->chat(*parsed);
+    if (stream) parser.emplace(server::make_reply_parser(*parsed, (*stream)->reply_syntax));
   } else {
     auto parsed = server::parse_completion_request(body);
     if (!parsed) return failure(request, name, Failure::kClientError, "400", parsed.error());
@@ -239,6 +267,7 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
   // Wait for the first event (the first token) or the first-token timeout.
   const auto first_deadline = started + milliseconds(state.config.fallback.first_token_timeout_ms);
   std::string text;
+  server::ChatMessage message;
   double ttft_ms = -1;
   for (;;) {
     auto event = (*stream)->next(kPoll);
@@ -277,12 +306,13 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
       ls->started = started;
       ls->ttft_ms = ttft_ms;
       ls->in_flight = request.in_flight;
+      if (parser) ls->parser.emplace(std::move(*parser));
       ls->pending = shape.chunk("", nullptr, /*role=*/shape.chat);
       if (event->kind == server::StreamEvent::Kind::kText) {
-        ls->pending += shape.chunk(event->text, nullptr);
+        ls->pending += ls->text_chunks(event->text);
       } else {
         ls->outcome->ok(ttft_ms, event->prompt_tokens, event->completion_tokens);
-        ls->pending += shape.finish(*event);
+        ls->pending += ls->finish_chunks(*event);
         ls->stream.reset();
       }
       http::StreamBody body_stream;
@@ -309,7 +339,11 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
       return ok;
     }
     if (event->kind == server::StreamEvent::Kind::kText) {
-      text += event->text;
+      if (parser) {
+        message.absorb(parser->feed(event->text));
+      } else {
+        text += event->text;
+      }
       continue;
     }
     // kDone of a whole (non-streamed) answer.
@@ -317,14 +351,24 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
     const double total = ms_since(started);
     const double avg = target.avg_duration_ms.load();
     target.avg_duration_ms.store(avg == 0 ? total : avg * 0.8 + total * 0.2);
-    const std::string finish(finish_reason_name(event->finish));
-    json choice =
-        shape.chat
-            ? json{{"index", 0},
-                   {"message", {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
-                   {"logprobs", nullptr},
-                   {"finish_reason", finish}}
-            : json{{"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}};
+    json choice;
+    if (parser) {
+      message.absorb(parser->finish());
+      choice = {{"index", 0},
+                {"message", message.to_json()},
+                {"logprobs", nullptr},
+                {"finish_reason", server::chat_finish_reason(event->finish, parser->calls())}};
+    } else {
+      const std::string finish(finish_reason_name(event->finish));
+      choice = shape.chat
+                   ? json{{"index", 0},
+                          {"message",
+                           {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
+                          {"logprobs", nullptr},
+                          {"finish_reason", finish}}
+                   : json{{"index", 0}, {"text", text}, {"logprobs", nullptr},
+                          {"finish_reason", finish}};
+    }
     request.attempts.push_back(name + "=200");
     AttemptResult ok;
     ok.label = "200";

@@ -51,6 +51,25 @@ json ChatMessage::to_json() const {
   return message;
 }
 
+json chat_delta(const ToolCallEvent& e) {
+  json delta = json::object();
+  switch (e.kind) {
+    case ToolCallEvent::Kind::kContent: delta["content"] = e.text; break;
+    case ToolCallEvent::Kind::kReasoning: delta["reasoning_content"] = e.text; break;
+    case ToolCallEvent::Kind::kCallStart:
+      delta["tool_calls"] = json::array({{{"index", e.index},
+                                          {"id", e.id},
+                                          {"type", "function"},
+                                          {"function", {{"name", e.name}, {"arguments", ""}}}}});
+      break;
+    case ToolCallEvent::Kind::kArguments:
+      delta["tool_calls"] =
+          json::array({{{"index", e.index}, {"function", {{"arguments", e.text}}}}});
+      break;
+  }
+  return delta;
+}
+
 std::string chat_finish_reason(FinishReason finish, int calls) {
   if (calls > 0 && finish == FinishReason::kStop) return "tool_calls";
   return std::string(finish_reason_name(finish));

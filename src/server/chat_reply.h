@@ -38,6 +38,11 @@ class ChatMessage {
   std::map<int, size_t> position_of_call_;  // the reply's call index -> tool_calls_ entry
 };
 
+// The streamed chat `delta` of one parser event, in OpenAI's shape: {"content"},
+// {"reasoning_content"}, a call's start {"tool_calls":[{index, id, type, function:{name,
+// arguments:""}}]} or an argument fragment {"tool_calls":[{index, function:{arguments}}]}.
+nlohmann::ordered_json chat_delta(const ToolCallEvent& event);
+
 // OpenAI reports "tool_calls" when the model stopped after calling.
 std::string chat_finish_reason(FinishReason finish, int calls);
 

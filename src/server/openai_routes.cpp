@@ -292,22 +292,7 @@ class SseProducer {
   std::string delta_chunks(const std::vector<ToolCallEvent>& events) {
     std::string out;
     for (const auto& e : events) {
-      json delta = json::object();
-      switch (e.kind) {
-        case ToolCallEvent::Kind::kContent: delta["content"] = e.text; break;
-        case ToolCallEvent::Kind::kReasoning: delta["reasoning_content"] = e.text; break;
-        case ToolCallEvent::Kind::kCallStart:
-          delta["tool_calls"] =
-              json::array({{{"index", e.index},
-                            {"id", e.id},
-                            {"type", "function"},
-                            {"function", {{"name", e.name}, {"arguments", ""}}}}});
-          break;
-        case ToolCallEvent::Kind::kArguments:
-          delta["tool_calls"] =
-              json::array({{{"index", e.index}, {"function", {{"arguments", e.text}}}}});
-          break;
-      }
+      json delta = chat_delta(e);
       json choice = {
           {"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
       if (p_->logprobs && !pending_logprobs_.empty()) {

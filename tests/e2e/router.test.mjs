@@ -464,3 +464,40 @@ test('$HEARTH_HOME/router.toml is read when --router is not given', async () => 
     fs.rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('a local target returns tool calls as the chat route does, streamed and not', async () => {
+  const request = {
+    model: 'auto',
+    messages: [{ role: 'user', content: 'Weather?' }],
+    tools: [{ type: 'function', function: { name: 'get_weather', parameters: {
+      type: 'object', properties: { city: { type: 'string', enum: ['Oslo', 'Paris'] } }, required: ['city'] } } }],
+    tool_choice: { type: 'function', function: { name: 'get_weather' } },
+    max_tokens: 100,
+    temperature: 0,
+  };
+  // `tools` makes the classifier say code, whose chain here is the cloud: ask for chat.
+  const options = { headers: { 'X-Hearth-Task': 'chat' } };
+  const { data: whole, response } = await client.chat.completions.create(request, options).withResponse();
+  assert.equal(response.headers.get('x-hearth-target'), 'local');
+  const choice = whole.choices[0];
+  assert.equal(choice.finish_reason, 'tool_calls');
+  assert.equal(choice.message.content, null);
+  assert.equal(choice.message.tool_calls[0].function.name, 'get_weather');
+  assert.ok(['Oslo', 'Paris'].includes(JSON.parse(choice.message.tool_calls[0].function.arguments).city));
+
+  let args = '';
+  let name;
+  let finish;
+  for await (const chunk of await client.chat.completions.create({ ...request, stream: true }, options)) {
+    const c = chunk.choices[0];
+    if (!c) continue;
+    for (const call of c.delta.tool_calls ?? []) {
+      if (call.function?.name) name = call.function.name;
+      args += call.function?.arguments ?? '';
+    }
+    if (c.finish_reason) finish = c.finish_reason;
+  }
+  assert.equal(name, 'get_weather');
+  assert.equal(finish, 'tool_calls');
+  assert.equal(args, choice.message.tool_calls[0].function.arguments);
+});
