@@ -62,7 +62,8 @@ Result<std::unique_ptr<Embedder>> embedder_for_ingest(Collection& c, const std::
     }
   }
   if (spec == "none") {
-    note = "--embed none: BM25-only, chunked by approximate token count (about 4 bytes a token)";
+    note = flag == "none" ? "--embed none: BM25-only, chunked by approximate token count (about 4 bytes a token)"
+                          : "collection '" + c.name() + "' is BM25-only (no embedder): chunked by approximate token count";
     return std::unique_ptr<Embedder>();
   }
   // The stored file first: the alias might now resolve to another variant.

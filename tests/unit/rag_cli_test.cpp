@@ -1,0 +1,132 @@
+// `hearth rag` through the binary: the report of an add (golden), idempotent re-adds, query
+// output in text and JSON, list, remove, and bad input (collection names, options, questions).
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/fixtures.h"
+#include "support/process.h"
+
+namespace hearth {
+namespace {
+
+namespace fs = std::filesystem;
+
+class RagCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("hearth-rag-cli-" + std::to_string(::getpid()) + "-" +
+                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "home");
+    fs::create_directories(root_ / "docs" / ".git");
+    put("docs/keys.md", "# Keys\n\n## Rotation\n\nTo rotate the keys, run keyctl rotate --all.\n\n## Backup\n\nBackups live in the archive.\n");
+    put("docs/manual.html", "<html><body><script>x()</script><h1>Manual</h1><p>Upgrading needs a reboot.</p></body></html>");
+    put("docs/main.cpp", "int main() {\n  return 0;\n}\n");
+    put("docs/empty.txt", "");
+    put("docs/latin1.txt", "caf\xe9");
+    put("docs/blob.bin", std::string("\x7f" "ELF\0\0", 6));
+    put("docs/broken.pdf", "%PDF-1.4\n1 0 obj\n<<");
+    put("docs/.git/config", "[core]");
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  void put(const std::string& rel, const std::string& bytes) { std::ofstream(root_ / rel, std::ios::binary) << bytes; }
+  testing::CommandResult hearth(const std::string& args) const {
+    return testing::run_shell("cd " + testing::shell_quote(root_.string()) + " && " +
+                              testing::env_prefix({{"HEARTH_HOME", (root_ / "home").string()}}) +
+                              testing::shell_quote(testing::hearth_binary()) + " " + args);
+  }
+  // Output with the temporary directory replaced by ROOT, so it can be compared as a golden.
+  std::string normalized(std::string out) const {
+    const std::string dir = fs::weakly_canonical(root_).string();
+    for (size_t at; (at = out.find(dir)) != std::string::npos;) out.replace(at, dir.size(), "ROOT");
+    return out;
+  }
+
+  fs::path root_;
+};
+
+TEST_F(RagCli, AddReportsEveryFileAndIsIdempotent) {
+  auto r = hearth("rag add docs -c notes --embed none");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(normalized(r.output),
+            "skipped   ROOT/docs/blob.bin: binary file (NUL byte at offset 4)\n"
+            "skipped   ROOT/docs/broken.pdf: corrupt or encrypted PDF (poppler cannot open it)\n"
+            "skipped   ROOT/docs/empty.txt: empty file\n"
+            "added     ROOT/docs/keys.md (3 chunks)\n"
+            "skipped   ROOT/docs/latin1.txt: not valid UTF-8 at byte 3\n"
+            "added     ROOT/docs/main.cpp (1 chunks)\n"
+            "added     ROOT/docs/manual.html (1 chunks)\n"
+            "collection notes: 3 added, 0 updated, 0 unchanged, 4 skipped, 0 removed, 0 failed; 5 new chunks\n"
+            "note: --embed none: BM25-only, chunked by approximate token count (about 4 bytes a token)\n");
+  auto again = hearth("rag add docs -c notes");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.output.find("0 added, 0 updated, 7 unchanged"), std::string::npos) << again.output;
+
+  auto list = hearth("rag list");
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.output.find("notes                     3        4        5 none"), std::string::npos) << list.output;
+}
+
+TEST_F(RagCli, QueryTextAndJson) {
+  ASSERT_EQ(hearth("rag add docs -c notes --embed none").exit_code, 0);
+  auto text = hearth("rag query -c notes 'how do I rotate the keys?' --k 1");
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_EQ(normalized(text.output),
+            "[1] ROOT/docs/keys.md  \xC2\xA7 Keys > Rotation  bytes 8-65  score 0.0164\n"
+            "    ## Rotation To rotate the keys, run keyctl rotate --all.\n");
+  auto js = hearth("rag query -c notes 'reboot \"upgrading' --json -k 3");
+  ASSERT_EQ(js.exit_code, 0) << js.output;
+  auto doc = nlohmann::json::parse(js.output);
+  EXPECT_EQ(doc["mode"], "bm25");
+  ASSERT_EQ(doc["results"].size(), 1u);
+  const auto& hit = doc["results"][0];
+  EXPECT_EQ(hit["quote"], "Manual\nUpgrading needs a reboot.");
+  EXPECT_EQ(hit["heading"], "Manual");
+  EXPECT_EQ(hit["bm25_rank"], 1);
+  EXPECT_TRUE(hit["vector_rank"].is_null());
+}
+
+TEST_F(RagCli, RemoveAndSync) {
+  ASSERT_EQ(hearth("rag add docs -c notes --embed none").exit_code, 0);
+  fs::remove(root_ / "docs" / "main.cpp");
+  put("docs/keys.md", "# Keys\n\nVault rotates keys weekly.\n");
+  auto sync = hearth("rag sync -c notes");
+  EXPECT_EQ(sync.exit_code, 0) << sync.output;
+  EXPECT_NE(normalized(sync.output).find("removed   ROOT/docs/main.cpp"), std::string::npos) << sync.output;
+  EXPECT_NE(normalized(sync.output).find("updated   ROOT/docs/keys.md (1 chunks)"), std::string::npos) << sync.output;
+  auto rm = hearth("rag remove -c notes docs/keys.md");
+  EXPECT_EQ(rm.exit_code, 0) << rm.output;
+  EXPECT_NE(hearth("rag query -c notes vault").output.find("no results"), std::string::npos);
+  EXPECT_EQ(hearth("rag remove -c notes").exit_code, 0);
+  EXPECT_NE(hearth("rag list").output.find("no collections"), std::string::npos);
+}
+
+TEST_F(RagCli, BadInputIsAClearError) {
+  auto name = hearth("rag add docs -c ../escape --embed none");
+  EXPECT_NE(name.exit_code, 0);
+  EXPECT_NE(name.output.find("collection name '../escape' must not start with '.'"), std::string::npos) << name.output;
+  EXPECT_FALSE(fs::exists(root_ / "escape.sqlite"));
+  auto overlap = hearth("rag add docs -c notes --overlap 500");
+  EXPECT_EQ(overlap.exit_code, 2);
+  EXPECT_NE(overlap.output.find("--overlap"), std::string::npos) << overlap.output;
+  auto missing = hearth("rag query -c nothing keys");
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.output.find("no collection 'nothing'"), std::string::npos) << missing.output;
+  ASSERT_EQ(hearth("rag add docs -c notes --embed none").exit_code, 0);
+  auto k = hearth("rag query -c notes keys --k 0");
+  EXPECT_EQ(k.exit_code, 2);
+  EXPECT_NE(k.output.find("k must be between 1 and 1000"), std::string::npos) << k.output;
+  auto nofile = hearth("rag add docs/nope.txt -c notes");
+  EXPECT_EQ(nofile.exit_code, 1);
+  EXPECT_NE(nofile.output.find("no such file or directory"), std::string::npos) << nofile.output;
+  auto model = hearth("rag query -c notes keys --embed /nonexistent/model.gguf");
+  EXPECT_EQ(model.exit_code, 1);
+}
+
+}  // namespace
+}  // namespace hearth
