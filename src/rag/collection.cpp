@@ -286,9 +286,15 @@ FileOutcome Collection::add_file(const fs::path& file, Embedder* embedder, const
   row.mtime = mtime_of(abs);
   row.type = to_string(detect_type(abs));
   std::optional<DocumentRow> previous;
-  if (auto docs = documents(); docs) {
-    for (auto& d : *docs)
-      if (d.path == row.path) previous = d;
+  {
+    std::lock_guard lock(write_mutex_);
+    sql::Stmt s(db_, "SELECT sha256, reason, chunk_count FROM documents WHERE path = ?");
+    if (s.bind(1, row.path).step() == SQLITE_ROW) {
+      previous = DocumentRow{};
+      previous->sha256 = s.text(0);
+      previous->reason = s.text(1);
+      previous->chunks = static_cast<int>(s.int64(2));
+    }
   }
   ParsedDocument doc;
   std::vector<Chunk> chunks;

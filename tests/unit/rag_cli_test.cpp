@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "support/fixtures.h"
 #include "support/process.h"
@@ -126,6 +127,46 @@ TEST_F(RagCli, BadInputIsAClearError) {
   EXPECT_NE(nofile.output.find("no such file or directory"), std::string::npos) << nofile.output;
   auto model = hearth("rag query -c notes keys --embed /nonexistent/model.gguf");
   EXPECT_EQ(model.exit_code, 1);
+}
+
+}  // namespace
+}  // namespace hearth
+
+namespace hearth {
+namespace {
+
+// A process killed (SIGKILL) in the middle of an add leaves a consistent collection: every
+// document row has exactly the chunks it claims, and adding again completes the rest.
+TEST_F(RagCli, KilledIngestLeavesAConsistentCollectionAndResumes) {
+  fs::create_directories(root_ / "many");
+  std::string body;
+  for (int w = 0; w < 300; ++w) body += "word" + std::to_string(w) + " ";
+  for (int i = 0; i < 400; ++i) put("many/f" + std::to_string(i) + ".txt", "file " + std::to_string(i) + " " + body);
+  const auto killed = testing::run_shell(
+      "cd " + testing::shell_quote(root_.string()) + " && " +
+      testing::env_prefix({{"HEARTH_HOME", (root_ / "home").string()}}) + "timeout -s KILL 0.4 " +
+      testing::shell_quote(testing::hearth_binary()) + " rag add many -c big --embed none --chunk-tokens 16 --overlap 2");
+  const fs::path db = root_ / "home" / "rag" / "big.sqlite";
+  ASSERT_TRUE(fs::exists(db)) << killed.output;
+  sqlite3* conn = nullptr;
+  ASSERT_EQ(sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
+  auto scalar = [&](const char* sql) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(conn, sql, -1, &st, nullptr), SQLITE_OK) << sql;
+    int64_t v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+  };
+  EXPECT_EQ(scalar("SELECT count(*) FROM documents d WHERE d.chunk_count != "
+                   "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id)"), 0);
+  EXPECT_EQ(scalar("SELECT count(*) FROM chunks"), scalar("SELECT count(*) FROM chunks_fts"));
+  const int64_t before = scalar("SELECT count(*) FROM documents");
+  sqlite3_close(conn);
+  auto resumed = hearth("rag add many -c big --chunk-tokens 16 --overlap 2");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  const std::string expect = std::to_string(400 - before) + " added, 0 updated, " + std::to_string(before) + " unchanged";
+  EXPECT_NE(resumed.output.find(expect), std::string::npos) << "killed after " << before << " files\n" << resumed.output;
 }
 
 }  // namespace
