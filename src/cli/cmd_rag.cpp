@@ -7,6 +7,10 @@
 #include "catalog/cache.h"
 #include "catalog/catalog.h"
 #include "cli/commands.h"
+#include "engine/chat/model_template.h"
+#include "engine/runtime/generator.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "rag/answer.h"
 #include "rag/collection.h"
 
 namespace hearth::cli {
@@ -24,8 +28,8 @@ void print_error(const char* command, const std::string& message) {
   std::fprintf(stderr, "hearth rag %s: %s\n", command, message.c_str());
 }
 
-// The GGUF file an --embed value names: a local path, or a catalog alias already cached.
-Result<fs::path> embedder_file(const std::string& spec) {
+// The GGUF file a --embed or -m value names: a local path, or a catalog alias already cached.
+Result<fs::path> model_file(const std::string& spec, const char* what) {
   const auto home = catalog::hearth_home();
   auto cat = catalog::Catalog::load(home);
   if (!cat) return std::unexpected(cat.error());
@@ -34,10 +38,12 @@ Result<fs::path> embedder_file(const std::string& spec) {
   if (ref->kind == catalog::ModelRef::Kind::kLocalFile) return ref->local_path;
   const auto cached = catalog::cache_lookup(home, ref->variant, false);
   if (cached.state != catalog::CacheState::kCached)
-    return not_found("embedding model '" + spec + "' is not downloaded: run `hearth model download " + spec +
-                     "`, or use --embed none for BM25-only retrieval");
+    return not_found(std::string(what) + " '" + spec + "' is not downloaded: run `hearth model download " + spec + "`" +
+                     (std::string(what) == "embedding model" ? ", or use --embed none for BM25-only retrieval" : ""));
   return cached.path;
 }
+
+Result<fs::path> embedder_file(const std::string& spec) { return model_file(spec, "embedding model"); }
 
 Result<std::unique_ptr<Embedder>> load_embedder(const std::string& spec) {
   auto file = embedder_file(spec);
@@ -217,6 +223,94 @@ int run_query(const QueryArgs& a) {
   return 0;
 }
 
+struct AskArgs {
+  QueryArgs query;
+  std::string model;
+  int max_tokens = 512;
+  int ctx = 0;
+  float temperature = 0.0f;
+};
+
+std::string where_of(const Hit& h) {
+  std::string where = h.path;
+  if (h.page > 0) where += "  page " + std::to_string(h.page);
+  if (!h.heading.empty()) where += "  \xC2\xA7 " + h.heading;
+  return where + "  bytes " + std::to_string(h.char_start) + "-" + std::to_string(h.char_end);
+}
+
+json hit_json(const Hit& h, size_t n) {
+  return {{"n", n}, {"path", h.path}, {"page", h.page}, {"heading", h.heading},
+          {"char_start", h.char_start}, {"char_end", h.char_end}, {"quote", h.quote}};
+}
+
+int run_ask(const AskArgs& a) {
+  if (a.max_tokens < 1 || a.max_tokens > 32768)
+    return print_error("ask", "--max-tokens must be between 1 and 32768"), 2;
+  if (a.ctx < 0) return print_error("ask", "--ctx must not be negative"), 2;
+  auto c = Collection::open(a.query.collection, /*create=*/false);
+  if (!c) return print_error("ask", c.error().message), 1;
+  auto stored = (*c)->embedder_identity();
+  if (!stored) return print_error("ask", stored.error().message), 1;
+  std::unique_ptr<Embedder> embedder;
+  if (*stored && (*stored)->model != "none" && fs::exists((*stored)->path)) {
+    auto loaded = Embedder::load((*stored)->model, (*stored)->path);
+    if (loaded) embedder = std::move(*loaded);
+  }
+  auto hits = (*c)->query(a.query.question, a.query.k, embedder.get());
+  if (!hits) return print_error("ask", hits.error().message), hits.error().kind == ErrorKind::kInvalidInput ? 2 : 1;
+  auto file = model_file(a.model, "model");
+  if (!file) return print_error("ask", file.error().message), 1;
+  auto model = Model::load(*file, ModelOptions{.n_threads = 0, .n_ctx = a.ctx});
+  if (!model) return print_error("ask", model.error().message), 1;
+  if ((*model)->info().embedding_only) return print_error("ask", "'" + a.model + "' is an embedding model, not a chat model"), 2;
+  const Tokenizer& tokenizer = (*model)->tokenizer();
+  auto chat_template = chat::model_chat_template((*model)->file(), tokenizer);
+  if (!chat_template) return print_error("ask", chat_template.error().message), 1;
+  auto session = Session::create(*model);
+  if (!session) return print_error("ask", session.error().message), 1;
+  const int n_ctx = session->n_ctx();
+  const int room = n_ctx - a.max_tokens;
+  if (room < 16) return print_error("ask", "--max-tokens " + std::to_string(a.max_tokens) +
+                                               " leaves no room for a prompt in a context of " + std::to_string(n_ctx)), 2;
+  auto render = [&](const std::string& system, const std::string& user) {
+    chat::ChatRequest request;
+    request.messages.push_back({{"role", "system"}, {"content", system}});
+    request.messages.push_back({{"role", "user"}, {"content", user}});
+    return chat::chat_prompt_tokens(*chat_template, tokenizer, request);
+  };
+  auto prompt = build_grounded_prompt(a.query.question, *hits, room, render);
+  if (!prompt) return print_error("ask", prompt.error().message), prompt.error().kind == ErrorKind::kInvalidInput ? 2 : 1;
+  Generation generation(*session);
+  GenerateOptions options;
+  options.max_tokens = a.max_tokens;
+  options.sampling.temperature = a.temperature;
+  auto result = generation.run(prompt->tokens, options);
+  if (!result) return print_error("ask", result.error().message), 1;
+  const CheckedAnswer answer = check_citations(result->text, static_cast<int>(prompt->sources.size()));
+  if (a.query.as_json) {
+    json citations = json::array(), sources = json::array(), dropped = json::array();
+    for (int n : answer.cited) citations.push_back(hit_json(prompt->sources[n - 1], n));
+    for (size_t i = 0; i < prompt->sources.size(); ++i) sources.push_back(hit_json(prompt->sources[i], i + 1));
+    for (const Hit& h : prompt->dropped)
+      dropped.push_back({{"path", h.path}, {"page", h.page}, {"char_start", h.char_start}, {"char_end", h.char_end}});
+    json out = {{"answer", answer.text}, {"citations", citations}, {"sources", sources}, {"dropped_sources", dropped},
+                {"removed_citations", answer.removed}, {"finish_reason", std::string(finish_reason_name(result->finish))},
+                {"prompt_tokens", prompt->tokens.size()}, {"completion_tokens", result->tokens.size()}};
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%s\n\nSources:\n", answer.text.c_str());
+  for (size_t i = 0; i < prompt->sources.size(); ++i) {
+    const bool cited = std::find(answer.cited.begin(), answer.cited.end(), static_cast<int>(i + 1)) != answer.cited.end();
+    std::printf("[%zu]%s %s\n", i + 1, cited ? "*" : " ", where_of(prompt->sources[i]).c_str());
+  }
+  if (!prompt->dropped.empty())
+    std::printf("note: %zu lower-ranked source(s) did not fit the context (%d tokens) and were left out\n",
+                prompt->dropped.size(), n_ctx);
+  if (answer.removed) std::printf("note: removed %d citation(s) that named no supplied source\n", answer.removed);
+  return 0;
+}
+
 int run_list(const std::string& collection) {
   if (!collection.empty()) {
     auto c = Collection::open(collection, false);
@@ -292,6 +386,19 @@ void register_rag(CLI::App& app, int& exit_code) {
   q->add_flag("--json", query->as_json, "JSON output");
   q->add_option("--embed", query->embed, "embedder (default: the collection's); none = BM25-only");
   q->callback([query, &exit_code] { exit_code = run_query(*query); });
+
+  auto ask = std::make_shared<AskArgs>();
+  ask->query.k = 6;
+  auto* ak = rag->add_subcommand("ask", "answer a question from the collection, citing sources as [n]");
+  ak->add_option("question", ask->query.question, "the question")->required();
+  ak->add_option("-c,--collection", ask->query.collection, "collection name")->required();
+  ak->add_option("-m,--model", ask->model, "chat model (catalog alias already downloaded, or .gguf)")->required();
+  ak->add_option("-k,--k", ask->query.k, "chunks retrieved (default 6)");
+  ak->add_option("--max-tokens", ask->max_tokens, "answer tokens (default 512)");
+  ak->add_option("--ctx", ask->ctx, "context size (default: the model's, at most 4096)");
+  ak->add_option("--temp", ask->temperature, "temperature (default 0: greedy)");
+  ak->add_flag("--json", ask->query.as_json, "JSON output");
+  ak->callback([ask, &exit_code] { exit_code = run_ask(*ask); });
 
   auto list_name = std::make_shared<std::string>();
   auto* list = rag->add_subcommand("list", "collections, or with -c the documents of one");

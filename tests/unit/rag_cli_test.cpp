@@ -171,3 +171,40 @@ TEST_F(RagCli, KilledIngestLeavesAConsistentCollectionAndResumes) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+// `rag ask` on the one fixture with real weights (a tiny story model: the answer is not
+// meaningful, the plumbing is): sources listed, lower-ranked ones dropped to fit a small
+// context, and a question too long for the context refused with the token counts.
+TEST_F(RagCli, AskFitsSourcesIntoTheContext) {
+  ASSERT_EQ(hearth("rag add docs -c notes --embed none").exit_code, 0);
+  const std::string model = testing::shell_quote((testing::fixtures_dir() / "models" / "stories260K.gguf").string());
+  auto r = hearth("rag ask -c notes -m " + model + " 'rotate keys backup' --max-tokens 8 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto doc = nlohmann::json::parse(r.output);
+  EXPECT_EQ(doc["completion_tokens"], 8);
+  EXPECT_GE(doc["sources"].size(), 2u);
+  EXPECT_TRUE(doc["dropped_sources"].empty());
+  const int full_prompt = doc["prompt_tokens"];
+  // A context a little smaller than that prompt plus the answer: the last source is dropped.
+  auto tight = hearth("rag ask -c notes -m " + model + " 'rotate keys backup' --max-tokens 8 --json --ctx " +
+                      std::to_string(full_prompt + 8 - 1));
+  ASSERT_EQ(tight.exit_code, 0) << tight.output;
+  auto t = nlohmann::json::parse(tight.output);
+  EXPECT_EQ(t["dropped_sources"].size(), 1u);
+  EXPECT_EQ(t["sources"].size(), doc["sources"].size() - 1);
+  EXPECT_LE(t["prompt_tokens"].get<int>() + 8, full_prompt + 8 - 1);
+  auto text = hearth("rag ask -c notes -m " + model + " 'rotate keys' --max-tokens 4");
+  EXPECT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(normalized(text.output).find("Sources:\n[1]"), std::string::npos) << text.output;
+  std::string long_question;
+  for (int i = 0; i < 300; ++i) long_question += "keys ";
+  auto too_long = hearth("rag ask -c notes -m " + model + " '" + long_question + "' --ctx 128 --max-tokens 8");
+  EXPECT_EQ(too_long.exit_code, 2) << too_long.output;
+  EXPECT_NE(too_long.output.find("the question needs a prompt of"), std::string::npos) << too_long.output;
+}
+
+}  // namespace
+}  // namespace hearth
