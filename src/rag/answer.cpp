@@ -7,7 +7,8 @@ namespace hearth::rag {
 
 std::string grounded_system_message() {
   return "Answer the question using only the numbered sources. Cite every claim with the number of "
-         "its source in square brackets, like [1] or [2]. If the sources do not contain the answer, "
+         "its source in square brackets, like [1] or [2]. If the sources do not contain the "
+         "answer, "
          "say that you do not know.";
 }
 
@@ -24,12 +25,14 @@ std::string grounded_user_message(const std::string& question, const std::vector
   return out + "Question: " + question;
 }
 
-Result<GroundedPrompt> build_grounded_prompt(const std::string& question, const std::vector<Hit>& hits,
-                                             int max_prompt_tokens, const PromptRenderer& render) {
+Result<GroundedPrompt> build_grounded_prompt(const std::string& question,
+                                             const std::vector<Hit>& hits, int max_prompt_tokens,
+                                             const PromptRenderer& render) {
   GroundedPrompt prompt;
   prompt.sources = hits;
   for (;;) {
-    auto tokens = render(grounded_system_message(), grounded_user_message(question, prompt.sources));
+    auto tokens =
+        render(grounded_system_message(), grounded_user_message(question, prompt.sources));
     if (!tokens) return std::unexpected(tokens.error());
     if (static_cast<int>(tokens->size()) <= max_prompt_tokens) {
       prompt.tokens = std::move(*tokens);
@@ -37,9 +40,10 @@ Result<GroundedPrompt> build_grounded_prompt(const std::string& question, const 
       return prompt;
     }
     if (prompt.sources.empty())
-      return invalid_input("the question needs a prompt of " + std::to_string(tokens->size()) +
-                           " tokens, more than the " + std::to_string(max_prompt_tokens) +
-                           " the context leaves for it; shorten the question or use a larger context");
+      return invalid_input(
+          "the question needs a prompt of " + std::to_string(tokens->size()) +
+          " tokens, more than the " + std::to_string(max_prompt_tokens) +
+          " the context leaves for it; shorten the question or use a larger context");
     prompt.dropped.push_back(std::move(prompt.sources.back()));
     prompt.sources.pop_back();
   }
@@ -60,7 +64,8 @@ CheckedAnswer check_citations(const std::string& answer, int n_sources) {
     while (j < answer.size() && answer[j] != ']') {
       if (std::isdigit(static_cast<unsigned char>(answer[j]))) {
         int n = 0;
-        while (j < answer.size() && std::isdigit(static_cast<unsigned char>(answer[j])) && n < 100000)
+        while (j < answer.size() && std::isdigit(static_cast<unsigned char>(answer[j])) &&
+               n < 100000)
           n = n * 10 + (answer[j++] - '0');
         numbers.push_back(n);
       } else if (answer[j] == ',' || answer[j] == ' ') {
@@ -78,7 +83,8 @@ CheckedAnswer check_citations(const std::string& answer, int n_sources) {
     for (int n : numbers) {
       if (n >= 1 && n <= n_sources) {
         kept += (kept.empty() ? "" : ", ") + std::to_string(n);
-        if (std::find(out.cited.begin(), out.cited.end(), n) == out.cited.end()) out.cited.push_back(n);
+        if (std::find(out.cited.begin(), out.cited.end(), n) == out.cited.end())
+          out.cited.push_back(n);
       } else {
         ++out.removed;
       }

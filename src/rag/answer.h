@@ -21,7 +21,8 @@ struct GroundedPrompt {
 };
 
 // Renders system + user messages (sources then the question) to prompt tokens.
-using PromptRenderer = std::function<Result<std::vector<int32_t>>(const std::string& system, const std::string& user)>;
+using PromptRenderer =
+    std::function<Result<std::vector<int32_t>>(const std::string& system, const std::string& user)>;
 
 // The system message and the user message for `question` over `sources` (numbered from 1).
 std::string grounded_system_message();
@@ -30,8 +31,9 @@ std::string grounded_user_message(const std::string& question, const std::vector
 // The prompt with as many of `hits` (best first) as fit in `max_prompt_tokens`: the lowest
 // ranked are dropped one by one; the question is never cut. kInvalidInput (naming the token
 // counts) when the question alone does not fit.
-Result<GroundedPrompt> build_grounded_prompt(const std::string& question, const std::vector<Hit>& hits,
-                                             int max_prompt_tokens, const PromptRenderer& render);
+Result<GroundedPrompt> build_grounded_prompt(const std::string& question,
+                                             const std::vector<Hit>& hits, int max_prompt_tokens,
+                                             const PromptRenderer& render);
 
 struct CheckedAnswer {
   std::string text;        // the answer with unbacked citations removed

@@ -19,8 +19,10 @@ Result<std::vector<int32_t>> bytes_as_tokens(const std::string& system, const st
 }
 
 TEST(RagAnswer, DropsLowestRankedSourcesToFitAndNeverTheQuestion) {
-  const std::vector<Hit> hits = {hit(std::string(100, 'a')), hit(std::string(100, 'b')), hit(std::string(100, 'c'))};
-  const size_t all = bytes_as_tokens(grounded_system_message(), grounded_user_message("q?", hits))->size();
+  const std::vector<Hit> hits = {hit(std::string(100, 'a')), hit(std::string(100, 'b')),
+                                 hit(std::string(100, 'c'))};
+  const size_t all =
+      bytes_as_tokens(grounded_system_message(), grounded_user_message("q?", hits))->size();
   auto full = build_grounded_prompt("q?", hits, static_cast<int>(all), bytes_as_tokens);
   ASSERT_TRUE(full);
   EXPECT_EQ(full->sources.size(), 3u);
@@ -34,7 +36,8 @@ TEST(RagAnswer, DropsLowestRankedSourcesToFitAndNeverTheQuestion) {
   auto none = build_grounded_prompt("q?", hits, 10, bytes_as_tokens);
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error().kind, ErrorKind::kInvalidInput);
-  EXPECT_NE(none.error().message.find("more than the 10"), std::string::npos) << none.error().message;
+  EXPECT_NE(none.error().message.find("more than the 10"), std::string::npos)
+      << none.error().message;
 }
 
 TEST(RagAnswer, UserMessageNumbersSourcesAndEndsWithTheQuestion) {

@@ -5,7 +5,9 @@
 namespace hearth::rag {
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
 
 // A word and the whitespace after it, at most kMaxUnitBytes long (cut on a UTF-8 character
 // boundary) so that one unit never exceeds a chunk: minified code or base64 has no spaces.
@@ -70,7 +72,8 @@ std::vector<Chunk> chunk_document(const ParsedDocument& doc, const ChunkOptions&
     while (a < units.size()) {
       size_t b = a;
       int tokens = 0;
-      while (b < units.size() && (b == a || tokens + units[b].tokens <= budget)) tokens += units[b++].tokens;
+      while (b < units.size() && (b == a || tokens + units[b].tokens <= budget))
+        tokens += units[b++].tokens;
       if (b < units.size()) {
         // Prefer a paragraph break in the chunk's second half.
         int running = 0;

@@ -65,8 +65,10 @@ fs::path absolute_path(const fs::path& p) {
 }
 
 Status delete_rows(sqlite3* db, int64_t doc_id) {
-  sql::Stmt fts(db, "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?)");
-  sql::Stmt vec(db, "DELETE FROM vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = ?)");
+  sql::Stmt fts(
+      db, "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?)");
+  sql::Stmt vec(
+      db, "DELETE FROM vectors WHERE chunk_id IN (SELECT id FROM chunks WHERE document_id = ?)");
   sql::Stmt chk(db, "DELETE FROM chunks WHERE document_id = ?");
   for (sql::Stmt* s : {&fts, &vec, &chk}) {
     if (!s->ok() || s->bind(1, doc_id).step() != SQLITE_DONE)
@@ -81,11 +83,14 @@ std::optional<int64_t> document_id(sqlite3* db, const std::string& path) {
   return std::nullopt;
 }
 
-std::string short_sha(const std::string& sha) { return sha.substr(0, 12); }
+std::string short_sha(const std::string& sha) {
+  return sha.substr(0, 12);
+}
 
 std::string describe(const EmbedderIdentity& e) {
   if (e.model == "none") return "'none' (BM25 only)";
-  return "'" + e.model + "' (sha256 " + short_sha(e.sha256) + "..., " + std::to_string(e.dimension) + " dims)";
+  return "'" + e.model + "' (sha256 " + short_sha(e.sha256) + "..., " +
+         std::to_string(e.dimension) + " dims)";
 }
 
 }  // namespace
@@ -104,16 +109,21 @@ const char* to_string(FileOutcome::Kind kind) {
 
 Status validate_collection_name(const std::string& name) {
   if (name.empty() || name.size() > 64)
-    return invalid_input("collection name must be 1 to 64 characters (got " + std::to_string(name.size()) + ")");
-  if (name.front() == '.') return invalid_input("collection name '" + name + "' must not start with '.'");
+    return invalid_input("collection name must be 1 to 64 characters (got " +
+                         std::to_string(name.size()) + ")");
+  if (name.front() == '.')
+    return invalid_input("collection name '" + name + "' must not start with '.'");
   for (char c : name) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
-      return invalid_input("collection name '" + name + "' may only hold letters, digits, '_', '-' and '.'");
+      return invalid_input("collection name '" + name +
+                           "' may only hold letters, digits, '_', '-' and '.'");
   }
   return ok();
 }
 
-fs::path collections_dir() { return catalog::hearth_home() / "rag"; }
+fs::path collections_dir() {
+  return catalog::hearth_home() / "rag";
+}
 
 Result<std::unique_ptr<Collection>> Collection::open(const std::string& name, bool create,
                                                      const fs::path& path_override) {
@@ -124,30 +134,38 @@ Result<std::unique_ptr<Collection>> Collection::open(const std::string& name, bo
   }
   std::error_code ec;
   if (!fs::exists(path, ec)) {
-    if (!create) return not_found("no collection '" + name + "' (hearth rag list shows the collections)");
+    if (!create)
+      return not_found("no collection '" + name + "' (hearth rag list shows the collections)");
     fs::create_directories(path.parent_path(), ec);
-    if (ec) return unavailable("cannot create " + path.parent_path().string() + ": " + ec.message());
+    if (ec)
+      return unavailable("cannot create " + path.parent_path().string() + ": " + ec.message());
   }
   std::unique_ptr<Collection> c(new Collection());
   c->name_ = name;
   c->path_ = path;
-  if (sqlite3_open_v2(path.c_str(), &c->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+  if (sqlite3_open_v2(path.c_str(), &c->db_,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                       nullptr) != SQLITE_OK)
-    return unavailable("cannot open " + path.string() + ": " + (c->db_ ? sqlite3_errmsg(c->db_) : "out of memory"));
+    return unavailable("cannot open " + path.string() + ": " +
+                       (c->db_ ? sqlite3_errmsg(c->db_) : "out of memory"));
   sqlite3_busy_timeout(c->db_, 30000);
-  for (const char* pragma : {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"}) {
+  for (const char* pragma :
+       {"PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON"}) {
     if (auto s = sql::exec(c->db_, pragma); !s) return std::unexpected(s.error());
   }
   std::lock_guard lock(c->write_mutex_);
   if (auto s = sql::exec(c->db_, kSchema); !s) {
     if (std::string(s.error().message).find("fts5") != std::string::npos)
       return unsupported("this SQLite lacks FTS5, which hearth rag needs: " + s.error().message);
-    return std::unexpected(Error{"cannot set up " + path.string() + ": " + s.error().message, ErrorKind::kDataLoss});
+    return std::unexpected(
+        Error{"cannot set up " + path.string() + ": " + s.error().message, ErrorKind::kDataLoss});
   }
   return c;
 }
 
-Collection::~Collection() { sqlite3_close_v2(db_); }
+Collection::~Collection() {
+  sqlite3_close_v2(db_);
+}
 
 Result<std::optional<EmbedderIdentity>> Collection::embedder_identity() const {
   std::lock_guard lock(write_mutex_);
@@ -158,14 +176,22 @@ Result<std::optional<EmbedderIdentity>> Collection::embedder_identity() const {
   while ((rc = s.step()) == SQLITE_ROW) {
     any = true;
     const std::string key = s.text(0).substr(9), value = s.text(1);
-    if (key == "model") e.model = value;
-    else if (key == "path") e.path = value;
-    else if (key == "sha256") e.sha256 = value;
-    else if (key == "dimension") e.dimension = std::atoi(value.c_str());
-    else if (key == "pooling") e.pooling = value;
-    else if (key == "query_prefix") e.query_prefix = value;
-    else if (key == "document_prefix") e.document_prefix = value;
-    else if (key == "max_tokens") e.max_tokens = std::atoi(value.c_str());
+    if (key == "model")
+      e.model = value;
+    else if (key == "path")
+      e.path = value;
+    else if (key == "sha256")
+      e.sha256 = value;
+    else if (key == "dimension")
+      e.dimension = std::atoi(value.c_str());
+    else if (key == "pooling")
+      e.pooling = value;
+    else if (key == "query_prefix")
+      e.query_prefix = value;
+    else if (key == "document_prefix")
+      e.document_prefix = value;
+    else if (key == "max_tokens")
+      e.max_tokens = std::atoi(value.c_str());
   }
   if (rc != SQLITE_DONE) return std::unexpected(sql::error(db_, "reading the embedder"));
   if (!any) return std::optional<EmbedderIdentity>();
@@ -180,12 +206,14 @@ Status Collection::bind_embedder(const Embedder* embedder) {
   if (embedder) wanted = embedder->identity();
   if (*stored) {
     const EmbedderIdentity& have = **stored;
-    const bool same = have.model == "none" ? wanted.model == "none"
-                                           : wanted.model != "none" && have.sha256 == wanted.sha256 &&
-                                                 have.dimension == wanted.dimension;
+    const bool same = have.model == "none"
+                          ? wanted.model == "none"
+                          : wanted.model != "none" && have.sha256 == wanted.sha256 &&
+                                have.dimension == wanted.dimension;
     if (same) return ok();
-    return fail(ErrorKind::kConflict, "collection '" + name_ + "' was indexed with embedder " + describe(have) +
-                                          ", not " + describe(wanted) + "; use --embed " + have.model +
+    return fail(ErrorKind::kConflict, "collection '" + name_ + "' was indexed with embedder " +
+                                          describe(have) + ", not " + describe(wanted) +
+                                          "; use --embed " + have.model +
                                           " (or remove the collection and add its files again)");
   }
   std::lock_guard lock(write_mutex_);
@@ -213,7 +241,8 @@ Status Collection::bind_embedder(const Embedder* embedder) {
 
 Status Collection::write_document(const DocumentRow& row, const ParsedDocument* doc,
                                   const std::vector<Chunk>& chunks,
-                                  const std::vector<std::vector<float>>& vectors, const AddOptions& options) {
+                                  const std::vector<std::vector<float>>& vectors,
+                                  const AddOptions& options) {
   std::lock_guard lock(write_mutex_);
   if (auto s = sql::exec(db_, "BEGIN IMMEDIATE"); !s) return s;
   auto body = [&]() -> Status {
@@ -221,35 +250,57 @@ Status Collection::write_document(const DocumentRow& row, const ParsedDocument* 
       if (auto s = delete_rows(db_, *id); !s) return s;
     }
     sql::Stmt doc_stmt(db_,
-                       "INSERT INTO documents(path, sha256, size, mtime, type, status, reason, chunk_count, indexed_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET sha256 = excluded.sha256, "
-                       "size = excluded.size, mtime = excluded.mtime, type = excluded.type, status = excluded.status, "
-                       "reason = excluded.reason, chunk_count = excluded.chunk_count, indexed_at = excluded.indexed_at");
-    doc_stmt.bind(1, row.path).bind(2, row.sha256).bind(3, row.size).bind(4, row.mtime).bind(5, row.type);
-    doc_stmt.bind(6, row.status).bind(7, row.reason).bind(8, static_cast<int64_t>(chunks.size())).bind(9, now_seconds());
-    if (doc_stmt.step() != SQLITE_DONE) return std::unexpected(sql::error(db_, "writing the document"));
+                       "INSERT INTO documents(path, sha256, size, mtime, type, status, reason, "
+                       "chunk_count, indexed_at) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(path) DO UPDATE SET sha256 "
+                       "= excluded.sha256, "
+                       "size = excluded.size, mtime = excluded.mtime, type = excluded.type, status "
+                       "= excluded.status, "
+                       "reason = excluded.reason, chunk_count = excluded.chunk_count, indexed_at = "
+                       "excluded.indexed_at");
+    doc_stmt.bind(1, row.path)
+        .bind(2, row.sha256)
+        .bind(3, row.size)
+        .bind(4, row.mtime)
+        .bind(5, row.type);
+    doc_stmt.bind(6, row.status)
+        .bind(7, row.reason)
+        .bind(8, static_cast<int64_t>(chunks.size()))
+        .bind(9, now_seconds());
+    if (doc_stmt.step() != SQLITE_DONE)
+      return std::unexpected(sql::error(db_, "writing the document"));
     const auto doc_id = document_id(db_, row.path);
     if (!doc_id) return fail("document row vanished inside its transaction");
-    sql::Stmt chunk_stmt(db_,
-                         "INSERT INTO chunks(document_id, ord, text, char_start, char_end, page, heading, n_tokens) "
-                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    sql::Stmt chunk_stmt(
+        db_,
+        "INSERT INTO chunks(document_id, ord, text, char_start, char_end, page, heading, n_tokens) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
     sql::Stmt fts_stmt(db_, "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)");
     sql::Stmt vec_stmt(db_, "INSERT INTO vectors(chunk_id, embedding) VALUES (?, ?)");
     for (size_t i = 0; i < chunks.size(); ++i) {
       const Chunk& c = chunks[i];
       const std::string_view text(doc->text.data() + c.start, static_cast<size_t>(c.end - c.start));
       chunk_stmt.reset();
-      chunk_stmt.bind(1, *doc_id).bind(2, static_cast<int64_t>(i)).bind(3, text).bind(4, c.start).bind(5, c.end);
-      chunk_stmt.bind(6, static_cast<int64_t>(c.page)).bind(7, c.heading).bind(8, static_cast<int64_t>(c.n_tokens));
-      if (chunk_stmt.step() != SQLITE_DONE) return std::unexpected(sql::error(db_, "writing a chunk"));
+      chunk_stmt.bind(1, *doc_id)
+          .bind(2, static_cast<int64_t>(i))
+          .bind(3, text)
+          .bind(4, c.start)
+          .bind(5, c.end);
+      chunk_stmt.bind(6, static_cast<int64_t>(c.page))
+          .bind(7, c.heading)
+          .bind(8, static_cast<int64_t>(c.n_tokens));
+      if (chunk_stmt.step() != SQLITE_DONE)
+        return std::unexpected(sql::error(db_, "writing a chunk"));
       const int64_t chunk_id = sqlite3_last_insert_rowid(db_);
       fts_stmt.reset();
       if (fts_stmt.bind(1, chunk_id).bind(2, text).step() != SQLITE_DONE)
         return std::unexpected(sql::error(db_, "indexing a chunk"));
       if (i < vectors.size()) {
         vec_stmt.reset();
-        vec_stmt.bind(1, chunk_id).bind_blob(2, vectors[i].data(), vectors[i].size() * sizeof(float));
-        if (vec_stmt.step() != SQLITE_DONE) return std::unexpected(sql::error(db_, "writing a vector"));
+        vec_stmt.bind(1, chunk_id)
+            .bind_blob(2, vectors[i].data(), vectors[i].size() * sizeof(float));
+        if (vec_stmt.step() != SQLITE_DONE)
+          return std::unexpected(sql::error(db_, "writing a vector"));
       }
       if (options.after_chunk_written) {
         if (auto s = options.after_chunk_written(static_cast<int>(i)); !s) return s;
@@ -265,7 +316,8 @@ Status Collection::write_document(const DocumentRow& row, const ParsedDocument* 
   return sql::exec(db_, "COMMIT");
 }
 
-FileOutcome Collection::add_file(const fs::path& file, Embedder* embedder, const AddOptions& options) {
+FileOutcome Collection::add_file(const fs::path& file, Embedder* embedder,
+                                 const AddOptions& options) {
   FileOutcome out;
   const fs::path abs = absolute_path(file);
   out.path = abs.string();
@@ -336,7 +388,8 @@ FileOutcome Collection::add_file(const fs::path& file, Embedder* embedder, const
     if (embedder) {
       for (const Chunk& c : chunks) {
         bool cut = false;
-        auto v = embedder->embed(std::string_view(doc.text).substr(c.start, c.end - c.start), false, &cut);
+        auto v = embedder->embed(std::string_view(doc.text).substr(c.start, c.end - c.start), false,
+                                 &cut);
         if (!v) {
           out.kind = FileOutcome::kFailed;
           out.reason = "embedding failed: " + v.error().message;
@@ -357,8 +410,8 @@ FileOutcome Collection::add_file(const fs::path& file, Embedder* embedder, const
   return out;
 }
 
-std::vector<FileOutcome> Collection::add_paths(const std::vector<fs::path>& paths, Embedder* embedder,
-                                               const AddOptions& options) {
+std::vector<FileOutcome> Collection::add_paths(const std::vector<fs::path>& paths,
+                                               Embedder* embedder, const AddOptions& options) {
   std::vector<FileOutcome> out;
   for (const fs::path& p : paths) {
     std::error_code ec;
@@ -367,16 +420,22 @@ std::vector<FileOutcome> Collection::add_paths(const std::vector<fs::path>& path
       continue;
     }
     std::vector<fs::path> files;
-    auto it = fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
+    auto it =
+        fs::recursive_directory_iterator(p, fs::directory_options::skip_permission_denied, ec);
     for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
       const std::string leaf = it->path().filename().string();
       if (!leaf.empty() && leaf.front() == '.') {  // .git, .cache, dotfiles
         if (it->is_directory(ec)) it.disable_recursion_pending();
         continue;
       }
-      if (it->is_regular_file(ec) && absolute_path(it->path()) != absolute_path(path_)) files.push_back(it->path());
+      // Never index the collection's own database (its -wal and -shm files included).
+      const bool own =
+          absolute_path(it->path()).string().starts_with(absolute_path(path_).string());
+      if (it->is_regular_file(ec) && !own) files.push_back(it->path());
     }
-    if (ec) out.push_back(FileOutcome{absolute_path(p).string(), FileOutcome::kFailed, "cannot list: " + ec.message()});
+    if (ec)
+      out.push_back(FileOutcome{absolute_path(p).string(), FileOutcome::kFailed,
+                                "cannot list: " + ec.message()});
     std::sort(files.begin(), files.end());
     for (const fs::path& f : files) out.push_back(add_file(f, embedder, options));
   }
@@ -417,7 +476,8 @@ Status Collection::remove_document(const fs::path& file) {
   Status s = delete_rows(db_, *id);
   if (s) {
     sql::Stmt del(db_, "DELETE FROM documents WHERE id = ?");
-    if (del.bind(1, *id).step() != SQLITE_DONE) s = std::unexpected(sql::error(db_, "removing the document"));
+    if (del.bind(1, *id).step() != SQLITE_DONE)
+      s = std::unexpected(sql::error(db_, "removing the document"));
   }
   if (!s) {
     (void)sql::exec(db_, "ROLLBACK");
@@ -428,12 +488,14 @@ Status Collection::remove_document(const fs::path& file) {
 
 Result<std::vector<DocumentRow>> Collection::documents() const {
   std::lock_guard lock(write_mutex_);
-  sql::Stmt s(db_, "SELECT path, sha256, mtime, size, type, status, reason, chunk_count FROM documents ORDER BY path");
+  sql::Stmt s(db_,
+              "SELECT path, sha256, mtime, size, type, status, reason, chunk_count FROM documents "
+              "ORDER BY path");
   std::vector<DocumentRow> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW)
-    out.push_back(DocumentRow{s.text(0), s.text(1), s.int64(2), s.int64(3), s.text(4), s.text(5), s.text(6),
-                              static_cast<int>(s.int64(7))});
+    out.push_back(DocumentRow{s.text(0), s.text(1), s.int64(2), s.int64(3), s.text(4), s.text(5),
+                              s.text(6), static_cast<int>(s.int64(7))});
   if (rc != SQLITE_DONE) return std::unexpected(sql::error(db_, "listing documents"));
   return out;
 }
@@ -445,9 +507,10 @@ Result<CollectionInfo> Collection::info() const {
   if (!e) return std::unexpected(e.error());
   if (*e) info.embedder = **e;
   std::lock_guard lock(write_mutex_);
-  sql::Stmt s(db_,
-              "SELECT (SELECT count(*) FROM documents WHERE status = 'indexed'), "
-              "(SELECT count(*) FROM documents WHERE status != 'indexed'), (SELECT count(*) FROM chunks)");
+  sql::Stmt s(
+      db_,
+      "SELECT (SELECT count(*) FROM documents WHERE status = 'indexed'), "
+      "(SELECT count(*) FROM documents WHERE status != 'indexed'), (SELECT count(*) FROM chunks)");
   if (s.step() != SQLITE_ROW) return std::unexpected(sql::error(db_, "counting"));
   info.documents = s.int64(0);
   info.skipped = s.int64(1);
@@ -470,7 +533,8 @@ Status delete_collection(const std::string& name) {
 std::vector<std::string> list_collections() {
   std::vector<std::string> names;
   std::error_code ec;
-  for (auto it = fs::directory_iterator(collections_dir(), ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+  for (auto it = fs::directory_iterator(collections_dir(), ec);
+       !ec && it != fs::directory_iterator(); it.increment(ec))
     if (it->path().extension() == ".sqlite") names.push_back(it->path().stem().string());
   std::sort(names.begin(), names.end());
   return names;

@@ -106,7 +106,8 @@ class Collection {
 
   // Indexes one file: parse, chunk, embed (outside any transaction), then one transaction
   // that replaces the file's previous rows. The same content again is kUnchanged (sha256).
-  FileOutcome add_file(const std::filesystem::path& file, Embedder* embedder, const AddOptions& options);
+  FileOutcome add_file(const std::filesystem::path& file, Embedder* embedder,
+                       const AddOptions& options);
   // Walks directories (skipping hidden entries) and adds every regular file.
   std::vector<FileOutcome> add_paths(const std::vector<std::filesystem::path>& paths,
                                      Embedder* embedder, const AddOptions& options);
@@ -126,8 +127,8 @@ class Collection {
  private:
   Collection() = default;
   Status write_document(const DocumentRow& row, const ParsedDocument* doc,
-                        const std::vector<Chunk>& chunks, const std::vector<std::vector<float>>& vectors,
-                        const AddOptions& options);
+                        const std::vector<Chunk>& chunks,
+                        const std::vector<std::vector<float>>& vectors, const AddOptions& options);
   std::string name_;
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;

@@ -12,7 +12,9 @@ namespace hearth::rag {
 namespace {
 
 // Candidates each list contributes to the fusion.
-int candidate_count(int k) { return std::max(50, k * 4); }
+int candidate_count(int k) {
+  return std::max(50, k * 4);
+}
 
 struct ReadConnection {
   sqlite3* db = nullptr;
@@ -21,26 +23,33 @@ struct ReadConnection {
 
 }  // namespace
 
-Result<std::vector<Hit>> Collection::query(const std::string& question, int k, Embedder* embedder) const {
-  if (k < 1 || k > 1000) return invalid_input("k must be between 1 and 1000 (got " + std::to_string(k) + ")");
-  if (question.find_first_not_of(" \t\r\n") == std::string::npos) return invalid_input("the question is empty");
+Result<std::vector<Hit>> Collection::query(const std::string& question, int k,
+                                           Embedder* embedder) const {
+  if (k < 1 || k > 1000)
+    return invalid_input("k must be between 1 and 1000 (got " + std::to_string(k) + ")");
+  if (question.find_first_not_of(" \t\r\n") == std::string::npos)
+    return invalid_input("the question is empty");
   if (first_invalid_utf8(question) >= 0) return invalid_input("the question is not valid UTF-8");
   auto stored = embedder_identity();
   if (!stored) return std::unexpected(stored.error());
   if (embedder) {
     const EmbedderIdentity& mine = embedder->identity();
     if (!*stored || (*stored)->model == "none")
-      return fail(ErrorKind::kConflict, "collection '" + name_ + "' has no vectors (indexed with --embed none); " +
-                                            "query it without an embedder, not with '" + mine.model + "'");
+      return fail(ErrorKind::kConflict,
+                  "collection '" + name_ + "' has no vectors (indexed with --embed none); " +
+                      "query it without an embedder, not with '" + mine.model + "'");
     if ((*stored)->sha256 != mine.sha256 || (*stored)->dimension != mine.dimension)
-      return fail(ErrorKind::kConflict, "collection '" + name_ + "' was indexed with embedder '" + (*stored)->model +
-                                            "' (sha256 " + (*stored)->sha256.substr(0, 12) + "...), but the query uses '" +
-                                            mine.model + "' (sha256 " + mine.sha256.substr(0, 12) + "...)");
+      return fail(ErrorKind::kConflict, "collection '" + name_ + "' was indexed with embedder '" +
+                                            (*stored)->model + "' (sha256 " +
+                                            (*stored)->sha256.substr(0, 12) +
+                                            "...), but the query uses '" + mine.model +
+                                            "' (sha256 " + mine.sha256.substr(0, 12) + "...)");
   }
 
   // A connection of its own: WAL lets it read a consistent snapshot while a writer commits.
   ReadConnection conn;
-  if (sqlite3_open_v2(path_.c_str(), &conn.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
+  if (sqlite3_open_v2(path_.c_str(), &conn.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK)
     return unavailable("cannot open " + path_.string() + " for reading");
   sqlite3_busy_timeout(conn.db, 30000);
   if (auto s = sql::exec(conn.db, "BEGIN"); !s) return std::unexpected(s.error());
@@ -50,7 +59,8 @@ Result<std::vector<Hit>> Collection::query(const std::string& question, int k, E
   const std::string match = fts5_query(question);
   std::vector<int64_t> bm25;
   if (!match.empty()) {
-    sql::Stmt s(conn.db, "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?");
+    sql::Stmt s(conn.db,
+                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?");
     s.bind(1, match).bind(2, static_cast<int64_t>(n));
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) bm25.push_back(s.int64(0));
@@ -82,9 +92,10 @@ Result<std::vector<Hit>> Collection::query(const std::string& question, int k, E
   auto fused = reciprocal_rank_fusion(lists);
   if (fused.size() > static_cast<size_t>(k)) fused.resize(static_cast<size_t>(k));
   std::vector<Hit> hits;
-  sql::Stmt fetch(conn.db,
-                  "SELECT d.path, c.page, c.heading, c.char_start, c.char_end, c.text FROM chunks c "
-                  "JOIN documents d ON d.id = c.document_id WHERE c.id = ?");
+  sql::Stmt fetch(
+      conn.db,
+      "SELECT d.path, c.page, c.heading, c.char_start, c.char_end, c.text FROM chunks c "
+      "JOIN documents d ON d.id = c.document_id WHERE c.id = ?");
   for (const Ranked& r : fused) {
     fetch.reset();
     if (fetch.bind(1, r.id).step() != SQLITE_ROW) continue;

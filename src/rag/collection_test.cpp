@@ -22,8 +22,9 @@ namespace fs = std::filesystem;
 class RagCollection : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("hearth-rag-" + std::to_string(::getpid()) + "-" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() /
+           ("hearth-rag-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_ / "docs");
   }
@@ -44,7 +45,8 @@ class RagCollection : public ::testing::Test {
   fs::path dir_;
 };
 
-const char* kKeys = "# Keys\n\nTo rotate the signing keys, run keyctl rotate and restart the daemon.\n";
+const char* kKeys =
+    "# Keys\n\nTo rotate the signing keys, run keyctl rotate and restart the daemon.\n";
 const char* kBackup = "# Backups\n\nNightly backups are written to the archive volume.\n";
 
 TEST_F(RagCollection, Bm25FindsTheRightSpan) {
@@ -72,8 +74,9 @@ TEST_F(RagCollection, QueriesWithFts5SyntaxDoNotError) {
   auto c = open();
   write("keys.md", kKeys);
   c->add_paths({dir_ / "docs"}, nullptr, {});
-  for (const char* q : {"\"keys", "rotate*", "NOT keys", "keys AND", "(daemon", "col:keys", "^rotate",
-                        "NEAR(a b", "- -", "***", "keys\" OR \"x", "\xc3\xa9t\xc3\xa9"}) {
+  for (const char* q :
+       {"\"keys", "rotate*", "NOT keys", "keys AND", "(daemon", "col:keys", "^rotate", "NEAR(a b",
+        "- -", "***", "keys\" OR \"x", "\xc3\xa9t\xc3\xa9"}) {
     auto hits = c->query(q, 5, nullptr);
     EXPECT_TRUE(hits) << q << ": " << hits.error().message;
   }
@@ -90,7 +93,8 @@ TEST_F(RagCollection, SameFileTwiceIsIdempotent) {
   const int64_t chunks = chunk_count(*c);
   EXPECT_EQ(c->add_file(p, nullptr, {}).kind, FileOutcome::kUnchanged);
   // The same file through another spelling of its path.
-  EXPECT_EQ(c->add_file(dir_ / "docs" / ".." / "docs" / "keys.md", nullptr, {}).kind, FileOutcome::kUnchanged);
+  EXPECT_EQ(c->add_file(dir_ / "docs" / ".." / "docs" / "keys.md", nullptr, {}).kind,
+            FileOutcome::kUnchanged);
   EXPECT_EQ(chunk_count(*c), chunks);
   EXPECT_EQ(c->documents()->size(), 1u);
 }
@@ -129,7 +133,8 @@ TEST_F(RagCollection, SyncReindexesChangedAndDropsDeleted) {
   const auto keys = write("keys.md", kKeys);
   const auto backup = write("backup.md", kBackup);
   c->add_paths({dir_ / "docs"}, nullptr, {});
-  write("keys.md", "# Keys\n\nKeys are now rotated by the vault service, automatically, every week.\n");
+  write("keys.md",
+        "# Keys\n\nKeys are now rotated by the vault service, automatically, every week.\n");
   fs::remove(backup);
   auto outcomes = c->sync(nullptr, {});
   ASSERT_EQ(outcomes.size(), 2u);
@@ -152,7 +157,9 @@ TEST_F(RagCollection, AddsAndQueriesAtOnceNeverSeeLockErrors) {
   auto writer = open();
   write("seed.md", kKeys);
   writer->add_file(dir_ / "docs" / "seed.md", nullptr, {});
-  for (int i = 0; i < 30; ++i) write("f" + std::to_string(i) + ".txt", "document " + std::to_string(i) + " about keys and locks");
+  for (int i = 0; i < 30; ++i)
+    write("f" + std::to_string(i) + ".txt",
+          "document " + std::to_string(i) + " about keys and locks");
   // A second Collection object on the same file behaves like another process.
   auto reader = open();
   std::atomic<bool> done{false};
@@ -183,7 +190,8 @@ TEST_F(RagCollection, AddsAndQueriesAtOnceNeverSeeLockErrors) {
 }
 
 TEST_F(RagCollection, NamesAreNeverPaths) {
-  for (const char* bad : {"../x", "a/b", "", ".hidden", "x y"}) EXPECT_FALSE(validate_collection_name(bad)) << bad;
+  for (const char* bad : {"../x", "a/b", "", ".hidden", "x y"})
+    EXPECT_FALSE(validate_collection_name(bad)) << bad;
   EXPECT_TRUE(validate_collection_name("docs-2.v1_x"));
   EXPECT_EQ(Collection::open("../evil", true).error().kind, ErrorKind::kInvalidInput);
 }
@@ -215,7 +223,8 @@ TEST(RagRetrieval, TopKAndDot) {
   EXPECT_EQ(best[1].score, 8);
   std::vector<float> a(37), b(37);
   double expect = 0;
-  for (int i = 0; i < 37; ++i) a[i] = 0.5f * i, b[i] = 1.0f - 0.01f * i, expect += double(a[i]) * b[i];
+  for (int i = 0; i < 37; ++i)
+    a[i] = 0.5f * i, b[i] = 1.0f - 0.01f * i, expect += double(a[i]) * b[i];
   EXPECT_NEAR(dot(a.data(), b.data(), 37), expect, 1e-3);
 }
 
@@ -238,7 +247,8 @@ TEST_F(RagCollection, EmbedderPlumbingAndIdentity) {
   EXPECT_EQ(id.dimension, 384);
   EXPECT_EQ(id.max_tokens, 512);
   EXPECT_EQ(id.pooling, "mean");
-  EXPECT_EQ(id.query_prefix, "Represent this sentence for searching relevant passages: ");  // "bge" in the name
+  EXPECT_EQ(id.query_prefix,
+            "Represent this sentence for searching relevant passages: ");  // "bge" in the name
   EXPECT_EQ(id.sha256.size(), 64u);
 
   auto c = open();
@@ -260,7 +270,8 @@ TEST_F(RagCollection, EmbedderPlumbingAndIdentity) {
   bool any_vector = false;
   for (const Hit& h : *hits) any_vector = any_vector || h.vector_rank.has_value();
   EXPECT_TRUE(any_vector);
-  EXPECT_EQ(fs::path(hits->front().path).filename(), "keys.md");  // BM25 and vectors agree or BM25 wins ties
+  EXPECT_EQ(fs::path(hits->front().path).filename(),
+            "keys.md");  // BM25 and vectors agree or BM25 wins ties
   // Chunks respect the encoder's maximum sequence.
   auto docs = c->documents();
   ASSERT_TRUE(docs);
@@ -273,7 +284,8 @@ TEST_F(RagCollection, EmbedderPlumbingAndIdentity) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, ErrorKind::kConflict);
   EXPECT_NE(refused.error().message.find("bge-test"), std::string::npos) << refused.error().message;
-  EXPECT_NE(refused.error().message.find("other-model"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("other-model"), std::string::npos)
+      << refused.error().message;
   EXPECT_EQ(c->bind_embedder(nullptr).error().kind, ErrorKind::kConflict);
   // BM25-only queries still work on a collection with vectors.
   EXPECT_TRUE(c->query("keys", 3, nullptr));

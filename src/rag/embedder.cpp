@@ -11,7 +11,8 @@ namespace hearth::rag {
 
 Prefixes prefixes_for(std::string_view model_name) {
   std::string name(model_name);
-  std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (name.find("nomic") != std::string::npos) return {"search_query: ", "search_document: "};
   if (name.find("bge") != std::string::npos)
     return {"Represent this sentence for searching relevant passages: ", ""};
@@ -50,7 +51,8 @@ Result<std::unique_ptr<Embedder>> Embedder::load(const std::string& model_name,
   auto session = Session::create(e->model_, options);
   if (!session) return std::unexpected(session.error());
   e->session_ = std::make_unique<Session>(std::move(*session));
-  const Prefixes prefixes = prefixes_for(model_name + " " + absolute.filename().string() + " " + info.name);
+  const Prefixes prefixes =
+      prefixes_for(model_name + " " + absolute.filename().string() + " " + info.name);
   e->identity_ = EmbedderIdentity{model_name,
                                   absolute.string(),
                                   *sha,

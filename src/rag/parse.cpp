@@ -22,14 +22,15 @@ const char* to_string(DocType type) {
 
 DocType detect_type(const fs::path& path) {
   std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
   if (ext == ".md" || ext == ".markdown") return DocType::kMarkdown;
   if (ext == ".html" || ext == ".htm" || ext == ".xhtml") return DocType::kHtml;
   if (ext == ".pdf") return DocType::kPdf;
   static constexpr std::array<std::string_view, 26> kCode = {
-      ".c",  ".h",   ".cc",    ".cpp", ".hpp", ".cxx", ".py",  ".js",  ".mjs",
-      ".ts", ".go",  ".rs",    ".java", ".kt", ".rb",  ".php", ".cs",  ".swift",
-      ".sh", ".lua", ".scala", ".sql", ".pl", ".zig", ".tsx", ".jsx"};
+      ".c",  ".h",   ".cc",    ".cpp",  ".hpp", ".cxx", ".py",  ".js", ".mjs",
+      ".ts", ".go",  ".rs",    ".java", ".kt",  ".rb",  ".php", ".cs", ".swift",
+      ".sh", ".lua", ".scala", ".sql",  ".pl",  ".zig", ".tsx", ".jsx"};
   if (std::find(kCode.begin(), kCode.end(), ext) != kCode.end()) return DocType::kCode;
   return DocType::kText;
 }
@@ -46,10 +47,14 @@ int64_t first_invalid_utf8(std::string_view s) {
     }
     int len = 0;
     uint32_t cp = 0;
-    if ((c & 0xE0) == 0xC0) len = 2, cp = c & 0x1F;
-    else if ((c & 0xF0) == 0xE0) len = 3, cp = c & 0x0F;
-    else if ((c & 0xF8) == 0xF0) len = 4, cp = c & 0x07;
-    else return static_cast<int64_t>(i);
+    if ((c & 0xE0) == 0xC0)
+      len = 2, cp = c & 0x1F;
+    else if ((c & 0xF0) == 0xE0)
+      len = 3, cp = c & 0x0F;
+    else if ((c & 0xF8) == 0xF0)
+      len = 4, cp = c & 0x07;
+    else
+      return static_cast<int64_t>(i);
     if (i + len > n) return static_cast<int64_t>(i);
     for (int k = 1; k < len; ++k) {
       if ((p[i + k] & 0xC0) != 0x80) return static_cast<int64_t>(i);
@@ -79,8 +84,9 @@ Status check_text(std::string_view bytes) {
     return invalid_input("binary file (NUL byte at offset " + std::to_string(nul) + ")");
   if (int64_t bad = first_invalid_utf8(bytes); bad >= 0)
     return invalid_input("not valid UTF-8 at byte " + std::to_string(bad));
-  bool any_visible = std::any_of(bytes.begin(), bytes.end(),
-                                 [](char c) { return !std::isspace(static_cast<unsigned char>(c)); });
+  bool any_visible = std::any_of(bytes.begin(), bytes.end(), [](char c) {
+    return !std::isspace(static_cast<unsigned char>(c));
+  });
   if (!any_visible) return invalid_input("empty file (only whitespace)");
   return ok();
 }
@@ -101,7 +107,8 @@ ParsedDocument parse_markdown(std::string text) {
     if (line.starts_with("```") || line.starts_with("~~~")) in_fence = !in_fence;
     int level = 0;
     while (!in_fence && level < static_cast<int>(line.size()) && line[level] == '#') ++level;
-    if (level >= 1 && level <= 6 && (line.size() == static_cast<size_t>(level) || line[level] == ' ')) {
+    if (level >= 1 && level <= 6 &&
+        (line.size() == static_cast<size_t>(level) || line[level] == ' ')) {
       std::string title(line.substr(level));
       while (!title.empty() && (title.front() == ' ')) title.erase(title.begin());
       while (!title.empty() && (title.back() == ' ' || title.back() == '#' || title.back() == '\r'))

@@ -46,7 +46,8 @@ DocType detect_type(const std::filesystem::path& path);
 // file", "binary file (NUL byte at offset 12)", "not valid UTF-8 at byte 7", "encrypted PDF",
 // "file is 200.0 MB, over the 64.0 MB limit", ...); its kind is kInvalidInput for a file
 // hearth cannot use and kNotFound/kUnavailable for one it cannot read.
-Result<ParsedDocument> parse_file(const std::filesystem::path& path, const ParseOptions& options = {});
+Result<ParsedDocument> parse_file(const std::filesystem::path& path,
+                                  const ParseOptions& options = {});
 
 // The same over bytes in memory (tests, uploads); `type` says how to read them.
 Result<ParsedDocument> parse_bytes(std::string bytes, DocType type);

@@ -1,5 +1,7 @@
 // Parsers and the chunker: reasons for unusable files, sections, and chunk spans that map back
 // to the exact source text.
+#include "rag/parse.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 #include <fstream>
 
 #include "rag/chunker.h"
-#include "rag/parse.h"
 
 namespace hearth::rag {
 namespace {
@@ -24,12 +25,15 @@ std::string make_pdf(const std::vector<std::string>& pages) {
   objects.push_back("<< /Type /Catalog /Pages 2 0 R >>");
   objects.push_back("<< /Type /Pages /Kids [" + kids + "] /Count " + std::to_string(n) + " >>");
   for (int i = 0; i < n; ++i) {
-    objects.push_back("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Resources << /Font << /F1 " +
-                      std::to_string(font) + " 0 R >> >> /Contents " + std::to_string(4 + 2 * i) + " 0 R >>");
+    objects.push_back(
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 400 200] /Resources << /Font << /F1 " +
+        std::to_string(font) + " 0 R >> >> /Contents " + std::to_string(4 + 2 * i) + " 0 R >>");
     const std::string content = "BT /F1 12 Tf 20 100 Td (" + pages[i] + ") Tj ET";
-    objects.push_back("<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content + "\nendstream");
+    objects.push_back("<< /Length " + std::to_string(content.size()) + " >>\nstream\n" + content +
+                      "\nendstream");
   }
-  objects.push_back("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>");
+  objects.push_back(
+      "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>");
   std::string pdf = "%PDF-1.4\n";
   std::vector<size_t> offsets;
   for (size_t i = 0; i < objects.size(); ++i) {
@@ -43,31 +47,35 @@ std::string make_pdf(const std::vector<std::string>& pages) {
     std::snprintf(line, sizeof line, "%010zu 00000 n \n", off);
     pdf += line;
   }
-  pdf += "trailer\n<< /Size " + std::to_string(objects.size() + 1) + " /Root 1 0 R >>\nstartxref\n" +
-         std::to_string(xref) + "\n%%EOF\n";
+  pdf += "trailer\n<< /Size " + std::to_string(objects.size() + 1) +
+         " /Root 1 0 R >>\nstartxref\n" + std::to_string(xref) + "\n%%EOF\n";
   return pdf;
 }
 
 TEST(RagParse, MarkdownHeadingsBecomeSectionPaths) {
-  auto doc = parse_bytes("intro\n# Guide\ntext\n## Keys\nrotate\n```\n# not a heading\n```\n# Other\nend\n",
-                         DocType::kMarkdown);
+  auto doc = parse_bytes(
+      "intro\n# Guide\ntext\n## Keys\nrotate\n```\n# not a heading\n```\n# Other\nend\n",
+      DocType::kMarkdown);
   ASSERT_TRUE(doc) << doc.error().message;
   ASSERT_EQ(doc->sections.size(), 4u);
   EXPECT_EQ(doc->sections[0].heading, "");
   EXPECT_EQ(doc->sections[1].heading, "Guide");
   EXPECT_EQ(doc->sections[2].heading, "Guide > Keys");
-  EXPECT_NE(doc->text.substr(doc->sections[2].start, doc->sections[2].end - doc->sections[2].start).find("# not a heading"),
+  EXPECT_NE(doc->text.substr(doc->sections[2].start, doc->sections[2].end - doc->sections[2].start)
+                .find("# not a heading"),
             std::string::npos);
   EXPECT_EQ(doc->sections[3].heading, "Other");
   EXPECT_EQ(doc->sections.front().start, 0);
   EXPECT_EQ(doc->sections.back().end, static_cast<int64_t>(doc->text.size()));
-  for (size_t i = 1; i < doc->sections.size(); ++i) EXPECT_EQ(doc->sections[i].start, doc->sections[i - 1].end);
+  for (size_t i = 1; i < doc->sections.size(); ++i)
+    EXPECT_EQ(doc->sections[i].start, doc->sections[i - 1].end);
 }
 
 TEST(RagParse, HtmlDropsScriptsAndKeepsHeadings) {
   auto doc = parse_bytes(
       "<html><head><title>x</title><style>p{}</style></head><body><script>var secret=1;</script>"
-      "<h1>Manual</h1><p>Install   it.</p><h2>Keys &amp; locks</h2><p>Rotate monthly.</p></body></html>",
+      "<h1>Manual</h1><p>Install   it.</p><h2>Keys &amp; locks</h2><p>Rotate "
+      "monthly.</p></body></html>",
       DocType::kHtml);
   ASSERT_TRUE(doc) << doc.error().message;
   EXPECT_EQ(doc->text.find("secret"), std::string::npos);
@@ -80,12 +88,14 @@ TEST(RagParse, HtmlDropsScriptsAndKeepsHeadings) {
 }
 
 TEST(RagParse, PdfPagesBecomeSections) {
-  auto doc = parse_bytes(make_pdf({"Rotate the keys monthly", "Backups run nightly"}), DocType::kPdf);
+  auto doc =
+      parse_bytes(make_pdf({"Rotate the keys monthly", "Backups run nightly"}), DocType::kPdf);
   ASSERT_TRUE(doc) << doc.error().message;
   ASSERT_EQ(doc->sections.size(), 2u);
   EXPECT_EQ(doc->sections[0].page, 1);
   EXPECT_EQ(doc->sections[1].page, 2);
-  const auto page2 = doc->text.substr(doc->sections[1].start, doc->sections[1].end - doc->sections[1].start);
+  const auto page2 =
+      doc->text.substr(doc->sections[1].start, doc->sections[1].end - doc->sections[1].start);
   EXPECT_NE(page2.find("Backups run nightly"), std::string::npos) << doc->text;
   EXPECT_EQ(page2.find("Rotate"), std::string::npos);
 }
@@ -115,14 +125,15 @@ TEST(RagParse, TextChecksNameTheReason) {
 
 TEST(RagParse, Utf8Validation) {
   EXPECT_EQ(first_invalid_utf8("plain"), -1);
-  EXPECT_EQ(first_invalid_utf8("\xc0\xaf"), 0);          // overlong '/'
-  EXPECT_EQ(first_invalid_utf8("a\xed\xa0\x80"), 1);      // surrogate
+  EXPECT_EQ(first_invalid_utf8("\xc0\xaf"), 0);            // overlong '/'
+  EXPECT_EQ(first_invalid_utf8("a\xed\xa0\x80"), 1);       // surrogate
   EXPECT_EQ(first_invalid_utf8("ab\xf4\x90\x80\x80"), 2);  // past U+10FFFF
   EXPECT_EQ(first_invalid_utf8("abc\xe2\x82"), 3);         // cut short
 }
 
 TEST(RagParse, HugeFileIsRefusedBeforeReading) {
-  const fs::path path = fs::temp_directory_path() / ("hearth-rag-huge-" + std::to_string(::getpid()) + ".txt");
+  const fs::path path =
+      fs::temp_directory_path() / ("hearth-rag-huge-" + std::to_string(::getpid()) + ".txt");
   { std::ofstream(path) << "x"; }
   fs::resize_file(path, 200ull * 1024 * 1024);  // sparse: costs no disk
   auto doc = parse_file(path);
@@ -159,8 +170,10 @@ void expect_chunks_cover_words(const ParsedDocument& doc, const std::vector<Chun
     size_t j = i;
     while (j < doc.text.size() && !std::isspace(static_cast<unsigned char>(doc.text[j]))) ++j;
     bool covered = false;
-    for (const Chunk& c : chunks) covered = covered || (c.start <= static_cast<int64_t>(i) && static_cast<int64_t>(j) <= c.end);
-    EXPECT_TRUE(covered) << "word at " << i << " '" << doc.text.substr(i, j - i) << "' is in no chunk";
+    for (const Chunk& c : chunks)
+      covered = covered || (c.start <= static_cast<int64_t>(i) && static_cast<int64_t>(j) <= c.end);
+    EXPECT_TRUE(covered) << "word at " << i << " '" << doc.text.substr(i, j - i)
+                         << "' is in no chunk";
     i = j;
   }
 }

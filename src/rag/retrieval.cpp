@@ -28,10 +28,12 @@ std::string fts5_query(std::string_view q) {
   return out;
 }
 
-std::vector<Ranked> reciprocal_rank_fusion(const std::vector<std::vector<int64_t>>& lists, double k) {
+std::vector<Ranked> reciprocal_rank_fusion(const std::vector<std::vector<int64_t>>& lists,
+                                           double k) {
   std::unordered_map<int64_t, double> scores;
   for (const auto& list : lists)
-    for (size_t r = 0; r < list.size(); ++r) scores[list[r]] += 1.0 / (k + static_cast<double>(r + 1));
+    for (size_t r = 0; r < list.size(); ++r)
+      scores[list[r]] += 1.0 / (k + static_cast<double>(r + 1));
   std::vector<Ranked> out;
   out.reserve(scores.size());
   for (const auto& [id, s] : scores) out.push_back(Ranked{id, s});

@@ -23,7 +23,8 @@ struct Ranked {
 
 // Reciprocal rank fusion: each id scores the sum over the lists of 1 / (k + rank), rank
 // 1-based; the result is sorted by that score (ties: smaller id first).
-std::vector<Ranked> reciprocal_rank_fusion(const std::vector<std::vector<int64_t>>& lists, double k = 60.0);
+std::vector<Ranked> reciprocal_rank_fusion(const std::vector<std::vector<int64_t>>& lists,
+                                           double k = 60.0);
 
 // Dot product of two equally long float vectors (cosine for normalized ones); written with
 // independent accumulators so the compiler vectorizes it.

@@ -15,8 +15,10 @@ namespace hearth::rag::sql {
 inline Error error(sqlite3* db, std::string_view what) {
   const int code = sqlite3_extended_errcode(db);
   ErrorKind kind = ErrorKind::kInternal;
-  if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED) kind = ErrorKind::kUnavailable;
-  if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB) kind = ErrorKind::kDataLoss;
+  if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
+    kind = ErrorKind::kUnavailable;
+  if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB)
+    kind = ErrorKind::kDataLoss;
   if ((code & 0xff) == SQLITE_FULL) kind = ErrorKind::kResourceExhausted;
   return Error{std::string(what) + ": " + sqlite3_errmsg(db), kind};
 }
@@ -41,7 +43,10 @@ class Stmt {
   Stmt& operator=(const Stmt&) = delete;
 
   bool ok() const { return stmt_ != nullptr; }
-  Stmt& bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); return *this; }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
   Stmt& bind(int i, std::string_view v) {
     sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     return *this;
@@ -52,11 +57,15 @@ class Stmt {
   }
   // SQLITE_ROW, SQLITE_DONE or an error code.
   int step() { return stmt_ ? sqlite3_step(stmt_) : SQLITE_MISUSE; }
-  void reset() { sqlite3_reset(stmt_); sqlite3_clear_bindings(stmt_); }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
   int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
   std::string text(int col) const {
     const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col)) : std::string();
+    return p ? std::string(reinterpret_cast<const char*>(p), sqlite3_column_bytes(stmt_, col))
+             : std::string();
   }
   const void* blob(int col) const { return sqlite3_column_blob(stmt_, col); }
   int bytes(int col) const { return sqlite3_column_bytes(stmt_, col); }

@@ -1,12 +1,12 @@
 // `hearth rag` through the binary: the report of an add (golden), idempotent re-adds, query
 // output in text and JSON, list, remove, and bad input (collection names, options, questions).
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
 #include "support/fixtures.h"
 #include "support/process.h"
@@ -19,23 +19,32 @@ namespace fs = std::filesystem;
 class RagCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    root_ = fs::temp_directory_path() / ("hearth-rag-cli-" + std::to_string(::getpid()) + "-" +
-                                         ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    root_ = fs::temp_directory_path() /
+            ("hearth-rag-cli-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(root_);
     fs::create_directories(root_ / "home");
     fs::create_directories(root_ / "docs" / ".git");
-    put("docs/keys.md", "# Keys\n\n## Rotation\n\nTo rotate the keys, run keyctl rotate --all.\n\n## Backup\n\nBackups live in the archive.\n");
-    put("docs/manual.html", "<html><body><script>x()</script><h1>Manual</h1><p>Upgrading needs a reboot.</p></body></html>");
+    put("docs/keys.md",
+        "# Keys\n\n## Rotation\n\nTo rotate the keys, run keyctl rotate --all.\n\n## "
+        "Backup\n\nBackups live in the archive.\n");
+    put("docs/manual.html",
+        "<html><body><script>x()</script><h1>Manual</h1><p>Upgrading needs a "
+        "reboot.</p></body></html>");
     put("docs/main.cpp", "int main() {\n  return 0;\n}\n");
     put("docs/empty.txt", "");
     put("docs/latin1.txt", "caf\xe9");
-    put("docs/blob.bin", std::string("\x7f" "ELF\0\0", 6));
+    put("docs/blob.bin", std::string("\x7f"
+                                     "ELF\0\0",
+                                     6));
     put("docs/broken.pdf", "%PDF-1.4\n1 0 obj\n<<");
     put("docs/.git/config", "[core]");
   }
   void TearDown() override { fs::remove_all(root_); }
 
-  void put(const std::string& rel, const std::string& bytes) { std::ofstream(root_ / rel, std::ios::binary) << bytes; }
+  void put(const std::string& rel, const std::string& bytes) {
+    std::ofstream(root_ / rel, std::ios::binary) << bytes;
+  }
   testing::CommandResult hearth(const std::string& args) const {
     return testing::run_shell("cd " + testing::shell_quote(root_.string()) + " && " +
                               testing::env_prefix({{"HEARTH_HOME", (root_ / "home").string()}}) +
@@ -62,15 +71,20 @@ TEST_F(RagCli, AddReportsEveryFileAndIsIdempotent) {
             "skipped   ROOT/docs/latin1.txt: not valid UTF-8 at byte 3\n"
             "added     ROOT/docs/main.cpp (1 chunks)\n"
             "added     ROOT/docs/manual.html (1 chunks)\n"
-            "collection notes: 3 added, 0 updated, 0 unchanged, 4 skipped, 0 removed, 0 failed; 5 new chunks\n"
-            "note: --embed none: BM25-only, chunked by approximate token count (about 4 bytes a token)\n");
+            "collection notes: 3 added, 0 updated, 0 unchanged, 4 skipped, 0 removed, 0 failed; 5 "
+            "new chunks\n"
+            "note: --embed none: BM25-only, chunked by approximate token count (about 4 bytes a "
+            "token)\n");
   auto again = hearth("rag add docs -c notes");
   EXPECT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_NE(again.output.find("0 added, 0 updated, 7 unchanged"), std::string::npos) << again.output;
+  EXPECT_NE(again.output.find("0 added, 0 updated, 7 unchanged"), std::string::npos)
+      << again.output;
 
   auto list = hearth("rag list");
   EXPECT_EQ(list.exit_code, 0);
-  EXPECT_NE(list.output.find("notes                     3        4        5 none"), std::string::npos) << list.output;
+  EXPECT_NE(list.output.find("notes                     3        4        5 none"),
+            std::string::npos)
+      << list.output;
 }
 
 TEST_F(RagCli, QueryTextAndJson) {
@@ -98,8 +112,11 @@ TEST_F(RagCli, RemoveAndSync) {
   put("docs/keys.md", "# Keys\n\nVault rotates keys weekly.\n");
   auto sync = hearth("rag sync -c notes");
   EXPECT_EQ(sync.exit_code, 0) << sync.output;
-  EXPECT_NE(normalized(sync.output).find("removed   ROOT/docs/main.cpp"), std::string::npos) << sync.output;
-  EXPECT_NE(normalized(sync.output).find("updated   ROOT/docs/keys.md (1 chunks)"), std::string::npos) << sync.output;
+  EXPECT_NE(normalized(sync.output).find("removed   ROOT/docs/main.cpp"), std::string::npos)
+      << sync.output;
+  EXPECT_NE(normalized(sync.output).find("updated   ROOT/docs/keys.md (1 chunks)"),
+            std::string::npos)
+      << sync.output;
   auto rm = hearth("rag remove -c notes docs/keys.md");
   EXPECT_EQ(rm.exit_code, 0) << rm.output;
   EXPECT_NE(hearth("rag query -c notes vault").output.find("no results"), std::string::npos);
@@ -110,7 +127,9 @@ TEST_F(RagCli, RemoveAndSync) {
 TEST_F(RagCli, BadInputIsAClearError) {
   auto name = hearth("rag add docs -c ../escape --embed none");
   EXPECT_NE(name.exit_code, 0);
-  EXPECT_NE(name.output.find("collection name '../escape' must not start with '.'"), std::string::npos) << name.output;
+  EXPECT_NE(name.output.find("collection name '../escape' must not start with '.'"),
+            std::string::npos)
+      << name.output;
   EXPECT_FALSE(fs::exists(root_ / "escape.sqlite"));
   auto overlap = hearth("rag add docs -c notes --overlap 500");
   EXPECT_EQ(overlap.exit_code, 2);
@@ -141,11 +160,13 @@ TEST_F(RagCli, KilledIngestLeavesAConsistentCollectionAndResumes) {
   fs::create_directories(root_ / "many");
   std::string body;
   for (int w = 0; w < 300; ++w) body += "word" + std::to_string(w) + " ";
-  for (int i = 0; i < 400; ++i) put("many/f" + std::to_string(i) + ".txt", "file " + std::to_string(i) + " " + body);
-  const auto killed = testing::run_shell(
-      "cd " + testing::shell_quote(root_.string()) + " && " +
-      testing::env_prefix({{"HEARTH_HOME", (root_ / "home").string()}}) + "timeout -s KILL 0.4 " +
-      testing::shell_quote(testing::hearth_binary()) + " rag add many -c big --embed none --chunk-tokens 16 --overlap 2");
+  for (int i = 0; i < 400; ++i)
+    put("many/f" + std::to_string(i) + ".txt", "file " + std::to_string(i) + " " + body);
+  const auto killed =
+      testing::run_shell("cd " + testing::shell_quote(root_.string()) + " && " +
+                         testing::env_prefix({{"HEARTH_HOME", (root_ / "home").string()}}) +
+                         "timeout -s KILL 0.4 " + testing::shell_quote(testing::hearth_binary()) +
+                         " rag add many -c big --embed none --chunk-tokens 16 --overlap 2");
   const fs::path db = root_ / "home" / "rag" / "big.sqlite";
   ASSERT_TRUE(fs::exists(db)) << killed.output;
   sqlite3* conn = nullptr;
@@ -159,14 +180,18 @@ TEST_F(RagCli, KilledIngestLeavesAConsistentCollectionAndResumes) {
     return v;
   };
   EXPECT_EQ(scalar("SELECT count(*) FROM documents d WHERE d.chunk_count != "
-                   "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id)"), 0);
+                   "(SELECT count(*) FROM chunks c WHERE c.document_id = d.id)"),
+            0);
   EXPECT_EQ(scalar("SELECT count(*) FROM chunks"), scalar("SELECT count(*) FROM chunks_fts"));
   const int64_t before = scalar("SELECT count(*) FROM documents");
   sqlite3_close(conn);
   auto resumed = hearth("rag add many -c big --chunk-tokens 16 --overlap 2");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
-  const std::string expect = std::to_string(400 - before) + " added, 0 updated, " + std::to_string(before) + " unchanged";
-  EXPECT_NE(resumed.output.find(expect), std::string::npos) << "killed after " << before << " files\n" << resumed.output;
+  const std::string expect =
+      std::to_string(400 - before) + " added, 0 updated, " + std::to_string(before) + " unchanged";
+  EXPECT_NE(resumed.output.find(expect), std::string::npos)
+      << "killed after " << before << " files\n"
+      << resumed.output;
 }
 
 }  // namespace
@@ -180,7 +205,8 @@ namespace {
 // context, and a question too long for the context refused with the token counts.
 TEST_F(RagCli, AskFitsSourcesIntoTheContext) {
   ASSERT_EQ(hearth("rag add docs -c notes --embed none").exit_code, 0);
-  const std::string model = testing::shell_quote((testing::fixtures_dir() / "models" / "stories260K.gguf").string());
+  const std::string model =
+      testing::shell_quote((testing::fixtures_dir() / "models" / "stories260K.gguf").string());
   auto r = hearth("rag ask -c notes -m " + model + " 'rotate keys backup' --max-tokens 8 --json");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto doc = nlohmann::json::parse(r.output);
@@ -189,8 +215,9 @@ TEST_F(RagCli, AskFitsSourcesIntoTheContext) {
   EXPECT_TRUE(doc["dropped_sources"].empty());
   const int full_prompt = doc["prompt_tokens"];
   // A context a little smaller than that prompt plus the answer: the last source is dropped.
-  auto tight = hearth("rag ask -c notes -m " + model + " 'rotate keys backup' --max-tokens 8 --json --ctx " +
-                      std::to_string(full_prompt + 8 - 1));
+  auto tight =
+      hearth("rag ask -c notes -m " + model + " 'rotate keys backup' --max-tokens 8 --json --ctx " +
+             std::to_string(full_prompt + 8 - 1));
   ASSERT_EQ(tight.exit_code, 0) << tight.output;
   auto t = nlohmann::json::parse(tight.output);
   EXPECT_EQ(t["dropped_sources"].size(), 1u);
@@ -201,9 +228,11 @@ TEST_F(RagCli, AskFitsSourcesIntoTheContext) {
   EXPECT_NE(normalized(text.output).find("Sources:\n[1]"), std::string::npos) << text.output;
   std::string long_question;
   for (int i = 0; i < 300; ++i) long_question += "keys ";
-  auto too_long = hearth("rag ask -c notes -m " + model + " '" + long_question + "' --ctx 128 --max-tokens 8");
+  auto too_long =
+      hearth("rag ask -c notes -m " + model + " '" + long_question + "' --ctx 128 --max-tokens 8");
   EXPECT_EQ(too_long.exit_code, 2) << too_long.output;
-  EXPECT_NE(too_long.output.find("the question needs a prompt of"), std::string::npos) << too_long.output;
+  EXPECT_NE(too_long.output.find("the question needs a prompt of"), std::string::npos)
+      << too_long.output;
 }
 
 }  // namespace
