@@ -3,6 +3,7 @@
 #include "rag/collection.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -272,10 +273,30 @@ TEST_F(RagCollection, EmbedderPlumbingAndIdentity) {
   EXPECT_TRUE(any_vector);
   EXPECT_EQ(fs::path(hits->front().path).filename(),
             "keys.md");  // BM25 and vectors agree or BM25 wins ties
-  // Chunks respect the encoder's maximum sequence.
+  // Chunks respect the encoder's maximum sequence: counted while chunking, and as the whole
+  // chunk tokenizes (with the special tokens) when it is embedded.
   auto docs = c->documents();
   ASSERT_TRUE(docs);
   for (const auto& d : *docs) EXPECT_GE(d.chunks, 1);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open_v2((dir_ / "test.sqlite").c_str(), &db, SQLITE_OPEN_READONLY, nullptr),
+            SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT text, n_tokens FROM chunks", -1, &st, nullptr),
+            SQLITE_OK);
+  int rows = 0, biggest = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const std::string text(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    const int counted = sqlite3_column_int(st, 1);
+    EXPECT_LE(counted, (*embedder)->max_chunk_tokens());
+    EXPECT_LE((*embedder)->count_tokens(text) + 2, id.max_tokens);
+    biggest = std::max(biggest, counted);
+    ++rows;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  EXPECT_GT(rows, 2);
+  EXPECT_GT(biggest, 400);  // the 2000-token request was capped near 510, not at 256
 
   // Another model (different weights, same shape) is refused, naming both.
   auto other = Embedder::load("other-model", synthetic_encoder(dir_, 2));
