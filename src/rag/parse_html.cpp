@@ -63,7 +63,8 @@ struct Walker {
     }
   }
   static void collect_text(const GumboNode* node, std::string& out) {
-    if (node->type == GUMBO_NODE_TEXT || node->type == GUMBO_NODE_CDATA) {
+    if (node->type == GUMBO_NODE_TEXT || node->type == GUMBO_NODE_CDATA ||
+        node->type == GUMBO_NODE_WHITESPACE) {
       out += node->v.text.text;
     } else if (node->type == GUMBO_NODE_ELEMENT) {
       const GumboVector& kids = node->v.element.children;
@@ -97,7 +98,9 @@ struct Walker {
     current = Section{here, 0, 0, path};
   }
   void walk(const GumboNode* node) {
-    if (node->type == GUMBO_NODE_TEXT || node->type == GUMBO_NODE_CDATA) {
+    // Whitespace-only text between inline elements ("<b>a</b> <i>b</i>") separates words.
+    if (node->type == GUMBO_NODE_TEXT || node->type == GUMBO_NODE_CDATA ||
+        node->type == GUMBO_NODE_WHITESPACE) {
       append(node->v.text.text);
       return;
     }

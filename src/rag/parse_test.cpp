@@ -74,12 +74,13 @@ TEST(RagParse, MarkdownHeadingsBecomeSectionPaths) {
 TEST(RagParse, HtmlDropsScriptsAndKeepsHeadings) {
   auto doc = parse_bytes(
       "<html><head><title>x</title><style>p{}</style></head><body><script>var secret=1;</script>"
-      "<h1>Manual</h1><p>Install   it.</p><h2>Keys &amp; locks</h2><p>Rotate "
+      "<h1>Manual</h1><p>Install   it. <b>bold</b> <i>italic</i></p><h2>Keys &amp; locks</h2><p>Rotate "
       "monthly.</p></body></html>",
       DocType::kHtml);
   ASSERT_TRUE(doc) << doc.error().message;
   EXPECT_EQ(doc->text.find("secret"), std::string::npos);
   EXPECT_NE(doc->text.find("Install it."), std::string::npos);
+  EXPECT_NE(doc->text.find("bold italic"), std::string::npos) << doc->text;
   EXPECT_NE(doc->text.find("Keys & locks"), std::string::npos);
   ASSERT_EQ(doc->sections.size(), 2u);
   EXPECT_EQ(doc->sections[0].heading, "Manual");
