@@ -74,7 +74,8 @@ TEST(RagParse, MarkdownHeadingsBecomeSectionPaths) {
 TEST(RagParse, HtmlDropsScriptsAndKeepsHeadings) {
   auto doc = parse_bytes(
       "<html><head><title>x</title><style>p{}</style></head><body><script>var secret=1;</script>"
-      "<h1>Manual</h1><p>Install   it. <b>bold</b> <i>italic</i></p><h2>Keys &amp; locks</h2><p>Rotate "
+      "<h1>Manual</h1><p>Install   it. <b>bold</b> <i>italic</i></p><h2>Keys &amp; "
+      "locks</h2><p>Rotate "
       "monthly.</p></body></html>",
       DocType::kHtml);
   ASSERT_TRUE(doc) << doc.error().message;
@@ -242,6 +243,46 @@ TEST(RagChunker, PrefersParagraphBreaks) {
   const auto chunks = chunk_document(*doc, ChunkOptions{24, 0}, [](std::string_view) { return 1; });
   ASSERT_GE(chunks.size(), 2u);
   EXPECT_EQ(doc->text.substr(chunks[0].end - 4, 4), "end.");
+}
+
+// Damaged inputs of every type (flipped bytes, truncations of valid files) parse or fail with
+// a reason; none may crash (the ASan build runs this too).
+TEST(RagParse, DamagedInputsNeverCrash) {
+  const std::string pdf = make_pdf({"Rotate the keys monthly", "Backups run nightly"});
+  const std::string html =
+      "<html><body><h1>A</h1><p>x <b>y</b></p><h2>B</h2><ul><li>z</ul></body></html>";
+  const std::string md = "# A\n\ntext\n\n## B\n```\ncode\n```\nmore \xc3\xa9\n";
+  uint64_t state = 42;
+  auto next = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<uint32_t>(state >> 33);
+  };
+  int parsed = 0, refused = 0;
+  for (int i = 0; i < 300; ++i) {
+    const std::string& base = i % 3 == 0 ? pdf : i % 3 == 1 ? html : md;
+    const DocType type = i % 3 == 0   ? DocType::kPdf
+                         : i % 3 == 1 ? DocType::kHtml
+                                      : DocType::kMarkdown;
+    std::string bytes = base.substr(0, next() % (base.size() + 1));
+    for (int f = next() % 4; f > 0 && !bytes.empty(); --f)
+      bytes[next() % bytes.size()] = static_cast<char>(next());
+    auto doc = parse_bytes(bytes, type);
+    if (!doc) {
+      EXPECT_FALSE(doc.error().message.empty());
+      ++refused;
+      continue;
+    }
+    ++parsed;
+    for (const Section& sec : doc->sections) {
+      EXPECT_LE(0, sec.start);
+      EXPECT_LE(sec.start, sec.end);
+      EXPECT_LE(sec.end, static_cast<int64_t>(doc->text.size()));
+    }
+    for (const Chunk& c : chunk_document(*doc, ChunkOptions{16, 4}, approximate_tokens))
+      EXPECT_LE(c.end, static_cast<int64_t>(doc->text.size()));
+  }
+  EXPECT_GT(parsed, 0);
+  EXPECT_GT(refused, 0);
 }
 
 }  // namespace
