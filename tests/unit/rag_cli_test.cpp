@@ -126,7 +126,7 @@ TEST_F(RagCli, RemoveAndSync) {
 
 TEST_F(RagCli, BadInputIsAClearError) {
   auto name = hearth("rag add docs -c ../escape --embed none");
-  EXPECT_NE(name.exit_code, 0);
+  EXPECT_EQ(name.exit_code, 2);
   EXPECT_NE(name.output.find("collection name '../escape' must not start with '.'"),
             std::string::npos)
       << name.output;
