@@ -237,3 +237,38 @@ TEST_F(RagCli, AskFitsSourcesIntoTheContext) {
 
 }  // namespace
 }  // namespace hearth
+
+namespace hearth {
+namespace {
+
+// Two processes adding to one new collection while a third queries it: SQLite serializes the
+// writers (WAL, busy timeout), nobody sees "database is locked", every file lands once.
+TEST_F(RagCli, ConcurrentProcessesShareACollection) {
+  for (const char* dir : {"a", "b"}) {
+    fs::create_directories(root_ / dir);
+    for (int i = 0; i < 40; ++i)
+      put(std::string(dir) + "/f" + std::to_string(i) + ".txt",
+          std::string("file ") + dir + std::to_string(i) + " about keys and locks");
+  }
+  const std::string bin = testing::shell_quote(testing::hearth_binary());
+  const std::string env = testing::env_prefix({{"HEARTH_HOME", (root_ / "home").string()}});
+  // Braces: the cd must hold for all three background jobs.
+  auto r = testing::run_shell(
+      "cd " + testing::shell_quote(root_.string()) + " && { (" + env + bin +
+      " rag add a -c shared --embed none > a.log 2>&1; echo $? > a.rc) & (" + env + bin +
+      " rag add b -c shared --embed none > b.log 2>&1; echo $? > b.rc) & (for i in 1 2 3 4 "
+      "5 6 7 8; do " +
+      env + bin + " rag query -c shared keys >> q.log 2>&1; done) ; wait; }");
+  EXPECT_EQ(testing::read_file(root_ / "a.rc"), "0\n") << testing::read_file(root_ / "a.log");
+  EXPECT_EQ(testing::read_file(root_ / "b.rc"), "0\n") << testing::read_file(root_ / "b.log");
+  const std::string all = testing::read_file(root_ / "a.log") +
+                          testing::read_file(root_ / "b.log") + testing::read_file(root_ / "q.log");
+  EXPECT_EQ(all.find("locked"), std::string::npos) << all;
+  EXPECT_EQ(all.find("busy"), std::string::npos) << all;
+  auto list = hearth("rag list");
+  EXPECT_NE(list.output.find("shared                   80        0       80"), std::string::npos)
+      << list.output;
+}
+
+}  // namespace
+}  // namespace hearth
