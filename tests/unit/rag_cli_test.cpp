@@ -144,6 +144,14 @@ TEST_F(RagCli, BadInputIsAClearError) {
   auto nofile = hearth("rag add docs/nope.txt -c notes");
   EXPECT_EQ(nofile.exit_code, 1);
   EXPECT_NE(nofile.output.find("no such file or directory"), std::string::npos) << nofile.output;
+  // A 200 MB file (sparse: no disk used) is skipped before it is read, with the reason.
+  { std::ofstream(root_ / "huge.log") << "x"; }
+  fs::resize_file(root_ / "huge.log", 200ull * 1024 * 1024);
+  auto huge = hearth("rag add huge.log -c notes");
+  EXPECT_EQ(huge.exit_code, 0) << huge.output;
+  EXPECT_NE(normalized(huge.output).find("skipped   ROOT/huge.log: file is 200.0 MB, over the 64.0 MB limit"),
+            std::string::npos)
+      << huge.output;
   auto model = hearth("rag query -c notes keys --embed /nonexistent/model.gguf");
   EXPECT_EQ(model.exit_code, 1);
 }
