@@ -20,5 +20,6 @@ void register_model(CLI::App& app, int& exit_code);
 void register_cache(CLI::App& app, int& exit_code);
 void register_service(CLI::App& app, int& exit_code);
 void register_route(CLI::App& app, int& exit_code);
+void register_rag(CLI::App& app, int& exit_code);
 
 }  // namespace hearth::cli

@@ -1,0 +1,120 @@
+// Collection::query: BM25 over FTS5 and exact vector similarity, fused by reciprocal rank.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "rag/collection.h"
+#include "rag/retrieval.h"
+#include "rag/sqlite_util.h"
+
+namespace hearth::rag {
+namespace {
+
+// Candidates each list contributes to the fusion.
+int candidate_count(int k) {
+  return std::max(50, k * 4);
+}
+
+struct ReadConnection {
+  sqlite3* db = nullptr;
+  ~ReadConnection() { sqlite3_close_v2(db); }
+};
+
+}  // namespace
+
+Result<std::vector<Hit>> Collection::query(const std::string& question, int k,
+                                           Embedder* embedder) const {
+  if (k < 1 || k > 1000)
+    return invalid_input("k must be between 1 and 1000 (got " + std::to_string(k) + ")");
+  if (question.find_first_not_of(" \t\r\n") == std::string::npos)
+    return invalid_input("the question is empty");
+  if (first_invalid_utf8(question) >= 0) return invalid_input("the question is not valid UTF-8");
+  auto stored = embedder_identity();
+  if (!stored) return std::unexpected(stored.error());
+  if (embedder) {
+    const EmbedderIdentity& mine = embedder->identity();
+    if (!*stored || (*stored)->model == "none")
+      return fail(ErrorKind::kConflict,
+                  "collection '" + name_ + "' has no vectors (indexed with --embed none); " +
+                      "query it without an embedder, not with '" + mine.model + "'");
+    if ((*stored)->sha256 != mine.sha256 || (*stored)->dimension != mine.dimension)
+      return fail(ErrorKind::kConflict, "collection '" + name_ + "' was indexed with embedder '" +
+                                            (*stored)->model + "' (sha256 " +
+                                            (*stored)->sha256.substr(0, 12) +
+                                            "...), but the query uses '" + mine.model +
+                                            "' (sha256 " + mine.sha256.substr(0, 12) + "...)");
+  }
+
+  // A connection of its own: WAL lets it read a consistent snapshot while a writer commits.
+  ReadConnection conn;
+  if (sqlite3_open_v2(path_.c_str(), &conn.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK)
+    return unavailable("cannot open " + path_.string() + " for reading");
+  sqlite3_busy_timeout(conn.db, 30000);
+  if (auto s = sql::exec(conn.db, "BEGIN"); !s) return std::unexpected(s.error());
+  const int n = candidate_count(k);
+
+  std::vector<std::vector<int64_t>> lists;
+  const std::string match = fts5_query(question);
+  std::vector<int64_t> bm25;
+  if (!match.empty()) {
+    sql::Stmt s(conn.db,
+                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?");
+    s.bind(1, match).bind(2, static_cast<int64_t>(n));
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) bm25.push_back(s.int64(0));
+    if (rc != SQLITE_DONE) return std::unexpected(sql::error(conn.db, "BM25 search"));
+  }
+  lists.push_back(bm25);
+
+  std::vector<int64_t> nearest;
+  if (embedder) {
+    auto q = embedder->embed(question, /*is_query=*/true);
+    if (!q) return std::unexpected(q.error());
+    const size_t dim = q->size();
+    TopK top(static_cast<size_t>(n));
+    sql::Stmt s(conn.db, "SELECT chunk_id, embedding FROM vectors");
+    std::vector<float> row(dim);
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      if (static_cast<size_t>(s.bytes(1)) != dim * sizeof(float))
+        return fail(ErrorKind::kDataLoss, "a stored vector has " + std::to_string(s.bytes(1) / 4) +
+                                              " dimensions, the embedder " + std::to_string(dim));
+      std::memcpy(row.data(), s.blob(1), dim * sizeof(float));  // blobs are not float-aligned
+      top.offer(s.int64(0), dot(q->data(), row.data(), dim));
+    }
+    if (rc != SQLITE_DONE) return std::unexpected(sql::error(conn.db, "vector search"));
+    for (const Ranked& r : top.take()) nearest.push_back(r.id);
+    lists.push_back(nearest);
+  }
+
+  auto fused = reciprocal_rank_fusion(lists);
+  if (fused.size() > static_cast<size_t>(k)) fused.resize(static_cast<size_t>(k));
+  std::vector<Hit> hits;
+  sql::Stmt fetch(
+      conn.db,
+      "SELECT d.path, c.page, c.heading, c.char_start, c.char_end, c.text FROM chunks c "
+      "JOIN documents d ON d.id = c.document_id WHERE c.id = ?");
+  for (const Ranked& r : fused) {
+    fetch.reset();
+    if (fetch.bind(1, r.id).step() != SQLITE_ROW) continue;
+    Hit h;
+    h.path = fetch.text(0);
+    h.page = static_cast<int>(fetch.int64(1));
+    h.heading = fetch.text(2);
+    h.char_start = fetch.int64(3);
+    h.char_end = fetch.int64(4);
+    h.quote = fetch.text(5);
+    h.score = r.score;
+    if (auto it = std::find(bm25.begin(), bm25.end(), r.id); it != bm25.end())
+      h.bm25_rank = static_cast<int>(it - bm25.begin()) + 1;
+    if (auto it = std::find(nearest.begin(), nearest.end(), r.id); it != nearest.end())
+      h.vector_rank = static_cast<int>(it - nearest.begin()) + 1;
+    hits.push_back(std::move(h));
+  }
+  (void)sql::exec(conn.db, "COMMIT");
+  return hits;
+}
+
+}  // namespace hearth::rag
