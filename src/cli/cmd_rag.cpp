@@ -144,7 +144,9 @@ int run_ingest(const char* command, const IngestArgs& a, bool is_sync) {
   auto options = add_options(a);
   if (!options) return print_error(command, options.error().message), 2;
   auto c = Collection::open(a.collection, /*create=*/!is_sync);
-  if (!c) return print_error(command, c.error().message), c.error().kind == ErrorKind::kInvalidInput ? 2 : 1;
+  if (!c)
+    return print_error(command, c.error().message),
+           c.error().kind == ErrorKind::kInvalidInput ? 2 : 1;
   std::string note;
   auto embedder = embedder_for_ingest(**c, a.embed, note);
   if (!embedder) return print_error(command, embedder.error().message), 1;

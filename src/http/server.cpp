@@ -173,8 +173,7 @@ bool Server::is_loopback_origin(std::string_view origin) {
       std::string_view port = rest.substr(host.size());
       if (port.empty()) return true;
       if (port[0] != ':' || port.size() < 2 || port.size() > 6) return false;
-      return std::all_of(port.begin() + 1, port.end(),
-                         [](char c) { return c >= '0' && c <= '9'; });
+      return std::all_of(port.begin() + 1, port.end(), [](char c) { return c >= '0' && c <= '9'; });
     }
   }
   return false;

@@ -129,10 +129,10 @@ TEST(HttpServer, LoopbackOriginsAreRecognizedExactly) {
                              "http://[::1]:11434", "https://localhost:443"}) {
     EXPECT_TRUE(Server::is_loopback_origin(origin)) << origin;
   }
-  for (const char* origin :
-       {"http://localhost.evil.example", "http://localhost:3000.evil.example", "http://evil.example",
-        "http://127.0.0.1.nip.io", "http://localhost:", "http://localhost:12a", "file://localhost",
-        "http://[::1]x", "", "null", "http://localhost:1234567"}) {
+  for (const char* origin : {"http://localhost.evil.example", "http://localhost:3000.evil.example",
+                             "http://evil.example", "http://127.0.0.1.nip.io",
+                             "http://localhost:", "http://localhost:12a", "file://localhost",
+                             "http://[::1]x", "", "null", "http://localhost:1234567"}) {
     EXPECT_FALSE(Server::is_loopback_origin(origin)) << origin;
   }
 }

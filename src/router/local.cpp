@@ -75,8 +75,10 @@ struct LocalShape {
   }
   // Chat: one chunk with this delta (server::chat_delta's shapes).
   std::string delta_chunk(json delta, const json& finish = nullptr) const {
-    return choice_chunk(
-        {{"index", 0}, {"delta", std::move(delta)}, {"logprobs", nullptr}, {"finish_reason", finish}});
+    return choice_chunk({{"index", 0},
+                         {"delta", std::move(delta)},
+                         {"logprobs", nullptr},
+                         {"finish_reason", finish}});
   }
   // The chunks of a reply parser's events; empty while the parser holds text back.
   std::string event_chunks(const std::vector<server::ToolCallEvent>& events) const {
@@ -360,14 +362,14 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
                 {"finish_reason", server::chat_finish_reason(event->finish, parser->calls())}};
     } else {
       const std::string finish(finish_reason_name(event->finish));
-      choice = shape.chat
-                   ? json{{"index", 0},
-                          {"message",
-                           {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
-                          {"logprobs", nullptr},
-                          {"finish_reason", finish}}
-                   : json{{"index", 0}, {"text", text}, {"logprobs", nullptr},
-                          {"finish_reason", finish}};
+      choice =
+          shape.chat
+              ? json{{"index", 0},
+                     {"message", {{"role", "assistant"}, {"content", text}, {"refusal", nullptr}}},
+                     {"logprobs", nullptr},
+                     {"finish_reason", finish}}
+              : json{
+                    {"index", 0}, {"text", text}, {"logprobs", nullptr}, {"finish_reason", finish}};
     }
     request.attempts.push_back(name + "=200");
     AttemptResult ok;

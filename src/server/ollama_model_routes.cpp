@@ -56,7 +56,7 @@ struct Located {
   std::string name;  // the name it is listed under
   fs::path path;
   std::optional<cat::Entry> entry;
-  cat::Variant variant;  // meaningful with entry
+  cat::Variant variant;   // meaningful with entry
   std::string loaded_id;  // non-empty when the registry has it loaded
 };
 
@@ -151,8 +151,8 @@ ApiResult<json> show(const Located& located) {
     }
   }
   return json{{"license", license},
-              {"modelfile", "# hearth serves this GGUF file as it is\nFROM " +
-                                located.path.string() + "\n"},
+              {"modelfile",
+               "# hearth serves this GGUF file as it is\nFROM " + located.path.string() + "\n"},
               {"parameters", ""},
               {"template", tmpl},
               {"details", details(family, parameters, quantization)},
@@ -215,9 +215,8 @@ json ps(ModelRegistry& registry) {
       if (b->id() == m.id) backend = b;
     }
     // A model without a TTL stays: Ollama shows such models with a far-away expiry.
-    const auto expires =
-        m.ttl_left_seconds < 0 ? now + std::chrono::hours(24 * 365 * 100)
-                               : now + std::chrono::seconds(m.ttl_left_seconds);
+    const auto expires = m.ttl_left_seconds < 0 ? now + std::chrono::hours(24 * 365 * 100)
+                                                : now + std::chrono::seconds(m.ttl_left_seconds);
     const std::string name = ol::served_name(m.id);
     json row = {{"name", name},
                 {"model", name},
@@ -245,8 +244,8 @@ ApiResult<cat::ModelRef> resolve_hub(const std::string& name, const OllamaRoutes
     auto ref = resolve_model(*opts.catalog, candidate);
     if (ref) {
       if (ref->kind != cat::ModelRef::Kind::kHub) {
-        return api_fail(invalid_request("\"" + name + "\" is a local file; it needs no pull",
-                                        "model"));
+        return api_fail(
+            invalid_request("\"" + name + "\" is a local file; it needs no pull", "model"));
       }
       return ref;
     }
@@ -266,7 +265,8 @@ http::Response pull(const http::Request& req, std::shared_ptr<const OllamaRoutes
   if (!name) return ollama_error(name.error());
   bool stream = true;
   if (auto it = body->find("stream"); it != body->end() && !it->is_null()) {
-    if (!it->is_boolean()) return ollama_error(invalid_request("'stream' must be a boolean", "stream"));
+    if (!it->is_boolean())
+      return ollama_error(invalid_request("'stream' must be a boolean", "stream"));
     stream = it->get<bool>();
   }
   auto ref = resolve_hub(*name, *opts);
@@ -326,9 +326,8 @@ http::Response remove(const http::Request& req, ModelRegistry& registry,
   if (!ref) return ollama_error(ref.error());
   auto cached = cat::cache_lookup(opts.home, ref->variant, false);
   if (cached.state == cat::CacheState::kMissing) {
-    return ollama_error({.status = 404,
-                         .message = "model \"" + *name + "\" not found",
-                         .code = "model_not_found"});
+    return ollama_error(
+        {.status = 404, .message = "model \"" + *name + "\" not found", .code = "model_not_found"});
   }
   // A loaded copy goes first; one that is answering a request keeps its file.
   for (const auto& m : registry.loaded()) {

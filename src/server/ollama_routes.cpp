@@ -240,7 +240,8 @@ http::Response handle_generation(bool chat, const http::Request& req, ModelRegis
   g->metrics = &metrics;
   ++metrics.requests_total;
   ++metrics.requests_in_flight;
-  g->in_flight = std::shared_ptr<void>(nullptr, [&metrics](void*) { --metrics.requests_in_flight; });
+  g->in_flight =
+      std::shared_ptr<void>(nullptr, [&metrics](void*) { --metrics.requests_in_flight; });
   auto fail_with = [&](const ApiError& e) {
     ++metrics.requests_failed;
     return ollama_error(e);
@@ -312,9 +313,9 @@ http::Response handle_embed(bool legacy, const http::Request& req, ModelRegistry
   if (!embeddings) return fail_with(embeddings.error());
   metrics.prompt_tokens_total += static_cast<uint64_t>(embeddings->prompt_tokens);
   if (legacy) {
-    return json_response(200, {{"embedding", embeddings->vectors.empty()
-                                                 ? json::array()
-                                                 : json(embeddings->vectors[0])}});
+    return json_response(
+        200, {{"embedding",
+               embeddings->vectors.empty() ? json::array() : json(embeddings->vectors[0])}});
   }
   const std::string name = translated->model.empty() ? ol::served_name(id) : translated->model;
   return json_response(200, {{"model", name},

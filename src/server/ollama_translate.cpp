@@ -18,8 +18,8 @@ const char* type_name(const json& v) {
 }
 
 ApiError wrong_type(const std::string& field, const json& value, const char* expected) {
-  return invalid_request(
-      "'" + field + "' must be " + expected + ", got " + type_name(value), field);
+  return invalid_request("'" + field + "' must be " + expected + ", got " + type_name(value),
+                         field);
 }
 
 bool is_integer(const json& v) {
@@ -70,9 +70,9 @@ std::optional<ApiError> translate_options(const json& body, Translated& out) {
         // -1: until the end of generation, -2: fill the context; both are hearth's default.
         if (n == -1 || n == -2) continue;
         if (n < 1 || n > 1048576) {
-          return invalid_request("'options.num_predict' must be -1, -2 or 1 .. 1048576, got " +
-                                     std::to_string(n),
-                                 field);
+          return invalid_request(
+              "'options.num_predict' must be -1, -2 or 1 .. 1048576, got " + std::to_string(n),
+              field);
         }
         o["max_tokens"] = n;
       } else if (key == "num_ctx") {
@@ -86,8 +86,8 @@ std::optional<ApiError> translate_options(const json& body, Translated& out) {
       } else if (key == "stop") {
         if (value.is_string()) {
           o["stop"] = json::array({value});
-        } else if (value.is_array() &&
-                   std::all_of(value.begin(), value.end(), [](const json& s) { return s.is_string(); })) {
+        } else if (value.is_array() && std::all_of(value.begin(), value.end(),
+                                                   [](const json& s) { return s.is_string(); })) {
           if (!value.empty()) o["stop"] = value;
         } else {
           return wrong_type(field, value, "an array of strings");
@@ -104,8 +104,8 @@ std::optional<ApiError> translate_options(const json& body, Translated& out) {
       if (f == "json") {
         o["response_format"] = {{"type", "json_object"}};
       } else if (!f.empty()) {
-        return invalid_request("'format' must be \"json\" or a JSON schema object, got \"" + f + "\"",
-                               "format");
+        return invalid_request(
+            "'format' must be \"json\" or a JSON schema object, got \"" + f + "\"", "format");
       }
     } else if (it->is_object()) {
       o["response_format"] = {{"type", "json_schema"},
@@ -215,9 +215,11 @@ std::optional<std::string> apply_simple_template(const std::string& tmpl, const 
       // The model writes the response: the prompt ends here.
       return out;
     } else {
-      error = invalid_request("'template' may use {{ .System }}, {{ .Prompt }} and {{ .Response }} "
-                              "only; got {{ " + inner + " }}",
-                              "template");
+      error = invalid_request(
+          "'template' may use {{ .System }}, {{ .Prompt }} and {{ .Response }} "
+          "only; got {{ " +
+              inner + " }}",
+          "template");
       return std::nullopt;
     }
     pos = close + 2;
@@ -249,7 +251,8 @@ std::string lower(std::string_view s) {
 std::vector<std::string> name_candidates(std::string_view name) {
   std::vector<std::string> out;
   auto add = [&](std::string s) {
-    if (!s.empty() && std::find(out.begin(), out.end(), s) == out.end()) out.push_back(std::move(s));
+    if (!s.empty() && std::find(out.begin(), out.end(), s) == out.end())
+      out.push_back(std::move(s));
   };
   if (name.empty()) return out;
   const size_t colon = name.rfind(':');
@@ -308,7 +311,8 @@ ApiResult<std::optional<KeepAlive>> parse_keep_alive(const json& body) {
     bool any = false;
     while (pos < text.size()) {
       size_t end = pos;
-      while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.'))
+      while (end < text.size() &&
+             (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.'))
         ++end;
       if (end == pos) return bad();
       const double value = std::strtod(text.substr(pos, end - pos).c_str(), nullptr);
@@ -399,8 +403,8 @@ ApiResult<Translated> translate_generate(const json& body) {
   if (auto it = body.find("images"); it != body.end() && !it->is_null()) {
     if (!it->is_array()) return api_fail(wrong_type("images", *it, "an array"));
     if (!it->empty()) {
-      return api_fail(invalid_request("images are not supported: hearth serves text models only",
-                                      "images"));
+      return api_fail(
+          invalid_request("images are not supported: hearth serves text models only", "images"));
     }
   }
   if (auto it = body.find("context"); it != body.end() && !it->is_null() && !it->is_array()) {

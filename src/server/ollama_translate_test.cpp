@@ -72,8 +72,8 @@ TEST(OllamaTranslate, ChatBecomesAnOpenAiChatWithOptions) {
 }
 
 TEST(OllamaTranslate, DefaultsFollowOllamaAndStreamCanBeOff) {
-  auto t = translate_chat(json::parse(
-      R"({"model":"m","messages":[{"role":"user","content":"Hi"}],"stream":false})"));
+  auto t = translate_chat(
+      json::parse(R"({"model":"m","messages":[{"role":"user","content":"Hi"}],"stream":false})"));
   ASSERT_TRUE(t);
   EXPECT_FALSE(t->stream);
   EXPECT_EQ(t->openai["temperature"], 0.8);
@@ -161,8 +161,7 @@ TEST(OllamaTranslate, GenerateUsesTheChatTemplateUnlessRaw) {
   ASSERT_TRUE(t);
   EXPECT_FALSE(t->completion);
   EXPECT_FALSE(t->stream);
-  EXPECT_EQ(t->openai["messages"],
-            json::parse(R"([{"role":"system","content":"Answer in French."},
+  EXPECT_EQ(t->openai["messages"], json::parse(R"([{"role":"system","content":"Answer in French."},
                             {"role":"user","content":"Why?"}])"));
   auto raw = translate_generate(json::parse(R"({"model":"m","prompt":"Once upon","raw":true})"));
   ASSERT_TRUE(raw);
@@ -268,7 +267,9 @@ TEST(OllamaTranslate, FinalChunkHasDurationsInNanoseconds) {
   done.finish = FinishReason::kLength;
   done.prompt_tokens = 26;
   done.completion_tokens = 7;
-  Timings timings{.total_ns = 5'000'000'000, .load_ns = 1'000'000, .prompt_eval_ns = 2'500,
+  Timings timings{.total_ns = 5'000'000'000,
+                  .load_ns = 1'000'000,
+                  .prompt_eval_ns = 2'500,
                   .eval_ns = 3'000'000'000};
   json chunk = chat_chunk("m", "t", json::object());
   add_final_fields(chunk, done, timings);

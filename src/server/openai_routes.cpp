@@ -8,9 +8,9 @@
 #include <utility>
 
 #include "hearth/version.h"
+#include "server/chat_reply.h"
 #include "server/model_router.h"
 #include "server/openai_request.h"
-#include "server/chat_reply.h"
 #include "server/tool_calls.h"
 
 namespace hearth::server {

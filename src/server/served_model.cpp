@@ -192,10 +192,10 @@ ApiResult<GenerateOptions> ServedModel::generation_options(const GenerationReque
   if (request.context_limit && *request.context_limit < n_ctx) {
     const int32_t limit = *request.context_limit;
     if (prompt_tokens > static_cast<size_t>(limit)) {
-      ApiError error = invalid_request("the prompt has " + std::to_string(prompt_tokens) +
-                                           " tokens, more than num_ctx (" +
-                                           std::to_string(limit) + ")",
-                                       "options.num_ctx");
+      ApiError error =
+          invalid_request("the prompt has " + std::to_string(prompt_tokens) +
+                              " tokens, more than num_ctx (" + std::to_string(limit) + ")",
+                          "options.num_ctx");
       error.code = "context_length_exceeded";
       return api_fail(std::move(error));
     }
@@ -205,8 +205,7 @@ ApiResult<GenerateOptions> ServedModel::generation_options(const GenerationReque
   }
   if (prompt_tokens >= static_cast<size_t>(scheduler_->n_ctx())) {
     return api_fail(context_length_exceeded(static_cast<int>(prompt_tokens),
-                                            request.max_tokens.value_or(0),
-                                            scheduler_->n_ctx()));
+                                            request.max_tokens.value_or(0), scheduler_->n_ctx()));
   }
   GenerateOptions options;
   const int32_t room = n_ctx - static_cast<int32_t>(prompt_tokens);

@@ -179,8 +179,7 @@ Status Service::run() {
   reaper_stop = true;
   reaper.join();
   if (status && !ollama_status) {
-    return fail(ollama_status.error().kind,
-                "Ollama port: " + ollama_status.error().message);
+    return fail(ollama_status.error().kind, "Ollama port: " + ollama_status.error().message);
   }
   return status;
 }

@@ -149,7 +149,8 @@ TEST_F(RagCli, BadInputIsAClearError) {
   fs::resize_file(root_ / "huge.log", 200ull * 1024 * 1024);
   auto huge = hearth("rag add huge.log -c notes");
   EXPECT_EQ(huge.exit_code, 0) << huge.output;
-  EXPECT_NE(normalized(huge.output).find("skipped   ROOT/huge.log: file is 200.0 MB, over the 64.0 MB limit"),
+  EXPECT_NE(normalized(huge.output)
+                .find("skipped   ROOT/huge.log: file is 200.0 MB, over the 64.0 MB limit"),
             std::string::npos)
       << huge.output;
   auto model = hearth("rag query -c notes keys --embed /nonexistent/model.gguf");
@@ -170,12 +171,17 @@ TEST_F(RagCli, KilledIngestLeavesAConsistentCollectionAndResumes) {
   for (int w = 0; w < 300; ++w) body += "word" + std::to_string(w) + " ";
   for (int i = 0; i < 400; ++i)
     put("many/f" + std::to_string(i) + ".txt", "file " + std::to_string(i) + " " + body);
-  const auto killed =
-      testing::run_shell("cd " + testing::shell_quote(root_.string()) + " && " +
-                         testing::env_prefix({{"HEARTH_HOME", (root_ / "home").string()}}) +
-                         "timeout -s KILL 0.4 " + testing::shell_quote(testing::hearth_binary()) +
-                         " rag add many -c big --embed none --chunk-tokens 16 --overlap 2");
   const fs::path db = root_ / "home" / "rag" / "big.sqlite";
+  // Killed once the collection exists and has had a moment to take documents, not after a
+  // fixed time: a slow build (ASan on a busy machine) may not have opened it yet at 0.4 s.
+  const auto killed = testing::run_shell(
+      "cd " + testing::shell_quote(root_.string()) + " && { " +
+      testing::env_prefix({{"HEARTH_HOME", (root_ / "home").string()}}) +
+      testing::shell_quote(testing::hearth_binary()) +
+      " rag add many -c big --embed none --chunk-tokens 16 --overlap 2 & pid=$!; "
+      "for i in $(seq 1 600); do [ -s " +
+      testing::shell_quote(db.string()) +
+      " ] && break; sleep 0.05; done; sleep 0.2; kill -KILL $pid; wait $pid; }");
   ASSERT_TRUE(fs::exists(db)) << killed.output;
   sqlite3* conn = nullptr;
   ASSERT_EQ(sqlite3_open_v2(db.c_str(), &conn, SQLITE_OPEN_READWRITE, nullptr), SQLITE_OK);
