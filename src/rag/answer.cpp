@@ -25,28 +25,42 @@ std::string grounded_user_message(const std::string& question, const std::vector
   return out + "Question: " + question;
 }
 
-Result<GroundedPrompt> build_grounded_prompt(const std::string& question,
-                                             const std::vector<Hit>& hits, int max_prompt_tokens,
-                                             const PromptRenderer& render) {
+Result<GroundedPrompt> fit_grounded_prompt(const std::string& question,
+                                           const std::vector<Hit>& hits, int max_prompt_tokens,
+                                           const PromptCounter& count) {
   GroundedPrompt prompt;
   prompt.sources = hits;
   for (;;) {
-    auto tokens =
-        render(grounded_system_message(), grounded_user_message(question, prompt.sources));
-    if (!tokens) return std::unexpected(tokens.error());
-    if (static_cast<int>(tokens->size()) <= max_prompt_tokens) {
-      prompt.tokens = std::move(*tokens);
+    auto n = count(grounded_system_message(), grounded_user_message(question, prompt.sources));
+    if (!n) return std::unexpected(n.error());
+    if (*n <= max_prompt_tokens) {
       std::reverse(prompt.dropped.begin(), prompt.dropped.end());  // best first
       return prompt;
     }
     if (prompt.sources.empty())
       return invalid_input(
-          "the question needs a prompt of " + std::to_string(tokens->size()) +
-          " tokens, more than the " + std::to_string(max_prompt_tokens) +
+          "the question needs a prompt of " + std::to_string(*n) + " tokens, more than the " +
+          std::to_string(max_prompt_tokens) +
           " the context leaves for it; shorten the question or use a larger context");
     prompt.dropped.push_back(std::move(prompt.sources.back()));
     prompt.sources.pop_back();
   }
+}
+
+Result<GroundedPrompt> build_grounded_prompt(const std::string& question,
+                                             const std::vector<Hit>& hits, int max_prompt_tokens,
+                                             const PromptRenderer& render) {
+  // The last rendering is the one that fit: keep its tokens instead of rendering again.
+  std::vector<int32_t> last;
+  auto count = [&](const std::string& system, const std::string& user) -> Result<int> {
+    auto tokens = render(system, user);
+    if (!tokens) return std::unexpected(tokens.error());
+    last = std::move(*tokens);
+    return static_cast<int>(last.size());
+  };
+  auto prompt = fit_grounded_prompt(question, hits, max_prompt_tokens, count);
+  if (prompt) prompt->tokens = std::move(last);
+  return prompt;
 }
 
 CheckedAnswer check_citations(const std::string& answer, int n_sources) {

@@ -28,6 +28,16 @@ using PromptRenderer =
 std::string grounded_system_message();
 std::string grounded_user_message(const std::string& question, const std::vector<Hit>& sources);
 
+// Prompt tokens of system + user messages, when only the count is needed (the server counts
+// with the model that will answer, which renders the prompt itself).
+using PromptCounter =
+    std::function<Result<int>(const std::string& system, const std::string& user)>;
+
+// As build_grounded_prompt, with a counter: `tokens` stays empty.
+Result<GroundedPrompt> fit_grounded_prompt(const std::string& question,
+                                           const std::vector<Hit>& hits, int max_prompt_tokens,
+                                           const PromptCounter& count);
+
 // The prompt with as many of `hits` (best first) as fit in `max_prompt_tokens`: the lowest
 // ranked are dropped one by one; the question is never cut. kInvalidInput (naming the token
 // counts) when the question alone does not fit.
