@@ -22,7 +22,7 @@ using namespace hearth::rag;
 
 // When a new collection names no embedder, this one is used if it is already downloaded;
 // otherwise the collection is BM25-only (nothing is fetched behind the user's back).
-constexpr const char* kDefaultEmbedder = "nomic-embed-text";
+constexpr const char* kDefaultEmbedder = kRagDefaultEmbedder;
 
 void print_error(const char* command, const std::string& message) {
   std::fprintf(stderr, "hearth rag %s: %s\n", command, message.c_str());
@@ -414,6 +414,10 @@ int run_remove(const std::string& collection, const std::string& path) {
 }
 
 }  // namespace
+
+Result<std::filesystem::path> rag_embedder_file(const std::string& spec) {
+  return embedder_file(spec);
+}
 
 void register_rag(CLI::App& app, int& exit_code) {
   auto* rag =

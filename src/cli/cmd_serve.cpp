@@ -12,6 +12,7 @@
 #include "catalog/cache.h"
 #include "catalog/catalog.h"
 #include "cli/commands.h"
+#include "rag/rag_http.h"
 #include "router/config.h"
 #include "router/router.h"
 #include "server/service.h"
@@ -42,6 +43,8 @@ struct ServeArgs {
   std::string tls_key;
   std::string reasoning_format = "deepseek";  // "none": <think> text stays in the content
   std::string router_file;                    // empty: $HEARTH_HOME/router.toml when it exists
+  int64_t max_upload_mb = 64;                 // POST /v1/files
+  std::string rag_embed;  // embedder of new vector stores; empty: the rag default if downloaded
 };
 
 // Fills the HTTP options from the flags; false (after saying why) when a key file is unusable.
@@ -131,6 +134,30 @@ int run_serve(const ServeArgs& args) {
     options.router = std::move(*hybrid);
   }
 
+  rag::RagServiceOptions rag_options;
+  rag_options.files_dir = options.home / "files";
+  rag_options.max_upload_bytes = args.max_upload_mb << 20;
+  if (args.rag_embed != "none") {
+    // As `hearth rag add`: the default embedder only when it is already downloaded.
+    const std::string spec = args.rag_embed.empty() ? kRagDefaultEmbedder : args.rag_embed;
+    auto file = rag_embedder_file(spec);
+    if (file) {
+      rag_options.embedder_name = spec;
+      rag_options.embedder_path = *file;
+    } else if (!args.rag_embed.empty()) {
+      std::fprintf(stderr, "hearth serve: --rag-embed: %s\n", file.error().message.c_str());
+      return 1;
+    }
+  }
+  auto rag_service = rag::make_rag_service(std::move(rag_options));
+  if (rag_service) {
+    options.rag = std::move(*rag_service);
+  } else {
+    // The rest of the server does not need it.
+    std::fprintf(stderr, "hearth serve: files and vector stores are off: %s\n",
+                 rag_service.error().message.c_str());
+  }
+
   auto service = server::Service::create(std::move(options));
   if (!service) {
     std::fprintf(stderr, "hearth serve: %s\n", service.error().message.c_str());
@@ -205,6 +232,12 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "Idle seconds before an on-demand model is unloaded (0: never)")
       ->check(CLI::Range(0, 86400 * 365));
   cmd->add_flag("--no-download", args->no_download, "Load only models already in the cache");
+  cmd->add_option("--max-upload-mb", args->max_upload_mb,
+                  "Largest file POST /v1/files accepts, in MiB (default 64)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  cmd->add_option("--rag-embed", args->rag_embed,
+                  "Embedding model of new vector stores (alias or .gguf), or none for BM25-only "
+                  "(default: nomic-embed-text when downloaded)");
   cmd->add_option("--router", args->router_file,
                   "Router config (docs/router.md; default: $HEARTH_HOME/router.toml if present)");
   cmd->callback([args, &exit_code] { exit_code = run_serve(*args); });

@@ -2,6 +2,11 @@
 // A command's callback sets `exit_code` (0 on success); errors go to stderr as one clear line.
 #pragma once
 
+#include <filesystem>
+#include <string>
+
+#include "hearth/status.h"
+
 namespace CLI {
 class App;
 }
@@ -21,5 +26,11 @@ void register_cache(CLI::App& app, int& exit_code);
 void register_service(CLI::App& app, int& exit_code);
 void register_route(CLI::App& app, int& exit_code);
 void register_rag(CLI::App& app, int& exit_code);
+
+// The GGUF file of an embedding model named as `hearth rag add --embed` takes it (a catalog
+// alias already downloaded, or a path). cmd_serve uses it for the vector stores' embedder.
+Result<std::filesystem::path> rag_embedder_file(const std::string& spec);
+// The embedder `hearth rag add` gives a new collection when none is named.
+inline constexpr const char* kRagDefaultEmbedder = "nomic-embed-text";
 
 }  // namespace hearth::cli

@@ -130,7 +130,12 @@ http::Response error_response(const ApiError& error) {
 http::Response transport_error_response(const http::TransportError& error, size_t max_body_bytes) {
   switch (error.status) {
     case 401: return error_response(unauthorized());
-    case 413: return error_response(payload_too_large(max_body_bytes));
+    case 413: {
+      // A route may have its own limit (uploads): the transport's message names the one hit.
+      ApiError e = payload_too_large(max_body_bytes);
+      if (!error.message.empty()) e.message = error.message;
+      return error_response(e);
+    }
     case 404: return error_response({.status = 404, .message = error.message, .code = "not_found"});
     default: break;
   }

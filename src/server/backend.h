@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,12 @@ class Backend {
   virtual ApiResult<std::shared_ptr<RequestStream>> chat(const ChatRequest& request) = 0;
   virtual ApiResult<std::shared_ptr<RequestStream>> complete(const CompletionRequest& request) = 0;
   virtual ApiResult<Embeddings> embed(const EmbeddingRequest& request) = 0;
+  // Prompt tokens `request` renders to (grounded chat fits its sources with it). A backend
+  // that cannot tell (a remote one) answers nullopt and the caller estimates.
+  virtual std::optional<int> count_chat_tokens(const ChatRequest& request) {
+    (void)request;
+    return std::nullopt;
+  }
 
   // Stops taking requests; running ones finish (drain) or are cancelled.
   virtual void shutdown(bool drain) = 0;

@@ -1,6 +1,7 @@
 #include "server/openai_routes.h"
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <iterator>
 #include <optional>
@@ -68,7 +69,75 @@ struct Prepared {
   // Chat: splits the reply into content, reasoning and tool calls (server/tool_calls.h).
   std::optional<ToolCallParser> reply_parser;
   bool logprobs = false;  // the request asked for logprobs
+  // Grounded chat ("rag" in the request): the sources the prompt holds, and the service that
+  // checks the answer's [n] citations against them.
+  RagService* rag = nullptr;
+  std::vector<RagSource> sources;
+  int dropped_sources = 0;
 };
+
+// Removes, while streaming, the [n] citations that name no supplied source: text from a '['
+// is held back until its ']' (or until it cannot be a citation) and then checked whole.
+class CitationFilter {
+ public:
+  CitationFilter(const RagService& rag, int n_sources) : rag_(rag), n_sources_(n_sources) {}
+
+  std::string feed(std::string_view text) {
+    std::string out;
+    for (char c : text) {
+      if (held_.empty()) {
+        if (c == '[') {
+          held_ = "[";
+        } else {
+          out += c;
+        }
+        continue;
+      }
+      if (c == '[') {  // the held text was not a citation; this may start one
+        out += std::exchange(held_, "[");
+        continue;
+      }
+      held_ += c;
+      if (c == ']') {
+        out += rag_.check_citations(held_, n_sources_).text;
+        held_.clear();
+      } else if (!(std::isdigit(static_cast<unsigned char>(c)) || c == ',' || c == ' ') ||
+                 held_.size() > 32) {
+        out += std::exchange(held_, "");
+      }
+    }
+    return out;
+  }
+  std::string finish() { return std::exchange(held_, ""); }
+
+ private:
+  const RagService& rag_;
+  int n_sources_;
+  std::string held_;
+};
+
+// The reply's `citations`: each cited source once, in order of first use.
+json citations_json(const Prepared& p, const std::vector<int>& cited) {
+  json out = json::array();
+  for (int n : cited) {
+    if (n < 1 || n > static_cast<int>(p.sources.size())) continue;
+    const RagSource& s = p.sources[static_cast<size_t>(n - 1)];
+    out.push_back({{"n", n},
+                   {"file_id", s.file_id},
+                   {"filename", s.filename},
+                   {"page", s.page},
+                   {"char_start", s.char_start},
+                   {"char_end", s.char_end},
+                   {"quote", s.quote}});
+  }
+  return out;
+}
+
+json rag_summary(const Prepared& p, int removed) {
+  return {{"sources", p.sources.size()},
+          {"dropped_sources", p.dropped_sources},
+          {"removed_citations", removed}};
+}
 
 json token_bytes(const std::string& text) {
   json bytes = json::array();
@@ -205,6 +274,13 @@ http::Response respond_whole(Prepared& p, const http::Request& req) {
       size_t offset = p.echo_prefix.size();
       if (p.logprobs) choice["logprobs"] = completion_logprobs(logprobs, offset);
     }
+    std::optional<CheckedCitations> checked;
+    if (p.rag) {
+      json& content = choice["message"]["content"];
+      checked = p.rag->check_citations(content.is_string() ? content.get<std::string>() : "",
+                                       static_cast<int>(p.sources.size()));
+      if (content.is_string()) content = checked->text;
+    }
     json body = {{"id", p.id},
                  {"object", p.api == Api::kChat ? "chat.completion" : "text_completion"},
                  {"created", p.created},
@@ -212,6 +288,10 @@ http::Response respond_whole(Prepared& p, const http::Request& req) {
                  {"system_fingerprint", kFingerprint},
                  {"choices", json::array({choice})},
                  {"usage", usage_json(*event)}};
+    if (checked) {
+      body["citations"] = citations_json(p, checked->cited);
+      body["rag"] = rag_summary(p, checked->removed);
+    }
     return json_response(200, body);
   }
 }
@@ -220,7 +300,10 @@ http::Response respond_whole(Prepared& p, const http::Request& req) {
 class SseProducer {
  public:
   explicit SseProducer(std::shared_ptr<Prepared> p)
-      : p_(std::move(p)), offset_(p_->echo_prefix.size()) {}
+      : p_(std::move(p)), offset_(p_->echo_prefix.size()) {
+    if (p_->rag)
+      filter_ = std::make_shared<CitationFilter>(*p_->rag, static_cast<int>(p_->sources.size()));
+  }
 
   bool operator()(http::StreamWriter& out) {
     if (!started_) {
@@ -264,6 +347,10 @@ class SseProducer {
       std::string finish(finish_reason_name(event->finish));
       if (p_->reply_parser) {
         chunk = delta_chunks(p_->reply_parser->finish());
+        if (filter_) {  // what the filter still holds was not a citation
+          const std::string held = filter_->finish();
+          if (!held.empty()) chunk += sse(chunk_json(*p_, text_choice(*p_, held, nullptr)));
+        }
         finish = chat_finish_reason(event->finish, p_->reply_parser->calls());
       }
       json last = text_choice(*p_, "", finish);
@@ -272,11 +359,23 @@ class SseProducer {
         last["logprobs"] = {{"content", chat_logprobs_content(pending_logprobs_)},
                             {"refusal", nullptr}};
       }
-      chunk += sse(chunk_json(*p_, std::move(last)));
+      // Grounded: the citations ride on the finishing chunk (and on the usage chunk, which is
+      // then the last event).
+      json grounding;
+      if (p_->rag) {
+        const CheckedCitations checked =
+            p_->rag->check_citations(raw_content_, static_cast<int>(p_->sources.size()));
+        grounding = {{"citations", citations_json(*p_, checked.cited)},
+                     {"rag", rag_summary(*p_, checked.removed)}};
+      }
+      json finishing = chunk_json(*p_, std::move(last));
+      if (!grounding.is_null()) finishing.update(grounding);
+      chunk += sse(finishing);
       if (p_->include_usage) {
         json usage_chunk = chunk_json(*p_, nullptr);
         usage_chunk["choices"] = json::array();
         usage_chunk["usage"] = usage_json(*event);
+        if (!grounding.is_null()) usage_chunk.update(grounding);
         chunk += sse(usage_chunk);
       }
       chunk += "data: [DONE]\n\n";
@@ -289,9 +388,14 @@ class SseProducer {
   // One chunk per parser event: content, reasoning_content, or a tool call's start (index,
   // id, type, name, empty arguments) and then its argument fragments.
   // The logprobs of the tokens since the last chunk ride on the next chunk.
-  std::string delta_chunks(const std::vector<ToolCallEvent>& events) {
+  std::string delta_chunks(std::vector<ToolCallEvent> events) {
     std::string out;
-    for (const auto& e : events) {
+    for (ToolCallEvent& e : events) {
+      if (filter_ && e.kind == ToolCallEvent::Kind::kContent) {
+        raw_content_ += e.text;
+        e.text = filter_->feed(e.text);
+        if (e.text.empty()) continue;
+      }
       json delta = chat_delta(e);
       json choice = {
           {"index", 0}, {"delta", delta}, {"logprobs", nullptr}, {"finish_reason", nullptr}};
@@ -306,6 +410,8 @@ class SseProducer {
   }
 
   std::shared_ptr<Prepared> p_;
+  std::shared_ptr<CitationFilter> filter_;  // grounded chat only
+  std::string raw_content_;                 // grounded: the content as generated, unfiltered
   bool started_ = false;
   std::vector<TokenLogprob> pending_logprobs_;  // not yet sent
   size_t offset_ = 0;                           // completions' text_offset so far
@@ -324,8 +430,37 @@ http::Response respond_streaming(std::shared_ptr<Prepared> p) {
   return res;
 }
 
+// Grounds `chat` in the stores its "rag" field names: retrieval, then the sources that fit
+// the context beside the reply's room (max_tokens, or a quarter of the context up to 512).
+ApiResult<GroundedMessages> ground_chat(ChatRequest& chat, Backend& model, const json& rag_field,
+                                        RagService& rag) {
+  const int n_ctx = model.capabilities().context_length;
+  const int reply_room = chat.max_tokens.value_or(std::min(512, n_ctx / 4));
+  const int room = n_ctx - reply_room;
+  if (room < 16) {
+    ApiError e =
+        invalid_request("max_tokens " + std::to_string(reply_room) +
+                            " leaves no room for sources in a context of " + std::to_string(n_ctx),
+                        "max_tokens");
+    e.code = "context_length_exceeded";
+    return api_fail(e);
+  }
+  PromptTokenCounter count = [&](const json& messages) -> ApiResult<int> {
+    ChatRequest probe = chat;
+    probe.messages = messages;
+    if (auto n = model.count_chat_tokens(probe)) return *n;
+    // A backend that cannot count (remote): about four bytes a token, plus template markup.
+    return static_cast<int>(dump(messages).size() / 4 + 16 * messages.size());
+  };
+  auto grounded = rag.ground(rag_field, chat.messages, room, count);
+  if (!grounded) return api_fail(grounded.error());
+  chat.messages = grounded->messages;
+  return grounded;
+}
+
 http::Response handle_generation(Api api, const http::Request& req, ModelRegistry& registry,
-                                 Metrics& metrics, ModelRouter* model_router) {
+                                 Metrics& metrics, ModelRouter* model_router,
+                                 RagService* rag = nullptr) {
   ++metrics.requests_total;
   ++metrics.requests_in_flight;
   // Counted until the response is complete, which for a stream is after this handler returns.
@@ -337,8 +472,14 @@ http::Response handle_generation(Api api, const http::Request& req, ModelRegistr
 
   auto body = parse_json_body(req.body);
   if (!body) return fail_with(body.error());
+  const bool grounded =
+      api == Api::kChat && body->is_object() && body->contains("rag") && !(*body)["rag"].is_null();
+  if (grounded && !rag) return fail_with(invalid_request("this server does not serve RAG", "rag"));
   if (model_router && body->is_object() && body->contains("model") &&
       (*body)["model"].is_string() && model_router->handles((*body)["model"].get<std::string>())) {
+    if (grounded)
+      return fail_with(
+          invalid_request("rag is not supported with a router route; name a model", "rag"));
     return model_router->handle(api == Api::kChat ? RoutedApi::kChat : RoutedApi::kCompletion, req,
                                 *body);
   }
@@ -358,6 +499,13 @@ http::Response handle_generation(Api api, const http::Request& req, ModelRegistr
     p->streaming = chat->stream;
     p->include_usage = chat->include_usage;
     p->logprobs = chat->top_logprobs >= 0;
+    if (grounded) {
+      auto g = ground_chat(*chat, *p->model, (*body)["rag"], *rag);
+      if (!g) return fail_with(g.error());
+      p->rag = rag;
+      p->sources = std::move(g->sources);
+      p->dropped_sources = g->dropped;
+    }
     auto stream = p->model->chat(*chat);
     if (!stream) return fail_with(stream.error());
     p->stream = *stream;
@@ -451,7 +599,7 @@ std::vector<std::string> openai_public_paths() {
 }
 
 void register_openai_routes(http::Router& router, ModelRegistry& registry, Metrics& metrics,
-                            ModelRouter* model_router) {
+                            ModelRouter* model_router, RagService* rag) {
   router.get("/health", [&registry](http::Request&) {
     if (registry.empty() && !registry.can_load_on_demand()) {
       http::Response res = http::Response::json(503, R"({"status":"loading"})");
@@ -491,8 +639,8 @@ void register_openai_routes(http::Router& router, ModelRegistry& registry, Metri
     return error_response(model_not_found(id));
   });
 
-  router.post("/v1/chat/completions", [&, model_router](http::Request& req) {
-    return handle_generation(Api::kChat, req, registry, metrics, model_router);
+  router.post("/v1/chat/completions", [&, model_router, rag](http::Request& req) {
+    return handle_generation(Api::kChat, req, registry, metrics, model_router, rag);
   });
   router.post("/v1/completions", [&, model_router](http::Request& req) {
     return handle_generation(Api::kCompletion, req, registry, metrics, model_router);

@@ -10,14 +10,16 @@
 #include "server/metrics.h"
 #include "server/model_registry.h"
 #include "server/model_router.h"
+#include "server/rag_service.h"
 
 namespace hearth::server {
 
-// Registers the routes on `router`; `registry`, `metrics` and `model_router` (may be null:
-// no router configured) must outlive the server. A request whose `model` is one of
-// `model_router`'s routes is handed to it whole.
+// Registers the routes on `router`; `registry`, `metrics`, `model_router` (may be null:
+// no router configured) and `rag` (may be null: no grounded chat) must outlive the server. A
+// request whose `model` is one of `model_router`'s routes is handed to it whole; a chat
+// request with a "rag" field is grounded through `rag` (docs/rag.md).
 void register_openai_routes(http::Router& router, ModelRegistry& registry, Metrics& metrics,
-                            ModelRouter* model_router = nullptr);
+                            ModelRouter* model_router = nullptr, RagService* rag = nullptr);
 
 // Answers one chat completions request in-process, exactly as POST /v1/chat/completions
 // would (routing and metrics included; `req.body` is the chat request). Other protocols (the

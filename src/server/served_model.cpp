@@ -84,6 +84,12 @@ ApiResult<std::vector<int32_t>> ServedModel::chat_prompt(const ChatRequest& requ
   return std::move(*ids);
 }
 
+std::optional<int> ServedModel::count_chat_tokens(const ChatRequest& request) {
+  auto prompt = chat_prompt(request, nullptr);
+  if (!prompt) return std::nullopt;
+  return static_cast<int>(prompt->size());
+}
+
 std::optional<ApiError> ServedModel::text_generation_refusal() const {
   if (!model_->info().embedding_only) return std::nullopt;
   return invalid_request("model '" + id_ + "' is an embedding model; use /v1/embeddings", "model");

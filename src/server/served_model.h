@@ -42,6 +42,7 @@ class ServedModel : public Backend {
   // [CLS] ... [SEP] for an encoder), computed one after another on a session kept for
   // embeddings: mean-pooled for a decoder, pooled as the file says for an embedding model.
   ApiResult<Embeddings> embed(const EmbeddingRequest& request) override;
+  std::optional<int> count_chat_tokens(const ChatRequest& request) override;
   void shutdown(bool drain) override { scheduler_->shutdown(drain); }
 
   // The engine side, for the registry's memory accounting.

@@ -70,7 +70,9 @@ Result<std::unique_ptr<Service>> Service::create(ServiceOptions options) {
   auto build_router = [&] {
     http::Router router;
     if (model_router) model_router->register_routes(router);
-    register_openai_routes(router, service->registry_, service->metrics_, model_router);
+    register_openai_routes(router, service->registry_, service->metrics_, model_router,
+                           opts.rag.get());
+    if (opts.rag) opts.rag->register_routes(router);
     register_responses_routes(router, responses);
     register_foundry_routes(
         router, service->registry_,

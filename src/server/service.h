@@ -21,6 +21,7 @@
 #include "server/metrics.h"
 #include "server/model_registry.h"
 #include "server/model_router.h"
+#include "server/rag_service.h"
 #include "server/scheduler.h"
 
 namespace hearth::server {
@@ -43,6 +44,8 @@ struct ServiceOptions {
   size_t max_stored_responses = 1000;
   // Answers requests naming its routes (hearth serve --router); null: none.
   std::shared_ptr<ModelRouter> router;
+  // Files, vector stores and grounded chat (src/rag, made by cmd_serve); null: none.
+  std::shared_ptr<RagService> rag;
   // A second listener with the same routes (hearth serve --ollama-port, Ollama's 11434);
   // negative: none, 0: any free port (ollama_bound_port).
   int ollama_port = -1;
