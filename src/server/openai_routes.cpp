@@ -1,7 +1,6 @@
 #include "server/openai_routes.h"
 
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <iterator>
 #include <optional>
@@ -12,6 +11,7 @@
 #include "server/chat_reply.h"
 #include "server/model_router.h"
 #include "server/openai_request.h"
+#include "server/rag_service.h"
 #include "server/tool_calls.h"
 
 namespace hearth::server {
@@ -74,46 +74,6 @@ struct Prepared {
   RagService* rag = nullptr;
   std::vector<RagSource> sources;
   int dropped_sources = 0;
-};
-
-// Removes, while streaming, the [n] citations that name no supplied source: text from a '['
-// is held back until its ']' (or until it cannot be a citation) and then checked whole.
-class CitationFilter {
- public:
-  CitationFilter(const RagService& rag, int n_sources) : rag_(rag), n_sources_(n_sources) {}
-
-  std::string feed(std::string_view text) {
-    std::string out;
-    for (char c : text) {
-      if (held_.empty()) {
-        if (c == '[') {
-          held_ = "[";
-        } else {
-          out += c;
-        }
-        continue;
-      }
-      if (c == '[') {  // the held text was not a citation; this may start one
-        out += std::exchange(held_, "[");
-        continue;
-      }
-      held_ += c;
-      if (c == ']') {
-        out += rag_.check_citations(held_, n_sources_).text;
-        held_.clear();
-      } else if (!(std::isdigit(static_cast<unsigned char>(c)) || c == ',' || c == ' ') ||
-                 held_.size() > 32) {
-        out += std::exchange(held_, "");
-      }
-    }
-    return out;
-  }
-  std::string finish() { return std::exchange(held_, ""); }
-
- private:
-  const RagService& rag_;
-  int n_sources_;
-  std::string held_;
 };
 
 // The reply's `citations`: each cited source once, in order of first use.
@@ -302,7 +262,10 @@ class SseProducer {
   explicit SseProducer(std::shared_ptr<Prepared> p)
       : p_(std::move(p)), offset_(p_->echo_prefix.size()) {
     if (p_->rag)
-      filter_ = std::make_shared<CitationFilter>(*p_->rag, static_cast<int>(p_->sources.size()));
+      filter_ = std::make_shared<CitationFilter>(
+          [rag = p_->rag, n = static_cast<int>(p_->sources.size())](const std::string& bracket) {
+            return rag->check_citations(bracket, n).text;
+          });
   }
 
   bool operator()(http::StreamWriter& out) {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "http/router.h"
@@ -44,6 +45,26 @@ struct CheckedCitations {
 
 // Prompt tokens of a conversation, as the model that will answer renders it.
 using PromptTokenCounter = std::function<ApiResult<int>(const nlohmann::ordered_json& messages)>;
+
+// Removes, while a reply streams, the [n] citations that name no supplied source: text from a
+// '[' is held back until its ']' (or until it cannot be a citation: a character other than a
+// digit, ',' or ' ', or more than 32 bytes) and the bracket is then handed to `check` whole,
+// which returns what to send instead. The text sent is the text received with each complete
+// bracket replaced by check's answer, however the text is split into pieces.
+// Not thread-safe: one per stream.
+class CitationFilter {
+ public:
+  explicit CitationFilter(std::function<std::string(const std::string& bracket)> check)
+      : check_(std::move(check)) {}
+  // The text that can be sent now.
+  std::string feed(std::string_view text);
+  // What is still held back (an unfinished bracket), at the end of the reply.
+  std::string finish();
+
+ private:
+  std::function<std::string(const std::string&)> check_;
+  std::string held_;
+};
 
 class RagService {
  public:

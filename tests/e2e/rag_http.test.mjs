@@ -299,3 +299,35 @@ test('a collection made by `hearth rag add` is a vector store, and a store made 
     fs.rmSync(docs, { recursive: true, force: true });
   }
 });
+
+test('files: malformed uploads are 400s that say why', async () => {
+  const post = (headers, body) => fetch(`${server.baseURL}/v1/files`, { method: 'POST', headers, body });
+  let res = await post({ 'Content-Type': 'application/json' }, '{}');
+  assert.equal(res.status, 400);
+  assert.match((await res.json()).error.message, /multipart\/form-data/);
+  res = await post({ 'Content-Type': 'multipart/form-data; boundary=zz' },
+    '--zz\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\n\r\nno end');
+  assert.equal(res.status, 400);
+  assert.match((await res.json()).error.message, /closing boundary/);
+  const form = new FormData();
+  form.append('purpose', 'assistants');
+  res = await post({}, form);
+  assert.equal(res.status, 400);
+  assert.equal((await res.json()).error.param, 'file');
+});
+
+test('vector stores: attaches and searches at once give no errors (WAL)', async () => {
+  const vs = await client.vectorStores.create({ name: 'busy' });
+  const uploads = await Promise.all(
+    Array.from({ length: 6 }, (_, i) => upload(`doc${i}.md`, `# Doc ${i}\n\nrotate keys doc${i}\n`)));
+  const work = [];
+  for (const f of uploads) {
+    work.push(client.vectorStores.files.create(vs.id, { file_id: f.id }));
+    work.push(client.vectorStores.search(vs.id, { query: 'rotate keys' }));
+  }
+  const results = await Promise.all(work);
+  for (let i = 0; i < results.length; i += 2) assert.equal(results[i].status, 'completed');
+  const final = await client.vectorStores.search(vs.id, { query: 'rotate keys', max_num_results: 20 });
+  assert.equal(new Set(final.data.map((r) => r.file_id)).size, uploads.length);
+  await client.vectorStores.del(vs.id);
+});
