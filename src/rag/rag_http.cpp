@@ -246,6 +246,16 @@ http::Response Service::files_get(const http::Request& req) {
   return http::Response::text(200, bytes.str(), "application/octet-stream");
 }
 
+// OpenAI's metadata: at most 16 keys with string values; the limits of attributes otherwise.
+std::optional<ApiError> metadata_problem(const json& metadata) {
+  if (metadata.is_null()) return std::nullopt;
+  if (auto s = validate_attributes(metadata); !s)
+    return invalid_request(s.error().message, "metadata");
+  for (const auto& [k, v] : metadata.items())
+    if (!v.is_string()) return invalid_request("metadata values must be strings", "metadata");
+  return std::nullopt;
+}
+
 http::Response Service::stores_create(const http::Request& req) {
   auto body = json_body(req);
   if (!body) return error_response(body.error());
@@ -257,14 +267,7 @@ http::Response Service::stores_create(const http::Request& req) {
     name = (*body)["name"].get<std::string>();
   }
   json metadata = body->value("metadata", json(nullptr));
-  if (!metadata.is_null()) {
-    // OpenAI's metadata: at most 16 string values; the same limits as attributes, strings only.
-    if (auto s = validate_attributes(metadata); !s)
-      return error_response(invalid_request(s.error().message, "metadata"));
-    for (const auto& [k, v] : metadata.items())
-      if (!v.is_string())
-        return error_response(invalid_request("metadata values must be strings", "metadata"));
-  }
+  if (auto bad = metadata_problem(metadata)) return error_response(*bad);
   std::vector<std::string> file_ids;
   if (body->contains("file_ids") && !(*body)["file_ids"].is_null()) {
     const json& ids = (*body)["file_ids"];
@@ -309,6 +312,23 @@ http::Response Service::store_get(const http::Request& req) {
 http::Response Service::store_post(const http::Request& req) {
   const auto [id, rest] = split_first(req.path_remainder);
   if (rest == "search") return search(id, req);
+  if (rest.empty()) {  // modify: name and/or metadata
+    auto body = json_body(req);
+    if (!body) return error_response(body.error());
+    if (!body->is_object())
+      return error_response(invalid_request("the body must be a JSON object"));
+    std::optional<std::string> name;
+    if (body->contains("name") && !(*body)["name"].is_null()) {
+      if (!(*body)["name"].is_string())
+        return error_response(invalid_request("name must be a string", "name"));
+      name = (*body)["name"].get<std::string>();
+    }
+    json metadata = body->value("metadata", json(nullptr));
+    if (auto bad = metadata_problem(metadata)) return error_response(*bad);
+    auto info = stores_->update(id, name, metadata);
+    if (!info) return fail(info.error());
+    return json_response(200, store_json(*info));
+  }
   if (rest == "files") {
     auto body = json_body(req);
     if (!body) return error_response(body.error());

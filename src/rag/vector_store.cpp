@@ -308,6 +308,22 @@ Status VectorStores::remove(std::string_view store_id) {
   return s;
 }
 
+Result<VectorStoreInfo> VectorStores::update(std::string_view store_id,
+                                             const std::optional<std::string>& name,
+                                             const json& metadata) {
+  auto opened = open_store(store_id);
+  if (!opened) return std::unexpected(opened.error());
+  if (name) {
+    if (auto s = opened->db->set_meta("vector_store.name", *name); !s)
+      return std::unexpected(s.error());
+  }
+  if (!metadata.is_null()) {
+    if (auto s = opened->db->set_meta("vector_store.metadata", metadata.dump()); !s)
+      return std::unexpected(s.error());
+  }
+  return info_of(opened->name);
+}
+
 Result<VectorStoreFile> VectorStores::attach(std::string_view store_id, std::string_view file_id,
                                              const json& attributes) {
   if (auto s = validate_attributes(attributes); !s) return std::unexpected(s.error());

@@ -96,6 +96,9 @@ class VectorStores {
   Result<std::vector<VectorStoreInfo>> list() const;
   Result<VectorStoreInfo> get(std::string_view store_id) const;
   Status remove(std::string_view store_id);
+  // Changes the display name and/or the metadata (null: left as is).
+  Result<VectorStoreInfo> update(std::string_view store_id, const std::optional<std::string>& name,
+                                 const nlohmann::ordered_json& metadata);
 
   Result<VectorStoreFile> attach(std::string_view store_id, std::string_view file_id,
                                  const nlohmann::ordered_json& attributes);

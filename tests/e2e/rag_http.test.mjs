@@ -126,6 +126,11 @@ test('vector stores: create with files, attach with attributes, search with and 
   assert.deepEqual(files.data.map((f) => f.id).sort(), [keys.id, cats.id].sort());
   assert.equal((await client.vectorStores.retrieve(vs.id)).file_counts.completed, 2);
   assert.ok((await client.vectorStores.list()).data.some((s) => s.id === vs.id));
+  const renamed = await client.vectorStores.update(vs.id, { name: 'Ops runbooks', metadata: { team: 'sre' } });
+  assert.equal(renamed.id, vs.id, 'a rename keeps the id (the collection)');
+  assert.equal(renamed.name, 'Ops runbooks');
+  assert.deepEqual(renamed.metadata, { team: 'sre' });
+  assert.equal((await client.vectorStores.retrieve(vs.id)).name, 'Ops runbooks');
 
   const page = await client.vectorStores.search(vs.id, { query: 'rotate', max_num_results: 5 });
   assert.equal(page.body.object, 'vector_store.search_results.page');
