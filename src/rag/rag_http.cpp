@@ -536,9 +536,11 @@ void Service::register_routes(http::Router& router) {
   upload_route.max_body_bytes = static_cast<size_t>(options_.max_upload_bytes) + (64u << 10);
   router.add("POST", "/v1/files", guarded([this](http::Request& req) { return upload(req); }),
              upload_route);
-  router.get("/v1/files", guarded([this](http::Request&) {
+  router.get("/v1/files", guarded([this](http::Request& req) {
                auto all = stores_->files().list();
                if (!all) return fail(all.error());
+               if (const auto purpose = req.query_param("purpose"))
+                 std::erase_if(*all, [&](const FileRecord& f) { return f.purpose != *purpose; });
                return json_response(200, list_json(*all, file_json));
              }));
   router.get("/v1/files/*", guarded([this](http::Request& req) { return files_get(req); }));

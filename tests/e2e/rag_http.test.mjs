@@ -71,6 +71,8 @@ test('files: create, retrieve, list, content, delete', async () => {
   assert.ok(listed.data.some((x) => x.id === f.id));
   const userData = await upload('cats.txt', CATS_TXT, 'user_data');
   assert.equal(userData.purpose, 'user_data');
+  const onlyUserData = await client.files.list({ purpose: 'user_data' });
+  assert.deepEqual(onlyUserData.data.map((x) => x.id), [userData.id]);
   const deleted = await client.files.del(userData.id);
   assert.deepEqual(deleted, { id: userData.id, object: 'file', deleted: true });
   await assert.rejects(client.files.retrieve(userData.id), (e) => e.status === 404);
