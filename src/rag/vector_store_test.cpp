@@ -9,6 +9,10 @@
 #include <fstream>
 #include <set>
 
+#include "engine/gguf/gguf.h"
+#include "engine/models/synthetic.h"
+#include "support/fixtures.h"
+
 namespace hearth::rag {
 namespace {
 
@@ -179,6 +183,70 @@ TEST_F(RagVectorStores, CliCollectionsAreStores) {
   ASSERT_EQ(hits->size(), 1u);
   EXPECT_EQ((*hits)[0].filename, "guide.md");
   EXPECT_TRUE((*hits)[0].file_id.starts_with("local:")) << (*hits)[0].file_id;
+}
+
+// A random-weight BERT encoder with a real WordPiece vocabulary: the embedding path, not quality.
+fs::path synthetic_encoder(const fs::path& dir) {
+  const auto* shape = models::find_synthetic_shape("all-minilm-l6-v2");
+  EXPECT_NE(shape, nullptr);
+  auto vocab = gguf::File::open(testing::fixtures_dir() / shape->vocab_fixture);
+  EXPECT_TRUE(vocab) << vocab.error().message;
+  const fs::path path = dir / "bge-test.gguf";
+  auto s = models::write_synthetic_model(*shape, "q8_0", *vocab, path, 7);
+  EXPECT_TRUE(s) << s.error().message;
+  return path;
+}
+
+TEST_F(RagVectorStores, NewStoresGetTheConfiguredEmbedder) {
+  const fs::path encoder = synthetic_encoder(home_);
+  auto with_embedder = VectorStores::open(
+      {.files_dir = home_ / "files", .embedder_name = "bge-test", .embedder_path = encoder});
+  ASSERT_TRUE(with_embedder) << with_embedder.error().message;
+  VectorStores& stores = **with_embedder;
+  auto keys =
+      stores.files().put("# Keys\n\nRotate the signing keys monthly.\n", "keys.md", "assistants");
+  auto cats = stores.files().put("Cats sleep all day long.\n", "cats.md", "assistants");
+  ASSERT_TRUE(keys && cats);
+  auto store = stores.create("hybrid", nullptr, {keys->id, cats->id});
+  ASSERT_TRUE(store) << store.error().message;
+  EXPECT_EQ(store->completed, 2);
+  {
+    auto c = Collection::open("hybrid", false);
+    ASSERT_TRUE(c);
+    auto id = (*c)->embedder_identity();
+    ASSERT_TRUE(id && *id);
+    EXPECT_EQ((*id)->model, "bge-test");
+    EXPECT_EQ((*id)->dimension, 384);
+  }
+  auto hits = stores.search(store->id, "rotate the signing keys", 5, std::nullopt);
+  ASSERT_TRUE(hits) << hits.error().message;
+  ASSERT_EQ(hits->size(), 2u);  // the vector list ranks every chunk, BM25 only one
+  bool any_vector = false;
+  for (const auto& h : *hits) {
+    any_vector = any_vector || h.hit.vector_rank.has_value();
+    EXPECT_GT(h.score, 0);
+    EXPECT_LE(h.score, 1.0);
+  }
+  EXPECT_TRUE(any_vector);
+  EXPECT_EQ((*hits)[0].filename, "keys.md");
+  // Two lists: a chunk first in only one of them scores about one half.
+  EXPECT_LT((*hits)[1].score, 0.6);
+
+  // A collection the CLI made BM25-only stays BM25-only: the configured embedder is for new
+  // stores, and a collection never mixes embedders.
+  {
+    auto c = Collection::open("plain", true);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE((*c)->bind_embedder(nullptr));
+  }
+  auto f = stores.attach("vs_plain", keys->id, nullptr);
+  ASSERT_TRUE(f) << f.error().message;
+  EXPECT_EQ(f->status, "completed") << f->error_message;
+  auto plain = stores.search("vs_plain", "rotate", 5, std::nullopt);
+  ASSERT_TRUE(plain);
+  ASSERT_EQ(plain->size(), 1u);
+  EXPECT_FALSE((*plain)[0].hit.vector_rank.has_value());
+  EXPECT_DOUBLE_EQ((*plain)[0].score, 1.0);
 }
 
 }  // namespace
