@@ -432,6 +432,8 @@ server::ApiResult<server::GroundedMessages> Service::ground(
     return ground_unguarded(rag, messages, max_prompt_tokens, count);
   } catch (const nlohmann::json::exception& e) {
     return server::api_fail(invalid_request(std::string("malformed rag request: ") + e.what()));
+  } catch (const std::exception& e) {  // e.g. a filesystem error: the chat route gets a value
+    return server::api_fail(server::internal_error(e.what()));
   }
 }
 
