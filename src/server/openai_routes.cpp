@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <iterator>
 #include <optional>
 #include <random>
@@ -46,6 +47,21 @@ json usage_json(const StreamEvent& done) {
           {"completion_tokens", done.completion_tokens},
           {"total_tokens", done.prompt_tokens + done.completion_tokens},
           {"prompt_tokens_details", {{"cached_tokens", done.cached_prompt_tokens}}}};
+}
+
+// llama-server's `timings` object plus queue_ms and ttft_ms (server/request_stream.h);
+// rounded to microseconds so the JSON stays short.
+json timings_json(const GenerationTimings& t) {
+  auto round3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
+  return {{"queue_ms", round3(t.queue_ms)},
+          {"cache_n", t.cache_n},
+          {"prompt_n", t.prompt_n},
+          {"prompt_ms", round3(t.prompt_ms)},
+          {"prompt_per_second", round3(t.prompt_per_second())},
+          {"predicted_n", t.predicted_n},
+          {"predicted_ms", round3(t.predicted_ms)},
+          {"predicted_per_second", round3(t.predicted_per_second())},
+          {"ttft_ms", round3(t.ttft_ms)}};
 }
 
 json model_card(const Backend& m) {
@@ -212,6 +228,7 @@ http::Response respond_whole(Prepared& p, const http::Request& req) {
                  {"system_fingerprint", kFingerprint},
                  {"choices", json::array({choice})},
                  {"usage", usage_json(*event)}};
+    if (event->timings.present) body["timings"] = timings_json(event->timings);
     return json_response(200, body);
   }
 }
@@ -272,11 +289,17 @@ class SseProducer {
         last["logprobs"] = {{"content", chat_logprobs_content(pending_logprobs_)},
                             {"refusal", nullptr}};
       }
-      chunk += sse(chunk_json(*p_, std::move(last)));
+      // The timings ride on the last event before [DONE]: the usage chunk when asked for,
+      // else the finishing chunk (as llama-server does).
+      const bool with_timings = event->timings.present;
+      json finishing = chunk_json(*p_, std::move(last));
+      if (with_timings && !p_->include_usage) finishing["timings"] = timings_json(event->timings);
+      chunk += sse(finishing);
       if (p_->include_usage) {
         json usage_chunk = chunk_json(*p_, nullptr);
         usage_chunk["choices"] = json::array();
         usage_chunk["usage"] = usage_json(*event);
+        if (with_timings) usage_chunk["timings"] = timings_json(event->timings);
         chunk += sse(usage_chunk);
       }
       chunk += "data: [DONE]\n\n";
