@@ -37,6 +37,7 @@ struct ServeArgs {
   int64_t memory_budget_mb = -1;  // -1: half of the machine's RAM
   int ttl_seconds = 600;
   bool no_download = false;
+  bool no_ui = false;
   int max_connections = 16384;
   std::string tls_cert;
   std::string tls_key;
@@ -97,6 +98,7 @@ int run_serve(const ServeArgs& args) {
   options.ollama_port = args.ollama_port;
   options.home = catalog::hearth_home();
   options.allow_download = !args.no_download;
+  options.web_ui = !args.no_ui;
   options.scheduler.n_slots = args.parallel;
   options.scheduler.n_ctx = args.ctx_size;
   options.scheduler.n_threads = args.threads;
@@ -205,6 +207,8 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "Idle seconds before an on-demand model is unloaded (0: never)")
       ->check(CLI::Range(0, 86400 * 365));
   cmd->add_flag("--no-download", args->no_download, "Load only models already in the cache");
+  cmd->add_flag("--no-ui", args->no_ui,
+                "No web app at / and no /ui/api (conversations); / answers as Ollama does");
   cmd->add_option("--router", args->router_file,
                   "Router config (docs/router.md; default: $HEARTH_HOME/router.toml if present)");
   cmd->callback([args, &exit_code] { exit_code = run_serve(*args); });
