@@ -98,9 +98,14 @@ async function loadModels(): Promise<void> {
 // ---- conversation list -----------------------------------------------------------------------
 
 let searchTimer = 0;
+let listGeneration = 0;
 
 async function refreshList(): Promise<void> {
+  // Answers may arrive out of order (a search typed while the first list loads): only the
+  // latest request's answer is shown.
+  const generation = ++listGeneration;
   const items = await withKey(() => listConversations(search.value.trim()));
+  if (generation !== listGeneration) return;
   const current = chat.current()?.id;
   listNode.replaceChildren(
     ...items.map((c) => {

@@ -37,7 +37,8 @@ function inline(raw: string): string {
   });
   text = text
     .replace(/\*\*([^*\n]+)\*\*/g, '<strong>$1</strong>')
-    .replace(/__([^_\n]+)__/g, '<strong>$1</strong>')
+    // Not inside words: snake_case and __dunder__ names stay as written.
+    .replace(/(^|[^\w])__([^_\n]+)__(?!\w)/g, '$1<strong>$2</strong>')
     .replace(/(^|[^*\w])\*([^*\s][^*\n]*?)\*(?!\w)/g, '$1<em>$2</em>')
     .replace(/~~([^~\n]+)~~/g, '<del>$1</del>');
   return text.replace(/\u0000(\d+)\u0000/g, (_m, i: string) => spans[Number(i)]);
