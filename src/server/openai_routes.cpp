@@ -49,21 +49,6 @@ json usage_json(const StreamEvent& done) {
           {"prompt_tokens_details", {{"cached_tokens", done.cached_prompt_tokens}}}};
 }
 
-// llama-server's `timings` object plus queue_ms and ttft_ms (server/request_stream.h);
-// rounded to microseconds so the JSON stays short.
-json timings_json(const GenerationTimings& t) {
-  auto round3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
-  return {{"queue_ms", round3(t.queue_ms)},
-          {"cache_n", t.cache_n},
-          {"prompt_n", t.prompt_n},
-          {"prompt_ms", round3(t.prompt_ms)},
-          {"prompt_per_second", round3(t.prompt_per_second())},
-          {"predicted_n", t.predicted_n},
-          {"predicted_ms", round3(t.predicted_ms)},
-          {"predicted_per_second", round3(t.predicted_per_second())},
-          {"ttft_ms", round3(t.ttft_ms)}};
-}
-
 json model_card(const Backend& m) {
   return {{"id", m.id()}, {"object", "model"}, {"created", m.created()}, {"owned_by", "hearth"}};
 }
@@ -463,6 +448,20 @@ http::Response handle_embeddings(const http::Request& req, ModelRegistry& regist
 }
 
 }  // namespace
+
+// Rounded to microseconds so the JSON stays short.
+json timings_json(const GenerationTimings& t) {
+  auto round3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
+  return {{"queue_ms", round3(t.queue_ms)},
+          {"cache_n", t.cache_n},
+          {"prompt_n", t.prompt_n},
+          {"prompt_ms", round3(t.prompt_ms)},
+          {"prompt_per_second", round3(t.prompt_per_second())},
+          {"predicted_n", t.predicted_n},
+          {"predicted_ms", round3(t.predicted_ms)},
+          {"predicted_per_second", round3(t.predicted_per_second())},
+          {"ttft_ms", round3(t.ttft_ms)}};
+}
 
 http::Response run_chat_completion(const http::Request& req, ModelRegistry& registry,
                                    Metrics& metrics, ModelRouter* model_router) {

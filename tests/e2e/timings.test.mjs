@@ -1,17 +1,26 @@
 // `timings` on chat and completion replies: the JSON body and the last SSE event before [DONE].
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { startServer, model } from './harness.mjs';
 
 let server;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-timings-'));
 
 before(async () => {
+  // A router route to the same local model: its answers carry timings too.
+  fs.writeFileSync(path.join(dir, 'router.toml'),
+    '[[target]]\nname = "local"\nkind = "local"\nmodel = "stories"\n'
+    + '[[route]]\nname = "routed"\npolicy = "local-only"\ntargets = ["local"]\n');
   server = await startServer(['-m', model('stories260K.gguf'), '--alias', 'stories',
-    '--ctx-size', '256']);
+    '--ctx-size', '256', '--router', path.join(dir, 'router.toml')]);
 });
 
 after(async () => {
   assert.equal(await server.stop(), 0);
+  fs.rmSync(dir, { recursive: true, force: true });
 });
 
 const keys = ['queue_ms', 'cache_n', 'prompt_n', 'prompt_ms', 'prompt_per_second', 'predicted_n',
@@ -52,9 +61,10 @@ test('a whole chat reply carries timings that match its usage', async () => {
 });
 
 test('a streamed chat reply carries timings on its last event before [DONE]', async () => {
-  for (const includeUsage of [false, true]) {
+  for (const [modelId, includeUsage] of [['stories', false], ['stories', true], ['routed', false],
+    ['routed', true]]) {
     const res = await post('/v1/chat/completions', {
-      model: 'stories', messages: [{ role: 'user', content: 'Once upon a time' }],
+      model: modelId, messages: [{ role: 'user', content: 'Once upon a time' }],
       max_tokens: 10, temperature: 0, stream: true,
       ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
     });
@@ -72,6 +82,14 @@ test('a streamed chat reply carries timings on its last event before [DONE]', as
 test('a completion carries timings too', async () => {
   const r = await (await post('/v1/completions', {
     model: 'stories', prompt: 'Lily saw', max_tokens: 5, temperature: 0,
+  })).json();
+  checkTimings(r.timings, r.usage);
+});
+
+test('a whole reply through a router route to a local model carries timings', async () => {
+  const r = await (await post('/v1/chat/completions', {
+    model: 'routed', messages: [{ role: 'user', content: 'Once upon a time' }],
+    max_tokens: 6, temperature: 0,
   })).json();
   checkTimings(r.timings, r.usage);
 });
