@@ -148,7 +148,7 @@ export function renderMarkdown(source: string): string {
       out.push(`<h${level}>${inline(heading[2])}</h${level}>`);
       continue;
     }
-    if (/^\s*([-*_])\s*\1\s*\1[\s\1]*$/.test(line)) {
+    if (/^\s*([-*_])(\s*\1){2,}\s*$/.test(line)) {
       flushAll();
       out.push('<hr>');
       continue;
