@@ -128,12 +128,12 @@ test('chat with the real model: it answers with timings and the conversation sur
   await replyDone(page);
   assert.equal(await page.$$eval('#messages .message', (n) => n.length), 2);
   await page.click('.message.user .action-edit');
-  await page.$eval('.message.user textarea', (t) => { t.value = 'Lily had a dog'; });
+  await page.$eval('.message.user textarea', (t) => { t.value = 'Lily had a zebra-42'; });
   await page.click('.message.user button.primary');
   await replyDone(page);
   const texts = await page.$$eval('#messages .message .body', (n) => n.map((b) => b.textContent));
   assert.equal(texts.length, 2);
-  assert.equal(texts[0], 'Lily had a dog');
+  assert.equal(texts[0], 'Lily had a zebra-42');
   assert.deepEqual(page.errors, []);
   await page.close();
 });
@@ -166,6 +166,23 @@ test('a slow reply streams and Stop ends it mid-stream', async () => {
     await new Promise((r) => setTimeout(r, 50));
   }
   assert.ok(mocks.slow.aborted > abortedBefore, 'the upstream request was cancelled');
+  await page.close();
+});
+
+test('a reply still streaming when the user opens a new chat is saved to its own conversation', async () => {
+  const page = await openApp();
+  await send(page, 'slow', 'First topic');
+  await page.waitForFunction(() =>
+    document.querySelector('.message[aria-busy="true"] .body')?.textContent.includes('w3'));
+  await page.click('#new-chat');
+  await page.waitForFunction(() =>
+    [...document.querySelectorAll('#conversation-list a')].some((a) => a.textContent === 'First topic'));
+  assert.equal(await page.$$eval('#messages .message', (n) => n.length), 0, 'the new chat is empty');
+  await page.evaluate(() => [...document.querySelectorAll('#conversation-list a')]
+    .find((a) => a.textContent === 'First topic').click());
+  await page.waitForSelector('#messages .message.assistant');
+  const roles = await page.$$eval('#messages .message', (n) => n.map((m) => m.className));
+  assert.deepEqual(roles, ['message user', 'message assistant']);
   await page.close();
 });
 
@@ -227,7 +244,7 @@ test('dark theme at phone width, with the conversation list open', async () => {
 test('search, rename and delete in the conversation list', async () => {
   const page = await openApp();
   page.on('dialog', async (d) => (d.type() === 'prompt' ? d.accept('Renamed chat') : d.accept()));
-  await page.type('#search', 'Lily had');
+  await page.type('#search', 'zebra-42');  // in no reply of the model
   await page.waitForFunction(() => {
     const links = [...document.querySelectorAll('#conversation-list a')];
     return links.length === 1 && links[0].textContent === 'Once upon a time';

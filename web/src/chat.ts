@@ -4,6 +4,7 @@ import {
   ApiError,
   ChatMessage,
   Conversation,
+  ConversationFields,
   Params,
   StoredMessage,
   Timings,
@@ -19,6 +20,8 @@ export interface ChatHost {
   systemPrompt(): string;
   // A conversation was created or changed on the server (the list refreshes, the URL follows).
   saved(conversation: Conversation): void;
+  // A conversation not on screen was saved (the list refreshes).
+  listChanged(): void;
   // The server asked for a key (401): ask the user, then the turn can be sent again.
   needKey(): void;
 }
@@ -45,6 +48,9 @@ export class ChatView {
   private conversation: Conversation | null = null;
   private messages: StoredMessage[] = [];
   private abort: AbortController | null = null;
+  // Bumped when another conversation is shown: a reply still finishing for the previous one
+  // must not land in (or be saved to) the new one.
+  private generation = 0;
   private readonly list = $<HTMLDivElement>('messages');
   private readonly input = $<HTMLTextAreaElement>('composer-input');
   private readonly send = $<HTMLButtonElement>('send');
@@ -77,6 +83,7 @@ export class ChatView {
   }
 
   show(conversation: Conversation | null): void {
+    this.generation++;
     this.abort?.abort();
     this.conversation = conversation;
     this.messages = conversation ? [...conversation.messages] : [];
@@ -106,12 +113,21 @@ export class ChatView {
     const meta = node.querySelector('.meta') as HTMLDivElement;
 
     const history: ChatMessage[] = [];
-    const system = this.host.systemPrompt();
+    const system = this.host.systemPrompt().trim();
     if (system) history.push({ role: 'system', content: system });
     for (const m of this.messages) {
       if (m.role === 'user' || m.role === 'assistant') history.push({ role: m.role, content: m.content });
     }
 
+    // What this turn belongs to, fixed now: the view may move on before the reply ends.
+    const generation = this.generation;
+    const conversation = this.conversation;
+    const messages = this.messages;
+    const settings = {
+      model,
+      params: this.host.params(),
+      system_prompt: this.host.systemPrompt(),
+    };
     this.abort = new AbortController();
     this.setBusy(true);
     const started = performance.now();
@@ -162,32 +178,37 @@ export class ChatView {
       this.abort = null;
       this.setBusy(false);
     }
-    if (reply.content || stopped) this.messages.push(reply);
+    // The turn is saved to the conversation it belongs to even when the user has moved to
+    // another one meanwhile; only the view it was started in shows it.
+    if (reply.content || stopped) messages.push(reply);
     if (failure !== null) {
-      this.messages.push({ role: 'error', content: failure, model, created_ms: Date.now() });
+      messages.push({ role: 'error', content: failure, model, created_ms: Date.now() });
     }
-    this.render(stopped ? 'Stopped.' : failure !== null ? '' : 'Reply complete.');
-    await this.save();
+    const visible = generation === this.generation;
+    if (visible) this.render(stopped ? 'Stopped.' : failure !== null ? '' : 'Reply complete.');
+    const saved = await this.save(conversation, { ...settings, messages });
+    if (!saved) return;
+    if (generation === this.generation) {
+      this.conversation = saved;
+      this.title.textContent = saved.title || 'New chat';
+      this.host.saved(saved);
+    } else {
+      this.host.listChanged();
+    }
   }
 
-  private async save(): Promise<void> {
-    const fields = {
-      model: this.host.model(),
-      params: this.host.params(),
-      system_prompt: this.host.systemPrompt(),
-      messages: this.messages,
-    };
+  // Creates or updates the conversation on the server; null (and a message) when that fails.
+  private async save(
+    conversation: Conversation | null,
+    fields: ConversationFields,
+  ): Promise<Conversation | null> {
     try {
-      if (this.conversation) {
-        this.conversation = await updateConversation(this.conversation.id, fields);
-      } else {
-        const first = this.messages.find((m) => m.role === 'user')?.content ?? 'New chat';
-        this.conversation = await createConversation({ ...fields, title: first.slice(0, 60) });
-      }
-      this.title.textContent = this.conversation.title || 'New chat';
-      this.host.saved(this.conversation);
+      if (conversation) return await updateConversation(conversation.id, fields);
+      const first = fields.messages?.find((m) => m.role === 'user')?.content ?? 'New chat';
+      return await createConversation({ ...fields, title: first.slice(0, 60) });
     } catch (e) {
       this.announce(`Could not save the conversation: ${(e as Error).message}`);
+      return null;
     }
   }
 

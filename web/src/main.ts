@@ -251,6 +251,7 @@ const chat = new ChatView({
     if (location.pathname !== path) history.pushState(null, '', path);
     void refreshList();
   },
+  listChanged: () => void refreshList(),
   needKey: () => void askForKey('The server asked for a key.'),
 });
 
