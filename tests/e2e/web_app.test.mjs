@@ -191,10 +191,37 @@ test('a failing model shows the server error as a message in the chat', async ()
   await send(page, 'broken', 'hello');
   await page.waitForSelector('#messages .message.error[role="alert"]', { timeout: 10000 });
   const error = await page.$eval('#messages .message.error .body', (b) => b.textContent);
-  assert.ok(error.length > 0);
+  assert.match(error, /mock internal error/);
   await page.screenshot({ path: path.join(shots, 'chat-error.png') });
   // The failed turn is kept (and can be regenerated).
   await page.waitForSelector('.message.error .action-regenerate');
+  await page.close();
+});
+
+test('a stored conversation opened by URL: its HTML shows as text; its unknown model is an error message', async () => {
+  const res = await fetch(`${server.baseURL}/ui/api/conversations`, {
+    method: 'POST', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'stored', model: 'no-such-model', messages: [
+      { role: 'user', content: '<b>hi</b>' },
+      { role: 'assistant', model: 'no-such-model', content: 'see <img src=x onerror="window.__xss=3"> <script>window.__xss=4</script>' },
+    ] }),
+  });
+  const { id } = await res.json();
+  const page = await openApp(`/c/${id}`);
+  await page.waitForSelector('#messages .message.assistant');
+  const seen = await page.evaluate(() => ({
+    injected: document.querySelectorAll('#messages img, #messages script, #messages b').length,
+    user: document.querySelector('#messages .message.user .body').textContent,
+    xss: window.__xss ?? null,
+    model: document.querySelector('#model-select').value,
+  }));
+  assert.deepEqual(seen, { injected: 0, user: '<b>hi</b>', xss: null, model: 'no-such-model' });
+  await page.click('#composer-input');
+  await page.keyboard.type('again');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#messages .message.error[role="alert"]');
+  assert.match(await page.$eval('#messages .message.error .body', (b) => b.textContent),
+    /no-such-model/);
   await page.close();
 });
 
