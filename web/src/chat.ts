@@ -87,8 +87,15 @@ export class ChatView {
     this.abort?.abort();
     this.conversation = conversation;
     this.messages = conversation ? [...conversation.messages] : [];
-    this.title.textContent = conversation?.title || 'New chat';
+    this.setTitle(conversation?.title);
     this.render();
+  }
+
+  // A rename from the list: the heading follows without disturbing a reply in progress.
+  renamed(id: string, title: string): void {
+    if (this.conversation?.id !== id) return;
+    this.conversation = { ...this.conversation, title };
+    this.setTitle(title);
   }
 
   focusInput(): void {
@@ -190,7 +197,7 @@ export class ChatView {
     if (!saved) return;
     if (generation === this.generation) {
       this.conversation = saved;
-      this.title.textContent = saved.title || 'New chat';
+      this.setTitle(saved.title);
       this.host.saved(saved);
     } else {
       this.host.listChanged();
@@ -210,6 +217,12 @@ export class ChatView {
       this.announce(`Could not save the conversation: ${(e as Error).message}`);
       return null;
     }
+  }
+
+  // The heading and the tab's title (what a screen reader announces on navigation).
+  private setTitle(title: string | undefined): void {
+    this.title.textContent = title || 'New chat';
+    document.title = `${title || 'New chat'} · hearth`;
   }
 
   private setBusy(busy: boolean): void {

@@ -146,7 +146,7 @@ async function renameConversation(id: string, title: string): Promise<void> {
   const next = prompt('New title', title);
   if (next === null || !next.trim()) return;
   const updated = await updateConversation(id, { title: next.trim() });
-  if (chat.current()?.id === id) chat.show(updated);
+  chat.renamed(id, updated.title);
   await refreshList();
 }
 
