@@ -186,6 +186,28 @@ test('a reply still streaming when the user opens a new chat is saved to its own
   await page.close();
 });
 
+test('keyboard: the skip link reaches the message box, Enter sends, Escape stops', async () => {
+  const page = await openApp();
+  await page.select('#model-select', 'slow');
+  // The first stop of the page's tab order is the skip link.
+  assert.equal(await page.evaluate(() => [...document.querySelectorAll('a, button, input, select, textarea')]
+    .find((e) => e.offsetParent !== null || e.classList.contains('skip')).className), 'skip');
+  await page.focus('.skip');
+  await page.keyboard.press('Enter');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'composer-input');
+  await page.keyboard.type('typed, not clicked');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() =>
+    document.querySelector('.message[aria-busy="true"] .body')?.textContent.includes('w2'));
+  await page.keyboard.press('Escape');
+  await replyDone(page);
+  const stopped = await page.$eval('#messages .message.assistant .body', (b) => b.textContent);
+  assert.ok(stopped.trim().split(/\s+/).length < 400, 'stopped before the end');
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'composer-input',
+    'focus is back in the message box');
+  await page.close();
+});
+
 test('a failing model shows the server error as a message in the chat', async () => {
   const page = await openApp();
   await send(page, 'broken', 'hello');
