@@ -35,7 +35,7 @@ run: build
 	@./$(BUILD)/hearth model load $(HEARTH_MODEL) || \
 	  echo "hearth: the service runs without a model; 'hearth model download $(HEARTH_MODEL)' fetches one"
 	@./$(BUILD)/hearth service status || true
-	@echo "hearth: try './$(BUILD)/hearth model run $(HEARTH_MODEL)'; './$(BUILD)/hearth service stop' stops the service"
+	@echo "hearth: chat in a browser at http://127.0.0.1:$(PORT)/, or try './$(BUILD)/hearth model run $(HEARTH_MODEL)'; './$(BUILD)/hearth service stop' stops the service"
 
 test: deps
 	$(MAKE) test-release

@@ -11,6 +11,7 @@
 #include "server/openai_routes.h"
 #include "server/responses_routes.h"
 #include "server/web_routes.h"
+#include "web/assets.h"
 
 namespace hearth::server {
 
@@ -181,6 +182,16 @@ Status Service::run() {
   std::fprintf(stderr, "hearth serve: listening on %s://%s:%d/v1\n",
                options_.http.tls_cert_file.empty() ? "http" : "https", options_.http.host.c_str(),
                options_.http.port);
+  if (options_.web_ui) {
+    if (web::built_with_ui()) {
+      std::fprintf(stderr, "hearth serve: web app at %s://%s:%d/\n",
+                   options_.http.tls_cert_file.empty() ? "http" : "https",
+                   options_.http.host.c_str(), options_.http.port);
+    } else {
+      std::fprintf(stderr,
+                   "hearth serve: this binary was built without the web app (docs/web.md)\n");
+    }
+  }
   // The Ollama listener runs its own loop; if it cannot bind, the whole server stops, so a
   // requested port is never silently missing.
   Status ollama_status = ok();
