@@ -29,8 +29,7 @@ class ConversationStoreTest : public ::testing::Test {
 
   static ConversationMessage user(std::string text) { return {"user", std::move(text)}; }
   static ConversationMessage reply(std::string text) {
-    return {"assistant", std::move(text), "stories",
-            json{{"ttft_ms", 12.5}, {"predicted_n", 3}},
+    return {"assistant", std::move(text), "stories", json{{"ttft_ms", 12.5}, {"predicted_n", 3}},
             json{{"prompt_tokens", 4}, {"completion_tokens", 3}}};
   }
 
@@ -85,8 +84,8 @@ TEST_F(ConversationStoreTest, CreateAppendGetSurviveReopen) {
 TEST_F(ConversationStoreTest, UpdateRenamesAndReplacesMessages) {
   auto store = open();
   ASSERT_TRUE(store);
-  auto created = store->create({.messages = std::vector<ConversationMessage>{
-                                    user("a"), reply("b"), user("c"), reply("d")}});
+  auto created = store->create(
+      {.messages = std::vector<ConversationMessage>{user("a"), reply("b"), user("c"), reply("d")}});
   ASSERT_TRUE(created);
   const std::string id = created->summary.id;
   // Edit-and-resend: the app sends the list up to the edited turn.
@@ -176,9 +175,10 @@ TEST(ConversationJson, ParsesUpdatesAndRefusesWrongTypes) {
   ASSERT_EQ(u->messages->size(), 2u);
   EXPECT_EQ((*u->messages)[1].timings["ttft_ms"], 1);
 
-  for (const char* bad : {R"([])", R"({"title": 3})", R"({"params": []})",
-                          R"({"messages": {}})", R"({"messages": [{"role": "system",
-                          "content": "x"}]})", R"({"messages": [{"role": "user"}]})",
+  for (const char* bad : {R"([])", R"({"title": 3})", R"({"params": []})", R"({"messages": {}})",
+                          R"({"messages": [{"role": "system",
+                          "content": "x"}]})",
+                          R"({"messages": [{"role": "user"}]})",
                           R"({"messages": [{"role": "user", "content": "x", "timings": 3}]})"}) {
     auto parsed = parse_conversation_update(json::parse(bad));
     ASSERT_FALSE(parsed) << bad;
