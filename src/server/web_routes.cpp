@@ -81,6 +81,19 @@ struct Api {
 
   static http::Response from_error(const Error& e) { return error_response(api_error_from(e)); }
 
+  // Writes must say they are JSON. A page on another site may send a "simple" cross-origin
+  // POST (text/plain, no preflight) to this server on the user's machine; requiring
+  // application/json forces a preflight, which the CORS policy refuses to other origins.
+  static bool json_body(const http::Request& req, http::Response& out) {
+    auto type = req.header("Content-Type");
+    if (type && type->starts_with("application/json")) return true;
+    ApiError e = invalid_request("Content-Type must be application/json");
+    e.status = 415;
+    e.code = "unsupported_media_type";
+    out = error_response(e);
+    return false;
+  }
+
   http::Response list(const http::Request& req) const {
     http::Response res;
     if (!ready(res)) return res;
@@ -93,7 +106,7 @@ struct Api {
 
   http::Response create(const http::Request& req) const {
     http::Response res;
-    if (!ready(res)) return res;
+    if (!ready(res) || !json_body(req, res)) return res;
     auto body = parse_json_body(req.body);
     if (!body) return error_response(body.error());
     auto update = parse_conversation_update(*body);
@@ -135,6 +148,7 @@ struct Api {
     if (rest.empty() || rest.find('/') != std::string_view::npos) {
       return error_response(not_found_route(req.method, req.path));
     }
+    if (!json_body(req, res)) return res;
     auto body = parse_json_body(req.body);
     if (!body) return error_response(body.error());
     Result<Conversation> out;

@@ -40,6 +40,7 @@ class WebRoutesTest : public ::testing::Test {
       req.query.emplace(query.substr(0, eq), query.substr(eq + 1));
     }
     req.body = std::move(body);
+    if (method == "POST") req.headers.set("Content-Type", "application/json");
     for (auto& [name, value] : headers) req.headers.set(name, value);
     auto match = router_.match(method, req.path);
     if (match.outcome != http::RouteMatch::Outcome::kFound) {
@@ -139,6 +140,14 @@ TEST_F(WebRoutesTest, ConversationsApi) {
   EXPECT_EQ(call("GET", "/ui/api/conversations/conv-none").status, 404);
   EXPECT_EQ(call("GET", "/ui/api/conversations/" + id + "/other").status, 404);
   EXPECT_EQ(call("POST", "/ui/api/conversations/conv-none", "{}").status, 404);
+  // A cross-site "simple" POST (text/plain) is refused before it touches anything.
+  EXPECT_EQ(call("POST", "/ui/api/conversations", "{}", {{"Content-Type", "text/plain"}}).status,
+            415);
+  EXPECT_EQ(call("POST", "/ui/api/conversations/" + id, R"({"title":"x"})",
+                 {{"Content-Type", "text/plain"}})
+                .status,
+            415);
+  EXPECT_EQ(body_of(call("GET", "/ui/api/conversations/" + id))["title"], "renamed");
 
   EXPECT_EQ(call("DELETE", "/ui/api/conversations/" + id).status, 200);
   EXPECT_EQ(call("DELETE", "/ui/api/conversations/" + id).status, 404);

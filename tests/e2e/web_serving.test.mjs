@@ -80,6 +80,12 @@ test('conversations survive a restart; export carries model, params, timings', a
     });
     assert.equal(bad.status, 400);
     assert.match((await bad.json()).error.message, /messages\[0\]\.role/);
+    // What a page on another site can send without a preflight is refused.
+    const simple = await fetch(`${server.baseURL}/ui/api/conversations`, {
+      method: 'POST', headers: { 'content-type': 'text/plain', origin: 'https://evil.example' },
+      body: JSON.stringify({ title: 'csrf' }),
+    });
+    assert.equal(simple.status, 415);
     server.child.kill('SIGKILL');  // not even a clean shutdown
     await new Promise((r) => server.child.once('exit', r));
   }
