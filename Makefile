@@ -12,7 +12,7 @@ export HEARTH_FIXTURES
 HEARTH_MODEL ?= qwen2.5-0.5b
 PORT        ?= 8000
 
-.PHONY: all deps build run test test-release test-e2e test-asan fuzz format tidy clean
+.PHONY: all deps build run test test-release test-e2e test-asan fuzz format tidy clean web-dist
 
 all: build
 
@@ -35,7 +35,7 @@ run: build
 	@./$(BUILD)/hearth model load $(HEARTH_MODEL) || \
 	  echo "hearth: the service runs without a model; 'hearth model download $(HEARTH_MODEL)' fetches one"
 	@./$(BUILD)/hearth service status || true
-	@echo "hearth: try './$(BUILD)/hearth model run $(HEARTH_MODEL)'; './$(BUILD)/hearth service stop' stops the service"
+	@echo "hearth: chat in a browser at http://127.0.0.1:$(PORT)/, or try './$(BUILD)/hearth model run $(HEARTH_MODEL)'; './$(BUILD)/hearth service stop' stops the service"
 
 test: deps
 	$(MAKE) test-release
@@ -47,6 +47,12 @@ test: deps
 test-e2e: build
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	cd tests/e2e && HEARTH_BINARY=$(abspath $(BUILD))/hearth node --test --test-concurrency=1
+
+# The built web app as an archive for a release: unpacked beside the sources, it builds hearth
+# with its app where node is not installed (cmake -DHEARTH_WEB_DIST=$$PWD/web-dist, docs/web.md).
+web-dist: build
+	tar -C $(BUILD)/src/web/app -czf $(BUILD)/hearth-web-dist.tar.gz --transform 's,^dist,web-dist,' dist
+	@echo "$(BUILD)/hearth-web-dist.tar.gz"
 
 test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

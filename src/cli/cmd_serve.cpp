@@ -38,6 +38,7 @@ struct ServeArgs {
   int64_t memory_budget_mb = -1;  // -1: half of the machine's RAM
   int ttl_seconds = 600;
   bool no_download = false;
+  bool no_ui = false;
   int max_connections = 16384;
   std::string tls_cert;
   std::string tls_key;
@@ -100,6 +101,7 @@ int run_serve(const ServeArgs& args) {
   options.ollama_port = args.ollama_port;
   options.home = catalog::hearth_home();
   options.allow_download = !args.no_download;
+  options.web_ui = !args.no_ui;
   options.scheduler.n_slots = args.parallel;
   options.scheduler.n_ctx = args.ctx_size;
   options.scheduler.n_threads = args.threads;
@@ -238,6 +240,8 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--rag-embed", args->rag_embed,
                   "Embedding model of new vector stores (alias or .gguf), or none for BM25-only "
                   "(default: nomic-embed-text when downloaded)");
+  cmd->add_flag("--no-ui", args->no_ui,
+                "No web app at / and no /ui/api (conversations); / answers as Ollama does");
   cmd->add_option("--router", args->router_file,
                   "Router config (docs/router.md; default: $HEARTH_HOME/router.toml if present)");
   cmd->callback([args, &exit_code] { exit_code = run_serve(*args); });

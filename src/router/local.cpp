@@ -9,6 +9,7 @@
 #include "router/router_internal.h"
 #include "router/sse.h"
 #include "server/chat_reply.h"
+#include "server/openai_routes.h"
 #include "server/served_model.h"
 
 namespace hearth::router {
@@ -86,16 +87,34 @@ struct LocalShape {
     for (const auto& e : events) out += delta_chunk(server::chat_delta(e));
     return out;
   }
+  json envelope(json choice) const {
+    return {{"id", id},
+            {"object", chat ? "chat.completion.chunk" : "text_completion"},
+            {"created", created},
+            {"model", model},
+            {"choices", json::array({std::move(choice)})}};
+  }
   std::string choice_chunk(json choice) const {
-    json c = {{"id", id},
-              {"object", chat ? "chat.completion.chunk" : "text_completion"},
-              {"created", created},
-              {"model", model},
-              {"choices", json::array({choice})}};
-    return sse_event(c.dump(-1, ' ', false, json::error_handler_t::replace));
+    return sse_event(
+        envelope(std::move(choice)).dump(-1, ' ', false, json::error_handler_t::replace));
   }
   std::string finish(const server::StreamEvent& done, const std::string& reason) const {
-    std::string out = chunk("", reason);
+    // The timings ride on the last event before [DONE], as on the chat route.
+    const bool timed = done.timings.present;
+    std::string out;
+    if (timed && !include_usage) {
+      json choice =
+          chat ? json{{"index", 0},
+                      {"delta", json::object()},
+                      {"logprobs", nullptr},
+                      {"finish_reason", reason}}
+               : json{{"index", 0}, {"text", ""}, {"logprobs", nullptr}, {"finish_reason", reason}};
+      json c = envelope(std::move(choice));
+      c["timings"] = server::timings_json(done.timings);
+      out = sse_event(c.dump(-1, ' ', false, json::error_handler_t::replace));
+    } else {
+      out = chunk("", reason);
+    }
     if (include_usage) {
       json u = {{"id", id},
                 {"object", chat ? "chat.completion.chunk" : "text_completion"},
@@ -103,6 +122,7 @@ struct LocalShape {
                 {"model", model},
                 {"choices", json::array()},
                 {"usage", local_usage(done)}};
+      if (timed) u["timings"] = server::timings_json(done.timings);
       out += sse_event(u.dump(-1, ' ', false, json::error_handler_t::replace));
     }
     return out + "data: [DONE]\n\n";
@@ -374,12 +394,13 @@ AttemptResult attempt_local(RouterState& state, Target& target, RoutedRequest& r
     request.attempts.push_back(name + "=200");
     AttemptResult ok;
     ok.label = "200";
-    const json reply = {{"id", shape.id},
-                        {"object", shape.chat ? "chat.completion" : "text_completion"},
-                        {"created", shape.created},
-                        {"model", shape.model},
-                        {"choices", json::array({choice})},
-                        {"usage", local_usage(*event)}};
+    json reply = {{"id", shape.id},
+                  {"object", shape.chat ? "chat.completion" : "text_completion"},
+                  {"created", shape.created},
+                  {"model", shape.model},
+                  {"choices", json::array({choice})},
+                  {"usage", local_usage(*event)}};
+    if (event->timings.present) reply["timings"] = server::timings_json(event->timings);
     ok.response = server::json_response(200, reply);
     return ok;
   }

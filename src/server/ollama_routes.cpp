@@ -343,7 +343,10 @@ void register_ollama_routes(http::Router& router, ModelRegistry& registry, Metri
                             OllamaRoutesOptions options) {
   auto opts = std::make_shared<const OllamaRoutesOptions>(std::move(options));
 
-  router.get("/", [](http::Request&) {
+  router.get("/", [opts](http::Request& req) {
+    if (opts->root_page) {
+      if (auto page = opts->root_page(req)) return std::move(*page);
+    }
     return http::Response::text(200, "Ollama is running", "text/plain; charset=utf-8");
   });
   router.get("/api/version", [](http::Request&) {

@@ -1,6 +1,7 @@
 // Ollama's API over hearth's backends, so tools that speak only Ollama (Open WebUI's Ollama
 // connection, the `ollama` client libraries, editors) work against `hearth serve`:
-//   GET  /                  "Ollama is running" (HEAD too)
+//   GET  /                  "Ollama is running" (HEAD too); a browser gets the web app
+//                           (OllamaRoutesOptions::root_page, web_routes.h)
 //   GET  /api/version       {"version": ...}
 //   GET  /api/tags          cached catalog variants and loaded models
 //   GET  /api/ps            loaded models
@@ -20,7 +21,9 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +38,8 @@ struct OllamaRoutesOptions {
   std::filesystem::path home;                       // $HEARTH_HOME (the model cache)
   std::shared_ptr<const catalog::Catalog> catalog;  // the process's catalog; required
   bool allow_download = true;                       // /api/pull (false: 403)
+  // GET / asks this first (the web app for a browser); nullopt, or unset: "Ollama is running".
+  std::function<std::optional<http::Response>(const http::Request&)> root_page;
 };
 
 // Registers every route above on `router`; `registry` and `metrics` must outlive the server.

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <iterator>
 #include <optional>
 #include <random>
@@ -252,6 +253,7 @@ http::Response respond_whole(Prepared& p, const http::Request& req) {
       body["citations"] = citations_json(p, checked->cited);
       body["rag"] = rag_summary(p, checked->removed);
     }
+    if (event->timings.present) body["timings"] = timings_json(event->timings);
     return json_response(200, body);
   }
 }
@@ -331,14 +333,19 @@ class SseProducer {
         grounding = {{"citations", citations_json(*p_, checked.cited)},
                      {"rag", rag_summary(*p_, checked.removed)}};
       }
+      // The timings ride on the last event before [DONE]: the usage chunk when asked for,
+      // else the finishing chunk (as llama-server does).
+      const bool with_timings = event->timings.present;
       json finishing = chunk_json(*p_, std::move(last));
       if (!grounding.is_null()) finishing.update(grounding);
+      if (with_timings && !p_->include_usage) finishing["timings"] = timings_json(event->timings);
       chunk += sse(finishing);
       if (p_->include_usage) {
         json usage_chunk = chunk_json(*p_, nullptr);
         usage_chunk["choices"] = json::array();
         usage_chunk["usage"] = usage_json(*event);
         if (!grounding.is_null()) usage_chunk.update(grounding);
+        if (with_timings) usage_chunk["timings"] = timings_json(event->timings);
         chunk += sse(usage_chunk);
       }
       chunk += "data: [DONE]\n\n";
@@ -551,6 +558,20 @@ http::Response handle_embeddings(const http::Request& req, ModelRegistry& regist
 }
 
 }  // namespace
+
+// Rounded to microseconds so the JSON stays short.
+json timings_json(const GenerationTimings& t) {
+  auto round3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
+  return {{"queue_ms", round3(t.queue_ms)},
+          {"cache_n", t.cache_n},
+          {"prompt_n", t.prompt_n},
+          {"prompt_ms", round3(t.prompt_ms)},
+          {"prompt_per_second", round3(t.prompt_per_second())},
+          {"predicted_n", t.predicted_n},
+          {"predicted_ms", round3(t.predicted_ms)},
+          {"predicted_per_second", round3(t.predicted_per_second())},
+          {"ttft_ms", round3(t.ttft_ms)}};
+}
 
 http::Response run_chat_completion(const http::Request& req, ModelRegistry& registry,
                                    Metrics& metrics, ModelRouter* model_router) {

@@ -3,6 +3,7 @@
 // live behind the Backend.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "server/model_registry.h"
 #include "server/model_router.h"
 #include "server/rag_service.h"
+#include "server/request_stream.h"
 
 namespace hearth::server {
 
@@ -26,6 +28,10 @@ void register_openai_routes(http::Router& router, ModelRegistry& registry, Metri
 // Responses API) translate into this instead of generating on their own.
 http::Response run_chat_completion(const http::Request& req, ModelRegistry& registry,
                                    Metrics& metrics, ModelRouter* model_router);
+
+// A reply's `timings` object (request_stream.h: llama-server's names plus queue_ms and
+// ttft_ms), as the chat and completion routes send it; the router's local targets send the same.
+nlohmann::ordered_json timings_json(const GenerationTimings& timings);
 
 // Paths of these routes that need no API key (health checks, metrics scrapers).
 std::vector<std::string> openai_public_paths();

@@ -39,6 +39,28 @@ struct TokenLogprob {
   std::vector<std::pair<std::string, float>> top;  // most likely first
 };
 
+// Where one generation's time went, as measured by whoever produced it (the scheduler for
+// local models). Milliseconds on a monotonic clock. Names follow llama-server's `timings`
+// (prompt_*, predicted_*) so clients written for it read ours; queue_ms and ttft_ms are ours.
+//   queue_ms    submitted -> admitted into a slot
+//   prompt_ms   admitted  -> the last prompt token evaluated (prompt_n tokens, cache_n reused)
+//   predicted_ms           -> the last token sampled (predicted_n tokens, the first included)
+//   ttft_ms     submitted -> the first token sampled (queue, prompt and one sampling)
+struct GenerationTimings {
+  bool present = false;  // false: the producer measured nothing (then no `timings` is sent)
+  double queue_ms = 0;
+  int32_t prompt_n = 0;
+  int32_t cache_n = 0;
+  double prompt_ms = 0;
+  int32_t predicted_n = 0;
+  double predicted_ms = 0;
+  double ttft_ms = 0;
+  double prompt_per_second() const { return prompt_ms > 0 ? prompt_n * 1000.0 / prompt_ms : 0; }
+  double predicted_per_second() const {
+    return predicted_ms > 0 ? predicted_n * 1000.0 / predicted_ms : 0;
+  }
+};
+
 // What a request streams back, in order: zero or more kText, then exactly one kDone or kError.
 struct StreamEvent {
   enum class Kind { kText, kDone, kError } kind = Kind::kText;
@@ -51,6 +73,7 @@ struct StreamEvent {
   int32_t prompt_tokens = 0;
   int32_t cached_prompt_tokens = 0;
   int32_t completion_tokens = 0;
+  GenerationTimings timings;
   // kError:
   ApiError error;
 };

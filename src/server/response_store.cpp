@@ -4,48 +4,20 @@
 
 #include <system_error>
 
+#include "server/sqlite_statement.h"
+
 namespace hearth::server {
 namespace {
 
 using json = nlohmann::ordered_json;
 
-// One prepared statement, finalized when it goes out of scope.
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  bool ok() const { return rc_ == SQLITE_OK; }
-  sqlite3_stmt* get() { return stmt_; }
-  void bind(int index, const std::string& text) {
-    sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
-  }
-  void bind(int index, int64_t value) { sqlite3_bind_int64(stmt_, index, value); }
-  int step() { return sqlite3_step(stmt_); }
-  std::string text(int column) {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, column))) : "";
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_ = SQLITE_ERROR;
-};
-
-bool is_corruption(int rc) {
-  const int primary = rc & 0xff;
-  return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
-}
+using Statement = SqliteStatement;
 
 }  // namespace
 
 std::unexpected<Error> ResponseStore::sqlite_error(const std::string& doing) const {
   const int rc = sqlite3_extended_errcode(db_);
-  const ErrorKind kind = is_corruption(rc) ? ErrorKind::kDataLoss : ErrorKind::kInternal;
+  const ErrorKind kind = sqlite_is_corruption(rc) ? ErrorKind::kDataLoss : ErrorKind::kInternal;
   std::string message =
       "response store " + options_.path.string() + ": " + doing + ": " + sqlite3_errmsg(db_);
   if (kind == ErrorKind::kDataLoss) {

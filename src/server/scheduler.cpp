@@ -76,8 +76,32 @@ struct Scheduler::Slot {
   int32_t cached_prompt = 0;
   int32_t last_token = -1;                     // sampled, not yet in the cache
   std::vector<TokenLogprob> pending_logprobs;  // tokens whose text is not published yet
-  Clock::time_point submitted{}, first_token{};
+  // submitted: queued; admitted: given this slot; prefilled: the last prompt token evaluated;
+  // first_token: the first token sampled. They make the reply's timings.
+  Clock::time_point submitted{}, admitted{}, prefilled{}, first_token{};
 };
+
+namespace {
+double ms_between(Clock::time_point from, Clock::time_point to) {
+  return std::max(0.0, std::chrono::duration<double, std::milli>(to - from).count());
+}
+}  // namespace
+
+GenerationTimings Scheduler::slot_timings(const Slot& slot, int32_t n_generated,
+                                          Clock::time_point now) {
+  GenerationTimings t;
+  t.present = true;
+  t.queue_ms = ms_between(slot.submitted, slot.admitted);
+  t.cache_n = slot.cached_prompt;
+  t.prompt_n = static_cast<int32_t>(slot.job.prompt.size()) - slot.cached_prompt;
+  t.prompt_ms = ms_between(slot.admitted, slot.prefilled);
+  t.predicted_n = n_generated;
+  // Generation starts when the prompt is in the cache: the first token's sampling counts
+  // here, so predicted_per_second is tokens over the time spent producing them.
+  t.predicted_ms = n_generated > 0 ? ms_between(slot.prefilled, now) : 0;
+  t.ttft_ms = n_generated > 0 ? ms_between(slot.submitted, slot.first_token) : 0;
+  return t;
+}
 
 // ---- Scheduler -----------------------------------------------------------------------------
 
@@ -235,6 +259,8 @@ void Scheduler::admit_pending() {
     slot.job = std::move(pending.job);
     slot.stream = std::move(pending.stream);
     slot.submitted = pending.submitted;
+    slot.admitted = Clock::now();
+    slot.prefilled = slot.admitted;  // moved on by after_decode while the prompt is evaluated
     slot.prompt_done = keep;
     slot.cached_prompt = static_cast<int32_t>(keep);
     slot.last_token = -1;
@@ -256,6 +282,7 @@ void Scheduler::finish_slot(Slot& slot, StreamEvent done) {
     done.prompt_tokens = static_cast<int32_t>(slot.job.prompt.size());
     done.cached_prompt_tokens = slot.cached_prompt;
     done.completion_tokens = n_generated;
+    done.timings = slot_timings(slot, n_generated, Clock::now());
   }
   if (metrics_) {
     if (done.kind == StreamEvent::Kind::kError) ++metrics_->requests_failed;
@@ -371,6 +398,7 @@ void Scheduler::after_decode(Slot& slot, size_t n_tokens, bool was_prefilling) {
     const auto first = slot.job.prompt.begin() + static_cast<long>(slot.prompt_done);
     slot.cached.insert(slot.cached.end(), first, first + static_cast<long>(n_tokens));
     slot.prompt_done += n_tokens;
+    slot.prefilled = Clock::now();
   } else {
     slot.cached.push_back(slot.last_token);
   }

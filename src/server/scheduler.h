@@ -119,6 +119,8 @@ class Scheduler {
   };
 
   void engine_loop();
+  static GenerationTimings slot_timings(const Slot& slot, int32_t n_generated,
+                                        std::chrono::steady_clock::time_point now);
   // Whether the loop must end now: stopping, and not draining or nothing left to drain.
   bool must_stop() const;  // mutex_ held
   // Ends every request still queued or running with a "shutting down" error.

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/tokenizer/tokenizer.h"
@@ -372,6 +373,42 @@ TEST(SchedulerStep, LogprobsComeWithTheTokensOnlyWhenAsked) {
     }
     EXPECT_EQ(token_texts, text);
   }
+}
+
+// The timings each reply carries: counts agree with usage, the phases add up to no more than
+// the wall time, and time in the queue is counted as such (not as prompt time).
+TEST(SchedulerStep, TimingsAddUpAndMatchTheUsage) {
+  ASSERT_NE(stories(), nullptr);
+  auto scheduler = manual_scheduler(64, /*n_slots=*/1);
+  ASSERT_NE(scheduler, nullptr);
+  const auto start = steady_clock::now();
+  auto first = submit(*scheduler, greedy_job(8, /*max_tokens=*/4));
+  auto second = submit(*scheduler, greedy_job(8, /*max_tokens=*/3));  // waits for the slot
+  const Finished a = run_to_end(*scheduler, *first);
+  std::this_thread::sleep_for(milliseconds(20));  // the second is still queued meanwhile
+  const Finished b = run_to_end(*scheduler, *second);
+  const double wall_ms =
+      std::chrono::duration<double, std::milli>(steady_clock::now() - start).count();
+
+  for (const Finished* f : {&a, &b}) {
+    const GenerationTimings& t = f->end.timings;
+    ASSERT_TRUE(t.present);
+    EXPECT_EQ(t.predicted_n, f->end.completion_tokens);
+    EXPECT_EQ(t.prompt_n + t.cache_n, f->end.prompt_tokens);
+    EXPECT_GT(t.prompt_ms, 0);
+    EXPECT_GT(t.predicted_ms, 0);
+    EXPECT_GT(t.predicted_per_second(), 0);
+    // The first token comes after the queue and the prompt, and before the end.
+    EXPECT_GE(t.ttft_ms + 1e-6, t.queue_ms + t.prompt_ms);
+    EXPECT_LE(t.ttft_ms, t.queue_ms + t.prompt_ms + t.predicted_ms + 1e-6);
+    EXPECT_LE(t.queue_ms + t.prompt_ms + t.predicted_ms, wall_ms);
+  }
+  EXPECT_EQ(a.end.timings.predicted_n, 4);
+  EXPECT_EQ(a.end.timings.cache_n, 0);
+  EXPECT_GE(b.end.timings.queue_ms, 20.0);  // it waited for the first one and the sleep
+  // The same prompt again reuses the cached prefix: fewer prompt tokens evaluated.
+  EXPECT_GT(b.end.timings.cache_n, 0);
+  EXPECT_LT(b.end.timings.prompt_n, 8);
 }
 
 }  // namespace

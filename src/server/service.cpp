@@ -10,6 +10,8 @@
 #include "server/ollama_routes.h"
 #include "server/openai_routes.h"
 #include "server/responses_routes.h"
+#include "server/web_routes.h"
+#include "web/assets.h"
 
 namespace hearth::server {
 
@@ -65,6 +67,17 @@ Result<std::unique_ptr<Service>> Service::create(ServiceOptions options) {
     std::fprintf(stderr, "hearth serve: %s; /v1/responses works only with store: false\n",
                  responses.store_problem.c_str());
   }
+  WebRoutesOptions web;
+  if (opts.web_ui) {
+    auto conversations = ConversationStore::open(opts.home / "conversations.sqlite");
+    if (conversations) {
+      web.store = std::move(*conversations);
+    } else {
+      web.store_problem = conversations.error().message;
+      std::fprintf(stderr, "hearth serve: %s; the web app cannot keep conversations\n",
+                   web.store_problem.c_str());
+    }
+  }
   // Each listener gets its own Router (a Server owns one); the handlers share the registry,
   // metrics, catalog and response store.
   auto build_router = [&] {
@@ -78,14 +91,24 @@ Result<std::unique_ptr<Service>> Service::create(ServiceOptions options) {
         router, service->registry_,
         {opts.home, service->catalog_,
          "http://" + opts.http.host + ":" + std::to_string(opts.http.port), opts.allow_download});
-    register_ollama_routes(router, service->registry_, service->metrics_,
-                           {opts.home, service->catalog_, opts.allow_download});
+    OllamaRoutesOptions ollama{opts.home, service->catalog_, opts.allow_download, nullptr};
+    if (opts.web_ui) {
+      ollama.root_page = web_root;
+      register_web_routes(router, web);
+    }
+    register_ollama_routes(router, service->registry_, service->metrics_, std::move(ollama));
     return router;
   };
   http::ServerOptions http_options = opts.http;
   http_options.allow_loopback_origins = true;  // as Ollama: pages on this machine may call it
   for (auto& path : openai_public_paths()) http_options.public_paths.push_back(std::move(path));
   for (auto& path : ollama_public_paths()) http_options.public_paths.push_back(std::move(path));
+  if (opts.web_ui) {
+    for (auto& path : web_public_paths()) http_options.public_paths.push_back(std::move(path));
+    for (auto& prefix : web_public_prefixes()) {
+      http_options.public_prefixes.push_back(std::move(prefix));
+    }
+  }
   const size_t max_body = http_options.max_body_bytes;
   http_options.render_error = [max_body](const http::TransportError& error) {
     return transport_error_response(error, max_body);
@@ -161,6 +184,16 @@ Status Service::run() {
   std::fprintf(stderr, "hearth serve: listening on %s://%s:%d/v1\n",
                options_.http.tls_cert_file.empty() ? "http" : "https", options_.http.host.c_str(),
                options_.http.port);
+  if (options_.web_ui) {
+    if (web::built_with_ui()) {
+      std::fprintf(stderr, "hearth serve: web app at %s://%s:%d/\n",
+                   options_.http.tls_cert_file.empty() ? "http" : "https",
+                   options_.http.host.c_str(), options_.http.port);
+    } else {
+      std::fprintf(stderr,
+                   "hearth serve: this binary was built without the web app (docs/web.md)\n");
+    }
+  }
   // The Ollama listener runs its own loop; if it cannot bind, the whole server stops, so a
   // requested port is never silently missing.
   Status ollama_status = ok();

@@ -49,6 +49,9 @@ struct ServiceOptions {
   // A second listener with the same routes (hearth serve --ollama-port, Ollama's 11434);
   // negative: none, 0: any free port (ollama_bound_port).
   int ollama_port = -1;
+  // The web app at / (docs/web.md) and its conversations in home/conversations.sqlite;
+  // false (hearth serve --no-ui): neither, and / answers as Ollama does.
+  bool web_ui = true;
 };
 
 class Service {

@@ -1,7 +1,7 @@
 // A fault-injecting OpenAI-compatible upstream for the router tests and bench/router.mjs.
 // Each request takes the next mode from `mock.script` (then `mock.mode`):
-//   ok            answers (SSE when asked to stream) with `mock.chunks` content chunks,
-//                 `mock.chunkDelayMs` apart, as model `mock.model`
+//   ok            answers (SSE when asked to stream) with `mock.chunks` content chunks
+//                 (or the strings in `mock.words`), `mock.chunkDelayMs` apart, as `mock.model`
 //   500 | 401     that HTTP status with an OpenAI error body
 //   429           429 with Retry-After: `mock.retryAfter`
 //   overflow      400 with code context_length_exceeded
@@ -53,7 +53,7 @@ export async function startMock(options = {}) {
       return;
     }
     const id = `chatcmpl-mock${mock.requests.length}`;
-    const words = Array.from({ length: mock.chunks }, (_, i) => `w${i} `);
+    const words = mock.words ?? Array.from({ length: mock.chunks }, (_, i) => `w${i} `);
     if (req.url.endsWith('/embeddings')) {
       ended = true;
       res.writeHead(200, { 'Content-Type': 'application/json' });

@@ -1,0 +1,219 @@
+#include "server/web_routes.h"
+
+#include <string_view>
+
+#include "server/api_error.h"
+#include "server/openai_request.h"
+#include "web/assets.h"
+
+namespace hearth::server {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// Nothing but this server: the app works offline and a reply's text cannot pull anything in.
+// 'unsafe-inline' is never allowed; images may be data: URLs (the app draws none today).
+constexpr const char* kContentSecurityPolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'";
+
+void add_page_headers(http::Response& res) {
+  res.headers.set("Content-Security-Policy", kContentSecurityPolicy);
+  res.headers.set("X-Content-Type-Options", "nosniff");
+  res.headers.set("Referrer-Policy", "no-referrer");
+  res.headers.set("X-Frame-Options", "DENY");
+}
+
+// An embedded file, or 304 when the browser's copy is current.
+http::Response serve_asset(const http::Request& req, const web::Asset& asset) {
+  http::Response res;
+  if (auto match = req.header("If-None-Match"); match && *match == asset.etag) {
+    res.status = 304;
+  } else {
+    res = http::Response::text(200, std::string(asset.bytes), std::string(asset.content_type));
+  }
+  res.headers.set("ETag", std::string(asset.etag));
+  res.headers.set("Cache-Control", "no-cache");
+  add_page_headers(res);
+  return res;
+}
+
+// What a build without the app answers a browser at /: how to get the app.
+http::Response missing_app_page() {
+  http::Response res = http::Response::text(
+      200,
+      "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+      "<title>hearth</title></head><body><h1>hearth is running</h1>"
+      "<p>This hearth binary was built without its web app (node and npm were not found when "
+      "it was built). The API is at <code>/v1</code>.</p>"
+      "<p>To get the app, rebuild with node and npm installed, or configure with "
+      "<code>-DHEARTH_WEB_DIST=&lt;the web-dist folder of a release tarball&gt;</code>; "
+      "see docs/web.md.</p></body></html>",
+      "text/html; charset=utf-8");
+  res.headers.set("Cache-Control", "no-cache");
+  add_page_headers(res);
+  return res;
+}
+
+http::Response app_shell(const http::Request& req) {
+  const web::Asset* index = web::find_asset("index.html");
+  return index ? serve_asset(req, *index) : missing_app_page();
+}
+
+bool accepts_html(const http::Request& req) {
+  auto accept = req.header("Accept");
+  return accept && accept->find("text/html") != std::string_view::npos;
+}
+
+// ---- /ui/api/conversations -----------------------------------------------------------------
+
+struct Api {
+  WebRoutesOptions options;
+
+  bool ready(http::Response& out) const {
+    if (options.store) return true;
+    ApiError e = server_busy(0);
+    e.message = "conversations are unavailable: " + options.store_problem;
+    out = error_response(e);
+    return false;
+  }
+
+  static http::Response from_error(const Error& e) { return error_response(api_error_from(e)); }
+
+  // Writes must say they are JSON. A page on another site may send a "simple" cross-origin
+  // POST (text/plain, no preflight) to this server on the user's machine; requiring
+  // application/json forces a preflight, which the CORS policy refuses to other origins.
+  static bool json_body(const http::Request& req, http::Response& out) {
+    auto type = req.header("Content-Type");
+    if (type && type->starts_with("application/json")) return true;
+    ApiError e = invalid_request("Content-Type must be application/json");
+    e.status = 415;
+    e.code = "unsupported_media_type";
+    out = error_response(e);
+    return false;
+  }
+
+  http::Response list(const http::Request& req) const {
+    http::Response res;
+    if (!ready(res)) return res;
+    auto found = options.store->list(req.query_param("q").value_or(""));
+    if (!found) return from_error(found.error());
+    json data = json::array();
+    for (const auto& s : *found) data.push_back(summary_json(s));
+    return json_response(200, {{"object", "list"}, {"data", std::move(data)}});
+  }
+
+  http::Response create(const http::Request& req) const {
+    http::Response res;
+    if (!ready(res) || !json_body(req, res)) return res;
+    auto body = parse_json_body(req.body);
+    if (!body) return error_response(body.error());
+    auto update = parse_conversation_update(*body);
+    if (!update) return from_error(update.error());
+    auto created = options.store->create(*update);
+    if (!created) return from_error(created.error());
+    return json_response(201, conversation_json(*created));
+  }
+
+  // GET ID, GET ID/export
+  http::Response read(const http::Request& req) const {
+    http::Response res;
+    if (!ready(res)) return res;
+    std::string_view rest = req.path_remainder;
+    const bool exporting = rest.ends_with("/export");
+    if (exporting) rest.remove_suffix(std::string_view("/export").size());
+    if (rest.empty() || rest.find('/') != std::string_view::npos) {
+      return error_response(not_found_route(req.method, req.path));
+    }
+    auto got = options.store->get(std::string(rest));
+    if (!got) return from_error(got.error());
+    json body = conversation_json(*got);
+    if (!exporting) return json_response(200, body);
+    body = {{"object", "hearth.conversation"}, {"version", 1}, {"conversation", std::move(body)}};
+    res = json_response(200, body);
+    // The id is made of [a-z0-9-] only, so it is safe in a header.
+    res.headers.set("Content-Disposition",
+                    "attachment; filename=\"" + std::string(rest) + ".json\"");
+    return res;
+  }
+
+  // POST ID (update), POST ID/messages (append)
+  http::Response write(const http::Request& req) const {
+    http::Response res;
+    if (!ready(res)) return res;
+    std::string_view rest = req.path_remainder;
+    const bool appending = rest.ends_with("/messages");
+    if (appending) rest.remove_suffix(std::string_view("/messages").size());
+    if (rest.empty() || rest.find('/') != std::string_view::npos) {
+      return error_response(not_found_route(req.method, req.path));
+    }
+    if (!json_body(req, res)) return res;
+    auto body = parse_json_body(req.body);
+    if (!body) return error_response(body.error());
+    Result<Conversation> out;
+    if (appending) {
+      if (!body->is_object() || !body->contains("messages")) {
+        return error_response(invalid_request("'messages' is required", "messages"));
+      }
+      auto messages = parse_messages((*body)["messages"]);
+      if (!messages) return from_error(messages.error());
+      out = options.store->append(std::string(rest), *messages);
+    } else {
+      auto update = parse_conversation_update(*body);
+      if (!update) return from_error(update.error());
+      out = options.store->update(std::string(rest), *update);
+    }
+    if (!out) return from_error(out.error());
+    return json_response(200, conversation_json(*out));
+  }
+
+  http::Response remove(const http::Request& req) const {
+    http::Response res;
+    if (!ready(res)) return res;
+    auto removed = options.store->remove(req.path_remainder);
+    if (!removed) return from_error(removed.error());
+    if (!*removed) {
+      return from_error(
+          Error{"conversation '" + req.path_remainder + "' not found", ErrorKind::kNotFound});
+    }
+    return json_response(200, {{"id", req.path_remainder}, {"deleted", true}});
+  }
+};
+
+}  // namespace
+
+std::optional<http::Response> web_root(const http::Request& req) {
+  if (!accepts_html(req)) return std::nullopt;
+  return app_shell(req);
+}
+
+std::vector<std::string> web_public_paths() {
+  return {"/compare", "/models", "/documents"};
+}
+
+std::vector<std::string> web_public_prefixes() {
+  return {"/assets/", "/c/"};
+}
+
+void register_web_routes(http::Router& router, WebRoutesOptions options) {
+  router.get("/assets/*", [](http::Request& req) {
+    const web::Asset* asset = web::find_asset("assets/" + req.path_remainder);
+    if (!asset) return error_response(not_found_route(req.method, req.path));
+    return serve_asset(req, *asset);
+  });
+  for (const auto& path : web_public_paths()) {
+    router.get(path, [](http::Request& req) { return app_shell(req); });
+  }
+  router.get("/c/*", [](http::Request& req) { return app_shell(req); });
+
+  auto api = std::make_shared<const Api>(Api{std::move(options)});
+  router.get("/ui/api/conversations", [api](http::Request& req) { return api->list(req); });
+  router.post("/ui/api/conversations", [api](http::Request& req) { return api->create(req); });
+  router.get("/ui/api/conversations/*", [api](http::Request& req) { return api->read(req); });
+  router.post("/ui/api/conversations/*", [api](http::Request& req) { return api->write(req); });
+  router.add("DELETE", "/ui/api/conversations/*",
+             [api](http::Request& req) { return api->remove(req); });
+}
+
+}  // namespace hearth::server
