@@ -106,8 +106,9 @@ for (const alias of ['qwen', 'llama3']) {
 
 // tool_choice auto: a logit bias on the family's call marker makes the random model open a
 // call at once; from the marker on, the call is constrained, so it is valid whatever the
-// weights. parallel_tool_calls false ends the reply with that one call.
-const callMarker = { qwen: 151657 /* <tool_call> */, llama3: 128010 /* <|python_tag|> */ };
+// weights. parallel_tool_calls false ends the reply with that one call. (Only Qwen: the tiny
+// Llama 3 fixture's vocabulary has no <|python_tag|> token to bias; its syntax is unit-tested.)
+const callMarker = { qwen: 151657 /* <tool_call> */ };
 
 function checkAnyCall(call) {
   if (call.function.name === 'get_weather') return checkWeatherCall(call);
@@ -115,7 +116,7 @@ function checkAnyCall(call) {
   assert.deepEqual(JSON.parse(call.function.arguments), {});
 }
 
-for (const alias of ['qwen', 'llama3']) {
+for (const alias of Object.keys(callMarker)) {
   test(`${alias}: tool_choice auto constrains the call the model opens`, async () => {
     const request = {
       model: alias, messages: question, tools: [timeTool, weatherTool], tool_choice: 'auto',
