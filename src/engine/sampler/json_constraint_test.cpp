@@ -161,7 +161,7 @@ TEST(JsonConstraint, DiscriminatedUnionPicksTheBranchByItsTag) {
      "required": ["name", "arguments"]}]})");
   EXPECT_TRUE(follows(call, R"({"name": "a", "arguments": {"x": 1}})"));
   EXPECT_TRUE(follows(call, R"({"name": "b", "arguments": {}})"));
-  EXPECT_FALSE(follows(call, R"({"name": "a", "arguments": {}})"));          // x required
+  EXPECT_FALSE(follows(call, R"({"name": "a", "arguments": {}})"));           // x required
   EXPECT_FALSE(follows(call, R"({"name": "a", "arguments": {"y": true}})"));  // b's key
   EXPECT_FALSE(follows(call, R"({"name": "c", "arguments": {}})"));
   EXPECT_FALSE(follows(call, R"({"arguments": {}, "name": "b"})"));  // the tag comes first
