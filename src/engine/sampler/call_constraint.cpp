@@ -1,6 +1,7 @@
 #include "engine/sampler/call_constraint.h"
 
 #include <algorithm>
+#include <array>
 #include <limits>
 #include <numeric>
 
@@ -285,13 +286,31 @@ int32_t CallConstraint::sample(Sampler& sampler, std::span<const float> logits,
     }
   }
   // Ranked in tiers (each an O(vocabulary) selection and a small sort) rather than one full
-  // sort: the valid token is usually in the first few thousand.
+  // sort: the valid token is usually in the first few thousand. Tokens whose first byte
+  // cannot come next are skipped without rendering them (a piece is accepted only if its
+  // first byte alone is: the automaton reads byte by byte).
+  if (first_byte_.empty()) {
+    first_byte_.resize(masked.size());
+    for (size_t i = 0; i < masked.size(); ++i) {
+      const std::string p =
+          tokenizer.token_to_piece(static_cast<int32_t>(i), spec_->render_special);
+      first_byte_[i] =
+          p.empty() ? int16_t{-1} : static_cast<int16_t>(static_cast<unsigned char>(p[0]));
+    }
+  }
+  std::array<bool, 256> first_ok{};
+  for (int b = 0; b < 256; ++b) {
+    const char byte = static_cast<char>(b);
+    first_ok[static_cast<size_t>(b)] = accepts(std::string_view(&byte, 1));
+  }
   for (auto begin = head; begin != order.end();) {
     const auto end = order.end() - begin > static_cast<long>(kTier) ? begin + kTier : order.end();
     std::nth_element(begin, end - 1, order.end(), higher);
     std::sort(begin, end, higher);
     for (auto it = begin; it != end; ++it) {
-      if (masked[static_cast<size_t>(*it)] == kBanned) continue;
+      const auto i = static_cast<size_t>(*it);
+      if (masked[i] == kBanned) continue;
+      if (first_byte_[i] >= 0 && !first_ok[static_cast<size_t>(first_byte_[i])]) continue;
       piece.clear();
       if (usable(*it, piece)) {
         commit(piece);

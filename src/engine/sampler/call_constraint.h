@@ -105,6 +105,9 @@ class CallConstraint {
 
   std::shared_ptr<const CallConstraintSpec> spec_;
   size_t longest_marker_ = 0;
+  // Each token's first byte (-1: empty), rendered once when a draw first has to search the
+  // vocabulary for a valid token.
+  std::vector<int16_t> first_byte_;
   State state_;
 };
 
