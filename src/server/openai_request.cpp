@@ -355,30 +355,43 @@ std::optional<ApiError> normalize_tool_calls(json& message, const std::string& p
 
 }  // namespace
 
-json tool_call_schema(const ChatRequest& r) {
-  std::vector<std::string> allowed;
-  if (r.tool_choice == ToolChoice::kFunction) {
-    allowed.push_back(r.tool_choice_name);
-  } else {
-    allowed = r.tool_names;
-  }
-  json arguments = {{"type", "object"}};
-  if (allowed.size() == 1 && r.tools.is_array()) {
-    for (const auto& tool : r.tools) {
+json tool_call_union_schema(const json& tools, const std::vector<std::string>& names,
+                            const std::string& arguments_key) {
+  auto parameters_of = [&](const std::string& name) {
+    json arguments = {{"type", "object"}};
+    if (!tools.is_array()) return arguments;
+    for (const auto& tool : tools) {
       const json& f = tool["function"];
-      if (f["name"] != allowed[0]) continue;
+      if (f["name"] != name) continue;
       if (auto p = f.find("parameters"); p != f.end() && p->is_object() && !p->empty()) {
         arguments = *p;
         if (!arguments.contains("type")) arguments["type"] = "object";
       }
     }
+    return arguments;
+  };
+  auto call = [&](const json& name_schema, json arguments) {
+    return json{{"type", "object"},
+                {"properties", {{"name", name_schema}, {arguments_key, std::move(arguments)}}},
+                {"required", json::array({"name", arguments_key})}};
+  };
+  if (names.size() == 1) {
+    return call({{"type", "string"}, {"enum", json::array({names[0]})}}, parameters_of(names[0]));
   }
-  json names = json::array();
-  for (const auto& n : allowed) names.push_back(n);
-  return {
-      {"type", "object"},
-      {"properties", {{"name", {{"type", "string"}, {"enum", names}}}, {"arguments", arguments}}},
-      {"required", json::array({"name", "arguments"})}};
+  // One branch per function, told apart by the name: the sampler's JSON automaton writes the
+  // name first and then that function's own arguments (json_schema.h, discriminated unions).
+  json branches = json::array();
+  for (const auto& name : names) {
+    branches.push_back(call({{"type", "string"}, {"const", name}}, parameters_of(name)));
+  }
+  return {{"type", "object"}, {"oneOf", std::move(branches)}};
+}
+
+json tool_call_schema(const ChatRequest& r) {
+  const std::vector<std::string> allowed = r.tool_choice == ToolChoice::kFunction
+                                               ? std::vector<std::string>{r.tool_choice_name}
+                                               : r.tool_names;
+  return tool_call_union_schema(r.tools, allowed, "arguments");
 }
 
 SamplerParams openai_default_sampling() {

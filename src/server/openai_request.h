@@ -61,9 +61,15 @@ inline bool forces_tool_call(const ChatRequest& r) {
          (r.tool_choice == ToolChoice::kRequired || r.tool_choice == ToolChoice::kFunction);
 }
 // The JSON schema of the one call a forced request must produce:
-// {"name": <one of the allowed names>, "arguments": <that function's parameters>}. With
-// several allowed functions the arguments are only constrained to be an object.
+// {"name": <one of the allowed names>, "arguments": <that function's parameters>}; with
+// several allowed functions a oneOf told apart by "name" (each branch that function's own
+// arguments).
 nlohmann::ordered_json tool_call_schema(const ChatRequest& r);
+// The same for any list of `names` from `tools`, with the arguments under `arguments_key`
+// (Llama 3.x writes "parameters").
+nlohmann::ordered_json tool_call_union_schema(const nlohmann::ordered_json& tools,
+                                              const std::vector<std::string>& names,
+                                              const std::string& arguments_key);
 
 struct CompletionRequest : GenerationRequest {
   std::string prompt;                  // a text prompt, or

@@ -27,7 +27,8 @@
 #include "server/tool_calls.h"
 
 namespace hearth {
-class JsonSchema;  // engine/sampler/json_schema.h
+class JsonSchema;           // engine/sampler/json_schema.h
+struct CallConstraintSpec;  // engine/sampler/call_constraint.h
 }  // namespace hearth
 
 namespace hearth::server {
@@ -84,6 +85,8 @@ struct GenerationJob {
   bool json_object = false;                       // constrain the output to one JSON object
   std::shared_ptr<const JsonSchema> json_schema;  // ...that also follows this schema
   int top_logprobs = -1;  // < 0: no logprobs; else each token's and this many alternatives
+  // Tool calls the model opens (tool_choice auto) are constrained by this (null: not at all).
+  std::shared_ptr<const CallConstraintSpec> tool_calls;
 };
 
 // The queue between producer and consumer, plus the consumer's cancellation flag. Shared

@@ -7,6 +7,7 @@
 
 #include "engine/platform/thread_pool.h"
 #include "engine/runtime/token_stepper.h"
+#include "engine/sampler/call_constraint.h"
 #include "engine/sampler/json_constraint.h"
 #include "engine/sampler/sampler.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -72,7 +73,8 @@ struct Scheduler::Slot {
   GenerationJob job;
   std::optional<TokenStepper> stepper;
   std::unique_ptr<JsonConstraint> json;
-  size_t prompt_done = 0;  // prompt tokens in the cache
+  std::unique_ptr<CallConstraint> calls;  // tool calls the model opens (tool_choice auto)
+  size_t prompt_done = 0;                 // prompt tokens in the cache
   int32_t cached_prompt = 0;
   int32_t last_token = -1;                     // sampled, not yet in the cache
   std::vector<TokenLogprob> pending_logprobs;  // tokens whose text is not published yet
@@ -267,6 +269,9 @@ void Scheduler::admit_pending() {
     slot.stepper.emplace(model_->tokenizer(), slot.job.options, slot.job.prompt);
     slot.json =
         slot.job.json_object ? std::make_unique<JsonConstraint>(slot.job.json_schema) : nullptr;
+    slot.calls = slot.job.tool_calls && !slot.json
+                     ? std::make_unique<CallConstraint>(slot.job.tool_calls)
+                     : nullptr;
     ++busy_slots_;
     if (gauges_) gauges_->slots_busy = busy_slots_.load();
     if (metrics_) {
@@ -298,6 +303,7 @@ void Scheduler::finish_slot(Slot& slot, StreamEvent done) {
   slot.stream.reset();
   slot.stepper.reset();
   slot.json.reset();
+  slot.calls.reset();
   slot.last_used = Clock::now();
   --busy_slots_;
   if (gauges_) gauges_->slots_busy = busy_slots_.load();
@@ -440,8 +446,9 @@ void Scheduler::step() {
                    Slot& slot = *sampling[i];
                    std::span<const float> logits = slot.session.logits();
                    Sampler& sampler = slot.stepper->sampler();
-                   sampled[i] = slot.json ? slot.json->sample(sampler, logits, tokenizer)
-                                          : sampler.sample(logits);
+                   sampled[i] = slot.json    ? slot.json->sample(sampler, logits, tokenizer)
+                                : slot.calls ? slot.calls->sample(sampler, logits, tokenizer)
+                                             : sampler.sample(logits);
                    if (slot.job.top_logprobs >= 0 && sampled[i] >= 0) {
                      logprobs[i] = token_logprob(sampler.adjusted_logits(), sampled[i],
                                                  slot.job.top_logprobs, tokenizer);
@@ -462,7 +469,9 @@ void Scheduler::step() {
     TokenStepper::Step step = slot.stepper->accept(id);
     slot.last_token = id;
     if (step.generated && logprobs[i]) slot.pending_logprobs.push_back(std::move(*logprobs[i]));
-    if (!step.done && slot.json && slot.json->complete()) {
+    if (!step.done &&
+        ((slot.json && slot.json->complete()) || (slot.calls && slot.calls->finished()))) {
+      // The object is closed, or the last call parallel_tool_calls allows is.
       step.text += slot.stepper->flush();
       step.done = true;
     } else if (!step.done && context_is_full(slot.session.n_past() + 1, n_ctx_)) {
@@ -471,7 +480,9 @@ void Scheduler::step() {
       step.done = true;
       step.finish = FinishReason::kLength;
     }
-    // A generation cut short must still close its JSON so that the client can parse it.
+    // A generation cut short must still close its JSON so that the client can parse it. (A
+    // tool call cut short is not closed: its arguments would be made up; the reply parser
+    // returns its text as content instead.)
     if (step.done && step.finish == FinishReason::kLength && slot.json)
       step.text += slot.json->closing_suffix();
     if (!step.text.empty()) {

@@ -37,6 +37,7 @@
 
 namespace hearth {
 class JsonConstraint;  // engine/sampler/json_constraint.h
+class CallConstraint;  // engine/sampler/call_constraint.h
 }  // namespace hearth
 
 namespace hearth::server {

@@ -7,6 +7,7 @@
 #include "engine/gguf/gguf.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "server/json_schema.h"
+#include "server/tool_constraint.h"
 
 namespace hearth::server {
 
@@ -128,7 +129,13 @@ ApiResult<std::shared_ptr<RequestStream>> ServedModel::chat(const ChatRequest& r
         tool_format_ == ToolCallFormat::kLlama3 || tool_format_ == ToolCallFormat::kPhi4 ||
         tool_format_ == ToolCallFormat::kMistral || tool_format_ == ToolCallFormat::kDeepSeekR1;
     copy.render_special_tokens = wants_tool_calls(request) && control_markers;
-    stream = submit(copy, std::move(*prompt));
+    // tool_choice auto: once the model opens a call in its family's syntax, the rest of the
+    // call is constrained like a forced one (null when there is nothing to constrain).
+    auto calls = auto_tool_call_constraint(copy, {.format = tool_format_,
+                                                  .thinking = syntax.thinking,
+                                                  .starts_in_thinking = syntax.starts_in_thinking,
+                                                  .render_special = copy.render_special_tokens});
+    stream = submit(copy, std::move(*prompt), std::move(calls));
   }
   if (stream) (*stream)->reply_syntax = syntax;
   return stream;
@@ -147,13 +154,14 @@ ApiResult<std::shared_ptr<RequestStream>> ServedModel::complete(const Completion
   return submit(request, request.prompt_tokens);
 }
 
-ApiResult<std::shared_ptr<RequestStream>> ServedModel::submit(const GenerationRequest& request,
-                                                              std::vector<int32_t> prompt) {
+ApiResult<std::shared_ptr<RequestStream>> ServedModel::submit(
+    const GenerationRequest& request, std::vector<int32_t> prompt,
+    std::shared_ptr<const CallConstraintSpec> tool_calls) {
   auto options = generation_options(request, prompt.size());
   if (!options) return api_fail(options.error());
-  GenerationJob job{std::move(prompt), std::move(*options),
-                    request.response_format != ResponseFormat::kText, nullptr,
-                    request.top_logprobs};
+  GenerationJob job{
+      std::move(prompt), std::move(*options),  request.response_format != ResponseFormat::kText,
+      nullptr,           request.top_logprobs, std::move(tool_calls)};
   if (request.response_format == ResponseFormat::kJsonSchema) {
     auto schema = compile_response_schema(request.json_schema);
     if (!schema) return api_fail(schema.error());

@@ -66,8 +66,9 @@ class ServedModel : public Backend {
   ApiResult<GenerateOptions> generation_options(const GenerationRequest& request,
                                                 size_t prompt_tokens) const;
   // Checks the prompt against the context and queues it.
-  ApiResult<std::shared_ptr<RequestStream>> submit(const GenerationRequest& request,
-                                                   std::vector<int32_t> prompt);
+  ApiResult<std::shared_ptr<RequestStream>> submit(
+      const GenerationRequest& request, std::vector<int32_t> prompt,
+      std::shared_ptr<const CallConstraintSpec> tool_calls = nullptr);
 
   std::string id_;
   int64_t created_ = 0;

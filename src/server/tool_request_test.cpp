@@ -112,9 +112,14 @@ TEST(ToolRequest, ForcedCallSchemaCompilesAndUsesTheFunctionsParameters) {
   req = parse_chat_request(request_with(R"(, "tool_choice": "required")"));
   ASSERT_TRUE(req);
   schema = tool_call_schema(*req);
-  EXPECT_EQ(schema["properties"]["name"]["enum"], json::array({"get_weather", "get_time"}));
-  EXPECT_EQ(schema["properties"]["arguments"], json({{"type", "object"}}));
-  EXPECT_TRUE(JsonSchema::compile(schema));
+  // Several functions: one branch each, told apart by the name, each with its own arguments.
+  ASSERT_EQ(schema["oneOf"].size(), 2u);
+  EXPECT_EQ(schema["oneOf"][0]["properties"]["name"]["const"], "get_weather");
+  EXPECT_EQ(schema["oneOf"][0]["properties"]["arguments"]["required"], json::array({"city"}));
+  EXPECT_EQ(schema["oneOf"][1]["properties"]["name"]["const"], "get_time");
+  auto compiled = JsonSchema::compile(schema);
+  ASSERT_TRUE(compiled);
+  EXPECT_EQ((*compiled)->root().discriminator, "name");
 }
 
 // A full round trip as an OpenAI client sends it (content null beside tool_calls, arguments

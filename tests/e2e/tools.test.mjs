@@ -1,6 +1,7 @@
 // Tool calls through the official openai client. The tiny models have random weights, so the
 // calls come from tool_choice "required" / a named function, whose decoding is constrained to
-// a valid call: the reply shapes (streaming and not) are what is checked.
+// a valid call, or from tool_choice "auto" with a logit bias on the call marker (the call the
+// model opens is constrained): the reply shapes (streaming and not) are what is checked.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
@@ -102,6 +103,59 @@ for (const alias of ['qwen', 'llama3']) {
     assert.equal(args, expected.function.arguments, 'same arguments as the non-streaming reply');
   });
 }
+
+// tool_choice auto: a logit bias on the family's call marker makes the random model open a
+// call at once; from the marker on, the call is constrained, so it is valid whatever the
+// weights. parallel_tool_calls false ends the reply with that one call. (Only Qwen: the tiny
+// Llama 3 fixture's vocabulary has no <|python_tag|> token to bias; its syntax is unit-tested.)
+const callMarker = { qwen: 151657 /* <tool_call> */ };
+
+function checkAnyCall(call) {
+  if (call.function.name === 'get_weather') return checkWeatherCall(call);
+  assert.equal(call.function.name, 'get_time');
+  assert.deepEqual(JSON.parse(call.function.arguments), {});
+}
+
+for (const alias of Object.keys(callMarker)) {
+  test(`${alias}: tool_choice auto constrains the call the model opens`, async () => {
+    const request = {
+      model: alias, messages: question, tools: [timeTool, weatherTool], tool_choice: 'auto',
+      parallel_tool_calls: false, logit_bias: { [callMarker[alias]]: 100 },
+      max_tokens: 200, temperature: 0,
+    };
+    const whole = await client.chat.completions.create(request);
+    const choice = whole.choices[0];
+    assert.equal(choice.finish_reason, 'tool_calls');
+    assert.equal(choice.message.content, null);
+    assert.equal(choice.message.tool_calls.length, 1);
+    checkAnyCall(choice.message.tool_calls[0]);
+
+    const stream = await client.chat.completions.create({ ...request, stream: true });
+    const deltas = [];
+    let finish = null;
+    for await (const chunk of stream) {
+      const c = chunk.choices[0];
+      if (c.delta.tool_calls) deltas.push(...c.delta.tool_calls);
+      if (c.delta.content) assert.fail(`no content expected, got ${c.delta.content}`);
+      if (c.finish_reason) finish = c.finish_reason;
+    }
+    assert.equal(finish, 'tool_calls');
+    assert.equal(deltas[0].function.name, choice.message.tool_calls[0].function.name);
+    assert.equal(deltas[0].function.arguments, '');
+    assert.equal(deltas.map((d) => d.function.arguments).join(''),
+      choice.message.tool_calls[0].function.arguments);
+  });
+}
+
+test('tool_choice auto: a call cut by max_tokens is content, finish_reason length', async () => {
+  const r = await client.chat.completions.create({
+    model: 'qwen', messages: question, tools: [weatherTool], tool_choice: 'auto',
+    logit_bias: { [callMarker.qwen]: 100 }, max_tokens: 5, temperature: 0,
+  });
+  assert.equal(r.choices[0].finish_reason, 'length');
+  assert.equal(r.choices[0].message.tool_calls, undefined);
+  assert.ok(r.choices[0].message.content.startsWith('<tool_call>'), r.choices[0].message.content);
+});
 
 test('tool_choice none: a plain reply, no calls', async () => {
   const r = await client.chat.completions.create({

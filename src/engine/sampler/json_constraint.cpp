@@ -14,7 +14,6 @@ namespace hearth {
 namespace {
 
 constexpr size_t kMaxDepth = 64;
-constexpr uint8_t kMaxWhitespaceRun = 16;
 constexpr int kRedraws = 32;
 
 bool is_ws(unsigned char c) {
@@ -49,14 +48,17 @@ bool starts_with(std::string_view text, std::string_view prefix) {
 
 JsonConstraint::JsonConstraint() = default;
 
-JsonConstraint::JsonConstraint(std::shared_ptr<const JsonSchema> schema)
+JsonConstraint::JsonConstraint(std::shared_ptr<const JsonSchema> schema,
+                               JsonConstraintOptions options)
     : schema_(std::move(schema)) {
   if (schema_) state_.next_value = &schema_->root();
+  state_.limits = options;
 }
 
 bool JsonConstraint::whitespace(State& s, unsigned char c) {
   if (!is_ws(c)) return false;
-  return ++s.whitespace_run <= kMaxWhitespaceRun;
+  if ((c == '\n' || c == '\r') && ++s.newline_run > s.limits.max_newlines) return false;
+  return ++s.whitespace_run <= s.limits.max_whitespace_run;
 }
 
 bool JsonConstraint::open_container(State& s, unsigned char c, const SchemaNode* schema) {
@@ -126,17 +128,24 @@ bool JsonConstraint::after_value(State& s, unsigned char c) {
   if (whitespace(s, c)) return true;
   if (s.stack.empty()) return false;
   const char open = s.stack.back();
+  Frame& frame = s.frames.back();
   if (c == ',') {
     if (open == '{') {
-      if (no_key_left(s.frames.back().schema, s.frames.back().seen_keys)) return false;
+      if (no_key_left(frame.schema, frame.seen_keys)) return false;
       s.mode = Mode::kObjectKey;
     } else {
+      if (frame.schema && frame.items + 1 >= frame.schema->max_items) return false;
+      ++frame.items;
       s.mode = Mode::kValue;
-      s.next_value = s.frames.back().schema ? s.frames.back().schema->items : nullptr;
+      s.next_value = frame.schema ? frame.schema->items : nullptr;
     }
     return true;
   }
-  if ((open == '{' && c == '}') || (open == '[' && c == ']')) return close_container(s, c);
+  if (open == '[' && c == ']') {
+    if (frame.schema && frame.items + 1 < frame.schema->min_items) return false;
+    return close_container(s, c);
+  }
+  if (open == '{' && c == '}') return close_container(s, c);
   return false;
 }
 
@@ -170,6 +179,14 @@ bool JsonConstraint::end_string(State& s) {
       if (std::find(allowed.begin(), allowed.end(), s.text) == allowed.end()) return false;
     }
     s.mode = Mode::kAfterValue;
+    // A discriminated union's tag is written: the rest of the object follows its branch.
+    Frame& frame = s.frames.back();
+    if (frame.schema && !frame.schema->discriminator.empty() && frame.seen_keys.size() == 1 &&
+        frame.seen_keys.front() == frame.schema->discriminator) {
+      const SchemaNode* branch = frame.schema->variant(s.text);
+      if (!branch) return false;
+      frame.schema = branch;
+    }
     return true;
   }
   Frame& frame = s.frames.back();
@@ -185,11 +202,11 @@ bool JsonConstraint::end_string(State& s) {
 }
 
 bool JsonConstraint::feed(State& s, unsigned char c) {
-  if (!is_ws(c)) s.whitespace_run = 0;
+  if (!is_ws(c)) s.whitespace_run = s.newline_run = 0;
   switch (s.mode) {
     case Mode::kStart:
       if (whitespace(s, c)) return true;
-      if (c != '{') return false;
+      if (c != '{' && !(c == '[' && s.limits.array_root && s.next_value)) return false;
       return open_container(s, c, s.next_value);
     case Mode::kObjectKeyOrClose:
       if (c == '}') return close_container(s, c);
@@ -208,7 +225,10 @@ bool JsonConstraint::feed(State& s, unsigned char c) {
       s.mode = Mode::kValue;
       return true;
     case Mode::kValueOrClose:
-      if (c == ']') return close_container(s, c);
+      if (c == ']') {
+        if (s.frames.back().schema && s.frames.back().schema->min_items > 0) return false;
+        return close_container(s, c);
+      }
       [[fallthrough]];
     case Mode::kValue:
       if (whitespace(s, c)) return true;
@@ -338,6 +358,15 @@ bool JsonConstraint::accepts(std::string_view text) const {
 
 void JsonConstraint::commit(std::string_view text) {
   for (char c : text) feed(state_, static_cast<unsigned char>(c));
+}
+
+bool JsonConstraint::advance(std::string_view text, size_t& used) {
+  used = 0;
+  while (used < text.size() && !complete()) {
+    if (!feed(state_, static_cast<unsigned char>(text[used]))) return false;
+    ++used;
+  }
+  return true;
 }
 
 int32_t JsonConstraint::sample(Sampler& sampler, std::span<const float> logits,

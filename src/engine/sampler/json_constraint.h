@@ -22,16 +22,30 @@ class Tokenizer;
 class JsonSchema;
 struct SchemaNode;
 
+struct JsonConstraintOptions {
+  // Whitespace between two tokens of JSON: at most this many bytes, of which at most
+  // `max_newlines` line breaks (\n or \r).
+  uint8_t max_whitespace_run = 16;
+  uint8_t max_newlines = 16;
+  // The top level may be an array too, where the schema allows one (a list of tool calls).
+  bool array_root = false;
+};
+
 class JsonConstraint {
  public:
   JsonConstraint();  // any JSON object
   // An object that also follows `schema` (the subset json_schema.h describes).
-  explicit JsonConstraint(std::shared_ptr<const JsonSchema> schema);
+  explicit JsonConstraint(std::shared_ptr<const JsonSchema> schema,
+                          JsonConstraintOptions options = {});
 
   // True when `text` can follow what was committed so far.
   bool accepts(std::string_view text) const;
   // Appends text that accepts() approved.
   void commit(std::string_view text);
+  // Feeds `text` until the top-level value closes; `used` is how many bytes that took (all of
+  // them when it is still open). False when a byte cannot continue the value: the state is
+  // then unusable, so callers advance a copy when the text may be invalid.
+  bool advance(std::string_view text, size_t& used);
   // The top-level object is closed.
   bool complete() const { return state_.mode == Mode::kDone; }
 
@@ -71,6 +85,7 @@ class JsonConstraint {
   struct Frame {
     const SchemaNode* schema = nullptr;  // null: unconstrained
     std::vector<std::string> seen_keys;
+    size_t items = 0;  // arrays: elements completed before the current one
   };
   struct State {
     Mode mode = Mode::kStart;
@@ -84,6 +99,8 @@ class JsonConstraint {
     uint8_t unicode_left = 0;
     std::string_view literal_rest;
     uint8_t whitespace_run = 0;
+    uint8_t newline_run = 0;
+    JsonConstraintOptions limits;
   };
 
   static bool feed(State& s, unsigned char c);

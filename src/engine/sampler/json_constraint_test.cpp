@@ -149,6 +149,64 @@ TEST(JsonConstraint, OpenObjectsAndBadSchemas) {
       R"({"type": "object", "properties": {}, "required": ["missing"]})")));
 }
 
+// oneOf of objects pinned apart by a const property: the tag is written first and picks the
+// branch the rest of the object follows.
+TEST(JsonConstraint, DiscriminatedUnionPicksTheBranchByItsTag) {
+  auto call = schema(R"({"oneOf": [
+    {"type": "object", "properties": {"name": {"const": "a"},
+      "arguments": {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}},
+     "required": ["name", "arguments"]},
+    {"type": "object", "properties": {"name": {"const": "b"},
+      "arguments": {"type": "object", "properties": {"y": {"type": "boolean"}}}},
+     "required": ["name", "arguments"]}]})");
+  EXPECT_TRUE(follows(call, R"({"name": "a", "arguments": {"x": 1}})"));
+  EXPECT_TRUE(follows(call, R"({"name": "b", "arguments": {}})"));
+  EXPECT_FALSE(follows(call, R"({"name": "a", "arguments": {}})"));           // x required
+  EXPECT_FALSE(follows(call, R"({"name": "a", "arguments": {"y": true}})"));  // b's key
+  EXPECT_FALSE(follows(call, R"({"name": "c", "arguments": {}})"));
+  EXPECT_FALSE(follows(call, R"({"arguments": {}, "name": "b"})"));  // the tag comes first
+  EXPECT_FALSE(follows(call, R"({"name": "b"})"));                   // arguments required
+  // Without a shared pinned property it stays the loose union it was.
+  auto loose = schema(R"({"type": "object", "properties": {"v": {"oneOf": [
+    {"type": "object", "properties": {"k": {"const": "a"}}}, {"type": "string"}]}}})");
+  EXPECT_TRUE(follows(loose, R"({"v": 3})"));
+}
+
+TEST(JsonConstraint, ArrayRootAndItemBounds) {
+  auto list = JsonSchema::compile(nlohmann::ordered_json::parse(
+                                      R"({"type": "array", "items": {"type": "integer"},
+                                          "minItems": 1, "maxItems": 2})"),
+                                  /*container_root=*/true);
+  ASSERT_TRUE(list);
+  JsonConstraintOptions options;
+  options.array_root = true;
+  auto fits = [&](const std::string& text) {
+    JsonConstraint c(*list, options);
+    return feed_all(c, text, 1) && c.complete();
+  };
+  EXPECT_TRUE(fits("[1]"));
+  EXPECT_TRUE(fits("[1, 2]"));
+  EXPECT_FALSE(fits("[]"));
+  EXPECT_FALSE(fits("[1, 2, 3]"));
+  EXPECT_FALSE(fits("{}"));
+  // Arrays at the top level need the option (response_format objects never get one).
+  JsonConstraint object_only(*list);
+  EXPECT_FALSE(object_only.accepts("["));
+  EXPECT_FALSE(JsonSchema::compile(nlohmann::ordered_json::parse(R"({"type": "array"})")));
+}
+
+TEST(JsonConstraint, WhitespaceLimitsCountLineBreaks) {
+  JsonConstraintOptions options;
+  options.max_whitespace_run = 9;
+  options.max_newlines = 1;
+  JsonConstraint c(nullptr, options);
+  EXPECT_TRUE(c.accepts("\n        {"));
+  EXPECT_FALSE(c.accepts("\n\n{"));
+  EXPECT_FALSE(c.accepts("\r\n{"));
+  EXPECT_FALSE(c.accepts(std::string(10, ' ')));
+  EXPECT_TRUE(c.accepts("{\n\"a\":\n1,\n\"b\": 2}"));  // one break per gap, many gaps
+}
+
 TEST(JsonConstraint, EmptyPieceIsNotProgress) {
   JsonConstraint c;
   EXPECT_FALSE(c.accepts(""));

@@ -1,5 +1,7 @@
 #include "engine/sampler/json_schema.h"
 
+#include <algorithm>
+
 namespace hearth {
 namespace {
 
@@ -22,7 +24,59 @@ std::string raw_string(const std::string& value) {
   return quoted.substr(1, quoted.size() - 2);
 }
 
+// The string a union branch pins `key` to (`const`, or a one-value `enum`) when the branch
+// also requires it; null otherwise.
+const std::string* pinned_string(const nlohmann::ordered_json& branch, const std::string& key) {
+  if (!branch.is_object()) return nullptr;
+  auto props = branch.find("properties");
+  auto req = branch.find("required");
+  if (props == branch.end() || !props->is_object() || req == branch.end() || !req->is_array()) {
+    return nullptr;
+  }
+  if (std::find(req->begin(), req->end(), key) == req->end()) return nullptr;
+  auto sub = props->find(key);
+  if (sub == props->end() || !sub->is_object()) return nullptr;
+  if (auto c = sub->find("const"); c != sub->end() && c->is_string()) {
+    return c->get_ptr<const std::string*>();
+  }
+  if (auto e = sub->find("enum");
+      e != sub->end() && e->is_array() && e->size() == 1 && e->front().is_string()) {
+    return e->front().get_ptr<const std::string*>();
+  }
+  return nullptr;
+}
+
+// The property that tells a union's branches apart: one every branch requires and pins to a
+// string of its own. "" when there is none.
+std::string discriminator_of(const nlohmann::ordered_json& branches) {
+  if (!branches.is_array() || branches.empty() || !branches.front().is_object()) return "";
+  auto props = branches.front().find("properties");
+  if (props == branches.front().end() || !props->is_object()) return "";
+  for (const auto& [key, sub] : props->items()) {
+    (void)sub;
+    std::vector<std::string> values;
+    bool distinct = true;
+    for (const auto& branch : branches) {
+      const std::string* value = pinned_string(branch, key);
+      if (!value || std::find(values.begin(), values.end(), *value) != values.end()) {
+        distinct = false;
+        break;
+      }
+      values.push_back(*value);
+    }
+    if (distinct) return key;
+  }
+  return "";
+}
+
 }  // namespace
+
+const SchemaNode* SchemaNode::variant(std::string_view value) const {
+  for (const auto& [key, node] : variants) {
+    if (key == value) return node;
+  }
+  return nullptr;
+}
 
 const SchemaNode* SchemaNode::property(std::string_view name) const {
   for (const auto& [key, node] : properties) {
@@ -31,8 +85,8 @@ const SchemaNode* SchemaNode::property(std::string_view name) const {
   return nullptr;
 }
 
-Result<std::shared_ptr<const JsonSchema>> JsonSchema::compile(
-    const nlohmann::ordered_json& schema) {
+Result<std::shared_ptr<const JsonSchema>> JsonSchema::compile(const nlohmann::ordered_json& schema,
+                                                              bool container_root) {
   auto compiled = std::make_shared<JsonSchema>();
   std::string error;
   compiled->add(schema, 0, error);
@@ -40,8 +94,9 @@ Result<std::shared_ptr<const JsonSchema>> JsonSchema::compile(
     return invalid_input(error);
   }
   const SchemaNode& root = compiled->root();
-  if (!(root.types & kJsonObject)) {
-    return invalid_input("the top level must be an object");
+  if (!(root.types & (container_root ? kJsonObject | kJsonArray : kJsonObject))) {
+    return invalid_input(container_root ? "the top level must be an object or an array"
+                                        : "the top level must be an object");
   }
   return std::shared_ptr<const JsonSchema>(std::move(compiled));
 }
@@ -73,6 +128,7 @@ const SchemaNode* JsonSchema::add(const nlohmann::ordered_json& schema, int dept
   for (const char* key : {"anyOf", "oneOf"}) {
     auto alt = schema.find(key);
     if (alt == schema.end() || !alt->is_array()) continue;
+    if (!schema.contains("properties") && add_union(node, *alt, depth, error)) continue;
     // A union of simple types narrows the allowed types; richer unions stay unconstrained.
     uint8_t bits = 0;
     for (const auto& branch : *alt) {
@@ -119,8 +175,37 @@ const SchemaNode* JsonSchema::add(const nlohmann::ordered_json& schema, int dept
   if (auto items = schema.find("items"); items != schema.end()) {
     node->items = add(*items, depth + 1, error);
   }
+  auto count = [&](const char* key, size_t& out) {
+    auto n = schema.find(key);
+    if (n != schema.end() && n->is_number_integer() && n->get<int64_t>() >= 0) {
+      out = n->get<size_t>();
+    }
+  };
+  count("minItems", node->min_items);
+  count("maxItems", node->max_items);
+  if (node->min_items > node->max_items) error = "minItems is larger than maxItems";
   if (node->types == 0) error = "no value satisfies the schema's types";
   return node;
+}
+
+bool JsonSchema::add_union(SchemaNode* node, const nlohmann::ordered_json& branches, int depth,
+                           std::string& error) {
+  const std::string key = discriminator_of(branches);
+  if (key.empty()) return false;
+  nodes_.push_back(std::make_unique<SchemaNode>());
+  SchemaNode* tag = nodes_.back().get();
+  tag->types = kJsonString;
+  for (const auto& branch : branches) {
+    const std::string value = raw_string(*pinned_string(branch, key));
+    tag->string_enum.push_back(value);
+    node->variants.emplace_back(value, add(branch, depth + 1, error));
+  }
+  node->types &= kJsonObject;
+  node->closed = true;
+  node->properties = {{key, tag}};
+  node->required = {key};
+  node->discriminator = key;
+  return true;
 }
 
 }  // namespace hearth
