@@ -59,6 +59,8 @@ after(async () => {
 
 async function openApp(url = '/', viewport = { width: 1200, height: 800 }) {
   const page = await browser.newPage();
+  // Waits are budgets, not checks: CI's two cores are shared with chromium and the server.
+  page.setDefaultTimeout(60000);
   await page.setViewport(viewport);
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -81,7 +83,7 @@ const replyDone = (page) => page.waitForFunction(() => {
   const last = [...document.querySelectorAll('#messages .message')].at(-1);
   return last && !document.querySelector('[aria-busy="true"]')
     && (last.classList.contains('error') || last.querySelector('.actions button'));
-}, { timeout: 20000 });
+}, { timeout: 60000 });
 
 async function axeCheck(page, what) {
   await page.evaluate(axeSource);
