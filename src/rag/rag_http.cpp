@@ -256,18 +256,30 @@ std::optional<ApiError> metadata_problem(const json& metadata) {
   return std::nullopt;
 }
 
+// The fields a store is created or modified with: an optional name and its metadata.
+struct StoreFields {
+  std::optional<std::string> name;
+  json metadata;
+};
+
+server::ApiResult<StoreFields> store_fields(const json& body) {
+  StoreFields out;
+  if (body.contains("name") && !body["name"].is_null()) {
+    if (!body["name"].is_string())
+      return std::unexpected(invalid_request("name must be a string", "name"));
+    out.name = body["name"].get<std::string>();
+  }
+  out.metadata = body.value("metadata", json(nullptr));
+  if (auto bad = metadata_problem(out.metadata)) return std::unexpected(*bad);
+  return out;
+}
+
 http::Response Service::stores_create(const http::Request& req) {
   auto body = json_body(req);
   if (!body) return error_response(body.error());
   if (!body->is_object()) return error_response(invalid_request("the body must be a JSON object"));
-  std::string name;
-  if (body->contains("name") && !(*body)["name"].is_null()) {
-    if (!(*body)["name"].is_string())
-      return error_response(invalid_request("name must be a string", "name"));
-    name = (*body)["name"].get<std::string>();
-  }
-  json metadata = body->value("metadata", json(nullptr));
-  if (auto bad = metadata_problem(metadata)) return error_response(*bad);
+  auto fields = store_fields(*body);
+  if (!fields) return error_response(fields.error());
   std::vector<std::string> file_ids;
   if (body->contains("file_ids") && !(*body)["file_ids"].is_null()) {
     const json& ids = (*body)["file_ids"];
@@ -280,7 +292,7 @@ http::Response Service::stores_create(const http::Request& req) {
       file_ids.push_back(id.get<std::string>());
     }
   }
-  auto info = stores_->create(name, metadata, file_ids);
+  auto info = stores_->create(fields->name.value_or(""), fields->metadata, file_ids);
   if (!info) return fail(info.error());
   return json_response(200, store_json(*info));
 }
@@ -317,15 +329,9 @@ http::Response Service::store_post(const http::Request& req) {
     if (!body) return error_response(body.error());
     if (!body->is_object())
       return error_response(invalid_request("the body must be a JSON object"));
-    std::optional<std::string> name;
-    if (body->contains("name") && !(*body)["name"].is_null()) {
-      if (!(*body)["name"].is_string())
-        return error_response(invalid_request("name must be a string", "name"));
-      name = (*body)["name"].get<std::string>();
-    }
-    json metadata = body->value("metadata", json(nullptr));
-    if (auto bad = metadata_problem(metadata)) return error_response(*bad);
-    auto info = stores_->update(id, name, metadata);
+    auto fields = store_fields(*body);
+    if (!fields) return error_response(fields.error());
+    auto info = stores_->update(id, fields->name, fields->metadata);
     if (!info) return fail(info.error());
     return json_response(200, store_json(*info));
   }
