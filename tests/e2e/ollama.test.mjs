@@ -1,7 +1,7 @@
 // Ollama's API through the official `ollama` npm client, on the second listener
-// (`hearth serve --ollama-port`): list, show, ps, chat (streamed and not, JSON format),
-// generate, embed, pull with progress from a local stand-in for the hub, delete, and the
-// probes Open WebUI's Ollama connection makes from a browser.
+// (`hearth serve --ollama-port`): list, show, ps, chat (streamed and not, JSON format, with
+// tools), generate, embed, pull with progress from a local stand-in for the hub, delete, and
+// the probes Open WebUI's Ollama connection makes from a browser.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
@@ -17,6 +17,7 @@ before(async () => {
   ({ server, stop } = await startServerWithHub('ollama', [
     '-m', model('stories260K.gguf'), '--alias', 'stories',
     '-m', model('tiny-qwen2-q8_0.gguf'), '--alias', 'qwen',
+    '-m', model('tiny-llama3-q8_0.gguf'), '--alias', 'llama3',
     '--ctx-size', '256', '--parallel', '2', '--ollama-port', String(ollamaPort),
   ]));
   ollamaURL = `http://127.0.0.1:${ollamaPort}`;
@@ -70,7 +71,7 @@ test("Open WebUI's connection probes pass from a loopback origin, not from other
 test('list and ps show the served models', async () => {
   const { models } = await client.list();
   const names = models.map((m) => m.name).sort();
-  assert.deepEqual(names, ['qwen:latest', 'stories:latest']);
+  assert.deepEqual(names, ['llama3:latest', 'qwen:latest', 'stories:latest']);
   const qwen = models.find((m) => m.name === 'qwen:latest');
   assert.ok(qwen.size > 0);
   assert.equal(qwen.details.format, 'gguf');
@@ -78,7 +79,7 @@ test('list and ps show the served models', async () => {
   assert.ok(!Number.isNaN(Date.parse(qwen.modified_at)));
   const ps = await client.ps();
   const loaded = ps.models.map((m) => m.name).sort();
-  assert.deepEqual(loaded, ['qwen:latest', 'stories:latest']);
+  assert.deepEqual(loaded, ['llama3:latest', 'qwen:latest', 'stories:latest']);
   for (const m of ps.models) {
     assert.ok(Date.parse(m.expires_at) > Date.now(), 'expires in the future');
     assert.equal(m.context_length, 256);
@@ -157,6 +158,70 @@ test('chat with format json answers parseable JSON', async () => {
   const named = JSON.parse(schema.message.content);
   assert.deepEqual(Object.keys(named), ['name']);
   assert.equal(typeof named.name, 'string');
+});
+
+// A random-weight model will not choose to call a tool, so the reply is held to a schema
+// that is exactly a Llama 3 call (`{"name": ..., "parameters": ...}`, its bare-JSON syntax):
+// what is tested is the path from the model's text to Ollama's `tool_calls`, and back into
+// the prompt on the next turn.
+const weatherTool = {
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    description: 'Weather for a city',
+    parameters: {
+      type: 'object',
+      properties: { city: { type: 'string', enum: ['Paris', 'Oslo'] } },
+      required: ['city'],
+    },
+  },
+};
+const llamaCallSchema = {
+  type: 'object',
+  properties: {
+    name: { const: 'get_weather' },
+    parameters: weatherTool.function.parameters,
+  },
+  required: ['name', 'parameters'],
+};
+
+test('chat with tools returns tool_calls, streamed and not; the result renders next turn', async () => {
+  const request = {
+    model: 'llama3',
+    messages: [{ role: 'user', content: 'Weather in Paris?' }],
+    tools: [weatherTool],
+    format: llamaCallSchema,
+    options: { num_predict: 60, seed: 3 },
+  };
+  const whole = await client.chat({ ...request, stream: false });
+  assert.equal(whole.message.content, '');
+  assert.equal(whole.message.tool_calls.length, 1);
+  const call = whole.message.tool_calls[0].function;
+  assert.equal(call.name, 'get_weather');
+  assert.ok(['Paris', 'Oslo'].includes(call.arguments.city), JSON.stringify(call.arguments));
+
+  const calls = [];
+  let content = '';
+  for await (const part of await client.chat({ ...request, stream: true })) {
+    content += part.message.content;
+    calls.push(...(part.message.tool_calls ?? []));
+  }
+  assert.equal(content, '', 'the call text does not leak into the content');
+  assert.deepEqual(calls.map((c) => c.function), [call], 'the same call, streamed');
+
+  const next = await client.chat({
+    model: 'llama3',
+    messages: [
+      ...request.messages,
+      { role: 'assistant', content: '', tool_calls: whole.message.tool_calls },
+      { role: 'tool', content: '{"temp_c": 12}' },
+    ],
+    tools: [weatherTool],
+    stream: false,
+    options: { num_predict: 4, seed: 3 },
+  });
+  assert.ok(next.prompt_eval_count > whole.prompt_eval_count, 'the call and its result are in the prompt');
+  assert.equal(next.done, true);
 });
 
 test('generate raw matches /v1/completions greedily; templated generate answers', async () => {
