@@ -25,17 +25,24 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Starts the background service on http://127.0.0.1:$(PORT)/v1 and loads $(HEARTH_MODEL) (a
-# catalog alias or a .gguf path), downloading it on first use. Offline with nothing cached,
-# the service still starts and the message names the command that fetches the model.
+# Starts the background service on http://127.0.0.1:$(PORT)/ (the web app; the API under
+# /v1) and loads $(HEARTH_MODEL) (a catalog alias or a .gguf path), downloading it on first
+# use. When it cannot be fetched (offline, nothing cached), it loads the bundled demo model
+# models/tinystories-260k.gguf instead and says so, so the chat works either way.
+DEMO_MODEL := $(abspath models/tinystories-260k.gguf)
 run: build
-	@./$(BUILD)/hearth model download $(HEARTH_MODEL) || \
-	  echo "hearth: could not fetch $(HEARTH_MODEL) now; 'hearth model download $(HEARTH_MODEL)' fetches it later"
-	@./$(BUILD)/hearth service start --port $(PORT)
-	@./$(BUILD)/hearth model load $(HEARTH_MODEL) || \
-	  echo "hearth: the service runs without a model; 'hearth model download $(HEARTH_MODEL)' fetches one"
-	@./$(BUILD)/hearth service status || true
-	@echo "hearth: chat in a browser at http://127.0.0.1:$(PORT)/, or try './$(BUILD)/hearth model run $(HEARTH_MODEL)'; './$(BUILD)/hearth service stop' stops the service"
+	@if [ -f '$(HEARTH_MODEL)' ] || ./$(BUILD)/hearth model download $(HEARTH_MODEL); then \
+	  model='$(HEARTH_MODEL)'; \
+	else \
+	  echo "hearth: could not fetch $(HEARTH_MODEL) now ('hearth model download $(HEARTH_MODEL)' fetches it later);"; \
+	  echo "hearth: serving the bundled demo model tinystories-260k instead (it writes tiny stories, it does not follow instructions)"; \
+	  model='$(DEMO_MODEL)'; \
+	fi; \
+	./$(BUILD)/hearth service start --port $(PORT) && \
+	{ ./$(BUILD)/hearth model load "$$model" || \
+	  echo "hearth: the service runs without a model; 'hearth model download $(HEARTH_MODEL)' fetches one"; }; \
+	./$(BUILD)/hearth service status || true; \
+	echo "hearth: chat in a browser at http://127.0.0.1:$(PORT)/, or try './$(BUILD)/hearth model run $$model'; './$(BUILD)/hearth service stop' stops the service"
 
 test: deps
 	$(MAKE) test-release
