@@ -8,9 +8,10 @@
 #include <chrono>
 
 #include "catalog/cache.h"
-#include "rag/sqlite_util.h"
+#include "server/sqlite_util.h"
 
 namespace hearth::rag {
+namespace sql = server::sql;
 namespace fs = std::filesystem;
 
 namespace {

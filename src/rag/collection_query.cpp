@@ -6,9 +6,10 @@
 
 #include "rag/collection.h"
 #include "rag/retrieval.h"
-#include "rag/sqlite_util.h"
+#include "server/sqlite_util.h"
 
 namespace hearth::rag {
+namespace sql = server::sql;
 namespace {
 
 // Candidates each list contributes to the fusion.

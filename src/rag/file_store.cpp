@@ -10,9 +10,10 @@
 #include <random>
 
 #include "rag/multipart.h"
-#include "rag/sqlite_util.h"
+#include "server/sqlite_util.h"
 
 namespace hearth::rag {
+namespace sql = server::sql;
 namespace fs = std::filesystem;
 
 namespace {

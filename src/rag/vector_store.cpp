@@ -9,9 +9,10 @@
 #include <random>
 #include <set>
 
-#include "rag/sqlite_util.h"
+#include "server/sqlite_util.h"
 
 namespace hearth::rag {
+namespace sql = server::sql;
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
 

@@ -7,7 +7,7 @@
 #include <random>
 #include <system_error>
 
-#include "server/sqlite_statement.h"
+#include "server/sqlite_util.h"
 
 namespace hearth::server {
 namespace {
@@ -55,15 +55,15 @@ constexpr const char* kSummaryColumns =
     "c.id, c.title, c.model, c.created_ms, c.updated_ms, "
     "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id)";
 
-ConversationSummary read_summary(SqliteStatement& s) {
-  return {s.text(0), s.text(1), s.text(2), s.integer(3), s.integer(4), s.integer(5)};
+ConversationSummary read_summary(sql::Stmt& s) {
+  return {s.text(0), s.text(1), s.text(2), s.int64(3), s.int64(4), s.int64(5)};
 }
 
 }  // namespace
 
 std::unexpected<Error> ConversationStore::sqlite_error(const std::string& doing) const {
   const int rc = sqlite3_extended_errcode(db_);
-  const ErrorKind kind = sqlite_is_corruption(rc) ? ErrorKind::kDataLoss : ErrorKind::kInternal;
+  const ErrorKind kind = sql::is_corruption(rc) ? ErrorKind::kDataLoss : ErrorKind::kInternal;
   std::string message =
       "conversation store " + path_.string() + ": " + doing + ": " + sqlite3_errmsg(db_);
   if (kind == ErrorKind::kDataLoss) {
@@ -120,7 +120,7 @@ Result<std::unique_ptr<ConversationStore>> ConversationStore::open(std::filesyst
         " ON conversations(touch_seq)"}) {
     if (auto s = store->exec(sql); !s) return std::unexpected(s.error());
   }
-  SqliteStatement check(store->db_, "PRAGMA quick_check");
+  sql::Stmt check(store->db_, "PRAGMA quick_check");
   if (!check.ok()) return store->sqlite_error("quick_check");
   const int step = check.step();
   if (step == SQLITE_ROW && check.text(0) != "ok") {
@@ -139,13 +139,13 @@ ConversationStore::~ConversationStore() {
 Status ConversationStore::insert_messages(const std::string& id,
                                           const std::vector<ConversationMessage>& messages,
                                           int64_t first_seq) {
-  SqliteStatement insert(db_,
-                         "INSERT INTO messages (conversation_id, seq, role, content, model, "
-                         "timings, usage, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  sql::Stmt insert(db_,
+                   "INSERT INTO messages (conversation_id, seq, role, content, model, "
+                   "timings, usage, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
   if (!insert.ok()) return sqlite_error("prepare");
   int64_t seq = first_seq;
   for (const auto& m : messages) {
-    sqlite3_reset(insert.get());
+    insert.reset();
     insert.bind(1, id);
     insert.bind(2, seq++);
     insert.bind(3, m.role);
@@ -162,7 +162,7 @@ Status ConversationStore::insert_messages(const std::string& id,
 Status ConversationStore::apply(const std::string& id, const ConversationUpdate& u, int64_t now) {
   // One statement per field keeps the SQL fixed (no string-built SET lists).
   auto set_text = [&](const char* sql, const std::string& value) -> Status {
-    SqliteStatement s(db_, sql);
+    sql::Stmt s(db_, sql);
     if (!s.ok()) return sqlite_error("prepare");
     s.bind(1, value);
     s.bind(2, id);
@@ -189,16 +189,16 @@ Status ConversationStore::apply(const std::string& id, const ConversationUpdate&
       return s;
   }
   if (u.messages) {
-    SqliteStatement del(db_, "DELETE FROM messages WHERE conversation_id = ?1");
+    sql::Stmt del(db_, "DELETE FROM messages WHERE conversation_id = ?1");
     if (!del.ok()) return sqlite_error("prepare");
     del.bind(1, id);
     if (del.step() != SQLITE_DONE) return sqlite_error("delete messages");
     if (auto s = insert_messages(id, *u.messages, 0); !s) return s;
   }
-  SqliteStatement touch(db_,
-                        "UPDATE conversations SET updated_ms = ?1, touch_seq = "
-                        "(SELECT COALESCE(MAX(touch_seq), 0) + 1 FROM conversations) "
-                        "WHERE id = ?2");
+  sql::Stmt touch(db_,
+                  "UPDATE conversations SET updated_ms = ?1, touch_seq = "
+                  "(SELECT COALESCE(MAX(touch_seq), 0) + 1 FROM conversations) "
+                  "WHERE id = ?2");
   if (!touch.ok()) return sqlite_error("prepare");
   touch.bind(1, now);
   touch.bind(2, id);
@@ -211,9 +211,9 @@ Result<Conversation> ConversationStore::create(const ConversationUpdate& update)
   const std::string id = new_conversation_id();
   const int64_t now = now_ms();
   if (auto s = exec("BEGIN IMMEDIATE"); !s) return std::unexpected(s.error());
-  SqliteStatement insert(db_,
-                         "INSERT INTO conversations (id, title, model, system_prompt, params, "
-                         "created_ms, updated_ms) VALUES (?1, '', '', '', '{}', ?2, ?2)");
+  sql::Stmt insert(db_,
+                   "INSERT INTO conversations (id, title, model, system_prompt, params, "
+                   "created_ms, updated_ms) VALUES (?1, '', '', '', '{}', ?2, ?2)");
   Status status = ok();
   if (!insert.ok()) {
     status = sqlite_error("prepare");
@@ -239,7 +239,7 @@ Result<std::vector<ConversationSummary>> ConversationStore::list(const std::stri
       " FROM conversations c WHERE ?1 = '' OR c.title LIKE ?2 ESCAPE '\\' OR EXISTS ("
       " SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.content LIKE ?2 ESCAPE '\\')"
       " ORDER BY c.touch_seq DESC LIMIT ?3";
-  SqliteStatement select(db_, sql.c_str());
+  sql::Stmt select(db_, sql.c_str());
   if (!select.ok()) return sqlite_error("list");
   select.bind(1, query);
   select.bind(2, like_pattern(query));
@@ -254,7 +254,7 @@ Result<std::vector<ConversationSummary>> ConversationStore::list(const std::stri
 Result<Conversation> ConversationStore::get_locked(const std::string& id) {
   const std::string sql = std::string("SELECT ") + kSummaryColumns +
                           ", c.system_prompt, c.params FROM conversations c WHERE c.id = ?1";
-  SqliteStatement select(db_, sql.c_str());
+  sql::Stmt select(db_, sql.c_str());
   if (!select.ok()) return sqlite_error("read");
   select.bind(1, id);
   const int rc = select.step();
@@ -266,16 +266,16 @@ Result<Conversation> ConversationStore::get_locked(const std::string& id) {
   c.params = parse_or_null(select.text(7));
   if (!c.params.is_object()) c.params = json::object();
 
-  SqliteStatement messages(db_,
-                           "SELECT role, content, model, timings, usage, created_ms FROM messages "
-                           "WHERE conversation_id = ?1 ORDER BY seq");
+  sql::Stmt messages(db_,
+                     "SELECT role, content, model, timings, usage, created_ms FROM messages "
+                     "WHERE conversation_id = ?1 ORDER BY seq");
   if (!messages.ok()) return sqlite_error("read messages");
   messages.bind(1, id);
   int step;
   while ((step = messages.step()) == SQLITE_ROW) {
     c.messages.push_back({messages.text(0), messages.text(1), messages.text(2),
                           parse_or_null(messages.text(3)), parse_or_null(messages.text(4)),
-                          messages.integer(5)});
+                          messages.int64(5)});
   }
   if (step != SQLITE_DONE) return sqlite_error("read messages");
   return c;
@@ -310,8 +310,8 @@ Result<Conversation> ConversationStore::append(const std::string& id,
   if (!existing) {
     status = std::unexpected(existing.error());
   } else {
-    SqliteStatement next(
-        db_, "SELECT COALESCE(MAX(seq) + 1, 0) FROM messages WHERE conversation_id = ?1");
+    sql::Stmt next(db_,
+                   "SELECT COALESCE(MAX(seq) + 1, 0) FROM messages WHERE conversation_id = ?1");
     if (!next.ok()) {
       status = sqlite_error("prepare");
     } else {
@@ -319,7 +319,7 @@ Result<Conversation> ConversationStore::append(const std::string& id,
       if (next.step() != SQLITE_ROW) {
         status = sqlite_error("append");
       } else {
-        status = insert_messages(id, messages, next.integer(0));
+        status = insert_messages(id, messages, next.int64(0));
       }
     }
     if (status) status = apply(id, {}, now_ms());  // only touches updated_ms
@@ -334,7 +334,7 @@ Result<Conversation> ConversationStore::append(const std::string& id,
 
 Result<bool> ConversationStore::remove(const std::string& id) {
   std::lock_guard lock(mutex_);
-  SqliteStatement del(db_, "DELETE FROM conversations WHERE id = ?1");
+  sql::Stmt del(db_, "DELETE FROM conversations WHERE id = ?1");
   if (!del.ok()) return sqlite_error("delete");
   del.bind(1, id);
   if (del.step() != SQLITE_DONE) return sqlite_error("delete");

@@ -4,20 +4,20 @@
 
 #include <system_error>
 
-#include "server/sqlite_statement.h"
+#include "server/sqlite_util.h"
 
 namespace hearth::server {
 namespace {
 
 using json = nlohmann::ordered_json;
 
-using Statement = SqliteStatement;
+using Statement = sql::Stmt;
 
 }  // namespace
 
 std::unexpected<Error> ResponseStore::sqlite_error(const std::string& doing) const {
   const int rc = sqlite3_extended_errcode(db_);
-  const ErrorKind kind = sqlite_is_corruption(rc) ? ErrorKind::kDataLoss : ErrorKind::kInternal;
+  const ErrorKind kind = sql::is_corruption(rc) ? ErrorKind::kDataLoss : ErrorKind::kInternal;
   std::string message =
       "response store " + options_.path.string() + ": " + doing + ": " + sqlite3_errmsg(db_);
   if (kind == ErrorKind::kDataLoss) {
@@ -142,7 +142,7 @@ Result<size_t> ResponseStore::count() {
   std::lock_guard lock(mutex_);
   Statement select(db_, "SELECT COUNT(*) FROM responses");
   if (!select.ok() || select.step() != SQLITE_ROW) return sqlite_error("count");
-  return static_cast<size_t>(sqlite3_column_int64(select.get(), 0));
+  return static_cast<size_t>(select.int64(0));
 }
 
 }  // namespace hearth::server

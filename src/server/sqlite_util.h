@@ -1,5 +1,7 @@
-// A thin RAII layer over the SQLite C API for the rag module: statements that finalize
-// themselves and errors as hearth::Error values. Not thread-safe (like the connection it uses).
+// A thin RAII layer over the SQLite C API, shared by every SQLite store (the server's
+// responses and conversations, rag's collections, files and vector stores): statements that
+// finalize themselves and errors as hearth::Error values. Not thread-safe (like the
+// connection it uses): the stores hold their own mutex.
 #pragma once
 
 #include <sqlite3.h>
@@ -10,15 +12,20 @@
 
 #include "hearth/status.h"
 
-namespace hearth::rag::sql {
+namespace hearth::server::sql {
+
+// Corruption or "not a database": the file, not the query, is at fault.
+inline bool is_corruption(int rc) {
+  const int primary = rc & 0xff;
+  return primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB;
+}
 
 inline Error error(sqlite3* db, std::string_view what) {
   const int code = sqlite3_extended_errcode(db);
   ErrorKind kind = ErrorKind::kInternal;
   if ((code & 0xff) == SQLITE_BUSY || (code & 0xff) == SQLITE_LOCKED)
     kind = ErrorKind::kUnavailable;
-  if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB)
-    kind = ErrorKind::kDataLoss;
+  if (is_corruption(code)) kind = ErrorKind::kDataLoss;
   if ((code & 0xff) == SQLITE_FULL) kind = ErrorKind::kResourceExhausted;
   return Error{std::string(what) + ": " + sqlite3_errmsg(db), kind};
 }
@@ -76,4 +83,4 @@ class Stmt {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-}  // namespace hearth::rag::sql
+}  // namespace hearth::server::sql
