@@ -44,11 +44,16 @@ run: build
 	./$(BUILD)/hearth service status || true; \
 	echo "hearth: chat in a browser at http://127.0.0.1:$(PORT)/, or try './$(BUILD)/hearth model run $$model'; './$(BUILD)/hearth service stop' stops the service"
 
+# Each phase prints when it ends, so a CI log shows where the time goes.
 test: deps
 	$(MAKE) test-release
+	@echo "make test: test-release done at $$(date -u +%T)"
 	$(MAKE) test-e2e
+	@echo "make test: test-e2e done at $$(date -u +%T)"
 	$(MAKE) test-asan
+	@echo "make test: test-asan done at $$(date -u +%T)"
 	$(MAKE) fuzz
+	@echo "make test: fuzz done at $$(date -u +%T)"
 
 # The server end to end through the official openai npm client.
 test-e2e: build
@@ -65,8 +70,12 @@ test-release: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # The same suite under AddressSanitizer + UndefinedBehaviorSanitizer (-O1, see CMakeLists).
+# Without the microbenchmarks, and with the web app the release build already made (its
+# TypeScript tests ran there): what is built twice is only what runs twice.
+WEB_DIST_BUILT = $(wildcard $(abspath $(BUILD))/src/web/app/dist/index.html)
 test-asan: deps
-	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEARTH_SANITIZE=ON
+	cmake -S . -B $(BUILD_ASAN) -G Ninja -DCMAKE_BUILD_TYPE=Release -DHEARTH_SANITIZE=ON \
+	  -DHEARTH_BENCH=OFF $(if $(WEB_DIST_BUILT),-DHEARTH_WEB_DIST=$(dir $(WEB_DIST_BUILT)))
 	cmake --build $(BUILD_ASAN) -j $(JOBS)
 	cd $(BUILD_ASAN) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
@@ -74,7 +83,7 @@ test-asan: deps
 # Every fuzz target for a bounded time, seeded with the fixtures.
 fuzz: deps
 	cmake -S . -B $(BUILD_FUZZ) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-	  -DCMAKE_CXX_COMPILER=clang++-16 -DHEARTH_FUZZ=ON -DHEARTH_TESTS=OFF
+	  -DCMAKE_CXX_COMPILER=clang++-16 -DHEARTH_FUZZ=ON -DHEARTH_TESTS=OFF -DHEARTH_BENCH=OFF
 	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target gguf_fuzz tokenizer_fuzz template_fuzz http_request_fuzz
 	./scripts/run-fuzzers.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
 

@@ -11,6 +11,7 @@
 
 #include "catalog/cache.h"
 #include "catalog/catalog.h"
+#include "http/server.h"
 #include "cli/commands.h"
 #include "rag/rag_http.h"
 #include "router/config.h"
@@ -45,6 +46,7 @@ struct ServeArgs {
   std::string reasoning_format = "deepseek";  // "none": <think> text stays in the content
   std::string router_file;                    // empty: $HEARTH_HOME/router.toml when it exists
   int64_t max_upload_mb = 64;                 // POST /v1/files
+  std::vector<std::string> allowed_hosts;  // Host names accepted beside loopback ones
   std::string rag_embed;  // embedder of new vector stores; empty: the rag default if downloaded
 };
 
@@ -53,6 +55,11 @@ bool http_options_from(const ServeArgs& args, http::ServerOptions& out) {
   out.host = args.host;
   out.port = args.port;
   out.cors_origins = args.cors_origins;
+  // Bound to loopback, the only legitimate Host names are loopback ones: anything else is a
+  // page that re-pointed its own name at 127.0.0.1 (DNS rebinding). Bound to an interface,
+  // any name may be in use (a LAN name, a proxy) and the API key is the guard.
+  out.require_loopback_host = http::Server::is_loopback_host(args.host);
+  out.allowed_hosts = args.allowed_hosts;
   out.max_body_bytes = args.max_body_mb << 20;
   out.max_connections = args.max_connections;
   out.tls_cert_file = args.tls_cert;
@@ -194,6 +201,9 @@ void register_serve(CLI::App& app, int& exit_code) {
       "GGUF file, catalog alias or hf://owner/repo/file.gguf (repeatable; none: load on demand)");
   cmd->add_option("--alias", args->aliases, "Model id for the matching -m (repeatable)");
   cmd->add_option("--host", args->host, "Address to bind (0.0.0.0 for all interfaces)");
+  cmd->add_option("--allowed-host", args->allowed_hosts,
+                  "Also accept this Host name while bound to loopback, e.g. behind a proxy "
+                  "(repeatable; '*': any)");
   cmd->add_option("--port", args->port, "Port")->check(CLI::Range(0, 65535));
   cmd->add_option("--ollama-port", args->ollama_port,
                   "Also serve every route (Ollama's /api/* among them) on this port, e.g. 11434")

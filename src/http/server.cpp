@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <filesystem>
@@ -78,6 +79,7 @@ struct Server::Impl final : ConnectionHost {
   const Router& router() const override { return server.router_; }
   std::optional<Response> screen(const Request& request, RouteMatch& match) const override;
   void add_cors_headers(const Request& request, Headers& out) const override;
+  static bool host_allowed(std::string_view host, const std::vector<std::string>& allowed);
   Response render_error(const TransportError& error) const override {
     Response res = server.options_.render_error(error);
     if (error.retry_after_seconds > 0 && !res.headers.has("Retry-After")) {
@@ -140,6 +142,15 @@ std::optional<Response> Server::Impl::screen(const Request& request, RouteMatch&
     res.content_type.clear();
     return res;
   }
+  if (o.require_loopback_host) {
+    const auto host = request.header("Host");
+    if (host && !host_allowed(*host, o.allowed_hosts)) {
+      return render_error({403, "forbidden_host",
+                           "Host '" + std::string(host->substr(0, 200)) +
+                               "' is not allowed: this server listens on a loopback address "
+                               "(start it with --allowed-host NAME to accept that name)"});
+    }
+  }
   if (!o.api_keys.empty() && !server.is_public(request.path)) {
     const auto header = request.header("Authorization");
     constexpr std::string_view kBearer = "Bearer ";
@@ -162,6 +173,62 @@ std::optional<Response> Server::Impl::screen(const Request& request, RouteMatch&
     return res;
   }
   return std::nullopt;
+}
+
+namespace {
+
+// The name part of a Host header: "[::1]:8000" -> "::1", "Example.COM:80" -> "example.com".
+std::string host_name(std::string_view host) {
+  std::string_view name = host;
+  const bool bare_ipv6 = std::count(name.begin(), name.end(), ':') > 1 && !name.starts_with('[');
+  if (bare_ipv6) {
+    // "::1" as given to --host; a Host header always brackets an IPv6 address.
+  } else if (name.starts_with('[')) {
+    const size_t close = name.find(']');
+    if (close == std::string_view::npos) return {};  // malformed: names nothing
+    name = name.substr(1, close - 1);
+  } else if (const size_t colon = name.rfind(':'); colon != std::string_view::npos) {
+    name = name.substr(0, colon);
+  }
+  std::string out(name);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!out.empty() && out.back() == '.') out.pop_back();  // "localhost." is localhost
+  return out;
+}
+
+bool is_ipv4_loopback(std::string_view name) {
+  if (!name.starts_with("127.")) return false;
+  int parts = 0;
+  for (size_t start = 0; start <= name.size();) {
+    size_t end = name.find('.', start);
+    if (end == std::string_view::npos) end = name.size();
+    const std::string_view part = name.substr(start, end - start);
+    if (part.empty() || part.size() > 3 ||
+        !std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; }) ||
+        std::stoi(std::string(part)) > 255) {
+      return false;
+    }
+    ++parts;
+    start = end + 1;
+  }
+  return parts == 4;
+}
+
+}  // namespace
+
+bool Server::is_loopback_host(std::string_view host) {
+  const std::string name = host_name(host);
+  return name == "localhost" || name.ends_with(".localhost") || name == "::1" ||
+         is_ipv4_loopback(name);
+}
+
+bool Server::Impl::host_allowed(std::string_view host, const std::vector<std::string>& allowed) {
+  if (Server::is_loopback_host(host)) return true;
+  const std::string name = host_name(host);
+  for (const std::string& entry : allowed) {
+    if (entry == "*" || host_name(entry) == name) return true;
+  }
+  return false;
 }
 
 bool Server::is_loopback_origin(std::string_view origin) {

@@ -42,6 +42,13 @@ struct ServerOptions {
   // Also allow http://localhost:*, http://127.0.0.1:* and http://[::1]:* (any port, or none),
   // as Ollama does: a page served from this machine may call a server on this machine.
   bool allow_loopback_origins = false;
+  // DNS rebinding: a page on evil.example whose name is re-pointed at 127.0.0.1 reaches this
+  // server with `Host: evil.example`. When set (hearth sets it when bound to a loopback
+  // address), a request whose Host is not a loopback name (localhost, *.localhost, 127.x.x.x,
+  // [::1]) nor listed in `allowed_hosts` ("*": any) is answered 403. No Host header passes
+  // (HTTP/1.0 clients send none; a browser always does).
+  bool require_loopback_host = false;
+  std::vector<std::string> allowed_hosts;
   size_t max_body_bytes = 16u << 20;
   // Handler threads: they grow with handlers that wait (a non-streamed completion waits for
   // its generation) up to this many; a streamed answer holds none while it waits for tokens.
@@ -92,6 +99,9 @@ class Server {
 
   // Whether `origin` is http(s)://localhost, 127.0.0.1 or [::1], with or without a port.
   static bool is_loopback_origin(std::string_view origin);
+  // Whether a Host header value (name or address, with or without a port) names this machine's
+  // loopback interface.
+  static bool is_loopback_host(std::string_view host);
   // Whether `path` needs no API key (exposed for tests).
   bool is_public(std::string_view path) const;
 

@@ -203,6 +203,44 @@ TEST(HttpServer, RequiresTheApiKeyExceptOnPublicPaths) {
   EXPECT_NE(health.read_until("}").find("HTTP/1.1 200 "), std::string::npos);
 }
 
+TEST(HttpServer, KnowsLoopbackHostNames) {
+  for (const char* host : {"localhost", "LOCALHOST:8000", "localhost.", "app.localhost:1",
+                           "127.0.0.1", "127.0.0.1:8000", "127.1.2.3:80", "[::1]", "[::1]:8000",
+                           "::1"}) {
+    EXPECT_TRUE(Server::is_loopback_host(host)) << host;
+  }
+  for (const char* host : {"evil.example", "evil.example:8000", "localhost.evil.example",
+                           "127.0.0.1.evil.example", "127.0.0.256", "127.0.0", "[::2]:80",
+                           "10.0.0.1:8000", "", "[::1", "0.0.0.0"}) {
+    EXPECT_FALSE(Server::is_loopback_host(host)) << host;
+  }
+}
+
+TEST(HttpServer, RefusesForeignHostNamesWhenBoundToLoopback) {
+  ServerOptions options;
+  options.require_loopback_host = true;
+  options.allowed_hosts = {"proxy.lan"};
+  RunningServer server(options, basic_router());
+  const auto status_for = [&](const std::string& host_line) {
+    Client client(server.port());
+    client.send("GET /health HTTP/1.1\r\n" + host_line + "\r\n");
+    const std::string reply = client.read_until("}");
+    return reply.substr(0, 12);
+  };
+  EXPECT_EQ(status_for("Host: evil.example:8000\r\n"), "HTTP/1.1 403");
+  EXPECT_EQ(status_for("Host: 127.0.0.1.evil.example\r\n"), "HTTP/1.1 403");
+  EXPECT_EQ(status_for("Host: localhost:8000\r\n"), "HTTP/1.1 200");
+  EXPECT_EQ(status_for("Host: [::1]:8000\r\n"), "HTTP/1.1 200");
+  EXPECT_EQ(status_for("Host: PROXY.lan\r\n"), "HTTP/1.1 200");
+  EXPECT_EQ(status_for(""), "HTTP/1.1 200");  // HTTP/1.0-style clients send no Host
+
+  ServerOptions open_options;  // bound to an interface: every name is accepted
+  RunningServer open(open_options, basic_router());
+  Client client(open.port());
+  client.send("GET /health HTTP/1.1\r\nHost: evil.example\r\n\r\n");
+  EXPECT_EQ(client.read_until("}").substr(0, 12), "HTTP/1.1 200");
+}
+
 TEST(HttpServer, HalfOpenConnectionsDoNotDelayOthers) {
   ServerOptions options;
   options.header_timeout_seconds = 60;  // they stay for the whole test
