@@ -11,8 +11,8 @@
 
 #include "catalog/cache.h"
 #include "catalog/catalog.h"
-#include "http/server.h"
 #include "cli/commands.h"
+#include "http/server.h"
 #include "rag/rag_http.h"
 #include "router/config.h"
 #include "router/router.h"
@@ -26,8 +26,8 @@ struct ServeArgs {
   std::vector<std::string> aliases;
   std::string host = "127.0.0.1";
   int port = 8000;
-  int ollama_port = -1;  // -1: no second listener
-  int parallel = 4;
+  int ollama_port = -1;           // -1: no second listener
+  std::string parallel = "auto";  // or a slot count
   int ctx_size = 0;
   int threads = 0;
   int max_queue = 64;
@@ -46,7 +46,7 @@ struct ServeArgs {
   std::string reasoning_format = "deepseek";  // "none": <think> text stays in the content
   std::string router_file;                    // empty: $HEARTH_HOME/router.toml when it exists
   int64_t max_upload_mb = 64;                 // POST /v1/files
-  std::vector<std::string> allowed_hosts;  // Host names accepted beside loopback ones
+  std::vector<std::string> allowed_hosts;     // Host names accepted beside loopback ones
   std::string rag_embed;  // embedder of new vector stores; empty: the rag default if downloaded
 };
 
@@ -109,7 +109,7 @@ int run_serve(const ServeArgs& args) {
   options.home = catalog::hearth_home();
   options.allow_download = !args.no_download;
   options.web_ui = !args.no_ui;
-  options.scheduler.n_slots = args.parallel;
+  options.scheduler.n_slots = args.parallel == "auto" ? 0 : std::stoi(args.parallel);
   options.scheduler.n_ctx = args.ctx_size;
   options.scheduler.n_threads = args.threads;
   options.scheduler.max_queue = args.max_queue;
@@ -119,6 +119,7 @@ int run_serve(const ServeArgs& args) {
   options.limits.memory_budget_bytes = args.memory_budget_mb >= 0
                                            ? static_cast<uint64_t>(args.memory_budget_mb) << 20
                                            : catalog::Machine::detect().memory_total / 2;
+  options.scheduler.memory_budget = options.limits.memory_budget_bytes;
 
   std::filesystem::path router_file = args.router_file;
   if (router_file.empty()) {
@@ -208,8 +209,10 @@ void register_serve(CLI::App& app, int& exit_code) {
   cmd->add_option("--ollama-port", args->ollama_port,
                   "Also serve every route (Ollama's /api/* among them) on this port, e.g. 11434")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--parallel", args->parallel, "Concurrent requests per model (slots)")
-      ->check(CLI::Range(1, 64));
+  cmd->add_option("--parallel", args->parallel,
+                  "Concurrent requests per model (slots), 1-64, or auto: up to 16, as many as "
+                  "the memory budget allows")
+      ->check(CLI::IsMember({"auto"}) | (CLI::TypeValidator<int>() & CLI::Range(1, 64)));
   cmd->add_option("--ctx-size,-c", args->ctx_size, "Context size per slot (0: model default)")
       ->check(CLI::Range(0, 1 << 20));
   cmd->add_option("-t,--threads", args->threads, "Threads (0: all cores)")

@@ -77,7 +77,9 @@ class CatalogProvider : public ModelProvider {
       std::fprintf(stderr, "hearth serve: %s has no chat template; using the ChatML fallback\n",
                    source.id.c_str());
     }
-    std::fprintf(stderr, "hearth serve: loaded %s (%s)\n", source.id.c_str(), source.path.c_str());
+    std::fprintf(stderr, "hearth serve: loaded %s (%s; %d slots of %d tokens)\n", source.id.c_str(),
+                 source.path.c_str(), (*served)->scheduler().n_slots(),
+                 (*served)->scheduler().n_ctx());
     return std::shared_ptr<ServedModel>(std::move(*served));
   }
 

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <utility>
 
+#include "engine/gguf/gguf.h"
 #include "engine/platform/thread_pool.h"
 #include "engine/runtime/token_stepper.h"
 #include "engine/sampler/call_constraint.h"
@@ -105,6 +106,13 @@ GenerationTimings Scheduler::slot_timings(const Slot& slot, int32_t n_generated,
   return t;
 }
 
+int auto_slot_count(uint64_t kv_bytes_per_slot, uint64_t weight_bytes, uint64_t memory_budget) {
+  if (kv_bytes_per_slot == 0 || memory_budget == 0) return kMaxAutoSlots;
+  const uint64_t left = memory_budget > weight_bytes ? memory_budget - weight_bytes : 0;
+  const uint64_t fits = left / 2 / kv_bytes_per_slot;
+  return static_cast<int>(std::clamp<uint64_t>(fits, 1, kMaxAutoSlots));
+}
+
 // ---- Scheduler -----------------------------------------------------------------------------
 
 Scheduler::Scheduler(std::shared_ptr<const Model> model, SchedulerOptions options, Metrics* metrics)
@@ -123,10 +131,15 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const Model
   session_options.n_ctx = s.options_.n_ctx;
   session_options.n_batch = std::max(1, s.options_.max_batch_tokens);
   session_options.pool = s.pool_.get();
-  const int n_slots = std::max(1, s.options_.n_slots);
+  int n_slots = std::max(1, s.options_.n_slots);
   for (int i = 0; i < n_slots; ++i) {
     auto session = Session::create(s.model_, session_options);
     if (!session) return std::unexpected(session.error());
+    if (i == 0 && s.options_.n_slots <= 0) {
+      // The first session tells the size of every slot's cache at the context it resolved.
+      n_slots = auto_slot_count(session->kv_cache_bytes(), s.model_->file().bytes().size(),
+                                s.options_.memory_budget);
+    }
     s.slots_.push_back(std::make_unique<Slot>(std::move(*session)));
   }
   s.n_ctx_ = s.slots_.front()->session.n_ctx();

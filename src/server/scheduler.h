@@ -43,7 +43,11 @@ class CallConstraint;  // engine/sampler/call_constraint.h
 namespace hearth::server {
 
 struct SchedulerOptions {
+  // Slots (concurrent requests); 0: auto_slot_count() from the memory budget below.
   int n_slots = 4;
+  // With n_slots 0: the bytes the model may hold in all, weights and every slot's KV cache
+  // (the server's --memory-budget); 0: no limit, so the slot cap decides.
+  uint64_t memory_budget = 0;
   int n_ctx = 0;  // per slot; 0 = the model's default
   int n_threads = 0;
   int max_queue = 64;          // waiting requests beyond the busy slots; more get 503
@@ -57,6 +61,13 @@ struct SchedulerOptions {
   // goes to reasoning_content; false (`--reasoning-format none`): it stays in the content.
   bool split_reasoning = true;
 };
+
+// `--parallel auto`: the most slots, up to kMaxAutoSlots, whose KV caches of `kv_bytes_per_slot`
+// each fit in half of what the budget leaves beside the weights (the other half stays free for
+// another model, so loading a second one does not evict the first), and at least one. Sixteen
+// is where a CPU stops gaining aggregate throughput from batching more streams (docs/api.md).
+inline constexpr int kMaxAutoSlots = 16;
+int auto_slot_count(uint64_t kv_bytes_per_slot, uint64_t weight_bytes, uint64_t memory_budget);
 
 // One prompt waiting for prefill, as plan_prefill sees it.
 struct PrefillCandidate {

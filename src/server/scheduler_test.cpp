@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/gguf/gguf.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "support/fixtures.h"
 
@@ -143,6 +144,42 @@ std::shared_ptr<RequestStream> submit(Scheduler& scheduler, GenerationJob job) {
   auto stream = scheduler.submit(std::move(job));
   EXPECT_TRUE(stream.has_value()) << (stream ? "" : stream.error().message);
   return stream ? *stream : nullptr;
+}
+
+TEST(AutoSlots, HalfOfWhatTheWeightsLeaveCappedAtSixteen) {
+  constexpr uint64_t kMiB = 1 << 20;
+  // No budget, or caches that take nothing: the cap.
+  EXPECT_EQ(auto_slot_count(48 * kMiB, 500 * kMiB, 0), kMaxAutoSlots);
+  EXPECT_EQ(auto_slot_count(0, 500 * kMiB, 1000 * kMiB), kMaxAutoSlots);
+  // 8 GiB budget, 5 GiB of weights: 1.5 GiB for caches of 576 MiB each (an 8B model at 4k).
+  EXPECT_EQ(auto_slot_count(576 * kMiB, 5120 * kMiB, 8192 * kMiB), 2);
+  // A 0.5B model in 12 GiB: capped.
+  EXPECT_EQ(auto_slot_count(48 * kMiB, 500 * kMiB, 12288 * kMiB), kMaxAutoSlots);
+  // Weights at or over the budget still get one slot (the registry decides whether it loads).
+  EXPECT_EQ(auto_slot_count(48 * kMiB, 900 * kMiB, 800 * kMiB), 1);
+  EXPECT_EQ(auto_slot_count(48 * kMiB, 800 * kMiB, 800 * kMiB + 95 * kMiB), 1);
+  EXPECT_EQ(auto_slot_count(48 * kMiB, 800 * kMiB, 800 * kMiB + 96 * kMiB), 1);
+  EXPECT_EQ(auto_slot_count(48 * kMiB, 800 * kMiB, 800 * kMiB + 192 * kMiB), 2);
+}
+
+TEST(AutoSlots, SchedulerSizesItsSlotsFromTheBudget) {
+  SchedulerOptions options;
+  options.n_slots = 0;
+  options.n_ctx = 256;
+  options.n_threads = 1;
+  options.engine_thread = false;
+  auto unlimited = Scheduler::create(stories(), options, nullptr, "stories");
+  ASSERT_TRUE(unlimited.has_value()) << unlimited.error().message;
+  EXPECT_EQ((*unlimited)->n_slots(), kMaxAutoSlots);
+
+  auto one = Session::create(stories(), SessionOptions{.n_ctx = 256});
+  ASSERT_TRUE(one.has_value());
+  const uint64_t per_slot = one->kv_cache_bytes();
+  ASSERT_GT(per_slot, 0u);
+  options.memory_budget = stories()->file().bytes().size() + 2 * 3 * per_slot;
+  auto three = Scheduler::create(stories(), options, nullptr, "stories");
+  ASSERT_TRUE(three.has_value()) << three.error().message;
+  EXPECT_EQ((*three)->n_slots(), 3);
 }
 
 TEST(SchedulerStep, DroppingTheStreamCancelsAndFreesTheSlot) {
