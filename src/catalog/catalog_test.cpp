@@ -30,7 +30,8 @@ TEST(Catalog, BuiltinHasTheRequiredAliases) {
         "qwen2.5-7b",       "qwen2.5-coder-1.5b", "deepseek-r1-1.5b", "deepseek-r1-7b",
         "llama-3.2-1b",     "llama-3.2-3b",       "smollm2-135m",     "smollm2-1.7b",
         "tinystories-260k", "qwen3-0.6b",         "qwen3-1.7b",       "qwen3-4b",
-        "qwen3-8b",         "gemma3-270m",        "gemma3-1b",        "gemma3-4b"}) {
+        "qwen3-8b",         "gemma3-270m",        "gemma3-1b",        "gemma3-4b",
+        "mistral-7b",       "ministral-8b"}) {
     const Entry* e = c.find(alias);
     ASSERT_NE(e, nullptr) << alias;
     EXPECT_FALSE(e->variants.empty()) << alias;
@@ -44,6 +45,9 @@ TEST(Catalog, BuiltinHasTheRequiredAliases) {
   // Gemma ships under Google's Gemma Terms of Use, not an open-source licence.
   for (const char* gemma : {"gemma3-270m", "gemma3-1b", "gemma3-4b"})
     EXPECT_EQ(c.find(gemma)->license, "Gemma") << gemma;
+  // Mistral 7B is Apache-2.0; Ministral 8B only has the Mistral AI Research License.
+  EXPECT_EQ(c.find("mistral-7b")->license, "Apache-2.0");
+  EXPECT_EQ(c.find("ministral-8b")->license, "Mistral-Research-License");
 }
 
 TEST(Catalog, TinyStoriesChecksumMatchesTheFixture) {

@@ -9,7 +9,15 @@
 // - greedy: the first 8 generated tokens are the reference's.
 // Teacher and greedy ids come from the reference (with BOS where the vocabulary asks for one),
 // so no tokenizer is involved; tokenizer_vectors_test checks the files' `tokenize` cases.
+//
+// Families added later (tiny-mistral, tiny-smollm3, ...) have no fixture file: their GGUF is
+// written here by the synthetic writer (models/synthetic.cpp, the shape of that name, F16,
+// seed 1), and their reference lives in this repository (tests/golden/reference), made from
+// that same file by tools/make_reference.mjs (node-llama-cpp 3.21.1's prebuilt llama.cpp, CPU;
+// the script reproduces the fixtures' tiny-qwen3-f16.nlc.json exactly). The reference records
+// the file's sha256: a changed writer fails here instead of comparing against another model.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -21,6 +29,9 @@
 #include <string>
 #include <vector>
 
+#include "catalog/cache.h"
+#include "engine/gguf/gguf.h"
+#include "engine/models/synthetic.h"
 #include "hearth/engine.h"
 #include "support/fixtures.h"
 
@@ -38,17 +49,29 @@ struct NlcPosition {
 
 struct NlcReference {
   double tol = 0;
+  std::string model_sha256;  // synthetic models: the file the reference was made from
   std::vector<int32_t> teacher_ids;
   std::vector<NlcPosition> positions;
   std::vector<int32_t> greedy_prompt;
   std::vector<int32_t> greedy_generated;
 };
 
+// Fixture models have their reference beside them; synthetic ones in this repository.
+bool is_synthetic(const std::string& name) {
+  return models::find_synthetic_shape(name) != nullptr;
+}
+
+std::filesystem::path reference_dir(const std::string& name) {
+  return is_synthetic(name) ? std::filesystem::path(HEARTH_TEST_REFERENCES)
+                            : testing::fixtures_dir() / "reference";
+}
+
 NlcReference load_reference(const std::string& name) {
-  const auto dir = testing::fixtures_dir() / "reference";
+  const auto dir = reference_dir(name);
   NlcReference r;
   r.tol = json::parse(testing::read_file(dir / "tolerances-nlc.json"))[name].get<double>();
   const json j = json::parse(testing::read_file(dir / (name + ".nlc.json")));
+  if (j.contains("model")) r.model_sha256 = j["model"].value("sha256", "");
   r.teacher_ids = j["teacher"]["ids"].get<std::vector<int32_t>>();
   for (const auto& p : j["teacher"]["positions"]) {
     NlcPosition pos;
@@ -60,6 +83,27 @@ NlcReference load_reference(const std::string& name) {
   r.greedy_prompt = j["greedy"]["prompt_ids"].get<std::vector<int32_t>>();
   r.greedy_generated = j["greedy"]["generated_ids"].get<std::vector<int32_t>>();
   return r;
+}
+
+// Writes the synthetic model `name` (F16, seed 1) once per process and checks that it is the
+// file the reference was made from.
+Result<std::filesystem::path> synthetic_model(const std::string& name, const NlcReference& ref) {
+  const models::SyntheticShape* shape = models::find_synthetic_shape(name);
+  auto vocab = gguf::File::open(testing::fixtures_dir() / shape->vocab_fixture);
+  if (!vocab) return std::unexpected(vocab.error());
+  const auto path = std::filesystem::temp_directory_path() /
+                    (name + "-f16-" + std::to_string(::getpid()) + ".gguf");
+  if (auto st = models::write_synthetic_model(*shape, "f16", *vocab, path, /*seed=*/1); !st)
+    return std::unexpected(st.error());
+  auto sum = catalog::sha256_file(path);
+  if (!sum) return std::unexpected(sum.error());
+  if (*sum != ref.model_sha256) {
+    std::filesystem::remove(path);
+    return fail("the synthetic writer now writes " + name + " with sha256 " + *sum +
+                ", the reference was made from " + ref.model_sha256 +
+                ": remake it with tools/make_reference.mjs");
+  }
+  return path;
 }
 
 std::vector<int32_t> top_ids(std::span<const float> logits, size_t k) {
@@ -81,8 +125,15 @@ class NlcReferenceTest : public ::testing::TestWithParam<std::string> {
     static std::map<std::string, std::shared_ptr<const Model>> cache;
     auto& model = cache[GetParam()];
     if (!model) {
-      auto loaded = Model::load(testing::fixtures_dir() / "models" / (GetParam() + ".gguf"),
-                                ModelOptions{.n_threads = 2});
+      std::filesystem::path path = testing::fixtures_dir() / "models" / (GetParam() + ".gguf");
+      if (is_synthetic(GetParam())) {
+        auto written = synthetic_model(GetParam(), ref_);
+        ASSERT_TRUE(written.has_value()) << written.error().message;
+        path = *written;
+      }
+      auto loaded = Model::load(path, ModelOptions{.n_threads = 2});
+      // The model keeps its own mapping of the file: the name can go now.
+      if (is_synthetic(GetParam())) std::filesystem::remove(path);
       ASSERT_TRUE(loaded.has_value()) << loaded.error().message;
       model = *loaded;
     }
@@ -146,7 +197,7 @@ TEST_P(NlcReferenceTest, GreedyContinuationMatchesReference) {
 
 // Named Models/... so the per-kernel-level runs (tests/CMakeLists.txt) include them.
 INSTANTIATE_TEST_SUITE_P(Models, NlcReferenceTest,
-                         ::testing::Values("tiny-qwen3-f16", "tiny-gemma3-f16"),
+                         ::testing::Values("tiny-qwen3-f16", "tiny-gemma3-f16", "tiny-mistral"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');
