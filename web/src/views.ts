@@ -60,6 +60,17 @@ function showMissing(path: string): void {
 
 // Shows the view for the current location. `pushed`: the URL was just pushed by the app
 // (a view may then move focus); false for a direct URL or back/forward.
+// The skip link goes to the chat's message box on the chat, and to the view itself elsewhere.
+function pointSkipLink(view: HTMLElement | null): void {
+  const skip = document.querySelector<HTMLAnchorElement>('a.skip');
+  if (!skip) return;
+  skip.dataset.chatHref ??= skip.getAttribute('href') ?? '';
+  skip.dataset.chatText ??= skip.textContent ?? '';
+  const chat = !view || view.id === 'view-chat';
+  skip.setAttribute('href', chat ? skip.dataset.chatHref : `#${view.id}`);
+  skip.textContent = chat ? skip.dataset.chatText : 'Skip to the page';
+}
+
 export async function route(pushed = false): Promise<void> {
   const path = location.pathname;
   const next = views.find((v) => v.matches(path)) ?? null;
@@ -70,8 +81,10 @@ export async function route(pushed = false): Promise<void> {
   markNav(next?.name ?? null, path);
   if (!next) {
     showMissing(path);
+    pointSkipLink(missing);
     return;
   }
+  pointSkipLink(next.root);
   document.title = `${next.title} · hearth`;
   await next.enter(path, pushed);
 }
