@@ -120,6 +120,7 @@ Result<std::unique_ptr<ConversationStore>> ConversationStore::open(std::filesyst
         " ON conversations(touch_seq)"}) {
     if (auto s = store->exec(sql); !s) return std::unexpected(s.error());
   }
+  if (auto s = store->migrate(); !s) return std::unexpected(s.error());
   sql::Stmt check(store->db_, "PRAGMA quick_check");
   if (!check.ok()) return store->sqlite_error("quick_check");
   const int step = check.step();
@@ -132,6 +133,36 @@ Result<std::unique_ptr<ConversationStore>> ConversationStore::open(std::filesyst
   return store;
 }
 
+// Version 0: the first schema (the CREATE TABLEs in open). Version 1: messages.citations.
+constexpr int64_t kSchemaVersion = 1;
+
+Status ConversationStore::migrate() {
+  if (auto s = exec("BEGIN IMMEDIATE"); !s) return s;
+  // Read inside the write lock: another process may have migrated the file meanwhile.
+  int64_t version = 0;
+  {
+    sql::Stmt read(db_, "PRAGMA user_version");
+    if (!read.ok() || read.step() != SQLITE_ROW) {
+      Status failed = sqlite_error("read the schema version");
+      exec("ROLLBACK");
+      return failed;
+    }
+    version = read.int64(0);
+  }
+  Status status = ok();
+  if (version < 1) {
+    status = exec("ALTER TABLE messages ADD COLUMN citations TEXT NOT NULL DEFAULT ''");
+  }
+  if (status && version < kSchemaVersion) {
+    status = exec(("PRAGMA user_version = " + std::to_string(kSchemaVersion)).c_str());
+  }
+  if (!status) {
+    exec("ROLLBACK");
+    return status;
+  }
+  return exec("COMMIT");
+}
+
 ConversationStore::~ConversationStore() {
   if (db_) sqlite3_close_v2(db_);
 }
@@ -141,7 +172,8 @@ Status ConversationStore::insert_messages(const std::string& id,
                                           int64_t first_seq) {
   sql::Stmt insert(db_,
                    "INSERT INTO messages (conversation_id, seq, role, content, model, "
-                   "timings, usage, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+                   "timings, usage, created_ms, citations) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   if (!insert.ok()) return sqlite_error("prepare");
   int64_t seq = first_seq;
   for (const auto& m : messages) {
@@ -154,6 +186,7 @@ Status ConversationStore::insert_messages(const std::string& id,
     insert.bind(6, dump(m.timings));
     insert.bind(7, dump(m.usage));
     insert.bind(8, m.created_ms > 0 ? m.created_ms : now_ms());
+    insert.bind(9, m.citations.is_null() ? std::string() : dump(m.citations));
     if (insert.step() != SQLITE_DONE) return sqlite_error("insert message");
   }
   return ok();
@@ -267,15 +300,15 @@ Result<Conversation> ConversationStore::get_locked(const std::string& id) {
   if (!c.params.is_object()) c.params = json::object();
 
   sql::Stmt messages(db_,
-                     "SELECT role, content, model, timings, usage, created_ms FROM messages "
-                     "WHERE conversation_id = ?1 ORDER BY seq");
+                     "SELECT role, content, model, timings, usage, created_ms, citations "
+                     "FROM messages WHERE conversation_id = ?1 ORDER BY seq");
   if (!messages.ok()) return sqlite_error("read messages");
   messages.bind(1, id);
   int step;
   while ((step = messages.step()) == SQLITE_ROW) {
     c.messages.push_back({messages.text(0), messages.text(1), messages.text(2),
                           parse_or_null(messages.text(3)), parse_or_null(messages.text(4)),
-                          messages.int64(5)});
+                          messages.int64(5), parse_or_null(messages.text(6))});
   }
   if (step != SQLITE_DONE) return sqlite_error("read messages");
   return c;
@@ -362,6 +395,7 @@ json conversation_json(const Conversation& c) {
     if (!m.model.empty()) one["model"] = m.model;
     if (!m.timings.is_null()) one["timings"] = m.timings;
     if (!m.usage.is_null()) one["usage"] = m.usage;
+    if (m.citations.is_array() && !m.citations.empty()) one["citations"] = m.citations;
     messages.push_back(std::move(one));
   }
   out["messages"] = std::move(messages);
@@ -412,6 +446,15 @@ Result<std::vector<ConversationMessage>> parse_messages(const json& list) {
       if (it == m.end() || it->is_null()) continue;
       if (!it->is_object()) return bad(at + "." + field, "must be an object");
       (std::string(field) == "timings" ? message.timings : message.usage) = *it;
+    }
+    if (auto it = m.find("citations"); it != m.end() && !it->is_null()) {
+      if (!it->is_array()) return bad(at + ".citations", "must be an array");
+      for (size_t k = 0; k < it->size(); ++k) {
+        if (!(*it)[k].is_object()) {
+          return bad(at + ".citations[" + std::to_string(k) + "]", "must be an object");
+        }
+      }
+      message.citations = *it;
     }
     auto created = m.find("created_ms");
     if (created != m.end() && created->is_number_integer()) {

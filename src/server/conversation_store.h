@@ -5,8 +5,9 @@
 //
 // A conversation has a title, the model and parameters it was last sent with, a system
 // prompt, and its messages in order; each message keeps its role, text, the model that
-// wrote it and, for replies, the `timings` and `usage` the server returned. Timestamps are
-// Unix milliseconds. Ids are opaque strings made here.
+// wrote it and, for replies, the `timings`, `usage` and `citations` the server returned.
+// The schema carries a version (PRAGMA user_version); open() migrates older files in place.
+// Timestamps are Unix milliseconds. Ids are opaque strings made here.
 //
 // Thread-safety: every method may be called from any thread (one connection, one mutex).
 #pragma once
@@ -33,6 +34,7 @@ struct ConversationMessage {
   nlohmann::ordered_json timings;  // the reply's `timings` (null when none)
   nlohmann::ordered_json usage;    // the reply's `usage` (null when none)
   int64_t created_ms = 0;
+  nlohmann::ordered_json citations;  // a grounded reply's `citations` (an array; null when none)
 };
 
 struct ConversationSummary {
@@ -89,6 +91,9 @@ class ConversationStore {
  private:
   explicit ConversationStore(std::filesystem::path path) : path_(std::move(path)) {}
   Status exec(const char* sql);
+  // Brings a database of an older schema version up to this one (columns added, never
+  // removed, so an older hearth can still read it).
+  Status migrate();
   std::unexpected<Error> sqlite_error(const std::string& doing) const;
   // With mutex_ held: the parts of update that touch one row or the message list.
   Status apply(const std::string& id, const ConversationUpdate& update, int64_t now_ms);

@@ -1,6 +1,7 @@
 #include "server/conversation_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -161,6 +162,84 @@ TEST_F(ConversationStoreTest, AFileThatIsNotADatabaseIsDataLoss) {
   auto store = ConversationStore::open(dir_ / "home" / "conversations.sqlite");
   ASSERT_FALSE(store);
   EXPECT_EQ(store.error().kind, ErrorKind::kDataLoss);
+}
+
+// A database written by the first schema (no citations column, user_version 0), as a hearth
+// from before the migration left it: it opens, keeps its messages, and takes citations.
+TEST_F(ConversationStoreTest, AVersionZeroDatabaseIsMigratedInPlace) {
+  fs::create_directories(dir_ / "home");
+  const fs::path file = dir_ / "home" / "conversations.sqlite";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  const char* v0 =
+      "PRAGMA journal_mode=WAL;"
+      "CREATE TABLE conversations (id TEXT PRIMARY KEY, title TEXT NOT NULL, model TEXT NOT NULL,"
+      " system_prompt TEXT NOT NULL, params TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+      " updated_ms INTEGER NOT NULL, touch_seq INTEGER NOT NULL DEFAULT 0);"
+      "CREATE TABLE messages (conversation_id TEXT NOT NULL REFERENCES conversations(id)"
+      " ON DELETE CASCADE, seq INTEGER NOT NULL, role TEXT NOT NULL, content TEXT NOT NULL,"
+      " model TEXT NOT NULL, timings TEXT NOT NULL, usage TEXT NOT NULL,"
+      " created_ms INTEGER NOT NULL, PRIMARY KEY (conversation_id, seq));"
+      "INSERT INTO conversations VALUES ('conv-old', 'Old chat', 'stories', '', '{}', 1, 2, 1);"
+      "INSERT INTO messages VALUES ('conv-old', 0, 'user', 'hello', '', 'null', 'null', 1);"
+      "INSERT INTO messages VALUES ('conv-old', 1, 'assistant', 'hi [1]', 'stories',"
+      " '{\"ttft_ms\":3}', 'null', 2);";
+  ASSERT_EQ(sqlite3_exec(db, v0, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  {
+    auto store = open();
+    ASSERT_TRUE(store);
+    auto old = store->get("conv-old");
+    ASSERT_TRUE(old) << old.error().message;
+    ASSERT_EQ(old->messages.size(), 2u);
+    EXPECT_EQ(old->messages[1].content, "hi [1]");
+    EXPECT_EQ(old->messages[1].timings, json({{"ttft_ms", 3}}));
+    EXPECT_TRUE(old->messages[1].citations.is_null());
+    EXPECT_FALSE(conversation_json(*old)["messages"][1].contains("citations"));
+
+    auto messages = old->messages;
+    messages[1].citations = json::array({{{"n", 1},
+                                          {"file_id", "file-1"},
+                                          {"filename", "keys.md"},
+                                          {"page", 0},
+                                          {"char_start", 9},
+                                          {"char_end", 20},
+                                          {"quote", "Rotate keys"}}});
+    ConversationUpdate update;
+    update.messages = messages;
+    ASSERT_TRUE(store->update("conv-old", update));
+  }
+  // Reopened (the migration is not run twice), the citations are still there.
+  auto store = open();
+  ASSERT_TRUE(store);
+  auto got = store->get("conv-old");
+  ASSERT_TRUE(got);
+  ASSERT_TRUE(got->messages[1].citations.is_array());
+  EXPECT_EQ(got->messages[1].citations[0]["quote"], "Rotate keys");
+  EXPECT_EQ(conversation_json(*got)["messages"][1]["citations"][0]["filename"], "keys.md");
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* version = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(version, 0), 1);
+  sqlite3_finalize(version);
+  sqlite3_close(db);
+}
+
+TEST(ConversationJson, CitationsMustBeAnArrayOfObjects) {
+  auto good = parse_messages(json::parse(
+      R"([{"role": "assistant", "content": "a [1]", "citations": [{"n": 1, "quote": "q"}]}])"));
+  ASSERT_TRUE(good) << good.error().message;
+  EXPECT_EQ((*good)[0].citations[0]["quote"], "q");
+  auto not_array =
+      parse_messages(json::parse(R"([{"role": "assistant", "content": "a", "citations": 1}])"));
+  ASSERT_FALSE(not_array);
+  EXPECT_NE(not_array.error().message.find("messages[0].citations"), std::string::npos);
+  auto not_object =
+      parse_messages(json::parse(R"([{"role": "assistant", "content": "a", "citations": [2]}])"));
+  ASSERT_FALSE(not_object);
+  EXPECT_NE(not_object.error().message.find("citations[0]"), std::string::npos);
 }
 
 TEST(ConversationJson, ParsesUpdatesAndRefusesWrongTypes) {

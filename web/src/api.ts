@@ -82,12 +82,24 @@ export interface Usage {
   completion_tokens: number;
 }
 
+// A source a grounded reply cites as [n] (the reply's `citations`, docs/rag.md).
+export interface Citation {
+  n: number;
+  file_id: string;
+  filename: string;
+  page: number;
+  char_start: number;
+  char_end: number;
+  quote: string;
+}
+
 export interface StoredMessage {
   role: 'user' | 'assistant' | 'error';
   content: string;
   model?: string;
   timings?: Timings;
   usage?: Usage;
+  citations?: Citation[];
   created_ms?: number;
 }
 
@@ -154,8 +166,14 @@ export interface ChatMessage {
 
 export interface StreamCallbacks {
   onText(text: string): void;
-  // The last event: the server's timings and usage (absent from servers that send none).
-  onDone(finish: string, timings?: Timings, usage?: Usage): void;
+  // The last event: the server's timings and usage (absent from servers that send none),
+  // and a grounded reply's citations.
+  onDone(finish: string, timings?: Timings, usage?: Usage, citations?: Citation[]): void;
+}
+
+// Extra request fields: `rag` grounds the reply in these vector stores.
+export interface ChatExtras {
+  rag?: { vector_store_ids: string[] };
 }
 
 // Streams one chat completion. Resolves when the stream ends; rejects with ApiError for an
@@ -166,6 +184,7 @@ export async function streamChat(
   params: Params,
   signal: AbortSignal,
   callbacks: StreamCallbacks,
+  extras: ChatExtras = {},
 ): Promise<void> {
   const res = await fetch('/v1/chat/completions', {
     method: 'POST',
@@ -176,6 +195,7 @@ export async function streamChat(
       stream: true,
       stream_options: { include_usage: true },
       ...params,
+      ...extras,
     }),
     signal,
   });
@@ -187,6 +207,7 @@ export async function streamChat(
   let finish = 'stop';
   let timings: Timings | undefined;
   let usage: Usage | undefined;
+  let citations: Citation[] | undefined;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
@@ -199,7 +220,7 @@ export async function streamChat(
         if (!line.startsWith('data:')) continue;
         const data = line.slice(5).trim();
         if (data === '[DONE]') {
-          callbacks.onDone(finish, timings, usage);
+          callbacks.onDone(finish, timings, usage, citations);
           return;
         }
         const chunk = JSON.parse(data);
@@ -210,8 +231,147 @@ export async function streamChat(
         if (choice?.finish_reason) finish = choice.finish_reason;
         if (chunk.timings) timings = chunk.timings;
         if (chunk.usage) usage = chunk.usage;
+        if (Array.isArray(chunk.citations)) citations = chunk.citations;
       }
     }
   }
   throw new ApiError('the stream ended before the reply was complete', 502);
+}
+
+// ---- models (the Foundry-style management routes, docs/api.md) ---------------------------------
+
+export interface CatalogRow {
+  name: string;  // alias:quantization
+  alias: string;
+  displayName: string;
+  task: string;
+  fileSizeMb: number;
+  license: string;
+  parameters: string;
+  quantization: string;
+  cached: boolean;
+}
+
+export interface LoadedModel {
+  id: string;
+  path: string;
+  memory_bytes: number;
+  in_flight: number;
+  ttl_seconds: number;
+  ttl_left_seconds: number;
+}
+
+export interface Loaded {
+  models: LoadedModel[];
+  memory_budget_bytes: number;
+  memory_used_bytes: number;
+}
+
+export interface RouterStatus {
+  routes: { name: string; policy: string; targets: string[] }[];
+  targets: { name: string; kind: string; model: string; healthy?: boolean }[];
+}
+
+export const listCatalog = () => request<CatalogRow[]>('GET', '/foundry/list');
+export const listLoaded = () => request<Loaded>('GET', '/hearth/loaded');
+export const loadModel = (name: string) =>
+  request<unknown>('GET', `/openai/load/${encodeURIComponent(name)}`);
+export const unloadModel = (name: string) =>
+  request<unknown>('GET', `/openai/unload/${encodeURIComponent(name)}`);
+
+// The router's status, or null when this server runs no router (404).
+export async function routerStatus(): Promise<RouterStatus | null> {
+  try {
+    return await request<RouterStatus>('GET', '/v1/router/status');
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }
+}
+
+// Downloads a catalog model; `onProgress` gets the percentage from the progress lines the
+// server streams ("Total 42.00% Downloading NAME"); the last line is JSON with the outcome.
+export async function downloadModel(name: string, onProgress: (pct: number) => void): Promise<void> {
+  const res = await fetch('/openai/download', {
+    method: 'POST',
+    headers: headers(true),
+    body: JSON.stringify({ model: { Name: name } }),
+  });
+  if (!res.ok) throw await errorOf(res);
+  if (!res.body) throw new ApiError('the server sent no body', res.status);
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  let outcome: { success?: boolean; errorMessage?: string | null } | null = null;
+  const take = (line: string) => {
+    const pct = /^Total ([\d.]+)%/.exec(line);
+    if (pct) onProgress(Number(pct[1]));
+    else if (line.startsWith('{')) outcome = JSON.parse(line);
+  };
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf('\n')) >= 0) {
+      take(buffer.slice(0, end).trim());
+      buffer = buffer.slice(end + 1);
+    }
+  }
+  if (buffer.trim()) take(buffer.trim());
+  const result = outcome as { success?: boolean; errorMessage?: string | null } | null;
+  if (!result) throw new ApiError('the download ended without an outcome', 502);
+  if (!result.success) throw new ApiError(result.errorMessage || 'the download failed', 502);
+}
+
+// ---- documents (OpenAI's Files and Vector Stores, docs/rag.md) ---------------------------------
+
+export interface VectorStore {
+  id: string;
+  name: string;
+  usage_bytes: number;
+  file_counts: { completed: number; failed: number; in_progress: number; total: number };
+}
+
+export interface VectorStoreFile {
+  id: string;
+  status: 'in_progress' | 'completed' | 'failed' | 'cancelled';
+  usage_bytes: number;
+  last_error: { code: string; message: string } | null;
+}
+
+export interface FileObject {
+  id: string;
+  filename: string;
+  bytes: number;
+}
+
+export const listStores = async () =>
+  (await request<{ data: VectorStore[] }>('GET', '/v1/vector_stores')).data;
+export const createStore = (name: string) => request<VectorStore>('POST', '/v1/vector_stores', { name });
+export const deleteStore = (id: string) =>
+  request<unknown>('DELETE', `/v1/vector_stores/${encodeURIComponent(id)}`);
+export const listStoreFiles = async (id: string) =>
+  (await request<{ data: VectorStoreFile[] }>(
+    'GET', `/v1/vector_stores/${encodeURIComponent(id)}/files`)).data;
+export const addStoreFile = (id: string, fileId: string) =>
+  request<VectorStoreFile>('POST', `/v1/vector_stores/${encodeURIComponent(id)}/files`, {
+    file_id: fileId,
+  });
+export const removeStoreFile = (id: string, fileId: string) =>
+  request<unknown>(
+    'DELETE', `/v1/vector_stores/${encodeURIComponent(id)}/files/${encodeURIComponent(fileId)}`);
+export const listFiles = async () =>
+  (await request<{ data: FileObject[] }>('GET', '/v1/files')).data;
+export const deleteFile = (id: string) =>
+  request<unknown>('DELETE', `/v1/files/${encodeURIComponent(id)}`);
+
+// Uploads one file for retrieval (multipart, purpose=assistants).
+export async function uploadFile(file: File): Promise<FileObject> {
+  const form = new FormData();
+  form.append('purpose', 'assistants');
+  form.append('file', file, file.name);
+  const res = await fetch('/v1/files', { method: 'POST', headers: headers(false), body: form });
+  if (!res.ok) throw await errorOf(res);
+  return (await res.json()) as FileObject;
 }

@@ -12,12 +12,15 @@ import {
   streamChat,
   updateConversation,
 } from './api';
+import { linkCitations } from './citations';
 import { escapeHtml, renderMarkdown } from './markdown';
 
 export interface ChatHost {
   model(): string;
   params(): Params;
   systemPrompt(): string;
+  // The vector stores the reply is grounded in (the Documents picker); empty for none.
+  stores(): string[];
   // A conversation was created or changed on the server (the list refreshes, the URL follows).
   saved(conversation: Conversation): void;
   // A conversation not on screen was saved (the list refreshes).
@@ -158,6 +161,8 @@ export class ChatView {
       );
       this.scrollToEnd();
     };
+    const stores = this.host.stores();
+    const extras = stores.length ? { rag: { vector_store_ids: stores } } : {};
     try {
       await streamChat(model, history, this.host.params(), this.abort.signal, {
         onText: (text) => {
@@ -169,11 +174,12 @@ export class ChatView {
             requestAnimationFrame(paint);
           }
         },
-        onDone: (_finish, timings, usage) => {
+        onDone: (_finish, timings, usage, citations) => {
           reply.timings = timings;
           reply.usage = usage;
+          if (citations?.length) reply.citations = citations;
         },
-      });
+      }, extras);
     } catch (e) {
       if ((e as Error).name === 'AbortError') {
         stopped = true;
@@ -275,8 +281,10 @@ export class ChatView {
       `<div class="who">${escapeHtml(who)}</div>` +
       `<div class="body"></div><div class="meta"></div><div class="actions"></div>`;
     const body = node.querySelector('.body') as HTMLDivElement;
-    if (m.role === 'assistant') body.innerHTML = renderMarkdown(m.content);
-    else body.textContent = m.content;  // the user's own words and errors stay plain text
+    if (m.role === 'assistant') {
+      body.innerHTML = renderMarkdown(m.content);
+      linkCitations(body, m.citations);
+    } else body.textContent = m.content;  // the user's own words and errors stay plain text
     (node.querySelector('.meta') as HTMLDivElement).textContent = timingsText(m.timings);
     if (!streaming) this.addActions(node.querySelector('.actions') as HTMLDivElement, m, index);
     this.list.append(node);

@@ -1,5 +1,6 @@
-// The app's shell: model picker, settings, theme, the conversation list (search, rename,
-// delete), the URL (/c/ID opens a conversation) and the API-key prompt.
+// The app's shell: the views (chat, models, documents; views.ts switches them by URL), the
+// chat's model and Documents pickers, settings, theme, the conversation list (search,
+// rename, delete), /c/ID, and the API-key prompt.
 import {
   ApiError,
   Conversation,
@@ -10,9 +11,14 @@ import {
   listConversations,
   listModels,
   setApiKey,
+  listStores,
   updateConversation,
+  VectorStore,
 } from './api';
 import { ChatView } from './chat';
+import { DocumentsView } from './documents';
+import { ModelsView } from './models';
+import { currentView, navigate, registerView, startRouter } from './views';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -27,6 +33,8 @@ const numberInputs = {
 const search = $<HTMLInputElement>('search');
 const listNode = $<HTMLUListElement>('conversation-list');
 const exportButton = $<HTMLButtonElement>('export');
+const ragSelect = $<HTMLSelectElement>('rag-select');
+const chatLink = document.querySelector<HTMLAnchorElement>('a[data-view="chat"]')!;
 
 function readParams(): Params {
   const params: Params = {};
@@ -93,6 +101,26 @@ async function loadModels(): Promise<void> {
   modelSelect.replaceChildren(...models.map((m) => new Option(m.id, m.id)));
   if (!models.length) modelSelect.append(new Option('(no model loaded)', ''));
   if (keep) selectModel(keep);
+}
+
+// ---- documents picker ----------------------------------------------------------------------
+
+function showStores(stores: VectorStore[]): void {
+  const keep = ragSelect.value;
+  ragSelect.replaceChildren(
+    new Option('None', ''),
+    ...stores.map((s) => new Option(s.name || s.id, s.id)),
+  );
+  if (stores.some((s) => s.id === keep)) ragSelect.value = keep;
+}
+
+async function loadStores(): Promise<void> {
+  try {
+    showStores(await withKey(listStores));
+  } catch {
+    // A server without RAG: the picker offers None only.
+    showStores([]);
+  }
 }
 
 // ---- conversation list -----------------------------------------------------------------------
@@ -164,11 +192,13 @@ async function openConversation(id: string, push: boolean): Promise<void> {
     showParams(conversation);
     exportButton.disabled = false;
     if (push) history.pushState(null, '', `/c/${encodeURIComponent(id)}`);
+    chatLink.href = `/c/${encodeURIComponent(id)}`;
     closeSidebarOnPhone();
     await refreshList();
   } catch (e) {
     chat.show(null);
     history.replaceState(null, '', '/');
+    chatLink.href = '/';
     alertMessage(`Could not open the conversation: ${(e as Error).message}`);
   }
 }
@@ -178,6 +208,7 @@ function newChat(push: boolean): void {
   showParams(null);
   exportButton.disabled = true;
   if (push) history.pushState(null, '', '/');
+  chatLink.href = '/';
   void refreshList();
   chat.focusInput();
 }
@@ -218,7 +249,12 @@ const themeButton = $<HTMLButtonElement>('theme-toggle');
 function applyTheme(theme: Theme): void {
   if (theme === 'system') delete document.documentElement.dataset.theme;
   else document.documentElement.dataset.theme = theme;
-  themeButton.textContent = `Theme: ${theme}`;
+  // "Theme: " is hidden at phone width; the button's name stays the whole text.
+  const word = document.createElement('span');
+  word.className = 'theme-word';
+  word.textContent = 'Theme: ';
+  themeButton.replaceChildren(word, theme);
+  themeButton.setAttribute('aria-label', `Theme: ${theme}`);
   localStorage.setItem('hearth.theme', theme);  // a preference, not a secret
 }
 themeButton.addEventListener('click', () => {
@@ -245,10 +281,13 @@ const chat = new ChatView({
   model: () => modelSelect.value,
   params: readParams,
   systemPrompt: () => systemPrompt.value.trim(),
+  stores: () => (ragSelect.value ? [ragSelect.value] : []),
   saved: (conversation) => {
     exportButton.disabled = false;
     const path = `/c/${encodeURIComponent(conversation.id)}`;
-    if (location.pathname !== path) history.pushState(null, '', path);
+    chatLink.href = path;
+    // A reply that ends while another view is shown must not take the URL away from it.
+    if (currentView() === 'chat' && location.pathname !== path) history.pushState(null, '', path);
     void refreshList();
   },
   listChanged: () => void refreshList(),
@@ -261,12 +300,53 @@ search.addEventListener('input', () => {
   searchTimer = window.setTimeout(() => void refreshList(), 200);
 });
 
-function route(push: boolean): void {
-  const match = /^\/c\/([^/]+)$/.exec(location.pathname);
-  if (match) void openConversation(decodeURIComponent(match[1]), push);
-  else newChat(false);
-}
-window.addEventListener('popstate', () => route(false));
+// The chat view answers / (a new chat) and /c/ID. Coming back to the conversation already on
+// screen (the Chat link after another view) keeps it as it is, a reply still streaming too.
+let chatShown = false;
+registerView({
+  name: 'chat',
+  title: 'Chat',
+  root: $<HTMLElement>('view-chat'),
+  matches: (path) => path === '/' || /^\/c\/[^/]+$/.test(path),
+  enter: (path) => {
+    const match = /^\/c\/([^/]+)$/.exec(path);
+    const id = match ? decodeURIComponent(match[1]) : null;
+    const same = chatShown && (id ? chat.current()?.id === id : !chat.current());
+    chatShown = true;
+    if (same) {
+      document.title = `${chat.current()?.title || 'New chat'} · hearth`;
+      void refreshList();
+      return;
+    }
+    if (id) void openConversation(id, false);
+    else newChat(false);
+  },
+});
+
+const models = new ModelsView(() => void loadModels().catch(() => undefined));
+registerView({
+  name: 'models',
+  title: 'Models',
+  root: $<HTMLElement>('view-models'),
+  matches: (path) => path === '/models',
+  enter: () => models.refresh(),
+});
+
+const documents = new DocumentsView({
+  storesChanged: showStores,
+  chatWith: (id) => {
+    ragSelect.value = id;
+    void navigate(chatLink.pathname);
+  },
+});
+registerView({
+  name: 'documents',
+  title: 'Documents',
+  root: $<HTMLElement>('view-documents'),
+  matches: (path) => path === '/documents',
+  enter: () => documents.refresh(),
+  leave: () => documents.leave(),
+});
 
 async function start(): Promise<void> {
   try {
@@ -274,7 +354,8 @@ async function start(): Promise<void> {
   } catch (e) {
     alertMessage(`Could not list the models: ${(e as Error).message}`);
   }
-  route(false);
+  await loadStores();
+  await startRouter();
   document.body.dataset.ready = 'true';  // the browser tests wait for this
 }
 void start();
