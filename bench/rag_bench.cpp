@@ -157,6 +157,7 @@ int search(size_t n, size_t queries) {
     return std::fprintf(stderr, "%s\n", s.error().message.c_str()), 1;
   const double build_s = ms_since(t) / 1000;
   std::vector<double> exact_ms, hnsw_ms;
+  std::vector<std::vector<Ranked>> truths;
   double r = 0;
   for (size_t q = 0; q < queries; ++q) {
     std::span<const float> v(qs.data() + q * kDim, kDim);
@@ -168,6 +169,7 @@ int search(size_t n, size_t queries) {
     hnsw_ms.push_back(ms_since(t));
     if (!truth || !got) return std::fprintf(stderr, "search failed\n"), 1;
     r += recall(*got, *truth);
+    truths.push_back(std::move(*truth));
   }
   std::printf(
       "n=%zu dim=%zu queries=%zu: exact p50 %.2f ms p95 %.2f ms | HNSW (M=%zu efC=%zu ef=%zu, "
@@ -175,6 +177,26 @@ int search(size_t n, size_t queries) {
       n, kDim, queries, percentile(exact_ms, 0.5), percentile(exact_ms, 0.95), HnswParams{}.m,
       HnswParams{}.ef_construction, HnswParams{}.ef_search, build_s, percentile(hnsw_ms, 0.5),
       percentile(hnsw_ms, 0.95), r / double(queries));
+  // The trade-off: the index the collection saved, searched with other ef_search values.
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string().find(".hnsw-") == std::string::npos) continue;
+    for (size_t ef : {100, 200, 400, 800}) {
+      HnswParams p;
+      p.ef_search = ef;
+      auto index = HnswIndex::load(e.path(), kDim, p);
+      if (!index) return std::fprintf(stderr, "%s\n", index.error().message.c_str()), 1;
+      std::vector<double> ms;
+      double rr = 0;
+      for (size_t q = 0; q < queries; ++q) {
+        t = Clock::now();
+        auto got = (*index)->search(qs.data() + q * kDim, 10);
+        ms.push_back(ms_since(t));
+        rr += recall(got, truths[q]);
+      }
+      std::printf("  HNSW in memory, ef_search=%zu: recall@10 %.3f, p50 %.3f ms, p95 %.3f ms\n", ef,
+                  rr / double(queries), percentile(ms, 0.5), percentile(ms, 0.95));
+    }
+  }
   c->reset();
   fs::remove_all(dir);
   return 0;

@@ -554,6 +554,9 @@ void Service::register_routes(http::Router& router) {
   router.get("/v1/files/*", guarded([this](http::Request& req) { return files_get(req); }));
   router.add("DELETE", "/v1/files/*", guarded([this](http::Request& req) {
                const std::string id = req.path_remainder;
+               if (auto f = stores_->files().get(id); !f) return fail(f.error());
+               // Its chunks leave every store first, so a failure leaves the file listed.
+               if (auto s = stores_->detach_everywhere(id); !s) return fail(s.error());
                if (auto s = stores_->files().remove(id); !s) return fail(s.error());
                return json_response(200, {{"id", id}, {"object", "file"}, {"deleted", true}});
              }));

@@ -177,6 +177,28 @@ test('vector stores: create with files, attach with attributes, search with and 
   await assert.rejects(client.vectorStores.retrieve(vs.id), (e) => e.status === 404);
 });
 
+test('files: deleting a file removes its chunks from every vector store that holds it', async () => {
+  const keys = await upload('keys.md', KEYS_MD);
+  const cats = await upload('cats.txt', CATS_TXT);
+  const a = await client.vectorStores.create({ name: 'del-a', file_ids: [keys.id, cats.id] });
+  const b = await client.vectorStores.create({ name: 'del-b', file_ids: [keys.id] });
+  for (const vs of [a, b]) {
+    const hits = await client.vectorStores.search(vs.id, { query: 'rotate the signing keys' });
+    assert.ok(hits.data.some((r) => r.file_id === keys.id));
+  }
+  assert.deepEqual(await client.files.del(keys.id), { id: keys.id, object: 'file', deleted: true });
+  for (const vs of [a, b]) {
+    const hits = await client.vectorStores.search(vs.id, { query: 'rotate the signing keys' });
+    assert.ok(hits.data.every((r) => r.file_id !== keys.id), `${vs.id} still returns it`);
+    const files = await client.vectorStores.files.list(vs.id);
+    assert.ok(files.data.every((f) => f.id !== keys.id));
+  }
+  assert.equal((await client.vectorStores.retrieve(a.id)).file_counts.completed, 1);
+  const stillThere = await client.vectorStores.search(a.id, { query: 'cats sunny windows' });
+  assert.equal(stillThere.data[0].file_id, cats.id);
+  await assert.rejects(client.files.del(keys.id), (e) => e.status === 404);
+});
+
 test('vector stores: unknown ids are 404 in OpenAI\'s error shape', async () => {
   for (const call of [
     () => client.vectorStores.retrieve('vs_nope'),
