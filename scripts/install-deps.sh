@@ -8,7 +8,7 @@ packages=(
   libpcre2-dev nlohmann-json3-dev libcli11-dev libcpp-httplib-dev libcurl4-openssl-dev libssl-dev
   libasio-dev openssl
   libtomlplusplus-dev libsqlite3-dev
-  libpoppler-cpp-dev libgumbo-dev
+  libpoppler-cpp-dev libgumbo-dev libhnswlib-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-16 libclang-rt-16-dev
   chromium

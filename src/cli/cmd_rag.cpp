@@ -1,5 +1,5 @@
-// `hearth rag add|sync|query|list|remove`: collections of your own files, indexed locally
-// (src/rag, docs/rag.md).
+// `hearth rag add|sync|query|ask|list|remove` (eval, reindex: cmd_rag_*.cpp): collections of your
+// own files, indexed locally (src/rag, docs/rag.md).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
@@ -159,7 +159,12 @@ int run_ingest(const char* command, const IngestArgs& a, bool is_sync) {
     std::vector<fs::path> paths(a.paths.begin(), a.paths.end());
     outcomes = (*c)->add_paths(paths, embedder->get(), *options);
   }
-  return report(command, a.collection, outcomes, note);
+  const int code = report(command, a.collection, outcomes, note);
+  // A large collection's HNSW index is built now rather than by the next query.
+  if (auto s = (*c)->prepare_vector_index(); !s)
+    std::printf("note: the HNSW index was not built (%s); queries will try again\n",
+                s.error().message.c_str());
+  return code;
 }
 
 struct QueryArgs {
@@ -168,6 +173,7 @@ struct QueryArgs {
   int k = 5;
   bool as_json = false;
   std::string embed;
+  bool exact = false;
 };
 
 std::string one_line(const std::string& s, size_t max) {
@@ -212,7 +218,9 @@ int run_query(const QueryArgs& a) {
                    loaded.error().message.c_str());
     }
   }
-  auto hits = (*c)->query(a.question, a.k, embedder.get());
+  QueryOptions options;
+  options.exact = a.exact;
+  auto hits = (*c)->query(a.question, a.k, embedder.get(), options);
   if (!hits)
     return print_error("query", hits.error().message),
            hits.error().kind == ErrorKind::kInvalidInput ? 2 : 1;
@@ -454,6 +462,7 @@ void register_rag(CLI::App& app, int& exit_code) {
   q->add_option("-k,--k", query->k, "results (default 5)");
   q->add_flag("--json", query->as_json, "JSON output");
   q->add_option("--embed", query->embed, "embedder (default: the collection's); none = BM25-only");
+  q->add_flag("--exact", query->exact, "exact vector scan even where an HNSW index exists");
   q->callback([query, &exit_code] { exit_code = run_query(*query); });
 
   auto ask = std::make_shared<AskArgs>();
@@ -484,6 +493,9 @@ void register_rag(CLI::App& app, int& exit_code) {
   remove->callback([remove_args, &exit_code] {
     exit_code = run_remove(remove_args->first, remove_args->second);
   });
+
+  register_rag_eval(*rag, exit_code);
+  register_rag_reindex(*rag, exit_code);
 }
 
 }  // namespace hearth::cli

@@ -45,6 +45,22 @@ CREATE TABLE IF NOT EXISTS vectors(
   chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
   embedding BLOB NOT NULL);
 INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');
+-- What the HNSW index file is made from: a random id for this database and a version that
+-- every change of the vectors bumps, so an index file is never used for other vectors.
+INSERT OR IGNORE INTO meta(key, value) VALUES ('collection.uid', lower(hex(randomblob(8))));
+INSERT OR IGNORE INTO meta(key, value) VALUES ('vectors.version', '0');
+INSERT OR IGNORE INTO meta(key, value) VALUES ('vectors.count', (SELECT count(*) FROM vectors));
+CREATE TRIGGER IF NOT EXISTS vectors_added AFTER INSERT ON vectors BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1
+    WHERE key IN ('vectors.version', 'vectors.count');
+END;
+CREATE TRIGGER IF NOT EXISTS vectors_removed AFTER DELETE ON vectors BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'vectors.version';
+  UPDATE meta SET value = CAST(value AS INTEGER) - 1 WHERE key = 'vectors.count';
+END;
+CREATE TRIGGER IF NOT EXISTS vectors_changed AFTER UPDATE ON vectors BEGIN
+  UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'vectors.version';
+END;
 )sql";
 
 int64_t mtime_of(const fs::path& p) {
@@ -212,10 +228,10 @@ Status Collection::bind_embedder(const Embedder* embedder) {
                           : wanted.model != "none" && have.sha256 == wanted.sha256 &&
                                 have.dimension == wanted.dimension;
     if (same) return ok();
-    return fail(ErrorKind::kConflict, "collection '" + name_ + "' was indexed with embedder " +
-                                          describe(have) + ", not " + describe(wanted) +
-                                          "; use --embed " + have.model +
-                                          " (or remove the collection and add its files again)");
+    return fail(ErrorKind::kConflict,
+                "collection '" + name_ + "' was indexed with embedder " + describe(have) +
+                    ", not " + describe(wanted) + "; use --embed " + have.model +
+                    ", or `hearth rag reindex -c " + name_ + " --embed MODEL` to migrate");
   }
   std::lock_guard lock(write_mutex_);
   if (auto s = sql::exec(db_, "BEGIN IMMEDIATE"); !s) return s;
@@ -527,6 +543,7 @@ Status delete_collection(const std::string& name) {
   std::error_code ec;
   if (!fs::exists(base, ec)) return not_found("no collection '" + name + "'");
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(base.string() + suffix, ec);
+  remove_vector_indexes(base, "");
   if (fs::exists(base)) return unavailable("cannot delete " + base.string());
   return ok();
 }

@@ -13,19 +13,23 @@
 // - The Embedder is borrowed: it must outlive the calls it is passed to.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "hearth/status.h"
 #include "rag/chunker.h"
 #include "rag/embedder.h"
+#include "rag/hnsw_index.h"
 #include "rag/parse.h"
+#include "rag/retrieval.h"
 
 struct sqlite3;
 
@@ -54,6 +58,22 @@ struct AddOptions {
   std::function<Status(int chunk_index)> after_chunk_written;
 };
 
+struct ReindexOptions {
+  AddOptions add;  // chunking and parsing for the new index
+  // Stop after staging this many documents in this run (0 = no limit) without swapping:
+  // what a kill mid-way leaves, for tests and for migrating a large collection in steps.
+  int max_documents = 0;
+};
+
+struct ReindexReport {
+  int staged = 0;          // documents embedded in this run
+  int already_staged = 0;  // staged by an earlier, interrupted run (resumed)
+  int changed = 0;         // re-read with new content (the file changed since it was indexed)
+  int gone = 0;            // files no longer there or no longer parsable: dropped at the swap
+  int64_t chunks = 0;      // chunks of the new index
+  bool swapped = false;    // the new index replaced the old one
+};
+
 struct DocumentRow {
   std::string path;
   std::string sha256;
@@ -75,6 +95,15 @@ struct Hit {
   std::optional<int> bm25_rank;    // 1-based rank in the BM25 list, if present there
   std::optional<int> vector_rank;  // 1-based rank in the vector list
   std::string quote;               // the chunk's text
+};
+
+// Which ranked lists a query fuses. kHybrid without an embedder is BM25 alone.
+enum class QueryMode { kHybrid, kBm25, kVector };
+const char* to_string(QueryMode mode);
+
+struct QueryOptions {
+  QueryMode mode = QueryMode::kHybrid;
+  bool exact = false;  // the exact vector scan even where an HNSW index would be used
 };
 
 struct CollectionInfo {
@@ -116,6 +145,25 @@ class Collection {
   // Removes one document (by path as given, resolved to its absolute form). kNotFound if absent.
   Status remove_document(const std::filesystem::path& file);
 
+  // Migrates the collection to `embedder` (null = none, BM25-only): every indexed document is
+  // re-parsed, re-chunked in the new embedder's tokens and embedded into staging tables (one
+  // transaction per document), then one transaction swaps them in with the new identity in
+  // meta. Queries see the old index until the swap; an interrupted run leaves it untouched
+  // and the next run with the same embedder and chunking resumes. docs/rag.md "Reindex".
+  Result<ReindexReport> reindex(Embedder* embedder, const ReindexOptions& options);
+
+  // The n chunk ids whose vectors are most similar (dot product) to `q`, best first: through
+  // the HNSW index at or above the threshold unless `exact`. `q` must have the stored dimension.
+  Result<std::vector<Ranked>> nearest_chunks(std::span<const float> q, int n, bool exact) const;
+  // Builds (or loads) the HNSW index when the collection has at least the threshold of vectors,
+  // so that the first query does not pay for it. Queries do the same lazily.
+  Status prepare_vector_index() const;
+  // kHnswThreshold unless changed (tests and benchmarks lower it). Not thread-safe: set it
+  // before querying.
+  void set_hnsw_threshold(size_t vectors) { hnsw_threshold_ = vectors; }
+  // Whether the last vector search went through the HNSW index (tests, benchmarks).
+  bool last_search_used_hnsw() const { return last_used_hnsw_; }
+
   Result<std::vector<DocumentRow>> documents() const;
   Result<CollectionInfo> info() const;
 
@@ -123,17 +171,35 @@ class Collection {
   // similarity, fused by reciprocal rank. `embedder` must match the stored one (kConflict
   // naming both otherwise); null gives BM25-only.
   Result<std::vector<Hit>> query(const std::string& question, int k, Embedder* embedder) const;
+  // The same with a choice of lists: kBm25 ignores the embedder, kVector needs one
+  // (kInvalidInput otherwise).
+  Result<std::vector<Hit>> query(const std::string& question, int k, Embedder* embedder,
+                                 const QueryOptions& options) const;
 
  private:
   Collection() = default;
   Status write_document(const DocumentRow& row, const ParsedDocument* doc,
                         const std::vector<Chunk>& chunks,
                         const std::vector<std::vector<float>>& vectors, const AddOptions& options);
+  Result<std::vector<Ranked>> nearest_in(sqlite3* db, std::span<const float> q, int n,
+                                         bool exact) const;
+  // The HNSW index for the vectors `db` (inside a read transaction) sees: the cached one,
+  // the file beside the database, or a new one built and saved. Null below the threshold.
+  Result<std::shared_ptr<const HnswIndex>> vector_index(sqlite3* db) const;
+
   std::string name_;
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
   mutable std::mutex write_mutex_;
+  size_t hnsw_threshold_ = kHnswThreshold;
+  mutable std::mutex index_mutex_;  // guards the two below; held while an index is built
+  mutable std::shared_ptr<const HnswIndex> index_;
+  mutable std::string index_key_;  // collection.uid + vectors.version it was built from
+  mutable std::atomic<bool> last_used_hnsw_{false};
 };
+
+// Removes `database`'s HNSW index files except the one named by `keep` (empty: all).
+void remove_vector_indexes(const std::filesystem::path& database, const std::string& keep);
 
 // Deletes the collection's database files. kNotFound when there is none.
 Status delete_collection(const std::string& name);

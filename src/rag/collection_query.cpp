@@ -24,8 +24,70 @@ struct ReadConnection {
 
 }  // namespace
 
+const char* to_string(QueryMode mode) {
+  switch (mode) {
+    case QueryMode::kHybrid: return "hybrid";
+    case QueryMode::kBm25: return "bm25";
+    case QueryMode::kVector: return "vector";
+  }
+  return "hybrid";
+}
+
+Result<std::vector<Ranked>> Collection::nearest_in(sqlite3* db, std::span<const float> q, int n,
+                                                   bool exact) const {
+  const size_t dim = q.size();
+  std::shared_ptr<const HnswIndex> index;
+  if (!exact) {
+    auto found = vector_index(db);
+    if (!found) return std::unexpected(found.error());
+    index = std::move(*found);
+  }
+  last_used_hnsw_ = index != nullptr;
+  if (index) {
+    if (index->dim() != dim)
+      return fail(ErrorKind::kDataLoss, "the HNSW index has " + std::to_string(index->dim()) +
+                                            " dimensions, the query " + std::to_string(dim));
+    return index->search(q.data(), static_cast<size_t>(n));
+  }
+  TopK top(static_cast<size_t>(n));
+  sql::Stmt s(db, "SELECT chunk_id, embedding FROM vectors");
+  std::vector<float> row(dim);
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    if (static_cast<size_t>(s.bytes(1)) != dim * sizeof(float))
+      return fail(ErrorKind::kDataLoss, "a stored vector has " + std::to_string(s.bytes(1) / 4) +
+                                            " dimensions, the query " + std::to_string(dim));
+    std::memcpy(row.data(), s.blob(1), dim * sizeof(float));  // blobs are not float-aligned
+    top.offer(s.int64(0), dot(q.data(), row.data(), dim));
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(sql::error(db, "vector search"));
+  return top.take();
+}
+
+Result<std::vector<Ranked>> Collection::nearest_chunks(std::span<const float> q, int n,
+                                                       bool exact) const {
+  if (q.empty() || n < 1) return invalid_input("nearest_chunks needs a vector and n >= 1");
+  ReadConnection conn;
+  if (sqlite3_open_v2(path_.c_str(), &conn.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                      nullptr) != SQLITE_OK)
+    return unavailable("cannot open " + path_.string() + " for reading");
+  sqlite3_busy_timeout(conn.db, 30000);
+  if (auto s = sql::exec(conn.db, "BEGIN"); !s) return std::unexpected(s.error());
+  auto out = nearest_in(conn.db, q, n, exact);
+  (void)sql::exec(conn.db, "COMMIT");
+  return out;
+}
+
 Result<std::vector<Hit>> Collection::query(const std::string& question, int k,
                                            Embedder* embedder) const {
+  return query(question, k, embedder, QueryOptions{});
+}
+
+Result<std::vector<Hit>> Collection::query(const std::string& question, int k, Embedder* embedder,
+                                           const QueryOptions& options) const {
+  if (options.mode == QueryMode::kBm25) embedder = nullptr;
+  if (options.mode == QueryMode::kVector && !embedder)
+    return invalid_input("a vector-only query needs the collection's embedder");
   if (k < 1 || k > 1000)
     return invalid_input("k must be between 1 and 1000 (got " + std::to_string(k) + ")");
   if (question.find_first_not_of(" \t\r\n") == std::string::npos)
@@ -40,11 +102,11 @@ Result<std::vector<Hit>> Collection::query(const std::string& question, int k,
                   "collection '" + name_ + "' has no vectors (indexed with --embed none); " +
                       "query it without an embedder, not with '" + mine.model + "'");
     if ((*stored)->sha256 != mine.sha256 || (*stored)->dimension != mine.dimension)
-      return fail(ErrorKind::kConflict, "collection '" + name_ + "' was indexed with embedder '" +
-                                            (*stored)->model + "' (sha256 " +
-                                            (*stored)->sha256.substr(0, 12) +
-                                            "...), but the query uses '" + mine.model +
-                                            "' (sha256 " + mine.sha256.substr(0, 12) + "...)");
+      return fail(ErrorKind::kConflict,
+                  "collection '" + name_ + "' was indexed with embedder '" + (*stored)->model +
+                      "' (sha256 " + (*stored)->sha256.substr(0, 12) +
+                      "...), but the query uses '" + mine.model + "' (sha256 " +
+                      mine.sha256.substr(0, 12) + "...); `hearth rag reindex` migrates it");
   }
 
   // A connection of its own: WAL lets it read a consistent snapshot while a writer commits.
@@ -59,7 +121,7 @@ Result<std::vector<Hit>> Collection::query(const std::string& question, int k,
   std::vector<std::vector<int64_t>> lists;
   const std::string match = fts5_query(question);
   std::vector<int64_t> bm25;
-  if (!match.empty()) {
+  if (!match.empty() && options.mode != QueryMode::kVector) {
     sql::Stmt s(conn.db,
                 "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?");
     s.bind(1, match).bind(2, static_cast<int64_t>(n));
@@ -67,26 +129,15 @@ Result<std::vector<Hit>> Collection::query(const std::string& question, int k,
     while ((rc = s.step()) == SQLITE_ROW) bm25.push_back(s.int64(0));
     if (rc != SQLITE_DONE) return std::unexpected(sql::error(conn.db, "BM25 search"));
   }
-  lists.push_back(bm25);
+  if (options.mode != QueryMode::kVector) lists.push_back(bm25);
 
   std::vector<int64_t> nearest;
   if (embedder) {
     auto q = embedder->embed(question, /*is_query=*/true);
     if (!q) return std::unexpected(q.error());
-    const size_t dim = q->size();
-    TopK top(static_cast<size_t>(n));
-    sql::Stmt s(conn.db, "SELECT chunk_id, embedding FROM vectors");
-    std::vector<float> row(dim);
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) {
-      if (static_cast<size_t>(s.bytes(1)) != dim * sizeof(float))
-        return fail(ErrorKind::kDataLoss, "a stored vector has " + std::to_string(s.bytes(1) / 4) +
-                                              " dimensions, the embedder " + std::to_string(dim));
-      std::memcpy(row.data(), s.blob(1), dim * sizeof(float));  // blobs are not float-aligned
-      top.offer(s.int64(0), dot(q->data(), row.data(), dim));
-    }
-    if (rc != SQLITE_DONE) return std::unexpected(sql::error(conn.db, "vector search"));
-    for (const Ranked& r : top.take()) nearest.push_back(r.id);
+    auto best = nearest_in(conn.db, *q, n, options.exact);
+    if (!best) return std::unexpected(best.error());
+    for (const Ranked& r : *best) nearest.push_back(r.id);
     lists.push_back(nearest);
   }
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <sstream>
 
@@ -115,14 +116,58 @@ json store_file_json(const VectorStoreFile& f) {
   return out;
 }
 
+// OpenAI's cursor paging of list endpoints: newest first unless order=asc, `after`/`before`
+// an id of the list (an unknown one is a 400 naming it), at most `limit` items, has_more when
+// the list goes on past the page.
 template <class T, class F>
-json list_json(const std::vector<T>& items, F to_json) {
+server::ApiResult<json> list_json(const http::Request& req, const std::vector<T>& items, F to_json,
+                                  int default_limit, int max_limit) {
+  std::vector<json> all;
+  for (const auto& item : items) all.push_back(to_json(item));
+  const std::string order = req.query_param("order").value_or("desc");
+  if (order != "asc" && order != "desc")
+    return std::unexpected(invalid_request("order must be 'asc' or 'desc'", "order"));
+  std::stable_sort(all.begin(), all.end(), [](const json& a, const json& b) {
+    return a["created_at"].get<int64_t>() > b["created_at"].get<int64_t>();
+  });
+  if (order == "asc") std::reverse(all.begin(), all.end());  // ties too: the exact reverse
+  int limit = default_limit;
+  if (const auto text = req.query_param("limit")) {
+    const auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), limit);
+    if (ec != std::errc() || end != text->data() + text->size() || limit < 1 || limit > max_limit)
+      return std::unexpected(invalid_request(
+          "limit must be an integer from 1 to " + std::to_string(max_limit), "limit"));
+  }
+  auto position = [&](const char* param) -> server::ApiResult<std::optional<size_t>> {
+    const auto id = req.query_param(param);
+    if (!id) return std::optional<size_t>();
+    for (size_t i = 0; i < all.size(); ++i)
+      if (all[i]["id"] == *id) return std::optional<size_t>(i);
+    return std::unexpected(
+        invalid_request(std::string(param) + " names no item of this list: '" + *id + "'", param));
+  };
+  auto after = position("after");
+  if (!after) return std::unexpected(after.error());
+  auto before = position("before");
+  if (!before) return std::unexpected(before.error());
+  size_t begin = *after ? **after + 1 : 0;
+  size_t end = *before ? **before : all.size();
+  bool more = false;
+  if (*before && !*after) {  // the page that ends just before the cursor
+    if (end > static_cast<size_t>(limit)) {
+      begin = end - static_cast<size_t>(limit);
+      more = true;
+    }
+  } else if (end > begin && end - begin > static_cast<size_t>(limit)) {
+    end = begin + static_cast<size_t>(limit);
+    more = true;
+  }
   json data = json::array();
-  for (const auto& item : items) data.push_back(to_json(item));
+  for (size_t i = begin; i < end; ++i) data.push_back(std::move(all[i]));
   json out = {{"object", "list"}, {"data", data}};
   out["first_id"] = data.empty() ? json(nullptr) : data.front()["id"];
   out["last_id"] = data.empty() ? json(nullptr) : data.back()["id"];
-  out["has_more"] = false;
+  out["has_more"] = more;
   return out;
 }
 
@@ -311,7 +356,9 @@ http::Response Service::store_get(const http::Request& req) {
     std::vector<VectorStoreFile> kept;
     for (auto& f : *files)
       if (filter.empty() || f.status == filter) kept.push_back(std::move(f));
-    return json_response(200, list_json(kept, store_file_json));
+    auto page = list_json(req, kept, store_file_json, 20, 100);
+    if (!page) return error_response(page.error());
+    return json_response(200, *page);
   }
   if (rest.starts_with("files/")) {
     auto f = stores_->file_of(id, rest.substr(6));
@@ -549,20 +596,27 @@ void Service::register_routes(http::Router& router) {
                if (!all) return fail(all.error());
                if (const auto purpose = req.query_param("purpose"))
                  std::erase_if(*all, [&](const FileRecord& f) { return f.purpose != *purpose; });
-               return json_response(200, list_json(*all, file_json));
+               auto page = list_json(req, *all, file_json, 10000, 10000);
+               if (!page) return error_response(page.error());
+               return json_response(200, *page);
              }));
   router.get("/v1/files/*", guarded([this](http::Request& req) { return files_get(req); }));
   router.add("DELETE", "/v1/files/*", guarded([this](http::Request& req) {
                const std::string id = req.path_remainder;
+               if (auto f = stores_->files().get(id); !f) return fail(f.error());
+               // Its chunks leave every store first, so a failure leaves the file listed.
+               if (auto s = stores_->detach_everywhere(id); !s) return fail(s.error());
                if (auto s = stores_->files().remove(id); !s) return fail(s.error());
                return json_response(200, {{"id", id}, {"object", "file"}, {"deleted", true}});
              }));
   router.post("/v1/vector_stores",
               guarded([this](http::Request& req) { return stores_create(req); }));
-  router.get("/v1/vector_stores", guarded([this](http::Request&) {
+  router.get("/v1/vector_stores", guarded([this](http::Request& req) {
                auto all = stores_->list();
                if (!all) return fail(all.error());
-               return json_response(200, list_json(*all, store_json));
+               auto page = list_json(req, *all, store_json, 20, 100);
+               if (!page) return error_response(page.error());
+               return json_response(200, *page);
              }));
   router.get("/v1/vector_stores/*", guarded([this](http::Request& req) { return store_get(req); }));
   router.post("/v1/vector_stores/*",

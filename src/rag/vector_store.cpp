@@ -428,6 +428,14 @@ Status VectorStores::detach(std::string_view store_id, std::string_view file_id)
                    std::string(store_id) + "'.");
 }
 
+Status VectorStores::detach_everywhere(std::string_view file_id) {
+  for (const auto& name : list_collections()) {
+    auto s = detach(vector_store_id(name), file_id);
+    if (!s && s.error().kind != ErrorKind::kNotFound) return s;
+  }
+  return ok();
+}
+
 Result<std::vector<StoreHit>> VectorStores::search(std::string_view store_id,
                                                    const std::string& query, int k,
                                                    const std::optional<Filter>& filter) const {

@@ -105,6 +105,9 @@ class VectorStores {
   Result<std::vector<VectorStoreFile>> files_of(std::string_view store_id) const;
   Result<VectorStoreFile> file_of(std::string_view store_id, std::string_view file_id) const;
   Status detach(std::string_view store_id, std::string_view file_id);
+  // Detaches `file_id` from every store that holds it (DELETE /v1/files/{id}: a deleted file's
+  // chunks must not stay searchable). Stops at the first store that fails.
+  Status detach_everywhere(std::string_view file_id);
 
   // The best `k` chunks for `query` that pass `filter`, best first.
   Result<std::vector<StoreHit>> search(std::string_view store_id, const std::string& query, int k,

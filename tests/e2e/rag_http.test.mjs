@@ -177,6 +177,66 @@ test('vector stores: create with files, attach with attributes, search with and 
   await assert.rejects(client.vectorStores.retrieve(vs.id), (e) => e.status === 404);
 });
 
+test('files: deleting a file removes its chunks from every vector store that holds it', async () => {
+  const keys = await upload('keys.md', KEYS_MD);
+  const cats = await upload('cats.txt', CATS_TXT);
+  const a = await client.vectorStores.create({ name: 'del-a', file_ids: [keys.id, cats.id] });
+  const b = await client.vectorStores.create({ name: 'del-b', file_ids: [keys.id] });
+  for (const vs of [a, b]) {
+    const hits = await client.vectorStores.search(vs.id, { query: 'rotate the signing keys' });
+    assert.ok(hits.data.some((r) => r.file_id === keys.id));
+  }
+  assert.deepEqual(await client.files.del(keys.id), { id: keys.id, object: 'file', deleted: true });
+  for (const vs of [a, b]) {
+    const hits = await client.vectorStores.search(vs.id, { query: 'rotate the signing keys' });
+    assert.ok(hits.data.every((r) => r.file_id !== keys.id), `${vs.id} still returns it`);
+    const files = await client.vectorStores.files.list(vs.id);
+    assert.ok(files.data.every((f) => f.id !== keys.id));
+  }
+  assert.equal((await client.vectorStores.retrieve(a.id)).file_counts.completed, 1);
+  const stillThere = await client.vectorStores.search(a.id, { query: 'cats sunny windows' });
+  assert.equal(stillThere.data[0].file_id, cats.id);
+  await assert.rejects(client.files.del(keys.id), (e) => e.status === 404);
+});
+
+test('lists page with limit, after, before and order as OpenAI documents them', async () => {
+  const ids = [];
+  for (let i = 0; i < 3; ++i) ids.push((await upload(`page${i}.md`, `# Page ${i}\n\npage ${i}\n`)).id);
+  const vs = await client.vectorStores.create({ name: 'paging', file_ids: ids });
+  const get = async (query) => {
+    const r = await fetch(`${server.baseURL}/v1/vector_stores/${vs.id}/files?${query}`);
+    return { status: r.status, body: await r.json() };
+  };
+  const all = await get('');
+  assert.equal(all.body.data.length, 3);
+  assert.equal(all.body.has_more, false);
+  const order = all.body.data.map((f) => f.id);
+  assert.deepEqual([...order].sort(), [...ids].sort());
+  const first = await get('limit=2');
+  assert.deepEqual(first.body.data.map((f) => f.id), order.slice(0, 2));
+  assert.equal(first.body.has_more, true);
+  assert.equal(first.body.last_id, order[1]);
+  const second = await get(`limit=2&after=${first.body.last_id}`);
+  assert.deepEqual(second.body.data.map((f) => f.id), order.slice(2));
+  assert.equal(second.body.has_more, false);
+  const before = await get(`limit=1&before=${order[2]}`);
+  assert.deepEqual(before.body.data.map((f) => f.id), [order[1]]);
+  assert.equal(before.body.has_more, true);
+  const asc = await get('order=asc');
+  assert.deepEqual(asc.body.data.map((f) => f.id), [...order].reverse());
+  // The SDK's auto-pagination walks the pages.
+  const walked = [];
+  for await (const f of client.vectorStores.files.list(vs.id, { limit: 1 })) walked.push(f.id);
+  assert.deepEqual(walked, order);
+  for (const bad of ['limit=0', 'limit=101', 'limit=x', 'after=file-nope', 'order=up']) {
+    const r = await get(bad);
+    assert.equal(r.status, 400, bad);
+    assert.equal(r.body.error.param, bad.split('=')[0]);
+  }
+  const files = await client.files.list({ limit: 2 });
+  assert.equal(files.data.length, 2);
+});
+
 test('vector stores: unknown ids are 404 in OpenAI\'s error shape', async () => {
   for (const call of [
     () => client.vectorStores.retrieve('vs_nope'),

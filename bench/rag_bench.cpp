@@ -1,0 +1,270 @@
+// hearth_rag_bench: RAG ingest throughput (BM25-only) and vector search latency, exact scan vs
+// HNSW, on generated data (docs/rag.md "Benchmarks" has the figures and command lines).
+//
+//   hearth_rag_bench ingest [--mb 20]                    BM25-only ingest of generated text
+//   hearth_rag_bench search [--n 10000] [--queries 200]  exact vs HNSW over random 384-d vectors
+//   hearth_rag_bench sweep  [--n 10000] [--queries 200]  HNSW recall@10 and latency by ef_search
+//
+// Random unit vectors are the hard case for HNSW (no clusters to exploit), so its recall here
+// is a floor, not what real embeddings give.
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "rag/collection.h"
+#include "rag/hnsw_index.h"
+#include "rag/retrieval.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace hearth::rag;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kDim = 384;
+
+double ms_since(Clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
+}
+
+double percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+std::vector<float> unit_vectors(size_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> g;
+  std::vector<float> v(n * kDim);
+  for (size_t i = 0; i < n; ++i) {
+    float* row = v.data() + i * kDim;
+    double norm = 0;
+    for (size_t j = 0; j < kDim; ++j) {
+      row[j] = g(rng);
+      norm += double(row[j]) * row[j];
+    }
+    for (size_t j = 0; j < kDim; ++j) row[j] /= static_cast<float>(std::sqrt(norm));
+  }
+  return v;
+}
+
+long arg(int argc, char** argv, const char* name, long fallback) {
+  for (int i = 2; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return std::atol(argv[i + 1]);
+  return fallback;
+}
+
+fs::path scratch(const char* what) {
+  fs::path dir =
+      fs::temp_directory_path() / ("hearth-rag-bench-" + std::to_string(getpid()) + what);
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+int ingest(long mb) {
+  const fs::path dir = scratch("-ingest");
+  std::mt19937_64 rng(7);
+  std::vector<std::string> words;
+  for (int i = 0; i < 5000; ++i) words.push_back("w" + std::to_string(rng() % 100000));
+  size_t bytes = 0;
+  for (int f = 0; bytes < static_cast<size_t>(mb) << 20; ++f) {
+    std::string text;
+    while (text.size() < 256 * 1024) {
+      for (int w = 0; w < 12; ++w) text += words[rng() % words.size()] + " ";
+      text += (rng() % 8 == 0) ? "\n\n" : "\n";
+    }
+    std::ofstream(dir / ("f" + std::to_string(f) + ".txt")) << text;
+    bytes += text.size();
+  }
+  auto c = Collection::open("bench", true, dir / "bench.sqlite");
+  if (!c) return std::fprintf(stderr, "%s\n", c.error().message.c_str()), 1;
+  const auto t = Clock::now();
+  auto out = (*c)->add_paths({dir}, nullptr, {});
+  const double s = ms_since(t) / 1000;
+  const auto info = (*c)->info();
+  std::printf("ingest BM25-only: %.1f MB in %zu files, %lld chunks, %.2f s, %.2f MB/s\n",
+              bytes / 1048576.0, out.size(), static_cast<long long>(info ? info->chunks : 0), s,
+              bytes / 1048576.0 / s);
+  c->reset();
+  fs::remove_all(dir);
+  return 0;
+}
+
+// A collection of n chunks whose vectors are `data`, written directly (no embedder needed).
+bool fill(Collection& c, const fs::path& db_path, const std::vector<float>& data, size_t n) {
+  if (!c.bind_embedder(nullptr)) return false;
+  sqlite3* db = nullptr;
+  if (sqlite3_open(db_path.c_str(), &db) != SQLITE_OK) return false;
+  sqlite3_exec(db,
+               "BEGIN; UPDATE meta SET value = 'bench-random' WHERE key = 'embedder.model';"
+               "UPDATE meta SET value = '384' WHERE key = 'embedder.dimension';"
+               "INSERT INTO documents(path, sha256, size, mtime, type, status, chunk_count, "
+               "indexed_at) VALUES ('/bench', '', 0, 0, 'text', 'indexed', 0, 0);",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt* chunk = nullptr;
+  sqlite3_stmt* vec = nullptr;
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO chunks(id, document_id, ord, text, char_start, char_end, "
+                     "n_tokens) VALUES (?, 1, ?, 'x', 0, 1, 1)",
+                     -1, &chunk, nullptr);
+  sqlite3_prepare_v2(db, "INSERT INTO vectors(chunk_id, embedding) VALUES (?, ?)", -1, &vec,
+                     nullptr);
+  for (size_t i = 0; i < n; ++i) {
+    sqlite3_bind_int64(chunk, 1, static_cast<int64_t>(i) + 1);
+    sqlite3_bind_int64(chunk, 2, static_cast<int64_t>(i));
+    sqlite3_step(chunk);
+    sqlite3_reset(chunk);
+    sqlite3_bind_int64(vec, 1, static_cast<int64_t>(i) + 1);
+    sqlite3_bind_blob(vec, 2, data.data() + i * kDim, kDim * sizeof(float), SQLITE_STATIC);
+    sqlite3_step(vec);
+    sqlite3_reset(vec);
+  }
+  sqlite3_finalize(chunk);
+  sqlite3_finalize(vec);
+  const bool ok = sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  sqlite3_close(db);
+  return ok;
+}
+
+double recall(const std::vector<Ranked>& got, const std::vector<Ranked>& truth) {
+  size_t hit = 0;
+  for (const Ranked& g : got)
+    for (const Ranked& t : truth) hit += g.id == t.id;
+  return truth.empty() ? 1 : double(hit) / double(truth.size());
+}
+
+int search(size_t n, size_t queries) {
+  const fs::path dir = scratch("-search");
+  const auto data = unit_vectors(n, 1);
+  const auto qs = unit_vectors(queries, 2);
+  auto c = Collection::open("bench", true, dir / "bench.sqlite");
+  if (!c || !fill(**c, dir / "bench.sqlite", data, n))
+    return std::fprintf(stderr, "cannot make the collection\n"), 1;
+  (*c)->set_hnsw_threshold(1);
+  auto t = Clock::now();
+  if (auto s = (*c)->prepare_vector_index(); !s)
+    return std::fprintf(stderr, "%s\n", s.error().message.c_str()), 1;
+  const double build_s = ms_since(t) / 1000;
+  std::vector<double> exact_ms, hnsw_ms;
+  std::vector<std::vector<Ranked>> truths;
+  double r = 0;
+  for (size_t q = 0; q < queries; ++q) {
+    std::span<const float> v(qs.data() + q * kDim, kDim);
+    t = Clock::now();
+    auto truth = (*c)->nearest_chunks(v, 10, true);
+    exact_ms.push_back(ms_since(t));
+    t = Clock::now();
+    auto got = (*c)->nearest_chunks(v, 10, false);
+    hnsw_ms.push_back(ms_since(t));
+    if (!truth || !got) return std::fprintf(stderr, "search failed\n"), 1;
+    r += recall(*got, *truth);
+    truths.push_back(std::move(*truth));
+  }
+  std::printf(
+      "n=%zu dim=%zu queries=%zu: exact p50 %.2f ms p95 %.2f ms | HNSW (M=%zu efC=%zu ef=%zu, "
+      "built in %.1f s) p50 %.2f ms p95 %.2f ms, recall@10 %.3f\n",
+      n, kDim, queries, percentile(exact_ms, 0.5), percentile(exact_ms, 0.95), HnswParams{}.m,
+      HnswParams{}.ef_construction, HnswParams{}.ef_search, build_s, percentile(hnsw_ms, 0.5),
+      percentile(hnsw_ms, 0.95), r / double(queries));
+  // The trade-off: the index the collection saved, searched with other ef_search values.
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().filename().string().find(".hnsw-") == std::string::npos) continue;
+    for (size_t ef : {100, 200, 400, 800}) {
+      HnswParams p;
+      p.ef_search = ef;
+      auto index = HnswIndex::load(e.path(), kDim, p);
+      if (!index) return std::fprintf(stderr, "%s\n", index.error().message.c_str()), 1;
+      std::vector<double> ms;
+      double rr = 0;
+      for (size_t q = 0; q < queries; ++q) {
+        t = Clock::now();
+        auto got = (*index)->search(qs.data() + q * kDim, 10);
+        ms.push_back(ms_since(t));
+        rr += recall(got, truths[q]);
+      }
+      std::printf("  HNSW in memory, ef_search=%zu: recall@10 %.3f, p50 %.3f ms, p95 %.3f ms\n", ef,
+                  rr / double(queries), percentile(ms, 0.5), percentile(ms, 0.95));
+    }
+  }
+  c->reset();
+  fs::remove_all(dir);
+  return 0;
+}
+
+int sweep(size_t n, size_t queries) {
+  const auto data = unit_vectors(n, 1);
+  const auto qs = unit_vectors(queries, 2);
+  std::vector<int64_t> ids(n);
+  for (size_t i = 0; i < n; ++i) ids[i] = static_cast<int64_t>(i);
+  std::vector<std::vector<Ranked>> truth;
+  for (size_t q = 0; q < queries; ++q) {
+    TopK top(10);
+    for (size_t i = 0; i < n; ++i)
+      top.offer(ids[i], dot(qs.data() + q * kDim, &data[i * kDim], kDim));
+    truth.push_back(top.take());
+  }
+  const size_t m =
+      static_cast<size_t>(std::getenv("HNSW_M") ? std::atol(std::getenv("HNSW_M")) : 32);
+  for (size_t ef : {100, 200, 400, 800, 1600}) {
+    HnswParams p;
+    p.m = m;
+    p.ef_search = ef;
+    static std::unique_ptr<HnswIndex> index;
+    static double build_s = 0;
+    if (!index) {
+      const auto t = Clock::now();
+      auto built = HnswIndex::build(ids, data, kDim, p);
+      if (!built) return std::fprintf(stderr, "%s\n", built.error().message.c_str()), 1;
+      index = std::move(*built);
+      build_s = ms_since(t) / 1000;
+    }
+    // ef is fixed at build/load time in HnswIndex: reload from a saved copy with this ef.
+    const fs::path file = fs::temp_directory_path() / ("hearth-sweep-" + std::to_string(getpid()));
+    if (!index->save(file)) return 1;
+    auto loaded = HnswIndex::load(file, kDim, p);
+    fs::remove(file);
+    if (!loaded) return 1;
+    std::vector<double> ms;
+    double r = 0;
+    for (size_t q = 0; q < queries; ++q) {
+      const auto t = Clock::now();
+      auto got = (*loaded)->search(qs.data() + q * kDim, 10);
+      ms.push_back(ms_since(t));
+      r += recall(got, truth[q]);
+    }
+    std::printf(
+        "n=%zu M=%zu efC=%zu (built in %.1f s) ef_search=%zu: recall@10 %.3f, p50 %.3f ms, p95 "
+        "%.3f ms\n",
+        n, m, p.ef_construction, build_s, ef, r / double(queries), percentile(ms, 0.5),
+        percentile(ms, 0.95));
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string what = argc > 1 ? argv[1] : "";
+  if (what == "ingest") return ingest(arg(argc, argv, "--mb", 20));
+  if (what == "search")
+    return search(static_cast<size_t>(arg(argc, argv, "--n", 10000)),
+                  static_cast<size_t>(arg(argc, argv, "--queries", 200)));
+  if (what == "sweep")
+    return sweep(static_cast<size_t>(arg(argc, argv, "--n", 10000)),
+                 static_cast<size_t>(arg(argc, argv, "--queries", 200)));
+  std::fprintf(stderr,
+               "usage: hearth_rag_bench ingest [--mb 20] | search [--n 10000] [--queries 200] | "
+               "sweep [--n 10000] [--queries 200]\n");
+  return 2;
+}
