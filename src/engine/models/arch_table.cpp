@@ -81,6 +81,20 @@ constexpr std::array kArchitectures = {
         .swa_period = 6,
         .swa_rope_base = 10000.0f,
     },
+    // SmolLM3: llama with every fourth layer left without RoPE (content-only attention there).
+    ArchSpec{
+        .name = "smollm3",
+        .family = Family::kLlama,
+        .rope_style = RopeStyle::kAdjacentPairs,
+        .fused_qkv = Presence::kAbsent,
+        .qkv_bias = Presence::kOptional,
+        .output_bias = Presence::kOptional,
+        .fused_gate_up = false,
+        .may_tie_output = true,  // SmolLM3-3B ties its output to the embedding
+        .long_rope_factors = false,
+        .sliding_window = false,
+        .nope_period = 4,
+    },
     // bge, all-MiniLM, e5, mxbai-embed, as llama.cpp's converter writes them.
     ArchSpec{
         .name = "bert",

@@ -84,6 +84,10 @@ struct ArchSpec {
   // layer is the same kind (all windowed when `sliding_window` is set, as phi3).
   int swa_period = 0;
   float swa_rope_base = 10000.0f;
+  // Layers without positional encoding (SmolLM3's "NoPE" layers): with a period P > 0, layer il
+  // skips RoPE on q and k when il % P == P - 1. No GGUF key carries it: SmolLM3 uses 4 (its HF
+  // no_rope_layer_interval), the value llama.cpp also fixes for the architecture.
+  int nope_period = 0;
 };
 
 // Tensor names. Per-layer names are "blk.<N>." + the suffix below.

@@ -134,6 +134,7 @@ Result<HyperParams> read_hyper_params(const gguf::File& file, const ArchSpec& ar
   } else if (arch.sliding_window) {
     HEARTH_TRY_ASSIGN(hp.n_swa, md.positive_int_or(mk::kSlidingWindow, 0));
   }
+  hp.nope_period = arch.nope_period;
   double base = 0;
   HEARTH_TRY_ASSIGN(base, md.float_or(mk::kRopeFreqBase, 10000.0));
   if (!(base > 1)) return fail(str_cat(md.key(mk::kRopeFreqBase), " = ", base, " is out of range"));

@@ -39,6 +39,8 @@ struct HyperParams {
   // unscaled RoPE base rope_freq_base_swa.
   int64_t swa_period = 0;
   float rope_freq_base_swa = 10000.0f;
+  // ArchSpec::nope_period: layers il % P == P - 1 apply no RoPE; 0 = every layer does.
+  int64_t nope_period = 0;
 
   float rope_freq_base = 10000.0f;
   RopeScalingType rope_scaling = RopeScalingType::kNone;
@@ -59,6 +61,10 @@ struct HyperParams {
   }
   // Whether layer il rotates with the local RoPE (base rope_freq_base_swa, no scaling).
   bool layer_has_local_rope(int64_t il) const { return swa_period > 0 && layer_is_swa(il); }
+  // Whether layer il rotates q and k at all.
+  bool layer_has_rope(int64_t il) const {
+    return nope_period <= 0 || il % nope_period != nope_period - 1;
+  }
 
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }

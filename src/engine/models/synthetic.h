@@ -8,6 +8,9 @@
 // and K-quants fall back to Q5_0/Q5_1/Q8_0 for rows that are not a multiple of 256.
 // Embedding models (BERT encoders such as bge-small) are written with their own tensor set.
 // qwen3 and gemma3 shapes add their per-head q/k norms (and gemma3's post-norms and window).
+// Test shapes (tiny-*) are written by tests/golden/models_nlc_reference_test.cpp and compared
+// with references made from the same bytes: changing what the writer emits for them means
+// remaking those references (docs/engine.md).
 #pragma once
 
 #include <cstdint>
