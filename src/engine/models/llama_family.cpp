@@ -4,7 +4,8 @@
 // architecture table's flags: per-head q/k norms before RoPE (qwen3, gemma3), norms of the
 // attention and FFN outputs before their residual adds, a scaled embedding, GELU-tanh instead
 // of SiLU, and sliding-window layers interleaved with global ones, each kind with its own RoPE
-// table (gemma3), and layers without RoPE (smollm3).
+// table (gemma3), layers without RoPE (smollm3), and routed experts in place of the FFN
+// (qwen3moe, moe_ffn.cpp).
 //
 // Layout: activations are row-major, one row per token. Each head of q/k/v is `head_dim`
 // contiguous floats inside the row. Keys are stored in the cache already rotated, so later
@@ -229,7 +230,9 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
     rms_norm_rows(s.proj.data(), L.post_attn_norm, n, hp.rms_eps, s.proj.data(), pool);
   add_rms_norm_rows(s.x.data(), s.proj.data(), L.ffn_norm, n, hp.rms_eps, s.xn.data(), pool);
   const int64_t ff = hp.n_ff;
-  if (L.w_gate.data) {
+  if (!L.gate_exps.empty()) {
+    moe_ffn(hp, L, s.xn.data(), n, s.proj.data(), s, pool);
+  } else if (L.w_gate.data) {
     const WeightMatrix* const ws[] = {&L.w_gate, &L.w_up};
     float* const outs[] = {s.gate.data(), s.up.data()};
     matmul_many(ws, s.xn.data(), n, outs, pool);
@@ -252,7 +255,7 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
       }
     });
   }
-  matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
+  if (L.gate_exps.empty()) matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
   if (!L.post_ffn_norm.empty())
     rms_norm_rows(s.proj.data(), L.post_ffn_norm, n, hp.rms_eps, s.proj.data(), pool);
   if (next) {
@@ -294,8 +297,10 @@ Status llama_forward(const ModelWeights& w, std::span<const SequenceBatch> seqs,
   s.v.resize(size(n * hp.kv_dim()));
   s.attn.resize(size(n * hp.q_dim()));
   s.proj.resize(size(n * d));
-  s.gate.resize(size(n * hp.n_ff * (w.layers.front().w_gate.data ? 1 : 2)));
-  s.up.resize(size(n * hp.n_ff));
+  if (hp.n_expert == 0) {  // routed experts use their own buffers (moe_ffn)
+    s.gate.resize(size(n * hp.n_ff * (w.layers.front().w_gate.data ? 1 : 2)));
+    s.up.resize(size(n * hp.n_ff));
+  }
 
   int64_t row = 0;
   for (const auto& seq : seqs) {

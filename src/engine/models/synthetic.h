@@ -50,6 +50,11 @@ struct SyntheticShape {
   int64_t head_dim = 0;
   // gemma3: attention.sliding_window of its local layers.
   int64_t sliding_window = 0;
+  // qwen3moe: experts per layer, experts per token, and each expert's FFN width (the router
+  // is written in F32, as quantizers leave it).
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 0;
 };
 
 std::span<const SyntheticShape> synthetic_shapes();
