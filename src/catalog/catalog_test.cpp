@@ -31,7 +31,7 @@ TEST(Catalog, BuiltinHasTheRequiredAliases) {
         "llama-3.2-1b",     "llama-3.2-3b",       "smollm2-135m",     "smollm2-1.7b",
         "tinystories-260k", "qwen3-0.6b",         "qwen3-1.7b",       "qwen3-4b",
         "qwen3-8b",         "gemma3-270m",        "gemma3-1b",        "gemma3-4b",
-        "mistral-7b",       "ministral-8b"}) {
+        "mistral-7b",       "ministral-8b",       "smollm3-3b",       "qwen3-30b-a3b"}) {
     const Entry* e = c.find(alias);
     ASSERT_NE(e, nullptr) << alias;
     EXPECT_FALSE(e->variants.empty()) << alias;

@@ -197,7 +197,8 @@ TEST_P(NlcReferenceTest, GreedyContinuationMatchesReference) {
 
 // Named Models/... so the per-kernel-level runs (tests/CMakeLists.txt) include them.
 INSTANTIATE_TEST_SUITE_P(Models, NlcReferenceTest,
-                         ::testing::Values("tiny-qwen3-f16", "tiny-gemma3-f16", "tiny-mistral"),
+                         ::testing::Values("tiny-qwen3-f16", "tiny-gemma3-f16", "tiny-mistral",
+                                           "tiny-smollm3", "tiny-qwen3moe"),
                          [](const auto& info) {
                            std::string name = info.param;
                            std::replace(name.begin(), name.end(), '-', '_');

@@ -60,6 +60,21 @@ constexpr std::array kArchitectures = {
         .sliding_window = false,
         .qk_norm = true,
     },
+    // Qwen3 MoE (30B-A3B, 235B-A22B): qwen3's attention, routed experts instead of the FFN.
+    ArchSpec{
+        .name = "qwen3moe",
+        .family = Family::kLlama,
+        .rope_style = RopeStyle::kNeoxHalves,
+        .fused_qkv = Presence::kAbsent,
+        .qkv_bias = Presence::kAbsent,
+        .output_bias = Presence::kAbsent,
+        .fused_gate_up = false,
+        .may_tie_output = true,
+        .long_rope_factors = false,
+        .sliding_window = false,
+        .qk_norm = true,
+        .moe = true,
+    },
     // Gemma 3 text models (270M, 1B, and the language part of 4B+): scaled embedding, q/k
     // norms, sandwich norms, GeGLU, and 5 sliding-window layers per global one. The RMSNorm
     // weights are used as stored: the GGUF converter already folded Gemma's (1 + w) into them.
@@ -80,6 +95,20 @@ constexpr std::array kArchitectures = {
         .ffn_activation = FfnActivation::kGeluTanh,
         .swa_period = 6,
         .swa_rope_base = 10000.0f,
+    },
+    // SmolLM3: llama with every fourth layer left without RoPE (content-only attention there).
+    ArchSpec{
+        .name = "smollm3",
+        .family = Family::kLlama,
+        .rope_style = RopeStyle::kAdjacentPairs,
+        .fused_qkv = Presence::kAbsent,
+        .qkv_bias = Presence::kOptional,
+        .output_bias = Presence::kOptional,
+        .fused_gate_up = false,
+        .may_tie_output = true,  // SmolLM3-3B ties its output to the embedding
+        .long_rope_factors = false,
+        .sliding_window = false,
+        .nope_period = 4,
     },
     // bge, all-MiniLM, e5, mxbai-embed, as llama.cpp's converter writes them.
     ArchSpec{

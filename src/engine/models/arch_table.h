@@ -84,6 +84,15 @@ struct ArchSpec {
   // layer is the same kind (all windowed when `sliding_window` is set, as phi3).
   int swa_period = 0;
   float swa_rope_base = 10000.0f;
+  // Layers without positional encoding (SmolLM3's "NoPE" layers): with a period P > 0, layer il
+  // skips RoPE on q and k when il % P == P - 1. No GGUF key carries it: SmolLM3 uses 4 (its HF
+  // no_rope_layer_interval), the value llama.cpp also fixes for the architecture.
+  int nope_period = 0;
+  // Routed experts instead of one FFN (qwen3moe): a router (ffn_gate_inp) scores expert_count
+  // SwiGLU experts stored as 3-D tensors (ffn_gate_exps / ffn_up_exps / ffn_down_exps); each
+  // token runs the expert_used_count best, weighted by their softmax probabilities
+  // renormalized over the chosen ones.
+  bool moe = false;
 };
 
 // Tensor names. Per-layer names are "blk.<N>." + the suffix below.
@@ -125,6 +134,11 @@ inline constexpr std::string_view kAttnQNorm = "attn_q_norm.weight";
 inline constexpr std::string_view kAttnKNorm = "attn_k_norm.weight";
 inline constexpr std::string_view kPostAttentionNorm = "post_attention_norm.weight";
 inline constexpr std::string_view kPostFfwNorm = "post_ffw_norm.weight";
+// Mixture of experts: the router and the experts' stacked [n_expert][rows][cols] matrices.
+inline constexpr std::string_view kFfnGateInp = "ffn_gate_inp.weight";
+inline constexpr std::string_view kFfnGateExps = "ffn_gate_exps.weight";
+inline constexpr std::string_view kFfnUpExps = "ffn_up_exps.weight";
+inline constexpr std::string_view kFfnDownExps = "ffn_down_exps.weight";
 }  // namespace tensor_names
 
 // Metadata keys, relative to the architecture prefix ("<arch>." + key).
@@ -151,6 +165,9 @@ inline constexpr std::string_view kYarnBetaSlow = "rope.scaling.yarn_beta_slow";
 inline constexpr std::string_view kLayerNormEpsilon = "attention.layer_norm_epsilon";
 inline constexpr std::string_view kCausal = "attention.causal";
 inline constexpr std::string_view kPoolingType = "pooling_type";
+inline constexpr std::string_view kExpertCount = "expert_count";
+inline constexpr std::string_view kExpertUsedCount = "expert_used_count";
+inline constexpr std::string_view kExpertFeedForwardLength = "expert_feed_forward_length";
 }  // namespace metadata_keys
 
 // The table itself.

@@ -3,8 +3,8 @@
 // `forward` appends the batch at the cache's current position (positions n_past ..
 // n_past + n - 1), writes the batch's keys and values into the cache, advances it, and
 // computes logits for the requested rows only. It dispatches on the architecture's family;
-// each family lives in its own file (llama_family.cpp covers llama, qwen2, phi3, qwen3 and
-// gemma3).
+// each family lives in its own file (llama_family.cpp covers llama, qwen2, phi3, qwen3,
+// qwen3moe, gemma3 and smollm3; moe_ffn.cpp has the routed experts).
 // Several sequences (each with its own cache) can be evaluated in one pass: every weight
 // matrix is then read once for all of their tokens, which is what makes serving several
 // conversations at once cheaper than serving them in turn.
@@ -48,6 +48,19 @@ struct ForwardScratch {
   std::vector<float> logits;     // logits of several sequences before they are handed out
   std::vector<int32_t> row_seq;  // sequence of each row of the batch
   std::vector<int64_t> row_pos;  // absolute position of each row
+  // Mixture of experts (moe_ffn): router scores, each row's chosen experts and weights, the
+  // rows grouped by expert, and the gathered inputs and outputs of one expert.
+  std::vector<float> router;           // n x n_expert
+  std::vector<int32_t> chosen_expert;  // n x n_expert_used
+  std::vector<float> chosen_weight;    // n x n_expert_used
+  std::vector<int64_t> expert_start;   // n_expert + 1 offsets into expert_slots
+  std::vector<int64_t> expert_slots;   // indices into chosen_*, grouped by expert
+  std::vector<int64_t> expert_next;    // fill positions while grouping
+  std::vector<int32_t> route_order;    // experts of one row, best first
+  std::vector<float> expert_in;        // rows routed to one expert, m x n_embd
+  std::vector<float> expert_gate;      // m x n_ff_exp
+  std::vector<float> expert_up;        // m x n_ff_exp
+  std::vector<float> expert_out;       // m x n_embd
 };
 
 struct ForwardBatch {
@@ -87,6 +100,13 @@ Status forward(const ModelWeights& weights, std::span<const SequenceBatch> seque
 // in [0, n_vocab) (checked by the caller, the Session).
 Status encode(const ModelWeights& weights, std::span<const int32_t> tokens, ForwardScratch& scratch,
               float* pooled, ThreadPool* pool);
+
+// The routed-experts FFN of a layer with experts (ArchSpec::moe): for each of the n rows of
+// `xn` (already normalized), softmax over the router's scores, keep the n_expert_used best
+// experts, renormalize their probabilities to sum to 1, and write the weighted sum of those
+// experts' SwiGLU FFNs to `out` (n x n_embd). Each expert runs once on all the rows routed to it.
+void moe_ffn(const HyperParams& hp, const LayerWeights& layer, const float* xn, int64_t n,
+             float* out, ForwardScratch& s, ThreadPool* pool);
 
 // The q, k and v projections of `n` rows of `x` (hidden states, already normalized) into
 // s.q, s.k and s.v, from a fused qkv matrix or three separate ones; biases not yet added.

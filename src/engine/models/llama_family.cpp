@@ -1,10 +1,11 @@
-// Forward pass of the llama family (llama, qwen2, phi3, qwen3, gemma3): pre-norm decoder
+// Forward pass of the llama family (llama, qwen2, phi3, qwen3, gemma3, smollm3): pre-norm decoder
 // blocks of RMSNorm -> GQA self-attention with RoPE -> residual -> RMSNorm -> gated FFN ->
 // residual, then a final RMSNorm and the vocabulary projection. The variations are the
 // architecture table's flags: per-head q/k norms before RoPE (qwen3, gemma3), norms of the
 // attention and FFN outputs before their residual adds, a scaled embedding, GELU-tanh instead
 // of SiLU, and sliding-window layers interleaved with global ones, each kind with its own RoPE
-// table (gemma3).
+// table (gemma3), layers without RoPE (smollm3), and routed experts in place of the FFN
+// (qwen3moe, moe_ffn.cpp).
 //
 // Layout: activations are row-major, one row per token. Each head of q/k/v is `head_dim`
 // contiguous floats inside the row. Keys are stored in the cache already rotated, so later
@@ -190,6 +191,7 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
   // independent (each writes its own cache position), so a prompt's rows run in parallel.
   const RopeStyle style = w.arch->rope_style;
   const bool local_rope = hp.layer_has_local_rope(layer);
+  const bool rope = hp.layer_has_rope(layer);
   const std::vector<float>& cos_table = local_rope ? s.rope_cos_swa : s.rope_cos;
   const std::vector<float>& sin_table = local_rope ? s.rope_sin_swa : s.rope_sin;
   parallel(pool, n, 4, [&](int64_t begin, int64_t end) {
@@ -204,8 +206,10 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
         rms_norm_heads(q_row, hp.n_head, hp, L.q_norm);
         rms_norm_heads(k_row, hp.n_head_kv, hp, L.k_norm);
       }
-      rope_row(q_row, t, hp.n_head, hp, style, cos_table, sin_table);
-      rope_row(k_row, t, hp.n_head_kv, hp, style, cos_table, sin_table);
+      if (rope) {
+        rope_row(q_row, t, hp.n_head, hp, style, cos_table, sin_table);
+        rope_row(k_row, t, hp.n_head_kv, hp, style, cos_table, sin_table);
+      }
       KvCache& cache = *seqs[s.row_seq[t]].cache;
       cache.write_k(layer, s.row_pos[t], k_row);
       cache.write_v(layer, s.row_pos[t], v_row);
@@ -226,7 +230,9 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
     rms_norm_rows(s.proj.data(), L.post_attn_norm, n, hp.rms_eps, s.proj.data(), pool);
   add_rms_norm_rows(s.x.data(), s.proj.data(), L.ffn_norm, n, hp.rms_eps, s.xn.data(), pool);
   const int64_t ff = hp.n_ff;
-  if (L.w_gate.data) {
+  if (!L.gate_exps.empty()) {
+    moe_ffn(hp, L, s.xn.data(), n, s.proj.data(), s, pool);
+  } else if (L.w_gate.data) {
     const WeightMatrix* const ws[] = {&L.w_gate, &L.w_up};
     float* const outs[] = {s.gate.data(), s.up.data()};
     matmul_many(ws, s.xn.data(), n, outs, pool);
@@ -249,7 +255,7 @@ void llama_block(const ModelWeights& w, const LayerWeights& L, const LayerWeight
       }
     });
   }
-  matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
+  if (L.gate_exps.empty()) matmul(L.w_down, s.up.data(), n, s.proj.data(), pool);
   if (!L.post_ffn_norm.empty())
     rms_norm_rows(s.proj.data(), L.post_ffn_norm, n, hp.rms_eps, s.proj.data(), pool);
   if (next) {
@@ -291,8 +297,10 @@ Status llama_forward(const ModelWeights& w, std::span<const SequenceBatch> seqs,
   s.v.resize(size(n * hp.kv_dim()));
   s.attn.resize(size(n * hp.q_dim()));
   s.proj.resize(size(n * d));
-  s.gate.resize(size(n * hp.n_ff * (w.layers.front().w_gate.data ? 1 : 2)));
-  s.up.resize(size(n * hp.n_ff));
+  if (hp.n_expert == 0) {  // routed experts use their own buffers (moe_ffn)
+    s.gate.resize(size(n * hp.n_ff * (w.layers.front().w_gate.data ? 1 : 2)));
+    s.up.resize(size(n * hp.n_ff));
+  }
 
   int64_t row = 0;
   for (const auto& seq : seqs) {

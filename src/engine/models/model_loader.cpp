@@ -1,4 +1,5 @@
 // Binds a GGUF file's tensors to `ModelWeights`, driven by the architecture table.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -134,6 +135,19 @@ Result<HyperParams> read_hyper_params(const gguf::File& file, const ArchSpec& ar
   } else if (arch.sliding_window) {
     HEARTH_TRY_ASSIGN(hp.n_swa, md.positive_int_or(mk::kSlidingWindow, 0));
   }
+  hp.nope_period = arch.nope_period;
+  if (arch.moe) {
+    HEARTH_TRY_ASSIGN(hp.n_expert, md.positive_int(mk::kExpertCount));
+    HEARTH_TRY_ASSIGN(hp.n_expert_used, md.positive_int(mk::kExpertUsedCount));
+    if (hp.n_expert_used > hp.n_expert) {
+      return fail(str_cat(md.key(mk::kExpertUsedCount), " = ", hp.n_expert_used, " exceeds ",
+                          md.key(mk::kExpertCount), " = ", hp.n_expert));
+    }
+    // Files without the key size an expert as the dense width split over the used experts.
+    HEARTH_TRY_ASSIGN(hp.n_ff_exp,
+                      md.positive_int_or(mk::kExpertFeedForwardLength,
+                                         std::max<int64_t>(1, hp.n_ff / hp.n_expert_used)));
+  }
   double base = 0;
   HEARTH_TRY_ASSIGN(base, md.float_or(mk::kRopeFreqBase, 10000.0));
   if (!(base > 1)) return fail(str_cat(md.key(mk::kRopeFreqBase), " = ", base, " is out of range"));
@@ -228,6 +242,30 @@ class TensorBinder {
     return out;
   }
 
+  // The n_expert matrices of `rows` x `cols` stacked in one 3-D tensor (GGUF dims {cols, rows,
+  // n_expert}), one view per expert.
+  Result<std::vector<WeightMatrix>> experts(const std::string& name, int64_t cols, int64_t rows,
+                                            int64_t n_expert) const {
+    const gguf::TensorInfo* t = file_.find_tensor(name);
+    if (!t) return fail(str_cat("missing tensor '", name, "'"));
+    const int64_t expected[] = {cols, rows, n_expert};
+    if (t->dims.size() != 3 || t->dims[0] != cols || t->dims[1] != rows || t->dims[2] != n_expert) {
+      return fail(str_cat("tensor '", name, "' has shape ", shape_string(t->dims), ", expected ",
+                          shape_string(expected)));
+    }
+    if (auto s = check_type(*t); !s) return std::unexpected(s.error());
+    const int64_t expert_bytes = rows * row_bytes(traits(t->type), cols);
+    std::vector<WeightMatrix> out;
+    out.reserve(static_cast<size_t>(n_expert));
+    for (int64_t e = 0; e < n_expert; ++e) {
+      out.push_back(WeightMatrix{.type = t->type,
+                                 .data = static_cast<const uint8_t*>(t->data) + e * expert_bytes,
+                                 .rows = rows,
+                                 .cols = cols});
+    }
+    return out;
+  }
+
   bool has(std::string_view name) const { return file_.find_tensor(name) != nullptr; }
 
  private:
@@ -307,6 +345,14 @@ Status bind_layer(const TensorBinder& bind, const ArchSpec& arch, const HyperPar
     HEARTH_TRY_ASSIGN(layer.post_ffn_norm, bind.vector(name(tn::kPostFfwNorm), d));
   }
   HEARTH_TRY_ASSIGN(layer.ffn_norm, bind.vector(name(tn::kFfnNorm), d));
+  if (arch.moe) {
+    const int64_t ne = hp.n_expert;
+    HEARTH_TRY_ASSIGN(layer.ffn_gate_inp, bind.matrix(name(tn::kFfnGateInp), d, ne));
+    HEARTH_TRY_ASSIGN(layer.gate_exps, bind.experts(name(tn::kFfnGateExps), d, hp.n_ff_exp, ne));
+    HEARTH_TRY_ASSIGN(layer.up_exps, bind.experts(name(tn::kFfnUpExps), d, hp.n_ff_exp, ne));
+    HEARTH_TRY_ASSIGN(layer.down_exps, bind.experts(name(tn::kFfnDownExps), hp.n_ff_exp, d, ne));
+    return ok();
+  }
   if (arch.fused_gate_up) {
     HEARTH_TRY_ASSIGN(layer.w_up, bind.matrix(name(tn::kFfnUp), d, 2 * hp.n_ff));
   } else {

@@ -39,6 +39,13 @@ struct HyperParams {
   // unscaled RoPE base rope_freq_base_swa.
   int64_t swa_period = 0;
   float rope_freq_base_swa = 10000.0f;
+  // ArchSpec::nope_period: layers il % P == P - 1 apply no RoPE; 0 = every layer does.
+  int64_t nope_period = 0;
+  // Mixture of experts (ArchSpec::moe): experts per layer, experts run per token, and each
+  // expert's FFN width. 0 experts: a dense FFN of n_ff.
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 0;
 
   float rope_freq_base = 10000.0f;
   RopeScalingType rope_scaling = RopeScalingType::kNone;
@@ -59,6 +66,10 @@ struct HyperParams {
   }
   // Whether layer il rotates with the local RoPE (base rope_freq_base_swa, no scaling).
   bool layer_has_local_rope(int64_t il) const { return swa_period > 0 && layer_is_swa(il); }
+  // Whether layer il rotates q and k at all.
+  bool layer_has_rope(int64_t il) const {
+    return nope_period <= 0 || il % nope_period != nope_period - 1;
+  }
 
   int64_t q_dim() const { return n_head * head_dim; }
   int64_t kv_dim() const { return n_head_kv * head_dim; }
@@ -79,6 +90,11 @@ struct LayerWeights {
   std::vector<float> post_attn_norm, post_ffn_norm;
   // Either w_gate + w_up, or w_up alone holding [gate; up] (rows = 2 * n_ff), w_gate null.
   WeightMatrix w_gate, w_up, w_down;
+  // Mixture of experts instead of w_gate/w_up/w_down: the router (n_expert x n_embd) and one
+  // view per expert into the stacked tensors (gate/up n_ff_exp x n_embd, down n_embd x
+  // n_ff_exp). Empty for dense layers.
+  WeightMatrix ffn_gate_inp;
+  std::vector<WeightMatrix> gate_exps, up_exps, down_exps;
 
   // Encoders only: FFN biases and the two post-norm LayerNorms (weight and bias) that follow
   // the attention and the FFN residual adds. attn_norm and ffn_norm stay empty.

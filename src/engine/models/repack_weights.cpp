@@ -18,8 +18,11 @@ std::vector<WeightMatrix*> all_matrices(ModelWeights& w) {
   if (!w.tied_output) out.push_back(&w.output);
   for (LayerWeights& layer : w.layers) {
     for (WeightMatrix* m : {&layer.wq, &layer.wk, &layer.wv, &layer.wqkv, &layer.wo, &layer.w_gate,
-                            &layer.w_up, &layer.w_down}) {
+                            &layer.w_up, &layer.w_down, &layer.ffn_gate_inp}) {
       out.push_back(m);
+    }
+    for (auto* experts : {&layer.gate_exps, &layer.up_exps, &layer.down_exps}) {
+      for (WeightMatrix& m : *experts) out.push_back(&m);
     }
   }
   return out;

@@ -24,6 +24,42 @@ constexpr std::array kShapes = {
                    0, false, false, false, 0, "models/tiny-qwen3-f16.gguf", 0, 128},
     SyntheticShape{"qwen3-4b", "qwen3", 2560, 36, 32, 8, 9728, 151936, 40960, 1000000.0f, 1e-6f, 0,
                    false, false, false, 0, "models/tiny-qwen3-f16.gguf", 0, 128},
+    // Qwen3-30B-A3B: qwen3's attention (head 128, GQA 32/4) and 128 experts of width 768, 8
+    // per token; about 3B of its 30B parameters are read per token.
+    SyntheticShape{.name = "qwen3-30b-a3b",
+                   .arch = "qwen3moe",
+                   .n_embd = 2048,
+                   .n_layer = 48,
+                   .n_head = 32,
+                   .n_head_kv = 4,
+                   .n_ff = 6144,
+                   .n_vocab = 151936,
+                   .n_ctx_train = 40960,
+                   .rope_freq_base = 1000000.0f,
+                   .rms_eps = 1e-6f,
+                   .vocab_fixture = "models/tiny-qwen3-f16.gguf",
+                   .head_dim = 128,
+                   .n_expert = 128,
+                   .n_expert_used = 8,
+                   .n_ff_exp = 768},
+    // Test shape (tests/golden/reference): 8 experts, 2 per token, so a 29-token text routes to
+    // most of them.
+    SyntheticShape{.name = "tiny-qwen3moe",
+                   .arch = "qwen3moe",
+                   .n_embd = 128,
+                   .n_layer = 2,
+                   .n_head = 4,
+                   .n_head_kv = 2,
+                   .n_ff = 256,
+                   .n_vocab = 151669,
+                   .n_ctx_train = 40960,
+                   .rope_freq_base = 1000000.0f,
+                   .rms_eps = 1e-6f,
+                   .vocab_fixture = "models/tiny-qwen3-f16.gguf",
+                   .head_dim = 32,
+                   .n_expert = 8,
+                   .n_expert_used = 2,
+                   .n_ff_exp = 64},
     // Gemma 3 1B: head size 256, one KV head, 5 local (window 512) : 1 global layers. The
     // vocabulary is the fixture's 262145 tokens (the released file has 262144).
     SyntheticShape{"gemma3-1b",
@@ -76,6 +112,32 @@ constexpr std::array kShapes = {
                    .rms_eps = 1e-5f,
                    .vocab_fixture = "models/tiny-llama-spm-f16.gguf",
                    .sliding_window = 8},
+    // SmolLM3-3B: llama-like, every fourth layer without RoPE, tied output, Llama-3 vocabulary.
+    SyntheticShape{.name = "smollm3-3b",
+                   .arch = "smollm3",
+                   .n_embd = 2048,
+                   .n_layer = 36,
+                   .n_head = 16,
+                   .n_head_kv = 4,
+                   .n_ff = 11008,
+                   .n_vocab = 128256,
+                   .n_ctx_train = 65536,
+                   .rope_freq_base = 5000000.0f,
+                   .rms_eps = 1e-6f,
+                   .vocab_fixture = "models/tiny-llama3-q8_0.gguf"},
+    // Test shape (tests/golden/reference): 8 layers, so layers 3 and 7 go without RoPE.
+    SyntheticShape{.name = "tiny-smollm3",
+                   .arch = "smollm3",
+                   .n_embd = 128,
+                   .n_layer = 8,
+                   .n_head = 4,
+                   .n_head_kv = 2,
+                   .n_ff = 384,
+                   .n_vocab = 128256,
+                   .n_ctx_train = 65536,
+                   .rope_freq_base = 5000000.0f,
+                   .rms_eps = 1e-6f,
+                   .vocab_fixture = "models/tiny-llama3-q8_0.gguf"},
     SyntheticShape{"bge-small-en-v1.5", "bert", 384, 12, 12, 12, 1536, 30522, 512, 0.0f, 1e-12f, 0,
                    true, false, false, 0, "tokenizer/ggml-vocab-bert-bge.gguf", 2},
     SyntheticShape{"bge-base-en-v1.5", "bert", 768, 12, 12, 12, 3072, 30522, 512, 0.0f, 1e-12f, 0,
@@ -319,7 +381,13 @@ Status write_synthetic_model(const SyntheticShape& s, std::string_view mix, cons
   if (s.sliding_window > 0) {
     w.set_u32(a + ".attention.sliding_window", static_cast<uint32_t>(s.sliding_window));
   }
-  const bool qk_norm = s.arch == "qwen3" || s.arch == "gemma3";
+  const bool qk_norm = s.arch == "qwen3" || s.arch == "qwen3moe" || s.arch == "gemma3";
+  const bool moe = s.n_expert > 0;
+  if (moe) {
+    w.set_u32(a + ".expert_count", static_cast<uint32_t>(s.n_expert));
+    w.set_u32(a + ".expert_used_count", static_cast<uint32_t>(s.n_expert_used));
+    w.set_u32(a + ".expert_feed_forward_length", static_cast<uint32_t>(s.n_ff_exp));
+  }
   const bool post_norms = s.arch == "gemma3";
   if (s.n_rot > 0) w.set_u32(a + ".rope.dimension_count", static_cast<uint32_t>(n_rot));
   if (s.rope_orig_ctx > 0) {
@@ -332,6 +400,14 @@ Status write_synthetic_model(const SyntheticShape& s, std::string_view mix, cons
     const TensorType type = pick_type(mix, role, layer, s.n_layer, cols);
     const int64_t dims[] = {cols, rows};
     return w.add_tensor(name, type, dims, random_matrix(type, cols, rows, hash(name, seed)));
+  };
+  // n_expert matrices of rows x cols stacked into one 3-D tensor.
+  auto add_experts = [&](const std::string& name, Role role, int64_t layer, int64_t cols,
+                         int64_t rows) -> Status {
+    const TensorType type = pick_type(mix, role, layer, s.n_layer, cols);
+    const int64_t dims[] = {cols, rows, s.n_expert};
+    return w.add_tensor(name, type, dims,
+                        random_matrix(type, cols, rows * s.n_expert, hash(name, seed)));
   };
   auto add_vector = [&](const std::string& name, std::vector<float> values) -> Status {
     const int64_t dims[] = {static_cast<int64_t>(values.size())};
@@ -383,6 +459,16 @@ Status write_synthetic_model(const SyntheticShape& s, std::string_view mix, cons
         st = add_vector(p + "post_ffw_norm.weight", random_vector(p + "pfn", s.n_embd, 1.0f, 0.1f));
     }
     if (st) st = add_vector(p + "ffn_norm.weight", random_vector(p + "fn", s.n_embd, 1.0f, 0.1f));
+    if (st && moe) {
+      const std::string router = p + "ffn_gate_inp.weight";
+      const int64_t dims[] = {s.n_embd, s.n_expert};
+      st = w.add_tensor(router, TensorType::F32, dims,
+                        random_matrix(TensorType::F32, s.n_embd, s.n_expert, hash(router, seed)));
+      if (st) st = add_experts(p + "ffn_gate_exps.weight", Role::kOther, l, s.n_embd, s.n_ff_exp);
+      if (st) st = add_experts(p + "ffn_up_exps.weight", Role::kOther, l, s.n_embd, s.n_ff_exp);
+      if (st) st = add_experts(p + "ffn_down_exps.weight", Role::kFfnDown, l, s.n_ff_exp, s.n_embd);
+      continue;
+    }
     if (st && fused) st = add_matrix(p + "ffn_up.weight", Role::kOther, l, s.n_embd, 2 * s.n_ff);
     if (st && !fused) st = add_matrix(p + "ffn_gate.weight", Role::kOther, l, s.n_embd, s.n_ff);
     if (st && !fused) st = add_matrix(p + "ffn_up.weight", Role::kOther, l, s.n_embd, s.n_ff);

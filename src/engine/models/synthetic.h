@@ -8,6 +8,9 @@
 // and K-quants fall back to Q5_0/Q5_1/Q8_0 for rows that are not a multiple of 256.
 // Embedding models (BERT encoders such as bge-small) are written with their own tensor set.
 // qwen3 and gemma3 shapes add their per-head q/k norms (and gemma3's post-norms and window).
+// Test shapes (tiny-*) are written by tests/golden/models_nlc_reference_test.cpp and compared
+// with references made from the same bytes: changing what the writer emits for them means
+// remaking those references (docs/engine.md).
 #pragma once
 
 #include <cstdint>
@@ -47,6 +50,11 @@ struct SyntheticShape {
   int64_t head_dim = 0;
   // gemma3: attention.sliding_window of its local layers.
   int64_t sliding_window = 0;
+  // qwen3moe: experts per layer, experts per token, and each expert's FFN width (the router
+  // is written in F32, as quantizers leave it).
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  int64_t n_ff_exp = 0;
 };
 
 std::span<const SyntheticShape> synthetic_shapes();
