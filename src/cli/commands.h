@@ -26,6 +26,7 @@ void register_cache(CLI::App& app, int& exit_code);
 void register_service(CLI::App& app, int& exit_code);
 void register_route(CLI::App& app, int& exit_code);
 void register_rag(CLI::App& app, int& exit_code);
+void register_compare(CLI::App& app, int& exit_code);
 
 // The GGUF file of an embedding model named as `hearth rag add --embed` takes it (a catalog
 // alias already downloaded, or a path). cmd_serve uses it for the vector stores' embedder.

@@ -13,6 +13,7 @@ import {
   updateConversation,
 } from './api';
 import { ChatView } from './chat';
+import { mountCompare } from './compare';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -158,6 +159,7 @@ async function removeConversation(id: string, title: string): Promise<void> {
 }
 
 async function openConversation(id: string, push: boolean): Promise<void> {
+  showView('chat');
   try {
     const conversation = await withKey(() => getConversation(id));
     chat.show(conversation);
@@ -174,6 +176,7 @@ async function openConversation(id: string, push: boolean): Promise<void> {
 }
 
 function newChat(push: boolean): void {
+  showView('chat');
   chat.show(null);
   showParams(null);
   exportButton.disabled = true;
@@ -261,7 +264,25 @@ search.addEventListener('input', () => {
   searchTimer = window.setTimeout(() => void refreshList(), 200);
 });
 
+// /compare: the Compare page in its own <main>, the chat hidden (until views are registered).
+let compareView: { enter(): void } | null = null;
+function showView(view: 'chat' | 'compare'): void {
+  let node = document.getElementById('view-compare');
+  if (view === 'compare' && !node) {
+    node = document.createElement('main');
+    node.id = 'view-compare';
+    node.className = 'compare-view';
+    $('main').after(node);
+    compareView = mountCompare(node);
+  }
+  $('main').hidden = view !== 'chat';
+  if (node) node.hidden = view !== 'compare';
+  if (view === 'compare') compareView?.enter();
+}
+
 function route(push: boolean): void {
+  showView(location.pathname === '/compare' ? 'compare' : 'chat');
+  if (location.pathname === '/compare') return;
   const match = /^\/c\/([^/]+)$/.exec(location.pathname);
   if (match) void openConversation(decodeURIComponent(match[1]), push);
   else newChat(false);
