@@ -124,6 +124,17 @@ int run_compare(const CompareArgs& args) {
     std::fprintf(stderr, "hearth compare: --fair and --concurrent exclude each other\n");
     return 1;
   }
+  if (args.models.size() > 8) {
+    std::fprintf(stderr, "hearth compare: at most 8 models (-m) at a time\n");
+    return 1;
+  }
+  for (size_t i = 0; i < args.models.size(); ++i) {
+    if (std::find(args.models.begin(), args.models.begin() + static_cast<long>(i),
+                  args.models[i]) != args.models.begin() + static_cast<long>(i)) {
+      std::fprintf(stderr, "hearth compare: -m %s is given twice\n", args.models[i].c_str());
+      return 1;
+    }
+  }
   std::ifstream in(args.prompts_file, std::ios::binary);
   if (!in) {
     std::fprintf(stderr, "hearth compare: cannot read %s\n", args.prompts_file.c_str());
@@ -303,8 +314,7 @@ void register_compare(CLI::App& app, int& exit_code) {
   cmd->add_option("-m,--model", args->models,
                   "A model: catalog alias, .gguf path, router route or router target "
                   "(repeatable, 1 to 8)")
-      ->required()
-      ->expected(1, 8);
+      ->required();
   cmd->add_option("--prompts", args->prompts_file,
                   "JSON array of prompts, each a string or a list of {role, content} messages")
       ->required();

@@ -180,6 +180,11 @@ test('concurrent mode is recorded, and a bad prompt file is refused clearly', as
   assert.match(bad.err, /one\.json: prompt 2: must be a string or a list/);
   assert.ok(!fs.existsSync(path.join(dir, 'x.html')));
 
+  const twice = await compare(['-m', 'cloud', '-m', 'cloud', '--prompts', prompts, '--out',
+    path.join(dir, 'x.html')]);
+  assert.equal(twice.code, 1);
+  assert.match(twice.err, /-m cloud is given twice/);
+
   const missing = await compare(['-m', 'cloud', '--prompts', path.join(dir, 'nope.json'),
     '--out', path.join(dir, 'x.html')]);
   assert.equal(missing.code, 1);
