@@ -163,6 +163,8 @@ TEST(CompareHtml, ReportIsSelfContainedAndEscaped) {
   EXPECT_NE(html.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
   EXPECT_NE(html.find("cl&lt;b&gt;oud"), std::string::npos);
   EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("SLM: on this machine"), std::string::npos);
+  EXPECT_NE(html.find("LLM: remote"), std::string::npos);
   EXPECT_EQ(html.find("http://"), std::string::npos);  // nothing to load from anywhere
   EXPECT_EQ(html.find("https://"), std::string::npos);
 }

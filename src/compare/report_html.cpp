@@ -260,7 +260,14 @@ std::string render_html(const CompareRun& run) {
 
   // The decision matrix.
   h += "<h2>Decision matrix: SLM vs LLM</h2><table><tr><th>criterion</th>";
-  for (const auto& name : names) h += "<th>" + html_escape(name) + "</th>";
+  for (size_t m = 0; m < names.size(); ++m) {
+    // Which side of the SLM-vs-LLM question a model is on, by where its answers came from.
+    const auto& s = summaries[m];
+    const char* side = s.data_left_machine                       ? "LLM: remote"
+                       : run.models[m].kind == ModelKind::kLocal ? "SLM: on this machine"
+                                                                 : "route";
+    h += "<th>" + html_escape(names[m]) + "<br><span class=\"meta\">" + side + "</span></th>";
+  }
   h += "</tr>";
   for (const auto& row : decision.rows) {
     h += "<tr><th>" + html_escape(row.criterion) + "</th>";

@@ -163,7 +163,7 @@ test('concurrent mode is recorded, and a bad prompt file is refused clearly', as
   const prompts = path.join(dir, 'one.json');
   fs.writeFileSync(prompts, '["Once upon a time"]');
   const json = path.join(dir, 'c.json');
-  const run = await compare(['-m', model('stories260K.gguf'), '-m', 'cloud', '--concurrent',
+  const run = await compare(['-m', model('stories260K.gguf'), '-m', 'cloud', '-m', 'auto', '--concurrent',
     '--prompts', prompts, '--router', path.join(dir, 'router.toml'), '--out',
     path.join(dir, 'c.html'), '--json', json, '--max-tokens', '8', '--ctx-size', '256',
     '--reference', 'cloud']);
@@ -172,6 +172,13 @@ test('concurrent mode is recorded, and a bad prompt file is refused clearly', as
   assert.equal(doc.mode, 'concurrent');
   assert.equal(doc.reference, 'cloud');
   assert.ok(doc.requests.every((r) => r.ok));
+  // A route: answered by its remote target, priced and located like it.
+  const auto = doc.models[2];
+  assert.equal(auto.kind, 'route');
+  assert.deepEqual(auto.summary.destinations, { [`127.0.0.1:${mocks.cloud.port}`]: 1 });
+  assert.equal(doc.requests[2].target, 'cloud');
+  assert.ok(Math.abs(auto.summary.cost_usd_per_1k_requests - 0.05) < 1e-12);
+  assert.equal(auto.summary.agreement_f1, 1);  // the same upstream answer as the reference
 
   fs.writeFileSync(prompts, '["fine", {"role": "user"}]');
   const bad = await compare(['-m', 'cloud', '--prompts', prompts, '--router',
