@@ -290,7 +290,11 @@ int run_compare(const CompareArgs& args) {
 
   bool written = write_file(args.out_file, compare::render_html(run));
   if (!args.json_file.empty()) {
-    written = write_file(args.json_file, compare::to_json(run).dump(2) + "\n") && written;
+    written = write_file(args.json_file,
+                         compare::to_json(run).dump(
+                             2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) +
+                             "\n") &&
+              written;
   }
   if (!written) return 1;
   const auto summaries = compare::summarize(run);

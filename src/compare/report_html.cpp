@@ -84,7 +84,13 @@ std::string bar_chart(const std::string& title, const char* unit, int decimals,
   svg += "<text x=\"0\" y=\"14\" font-weight=\"600\">" + html_escape(title) + "</text>";
   int y = 28;
   for (int g = 0; g < groups; ++g) {
-    std::string label = labels[g].size() > 24 ? labels[g].substr(0, 22) + "…" : labels[g];
+    // A path is known by its file name.
+    std::string label = labels[g].substr(labels[g].find_last_of('/') + 1);
+    if (label.size() > 24) {
+      size_t cut = 22;  // never inside a UTF-8 sequence
+      while (cut > 0 && (static_cast<unsigned char>(label[cut]) & 0xC0) == 0x80) --cut;
+      label = label.substr(0, cut) + "…";
+    }
     svg +=
         "<text x=\"0\" y=\"" + std::to_string(y + bar_h) + "\">" + html_escape(label) + "</text>";
     for (size_t s = 0; s < series.size(); ++s) {
@@ -263,9 +269,10 @@ std::string render_html(const CompareRun& run) {
   for (size_t m = 0; m < names.size(); ++m) {
     // Which side of the SLM-vs-LLM question a model is on, by where its answers came from.
     const auto& s = summaries[m];
-    const char* side = s.data_left_machine                       ? "LLM: remote"
-                       : run.models[m].kind == ModelKind::kLocal ? "SLM: on this machine"
-                                                                 : "route";
+    const char* side = run.models[m].kind == ModelKind::kLocal ? "SLM: on this machine"
+                       : s.data_left_machine || run.models[m].kind == ModelKind::kRemote
+                           ? "LLM: remote"
+                           : "route: answered here";
     h += "<th>" + html_escape(names[m]) + "<br><span class=\"meta\">" + side + "</span></th>";
   }
   h += "</tr>";
