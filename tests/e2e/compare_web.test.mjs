@@ -144,15 +144,20 @@ test('compare three models: both working panes fill with figures, the failing on
   assert.ok(exported.models[0].results[0].timings.predicted_per_second > 0);
   assert.equal(exported.models[1].results[0].target, 'cloud');
 
-  // Concurrent: two models at once, the mode shown on each pane.
+  // Concurrent: two models at once on a set of two prompts, the mode shown on each pane.
   await page.select('#compare-model-2', '');
   await page.click('#compare-concurrent');
+  await page.type('#compare-prompts', '\n---\nLily had a dog');
   await page.click('#compare-run');
   await page.waitForFunction(() => document.querySelector('#view-compare').dataset.finished === '2');
   const again = await Promise.all(['stories', 'cloud'].map((m) => figures(page, m)));
   assert.deepEqual(again.map((f) => [f.state, f.mode]),
     [['done', 'concurrent'], ['done', 'concurrent']]);
   assert.equal(await page.$$eval('.compare-pane', (n) => n.length), 2);
+  assert.deepEqual(await page.$$eval('.compare-pane', (panes) => panes.map((p) =>
+    [...p.querySelectorAll('.compare-result')].map((r) => r.dataset.state))),
+  [['done', 'done'], ['done', 'done']]);
+  assert.equal(mocks.cloud.requests.at(-1).body.messages[0].content, 'Lily had a dog');
   assert.deepEqual(errors, []);
 
   await page.setViewport({ width: 390, height: 844 });
