@@ -282,7 +282,7 @@ function showView(view: 'chat' | 'compare'): void {
 
 function route(push: boolean): void {
   showView(location.pathname === '/compare' ? 'compare' : 'chat');
-  if (location.pathname === '/compare') return;
+  if (location.pathname === '/compare') return void refreshList();
   const match = /^\/c\/([^/]+)$/.exec(location.pathname);
   if (match) void openConversation(decodeURIComponent(match[1]), push);
   else newChat(false);
