@@ -3,6 +3,8 @@
 // (docs/compare.md). It runs the server `hearth serve` runs, in process on an ephemeral
 // loopback port, and streams every request through its OpenAI endpoint, so a model means here
 // exactly what it means to any client. The figures and the report live in src/compare/.
+#include <pthread.h>
+
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -118,7 +120,45 @@ bool write_file(const std::string& path, const std::string& text) {
   return true;
 }
 
+// Ctrl-C (or SIGTERM) ends the run after the requests in flight, and the report is still
+// written; a second one quits at once. One thread takes the signals (sigwait), so they are
+// blocked before any other thread starts (the server's threads inherit the mask).
+class SignalWatcher {
+ public:
+  SignalWatcher() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGINT);
+    sigaddset(&signals_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);
+    thread_ = std::thread([this] {
+      int received = 0;
+      sigwait(&signals_, &received);
+      if (done_) return;
+      interrupted_ = true;
+      std::fprintf(stderr,
+                   "hearth compare: interrupted: finishing the requests in flight, then writing "
+                   "the report (again to quit now)\n");
+      sigwait(&signals_, &received);
+      if (!done_) std::_Exit(130);
+    });
+  }
+  ~SignalWatcher() {
+    done_ = true;
+    // The thread waits in exactly one sigwait; this wakes it.
+    pthread_kill(thread_.native_handle(), SIGTERM);
+    thread_.join();
+  }
+  bool interrupted() const { return interrupted_; }
+
+ private:
+  sigset_t signals_;
+  std::atomic<bool> interrupted_{false};
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
 int run_compare(const CompareArgs& args) {
+  SignalWatcher watcher;
   std::signal(SIGPIPE, SIG_IGN);
   if (args.fair && args.concurrent) {
     std::fprintf(stderr, "hearth compare: --fair and --concurrent exclude each other\n");
@@ -264,10 +304,10 @@ int run_compare(const CompareArgs& args) {
   };
   // Prompts in the outer loops and models in the inner one, so slow drift of the machine
   // (other load, thermal state) touches every model alike.
-  for (int r = 0; r < args.runs; ++r) {
-    for (size_t p = 0; p < run.prompts.size(); ++p) {
+  for (int r = 0; r < args.runs && !watcher.interrupted(); ++r) {
+    for (size_t p = 0; p < run.prompts.size() && !watcher.interrupted(); ++p) {
       if (run.mode == compare::Mode::kFair) {
-        for (size_t m = 0; m < run.models.size(); ++m) {
+        for (size_t m = 0; m < run.models.size() && !watcher.interrupted(); ++m) {
           run.records.push_back(one(m, p, r));
           progress(run.records.back());
         }
@@ -285,6 +325,7 @@ int run_compare(const CompareArgs& args) {
       }
     }
   }
+  run.interrupted = watcher.interrupted();
   s.stop(/*drain=*/true, std::chrono::seconds(5));
   server_thread.join();
 

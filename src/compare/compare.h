@@ -80,6 +80,7 @@ struct CompareRun {
   std::optional<size_t> reference;  // --reference: the model answers are scored against
   std::string started_utc;          // ISO 8601
   std::string hearth_version;
+  bool interrupted = false;  // stopped (Ctrl-C) before every planned request was sent
 };
 
 // ---- statistics -------------------------------------------------------------------------------

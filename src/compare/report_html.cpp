@@ -141,6 +141,10 @@ std::string render_html(const CompareRun& run) {
        std::to_string(run.runs) + " run(s) × " + std::to_string(run.models.size()) +
        " model(s) · max_tokens " + std::to_string(run.max_tokens) + " · mode <strong>" +
        html_escape(mode_text(run.mode)) + "</strong></p>";
+  if (run.interrupted) {
+    h += "<p class=\"err\">Interrupted: the figures cover the requests sent before the run was "
+         "stopped.</p>";
+  }
 
   // Models and where the data went.
   h += "<h2>Models and where the data went</h2><table><tr><th>model</th><th>kind</th>"

@@ -30,6 +30,7 @@ ordered_json to_json(const CompareRun& run) {
   doc["started"] = run.started_utc;
   doc["mode"] = run.mode == Mode::kFair ? "fair" : "concurrent";
   doc["runs"] = run.runs;
+  doc["interrupted"] = run.interrupted;
   doc["max_tokens"] = run.max_tokens;
   doc["reference"] = run.reference ? ordered_json(run.models[*run.reference].name) : ordered_json();
   ordered_json prompts = ordered_json::array();

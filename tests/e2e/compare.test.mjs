@@ -197,3 +197,33 @@ test('concurrent mode is recorded, and a bad prompt file is refused clearly', as
   assert.equal(missing.code, 1);
   assert.match(missing.err, /cannot read .*nope\.json/);
 });
+
+test('Ctrl-C ends the run after the request in flight and still writes the report', async () => {
+  const prompts = path.join(dir, 'many.json');
+  fs.writeFileSync(prompts, '["Once upon a time"]');
+  const json = path.join(dir, 'i.json');
+  const child = spawn(hearthBinary, ['compare', '-m', model('stories260K.gguf'), '--runs', '100',
+    '--prompts', prompts, '--out', path.join(dir, 'i.html'), '--json', json,
+    '--max-tokens', '16', '--ctx-size', '256'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, HEARTH_HOME: path.join(dir, 'home') },
+  });
+  let err = '';
+  child.stdout.resume();
+  const progressed = new Promise((resolve) => {
+    child.stderr.on('data', (d) => {
+      err += d;
+      if (/\[1\/100\]/.test(err)) resolve();
+    });
+  });
+  await progressed;
+  child.kill('SIGINT');
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0, err);
+  assert.match(err, /interrupted: finishing the requests in flight/);
+  const doc = JSON.parse(fs.readFileSync(json, 'utf8'));
+  assert.equal(doc.interrupted, true);
+  assert.ok(doc.requests.length >= 1 && doc.requests.length < 100, `${doc.requests.length}`);
+  assert.ok(doc.requests.every((r) => r.ok));
+  assert.match(fs.readFileSync(path.join(dir, 'i.html'), 'utf8'), /Interrupted: the figures cover/);
+});
