@@ -32,6 +32,7 @@ declare -A allowed=(
   [server]="$engine_all http catalog web $public"
   [router]="$engine_all http catalog server $public"
   [rag]="$engine_all http catalog server $public"
+  [compare]="$public"
   [cli]="*"
 )
 

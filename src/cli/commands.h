@@ -26,6 +26,7 @@ void register_cache(CLI::App& app, int& exit_code);
 void register_service(CLI::App& app, int& exit_code);
 void register_route(CLI::App& app, int& exit_code);
 void register_rag(CLI::App& app, int& exit_code);
+void register_compare(CLI::App& app, int& exit_code);
 // Subcommands of `hearth rag` that live in their own files (cmd_rag_*.cpp).
 void register_rag_eval(CLI::App& rag, int& exit_code);
 void register_rag_reindex(CLI::App& rag, int& exit_code);

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   hearth::cli::register_service(app, exit_code);
   hearth::cli::register_route(app, exit_code);
   hearth::cli::register_rag(app, exit_code);
+  hearth::cli::register_compare(app, exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

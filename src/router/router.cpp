@@ -302,6 +302,11 @@ json HybridRouter::status_json() const {
     json tj = {{"name", t->config.name},
                {"kind", t->local() ? "local" : "openai"},
                {"model", t->config.model}};
+    if (!t->local()) {
+      // Clients that show a request's cost (the web app's Compare page) read it here.
+      tj["price_per_mtok"] = {{"input", t->config.price_input_per_mtok},
+                              {"output", t->config.price_output_per_mtok}};
+    }
     if (t->replicas.size() == 1) {
       for (auto& [k, v] : replicas[0].items()) {
         if (k != "name") tj[k] = v;

@@ -87,6 +87,17 @@ TEST(RouterConfig, ParsesTheIssueExample) {
   EXPECT_EQ(c.fallback.first_token_timeout_ms, 2500);
 }
 
+TEST(RouterStatus, ShowsRemoteTargetsPrices) {
+  auto router = HybridRouter::create(good());
+  ASSERT_TRUE(router) << router.error().message;
+  const auto status = (*router)->status_json();
+  (*router)->shutdown();
+  ASSERT_EQ(status["targets"].size(), 3u);
+  EXPECT_FALSE(status["targets"][0].contains("price_per_mtok"));  // local: nothing to pay
+  EXPECT_DOUBLE_EQ(status["targets"][2]["price_per_mtok"]["input"].get<double>(), 0.15);
+  EXPECT_DOUBLE_EQ(status["targets"][2]["price_per_mtok"]["output"].get<double>(), 0.60);
+}
+
 TEST(RouterConfig, RefusesBadFilesNamingLineAndKey) {
   const std::string target = "[[target]]\nname = \"a\"\nkind = \"local\"\nmodel = \"m\"\n";
   EXPECT_EQ(error_of(target + "extra = 1\n[[route]]\nname=\"r\"\ntargets=[\"a\"]\n"),

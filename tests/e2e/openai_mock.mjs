@@ -1,7 +1,8 @@
 // A fault-injecting OpenAI-compatible upstream for the router tests and bench/router.mjs.
 // Each request takes the next mode from `mock.script` (then `mock.mode`):
 //   ok            answers (SSE when asked to stream) with `mock.chunks` content chunks
-//                 (or the strings in `mock.words`), `mock.chunkDelayMs` apart, as `mock.model`
+//                 (or the strings in `mock.words`), `mock.chunkDelayMs` apart, as `mock.model`;
+//                 with `mock.usage` and stream_options.include_usage, a usage chunk at the end
 //   500 | 401     that HTTP status with an OpenAI error body
 //   429           429 with Retry-After: `mock.retryAfter`
 //   overflow      400 with code context_length_exceeded
@@ -100,6 +101,10 @@ export async function startMock(options = {}) {
       }
     }
     res.write(chunk({}, 'stop'));
+    if (mock.usage && body.stream_options?.include_usage) {
+      res.write(`data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created: 1, model: mock.model,
+        choices: [], usage: { prompt_tokens: 5, completion_tokens: words.length, total_tokens: 5 + words.length } })}\n\n`);
+    }
     res.write('data: [DONE]\n\n');
     ended = true;
     mock.finished += 1;

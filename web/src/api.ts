@@ -165,6 +165,8 @@ export interface ChatMessage {
 }
 
 export interface StreamCallbacks {
+  // The response as soon as its headers arrive (the router's X-Hearth-Target, say).
+  onResponse?(res: Response): void;
   onText(text: string): void;
   // The last event: the server's timings and usage (absent from servers that send none),
   // and a grounded reply's citations.
@@ -199,6 +201,7 @@ export async function streamChat(
     }),
     signal,
   });
+  callbacks.onResponse?.(res);
   if (!res.ok) throw await errorOf(res);
   if (!res.body) throw new ApiError('the server sent no body', res.status);
   const reader = res.body.getReader();

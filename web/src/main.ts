@@ -16,6 +16,7 @@ import {
   VectorStore,
 } from './api';
 import { ChatView } from './chat';
+import { mountCompare } from './compare';
 import { DocumentsView } from './documents';
 import { ModelsView } from './models';
 import { currentView, navigate, registerView, startRouter } from './views';
@@ -186,6 +187,7 @@ async function removeConversation(id: string, title: string): Promise<void> {
 }
 
 async function openConversation(id: string, push: boolean): Promise<void> {
+  showView('chat');
   try {
     const conversation = await withKey(() => getConversation(id));
     chat.show(conversation);
@@ -204,6 +206,7 @@ async function openConversation(id: string, push: boolean): Promise<void> {
 }
 
 function newChat(push: boolean): void {
+  showView('chat');
   chat.show(null);
   showParams(null);
   exportButton.disabled = true;
@@ -346,6 +349,21 @@ registerView({
   matches: (path) => path === '/documents',
   enter: () => documents.refresh(),
   leave: () => documents.leave(),
+});
+
+// The Compare page builds itself the first time it is shown.
+const compareRoot = document.createElement('main');
+compareRoot.className = 'view compare-view';
+let compare: { enter(): void } | null = null;
+registerView({
+  name: 'compare',
+  title: 'Compare',
+  root: compareRoot,
+  matches: (path) => path === '/compare',
+  enter: () => {
+    compare ??= mountCompare(compareRoot);
+    compare.enter();
+  },
 });
 
 async function start(): Promise<void> {
