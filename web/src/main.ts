@@ -187,7 +187,6 @@ async function removeConversation(id: string, title: string): Promise<void> {
 }
 
 async function openConversation(id: string, push: boolean): Promise<void> {
-  showView('chat');
   try {
     const conversation = await withKey(() => getConversation(id));
     chat.show(conversation);
@@ -206,7 +205,6 @@ async function openConversation(id: string, push: boolean): Promise<void> {
 }
 
 function newChat(push: boolean): void {
-  showView('chat');
   chat.show(null);
   showParams(null);
   exportButton.disabled = true;
