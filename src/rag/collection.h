@@ -11,6 +11,9 @@
 //   per collection at a time) and each file is one transaction, so a process killed mid-add
 //   leaves every file either fully indexed or untouched, and adding again resumes.
 // - The Embedder is borrowed: it must outlive the calls it is passed to.
+// - Large collections' HNSW index (rag/hnsw_index.h) is cached per Collection behind its own
+//   mutex; a query that finds no index for the current vectors builds it while holding that
+//   mutex, so concurrent vector queries wait for one build rather than each making their own.
 #pragma once
 
 #include <atomic>
