@@ -1,7 +1,12 @@
 #include "engine/tokenizer/pretokenize.h"
 
+// HEARTH_NO_PCRE2: a build without the regex library (WebAssembly, wasm/CMakeLists.txt). It
+// knows the same pre-tokenizer names, but compiling one is an Error, so a byte-level BPE
+// vocabulary fails to load with a clear message instead of tokenizing wrongly.
+#if !defined(HEARTH_NO_PCRE2)
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#endif
 
 #include <string>
 #include <utility>
@@ -62,11 +67,13 @@ constexpr std::string_view kDeepseekV3Mixed =
 constexpr std::string_view kWordsUntilPunctuation =
     " ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+";
 
+#if !defined(HEARTH_NO_PCRE2)
 std::string pcre2_message(int code) {
   PCRE2_UCHAR buffer[256];
   pcre2_get_error_message(code, buffer, sizeof(buffer));
   return reinterpret_cast<const char*>(buffer);
 }
+#endif
 
 struct Family {
   std::vector<std::string_view> names;  // values of tokenizer.ggml.pre
@@ -119,6 +126,24 @@ std::vector<std::string_view> supported_pre_tokenizers() {
   }
   return names;
 }
+
+#if defined(HEARTH_NO_PCRE2)
+
+Result<std::unique_ptr<PreTokenizer>> PreTokenizer::compile(const PreTokenizerSpec& spec) {
+  if (spec.patterns.empty()) return std::unique_ptr<PreTokenizer>(new PreTokenizer());
+  return unsupported(
+      "this build of hearth has no regex engine (WebAssembly builds without PCRE2), so "
+      "byte-level BPE vocabularies and their pre-tokenizers are not supported yet");
+}
+
+PreTokenizer::~PreTokenizer() = default;
+
+std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
+  if (text.empty()) return {};
+  return {text};
+}
+
+#else
 
 Result<std::unique_ptr<PreTokenizer>> PreTokenizer::compile(const PreTokenizerSpec& spec) {
   std::unique_ptr<PreTokenizer> result(new PreTokenizer());
@@ -189,5 +214,7 @@ std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
   }
   return pieces;
 }
+
+#endif  // HEARTH_NO_PCRE2
 
 }  // namespace hearth::tokenizer_detail
