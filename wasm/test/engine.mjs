@@ -14,11 +14,15 @@ export const buildDir = process.env.HEARTH_WASM_BUILD ?? path.resolve(here, "../
 export const fixturesDir =
   process.env.HEARTH_FIXTURES ?? path.resolve(here, "../../../shared/fixtures");
 
-export async function createEngine() {
+// `kernels`: a kernel table to start from (HEARTH_KERNELS inside the module, e.g. "scalar").
+export async function createEngine({ kernels } = {}) {
   const require = createRequire(import.meta.url);
   const factory = require(path.join(buildDir, "hearth_wasm.js"));
   const module = await factory({
     wasmBinary: readFileSync(path.join(buildDir, "hearth_wasm.wasm")),
+    preRun: [(m) => {
+      if (kernels) m.ENV.HEARTH_KERNELS = kernels;
+    }],
     print: () => {},
     printErr: (line) => process.stderr.write(`[wasm] ${line}\n`),
   });
