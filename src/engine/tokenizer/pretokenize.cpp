@@ -1,11 +1,14 @@
 #include "engine/tokenizer/pretokenize.h"
 
 // HEARTH_NO_PCRE2: a build without the regex library (WebAssembly, wasm/CMakeLists.txt). It
-// knows the same pre-tokenizer names, but compiling one is an Error, so a byte-level BPE
+// knows the same pre-tokenizer names; the GPT-2, Llama-3 and Qwen2 expressions run on
+// hand-written matchers (pretokenize_builtin.h), and compiling any other is an Error, so such a
 // vocabulary fails to load with a clear message instead of tokenizing wrongly.
 #if !defined(HEARTH_NO_PCRE2)
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#else
+#include "engine/tokenizer/pretokenize_builtin.h"
 #endif
 
 #include <string>
@@ -130,17 +133,36 @@ std::vector<std::string_view> supported_pre_tokenizers() {
 #if defined(HEARTH_NO_PCRE2)
 
 Result<std::unique_ptr<PreTokenizer>> PreTokenizer::compile(const PreTokenizerSpec& spec) {
-  if (spec.patterns.empty()) return std::unique_ptr<PreTokenizer>(new PreTokenizer());
-  return unsupported(
-      "this build of hearth has no regex engine (WebAssembly builds without PCRE2), so "
-      "byte-level BPE vocabularies and their pre-tokenizers are not supported yet");
+  std::unique_ptr<PreTokenizer> result(new PreTokenizer());
+  for (std::string_view pattern : spec.patterns) {
+    if (pattern == kGpt2) {
+      result->builtin_.push_back(kBuiltinGpt2);
+    } else if (pattern == kLlama3) {
+      result->builtin_.push_back(kBuiltinLlama3);
+    } else if (pattern == kQwen2) {
+      result->builtin_.push_back(kBuiltinQwen2);
+    } else {
+      return unsupported(
+          "this build of hearth has no regex engine (WebAssembly builds without PCRE2): only "
+          "the gpt-2, llama3 and qwen2 families of pre-tokenizers are supported");
+    }
+  }
+  return result;
 }
 
 PreTokenizer::~PreTokenizer() = default;
 
 std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
-  if (text.empty()) return {};
-  return {text};
+  std::vector<std::string_view> pieces;
+  if (text.empty()) return pieces;
+  pieces.push_back(text);
+  for (int matcher : builtin_) {
+    std::vector<std::string_view> next;
+    next.reserve(pieces.size() * 2);
+    for (std::string_view piece : pieces) builtin_split(matcher, piece, next);
+    pieces = std::move(next);
+  }
+  return pieces;
 }
 
 #else
