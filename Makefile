@@ -6,13 +6,14 @@ JOBS        ?= $(shell nproc)
 BUILD       ?= build
 BUILD_ASAN  ?= build-asan
 BUILD_FUZZ  ?= build-fuzz
+BUILD_WASM  ?= build-wasm
 FUZZ_SECONDS ?= 40
 HEARTH_FIXTURES ?= $(abspath ../shared/fixtures)
 export HEARTH_FIXTURES
 HEARTH_MODEL ?= qwen2.5-0.5b
 PORT        ?= 8000
 
-.PHONY: all deps build run test test-release test-e2e test-asan fuzz format tidy clean web-dist
+.PHONY: all deps build run test test-release test-e2e test-asan test-wasm fuzz format tidy clean web-dist
 
 all: build
 
@@ -60,6 +61,14 @@ test-e2e: build
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
 	cd tests/e2e && HEARTH_BINARY=$(abspath $(BUILD))/hearth node --test --test-concurrency=1
 
+# The engine compiled to WebAssembly (Debian's emscripten: apt-get install emscripten) and run
+# in node against the shared references (docs/wasm.md). Not part of `make test` yet.
+test-wasm:
+	emcmake cmake -S wasm -B $(BUILD_WASM) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD_WASM) -j $(JOBS)
+	HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) node --test wasm/test/reference.test.mjs wasm/test/tokenizer.test.mjs \
+	  wasm/test/kernels.test.mjs
+
 # The built web app as an archive for a release: unpacked beside the sources, it builds hearth
 # with its app where node is not installed (cmake -DHEARTH_WEB_DIST=$$PWD/web-dist, docs/web.md).
 web-dist: build
@@ -94,4 +103,4 @@ tidy: $(BUILD)/build.ninja
 	git ls-files 'src/*.cpp' | xargs clang-tidy -p $(BUILD) --quiet
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_WASM)

@@ -12,7 +12,10 @@ namespace {
 // architecture's #if); nothing that chooses or calls kernels changes.
 constexpr const KernelTable* kTables[] = {
 #if defined(__x86_64__)
-    &kAmxKernels,      &kAvx512Bf16Kernels, &kAvx512Kernels, &kAvx2Kernels,
+    &kAmxKernels,         &kAvx512Bf16Kernels, &kAvx512Kernels, &kAvx2Kernels,
+#endif
+#if defined(__wasm_simd128__)
+    &kWasmSimd128Kernels,
 #endif
     &kPortableKernels,
 };

@@ -7,9 +7,9 @@
 // order of preference, and the first one the CPU can run is used: callers ask it for a
 // capability (`active_kernels().interleaved_weights`) or a kernel instead of comparing levels.
 //
-// HEARTH_KERNELS=<table name> (scalar|avx2|avx512|avx512bf16|amx on x86) starts the search at
-// that table, e.g. to test every path on one machine; a table the CPU cannot run falls to the
-// next one it can, and an unknown name is ignored.
+// HEARTH_KERNELS=<table name> (scalar|avx2|avx512|avx512bf16|amx on x86, wasm_simd128 in wasm)
+// starts the search at that table, e.g. to test every path on one machine; a table the CPU cannot
+// run falls to the next one it can, and an unknown name is ignored.
 //
 // Thread-safety: tables are immutable; active_kernels() chooses once and is safe to call from
 // any thread. Tables live for the whole program.
@@ -91,11 +91,12 @@ struct KernelTable {
 
 // The tables, each defined next to its kernels. Only those of the architecture being built
 // exist; use them through the registry below.
-extern const KernelTable kPortableKernels;    // quant_dot_scalar.cpp, "scalar"
-extern const KernelTable kAvx2Kernels;        // quant_dot_avx2.cpp
-extern const KernelTable kAvx512Kernels;      // quant_dot_avx512.cpp (F/BW/VL/VNNI)
-extern const KernelTable kAvx512Bf16Kernels;  // quant_dot_bf16_avx512.cpp
-extern const KernelTable kAmxKernels;         // gemm_amx.cpp
+extern const KernelTable kPortableKernels;     // quant_dot_scalar.cpp, "scalar"
+extern const KernelTable kAvx2Kernels;         // quant_dot_avx2.cpp
+extern const KernelTable kAvx512Kernels;       // quant_dot_avx512.cpp (F/BW/VL/VNNI)
+extern const KernelTable kAvx512Bf16Kernels;   // quant_dot_bf16_avx512.cpp
+extern const KernelTable kAmxKernels;          // gemm_amx.cpp
+extern const KernelTable kWasmSimd128Kernels;  // quant_dot_wasm_simd128.cpp (wasm, -msimd128)
 
 // Every table built for this architecture, most preferred first; the portable one is last.
 std::span<const KernelTable* const> kernel_tables();

@@ -1,7 +1,15 @@
 #include "engine/tokenizer/pretokenize.h"
 
+// HEARTH_NO_PCRE2: a build without the regex library (WebAssembly, wasm/CMakeLists.txt). It
+// knows the same pre-tokenizer names; the GPT-2, Llama-3 and Qwen2 expressions run on
+// hand-written matchers (pretokenize_builtin.h), and compiling any other is an Error, so such a
+// vocabulary fails to load with a clear message instead of tokenizing wrongly.
+#if !defined(HEARTH_NO_PCRE2)
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+#else
+#include "engine/tokenizer/pretokenize_builtin.h"
+#endif
 
 #include <string>
 #include <utility>
@@ -62,11 +70,13 @@ constexpr std::string_view kDeepseekV3Mixed =
 constexpr std::string_view kWordsUntilPunctuation =
     " ?[^(\\s|.,!?\u2026\u3002\uFF0C\u3001\u0964\u06D4\u060C)]+";
 
+#if !defined(HEARTH_NO_PCRE2)
 std::string pcre2_message(int code) {
   PCRE2_UCHAR buffer[256];
   pcre2_get_error_message(code, buffer, sizeof(buffer));
   return reinterpret_cast<const char*>(buffer);
 }
+#endif
 
 struct Family {
   std::vector<std::string_view> names;  // values of tokenizer.ggml.pre
@@ -119,6 +129,43 @@ std::vector<std::string_view> supported_pre_tokenizers() {
   }
   return names;
 }
+
+#if defined(HEARTH_NO_PCRE2)
+
+Result<std::unique_ptr<PreTokenizer>> PreTokenizer::compile(const PreTokenizerSpec& spec) {
+  std::unique_ptr<PreTokenizer> result(new PreTokenizer());
+  for (std::string_view pattern : spec.patterns) {
+    if (pattern == kGpt2) {
+      result->builtin_.push_back(kBuiltinGpt2);
+    } else if (pattern == kLlama3) {
+      result->builtin_.push_back(kBuiltinLlama3);
+    } else if (pattern == kQwen2) {
+      result->builtin_.push_back(kBuiltinQwen2);
+    } else {
+      return unsupported(
+          "this build of hearth has no regex engine (WebAssembly builds without PCRE2): only "
+          "the gpt-2, llama3 and qwen2 families of pre-tokenizers are supported");
+    }
+  }
+  return result;
+}
+
+PreTokenizer::~PreTokenizer() = default;
+
+std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
+  std::vector<std::string_view> pieces;
+  if (text.empty()) return pieces;
+  pieces.push_back(text);
+  for (int matcher : builtin_) {
+    std::vector<std::string_view> next;
+    next.reserve(pieces.size() * 2);
+    for (std::string_view piece : pieces) builtin_split(matcher, piece, next);
+    pieces = std::move(next);
+  }
+  return pieces;
+}
+
+#else
 
 Result<std::unique_ptr<PreTokenizer>> PreTokenizer::compile(const PreTokenizerSpec& spec) {
   std::unique_ptr<PreTokenizer> result(new PreTokenizer());
@@ -189,5 +236,7 @@ std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
   }
   return pieces;
 }
+
+#endif  // HEARTH_NO_PCRE2
 
 }  // namespace hearth::tokenizer_detail

@@ -39,6 +39,9 @@ class PreTokenizer {
  private:
   PreTokenizer() = default;
   std::vector<pcre2_real_code_8*> patterns_;
+#if defined(HEARTH_NO_PCRE2)
+  std::vector<int> builtin_;  // pretokenize_builtin.h matchers, one per pattern
+#endif
 };
 
 }  // namespace hearth::tokenizer_detail

@@ -1,0 +1,243 @@
+// A small C API over hearth's engine for the WebAssembly build (exported to JavaScript by
+// wasm/CMakeLists.txt). JavaScript copies a GGUF file's bytes into the wasm heap, loads it,
+// and then tokenizes, decodes, reads logits and generates through handles.
+//
+// Ownership: each loaded model gets one session (one conversation); a handle names the pair
+// until hearth_free. Buffers passed in are borrowed for the call; buffers returned (logits,
+// strings) belong to the handle and stay valid until its next call.
+// Errors: a call that fails returns a negative number (or null) and hearth_last_error() says
+// why; nothing throws into JavaScript. Thread-safety: none needed, the build is
+// single-threaded (no -pthread), so every call runs on the page's (or Node's) one thread.
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "engine/gguf/gguf.h"
+#include "engine/sampler/sampler.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "hearth/engine.h"
+
+#define HEARTH_EXPORT extern "C" __attribute__((used, visibility("default")))
+
+namespace {
+
+// A loaded model and its session, or only a tokenizer (a vocabulary-only GGUF): then model
+// and session are null and only the tokenizer calls work.
+struct Instance {
+  std::shared_ptr<hearth::Model> model;
+  std::unique_ptr<hearth::Session> session;
+  std::unique_ptr<hearth::Tokenizer> own_tokenizer;  // set for tokenizer-only handles
+  std::string text;                                  // the last string returned to JavaScript
+
+  const hearth::Tokenizer& tokenizer() const {
+    return own_tokenizer ? *own_tokenizer : model->tokenizer();
+  }
+};
+
+std::vector<std::unique_ptr<Instance>> g_instances;  // index = handle
+std::string g_last_error;
+
+int fail(std::string message) {
+  g_last_error = std::move(message);
+  return -1;
+}
+
+Instance* instance(int handle) {
+  if (handle < 0 || static_cast<size_t>(handle) >= g_instances.size() ||
+      !g_instances[static_cast<size_t>(handle)]) {
+    g_last_error = "invalid handle " + std::to_string(handle);
+    return nullptr;
+  }
+  return g_instances[static_cast<size_t>(handle)].get();
+}
+
+// A handle with a model and session (not tokenizer-only).
+Instance* model_instance(int handle) {
+  Instance* in = instance(handle);
+  if (in && !in->session) {
+    g_last_error = "handle " + std::to_string(handle) + " holds only a tokenizer";
+    return nullptr;
+  }
+  return in;
+}
+
+int add_instance(std::unique_ptr<Instance> entry) {
+  g_instances.push_back(std::move(entry));
+  return static_cast<int>(g_instances.size() - 1);
+}
+
+// Runs `body` and turns an escaping exception (e.g. std::bad_alloc when the page's memory is
+// exhausted) into an error value, so the module stays usable.
+template <class Body>
+int guarded(Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    return fail(std::string("hearth: ") + e.what());
+  } catch (...) {
+    return fail("hearth: unknown exception");
+  }
+}
+
+}  // namespace
+
+HEARTH_EXPORT const char* hearth_last_error() {
+  return g_last_error.c_str();
+}
+
+// Loads a GGUF file from `size` bytes at `bytes` (copied; the caller may free them) with a
+// context of `n_ctx` positions (0: the model's default). Returns a handle >= 0.
+HEARTH_EXPORT int hearth_load(const uint8_t* bytes, size_t size, int n_ctx) {
+  return guarded([&] {
+    if (bytes == nullptr || size == 0) return fail("no GGUF bytes given");
+    hearth::ModelOptions options;
+    options.n_threads = 1;
+    options.n_ctx = n_ctx;
+    auto model =
+        hearth::Model::load_from_memory(std::vector<uint8_t>(bytes, bytes + size), options);
+    if (!model) return fail(model.error().message);
+    hearth::SessionOptions session_options;
+    session_options.n_threads = 1;
+    auto session = hearth::Session::create(*model, session_options);
+    if (!session) return fail(session.error().message);
+    auto entry = std::make_unique<Instance>();
+    entry->model = std::move(*model);
+    entry->session = std::make_unique<hearth::Session>(std::move(*session));
+    return add_instance(std::move(entry));
+  });
+}
+
+// Loads only the tokenizer of a GGUF file (e.g. a vocabulary-only one). Returns a handle.
+HEARTH_EXPORT int hearth_load_tokenizer(const uint8_t* bytes, size_t size) {
+  return guarded([&] {
+    if (bytes == nullptr || size == 0) return fail("no GGUF bytes given");
+    auto file = hearth::gguf::File::from_memory(std::vector<uint8_t>(bytes, bytes + size));
+    if (!file) return fail("GGUF in memory: " + file.error().message);
+    auto tokenizer = hearth::Tokenizer::from_gguf(*file);
+    if (!tokenizer) return fail("GGUF in memory: " + tokenizer.error().message);
+    auto entry = std::make_unique<Instance>();
+    entry->own_tokenizer = std::make_unique<hearth::Tokenizer>(std::move(*tokenizer));
+    return add_instance(std::move(entry));
+  });
+}
+
+HEARTH_EXPORT void hearth_free(int handle) {
+  if (instance(handle)) g_instances[static_cast<size_t>(handle)].reset();
+}
+
+HEARTH_EXPORT int hearth_n_vocab(int handle) {
+  Instance* in = instance(handle);
+  return in ? in->tokenizer().n_vocab() : -1;
+}
+
+HEARTH_EXPORT int hearth_n_ctx(int handle) {
+  Instance* in = model_instance(handle);
+  return in ? in->session->n_ctx() : -1;
+}
+
+HEARTH_EXPORT int hearth_n_past(int handle) {
+  Instance* in = model_instance(handle);
+  return in ? in->session->n_past() : -1;
+}
+
+// Tokenizes `size` bytes of UTF-8 at `text` into at most `capacity` ids at `out`. Returns the
+// number of ids; when it exceeds `capacity` only the first `capacity` were written.
+HEARTH_EXPORT int hearth_tokenize(int handle, const char* text, size_t size, int add_special,
+                                  int parse_special, int32_t* out, int capacity) {
+  Instance* in = instance(handle);
+  if (!in) return -1;
+  return guarded([&] {
+    const std::vector<int32_t> ids =
+        in->tokenizer().encode(std::string_view(text, size), add_special != 0, parse_special != 0);
+    const size_t n = std::min(ids.size(), static_cast<size_t>(std::max(capacity, 0)));
+    if (n > 0) std::memcpy(out, ids.data(), n * sizeof(int32_t));
+    return static_cast<int>(ids.size());
+  });
+}
+
+// The text of `n` ids (special tokens rendered when `render_special`), NUL-terminated; owned
+// by the handle. Null on error.
+HEARTH_EXPORT const char* hearth_detokenize(int handle, const int32_t* ids, int n,
+                                            int render_special) {
+  Instance* in = instance(handle);
+  if (!in || n < 0) return nullptr;
+  const int rc = guarded([&] {
+    in->text = in->tokenizer().decode(std::span<const int32_t>(ids, static_cast<size_t>(n)),
+                                      render_special != 0);
+    return 0;
+  });
+  return rc < 0 ? nullptr : in->text.c_str();
+}
+
+// Forgets every position from `n_past` on (0: a new conversation).
+HEARTH_EXPORT int hearth_rewind(int handle, int n_past) {
+  Instance* in = model_instance(handle);
+  if (!in) return -1;
+  in->session->rewind(n_past);
+  return in->session->n_past();
+}
+
+// Evaluates `n` ids after the current position; with `all_logits` every token's logits are
+// kept (hearth_logits(handle, i) for i in [0, n)), else only the last one's. 0 on success.
+HEARTH_EXPORT int hearth_decode(int handle, const int32_t* ids, int n, int all_logits) {
+  Instance* in = model_instance(handle);
+  if (!in) return -1;
+  return guarded([&] {
+    if (n <= 0) return fail("nothing to decode");
+    auto s =
+        in->session->decode(std::span<const int32_t>(ids, static_cast<size_t>(n)), all_logits != 0);
+    return s ? 0 : fail(s.error().message);
+  });
+}
+
+// The n_vocab logits after the i-th token of the last decode (-1: its last), or null.
+HEARTH_EXPORT const float* hearth_logits(int handle, int i) {
+  Instance* in = model_instance(handle);
+  if (!in) return nullptr;
+  std::span<const float> row = in->session->logits(i);
+  if (row.empty()) {
+    g_last_error = "no logits for row " + std::to_string(i) + " of the last decode";
+    return nullptr;
+  }
+  return row.data();
+}
+
+// Generates up to `max_tokens` ids after decoding the `n` prompt ids, stopping after an
+// end-of-generation token (which is written). temperature <= 0 is greedy; otherwise top_k,
+// top_p and min_p as in SamplerParams (pass the defaults 40, 0.95, 0.05 for llama.cpp-like
+// sampling) with `seed`. Returns how many ids were written to `out`.
+HEARTH_EXPORT int hearth_generate(int handle, const int32_t* prompt, int n, int max_tokens,
+                                  float temperature, int top_k, float top_p, float min_p,
+                                  uint32_t seed, int32_t* out) {
+  Instance* in = model_instance(handle);
+  if (!in) return -1;
+  return guarded([&] {
+    hearth::SamplerParams params;
+    params.temperature = temperature;
+    params.top_k = top_k;
+    params.top_p = top_p;
+    params.min_p = min_p;
+    params.seed = seed;
+    if (auto s = params.validate(); !s) return fail(s.error().message);
+    hearth::Sampler sampler(params);
+    for (int i = 0; i < n; ++i) sampler.accept(prompt[i]);
+    std::vector<int32_t> next(prompt, prompt + n);
+    int written = 0;
+    while (written < max_tokens) {
+      if (auto s = in->session->decode(next); !s) {
+        return written > 0 ? written : fail(s.error().message);
+      }
+      const int32_t id = sampler.sample(in->session->logits());
+      sampler.accept(id);
+      out[written++] = id;
+      if (in->model->tokenizer().is_end_of_generation(id)) break;
+      if (in->session->n_past() >= in->session->n_ctx()) break;
+      next.assign(1, id);
+    }
+    return written;
+  });
+}

@@ -1,0 +1,137 @@
+// A thin JavaScript wrapper over the wasm build's C API (wasm/hearth_wasm.cpp), for the Node
+// tests and benchmark. It loads build-wasm/hearth_wasm.{js,wasm} itself (wasmBinary), so
+// emscripten's loader never tries fetch() on a file path.
+//
+// Each Engine owns one wasm module instance; its handles are freed with free(). Errors from
+// the C API become thrown Errors carrying hearth_last_error()'s message.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const buildDir = process.env.HEARTH_WASM_BUILD ?? path.resolve(here, "../../build-wasm");
+export const fixturesDir =
+  process.env.HEARTH_FIXTURES ?? path.resolve(here, "../../../shared/fixtures");
+
+// `kernels`: a kernel table to start from (HEARTH_KERNELS inside the module, e.g. "scalar").
+export async function createEngine({ kernels } = {}) {
+  const require = createRequire(import.meta.url);
+  const factory = require(path.join(buildDir, "hearth_wasm.js"));
+  const module = await factory({
+    wasmBinary: readFileSync(path.join(buildDir, "hearth_wasm.wasm")),
+    preRun: [(m) => {
+      if (kernels) m.ENV.HEARTH_KERNELS = kernels;
+    }],
+    print: () => {},
+    printErr: (line) => process.stderr.write(`[wasm] ${line}\n`),
+  });
+  return new Engine(module);
+}
+
+export class Engine {
+  constructor(module) {
+    this.m = module;
+  }
+
+  #error(what) {
+    return new Error(`${what}: ${this.m.UTF8ToString(this.m._hearth_last_error())}`);
+  }
+
+  // Copies bytes into the wasm heap for one call.
+  #withBytes(bytes, fn) {
+    const ptr = this.m._malloc(Math.max(bytes.length, 1));
+    if (!ptr) throw new Error(`cannot allocate ${bytes.length} bytes in the wasm heap`);
+    try {
+      this.m.HEAPU8.set(bytes, ptr);
+      return fn(ptr, bytes.length);
+    } finally {
+      this.m._free(ptr);
+    }
+  }
+
+  #withIds(ids, fn) {
+    const ptr = this.m._malloc(Math.max(ids.length, 1) * 4);
+    try {
+      this.m.HEAP32.set(Int32Array.from(ids), ptr >> 2);
+      return fn(ptr, ids.length);
+    } finally {
+      this.m._free(ptr);
+    }
+  }
+
+  load(ggufBytes, { nCtx = 0 } = {}) {
+    const h = this.#withBytes(ggufBytes, (p, n) => this.m._hearth_load(p, n, nCtx));
+    if (h < 0) throw this.#error("load");
+    return h;
+  }
+
+  loadTokenizer(ggufBytes) {
+    const h = this.#withBytes(ggufBytes, (p, n) => this.m._hearth_load_tokenizer(p, n));
+    if (h < 0) throw this.#error("load tokenizer");
+    return h;
+  }
+
+  free(h) {
+    this.m._hearth_free(h);
+  }
+
+  nVocab(h) {
+    return this.m._hearth_n_vocab(h);
+  }
+
+  tokenize(h, text, { addSpecial = true, parseSpecial = true } = {}) {
+    const bytes = new TextEncoder().encode(text);
+    let capacity = bytes.length + 8;
+    for (;;) {
+      const out = this.m._malloc(capacity * 4);
+      try {
+        const n = this.#withBytes(bytes, (p, len) =>
+          this.m._hearth_tokenize(h, p, len, addSpecial ? 1 : 0, parseSpecial ? 1 : 0, out,
+                                  capacity));
+        if (n < 0) throw this.#error("tokenize");
+        if (n <= capacity) return Array.from(this.m.HEAP32.subarray(out >> 2, (out >> 2) + n));
+        capacity = n;
+      } finally {
+        this.m._free(out);
+      }
+    }
+  }
+
+  detokenize(h, ids, { renderSpecial = false } = {}) {
+    const ptr = this.#withIds(ids, (p, n) =>
+      this.m._hearth_detokenize(h, p, n, renderSpecial ? 1 : 0));
+    if (!ptr) throw this.#error("detokenize");
+    return this.m.UTF8ToString(ptr);
+  }
+
+  rewind(h, nPast = 0) {
+    if (this.m._hearth_rewind(h, nPast) < 0) throw this.#error("rewind");
+  }
+
+  decode(h, ids, { allLogits = false } = {}) {
+    const rc = this.#withIds(ids, (p, n) => this.m._hearth_decode(h, p, n, allLogits ? 1 : 0));
+    if (rc !== 0) throw this.#error("decode");
+  }
+
+  // A copy of the logits after the i-th token of the last decode (-1: its last).
+  logits(h, i = -1) {
+    const ptr = this.m._hearth_logits(h, i);
+    if (!ptr) throw this.#error("logits");
+    const n = this.nVocab(h);
+    return Float32Array.from(this.m.HEAPF32.subarray(ptr >> 2, (ptr >> 2) + n));
+  }
+
+  generate(h, promptIds, { maxTokens = 32, temperature = 0, topK = 40, topP = 0.95, minP = 0.05,
+                           seed = 1 } = {}) {
+    const out = this.m._malloc(Math.max(maxTokens, 1) * 4);
+    try {
+      const n = this.#withIds(promptIds, (p, len) =>
+        this.m._hearth_generate(h, p, len, maxTokens, temperature, topK, topP, minP, seed, out));
+      if (n < 0) throw this.#error("generate");
+      return Array.from(this.m.HEAP32.subarray(out >> 2, (out >> 2) + n));
+    } finally {
+      this.m._free(out);
+    }
+  }
+}

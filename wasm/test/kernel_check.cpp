@@ -1,0 +1,106 @@
+// Checks the wasm_simd128 kernel table against the portable one inside the wasm build (the
+// native unit tests cannot run these kernels): for Q8_0, Q4_0 and Q6_K rows of random bytes and
+// random scales, against activation rows quantized from random floats, every row dot must be
+// bit-identical to the scalar kernel's, for 1..kMaxTokenTile tokens. Also checks that the
+// registry prefers the SIMD table in this build. Prints what it compared; exit status 1 on any
+// difference. Run by wasm/test/kernels.test.mjs.
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include "engine/kernels/kernel_table.h"
+#include "engine/kernels/quant_dot.h"
+#include "engine/tensor/fp16.h"
+#include "engine/tensor/quant_blocks.h"
+
+namespace {
+
+using namespace hearth;
+
+// Random bytes (every code, every Q6_K scale and high-bit pattern), then a random F16 scale
+// `d` in each block.
+std::vector<uint8_t> random_row(TensorType type, int64_t n, std::mt19937& rng) {
+  size_t block_bytes = sizeof(BlockQ4_0), block_elems = kLegacyBlock, d_offset = 0;
+  if (type == TensorType::Q8_0) block_bytes = sizeof(BlockQ8_0);
+  if (type == TensorType::Q6_K) {
+    block_bytes = sizeof(BlockQ6_K);
+    block_elems = kSuperBlock;
+    d_offset = offsetof(BlockQ6_K, d);
+  }
+  std::vector<uint8_t> row(block_bytes * static_cast<size_t>(n) / block_elems);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (auto& b : row) b = static_cast<uint8_t>(byte(rng));
+  std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+  for (size_t off = 0; off < row.size(); off += block_bytes) {
+    const uint16_t d = fp32_to_fp16(scale(rng));
+    std::memcpy(row.data() + off + d_offset, &d, sizeof d);
+  }
+  return row;
+}
+
+int check(TensorType type, const char* name, const KernelTable& simd, int64_t n, uint32_t seed,
+          int* compared) {
+  std::mt19937 rng(seed);
+  const std::vector<uint8_t> row = random_row(type, n, rng);
+  const ActivationFormat format = activation_format(type);
+  const size_t stride = activation_row_bytes(format, n);
+  std::vector<uint8_t> acts(stride * kMaxTokenTile);
+  std::normal_distribution<float> value(0.0f, 2.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int t = 0; t < kMaxTokenTile; ++t) {
+    for (float& v : x) v = value(rng);
+    quantize_activation_row(format, x.data(), acts.data() + stride * t, n);
+  }
+  const RowDotFn reference = scalar_row_dot(type);
+  const RowDotFn candidate = simd.row_dot(type);
+  if (candidate == nullptr) {
+    std::printf("FAIL %s: the wasm_simd128 table has no row dot\n", name);
+    return 1;
+  }
+  int failures = 0;
+  for (int n_act = 1; n_act <= kMaxTokenTile; ++n_act) {
+    float expected[kMaxTokenTile] = {};
+    float got[kMaxTokenTile] = {};
+    reference(n, row.data(), acts.data(), stride, n_act, expected);
+    candidate(n, row.data(), acts.data(), stride, n_act, got);
+    ++*compared;
+    if (std::memcmp(expected, got, sizeof(float) * static_cast<size_t>(n_act)) != 0) {
+      ++failures;
+      std::printf("FAIL %s n=%lld seed=%u n_act=%d: scalar %.9g, simd128 %.9g\n", name,
+                  static_cast<long long>(n), seed, n_act, expected[0], got[0]);
+    }
+  }
+  return failures;
+}
+
+}  // namespace
+
+int main() {
+  const KernelTable* simd = find_kernels("wasm_simd128");
+  if (simd == nullptr) {
+    std::printf("FAIL: no wasm_simd128 table registered (built without -msimd128?)\n");
+    return 1;
+  }
+  if (active_kernels().name != "wasm_simd128") {
+    std::printf("FAIL: the active table is %.*s, not wasm_simd128\n",
+                static_cast<int>(active_kernels().name.size()), active_kernels().name.data());
+    return 1;
+  }
+  int failures = 0;
+  int compared = 0;
+  for (int64_t n : {32, 64, 256, 4096 + 32}) {
+    for (uint32_t seed = 0; seed < 8; ++seed) {
+      failures += check(TensorType::Q8_0, "Q8_0", *simd, n, seed, &compared);
+      failures += check(TensorType::Q4_0, "Q4_0", *simd, n, seed, &compared);
+    }
+  }
+  for (int64_t n : {256, 512, 4096}) {
+    for (uint32_t seed = 0; seed < 8; ++seed) {
+      failures += check(TensorType::Q6_K, "Q6_K", *simd, n, seed, &compared);
+    }
+  }
+  std::printf("%d row-dot calls compared with the scalar kernels, %d differ\n", compared, failures);
+  return failures == 0 ? 0 : 1;
+}
