@@ -66,7 +66,8 @@ test-e2e: build
 test-wasm:
 	emcmake cmake -S wasm -B $(BUILD_WASM) -G Ninja -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD_WASM) -j $(JOBS)
-	HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) node --test wasm/test/reference.test.mjs wasm/test/tokenizer.test.mjs \
+	HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) node --test wasm/test/reference.test.mjs \
+	  wasm/test/nlc.test.mjs wasm/test/tokenizer.test.mjs wasm/test/template.test.mjs \
 	  wasm/test/kernels.test.mjs
 
 # The built web app as an archive for a release: unpacked beside the sources, it builds hearth

@@ -10,12 +10,14 @@
 // single-threaded (no -pthread), so every call runs on the page's (or Node's) one thread.
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <exception>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "engine/chat/template.h"
 #include "engine/gguf/gguf.h"
 #include "engine/sampler/sampler.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -40,6 +42,7 @@ struct Instance {
 
 std::vector<std::unique_ptr<Instance>> g_instances;  // index = handle
 std::string g_last_error;
+std::string g_text;  // the last string returned by a call without a handle
 
 int fail(std::string message) {
   g_last_error = std::move(message);
@@ -240,4 +243,53 @@ HEARTH_EXPORT int hearth_generate(int handle, const int32_t* prompt, int n, int 
     }
     return written;
   });
+}
+
+// Renders a chat template (`source`, Jinja text) for a request given as JSON:
+//   {"messages": [...], "tools": [...], "add_generation_prompt": true, "bos_token": "<s>",
+//    "eos_token": "</s>", "template_kwargs": {...}}   (all but messages optional)
+// strftime_now() sees the system clock, or year-month-day at noon when `year` > 0. Returns the
+// prompt text (valid until the next call), or null.
+HEARTH_EXPORT const char* hearth_apply_template(const char* source, size_t source_size,
+                                                const char* request_json, size_t request_size,
+                                                int year, int month, int day) {
+  const int rc = guarded([&] {
+    hearth::chat::TemplateOptions options;
+    if (year > 0) {
+      options.clock = [year, month, day] {
+        std::tm tm{};
+        tm.tm_year = year - 1900;
+        tm.tm_mon = month - 1;
+        tm.tm_mday = day;
+        tm.tm_hour = 12;
+        return tm;
+      };
+    }
+    auto tmpl = hearth::chat::ChatTemplate::parse(std::string_view(source, source_size), options);
+    if (!tmpl) return fail(tmpl.error().message);
+    const auto json = nlohmann::ordered_json::parse(std::string_view(request_json, request_size),
+                                                    nullptr, /*allow_exceptions=*/false);
+    if (!json.is_object() || !json.contains("messages")) {
+      return fail("the request must be a JSON object with \"messages\"");
+    }
+    hearth::chat::ChatRequest request;
+    request.messages = json["messages"];
+    if (json.contains("tools")) request.tools = json["tools"];
+    if (json.contains("template_kwargs")) request.template_kwargs = json["template_kwargs"];
+    if (json.contains("add_generation_prompt")) {
+      if (!json["add_generation_prompt"].is_boolean())
+        return fail("add_generation_prompt: not a boolean");
+      request.add_generation_prompt = json["add_generation_prompt"].get<bool>();
+    }
+    for (const char* key : {"bos_token", "eos_token"}) {
+      if (!json.contains(key)) continue;
+      if (!json[key].is_string()) return fail(std::string(key) + ": not a string");
+      (key[0] == 'b' ? request.bos_token : request.eos_token) = json[key].get<std::string>();
+    }
+    auto text = hearth::chat::apply_chat_template(*tmpl, request);
+    if (!text) return fail(text.error().message);
+    g_text = std::move(*text);
+    return 0;
+  });
+  return rc < 0 ? nullptr : g_text.c_str();
 }

@@ -122,6 +122,18 @@ export class Engine {
     return Float32Array.from(this.m.HEAPF32.subarray(ptr >> 2, (ptr >> 2) + n));
   }
 
+  // A chat template rendered for `request` ({messages, tools, add_generation_prompt, bos_token,
+  // eos_token, template_kwargs}); `date` [y, m, d] pins strftime_now().
+  applyTemplate(source, request, { date } = {}) {
+    const src = new TextEncoder().encode(source);
+    const req = new TextEncoder().encode(JSON.stringify(request));
+    const [y, m, d] = date ?? [0, 0, 0];
+    const ptr = this.#withBytes(src, (sp, sn) =>
+      this.#withBytes(req, (rp, rn) => this.m._hearth_apply_template(sp, sn, rp, rn, y, m, d)));
+    if (!ptr) throw this.#error("apply template");
+    return this.m.UTF8ToString(ptr);
+  }
+
   generate(h, promptIds, { maxTokens = 32, temperature = 0, topK = 40, topP = 0.95, minP = 0.05,
                            seed = 1 } = {}) {
     const out = this.m._malloc(Math.max(maxTokens, 1) * 4);

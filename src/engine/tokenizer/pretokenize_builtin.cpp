@@ -47,10 +47,11 @@ Decoded decode(std::string_view piece) {
   while (pos < piece.size()) {
     d.offsets.push_back(pos);
     const std::optional<uint32_t> cp = decode_utf8(piece, pos);
-    // The input is well-formed; a stray byte is taken as a character of its own class 0.
-    const uint32_t value = cp.value_or(0xFFFD);
-    d.cps.push_back(value);
-    d.classes.push_back(cp ? class_of(value) : kOther);
+    // The input should be well-formed; a stray byte (decode_utf8 then stays put) becomes a
+    // character of its own, of no class, so the walk always advances.
+    if (!cp) ++pos;
+    d.cps.push_back(cp.value_or(0xFFFD));
+    d.classes.push_back(cp ? class_of(*cp) : kOther);
   }
   d.offsets.push_back(piece.size());
   return d;

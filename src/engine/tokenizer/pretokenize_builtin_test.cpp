@@ -97,5 +97,19 @@ TEST(PretokenizeBuiltin, SplitsLikePcre2) {
   }
 }
 
+TEST(PretokenizeBuiltin, InvalidUtf8StillCoversEveryByte) {
+  const std::string text = "ab\xFF\xC3 cd\xE6\x97 12\x80\n";
+  for (int matcher : {kBuiltinGpt2, kBuiltinLlama3, kBuiltinQwen2}) {
+    std::vector<std::string_view> pieces;
+    builtin_split(matcher, text, pieces);
+    std::string joined;
+    for (std::string_view piece : pieces) {
+      EXPECT_FALSE(piece.empty());
+      joined += piece;
+    }
+    EXPECT_EQ(joined, text) << matcher;
+  }
+}
+
 }  // namespace
 }  // namespace hearth::tokenizer_detail
