@@ -51,6 +51,8 @@ test: deps
 	@echo "make test: test-release done at $$(date -u +%T)"
 	$(MAKE) test-e2e
 	@echo "make test: test-e2e done at $$(date -u +%T)"
+	$(MAKE) test-wasm
+	@echo "make test: test-wasm done at $$(date -u +%T)"
 	$(MAKE) test-asan
 	@echo "make test: test-asan done at $$(date -u +%T)"
 	$(MAKE) fuzz
@@ -62,8 +64,8 @@ test-e2e: build
 	cd tests/e2e && HEARTH_BINARY=$(abspath $(BUILD))/hearth node --test --test-concurrency=1
 
 # The engine compiled to WebAssembly (Debian's emscripten: apt-get install emscripten) and run
-# in node against the shared references (docs/wasm.md). Not part of `make test` yet.
-test-wasm:
+# in node against the shared references (docs/wasm.md).
+test-wasm: deps
 	emcmake cmake -S wasm -B $(BUILD_WASM) -G Ninja -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD_WASM) -j $(JOBS)
 	HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) node --test wasm/test/reference.test.mjs \

@@ -12,9 +12,12 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-16 libclang-rt-16-dev
   chromium
+  emscripten
 )
 # chromium: the web app's browser tests (tests/e2e/web_app.test.mjs, through puppeteer-core,
 # which never downloads a browser of its own).
+# emscripten: the engine's WebAssembly build (make test-wasm, docs/wasm.md); Debian ships its
+# system libraries prebuilt.
 # Node.js runs the end-to-end tests (the official openai client); any Node >= 18 will do.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
