@@ -56,6 +56,17 @@ std::optional<int> parse_ttl(const http::Request& req, ApiError& error) {
 }
 
 // The model name of a download request, in any of the shapes Foundry clients send.
+// Loading, unloading and downloading change the server's state through Foundry's GET and
+// text-bodied POST shapes, which any web page can send without CORS (an <img>, a form). A
+// browser marks such requests Sec-Fetch-Site: cross-site; SDKs and curl send no such header.
+std::optional<ApiError> refuse_cross_site(const http::Request& req) {
+  if (req.header("sec-fetch-site").value_or("") != "cross-site") return std::nullopt;
+  return ApiError{.status = 403,
+                  .message = "another site's page may not load, unload or download models here",
+                  .type = "invalid_request_error",
+                  .code = "cross_site_request"};
+}
+
 std::string download_name(const json& body) {
   if (!body.is_object()) return {};
   if (auto it = body.find("model"); it != body.end()) {
@@ -142,6 +153,7 @@ void register_foundry_routes(http::Router& router, ModelRegistry& registry,
   });
 
   router.get("/openai/load/*", [&registry, text](http::Request& req) {
+    if (auto refused = refuse_cross_site(req)) return error_response(*refused);
     const std::string& name = req.path_remainder;
     if (name.empty()) return error_response(model_not_found(name));
     ApiError error;
@@ -153,6 +165,7 @@ void register_foundry_routes(http::Router& router, ModelRegistry& registry,
   });
 
   router.get("/openai/unload/*", [&registry, text](http::Request& req) {
+    if (auto refused = refuse_cross_site(req)) return error_response(*refused);
     const std::string& name = req.path_remainder;
     if (name.empty()) return error_response(model_not_found(name));
     const std::string force = req.query_param("force").value_or("false");
@@ -185,6 +198,7 @@ void register_foundry_routes(http::Router& router, ModelRegistry& registry,
   });
 
   router.post("/openai/download", [opts](http::Request& req) {
+    if (auto refused = refuse_cross_site(req)) return error_response(*refused);
     if (!opts->allow_download) {
       return error_response({.status = 403,
                              .message = "this server was started with --no-download",

@@ -285,6 +285,15 @@ TEST_F(Service, FoundryManagementRoutes) {
   EXPECT_EQ(json::parse(list->body).size(), 4u);
   EXPECT_EQ(client.Get("/openai/models")->body, "[]");
 
+  // A page of another site cannot make this server download, load or unload (an <img> or a
+  // form sends these without CORS); the browser says where the request comes from.
+  const httplib::Headers cross_site{{"Sec-Fetch-Site", "cross-site"}};
+  auto forged = client.Post("/openai/download", cross_site,
+                            R"({"model":{"Name":"tinystories-260k"}})", "text/plain");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 403);
+  EXPECT_EQ(client.Get("/openai/models")->body, "[]");
+
   auto download = client.Post("/openai/download", R"({"model":{"Name":"tinystories-260k"}})",
                               "application/json");
   ASSERT_TRUE(download);
@@ -292,7 +301,10 @@ TEST_F(Service, FoundryManagementRoutes) {
   EXPECT_NE(download->body.find(R"("success":true)"), std::string::npos) << download->body;
   EXPECT_EQ(client.Get("/openai/models")->body, R"(["tinystories-260k:f32"])");
 
-  auto load = client.Get("/openai/load/tinystories-260k?ttl=100");
+  EXPECT_EQ(client.Get("/openai/load/tinystories-260k?ttl=100", cross_site)->status, 403);
+  EXPECT_TRUE(loaded(client).empty());
+  auto load = client.Get("/openai/load/tinystories-260k?ttl=100",
+                         httplib::Headers{{"Sec-Fetch-Site", "same-origin"}});
   ASSERT_TRUE(load);
   EXPECT_EQ(load->status, 200) << load->body;
   EXPECT_EQ(loaded(client), std::vector<std::string>{"tinystories-260k"});
@@ -300,6 +312,8 @@ TEST_F(Service, FoundryManagementRoutes) {
   EXPECT_GT(details["models"][0]["memory_bytes"].get<uint64_t>(), 1000000u);
   EXPECT_LE(details["models"][0]["ttl_left_seconds"].get<int>(), 100);
   EXPECT_EQ(client.Get("/openai/load/tinystories-260k?ttl=soon")->status, 400);
+  EXPECT_EQ(client.Get("/openai/unload/tinystories-260k", cross_site)->status, 403);
+  EXPECT_EQ(loaded(client), std::vector<std::string>{"tinystories-260k"});
   EXPECT_EQ(client.Get("/openai/unload/tinystories-260k")->status, 200);
   EXPECT_TRUE(loaded(client).empty());
   EXPECT_EQ(client.Get("/openai/unload/tinystories-260k")->status, 404);
