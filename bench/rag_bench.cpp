@@ -175,12 +175,12 @@ int search(size_t n, size_t queries) {
       "n=%zu dim=%zu queries=%zu: exact p50 %.2f ms p95 %.2f ms | HNSW (M=%zu efC=%zu ef=%zu, "
       "built in %.1f s) p50 %.2f ms p95 %.2f ms, recall@10 %.3f\n",
       n, kDim, queries, percentile(exact_ms, 0.5), percentile(exact_ms, 0.95), HnswParams{}.m,
-      HnswParams{}.ef_construction, HnswParams{}.ef_search, build_s, percentile(hnsw_ms, 0.5),
+      HnswParams{}.ef_construction, default_ef_search(n), build_s, percentile(hnsw_ms, 0.5),
       percentile(hnsw_ms, 0.95), r / double(queries));
   // The trade-off: the index the collection saved, searched with other ef_search values.
   for (const auto& e : fs::directory_iterator(dir)) {
     if (e.path().filename().string().find(".hnsw-") == std::string::npos) continue;
-    for (size_t ef : {100, 200, 400, 800}) {
+    for (size_t ef : {100, 200, 400, 800, 1600, 3200, 6400}) {
       HnswParams p;
       p.ef_search = ef;
       auto index = HnswIndex::load(e.path(), kDim, p);

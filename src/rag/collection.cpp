@@ -49,7 +49,9 @@ INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '1');
 -- every change of the vectors bumps, so an index file is never used for other vectors.
 INSERT OR IGNORE INTO meta(key, value) VALUES ('collection.uid', lower(hex(randomblob(8))));
 INSERT OR IGNORE INTO meta(key, value) VALUES ('vectors.version', '0');
-INSERT OR IGNORE INTO meta(key, value) VALUES ('vectors.count', (SELECT count(*) FROM vectors));
+-- Counted once, for a collection made before the triggers (WHERE first: no scan on later opens).
+INSERT INTO meta(key, value) SELECT 'vectors.count', (SELECT count(*) FROM vectors)
+  WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = 'vectors.count');
 CREATE TRIGGER IF NOT EXISTS vectors_added AFTER INSERT ON vectors BEGIN
   UPDATE meta SET value = CAST(value AS INTEGER) + 1
     WHERE key IN ('vectors.version', 'vectors.count');

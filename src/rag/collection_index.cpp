@@ -46,11 +46,13 @@ Result<std::shared_ptr<const HnswIndex>> Collection::vector_index(sqlite3* db) c
   const int64_t stored_dim = std::atoll(meta_value(db, "embedder.dimension").c_str());
   if (stored_dim <= 0) return nullptr;
   const size_t dim = static_cast<size_t>(stored_dim);
+  HnswParams params;
+  params.ef_search = default_ef_search(static_cast<size_t>(count));
   const std::string file_name = path_.filename().string() + kIndexMarker + key;
   const fs::path file = path_.parent_path() / file_name;
   std::error_code ec;
   if (fs::exists(file, ec)) {
-    auto loaded = HnswIndex::load(file, dim, HnswParams{});
+    auto loaded = HnswIndex::load(file, dim, params);
     if (loaded && (*loaded)->size() == static_cast<size_t>(count)) {
       index_ = std::shared_ptr<const HnswIndex>(std::move(*loaded));
       index_key_ = key;
@@ -74,7 +76,7 @@ Result<std::shared_ptr<const HnswIndex>> Collection::vector_index(sqlite3* db) c
     std::memcpy(vectors.data() + at, s.blob(1), dim * sizeof(float));
   }
   if (rc != SQLITE_DONE) return std::unexpected(sql::error(db, "reading vectors for HNSW"));
-  auto built = HnswIndex::build(ids, vectors, dim, HnswParams{});
+  auto built = HnswIndex::build(ids, vectors, dim, params);
   if (!built) return std::unexpected(built.error());
   // Saving is an optimization for the next process: a read-only folder only costs a rebuild.
   if ((*built)->save(file)) remove_vector_indexes(path_, file_name);

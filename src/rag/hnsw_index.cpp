@@ -5,6 +5,7 @@
 #include <hnswlib/hnswlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <mutex>
@@ -31,6 +32,10 @@ class DotSpace : public hnswlib::SpaceInterface<float> {
 };
 
 }  // namespace
+
+size_t default_ef_search(size_t vectors) {
+  return std::min<size_t>(8192, std::max<size_t>(400, vectors * 32 / 1000));
+}
 
 struct HnswIndex::Impl {
   explicit Impl(size_t dim) : space(dim) {}
