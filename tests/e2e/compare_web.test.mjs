@@ -7,16 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
-import { startServer, model, hearthBinary } from './harness.mjs';
+import { axeCheck, launchBrowser, screenshots as shots } from './browser.mjs';
+import { startServer, model } from './harness.mjs';
 import { startMock } from './openai_mock.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const chromium = process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium';
-const shots = process.env.HEARTH_SCREENSHOTS
-  ?? path.join(path.dirname(path.resolve(hearthBinary)), 'screenshots');
 const hostile = '<img src=x onerror="window.__xss=1">';
 
 let server;
@@ -25,9 +19,6 @@ let dir;
 const mocks = {};
 
 before(async () => {
-  assert.ok(fs.existsSync(chromium),
-    `${chromium} not found: scripts/install-deps.sh installs chromium (or set HEARTH_CHROMIUM)`);
-  fs.mkdirSync(shots, { recursive: true });
   mocks.cloud = await startMock({ model: 'cloud-mock', usage: true, chunkDelayMs: 40,
     words: ['Once ', 'upon ', 'a ', 'time ', hostile, ' there ', 'was ', 'a ', 'cat', '.'] });
   mocks.broken = await startMock({ mode: '500', model: 'broken-mock' });
@@ -40,11 +31,7 @@ before(async () => {
     + target('broken', mocks.broken.url, '') + '[fallback]\ncooldown_s = 0\n');
   server = await startServer(['-m', model('stories260K.gguf'), '--alias', 'stories',
     '--ctx-size', '256', '--router', path.join(dir, 'router.toml')]);
-  browser = await puppeteer.launch({
-    executablePath: chromium,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -53,14 +40,6 @@ after(async () => {
   for (const m of Object.values(mocks)) await m.close?.();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-async function axeCheck(page, what) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`), [],
-    `axe (${what})`);
-}
 
 const figures = (page, modelId) => page.$eval(`.compare-pane[data-model="${modelId}"]`, (pane) => ({
   mode: pane.querySelector('.compare-mode').textContent,

@@ -7,16 +7,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
-import { startServer, model, hearthBinary } from './harness.mjs';
+import { axeCheck, launchBrowser, screenshots as shots } from './browser.mjs';
+import { startServer, model } from './harness.mjs';
 import { startMock } from './openai_mock.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const chromium = process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium';
-const shots = process.env.HEARTH_SCREENSHOTS
-  ?? path.join(path.dirname(path.resolve(hearthBinary)), 'screenshots');
 
 let server;
 let browser;
@@ -24,9 +18,6 @@ let dir;
 const mocks = {};
 
 before(async () => {
-  assert.ok(fs.existsSync(chromium),
-    `${chromium} not found: scripts/install-deps.sh installs chromium (or set HEARTH_CHROMIUM)`);
-  fs.mkdirSync(shots, { recursive: true });
   mocks.slow = await startMock({ chunks: 400, chunkDelayMs: 25, model: 'slow-mock' });
   mocks.evil = await startMock({
     model: 'evil-mock',
@@ -43,11 +34,7 @@ before(async () => {
     Object.entries(mocks).map(([name, m]) => target(name, m.url)).join('\n'));
   server = await startServer(['-m', model('stories260K.gguf'), '--alias', 'stories',
     '--ctx-size', '256', '--router', path.join(dir, 'router.toml')]);
-  browser = await puppeteer.launch({
-    executablePath: chromium,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -84,14 +71,6 @@ const replyDone = (page) => page.waitForFunction(() => {
   return last && !document.querySelector('[aria-busy="true"]')
     && (last.classList.contains('error') || last.querySelector('.actions button'));
 }, { timeout: 60000 });
-
-async function axeCheck(page, what) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`), [],
-    `axe (${what})`);
-}
 
 test('chat with the real model: it answers with timings and the conversation survives a reload', async () => {
   const page = await openApp();

@@ -9,16 +9,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import puppeteer from 'puppeteer-core';
-import { startServerWithHub, model, hearthBinary } from './harness.mjs';
+import { axeCheck, launchBrowser, screenshots as shots } from './browser.mjs';
+import { startServerWithHub, model } from './harness.mjs';
 import { startMock } from './openai_mock.mjs';
 
-const require = createRequire(import.meta.url);
-const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const chromium = process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium';
-const shots = process.env.HEARTH_SCREENSHOTS
-  ?? path.join(path.dirname(path.resolve(hearthBinary)), 'screenshots');
 const desktop = { width: 1200, height: 800 };
 const phone = { width: 390, height: 844, isMobile: true, hasTouch: true };
 // The same width for a page already open: changing isMobile would reload it.
@@ -47,9 +41,6 @@ let mock;
 let dir;
 
 before(async () => {
-  assert.ok(fs.existsSync(chromium),
-    `${chromium} not found: scripts/install-deps.sh installs chromium (or set HEARTH_CHROMIUM)`);
-  fs.mkdirSync(shots, { recursive: true });
   mock = await startMock({ model: 'cloud-mock' });
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-web-views-'));
   fs.writeFileSync(path.join(dir, 'router.toml'),
@@ -58,11 +49,7 @@ before(async () => {
   stack = await startServerWithHub('web-views', ['-m', model('stories260K.gguf'), '--alias', 'story',
     '--ctx-size', '512', '--rag-embed', 'none', '--router', path.join(dir, 'router.toml')]);
   server = stack.server;
-  browser = await puppeteer.launch({
-    executablePath: chromium,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
@@ -84,14 +71,6 @@ async function openApp(url = '/', viewport = desktop) {
   await page.waitForSelector('body[data-ready="true"]');
   page.errors = errors;
   return page;
-}
-
-async function axeCheck(page, what) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
-  assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`), [],
-    `axe (${what})`);
 }
 
 // Which view is on screen: the one visible <main>, the URL and the nav link marked current.

@@ -15,30 +15,13 @@ import {
   removeStoreFile,
   uploadFile,
 } from './api';
-import { formatBytes } from './models';
-
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+import { $, button, clearViewError, el, formatBytes, showViewError } from './dom';
 
 export interface DocumentsHost {
   // The collections changed (the chat's Documents picker follows).
   storesChanged(stores: VectorStore[]): void;
   // "Chat with this collection".
   chatWith(storeId: string): void;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, text = '', className = '') {
-  const node = document.createElement(tag);
-  if (text) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
-
-function button(label: string, aria: string, onClick: () => void, primary = false) {
-  const b = el('button', label, primary ? 'primary' : '');
-  b.type = 'button';
-  b.setAttribute('aria-label', aria);
-  b.addEventListener('click', onClick);
-  return b;
 }
 
 const statusText: Record<VectorStoreFile['status'], string> = {
@@ -83,18 +66,11 @@ export class DocumentsView {
   }
 
   private error(text: string): void {
-    const root = $<HTMLElement>('view-documents');
-    let box = root.querySelector<HTMLParagraphElement>('.view-error');
-    if (!box) {
-      box = el('p', '', 'view-error message error');
-      box.setAttribute('role', 'alert');
-      root.querySelector('h2')?.after(box);
-    }
-    box.textContent = text;
+    showViewError($<HTMLElement>('view-documents'), text);
   }
 
   private clearError(): void {
-    $<HTMLElement>('view-documents').querySelector('.view-error')?.remove();
+    clearViewError($<HTMLElement>('view-documents'));
   }
 
   private status(text: string): void {

@@ -13,34 +13,7 @@ import {
   routerStatus,
   unloadModel,
 } from './api';
-
-const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
-
-export function formatBytes(bytes: number): string {
-  if (bytes >= 1 << 30) return `${(bytes / (1 << 30)).toFixed(1)} GiB`;
-  if (bytes >= 1 << 20) return `${(bytes / (1 << 20)).toFixed(1)} MiB`;
-  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KiB`;
-  return `${bytes} B`;
-}
-
-function el<K extends keyof HTMLElementTagNameMap>(
-  tag: K,
-  text = '',
-  className = '',
-): HTMLElementTagNameMap[K] {
-  const node = document.createElement(tag);
-  if (text) node.textContent = text;
-  if (className) node.className = className;
-  return node;
-}
-
-function button(label: string, aria: string, onClick: () => void, primary = false): HTMLButtonElement {
-  const b = el('button', label, primary ? 'primary' : '');
-  b.type = 'button';
-  b.setAttribute('aria-label', aria);
-  b.addEventListener('click', onClick);
-  return b;
-}
+import { $, button, clearViewError, el, formatBytes, showViewError } from './dom';
 
 export class ModelsView {
   private catalog: CatalogRow[] = [];
@@ -72,20 +45,12 @@ export class ModelsView {
     for (const p of problems) this.error(`Could not read ${p}`);
   }
 
-  // A message in the view (role=alert), replacing the previous one.
   private error(text: string): void {
-    const root = $<HTMLElement>('view-models');
-    let box = root.querySelector<HTMLParagraphElement>('.view-error');
-    if (!box) {
-      box = el('p', '', 'view-error message error');
-      box.setAttribute('role', 'alert');
-      root.querySelector('h2')?.after(box);
-    }
-    box.textContent = text;
+    showViewError($<HTMLElement>('view-models'), text);
   }
 
   private clearError(): void {
-    $<HTMLElement>('view-models').querySelector('.view-error')?.remove();
+    clearViewError($<HTMLElement>('view-models'));
   }
 
   private status(text: string): void {
