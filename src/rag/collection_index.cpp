@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "rag/collection.h"
+#include "rag/read_snapshot.h"
 #include "server/sqlite_util.h"
 
 namespace hearth::rag {
@@ -13,11 +14,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kIndexMarker = ".hnsw-";
-
-struct ReadConnection {
-  sqlite3* db = nullptr;
-  ~ReadConnection() { sqlite3_close_v2(db); }
-};
 
 std::string meta_value(sqlite3* db, const char* key) {
   sql::Stmt s(db, "SELECT value FROM meta WHERE key = ?");
@@ -86,14 +82,10 @@ Result<std::shared_ptr<const HnswIndex>> Collection::vector_index(sqlite3* db) c
 }
 
 Status Collection::prepare_vector_index() const {
-  ReadConnection conn;
-  if (sqlite3_open_v2(path_.c_str(), &conn.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK)
-    return unavailable("cannot open " + path_.string() + " for reading");
-  sqlite3_busy_timeout(conn.db, 30000);
-  if (auto s = sql::exec(conn.db, "BEGIN"); !s) return s;
-  auto index = vector_index(conn.db);
-  (void)sql::exec(conn.db, "COMMIT");
+  auto conn = ReadSnapshot::open(path_);
+  if (!conn) return std::unexpected(conn.error());
+  auto index = vector_index(conn->db());
+  (void)sql::exec(conn->db(), "COMMIT");
   if (!index) return std::unexpected(index.error());
   return ok();
 }

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "rag/collection.h"
+#include "rag/read_snapshot.h"
 #include "rag/retrieval.h"
 #include "server/sqlite_util.h"
 
@@ -16,11 +17,6 @@ namespace {
 int candidate_count(int k) {
   return std::max(50, k * 4);
 }
-
-struct ReadConnection {
-  sqlite3* db = nullptr;
-  ~ReadConnection() { sqlite3_close_v2(db); }
-};
 
 }  // namespace
 
@@ -67,14 +63,10 @@ Result<std::vector<Ranked>> Collection::nearest_in(sqlite3* db, std::span<const 
 Result<std::vector<Ranked>> Collection::nearest_chunks(std::span<const float> q, int n,
                                                        bool exact) const {
   if (q.empty() || n < 1) return invalid_input("nearest_chunks needs a vector and n >= 1");
-  ReadConnection conn;
-  if (sqlite3_open_v2(path_.c_str(), &conn.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK)
-    return unavailable("cannot open " + path_.string() + " for reading");
-  sqlite3_busy_timeout(conn.db, 30000);
-  if (auto s = sql::exec(conn.db, "BEGIN"); !s) return std::unexpected(s.error());
-  auto out = nearest_in(conn.db, q, n, exact);
-  (void)sql::exec(conn.db, "COMMIT");
+  auto conn = ReadSnapshot::open(path_);
+  if (!conn) return std::unexpected(conn.error());
+  auto out = nearest_in(conn->db(), q, n, exact);
+  (void)sql::exec(conn->db(), "COMMIT");
   return out;
 }
 
@@ -110,24 +102,20 @@ Result<std::vector<Hit>> Collection::query(const std::string& question, int k, E
   }
 
   // A connection of its own: WAL lets it read a consistent snapshot while a writer commits.
-  ReadConnection conn;
-  if (sqlite3_open_v2(path_.c_str(), &conn.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK)
-    return unavailable("cannot open " + path_.string() + " for reading");
-  sqlite3_busy_timeout(conn.db, 30000);
-  if (auto s = sql::exec(conn.db, "BEGIN"); !s) return std::unexpected(s.error());
+  auto conn = ReadSnapshot::open(path_);
+  if (!conn) return std::unexpected(conn.error());
   const int n = candidate_count(k);
 
   std::vector<std::vector<int64_t>> lists;
   const std::string match = fts5_query(question);
   std::vector<int64_t> bm25;
   if (!match.empty() && options.mode != QueryMode::kVector) {
-    sql::Stmt s(conn.db,
+    sql::Stmt s(conn->db(),
                 "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?");
     s.bind(1, match).bind(2, static_cast<int64_t>(n));
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) bm25.push_back(s.int64(0));
-    if (rc != SQLITE_DONE) return std::unexpected(sql::error(conn.db, "BM25 search"));
+    if (rc != SQLITE_DONE) return std::unexpected(sql::error(conn->db(), "BM25 search"));
   }
   if (options.mode != QueryMode::kVector) lists.push_back(bm25);
 
@@ -135,7 +123,7 @@ Result<std::vector<Hit>> Collection::query(const std::string& question, int k, E
   if (embedder) {
     auto q = embedder->embed(question, /*is_query=*/true);
     if (!q) return std::unexpected(q.error());
-    auto best = nearest_in(conn.db, *q, n, options.exact);
+    auto best = nearest_in(conn->db(), *q, n, options.exact);
     if (!best) return std::unexpected(best.error());
     for (const Ranked& r : *best) nearest.push_back(r.id);
     lists.push_back(nearest);
@@ -145,7 +133,7 @@ Result<std::vector<Hit>> Collection::query(const std::string& question, int k, E
   if (fused.size() > static_cast<size_t>(k)) fused.resize(static_cast<size_t>(k));
   std::vector<Hit> hits;
   sql::Stmt fetch(
-      conn.db,
+      conn->db(),
       "SELECT d.path, c.page, c.heading, c.char_start, c.char_end, c.text FROM chunks c "
       "JOIN documents d ON d.id = c.document_id WHERE c.id = ?");
   for (const Ranked& r : fused) {
@@ -165,7 +153,7 @@ Result<std::vector<Hit>> Collection::query(const std::string& question, int k, E
       h.vector_rank = static_cast<int>(it - nearest.begin()) + 1;
     hits.push_back(std::move(h));
   }
-  (void)sql::exec(conn.db, "COMMIT");
+  (void)sql::exec(conn->db(), "COMMIT");
   return hits;
 }
 
