@@ -89,7 +89,7 @@ function rawRequest(payload, { readTimeoutMs = 10000 } = {}) {
 test('a 100 MB body is refused with 413 without reading it all', async () => {
   const size = 100 * 1024 * 1024;
   const reply = await rawRequest((socket) => {
-    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+    socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${size}\r\n\r\n`);
     socket.write(Buffer.alloc(64 * 1024, 0x20));
   });
@@ -100,10 +100,10 @@ test('a 100 MB body is refused with 413 without reading it all', async () => {
 test('a client that never finishes its request or never reads does not block others', async () => {
   // Headers that never end, and a streaming request whose reply is never read.
   const stuck = net.connect(server.port, '127.0.0.1');
-  stuck.write('POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Len');
+  stuck.write('POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Len');
   const lazy = net.connect(server.port, '127.0.0.1');
   const body = JSON.stringify({ model: 'stories', prompt: 'Once', max_tokens: 40, stream: true });
-  lazy.write(`POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n` +
+  lazy.write(`POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   lazy.pause();
   const ok = await post('/v1/completions', { model: 'stories', prompt: 'Once upon', max_tokens: 4 });

@@ -31,7 +31,7 @@ test('hundreds of half-open and idle connections do not delay /health', async ()
   for (let i = 0; i < 300; i++) {
     const s = await connect();
     s.on('error', () => {});
-    s.write('POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Ty');
+    s.write('POST /v1/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty');
     held.push(s);
   }
   for (let i = 0; i < 1000; i++) {
@@ -93,8 +93,8 @@ test('pipelined requests on one connection are answered in order', async () => {
   let data = '';
   s.setEncoding('utf8');
   s.on('data', (d) => { data += d; });
-  s.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n' +
-    'GET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  s.write('GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' +
+    'GET /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n');
   await new Promise((resolve) => s.on('end', resolve));
   const statuses = [...data.matchAll(/HTTP\/1\.1 (\d+) /g)].map((m) => Number(m[1]));
   assert.deepEqual(statuses, [200, 200, 404]);

@@ -51,7 +51,8 @@ before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hearth-router-'));
   fs.writeFileSync(path.join(dir, 'router.toml'), routerToml(await freePort()));
   server = await startServer(
-    ['-m', model('tiny-qwen2-q8_0.gguf'), '--alias', 'qwen', '--ctx-size', '512',
+    // Four slots, so that sixteen requests at once queue long enough for the overload test.
+    ['-m', model('tiny-qwen2-q8_0.gguf'), '--alias', 'qwen', '--ctx-size', '512', '--parallel', '4',
       '--router', path.join(dir, 'router.toml')],
     { ROUTER_TEST_KEY: 'sk-test-secret-value-0123456789' },
   );
