@@ -2,6 +2,10 @@
 // SIMD paths at compile time from -mavx flags hearth does not build with).
 #include "rag/hnsw_index.h"
 
+// hnswlib's SSE path prefetches the neighbour after the last one of a full link list, a read
+// past the list's allocation (AddressSanitizer reports it); without it only the prefetches go,
+// since the distance is hearth's own dot product (kernels), not hnswlib's SIMD spaces.
+#define NO_MANUAL_VECTORIZATION
 #include <hnswlib/hnswlib.h>
 #include <unistd.h>
 
