@@ -237,25 +237,30 @@ Status Collection::bind_embedder(const Embedder* embedder) {
   }
   std::lock_guard lock(write_mutex_);
   if (auto s = sql::exec(db_, "BEGIN IMMEDIATE"); !s) return s;
-  sql::Stmt put(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)");
-  const std::pair<const char*, std::string> rows[] = {
-      {"embedder.model", wanted.model},
-      {"embedder.path", wanted.path},
-      {"embedder.sha256", wanted.sha256},
-      {"embedder.dimension", std::to_string(wanted.dimension)},
-      {"embedder.pooling", wanted.pooling},
-      {"embedder.query_prefix", wanted.query_prefix},
-      {"embedder.document_prefix", wanted.document_prefix},
-      {"embedder.max_tokens", std::to_string(wanted.max_tokens)}};
-  for (const auto& [key, value] : rows) {
-    put.reset();
-    if (put.bind(1, std::string_view(key)).bind(2, value).step() != SQLITE_DONE) {
-      Error e = sql::error(db_, "recording the embedder");
-      (void)sql::exec(db_, "ROLLBACK");
-      return std::unexpected(e);
-    }
+  if (auto stored = store_embedder(wanted); !stored) {
+    (void)sql::exec(db_, "ROLLBACK");
+    return stored;
   }
   return sql::exec(db_, "COMMIT");
+}
+
+Status Collection::store_embedder(const EmbedderIdentity& identity) {
+  sql::Stmt put(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)");
+  const std::pair<const char*, std::string> rows[] = {
+      {"embedder.model", identity.model},
+      {"embedder.path", identity.path},
+      {"embedder.sha256", identity.sha256},
+      {"embedder.dimension", std::to_string(identity.dimension)},
+      {"embedder.pooling", identity.pooling},
+      {"embedder.query_prefix", identity.query_prefix},
+      {"embedder.document_prefix", identity.document_prefix},
+      {"embedder.max_tokens", std::to_string(identity.max_tokens)}};
+  for (const auto& [key, value] : rows) {
+    put.reset();
+    if (put.bind(1, std::string_view(key)).bind(2, value).step() != SQLITE_DONE)
+      return std::unexpected(sql::error(db_, "recording the embedder"));
+  }
+  return ok();
 }
 
 Status Collection::write_document(const DocumentRow& row, const ParsedDocument* doc,

@@ -186,6 +186,9 @@ class Collection {
                         const std::vector<std::vector<float>>& vectors, const AddOptions& options);
   Result<std::vector<Ranked>> nearest_in(sqlite3* db, std::span<const float> q, int n,
                                          bool exact) const;
+  // Records `identity` as the collection's embedder in `meta`, inside the caller's write
+  // transaction (bind_embedder for a new collection, reindex's swap).
+  Status store_embedder(const EmbedderIdentity& identity);
   // The HNSW index for the vectors `db` (inside a read transaction) sees: the cached one,
   // the file beside the database, or a new one built and saved. Null below the threshold.
   Result<std::shared_ptr<const HnswIndex>> vector_index(sqlite3* db) const;

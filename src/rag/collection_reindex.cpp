@@ -236,21 +236,7 @@ Result<ReindexReport> Collection::reindex(Embedder* embedder, const ReindexOptio
       if (!left->empty()) return ok();
       if (auto e = sql::exec(db_, kSwap); !e) return e;
       {
-        sql::Stmt put(db_, "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)");
-        const std::pair<const char*, std::string> rows[] = {
-            {"embedder.model", target.model},
-            {"embedder.path", target.path},
-            {"embedder.sha256", target.sha256},
-            {"embedder.dimension", std::to_string(target.dimension)},
-            {"embedder.pooling", target.pooling},
-            {"embedder.query_prefix", target.query_prefix},
-            {"embedder.document_prefix", target.document_prefix},
-            {"embedder.max_tokens", std::to_string(target.max_tokens)}};
-        for (const auto& [k, v] : rows) {
-          put.reset();
-          if (put.bind(1, std::string_view(k)).bind(2, v).step() != SQLITE_DONE)
-            return std::unexpected(sql::error(db_, "recording the new embedder"));
-        }
+        if (auto stored = store_embedder(target); !stored) return stored;
         sql::Stmt count(db_, "SELECT count(*) FROM chunks");
         if (count.step() == SQLITE_ROW) report.chunks = count.int64(0);
       }  // the statements end here: DROP TABLE needs none active

@@ -34,3 +34,20 @@ export async function axeCheck(page, what) {
   assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target).join(' ')}`), [],
     `axe (${what})`);
 }
+
+// A new tab on the app at `url`, ready (the app sets body[data-ready]); page.errors collects
+// the page's uncaught errors and console errors, for a test to assert on.
+export async function openPage(browser, baseURL, url = '/', viewport = { width: 1200, height: 800 }) {
+  const page = await browser.newPage();
+  // Waits are budgets, not checks: CI's two cores are shared with chromium and the server.
+  page.setDefaultTimeout(60000);
+  await page.setViewport(viewport);
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  const res = await page.goto(baseURL + url);
+  assert.ok([200, 304].includes(res.status()), `status ${res.status()}`);
+  await page.waitForSelector('body[data-ready="true"]');
+  page.errors = errors;
+  return page;
+}

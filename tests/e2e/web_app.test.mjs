@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { axeCheck, launchBrowser, screenshots as shots } from './browser.mjs';
+import { axeCheck, launchBrowser, openPage, screenshots as shots } from './browser.mjs';
 import { startServer, model } from './harness.mjs';
 import { startMock } from './openai_mock.mjs';
 
@@ -44,20 +44,7 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function openApp(url = '/', viewport = { width: 1200, height: 800 }) {
-  const page = await browser.newPage();
-  // Waits are budgets, not checks: CI's two cores are shared with chromium and the server.
-  page.setDefaultTimeout(60000);
-  await page.setViewport(viewport);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  const res = await page.goto(server.baseURL + url);
-  assert.ok([200, 304].includes(res.status()), `status ${res.status()}`);
-  await page.waitForSelector('body[data-ready="true"]');
-  page.errors = errors;
-  return page;
-}
+const openApp = (url, viewport) => openPage(browser, server.baseURL, url, viewport);
 
 async function send(page, modelId, text) {
   await page.select('#model-select', modelId);

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { axeCheck, launchBrowser, screenshots as shots } from './browser.mjs';
+import { axeCheck, launchBrowser, openPage, screenshots as shots } from './browser.mjs';
 import { startServerWithHub, model } from './harness.mjs';
 import { startMock } from './openai_mock.mjs';
 
@@ -59,19 +59,7 @@ after(async () => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function openApp(url = '/', viewport = desktop) {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(60000);
-  await page.setViewport(viewport);
-  const errors = [];
-  page.on('pageerror', (e) => errors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
-  const res = await page.goto(server.baseURL + url);
-  assert.ok([200, 304].includes(res.status()), `status ${res.status()}`);
-  await page.waitForSelector('body[data-ready="true"]');
-  page.errors = errors;
-  return page;
-}
+const openApp = (url, viewport) => openPage(browser, server.baseURL, url, viewport);
 
 // Which view is on screen: the one visible <main>, the URL and the nav link marked current.
 const shown = (page) => page.evaluate(() => ({
