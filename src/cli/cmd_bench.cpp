@@ -179,7 +179,7 @@ Result<std::filesystem::path> synthetic_model(const BenchArgs& args) {
     return fail("unknown shape '" + args.synthetic + "'; known:" + known);
   }
   if (!models::is_synthetic_mix(args.type)) {
-    return fail("unknown --type '" + args.type + "' (f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m)");
+    return fail("unknown --type '" + args.type + "' (f16, bf16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k)");
   }
   std::filesystem::path dir = args.cache_dir;
   if (dir.empty()) dir = catalog::hearth_home() / "bench";
@@ -355,19 +355,18 @@ int run_bench(const BenchArgs& args) {
   const uint64_t estimated_bytes =
       model_memory_bytes(file_bytes, kv_shape, session.n_ctx(), 1, kv_type);
   if (args.json) {
-    nlohmann::ordered_json out = {
-        {"model", path.filename().string()},
-        {"arch", info.arch},
-        {"file_bytes", file_bytes},
-        {"threads", threads},
-        {"kernels", std::string(active_kernels().name)},
-        {"kv_type", args.kv_type},
-        {"first_token_seconds", first_token_seconds},
-        {"resident_bytes", residency.current},
-        {"peak_resident_bytes", residency.peak},
-        {"kv_cache_bytes", kv_bytes},
-        {"estimated_bytes", estimated_bytes},
-        {"results", nlohmann::ordered_json::array()}};
+    nlohmann::ordered_json out = {{"model", path.filename().string()},
+                                  {"arch", info.arch},
+                                  {"file_bytes", file_bytes},
+                                  {"threads", threads},
+                                  {"kernels", std::string(active_kernels().name)},
+                                  {"kv_type", args.kv_type},
+                                  {"first_token_seconds", first_token_seconds},
+                                  {"resident_bytes", residency.current},
+                                  {"peak_resident_bytes", residency.peak},
+                                  {"kv_cache_bytes", kv_bytes},
+                                  {"estimated_bytes", estimated_bytes},
+                                  {"results", nlohmann::ordered_json::array()}};
     for (const auto& f : figures) {
       out["results"].push_back(
           {{"test", f.test}, {"tokens_per_second", f.mean}, {"stddev", f.stddev}});

@@ -15,6 +15,10 @@ constexpr std::array kShapes = {
                    0, true, false, false, 0, "models/tiny-qwen2-q8_0.gguf"},
     SyntheticShape{"qwen2.5-1.5b", "qwen2", 1536, 28, 12, 2, 8960, 151669, 32768, 1000000.0f, 1e-6f,
                    0, true, false, false, 0, "models/tiny-qwen2-q8_0.gguf"},
+    // Qwen2.5-7B: GQA 28/4, head 128, 152064-entry padded vocabulary (the fixture's 151669
+    // tokens plus padding), q/k/v biases.
+    SyntheticShape{"qwen2.5-7b", "qwen2", 3584, 28, 28, 4, 18944, 152064, 32768, 1000000.0f, 1e-6f,
+                   0, true, false, false, 0, "models/tiny-qwen2-q8_0.gguf"},
     SyntheticShape{"llama-3.2-1b", "llama", 2048, 16, 32, 8, 8192, 128256, 131072, 500000.0f, 1e-5f,
                    0, false, false, true, 8192, "models/tiny-llama3-q8_0.gguf"},
     SyntheticShape{"phi-4-mini", "phi3", 3072, 32, 24, 8, 8192, 200064, 131072, 10000.0f, 1e-5f, 96,
@@ -201,6 +205,8 @@ TensorType pick_type(std::string_view mix, Role role, int64_t layer, int64_t n_l
     t = TensorType::Q8_0;
   } else if (mix == "q4_0") {
     t = role == Role::kEmbedding ? TensorType::Q6_K : TensorType::Q4_0;
+  } else if (mix == "q6_k") {
+    t = TensorType::Q6_K;
   } else {  // q4_k_m / q5_k_m
     const TensorType base = mix == "q5_k_m" ? TensorType::Q5_K : TensorType::Q4_K;
     if (role == Role::kEmbedding) {
@@ -220,6 +226,7 @@ uint32_t file_type_code(std::string_view mix) {
   if (mix == "q8_0") return 7;
   if (mix == "q4_0") return 2;
   if (mix == "q4_k_m") return 15;
+  if (mix == "q6_k") return 18;
   return 17;  // q5_k_m
 }
 
@@ -343,7 +350,7 @@ const SyntheticShape* find_synthetic_shape(std::string_view name) {
 
 bool is_synthetic_mix(std::string_view mix) {
   return mix == "f16" || mix == "bf16" || mix == "q8_0" || mix == "q4_0" || mix == "q4_k_m" ||
-         mix == "q5_k_m";
+         mix == "q5_k_m" || mix == "q6_k";
 }
 
 Status write_synthetic_model(const SyntheticShape& s, std::string_view mix, const gguf::File& vocab,

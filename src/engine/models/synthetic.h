@@ -60,7 +60,8 @@ struct SyntheticShape {
 std::span<const SyntheticShape> synthetic_shapes();
 const SyntheticShape* find_synthetic_shape(std::string_view name);
 
-// Mixes: "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m".
+// Mixes: "f16", "bf16", "q8_0", "q4_0", "q4_k_m", "q5_k_m", "q6_k" (every matrix Q6_K; rows not a
+// multiple of 256 in Q8_0).
 bool is_synthetic_mix(std::string_view mix);
 
 // Writes the model to `path` (atomically). `vocab` supplies the tokenizer metadata.
