@@ -279,17 +279,31 @@ TEST_P(ModelReferenceTest, GreedyContinuationMatchesReference) {
   }
 }
 
+std::string param_name(const ::testing::TestParamInfo<ModelReferenceTest::ParamType>& info) {
+  std::string name = std::get<0>(info.param);
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name + (std::get<1>(info.param) == KvCacheType::kQ8_0 ? "_kv_q8_0" : "");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Models, ModelReferenceTest,
     ::testing::Combine(::testing::Values("stories260K", "tiny-llama-spm-f16", "tiny-llama-spm-q4_0",
                                          "tiny-llama-spm-q4_k_m", "tiny-llama3-q8_0",
                                          "tiny-phi3-q4_k_m", "tiny-qwen2-q4_0", "tiny-qwen2-q8_0"),
-                       ::testing::Values(kDefaultKvCacheType, KvCacheType::kQ8_0)),
-    [](const auto& info) {
-      std::string name = std::get<0>(info.param);
-      std::replace(name.begin(), name.end(), '-', '_');
-      return name + (std::get<1>(info.param) == KvCacheType::kQ8_0 ? "_kv_q8_0" : "");
-    });
+                       ::testing::Values(kDefaultKvCacheType)),
+    param_name);
+
+// The Q8_0 cache on the fixtures whose heads are multiples of 32 (the others get F16) and
+// whose weights are quantized. Not on tiny-llama-spm-f16: its tolerance (0.02 std) is that of
+// F16 weights against a reference with an F16 cache, and the Q8_0 cache's rounding of keys and
+// values alone moves its logits by up to 0.033 std (measured 2026-12-07); that is the Q8_0
+// cache's cost, reported in docs/performance.md, not a tolerance to widen.
+INSTANTIATE_TEST_SUITE_P(KvQ8, ModelReferenceTest,
+                         ::testing::Combine(::testing::Values("tiny-llama-spm-q4_0",
+                                                              "tiny-llama-spm-q4_k_m",
+                                                              "tiny-phi3-q4_k_m"),
+                                            ::testing::Values(KvCacheType::kQ8_0)),
+                         param_name);
 
 }  // namespace
 }  // namespace hearth
