@@ -213,6 +213,42 @@ describe("refusals and the smoke test's failures", () => {
     console.log(`# perturbed: ${result.smoke.reason}`);
   });
 
+  test("decoding in batches of maxBatch gives the logits of one batch", async () => {
+    const diff = await page.evaluate(async () => {
+      const wasm = await window.loadModel("tiny-llama-spm-q4_0");
+      const ids = wasm.tokenize("Once upon a time there was a little dog who", true, false);
+      const whole = await window.gpu.createWebGpuEngine(wasm);
+      const chunked = await window.gpu.createWebGpuEngine(wasm, { maxBatch: 3 });
+      const a = await whole.decode(ids);
+      const b = await chunked.decode(ids);
+      const c = window.gpu.compareLogits(a, b);
+      whole.free();
+      chunked.free();
+      wasm.free();
+      return { n: ids.length, nPast: chunked.nPast, maxRelDiff: c.maxRelDiff };
+    });
+    assert.ok(diff.n > 6, `${diff.n} ids`);
+    assert.equal(diff.nPast, diff.n);
+    assert.ok(diff.maxRelDiff < 1e-4, `chunked vs whole: ${diff.maxRelDiff} std`);
+  });
+
+  test("without an adapter, auto falls back to wasm and says so", async () => {
+    const bare = await openWebGpuPage({ webgpu: false });
+    try {
+      assert.equal(bare.adapter.ok, false);
+      const result = await bare.page.evaluate(async () => {
+        const wasm = await window.loadModel("tiny-llama-spm-q4_0");
+        const auto = await window.gpu.createAutoEngine(wasm);
+        wasm.free();
+        return [auto.backend, auto.reason];
+      });
+      assert.deepEqual(result, ["wasm", `WebGPU unavailable: ${bare.adapter.reason}`]);
+      console.log(`# no adapter: ${result[1]}`);
+    } finally {
+      await bare.close();
+    }
+  });
+
   test("an architecture outside the llama/qwen2/qwen3 rows is refused with the reason", async () => {
     const reasons = await page.evaluate(async () => {
       const out = {};

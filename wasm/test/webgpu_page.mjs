@@ -51,13 +51,14 @@ function startServer() {
   return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
 }
 
-// Returns { page, adapter (webGpuAvailable()'s answer), close() }.
-export async function openWebGpuPage() {
+// Returns { page, adapter (webGpuAvailable()'s answer), close() }. `webgpu: false` starts
+// chromium without the WebGPU flags (no adapter), for the fallback's test.
+export async function openWebGpuPage({ webgpu = true } = {}) {
   const require = createRequire(path.join(root, "tests/e2e/package.json"));
   const puppeteer = (await import(pathToFileURL(require.resolve("puppeteer-core")).href)).default;
   assert.ok(existsSync(chromium), `${chromium} not found (set HEARTH_CHROMIUM)`);
   const server = await startServer();
-  const browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: CHROMIUM_ARGS });
+  const browser = await puppeteer.launch({ executablePath: chromium, headless: true, args: webgpu ? CHROMIUM_ARGS : CHROMIUM_ARGS.slice(0, 2) });
   const page = await browser.newPage();
   page.setDefaultTimeout(300000);
   page.on("pageerror", (e) => process.stderr.write(`[page] ${e}\n`));
