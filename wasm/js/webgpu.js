@@ -50,9 +50,12 @@ export async function webGpuAvailable() {
 
 function describeAdapter(adapter) {
   const info = adapter.info ?? {};
+  const fallback = Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter);
   return { vendor: info.vendor ?? "", architecture: info.architecture ?? "",
            device: info.device ?? "", description: info.description ?? "",
-           shaderF16: adapter.features.has("shader-f16") };
+           shaderF16: adapter.features.has("shader-f16"), isFallbackAdapter: fallback,
+           // A CPU rasterizer (SwiftShader): correct, and far slower than the wasm engine.
+           software: fallback || /swiftshader/i.test(`${info.architecture} ${info.description}`) };
 }
 
 // Why the GPU path cannot run this model (null when it can). The checks mirror the flags of

@@ -191,25 +191,30 @@ test("tiny-qwen3-f16: WebGPU logits match the nlc reference, and the smoke test 
 });
 
 describe("refusals and the smoke test's failures", () => {
-  test("a perturbed matmul kernel fails the smoke test, and auto falls back to wasm", async () => {
+  test("a perturbed matmul kernel fails the smoke test, auto falls back to wasm, and declines SwiftShader by default", async () => {
     const result = await page.evaluate(async () => {
       const wasm = await window.loadModel("tiny-qwen2-q8_0");
       const ids = wasm.tokenize("Hello there, how are you?", true, false);
       const bad = await window.gpu.createWebGpuEngine(wasm, { perturbMatmul: 0.5 });
       const smoke = await window.gpu.smokeTest(wasm, bad, ids);
       bad.free();
-      const auto = await window.gpu.createAutoEngine(wasm, { perturbMatmul: 0.5 });
-      const good = await window.gpu.createAutoEngine(wasm);
+      const soft = { allowSoftwareAdapter: true };  // SwiftShader is all there is here
+      const auto = await window.gpu.createAutoEngine(wasm, { ...soft, perturbMatmul: 0.5 });
+      const good = await window.gpu.createAutoEngine(wasm, soft);
+      const declined = await window.gpu.createAutoEngine(wasm);
       good.engine.free?.call(good.engine);
       wasm.free();
       return { smoke, autoBackend: auto.backend, autoReason: auto.reason, goodBackend: good.backend,
-               goodReason: good.reason };
+               goodReason: good.reason, declined: [declined.backend, declined.reason] };
     });
     assert.equal(result.smoke.ok, false);
     assert.match(result.smoke.reason, /^WebGPU and wasm disagree at position \d+: /);
     assert.equal(result.autoBackend, "wasm");
     assert.match(result.autoReason, /^WebGPU smoke test failed: WebGPU and wasm disagree/);
     assert.equal(result.goodBackend, "webgpu", result.goodReason);
+    // Without allowSoftwareAdapter, auto declines SwiftShader before building anything.
+    assert.deepEqual(result.declined, ["wasm", "WebGPU unavailable: the adapter (google swiftshader) " +
+                                               "is a software rasterizer, slower than wasm"]);
     console.log(`# perturbed: ${result.smoke.reason}`);
   });
 
@@ -254,7 +259,7 @@ describe("refusals and the smoke test's failures", () => {
       const out = {};
       for (const name of ["tiny-gemma3-f16", "tiny-phi3-q4_k_m"]) {
         const wasm = await window.loadModel(name);
-        const auto = await window.gpu.createAutoEngine(wasm);
+        const auto = await window.gpu.createAutoEngine(wasm, { allowSoftwareAdapter: true });
         out[name] = [auto.backend, auto.reason];
         wasm.free();
       }
