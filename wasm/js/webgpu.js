@@ -18,9 +18,12 @@
 //
 // What createWebGpuEngine needs beyond that contract from the wasm engine it is given (and
 // therefore that both live in the same thread, e.g. the Worker that owns the wasm module):
-//   wasmEngine.describeModel() -> the JSON object of hearth_model_desc (wasm/hearth_wasm.cpp)
-//   wasmEngine.heapBytes(ptr, n) -> Uint8Array view of the wasm heap (tensor bytes)
-// The weights are copied from the wasm heap to GPU buffers once, as the GGUF stores them.
+// either wasmEngine.describeModel() (the JSON object of hearth_model_desc, wasm/hearth_wasm.cpp)
+// and wasmEngine.heapBytes(ptr, n) (a Uint8Array view of the wasm heap), as wasm_engine.js
+// has them, or the fields wasmEngine.m (the hearth_wasm module) and wasmEngine.h (the model's
+// handle), as hearth.js's WasmEngine has them (modelAccess below). The weights are copied
+// from the wasm heap to GPU buffers once, as the GGUF stores them. `info` is the wasm
+// engine's, passed through.
 //
 // Ownership: the GPU engine owns its device buffers until free(); it borrows wasmEngine
 // (which must outlive it) for tokenization and templates. Not thread-safe: one decode at a
@@ -83,8 +86,8 @@ export function unsupportedReason(desc) {
 }
 
 // Reads a small vector tensor (norm weights, biases) as F32.
-function readVector(wasmEngine, t) {
-  const bytes = wasmEngine.heapBytes(t.ptr, t.bytes);
+function readVector(access, t) {
+  const bytes = access.bytes(t.ptr, t.bytes);
   if (t.type === "F32") {
     return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + t.bytes));
   }
@@ -223,15 +226,44 @@ export async function matmulOnGpu(type, weightBytes, rows, cols, x, nTokens) {
   }
 }
 
+// The model description and heap bytes of `wasmEngine` (see the header).
+function modelAccess(wasmEngine) {
+  if (typeof wasmEngine.describeModel === "function" && typeof wasmEngine.heapBytes === "function") {
+    return { describe: () => wasmEngine.describeModel(),
+             bytes: (ptr, n) => wasmEngine.heapBytes(ptr, n) };
+  }
+  const { m, h } = wasmEngine;
+  if (m && typeof m._hearth_model_desc === "function" && Number.isInteger(h)) {
+    return {
+      describe: () => {
+        const ptr = m._hearth_model_desc(h);
+        if (!ptr) throw new Error(`describe model: ${m.UTF8ToString(m._hearth_last_error())}`);
+        return JSON.parse(m.UTF8ToString(ptr));
+      },
+      bytes: (ptr, n) => m.HEAPU8.subarray(ptr, ptr + n),  // HEAPU8 re-read: the heap may grow
+    };
+  }
+  throw new Error("the wasm engine gives no access to its model's tensors (describeModel and " +
+                  "heapBytes, or a hearth_wasm module with hearth_model_desc)");
+}
+
 // Builds the GPU engine for the model loaded in `wasmEngine`. Throws an Error saying why when
 // there is no adapter, the model's architecture or a tensor's type is not supported, or a
-// shader fails to compile. options: maxBatch (tokens per forward pass, default 32),
-// perturbMatmul (adds this to every third output of every matrix product: a deliberate
-// corruption, for testing that the smoke test catches a wrong kernel).
+// shader fails to compile, or the adapter is a software rasterizer (SwiftShader: correct but
+// 10-80x slower than the wasm engine, docs/webgpu.md) and options.allowSoftwareAdapter is not
+// set. Other options: maxBatch (tokens per forward pass, default 32), perturbMatmul (adds this
+// to every third output of every matrix product: a deliberate corruption, for testing that
+// the smoke test catches a wrong kernel).
 export async function createWebGpuEngine(wasmEngine, options = {}) {
   const available = await webGpuAvailable();
   if (!available.ok) throw new Error(available.reason);
-  const desc = wasmEngine.describeModel();
+  const a = available.adapterInfo;
+  if (a.software && !options.allowSoftwareAdapter) {
+    throw new Error(`the adapter (${a.vendor} ${a.architecture}) is a software rasterizer, ` +
+                    "slower than wasm (allowSoftwareAdapter: true uses it anyway)");
+  }
+  const access = modelAccess(wasmEngine);
+  const desc = access.describe();
   const refused = unsupportedReason(desc);
   if (refused) throw new Error(refused);
   const adapter = await navigator.gpu.requestAdapter();
@@ -240,7 +272,7 @@ export async function createWebGpuEngine(wasmEngine, options = {}) {
   const device = await adapter.requestDevice({ requiredLimits: {
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
     maxBufferSize: adapter.limits.maxBufferSize } });
-  const engine = new WebGpuEngine(wasmEngine, device, desc, describeAdapter(adapter), options);
+  const engine = new WebGpuEngine(wasmEngine, access, device, desc, describeAdapter(adapter), options);
   try {
     await engine.build();
   } catch (e) {
@@ -251,8 +283,9 @@ export async function createWebGpuEngine(wasmEngine, options = {}) {
 }
 
 class WebGpuEngine {
-  constructor(wasmEngine, device, desc, adapterInfo, options) {
+  constructor(wasmEngine, access, device, desc, adapterInfo, options) {
     this.wasm = wasmEngine;
+    this.access = access;
     this.device = device;
     this.desc = desc;
     this.adapterInfo = adapterInfo;
@@ -261,9 +294,7 @@ class WebGpuEngine {
     this.nPast = 0;
     this.lost = null;
     device.lost.then((info) => { this.lost = `WebGPU device lost: ${info.reason} ${info.message}`; });
-    const d = desc;
-    this.info = { arch: d.arch, nVocab: d.n_vocab, nCtx: d.n_ctx, bos: d.bos, eos: d.eos,
-                  chatTemplate: d.chat_template };
+    this.info = { ...wasmEngine.info };
   }
 
   tokenize(text, addSpecial, parseSpecial) { return this.wasm.tokenize(text, addSpecial, parseSpecial); }
@@ -290,10 +321,10 @@ class WebGpuEngine {
       const info = WEIGHT_TYPES[t.type];
       return { t, type: t.type, rows: t.dims[1], cols: t.dims[0],
                rowBytes: (t.dims[0] / info.blockSize) * info.typeSize,
-               buf: g.upload(this.wasm.heapBytes(t.ptr, t.bytes), name) };
+               buf: g.upload(this.access.bytes(t.ptr, t.bytes), name) };
     };
     const vector = (name) => (tensors.has(name)
-      ? g.upload(new Uint8Array(readVector(this.wasm, need(name)).buffer), name) : null);
+      ? g.upload(new Uint8Array(readVector(this.access, need(name)).buffer), name) : null);
 
     const B = g.maxBatch;
     const f = 4;
@@ -428,11 +459,18 @@ class WebGpuEngine {
     for (const id of ids) {
       if (id < 0 || id >= this.desc.n_vocab) throw new Error(`token ${id} outside the vocabulary`);
     }
-    let logits;
-    for (let start = 0; start < ids.length; start += this.g.maxBatch) {
-      logits = await this.step(ids.subarray(start, Math.min(ids.length, start + this.g.maxBatch)));
+    // A failure leaves the cache as it was (later batches' positions are simply unused).
+    const before = this.nPast;
+    try {
+      let logits;
+      for (let start = 0; start < ids.length; start += this.g.maxBatch) {
+        logits = await this.step(ids.subarray(start, Math.min(ids.length, start + this.g.maxBatch)));
+      }
+      return logits;
+    } catch (e) {
+      this.nPast = before;
+      throw e;
     }
-    return logits;
   }
 
   async step(ids) {

@@ -1,7 +1,7 @@
 // The WebGPU path's smoke test and the `auto` choice between WebGPU and wasm (docs/webgpu.md).
 // Before the GPU engine is trusted, the first tokens' logits are computed on both engines and
 // compared; any disagreement keeps the wasm engine and says why.
-import { createWebGpuEngine, webGpuAvailable } from "./webgpu.js";
+import { createWebGpuEngine } from "./webgpu.js";
 
 // Default tolerance, as a fraction of the wasm logits' standard deviation at each position.
 // The two paths differ by design on quantized models: the wasm kernels quantize activations
@@ -97,20 +97,9 @@ export async function smokeTest(wasmEngine, gpuEngine, promptIds,
 
 // `auto`: the WebGPU engine when it can be built and passes the smoke test on `promptIds`
 // (default: the tokens of a short English text), else the wasm engine with the reason.
-// A software adapter (SwiftShader, or one the browser flags as a fallback) is declined
-// unless options.allowSoftwareAdapter: it computes correctly but 10-80x slower than wasm
-// (docs/webgpu.md). Returns { engine, backend: "webgpu" | "wasm", reason, smoke }.
+// A software adapter (SwiftShader, or one the browser flags as a fallback) is declined by
+// createWebGpuEngine unless options.allowSoftwareAdapter. Returns { engine, backend: "webgpu" | "wasm", reason, smoke }.
 export async function createAutoEngine(wasmEngine, options = {}) {
-  const available = await webGpuAvailable();
-  if (!available.ok) {
-    return { engine: wasmEngine, backend: "wasm", reason: `WebGPU unavailable: ${available.reason}`,
-             smoke: null };
-  }
-  if (available.adapterInfo.software && !options.allowSoftwareAdapter) {
-    const a = available.adapterInfo;
-    return { engine: wasmEngine, backend: "wasm", smoke: null, reason: "WebGPU unavailable: the " +
-             `adapter (${a.vendor} ${a.architecture}) is a software rasterizer, slower than wasm` };
-  }
   let gpu;
   try {
     gpu = await createWebGpuEngine(wasmEngine, options);

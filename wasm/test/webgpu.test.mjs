@@ -18,6 +18,21 @@ import { openWebGpuPage } from "./webgpu_page.mjs";
 const refDir = path.join(fixturesDir, "reference");
 const readJson = (file) => JSON.parse(readFileSync(path.join(refDir, file), "utf8"));
 
+// Without a browser: the refusal of a weight type without a kernel (none of the fixtures that
+// pass the architecture checks has one).
+test("a tensor type without a WGSL kernel is refused with its name", async () => {
+  const { unsupportedReason } = await import("../js/webgpu.js");
+  const desc = { family: "llama", arch: "llama", fused_qkv: false, fused_gate_up: false,
+                 post_norms: false, scale_embedding: false, ffn_silu: true, n_swa: 0, swa_period: 0,
+                 nope_period: 0, n_expert: 0, rope_scaling: "none", n_head: 4, n_head_kv: 2,
+                 head_dim: 64, tensors: [{ name: "blk.0.attn_q.weight", type: "Q8_0", dims: [256, 256] }] };
+  assert.equal(unsupportedReason(desc), null);
+  desc.tensors.push({ name: "blk.0.ffn_down.weight", type: "Q5_K", dims: [512, 256] });
+  assert.equal(unsupportedReason(desc), "tensor blk.0.ffn_down.weight: type Q5_K has no WebGPU kernel");
+  desc.tensors[1] = { name: "blk.0.ffn_down.weight", type: "F16", dims: [48, 256] };
+  assert.equal(unsupportedReason(desc), "tensor blk.0.ffn_down.weight: row length 48 is not a multiple of 32");
+});
+
 let session;
 let page;
 let adapter;
@@ -98,7 +113,7 @@ for (const [type, typeId] of Object.entries(GGUF_TYPE_IDS)) {
 function runModel(name, ids, prefix) {
   return page.evaluate(async (name, ids, prefix) => {
     const wasm = await window.loadModel(name);
-    const gpu = await window.gpu.createWebGpuEngine(wasm);
+    const gpu = await window.gpu.createWebGpuEngine(wasm, { allowSoftwareAdapter: true });
     const summarize = (logits) => {
       const order = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]).slice(0, 10);
       let sum = 0;
@@ -195,7 +210,7 @@ describe("refusals and the smoke test's failures", () => {
     const result = await page.evaluate(async () => {
       const wasm = await window.loadModel("tiny-qwen2-q8_0");
       const ids = wasm.tokenize("Hello there, how are you?", true, false);
-      const bad = await window.gpu.createWebGpuEngine(wasm, { perturbMatmul: 0.5 });
+      const bad = await window.gpu.createWebGpuEngine(wasm, { allowSoftwareAdapter: true, perturbMatmul: 0.5 });
       const smoke = await window.gpu.smokeTest(wasm, bad, ids);
       bad.free();
       const soft = { allowSoftwareAdapter: true };  // SwiftShader is all there is here
@@ -214,27 +229,43 @@ describe("refusals and the smoke test's failures", () => {
     assert.equal(result.goodBackend, "webgpu", result.goodReason);
     // Without allowSoftwareAdapter, auto declines SwiftShader before building anything.
     assert.deepEqual(result.declined, ["wasm", "WebGPU unavailable: the adapter (google swiftshader) " +
-                                               "is a software rasterizer, slower than wasm"]);
+      "is a software rasterizer, slower than wasm (allowSoftwareAdapter: true uses it anyway)"]);
     console.log(`# perturbed: ${result.smoke.reason}`);
   });
 
-  test("decoding in batches of maxBatch gives the logits of one batch", async () => {
+  test("decoding in batches of maxBatch gives the logits of one batch; bad input leaves the cache", async () => {
     const diff = await page.evaluate(async () => {
       const wasm = await window.loadModel("tiny-llama-spm-q4_0");
       const ids = wasm.tokenize("Once upon a time there was a little dog who", true, false);
-      const whole = await window.gpu.createWebGpuEngine(wasm);
-      const chunked = await window.gpu.createWebGpuEngine(wasm, { maxBatch: 3 });
+      const whole = await window.gpu.createWebGpuEngine(wasm, { allowSoftwareAdapter: true });
+      // hearth.js's WasmEngine exposes only its module and handle (m, h): the other access path.
+      const bare = { m: wasm.m, h: wasm.h, info: wasm.info };
+      const chunked = await window.gpu.createWebGpuEngine(bare, { allowSoftwareAdapter: true, maxBatch: 3 });
       const a = await whole.decode(ids);
       const b = await chunked.decode(ids);
       const c = window.gpu.compareLogits(a, b);
+      // Bad input is an Error, and the cache stays as it was.
+      const errors = [];
+      for (const bad of [Int32Array.of(wasm.info.nVocab + 5), new Int32Array(wasm.info.nCtx)]) {
+        try {
+          await whole.decode(bad);
+          errors.push("no error");
+        } catch (e) {
+          errors.push(e.message);
+        }
+      }
+      const nPastAfterErrors = whole.nPast;
       whole.free();
       chunked.free();
       wasm.free();
-      return { n: ids.length, nPast: chunked.nPast, maxRelDiff: c.maxRelDiff };
+      return { n: ids.length, nPast: chunked.nPast, maxRelDiff: c.maxRelDiff, errors, nPastAfterErrors };
     });
     assert.ok(diff.n > 6, `${diff.n} ids`);
     assert.equal(diff.nPast, diff.n);
     assert.ok(diff.maxRelDiff < 1e-4, `chunked vs whole: ${diff.maxRelDiff} std`);
+    assert.match(diff.errors[0], /^token \d+ outside the vocabulary$/);
+    assert.match(diff.errors[1], /^context full: \d+ \+ \d+ tokens > n_ctx \d+$/);
+    assert.equal(diff.nPastAfterErrors, diff.n);
   });
 
   test("without an adapter, auto falls back to wasm and says so", async () => {

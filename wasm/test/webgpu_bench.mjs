@@ -26,7 +26,7 @@ try {
   for (const name of models) {
     const rows = await session.page.evaluate(async (name, nPrompt, nGen, reps) => {
       const wasm = await window.loadModel(name);
-      const gpu = await window.gpu.createWebGpuEngine(wasm);
+      const gpu = await window.gpu.createWebGpuEngine(wasm, { allowSoftwareAdapter: true });
       // Fixed, spread-out ids inside the vocabulary (the content does not change the work).
       const ids = Int32Array.from({ length: nPrompt + nGen },
                                   (_, i) => (i * 7919 + 13) % wasm.info.nVocab);
