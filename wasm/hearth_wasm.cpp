@@ -218,6 +218,8 @@ HEARTH_EXPORT const float* hearth_logits(int handle, int i) {
 // owns them, so the addresses stay valid until hearth_free). Also the RoPE frequency divisors
 // the engine uses for this session's context (llama3 rope_freqs; empty when none). JSON,
 // valid until the handle's next call; null on error.
+// (This and hearth_dequantize are exported by HEARTH_EXPORT's `used` attribute, as
+// EMSCRIPTEN_KEEPALIVE would; CMakeLists.txt's list does not need to name them.)
 HEARTH_EXPORT const char* hearth_model_desc(int handle) {
   Instance* in = model_instance(handle);
   if (!in) return nullptr;
