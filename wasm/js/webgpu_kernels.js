@@ -57,6 +57,14 @@ const BYTE_READERS = /* wgsl */ `
 fn byte_at(o: u32) -> u32 { return (W[o >> 2u] >> ((o & 3u) * 8u)) & 0xffu; }
 fn i8_at(o: u32) -> f32 { return f32(bitcast<i32>(byte_at(o) << 24u) >> 24u); }
 fn half_at(o: u32) -> f32 { return unpack2x16float((W[o >> 2u] >> ((o & 2u) * 8u)) & 0xffffu).x; }
+// The 4 bytes at the even offset o as one word, byte o lowest: one or two loads instead of
+// four byte loads. Every code run below starts at an even offset (blocks have even sizes).
+// Reading W[i + 1] stays inside the buffer: its size is rounded up to whole words.
+fn word_at(o: u32) -> u32 {
+  let i = o >> 2u;
+  if ((o & 2u) == 0u) { return W[i]; }
+  return (W[i] >> 16u) | (W[i + 1u] << 16u);
+}
 `;
 
 // dequant_group(row_byte, g): elements [32g, 32g + 32) of the row starting at byte row_byte.
@@ -87,7 +95,10 @@ fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
   var w: array<f32, 32>;
   let base = row_byte + g * 34u;
   let d = half_at(base);
-  for (var i = 0u; i < 32u; i++) { w[i] = d * i8_at(base + 2u + i); }
+  for (var k = 0u; k < 8u; k++) {
+    let v = word_at(base + 2u + 4u * k);
+    for (var b = 0u; b < 4u; b++) { w[4u * k + b] = d * f32(bitcast<i32>(v << (24u - 8u * b)) >> 24u); }
+  }
   return w;
 }`,
   // Q4_0: f16 scale d, then 16 bytes; element j is the low nibble of byte j, element j + 16
@@ -97,10 +108,14 @@ fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
   var w: array<f32, 32>;
   let base = row_byte + g * 18u;
   let d = half_at(base);
-  for (var j = 0u; j < 16u; j++) {
-    let b = byte_at(base + 2u + j);
-    w[j] = d * (f32(b & 15u) - 8.0);
-    w[j + 16u] = d * (f32(b >> 4u) - 8.0);
+  for (var k = 0u; k < 4u; k++) {
+    let v = word_at(base + 2u + 4u * k);
+    for (var b = 0u; b < 4u; b++) {
+      let j = 4u * k + b;
+      let byte = (v >> (8u * b)) & 255u;
+      w[j] = d * (f32(byte & 15u) - 8.0);
+      w[j + 16u] = d * (f32(byte >> 4u) - 8.0);
+    }
   }
   return w;
 }`,
@@ -128,8 +143,9 @@ fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
   let offset = dmin * f32(mn);
   let qs = base + 16u + (j / 2u) * 32u;
   let shift = (j % 2u) * 4u;
-  for (var l = 0u; l < 32u; l++) {
-    w[l] = scale * f32((byte_at(qs + l) >> shift) & 15u) - offset;
+  for (var k = 0u; k < 8u; k++) {
+    let v = word_at(qs + 4u * k);
+    for (var b = 0u; b < 4u; b++) { w[4u * k + b] = scale * f32((v >> (8u * b + shift)) & 15u) - offset; }
   }
   return w;
 }`,
@@ -148,10 +164,15 @@ fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
   let lo_shift = select(0u, 4u, q >= 2u);
   let qh = base + 128u + 32u * n;
   let sc = base + 192u + 8u * n + 2u * q;
-  for (var l = 0u; l < 32u; l++) {
-    let lo = (byte_at(ql + l) >> lo_shift) & 15u;
-    let hi = (byte_at(qh + l) >> (2u * q)) & 3u;
-    w[l] = d * i8_at(sc + l / 16u) * (f32(lo | (hi << 4u)) - 32.0);
+  for (var k = 0u; k < 8u; k++) {
+    let lo_word = word_at(ql + 4u * k);
+    let hi_word = word_at(qh + 4u * k);
+    let scale = d * i8_at(sc + k / 4u);  // elements 16m .. 16m + 15 share scale m
+    for (var b = 0u; b < 4u; b++) {
+      let lo = (lo_word >> (8u * b + lo_shift)) & 15u;
+      let hi = (hi_word >> (8u * b + 2u * q)) & 3u;
+      w[4u * k + b] = scale * (f32(lo | (hi << 4u)) - 32.0);
+    }
   }
   return w;
 }`,
