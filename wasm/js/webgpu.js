@@ -139,6 +139,11 @@ class GpuModel {
   }
 
   upload(bytes, label) {
+    const limit = this.device.limits.maxStorageBufferBindingSize;
+    if (bytes.byteLength > limit) {
+      throw new Error(`tensor ${label}: ${bytes.byteLength} bytes exceed this adapter's largest ` +
+                      `storage binding (${limit} bytes)`);
+    }
     const b = this.storage(bytes.byteLength, label);
     if (bytes.byteLength % 4 === 0) {
       this.device.queue.writeBuffer(b, 0, bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -273,8 +278,16 @@ export async function createWebGpuEngine(wasmEngine, options = {}) {
     maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
     maxBufferSize: adapter.limits.maxBufferSize } });
   const engine = new WebGpuEngine(wasmEngine, access, device, desc, describeAdapter(adapter), options);
+  // Allocation failures (the model does not fit the GPU's memory) and validation errors
+  // surface as error scopes, not exceptions: collect them to fail with their message.
+  device.pushErrorScope("out-of-memory");
+  device.pushErrorScope("validation");
   try {
     await engine.build();
+    const invalid = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    if (oom) throw new Error(`WebGPU out of memory while uploading the model: ${oom.message}`);
+    if (invalid) throw new Error(`WebGPU validation while uploading the model: ${invalid.message}`);
   } catch (e) {
     engine.free();
     throw e;
