@@ -7,7 +7,7 @@
 // (packParams) are generated, so the two can never disagree on the layout.
 //
 // Weights are bound as array<u32> holding the tensor's bytes unchanged (padded to a
-// multiple of 4). Quant blocks are 18 (Q4_0), 34 (Q8_0), 144 (Q4_K) or 210 (Q6_K) bytes, so
+// multiple of 4). Quant blocks are 18 to 34 (Q4_0 .. Q8_0) or 144 to 210 (Q4_K .. Q6_K) bytes, so
 // blocks are not word-aligned: the shader extracts bytes and 16-bit halves from the words.
 // A half never straddles two words because every F16 field sits at an even offset.
 // The adapters we test on (SwiftShader) lack the shader-f16 feature, so halves are decoded
@@ -19,6 +19,10 @@ export const WEIGHT_TYPES = {
   F16: { blockSize: 1, typeSize: 2 },
   Q8_0: { blockSize: 32, typeSize: 34 },
   Q4_0: { blockSize: 32, typeSize: 18 },
+  Q4_1: { blockSize: 32, typeSize: 20 },
+  Q5_0: { blockSize: 32, typeSize: 22 },
+  Q5_1: { blockSize: 32, typeSize: 24 },
+  Q5_K: { blockSize: 256, typeSize: 176 },
   Q4_K: { blockSize: 256, typeSize: 144 },
   Q6_K: { blockSize: 256, typeSize: 210 },
 };
@@ -67,6 +71,75 @@ fn word_at(o: u32) -> u32 {
 }
 `;
 
+// The 32-element block types Q4_0, Q4_1, Q5_0, Q5_1: f16 scale d, for the _1 types an f16
+// offset m, for the 5-bit types a little-endian u32 qh of fifth bits (bit j for element j),
+// then 16 bytes: element j is the low nibble of byte j, element j + 16 its high nibble.
+// x = d * (q - 8) (Q4_0), d * (q - 16) (Q5_0), d * q + m (Q4_1, Q5_1).
+function legacyQuant({ size, min, high }) {
+  const qhAt = min ? 4 : 2;
+  const qsAt = qhAt + (high ? 4 : 0);
+  const bias = min ? "0.0" : high ? "16.0" : "8.0";
+  return /* wgsl */ `
+fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
+  var w: array<f32, 32>;
+  let base = row_byte + g * ${size}u;
+  let d = half_at(base);
+  let m = ${min ? "half_at(base + 2u)" : "0.0"};
+  let qh = ${high ? `word_at(base + ${qhAt}u)` : "0u"};
+  for (var k = 0u; k < 4u; k++) {
+    let v = word_at(base + ${qsAt}u + 4u * k);
+    for (var b = 0u; b < 4u; b++) {
+      let j = 4u * k + b;
+      let byte = (v >> (8u * b)) & 255u;
+      let lo = (byte & 15u) | (((qh >> j) & 1u) << 4u);
+      let hi = (byte >> 4u) | (((qh >> (j + 16u)) & 1u) << 4u);
+      w[j] = d * (f32(lo) - ${bias}) + m;
+      w[j + 16u] = d * (f32(hi) - ${bias}) + m;
+    }
+  }
+  return w;
+}`;
+}
+
+// Q4_K and Q5_K: 256 elements as 8 groups of 32. f16 d and dmin, 12 bytes packing 8 six-bit
+// scales and 8 six-bit mins, (Q5_K) 32 bytes qh whose bit j of byte l is the fifth bit of
+// element 32j + l, then 128 bytes of nibbles: groups 2c and 2c+1 are the low and high
+// nibbles of bytes [32c, 32c + 32). x = d * scale_j * q - dmin * min_j.
+function kQuant45({ size, high }) {
+  const qsAt = high ? 48 : 16;
+  return /* wgsl */ `
+fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
+  var w: array<f32, 32>;
+  let base = row_byte + (g / 8u) * ${size}u;
+  let j = g % 8u;
+  let d = half_at(base);
+  let dmin = half_at(base + 2u);
+  let s = base + 4u;
+  var sc: u32;
+  var mn: u32;
+  if (j < 4u) {
+    sc = byte_at(s + j) & 63u;
+    mn = byte_at(s + j + 4u) & 63u;
+  } else {
+    sc = (byte_at(s + j + 4u) & 15u) | ((byte_at(s + j - 4u) >> 6u) << 4u);
+    mn = (byte_at(s + j + 4u) >> 4u) | ((byte_at(s + j) >> 6u) << 4u);
+  }
+  let scale = d * f32(sc);
+  let offset = dmin * f32(mn);
+  let qs = base + ${qsAt}u + (j / 2u) * 32u;
+  let shift = (j % 2u) * 4u;
+  for (var k = 0u; k < 8u; k++) {
+    let v = word_at(qs + 4u * k);
+    let h = ${high ? "word_at(base + 16u + 4u * k)" : "0u"};
+    for (var b = 0u; b < 4u; b++) {
+      let q = ((v >> (8u * b + shift)) & 15u) | (((h >> (8u * b + j)) & 1u) << 4u);
+      w[4u * k + b] = scale * f32(q) - offset;
+    }
+  }
+  return w;
+}`;
+}
+
 // dequant_group(row_byte, g): elements [32g, 32g + 32) of the row starting at byte row_byte.
 // Every type's row splits into such groups (the quant types' blocks are 32 or 8 x 32
 // elements), which lets one kernel shape serve all of them.
@@ -101,54 +174,12 @@ fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
   }
   return w;
 }`,
-  // Q4_0: f16 scale d, then 16 bytes; element j is the low nibble of byte j, element j + 16
-  // its high nibble; x = d * (nibble - 8).
-  Q4_0: /* wgsl */ `
-fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
-  var w: array<f32, 32>;
-  let base = row_byte + g * 18u;
-  let d = half_at(base);
-  for (var k = 0u; k < 4u; k++) {
-    let v = word_at(base + 2u + 4u * k);
-    for (var b = 0u; b < 4u; b++) {
-      let j = 4u * k + b;
-      let byte = (v >> (8u * b)) & 255u;
-      w[j] = d * (f32(byte & 15u) - 8.0);
-      w[j + 16u] = d * (f32(byte >> 4u) - 8.0);
-    }
-  }
-  return w;
-}`,
-  // Q4_K: 256 elements as 8 groups of 32. f16 d and dmin, 12 bytes packing 8 six-bit scales
-  // and 8 six-bit mins, then 128 bytes of nibbles: groups 2c and 2c+1 are the low and high
-  // nibbles of bytes [32c, 32c + 32). x = d * scale * q - dmin * min.
-  Q4_K: /* wgsl */ `
-fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
-  var w: array<f32, 32>;
-  let base = row_byte + (g / 8u) * 144u;
-  let j = g % 8u;
-  let d = half_at(base);
-  let dmin = half_at(base + 2u);
-  let s = base + 4u;
-  var sc: u32;
-  var mn: u32;
-  if (j < 4u) {
-    sc = byte_at(s + j) & 63u;
-    mn = byte_at(s + j + 4u) & 63u;
-  } else {
-    sc = (byte_at(s + j + 4u) & 15u) | ((byte_at(s + j - 4u) >> 6u) << 4u);
-    mn = (byte_at(s + j + 4u) >> 4u) | ((byte_at(s + j) >> 6u) << 4u);
-  }
-  let scale = d * f32(sc);
-  let offset = dmin * f32(mn);
-  let qs = base + 16u + (j / 2u) * 32u;
-  let shift = (j % 2u) * 4u;
-  for (var k = 0u; k < 8u; k++) {
-    let v = word_at(qs + 4u * k);
-    for (var b = 0u; b < 4u; b++) { w[4u * k + b] = scale * f32((v >> (8u * b + shift)) & 15u) - offset; }
-  }
-  return w;
-}`,
+  Q4_0: legacyQuant({ size: 18, min: false, high: false }),
+  Q4_1: legacyQuant({ size: 20, min: true, high: false }),
+  Q5_0: legacyQuant({ size: 22, min: false, high: true }),
+  Q5_1: legacyQuant({ size: 24, min: true, high: true }),
+  Q4_K: kQuant45({ size: 144, high: false }),
+  Q5_K: kQuant45({ size: 176, high: true }),
   // Q6_K: 256 elements as two halves of 128, each four quarters of 32. Bytes: ql[128] (low 4
   // bits), qh[64] (high 2 bits), 16 int8 scales, f16 d. In half n, quarter q, element l:
   // low bits from ql[64n + 32(q & 1) + l] (low nibble for q < 2, else high), high bits

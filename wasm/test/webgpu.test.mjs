@@ -27,8 +27,8 @@ test("a tensor type without a WGSL kernel is refused with its name", async () =>
                  nope_period: 0, n_expert: 0, rope_scaling: "none", n_head: 4, n_head_kv: 2,
                  head_dim: 64, tensors: [{ name: "blk.0.attn_q.weight", type: "Q8_0", dims: [256, 256] }] };
   assert.equal(unsupportedReason(desc), null);
-  desc.tensors.push({ name: "blk.0.ffn_down.weight", type: "Q5_K", dims: [512, 256] });
-  assert.equal(unsupportedReason(desc), "tensor blk.0.ffn_down.weight: type Q5_K has no WebGPU kernel");
+  desc.tensors.push({ name: "blk.0.ffn_down.weight", type: "Q3_K", dims: [512, 256] });
+  assert.equal(unsupportedReason(desc), "tensor blk.0.ffn_down.weight: type Q3_K has no WebGPU kernel");
   desc.tensors[1] = { name: "blk.0.ffn_down.weight", type: "F16", dims: [48, 256] };
   assert.equal(unsupportedReason(desc), "tensor blk.0.ffn_down.weight: row length 48 is not a multiple of 32");
 });
@@ -51,7 +51,8 @@ test("SwiftShader's WebGPU adapter is available in headless chromium", () => {
 // blocks: every code bit pattern is random, the F16 scales random in [-1, 1) (random bytes
 // there would be NaN/Inf halves). One token (matrix-vector) and 11 (matrix-matrix, a full and
 // a partial tile of 8). The reference sums in double; the GPU in F32 over 64 partial sums.
-const GGUF_TYPE_IDS = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, Q4_K: 12, Q6_K: 14 };
+const GGUF_TYPE_IDS = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q5_0: 6, Q5_1: 7, Q8_0: 8, Q4_K: 12,
+                        Q5_K: 13, Q6_K: 14 };
 for (const [type, typeId] of Object.entries(GGUF_TYPE_IDS)) {
   test(`WGSL matmul of ${type} equals the engine's dequantization times x`, async () => {
     const worst = await page.evaluate(async (type, typeId) => {
@@ -69,7 +70,8 @@ for (const [type, typeId] of Object.entries(GGUF_TYPE_IDS)) {
       // A half in [-1, 1): sign, exponent 0..14 (no Inf/NaN), random mantissa.
       const half = () => ((rand() < 0.5 ? 0x8000 : 0) | (Math.floor(rand() * 15) << 10) | Math.floor(rand() * 1024));
       const halvesAt = { F16: [...Array(typeSize / 2).keys()].map((i) => 2 * i), Q8_0: [0], Q4_0: [0],
-                         Q4_K: [0, 2], Q6_K: [208], F32: [] };
+                         Q4_1: [0, 2], Q5_0: [0], Q5_1: [0, 2], Q4_K: [0, 2], Q5_K: [0, 2], Q6_K: [208],
+                         F32: [] };
       for (let b = 0; b < nBytes / typeSize; ++b) {
         for (const o of halvesAt[type]) view.setUint16(b * typeSize + o, half(), true);
         if (type === "F32") view.setFloat32(b * 4, rand() * 2 - 1, true);
