@@ -1,4 +1,4 @@
-// hearth's WebGPU path: the llama-family forward pass (llama, qwen2, qwen3) run by WGSL compute
+// hearth's WebGPU path: the llama-family forward pass (llama, qwen2, qwen3, phi3) run by WGSL
 // shaders with the weights resident on the GPU, orchestrated here in JavaScript. The wasm
 // engine stays the source of truth for everything else (GGUF parsing, hyper-parameters,
 // tokenizer, chat template) and is the reference the smoke test compares against. Design and
@@ -28,7 +28,7 @@
 // Ownership: the GPU engine owns its device buffers until free(); it borrows wasmEngine
 // (which must outlive it) for tokenization and templates. Not thread-safe: one decode at a
 // time (decode is async; callers await it before the next call).
-import { ADD_NORM, ATTENTION, HEAD_PREP, SWIGLU, WEIGHT_TYPES, embedSource, matmulSource,
+import { ADD_NORM, ATTENTION, HEAD_PREP, SPLIT_QKV, SWIGLU, WEIGHT_TYPES, embedSource, matmulSource,
          packParams, threadsPerRow } from "./webgpu_kernels.js";
 
 const PARAM_SLOT = 256;  // bytes per dispatch's uniform slot (minUniformBufferOffsetAlignment)
@@ -67,17 +67,16 @@ function describeAdapter(adapter) {
 export function unsupportedReason(desc) {
   if (desc.family !== "llama") return `arch ${desc.arch}: not a llama-family decoder`;
   const refuse = [
-    [desc.fused_qkv, "fused q/k/v projection"], [desc.fused_gate_up, "fused gate/up"],
     [desc.post_norms, "post-attention/FFN norms"], [desc.scale_embedding, "scaled embedding"],
-    [!desc.ffn_silu, "GELU feed-forward"], [desc.n_swa > 0 || desc.swa_period > 0,
-    "sliding-window attention"], [desc.nope_period > 0, "layers without RoPE"],
+    [!desc.ffn_silu, "GELU feed-forward"], [desc.swa_period > 0,
+    "interleaved sliding-window and global layers"], [desc.nope_period > 0, "layers without RoPE"],
     [desc.n_expert > 0, "mixture of experts"], [desc.rope_scaling === "yarn", "YaRN RoPE"],
     [desc.n_head % desc.n_head_kv !== 0, "n_head not a multiple of n_head_kv"],
     [desc.head_dim > 1024, "head_dim above 1024"],
   ];
   for (const [bad, what] of refuse) if (bad) return `arch ${desc.arch}: ${what} (not implemented on WebGPU)`;
   for (const t of desc.tensors) {
-    if (/attn_output\.bias$/.test(t.name)) return `arch ${desc.arch}: attention output bias (not implemented on WebGPU)`;
+    if (/attn_(output|qkv)\.bias$/.test(t.name)) return `arch ${desc.arch}: tensor ${t.name} (not implemented on WebGPU)`;
     if (t.dims.length !== 2) continue;
     if (!WEIGHT_TYPES[t.type]) return `tensor ${t.name}: type ${t.type} has no WebGPU kernel`;
     if (t.dims[0] % 32 !== 0) return `tensor ${t.name}: row length ${t.dims[0]} is not a multiple of 32`;
@@ -114,6 +113,7 @@ const BINDINGS = {
   matmul: ["read", "read", "rw"], embed: ["read", "read", "rw"],
   add_norm: ["rw", "read", "read", "rw"], head_prep: ["rw", "read", "read", "read"],
   attention: ["read", "read", "read", "rw", "rw"], swiglu: ["read", "rw"],
+  split_qkv: ["read", "rw", "rw", "rw"],
 };
 
 class GpuModel {
@@ -346,7 +346,8 @@ class WebGpuEngine {
     const act = {
       x: g.storage(B * d.n_embd * f, "x"), xn: g.storage(B * d.n_embd * f, "xn"),
       proj: g.storage(B * d.n_embd * f, "proj"), q: g.storage(B * qDim * f, "q"),
-      attn: g.storage(B * qDim * f, "attn"), gate: g.storage(B * d.n_ff * f, "gate"),
+      attn: g.storage(B * qDim * f, "attn"), gate: g.storage(B * d.n_ff * (d.fused_gate_up ? 2 : 1) * f, "gate"),
+      qkv: d.fused_qkv ? g.storage(B * (qDim + 2 * kvDim) * f, "qkv") : null,
       up: g.storage(B * d.n_ff * f, "up"), scores: g.storage(B * d.n_head * d.n_ctx * f, "scores"),
       ids: g.storage(B * 4, "ids"), rope: g.storage(B * d.n_rot * f, "rope"),
       logits: g.storage(d.n_vocab * f, "logits"), dummy: g.storage(16, "dummy"),
@@ -362,11 +363,15 @@ class WebGpuEngine {
       const p = `blk.${l}.`;
       layers.push({
         attnNorm: vector(`${p}attn_norm.weight`), ffnNorm: vector(`${p}ffn_norm.weight`),
-        wq: matrix(`${p}attn_q.weight`), wk: matrix(`${p}attn_k.weight`),
-        wv: matrix(`${p}attn_v.weight`), wo: matrix(`${p}attn_output.weight`),
+        // Fused [q; k; v] rows (phi3) or the three matrices.
+        ...(d.fused_qkv ? { wqkv: matrix(`${p}attn_qkv.weight`) }
+          : { wq: matrix(`${p}attn_q.weight`), wk: matrix(`${p}attn_k.weight`),
+              wv: matrix(`${p}attn_v.weight`) }),
+        wo: matrix(`${p}attn_output.weight`),
         bq: vector(`${p}attn_q.bias`), bk: vector(`${p}attn_k.bias`), bv: vector(`${p}attn_v.bias`),
         qNorm: vector(`${p}attn_q_norm.weight`), kNorm: vector(`${p}attn_k_norm.weight`),
-        gate: matrix(`${p}ffn_gate.weight`), up: matrix(`${p}ffn_up.weight`),
+        // With fused gate/up (phi3) ffn_up holds 2 n_ff rows: each output is [gate | up].
+        gate: d.fused_gate_up ? null : matrix(`${p}ffn_gate.weight`), up: matrix(`${p}ffn_up.weight`),
         down: matrix(`${p}ffn_down.weight`),
         kCache: g.storage(d.n_ctx * kvDim * f, `k${l}`), vCache: g.storage(d.n_ctx * kvDim * f, `v${l}`),
       });
@@ -399,21 +404,32 @@ class WebGpuEngine {
     layers.forEach((L, l) => {
       addNorm(l > 0, L.attnNorm);
       const atPos = (pos0) => pos0 * kvDim;
-      mm(L.wq, act.xn, act.q);
-      mm(L.wk, act.xn, L.kCache, { yOffset: atPos });
-      mm(L.wv, act.xn, L.vCache, { yOffset: atPos });
+      if (L.wqkv) {
+        mm(L.wqkv, act.xn, act.qkv);
+        g.addOp("split_qkv", "", [act.qkv, act.q, L.kCache, L.vCache], (n, pos0) => ({
+          n: n * (qDim + 2 * kvDim), q_dim: qDim, kv_dim: kvDim, kv_offset: atPos(pos0) }),
+          (n) => split(Math.ceil((n * (qDim + 2 * kvDim)) / 64)));
+      } else {
+        mm(L.wq, act.xn, act.q);
+        mm(L.wk, act.xn, L.kCache, { yOffset: atPos });
+        mm(L.wv, act.xn, L.vCache, { yOffset: atPos });
+      }
       headPrep(act.q, d.n_head, L.bq, L.qNorm, true, () => 0);
       headPrep(L.kCache, d.n_head_kv, L.bk, L.kNorm, true, atPos);
       if (L.bv) headPrep(L.vCache, d.n_head_kv, L.bv, null, false, atPos);
       g.addOp("attention", "", [act.q, L.kCache, L.vCache, act.scores, act.attn], (n, pos0) => ({
         n_head: d.n_head, n_head_kv: d.n_head_kv, head_dim: d.head_dim, pos0, n_ctx: d.n_ctx,
-        scale: 1 / Math.sqrt(d.head_dim) }), (n) => [n * d.n_head, 1, 1]);
+        n_swa: d.n_swa, scale: 1 / Math.sqrt(d.head_dim) }), (n) => [n * d.n_head, 1, 1]);
       mm(L.wo, act.attn, act.proj);
       addNorm(true, L.ffnNorm);
-      mm(L.gate, act.xn, act.gate);
-      mm(L.up, act.xn, act.up);
-      g.addOp("swiglu", "", [act.gate, act.up], (n) => ({ n: n * d.n_ff }),
-        (n) => split(Math.ceil((n * d.n_ff) / 64)));
+      if (L.gate) {
+        mm(L.gate, act.xn, act.gate);
+        mm(L.up, act.xn, act.up);
+      } else {
+        mm(L.up, act.xn, act.gate);
+      }
+      g.addOp("swiglu", "", [act.gate, act.up], (n) => ({ n: n * d.n_ff, n_ff: d.n_ff,
+        fused: L.gate ? 0 : 1 }), (n) => split(Math.ceil((n * d.n_ff) / 64)));
       mm(L.down, act.up, act.proj);
     });
     addNorm(true, outputNorm);
@@ -423,7 +439,7 @@ class WebGpuEngine {
     // Pipelines (both matmul shapes for every weight type in use) and bind groups, once.
     const sources = {
       add_norm: () => ADD_NORM, head_prep: () => HEAD_PREP, attention: () => ATTENTION,
-      swiglu: () => SWIGLU, embed: (type) => embedSource(type),
+      swiglu: () => SWIGLU, split_qkv: () => SPLIT_QKV, embed: (type) => embedSource(type),
     };
     this.params = g.buffer(g.ops.length * PARAM_SLOT, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, "params");
     this.paramBytes = new ArrayBuffer(g.ops.length * PARAM_SLOT);

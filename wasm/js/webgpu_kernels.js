@@ -37,8 +37,9 @@ export const PARAMS = {
               ["has_bias", "u32"], ["has_norm", "u32"], ["do_rope", "u32"], ["r_offset", "u32"],
               ["eps", "f32"]],
   attention: [["n_head", "u32"], ["n_head_kv", "u32"], ["head_dim", "u32"], ["pos0", "u32"],
-              ["n_ctx", "u32"], ["scale", "f32"]],
-  swiglu: [["n", "u32"]],
+              ["n_ctx", "u32"], ["n_swa", "u32"], ["scale", "f32"]],
+  swiglu: [["n", "u32"], ["n_ff", "u32"], ["fused", "u32"]],
+  split_qkv: [["n", "u32"], ["q_dim", "u32"], ["kv_dim", "u32"], ["kv_offset", "u32"]],
 };
 
 function structOf(kernel) {
@@ -388,7 +389,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }`;
 
 // Causal attention, one (token, head) per workgroup: scores against every cached position up
-// to the token's own (pos0 + t), softmax in F32, weighted sum of the values. Heads share K/V
+// to the token's own (pos0 + t) and, with a sliding window (n_swa > 0, every layer: phi3),
+// after pos0 + t - n_swa, as the engine's attention tiles do; softmax in F32, weighted sum of the values. Heads share K/V
 // heads in groups of n_head / n_head_kv (GQA). Scores go to global scratch S (n_ctx per
 // (token, head)): workgroup memory could not hold a long context.
 export const ATTENTION = /* wgsl */ `${structOf("attention")}
@@ -406,9 +408,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let kv_off = (h / (P.n_head / P.n_head_kv)) * P.head_dim;
   let q = wg.x * P.head_dim;
   let n_keys = P.pos0 + t + 1u;
+  let first = select(0u, n_keys - P.n_swa, P.n_swa > 0u && n_keys > P.n_swa);
   let s = wg.x * P.n_ctx;
   var best = -3.0e38;
-  for (var j = lid; j < n_keys; j += 64u) {
+  for (var j = first + lid; j < n_keys; j += 64u) {
     var dot = 0.0;
     for (var i = 0u; i < P.head_dim; i++) { dot += Q[q + i] * K[j * kv_dim + kv_off + i]; }
     dot *= P.scale;
@@ -417,7 +420,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
   best = workgroup_max(lid, best);
   var total = 0.0;
-  for (var j = lid; j < n_keys; j += 64u) {
+  for (var j = first + lid; j < n_keys; j += 64u) {
     let e = exp(S[s + j] - best);
     S[s + j] = e;
     total += e;
@@ -426,12 +429,14 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   storageBarrier();
   for (var i = lid; i < P.head_dim; i += 64u) {
     var acc = 0.0;
-    for (var j = 0u; j < n_keys; j++) { acc += S[s + j] * V[j * kv_dim + kv_off + i]; }
+    for (var j = first; j < n_keys; j++) { acc += S[s + j] * V[j * kv_dim + kv_off + i]; }
     O[q + i] = acc / total;
   }
 }`;
 
 // U = silu(G) * U, element-wise (SwiGLU): silu(x) = x / (1 + e^-x), as the engine computes it.
+// fused (phi3's gate/up in one matrix): each token's G row is [gate (n_ff) | up (n_ff)], and
+// U[t * n_ff + c] = silu(gate[c]) * up[c].
 export const SWIGLU = /* wgsl */ `${structOf("swiglu")}
 @group(0) @binding(1) var<storage, read> G: array<f32>;
 @group(0) @binding(2) var<storage, read_write> U: array<f32>;
@@ -439,7 +444,40 @@ export const SWIGLU = /* wgsl */ `${structOf("swiglu")}
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let i = id.x + id.y * 65535u * 64u;
   if (i < P.n) {
-    let x = G[i];
-    U[i] = x / (1.0 + exp(-x)) * U[i];
+    var x: f32;
+    var u: f32;
+    if (P.fused != 0u) {
+      let row = (i / P.n_ff) * 2u * P.n_ff + i % P.n_ff;
+      x = G[row];
+      u = G[row + P.n_ff];
+    } else {
+      x = G[i];
+      u = U[i];
+    }
+    U[i] = x / (1.0 + exp(-x)) * u;
+  }
+}`;
+
+// Splits fused [q | k | v] rows (phi3's attn_qkv): q to Q, k and v into the layer's caches
+// at the batch's positions (kv_offset = pos0 * kv_dim), one element per thread.
+export const SPLIT_QKV = /* wgsl */ `${structOf("split_qkv")}
+@group(0) @binding(1) var<storage, read> S: array<f32>;
+@group(0) @binding(2) var<storage, read_write> Q: array<f32>;
+@group(0) @binding(3) var<storage, read_write> K: array<f32>;
+@group(0) @binding(4) var<storage, read_write> V: array<f32>;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let i = id.x + id.y * 65535u * 64u;
+  if (i < P.n) {
+    let width = P.q_dim + 2u * P.kv_dim;
+    let t = i / width;
+    let c = i % width;
+    if (c < P.q_dim) {
+      Q[t * P.q_dim + c] = S[i];
+    } else if (c < P.q_dim + P.kv_dim) {
+      K[P.kv_offset + t * P.kv_dim + c - P.q_dim] = S[i];
+    } else {
+      V[P.kv_offset + t * P.kv_dim + c - P.q_dim - P.kv_dim] = S[i];
+    }
   }
 }`;
