@@ -251,6 +251,7 @@ HEARTH_EXPORT const char* hearth_model_desc(int handle) {
     desc["rope_factors"] = w.rope_factors_for(in->session->n_ctx());
     desc["n_swa"] = hp.n_swa;
     desc["swa_period"] = hp.swa_period;
+    desc["rope_freq_base_swa"] = hp.rope_freq_base_swa;
     desc["nope_period"] = hp.nope_period;
     desc["n_expert"] = hp.n_expert;
     desc["fused_qkv"] = w.layers.empty() ? false : w.layers.front().wqkv.data != nullptr;

@@ -1,5 +1,5 @@
-// hearth's WebGPU path: the llama-family forward pass (llama, qwen2, qwen3, phi3) run by WGSL
-// shaders with the weights resident on the GPU, orchestrated here in JavaScript. The wasm
+// hearth's WebGPU path: the llama-family forward pass (llama, qwen2, qwen3, phi3, gemma3) run by WGSL
+// compute shaders with the weights resident on the GPU, orchestrated here in JavaScript. The wasm
 // engine stays the source of truth for everything else (GGUF parsing, hyper-parameters,
 // tokenizer, chat template) and is the reference the smoke test compares against. Design and
 // limits: docs/webgpu.md. Nothing here uses emscripten's WebGPU bindings (Debian's 3.1.6
@@ -28,8 +28,8 @@
 // Ownership: the GPU engine owns its device buffers until free(); it borrows wasmEngine
 // (which must outlive it) for tokenization and templates. Not thread-safe: one decode at a
 // time (decode is async; callers await it before the next call).
-import { ADD_NORM, ATTENTION, HEAD_PREP, SPLIT_QKV, SWIGLU, WEIGHT_TYPES, embedSource, matmulSource,
-         packParams, threadsPerRow } from "./webgpu_kernels.js";
+import { ADD_NORM, ATTENTION, HEAD_PREP, SPLIT_QKV, SWIGLU, WEIGHT_TYPES, embedSource, groupSize,
+         matmulSource, packParams, threadsPerRow } from "./webgpu_kernels.js";
 
 const PARAM_SLOT = 256;  // bytes per dispatch's uniform slot (minUniformBufferOffsetAlignment)
 const PROMPT_TOK = 8;    // tokens per workgroup of the matrix-matrix kernel
@@ -67,9 +67,7 @@ function describeAdapter(adapter) {
 export function unsupportedReason(desc) {
   if (desc.family !== "llama") return `arch ${desc.arch}: not a llama-family decoder`;
   const refuse = [
-    [desc.post_norms, "post-attention/FFN norms"], [desc.scale_embedding, "scaled embedding"],
-    [!desc.ffn_silu, "GELU feed-forward"], [desc.swa_period > 0,
-    "interleaved sliding-window and global layers"], [desc.nope_period > 0, "layers without RoPE"],
+    [desc.nope_period > 0, "layers without RoPE"],
     [desc.n_expert > 0, "mixture of experts"], [desc.rope_scaling === "yarn", "YaRN RoPE"],
     [desc.n_head % desc.n_head_kv !== 0, "n_head not a multiple of n_head_kv"],
     [desc.head_dim > 1024, "head_dim above 1024"],
@@ -79,7 +77,8 @@ export function unsupportedReason(desc) {
     if (/attn_(output|qkv)\.bias$/.test(t.name)) return `arch ${desc.arch}: tensor ${t.name} (not implemented on WebGPU)`;
     if (t.dims.length !== 2) continue;
     if (!WEIGHT_TYPES[t.type]) return `tensor ${t.name}: type ${t.type} has no WebGPU kernel`;
-    if (t.dims[0] % 32 !== 0) return `tensor ${t.name}: row length ${t.dims[0]} is not a multiple of 32`;
+    const group = groupSize(t.type);
+    if (t.dims[0] % group !== 0) return `tensor ${t.name}: row length ${t.dims[0]} is not a multiple of ${group}`;
   }
   return null;
 }
@@ -116,6 +115,10 @@ const BINDINGS = {
   split_qkv: ["read", "rw", "rw", "rw"],
 };
 
+// The device-side pieces of one model: buffers (all destroyed by the engine's free()),
+// pipelines shared by every dispatch of the same kernel and shape, explicit bind group layouts
+// (so the matrix-vector and matrix-matrix variants of a kernel share bind groups), and the
+// step plan: one entry per dispatch, with a uniform slot of its own.
 class GpuModel {
   constructor(device, desc, options) {
     this.device = device;
@@ -295,6 +298,9 @@ export async function createWebGpuEngine(wasmEngine, options = {}) {
   return engine;
 }
 
+// The engine of the contract above. build() uploads the weights and records the step plan
+// once; each decode batch then writes ids, RoPE angles and parameters, encodes the whole plan
+// in one compute pass and reads back the last token's logits.
 class WebGpuEngine {
   constructor(wasmEngine, access, device, desc, adapterInfo, options) {
     this.wasm = wasmEngine;
@@ -351,6 +357,8 @@ class WebGpuEngine {
       up: g.storage(B * d.n_ff * f, "up"), scores: g.storage(B * d.n_head * d.n_ctx * f, "scores"),
       ids: g.storage(B * 4, "ids"), rope: g.storage(B * d.n_rot * f, "rope"),
       logits: g.storage(d.n_vocab * f, "logits"), dummy: g.storage(16, "dummy"),
+      // The normed attention / FFN output of gemma's post norms, before its residual add.
+      post: g.storage(B * d.n_embd * f, "post"), ropeLocal: g.storage(B * d.n_rot * f, "rope_local"),
     };
     this.act = act;
     this.readback = g.buffer(d.n_vocab * f, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, "readback");
@@ -373,6 +381,7 @@ class WebGpuEngine {
         // With fused gate/up (phi3) ffn_up holds 2 n_ff rows: each output is [gate | up].
         gate: d.fused_gate_up ? null : matrix(`${p}ffn_gate.weight`), up: matrix(`${p}ffn_up.weight`),
         down: matrix(`${p}ffn_down.weight`),
+        postAttnNorm: vector(`${p}post_attention_norm.weight`), postFfnNorm: vector(`${p}post_ffw_norm.weight`),
         kCache: g.storage(d.n_ctx * kvDim * f, `k${l}`), vCache: g.storage(d.n_ctx * kvDim * f, `v${l}`),
       });
     }
@@ -391,18 +400,28 @@ class WebGpuEngine {
         x_offset: xOffset(n), y_offset: yOffset(pos0), perturb: g.perturb }),
         (n) => [gx, gy, tokens(n) === 1 ? 1 : Math.ceil(tokens(n) / PROMPT_TOK)]);
     };
-    const addNorm = (doAdd, weight) => g.addOp("add_norm", "", [act.x, act.proj, weight, act.xn],
-      () => ({ n: d.n_embd, do_add: doAdd ? 1 : 0, eps: d.rms_eps }), (n) => [n, 1, 1]);
-    const headPrep = (buf, nHeads, bias, norm, rope, offset) => g.addOp("head_prep", "",
-      [buf, bias ?? act.dummy, norm ?? act.dummy, act.rope], (n, pos0) => ({
+    // Y = rms_norm(X (+= D)) * weight; by default the residual stream plus a block's output.
+    const addNorm = (doAdd, weight, { x = act.x, delta = act.proj, out = act.xn } = {}) =>
+      g.addOp("add_norm", "", [x, delta, weight, out],
+        () => ({ n: d.n_embd, do_add: doAdd ? 1 : 0, eps: d.rms_eps }), (n) => [n, 1, 1]);
+    const headPrep = (buf, nHeads, bias, norm, rope, offset, table = act.rope) => g.addOp("head_prep", "",
+      [buf, bias ?? act.dummy, norm ?? act.dummy, table], (n, pos0) => ({
         n_heads: nHeads, head_dim: d.head_dim, n_rot: d.n_rot, neox: d.rope_style === "neox" ? 1 : 0,
         has_bias: bias ? 1 : 0, has_norm: norm ? 1 : 0, do_rope: rope ? 1 : 0, eps: d.rms_eps,
         r_offset: offset(pos0) }), (n) => [n * nHeads, 1, 1]);
 
     g.addOp("embed", embd.type, [embd.buf, act.ids, act.x], (n) => ({
-      cols: embd.cols, row_bytes: embd.rowBytes, n_tokens: n }), (n) => [n, 1, 1]);
+      cols: embd.cols, row_bytes: embd.rowBytes, n_tokens: n,
+      scale: d.scale_embedding ? Math.sqrt(d.n_embd) : 1 }), (n) => [n, 1, 1]);
+    // The previous block's output to add to the residual: post-normed (gemma) or as is.
+    let blockOut = act.proj;
     layers.forEach((L, l) => {
-      addNorm(l > 0, L.attnNorm);
+      // Sliding-window layers (every layer with swa_period 0, e.g. phi3; all but every
+      // swa_period-th with it, gemma3), as HyperParams::layer_is_swa; with swa_period they
+      // rotate with the local RoPE table.
+      const swa = d.n_swa > 0 && (d.swa_period <= 0 || l % d.swa_period !== d.swa_period - 1);
+      const table = swa && d.swa_period > 0 ? act.ropeLocal : act.rope;
+      addNorm(l > 0, L.attnNorm, { delta: blockOut });
       const atPos = (pos0) => pos0 * kvDim;
       if (L.wqkv) {
         mm(L.wqkv, act.xn, act.qkv);
@@ -414,14 +433,15 @@ class WebGpuEngine {
         mm(L.wk, act.xn, L.kCache, { yOffset: atPos });
         mm(L.wv, act.xn, L.vCache, { yOffset: atPos });
       }
-      headPrep(act.q, d.n_head, L.bq, L.qNorm, true, () => 0);
-      headPrep(L.kCache, d.n_head_kv, L.bk, L.kNorm, true, atPos);
+      headPrep(act.q, d.n_head, L.bq, L.qNorm, true, () => 0, table);
+      headPrep(L.kCache, d.n_head_kv, L.bk, L.kNorm, true, atPos, table);
       if (L.bv) headPrep(L.vCache, d.n_head_kv, L.bv, null, false, atPos);
       g.addOp("attention", "", [act.q, L.kCache, L.vCache, act.scores, act.attn], (n, pos0) => ({
         n_head: d.n_head, n_head_kv: d.n_head_kv, head_dim: d.head_dim, pos0, n_ctx: d.n_ctx,
-        n_swa: d.n_swa, scale: 1 / Math.sqrt(d.head_dim) }), (n) => [n * d.n_head, 1, 1]);
+        n_swa: swa ? d.n_swa : 0, scale: 1 / Math.sqrt(d.head_dim) }), (n) => [n * d.n_head, 1, 1]);
       mm(L.wo, act.attn, act.proj);
-      addNorm(true, L.ffnNorm);
+      if (L.postAttnNorm) addNorm(false, L.postAttnNorm, { x: act.proj, delta: act.dummy, out: act.post });
+      addNorm(true, L.ffnNorm, { delta: L.postAttnNorm ? act.post : act.proj });
       if (L.gate) {
         mm(L.gate, act.xn, act.gate);
         mm(L.up, act.xn, act.up);
@@ -429,10 +449,12 @@ class WebGpuEngine {
         mm(L.up, act.xn, act.gate);
       }
       g.addOp("swiglu", "", [act.gate, act.up], (n) => ({ n: n * d.n_ff, n_ff: d.n_ff,
-        fused: L.gate ? 0 : 1 }), (n) => split(Math.ceil((n * d.n_ff) / 64)));
+        fused: L.gate ? 0 : 1, gelu: d.ffn_silu ? 0 : 1 }), (n) => split(Math.ceil((n * d.n_ff) / 64)));
       mm(L.down, act.up, act.proj);
+      if (L.postFfnNorm) addNorm(false, L.postFfnNorm, { x: act.proj, delta: act.dummy, out: act.post });
+      blockOut = L.postFfnNorm ? act.post : act.proj;
     });
-    addNorm(true, outputNorm);
+    addNorm(true, outputNorm, { delta: blockOut });
     // Only the last token's logits are needed: one row of the output projection.
     mm(output, act.xn, act.logits, { xOffset: (n) => (n - 1) * d.n_embd, tokens: () => 1 });
 
@@ -460,8 +482,9 @@ class WebGpuEngine {
 
   // cos/sin of every (token, frequency) of the batch, in double as build_rope_table computes
   // them, with llama3's rope_freqs divisors and linear scaling.
-  ropeTable(n, pos0) {
-    const d = this.desc;
+  ropeTable(n, pos0, local = false) {
+    const d = local ? { ...this.desc, rope_freq_base: this.desc.rope_freq_base_swa, rope_factors: [],
+                        rope_freq_scale: 1, rope_attn_factor: 1 } : this.desc;
     const nFreq = d.n_rot / 2;
     const table = new Float32Array(n * d.n_rot);
     for (let t = 0; t < n; ++t) {
@@ -508,6 +531,7 @@ class WebGpuEngine {
     const pos0 = this.nPast;
     device.queue.writeBuffer(act.ids, 0, Uint32Array.from(ids));
     device.queue.writeBuffer(act.rope, 0, this.ropeTable(n, pos0));
+    if (this.desc.swa_period > 0) device.queue.writeBuffer(act.ropeLocal, 0, this.ropeTable(n, pos0, true));
     const view = new DataView(this.paramBytes);
     for (const op of g.ops) packParams(op.kernel, op.params(n, pos0), view, op.slot * PARAM_SLOT);
     device.queue.writeBuffer(this.params, 0, this.paramBytes);

@@ -31,14 +31,14 @@ export const WEIGHT_TYPES = {
 export const PARAMS = {
   matmul: [["rows", "u32"], ["cols", "u32"], ["n_tokens", "u32"], ["row_bytes", "u32"],
            ["grid_x", "u32"], ["x_offset", "u32"], ["y_offset", "u32"], ["perturb", "f32"]],
-  embed: [["cols", "u32"], ["row_bytes", "u32"], ["n_tokens", "u32"]],
+  embed: [["cols", "u32"], ["row_bytes", "u32"], ["n_tokens", "u32"], ["scale", "f32"]],
   add_norm: [["n", "u32"], ["do_add", "u32"], ["eps", "f32"]],
   head_prep: [["n_heads", "u32"], ["head_dim", "u32"], ["n_rot", "u32"], ["neox", "u32"],
               ["has_bias", "u32"], ["has_norm", "u32"], ["do_rope", "u32"], ["r_offset", "u32"],
               ["eps", "f32"]],
   attention: [["n_head", "u32"], ["n_head_kv", "u32"], ["head_dim", "u32"], ["pos0", "u32"],
               ["n_ctx", "u32"], ["n_swa", "u32"], ["scale", "f32"]],
-  swiglu: [["n", "u32"], ["n_ff", "u32"], ["fused", "u32"]],
+  swiglu: [["n", "u32"], ["n_ff", "u32"], ["fused", "u32"], ["gelu", "u32"]],
   split_qkv: [["n", "u32"], ["q_dim", "u32"], ["kv_dim", "u32"], ["kv_offset", "u32"]],
 };
 
@@ -81,8 +81,8 @@ function legacyQuant({ size, min, high }) {
   const qsAt = qhAt + (high ? 4 : 0);
   const bias = min ? "0.0" : high ? "16.0" : "8.0";
   return /* wgsl */ `
-fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
-  var w: array<f32, 32>;
+fn dequant_group(row_byte: u32, g: u32) -> array<f32, GROUP> {
+  var w: array<f32, GROUP>;
   let base = row_byte + g * ${size}u;
   let d = half_at(base);
   let m = ${min ? "half_at(base + 2u)" : "0.0"};
@@ -109,8 +109,8 @@ fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
 function kQuant45({ size, high }) {
   const qsAt = high ? 48 : 16;
   return /* wgsl */ `
-fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
-  var w: array<f32, 32>;
+fn dequant_group(row_byte: u32, g: u32) -> array<f32, GROUP> {
+  var w: array<f32, GROUP>;
   let base = row_byte + (g / 8u) * ${size}u;
   let j = g % 8u;
   let d = half_at(base);
@@ -141,22 +141,26 @@ fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
 }`;
 }
 
-// dequant_group(row_byte, g): elements [32g, 32g + 32) of the row starting at byte row_byte.
-// Every type's row splits into such groups (the quant types' blocks are 32 or 8 x 32
-// elements), which lets one kernel shape serve all of them.
+// dequant_group(row_byte, g): elements [GROUP g, GROUP (g + 1)) of the row starting at byte
+// row_byte. Every type's row splits into such groups (the quant types' blocks are 32 or 8 x 32
+// elements; F32/F16 rows use groups of 16, since some models' rows are not multiples of 32:
+// tiny-gemma3's 48), which lets one kernel shape serve all of them.
+export function groupSize(type) {
+  return type === "F32" || type === "F16" ? 16 : 32;
+}
 const DEQUANT = {
   F32: /* wgsl */ `
-fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
-  var w: array<f32, 32>;
-  let base = (row_byte >> 2u) + g * 32u;
-  for (var i = 0u; i < 32u; i++) { w[i] = bitcast<f32>(W[base + i]); }
+fn dequant_group(row_byte: u32, g: u32) -> array<f32, GROUP> {
+  var w: array<f32, GROUP>;
+  let base = (row_byte >> 2u) + g * 16u;
+  for (var i = 0u; i < 16u; i++) { w[i] = bitcast<f32>(W[base + i]); }
   return w;
 }`,
   F16: /* wgsl */ `
-fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
-  var w: array<f32, 32>;
-  let base = (row_byte >> 2u) + g * 16u;  // 32 halves = 16 words
-  for (var i = 0u; i < 16u; i++) {
+fn dequant_group(row_byte: u32, g: u32) -> array<f32, GROUP> {
+  var w: array<f32, GROUP>;
+  let base = (row_byte >> 2u) + g * 8u;  // 16 halves = 8 words
+  for (var i = 0u; i < 8u; i++) {
     let pair = unpack2x16float(W[base + i]);
     w[2u * i] = pair.x;
     w[2u * i + 1u] = pair.y;
@@ -165,8 +169,8 @@ fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
 }`,
   // Q8_0: f16 scale d, then 32 int8 codes; x = d * q.
   Q8_0: /* wgsl */ `
-fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
-  var w: array<f32, 32>;
+fn dequant_group(row_byte: u32, g: u32) -> array<f32, GROUP> {
+  var w: array<f32, GROUP>;
   let base = row_byte + g * 34u;
   let d = half_at(base);
   for (var k = 0u; k < 8u; k++) {
@@ -186,8 +190,8 @@ fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
   // low bits from ql[64n + 32(q & 1) + l] (low nibble for q < 2, else high), high bits
   // (qh[32n + l] >> 2q) & 3, scale sc[8n + 2q + l / 16]; x = d * scale * (6-bit code - 32).
   Q6_K: /* wgsl */ `
-fn dequant_group(row_byte: u32, g: u32) -> array<f32, 32> {
-  var w: array<f32, 32>;
+fn dequant_group(row_byte: u32, g: u32) -> array<f32, GROUP> {
+  var w: array<f32, GROUP>;
   let base = row_byte + (g / 8u) * 210u;
   let n = (g % 8u) / 4u;
   let q = g % 4u;
@@ -236,6 +240,7 @@ export function matmulSource(type, tok, threads) {
 const TOK: u32 = ${tok}u;
 const THREADS: u32 = ${threads}u;
 var<workgroup> partial: array<f32, ${64 * tok}>;
+const GROUP: u32 = ${groupSize(type)}u;
 ${BYTE_READERS}
 ${DEQUANT[type]}
 @compute @workgroup_size(64)
@@ -247,12 +252,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   let nt = min(TOK, P.n_tokens - t0);
   if (row < P.rows) {
     let row_byte = row * P.row_bytes;
-    for (var g = lane; g < P.cols / 32u; g += THREADS) {
+    for (var g = lane; g < P.cols / GROUP; g += THREADS) {
       let w = dequant_group(row_byte, g);
       for (var t = 0u; t < nt; t++) {
-        let xb = P.x_offset + (t0 + t) * P.cols + g * 32u;
+        let xb = P.x_offset + (t0 + t) * P.cols + g * GROUP;
         var s = 0.0;
-        for (var i = 0u; i < 32u; i++) { s += w[i] * X[xb + i]; }
+        for (var i = 0u; i < GROUP; i++) { s += w[i] * X[xb + i]; }
         acc[t] += s;
       }
     }
@@ -272,21 +277,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }`;
 }
 
-// The rows of the token embedding for each id, as F32 (one workgroup per token).
+// The rows of the token embedding for each id, as F32 (one workgroup per token), times
+// `scale` (gemma's sqrt(n_embd); 1 elsewhere).
 export function embedSource(type) {
   return /* wgsl */ `${structOf("embed")}
 @group(0) @binding(1) var<storage, read> W: array<u32>;
 @group(0) @binding(2) var<storage, read> ids: array<u32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<f32>;
+const GROUP: u32 = ${groupSize(type)}u;
 ${BYTE_READERS}
 ${DEQUANT[type]}
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let t = wg.x;
   let row_byte = ids[t] * P.row_bytes;
-  for (var g = lid; g < P.cols / 32u; g += 64u) {
+  for (var g = lid; g < P.cols / GROUP; g += 64u) {
     let w = dequant_group(row_byte, g);
-    for (var i = 0u; i < 32u; i++) { Y[t * P.cols + g * 32u + i] = w[i]; }
+    for (var i = 0u; i < GROUP; i++) { Y[t * P.cols + g * GROUP + i] = w[i] * P.scale; }
   }
 }`;
 }
@@ -434,7 +441,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   }
 }`;
 
-// U = silu(G) * U, element-wise (SwiGLU): silu(x) = x / (1 + e^-x), as the engine computes it.
+// U = silu(G) * U, element-wise (SwiGLU): silu(x) = x / (1 + e^-x), as the engine computes it;
+// with gelu, GELU-tanh in place of silu.
 // fused (phi3's gate/up in one matrix): each token's G row is [gate (n_ff) | up (n_ff)], and
 // U[t * n_ff + c] = silu(gate[c]) * up[c].
 export const SWIGLU = /* wgsl */ `${structOf("swiglu")}
@@ -454,7 +462,13 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
       x = G[i];
       u = U[i];
     }
-    U[i] = x / (1.0 + exp(-x)) * u;
+    if (P.gelu != 0u) {
+      // GeGLU with GELU's tanh form (gemma), as x / (1 + e^(-2u)) like the engine's geglu_tanh.
+      let two_u = 2.0 * 0.79788456080286536 * x * (1.0 + 0.044715 * x * x);
+      U[i] = x / (1.0 + exp(-two_u)) * u;
+    } else {
+      U[i] = x / (1.0 + exp(-x)) * u;
+    }
   }
 }`;
 
