@@ -258,7 +258,7 @@ function modelAccess(wasmEngine) {
 // Builds the GPU engine for the model loaded in `wasmEngine`. Throws an Error saying why when
 // there is no adapter, the model's architecture or a tensor's type is not supported, or a
 // shader fails to compile, or the adapter is a software rasterizer (SwiftShader: correct but
-// 10-80x slower than the wasm engine, docs/webgpu.md) and options.allowSoftwareAdapter is not
+// 6-120x slower than the wasm engine, docs/webgpu.md) and options.allowSoftwareAdapter is not
 // set. Other options: maxBatch (tokens per forward pass, default 32), perturbMatmul (adds this
 // to every third output of every matrix product: a deliberate corruption, for testing that
 // the smoke test catches a wrong kernel).
