@@ -53,6 +53,8 @@ test: deps
 	@echo "make test: test-e2e done at $$(date -u +%T)"
 	$(MAKE) test-wasm
 	@echo "make test: test-wasm done at $$(date -u +%T)"
+	$(MAKE) test-webgpu
+	@echo "make test: test-webgpu done at $$(date -u +%T)"
 	$(MAKE) test-asan
 	@echo "make test: test-asan done at $$(date -u +%T)"
 	$(MAKE) fuzz
@@ -71,6 +73,15 @@ test-wasm: deps
 	HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) node --test wasm/test/reference.test.mjs \
 	  wasm/test/nlc.test.mjs wasm/test/tokenizer.test.mjs wasm/test/template.test.mjs \
 	  wasm/test/kernels.test.mjs
+
+# The wasm build's WebGPU path in headless chromium on SwiftShader (docs/webgpu.md);
+# puppeteer-core comes from tests/e2e's packages.
+.PHONY: test-webgpu
+test-webgpu: deps
+	emcmake cmake -S wasm -B $(BUILD_WASM) -G Ninja -DCMAKE_BUILD_TYPE=Release
+	cmake --build $(BUILD_WASM) -j $(JOBS)
+	test -d tests/e2e/node_modules/puppeteer-core || (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error)
+	HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) node --test wasm/test/webgpu.test.mjs
 
 # The built web app as an archive for a release: unpacked beside the sources, it builds hearth
 # with its app where node is not installed (cmake -DHEARTH_WEB_DIST=$$PWD/web-dist, docs/web.md).

@@ -19,7 +19,10 @@
 
 #include "engine/chat/template.h"
 #include "engine/gguf/gguf.h"
+#include "engine/models/model_weights.h"
 #include "engine/sampler/sampler.h"
+#include "engine/tensor/quant.h"
+#include "engine/tensor/types.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "hearth/engine.h"
 
@@ -207,6 +210,89 @@ HEARTH_EXPORT const float* hearth_logits(int handle, int i) {
     return nullptr;
   }
   return row.data();
+}
+
+// What a GPU path needs to run the model's forward pass itself (wasm/js/webgpu.js): the
+// hyper-parameters as the engine resolved them, the architecture's variations, and for every
+// tensor its name, type, dims and where its raw GGUF bytes sit in the wasm heap (the Model
+// owns them, so the addresses stay valid until hearth_free). Also the RoPE frequency divisors
+// the engine uses for this session's context (llama3 rope_freqs; empty when none). JSON,
+// valid until the handle's next call; null on error.
+// (This and hearth_dequantize are exported by HEARTH_EXPORT's `used` attribute, as
+// EMSCRIPTEN_KEEPALIVE would; CMakeLists.txt's list does not need to name them.)
+HEARTH_EXPORT const char* hearth_model_desc(int handle) {
+  Instance* in = model_instance(handle);
+  if (!in) return nullptr;
+  const int rc = guarded([&] {
+    const hearth::models::ModelWeights& w = in->model->weights();
+    const hearth::models::HyperParams& hp = w.hp;
+    const hearth::models::ArchSpec& arch = *w.arch;
+    nlohmann::ordered_json desc;
+    desc["arch"] = std::string(arch.name);
+    desc["family"] = arch.family == hearth::models::Family::kLlama ? "llama" : "bert";
+    desc["rope_style"] =
+        arch.rope_style == hearth::models::RopeStyle::kAdjacentPairs ? "adjacent" : "neox";
+    desc["n_vocab"] = hp.n_vocab;
+    desc["n_ctx"] = in->session->n_ctx();
+    desc["n_embd"] = hp.n_embd;
+    desc["n_layer"] = hp.n_layer;
+    desc["n_ff"] = hp.n_ff;
+    desc["n_head"] = hp.n_head;
+    desc["n_head_kv"] = hp.n_head_kv;
+    desc["head_dim"] = hp.head_dim;
+    desc["n_rot"] = hp.n_rot;
+    desc["rms_eps"] = hp.rms_eps;
+    desc["rope_freq_base"] = hp.rope_freq_base;
+    desc["rope_scaling"] = hp.rope_scaling == hearth::models::RopeScalingType::kNone     ? "none"
+                           : hp.rope_scaling == hearth::models::RopeScalingType::kLinear ? "linear"
+                                                                                         : "yarn";
+    desc["rope_freq_scale"] = hp.rope_freq_scale;
+    desc["rope_attn_factor"] = hp.rope_attn_factor;
+    desc["rope_factors"] = w.rope_factors_for(in->session->n_ctx());
+    desc["n_swa"] = hp.n_swa;
+    desc["swa_period"] = hp.swa_period;
+    desc["rope_freq_base_swa"] = hp.rope_freq_base_swa;
+    desc["nope_period"] = hp.nope_period;
+    desc["n_expert"] = hp.n_expert;
+    desc["fused_qkv"] = w.layers.empty() ? false : w.layers.front().wqkv.data != nullptr;
+    desc["fused_gate_up"] = arch.fused_gate_up;
+    desc["qk_norm"] = arch.qk_norm;
+    desc["post_norms"] = arch.post_norms;
+    desc["scale_embedding"] = arch.scale_embedding;
+    desc["ffn_silu"] = arch.ffn_activation == hearth::models::FfnActivation::kSilu;
+    desc["tied_output"] = w.tied_output;
+    const hearth::Tokenizer& tok = in->model->tokenizer();
+    desc["bos"] = tok.bos_id();
+    desc["eos"] = tok.eos_id();
+    desc["add_bos"] = tok.add_bos();
+    auto chat_template = in->model->file().get_string_or("tokenizer.chat_template", "");
+    desc["chat_template"] = chat_template ? std::string(*chat_template) : std::string();
+    nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
+    for (const hearth::gguf::TensorInfo& t : in->model->file().tensors()) {
+      tensors.push_back({{"name", std::string(t.name)},
+                         {"type", std::string(hearth::traits(t.type).name)},
+                         {"dims", t.dims},
+                         {"ptr", reinterpret_cast<uintptr_t>(t.data)},
+                         {"bytes", t.n_bytes}});
+    }
+    desc["tensors"] = std::move(tensors);
+    in->text = desc.dump();
+    return 0;
+  });
+  return rc < 0 ? nullptr : in->text.c_str();
+}
+
+// Dequantizes `n` elements of GGUF type `type` (its numeric id) from `src` to F32 at `dst`, with
+// the engine's own routines: the reference the WebGPU kernel tests compare the shaders'
+// in-shader dequantization with. 0 on success.
+HEARTH_EXPORT int hearth_dequantize(int type, const void* src, int n, float* dst) {
+  const auto traits = hearth::tensor_type_traits(static_cast<uint32_t>(type));
+  if (!traits || !hearth::can_dequantize(traits->type))
+    return fail("type " + std::to_string(type) + " cannot be dequantized");
+  if (n <= 0 || n % traits->block_size != 0)
+    return fail(std::to_string(n) + " elements is not a whole number of blocks");
+  hearth::dequantize_row(traits->type, src, dst, n);
+  return 0;
 }
 
 // Generates up to `max_tokens` ids after decoding the `n` prompt ids, stopping after an
