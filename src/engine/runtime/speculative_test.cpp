@@ -27,13 +27,13 @@ constexpr const char* kStory =
     "sun. One day, she saw a big red ball in the park. Lily said, \"I want to play with the "
     "ball!\" Once upon a time, there was a little girl named Lily. She loved to play outside";
 
-struct Run {
+struct Outcome {
   GenerateResult result;
   std::string error;
 };
 
-Run generate(std::shared_ptr<const Model> model, const std::vector<int32_t>& prompt,
-             GenerateOptions options, Drafter* draft_model = nullptr, int n_ctx = 512) {
+Outcome generate(std::shared_ptr<const Model> model, const std::vector<int32_t>& prompt,
+                 GenerateOptions options, Drafter* draft_model = nullptr, int n_ctx = 512) {
   Session session(model, SessionOptions{.n_ctx = n_ctx, .n_threads = 2});
   Generation generation(session);
   generation.set_draft_model(draft_model);
@@ -91,8 +91,8 @@ TEST(SpeculateMode, ParsesItsNamesAndRejectsOthers) {
   EXPECT_EQ(parse_speculate_mode("draft").value(), SpeculateMode::kDraft);
   EXPECT_EQ(parse_speculate_mode("off").value(), SpeculateMode::kOff);
   EXPECT_FALSE(parse_speculate_mode("ngram").has_value());
-  EXPECT_FALSE(SpeculativeParams{.draft_max = 0}.validate().has_value());
-  EXPECT_FALSE(SpeculativeParams{.ngram_max = 0, .ngram_min = 1}.validate().has_value());
+  EXPECT_FALSE((SpeculativeParams{.draft_max = 0}).validate().has_value());
+  EXPECT_FALSE((SpeculativeParams{.ngram_max = 0, .ngram_min = 1}).validate().has_value());
 }
 
 // Greedy output, plain against prompt lookup and against the model drafting for itself, on
@@ -106,11 +106,11 @@ TEST_P(SpeculativeGreedy, IsPlainGreedyTokenForToken) {
   std::vector<int32_t> prompt = story_prompt(*model);
   if (prompt.size() > 48) prompt.resize(48);
   constexpr int32_t kTokens = 80;
-  const Run plain = generate(model, prompt, greedy(kTokens));
+  const Outcome plain = generate(model, prompt, greedy(kTokens));
   ASSERT_TRUE(plain.error.empty()) << plain.error;
   ASSERT_EQ(plain.result.tokens.size(), static_cast<size_t>(kTokens));
 
-  const Run lookup = generate(model, prompt, greedy(kTokens, SpeculateMode::kLookup));
+  const Outcome lookup = generate(model, prompt, greedy(kTokens, SpeculateMode::kLookup));
   ASSERT_TRUE(lookup.error.empty()) << lookup.error;
   EXPECT_EQ(lookup.result.tokens, plain.result.tokens);
   EXPECT_EQ(lookup.result.text, plain.result.text);
@@ -118,7 +118,8 @@ TEST_P(SpeculativeGreedy, IsPlainGreedyTokenForToken) {
 
   auto drafter = ModelDrafter::create(model, *model, SessionOptions{.n_ctx = 512});
   ASSERT_TRUE(drafter.has_value()) << drafter.error().message;
-  const Run self = generate(model, prompt, greedy(kTokens, SpeculateMode::kDraft), drafter->get());
+  const Outcome self =
+      generate(model, prompt, greedy(kTokens, SpeculateMode::kDraft), drafter->get());
   ASSERT_TRUE(self.error.empty()) << self.error;
   EXPECT_EQ(self.result.tokens, plain.result.tokens);
   // A model drafting for itself is right wherever one token's pass and the batched pass give
@@ -137,8 +138,8 @@ TEST(Speculative, LookupIsAcceptedWhereTheStoryRepeats) {
   auto model = load("stories260K.gguf");
   ASSERT_TRUE(model);
   const auto prompt = story_prompt(*model);
-  const Run plain = generate(model, prompt, greedy(96));
-  const Run lookup = generate(model, prompt, greedy(96, SpeculateMode::kLookup));
+  const Outcome plain = generate(model, prompt, greedy(96));
+  const Outcome lookup = generate(model, prompt, greedy(96, SpeculateMode::kLookup));
   ASSERT_TRUE(lookup.error.empty()) << lookup.error;
   EXPECT_EQ(lookup.result.tokens, plain.result.tokens);
   EXPECT_GT(lookup.result.speculative.accepted, 0);
@@ -150,10 +151,10 @@ TEST(Speculative, AnotherQuantizationDraftsForTheModel) {
   auto draft = load("tiny-qwen2-q4_0.gguf");
   ASSERT_TRUE(target && draft);
   const auto prompt = story_prompt(*target);
-  const Run plain = generate(target, prompt, greedy(72));
+  const Outcome plain = generate(target, prompt, greedy(72));
   auto drafter = ModelDrafter::create(draft, *target, SessionOptions{.n_ctx = 512});
   ASSERT_TRUE(drafter.has_value()) << drafter.error().message;
-  const Run spec = generate(target, prompt, greedy(72, SpeculateMode::kDraft), drafter->get());
+  const Outcome spec = generate(target, prompt, greedy(72, SpeculateMode::kDraft), drafter->get());
   ASSERT_TRUE(spec.error.empty()) << spec.error;
   EXPECT_EQ(spec.result.tokens, plain.result.tokens);
   EXPECT_GT(spec.result.speculative.drafted, 0);
@@ -179,7 +180,7 @@ TEST(Speculative, DifferentVocabulariesAreAClearError) {
 TEST(Speculative, DraftModeWithoutADrafterIsAnError) {
   auto model = load("stories260K.gguf");
   ASSERT_TRUE(model);
-  const Run run = generate(model, story_prompt(*model), greedy(8, SpeculateMode::kDraft));
+  const Outcome run = generate(model, story_prompt(*model), greedy(8, SpeculateMode::kDraft));
   EXPECT_NE(run.error.find("draft model"), std::string::npos) << run.error;
 }
 
@@ -190,10 +191,10 @@ TEST(Speculative, NeverPassesMaxTokens) {
   auto drafter = ModelDrafter::create(model, *model, SessionOptions{.n_ctx = 512});
   ASSERT_TRUE(drafter.has_value());
   for (int32_t max_tokens : {1, 2, 3, 5, 8, 9, 17, 33}) {
-    const Run plain = generate(model, prompt, greedy(max_tokens));
+    const Outcome plain = generate(model, prompt, greedy(max_tokens));
     ASSERT_EQ(plain.result.tokens.size(), static_cast<size_t>(max_tokens));
     for (SpeculateMode mode : {SpeculateMode::kLookup, SpeculateMode::kDraft}) {
-      const Run spec = generate(model, prompt, greedy(max_tokens, mode), drafter->get());
+      const Outcome spec = generate(model, prompt, greedy(max_tokens, mode), drafter->get());
       ASSERT_TRUE(spec.error.empty()) << spec.error;
       EXPECT_EQ(spec.result.tokens, plain.result.tokens) << max_tokens;
       EXPECT_EQ(spec.result.text, plain.result.text) << max_tokens;
@@ -207,12 +208,12 @@ TEST(Speculative, EndsAtTheContextLikePlainDecoding) {
   ASSERT_TRUE(model);
   const auto prompt = story_prompt(*model);
   const int n_ctx = static_cast<int>(prompt.size()) + 21;
-  const Run plain = generate(model, prompt, greedy(-1), nullptr, n_ctx);
+  const Outcome plain = generate(model, prompt, greedy(-1), nullptr, n_ctx);
   ASSERT_EQ(plain.result.tokens.size(), 21u);
   auto drafter = ModelDrafter::create(model, *model, SessionOptions{.n_ctx = n_ctx});
   ASSERT_TRUE(drafter.has_value());
   for (SpeculateMode mode : {SpeculateMode::kLookup, SpeculateMode::kDraft}) {
-    const Run spec = generate(model, prompt, greedy(-1, mode), drafter->get(), n_ctx);
+    const Outcome spec = generate(model, prompt, greedy(-1, mode), drafter->get(), n_ctx);
     ASSERT_TRUE(spec.error.empty()) << spec.error;
     EXPECT_EQ(spec.result.tokens, plain.result.tokens);
     EXPECT_EQ(spec.result.finish, FinishReason::kLength);
@@ -223,19 +224,19 @@ TEST(Speculative, StopStringsCutWhereTheyDoWithoutIt) {
   auto model = load("stories260K.gguf");
   ASSERT_TRUE(model);
   const auto prompt = story_prompt(*model);
-  const Run full = generate(model, prompt, greedy(96));
+  const Outcome full = generate(model, prompt, greedy(96));
   ASSERT_GT(full.result.text.size(), 40u);
   // A stop string from the middle of the text: both runs end before it.
   const std::string stop = full.result.text.substr(full.result.text.size() / 2, 5);
   GenerateOptions options = greedy(96);
   options.stop = {stop};
-  const Run plain = generate(model, prompt, options);
+  const Outcome plain = generate(model, prompt, options);
   ASSERT_EQ(plain.result.finish, FinishReason::kStop);
   auto drafter = ModelDrafter::create(model, *model, SessionOptions{.n_ctx = 512});
   ASSERT_TRUE(drafter.has_value());
   for (SpeculateMode mode : {SpeculateMode::kLookup, SpeculateMode::kDraft}) {
     options.speculative.mode = mode;
-    const Run spec = generate(model, prompt, options, drafter->get());
+    const Outcome spec = generate(model, prompt, options, drafter->get());
     ASSERT_TRUE(spec.error.empty()) << spec.error;
     EXPECT_EQ(spec.result.text, plain.result.text);
     EXPECT_EQ(spec.result.tokens, plain.result.tokens);
@@ -251,9 +252,9 @@ TEST(Speculative, SampledOutputWithASeedIsPlainSampledOutput) {
   options.sampling.temperature = 0.9f;
   options.sampling.repeat_penalty = 1.1f;  // penalties see the accepted tokens in order
   options.sampling.seed = 1234;
-  const Run plain = generate(model, prompt, options);
+  const Outcome plain = generate(model, prompt, options);
   options.speculative.mode = SpeculateMode::kLookup;
-  const Run lookup = generate(model, prompt, options);
+  const Outcome lookup = generate(model, prompt, options);
   ASSERT_TRUE(lookup.error.empty()) << lookup.error;
   EXPECT_EQ(lookup.result.tokens, plain.result.tokens);
   EXPECT_GT(lookup.result.speculative.drafted, 0);
@@ -277,7 +278,7 @@ TEST(Speculative, LeavesACacheTheNextTurnCanReuse) {
   auto second = generation.run(next, greedy(40, SpeculateMode::kLookup));
   ASSERT_TRUE(second.has_value()) << second.error().message;
   EXPECT_GT(second->cached_prompt_tokens, static_cast<int32_t>(prompt.size()));
-  const Run fresh = generate(model, next, greedy(40));
+  const Outcome fresh = generate(model, next, greedy(40));
   EXPECT_EQ(second->tokens, fresh.result.tokens);
 }
 
