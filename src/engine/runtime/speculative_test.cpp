@@ -114,7 +114,10 @@ TEST_P(SpeculativeGreedy, IsPlainGreedyTokenForToken) {
   ASSERT_TRUE(lookup.error.empty()) << lookup.error;
   EXPECT_EQ(lookup.result.tokens, plain.result.tokens);
   EXPECT_EQ(lookup.result.text, plain.result.text);
-  EXPECT_GT(lookup.result.speculative.drafted, 0);
+  // Random weights may never repeat a token of the context, so that nothing is drafted
+  // (tiny-phi3); the real story model always does.
+  if (std::string(GetParam()) == "stories260K.gguf")
+    EXPECT_GT(lookup.result.speculative.drafted, 0);
 
   auto drafter = ModelDrafter::create(model, *model, SessionOptions{.n_ctx = 512});
   ASSERT_TRUE(drafter.has_value()) << drafter.error().message;
