@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "engine/platform/thread_pool.h"
 #include "engine/runtime/generator.h"
 #include "engine/runtime/speculative.h"
 #include "engine/sampler/sampler.h"
@@ -92,7 +93,10 @@ int run_generate(const GenerateArgs& args, const std::string& prompt) {
   }
   const int n_ctx = static_cast<int>(
       std::min<int64_t>(max_ctx, static_cast<int64_t>(prompt_ids.size()) + args.n_predict));
-  Session session(*model, SessionOptions{.n_ctx = n_ctx});
+  // One pool for the model and the draft model: they take turns, and two pools would put
+  // twice the threads on the cores.
+  ThreadPool pool((*model)->options().n_threads);
+  Session session(*model, SessionOptions{.n_ctx = n_ctx, .pool = &pool});
   Generation generation(session);
   std::unique_ptr<ModelDrafter> drafter;
   if (speculative.mode == SpeculateMode::kDraft) {
@@ -106,7 +110,8 @@ int run_generate(const GenerateArgs& args, const std::string& prompt) {
       std::fprintf(stderr, "hearth generate: --draft: %s\n", draft_model.error().message.c_str());
       return 1;
     }
-    auto created = ModelDrafter::create(*draft_model, **model, SessionOptions{.n_ctx = n_ctx});
+    auto created =
+        ModelDrafter::create(*draft_model, **model, SessionOptions{.n_ctx = n_ctx, .pool = &pool});
     if (!created) {
       std::fprintf(stderr, "hearth generate: %s\n", created.error().message.c_str());
       return 1;
