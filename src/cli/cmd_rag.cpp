@@ -427,6 +427,10 @@ Result<std::filesystem::path> rag_embedder_file(const std::string& spec) {
   return embedder_file(spec);
 }
 
+Result<std::filesystem::path> local_model_file(const std::string& spec, const char* what) {
+  return model_file(spec, what);
+}
+
 void register_rag(CLI::App& app, int& exit_code) {
   auto* rag =
       app.add_subcommand("rag", "index your own files and search them (local RAG; docs/rag.md)");

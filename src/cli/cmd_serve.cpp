@@ -12,6 +12,7 @@
 #include "catalog/cache.h"
 #include "catalog/catalog.h"
 #include "cli/commands.h"
+#include "engine/runtime/speculative.h"
 #include "http/server.h"
 #include "rag/rag_http.h"
 #include "router/config.h"
@@ -48,6 +49,10 @@ struct ServeArgs {
   int64_t max_upload_mb = 64;                 // POST /v1/files
   std::vector<std::string> allowed_hosts;     // Host names accepted beside loopback ones
   std::string rag_embed;  // embedder of new vector stores; empty: the rag default if downloaded
+  std::string speculate = "off";
+  std::string draft;  // draft model for --speculate draft (path or downloaded alias)
+  int draft_max = 8;
+  int speculate_max_streams = 2;
 };
 
 // Fills the HTTP options from the flags; false (after saying why) when a key file is unusable.
@@ -86,6 +91,41 @@ bool http_options_from(const ServeArgs& args, http::ServerOptions& out) {
   return true;
 }
 
+// Fills the scheduler's speculative decoding options and loads the draft model; false (after
+// saying why) when the flags are wrong or the draft model does not load.
+bool speculation_from(const ServeArgs& args, server::SchedulerOptions& out) {
+  auto mode = parse_speculate_mode(args.speculate);
+  if (!mode) {
+    std::fprintf(stderr, "hearth serve: %s\n", mode.error().message.c_str());
+    return false;
+  }
+  if (!args.draft.empty() && *mode == SpeculateMode::kOff) *mode = SpeculateMode::kDraft;
+  out.speculative.mode = *mode;
+  out.speculative.draft_max = args.draft_max;
+  out.speculative_max_streams = args.speculate_max_streams;
+  if (auto s = out.speculative.validate(); !s) {
+    std::fprintf(stderr, "hearth serve: %s\n", s.error().message.c_str());
+    return false;
+  }
+  if (*mode != SpeculateMode::kDraft) return true;
+  if (args.draft.empty()) {
+    std::fprintf(stderr, "hearth serve: --speculate draft needs --draft MODEL\n");
+    return false;
+  }
+  auto file = local_model_file(args.draft, "draft model");
+  if (!file) {
+    std::fprintf(stderr, "hearth serve: --draft: %s\n", file.error().message.c_str());
+    return false;
+  }
+  auto model = Model::load(*file, ModelOptions{.n_threads = args.threads});
+  if (!model) {
+    std::fprintf(stderr, "hearth serve: --draft: %s\n", model.error().message.c_str());
+    return false;
+  }
+  out.draft_model = std::move(*model);
+  return true;
+}
+
 int run_serve(const ServeArgs& args) {
   // Signals are taken by a dedicated thread (sigwait), so every other thread must block them;
   // set the mask before any thread starts.
@@ -120,6 +160,7 @@ int run_serve(const ServeArgs& args) {
                                            ? static_cast<uint64_t>(args.memory_budget_mb) << 20
                                            : catalog::Machine::detect().memory_total / 2;
   options.scheduler.memory_budget = options.limits.memory_budget_bytes;
+  if (!speculation_from(args, options.scheduler)) return 1;
 
   std::filesystem::path router_file = args.router_file;
   if (router_file.empty()) {
@@ -247,6 +288,18 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "Idle seconds before an on-demand model is unloaded (0: never)")
       ->check(CLI::Range(0, 86400 * 365));
   cmd->add_flag("--no-download", args->no_download, "Load only models already in the cache");
+  cmd->add_option("--speculate", args->speculate,
+                  "Speculative decoding by default: off, lookup (n-grams of the context) or "
+                  "draft (--draft); a request's \"speculative\" field overrides it")
+      ->capture_default_str();
+  cmd->add_option("--draft", args->draft,
+                  "Draft model (path or downloaded alias, same vocabulary as the served models); "
+                  "implies --speculate draft");
+  cmd->add_option("--draft-max", args->draft_max, "Tokens drafted per verification at most")
+      ->capture_default_str();
+  cmd->add_option("--speculate-max-streams", args->speculate_max_streams,
+                  "Speculate only while at most this many requests are generating")
+      ->capture_default_str();
   cmd->add_option("--max-upload-mb", args->max_upload_mb,
                   "Largest file POST /v1/files accepts, in MiB (default 64)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));

@@ -34,6 +34,9 @@ void register_rag_reindex(CLI::App& rag, int& exit_code);
 // The GGUF file of an embedding model named as `hearth rag add --embed` takes it (a catalog
 // alias already downloaded, or a path). cmd_serve uses it for the vector stores' embedder.
 Result<std::filesystem::path> rag_embedder_file(const std::string& spec);
+// The GGUF file a model option names: a path, or a catalog alias already downloaded (not
+// downloaded: an Error naming `what` and the command that fetches it).
+Result<std::filesystem::path> local_model_file(const std::string& spec, const char* what);
 // The embedder `hearth rag add` gives a new collection when none is named.
 inline constexpr const char* kRagDefaultEmbedder = "nomic-embed-text";
 

@@ -89,6 +89,10 @@ std::optional<ApiError> parse_common(const json& body, GenerationRequest& req) {
   }
   if (auto e = read_bool(body, "stream", req.stream)) return e;
   if (auto e = read_bool(body, "ignore_eos", req.ignore_eos)) return e;
+  if (auto it = body.find("speculative"); it != body.end() && !it->is_null()) {
+    if (!it->is_boolean()) return wrong_type("speculative", *it, "a boolean");
+    req.speculative = it->get<bool>();
+  }
   if (auto it = body.find("stream_options"); it != body.end() && !it->is_null()) {
     if (!it->is_object()) return wrong_type("stream_options", *it, "an object");
     if (auto e = read_bool(*it, "include_usage", req.include_usage)) {

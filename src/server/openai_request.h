@@ -35,6 +35,10 @@ struct GenerationRequest {
   bool render_special_tokens = false;
   // Chat: logprobs true (+ top_logprobs 0..20); completions: logprobs N (0..20). -1: off.
   int top_logprobs = -1;
+  // Speculative decoding for this request (not an OpenAI field): false turns it off, true
+  // turns it on (the server's --speculate mode, or prompt lookup when the server has none);
+  // absent: the server's mode.
+  std::optional<bool> speculative;
 };
 
 enum class ToolChoice { kAuto, kNone, kRequired, kFunction };

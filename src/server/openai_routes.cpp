@@ -562,15 +562,22 @@ http::Response handle_embeddings(const http::Request& req, ModelRegistry& regist
 // Rounded to microseconds so the JSON stays short.
 json timings_json(const GenerationTimings& t) {
   auto round3 = [](double v) { return std::round(v * 1000.0) / 1000.0; };
-  return {{"queue_ms", round3(t.queue_ms)},
-          {"cache_n", t.cache_n},
-          {"prompt_n", t.prompt_n},
-          {"prompt_ms", round3(t.prompt_ms)},
-          {"prompt_per_second", round3(t.prompt_per_second())},
-          {"predicted_n", t.predicted_n},
-          {"predicted_ms", round3(t.predicted_ms)},
-          {"predicted_per_second", round3(t.predicted_per_second())},
-          {"ttft_ms", round3(t.ttft_ms)}};
+  json out = {{"queue_ms", round3(t.queue_ms)},
+              {"cache_n", t.cache_n},
+              {"prompt_n", t.prompt_n},
+              {"prompt_ms", round3(t.prompt_ms)},
+              {"prompt_per_second", round3(t.prompt_per_second())},
+              {"predicted_n", t.predicted_n},
+              {"predicted_ms", round3(t.predicted_ms)},
+              {"predicted_per_second", round3(t.predicted_per_second())},
+              {"ttft_ms", round3(t.ttft_ms)}};
+  if (t.speculative) {
+    out["draft_n"] = t.draft_n;
+    out["draft_n_accepted"] = t.draft_n_accepted;
+    out["draft_acceptance_rate"] =
+        round3(t.draft_n > 0 ? static_cast<double>(t.draft_n_accepted) / t.draft_n : 0.0);
+  }
+  return out;
 }
 
 http::Response run_chat_completion(const http::Request& req, ModelRegistry& registry,

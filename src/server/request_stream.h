@@ -47,6 +47,8 @@ struct TokenLogprob {
 //   prompt_ms   admitted  -> the last prompt token evaluated (prompt_n tokens, cache_n reused)
 //   predicted_ms           -> the last token sampled (predicted_n tokens, the first included)
 //   ttft_ms     submitted -> the first token sampled (queue, prompt and one sampling)
+//   draft_n, draft_n_accepted: speculative decoding's drafted tokens and those the model
+//               confirmed (speculative false: the request did not speculate)
 struct GenerationTimings {
   bool present = false;  // false: the producer measured nothing (then no `timings` is sent)
   double queue_ms = 0;
@@ -56,6 +58,9 @@ struct GenerationTimings {
   int32_t predicted_n = 0;
   double predicted_ms = 0;
   double ttft_ms = 0;
+  bool speculative = false;
+  int32_t draft_n = 0;
+  int32_t draft_n_accepted = 0;
   double prompt_per_second() const { return prompt_ms > 0 ? prompt_n * 1000.0 / prompt_ms : 0; }
   double predicted_per_second() const {
     return predicted_ms > 0 ? predicted_n * 1000.0 / predicted_ms : 0;

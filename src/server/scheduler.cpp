@@ -77,7 +77,15 @@ struct Scheduler::Slot {
   std::unique_ptr<CallConstraint> calls;  // tool calls the model opens (tool_choice auto)
   size_t prompt_done = 0;                 // prompt tokens in the cache
   int32_t cached_prompt = 0;
-  int32_t last_token = -1;                     // sampled, not yet in the cache
+  int32_t last_token = -1;  // sampled, not yet in the cache
+  // Speculative decoding: whether this request may, what was drafted after last_token for
+  // this step (evaluated with it, not yet confirmed), and the request's counts.
+  std::unique_ptr<ModelDrafter> draft_model;  // null without SchedulerOptions::draft_model
+  bool may_speculate = false;
+  std::optional<DraftLength> draft_length;
+  std::vector<int32_t> drafts;
+  std::vector<int32_t> step_tokens;  // last_token and the drafts, as decoded
+  SpeculativeStats speculative;
   std::vector<TokenLogprob> pending_logprobs;  // tokens whose text is not published yet
   // submitted: queued; admitted: given this slot; prefilled: the last prompt token evaluated;
   // first_token: the first token sampled. They make the reply's timings.
@@ -103,6 +111,9 @@ GenerationTimings Scheduler::slot_timings(const Slot& slot, int32_t n_generated,
   // here, so predicted_per_second is tokens over the time spent producing them.
   t.predicted_ms = n_generated > 0 ? ms_between(slot.prefilled, now) : 0;
   t.ttft_ms = n_generated > 0 ? ms_between(slot.submitted, slot.first_token) : 0;
+  t.speculative = slot.may_speculate;
+  t.draft_n = slot.speculative.drafted;
+  t.draft_n_accepted = slot.speculative.accepted;
   return t;
 }
 
@@ -131,6 +142,12 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const Model
   session_options.n_ctx = s.options_.n_ctx;
   session_options.n_batch = std::max(1, s.options_.max_batch_tokens);
   session_options.pool = s.pool_.get();
+  if (s.options_.speculative.mode != SpeculateMode::kOff) {
+    if (auto st = s.options_.speculative.validate(); !st) return std::unexpected(st.error());
+  }
+  if (s.options_.speculative.mode == SpeculateMode::kDraft && !s.options_.draft_model) {
+    return fail("speculate: draft mode needs a draft model");
+  }
   int n_slots = std::max(1, s.options_.n_slots);
   for (int i = 0; i < n_slots; ++i) {
     auto session = Session::create(s.model_, session_options);
@@ -140,7 +157,15 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const Model
       n_slots = auto_slot_count(session->kv_cache_bytes(), s.model_->file().bytes().size(),
                                 s.options_.memory_budget);
     }
-    s.slots_.push_back(std::make_unique<Slot>(std::move(*session)));
+    auto slot = std::make_unique<Slot>(std::move(*session));
+    if (s.options_.draft_model) {
+      SessionOptions draft_options = session_options;
+      draft_options.n_ctx = slot->session.n_ctx();
+      auto drafter = ModelDrafter::create(s.options_.draft_model, *s.model_, draft_options);
+      if (!drafter) return std::unexpected(drafter.error());
+      slot->draft_model = std::move(*drafter);
+    }
+    s.slots_.push_back(std::move(slot));
   }
   s.n_ctx_ = s.slots_.front()->session.n_ctx();
   if (s.gauges_) s.gauges_->slots_total = n_slots;
@@ -285,6 +310,14 @@ void Scheduler::admit_pending() {
     slot.calls = slot.job.tool_calls && !slot.json
                      ? std::make_unique<CallConstraint>(slot.job.tool_calls)
                      : nullptr;
+    // Drafts are verified by the sampler alone: a constraint would have to check each of
+    // them too, so constrained requests do not speculate.
+    const SpeculativeParams& spec = slot.job.options.speculative;
+    slot.may_speculate = spec.mode != SpeculateMode::kOff && !slot.json && !slot.calls &&
+                         (spec.mode != SpeculateMode::kDraft || slot.draft_model);
+    slot.draft_length.emplace(spec.draft_max);
+    slot.drafts.clear();
+    slot.speculative = {};
     ++busy_slots_;
     if (gauges_) gauges_->slots_busy = busy_slots_.load();
     if (metrics_) {
@@ -315,6 +348,7 @@ void Scheduler::finish_slot(Slot& slot, StreamEvent done) {
   slot.pending_logprobs.clear();
   slot.stream.reset();
   slot.stepper.reset();
+  slot.drafts.clear();
   slot.json.reset();
   slot.calls.reset();
   slot.last_used = Clock::now();
@@ -357,7 +391,7 @@ std::vector<size_t> Scheduler::prefill_chunks() const {
       slot_of.push_back(i);
       waiting.push_back({slot.job.prompt.size() - slot.prompt_done, slot.submitted});
     } else {
-      --budget;  // its next token
+      budget -= 1 + static_cast<int>(slot.drafts.size());  // its next token and its drafts
     }
   }
   const std::vector<size_t> planned =
@@ -373,6 +407,7 @@ std::vector<Scheduler::Slot*> Scheduler::decode_busy_slots() {
   std::vector<Slot*> batch;
   std::vector<DecodeRequest> requests;
   std::vector<bool> was_prefilling;
+  draft_for_slots();
   const std::vector<size_t> chunks = prefill_chunks();
   for (size_t i = 0; i < slots_.size(); ++i) {
     Slot& slot = *slots_[i];
@@ -382,10 +417,13 @@ std::vector<Scheduler::Slot*> Scheduler::decode_busy_slots() {
       if (chunks[i] == 0) continue;  // not this step
       tokens = std::span<const int32_t>(slot.job.prompt).subspan(slot.prompt_done, chunks[i]);
     } else {
-      tokens = std::span<const int32_t>(&slot.last_token, 1);
+      slot.step_tokens.assign(1, slot.last_token);
+      slot.step_tokens.insert(slot.step_tokens.end(), slot.drafts.begin(), slot.drafts.end());
+      tokens = slot.step_tokens;
     }
     batch.push_back(&slot);
-    requests.push_back({&slot.session, tokens, false});
+    // Verifying drafts needs the logits after each of them.
+    requests.push_back({&slot.session, tokens, !slot.prefilling() && !slot.drafts.empty()});
     was_prefilling.push_back(slot.prefilling());
   }
   if (batch.empty()) return batch;
@@ -400,7 +438,7 @@ std::vector<Scheduler::Slot*> Scheduler::decode_busy_slots() {
   // by one so that only that request fails.
   for (size_t i = 0; i < batch.size(); ++i) {
     Slot& slot = *batch[i];
-    if (auto st = slot.session.decode(requests[i].tokens); !st) {
+    if (auto st = slot.session.decode(requests[i].tokens, requests[i].all_logits); !st) {
       slot.session.rewind(0);
       slot.cached.clear();
       finish_slot(slot,
@@ -419,8 +457,114 @@ void Scheduler::after_decode(Slot& slot, size_t n_tokens, bool was_prefilling) {
     slot.prompt_done += n_tokens;
     slot.prefilled = Clock::now();
   } else {
-    slot.cached.push_back(slot.last_token);
+    slot.cached.insert(slot.cached.end(), slot.step_tokens.begin(), slot.step_tokens.end());
   }
+}
+
+void Scheduler::draft_for_slots() {
+  int generating = 0;
+  for (const auto& slot : slots_) {
+    if (slot->busy() && !slot->prefilling()) ++generating;
+  }
+  // Every generating slot's next token comes first in the pass's token budget.
+  int room = std::max(1, options_.max_batch_tokens) - generating;
+  const bool speculate = generating <= options_.speculative_max_streams;
+  std::vector<int32_t> context;
+  for (auto& slot_ptr : slots_) {
+    Slot& slot = *slot_ptr;
+    slot.drafts.clear();
+    if (!speculate || room <= 0 || !slot.busy() || slot.prefilling() || !slot.may_speculate)
+      continue;
+    // The sequence holds the cache and last_token; the drafts and the token after them must
+    // fit the context and max_tokens, or they would be evaluated for nothing.
+    const auto sequence = static_cast<int64_t>(slot.cached.size()) + 1;
+    int64_t budget = std::min<int64_t>(slot.draft_length->next(), room);
+    budget = std::min<int64_t>(budget, n_ctx_ - sequence);
+    const int32_t max_tokens = slot.job.options.max_tokens;
+    if (max_tokens >= 0)
+      budget = std::min<int64_t>(budget, max_tokens - slot.stepper->n_generated() - 1);
+    if (budget <= 0) continue;
+    context.assign(slot.cached.begin(), slot.cached.end());
+    context.push_back(slot.last_token);
+    const SpeculativeParams& spec = slot.job.options.speculative;
+    if (spec.mode == SpeculateMode::kDraft) {
+      // A draft model that fails (it cannot, short of a bug) only costs this step's drafts.
+      auto drafted = slot.draft_model->draft(context, static_cast<int32_t>(budget));
+      if (drafted) slot.drafts = std::move(*drafted);
+    } else {
+      slot.drafts =
+          lookup_draft(context, spec.ngram_min, spec.ngram_max, static_cast<int32_t>(budget));
+    }
+    if (static_cast<int64_t>(slot.drafts.size()) > budget) slot.drafts.resize(budget);
+    room -= static_cast<int>(slot.drafts.size());
+  }
+}
+
+bool Scheduler::take_token(Slot& slot, int32_t id, std::optional<TokenLogprob> logprob,
+                           int64_t sequence, std::string& text, FinishReason& finish) {
+  if (slot.stepper->n_generated() == 0) {
+    slot.first_token = Clock::now();
+    if (metrics_) {
+      metrics_->time_to_first_token.observe(
+          std::chrono::duration<double>(slot.first_token - slot.submitted).count());
+    }
+  }
+  TokenStepper::Step step = slot.stepper->accept(id);
+  slot.last_token = id;
+  if (step.generated && logprob) slot.pending_logprobs.push_back(std::move(*logprob));
+  if (!step.done &&
+      ((slot.json && slot.json->complete()) || (slot.calls && slot.calls->finished()))) {
+    // The object is closed, or the last call parallel_tool_calls allows is.
+    step.text += slot.stepper->flush();
+    step.done = true;
+  } else if (!step.done && context_is_full(sequence, n_ctx_)) {
+    // The sequence (the cache and this token) fills the context.
+    step.text += slot.stepper->flush();
+    step.done = true;
+    step.finish = FinishReason::kLength;
+  }
+  // A generation cut short must still close its JSON so that the client can parse it. (A
+  // tool call cut short is not closed: its arguments would be made up; the reply parser
+  // returns its text as content instead.)
+  if (step.done && step.finish == FinishReason::kLength && slot.json)
+    step.text += slot.json->closing_suffix();
+  text += step.text;
+  finish = step.finish;
+  return step.done;
+}
+
+bool Scheduler::verify_drafts(Slot& slot, std::string& text, FinishReason& finish) {
+  const Tokenizer& tokenizer = model_->tokenizer();
+  Sampler& sampler = slot.stepper->sampler();
+  const std::vector<int32_t>& drafts = slot.drafts;
+  // The cache holds the sequence before last_token, last_token and every draft.
+  const size_t base = slot.cached.size() - drafts.size();
+  size_t confirmed = 0;
+  bool done = false;
+  // Row r holds the logits after last_token and drafts[0..r): the target's choice for the
+  // position drafts[r] guessed. Drawing it and comparing is speculative sampling for a
+  // drafter that is a point mass (engine/runtime/speculative.h).
+  for (size_t row = 0;; ++row) {
+    const int32_t id = sampler.sample(slot.session.logits(static_cast<int>(row)));
+    std::optional<TokenLogprob> logprob;
+    if (slot.job.top_logprobs >= 0 && id >= 0) {
+      logprob = token_logprob(sampler.adjusted_logits(), id, slot.job.top_logprobs, tokenizer);
+    }
+    const bool agrees = row < drafts.size() && drafts[row] == id;
+    if (agrees) ++confirmed;
+    done = take_token(slot, id, std::move(logprob), static_cast<int64_t>(base + row) + 1, text,
+                      finish);
+    if (done || !agrees) break;
+  }
+  slot.speculative.drafted += static_cast<int32_t>(drafts.size());
+  slot.speculative.accepted += static_cast<int32_t>(confirmed);
+  slot.draft_length->update(static_cast<int32_t>(drafts.size()), static_cast<int32_t>(confirmed));
+  // Keep the confirmed drafts; the pass wrote them all within one batch, which a
+  // sliding-window cache always keeps, so the rewind never loses more (Session::rewind).
+  slot.cached.resize(base + confirmed);
+  slot.session.rewind(static_cast<int32_t>(base + confirmed));
+  slot.drafts.clear();
+  return done;
 }
 
 void Scheduler::step() {
@@ -457,6 +601,7 @@ void Scheduler::step() {
                1, [&](int64_t begin, int64_t end) {
                  for (int64_t i = begin; i < end; ++i) {
                    Slot& slot = *sampling[i];
+                   if (!slot.drafts.empty()) continue;  // verified below, row by row
                    std::span<const float> logits = slot.session.logits();
                    Sampler& sampler = slot.stepper->sampler();
                    sampled[i] = slot.json    ? slot.json->sample(sampler, logits, tokenizer)
@@ -471,39 +616,19 @@ void Scheduler::step() {
 
   for (size_t i = 0; i < sampling.size(); ++i) {
     Slot& slot = *sampling[i];
-    const int32_t id = sampled[i];
-    if (slot.stepper->n_generated() == 0) {
-      slot.first_token = Clock::now();
-      if (metrics_) {
-        metrics_->time_to_first_token.observe(
-            std::chrono::duration<double>(slot.first_token - slot.submitted).count());
-      }
-    }
-    TokenStepper::Step step = slot.stepper->accept(id);
-    slot.last_token = id;
-    if (step.generated && logprobs[i]) slot.pending_logprobs.push_back(std::move(*logprobs[i]));
-    if (!step.done &&
-        ((slot.json && slot.json->complete()) || (slot.calls && slot.calls->finished()))) {
-      // The object is closed, or the last call parallel_tool_calls allows is.
-      step.text += slot.stepper->flush();
-      step.done = true;
-    } else if (!step.done && context_is_full(slot.session.n_past() + 1, n_ctx_)) {
-      // The sequence (the cache and this token) fills the context.
-      step.text += slot.stepper->flush();
-      step.done = true;
-      step.finish = FinishReason::kLength;
-    }
-    // A generation cut short must still close its JSON so that the client can parse it. (A
-    // tool call cut short is not closed: its arguments would be made up; the reply parser
-    // returns its text as content instead.)
-    if (step.done && step.finish == FinishReason::kLength && slot.json)
-      step.text += slot.json->closing_suffix();
-    if (!step.text.empty()) {
+    std::string text;
+    FinishReason finish = FinishReason::kStop;
+    const bool done =
+        slot.drafts.empty()
+            ? take_token(slot, sampled[i], std::move(logprobs[i]),
+                         static_cast<int64_t>(slot.session.n_past()) + 1, text, finish)
+            : verify_drafts(slot, text, finish);
+    if (!text.empty()) {
       slot.stream->publish({.kind = StreamEvent::Kind::kText,
-                            .text = std::move(step.text),
+                            .text = std::move(text),
                             .logprobs = std::exchange(slot.pending_logprobs, {})});
     }
-    if (step.done) finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = step.finish});
+    if (done) finish_slot(slot, {.kind = StreamEvent::Kind::kDone, .finish = finish});
   }
 }
 

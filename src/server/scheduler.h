@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "engine/runtime/generator.h"
+#include "engine/runtime/speculative.h"
 #include "hearth/engine.h"
 #include "server/api_error.h"
 #include "server/metrics.h"
@@ -60,6 +61,14 @@ struct SchedulerOptions {
   // Not the scheduler's own: how the model's chat replies are reported. true: <think> text
   // goes to reasoning_content; false (`--reasoning-format none`): it stays in the content.
   bool split_reasoning = true;
+  // Speculative decoding (engine/runtime/speculative.h, docs/performance.md): the mode a
+  // request gets unless its body says otherwise, and the draft length. kDraft needs
+  // draft_model (same vocabulary as the model; each slot gets a draft session on it).
+  SpeculativeParams speculative;
+  std::shared_ptr<const Model> draft_model;
+  // Requests speculate only while at most this many slots are generating: batched streams
+  // already share every weight read, so drafts would mostly add arithmetic there.
+  int speculative_max_streams = 2;
 };
 
 // `--parallel auto`: the most slots, up to kMaxAutoSlots, whose KV caches of `kv_bytes_per_slot`
@@ -100,6 +109,8 @@ class Scheduler {
   const Model& model() const { return *model_; }
   int n_ctx() const { return n_ctx_; }
   int n_slots() const { return static_cast<int>(slots_.size()); }
+  // What requests get unless they say otherwise (ServedModel fills GenerateOptions with it).
+  const SpeculativeParams& speculative() const { return options_.speculative; }
   // Tokens per forward pass, which sizes the slots' sliding-window caches.
   int max_batch_tokens() const { return std::max(1, options_.max_batch_tokens); }
 
@@ -145,6 +156,15 @@ class Scheduler {
   // that were evaluated (a slot whose decode failed has been finished with an error).
   std::vector<Slot*> decode_busy_slots();
   void after_decode(Slot& slot, size_t n_tokens, bool was_prefilling);
+  // Drafts tokens for the generating slots that may speculate this step (slot.drafts).
+  void draft_for_slots();
+  // Takes one sampled token: the stepper, the constraints and the context rule. `sequence` is
+  // the sequence's length with the token. Appends the text to show; true when it ended.
+  bool take_token(Slot& slot, int32_t id, std::optional<TokenLogprob> logprob, int64_t sequence,
+                  std::string& text, FinishReason& finish);
+  // Verifies a slot's drafts against the rows its decode produced, taking the tokens the model
+  // agrees with, and rewinds the cache past those it does not.
+  bool verify_drafts(Slot& slot, std::string& text, FinishReason& finish);
   void finish_slot(Slot& slot, StreamEvent done);
 
   std::shared_ptr<const Model> model_;

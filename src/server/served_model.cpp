@@ -228,6 +228,14 @@ ApiResult<GenerateOptions> ServedModel::generation_options(const GenerationReque
   options.stop = request.stop;
   options.ignore_eos = request.ignore_eos;
   options.render_special_tokens = request.render_special_tokens;
+  options.speculative = scheduler_->speculative();
+  if (request.speculative) {
+    if (!*request.speculative) {
+      options.speculative.mode = SpeculateMode::kOff;
+    } else if (options.speculative.mode == SpeculateMode::kOff) {
+      options.speculative.mode = SpeculateMode::kLookup;
+    }
+  }
   return options;
 }
 

@@ -64,10 +64,43 @@ Result<GenerateResult> Generation::run(std::span<const int32_t> prompt,
     emit(stepper.flush());
     return result;
   }
+  const SpeculativeParams& spec = options.speculative;
+  if (spec.mode != SpeculateMode::kOff) {
+    if (auto st = spec.validate(); !st) return std::unexpected(st.error());
+  }
+  LookupDrafter lookup(spec);
+  Drafter* drafter = nullptr;
+  if (spec.mode == SpeculateMode::kLookup) drafter = &lookup;
+  if (spec.mode == SpeculateMode::kDraft) {
+    if (!draft_model_) return fail("speculate: draft mode needs a draft model");
+    drafter = draft_model_;
+  }
+  DraftLength draft_length(spec.draft_max);
+  // The session's cache holds cached_ and, after a speculative decode, the drafts not yet
+  // confirmed (drafts[confirmed..]); the next token is sampled from its logits row `row` (-1:
+  // the last decode's only row).
+  std::vector<int32_t> drafts;
+  size_t confirmed = 0;
+  int row = -1;
+  auto drop_unconfirmed = [&] {
+    if (confirmed < drafts.size()) session_.rewind(static_cast<int32_t>(cached_.size()));
+    drafts.clear();
+    confirmed = 0;
+  };
   for (;;) {
-    const int32_t id = stepper.sampler().sample(session_.logits());
+    const int32_t id = stepper.sampler().sample(session_.logits(row));
     const TokenStepper::Step step = stepper.accept(id);
     if (step.generated) result.tokens.push_back(id);
+    // A draft the target agrees with is already in the cache.
+    const bool is_draft = confirmed < drafts.size() && drafts[confirmed] == id;
+    if (is_draft) {
+      cached_.push_back(id);
+      ++confirmed;
+      ++result.speculative.accepted;
+      ++row;
+    } else if (!drafts.empty()) {
+      draft_length.update(static_cast<int32_t>(drafts.size()), static_cast<int32_t>(confirmed));
+    }
     if (!emit(step.text)) {
       result.finish = FinishReason::kCancelled;
       break;
@@ -76,15 +109,41 @@ Result<GenerateResult> Generation::run(std::span<const int32_t> prompt,
       result.finish = step.finish;
       break;
     }
-    // The sequence now holds the cached tokens and `id`.
-    if (context_is_full(session_.n_past() + 1, session_.n_ctx())) {
+    // The sequence holds cached_ and, unless it was a confirmed draft, `id`.
+    const auto sequence = static_cast<int64_t>(cached_.size()) + (is_draft ? 0 : 1);
+    if (context_is_full(sequence, session_.n_ctx())) {
       emit(stepper.flush());
       break;
     }
-    const int32_t next[] = {id};
-    if (auto st = session_.decode(next); !st) return std::unexpected(st.error());
+    if (is_draft) continue;  // the next row verifies the next draft (or gives the bonus token)
+    drop_unconfirmed();
     cached_.push_back(id);
+    // Drafts beyond what max_tokens or the context leave would be evaluated for nothing: the
+    // drafts and the token after them must fit both.
+    int64_t budget = drafter ? draft_length.next() : 0;
+    budget = std::min<int64_t>(budget, session_.n_ctx() - sequence);
+    if (options.max_tokens >= 0) {
+      budget = std::min<int64_t>(budget, options.max_tokens - stepper.n_generated() - 1);
+    }
+    if (budget > 0) {
+      auto guessed = drafter->draft(cached_, static_cast<int32_t>(budget));
+      if (!guessed) {
+        cached_.pop_back();
+        return std::unexpected(guessed.error());
+      }
+      drafts = std::move(*guessed);
+      if (static_cast<int64_t>(drafts.size()) > budget) drafts.resize(static_cast<size_t>(budget));
+    }
+    std::vector<int32_t> batch{id};
+    batch.insert(batch.end(), drafts.begin(), drafts.end());
+    if (auto st = session_.decode(batch, !drafts.empty()); !st) {
+      cached_.pop_back();
+      return std::unexpected(st.error());
+    }
+    result.speculative.drafted += static_cast<int32_t>(drafts.size());
+    row = drafts.empty() ? -1 : 0;
   }
+  drop_unconfirmed();
   return result;
 }
 

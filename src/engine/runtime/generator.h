@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/runtime/speculative.h"
 #include "engine/sampler/sampler.h"
 #include "hearth/engine.h"
 #include "hearth/status.h"
@@ -29,6 +30,10 @@ struct GenerateOptions {
   // Show control tokens as their text (e.g. <|python_tag|>, [TOOL_CALLS]): the server's tool
   // call parser needs the markers some families write as special tokens.
   bool render_special_tokens = false;
+  // Speculative decoding (engine/runtime/speculative.h): the output is the same as without
+  // it (token for token when greedy); only the speed differs. kDraft needs a drafter given
+  // to Generation::set_draft_model.
+  SpeculativeParams speculative;
 };
 
 enum class FinishReason { kStop, kLength, kCancelled };
@@ -40,6 +45,7 @@ struct GenerateResult {
   FinishReason finish = FinishReason::kStop;
   int32_t prompt_tokens = 0;
   int32_t cached_prompt_tokens = 0;  // prompt tokens reused from the cache, not evaluated
+  SpeculativeStats speculative;      // zeros when not speculating
 };
 
 // How many leading tokens of `cached` can stay in a cache that must come to hold `prompt`:
@@ -79,9 +85,13 @@ class Generation {
 
   const std::vector<int32_t>& cached_tokens() const { return cached_; }
   Session& session() { return session_; }
+  // The drafter that SpeculateMode::kDraft uses (borrowed: it must outlive the runs that use
+  // it); null: none, and such a run is an Error.
+  void set_draft_model(Drafter* drafter) { draft_model_ = drafter; }
 
  private:
   Session& session_;
+  Drafter* draft_model_ = nullptr;
   std::vector<int32_t> cached_;  // ids whose keys/values are in the session's cache, in order
 };
 
