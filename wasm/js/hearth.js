@@ -226,7 +226,8 @@ export class Hearth {
     } else {
       if (!options.model) throw new Error("Hearth.create: `model` (a URL, File or ArrayBuffer) is required");
       let persisted = null;
-      if (isBrowser && typeof options.model !== "object" && navigator.storage?.persist) {
+      const isUrl = typeof options.model === "string" || options.model instanceof URL;
+      if (isBrowser && isUrl && navigator.storage?.persist) {
         // Ask the browser to keep the OPFS cache under storage pressure (only the page may ask).
         persisted = await navigator.storage.persist().catch(() => false);
       }

@@ -13,6 +13,10 @@
 //               { type: "result", id, value } | { type: "error", id?, message }
 let runner = null;
 const aborts = new Map();  // chat id -> the { aborted } its loop checks between tokens
+// One engine, one KV cache: chats and probes run one after another, even when the page starts
+// a new chat while an aborted one is still unwinding.
+let turn = Promise.resolve();
+const inTurn = (fn) => (turn = turn.then(fn, fn));
 
 async function init({ options, factoryUrl, wasmUrl }) {
   importScripts(factoryUrl);
@@ -35,8 +39,7 @@ async function init({ options, factoryUrl, wasmUrl }) {
 }
 
 async function chat(id, request) {
-  const signal = { aborted: false };
-  aborts.set(id, signal);
+  const signal = aborts.get(id) ?? { aborted: false };
   try {
     for await (const event of runner.chat(request, signal)) {
       if (event.type === "done") event.report = runner.report;
@@ -59,16 +62,22 @@ self.onmessage = (e) => {
   let work;
   switch (msg.type) {
     case "init": work = init(msg); break;
-    case "chat": work = chat(msg.id, msg.request); break;
-    case "probe": work = probe(msg.id, msg.kind, msg.args); break;
+    case "chat":
+      // Registered now, so an abort that arrives while the chat waits for its turn counts.
+      aborts.set(msg.id, { aborted: false });
+      work = inTurn(() => chat(msg.id, msg.request));
+      break;
+    case "probe": work = inTurn(() => probe(msg.id, msg.kind, msg.args)); break;
     case "abort": {
       const signal = aborts.get(msg.id);
       if (signal) signal.aborted = true;
       return;
     }
     case "unload":
-      runner?.unload();
-      runner = null;
+      inTurn(() => {
+        runner?.unload();
+        runner = null;
+      });
       return;
     default:
       work = Promise.reject(new Error(`unknown message ${msg.type}`));
