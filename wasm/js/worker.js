@@ -19,8 +19,8 @@ let turn = Promise.resolve();
 const inTurn = (fn) => (turn = turn.then(fn, fn));
 
 async function init({ options, factoryUrl, wasmUrl }) {
-  importScripts(factoryUrl);
-  const { Runner } = await import("./runner.js");
+  // The .wasm first: when the server has no wasm build its 404 says how to make one, which
+  // importScripts' bare network error would not.
   const res = await fetch(wasmUrl);
   if (!res.ok) {
     let message = `${res.status} ${res.statusText}`;
@@ -30,6 +30,8 @@ async function init({ options, factoryUrl, wasmUrl }) {
     throw new Error(`cannot fetch the wasm engine (${wasmUrl}): ${message}`);
   }
   const wasmBinary = await res.arrayBuffer();
+  importScripts(factoryUrl);
+  const { Runner } = await import("./runner.js");
   runner = await Runner.create(options, {
     factory: self.createHearthWasm,
     wasmBinary,
