@@ -68,7 +68,7 @@ export function mountBrowser(root: HTMLElement): BrowserPage {
   const backendLabel = el('label', 'Backend ');
   const backendSelect = el('select');
   backendSelect.id = 'browser-backend';
-  for (const [value, text] of [['auto', 'Auto (WebGPU if it works, else WebAssembly)'],
+  for (const [value, text] of [['auto', 'Auto (WebGPU, else WebAssembly)'],
     ['webgpu', 'WebGPU'], ['wasm', 'WebAssembly'], ['server', 'This hearth server']]) {
     backendSelect.append(new Option(text, value));
   }
