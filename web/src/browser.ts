@@ -99,6 +99,8 @@ export function mountBrowser(root: HTMLElement): BrowserPage {
   messages.setAttribute('role', 'log');
   messages.setAttribute('aria-live', 'polite');
   messages.setAttribute('aria-label', 'Messages');
+  // A scrolling region keyboard users must be able to reach (it holds no controls).
+  messages.tabIndex = 0;
 
   const composer = el('form', '', 'composer');
   const inputLabel = el('label', 'Message', 'visually-hidden');
