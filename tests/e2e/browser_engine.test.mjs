@@ -236,3 +236,25 @@ test('an unknown model is a clear message on the page', { skip }, async () => {
   await page.screenshot({ path: path.join(shots, 'browser-error.png') });
   await page.close();
 });
+
+// Chromium applies a DevTools quota override to writes but not to navigator.storage.estimate()
+// (which still reports the real quota), so this exercises the write-time check; the
+// estimate-time one is tested in Node (wasm/test/hearth_api.test.mjs).
+test('a model that does not fit the storage quota fails with a clear message', { skip }, async () => {
+  page = await openPage(browser, server.baseURL, '/browser');
+  // Nothing cached, and a quota far below the model's 1.1 MiB (Chrome's DevTools protocol).
+  await page.evaluate(async () => {
+    const root = await navigator.storage.getDirectory();
+    await root.removeEntry('hearth-models', { recursive: true }).catch(() => {});
+  });
+  const cdp = await page.createCDPSession();
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.baseURL, quotaSize: 200 * 1024 });
+  await page.type('#browser-model', 'stories');
+  await page.select('#browser-backend', 'wasm');
+  await page.click('#browser-load');
+  await page.waitForSelector('body[data-browser-state="failed"]', { timeout: 60000 });
+  const text = await page.$eval('.message.error .body', (n) => n.textContent);
+  assert.match(text, /this browser's storage is full after .* of the model's 1\.1 MiB: free some space/);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.baseURL });
+  await page.close();
+});

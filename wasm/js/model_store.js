@@ -117,7 +117,8 @@ async function openCacheFile(sha) {
   return file.createSyncAccessHandle();
 }
 
-async function ensureRoom(need) {
+// Fails fast when navigator.storage.estimate() says `need` more bytes will not fit.
+export async function ensureRoom(need) {
   if (need <= 0 || !navigator.storage?.estimate) return;
   const { quota, usage } = await navigator.storage.estimate();
   if (quota === undefined || usage === undefined) return;
@@ -182,7 +183,15 @@ async function cachedPass(url, size, sha, handle, write, onProgress, doFetch) {
     try {
       await readBody(res, (chunk) => {
         if (offset + chunk.length > size) throw new Error(`${url}: more bytes than announced`);
-        handle.write(chunk, { at: offset });
+        try {
+          handle.write(chunk, { at: offset });
+        } catch (e) {
+          // The estimate said it would fit, but the quota (or the disk) says otherwise.
+          if (e?.name !== "QuotaExceededError") throw e;
+          throw new Error(`this browser's storage is full after ${MiB(offset)} of the model's ` +
+                          `${MiB(size)}: free some space (or delete other sites' data) and ` +
+                          "load again; the download resumes");
+        }
         write(chunk, offset);
         hash.update(chunk);
         offset += chunk.length;

@@ -9,6 +9,7 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 
 import { Hearth } from "../js/hearth.js";
+import { ensureRoom } from "../js/model_store.js";
 import { Sampler, argmax } from "../js/sampler.js";
 import { Sha256 } from "../js/sha256.js";
 import { buildDir, createEngine, fixturesDir } from "./engine.mjs";
@@ -172,6 +173,24 @@ describe("chat template from the GGUF", () => {
     assert.ok(ids.length <= 3, `ids ${ids}`);
     assert.ok(reply.usage.prompt_tokens > 5);
     h.unload();
+  });
+});
+
+describe("storage estimate", () => {
+  test("a model that will not fit fails before downloading, with the sizes", async () => {
+    const saved = Object.getOwnPropertyDescriptor(globalThis, "navigator");
+    Object.defineProperty(globalThis, "navigator", {
+      configurable: true,
+      value: { storage: { estimate: async () => ({ quota: 10 * 2 ** 20, usage: 9 * 2 ** 20 }) } },
+    });
+    try {
+      await assert.rejects(ensureRoom(3 * 2 ** 20),
+        /the model needs 3\.0 MiB more in this browser's storage, but only 1\.0 MiB of its quota is free/);
+      await ensureRoom(2 ** 19);  // fits
+    } finally {
+      if (saved) Object.defineProperty(globalThis, "navigator", saved);
+      else delete globalThis.navigator;
+    }
   });
 });
 
