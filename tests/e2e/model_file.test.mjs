@@ -126,9 +126,15 @@ test('unknown ids and paths are a 404 JSON error; a cached hub file is served', 
   assert.equal(sha256(Buffer.from(await hub.arrayBuffer())), storiesSha);
 });
 
+// The server's thread count (Linux): its worker pool grows on demand (up to 256), so a stream
+// that parked a worker would show up here as one more thread.
+const threads = () => Number(/^Threads:\s+(\d+)/m.exec(
+  fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))[1]);
+
 test('stalled and vanished downloads do not hold the server', async () => {
   // 40 clients start the 32 MB download and stop reading: each stream pauses at the
   // transport's high-water mark without keeping a worker thread.
+  const before = threads();
   const stalled = [];
   for (let i = 0; i < 40; ++i) {
     stalled.push(await new Promise((resolve, reject) => {
@@ -139,6 +145,11 @@ test('stalled and vanished downloads do not hold the server', async () => {
       req.on('error', reject);
     }));
   }
+  // Let every stream fill its socket and the transport's buffer, then count.
+  await new Promise((r) => setTimeout(r, 1000));
+  const during = threads();
+  assert.ok(during - before < 20, `threads: ${before} before, ${during} with 40 stalled downloads`);
+  console.log(`# threads: ${before} before, ${during} with 40 stalled downloads`);
   const started = Date.now();
   const models = await fetch(`${server.baseURL}/v1/models`);
   assert.equal(models.status, 200);
