@@ -232,7 +232,8 @@ test('an unknown model is a clear message on the page', { skip }, async () => {
   page = await openPage(browser, server.baseURL, '/browser?model=nope');
   await page.waitForSelector('body[data-browser-state="failed"]', { timeout: 60000 });
   const text = await page.$eval('.message.error .body', (n) => n.textContent);
-  assert.match(text, /nope/);
+  // The server's own reason, not just a status.
+  assert.match(text, /cannot fetch the model \(\/v1\/models\/nope\/file\): No model file for 'nope'/);
   await page.screenshot({ path: path.join(shots, 'browser-error.png') });
   await page.close();
 });

@@ -46,7 +46,11 @@ export async function openModelSource(source, { onProgress = () => {}, fetchImpl
   }
   const url = new URL(String(source), globalThis.location?.href);
   const head = await doFetch(url, { method: "HEAD" });
-  if (!head.ok) throw new Error(await describeFailure(head, url));
+  if (!head.ok) {
+    // A HEAD answer has no body: ask once more with GET (one byte) for the server's message.
+    const again = await doFetch(url, { headers: { Range: "bytes=0-0" } }).catch(() => head);
+    throw new Error(await describeFailure(again.ok ? head : again, url));
+  }
   const size = Number(head.headers.get("Content-Length"));
   if (!(size > 0)) throw new Error(`${url}: the server did not say how big the model file is`);
   const etag = /^"([0-9a-f]{64})"$/.exec(head.headers.get("ETag") ?? "")?.[1] ?? null;
