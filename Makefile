@@ -13,7 +13,7 @@ export HEARTH_FIXTURES
 HEARTH_MODEL ?= qwen2.5-0.5b
 PORT        ?= 8000
 
-.PHONY: all deps build run test test-release test-e2e test-asan test-wasm fuzz format tidy clean web-dist
+.PHONY: all deps build wasm-build run test test-release test-e2e test-asan test-wasm fuzz format tidy clean web-dist
 
 all: build
 
@@ -26,12 +26,22 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
+# The engine for the browser (/browser, docs/wasm.md) when emscripten is installed; hearth
+# serves it from build-wasm/ (beside build/). Without emcc it says so and builds nothing.
+wasm-build:
+	@if command -v emcc >/dev/null 2>&1; then \
+	  emcmake cmake -S wasm -B $(BUILD_WASM) -G Ninja -DCMAKE_BUILD_TYPE=Release && \
+	  cmake --build $(BUILD_WASM) -j $(JOBS); \
+	else \
+	  echo "hearth: emcc not found, so no in-browser engine (/browser): apt-get install emscripten (docs/wasm.md)"; \
+	fi
+
 # Starts the background service on http://127.0.0.1:$(PORT)/ (the web app; the API under
 # /v1) and loads $(HEARTH_MODEL) (a catalog alias or a .gguf path), downloading it on first
 # use. When it cannot be fetched (offline, nothing cached), it loads the bundled demo model
 # models/tinystories-260k.gguf instead and says so, so the chat works either way.
 DEMO_MODEL := $(abspath models/tinystories-260k.gguf)
-run: build
+run: build wasm-build
 	@if [ -f '$(HEARTH_MODEL)' ] || ./$(BUILD)/hearth model download $(HEARTH_MODEL); then \
 	  model='$(HEARTH_MODEL)'; \
 	else \
@@ -60,10 +70,13 @@ test: deps
 	$(MAKE) fuzz
 	@echo "make test: fuzz done at $$(date -u +%T)"
 
-# The server end to end through the official openai npm client.
-test-e2e: build
+# The server end to end through the official openai npm client, and the web app and the
+# in-browser engine in chromium (browser_engine.test.mjs needs the wasm build: wasm-build makes
+# it first; only a machine without emcc skips that test, saying why).
+test-e2e: build wasm-build
 	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
-	cd tests/e2e && HEARTH_BINARY=$(abspath $(BUILD))/hearth node --test --test-concurrency=1
+	cd tests/e2e && HEARTH_BINARY=$(abspath $(BUILD))/hearth HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) \
+	  node --test --test-concurrency=1
 
 # The engine compiled to WebAssembly (Debian's emscripten: apt-get install emscripten) and run
 # in node against the shared references (docs/wasm.md).
@@ -72,7 +85,7 @@ test-wasm: deps
 	cmake --build $(BUILD_WASM) -j $(JOBS)
 	HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) node --test wasm/test/reference.test.mjs \
 	  wasm/test/nlc.test.mjs wasm/test/tokenizer.test.mjs wasm/test/template.test.mjs \
-	  wasm/test/kernels.test.mjs
+	  wasm/test/kernels.test.mjs wasm/test/hearth_api.test.mjs
 
 # The wasm build's WebGPU path in headless chromium on SwiftShader (docs/webgpu.md);
 # puppeteer-core comes from tests/e2e's packages.

@@ -15,8 +15,10 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "engine/chat/model_template.h"
 #include "engine/chat/template.h"
 #include "engine/gguf/gguf.h"
 #include "engine/models/model_weights.h"
@@ -95,16 +97,20 @@ HEARTH_EXPORT const char* hearth_last_error() {
   return g_last_error.c_str();
 }
 
-// Loads a GGUF file from `size` bytes at `bytes` (copied; the caller may free them) with a
-// context of `n_ctx` positions (0: the model's default). Returns a handle >= 0.
-HEARTH_EXPORT int hearth_load(const uint8_t* bytes, size_t size, int n_ctx) {
+namespace {
+
+// A model's GGUF bytes being written by JavaScript (hearth_model_buffer), until
+// hearth_load_buffer hands them to the Model without a copy.
+std::vector<uint8_t> g_pending_model;
+
+// Loads a model from its GGUF bytes (moved into the Model, which keeps them).
+int load_model(std::vector<uint8_t> bytes, int n_ctx) {
   return guarded([&] {
-    if (bytes == nullptr || size == 0) return fail("no GGUF bytes given");
+    if (bytes.empty()) return fail("no GGUF bytes given");
     hearth::ModelOptions options;
     options.n_threads = 1;
     options.n_ctx = n_ctx;
-    auto model =
-        hearth::Model::load_from_memory(std::vector<uint8_t>(bytes, bytes + size), options);
+    auto model = hearth::Model::load_from_memory(std::move(bytes), options);
     if (!model) return fail(model.error().message);
     hearth::SessionOptions session_options;
     session_options.n_threads = 1;
@@ -115,6 +121,32 @@ HEARTH_EXPORT int hearth_load(const uint8_t* bytes, size_t size, int n_ctx) {
     entry->session = std::make_unique<hearth::Session>(std::move(*session));
     return add_instance(std::move(entry));
   });
+}
+
+}  // namespace
+
+// Loads a GGUF file from `size` bytes at `bytes` (copied; the caller may free them) with a
+// context of `n_ctx` positions (0: the model's default). Returns a handle >= 0.
+HEARTH_EXPORT int hearth_load(const uint8_t* bytes, size_t size, int n_ctx) {
+  if (bytes == nullptr || size == 0) return fail("no GGUF bytes given");
+  return guarded([&] { return load_model(std::vector<uint8_t>(bytes, bytes + size), n_ctx); });
+}
+
+// The zero-copy way for big files: a buffer of `size` bytes in the heap for JavaScript to
+// fill (as the download arrives), then hearth_load_buffer. The file is then in memory once,
+// not twice. Null when the heap cannot grow that far. A second call drops the first buffer.
+HEARTH_EXPORT uint8_t* hearth_model_buffer(size_t size) {
+  std::vector<uint8_t>().swap(g_pending_model);
+  const int rc = guarded([&] {
+    g_pending_model.resize(size);
+    return 0;
+  });
+  return rc < 0 ? nullptr : g_pending_model.data();
+}
+
+// Loads the model from hearth_model_buffer's bytes (consumed either way). Returns a handle.
+HEARTH_EXPORT int hearth_load_buffer(int n_ctx) {
+  return load_model(std::exchange(g_pending_model, {}), n_ctx);
 }
 
 // Loads only the tokenizer of a GGUF file (e.g. a vocabulary-only one). Returns a handle.
@@ -378,4 +410,61 @@ HEARTH_EXPORT const char* hearth_apply_template(const char* source, size_t sourc
     return 0;
   });
   return rc < 0 ? nullptr : g_text.c_str();
+}
+
+// The bytes of token `id` as it appears in generated text (special tokens rendered), for
+// streaming: a piece may hold part of a UTF-8 character, so JavaScript joins the bytes before
+// decoding. Writes at most `capacity` bytes to `out`; returns the piece's length (more than
+// `capacity`: call again with room), or -1.
+HEARTH_EXPORT int hearth_token_piece(int handle, int32_t id, uint8_t* out, int capacity) {
+  Instance* in = instance(handle);
+  if (!in) return -1;
+  if (id < 0 || id >= in->tokenizer().n_vocab()) {
+    return fail("token " + std::to_string(id) + " is outside the vocabulary");
+  }
+  return guarded([&] {
+    const std::string piece = in->tokenizer().token_to_piece(id, /*render_special=*/false);
+    const size_t n = std::min(piece.size(), static_cast<size_t>(std::max(capacity, 0)));
+    if (n > 0) std::memcpy(out, piece.data(), n);
+    return static_cast<int>(piece.size());
+  });
+}
+
+// What JavaScript needs to drive a loaded model, as JSON (valid until the handle's next call):
+//   {"arch", "name", "nVocab", "nCtx", "bos", "eos", "addBos", "bosToken", "eosToken",
+//    "eog": [ids ending a generation], "chatTemplate": source, "chatTemplateIsFallback"}
+// The chat template is the one the native server uses (model_chat_template: the GGUF's, or
+// ChatML when it has none). Null on error.
+HEARTH_EXPORT const char* hearth_model_info(int handle) {
+  Instance* in = model_instance(handle);
+  if (!in) return nullptr;
+  const int rc = guarded([&] {
+    const hearth::Tokenizer& tok = in->tokenizer();
+    auto tmpl = hearth::chat::model_chat_template(in->model->file(), tok);
+    nlohmann::ordered_json info;
+    info["arch"] = in->model->info().arch;
+    info["name"] = in->model->info().name;
+    info["nVocab"] = tok.n_vocab();
+    info["nCtx"] = in->session->n_ctx();
+    info["bos"] = tok.bos_id();
+    info["eos"] = tok.eos_id();
+    info["addBos"] = tok.add_bos();
+    nlohmann::ordered_json eog = nlohmann::ordered_json::array();
+    for (int32_t id = 0; id < tok.n_vocab(); ++id) {
+      if (tok.is_end_of_generation(id)) eog.push_back(id);
+    }
+    info["eog"] = std::move(eog);
+    if (tmpl) {
+      info["bosToken"] = tmpl->bos_token;
+      info["eosToken"] = tmpl->eos_token;
+      info["chatTemplate"] = tmpl->source;
+      info["chatTemplateIsFallback"] = tmpl->is_fallback;
+    } else {
+      info["chatTemplate"] = nullptr;
+      info["chatTemplateError"] = tmpl.error().message;
+    }
+    in->text = info.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+    return 0;
+  });
+  return rc < 0 ? nullptr : in->text.c_str();
 }

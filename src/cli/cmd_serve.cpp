@@ -41,6 +41,7 @@ struct ServeArgs {
   int ttl_seconds = 600;
   bool no_download = false;
   bool no_ui = false;
+  std::string wasm_dir;  // --wasm-dir: the browser engine's wasm build
   int max_connections = 16384;
   std::string tls_cert;
   std::string tls_key;
@@ -149,6 +150,7 @@ int run_serve(const ServeArgs& args) {
   options.home = catalog::hearth_home();
   options.allow_download = !args.no_download;
   options.web_ui = !args.no_ui;
+  options.wasm_dir = args.wasm_dir;
   options.scheduler.n_slots = args.parallel == "auto" ? 0 : std::stoi(args.parallel);
   options.scheduler.n_ctx = args.ctx_size;
   options.scheduler.n_threads = args.threads;
@@ -308,6 +310,9 @@ void register_serve(CLI::App& app, int& exit_code) {
                   "(default: nomic-embed-text when downloaded)");
   cmd->add_flag("--no-ui", args->no_ui,
                 "No web app at / and no /ui/api (conversations); / answers as Ollama does");
+  cmd->add_option("--wasm-dir", args->wasm_dir,
+                  "Folder with hearth_wasm.js/.wasm for the in-browser engine (default: wasm/ or "
+                  "../build-wasm/ beside the binary; docs/wasm.md)");
   cmd->add_option("--router", args->router_file,
                   "Router config (docs/router.md; default: $HEARTH_HOME/router.toml if present)");
   cmd->callback([args, &exit_code] { exit_code = run_serve(*args); });

@@ -402,7 +402,12 @@ std::string Connection::serialize_head(const Response& response, bool streamed) 
   };
   const bool has_body = status_has_body(response.status);
   if (has_body && !response.content_type.empty()) add("Content-Type", response.content_type);
-  if (streamed) {
+  const std::optional<uint64_t> known_length =
+      response.stream ? response.stream->length : std::optional<uint64_t>();
+  if (has_body && known_length) {
+    // A streamed body of known size (also what HEAD answers for it).
+    add("Content-Length", std::to_string(*known_length));
+  } else if (streamed) {
     if (minor_version_ >= 1) add("Transfer-Encoding", "chunked");
   } else if (has_body) {
     add("Content-Length", std::to_string(response.body.size()));
@@ -435,8 +440,10 @@ void Connection::respond_now(Response response) {
 
 void Connection::start_stream(Response response) {
   state_ = State::kStreaming;
-  const bool chunked = minor_version_ >= 1;
-  if (!chunked) keep_alive_ = false;  // HTTP/1.0: the body ends when the connection does
+  const bool sized = response.stream->length.has_value();
+  const bool chunked = !sized && minor_version_ >= 1;
+  // HTTP/1.0 without a length: the body ends when the connection does.
+  if (!chunked && !sized) keep_alive_ = false;
   queue_output(serialize_head(response, true));
   pump_ = std::make_shared<StreamPump>(std::move(*response.stream), weak_from_this(), host_.io(),
                                        host_.workers(), chunked);

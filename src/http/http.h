@@ -98,6 +98,11 @@ struct StreamBody {
   // the first `produce` call at once and each later one only when ready, so a stream waiting
   // for its next token holds no thread.
   std::function<bool(std::function<void()> wake)> poll_ready;
+  // The body's exact size when known (a file): sent as Content-Length instead of chunked
+  // framing, so the client sees the size up front (progress bars, HEAD) and the connection
+  // stays open afterwards. The producer must write exactly this many bytes; one that cannot
+  // (the file shrank) throws, and the transport drops the connection.
+  std::optional<uint64_t> length;
 };
 
 struct Response {

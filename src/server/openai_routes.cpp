@@ -590,7 +590,7 @@ std::vector<std::string> openai_public_paths() {
 }
 
 void register_openai_routes(http::Router& router, ModelRegistry& registry, Metrics& metrics,
-                            ModelRouter* model_router, RagService* rag) {
+                            ModelRouter* model_router, RagService* rag, ModelFiles* files) {
   router.get("/health", [&registry](http::Request&) {
     if (registry.empty() && !registry.can_load_on_demand()) {
       http::Response res = http::Response::json(503, R"({"status":"loading"})");
@@ -618,8 +618,12 @@ void register_openai_routes(http::Router& router, ModelRegistry& registry, Metri
     return json_response(200, {{"object", "list"}, {"data", data}});
   });
 
-  router.get("/v1/models/*", [&registry, model_router](http::Request& req) {
+  router.get("/v1/models/*", [&registry, model_router, files](http::Request& req) {
     const std::string& id = req.path_remainder;
+    constexpr std::string_view kFile = "/file";
+    if (files && id.size() > kFile.size() && id.ends_with(kFile)) {
+      return files->serve(req, id.substr(0, id.size() - kFile.size()));
+    }
     if (model_router && model_router->handles(id)) {
       return json_response(
           200, {{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "hearth-router"}});

@@ -9,6 +9,7 @@
 
 #include "http/router.h"
 #include "server/metrics.h"
+#include "server/model_files.h"
 #include "server/model_registry.h"
 #include "server/model_router.h"
 #include "server/rag_service.h"
@@ -19,9 +20,11 @@ namespace hearth::server {
 // Registers the routes on `router`; `registry`, `metrics`, `model_router` (may be null:
 // no router configured) and `rag` (may be null: no grounded chat) must outlive the server. A
 // request whose `model` is one of `model_router`'s routes is handed to it whole; a chat
-// request with a "rag" field is grounded through `rag` (docs/rag.md).
+// request with a "rag" field is grounded through `rag` (docs/rag.md). With `files` (may be
+// null), GET /v1/models/{id}/file serves a model's GGUF (model_files.h).
 void register_openai_routes(http::Router& router, ModelRegistry& registry, Metrics& metrics,
-                            ModelRouter* model_router = nullptr, RagService* rag = nullptr);
+                            ModelRouter* model_router = nullptr, RagService* rag = nullptr,
+                            ModelFiles* files = nullptr);
 
 // Answers one chat completions request in-process, exactly as POST /v1/chat/completions
 // would (routing and metrics included; `req.body` is the chat request). Other protocols (the

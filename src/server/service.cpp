@@ -55,6 +55,9 @@ Result<std::unique_ptr<Service>> Service::create(ServiceOptions options) {
         "(`hearth model list` shows them)\n");
   }
 
+  service->model_files_ =
+      std::make_unique<ModelFiles>(service->registry_, service->catalog_, opts.home);
+
   ModelRouter* model_router = opts.router.get();
   if (model_router) model_router->attach(service->registry_, service->metrics_);
   ResponsesContext responses{&service->registry_, &service->metrics_, model_router, nullptr, {}};
@@ -68,6 +71,7 @@ Result<std::unique_ptr<Service>> Service::create(ServiceOptions options) {
                  responses.store_problem.c_str());
   }
   WebRoutesOptions web;
+  web.wasm_dir = opts.wasm_dir;
   if (opts.web_ui) {
     auto conversations = ConversationStore::open(opts.home / "conversations.sqlite");
     if (conversations) {
@@ -84,7 +88,7 @@ Result<std::unique_ptr<Service>> Service::create(ServiceOptions options) {
     http::Router router;
     if (model_router) model_router->register_routes(router);
     register_openai_routes(router, service->registry_, service->metrics_, model_router,
-                           opts.rag.get());
+                           opts.rag.get(), service->model_files_.get());
     if (opts.rag) opts.rag->register_routes(router);
     register_responses_routes(router, responses);
     register_foundry_routes(

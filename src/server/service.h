@@ -19,6 +19,7 @@
 #include "hearth/status.h"
 #include "http/server.h"
 #include "server/metrics.h"
+#include "server/model_files.h"
 #include "server/model_registry.h"
 #include "server/model_router.h"
 #include "server/rag_service.h"
@@ -52,6 +53,9 @@ struct ServiceOptions {
   // The web app at / (docs/web.md) and its conversations in home/conversations.sqlite;
   // false (hearth serve --no-ui): neither, and / answers as Ollama does.
   bool web_ui = true;
+  // Where the browser engine's hearth_wasm.js/.wasm are served from (docs/wasm.md); empty:
+  // looked for beside the binary (wasm/, ../build-wasm/).
+  std::filesystem::path wasm_dir;
 };
 
 class Service {
@@ -81,6 +85,7 @@ class Service {
   ModelRegistry registry_;
   std::shared_ptr<const catalog::Catalog> catalog_;
   std::shared_ptr<ModelProvider> provider_;
+  std::unique_ptr<ModelFiles> model_files_;  // GET /v1/models/{id}/file
   std::unique_ptr<http::Server> server_;
   std::unique_ptr<http::Server> ollama_server_;  // --ollama-port; null without it
   std::atomic<bool> stopping_{false};

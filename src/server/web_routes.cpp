@@ -1,6 +1,9 @@
 #include "server/web_routes.h"
 
+#include <fstream>
+#include <sstream>
 #include <string_view>
+#include <system_error>
 
 #include "server/api_error.h"
 #include "server/openai_request.h"
@@ -13,13 +16,21 @@ using json = nlohmann::ordered_json;
 
 // Nothing but this server: the app works offline and a reply's text cannot pull anything in.
 // 'unsafe-inline' is never allowed; images may be data: URLs (the app draws none today).
+// 'wasm-unsafe-eval' allows compiling WebAssembly (the browser engine), not JavaScript eval.
 constexpr const char* kContentSecurityPolicy =
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self'; "
+    "style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'self'; frame-ancestors 'none'";
 
 void add_page_headers(http::Response& res) {
   res.headers.set("Content-Security-Policy", kContentSecurityPolicy);
+  // Cross-origin isolation for the browser engine (docs/wasm.md): everything the app loads is
+  // its own, so requiring CORP costs nothing, and each of its files says it may be embedded
+  // by same-origin pages only.
+  res.headers.set("Cross-Origin-Opener-Policy", "same-origin");
+  res.headers.set("Cross-Origin-Embedder-Policy", "require-corp");
+  res.headers.set("Cross-Origin-Resource-Policy", "same-origin");
   res.headers.set("X-Content-Type-Options", "nosniff");
   res.headers.set("Referrer-Policy", "no-referrer");
   res.headers.set("X-Frame-Options", "DENY");
@@ -59,6 +70,54 @@ http::Response missing_app_page() {
 http::Response app_shell(const http::Request& req) {
   const web::Asset* index = web::find_asset("index.html");
   return index ? serve_asset(req, *index) : missing_app_page();
+}
+
+// The browser engine's wasm build, read from disk on each request (two files of a few MB,
+// fetched once per page load): a rebuilt build-wasm is served at once. Absent, a 404 that
+// says how to build it.
+http::Response serve_wasm_file(const http::Request& req, const std::filesystem::path& dir,
+                               const std::string& name) {
+  const std::filesystem::path path = dir / name;
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) {
+    ApiError e = not_found_route(req.method, req.path);
+    e.message = "The browser engine's WebAssembly build is not here (" + path.string() +
+                " not found). Build it with `make test-wasm` (needs emscripten: apt-get install "
+                "emscripten), or point `hearth serve --wasm-dir` at a folder holding "
+                "hearth_wasm.js and hearth_wasm.wasm; see docs/wasm.md.";
+    e.code = "wasm_build_missing";
+    return error_response(e);
+  }
+  const auto mtime = std::filesystem::last_write_time(path, ec).time_since_epoch().count();
+  const std::string etag = "\"" + std::to_string(size) + "-" + std::to_string(mtime) + "\"";
+  http::Response res;
+  if (auto match = req.header("If-None-Match"); match && *match == etag) {
+    res.status = 304;
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf();
+    if (!in) return error_response(internal_error("cannot read " + path.string()));
+    res = http::Response::text(
+        200, std::move(bytes).str(),
+        name.ends_with(".wasm") ? "application/wasm" : "text/javascript; charset=utf-8");
+  }
+  res.headers.set("ETag", etag);
+  res.headers.set("Cache-Control", "no-cache");
+  add_page_headers(res);
+  return res;
+}
+
+// The JS package's files at the top of the app's dist (hearth.js, hearth-worker.js, ...).
+std::vector<std::string> package_files() {
+  std::vector<std::string> out;
+  for (const web::Asset& asset : web::assets()) {
+    if (asset.path.find('/') == std::string_view::npos && asset.path.ends_with(".js")) {
+      out.emplace_back(asset.path);
+    }
+  }
+  return out;
 }
 
 bool accepts_html(const http::Request& req) {
@@ -188,8 +247,20 @@ std::optional<http::Response> web_root(const http::Request& req) {
   return app_shell(req);
 }
 
+std::filesystem::path default_wasm_dir() {
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return "build-wasm";
+  const std::filesystem::path beside = exe.parent_path() / "wasm";
+  if (std::filesystem::exists(beside / "hearth_wasm.wasm", ec)) return beside;
+  return (exe.parent_path().parent_path() / "build-wasm").lexically_normal();
+}
+
 std::vector<std::string> web_public_paths() {
-  return {"/compare", "/models", "/documents"};
+  std::vector<std::string> paths = {"/compare", "/models",         "/documents",
+                                    "/browser", "/hearth_wasm.js", "/hearth_wasm.wasm"};
+  for (const auto& file : package_files()) paths.push_back("/" + file);
+  return paths;
 }
 
 std::vector<std::string> web_public_prefixes() {
@@ -202,8 +273,22 @@ void register_web_routes(http::Router& router, WebRoutesOptions options) {
     if (!asset) return error_response(not_found_route(req.method, req.path));
     return serve_asset(req, *asset);
   });
-  for (const auto& path : web_public_paths()) {
+  for (const char* path : {"/compare", "/models", "/documents", "/browser"}) {
     router.get(path, [](http::Request& req) { return app_shell(req); });
+  }
+  for (const auto& file : package_files()) {
+    router.get("/" + file, [file](http::Request& req) {
+      const web::Asset* asset = web::find_asset(file);
+      return asset ? serve_asset(req, *asset)
+                   : error_response(not_found_route(req.method, req.path));
+    });
+  }
+  const std::filesystem::path wasm_dir =
+      options.wasm_dir.empty() ? default_wasm_dir() : options.wasm_dir;
+  for (const char* name : {"hearth_wasm.js", "hearth_wasm.wasm"}) {
+    router.get(std::string("/") + name, [wasm_dir, name = std::string(name)](http::Request& req) {
+      return serve_wasm_file(req, wasm_dir, name);
+    });
   }
   router.get("/c/*", [](http::Request& req) { return app_shell(req); });
 

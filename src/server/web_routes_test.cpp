@@ -73,6 +73,10 @@ TEST_F(WebRoutesTest, RootIsTheAppOnlyForBrowsers) {
   EXPECT_NE(csp->find("default-src 'self'"), std::string_view::npos);
   EXPECT_EQ(csp->find("http"), std::string_view::npos) << "no other origin";
   EXPECT_EQ(page->headers.get("X-Content-Type-Options"), "nosniff");
+  // Cross-origin isolated, for the in-browser engine (docs/wasm.md).
+  EXPECT_EQ(page->headers.get("Cross-Origin-Opener-Policy"), "same-origin");
+  EXPECT_EQ(page->headers.get("Cross-Origin-Embedder-Policy"), "require-corp");
+  EXPECT_EQ(page->headers.get("Cross-Origin-Resource-Policy"), "same-origin");
   if (!web::built_with_ui()) {
     // The build without the app says how to get it.
     EXPECT_NE(page->body.find("HEARTH_WEB_DIST"), std::string::npos);

@@ -17,7 +17,15 @@ function checkPageHeaders(res) {
   const csp = res.headers.get('content-security-policy');
   assert.match(csp, /default-src 'self'/);
   assert.match(csp, /connect-src 'self'/);
-  assert.doesNotMatch(csp, /https?:|\*|unsafe-inline|unsafe-eval/, 'no external origin');
+  // 'wasm-unsafe-eval' (compiling WebAssembly, for the in-browser engine) is the one exception;
+  // JavaScript eval stays off.
+  assert.match(csp, /script-src 'self' 'wasm-unsafe-eval';/);
+  assert.doesNotMatch(csp.replace("'wasm-unsafe-eval'", ''), /https?:|\*|unsafe-inline|unsafe-eval/,
+    'no external origin');
+  // Cross-origin isolated (docs/api.md, "Web app").
+  assert.equal(res.headers.get('cross-origin-opener-policy'), 'same-origin');
+  assert.equal(res.headers.get('cross-origin-embedder-policy'), 'require-corp');
+  assert.equal(res.headers.get('cross-origin-resource-policy'), 'same-origin');
   assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
   assert.equal(res.headers.get('cache-control'), 'no-cache');
   assert.ok(res.headers.get('etag'));
@@ -52,10 +60,18 @@ test('/ is the app for browsers and "Ollama is running" for everyone else', asyn
     assert.equal((await fetch(`${server.baseURL}/assets/nope.js`)).status, 404);
     assert.equal((await fetch(`${server.baseURL}/assets/../index.html`)).status, 404);
 
-    for (const route of ['/compare', '/models', '/c/conv-whatever']) {
+    for (const route of ['/compare', '/models', '/browser', '/c/conv-whatever']) {
       const res = await fetch(`${server.baseURL}${route}`, { headers: html });
       assert.equal(res.status, 200, route);
       assert.equal(await res.text(), text, `${route} is the app`);
+    }
+
+    // The in-browser engine's JS package, with the page headers (COEP needs them on workers).
+    for (const file of ['hearth.js', 'worker.js', 'runner.js', 'engine.js', 'sha256.js']) {
+      const res = await fetch(`${server.baseURL}/${file}`);
+      assert.equal(res.status, 200, file);
+      assert.equal(res.headers.get('content-type'), 'text/javascript; charset=utf-8');
+      checkPageHeaders(res);
     }
   } finally {
     assert.equal(await server.stop(), 0);
@@ -131,6 +147,23 @@ test('--no-ui turns the app off', async () => {
     assert.equal((await fetch(`${server.baseURL}/assets/app.js`)).status, 404);
     assert.equal((await fetch(`${server.baseURL}/ui/api/conversations`)).status, 404);
     assert.equal((await fetch(`${server.baseURL}/compare`, { headers: html })).status, 404);
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test('without a wasm build, /hearth_wasm.wasm is a 404 that says how to build it', async () => {
+  const server = await startServer(['--wasm-dir', path.join(home, 'no-wasm-here')],
+    { HEARTH_HOME: home });
+  try {
+    for (const file of ['hearth_wasm.js', 'hearth_wasm.wasm']) {
+      const res = await fetch(`${server.baseURL}/${file}`);
+      assert.equal(res.status, 404, file);
+      const body = await res.json();
+      assert.equal(body.error.code, 'wasm_build_missing');
+      assert.match(body.error.message, /make test-wasm/);
+      assert.match(body.error.message, /--wasm-dir/);
+    }
   } finally {
     assert.equal(await server.stop(), 0);
   }

@@ -116,7 +116,7 @@ test('the nav bar switches views by link, back and forward, and direct URLs open
 test('at phone width the header stays one row and every view fits the screen', async () => {
   const page = await openApp('/', phone);
   for (const [link, id] of [['chat', 'view-chat'], ['models', 'view-models'],
-    ['documents', 'view-documents']]) {
+    ['documents', 'view-documents'], ['browser', 'view-browser']]) {
     await page.click(`nav a[data-view="${link}"]`);
     await waitShown(page, id);
     const layout = await page.evaluate(() => {

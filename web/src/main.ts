@@ -16,6 +16,7 @@ import {
   VectorStore,
 } from './api';
 import { ChatView } from './chat';
+import { mountBrowser, BrowserPage } from './browser';
 import { mountCompare } from './compare';
 import { DocumentsView } from './documents';
 import { ModelsView } from './models';
@@ -362,6 +363,22 @@ registerView({
     compare ??= mountCompare(compareRoot);
     compare.enter();
   },
+});
+
+// The in-browser engine's page builds itself the first time it is shown.
+const browserRoot = document.createElement('main');
+browserRoot.className = 'view';
+let browserPage: BrowserPage | null = null;
+registerView({
+  name: 'browser',
+  title: 'In browser',
+  root: browserRoot,
+  matches: (path) => path === '/browser',
+  enter: () => {
+    browserPage ??= mountBrowser(browserRoot);
+    browserPage.enter();
+  },
+  leave: () => browserPage?.leave(),
 });
 
 async function start(): Promise<void> {

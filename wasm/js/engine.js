@@ -1,0 +1,163 @@
+// The WebAssembly engine: hearth's engine compiled by emscripten (wasm/hearth_wasm.cpp's C
+// API) behind the engine interface of ENGINE.md. Used in the Web Worker (browser) and in the
+// main thread (Node tests).
+//
+// One WasmEngine owns one model handle in one module instance. The model's GGUF bytes are
+// written chunk by chunk straight into the buffer the Model keeps (see loadWasmEngine), so
+// neither JavaScript nor the heap ever holds a second whole copy.
+
+const encoder = new TextEncoder();
+
+// Starts a module from emscripten's factory (createHearthWasm) with the .wasm bytes given, so
+// the loader never fetches on its own (in Node a fetch of a file path fails; in the browser
+// the caller already fetched it).
+export async function startModule(factory, wasmBinary, { kernels } = {}) {
+  return factory({
+    wasmBinary,
+    preRun: [(m) => {
+      if (kernels) m.ENV.HEARTH_KERNELS = kernels;
+    }],
+    print: () => {},
+    printErr: (line) => console.warn(`[hearth wasm] ${line}`),
+  });
+}
+
+// Loads a model whose `size` bytes `fill(write)` produces: `fill` calls `write(chunk, offset)`
+// for every chunk (in any order) and resolves when all are written. The bytes go straight
+// into the buffer the Model will own (hearth_model_buffer), so the file is in memory once.
+export async function loadWasmEngine(module, size, fill, { nCtx = 0 } = {}) {
+  if (!(size > 0)) throw new Error("the model file is empty");
+  if (size > 0x7fff0000) {
+    throw new Error(`the model file is ${(size / 2 ** 30).toFixed(2)} GiB; the wasm build's ` +
+                    "heap holds at most 2 GiB (docs/wasm.md)");
+  }
+  const ptr = module._hearth_model_buffer(size);
+  if (!ptr) {
+    throw new Error(`cannot allocate ${(size / 2 ** 20).toFixed(0)} MiB in the wasm heap ` +
+                    "(the model is too big for this tab's memory)");
+  }
+  try {
+    // HEAPU8 is re-read per chunk: a heap growth replaces the buffer.
+    await fill((chunk, offset) => module.HEAPU8.set(chunk, ptr + offset));
+  } catch (e) {
+    module._hearth_model_buffer(0);  // drop the half-filled buffer
+    throw e;
+  }
+  const handle = module._hearth_load_buffer(nCtx);
+  if (handle < 0) throw new Error(`load: ${module.UTF8ToString(module._hearth_last_error())}`);
+  return new WasmEngine(module, handle);
+}
+
+export class WasmEngine {
+  constructor(module, handle) {
+    this.m = module;
+    this.h = handle;
+    const infoPtr = this.m._hearth_model_info(handle);
+    if (!infoPtr) throw this.#error("model info");
+    this.info = JSON.parse(this.m.UTF8ToString(infoPtr));
+    this.backend = "wasm";
+  }
+
+  #error(what) {
+    return new Error(`${what}: ${this.m.UTF8ToString(this.m._hearth_last_error())}`);
+  }
+
+  // Runs fn(ptr) with `bytes` copied into a temporary heap buffer.
+  #withBytes(bytes, fn) {
+    const ptr = this.m._malloc(Math.max(bytes.length, 1));
+    if (!ptr) throw new Error(`cannot allocate ${bytes.length} bytes in the wasm heap`);
+    try {
+      this.m.HEAPU8.set(bytes, ptr);
+      return fn(ptr, bytes.length);
+    } finally {
+      this.m._free(ptr);
+    }
+  }
+
+  #withIds(ids, fn) {
+    const ptr = this.m._malloc(Math.max(ids.length, 1) * 4);
+    if (!ptr) throw new Error(`cannot allocate ${ids.length} ids in the wasm heap`);
+    try {
+      this.m.HEAP32.set(ids, ptr >> 2);
+      return fn(ptr, ids.length);
+    } finally {
+      this.m._free(ptr);
+    }
+  }
+
+  tokenize(text, addSpecial, parseSpecial) {
+    const bytes = encoder.encode(text);
+    return this.#withBytes(bytes, (textPtr, textLen) => {
+      let capacity = textLen + 8;  // a token covers at least one byte, plus BOS/EOS
+      for (;;) {
+        const out = this.m._malloc(capacity * 4);
+        try {
+          const n = this.m._hearth_tokenize(this.h, textPtr, textLen, addSpecial ? 1 : 0,
+                                            parseSpecial ? 1 : 0, out, capacity);
+          if (n < 0) throw this.#error("tokenize");
+          if (n <= capacity) return this.m.HEAP32.slice(out >> 2, (out >> 2) + n);
+          capacity = n;
+        } finally {
+          this.m._free(out);
+        }
+      }
+    });
+  }
+
+  tokenPiece(id) {
+    let capacity = 64;
+    for (;;) {
+      const out = this.m._malloc(capacity);
+      try {
+        const n = this.m._hearth_token_piece(this.h, id, out, capacity);
+        if (n < 0) throw this.#error("token piece");
+        if (n <= capacity) return this.m.HEAPU8.slice(out, out + n);
+        capacity = n;
+      } finally {
+        this.m._free(out);
+      }
+    }
+  }
+
+  // The model's chat template for `messages` ([{role, content}, ...]).
+  applyTemplate(messages, addGenerationPrompt) {
+    if (typeof this.info.chatTemplate !== "string") {
+      throw new Error(`the model has no usable chat template: ${this.info.chatTemplateError}`);
+    }
+    const now = new Date();
+    const request = {
+      messages,
+      add_generation_prompt: addGenerationPrompt,
+      bos_token: this.info.bosToken ?? "",
+      eos_token: this.info.eosToken ?? "",
+    };
+    const src = encoder.encode(this.info.chatTemplate);
+    const req = encoder.encode(JSON.stringify(request));
+    const ptr = this.#withBytes(src, (sp, sn) => this.#withBytes(req, (rp, rn) =>
+      this.m._hearth_apply_template(sp, sn, rp, rn, now.getFullYear(), now.getMonth() + 1,
+                                    now.getDate())));
+    if (!ptr) throw this.#error("chat template");
+    return this.m.UTF8ToString(ptr);
+  }
+
+  async decode(ids) {
+    const rc = this.#withIds(ids, (p, n) => this.m._hearth_decode(this.h, p, n, 0));
+    if (rc !== 0) throw this.#error("decode");
+    const ptr = this.m._hearth_logits(this.h, -1);
+    if (!ptr) throw this.#error("logits");
+    return this.m.HEAPF32.slice(ptr >> 2, (ptr >> 2) + this.info.nVocab);
+  }
+
+  get nPast() {
+    return this.m._hearth_n_past(this.h);
+  }
+
+  rewind(nPast) {
+    if (this.m._hearth_rewind(this.h, nPast) < 0) throw this.#error("rewind");
+  }
+
+  free() {
+    if (this.h >= 0) this.m._hearth_free(this.h);
+    this.h = -1;
+  }
+}
