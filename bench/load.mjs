@@ -11,6 +11,12 @@
 // and p95 time to first token. Tokens are counted from the usage chunk the server sends.
 // Every request stops by itself (max_tokens); the run is bounded by streams x requests.
 //
+// Fairness (many users): per stream, the tokens it received, its decode speed and the time it
+// took for all its requests (min / median / max over the streams), and the longest TTFT; a
+// stream the scheduler starved stands out in the max columns. A request that fails (HTTP
+// error, error event, dropped connection) is counted and its first messages printed; the run
+// goes on.
+//
 // --rounds K runs the list of levels K times in turn and reports each level over all its
 // rounds (tokens over summed wall time; TTFT over all its requests): on a machine whose
 // speed drifts, levels measured minutes apart are not comparable, levels taken in turn are.
@@ -93,19 +99,37 @@ async function oneRequest(model, i) {
 }
 
 function quantile(values, q) {
+  if (values.length === 0) return NaN;
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
-// One round of one level: its requests and its wall time.
+// One round of one level: its requests, each stream's totals, failures and its wall time.
 async function runLevel(model, streams) {
   const results = [];
+  const failures = [];
   const start = performance.now();
-  await Promise.all(Array.from({ length: streams }, async () => {
-    for (let r = 0; r < perStream; r++) results.push(await oneRequest(model, requestCount++));
+  const perStreamTotals = await Promise.all(Array.from({ length: streams }, async () => {
+    let tokens = 0;
+    let decode = 0;
+    for (let r = 0; r < perStream; r++) {
+      try {
+        const result = await oneRequest(model, requestCount++);
+        results.push(result);
+        tokens += result.tokens;
+        decode += result.decode;
+      } catch (err) {
+        failures.push(String(err.message ?? err));
+      }
+    }
+    return { tokens, seconds: (performance.now() - start) / 1000,
+             decode_tps: tokens > perStream && decode > 0 ? (tokens - perStream) / decode : 0 };
   }));
-  return { results, wall: (performance.now() - start) / 1000 };
+  return { results, failures, streams: perStreamTotals, wall: (performance.now() - start) / 1000 };
 }
+
+const spread = (values) => ({ min: Math.min(...values), median: quantile(values, 0.5),
+                              max: Math.max(...values) });
 
 function summarize(streams, runs) {
   const results = runs.flatMap((run) => run.results);
@@ -120,6 +144,14 @@ function summarize(streams, runs) {
     per_stream_tokens_per_second: perStreamTps.reduce((s, v) => s + v, 0) / perStreamTps.length,
     ttft_median_s: quantile(results.map((r) => r.ttft), 0.5),
     ttft_p95_s: quantile(results.map((r) => r.ttft), 0.95),
+    ttft_max_s: Math.max(...results.map((r) => r.ttft)),
+    failed_requests: runs.reduce((s, run) => s + run.failures.length, 0),
+    failure_samples: [...new Set(runs.flatMap((run) => run.failures))].slice(0, 3),
+    // Over the streams of every round: a starved stream shows in min tokens, min speed or max
+    // seconds.
+    stream_tokens: spread(runs.flatMap((run) => run.streams.map((s) => s.tokens))),
+    stream_decode_tps: spread(runs.flatMap((run) => run.streams.map((s) => s.decode_tps))),
+    stream_seconds: spread(runs.flatMap((run) => run.streams.map((s) => s.seconds))),
     round_aggregates: runs.map((run) => run.results.reduce((s, r) => s + r.tokens, 0) / run.wall),
   };
 }
@@ -139,5 +171,14 @@ if (asJson) {
   for (const r of report) {
     console.log(`${String(r.streams).padStart(7)}  ${r.aggregate_tokens_per_second.toFixed(1).padStart(15)}  ` +
       `${r.per_stream_tokens_per_second.toFixed(1).padStart(16)}  ${r.ttft_median_s.toFixed(3).padStart(10)}s  ${r.ttft_p95_s.toFixed(3).padStart(7)}s`);
+  }
+  const mmm = (x, digits) => `${x.min.toFixed(digits)} / ${x.median.toFixed(digits)} / ${x.max.toFixed(digits)}`;
+  console.log('per stream (min / median / max):');
+  console.log('streams  failed  tokens            decode tok/s        seconds                 TTFT max');
+  for (const r of report) {
+    console.log(`${String(r.streams).padStart(7)}  ${String(r.failed_requests).padStart(6)}  ` +
+      `${mmm(r.stream_tokens, 0).padEnd(16)}  ${mmm(r.stream_decode_tps, 1).padEnd(18)}  ` +
+      `${mmm(r.stream_seconds, 2).padEnd(22)}  ${r.ttft_max_s.toFixed(3)}s`);
+    for (const f of r.failure_samples) console.log(`         failure: ${f}`);
   }
 }

@@ -1,7 +1,10 @@
 // hearth_rag_bench: RAG ingest throughput (BM25-only) and vector search latency, exact scan vs
 // HNSW, on generated data (docs/rag.md "Benchmarks" has the figures and command lines).
 //
-//   hearth_rag_bench ingest [--mb 20]                    BM25-only ingest of generated text
+//   hearth_rag_bench ingest [--mb 20] [--embedder GGUF]  ingest of generated text (BM25-only,
+//                                                        or embedded too)
+//   hearth_rag_bench embed --embedder GGUF --file TXT    embeddings/s over one passage a line
+//   hearth_rag_bench bm25 [--chunks 1000000] [--queries 200]  BM25 query latency at scale
 //   hearth_rag_bench search [--n 10000] [--queries 200]  exact vs HNSW over random 384-d vectors
 //   hearth_rag_bench sweep  [--n 10000] [--queries 200]  HNSW recall@10 and latency by ef_search
 //
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "rag/collection.h"
+#include "rag/embedder.h"
 #include "rag/hnsw_index.h"
 #include "rag/retrieval.h"
 
@@ -64,6 +68,22 @@ long arg(int argc, char** argv, const char* name, long fallback) {
   return fallback;
 }
 
+std::string text_arg(int argc, char** argv, const char* name) {
+  for (int i = 2; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], name) == 0) return argv[i + 1];
+  return "";
+}
+
+// The embedder at `path`, or null (with a message) when it cannot be loaded.
+std::unique_ptr<Embedder> load_embedder(const std::string& path) {
+  auto e = Embedder::load(fs::path(path).filename().string(), path);
+  if (!e) {
+    std::fprintf(stderr, "%s\n", e.error().message.c_str());
+    return nullptr;
+  }
+  return std::move(*e);
+}
+
 fs::path scratch(const char* what) {
   fs::path dir =
       fs::temp_directory_path() / ("hearth-rag-bench-" + std::to_string(getpid()) + what);
@@ -72,7 +92,9 @@ fs::path scratch(const char* what) {
   return dir;
 }
 
-int ingest(long mb) {
+int ingest(long mb, const std::string& embedder_path) {
+  std::unique_ptr<Embedder> embedder;
+  if (!embedder_path.empty() && !(embedder = load_embedder(embedder_path))) return 1;
   const fs::path dir = scratch("-ingest");
   std::mt19937_64 rng(7);
   std::vector<std::string> words;
@@ -90,10 +112,17 @@ int ingest(long mb) {
   auto c = Collection::open("bench", true, dir / "bench.sqlite");
   if (!c) return std::fprintf(stderr, "%s\n", c.error().message.c_str()), 1;
   const auto t = Clock::now();
-  auto out = (*c)->add_paths({dir}, nullptr, {});
+  auto out = (*c)->add_paths({dir}, embedder.get(), {});
   const double s = ms_since(t) / 1000;
   const auto info = (*c)->info();
-  std::printf("ingest BM25-only: %.1f MB in %zu files, %lld chunks, %.2f s, %.2f MB/s\n",
+  for (const FileOutcome& o : out) {
+    if (o.kind == FileOutcome::kFailed) {
+      std::fprintf(stderr, "%s failed: %s\n", o.path.c_str(), o.reason.c_str());
+      return 1;
+    }
+  }
+  std::printf("ingest %s: %.1f MB in %zu files, %lld chunks, %.2f s, %.3f MB/s\n",
+              embedder ? ("embedded by " + embedder->identity().model).c_str() : "BM25-only",
               bytes / 1048576.0, out.size(), static_cast<long long>(info ? info->chunks : 0), s,
               bytes / 1048576.0 / s);
   c->reset();
@@ -252,11 +281,123 @@ int sweep(size_t n, size_t queries) {
   return 0;
 }
 
+// Embeddings per second of the RAG embedder (rag::Embedder, the path `rag add` and
+// /v1/embeddings share) over the passages of `file`, one a line, each embedded as a document
+// (one at a time, as both use it). One untimed pass first, then `reps` timed passes.
+int embed(const std::string& embedder_path, const std::string& file, long reps) {
+  auto embedder = load_embedder(embedder_path);
+  if (!embedder) return 1;
+  std::ifstream in(file);
+  if (!in) return std::fprintf(stderr, "cannot read %s\n", file.c_str()), 1;
+  std::vector<std::string> passages;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) passages.push_back(line);
+  if (passages.empty()) return std::fprintf(stderr, "%s has no passages\n", file.c_str()), 1;
+  long tokens = 0;
+  for (const std::string& p : passages) tokens += embedder->count_tokens(p);
+  std::vector<double> rates;
+  for (long rep = -1; rep < reps; ++rep) {
+    const auto t = Clock::now();
+    for (const std::string& p : passages) {
+      if (auto v = embedder->embed(p, /*is_query=*/false); !v)
+        return std::fprintf(stderr, "%s\n", v.error().message.c_str()), 1;
+    }
+    if (rep >= 0) rates.push_back(double(passages.size()) / (ms_since(t) / 1000));
+  }
+  const double median = percentile(rates, 0.5);
+  std::printf(
+      "embed %s: %zu passages, %.1f tokens each (without special tokens), median of %ld: %.1f "
+      "embeddings/s, %.0f tokens/s\n",
+      embedder->identity().model.c_str(), passages.size(), double(tokens) / passages.size(), reps,
+      median, median * double(tokens) / passages.size());
+  return 0;
+}
+
+// BM25 latency through Collection::query (kBm25: FTS5 MATCH, then the hits' rows) over
+// `n_chunks` generated chunks of 120 words drawn from a Zipf-like vocabulary of 50 000 words
+// (so some words are in most chunks and most words in few, as in text), written straight into
+// a collection. Queries are 4 words drawn the same way.
+int bm25(size_t n_chunks, size_t queries) {
+  const fs::path dir = scratch("-bm25");
+  std::mt19937_64 rng(11);
+  constexpr size_t kVocabulary = 50000;
+  std::vector<double> weights(kVocabulary);
+  for (size_t i = 0; i < kVocabulary; ++i) weights[i] = 1.0 / double(i + 1);
+  std::discrete_distribution<size_t> zipf(weights.begin(), weights.end());
+  auto word = [&] { return "w" + std::to_string(zipf(rng)); };
+  auto c = Collection::open("bench", true, dir / "bench.sqlite");
+  if (!c || !(*c)->bind_embedder(nullptr))
+    return std::fprintf(stderr, "cannot make the collection\n"), 1;
+  sqlite3* db = nullptr;
+  if (sqlite3_open((dir / "bench.sqlite").c_str(), &db) != SQLITE_OK) return 1;
+  const auto t_fill = Clock::now();
+  sqlite3_exec(db,
+               "BEGIN; INSERT INTO documents(path, sha256, size, mtime, type, status, "
+               "chunk_count, indexed_at) VALUES ('/bench', '', 0, 0, 'text', 'indexed', 0, 0);",
+               nullptr, nullptr, nullptr);
+  sqlite3_stmt* chunk = nullptr;
+  sqlite3_stmt* fts = nullptr;
+  sqlite3_prepare_v2(db,
+                     "INSERT INTO chunks(id, document_id, ord, text, char_start, char_end, "
+                     "n_tokens) VALUES (?, 1, ?, ?, 0, 1, 120)",
+                     -1, &chunk, nullptr);
+  sqlite3_prepare_v2(db, "INSERT INTO chunks_fts(rowid, text) VALUES (?, ?)", -1, &fts, nullptr);
+  size_t text_bytes = 0;
+  bool ok = true;
+  for (size_t i = 0; i < n_chunks && ok; ++i) {
+    std::string text;
+    for (int w = 0; w < 120; ++w) text += word() + " ";
+    text_bytes += text.size();
+    const auto id = static_cast<int64_t>(i) + 1;
+    sqlite3_bind_int64(chunk, 1, id);
+    sqlite3_bind_int64(chunk, 2, id - 1);
+    sqlite3_bind_text(chunk, 3, text.data(), int(text.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_int64(fts, 1, id);
+    sqlite3_bind_text(fts, 2, text.data(), int(text.size()), SQLITE_TRANSIENT);
+    ok = sqlite3_step(chunk) == SQLITE_DONE && sqlite3_step(fts) == SQLITE_DONE;
+    sqlite3_reset(chunk);
+    sqlite3_reset(fts);
+  }
+  sqlite3_finalize(chunk);
+  sqlite3_finalize(fts);
+  ok = ok && sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK;
+  sqlite3_close(db);
+  if (!ok) return std::fprintf(stderr, "filling the collection failed\n"), 1;
+  const double fill_s = ms_since(t_fill) / 1000;
+  std::vector<double> ms;
+  size_t empty = 0;
+  for (size_t q = 0; q <= queries; ++q) {
+    std::string question;
+    for (int w = 0; w < 4; ++w) question += word() + " ";
+    const auto t = Clock::now();
+    auto hits = (*c)->query(question, 10, nullptr, {.mode = QueryMode::kBm25});
+    if (!hits) return std::fprintf(stderr, "%s\n", hits.error().message.c_str()), 1;
+    if (q == 0) continue;  // the first query reads the index into the page cache
+    ms.push_back(ms_since(t));
+    empty += hits->empty();
+  }
+  std::printf(
+      "bm25 over %zu chunks (%.0f MB of text, %.0f MB database, filled in %.0f s), %zu queries "
+      "of 4 words, k=10: p50 %.2f ms, p95 %.2f ms, max %.2f ms (%zu without hits)\n",
+      n_chunks, text_bytes / 1e6, fs::file_size(dir / "bench.sqlite") / 1e6, fill_s, queries,
+      percentile(ms, 0.5), percentile(ms, 0.95), percentile(ms, 1.0), empty);
+  c->reset();
+  fs::remove_all(dir);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const std::string what = argc > 1 ? argv[1] : "";
-  if (what == "ingest") return ingest(arg(argc, argv, "--mb", 20));
+  if (what == "ingest")
+    return ingest(arg(argc, argv, "--mb", 20), text_arg(argc, argv, "--embedder"));
+  if (what == "embed")
+    return embed(text_arg(argc, argv, "--embedder"), text_arg(argc, argv, "--file"),
+                 arg(argc, argv, "-r", 3));
+  if (what == "bm25")
+    return bm25(static_cast<size_t>(arg(argc, argv, "--chunks", 1000000)),
+                static_cast<size_t>(arg(argc, argv, "--queries", 200)));
   if (what == "search")
     return search(static_cast<size_t>(arg(argc, argv, "--n", 10000)),
                   static_cast<size_t>(arg(argc, argv, "--queries", 200)));
@@ -264,7 +405,8 @@ int main(int argc, char** argv) {
     return sweep(static_cast<size_t>(arg(argc, argv, "--n", 10000)),
                  static_cast<size_t>(arg(argc, argv, "--queries", 200)));
   std::fprintf(stderr,
-               "usage: hearth_rag_bench ingest [--mb 20] | search [--n 10000] [--queries 200] | "
-               "sweep [--n 10000] [--queries 200]\n");
+               "usage: hearth_rag_bench ingest [--mb 20] [--embedder GGUF] | embed --embedder GGUF "
+               "--file PASSAGES [-r 3] | bm25 [--chunks 1000000] [--queries 200] | search [--n "
+               "10000] [--queries 200] | sweep [--n 10000] [--queries 200]\n");
   return 2;
 }

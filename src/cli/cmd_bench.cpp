@@ -35,7 +35,9 @@
 #include "engine/gguf/gguf.h"
 #include "engine/kernels/kernel_table.h"
 #include "engine/kernels/membw.h"
+#include "engine/models/model_weights.h"
 #include "engine/models/synthetic.h"
+#include "engine/models/token_reads.h"
 #include "hearth/engine.h"
 #include "hearth/memory_estimate.h"
 
@@ -75,7 +77,8 @@ Residency read_residency() {
   return r;
 }
 
-// --bound: generation's weight reads per second (file bytes per token) as a fraction of the
+// --bound: generation's weight reads per second (models::weight_bytes_per_token: every tensor,
+// of a mixture of experts only the n_expert_used experts a token runs) as a fraction of the
 // probe's reading right before or after each repetition, whichever is higher. A repetition
 // is steady when the two readings agree within kSteadyProbeSpread: where the machine changed
 // state during it (this one switches between ~35 and ~60 GB/s within seconds), its limit is
@@ -313,6 +316,10 @@ int run_bench(const BenchArgs& args) {
     figures.push_back(summarize((embedding ? "emb" : "pp") + std::to_string(n), rates));
   }
   const auto file_bytes = std::filesystem::file_size(path);
+  // What a generated token reads: the tensors, of a mixture of experts only the experts run.
+  const models::HyperParams& hp = (*model)->weights().hp;
+  const uint64_t token_bytes =
+      models::weight_bytes_per_token((*model)->file().tensors(), hp.n_expert, hp.n_expert_used);
   std::optional<BoundFigure> bound;
   uint64_t peak_before_probe = 0;
   if (args.n_gen > 0 && !embedding) {
@@ -337,7 +344,7 @@ int run_bench(const BenchArgs& args) {
       if (rep < 0) continue;
       rates.push_back(args.n_gen / *seconds);
       if (probe && std::max(before, after) > 0) {
-        const double read = rates.back() * static_cast<double>(file_bytes) / 1e9;
+        const double read = rates.back() * static_cast<double>(token_bytes) / 1e9;
         bound_reps.push_back({before, after, read / std::max(before, after)});
       }
     }
@@ -379,7 +386,8 @@ int run_bench(const BenchArgs& args) {
                         {"fraction", r.fraction},
                         {"steady", r.steady()}});
       }
-      out["bandwidth_bound"] = {{"fraction_mean", bound->mean},
+      out["bandwidth_bound"] = {{"weight_bytes_per_token", token_bytes},
+                                {"fraction_mean", bound->mean},
                                 {"fraction_min", bound->min},
                                 {"fraction_max", bound->max},
                                 {"probe_min_gb_per_second", bound->probe_min},
@@ -401,7 +409,7 @@ int run_bench(const BenchArgs& args) {
           "generation read %.0f%% of the bandwidth measured around each repetition (%.0f-%.0f%%; "
           "probe %.1f-%.1f GB/s, %.1f MB per token)\n",
           100 * bound->mean, 100 * bound->min, 100 * bound->max, bound->probe_min, bound->probe_max,
-          static_cast<double>(file_bytes) / 1e6);
+          static_cast<double>(token_bytes) / 1e6);
       for (const BoundRepetition& r : bound->repetitions) {
         std::printf("  repetition: probe %.1f / %.1f GB/s, %.0f%%%s\n", r.probe_before,
                     r.probe_after, 100 * r.fraction, r.steady() ? "" : " (probe changed)");

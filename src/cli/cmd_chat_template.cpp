@@ -19,6 +19,7 @@ struct ChatTemplateArgs {
   std::string template_path;
   std::string messages_path;
   std::string tools_path;
+  std::string kwargs;  // JSON object text, as a request's chat_template_kwargs
   std::string bos_token;
   std::string eos_token;
   bool no_generation_prompt = false;
@@ -86,6 +87,19 @@ int run_chat_template(const ChatTemplateArgs& args) {
     return 1;
   }
   if (!args.tools_path.empty() && !read_json(args.tools_path, request.tools)) return 1;
+  if (!args.kwargs.empty()) {
+    // Given inline, like a request's chat_template_kwargs, since it is usually one switch.
+    try {
+      request.template_kwargs = nlohmann::ordered_json::parse(args.kwargs);
+    } catch (const std::exception& e) {
+      std::cerr << "error: --kwargs is not valid JSON: " << e.what() << "\n";
+      return 1;
+    }
+    if (!request.template_kwargs.is_object()) {
+      std::cerr << "error: --kwargs must be a JSON object, e.g. '{\"enable_thinking\": false}'\n";
+      return 1;
+    }
+  }
   request.add_generation_prompt = !args.no_generation_prompt;
   request.bos_token = args.bos_token.empty() ? model_bos : args.bos_token;
   request.eos_token = args.eos_token.empty() ? model_eos : args.eos_token;
@@ -114,6 +128,9 @@ void register_chat_template(CLI::App& app, int& exit_code) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--tools", args->tools_path, "JSON file with the list of tools")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--kwargs", args->kwargs,
+                  "JSON object of extra template variables, as a request's "
+                  "chat_template_kwargs (e.g. '{\"enable_thinking\": false}')");
   cmd->add_option("--bos-token", args->bos_token, "Value of bos_token in the template");
   cmd->add_option("--eos-token", args->eos_token, "Value of eos_token in the template");
   cmd->add_flag("--no-generation-prompt", args->no_generation_prompt,

@@ -94,4 +94,25 @@ TEST_F(ChatTemplateCli, PassesToolsToTheTemplate) {
       << r.out;
 }
 
+// Qwen3's thinking switch, from the template inside the model file as the server renders it:
+// enable_thinking false closes an empty think block after the generation prompt.
+TEST_F(ChatTemplateCli, PassesKwargsToTheModelsTemplate) {
+  const auto model = hearth::testing::fixtures_dir() / "models" / "tiny-qwen3-f16.gguf";
+  if (!std::filesystem::exists(model)) GTEST_SKIP() << "no " << model;
+  const std::string base =
+      binary_ + " chat-template -m " + model.string() + " --messages " + messages_.string();
+  const std::string prompt = "<|im_start|>user\nHello!<|im_end|>\n<|im_start|>assistant\n";
+  RunResult r = run(base, false);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, prompt);
+  r = run(base + R"( --kwargs '{"enable_thinking": true}')", false);
+  EXPECT_EQ(r.out, prompt);
+  r = run(base + R"( --kwargs '{"enable_thinking": false}')", false);
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out, prompt + "<think>\n\n</think>\n\n");
+  r = run(base + " --kwargs '[1]'", true);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--kwargs must be a JSON object"), std::string::npos) << r.out;
+}
+
 }  // namespace

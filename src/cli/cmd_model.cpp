@@ -129,7 +129,12 @@ int run_info(const std::string& spec) {
       const auto c = cache_lookup(home, v, false);
       std::printf("  %-8s %-10s hf://%s/%s  [%s]%s\n", v.quantization.c_str(),
                   format_bytes(v.approx_bytes()).c_str(), v.repo.c_str(), v.file.c_str(),
-                  to_string(c.state), v.sha256.empty() ? "" : " sha256 known");
+                  to_string(c.state),
+                  // Without a pinned sum the download is checked against the hub's own (its
+                  // LFS ETag), which says the bytes arrived whole, not that they are the
+                  // ones the catalog's author meant.
+                  v.sha256.empty() ? " sha256 not pinned (the hub's is checked at download)"
+                                   : " sha256 pinned");
     }
   }
   std::printf("this machine:  %s\n",
@@ -159,10 +164,14 @@ Result<fs::path> fetch(const std::string& spec, const char* command, bool verify
   auto result = download(hearth_home(), ref->variant, options);
   printer.finish();
   if (!result) return std::unexpected(result.error());
-  if (!result->was_cached) {
-    std::fprintf(stderr, "hearth %s: %s verified (sha256 %s)%s\n", command,
-                 display_name(*ref).c_str(), result->sha256.c_str(),
-                 result->checksum_known ? "" : " -- no published checksum to compare with");
+  if (!result->was_cached && result->checksum_known) {
+    std::fprintf(stderr, "hearth %s: %s verified (sha256 %s)\n", command,
+                 display_name(*ref).c_str(), result->sha256.c_str());
+  } else if (!result->was_cached) {
+    std::fprintf(stderr,
+                 "hearth %s: %s downloaded UNVERIFIED (sha256 %s): neither the catalog nor the "
+                 "hub published a checksum to compare with\n",
+                 command, display_name(*ref).c_str(), result->sha256.c_str());
   }
   return result->file;
 }

@@ -17,6 +17,7 @@
 #include "engine/kernels/interleave_layout.h"
 #include "engine/models/model_weights.h"
 #include "engine/models/synthetic.h"
+#include "engine/models/token_reads.h"
 #include "hearth/engine.h"
 #include "support/fixtures.h"
 
@@ -152,6 +153,40 @@ TEST(MoeLoad, WrongExpertTensorShapeIsNamed) {
   EXPECT_THAT(load_error_after({.tensor = "blk.0.ffn_up_exps.weight", .dims = {128, 64, 7}}),
               HasSubstr("tensor 'blk.0.ffn_up_exps.weight' has shape [128, 64, 7], expected "
                         "[128, 64, 8]"));
+}
+
+// `hearth bench --bound` counts what one token reads: of the stacked experts only the two of
+// eight that the router picks; everything else (attention, router, norms, embeddings) whole.
+TEST(MoeTokenReads, CountsOnlyTheExpertsATokenRuns) {
+  const auto path = write_tiny_moe();
+  auto file = gguf::File::open(path);
+  ASSERT_TRUE(file.has_value());
+  uint64_t all_tensors = 0;
+  for (const gguf::TensorInfo& t : file->tensors()) all_tensors += t.n_bytes;
+  // Per layer three stacks of 8 experts, each expert 64 x 128 (or 128 x 64) Q8_0 values: 34
+  // bytes per block of 32.
+  for (const char* stack : {"ffn_gate_exps", "ffn_up_exps", "ffn_down_exps"}) {
+    const gguf::TensorInfo* t = file->find_tensor(std::string("blk.0.") + stack + ".weight");
+    ASSERT_NE(t, nullptr) << stack;
+    ASSERT_EQ(t->type, TensorType::Q8_0) << stack;
+  }
+  const uint64_t expert_bytes = 64 * 128 / 32 * 34;
+  const uint64_t stacked = 2 /*layers*/ * 3 /*stacks*/ * 8 * expert_bytes;
+  const uint64_t used = 2 * 3 * 2 * expert_bytes;
+  EXPECT_EQ(models::weight_bytes_per_token(file->tensors(), 8, 2), all_tensors - stacked + used);
+  // Without expert counts every tensor is read whole (a dense model).
+  EXPECT_EQ(models::weight_bytes_per_token(file->tensors(), 0, 0), all_tensors);
+  std::filesystem::remove(path);
+}
+
+TEST(MoeTokenReads, DenseModelReadsEveryTensor) {
+  auto file = gguf::File::open(testing::fixtures_dir() / "models" / "tiny-qwen3-f16.gguf");
+  ASSERT_TRUE(file.has_value()) << file.error().message;
+  uint64_t all_tensors = 0;
+  for (const gguf::TensorInfo& t : file->tensors()) all_tensors += t.n_bytes;
+  EXPECT_EQ(models::weight_bytes_per_token(file->tensors(), 0, 0), all_tensors);
+  EXPECT_LT(all_tensors,
+            std::filesystem::file_size(testing::fixtures_dir() / "models" / "tiny-qwen3-f16.gguf"));
 }
 
 }  // namespace
