@@ -15,14 +15,17 @@ const chromium = process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium';
 export const screenshots = process.env.HEARTH_SCREENSHOTS
   ?? path.join(path.dirname(path.resolve(hearthBinary)), 'screenshots');
 
-export function launchBrowser() {
+// `webgpu: true` turns on WebGPU, which headless chromium without a GPU then serves with
+// SwiftShader's software adapter (the flags wasm/test/webgpu_page.mjs documents).
+export function launchBrowser({ webgpu = false } = {}) {
   assert.ok(fs.existsSync(chromium),
     `${chromium} not found: scripts/install-deps.sh installs chromium (or set HEARTH_CHROMIUM)`);
   fs.mkdirSync(screenshots, { recursive: true });
   return puppeteer.launch({
     executablePath: chromium,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+           ...(webgpu ? ['--enable-unsafe-webgpu', '--enable-unsafe-swiftshader'] : [])],
   });
 }
 

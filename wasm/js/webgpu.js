@@ -17,13 +17,11 @@
 //   engine.free()
 //
 // What createWebGpuEngine needs beyond that contract from the wasm engine it is given (and
-// therefore that both live in the same thread, e.g. the Worker that owns the wasm module):
-// either wasmEngine.describeModel() (the JSON object of hearth_model_desc, wasm/hearth_wasm.cpp)
-// and wasmEngine.heapBytes(ptr, n) (a Uint8Array view of the wasm heap), as wasm_engine.js
-// has them, or the fields wasmEngine.m (the hearth_wasm module) and wasmEngine.h (the model's
-// handle), as hearth.js's WasmEngine has them (modelAccess below). The weights are copied
-// from the wasm heap to GPU buffers once, as the GGUF stores them. `info` is the wasm
-// engine's, passed through.
+// therefore that both live in the same thread, e.g. the Worker that owns the wasm module): the
+// fields of engine.js's WasmEngine, wasmEngine.m (the hearth_wasm module, for
+// hearth_model_desc and the heap) and wasmEngine.h (the model's handle); see modelAccess
+// below. The weights are copied from the wasm heap to GPU buffers once, as the GGUF stores
+// them. `info` is the wasm engine's, passed through.
 //
 // Ownership: the GPU engine owns its device buffers until free(); it borrows wasmEngine
 // (which must outlive it) for tokenization and templates. Not thread-safe: one decode at a
@@ -236,23 +234,19 @@ export async function matmulOnGpu(type, weightBytes, rows, cols, x, nTokens) {
 
 // The model description and heap bytes of `wasmEngine` (see the header).
 function modelAccess(wasmEngine) {
-  if (typeof wasmEngine.describeModel === "function" && typeof wasmEngine.heapBytes === "function") {
-    return { describe: () => wasmEngine.describeModel(),
-             bytes: (ptr, n) => wasmEngine.heapBytes(ptr, n) };
-  }
   const { m, h } = wasmEngine;
-  if (m && typeof m._hearth_model_desc === "function" && Number.isInteger(h)) {
-    return {
-      describe: () => {
-        const ptr = m._hearth_model_desc(h);
-        if (!ptr) throw new Error(`describe model: ${m.UTF8ToString(m._hearth_last_error())}`);
-        return JSON.parse(m.UTF8ToString(ptr));
-      },
-      bytes: (ptr, n) => m.HEAPU8.subarray(ptr, ptr + n),  // HEAPU8 re-read: the heap may grow
-    };
+  if (!m || typeof m._hearth_model_desc !== "function" || !Number.isInteger(h) || h < 0) {
+    throw new Error("the wasm engine gives no access to its model's tensors (engine.js's " +
+                    "WasmEngine: a hearth_wasm module `m` and a loaded model's handle `h`)");
   }
-  throw new Error("the wasm engine gives no access to its model's tensors (describeModel and " +
-                  "heapBytes, or a hearth_wasm module with hearth_model_desc)");
+  return {
+    describe: () => {
+      const ptr = m._hearth_model_desc(h);
+      if (!ptr) throw new Error(`describe model: ${m.UTF8ToString(m._hearth_last_error())}`);
+      return JSON.parse(m.UTF8ToString(ptr));
+    },
+    bytes: (ptr, n) => m.HEAPU8.subarray(ptr, ptr + n),  // HEAPU8 re-read: the heap may grow
+  };
 }
 
 // Builds the GPU engine for the model loaded in `wasmEngine`. Throws an Error saying why when

@@ -254,9 +254,7 @@ describe("refusals and the smoke test's failures", () => {
       const wasm = await window.loadModel("tiny-llama-spm-q4_0");
       const ids = wasm.tokenize("Once upon a time there was a little dog who", true, false);
       const whole = await window.gpu.createWebGpuEngine(wasm, { allowSoftwareAdapter: true });
-      // hearth.js's WasmEngine exposes only its module and handle (m, h): the other access path.
-      const bare = { m: wasm.m, h: wasm.h, info: wasm.info };
-      const chunked = await window.gpu.createWebGpuEngine(bare, { allowSoftwareAdapter: true, maxBatch: 3 });
+      const chunked = await window.gpu.createWebGpuEngine(wasm, { allowSoftwareAdapter: true, maxBatch: 3 });
       const a = await whole.decode(ids);
       const b = await chunked.decode(ids);
       const c = window.gpu.compareLogits(a, b);

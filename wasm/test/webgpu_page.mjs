@@ -2,7 +2,8 @@
 // tests/e2e's puppeteer-core, which never downloads a browser) with SwiftShader's WebGPU
 // adapter, on a tiny static server of the wasm build, wasm/js/ and the fixture models. The
 // page holds one wasm module (window.hearthModule), wasm/js/webgpu.js (window.gpu) and
-// window.loadModel(name) -> a wasm engine (wasm/js/wasm_engine.js) on a fixture model.
+// window.loadModel(name) -> a wasm engine (wasm/js/engine.js's WasmEngine, the one the
+// package's worker hands to webgpu.js) on a fixture model.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import http from "node:http";
@@ -68,10 +69,10 @@ export async function openWebGpuPage({ webgpu = true } = {}) {
     window.hearthModule = await createHearthWasm({ locateFile: (p) => `/build-wasm/${p}`,
                                                    print: () => {}, printErr: () => {} });
     window.gpu = await import("/wasm/js/webgpu.js");
-    window.wasmEngineLib = await import("/wasm/js/wasm_engine.js");
+    const { loadWasmEngine } = await import("/wasm/js/engine.js");
     window.loadModel = async (name) => {
       const bytes = new Uint8Array(await (await fetch(`/fixtures/models/${name}.gguf`)).arrayBuffer());
-      return window.wasmEngineLib.createWasmEngine(window.hearthModule, bytes);
+      return loadWasmEngine(window.hearthModule, bytes.length, async (write) => write(bytes, 0));
     };
     return window.gpu.webGpuAvailable();
   });
