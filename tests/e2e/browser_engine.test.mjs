@@ -11,24 +11,14 @@
 // with the reason; with emscripten but no build it fails, so CI cannot skip it silently.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { model, startServer } from './harness.mjs';
 import { axeCheck, launchBrowser, openPage, screenshots as shots } from './browser.mjs';
+import { haveBuild, skipReason, wasmDir } from './wasm_build.mjs';
 import { checkGreedy, checkTeacher, readJson } from './references.mjs';
 
-const wasmDir = process.env.HEARTH_WASM_BUILD ?? path.resolve('../../build-wasm');
-const haveBuild = fs.existsSync(path.join(wasmDir, 'hearth_wasm.wasm'));
-let haveEmcc = true;
-try {
-  execFileSync('emcc', ['--version'], { stdio: 'ignore' });
-} catch {
-  haveEmcc = false;
-}
-const skip = !haveBuild && !haveEmcc
-  ? 'emscripten is not installed, so there is no wasm build to test (apt-get install emscripten)'
-  : false;
+const skip = skipReason;
 if (skip) console.log(`# browser_engine.test.mjs skipped: ${skip}`);
 
 

@@ -12,24 +12,12 @@
 // emscripten is not installed).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { model, startServer } from './harness.mjs';
 import { launchBrowser, openPage } from './browser.mjs';
+import { haveBuild, skipReason, wasmDir } from './wasm_build.mjs';
 import { checkGreedy, readJson } from './references.mjs';
 
-const wasmDir = process.env.HEARTH_WASM_BUILD ?? path.resolve('../../build-wasm');
-const haveBuild = fs.existsSync(path.join(wasmDir, 'hearth_wasm.wasm'));
-let haveEmcc = true;
-try {
-  execFileSync('emcc', ['--version'], { stdio: 'ignore' });
-} catch {
-  haveEmcc = false;
-}
-const skip = !haveBuild && !haveEmcc
-  ? 'emscripten is not installed, so there is no wasm build to test (apt-get install emscripten)'
-  : false;
+const skip = skipReason;
 if (skip) console.log(`# browser_webgpu.test.mjs skipped: ${skip}`);
 
 let server;
