@@ -29,6 +29,25 @@ bool ModelRegistry::busy(const Loaded& m) {
   return m.model.use_count() > 1 || m.model->scheduler().load() > 0;
 }
 
+ModelRegistry::Clock::time_point ModelRegistry::idle_since(const Loaded& m) {
+  const Clock::time_point released{Clock::duration{m.released_at->load()}};
+  return std::max(m.last_used, released);
+}
+
+std::shared_ptr<Backend> ModelRegistry::lease(const Loaded& m) {
+  struct Lease {
+    std::shared_ptr<ServedModel> model;
+    std::shared_ptr<std::atomic<Clock::rep>> released_at;
+    Lease(std::shared_ptr<ServedModel> model, std::shared_ptr<std::atomic<Clock::rep>> released_at)
+        : model(std::move(model)), released_at(std::move(released_at)) {}
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    ~Lease() { released_at->store(Clock::now().time_since_epoch().count()); }
+  };
+  auto held = std::make_shared<Lease>(m.model, m.released_at);
+  return std::shared_ptr<Backend>(held, held->model.get());
+}
+
 void ModelRegistry::add(std::shared_ptr<ServedModel> model, std::filesystem::path path,
                         uint64_t memory_bytes) {
   std::lock_guard lock(mutex_);
@@ -62,11 +81,11 @@ ApiResult<std::shared_ptr<Backend>> ModelRegistry::acquire(const std::string& id
                          .retry_after_seconds = provider_ ? 0 : 5});
       }
       models_.front().last_used = Clock::now();
-      return models_.front().model;
+      return lease(models_.front());
     }
     if (Loaded* m = find_locked(id)) {
       m->last_used = Clock::now();
-      return m->model;
+      return lease(*m);
     }
     if (!provider_) return api_fail(model_not_found(id));
   }
@@ -80,7 +99,7 @@ ApiResult<std::shared_ptr<Backend>> ModelRegistry::load(const std::string& name,
     if (Loaded* m = find_locked(name)) {
       m->last_used = Clock::now();
       if (ttl_seconds) m->ttl_seconds = *ttl_seconds;
-      return m->model;
+      return lease(*m);
     }
     if (!provider_) return api_fail(model_not_found(name));
   }
@@ -107,7 +126,7 @@ ApiResult<bool> ModelRegistry::make_room_locked(
     auto victim = models_.end();
     for (auto it = models_.begin(); it != models_.end(); ++it) {
       if (busy(*it)) continue;
-      if (victim == models_.end() || it->last_used < victim->last_used) victim = it;
+      if (victim == models_.end() || idle_since(*it) < idle_since(*victim)) victim = it;
     }
     if (victim == models_.end()) {
       return api_fail(insufficient_memory("model " + name + " needs " + mib(needed) + " but " +
@@ -121,7 +140,7 @@ ApiResult<bool> ModelRegistry::make_room_locked(
   return true;
 }
 
-ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(
+ApiResult<std::shared_ptr<Backend>> ModelRegistry::load_on_demand(
     const std::string& name, std::optional<int> ttl) const {
   auto source =
       provider_->locate(name, limits_.memory_budget_bytes);  // may download: outside every lock
@@ -136,7 +155,7 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(
           (!m.path.empty() && m.path == source->path)) {
         m.last_used = Clock::now();
         if (ttl) m.ttl_seconds = *ttl;
-        return m.model;
+        return lease(m);
       }
     }
     // Before loading, the model's shape is unknown: its estimate is at least the file.
@@ -159,7 +178,7 @@ ApiResult<std::shared_ptr<ServedModel>> ModelRegistry::load_on_demand(
   for (auto& m : evicted) m->scheduler().shutdown(/*drain=*/false);
   models_.push_back(
       {*model, source->path, memory, ttl.value_or(limits_.default_ttl_seconds), Clock::now()});
-  return *model;
+  return lease(models_.back());
 }
 
 ApiResult<bool> ModelRegistry::unload(const std::string& name, bool force) {
@@ -191,9 +210,9 @@ std::vector<std::string> ModelRegistry::expire_idle() {
     const auto now = Clock::now();
     for (auto it = models_.begin(); it != models_.end();) {
       if (busy(*it)) {
-        it->last_used = now;  // idle time counts from the end of the last request
+        it->last_used = now;  // in use: the idle clock does not run
       } else if (it->ttl_seconds > 0 &&
-                 now - it->last_used >= std::chrono::seconds(it->ttl_seconds)) {
+                 now - idle_since(*it) >= std::chrono::seconds(it->ttl_seconds)) {
         ids.push_back(it->model->id());
         expired.push_back(std::move(it->model));
         it = models_.erase(it);
@@ -221,7 +240,7 @@ std::vector<LoadedModelInfo> ModelRegistry::loaded() const {
     LoadedModelInfo info{m.model->id(), m.path, m.memory_bytes, m.model->scheduler().load(),
                          m.ttl_seconds, -1};
     if (m.ttl_seconds > 0) {
-      const auto idle = std::chrono::duration_cast<std::chrono::seconds>(now - m.last_used).count();
+      const auto idle = std::chrono::duration_cast<std::chrono::seconds>(now - idle_since(m)).count();
       info.ttl_left_seconds = std::max<int64_t>(0, m.ttl_seconds - idle);
     }
     out.push_back(std::move(info));

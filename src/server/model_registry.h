@@ -8,6 +8,7 @@
 // cannot fit.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -89,12 +90,20 @@ class ModelRegistry {
     std::filesystem::path path;
     uint64_t memory_bytes = 0;
     int ttl_seconds = 0;
-    Clock::time_point last_used;
+    Clock::time_point last_used;  // the last acquire
+    // Written by a lease's destructor when a request lets go (any thread, no lock): idle
+    // time counts from the end of the last request, however short it was.
+    std::shared_ptr<std::atomic<Clock::rep>> released_at =
+        std::make_shared<std::atomic<Clock::rep>>(0);
   };
   static bool busy(const Loaded& m);
+  static Clock::time_point idle_since(const Loaded& m);
+  // The model for one request: the returned pointer marks the model released when its last
+  // copy goes.
+  static std::shared_ptr<Backend> lease(const Loaded& m);
   Loaded* find_locked(const std::string& id) const;
-  ApiResult<std::shared_ptr<ServedModel>> load_on_demand(const std::string& name,
-                                                         std::optional<int> ttl) const;
+  ApiResult<std::shared_ptr<Backend>> load_on_demand(const std::string& name,
+                                                     std::optional<int> ttl) const;
   // Unloads least recently used idle models (into `evicted`, to be shut down outside the
   // lock) until `needed` more bytes fit the budget; a 507 when they cannot. mutex_ held.
   ApiResult<bool> make_room_locked(const std::string& name, uint64_t needed,

@@ -128,6 +128,17 @@ TEST_F(Registry, BudgetCheckAndAccountingUseTheSameEstimate) {
   EXPECT_TRUE(registry_.acquire("tiny-qwen2-q8_0").has_value());
 }
 
+TEST_F(Registry, TheIdleClockStartsWhenTheLastRequestLetsGoEvenIfNoSweepSawItBusy) {
+  configure(1024, /*ttl_seconds=*/1);
+  auto held = registry_.acquire("stories260K");
+  ASSERT_TRUE(held.has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // no sweep meanwhile
+  held = std::unexpected(ApiError{});
+  EXPECT_TRUE(registry_.expire_idle().empty()) << "idle time counted from the acquire";
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  EXPECT_EQ(registry_.expire_idle(), std::vector<std::string>{"stories260K"});
+}
+
 TEST_F(Registry, UnloadsIdleModelsAfterTheirTtlButNotWhileInUse) {
   configure(1024, /*ttl_seconds=*/1);
   auto held = registry_.acquire("stories260K");
