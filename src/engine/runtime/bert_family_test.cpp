@@ -14,7 +14,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -58,6 +60,9 @@ struct Written {
   std::filesystem::path path;
   Tensors tensors;
   int64_t n_vocab = 0;
+  // Removes the file when the last copy goes (a loaded model keeps its mapping), so test runs
+  // do not leave files behind in the temp directory.
+  std::shared_ptr<void> remover;
 };
 
 Written write_bert(const BertShape& s, const Breakage& broken = {}, uint32_t seed = 7) {
@@ -143,6 +148,10 @@ Written write_bert(const BertShape& s, const Breakage& broken = {}, uint32_t see
   std::replace(stem.begin(), stem.end(), '/', '_');  // parameterized test names
   out.path = std::filesystem::path(::testing::TempDir()) / stem;
   EXPECT_TRUE(w.write(out.path).has_value());
+  out.remover = std::shared_ptr<void>(nullptr, [path = out.path](void*) {
+    std::error_code ignored;
+    std::filesystem::remove(path, ignored);
+  });
   return out;
 }
 
