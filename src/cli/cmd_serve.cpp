@@ -12,6 +12,7 @@
 #include "catalog/cache.h"
 #include "catalog/catalog.h"
 #include "cli/commands.h"
+#include "engine/gguf/gguf.h"
 #include "engine/runtime/speculative.h"
 #include "http/server.h"
 #include "rag/rag_http.h"
@@ -161,8 +162,25 @@ int run_serve(const ServeArgs& args) {
   options.limits.memory_budget_bytes = args.memory_budget_mb >= 0
                                            ? static_cast<uint64_t>(args.memory_budget_mb) << 20
                                            : catalog::Machine::detect().memory_total / 2;
-  options.scheduler.memory_budget = options.limits.memory_budget_bytes;
   if (!speculation_from(args, options.scheduler)) return 1;
+  if (const auto& draft = options.scheduler.draft_model;
+      draft && options.limits.memory_budget_bytes) {
+    // One draft model serves every model's slots: its weights come off the budget once here,
+    // its per-slot caches are counted with each model that uses them.
+    const uint64_t draft_bytes = draft->file().bytes().size();
+    if (draft_bytes >= options.limits.memory_budget_bytes) {
+      std::fprintf(stderr,
+                   "hearth serve: the draft model (%llu MiB) does not fit the memory budget "
+                   "(%llu MiB, --memory-budget)\n",
+                   static_cast<unsigned long long>(draft_bytes >> 20),
+                   static_cast<unsigned long long>(options.limits.memory_budget_bytes >> 20));
+      return 1;
+    }
+    options.limits.memory_budget_bytes -= draft_bytes;
+    std::fprintf(stderr, "hearth serve: the draft model holds %llu MiB of the memory budget\n",
+                 static_cast<unsigned long long>((draft_bytes + (1u << 20) - 1) >> 20));
+  }
+  options.scheduler.memory_budget = options.limits.memory_budget_bytes;
 
   std::filesystem::path router_file = args.router_file;
   if (router_file.empty()) {

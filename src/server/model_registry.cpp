@@ -13,13 +13,15 @@ std::string mib(uint64_t bytes) {
 }
 
 // What a model holds in memory, by the shared estimate: its mapped weights plus the KV caches
-// of its slots, of the type the scheduler's sessions use (the default).
+// of its slots, of the type the scheduler's sessions use (the default), plus its slots' draft
+// caches (the draft model's weights are taken off the budget once, by the server).
 uint64_t estimate_memory(ServedModel& m, uint64_t file_bytes) {
   const ModelInfo& info = m.model().info();
   // An encoder's sessions hold no KV cache.
   const KvShape shape = kv_shape_of(info, m.scheduler().max_batch_tokens());
   return model_memory_bytes(file_bytes, shape, m.scheduler().n_ctx(), m.scheduler().n_slots(),
-                            SessionOptions{}.kv_type);
+                            SessionOptions{}.kv_type) +
+         m.scheduler().draft_kv_bytes();
 }
 
 }  // namespace
@@ -49,9 +51,10 @@ std::shared_ptr<Backend> ModelRegistry::lease(const Loaded& m) {
 }
 
 void ModelRegistry::add(std::shared_ptr<ServedModel> model, std::filesystem::path path,
-                        uint64_t memory_bytes) {
+                        uint64_t file_bytes) {
   std::lock_guard lock(mutex_);
-  models_.push_back({std::move(model), std::move(path), memory_bytes, 0, Clock::now()});
+  const uint64_t memory = estimate_memory(*model, file_bytes);
+  models_.push_back({std::move(model), std::move(path), memory, 0, Clock::now()});
 }
 
 void ModelRegistry::set_provider(std::shared_ptr<ModelProvider> provider, RegistryLimits limits) {
@@ -140,8 +143,8 @@ ApiResult<bool> ModelRegistry::make_room_locked(
   return true;
 }
 
-ApiResult<std::shared_ptr<Backend>> ModelRegistry::load_on_demand(
-    const std::string& name, std::optional<int> ttl) const {
+ApiResult<std::shared_ptr<Backend>> ModelRegistry::load_on_demand(const std::string& name,
+                                                                  std::optional<int> ttl) const {
   auto source =
       provider_->locate(name, limits_.memory_budget_bytes);  // may download: outside every lock
   if (!source) return api_fail(source.error());
@@ -240,7 +243,8 @@ std::vector<LoadedModelInfo> ModelRegistry::loaded() const {
     LoadedModelInfo info{m.model->id(), m.path, m.memory_bytes, m.model->scheduler().load(),
                          m.ttl_seconds, -1};
     if (m.ttl_seconds > 0) {
-      const auto idle = std::chrono::duration_cast<std::chrono::seconds>(now - idle_since(m)).count();
+      const auto idle =
+          std::chrono::duration_cast<std::chrono::seconds>(now - idle_since(m)).count();
       info.ttl_left_seconds = std::max<int64_t>(0, m.ttl_seconds - idle);
     }
     out.push_back(std::move(info));

@@ -58,9 +58,10 @@ struct LoadedModelInfo {
 
 class ModelRegistry {
  public:
-  // A model loaded at startup (-m): it has no TTL.
+  // A model loaded at startup (-m): it has no TTL. It holds `file_bytes` of weights plus its
+  // slots' caches in the memory accounting.
   void add(std::shared_ptr<ServedModel> model, std::filesystem::path path = {},
-           uint64_t memory_bytes = 0);
+           uint64_t file_bytes = 0);
   void set_provider(std::shared_ptr<ModelProvider> provider, RegistryLimits limits);
 
   // The backend answering for `id`, loading it through the provider when needed; an empty id

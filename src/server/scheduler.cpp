@@ -152,11 +152,6 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const Model
   for (int i = 0; i < n_slots; ++i) {
     auto session = Session::create(s.model_, session_options);
     if (!session) return std::unexpected(session.error());
-    if (i == 0 && s.options_.n_slots <= 0) {
-      // The first session tells the size of every slot's cache at the context it resolved.
-      n_slots = auto_slot_count(session->kv_cache_bytes(), s.model_->file().bytes().size(),
-                                s.options_.memory_budget);
-    }
     auto slot = std::make_unique<Slot>(std::move(*session));
     if (s.options_.draft_model) {
       SessionOptions draft_options = session_options;
@@ -164,6 +159,13 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(std::shared_ptr<const Model
       auto drafter = ModelDrafter::create(s.options_.draft_model, *s.model_, draft_options);
       if (!drafter) return std::unexpected(drafter.error());
       slot->draft_model = std::move(*drafter);
+      s.draft_kv_bytes_ += slot->draft_model->kv_cache_bytes();
+    }
+    if (i == 0 && s.options_.n_slots <= 0) {
+      // The first slot tells the size of every slot's caches at the context it resolved.
+      const uint64_t draft_bytes = slot->draft_model ? slot->draft_model->kv_cache_bytes() : 0;
+      n_slots = auto_slot_count(slot->session.kv_cache_bytes() + draft_bytes,
+                                s.model_->file().bytes().size(), s.options_.memory_budget);
     }
     s.slots_.push_back(std::move(slot));
   }

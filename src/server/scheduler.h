@@ -72,9 +72,10 @@ struct SchedulerOptions {
 };
 
 // `--parallel auto`: the most slots, up to kMaxAutoSlots, whose KV caches of `kv_bytes_per_slot`
-// each fit in half of what the budget leaves beside the weights (the other half stays free for
-// another model, so loading a second one does not evict the first), and at least one. Sixteen
-// is where a CPU stops gaining aggregate throughput from batching more streams (docs/api.md).
+// (a draft model's cache included) each fit in half of what the budget leaves beside the weights
+// (the other half stays free for another model, so loading a second one does not evict the first),
+// and at least one. Sixteen is where a CPU stops gaining aggregate throughput from batching more
+// streams (docs/api.md).
 inline constexpr int kMaxAutoSlots = 16;
 int auto_slot_count(uint64_t kv_bytes_per_slot, uint64_t weight_bytes, uint64_t memory_budget);
 
@@ -109,6 +110,9 @@ class Scheduler {
   const Model& model() const { return *model_; }
   int n_ctx() const { return n_ctx_; }
   int n_slots() const { return static_cast<int>(slots_.size()); }
+  // The KV caches of the slots' draft sessions (0 without a draft model); the draft model's
+  // weights are shared by every scheduler and counted once by the server.
+  uint64_t draft_kv_bytes() const { return draft_kv_bytes_; }
   // What requests get unless they say otherwise (ServedModel fills GenerateOptions with it).
   const SpeculativeParams& speculative() const { return options_.speculative; }
   // Tokens per forward pass, which sizes the slots' sliding-window caches.
@@ -173,6 +177,7 @@ class Scheduler {
   Metrics* metrics_;
   std::shared_ptr<ModelGauges> gauges_;  // null without metrics
   int n_ctx_ = 0;
+  uint64_t draft_kv_bytes_ = 0;
   std::vector<std::unique_ptr<Slot>> slots_;
 
   mutable std::mutex mutex_;

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/gguf/gguf.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "server/scheduler.h"
 #include "support/fixtures.h"
@@ -164,6 +165,34 @@ TEST(SchedulerSpeculative, ADraftModelOfAnotherVocabularyIsRefused) {
       << scheduler.error().message;
   options.draft_model = nullptr;
   EXPECT_FALSE(Scheduler::create(load("stories260K.gguf"), options, nullptr, "x").has_value());
+}
+
+// The draft sessions' caches count against the memory budget: `--parallel auto` sizes slots
+// with them, and the scheduler reports them for the registry's accounting.
+TEST(SchedulerSpeculative, DraftCachesCountInTheSlotBudget) {
+  auto model = load("stories260K.gguf");
+  ASSERT_TRUE(model);
+  auto plain = scheduler_for(model, 2, 2);
+  auto drafted = scheduler_for(model, 2, 2, model);
+  ASSERT_TRUE(plain && drafted);
+  EXPECT_EQ(plain->draft_kv_bytes(), 0u);
+  // Two slots, each with a draft session on the same model at the same context.
+  const uint64_t per_slot = drafted->draft_kv_bytes() / 2;
+  EXPECT_GT(per_slot, 0u);
+
+  // A budget that fits 8 slots' main caches (in its free half) beside the weights.
+  const uint64_t weights = model->file().bytes().size();
+  SchedulerOptions options;
+  options.n_slots = 0;
+  options.n_ctx = 256;
+  options.engine_thread = false;
+  options.memory_budget = weights + 2 * 8 * per_slot;
+  auto sized_plain = Scheduler::create(model, options, nullptr, "stories");
+  options.draft_model = model;
+  auto sized_drafted = Scheduler::create(model, options, nullptr, "stories");
+  ASSERT_TRUE(sized_plain.has_value() && sized_drafted.has_value());
+  EXPECT_EQ((*sized_plain)->n_slots(), 8);
+  EXPECT_EQ((*sized_drafted)->n_slots(), 4) << "a draft cache as large as the main one halves them";
 }
 
 }  // namespace

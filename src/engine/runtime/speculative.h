@@ -105,6 +105,8 @@ class ModelDrafter final : public Drafter {
                                                       const Model& target,
                                                       const SessionOptions& options);
   Result<std::vector<int32_t>> draft(std::span<const int32_t> context, int32_t max_tokens) override;
+  // The draft session's KV cache, allocated at create (memory budgets count it).
+  size_t kv_cache_bytes() const { return session_.kv_cache_bytes(); }
 
  private:
   ModelDrafter(Session session, int32_t target_vocab)
