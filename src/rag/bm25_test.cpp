@@ -38,9 +38,10 @@ std::vector<Ranked> full_ranking(sqlite3* db, const std::string& question) {
   return out;
 }
 
+// One generated collection for the suite (filling it is the slow part).
 class Bm25TopK : public ::testing::Test {
  protected:
-  void SetUp() override {
+  static void SetUpTestSuite() {
     dir_ = fs::temp_directory_path() / ("hearth-bm25-" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
@@ -50,14 +51,14 @@ class Bm25TopK : public ::testing::Test {
     collection_ = std::move(*c);
     fill();
   }
-  void TearDown() override {
+  static void TearDownTestSuite() {
     collection_.reset();
     fs::remove_all(dir_);
   }
 
   // Chunks of 3..150 words (so lengths differ) from a Zipf-like vocabulary, with words that
   // fold together (case, diacritics) and words FTS5 splits into phrases ('_', '-').
-  void fill() {
+  static void fill() {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ / "bm25.sqlite").c_str(), &db), SQLITE_OK);
     ASSERT_EQ(sqlite3_exec(db,
@@ -102,7 +103,7 @@ class Bm25TopK : public ::testing::Test {
     sqlite3_close(db);
   }
 
-  std::string word() {
+  static std::string word() {
     // P(rank r) ~ 1/r over 2000 words: w0 is in nearly every chunk, most words in few.
     static const std::vector<double> weights = [] {
       std::vector<double> w(2000);
@@ -113,9 +114,9 @@ class Bm25TopK : public ::testing::Test {
     return "w" + std::to_string(zipf(rng_));
   }
 
-  fs::path dir_;
-  std::unique_ptr<Collection> collection_;
-  std::mt19937_64 rng_{5};
+  static inline fs::path dir_;
+  static inline std::unique_ptr<Collection> collection_;
+  static inline std::mt19937_64 rng_{5};
 };
 
 TEST_F(Bm25TopK, EqualsFts5FullRanking) {
