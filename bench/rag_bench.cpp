@@ -1,10 +1,13 @@
 // hearth_rag_bench: RAG ingest throughput (BM25-only) and vector search latency, exact scan vs
 // HNSW, on generated data (docs/rag.md "Benchmarks" has the figures and command lines).
 //
-//   hearth_rag_bench ingest [--mb 20] [--embedder GGUF]  ingest of generated text (BM25-only,
-//                                                        or embedded too)
+//   hearth_rag_bench ingest [--mb 20 | --kb N] [--embedder GGUF] [--from DIR]
+//                                                        ingest of generated text (or DIR's
+//                                                        files), BM25-only or embedded too
 //   hearth_rag_bench embed --embedder GGUF --file TXT    embeddings/s over one passage a line
-//   hearth_rag_bench bm25 [--chunks 1000000] [--queries 200]  BM25 query latency at scale
+//   hearth_rag_bench bm25 [--chunks 1000000] [--queries 200] [--path new|old|both]
+//                                                        BM25 query latency at scale, bm25_top
+//                                                        and/or FTS5's ORDER BY rank (default both)
 //   hearth_rag_bench search [--n 10000] [--queries 200]  exact vs HNSW over random 384-d vectors
 //   hearth_rag_bench sweep  [--n 10000] [--queries 200]  HNSW recall@10 and latency by ef_search
 //
@@ -92,27 +95,46 @@ fs::path scratch(const char* what) {
   return dir;
 }
 
-int ingest(long mb, const std::string& embedder_path) {
+// Ingest of `kb` KB of text: generated `wNNNNN` words, or the files of `from` (sorted by name,
+// whole files, until the size is reached) for prose.
+int ingest(long kb, const std::string& embedder_path, const std::string& from) {
   std::unique_ptr<Embedder> embedder;
   if (!embedder_path.empty() && !(embedder = load_embedder(embedder_path))) return 1;
   const fs::path dir = scratch("-ingest");
+  const fs::path docs = dir / "docs";
+  fs::create_directories(docs);
+  const size_t limit = static_cast<size_t>(kb) << 10;
+  size_t bytes = 0;
+  if (!from.empty()) {
+    std::vector<fs::path> files;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(from, ec))
+      if (e.is_regular_file()) files.push_back(e.path());
+    if (ec)
+      return std::fprintf(stderr, "cannot list %s: %s\n", from.c_str(), ec.message().c_str()), 1;
+    std::sort(files.begin(), files.end());
+    for (size_t i = 0; i < files.size() && bytes < limit; ++i) {
+      fs::copy_file(files[i], docs / files[i].filename(), ec);
+      if (ec) return std::fprintf(stderr, "cannot copy %s\n", files[i].c_str()), 1;
+      bytes += fs::file_size(files[i]);
+    }
+  }
   std::mt19937_64 rng(7);
   std::vector<std::string> words;
   for (int i = 0; i < 5000; ++i) words.push_back("w" + std::to_string(rng() % 100000));
-  size_t bytes = 0;
-  for (int f = 0; bytes < static_cast<size_t>(mb) << 20; ++f) {
+  for (int f = 0; from.empty() && bytes < limit; ++f) {
     std::string text;
     while (text.size() < 256 * 1024) {
       for (int w = 0; w < 12; ++w) text += words[rng() % words.size()] + " ";
       text += (rng() % 8 == 0) ? "\n\n" : "\n";
     }
-    std::ofstream(dir / ("f" + std::to_string(f) + ".txt")) << text;
+    std::ofstream(docs / ("f" + std::to_string(f) + ".txt")) << text;
     bytes += text.size();
   }
   auto c = Collection::open("bench", true, dir / "bench.sqlite");
   if (!c) return std::fprintf(stderr, "%s\n", c.error().message.c_str()), 1;
   const auto t = Clock::now();
-  auto out = (*c)->add_paths({dir}, embedder.get(), {});
+  auto out = (*c)->add_paths({docs}, embedder.get(), {});
   const double s = ms_since(t) / 1000;
   const auto info = (*c)->info();
   for (const FileOutcome& o : out) {
@@ -121,10 +143,10 @@ int ingest(long mb, const std::string& embedder_path) {
       return 1;
     }
   }
-  std::printf("ingest %s: %.1f MB in %zu files, %lld chunks, %.2f s, %.3f MB/s\n",
+  std::printf("ingest %s: %.3f MB in %zu files, %lld chunks, %.2f s, %.3f MB/s (%.1f KB/s)\n",
               embedder ? ("embedded by " + embedder->identity().model).c_str() : "BM25-only",
               bytes / 1048576.0, out.size(), static_cast<long long>(info ? info->chunks : 0), s,
-              bytes / 1048576.0 / s);
+              bytes / 1048576.0 / s, bytes / 1024.0 / s);
   c->reset();
   fs::remove_all(dir);
   return 0;
@@ -313,11 +335,11 @@ int embed(const std::string& embedder_path, const std::string& file, long reps) 
   return 0;
 }
 
-// BM25 latency through Collection::query (kBm25: FTS5 MATCH, then the hits' rows) over
-// `n_chunks` generated chunks of 120 words drawn from a Zipf-like vocabulary of 50 000 words
-// (so some words are in most chunks and most words in few, as in text), written straight into
-// a collection. Queries are 4 words drawn the same way.
-int bm25(size_t n_chunks, size_t queries) {
+// BM25 latency through Collection::query (kBm25: bm25_top or FTS5's ranking, then the hits'
+// rows) over `n_chunks` generated chunks of 120 words drawn from a Zipf-like vocabulary of
+// 50 000 words (so some words are in most chunks and most words in few, as in text), written
+// straight into a collection. Queries are 4 words drawn the same way.
+int bm25(size_t n_chunks, size_t queries, const std::string& path) {
   const fs::path dir = scratch("-bm25");
   std::mt19937_64 rng(11);
   constexpr size_t kVocabulary = 50000;
@@ -364,23 +386,50 @@ int bm25(size_t n_chunks, size_t queries) {
   sqlite3_close(db);
   if (!ok) return std::fprintf(stderr, "filling the collection failed\n"), 1;
   const double fill_s = ms_since(t_fill) / 1000;
-  std::vector<double> ms;
-  size_t empty = 0;
+  // Each query through both paths (bm25_top, and FTS5's ORDER BY rank as before), alternating
+  // which goes first; their BM25 scores must agree hit for hit.
+  const bool run_new = path != "old", run_old = path != "new";
+  std::vector<double> new_ms, old_ms;
+  size_t empty = 0, differ = 0;
   for (size_t q = 0; q <= queries; ++q) {
     std::string question;
     for (int w = 0; w < 4; ++w) question += word() + " ";
-    const auto t = Clock::now();
-    auto hits = (*c)->query(question, 10, nullptr, {.mode = QueryMode::kBm25});
-    if (!hits) return std::fprintf(stderr, "%s\n", hits.error().message.c_str()), 1;
-    if (q == 0) continue;  // the first query reads the index into the page cache
-    ms.push_back(ms_since(t));
-    empty += hits->empty();
+    std::vector<Hit> by_path[2];
+    for (int turn = 0; turn < 2; ++turn) {
+      const bool old_path = (turn == 0) == (q % 2 == 0);
+      if (old_path ? !run_old : !run_new) continue;
+      const auto t = Clock::now();
+      auto hits = (*c)->query(question, 10, nullptr,
+                              {.mode = QueryMode::kBm25, .bm25_fts5_rank = old_path});
+      if (!hits) return std::fprintf(stderr, "%s\n", hits.error().message.c_str()), 1;
+      if (q == 0) continue;  // the first query reads the index into the page cache
+      (old_path ? old_ms : new_ms).push_back(ms_since(t));
+      by_path[old_path ? 1 : 0] = std::move(*hits);
+    }
+    if (q == 0) continue;
+    empty += (run_new ? by_path[0] : by_path[1]).empty();
+    if (run_new && run_old) {
+      bool same = by_path[0].size() == by_path[1].size();
+      for (size_t i = 0; same && i < by_path[0].size(); ++i)
+        same = by_path[0][i].bm25_score == by_path[1][i].bm25_score;
+      differ += !same;
+    }
   }
   std::printf(
       "bm25 over %zu chunks (%.0f MB of text, %.0f MB database, filled in %.0f s), %zu queries "
-      "of 4 words, k=10: p50 %.2f ms, p95 %.2f ms, max %.2f ms (%zu without hits)\n",
+      "of 4 words, k=10 (%zu without hits)\n",
       n_chunks, text_bytes / 1e6, fs::file_size(dir / "bench.sqlite") / 1e6, fill_s, queries,
-      percentile(ms, 0.5), percentile(ms, 0.95), percentile(ms, 1.0), empty);
+      empty);
+  if (run_new)
+    std::printf("  bm25_top (new):         p50 %.2f ms, p95 %.2f ms, max %.2f ms\n",
+                percentile(new_ms, 0.5), percentile(new_ms, 0.95), percentile(new_ms, 1.0));
+  if (run_old)
+    std::printf("  FTS5 ORDER BY rank (old): p50 %.2f ms, p95 %.2f ms, max %.2f ms\n",
+                percentile(old_ms, 0.5), percentile(old_ms, 0.95), percentile(old_ms, 1.0));
+  if (run_new && run_old)
+    std::printf("  old/new: p50 %.1fx, p95 %.1fx; queries whose BM25 scores differ: %zu\n",
+                percentile(old_ms, 0.5) / percentile(new_ms, 0.5),
+                percentile(old_ms, 0.95) / percentile(new_ms, 0.95), differ);
   c->reset();
   fs::remove_all(dir);
   return 0;
@@ -391,22 +440,27 @@ int bm25(size_t n_chunks, size_t queries) {
 int main(int argc, char** argv) {
   const std::string what = argc > 1 ? argv[1] : "";
   if (what == "ingest")
-    return ingest(arg(argc, argv, "--mb", 20), text_arg(argc, argv, "--embedder"));
+    return ingest(arg(argc, argv, "--kb", arg(argc, argv, "--mb", 20) * 1024),
+                  text_arg(argc, argv, "--embedder"), text_arg(argc, argv, "--from"));
   if (what == "embed")
     return embed(text_arg(argc, argv, "--embedder"), text_arg(argc, argv, "--file"),
                  arg(argc, argv, "-r", 3));
   if (what == "bm25")
     return bm25(static_cast<size_t>(arg(argc, argv, "--chunks", 1000000)),
-                static_cast<size_t>(arg(argc, argv, "--queries", 200)));
+                static_cast<size_t>(arg(argc, argv, "--queries", 200)),
+                text_arg(argc, argv, "--path"));
   if (what == "search")
     return search(static_cast<size_t>(arg(argc, argv, "--n", 10000)),
                   static_cast<size_t>(arg(argc, argv, "--queries", 200)));
   if (what == "sweep")
     return sweep(static_cast<size_t>(arg(argc, argv, "--n", 10000)),
                  static_cast<size_t>(arg(argc, argv, "--queries", 200)));
-  std::fprintf(stderr,
-               "usage: hearth_rag_bench ingest [--mb 20] [--embedder GGUF] | embed --embedder GGUF "
-               "--file PASSAGES [-r 3] | bm25 [--chunks 1000000] [--queries 200] | search [--n "
-               "10000] [--queries 200] | sweep [--n 10000] [--queries 200]\n");
+  std::fprintf(
+      stderr,
+      "usage: hearth_rag_bench ingest [--mb 20 | --kb N] [--embedder GGUF] [--from DIR] | embed "
+      "--embedder GGUF "
+      "--file PASSAGES [-r 3] | bm25 [--chunks 1000000] [--queries 200] [--path new|old|both] "
+      "| search [--n "
+      "10000] [--queries 200] | sweep [--n 10000] [--queries 200]\n");
   return 2;
 }

@@ -97,6 +97,7 @@ struct Hit {
   double score = 0;  // fused score (RRF), or BM25-only RRF when the collection has no vectors
   std::optional<int> bm25_rank;    // 1-based rank in the BM25 list, if present there
   std::optional<int> vector_rank;  // 1-based rank in the vector list
+  double bm25_score = 0;           // the BM25 score (higher is better) when bm25_rank is set
   std::string quote;               // the chunk's text
 };
 
@@ -107,6 +108,9 @@ const char* to_string(QueryMode mode);
 struct QueryOptions {
   QueryMode mode = QueryMode::kHybrid;
   bool exact = false;  // the exact vector scan even where an HNSW index would be used
+  // BM25 through FTS5's `ORDER BY rank`, which scores every matching chunk, instead of
+  // bm25_top (rag/bm25.h): the same list, kept for benchmarks.
+  bool bm25_fts5_rank = false;
 };
 
 struct CollectionInfo {

@@ -1,9 +1,10 @@
-// Collection::query: BM25 over FTS5 and exact vector similarity, fused by reciprocal rank.
+// Collection::query: BM25 over FTS5 (rag/bm25.h) and vector similarity, fused by reciprocal rank.
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <cstring>
 
+#include "rag/bm25.h"
 #include "rag/collection.h"
 #include "rag/read_snapshot.h"
 #include "rag/retrieval.h"
@@ -107,15 +108,14 @@ Result<std::vector<Hit>> Collection::query(const std::string& question, int k, E
   const int n = candidate_count(k);
 
   std::vector<std::vector<int64_t>> lists;
-  const std::string match = fts5_query(question);
   std::vector<int64_t> bm25;
-  if (!match.empty() && options.mode != QueryMode::kVector) {
-    sql::Stmt s(conn->db(),
-                "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?");
-    s.bind(1, match).bind(2, static_cast<int64_t>(n));
-    int rc;
-    while ((rc = s.step()) == SQLITE_ROW) bm25.push_back(s.int64(0));
-    if (rc != SQLITE_DONE) return std::unexpected(sql::error(conn->db(), "BM25 search"));
+  std::vector<Ranked> bm25_scored;
+  if (options.mode != QueryMode::kVector) {
+    auto found = options.bm25_fts5_rank ? bm25_fts5_rank(conn->db(), question, n)
+                                        : bm25_top(conn->db(), question, n);
+    if (!found) return std::unexpected(found.error());
+    bm25_scored = std::move(*found);
+    for (const Ranked& r : bm25_scored) bm25.push_back(r.id);
   }
   if (options.mode != QueryMode::kVector) lists.push_back(bm25);
 
@@ -147,8 +147,10 @@ Result<std::vector<Hit>> Collection::query(const std::string& question, int k, E
     h.char_end = fetch.int64(4);
     h.quote = fetch.text(5);
     h.score = r.score;
-    if (auto it = std::find(bm25.begin(), bm25.end(), r.id); it != bm25.end())
+    if (auto it = std::find(bm25.begin(), bm25.end(), r.id); it != bm25.end()) {
       h.bm25_rank = static_cast<int>(it - bm25.begin()) + 1;
+      h.bm25_score = bm25_scored[static_cast<size_t>(it - bm25.begin())].score;
+    }
     if (auto it = std::find(nearest.begin(), nearest.end(), r.id); it != nearest.end())
       h.vector_rank = static_cast<int>(it - nearest.begin()) + 1;
     hits.push_back(std::move(h));

@@ -1,29 +1,34 @@
 #include "rag/retrieval.h"
 
 #include <algorithm>
+#include <cctype>
 #include <unordered_map>
 
 namespace hearth::rag {
 
-std::string fts5_query(std::string_view q) {
-  std::string out;
+std::vector<std::string> fts5_words(std::string_view q) {
+  std::vector<std::string> words;
   size_t i = 0;
-  int words = 0;
-  while (i < q.size() && words < 64) {  // a bounded query: a pasted page stays cheap
-    auto word_char = [](unsigned char c) { return std::isalnum(c) || c >= 0x80 || c == '_'; };
+  auto word_char = [](unsigned char c) { return std::isalnum(c) || c >= 0x80 || c == '_'; };
+  while (i < q.size() && words.size() < 64) {  // a bounded query: a pasted page stays cheap
     while (i < q.size() && !word_char(static_cast<unsigned char>(q[i]))) ++i;
     size_t j = i;
     while (j < q.size() && word_char(static_cast<unsigned char>(q[j]))) ++j;
-    if (j > i) {
-      if (!out.empty()) out += " OR ";
-      // Quoted: FTS5 reads the word as a string, so keywords and operators are plain text.
-      // The word has no '"' (not a word character), so no escaping is needed inside.
-      out += '"';
-      out.append(q.substr(i, j - i));
-      out += '"';
-      ++words;
-    }
+    if (j > i) words.emplace_back(q.substr(i, j - i));
     i = j;
+  }
+  return words;
+}
+
+std::string fts5_query(std::string_view q) {
+  std::string out;
+  for (const std::string& word : fts5_words(q)) {
+    if (!out.empty()) out += " OR ";
+    // Quoted: FTS5 reads the word as a string, so keywords and operators are plain text.
+    // The word has no '"' (not a word character), so no escaping is needed inside.
+    out += '"';
+    out += word;
+    out += '"';
   }
   return out;
 }

@@ -15,6 +15,9 @@ namespace hearth::rag {
 // ':', '^', parentheses, AND/OR/NOT/NEAR) is matched as text and never errors. Empty when the
 // question has no words.
 std::string fts5_query(std::string_view question);
+// The words fts5_query quotes, in order (duplicates kept, at most 64): FTS5 numbers the
+// phrases of that expression in this order.
+std::vector<std::string> fts5_words(std::string_view question);
 
 struct Ranked {
   int64_t id;

@@ -302,11 +302,19 @@ Status add_encoder_tensors(const SyntheticShape& s, std::string_view mix, uint64
     const int64_t dims[] = {n};
     return w.add_tensor(name, TensorType::F32, dims, f32_bytes(v));
   };
+  // llama.cpp's converter and quantizer always keep these two in F32 (as they do 1-D tensors),
+  // and its BERT graph adds the token-type row to the activations as is, so a file with them
+  // in another type is one llama.cpp cannot run.
+  auto add_f32_matrix = [&](const std::string& name, int64_t cols, int64_t rows) {
+    const int64_t dims[] = {cols, rows};
+    return w.add_tensor(name, TensorType::F32, dims,
+                        random_matrix(TensorType::F32, cols, rows, hash(name, seed)));
+  };
   const int64_t d = s.n_embd;
   const bool nomic = s.arch == "nomic-bert";
   Status st = add_matrix("token_embd.weight", Role::kEmbedding, 0, d, s.n_vocab);
-  if (st && !nomic) st = add_matrix("position_embd.weight", Role::kEmbedding, 0, d, s.n_ctx_train);
-  if (st) st = add_matrix("token_types.weight", Role::kEmbedding, 0, d, 2);
+  if (st && !nomic) st = add_f32_matrix("position_embd.weight", d, s.n_ctx_train);
+  if (st) st = add_f32_matrix("token_types.weight", d, 2);
   if (st) st = add_vector("token_embd_norm.weight", d, 1.0f, 0.1f);
   if (st) st = add_vector("token_embd_norm.bias", d, 0.0f, 0.1f);
   for (int64_t l = 0; st && l < s.n_layer; ++l) {
