@@ -60,15 +60,16 @@ export class Runner {
     const loadStart = Date.now();
     const module = await startModule(factory, wasmBinary, {
       kernels: options.kernels, threads: choice.threads, factoryUrl });
-    const source = await openModelSource(options.model, { onProgress, fetchImpl: options.fetchImpl });
     let download;
     let wasmEngine;
+    let source;
     try {
+      source = await openModelSource(options.model, { onProgress, fetchImpl: options.fetchImpl });
       wasmEngine = await loadWasmEngine(module, source.size, async (write) => {
         download = await source.fill(write);
       }, { nCtx: options.nCtx ?? 0, threads: choice.threads });
     } catch (e) {
-      module.hearthTerminateThreads?.();
+      module.hearthTerminateThreads?.();  // Node would wait on the pool's idle Workers
       throw e;
     }
     const runner = new Runner();
