@@ -79,13 +79,16 @@ test-e2e: build wasm-build
 	  node --test --test-concurrency=1
 
 # The engine compiled to WebAssembly (Debian's emscripten: apt-get install emscripten) and run
-# in node against the shared references (docs/wasm.md).
+# in node against the shared references (docs/wasm.md); the references again on the threaded
+# build (hearth_wasm_mt) with 2 threads per session.
 test-wasm: deps
 	emcmake cmake -S wasm -B $(BUILD_WASM) -G Ninja -DCMAKE_BUILD_TYPE=Release
 	cmake --build $(BUILD_WASM) -j $(JOBS)
 	HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) node --test wasm/test/reference.test.mjs \
 	  wasm/test/nlc.test.mjs wasm/test/tokenizer.test.mjs wasm/test/template.test.mjs \
-	  wasm/test/kernels.test.mjs wasm/test/hearth_api.test.mjs
+	  wasm/test/kernels.test.mjs wasm/test/hearth_api.test.mjs wasm/test/threads.test.mjs
+	HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) HEARTH_WASM_THREADS=2 node --test \
+	  wasm/test/reference.test.mjs wasm/test/nlc.test.mjs
 
 # The wasm build's WebGPU path in headless chromium on SwiftShader (docs/webgpu.md);
 # puppeteer-core comes from tests/e2e's packages.

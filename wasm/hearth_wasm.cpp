@@ -6,8 +6,10 @@
 // until hearth_free. Buffers passed in are borrowed for the call; buffers returned (logits,
 // strings) belong to the handle and stay valid until its next call.
 // Errors: a call that fails returns a negative number (or null) and hearth_last_error() says
-// why; nothing throws into JavaScript. Thread-safety: none needed, the build is
-// single-threaded (no -pthread), so every call runs on the page's (or Node's) one thread.
+// why; nothing throws into JavaScript. Thread-safety: every call comes from the one thread
+// that runs the module's JavaScript (the page's Web Worker, or Node's main thread), one at a
+// time. In the threaded build (hearth_wasm_mt, -pthread) a session's decode also runs on its
+// own thread pool's pthreads, which start and end with the session; none of them calls in here.
 #include <cstdint>
 #include <cstring>
 #include <ctime>
@@ -39,6 +41,7 @@ struct Instance {
   std::unique_ptr<hearth::Session> session;
   std::unique_ptr<hearth::Tokenizer> own_tokenizer;  // set for tokenizer-only handles
   std::string text;                                  // the last string returned to JavaScript
+  int n_threads = 1;                                 // the session's, counting the caller
 
   const hearth::Tokenizer& tokenizer() const {
     return own_tokenizer ? *own_tokenizer : model->tokenizer();
@@ -103,20 +106,47 @@ namespace {
 // hearth_load_buffer hands them to the Model without a copy.
 std::vector<uint8_t> g_pending_model;
 
-// Loads a model from its GGUF bytes (moved into the Model, which keeps them).
-int load_model(std::vector<uint8_t> bytes, int n_ctx) {
+#ifdef __EMSCRIPTEN_PTHREADS__
+// A bound against nonsense, not a tuning: the JavaScript side also keeps a session's threads
+// within the pthread pool it started the module with.
+constexpr int kMaxThreads = 64;
+#else
+constexpr int kMaxThreads = 1;
+#endif
+
+// A session's thread count as asked for (0: one), or a message saying why it cannot be.
+std::string check_threads(int& n_threads) {
+  if (n_threads == 0) n_threads = 1;
+  if (n_threads < 0) return "n_threads = " + std::to_string(n_threads) + " is negative";
+  if (n_threads > kMaxThreads) {
+    return kMaxThreads == 1
+               ? "this wasm build is single-threaded (hearth_wasm.js); " +
+                     std::to_string(n_threads) + " threads need the threaded one, hearth_wasm_mt.js"
+               : "n_threads = " + std::to_string(n_threads) + " is above " +
+                     std::to_string(kMaxThreads);
+  }
+  return {};
+}
+
+// Loads a model from its GGUF bytes (moved into the Model, which keeps them), with a session
+// of `n_threads` threads.
+int load_model(std::vector<uint8_t> bytes, int n_ctx, int n_threads) {
   return guarded([&] {
     if (bytes.empty()) return fail("no GGUF bytes given");
+    if (std::string why = check_threads(n_threads); !why.empty()) return fail(why);
     hearth::ModelOptions options;
-    options.n_threads = 1;
+    options.n_threads = n_threads;
     options.n_ctx = n_ctx;
     auto model = hearth::Model::load_from_memory(std::move(bytes), options);
     if (!model) return fail(model.error().message);
     hearth::SessionOptions session_options;
-    session_options.n_threads = 1;
+    session_options.n_threads = n_threads;
+    // Session's constructor starts its thread pool: a pthread beyond the module's pool is an
+    // exception (PTHREAD_POOL_SIZE_STRICT=2), which guarded() turns into this call's error.
     auto session = hearth::Session::create(*model, session_options);
     if (!session) return fail(session.error().message);
     auto entry = std::make_unique<Instance>();
+    entry->n_threads = n_threads;
     entry->model = std::move(*model);
     entry->session = std::make_unique<hearth::Session>(std::move(*session));
     return add_instance(std::move(entry));
@@ -126,10 +156,12 @@ int load_model(std::vector<uint8_t> bytes, int n_ctx) {
 }  // namespace
 
 // Loads a GGUF file from `size` bytes at `bytes` (copied; the caller may free them) with a
-// context of `n_ctx` positions (0: the model's default). Returns a handle >= 0.
-HEARTH_EXPORT int hearth_load(const uint8_t* bytes, size_t size, int n_ctx) {
+// context of `n_ctx` positions (0: the model's default) and a session decoding on `n_threads`
+// threads (0: one; more only in the threaded build). Returns a handle >= 0.
+HEARTH_EXPORT int hearth_load(const uint8_t* bytes, size_t size, int n_ctx, int n_threads) {
   if (bytes == nullptr || size == 0) return fail("no GGUF bytes given");
-  return guarded([&] { return load_model(std::vector<uint8_t>(bytes, bytes + size), n_ctx); });
+  return guarded(
+      [&] { return load_model(std::vector<uint8_t>(bytes, bytes + size), n_ctx, n_threads); });
 }
 
 // The zero-copy way for big files: a buffer of `size` bytes in the heap for JavaScript to
@@ -144,9 +176,15 @@ HEARTH_EXPORT uint8_t* hearth_model_buffer(size_t size) {
   return rc < 0 ? nullptr : g_pending_model.data();
 }
 
-// Loads the model from hearth_model_buffer's bytes (consumed either way). Returns a handle.
-HEARTH_EXPORT int hearth_load_buffer(int n_ctx) {
-  return load_model(std::exchange(g_pending_model, {}), n_ctx);
+// Loads the model from hearth_model_buffer's bytes (consumed either way), as hearth_load
+// does. Returns a handle.
+HEARTH_EXPORT int hearth_load_buffer(int n_ctx, int n_threads) {
+  return load_model(std::exchange(g_pending_model, {}), n_ctx, n_threads);
+}
+
+// The most threads a session of this build may have: 1 in the single-threaded build.
+HEARTH_EXPORT int hearth_max_threads() {
+  return kMaxThreads;
 }
 
 // Loads only the tokenizer of a GGUF file (e.g. a vocabulary-only one). Returns a handle.
@@ -175,6 +213,12 @@ HEARTH_EXPORT int hearth_n_vocab(int handle) {
 HEARTH_EXPORT int hearth_n_ctx(int handle) {
   Instance* in = model_instance(handle);
   return in ? in->session->n_ctx() : -1;
+}
+
+// The threads the handle's session decodes on (counting the calling one).
+HEARTH_EXPORT int hearth_n_threads(int handle) {
+  Instance* in = model_instance(handle);
+  return in ? in->n_threads : -1;
 }
 
 HEARTH_EXPORT int hearth_n_past(int handle) {

@@ -72,7 +72,12 @@ http::Response app_shell(const http::Request& req) {
   return index ? serve_asset(req, *index) : missing_app_page();
 }
 
-// The browser engine's wasm build, read from disk on each request (two files of a few MB,
+// The browser engine's wasm builds (docs/wasm.md): the single-threaded module, and the
+// threaded one with the script its pthread Workers start from. A page loads one of the two.
+constexpr const char* kWasmFiles[] = {"hearth_wasm.js", "hearth_wasm.wasm", "hearth_wasm_mt.js",
+                                      "hearth_wasm_mt.wasm", "hearth_wasm_mt.worker.js"};
+
+// The browser engine's wasm build, read from disk on each request (files of a few MB,
 // fetched once per page load): a rebuilt build-wasm is served at once. Absent, a 404 that
 // says how to build it.
 http::Response serve_wasm_file(const http::Request& req, const std::filesystem::path& dir,
@@ -85,7 +90,8 @@ http::Response serve_wasm_file(const http::Request& req, const std::filesystem::
     e.message = "The browser engine's WebAssembly build is not here (" + path.string() +
                 " not found). Build it with `make test-wasm` (needs emscripten: apt-get install "
                 "emscripten), or point `hearth serve --wasm-dir` at a folder holding "
-                "hearth_wasm.js and hearth_wasm.wasm; see docs/wasm.md.";
+                "hearth_wasm.js and hearth_wasm.wasm (and hearth_wasm_mt.*, the threaded "
+                "build); see docs/wasm.md.";
     e.code = "wasm_build_missing";
     return error_response(e);
   }
@@ -257,8 +263,8 @@ std::filesystem::path default_wasm_dir() {
 }
 
 std::vector<std::string> web_public_paths() {
-  std::vector<std::string> paths = {"/compare", "/models",         "/documents",
-                                    "/browser", "/hearth_wasm.js", "/hearth_wasm.wasm"};
+  std::vector<std::string> paths = {"/compare", "/models", "/documents", "/browser"};
+  for (const char* file : kWasmFiles) paths.push_back(std::string("/") + file);
   for (const auto& file : package_files()) paths.push_back("/" + file);
   return paths;
 }
@@ -285,7 +291,7 @@ void register_web_routes(http::Router& router, WebRoutesOptions options) {
   }
   const std::filesystem::path wasm_dir =
       options.wasm_dir.empty() ? default_wasm_dir() : options.wasm_dir;
-  for (const char* name : {"hearth_wasm.js", "hearth_wasm.wasm"}) {
+  for (const char* name : kWasmFiles) {
     router.get(std::string("/") + name, [wasm_dir, name = std::string(name)](http::Request& req) {
       return serve_wasm_file(req, wasm_dir, name);
     });

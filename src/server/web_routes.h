@@ -6,9 +6,10 @@
 //                         the app's own routes (a reload lands on the app, which reads the path)
 //   GET /hearth.js, /hearth-*.js, ...
 //                         the browser engine's JS package (wasm/js/, embedded with the app)
-//   GET /hearth_wasm.js, /hearth_wasm.wasm
-//                         its WebAssembly build, read from WebRoutesOptions::wasm_dir (a 404
-//                         saying how to build it when absent)
+//   GET /hearth_wasm.js, /hearth_wasm.wasm, /hearth_wasm_mt.{js,wasm,worker.js}
+//                         its WebAssembly builds (single-threaded; threaded, with its pthread
+//                         Workers' script), read from WebRoutesOptions::wasm_dir (a 404 saying
+//                         how to build them when absent)
 //   /ui/api/conversations the conversations the app keeps server-side (conversation_store.h):
 //     GET    /ui/api/conversations?q=TEXT      newest first, optionally searched
 //     POST   /ui/api/conversations             create {title, model, system_prompt, params,

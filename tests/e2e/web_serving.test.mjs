@@ -156,7 +156,8 @@ test('without a wasm build, /hearth_wasm.wasm is a 404 that says how to build it
   const server = await startServer(['--wasm-dir', path.join(home, 'no-wasm-here')],
     { HEARTH_HOME: home });
   try {
-    for (const file of ['hearth_wasm.js', 'hearth_wasm.wasm']) {
+    for (const file of ['hearth_wasm.js', 'hearth_wasm.wasm', 'hearth_wasm_mt.js',
+                        'hearth_wasm_mt.wasm', 'hearth_wasm_mt.worker.js']) {
       const res = await fetch(`${server.baseURL}/${file}`);
       assert.equal(res.status, 404, file);
       const body = await res.json();

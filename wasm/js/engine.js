@@ -10,22 +10,41 @@ const encoder = new TextEncoder();
 
 // Starts a module from emscripten's factory (createHearthWasm) with the .wasm bytes given, so
 // the loader never fetches on its own (in Node a fetch of a file path fails; in the browser
-// the caller already fetched it).
-export async function startModule(factory, wasmBinary, { kernels } = {}) {
-  return factory({
+// the caller already fetched it). For the threaded build (hearth_wasm_mt.js): `threads`, the
+// most threads a session of this module will use, sizes its pthread pool (one Worker per
+// thread beyond the caller's, plus one for the engine's short-lived helper threads while a
+// model loads), and `factoryUrl` is where its pthread Workers load the factory and
+// hearth_wasm_mt.worker.js from (a classic worker that ran importScripts has no script URL of
+// its own to give them; Node finds both beside the factory by itself).
+export async function startModule(factory, wasmBinary, { kernels, threads = 1, factoryUrl } = {}) {
+  const options = {
     wasmBinary,
+    hearthPoolSize: threads,
     preRun: [(m) => {
       if (kernels) m.ENV.HEARTH_KERNELS = kernels;
     }],
     print: () => {},
     printErr: (line) => console.warn(`[hearth wasm] ${line}`),
-  });
+  };
+  if (factoryUrl) {
+    options.mainScriptUrlOrBlob = factoryUrl;
+    options.locateFile = (name) => new URL(name, factoryUrl).href;
+  }
+  return factory(options);
+}
+
+// The module's heap views, current: in the threaded build another thread may have grown the
+// memory since this thread last looked (wasm/threads_post.js).
+export function heapOf(module) {
+  module.hearthSyncHeap?.();
+  return module;
 }
 
 // Loads a model whose `size` bytes `fill(write)` produces: `fill` calls `write(chunk, offset)`
 // for every chunk (in any order) and resolves when all are written. The bytes go straight
 // into the buffer the Model will own (hearth_model_buffer), so the file is in memory once.
-export async function loadWasmEngine(module, size, fill, { nCtx = 0 } = {}) {
+// `threads`: the session's (more than 1 only in the threaded build, within its pool).
+export async function loadWasmEngine(module, size, fill, { nCtx = 0, threads = 1 } = {}) {
   if (!(size > 0)) throw new Error("the model file is empty");
   if (size > 0x7fff0000) {
     throw new Error(`the model file is ${(size / 2 ** 30).toFixed(2)} GiB; the wasm build's ` +
@@ -37,13 +56,13 @@ export async function loadWasmEngine(module, size, fill, { nCtx = 0 } = {}) {
                     "(the model is too big for this tab's memory)");
   }
   try {
-    // HEAPU8 is re-read per chunk: a heap growth replaces the buffer.
-    await fill((chunk, offset) => module.HEAPU8.set(chunk, ptr + offset));
+    // The views are re-read per chunk: a heap growth replaces the buffer.
+    await fill((chunk, offset) => heapOf(module).HEAPU8.set(chunk, ptr + offset));
   } catch (e) {
     module._hearth_model_buffer(0);  // drop the half-filled buffer
     throw e;
   }
-  const handle = module._hearth_load_buffer(nCtx);
+  const handle = module._hearth_load_buffer(nCtx, threads);
   if (handle < 0) throw new Error(`load: ${module.UTF8ToString(module._hearth_last_error())}`);
   return new WasmEngine(module, handle);
 }
@@ -56,6 +75,12 @@ export class WasmEngine {
     if (!infoPtr) throw this.#error("model info");
     this.info = JSON.parse(this.m.UTF8ToString(infoPtr));
     this.backend = "wasm";
+    this.threads = this.m._hearth_n_threads(handle);
+  }
+
+  // The heap views, current (heapOf).
+  get #heap() {
+    return heapOf(this.m);
   }
 
   #error(what) {
@@ -67,7 +92,7 @@ export class WasmEngine {
     const ptr = this.m._malloc(Math.max(bytes.length, 1));
     if (!ptr) throw new Error(`cannot allocate ${bytes.length} bytes in the wasm heap`);
     try {
-      this.m.HEAPU8.set(bytes, ptr);
+      this.#heap.HEAPU8.set(bytes, ptr);
       return fn(ptr, bytes.length);
     } finally {
       this.m._free(ptr);
@@ -78,7 +103,7 @@ export class WasmEngine {
     const ptr = this.m._malloc(Math.max(ids.length, 1) * 4);
     if (!ptr) throw new Error(`cannot allocate ${ids.length} ids in the wasm heap`);
     try {
-      this.m.HEAP32.set(ids, ptr >> 2);
+      this.#heap.HEAP32.set(ids, ptr >> 2);
       return fn(ptr, ids.length);
     } finally {
       this.m._free(ptr);
@@ -95,7 +120,7 @@ export class WasmEngine {
           const n = this.m._hearth_tokenize(this.h, textPtr, textLen, addSpecial ? 1 : 0,
                                             parseSpecial ? 1 : 0, out, capacity);
           if (n < 0) throw this.#error("tokenize");
-          if (n <= capacity) return this.m.HEAP32.slice(out >> 2, (out >> 2) + n);
+          if (n <= capacity) return this.#heap.HEAP32.slice(out >> 2, (out >> 2) + n);
           capacity = n;
         } finally {
           this.m._free(out);
@@ -111,7 +136,7 @@ export class WasmEngine {
       try {
         const n = this.m._hearth_token_piece(this.h, id, out, capacity);
         if (n < 0) throw this.#error("token piece");
-        if (n <= capacity) return this.m.HEAPU8.slice(out, out + n);
+        if (n <= capacity) return this.#heap.HEAPU8.slice(out, out + n);
         capacity = n;
       } finally {
         this.m._free(out);
@@ -145,7 +170,7 @@ export class WasmEngine {
     if (rc !== 0) throw this.#error("decode");
     const ptr = this.m._hearth_logits(this.h, -1);
     if (!ptr) throw this.#error("logits");
-    return this.m.HEAPF32.slice(ptr >> 2, (ptr >> 2) + this.info.nVocab);
+    return this.#heap.HEAPF32.slice(ptr >> 2, (ptr >> 2) + this.info.nVocab);
   }
 
   get nPast() {

@@ -3,7 +3,8 @@
 //   const h = await Hearth.create({ model, backend: "auto" | "webgpu" | "wasm" | "server" });
 //   const reply = await h.chat.completions.create({ messages, max_tokens: 64 });
 //   for await (const chunk of await h.chat.completions.create({ messages, stream: true })) ...
-//   h.backendReport  // { backend, reason, tokensPerSecond: { prompt, generation }, ... }
+//   h.backendReport  // { backend, reason, tokensPerSecond: { prompt, generation },
+//                    //   wasm: { build, threads, reason }, ... }
 //   h.unload();
 //
 // "wasm", "webgpu" and "auto" run the model in this tab: in a Web Worker (worker.js) in a
@@ -32,11 +33,15 @@ class WorkerBackend {
       backend.worker.onerror = (e) => reject(new Error(`the engine's worker failed: ${e.message}`));
     });
     const { onProgress, ...portable } = options;  // functions cannot cross to the worker
+    const build = (name) => ({
+      factoryUrl: new URL(`${name}.js`, options.wasmBase ?? here).href,
+      wasmUrl: new URL(`${name}.wasm`, options.wasmBase ?? here).href,
+    });
+    // The worker picks one (threads.js): it knows whether it may share memory.
     backend.worker.postMessage({
       type: "init",
       options: portable,
-      factoryUrl: new URL("hearth_wasm.js", options.wasmBase ?? here).href,
-      wasmUrl: new URL("hearth_wasm.wasm", options.wasmBase ?? here).href,
+      builds: { single: build("hearth_wasm"), threaded: build("hearth_wasm_mt") },
     });
     try {
       backend.report = await ready;
@@ -100,17 +105,25 @@ class WorkerBackend {
 class InThreadBackend {
   static async create(options) {
     const { Runner } = await import("./runner.js");
+    const { chooseThreads, threadEnvironment } = await import("./threads.js");
     const { createRequire } = await import("node:module");
-    const { readFileSync } = await import("node:fs");
+    const { existsSync, readFileSync } = await import("node:fs");
     const path = await import("node:path");
     const { fileURLToPath } = await import("node:url");
     const dir = options.wasmDir ?? globalThis.process?.env?.HEARTH_WASM_BUILD ??
       path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../build-wasm");
-    const factory = createRequire(import.meta.url)(path.join(dir, "hearth_wasm.js"));
+    let threads = chooseThreads(options.threads, threadEnvironment());
+    if (threads.threaded && !existsSync(path.join(dir, "hearth_wasm_mt.wasm"))) {
+      threads = { threaded: false, threads: 1, reason: "single-threaded: the threaded build " +
+                  `is missing (${path.join(dir, "hearth_wasm_mt.wasm")})` };
+    }
+    const name = threads.threaded ? "hearth_wasm_mt" : "hearth_wasm";
+    const factory = createRequire(import.meta.url)(path.join(dir, `${name}.js`));
     const backend = new InThreadBackend();
     backend.runner = await Runner.create(options, {
       factory,
-      wasmBinary: readFileSync(path.join(dir, "hearth_wasm.wasm")),
+      wasmBinary: readFileSync(path.join(dir, `${name}.wasm`)),
+      threads,
       onProgress: options.onProgress,
     });
     backend.report = backend.runner.report;

@@ -47,21 +47,33 @@ function fallBack(backend, wasmEngine, why, smoke) {
 }
 
 export class Runner {
-  // options: { model, backend, nCtx, kernels, fetchImpl }; env: { factory, wasmBinary,
-  // onProgress }.
-  static async create(options, { factory, wasmBinary, onProgress = () => {} }) {
+  // options: { model, backend, nCtx, kernels, threads, fetchImpl }; env: { factory,
+  // wasmBinary, threads, factoryUrl, onProgress }: the module's factory and bytes (the threaded
+  // build's when env.threads.threaded), and threads.js's choice ({ threaded, threads, reason }).
+  static async create(options, { factory, wasmBinary, threads: choice, factoryUrl,
+                                 onProgress = () => {} }) {
+    choice ??= { threaded: false, threads: 1, reason: "single-threaded" };
     const backend = options.backend ?? "auto";
     if (!["auto", "wasm", "webgpu"].includes(backend)) {
       throw new Error(`backend must be "auto", "wasm", "webgpu" or "server", not ${backend}`);
     }
     const loadStart = Date.now();
-    const module = await startModule(factory, wasmBinary, { kernels: options.kernels });
-    const source = await openModelSource(options.model, { onProgress, fetchImpl: options.fetchImpl });
+    const module = await startModule(factory, wasmBinary, {
+      kernels: options.kernels, threads: choice.threads, factoryUrl });
     let download;
-    const wasmEngine = await loadWasmEngine(module, source.size, async (write) => {
-      download = await source.fill(write);
-    }, { nCtx: options.nCtx ?? 0 });
+    let wasmEngine;
+    let source;
+    try {
+      source = await openModelSource(options.model, { onProgress, fetchImpl: options.fetchImpl });
+      wasmEngine = await loadWasmEngine(module, source.size, async (write) => {
+        download = await source.fill(write);
+      }, { nCtx: options.nCtx ?? 0, threads: choice.threads });
+    } catch (e) {
+      module.hearthTerminateThreads?.();  // Node would wait on the pool's idle Workers
+      throw e;
+    }
     const runner = new Runner();
+    runner.module = module;
     const generator = new Generator(wasmEngine);
     const chosen = await chooseEngine(backend, wasmEngine, generator, options);
     runner.wasmEngine = wasmEngine;
@@ -73,6 +85,9 @@ export class Runner {
       reason: chosen.reason,
       tokensPerSecond: { prompt: null, generation: null },
       smokeTest: chosen.smoke ?? null,
+      // The wasm engine's build and threads (threads.js), whichever backend runs the model.
+      wasm: { build: choice.threaded ? "hearth_wasm_mt" : "hearth_wasm",
+              threads: wasmEngine.threads, reason: choice.reason },
       model: { arch: info.arch, name: info.name, nCtx: info.nCtx, nVocab: info.nVocab,
                bytes: source.size, sha256: source.expectedSha256 },
       download: { ...download, got: undefined, verified: undefined },
@@ -131,7 +146,10 @@ export class Runner {
   unload() {
     if (this.engine !== this.wasmEngine) this.engine?.free();
     this.wasmEngine?.free();
-    this.engine = this.wasmEngine = null;
+    // The thread pool's Workers ended with the session; the module's idle ones end here
+    // (a browser would end them with this Web Worker; Node would wait on them forever).
+    this.module?.hearthTerminateThreads?.();
+    this.engine = this.wasmEngine = this.module = null;
   }
 }
 

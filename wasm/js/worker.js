@@ -4,7 +4,8 @@
 // script loaded with importScripts, which module workers lack; our own ES modules come in
 // through dynamic import(), which classic workers have.
 //
-// Messages in:  { type: "init", options, factoryUrl, wasmUrl }
+// Messages in:  { type: "init", options, builds: { single, threaded } } (each build's
+//                 { factoryUrl, wasmUrl }: hearth_wasm.js/.wasm, hearth_wasm_mt.js/.wasm)
 //               { type: "chat", id, request } | { type: "abort", id }
 //               { type: "probe", id, kind: "teacher" | "greedy" | "tokenize", args }
 //               { type: "unload" }
@@ -18,23 +19,41 @@ const aborts = new Map();  // chat id -> the { aborted } its loop checks between
 let turn = Promise.resolve();
 const inTurn = (fn) => (turn = turn.then(fn, fn));
 
-async function init({ options, factoryUrl, wasmUrl }) {
-  // The .wasm first: when the server has no wasm build its 404 says how to make one, which
-  // importScripts' bare network error would not.
+// The .wasm bytes of a build, or an Error saying why not. The .wasm comes first: when the
+// server has no wasm build its 404 says how to make one, which importScripts' bare network
+// error would not.
+async function fetchWasm(wasmUrl) {
   const res = await fetch(wasmUrl);
   if (!res.ok) {
     let message = `${res.status} ${res.statusText}`;
     try {
       message = (await res.json()).error?.message ?? message;
     } catch { /* not JSON */ }
-    throw new Error(`cannot fetch the wasm engine (${wasmUrl}): ${message}`);
+    return new Error(`cannot fetch the wasm engine (${wasmUrl}): ${message}`);
   }
-  const wasmBinary = await res.arrayBuffer();
-  importScripts(factoryUrl);
+  return res.arrayBuffer();
+}
+
+async function init({ options, builds }) {
+  const { chooseThreads, threadEnvironment } = await import("./threads.js");
+  let choice = chooseThreads(options.threads, threadEnvironment(self));
+  let build = choice.threaded ? builds.threaded : builds.single;
+  let wasmBinary = await fetchWasm(build.wasmUrl);
+  if (wasmBinary instanceof Error && choice.threaded) {
+    // A server with only the single-threaded build still runs the model, and says so.
+    choice = { threaded: false, threads: 1,
+               reason: `single-threaded: the threaded build is missing (${wasmBinary.message})` };
+    build = builds.single;
+    wasmBinary = await fetchWasm(build.wasmUrl);
+  }
+  if (wasmBinary instanceof Error) throw wasmBinary;
+  importScripts(build.factoryUrl);
   const { Runner } = await import("./runner.js");
   runner = await Runner.create(options, {
     factory: self.createHearthWasm,
     wasmBinary,
+    threads: choice,
+    factoryUrl: build.factoryUrl,
     onProgress: (progress) => postMessage({ type: "progress", progress }),
   });
   postMessage({ type: "ready", report: runner.report });

@@ -1,9 +1,11 @@
 // A thin JavaScript wrapper over the wasm build's C API (wasm/hearth_wasm.cpp), for the Node
-// tests and benchmark. It loads build-wasm/hearth_wasm.{js,wasm} itself (wasmBinary), so
-// emscripten's loader never tries fetch() on a file path.
+// tests and benchmark. It loads build-wasm/hearth_wasm.{js,wasm} (or, for more than one
+// thread, the threaded build hearth_wasm_mt.{js,wasm}) itself (wasmBinary), so emscripten's
+// loader never tries fetch() on a file path.
 //
-// Each Engine owns one wasm module instance; its handles are freed with free(). Errors from
-// the C API become thrown Errors carrying hearth_last_error()'s message.
+// Each Engine owns one wasm module instance; its handles are freed with free(), and close()
+// ends the threaded build's pthread Workers (a Node process waits for them otherwise). Errors
+// from the C API become thrown Errors carrying hearth_last_error()'s message.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -13,25 +15,46 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const buildDir = process.env.HEARTH_WASM_BUILD ?? path.resolve(here, "../../build-wasm");
 export const fixturesDir =
   process.env.HEARTH_FIXTURES ?? path.resolve(here, "../../../shared/fixtures");
+// HEARTH_WASM_THREADS=N runs the tests that take the default on the threaded build, N threads
+// per session (make test-wasm runs the references both ways).
+export const defaultThreads = Number(process.env.HEARTH_WASM_THREADS ?? 1);
 
 // `kernels`: a kernel table to start from (HEARTH_KERNELS inside the module, e.g. "scalar").
-export async function createEngine({ kernels } = {}) {
+// `threads`: sessions' threads (load's default); more than 1, or `threaded`, picks the
+// threaded build, whose pthread pool is sized for that many.
+export async function createEngine({ kernels, threads = defaultThreads,
+                                     threaded = threads > 1 } = {}) {
   const require = createRequire(import.meta.url);
-  const factory = require(path.join(buildDir, "hearth_wasm.js"));
+  const name = threaded ? "hearth_wasm_mt" : "hearth_wasm";
+  const factory = require(path.join(buildDir, `${name}.js`));
   const module = await factory({
-    wasmBinary: readFileSync(path.join(buildDir, "hearth_wasm.wasm")),
+    wasmBinary: readFileSync(path.join(buildDir, `${name}.wasm`)),
+    hearthPoolSize: threads,
     preRun: [(m) => {
       if (kernels) m.ENV.HEARTH_KERNELS = kernels;
     }],
     print: () => {},
     printErr: (line) => process.stderr.write(`[wasm] ${line}\n`),
   });
-  return new Engine(module);
+  return new Engine(module, { build: name, threads });
 }
 
 export class Engine {
-  constructor(module) {
+  constructor(module, { build = "hearth_wasm", threads = 1 } = {}) {
     this.m = module;
+    this.build = build;
+    this.threads = threads;
+  }
+
+  // The heap views, current: in the threaded build another thread may have grown the memory.
+  get heap() {
+    this.m.hearthSyncHeap?.();
+    return this.m;
+  }
+
+  // Ends the threaded build's pthread Workers (after every handle is freed).
+  close() {
+    this.m.hearthTerminateThreads?.();
   }
 
   #error(what) {
@@ -43,7 +66,7 @@ export class Engine {
     const ptr = this.m._malloc(Math.max(bytes.length, 1));
     if (!ptr) throw new Error(`cannot allocate ${bytes.length} bytes in the wasm heap`);
     try {
-      this.m.HEAPU8.set(bytes, ptr);
+      this.heap.HEAPU8.set(bytes, ptr);
       return fn(ptr, bytes.length);
     } finally {
       this.m._free(ptr);
@@ -53,15 +76,15 @@ export class Engine {
   #withIds(ids, fn) {
     const ptr = this.m._malloc(Math.max(ids.length, 1) * 4);
     try {
-      this.m.HEAP32.set(Int32Array.from(ids), ptr >> 2);
+      this.heap.HEAP32.set(Int32Array.from(ids), ptr >> 2);
       return fn(ptr, ids.length);
     } finally {
       this.m._free(ptr);
     }
   }
 
-  load(ggufBytes, { nCtx = 0 } = {}) {
-    const h = this.#withBytes(ggufBytes, (p, n) => this.m._hearth_load(p, n, nCtx));
+  load(ggufBytes, { nCtx = 0, threads = this.threads } = {}) {
+    const h = this.#withBytes(ggufBytes, (p, n) => this.m._hearth_load(p, n, nCtx, threads));
     if (h < 0) throw this.#error("load");
     return h;
   }
@@ -74,6 +97,10 @@ export class Engine {
 
   free(h) {
     this.m._hearth_free(h);
+  }
+
+  nThreads(h) {
+    return this.m._hearth_n_threads(h);
   }
 
   nVocab(h) {
@@ -90,7 +117,7 @@ export class Engine {
           this.m._hearth_tokenize(h, p, len, addSpecial ? 1 : 0, parseSpecial ? 1 : 0, out,
                                   capacity));
         if (n < 0) throw this.#error("tokenize");
-        if (n <= capacity) return Array.from(this.m.HEAP32.subarray(out >> 2, (out >> 2) + n));
+        if (n <= capacity) return Array.from(this.heap.HEAP32.subarray(out >> 2, (out >> 2) + n));
         capacity = n;
       } finally {
         this.m._free(out);
@@ -119,7 +146,7 @@ export class Engine {
     const ptr = this.m._hearth_logits(h, i);
     if (!ptr) throw this.#error("logits");
     const n = this.nVocab(h);
-    return Float32Array.from(this.m.HEAPF32.subarray(ptr >> 2, (ptr >> 2) + n));
+    return Float32Array.from(this.heap.HEAPF32.subarray(ptr >> 2, (ptr >> 2) + n));
   }
 
   // A chat template rendered for `request` ({messages, tools, add_generation_prompt, bos_token,
@@ -141,7 +168,7 @@ export class Engine {
       const n = this.#withIds(promptIds, (p, len) =>
         this.m._hearth_generate(h, p, len, maxTokens, temperature, topK, topP, minP, seed, out));
       if (n < 0) throw this.#error("generate");
-      return Array.from(this.m.HEAP32.subarray(out >> 2, (out >> 2) + n));
+      return Array.from(this.heap.HEAP32.subarray(out >> 2, (out >> 2) + n));
     } finally {
       this.m._free(out);
     }

@@ -12,6 +12,7 @@ import { Hearth } from "../js/hearth.js";
 import { ensureRoom } from "../js/model_store.js";
 import { Sampler, argmax } from "../js/sampler.js";
 import { Sha256 } from "../js/sha256.js";
+import { DEFAULT_MAX_THREADS, MAX_THREADS, chooseThreads, threadEnvironment } from "../js/threads.js";
 import { buildDir, createEngine, fixturesDir } from "./engine.mjs";
 
 const modelBytes = (name) => readFileSync(path.join(fixturesDir, "models", `${name}.gguf`));
@@ -219,6 +220,56 @@ describe("sampler and SHA-256", () => {
         off += k;
       }
       assert.equal(s.hex(), createHash("sha256").update(bytes).digest("hex"), `n=${n}`);
+    }
+  });
+});
+
+describe("threads (threads.js and the threaded build through Hearth)", () => {
+  const browser = { isNode: false, crossOriginIsolated: true, sharedArrayBuffer: true, cores: 8 };
+
+  test("an isolated page gets the threaded build, capped; anything else one thread, with why", () => {
+    assert.deepEqual(chooseThreads(undefined, browser),
+      { threaded: true, threads: DEFAULT_MAX_THREADS,
+        reason: `cross-origin isolated: ${DEFAULT_MAX_THREADS} threads (of 8 cores, at most ` +
+                `${DEFAULT_MAX_THREADS} by default)` });
+    assert.equal(chooseThreads("auto", { ...browser, cores: 2 }).threads, 2);
+    assert.deepEqual(chooseThreads(6, browser), { threaded: true, threads: 6, reason: "asked for 6 threads" });
+    const notIsolated = chooseThreads(undefined, { ...browser, crossOriginIsolated: false });
+    assert.equal(notIsolated.threaded, false);
+    assert.equal(notIsolated.threads, 1);
+    assert.match(notIsolated.reason, /not cross-origin isolated/);
+    // An explicit count falls back the same way rather than failing the page.
+    assert.match(chooseThreads(4, { ...browser, crossOriginIsolated: false }).reason, /not cross-origin isolated/);
+    assert.match(chooseThreads(undefined, { ...browser, sharedArrayBuffer: false, crossOriginIsolated: false }).reason,
+                 /no SharedArrayBuffer/);
+    assert.deepEqual(chooseThreads(1, browser), { threaded: false, threads: 1, reason: "asked for 1 thread" });
+    assert.match(chooseThreads(undefined, { ...browser, cores: 1 }).reason, /one core/);
+    for (const bad of [0, -1, 2.5, "two", MAX_THREADS + 1]) {
+      assert.throws(() => chooseThreads(bad, browser), /threads must be/);
+    }
+    // Node: one thread unless asked.
+    const node = threadEnvironment();
+    assert.equal(node.isNode, true);
+    assert.equal(chooseThreads(undefined, node).threaded, false);
+    assert.equal(chooseThreads(2, node).threaded, true);
+  });
+
+  test("Hearth with threads: 2 in Node runs the threaded build and replies as with 1 thread", async () => {
+    const request = { messages, max_tokens: 24, temperature: 0 };
+    const two = await Hearth.create({ model: modelBytes("stories260K"), backend: "wasm", wasmDir: buildDir,
+                                      threads: 2 });
+    const one = await Hearth.create({ model: modelBytes("stories260K"), backend: "wasm", wasmDir: buildDir });
+    try {
+      assert.deepEqual(two.backendReport.wasm, { build: "hearth_wasm_mt", threads: 2, reason: "asked for 2 threads" });
+      assert.equal(one.backendReport.wasm.build, "hearth_wasm");
+      assert.equal(one.backendReport.wasm.threads, 1);
+      const a = await two.chat.completions.create(request);
+      const b = await one.chat.completions.create(request);
+      assert.equal(a.choices[0].message.content, b.choices[0].message.content);
+      assert.equal(a.usage.completion_tokens, b.usage.completion_tokens);
+    } finally {
+      two.unload();
+      one.unload();
     }
   });
 });

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { before, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 
 import { createEngine, fixturesDir } from "./engine.mjs";
 
@@ -28,7 +28,9 @@ function argmax(logits) {
 let engine;
 before(async () => {
   engine = await createEngine();
+  console.log(`# ${engine.build}, ${engine.threads} thread(s) per session`);
 });
+after(() => engine?.close());
 
 for (const name of ["tiny-qwen3-f16", "tiny-gemma3-f16"]) {
   describe(name, () => {
@@ -38,6 +40,8 @@ for (const name of ["tiny-qwen3-f16", "tiny-gemma3-f16"]) {
     before(() => {
       h = engine.load(readFileSync(path.join(fixturesDir, "models", `${name}.gguf`)));
     });
+    // Each session holds its thread pool's pthreads until freed.
+    after(() => engine.free(h));
 
     test("raw tokenization is exact", () => {
       for (const { text, ids } of ref.tokenize) {

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { before, describe, test } from "node:test";
+import { after, before, describe, test } from "node:test";
 
 import { createEngine, fixturesDir } from "./engine.mjs";
 
@@ -41,7 +41,9 @@ const MODELS = ["stories260K", "tiny-llama-spm-f16", "tiny-llama-spm-q4_0", "tin
 let engine;
 before(async () => {
   engine = await createEngine();
+  console.log(`# ${engine.build}, ${engine.threads} thread(s) per session`);
 });
+after(() => engine?.close());
 
 for (const name of MODELS) {
   describe(name, () => {
@@ -53,6 +55,8 @@ for (const name of MODELS) {
     before(() => {
       h = engine.load(readModel(name));
     });
+    // Each session holds its thread pool's pthreads until freed.
+    after(() => engine.free(h));
 
     test("tokenization is exact", () => {
       for (const { text, ids } of quantized.tokenize) {

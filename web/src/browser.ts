@@ -20,6 +20,7 @@ interface BackendReport {
   download?: { cache?: string; bytesFetched?: number; fromCache?: boolean };
   model?: { bytes?: number; arch?: string };
   persisted?: boolean | null;
+  wasm?: { build: string; threads: number; reason: string };
 }
 interface HearthInstance {
   chat: { completions: { create(request: object): Promise<AsyncIterable<ChatChunk>> } };
@@ -148,6 +149,10 @@ export function mountBrowser(root: HTMLElement): BrowserPage {
     const tps = (v: number | null) => (v == null ? '–' : `${v.toFixed(1)} tokens/s`);
     row('Backend', r.backend, 'browser-backend-name');
     row('Why', r.reason, 'browser-backend-reason');
+    if (r.wasm) {
+      const threads = `${r.wasm.threads} ${r.wasm.threads === 1 ? 'thread' : 'threads'}`;
+      row('Threads', `${threads} (${r.wasm.reason})`, 'browser-threads');
+    }
     row('Prompt', tps(r.tokensPerSecond.prompt), 'browser-tps-prompt');
     row('Generation', tps(r.tokensPerSecond.generation), 'browser-tps-generation');
     if (r.download?.cache) {

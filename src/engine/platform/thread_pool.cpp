@@ -145,12 +145,19 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(std::max(1, n_threads)), stat
   state_->ranges = std::make_unique<ChunkRange[]>(static_cast<size_t>(n_threads_));
   state_->n_ranges = n_threads_;
   state_->workers.reserve(static_cast<size_t>(n_threads_ - 1));
-  for (int i = 1; i < n_threads_; ++i) {
-    state_->workers.emplace_back([s = state_, i] { s->worker_loop(i); });
+  try {
+    for (int i = 1; i < n_threads_; ++i) {
+      state_->workers.emplace_back([s = state_, i] { s->worker_loop(i); });
+    }
+  } catch (...) {
+    // No thread to spare (std::system_error; in WebAssembly, a pthread beyond the module's
+    // Worker pool): the workers already started must end before the State they use goes.
+    stop_workers();
+    throw;
   }
 }
 
-ThreadPool::~ThreadPool() {
+void ThreadPool::stop_workers() {
   {
     std::lock_guard lock(state_->mutex);
     state_->stopping.store(true);
@@ -158,6 +165,11 @@ ThreadPool::~ThreadPool() {
   state_->wake.notify_all();
   for (auto& worker : state_->workers) worker.join();
   delete state_;
+  state_ = nullptr;
+}
+
+ThreadPool::~ThreadPool() {
+  stop_workers();
 }
 
 void ThreadPool::parallel_for(int64_t n, int64_t grain,

@@ -17,7 +17,9 @@ namespace hearth {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int n_threads);  // n_threads counts the caller; 1 means no workers
+  // n_threads counts the caller; 1 means no workers. Throws std::system_error when a worker
+  // cannot start (those already started are stopped first).
+  explicit ThreadPool(int n_threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -29,6 +31,7 @@ class ThreadPool {
 
  private:
   struct State;
+  void stop_workers();  // stops and joins the workers, frees state_
   int n_threads_;
   State* state_;
 };

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <new>
+#include <system_error>
 
 #include "engine/models/forward.h"
 #include "engine/models/kv_cache.h"
@@ -72,6 +73,10 @@ Result<Session> Session::create(std::shared_ptr<const Model> model, const Sessio
     return Session(std::move(model), options);
   } catch (const std::bad_alloc&) {
     return fail(str_cat("session: cannot allocate the KV cache for n_ctx = ", n_ctx));
+  } catch (const std::system_error& e) {
+    // The thread pool could not start its workers (in WebAssembly: more threads than the
+    // module's pthread pool holds).
+    return fail(str_cat("session: cannot start ", options.n_threads, " threads: ", e.what()));
   }
 }
 
