@@ -4,7 +4,7 @@
 //
 //   cd bench/browser && npm ci
 //   node bench.mjs [--models stories260K,tiny-qwen2-q8_0,...] [--synthetic q8_0,q4_0]
-//                  [--threads 1] [--reps 3] [-p 128] [-n 32] [--load] [--no-native]
+//                  [--threads 1] [--reps 3] [-p 128] [-n 32] [--load] [--no-speed] [--no-native]
 //                  [--hearth ../../build/hearth] [--wasm-dir ../../build-wasm]
 //                  [--fixtures DIR] [--cache-dir DIR] [--json FILE]
 //
@@ -13,7 +13,8 @@
 //   `hearth bench --synthetic qwen2.5-0.5b --type T --write-only --cache-dir DIR`;
 // --threads: threads for both engines (hearth-wasm is single-threaded today: anything but 1
 //   is refused until its pthreads build lands; wllama then gets the same count);
-// --load: also page load to first token (OPFS cache cold, then warm) and the tab's memory.
+// --load: also page load to first token (OPFS cache cold, then warm) and the tab's memory
+//   (a chat: models without a chat template get an error row); --no-speed: only that.
 //
 // What is measured (per model, one chromium per model, both engines loaded in the same page,
 // each in its own Web Worker, timed inside that worker):
@@ -50,7 +51,7 @@ const SHORT_PROMPT = "Once upon a time, there was a little";
 
 function parseArgs(argv) {
   const opts = { models: DEFAULT_MODELS, synthetic: ["q8_0", "q4_0"], threads: 1, reps: 3,
-                 p: 128, n: 32, load: false, native: true,
+                 p: 128, n: 32, load: false, speed: true, native: true,
                  hearth: path.join(root, "build/hearth"), wasmDir: path.join(root, "build-wasm"),
                  fixtures: process.env.HEARTH_FIXTURES ?? path.resolve(root, "../shared/fixtures"),
                  cacheDir: path.join(root, "build/bench-models"), json: null };
@@ -69,6 +70,7 @@ function parseArgs(argv) {
     else if (a === "-n") opts.n = Number(value());
     else if (a === "--load") opts.load = true;
     else if (a === "--no-native") opts.native = false;
+    else if (a === "--no-speed") opts.speed = false;
     else if (a === "--hearth") opts.hearth = path.resolve(value());
     else if (a === "--wasm-dir") opts.wasmDir = path.resolve(value());
     else if (a === "--fixtures") opts.fixtures = path.resolve(value());
@@ -319,6 +321,20 @@ function nativeBench(model, opts) {
   return { pp: get(`pp${opts.p}`), tg: get(`tg${opts.n}`), kernels: j.kernels };
 }
 
+async function speedRow(model, base, opts, emit) {
+  const r = await benchModel(model, base, opts);
+  const native = opts.native ? nativeBench(model, opts) : {};
+  const h = { pp: median(r.runs.hearth.pp), tg: median(r.runs.hearth.tg) };
+  const w = { pp: median(r.runs.wllama.pp), tg: median(r.runs.wllama.tg) };
+  emit({ kind: "speed", model: model.name, file: model.file, threads: opts.threads,
+         hearth: { ...h, runs: r.runs.hearth }, wllama: { ...w, runs: r.runs.wllama },
+         ratio: { pp: h.pp / w.pp, tg: h.tg / w.tg }, native,
+         toNative: { pp: h.pp / native.pp, tg: h.tg / native.tg },
+         greedySame: r.texts.hearth === r.texts.wllama, texts: r.texts,
+         wllamaInfo: r.info.wllama, hearthHeapBytes: r.heap, rendererBytes: r.memory,
+         loadAverage: os.loadavg() });
+}
+
 // --- main ---------------------------------------------------------------------------------
 const fmt = (x, d = 1) => (x === undefined || x === null || Number.isNaN(x) ? "-" : x.toFixed(d));
 const MB = (b) => (b ? `${(b / 2 ** 20).toFixed(0)}` : "-");
@@ -343,21 +359,22 @@ async function main() {
   };
   try {
     for (const model of models) {
-      const r = await benchModel(model, base, opts);
-      const native = opts.native ? nativeBench(model, opts) : {};
-      const h = { pp: median(r.runs.hearth.pp), tg: median(r.runs.hearth.tg) };
-      const w = { pp: median(r.runs.wllama.pp), tg: median(r.runs.wllama.tg) };
-      emit({ kind: "speed", model: model.name, file: model.file, threads: opts.threads,
-             hearth: { ...h, runs: r.runs.hearth }, wllama: { ...w, runs: r.runs.wllama },
-             ratio: { pp: h.pp / w.pp, tg: h.tg / w.tg }, native,
-             toNative: { pp: h.pp / native.pp, tg: h.tg / native.tg },
-             greedySame: r.texts.hearth === r.texts.wllama, texts: r.texts,
-             wllamaInfo: r.info.wllama, hearthHeapBytes: r.heap, rendererBytes: r.memory,
-             loadAverage: os.loadavg() });
+      if (opts.speed) {
+        try {
+          await speedRow(model, base, opts, emit);
+        } catch (e) {
+          emit({ kind: "speed-error", model: model.name, error: String(e.message ?? e).split("\n")[0] });
+        }
+      }
       if (opts.load) {
         for (const engine of ["hearth", "wllama"]) {
-          for (const x of await loadModel(model, engine, base, opts)) {
-            emit({ kind: "load", model: model.name, engine, ...x, loadAverage: os.loadavg() });
+          // A chat needs the model's chat template: a model without one gets its error row.
+          try {
+            for (const x of await loadModel(model, engine, base, opts)) {
+              emit({ kind: "load", model: model.name, engine, ...x, loadAverage: os.loadavg() });
+            }
+          } catch (e) {
+            emit({ kind: "load", model: model.name, engine, error: String(e.message ?? e).split("\n")[0] });
           }
         }
       }
@@ -374,11 +391,16 @@ async function main() {
                 `${fmt(r.native.pp)} | ${fmt(r.native.tg)} | ${fmt(r.toNative.pp, 2)} | ` +
                 `${fmt(r.toNative.tg, 2)} | ${r.greedySame ? "yes" : "no"} |`);
   }
+  for (const r of rows.filter((x) => x.kind === "speed-error")) console.log(`| ${r.model} | ${r.error} |`);
   const loads = rows.filter((x) => x.kind === "load");
   if (loads.length) {
     console.log("\n| model | engine | OPFS | first token ms | loaded ms | JS+wasm MiB | renderer RSS MiB | peak MiB |");
     console.log("|---|---|---|---|---|---|---|---|");
     for (const r of loads) {
+      if (r.error) {
+        console.log(`| ${r.model} | ${r.engine} | - | ${r.error} | | | | |`);
+        continue;
+      }
       console.log(`| ${r.model} | ${r.engine} | ${r.state} (${r.cache}) | ${fmt(r.firstTokenMs, 0)} | ` +
                   `${fmt(r.loadedMs, 0)} | ${MB(r.jsAndWasmBytes)} | ${MB(r.renderer?.rss)} | ` +
                   `${MB(r.renderer?.peak)} |`);
