@@ -18,9 +18,11 @@
 //
 // What is measured (per model, one chromium per model, both engines loaded in the same page,
 // each in its own Web Worker, timed inside that worker):
-// - prompt (ppP): the first P ids of an English text (hearth's tokenization, BOS first) as one
-//   batch into an empty context. hearth: WasmEngine.decode in bench/browser/hearth_worker.js;
-//   wllama: createCompletion({ prompt: ids, cache_prompt: false }) and llama-server's prompt_ms.
+// - prompt (ppP): an English text of exactly P tokens (hearth's count, BOS included where the
+//   model adds one; wllama's prompt_n must be the same) as one batch into an empty context.
+//   hearth: WasmEngine.decode in bench/browser/hearth_worker.js; wllama: createCompletion({
+//   prompt: text, cache_prompt: false }) and llama-server's prompt_ms (this wllama takes text
+//   only, not token ids).
 // - generation (tgN): N greedy tokens after a short prompt, counted as llama-server counts
 //   predicted_ms (from the prompt's logits to the N-th token: N - 1 decodes and N picks).
 //   The greedy texts of both engines are compared (they must agree on stories260K, the one
@@ -149,6 +151,7 @@ function startServer(opts, models) {
     }
     const file = resolve(url);
     if (!file || url.includes("..") || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+      if (process.env.BENCH_DEBUG) process.stderr.write(`404 ${url}\n`);
       res.writeHead(404, headers);
       res.end("not found");
       return;
@@ -200,7 +203,7 @@ async function launch() {
   page.setDefaultTimeout(20 * 60 * 1000);
   page.on("pageerror", (e) => process.stderr.write(`[page] ${e}\n`));
   page.on("console", (m) => {
-    if (m.type() === "error" || m.type() === "warn") process.stderr.write(`[page ${m.type()}] ${m.text()}\n`);
+    if (m.type() === "error" || m.type() === "warn" || process.env.BENCH_DEBUG) process.stderr.write(`[page ${m.type()}] ${m.text()}\n`);
   });
   const close = async () => {
     await browser.close();
@@ -243,10 +246,28 @@ const median = (xs) => {
   return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+// English words while hearth counts at most p tokens, then " the" until it counts exactly p
+// (wllama takes text; its prompt_n is checked against p, so both tokenizers must agree).
+async function promptOfLength(count, p) {
+  const words = TEXT.repeat(8).trim().split(" ");
+  let lo = 1;
+  let hi = words.length;
+  if (await count(words.join(" ")) < p) throw new Error(`the text has fewer than ${p} tokens`);
+  while (lo < hi) {  // the longest prefix of words with at most p tokens
+    const mid = (lo + hi + 1) >> 1;
+    if (await count(words.slice(0, mid).join(" ")) <= p) lo = mid;
+    else hi = mid - 1;
+  }
+  let text = words.slice(0, lo).join(" ");
+  for (let n = await count(text); n < p; n = await count(text)) text += " the";
+  if (await count(text) !== p) throw new Error(`no text of exactly ${p} tokens`);
+  return text;
+}
+
 async function benchModel(model, base, opts) {
   const { page, browser, close } = await launch();
   try {
-    await page.goto(`${base}/`);
+    await page.goto(`${base}/${process.env.BENCH_DEBUG ? "?debug" : ""}`);
     await page.waitForFunction(() => window.bench !== undefined);
     const url = `/models/${model.name.split(" ")[0]}.gguf`;
     const nCtx = 512;
@@ -255,24 +276,24 @@ async function benchModel(model, base, opts) {
       info[engine] = await page.evaluate((e, u, o) => window.bench.open(e, u, o), engine, url,
                                          { nCtx, threads: opts.threads });
     }
-    const textIds = await page.evaluate((t) => window.bench.tokenize(t), TEXT.repeat(8));
-    if (textIds.length < opts.p) throw new Error(`the text gives ${textIds.length} tokens < ${opts.p}`);
-    const ppIds = textIds.slice(0, opts.p);
-    const tgIds = await page.evaluate((t) => window.bench.tokenize(t), SHORT_PROMPT);
+    const count = async (text) => (await page.evaluate((t) => window.bench.tokenize(t), text)).length;
+    const ppText = await promptOfLength(count, opts.p);
+    const tgText = SHORT_PROMPT;
+    const tgCount = await count(tgText);
     const runs = { hearth: { pp: [], tg: [] }, wllama: { pp: [], tg: [] } };
     const texts = {};
     for (let rep = -1; rep < opts.reps; ++rep) {  // rep -1: the warm-up
       const order = rep % 2 === 0 || rep < 0 ? ["hearth", "wllama"] : ["wllama", "hearth"];
       for (const engine of order) {
-        const pp = await page.evaluate((e, ids) => window.bench.pp(e, ids), engine, ppIds);
+        const pp = await page.evaluate((e, t) => window.bench.pp(e, t), engine, ppText);
         if (pp.n !== opts.p) throw new Error(`${engine} decoded ${pp.n} prompt tokens, not ${opts.p}`);
         if (rep >= 0) runs[engine].pp.push((pp.n / pp.ms) * 1000);
       }
       for (const engine of order) {
-        const tg = await page.evaluate((e, ids, n) => window.bench.tg(e, ids, n), engine, tgIds, opts.n);
+        const tg = await page.evaluate((e, t, n) => window.bench.tg(e, t, n), engine, tgText, opts.n);
         if (tg.n !== opts.n) throw new Error(`${engine} generated ${tg.n} tokens, not ${opts.n}`);
-        if (tg.promptN !== undefined && tg.promptN !== tgIds.length) {
-          throw new Error(`${engine} read ${tg.promptN} prompt tokens, not ${tgIds.length}`);
+        if (tg.promptN !== undefined && tg.promptN !== tgCount) {
+          throw new Error(`${engine} read ${tg.promptN} prompt tokens, not ${tgCount}`);
         }
         if (rep >= 0) runs[engine].tg.push((tg.n / tg.ms) * 1000);
         texts[engine] = tg.text;
@@ -280,7 +301,7 @@ async function benchModel(model, base, opts) {
     }
     const memory = rendererMemory(browser);
     const heap = await page.evaluate(() => window.bench.heap());
-    return { info, runs, texts, memory, heap, promptTokens: tgIds.length };
+    return { info, runs, texts, memory, heap, promptTokens: tgCount };
   } finally {
     await close();
   }

@@ -2,8 +2,8 @@
 // own Web Worker, behind the same four calls, and the page-load measurement.
 //
 // window.bench.open(engine, modelUrl, { nCtx, threads }) -> info
-// window.bench.pp(engine, ids) -> { ms, n }          prompt: one batch into an empty context
-// window.bench.tg(engine, ids, n) -> { ms, n, text } generation: n greedy tokens after `ids`
+// window.bench.pp(engine, text) -> { ms, n }          prompt: one batch into an empty context
+// window.bench.tg(engine, text, n) -> { ms, n, text } generation: n greedy tokens after `text`
 // window.bench.tokenize(text) -> ids                 hearth's tokenizer (BOS rule, specials)
 // window.bench.firstToken(engine, model, threads) -> { ms, ... }  load + first streamed token
 import { Wllama } from "/wllama/index.js";
@@ -42,8 +42,9 @@ class HearthClient {
     });
   }
 
-  pp(ids) { return this.call("pp", { ids }); }
-  tg(ids, n) { return this.call("tg", { ids, n }); }
+  async pp(text) { return this.call("pp", { ids: await this.tokenize(text) }); }
+  async tg(text, n) { return this.call("tg", { ids: await this.tokenize(text), n }); }
+  tokenize(text) { return this.call("tokenize", { text }); }
   close() { this.worker.terminate(); }
 }
 
@@ -54,7 +55,7 @@ class HearthClient {
 class WllamaClient {
   async open(url, { nCtx, threads }) {
     this.w = new Wllama({ default: "/wllama/wasm/wllama.wasm" },
-                        { suppressNativeLog: true, logger: quietLogger });
+                        { suppressNativeLog, logger: quietLogger });
     const blob = await (await fetch(url)).blob();
     // n_gpu_layers 0: the CPU (wasm SIMD) path, as hearth-wasm; the page has no WebGPU anyway.
     await this.w.loadModel([blob], { n_ctx: nCtx, n_batch: 512, n_ubatch: 512, n_threads: threads,
@@ -63,18 +64,20 @@ class WllamaClient {
              multithread: this.w.isMultithread() };
   }
 
-  async complete(ids, n) {
-    return this.w.createCompletion({ prompt: ids, max_tokens: n, temperature: 0, ignore_eos: true,
+  // `prompt` is text (this wllama takes no token ids); the caller checks prompt_n against
+  // hearth's token count of the same text, so both decode the same number of tokens.
+  async complete(text, n) {
+    return this.w.createCompletion({ prompt: text, max_tokens: n, temperature: 0, ignore_eos: true,
                                      cache_prompt: false, stream: false });
   }
 
-  async pp(ids) {
-    const r = await this.complete(ids, 1);
+  async pp(text) {
+    const r = await this.complete(text, 1);
     return { ms: r.timings.prompt_ms, n: r.timings.prompt_n };
   }
 
-  async tg(ids, n) {
-    const r = await this.complete(ids, n);
+  async tg(text, n) {
+    const r = await this.complete(text, n);
     return { ms: r.timings.predicted_ms, n: r.timings.predicted_n, text: r.choices[0].text,
              promptN: r.timings.prompt_n };
   }
@@ -82,7 +85,9 @@ class WllamaClient {
   close() { return this.w.exit(); }
 }
 
-const quietLogger = { debug() {}, log() {}, warn: console.warn, error: console.error };
+const quietLogger = new URLSearchParams(location.search).has("debug") ? console
+  : { debug() {}, log() {}, warn: console.warn, error: console.error };
+const suppressNativeLog = !new URLSearchParams(location.search).has("debug");
 
 window.bench = {
   async open(engine, url, options) {
@@ -90,9 +95,9 @@ window.bench = {
     engines[engine] = client;
     return client.open(url, options);
   },
-  pp: (engine, ids) => engines[engine].pp(ids),
-  tg: (engine, ids, n) => engines[engine].tg(ids, n),
-  tokenize: (text) => engines.hearth.call("tokenize", { text }),
+  pp: (engine, text) => engines[engine].pp(text),
+  tg: (engine, text, n) => engines[engine].tg(text, n),
+  tokenize: (text) => engines.hearth.tokenize(text),
   heap: () => engines.hearth.call("heap"),
   async close(engine) {
     await engines[engine]?.close();
@@ -122,7 +127,7 @@ window.bench = {
       window.hearthHandle = h;
     } else {
       const w = new Wllama({ default: "/wllama/wasm/wllama.wasm" },
-                           { suppressNativeLog: true, logger: quietLogger });
+                           { suppressNativeLog, logger: quietLogger });
       const cached = (await w.cacheManager.list()).length > 0;
       await w.loadModelFromUrl(`${location.origin}/models/${model}.gguf`,
                                { n_ctx: 512, n_threads: threads, n_gpu_layers: 0, n_parallel: 1 });
