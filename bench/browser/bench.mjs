@@ -6,13 +6,17 @@
 //   node bench.mjs [--models stories260K,tiny-qwen2-q8_0,...] [--synthetic q8_0,q4_0]
 //                  [--threads 1] [--reps 3] [-p 128] [-n 32] [--load] [--no-speed] [--no-native]
 //                  [--hearth ../../build/hearth] [--wasm-dir ../../build-wasm]
-//                  [--fixtures DIR] [--cache-dir DIR] [--json FILE]
+//                  [--fixtures DIR] [--cache-dir DIR] [--json FILE] [--js-flags FLAGS]
 //
 // --models: fixture model names (default: the fixtures both engines load, see DEFAULT_MODELS);
 // --synthetic: qwen2.5-0.5b-shaped random-weight files of these types, written (once) by
 //   `hearth bench --synthetic qwen2.5-0.5b --type T --write-only --cache-dir DIR`;
 // --threads: threads for both engines (hearth-wasm is single-threaded today: anything but 1
 //   is refused until its pthreads build lands; wllama then gets the same count);
+// --js-flags: V8 flags for chromium, e.g. "--no-liftoff" (every wasm function compiled by
+//   TurboFan before it runs: steady-state speed from the first call, for both engines; by
+//   default V8 starts on its baseline compiler and tiers up hot functions in the background,
+//   which on a loaded machine can lag behind a short benchmark);
 // --load: also page load to first token (OPFS cache cold, then warm) and the tab's memory
 //   (a chat: models without a chat template get an error row); --no-speed: only that.
 //
@@ -56,7 +60,7 @@ function parseArgs(argv) {
                  p: 128, n: 32, load: false, speed: true, native: true,
                  hearth: path.join(root, "build/hearth"), wasmDir: path.join(root, "build-wasm"),
                  fixtures: process.env.HEARTH_FIXTURES ?? path.resolve(root, "../shared/fixtures"),
-                 cacheDir: path.join(root, "build/bench-models"), json: null };
+                 cacheDir: path.join(root, "build/bench-models"), json: null, jsFlags: null };
   const list = (v) => (v === "" || v === "none" ? [] : v.split(","));
   for (let i = 0; i < argv.length; ++i) {
     const a = argv[i];
@@ -78,6 +82,7 @@ function parseArgs(argv) {
     else if (a === "--fixtures") opts.fixtures = path.resolve(value());
     else if (a === "--cache-dir") opts.cacheDir = path.resolve(value());
     else if (a === "--json") opts.json = path.resolve(value());
+    else if (a === "--js-flags") opts.jsFlags = value();
     else throw new Error(`unknown option ${a} (see the header of bench/browser/bench.mjs)`);
   }
   if (!(opts.threads >= 1)) throw new Error("--threads must be at least 1");
@@ -149,6 +154,11 @@ function startServer(opts, models) {
       res.end(PAGE);
       return;
     }
+    if (url === "/favicon.ico") {
+      res.writeHead(204, headers);
+      res.end();
+      return;
+    }
     const file = resolve(url);
     if (!file || url.includes("..") || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
       if (process.env.BENCH_DEBUG) process.stderr.write(`404 ${url}\n`);
@@ -190,14 +200,15 @@ function startServer(opts, models) {
 // --- the browser --------------------------------------------------------------------------
 const CHROMIUM = process.env.HEARTH_CHROMIUM ?? "/usr/bin/chromium";
 
-async function launch() {
+async function launch(opts) {
   // No WebGPU flag: chromium here has no adapter then, so both engines run their wasm CPU path.
   // A fresh profile per launch, so the OPFS caches start empty.
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "hearth-bench-profile-"));
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM, headless: true, userDataDir,
     args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-           "--enable-blink-features=ForceEagerMeasureMemory"],
+           "--enable-blink-features=ForceEagerMeasureMemory",
+           ...(opts.jsFlags ? [`--js-flags=${opts.jsFlags}`] : [])],
   });
   const [page] = await browser.pages();
   page.setDefaultTimeout(20 * 60 * 1000);
@@ -265,7 +276,7 @@ async function promptOfLength(count, p) {
 }
 
 async function benchModel(model, base, opts) {
-  const { page, browser, close } = await launch();
+  const { page, browser, close } = await launch(opts);
   try {
     await page.goto(`${base}/${process.env.BENCH_DEBUG ? "?debug" : ""}`);
     await page.waitForFunction(() => window.bench !== undefined);
@@ -309,7 +320,7 @@ async function benchModel(model, base, opts) {
 
 // Page load to first token, OPFS cold then warm (a reload in the same profile), and memory.
 async function loadModel(model, engine, base, opts) {
-  const { page, browser, close } = await launch();
+  const { page, browser, close } = await launch(opts);
   const name = model.name.split(" ")[0];
   const out = [];
   try {
@@ -347,7 +358,7 @@ async function speedRow(model, base, opts, emit) {
   const native = opts.native ? nativeBench(model, opts) : {};
   const h = { pp: median(r.runs.hearth.pp), tg: median(r.runs.hearth.tg) };
   const w = { pp: median(r.runs.wllama.pp), tg: median(r.runs.wllama.tg) };
-  emit({ kind: "speed", model: model.name, file: model.file, threads: opts.threads,
+  emit({ kind: "speed", model: model.name, file: model.file, threads: opts.threads, jsFlags: opts.jsFlags,
          hearth: { ...h, runs: r.runs.hearth }, wllama: { ...w, runs: r.runs.wllama },
          ratio: { pp: h.pp / w.pp, tg: h.tg / w.tg }, native,
          toNative: { pp: h.pp / native.pp, tg: h.tg / native.tg },
@@ -371,7 +382,8 @@ async function main() {
   const base = `http://127.0.0.1:${server.address().port}`;
   const load = os.loadavg().map((x) => x.toFixed(2)).join(" ");
   console.error(`# ${os.cpus()[0]?.model}, ${os.cpus().length} cores, load average ${load}; ` +
-                `threads ${opts.threads}, pp${opts.p}, tg${opts.n}, median of ${opts.reps}`);
+                `threads ${opts.threads}, pp${opts.p}, tg${opts.n}, median of ${opts.reps}` +
+                (opts.jsFlags ? `, --js-flags=${opts.jsFlags}` : ""));
   const rows = [];
   const emit = (row) => {
     rows.push(row);
