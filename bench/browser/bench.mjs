@@ -83,6 +83,7 @@ function parseArgs(argv) {
     else if (a === "--cache-dir") opts.cacheDir = path.resolve(value());
     else if (a === "--json") opts.json = path.resolve(value());
     else if (a === "--js-flags") opts.jsFlags = value();
+    else if (a.startsWith("--js-flags=")) opts.jsFlags = a.slice("--js-flags=".length);
     else throw new Error(`unknown option ${a} (see the header of bench/browser/bench.mjs)`);
   }
   if (!(opts.threads >= 1)) throw new Error("--threads must be at least 1");
