@@ -1,9 +1,12 @@
 // Checks the wasm_simd128 kernel table against the portable one inside the wasm build (the
-// native unit tests cannot run these kernels): for Q8_0, Q4_0 and Q6_K rows of random bytes and
-// random scales, against activation rows quantized from random floats, every row dot must be
-// bit-identical to the scalar kernel's, for 1..kMaxTokenTile tokens. Also checks that the
-// registry prefers the SIMD table in this build. Prints what it compared; exit status 1 on any
+// native unit tests cannot run these kernels): for Q8_0, Q4_0, Q4_K, Q5_K and Q6_K rows of random
+// bytes and random scales (Q4_K/Q5_K: random packed 6-bit scales and mins, random high bits),
+// against activation rows quantized from random floats, and for F32 rows and F16 rows (every finite
+// half bit pattern: zeros, subnormals, normals; also infinities) against F32 activations, every row
+// dot must be bit-identical to the scalar kernel's, for 1..kMaxTokenTile tokens. Also checks that
+// the registry prefers the SIMD table in this build. Prints what it compared; exit status 1 on any
 // difference. Run by wasm/test/kernels.test.mjs.
+#include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
@@ -19,15 +22,42 @@ namespace {
 
 using namespace hearth;
 
+// F32: normally distributed values. F16: random bit patterns without the all-ones exponent
+// (NaN payloads through arithmetic are not fixed by the wasm spec), so every zero, subnormal
+// and normal half occurs; a few rows get infinities of one sign (below).
+std::vector<uint8_t> random_float_row(TensorType type, int64_t n, std::mt19937& rng) {
+  std::vector<uint8_t> row(static_cast<size_t>(n) * (type == TensorType::F32 ? 4 : 2));
+  if (type == TensorType::F32) {
+    std::normal_distribution<float> value(0.0f, 1.0f);
+    for (int64_t i = 0; i < n; ++i) {
+      const float v = value(rng);
+      std::memcpy(row.data() + 4 * i, &v, 4);
+    }
+    return row;
+  }
+  std::uniform_int_distribution<int> bits(0, 0xFFFF);
+  for (int64_t i = 0; i < n; ++i) {
+    uint16_t h = static_cast<uint16_t>(bits(rng));
+    if ((h & 0x7C00) == 0x7C00) h &= 0xBFFF;  // exponent 0x1F -> 0x0F
+    std::memcpy(row.data() + 2 * i, &h, 2);
+  }
+  return row;
+}
+
 // Random bytes (every code, every Q6_K scale and high-bit pattern), then a random F16 scale
 // `d` in each block.
 std::vector<uint8_t> random_row(TensorType type, int64_t n, std::mt19937& rng) {
+  if (type == TensorType::F32 || type == TensorType::F16) return random_float_row(type, n, rng);
   size_t block_bytes = sizeof(BlockQ4_0), block_elems = kLegacyBlock, d_offset = 0;
   if (type == TensorType::Q8_0) block_bytes = sizeof(BlockQ8_0);
   if (type == TensorType::Q6_K) {
     block_bytes = sizeof(BlockQ6_K);
     block_elems = kSuperBlock;
     d_offset = offsetof(BlockQ6_K, d);
+  }
+  if (type == TensorType::Q4_K || type == TensorType::Q5_K) {
+    block_bytes = type == TensorType::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ5_K);
+    block_elems = kSuperBlock;
   }
   std::vector<uint8_t> row(block_bytes * static_cast<size_t>(n) / block_elems);
   std::uniform_int_distribution<int> byte(0, 255);
@@ -36,14 +66,22 @@ std::vector<uint8_t> random_row(TensorType type, int64_t n, std::mt19937& rng) {
   for (size_t off = 0; off < row.size(); off += block_bytes) {
     const uint16_t d = fp32_to_fp16(scale(rng));
     std::memcpy(row.data() + off + d_offset, &d, sizeof d);
+    if (type == TensorType::Q4_K || type == TensorType::Q5_K) {  // dmin follows d
+      const uint16_t dmin = fp32_to_fp16(scale(rng));
+      std::memcpy(row.data() + off + d_offset + 2, &dmin, sizeof dmin);
+    }
   }
   return row;
 }
 
 int check(TensorType type, const char* name, const KernelTable& simd, int64_t n, uint32_t seed,
-          int* compared) {
+          int* compared, uint16_t infinity = 0) {
   std::mt19937 rng(seed);
-  const std::vector<uint8_t> row = random_row(type, n, rng);
+  std::vector<uint8_t> row = random_row(type, n, rng);
+  if (infinity != 0) {
+    // One infinity every 5 elements (same sign everywhere: no inf - inf, hence no NaN).
+    for (int64_t i = 0; i < n; i += 5) std::memcpy(row.data() + 2 * i, &infinity, 2);
+  }
   const ActivationFormat format = activation_format(type);
   const size_t stride = activation_row_bytes(format, n);
   std::vector<uint8_t> acts(stride * kMaxTokenTile);
@@ -51,6 +89,10 @@ int check(TensorType type, const char* name, const KernelTable& simd, int64_t n,
   std::vector<float> x(static_cast<size_t>(n));
   for (int t = 0; t < kMaxTokenTile; ++t) {
     for (float& v : x) v = value(rng);
+    // Positive activations where the row holds infinities, so that their products keep one sign.
+    if (infinity != 0) {
+      for (float& v : x) v = std::fabs(v) + 0.5f;
+    }
     quantize_activation_row(format, x.data(), acts.data() + stride * t, n);
   }
   const RowDotFn reference = scalar_row_dot(type);
@@ -99,7 +141,18 @@ int main() {
   for (int64_t n : {256, 512, 4096}) {
     for (uint32_t seed = 0; seed < 8; ++seed) {
       failures += check(TensorType::Q6_K, "Q6_K", *simd, n, seed, &compared);
+      failures += check(TensorType::Q4_K, "Q4_K", *simd, n, seed, &compared);
+      failures += check(TensorType::Q5_K, "Q5_K", *simd, n, seed, &compared);
     }
+  }
+  // F32/F16: lengths with and without a tail shorter than the eight running sums.
+  for (int64_t n : {1, 7, 8, 33, 256, 4096 + 5}) {
+    for (uint32_t seed = 0; seed < 8; ++seed) {
+      failures += check(TensorType::F32, "F32", *simd, n, seed, &compared);
+      failures += check(TensorType::F16, "F16", *simd, n, seed, &compared);
+    }
+    failures += check(TensorType::F16, "F16 +inf", *simd, n, 100, &compared, 0x7C00);
+    failures += check(TensorType::F16, "F16 -inf", *simd, n, 101, &compared, 0xFC00);
   }
   std::printf("%d row-dot calls compared with the scalar kernels, %d differ\n", compared, failures);
   return failures == 0 ? 0 : 1;

@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import { buildDir } from "./engine.mjs";
 
-test("wasm_simd128 Q8_0/Q4_0/Q6_K row dots equal the scalar kernels bit for bit", () => {
+test("wasm_simd128 Q8_0/Q4_0/Q4_K/Q5_K/Q6_K/F32/F16 row dots equal the scalar kernels bit for bit", () => {
   // Without fetch, emscripten's loader reads the .wasm from disk instead of fetching a path.
   const run = spawnSync(process.execPath,
                         ["--no-experimental-fetch", path.join(buildDir, "kernel_check.js")],
