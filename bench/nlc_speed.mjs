@@ -41,7 +41,7 @@ async function main() {
   const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true,
     logLevel: LlamaLogLevel.error });
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
-  const context = await model.createContext({ contextSize: Math.max(nPrompt, depth + 1) + nGen + 8,
+  const context = await model.createContext({ contextSize: Math.max(nPrompt, depth + 1) + nGen + 256,
     batchSize: nPrompt, threads });
   // Ordinary ids spread over the vocabulary, as `hearth bench` uses: the speed of a pass does
   // not depend on which tokens it reads.
