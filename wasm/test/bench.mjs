@@ -126,22 +126,10 @@ for (const file of args) {
     const promptRates = [];
     const genRates = [];
     for (let rep = 0; rep <= reps; ++rep) {
-      engine.rewind(h, 0);
-      let start = performance.now();
-      engine.decode(h, prompt);
-      const promptSeconds = (performance.now() - start) / 1000;
-
-      engine.rewind(h, 0);
-      let token = 1;
-      start = performance.now();
-      for (let i = 0; i < nGen; ++i) {
-        engine.decode(h, [token]);
-        token = (token * 7919 + 13) % Math.max(2, nVocab);
-      }
-      const genSeconds = (performance.now() - start) / 1000;
+      const [pp, tg] = measure(engine, h, prompt, nVocab);
       if (rep === 0) continue;  // warm-up
-      promptRates.push(nPrompt / promptSeconds);
-      genRates.push(nGen / genSeconds);
+      promptRates.push(pp);
+      genRates.push(tg);
     }
     console.log(`${path.basename(file)} wasm ${kernels}: pp${nPrompt} ${summary(promptRates)} ` +
                 `tg${nGen} ${summary(genRates)} tokens/s (${reps} repetitions)`);

@@ -98,6 +98,24 @@ inline float add_in_order(float acc, v128_t values) {
   return acc;
 }
 
+// The integer dots of four blocks' weights, widened to int16 (wide[block][quarter]), with
+// four Q8 activation blocks: one lane per block.
+v128_t four_block_dots(const v128_t (&wide)[4][4], const BlockQ8Act* a) {
+  v128_t sums[4];
+  for (int k = 0; k < 4; ++k) {
+    const v128_t a0 = wasm_v128_load(a[k].qs);
+    const v128_t a1 = wasm_v128_load(a[k].qs + 16);
+    const v128_t lo =
+        wasm_i32x4_add(wasm_i32x4_dot_i16x8(wide[k][0], wasm_i16x8_extend_low_i8x16(a0)),
+                       wasm_i32x4_dot_i16x8(wide[k][1], wasm_i16x8_extend_high_i8x16(a0)));
+    const v128_t hi =
+        wasm_i32x4_add(wasm_i32x4_dot_i16x8(wide[k][2], wasm_i16x8_extend_low_i8x16(a1)),
+                       wasm_i32x4_dot_i16x8(wide[k][3], wasm_i16x8_extend_high_i8x16(a1)));
+    sums[k] = wasm_i32x4_add(lo, hi);
+  }
+  return horizontal_sums(sums[0], sums[1], sums[2], sums[3]);
+}
+
 // Four blocks at a time: the weights are widened to int16 once for every token of the tile,
 // the four blocks' integer sums are reduced together, and the per-block float expression
 // (dw * da * isum, the scalar kernel's, in its order) runs on four lanes.
@@ -120,19 +138,7 @@ void row_dot_q8_0_simd128(int64_t n, const void* weight_row, const void* act, si
     const v128_t dw = block_scales(w + b);
     for (int t = 0; t < n_act; ++t) {
       const BlockQ8Act* a = &act_block(act, stride, t, b);
-      v128_t sums[4];
-      for (int k = 0; k < 4; ++k) {
-        const v128_t a0 = wasm_v128_load(a[k].qs);
-        const v128_t a1 = wasm_v128_load(a[k].qs + 16);
-        const v128_t lo =
-            wasm_i32x4_add(wasm_i32x4_dot_i16x8(wide[k][0], wasm_i16x8_extend_low_i8x16(a0)),
-                           wasm_i32x4_dot_i16x8(wide[k][1], wasm_i16x8_extend_high_i8x16(a0)));
-        const v128_t hi =
-            wasm_i32x4_add(wasm_i32x4_dot_i16x8(wide[k][2], wasm_i16x8_extend_low_i8x16(a1)),
-                           wasm_i32x4_dot_i16x8(wide[k][3], wasm_i16x8_extend_high_i8x16(a1)));
-        sums[k] = wasm_i32x4_add(lo, hi);
-      }
-      const v128_t isum = horizontal_sums(sums[0], sums[1], sums[2], sums[3]);
+      const v128_t isum = four_block_dots(wide, a);
       const v128_t da = wasm_f32x4_make(a[0].d, a[1].d, a[2].d, a[3].d);
       const v128_t value = wasm_f32x4_mul(wasm_f32x4_mul(dw, da), wasm_f32x4_convert_i32x4(isum));
       acc[t] = add_in_order(acc[t], value);
@@ -176,19 +182,7 @@ void row_dot_q4_0_simd128(int64_t n, const void* weight_row, const void* act, si
     const v128_t dw = block_scales(w + b);
     for (int t = 0; t < n_act; ++t) {
       const BlockQ8Act* a = &act_block(act, stride, t, b);
-      v128_t sums[4];
-      for (int k = 0; k < 4; ++k) {
-        const v128_t a0 = wasm_v128_load(a[k].qs);
-        const v128_t a1 = wasm_v128_load(a[k].qs + 16);
-        const v128_t lo =
-            wasm_i32x4_add(wasm_i32x4_dot_i16x8(wide[k][0], wasm_i16x8_extend_low_i8x16(a0)),
-                           wasm_i32x4_dot_i16x8(wide[k][1], wasm_i16x8_extend_high_i8x16(a0)));
-        const v128_t hi =
-            wasm_i32x4_add(wasm_i32x4_dot_i16x8(wide[k][2], wasm_i16x8_extend_low_i8x16(a1)),
-                           wasm_i32x4_dot_i16x8(wide[k][3], wasm_i16x8_extend_high_i8x16(a1)));
-        sums[k] = wasm_i32x4_add(lo, hi);
-      }
-      const v128_t isum = horizontal_sums(sums[0], sums[1], sums[2], sums[3]);
+      const v128_t isum = four_block_dots(wide, a);
       const v128_t da = wasm_f32x4_make(a[0].d, a[1].d, a[2].d, a[3].d);
       const v128_t ds = wasm_f32x4_make(a[0].ds, a[1].ds, a[2].ds, a[3].ds);
       // The scalar kernel's dw * (da * isum - 8 * ds) + 0.0f * ds, lane by lane.
