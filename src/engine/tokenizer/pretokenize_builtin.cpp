@@ -24,7 +24,7 @@ constexpr ClassRange kClasses[] = {
 #include "engine/tokenizer/pretokenize_classes.inc"
 };
 
-enum : uint8_t { kOther = 0, kLetter = 1, kNumber = 2, kSpace = 3 };
+constexpr uint8_t kOther = 0, kLetter = 1, kNumber = 2, kSpace = 3;
 
 uint8_t class_of(uint32_t cp) {
   const auto* it = std::upper_bound(std::begin(kClasses), std::end(kClasses), cp,
