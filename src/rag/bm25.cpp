@@ -43,12 +43,12 @@ constexpr size_t kMaxVocabToken = 32768;
 constexpr const char* kScoreFunction = "hearth_bm25_exact";
 constexpr const char* kStateType = "hearth_bm25_state";
 
-using StmtPtr = std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)>;
+using StmtPtr = std::unique_ptr<sql::Stmt>;
 
+// A prepared statement, or null when `text` does not prepare.
 StmtPtr prepare(sqlite3* db, const std::string& text) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db, text.c_str(), -1, &s, nullptr) != SQLITE_OK) s = nullptr;
-  return StmtPtr(s, sqlite3_finalize);
+  auto s = std::make_unique<sql::Stmt>(db, text.c_str());
+  return s->ok() ? std::move(s) : nullptr;
 }
 
 // What the scoring function needs for one query: where the query's phrases sit in the
@@ -118,8 +118,8 @@ Result<fts5_api*> fts5_of(sqlite3* db) {
   fts5_api* api = nullptr;
   StmtPtr s = prepare(db, "SELECT fts5(?1)");
   if (!s) return std::unexpected(sql::error(db, "FTS5 API"));
-  sqlite3_bind_pointer(s.get(), 1, &api, "fts5_api_ptr", nullptr);
-  sqlite3_step(s.get());
+  sqlite3_bind_pointer(s->handle(), 1, &api, "fts5_api_ptr", nullptr);
+  s->step();
   if (!api || api->iVersion < 2) return unsupported("this SQLite's FTS5 API is too old");
   return api;
 }
@@ -170,19 +170,16 @@ std::string quoted(const std::string& word) {
 // query machinery), anything else by counting FTS5's matches of the phrase.
 Result<int64_t> rows_holding(sqlite3* db, const std::string& word,
                              const std::optional<std::vector<std::string>>& tokens,
-                             sqlite3_stmt* vocab, sqlite3_stmt* count) {
+                             sql::Stmt* vocab, sql::Stmt& count) {
   if (tokens && tokens->empty()) return 0;  // FTS5 matches nothing for a phrase of no tokens
-  sqlite3_stmt* s = tokens && tokens->size() == 1 && vocab ? vocab : count;
-  sqlite3_reset(s);
-  if (s == vocab)
-    sqlite3_bind_text(s, 1, (*tokens)[0].data(), static_cast<int>((*tokens)[0].size()),
-                      SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_text(s, 1, quoted(word).c_str(), -1, SQLITE_TRANSIENT);
-  const int rc = sqlite3_step(s);
+  const bool from_vocab = tokens && tokens->size() == 1 && vocab;
+  sql::Stmt& s = from_vocab ? *vocab : count;
+  s.reset();
+  s.bind(1, from_vocab ? (*tokens)[0] : quoted(word));
+  const int rc = s.step();
   if (rc == SQLITE_DONE) return 0;
   if (rc != SQLITE_ROW) return std::unexpected(sql::error(db, "BM25 term statistics"));
-  return sqlite3_column_int64(s, 0);
+  return s.int64(0);
 }
 
 bool better(const Ranked& a, const Ranked& b) {
@@ -227,7 +224,7 @@ Result<std::vector<Ranked>> bm25_top(sqlite3* db, std::string_view question, int
       terms.emplace_back();
     }
     if (terms[t].phrases.empty()) {
-      auto rows = rows_holding(db, words[i], tokens, vocab.get(), count.get());
+      auto rows = rows_holding(db, words[i], tokens, vocab.get(), *count);
       if (!rows) return std::unexpected(rows.error());
       terms[t].rows = *rows;
     }
@@ -245,18 +242,18 @@ Result<std::vector<Ranked>> bm25_top(sqlite3* db, std::string_view question, int
   std::unordered_set<int64_t> seen;
   std::vector<Ranked> scored;
   std::vector<double> scores;
-  sqlite3_stmt* s = scoring->get();
+  sql::Stmt& s = **scoring;
   for (size_t j = 0; j < order.size(); ++j) {
     const Term& term = terms[order[j]];
     const std::string match =
         quoted(words[static_cast<size_t>(term.phrases[0])]) + " AND (" + all + ")";
-    sqlite3_reset(s);
-    sqlite3_bind_text(s, 1, match.c_str(), -1, SQLITE_TRANSIENT);
-    sqlite3_bind_pointer(s, 2, &state, kStateType, nullptr);
+    s.reset();
+    s.bind(1, match);
+    sqlite3_bind_pointer(s.handle(), 2, &state, kStateType, nullptr);
     int rc;
-    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-      const int64_t id = sqlite3_column_int64(s, 0);
-      if (seen.insert(id).second) scored.push_back(Ranked{id, sqlite3_column_double(s, 1)});
+    while ((rc = s.step()) == SQLITE_ROW) {
+      const int64_t id = s.int64(0);
+      if (seen.insert(id).second) scored.push_back(Ranked{id, s.real(1)});
     }
     if (rc != SQLITE_DONE) return std::unexpected(sql::error(db, "BM25 search"));
     if (j + 1 == order.size() || !state.ready || scored.size() < static_cast<size_t>(n)) continue;

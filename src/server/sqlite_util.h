@@ -78,6 +78,8 @@ class Stmt {
   const void* blob(int col) const { return sqlite3_column_blob(stmt_, col); }
   int bytes(int col) const { return sqlite3_column_bytes(stmt_, col); }
   sqlite3* db() const { return db_; }
+  // For the calls this wrapper does not cover (sqlite3_bind_pointer, ...); null when !ok().
+  sqlite3_stmt* handle() const { return stmt_; }
 
  private:
   sqlite3* db_;
