@@ -3,9 +3,14 @@
 // bytes and random scales (Q4_K/Q5_K: random packed 6-bit scales and mins, random high bits),
 // against activation rows quantized from random floats, and for F32 rows and F16 rows (every finite
 // half bit pattern: zeros, subnormals, normals; also infinities) against F32 activations, every row
-// dot must be bit-identical to the scalar kernel's, for 1..kMaxTokenTile tokens. Also checks that
-// the registry prefers the SIMD table in this build. Prints what it compared; exit status 1 on any
-// difference. Run by wasm/test/kernels.test.mjs.
+// dot must be bit-identical to the scalar kernel's, for 1..kMaxTokenTile tokens; so must every
+// result of the table's four-row kernels (Q8_0, Q4_0), row by row. Also checks that the registry
+// prefers the SIMD table in this build. The table's attention tile is compared with the portable
+// one (its exp and its sums' order differ, so within 2e-5, the native tests' bound against a
+// double reference): F32, F16 and Q8_0 caches, head sizes 40/64/96, 1..4 query heads per KV
+// head, prompts and single tokens, with and without a sliding window, normalized results and
+// the partial softmax state. Prints what it compared; exit status 1 on any difference. Run by
+// wasm/test/kernels.test.mjs.
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
@@ -13,9 +18,11 @@
 #include <random>
 #include <vector>
 
+#include "engine/kernels/attention_tile.h"
 #include "engine/kernels/kernel_table.h"
 #include "engine/kernels/quant_dot.h"
 #include "engine/tensor/fp16.h"
+#include "engine/tensor/quant.h"
 #include "engine/tensor/quant_blocks.h"
 
 namespace {
@@ -117,6 +124,139 @@ int check(TensorType type, const char* name, const KernelTable& simd, int64_t n,
   return failures;
 }
 
+// Four random rows of `type` side by side (with `gap` spare bytes after each, so that the row
+// stride is not the row size), through the table's four-row kernel with out_stride 5: each
+// result must be the scalar row dot's.
+int check_4rows(TensorType type, const char* name, const KernelTable& simd, int64_t n,
+                uint32_t seed, int* compared) {
+  std::mt19937 rng(seed);
+  const size_t gap = 12;
+  std::vector<std::vector<uint8_t>> rows;
+  for (int r = 0; r < 4; ++r) rows.push_back(random_row(type, n, rng));
+  const size_t row_stride = rows[0].size() + gap;
+  std::vector<uint8_t> packed(row_stride * 4);
+  for (int r = 0; r < 4; ++r)
+    std::memcpy(packed.data() + row_stride * r, rows[r].data(), rows[r].size());
+  const ActivationFormat format = activation_format(type);
+  const size_t stride = activation_row_bytes(format, n);
+  std::vector<uint8_t> acts(stride * kMaxTokenTile);
+  std::normal_distribution<float> value(0.0f, 2.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int t = 0; t < kMaxTokenTile; ++t) {
+    for (float& v : x) v = value(rng);
+    quantize_activation_row(format, x.data(), acts.data() + stride * t, n);
+  }
+  const RowDot4Fn candidate = simd.row_dot_4rows ? simd.row_dot_4rows(type) : nullptr;
+  if (candidate == nullptr) {
+    std::printf("FAIL %s: the wasm_simd128 table has no four-row kernel\n", name);
+    return 1;
+  }
+  constexpr int64_t kOutStride = 5;
+  int failures = 0;
+  for (int n_act = 1; n_act <= kMaxTokenTile; ++n_act) {
+    float got[kMaxTokenTile * kOutStride + 4] = {};
+    candidate(n, packed.data(), static_cast<int64_t>(row_stride), acts.data(), stride, n_act, got,
+              kOutStride);
+    for (int r = 0; r < 4; ++r) {
+      float expected[kMaxTokenTile] = {};
+      scalar_row_dot(type)(n, rows[r].data(), acts.data(), stride, n_act, expected);
+      ++*compared;
+      for (int t = 0; t < n_act; ++t) {
+        if (std::memcmp(&expected[t], &got[t * kOutStride + r], sizeof(float)) != 0) {
+          ++failures;
+          std::printf(
+              "FAIL %s four rows n=%lld seed=%u n_act=%d row %d token %d: scalar %.9g, "
+              "simd128 %.9g\n",
+              name, static_cast<long long>(n), seed, n_act, r, t, expected[t],
+              got[t * kOutStride + r]);
+        }
+      }
+    }
+  }
+  return failures;
+}
+
+// One tile (attention_tile.h) through the portable and the wasm_simd128 kernels, on random
+// keys, values and queries: every output within 2e-5 (state: relative, its sums grow with
+// the keys).
+int check_attention(KvCacheType type, int64_t hd, int64_t group, int64_t n_tok, int64_t n_past,
+                    int64_t n_swa, bool state, uint32_t seed, const KernelTable& simd,
+                    int* compared) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const int64_t n_keys = n_past + n_tok;
+  const size_t row_bytes = type == KvCacheType::kF32   ? static_cast<size_t>(hd) * 4
+                           : type == KvCacheType::kF16 ? static_cast<size_t>(hd) * 2
+                                                       : static_cast<size_t>(hd / 32) * 34;
+  std::vector<uint8_t> k(row_bytes * static_cast<size_t>(n_keys));
+  std::vector<uint8_t> v(k.size());
+  std::vector<float> x(static_cast<size_t>(hd));
+  for (auto* cache : {&k, &v}) {
+    for (int64_t j = 0; j < n_keys; ++j) {
+      for (float& e : x) e = normal(rng);
+      uint8_t* row = cache->data() + row_bytes * static_cast<size_t>(j);
+      if (type == KvCacheType::kF32) {
+        std::memcpy(row, x.data(), row_bytes);
+      } else if (type == KvCacheType::kF16) {
+        for (int64_t i = 0; i < hd; ++i) {
+          const uint16_t h = fp32_to_fp16(x[static_cast<size_t>(i)]);
+          std::memcpy(row + 2 * i, &h, 2);
+        }
+      } else {
+        quantize_row(TensorType::Q8_0, x.data(), row, hd);
+      }
+    }
+  }
+  std::vector<float> q(static_cast<size_t>(n_tok * group * hd));
+  for (float& e : q) e = normal(rng);
+  const int64_t rows = n_tok * group;
+  const int64_t width = state ? 2 * group + group * hd : group * hd;
+  std::vector<float> expected(static_cast<size_t>(n_tok * width), NAN);
+  std::vector<float> got(expected.size(), NAN);
+  std::vector<float> work(attn::tile_work_floats(rows, hd));
+  attn::TileSpan span{.k = k.data(),
+                      .v = v.data(),
+                      .row_bytes = row_bytes,
+                      .key_base = 0,
+                      .type = type,
+                      .q = q.data(),
+                      .q_stride = group * hd,
+                      .n_tok = n_tok,
+                      .group = group,
+                      .hd = hd,
+                      .pos0 = n_past,
+                      .begin = 0,
+                      .end = n_keys,
+                      .n_swa = n_swa,
+                      .scale = 1.0f / std::sqrt(static_cast<float>(hd)),
+                      .work = work.data()};
+  auto run = [&](void (*attend)(const attn::TileSpan&), std::vector<float>& out) {
+    if (state) {
+      span.state = out.data();
+      span.state_stride = width;
+    } else {
+      span.out = out.data();
+      span.out_stride = width;
+    }
+    attend(span);
+  };
+  run(attn::attend_tile_scalar, expected);
+  run(simd.attend_tile, got);
+  ++*compared;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const float bound = state ? 2e-5f * std::max(1.0f, std::fabs(expected[i])) : 2e-5f;
+    if (std::fabs(got[i] - expected[i]) <= bound) continue;
+    std::printf(
+        "FAIL attention type %d hd %lld group %lld n_tok %lld n_past %lld swa %lld "
+        "state %d seed %u, element %zu: scalar %.9g, simd128 %.9g\n",
+        static_cast<int>(type), static_cast<long long>(hd), static_cast<long long>(group),
+        static_cast<long long>(n_tok), static_cast<long long>(n_past),
+        static_cast<long long>(n_swa), state ? 1 : 0, seed, i, expected[i], got[i]);
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main() {
@@ -136,6 +276,8 @@ int main() {
     for (uint32_t seed = 0; seed < 8; ++seed) {
       failures += check(TensorType::Q8_0, "Q8_0", *simd, n, seed, &compared);
       failures += check(TensorType::Q4_0, "Q4_0", *simd, n, seed, &compared);
+      failures += check_4rows(TensorType::Q8_0, "Q8_0", *simd, n, seed, &compared);
+      failures += check_4rows(TensorType::Q4_0, "Q4_0", *simd, n, seed, &compared);
     }
   }
   for (int64_t n : {256, 512, 4096}) {
@@ -154,6 +296,24 @@ int main() {
     failures += check(TensorType::F16, "F16 +inf", *simd, n, 100, &compared, 0x7C00);
     failures += check(TensorType::F16, "F16 -inf", *simd, n, 101, &compared, 0xFC00);
   }
+  int tiles = 0;
+  uint32_t seed = 0;
+  for (const auto& [type, hd] :
+       {std::pair{KvCacheType::kF32, int64_t{40}}, std::pair{KvCacheType::kF16, int64_t{64}},
+        std::pair{KvCacheType::kQ8_0, int64_t{96}}}) {
+    for (const int64_t group : {1, 4}) {
+      for (const int64_t n_swa : {0, 37}) {
+        for (const auto& [n_tok, n_past] :
+             {std::pair{int64_t{1}, int64_t{0}}, {1, 300}, {9, 0}, {65, 70}}) {
+          for (const bool state : {false, true}) {
+            failures += check_attention(type, hd, group, n_tok, n_past, n_swa, state, seed++, *simd,
+                                        &tiles);
+          }
+        }
+      }
+    }
+  }
+  std::printf("%d attention tiles compared with the portable tile\n", tiles);
   std::printf("%d row-dot calls compared with the scalar kernels, %d differ\n", compared, failures);
   return failures == 0 ? 0 : 1;
 }

@@ -96,5 +96,6 @@ inline size_t tile_work_floats(int64_t rows, int64_t hd) {
 void attend_tile_scalar(const TileSpan& span);
 void attend_tile_avx2(const TileSpan& span);
 void attend_tile_avx512(const TileSpan& span);
+void attend_tile_simd128(const TileSpan& span);  // wasm builds with -msimd128 only
 
 }  // namespace hearth::attn

@@ -35,8 +35,6 @@ struct TileSpan;
 
 using QuantizeActivationFn = void (*)(ActivationFormat format, const float* x, void* dst,
                                       int64_t n);
-using Q8_0Dot4RowsFn = void (*)(int64_t n, const void* rows, int64_t row_stride, const void* act,
-                                size_t act_stride, int n_act, float* out, int64_t out_stride);
 using GemmFn = bool (*)(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
                         ThreadPool* pool);
 using GemmManyFn = bool (*)(std::span<const WeightMatrix* const> ws, const float* in,
@@ -64,8 +62,11 @@ struct KernelTable {
   // Activation rows for the row dots and interleaved dots, bit-identical to the portable
   // quantize_activation_row in every format.
   QuantizeActivationFn quantize_activation_row = nullptr;
-  // Four Q8_0 rows at once against 3 or more tokens (quant_dot.h); null: row by row.
-  Q8_0Dot4RowsFn q8_0_dot_4rows = nullptr;
+  // Four rows at once (RowDot4Fn, quant_dot.h) for calls of at least row_dot_4rows_min_tokens
+  // tokens, with activations in the format of the table's row dots; null (or null for the
+  // type): row by row. Not looked up in the fallback, whose row dots may round differently.
+  RowDot4Fn (*row_dot_4rows)(TensorType weight_type) = nullptr;
+  int row_dot_4rows_min_tokens = 1;
 
   // The model loader rewrites integer matrices into the interleaved layout
   // (interleave_layout.h) because this table's kernels read it faster.

@@ -104,8 +104,7 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
   const ActivationFormat format = activation_format(first.type, kernels);
   const QuantizeActivationFn quantize = kernels.quantize_activation_row;
   // Every matrix of the group has first's type.
-  const Q8_0Dot4RowsFn dot_4rows =
-      first.type == TensorType::Q8_0 ? kernels.q8_0_dot_4rows : nullptr;
+  const RowDot4Fn dot_4rows = kernels.row_dot_4rows ? kernels.row_dot_4rows(first.type) : nullptr;
   const size_t act_stride = activation_row_bytes(format, first.cols);
   const void* act = in;
   if (format != ActivationFormat::kF32) {
@@ -131,9 +130,7 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kMaxTokenTile) {
         const int n_act = static_cast<int>(std::min<int64_t>(kMaxTokenTile, n_tokens - t0));
         int64_t g = chunk;
-        // Measured with `hearth serve --parallel 4` + bench/load.mjs: 4 streams 96 tok/s
-        // against 91 one row at a time; with 2 tokens it was slower.
-        if (dot_4rows && n_act >= 3) {
+        if (dot_4rows && n_act >= kernels.row_dot_4rows_min_tokens) {
           for (; g + 4 <= chunk_end; g += 4) {
             const int64_t r = g - row_start[m];
             dot_4rows(w.cols, weights + r * weight_stride, weight_stride,

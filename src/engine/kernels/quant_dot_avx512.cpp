@@ -158,6 +158,10 @@ void avx512_q8_0_dot_4rows(int64_t n, const void* rows, int64_t row_stride, cons
   }
 }
 
+RowDot4Fn avx512_row_dot_4rows(TensorType weight_type) {
+  return weight_type == TensorType::Q8_0 ? avx512_q8_0_dot_4rows : nullptr;
+}
+
 void avx512_quantize_activation_row(ActivationFormat format, const float* x, void* dst, int64_t n) {
   int32_t sums[kSuperBlock / 16];
   if (format == ActivationFormat::kQ8) {
@@ -207,7 +211,8 @@ const KernelTable kAvx512Kernels = {
     .fallback = &kAvx2Kernels,
     .row_dot = avx512_row_dot,
     .quantize_activation_row = avx512_quantize_activation_row,
-    .q8_0_dot_4rows = avx512_q8_0_dot_4rows,
+    .row_dot_4rows = avx512_row_dot_4rows,
+    .row_dot_4rows_min_tokens = kAvx512RowDot4MinTokens,
     .interleaved_weights = true,
     .interleaved_dot = avx512_interleaved_dot,
     .gemm = avx512_gemm,
@@ -230,6 +235,9 @@ RowDotFn avx512_row_dot(TensorType) {
 void avx512_quantize_activation_row(ActivationFormat, const float*, void*, int64_t) {}
 void avx512_q8_0_dot_4rows(int64_t, const void*, int64_t, const void*, size_t, int, float*,
                            int64_t) {}
+RowDot4Fn avx512_row_dot_4rows(TensorType) {
+  return nullptr;
+}
 }  // namespace hearth
 
 #endif

@@ -8,8 +8,9 @@
 // order (several blocks' float work may share a vector, but each lane does one block's
 // operations and the lanes are added to the accumulator in block order), so the results are
 // bit-identical to quant_dot_scalar.cpp's; F32/F16 keep the scalar kernel's eight running sums
-// as two f32x4 vectors. Everything else (other types, element-wise work, attention) comes from
-// the portable table.
+// as two f32x4 vectors. Q8_0 and Q4_0 also have four-row kernels (one lane per row) with the
+// same bits. Attention is attention_tile_wasm_simd128.cpp's; everything else (other types,
+// element-wise work) comes from the portable table.
 #if defined(__wasm_simd128__)
 
 #include <wasm_simd128.h>
@@ -19,6 +20,7 @@
 #include "engine/kernels/interleave_layout.h"
 #include "engine/kernels/kernel_table.h"
 #include "engine/kernels/quant_dot.h"
+#include "engine/kernels/simd128_math.h"
 #include "engine/kernels/vector_ops.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant_blocks.h"
@@ -26,22 +28,16 @@
 namespace hearth {
 namespace {
 
+using simd128::widen_f16x4;
+
 const BlockQ8Act& act_block(const void* act, size_t stride, int t, int64_t b) {
   const auto* row = reinterpret_cast<const BlockQ8Act*>(static_cast<const uint8_t*>(act) +
                                                         stride * static_cast<size_t>(t));
   return row[b];
 }
 
-// Sum over 16 lanes of w (int16 pairs from int8) times a, as int32x4 partial sums.
-inline v128_t dot16_s8(v128_t w8, v128_t a8) {
-  const v128_t lo =
-      wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(w8), wasm_i16x8_extend_low_i8x16(a8));
-  const v128_t hi =
-      wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(w8), wasm_i16x8_extend_high_i8x16(a8));
-  return wasm_i32x4_add(lo, hi);
-}
-
-// The same for unsigned weight codes (0..15).
+// Sum over 16 lanes of unsigned weight codes (0..63) times int8 activations, as int32x4
+// partial sums.
 inline v128_t dot16_u8(v128_t w8, v128_t a8) {
   const v128_t lo =
       wasm_i32x4_dot_i16x8(wasm_u16x8_extend_low_u8x16(w8), wasm_i16x8_extend_low_i8x16(a8));
@@ -53,22 +49,6 @@ inline v128_t dot16_u8(v128_t w8, v128_t a8) {
 inline int32_t horizontal_sum(v128_t v) {
   return wasm_i32x4_extract_lane(v, 0) + wasm_i32x4_extract_lane(v, 1) +
          wasm_i32x4_extract_lane(v, 2) + wasm_i32x4_extract_lane(v, 3);
-}
-
-// F16 -> F32 for four halves in the low 16 bits of each lane, bit-identical to fp16_to_fp32:
-// normal and subnormal halves are the half's bits moved into F32 position times 2^112 (exact:
-// the product is a normal F32, wasm never flushes subnormals); infinities and NaNs are rebuilt
-// with an all-ones exponent and the payload widened; the sign is put back last (so zeros keep
-// theirs).
-inline v128_t widen_f16x4(v128_t h) {
-  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-  const v128_t magnitude = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7FFF)), 13);
-  const v128_t finite = wasm_f32x4_mul(magnitude, wasm_f32x4_splat(0x1p112f));
-  const v128_t exponent = wasm_v128_and(h, wasm_i32x4_splat(0x7C00));
-  const v128_t inf_nan = wasm_i32x4_eq(exponent, wasm_i32x4_splat(0x7C00));
-  const v128_t special = wasm_v128_or(
-      wasm_i32x4_splat(0x7F800000), wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x3FF)), 13));
-  return wasm_v128_or(wasm_v128_bitselect(special, finite, inf_nan), sign);
 }
 
 // The F16 scales `d` of four consecutive blocks, as F32.
@@ -98,117 +78,131 @@ inline float add_in_order(float acc, v128_t values) {
   return acc;
 }
 
-// The integer dots of four blocks' weights, widened to int16 (wide[block][quarter]), with
-// four Q8 activation blocks: one lane per block.
-v128_t four_block_dots(const v128_t (&wide)[4][4], const BlockQ8Act* a) {
-  v128_t sums[4];
-  for (int k = 0; k < 4; ++k) {
-    const v128_t a0 = wasm_v128_load(a[k].qs);
-    const v128_t a1 = wasm_v128_load(a[k].qs + 16);
-    const v128_t lo =
-        wasm_i32x4_add(wasm_i32x4_dot_i16x8(wide[k][0], wasm_i16x8_extend_low_i8x16(a0)),
-                       wasm_i32x4_dot_i16x8(wide[k][1], wasm_i16x8_extend_high_i8x16(a0)));
-    const v128_t hi =
-        wasm_i32x4_add(wasm_i32x4_dot_i16x8(wide[k][2], wasm_i16x8_extend_low_i8x16(a1)),
-                       wasm_i32x4_dot_i16x8(wide[k][3], wasm_i16x8_extend_high_i8x16(a1)));
-    sums[k] = wasm_i32x4_add(lo, hi);
-  }
-  return horizontal_sums(sums[0], sums[1], sums[2], sums[3]);
+// A 32-code block widened to int16, in four vectors of 8 (elements 0-7, 8-15, 16-23, 24-31).
+struct Wide32 {
+  v128_t q[4];
+};
+
+inline Wide32 widen_s8(v128_t q0_15, v128_t q16_31) {
+  return {{wasm_i16x8_extend_low_i8x16(q0_15), wasm_i16x8_extend_high_i8x16(q0_15),
+           wasm_i16x8_extend_low_i8x16(q16_31), wasm_i16x8_extend_high_i8x16(q16_31)}};
 }
+
+// Q4_0's codes: the low nibbles are elements 0..15, the high nibbles 16..31 (0..15 each).
+inline Wide32 widen_q4_0(const BlockQ4_0& block) {
+  const v128_t packed = wasm_v128_load(block.qs);
+  const v128_t lo = wasm_v128_and(packed, wasm_i8x16_splat(0x0F));
+  const v128_t hi = wasm_u8x16_shr(packed, 4);
+  return {{wasm_u16x8_extend_low_u8x16(lo), wasm_u16x8_extend_high_u8x16(lo),
+           wasm_u16x8_extend_low_u8x16(hi), wasm_u16x8_extend_high_u8x16(hi)}};
+}
+
+inline Wide32 widen_act(const BlockQ8Act& a) {
+  return widen_s8(wasm_v128_load(a.qs), wasm_v128_load(a.qs + 16));
+}
+
+// The integer dot of two widened blocks as four int32 partial sums.
+inline v128_t block_dot(const Wide32& w, const Wide32& a) {
+  return wasm_i32x4_add(
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.q[0], a.q[0]), wasm_i32x4_dot_i16x8(w.q[1], a.q[1])),
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(w.q[2], a.q[2]), wasm_i32x4_dot_i16x8(w.q[3], a.q[3])));
+}
+
+// The integer dots of four blocks' weights with four Q8 activation blocks: one lane per block.
+v128_t four_block_dots(const Wide32 (&wide)[4], const BlockQ8Act* a) {
+  return horizontal_sums(block_dot(wide[0], widen_act(a[0])), block_dot(wide[1], widen_act(a[1])),
+                         block_dot(wide[2], widen_act(a[2])), block_dot(wide[3], widen_act(a[3])));
+}
+
+// The legacy formats' per-block float expressions, the scalar kernels' in their order, one
+// block per lane: `dw`, `da`, `ds` the weight and activation scales and the activation's
+// d * sum(q), `isum` the integer dot.
+struct Q8_0Format {
+  using Block = BlockQ8_0;
+  static Wide32 widen(const Block& block) {
+    return widen_s8(wasm_v128_load(block.qs), wasm_v128_load(block.qs + 16));
+  }
+  static v128_t value(v128_t dw, v128_t da, v128_t /*ds*/, v128_t isum) {
+    return wasm_f32x4_mul(wasm_f32x4_mul(dw, da), wasm_f32x4_convert_i32x4(isum));
+  }
+};
+
+struct Q4_0Format {
+  using Block = BlockQ4_0;
+  static Wide32 widen(const Block& block) { return widen_q4_0(block); }
+  // dw * (da * isum - 8 * ds) + 0.0f * ds: the last term is the scalar kernel's min term (zero
+  // for Q4_0), kept so that signed zeros and non-finite activations give the same bits.
+  static v128_t value(v128_t dw, v128_t da, v128_t ds, v128_t isum) {
+    const v128_t inner = wasm_f32x4_sub(wasm_f32x4_mul(da, wasm_f32x4_convert_i32x4(isum)),
+                                        wasm_f32x4_mul(wasm_f32x4_splat(8.0f), ds));
+    return wasm_f32x4_add(wasm_f32x4_mul(dw, inner), wasm_f32x4_mul(wasm_f32x4_splat(0.0f), ds));
+  }
+};
 
 // Four blocks at a time: the weights are widened to int16 once for every token of the tile,
-// the four blocks' integer sums are reduced together, and the per-block float expression
-// (dw * da * isum, the scalar kernel's, in its order) runs on four lanes.
-void row_dot_q8_0_simd128(int64_t n, const void* weight_row, const void* act, size_t stride,
-                          int n_act, float* out) {
-  const auto* w = static_cast<const BlockQ8_0*>(weight_row);
+// the four blocks' integer sums are reduced together, and the per-block float expression runs
+// on four lanes, added to the accumulator in block order.
+template <class Format>
+void row_dot_legacy_simd128(int64_t n, const void* weight_row, const void* act, size_t stride,
+                            int n_act, float* out) {
+  const auto* w = static_cast<const typename Format::Block*>(weight_row);
   float acc[kMaxTokenTile] = {};
   const int64_t n_blocks = n / kLegacyBlock;
   int64_t b = 0;
   for (; b + 4 <= n_blocks; b += 4) {
-    v128_t wide[4][4];
-    for (int k = 0; k < 4; ++k) {
-      const v128_t w0 = wasm_v128_load(w[b + k].qs);
-      const v128_t w1 = wasm_v128_load(w[b + k].qs + 16);
-      wide[k][0] = wasm_i16x8_extend_low_i8x16(w0);
-      wide[k][1] = wasm_i16x8_extend_high_i8x16(w0);
-      wide[k][2] = wasm_i16x8_extend_low_i8x16(w1);
-      wide[k][3] = wasm_i16x8_extend_high_i8x16(w1);
-    }
+    Wide32 wide[4];
+    for (int k = 0; k < 4; ++k) wide[k] = Format::widen(w[b + k]);
     const v128_t dw = block_scales(w + b);
     for (int t = 0; t < n_act; ++t) {
       const BlockQ8Act* a = &act_block(act, stride, t, b);
-      const v128_t isum = four_block_dots(wide, a);
       const v128_t da = wasm_f32x4_make(a[0].d, a[1].d, a[2].d, a[3].d);
-      const v128_t value = wasm_f32x4_mul(wasm_f32x4_mul(dw, da), wasm_f32x4_convert_i32x4(isum));
-      acc[t] = add_in_order(acc[t], value);
+      const v128_t ds = wasm_f32x4_make(a[0].ds, a[1].ds, a[2].ds, a[3].ds);
+      acc[t] = add_in_order(acc[t], Format::value(dw, da, ds, four_block_dots(wide, a)));
     }
   }
   for (; b < n_blocks; ++b) {
-    const float dw = fp16_to_fp32(w[b].d);
-    const v128_t w0 = wasm_v128_load(w[b].qs);
-    const v128_t w1 = wasm_v128_load(w[b].qs + 16);
+    const Wide32 wide = Format::widen(w[b]);
+    const v128_t dw = wasm_f32x4_splat(fp16_to_fp32(w[b].d));
     for (int t = 0; t < n_act; ++t) {
       const BlockQ8Act& a = act_block(act, stride, t, b);
-      const v128_t sum = wasm_i32x4_add(dot16_s8(w0, wasm_v128_load(a.qs)),
-                                        dot16_s8(w1, wasm_v128_load(a.qs + 16)));
-      acc[t] += dw * a.d * static_cast<float>(horizontal_sum(sum));
+      const v128_t isum = wasm_i32x4_splat(horizontal_sum(block_dot(wide, widen_act(a))));
+      const v128_t value = Format::value(dw, wasm_f32x4_splat(a.d), wasm_f32x4_splat(a.ds), isum);
+      acc[t] += wasm_f32x4_extract_lane(value, 0);
     }
   }
   for (int t = 0; t < n_act; ++t) out[t] = acc[t];
 }
 
-// Q4_0: codes are the low nibbles (elements 0..15) and high nibbles (16..31), offset 8
-// applied through the activation block's ds, as in the scalar kernel. Four blocks at a time,
-// as Q8_0.
-void row_dot_q4_0_simd128(int64_t n, const void* weight_row, const void* act, size_t stride,
-                          int n_act, float* out) {
-  const auto* w = static_cast<const BlockQ4_0*>(weight_row);
-  float acc[kMaxTokenTile] = {};
-  const v128_t low_mask = wasm_i8x16_splat(0x0F);
-  const int64_t n_blocks = n / kLegacyBlock;
-  int64_t b = 0;
-  for (; b + 4 <= n_blocks; b += 4) {
-    v128_t wide[4][4];
-    for (int k = 0; k < 4; ++k) {
-      const v128_t packed = wasm_v128_load(w[b + k].qs);
-      const v128_t lo = wasm_v128_and(packed, low_mask);
-      const v128_t hi = wasm_u8x16_shr(packed, 4);
-      wide[k][0] = wasm_u16x8_extend_low_u8x16(lo);
-      wide[k][1] = wasm_u16x8_extend_high_u8x16(lo);
-      wide[k][2] = wasm_u16x8_extend_low_u8x16(hi);
-      wide[k][3] = wasm_u16x8_extend_high_u8x16(hi);
-    }
-    const v128_t dw = block_scales(w + b);
+// Four rows at once, one lane per row: each activation block is widened once for the four
+// rows, their integer sums are reduced together, and each lane runs the scalar kernel's
+// expression and accumulation for its row, block after block, so every result has the row
+// dot's bits. Rows of one or two blocks (the 64-column output matrices of tiny models, whose
+// 150k rows dominate their decoding) otherwise pay a call and a reduction per row.
+template <class Format>
+void row_dot_4rows_legacy_simd128(int64_t n, const void* rows, int64_t row_stride, const void* act,
+                                  size_t act_stride, int n_act, float* out, int64_t out_stride) {
+  using Block = typename Format::Block;
+  const Block* w[4];
+  for (int r = 0; r < 4; ++r) {
+    w[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(rows) + r * row_stride);
+  }
+  v128_t acc[kMaxTokenTile];
+  for (int t = 0; t < n_act; ++t) acc[t] = wasm_f32x4_splat(0.0f);
+  for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
+    const v128_t dw = widen_f16x4(wasm_i32x4_make(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d));
     for (int t = 0; t < n_act; ++t) {
-      const BlockQ8Act* a = &act_block(act, stride, t, b);
-      const v128_t isum = four_block_dots(wide, a);
-      const v128_t da = wasm_f32x4_make(a[0].d, a[1].d, a[2].d, a[3].d);
-      const v128_t ds = wasm_f32x4_make(a[0].ds, a[1].ds, a[2].ds, a[3].ds);
-      // The scalar kernel's dw * (da * isum - 8 * ds) + 0.0f * ds, lane by lane.
-      const v128_t inner = wasm_f32x4_sub(wasm_f32x4_mul(da, wasm_f32x4_convert_i32x4(isum)),
-                                          wasm_f32x4_mul(wasm_f32x4_splat(8.0f), ds));
-      const v128_t value =
-          wasm_f32x4_add(wasm_f32x4_mul(dw, inner), wasm_f32x4_mul(wasm_f32x4_splat(0.0f), ds));
-      acc[t] = add_in_order(acc[t], value);
+      const BlockQ8Act& a = act_block(act, act_stride, t, b);
+      const Wide32 wa = widen_act(a);
+      // Each row widened where it is used (again for each further token): four rows' widened
+      // weights at once would not fit V8's 16 vector registers beside the activations.
+      const v128_t isum = horizontal_sums(
+          block_dot(Format::widen(w[0][b]), wa), block_dot(Format::widen(w[1][b]), wa),
+          block_dot(Format::widen(w[2][b]), wa), block_dot(Format::widen(w[3][b]), wa));
+      acc[t] = wasm_f32x4_add(
+          acc[t], Format::value(dw, wasm_f32x4_splat(a.d), wasm_f32x4_splat(a.ds), isum));
     }
   }
-  for (; b < n_blocks; ++b) {
-    const v128_t packed = wasm_v128_load(w[b].qs);
-    const v128_t lo = wasm_v128_and(packed, low_mask);
-    const v128_t hi = wasm_u8x16_shr(packed, 4);
-    const float dw = fp16_to_fp32(w[b].d);
-    for (int t = 0; t < n_act; ++t) {
-      const BlockQ8Act& a = act_block(act, stride, t, b);
-      const v128_t sum = wasm_i32x4_add(dot16_u8(lo, wasm_v128_load(a.qs)),
-                                        dot16_u8(hi, wasm_v128_load(a.qs + 16)));
-      const int32_t isum = horizontal_sum(sum);
-      // `+ 0.0f * a.ds` is the scalar kernel's min term (zero for Q4_0), kept so that signed
-      // zeros and non-finite activations give the same bits.
-      acc[t] += dw * (a.d * static_cast<float>(isum) - 8 * a.ds) + 0.0f * a.ds;
-    }
-  }
-  for (int t = 0; t < n_act; ++t) out[t] = acc[t];
+  for (int t = 0; t < n_act; ++t) wasm_v128_store(out + t * out_stride, acc[t]);
 }
 
 // Q4_K / Q5_K: the codes of the eight 32-element sub-blocks decoded with SIMD (low nibbles of
@@ -316,47 +310,56 @@ void row_dot_float_simd128(int64_t n, const void* weight_row, const void* act, s
 }
 
 // Q6_K (the usual type of the output matrix, which dominates small models' generation): the
-// 6-bit codes decoded 16 at a time into the scalar kernel's order, then per 16-element
-// sub-block the scalar kernel's integer expression.
+// 6-bit codes of each 16-element sub-block j decoded into one vector, then the scalar kernel's
+// integer sum of scales[j] * (dot_j - 32 * bsums[j]) computed as lanes (sum of scales[j] *
+// dot_j) minus 32 * (scales . bsums) and reduced once per super-block: integer addition is
+// exact in any order, so the sum and the float expression after it are the scalar kernel's.
 void row_dot_q6_k_simd128(int64_t n, const void* weight_row, const void* act, size_t stride,
                           int n_act, float* out) {
   const auto* w = static_cast<const BlockQ6_K*>(weight_row);
   float acc[kMaxTokenTile] = {};
-  alignas(16) uint8_t codes[kSuperBlock];
   const v128_t low_mask = wasm_i8x16_splat(0x0F);
   const v128_t high_mask = wasm_i8x16_splat(0x30);
   for (int64_t b = 0; b < n / kSuperBlock; ++b) {
+    // codes[j]: elements 16 j .. 16 j + 15. Element 128 h + 32 k + l (l < 32) takes the low
+    // (k = 0, 1) or high (k = 2, 3) nibble of ql[64 h + 32 (k % 2) + l] and bits 2k..2k+1 of
+    // qh[32 h + l] as its bits 4..5.
+    v128_t codes[16];
     for (int half = 0; half < 2; ++half) {
       const uint8_t* ql = w[b].ql + half * 64;
       const uint8_t* qh = w[b].qh + half * 32;
-      uint8_t* c = codes + half * 128;
-      for (int l = 0; l < 32; l += 16) {
-        const v128_t ql_a = wasm_v128_load(ql + l);
-        const v128_t ql_b = wasm_v128_load(ql + l + 32);
-        const v128_t h = wasm_v128_load(qh + l);
-        // Bits 2k..2k+1 of qh become bits 4..5 of the code.
-        const v128_t h0 = wasm_v128_and(wasm_i8x16_shl(h, 4), high_mask);
-        const v128_t h1 = wasm_v128_and(wasm_i8x16_shl(h, 2), high_mask);
-        const v128_t h2 = wasm_v128_and(h, high_mask);
-        const v128_t h3 = wasm_v128_and(wasm_u8x16_shr(h, 2), high_mask);
-        wasm_v128_store(c + l, wasm_v128_or(wasm_v128_and(ql_a, low_mask), h0));
-        wasm_v128_store(c + l + 32, wasm_v128_or(wasm_v128_and(ql_b, low_mask), h1));
-        wasm_v128_store(c + l + 64, wasm_v128_or(wasm_u8x16_shr(ql_a, 4), h2));
-        wasm_v128_store(c + l + 96, wasm_v128_or(wasm_u8x16_shr(ql_b, 4), h3));
+      for (int l = 0; l < 2; ++l) {
+        const v128_t ql_a = wasm_v128_load(ql + 16 * l);
+        const v128_t ql_b = wasm_v128_load(ql + 16 * l + 32);
+        const v128_t h = wasm_v128_load(qh + 16 * l);
+        const int j = 8 * half + l;
+        codes[j] = wasm_v128_or(wasm_v128_and(ql_a, low_mask),
+                                wasm_v128_and(wasm_i8x16_shl(h, 4), high_mask));
+        codes[j + 2] = wasm_v128_or(wasm_v128_and(ql_b, low_mask),
+                                    wasm_v128_and(wasm_i8x16_shl(h, 2), high_mask));
+        codes[j + 4] = wasm_v128_or(wasm_u8x16_shr(ql_a, 4), wasm_v128_and(h, high_mask));
+        codes[j + 6] =
+            wasm_v128_or(wasm_u8x16_shr(ql_b, 4), wasm_v128_and(wasm_u8x16_shr(h, 2), high_mask));
       }
     }
+    const v128_t scales = wasm_v128_load(w[b].scales);
+    const v128_t scales_lo = wasm_i16x8_extend_low_i8x16(scales);
+    const v128_t scales_hi = wasm_i16x8_extend_high_i8x16(scales);
     const float dw = fp16_to_fp32(w[b].d);
     for (int t = 0; t < n_act; ++t) {
       const auto* row = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) +
                                                            stride * static_cast<size_t>(t));
       const BlockQ8_K& a = row[b];
-      int32_t isum = 0;
+      v128_t lanes = wasm_i32x4_splat(0);
       for (int j = 0; j < 16; ++j) {
-        const int32_t dot =
-            horizontal_sum(dot16_u8(wasm_v128_load(codes + 16 * j), wasm_v128_load(a.qs + 16 * j)));
-        isum += w[b].scales[j] * (dot - 32 * a.bsums[j]);
+        const v128_t dot = dot16_u8(codes[j], wasm_v128_load(a.qs + 16 * j));
+        lanes = wasm_i32x4_add(lanes, wasm_i32x4_mul(dot, wasm_i32x4_splat(w[b].scales[j])));
       }
-      acc[t] += dw * a.d * static_cast<float>(isum);
+      const v128_t offsets =
+          wasm_i32x4_add(wasm_i32x4_dot_i16x8(scales_lo, wasm_v128_load(a.bsums)),
+                         wasm_i32x4_dot_i16x8(scales_hi, wasm_v128_load(a.bsums + 8)));
+      lanes = wasm_i32x4_sub(lanes, wasm_i32x4_shl(offsets, 5));
+      acc[t] += dw * a.d * static_cast<float>(horizontal_sum(lanes));
     }
   }
   for (int t = 0; t < n_act; ++t) out[t] = acc[t];
@@ -364,13 +367,21 @@ void row_dot_q6_k_simd128(int64_t n, const void* weight_row, const void* act, si
 
 RowDotFn simd128_row_dot(TensorType weight_type) {
   switch (weight_type) {
-    case TensorType::Q8_0: return row_dot_q8_0_simd128;
-    case TensorType::Q4_0: return row_dot_q4_0_simd128;
+    case TensorType::Q8_0: return row_dot_legacy_simd128<Q8_0Format>;
+    case TensorType::Q4_0: return row_dot_legacy_simd128<Q4_0Format>;
     case TensorType::Q6_K: return row_dot_q6_k_simd128;
     case TensorType::Q4_K: return row_dot_q45_k_simd128<BlockQ4_K, false>;
     case TensorType::Q5_K: return row_dot_q45_k_simd128<BlockQ5_K, true>;
     case TensorType::F32: return row_dot_float_simd128<false>;
     case TensorType::F16: return row_dot_float_simd128<true>;
+    default: return nullptr;
+  }
+}
+
+RowDot4Fn simd128_row_dot_4rows(TensorType weight_type) {
+  switch (weight_type) {
+    case TensorType::Q8_0: return row_dot_4rows_legacy_simd128<Q8_0Format>;
+    case TensorType::Q4_0: return row_dot_4rows_legacy_simd128<Q4_0Format>;
     default: return nullptr;
   }
 }
@@ -383,12 +394,14 @@ const KernelTable kWasmSimd128Kernels = {
     .fallback = &kPortableKernels,
     .row_dot = simd128_row_dot,
     .quantize_activation_row = quantize_activation_row,
+    .row_dot_4rows = simd128_row_dot_4rows,
+    .row_dot_4rows_min_tokens = 1,
     .interleaved_dot = scalar_interleaved_dot,
     .swiglu = swiglu_portable,
     .copy_finite = copy_finite_portable,
     .max_value = max_value_portable,
     .exp_shifted = exp_shifted_portable,
-    .attend_tile = attn::attend_tile_scalar,
+    .attend_tile = attn::attend_tile_simd128,
 };
 
 }  // namespace hearth

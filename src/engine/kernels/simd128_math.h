@@ -1,0 +1,62 @@
+// WebAssembly SIMD128 helpers shared by the wasm_simd128 kernels: F16 -> F32 widening and a
+// vectorized exp. Only compiled when building for wasm with -msimd128.
+//
+// exp_simd128 is vec_math.h's algorithm (Cody-Waite reduction, the same degree-7 polynomial,
+// the exponent added as integer bits in two steps) with separate multiplies and adds where
+// x86 fuses them (wasm SIMD128 has no FMA), so it is within a few ulp of the correctly
+// rounded result for x in [-87.33, 88.72]; 0 below (and for -inf), +inf above, NaN stays NaN.
+#pragma once
+
+#if defined(__wasm_simd128__)
+
+#include <wasm_simd128.h>
+
+namespace hearth::simd128 {
+
+// F16 -> F32 for four halves in the low 16 bits of each lane, bit-identical to fp16_to_fp32:
+// normal and subnormal halves are the half's bits moved into F32 position times 2^112 (exact:
+// the product is a normal F32, wasm never flushes subnormals); infinities and NaNs are rebuilt
+// with an all-ones exponent and the payload widened; the sign is put back last (so zeros keep
+// theirs).
+inline v128_t widen_f16x4(v128_t h) {
+  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+  const v128_t magnitude = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7FFF)), 13);
+  const v128_t finite = wasm_f32x4_mul(magnitude, wasm_f32x4_splat(0x1p112f));
+  const v128_t exponent = wasm_v128_and(h, wasm_i32x4_splat(0x7C00));
+  const v128_t inf_nan = wasm_i32x4_eq(exponent, wasm_i32x4_splat(0x7C00));
+  const v128_t special = wasm_v128_or(
+      wasm_i32x4_splat(0x7F800000), wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x3FF)), 13));
+  return wasm_v128_or(wasm_v128_bitselect(special, finite, inf_nan), sign);
+}
+
+inline v128_t exp_simd128(v128_t x) {
+  constexpr float kMinArg = -87.33654f;
+  constexpr float kMaxArg = 88.72283935f;
+  const v128_t xc =
+      wasm_f32x4_min(wasm_f32x4_max(x, wasm_f32x4_splat(kMinArg)), wasm_f32x4_splat(kMaxArg));
+  const v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(xc, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  for (const float c :
+       {1.3981999507e-3f, 8.3334519073e-3f, 4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f}) {
+    p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(c));
+  }
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, wasm_f32x4_mul(r, r)),
+                     wasm_f32x4_add(r, wasm_f32x4_splat(1.0f)));
+  // n reaches 128 just below ln(FLT_MAX): 2^min(n, 127), then 2^(n - that), which is 1 or 2.
+  const v128_t n1 = wasm_f32x4_min(n, wasm_f32x4_splat(127.0f));
+  const v128_t bias = wasm_i32x4_splat(127);
+  const v128_t s1 = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(n1), bias), 23);
+  const v128_t s2 =
+      wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(wasm_f32x4_sub(n, n1)), bias), 23);
+  v128_t y = wasm_f32x4_mul(wasm_f32x4_mul(p, s1), s2);
+  y = wasm_v128_bitselect(wasm_f32x4_splat(0.0f), y, wasm_f32x4_lt(x, wasm_f32x4_splat(kMinArg)));
+  y = wasm_v128_bitselect(wasm_f32x4_splat(__builtin_inff()), y,
+                          wasm_f32x4_gt(x, wasm_f32x4_splat(kMaxArg)));
+  return wasm_v128_bitselect(x, y, wasm_f32x4_ne(x, x));
+}
+
+}  // namespace hearth::simd128
+
+#endif  // __wasm_simd128__
