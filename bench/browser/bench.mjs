@@ -11,8 +11,8 @@
 // --models: fixture model names (default: the fixtures both engines load, see DEFAULT_MODELS);
 // --synthetic: qwen2.5-0.5b-shaped random-weight files of these types, written (once) by
 //   `hearth bench --synthetic qwen2.5-0.5b --type T --write-only --cache-dir DIR`;
-// --threads: threads for both engines (hearth-wasm is single-threaded today: anything but 1
-//   is refused until its pthreads build lands; wllama then gets the same count);
+// --threads: threads for both engines (hearth-wasm: above 1, its threaded build
+//   hearth_wasm_mt, which --wasm-dir must hold; the page is cross-origin isolated);
 // --js-flags: V8 flags for chromium, e.g. "--no-liftoff" (every wasm function compiled by
 //   TurboFan before it runs: steady-state speed from the first call, for both engines; by
 //   default V8 starts on its baseline compiler and tiers up hot functions in the background,
@@ -89,9 +89,9 @@ function parseArgs(argv) {
   if (!(opts.threads >= 1)) throw new Error("--threads must be at least 1");
   if (opts.threads !== 1) {
     // The single-threaded build would quietly run on one thread while wllama used several.
-    const threaded = fs.existsSync(path.join(opts.wasmDir, "hearth_wasm.worker.js"));
-    if (!threaded) throw new Error(`--threads ${opts.threads}: ${opts.wasmDir} holds the ` +
-                                   "single-threaded hearth-wasm build; only --threads 1 compares");
+    const threaded = fs.existsSync(path.join(opts.wasmDir, "hearth_wasm_mt.worker.js"));
+    if (!threaded) throw new Error(`--threads ${opts.threads}: ${opts.wasmDir} has no threaded ` +
+                                   "hearth-wasm build (hearth_wasm_mt); only --threads 1 compares");
   }
   if (!(opts.reps >= 1) || !(opts.p >= 1) || !(opts.n >= 2)) throw new Error("bad -p/-n/--reps");
   return opts;
@@ -134,8 +134,9 @@ function startServer(opts, models) {
   const wllamaDir = path.join(here, "node_modules/@wllama/wllama/esm");
   const resolve = (url) => {
     if (url.startsWith("/bench/")) return path.join(here, url.slice(7));
-    if (url === "/hearth/hearth_wasm.js" || url === "/hearth/hearth_wasm.wasm" ||
-        url === "/hearth/hearth_wasm.worker.js") return path.join(opts.wasmDir, url.slice(8));
+    if (/^\/hearth\/hearth_wasm(_mt)?(\.worker)?\.(js|wasm)$/.test(url)) {
+      return path.join(opts.wasmDir, url.slice(8));
+    }
     if (url.startsWith("/hearth/")) return path.join(root, "wasm/js", url.slice(8));
     if (url.startsWith("/wllama/")) return path.join(wllamaDir, url.slice(8));
     let m = /^\/models\/([^/]+)\.gguf$/.exec(url);

@@ -3,7 +3,8 @@
 // are timed inside wllama's worker. A classic worker, like wasm/js/worker.js: emscripten's
 // factory is a classic script.
 //
-// Messages in:  { id, op: "load", url, nCtx, wasmUrl, factoryUrl, engineUrl }
+// Messages in:  { id, op: "load", url, nCtx, threads, wasmUrl, factoryUrl, engineUrl }
+//                                                 (threads > 1: the hearth_wasm_mt build's URLs)
 //               { id, op: "pp", ids }            one decode of `ids` into an empty context
 //               { id, op: "tg", ids, n }         `ids` decoded, then n greedy tokens
 //               { id, op: "tokenize", text }     with the model's BOS rule, specials parsed
@@ -18,14 +19,18 @@ function argmax(logits) {
   return best;
 }
 
-async function load({ url, nCtx, wasmUrl, factoryUrl, engineUrl }) {
+async function load({ url, nCtx, threads = 1, wasmUrl, factoryUrl, engineUrl }) {
   const wasm = await (await fetch(wasmUrl)).arrayBuffer();
   importScripts(factoryUrl);
   const { startModule, loadWasmEngine } = await import(engineUrl);
-  module = await startModule(self.createHearthWasm, wasm);
+  module = await startModule(self.createHearthWasm, wasm, { threads, factoryUrl });
   const bytes = new Uint8Array(await (await fetch(url)).arrayBuffer());
-  engine = await loadWasmEngine(module, bytes.length, async (write) => write(bytes, 0), { nCtx });
-  return { nVocab: engine.info.nVocab, arch: engine.info.arch };
+  engine = await loadWasmEngine(module, bytes.length, async (write) => write(bytes, 0),
+                                { nCtx, threads });
+  if (engine.threads !== threads) {
+    throw new Error(`asked for ${threads} threads, the session runs ${engine.threads}`);
+  }
+  return { nVocab: engine.info.nVocab, arch: engine.info.arch, threads: engine.threads };
 }
 
 // Prompt speed: the ids as one batch into an empty KV cache.

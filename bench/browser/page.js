@@ -33,11 +33,14 @@ class HearthClient {
     });
   }
 
-  async open(url, { nCtx }) {
+  // Above one thread, the threaded build (hearth_wasm_mt), as the package picks it on a
+  // cross-origin isolated page.
+  async open(url, { nCtx, threads }) {
+    const build = threads > 1 ? "hearth_wasm_mt" : "hearth_wasm";
     return this.call("load", {
-      url, nCtx,
-      wasmUrl: "/hearth/hearth_wasm.wasm",
-      factoryUrl: "/hearth/hearth_wasm.js",
+      url, nCtx, threads,
+      wasmUrl: `/hearth/${build}.wasm`,
+      factoryUrl: new URL(`/hearth/${build}.js`, location.href).href,
       engineUrl: "/hearth/engine.js",
     });
   }

@@ -4,7 +4,8 @@
 // (token * 7919 + 13) % n_vocab. One warm-up pass, then the mean of R timed repetitions.
 //
 //   node wasm/test/bench.mjs [-p 128] [-n 128] [-r 5] MODEL.gguf...
-// prints one line per model and kernel table (wasm_simd128, then scalar). Not a test.
+// prints one line per model and kernel table (wasm_simd128, then scalar; -k wasm_simd128 runs
+// only that one, e.g. under node --cpu-prof). Not a test.
 //   node wasm/test/bench.mjs -t 1,2 [-p 128] [-n 128] [-r 5] MODEL.gguf...
 // runs the threaded build (hearth_wasm_mt) with the wasm_simd128 table once per thread count,
 // the counts alternating per repetition (one module, one session per count), so that a
@@ -26,6 +27,14 @@ const option = (flag, fallback) => {
 const nPrompt = option("-p", 128);
 const nGen = option("-n", 128);
 const reps = option("-r", 5);
+let kernelTables = ["wasm_simd128", "scalar"];
+{
+  const i = args.indexOf("-k");
+  if (i >= 0) {
+    kernelTables = args[i + 1].split(",");
+    args.splice(i, 2);
+  }
+}
 let threadCounts = null;
 {
   const i = args.indexOf("-t");
@@ -118,7 +127,7 @@ if (threadCounts) {
 
 for (const file of args) {
   const bytes = readFileSync(file);
-  for (const kernels of ["wasm_simd128", "scalar"]) {
+  for (const kernels of kernelTables) {
     const engine = await createEngine({ kernels });
     const h = engine.load(bytes);
     const nVocab = engine.nVocab(h);
