@@ -147,3 +147,10 @@ for (const name of ["stories260K", "tiny-qwen2-q8_0"]) {
     });
   });
 }
+
+test("a model file over 2^31 - 1 bytes is refused before anything is allocated", async () => {
+  let filled = false;
+  await assert.rejects(loadWasmEngine(engine.m, 2 ** 31, async () => { filled = true; }),
+                       /at most 2 GiB, in a heap of at most 4 GiB/);
+  assert.equal(filled, false);
+});
