@@ -86,9 +86,10 @@ test-wasm: deps
 	cmake --build $(BUILD_WASM) -j $(JOBS)
 	HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) node --test wasm/test/reference.test.mjs \
 	  wasm/test/nlc.test.mjs wasm/test/tokenizer.test.mjs wasm/test/template.test.mjs \
-	  wasm/test/kernels.test.mjs wasm/test/hearth_api.test.mjs wasm/test/threads.test.mjs
+	  wasm/test/kernels.test.mjs wasm/test/hearth_api.test.mjs wasm/test/threads.test.mjs \
+	  wasm/test/high_heap.test.mjs
 	HEARTH_WASM_BUILD=$(abspath $(BUILD_WASM)) HEARTH_WASM_THREADS=2 node --test \
-	  wasm/test/reference.test.mjs wasm/test/nlc.test.mjs
+	  wasm/test/reference.test.mjs wasm/test/nlc.test.mjs wasm/test/high_heap.test.mjs
 
 # The wasm build's WebGPU path in headless chromium on SwiftShader (docs/webgpu.md);
 # puppeteer-core comes from tests/e2e's packages.

@@ -8,6 +8,13 @@
 
 const encoder = new TextEncoder();
 
+// The heap grows to 4 GiB (wasm/CMakeLists.txt), and a wasm32 pointer reaches JavaScript as a
+// signed i32: an address at or above 2 GiB arrives negative. `ptrOf` reads every pointer the
+// module returns as the unsigned number it is, and typed-array indices use `>>> 2`, never
+// `>> 2` (which turns such an address negative again). Sizes and handles need nothing: a size
+// passed as a JS number up to 4 GiB - 1 reaches a size_t parameter with the same bits.
+const ptrOf = (p) => p >>> 0;
+
 // Starts a module from emscripten's factory (createHearthWasm) with the .wasm bytes given, so
 // the loader never fetches on its own (in Node a fetch of a file path fails; in the browser
 // the caller already fetched it). For the threaded build (hearth_wasm_mt.js): `threads`, the
@@ -44,13 +51,17 @@ export function heapOf(module) {
 // for every chunk (in any order) and resolves when all are written. The bytes go straight
 // into the buffer the Model will own (hearth_model_buffer), so the file is in memory once.
 // `threads`: the session's (more than 1 only in the threaded build, within its pool).
+// A std::vector in wasm32 holds at most 2^31 - 1 bytes (its difference_type is 32 bits), and
+// the Model keeps the file in one; the KV cache and buffers take the rest of the 4 GiB heap.
+const MAX_MODEL_FILE = 2 ** 31 - 1;
+
 export async function loadWasmEngine(module, size, fill, { nCtx = 0, threads = 1 } = {}) {
   if (!(size > 0)) throw new Error("the model file is empty");
-  if (size > 0x7fff0000) {
-    throw new Error(`the model file is ${(size / 2 ** 30).toFixed(2)} GiB; the wasm build's ` +
-                    "heap holds at most 2 GiB (docs/wasm.md)");
+  if (size > MAX_MODEL_FILE) {
+    throw new Error(`the model file is ${(size / 2 ** 30).toFixed(2)} GiB; the wasm build ` +
+                    "takes a file of at most 2 GiB, in a heap of at most 4 GiB (docs/wasm.md)");
   }
-  const ptr = module._hearth_model_buffer(size);
+  const ptr = ptrOf(module._hearth_model_buffer(size));
   if (!ptr) {
     throw new Error(`cannot allocate ${(size / 2 ** 20).toFixed(0)} MiB in the wasm heap ` +
                     "(the model is too big for this tab's memory)");
@@ -63,7 +74,9 @@ export async function loadWasmEngine(module, size, fill, { nCtx = 0, threads = 1
     throw e;
   }
   const handle = module._hearth_load_buffer(nCtx, threads);
-  if (handle < 0) throw new Error(`load: ${module.UTF8ToString(module._hearth_last_error())}`);
+  if (handle < 0) {
+    throw new Error(`load: ${module.UTF8ToString(ptrOf(module._hearth_last_error()))}`);
+  }
   return new WasmEngine(module, handle);
 }
 
@@ -71,7 +84,7 @@ export class WasmEngine {
   constructor(module, handle) {
     this.m = module;
     this.h = handle;
-    const infoPtr = this.m._hearth_model_info(handle);
+    const infoPtr = ptrOf(this.m._hearth_model_info(handle));
     if (!infoPtr) throw this.#error("model info");
     this.info = JSON.parse(this.m.UTF8ToString(infoPtr));
     this.backend = "wasm";
@@ -84,12 +97,12 @@ export class WasmEngine {
   }
 
   #error(what) {
-    return new Error(`${what}: ${this.m.UTF8ToString(this.m._hearth_last_error())}`);
+    return new Error(`${what}: ${this.m.UTF8ToString(ptrOf(this.m._hearth_last_error()))}`);
   }
 
   // Runs fn(ptr) with `bytes` copied into a temporary heap buffer.
   #withBytes(bytes, fn) {
-    const ptr = this.m._malloc(Math.max(bytes.length, 1));
+    const ptr = ptrOf(this.m._malloc(Math.max(bytes.length, 1)));
     if (!ptr) throw new Error(`cannot allocate ${bytes.length} bytes in the wasm heap`);
     try {
       this.#heap.HEAPU8.set(bytes, ptr);
@@ -100,10 +113,10 @@ export class WasmEngine {
   }
 
   #withIds(ids, fn) {
-    const ptr = this.m._malloc(Math.max(ids.length, 1) * 4);
+    const ptr = ptrOf(this.m._malloc(Math.max(ids.length, 1) * 4));
     if (!ptr) throw new Error(`cannot allocate ${ids.length} ids in the wasm heap`);
     try {
-      this.#heap.HEAP32.set(ids, ptr >> 2);
+      this.#heap.HEAP32.set(ids, ptr >>> 2);
       return fn(ptr, ids.length);
     } finally {
       this.m._free(ptr);
@@ -115,12 +128,12 @@ export class WasmEngine {
     return this.#withBytes(bytes, (textPtr, textLen) => {
       let capacity = textLen + 8;  // a token covers at least one byte, plus BOS/EOS
       for (;;) {
-        const out = this.m._malloc(capacity * 4);
+        const out = ptrOf(this.m._malloc(capacity * 4));
         try {
           const n = this.m._hearth_tokenize(this.h, textPtr, textLen, addSpecial ? 1 : 0,
                                             parseSpecial ? 1 : 0, out, capacity);
           if (n < 0) throw this.#error("tokenize");
-          if (n <= capacity) return this.#heap.HEAP32.slice(out >> 2, (out >> 2) + n);
+          if (n <= capacity) return this.#heap.HEAP32.slice(out >>> 2, (out >>> 2) + n);
           capacity = n;
         } finally {
           this.m._free(out);
@@ -132,7 +145,7 @@ export class WasmEngine {
   tokenPiece(id) {
     let capacity = 64;
     for (;;) {
-      const out = this.m._malloc(capacity);
+      const out = ptrOf(this.m._malloc(capacity));
       try {
         const n = this.m._hearth_token_piece(this.h, id, out, capacity);
         if (n < 0) throw this.#error("token piece");
@@ -158,9 +171,9 @@ export class WasmEngine {
     };
     const src = encoder.encode(this.info.chatTemplate);
     const req = encoder.encode(JSON.stringify(request));
-    const ptr = this.#withBytes(src, (sp, sn) => this.#withBytes(req, (rp, rn) =>
+    const ptr = ptrOf(this.#withBytes(src, (sp, sn) => this.#withBytes(req, (rp, rn) =>
       this.m._hearth_apply_template(sp, sn, rp, rn, now.getFullYear(), now.getMonth() + 1,
-                                    now.getDate())));
+                                    now.getDate()))));
     if (!ptr) throw this.#error("chat template");
     return this.m.UTF8ToString(ptr);
   }
@@ -168,9 +181,9 @@ export class WasmEngine {
   async decode(ids) {
     const rc = this.#withIds(ids, (p, n) => this.m._hearth_decode(this.h, p, n, 0));
     if (rc !== 0) throw this.#error("decode");
-    const ptr = this.m._hearth_logits(this.h, -1);
+    const ptr = ptrOf(this.m._hearth_logits(this.h, -1));
     if (!ptr) throw this.#error("logits");
-    return this.#heap.HEAPF32.slice(ptr >> 2, (ptr >> 2) + this.info.nVocab);
+    return this.#heap.HEAPF32.slice(ptr >>> 2, (ptr >>> 2) + this.info.nVocab);
   }
 
   get nPast() {

@@ -241,8 +241,13 @@ function modelAccess(wasmEngine) {
   }
   return {
     describe: () => {
-      const ptr = m._hearth_model_desc(h);
-      if (!ptr) throw new Error(`describe model: ${m.UTF8ToString(m._hearth_last_error())}`);
+      // `>>> 0`: the heap reaches 4 GiB, and an address above 2 GiB comes back as a negative
+      // i32 (engine.js's ptrOf). The tensors' `ptr` come as JSON numbers of a uintptr_t,
+      // already unsigned.
+      const ptr = m._hearth_model_desc(h) >>> 0;
+      if (!ptr) {
+        throw new Error(`describe model: ${m.UTF8ToString(m._hearth_last_error() >>> 0)}`);
+      }
       return JSON.parse(m.UTF8ToString(ptr));
     },
     bytes: (ptr, n) => m.HEAPU8.subarray(ptr, ptr + n),  // HEAPU8 re-read: the heap may grow

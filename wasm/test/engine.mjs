@@ -6,6 +6,10 @@
 // Each Engine owns one wasm module instance; its handles are freed with free(), and close()
 // ends the threaded build's pthread Workers (a Node process waits for them otherwise). Errors
 // from the C API become thrown Errors carrying hearth_last_error()'s message.
+//
+// Pointers: the heap reaches 4 GiB, so every pointer the module returns goes through ptrOf
+// (an address above 2 GiB arrives as a negative i32) and heap indices use `>>> 2`, as in
+// wasm/js/engine.js.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -18,6 +22,8 @@ export const fixturesDir =
 // HEARTH_WASM_THREADS=N runs the tests that take the default on the threaded build, N threads
 // per session (make test-wasm runs the references both ways).
 export const defaultThreads = Number(process.env.HEARTH_WASM_THREADS ?? 1);
+
+export const ptrOf = (p) => p >>> 0;
 
 // `kernels`: a kernel table to start from (HEARTH_KERNELS inside the module, e.g. "scalar").
 // `threads`: sessions' threads (load's default); more than 1, or `threaded`, picks the
@@ -58,12 +64,12 @@ export class Engine {
   }
 
   #error(what) {
-    return new Error(`${what}: ${this.m.UTF8ToString(this.m._hearth_last_error())}`);
+    return new Error(`${what}: ${this.m.UTF8ToString(ptrOf(this.m._hearth_last_error()))}`);
   }
 
   // Copies bytes into the wasm heap for one call.
   #withBytes(bytes, fn) {
-    const ptr = this.m._malloc(Math.max(bytes.length, 1));
+    const ptr = ptrOf(this.m._malloc(Math.max(bytes.length, 1)));
     if (!ptr) throw new Error(`cannot allocate ${bytes.length} bytes in the wasm heap`);
     try {
       this.heap.HEAPU8.set(bytes, ptr);
@@ -74,9 +80,10 @@ export class Engine {
   }
 
   #withIds(ids, fn) {
-    const ptr = this.m._malloc(Math.max(ids.length, 1) * 4);
+    const ptr = ptrOf(this.m._malloc(Math.max(ids.length, 1) * 4));
+    if (!ptr) throw new Error(`cannot allocate ${ids.length} ids in the wasm heap`);
     try {
-      this.heap.HEAP32.set(Int32Array.from(ids), ptr >> 2);
+      this.heap.HEAP32.set(Int32Array.from(ids), ptr >>> 2);
       return fn(ptr, ids.length);
     } finally {
       this.m._free(ptr);
@@ -111,13 +118,15 @@ export class Engine {
     const bytes = new TextEncoder().encode(text);
     let capacity = bytes.length + 8;
     for (;;) {
-      const out = this.m._malloc(capacity * 4);
+      const out = ptrOf(this.m._malloc(capacity * 4));
       try {
         const n = this.#withBytes(bytes, (p, len) =>
           this.m._hearth_tokenize(h, p, len, addSpecial ? 1 : 0, parseSpecial ? 1 : 0, out,
                                   capacity));
         if (n < 0) throw this.#error("tokenize");
-        if (n <= capacity) return Array.from(this.heap.HEAP32.subarray(out >> 2, (out >> 2) + n));
+        if (n <= capacity) {
+          return Array.from(this.heap.HEAP32.subarray(out >>> 2, (out >>> 2) + n));
+        }
         capacity = n;
       } finally {
         this.m._free(out);
@@ -126,8 +135,8 @@ export class Engine {
   }
 
   detokenize(h, ids, { renderSpecial = false } = {}) {
-    const ptr = this.#withIds(ids, (p, n) =>
-      this.m._hearth_detokenize(h, p, n, renderSpecial ? 1 : 0));
+    const ptr = ptrOf(this.#withIds(ids, (p, n) =>
+      this.m._hearth_detokenize(h, p, n, renderSpecial ? 1 : 0)));
     if (!ptr) throw this.#error("detokenize");
     return this.m.UTF8ToString(ptr);
   }
@@ -143,10 +152,10 @@ export class Engine {
 
   // A copy of the logits after the i-th token of the last decode (-1: its last).
   logits(h, i = -1) {
-    const ptr = this.m._hearth_logits(h, i);
+    const ptr = ptrOf(this.m._hearth_logits(h, i));
     if (!ptr) throw this.#error("logits");
     const n = this.nVocab(h);
-    return Float32Array.from(this.heap.HEAPF32.subarray(ptr >> 2, (ptr >> 2) + n));
+    return Float32Array.from(this.heap.HEAPF32.subarray(ptr >>> 2, (ptr >>> 2) + n));
   }
 
   // A chat template rendered for `request` ({messages, tools, add_generation_prompt, bos_token,
@@ -155,20 +164,21 @@ export class Engine {
     const src = new TextEncoder().encode(source);
     const req = new TextEncoder().encode(JSON.stringify(request));
     const [y, m, d] = date ?? [0, 0, 0];
-    const ptr = this.#withBytes(src, (sp, sn) =>
-      this.#withBytes(req, (rp, rn) => this.m._hearth_apply_template(sp, sn, rp, rn, y, m, d)));
+    const ptr = ptrOf(this.#withBytes(src, (sp, sn) =>
+      this.#withBytes(req, (rp, rn) => this.m._hearth_apply_template(sp, sn, rp, rn, y, m, d))));
     if (!ptr) throw this.#error("apply template");
     return this.m.UTF8ToString(ptr);
   }
 
   generate(h, promptIds, { maxTokens = 32, temperature = 0, topK = 40, topP = 0.95, minP = 0.05,
                            seed = 1 } = {}) {
-    const out = this.m._malloc(Math.max(maxTokens, 1) * 4);
+    const out = ptrOf(this.m._malloc(Math.max(maxTokens, 1) * 4));
+    if (!out) throw new Error(`cannot allocate ${maxTokens} ids in the wasm heap`);
     try {
       const n = this.#withIds(promptIds, (p, len) =>
         this.m._hearth_generate(h, p, len, maxTokens, temperature, topK, topP, minP, seed, out));
       if (n < 0) throw this.#error("generate");
-      return Array.from(this.heap.HEAP32.subarray(out >> 2, (out >> 2) + n));
+      return Array.from(this.heap.HEAP32.subarray(out >>> 2, (out >>> 2) + n));
     } finally {
       this.m._free(out);
     }

@@ -54,7 +54,7 @@ describe("Hearth on stories260K (wasm, in-thread)", () => {
     const handle = engine.load(modelBytes("stories260K"));
     const reply = await h.chat.completions.create({ messages, max_tokens: 20, temperature: 0 });
     // The prompt the package built: the template (ChatML fallback here) tokenized with BOS.
-    const template = JSON.parse(engine.m.UTF8ToString(engine.m._hearth_model_info(handle)));
+    const template = JSON.parse(engine.m.UTF8ToString(engine.m._hearth_model_info(handle) >>> 0));
     const text = engine.applyTemplate(template.chatTemplate,
       { messages, add_generation_prompt: true, bos_token: template.bosToken, eos_token: template.eosToken });
     const prompt = engine.tokenize(handle, text);

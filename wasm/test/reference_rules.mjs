@@ -50,3 +50,33 @@ export function greedyVerdicts(files, generated, stds, tol) {
     return { need, have };
   });
 }
+
+// The engine's side of the comparison: its top-k [id, logit] list (best first) and the mean
+// and standard deviation of all its logits.
+export function logitStats(logits, k = 10) {
+  const ids = Array.from(logits.keys()).sort((a, b) => logits[b] - logits[a]).slice(0, k);
+  let sum = 0;
+  for (const v of logits) sum += v;
+  const mean = sum / logits.length;
+  let sq = 0;
+  for (const v of logits) sq += (v - mean) * (v - mean);
+  return { top: ids.map((id) => [id, logits[id]]), mean, std: Math.sqrt(sq / logits.length) };
+}
+
+export function argmax(logits) {
+  let best = 0;
+  for (let i = 1; i < logits.length; ++i) if (logits[i] > logits[best]) best = i;
+  return best;
+}
+
+// Position p's logits mean and std (`got`, from logitStats) within tol*std of either file's.
+export function checkMeanStd(files, p, got, tol, label = "") {
+  const ok = files.some((f) => {
+    const pos = f.teacher.positions[p];
+    return Math.abs(got.mean - pos.mean) <= tol * pos.std &&
+           Math.abs(got.std - pos.std) <= tol * pos.std;
+  });
+  const q = files[0].teacher.positions[p];
+  assert.ok(ok, `${label}position ${p}: mean ${got.mean} std ${got.std} vs reference ` +
+                `mean ${q.mean} std ${q.std}`);
+}

@@ -88,11 +88,11 @@ for (const [type, typeId] of Object.entries(GGUF_TYPE_IDS)) {
         for (const o of halvesAt[type]) view.setUint16(b * typeSize + o, half(), true);
         if (type === "F32") view.setFloat32(b * 4, rand() * 2 - 1, true);
       }
-      const src = m._malloc(nBytes);
-      const dst = m._malloc(rows * cols * 4);
+      const src = m._malloc(nBytes) >>> 0;  // unsigned: the heap may pass 2 GiB
+      const dst = m._malloc(rows * cols * 4) >>> 0;
       m.HEAPU8.set(w, src);
       if (m._hearth_dequantize(typeId, src, rows * cols, dst) !== 0) throw new Error(m.UTF8ToString(m._hearth_last_error()));
-      const deq = Float64Array.from(m.HEAPF32.subarray(dst >> 2, (dst >> 2) + rows * cols));
+      const deq = Float64Array.from(m.HEAPF32.subarray(dst >>> 2, (dst >>> 2) + rows * cols));
       m._free(src);
       m._free(dst);
       let worst = 0;
