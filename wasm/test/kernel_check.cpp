@@ -81,6 +81,22 @@ std::vector<uint8_t> random_row(TensorType type, int64_t n, std::mt19937& rng) {
   return row;
 }
 
+// kMaxTokenTile activation rows of n random floats (normal, sd 2; |x| + 0.5 with `positive`),
+// quantized into the format the row dots of `type` take. Returns the rows and sets *stride.
+std::vector<uint8_t> random_activations(TensorType type, int64_t n, std::mt19937& rng,
+                                        bool positive, size_t* stride) {
+  const ActivationFormat format = activation_format(type);
+  *stride = activation_row_bytes(format, n);
+  std::vector<uint8_t> acts(*stride * kMaxTokenTile);
+  std::normal_distribution<float> value(0.0f, 2.0f);
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int t = 0; t < kMaxTokenTile; ++t) {
+    for (float& v : x) v = positive ? std::fabs(value(rng)) + 0.5f : value(rng);
+    quantize_activation_row(format, x.data(), acts.data() + *stride * t, n);
+  }
+  return acts;
+}
+
 int check(TensorType type, const char* name, const KernelTable& simd, int64_t n, uint32_t seed,
           int* compared, uint16_t infinity = 0) {
   std::mt19937 rng(seed);
@@ -89,19 +105,9 @@ int check(TensorType type, const char* name, const KernelTable& simd, int64_t n,
     // One infinity every 5 elements (same sign everywhere: no inf - inf, hence no NaN).
     for (int64_t i = 0; i < n; i += 5) std::memcpy(row.data() + 2 * i, &infinity, 2);
   }
-  const ActivationFormat format = activation_format(type);
-  const size_t stride = activation_row_bytes(format, n);
-  std::vector<uint8_t> acts(stride * kMaxTokenTile);
-  std::normal_distribution<float> value(0.0f, 2.0f);
-  std::vector<float> x(static_cast<size_t>(n));
-  for (int t = 0; t < kMaxTokenTile; ++t) {
-    for (float& v : x) v = value(rng);
-    // Positive activations where the row holds infinities, so that their products keep one sign.
-    if (infinity != 0) {
-      for (float& v : x) v = std::fabs(v) + 0.5f;
-    }
-    quantize_activation_row(format, x.data(), acts.data() + stride * t, n);
-  }
+  // Positive activations where the row holds infinities, so that their products keep one sign.
+  size_t stride = 0;
+  const std::vector<uint8_t> acts = random_activations(type, n, rng, infinity != 0, &stride);
   const RowDotFn reference = scalar_row_dot(type);
   const RowDotFn candidate = simd.row_dot(type);
   if (candidate == nullptr) {
@@ -137,15 +143,8 @@ int check_4rows(TensorType type, const char* name, const KernelTable& simd, int6
   std::vector<uint8_t> packed(row_stride * 4);
   for (int r = 0; r < 4; ++r)
     std::memcpy(packed.data() + row_stride * r, rows[r].data(), rows[r].size());
-  const ActivationFormat format = activation_format(type);
-  const size_t stride = activation_row_bytes(format, n);
-  std::vector<uint8_t> acts(stride * kMaxTokenTile);
-  std::normal_distribution<float> value(0.0f, 2.0f);
-  std::vector<float> x(static_cast<size_t>(n));
-  for (int t = 0; t < kMaxTokenTile; ++t) {
-    for (float& v : x) v = value(rng);
-    quantize_activation_row(format, x.data(), acts.data() + stride * t, n);
-  }
+  size_t stride = 0;
+  const std::vector<uint8_t> acts = random_activations(type, n, rng, false, &stride);
   const RowDot4Fn candidate = simd.row_dot_4rows ? simd.row_dot_4rows(type) : nullptr;
   if (candidate == nullptr) {
     std::printf("FAIL %s: the wasm_simd128 table has no four-row kernel\n", name);
