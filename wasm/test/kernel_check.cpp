@@ -4,12 +4,12 @@
 // against activation rows quantized from random floats, and for F32 rows and F16 rows (every finite
 // half bit pattern: zeros, subnormals, normals; also infinities) against F32 activations, every row
 // dot must be bit-identical to the scalar kernel's, for 1..kMaxTokenTile tokens; so must every
-// result of the table's four-row kernels (Q8_0, Q4_0), row by row. Also checks that the registry
-// prefers the SIMD table in this build. The table's attention tile is compared with the portable
-// one (its exp and its sums' order differ, so within 2e-5, the native tests' bound against a
-// double reference): F32, F16 and Q8_0 caches, head sizes 40/64/96, 1..4 query heads per KV
-// head, prompts and single tokens, with and without a sliding window, normalized results and
-// the partial softmax state. Prints what it compared; exit status 1 on any difference. Run by
+// result of the table's four-row kernels (Q8_0, Q4_0, Q6_K), row by row. Also checks that the
+// registry prefers the SIMD table in this build. The table's attention tile is compared with the
+// portable one (its exp and its sums' order differ, so within 2e-5, the native tests' bound against
+// a double reference): F32, F16 and Q8_0 caches, head sizes 40/64/96, 1..4 query heads per KV head,
+// prompts and single tokens, with and without a sliding window, normalized results and the partial
+// softmax state. Prints what it compared; exit status 1 on any difference. Run by
 // wasm/test/kernels.test.mjs.
 #include <cmath>
 #include <cstddef>
@@ -282,6 +282,7 @@ int main() {
   for (int64_t n : {256, 512, 4096}) {
     for (uint32_t seed = 0; seed < 8; ++seed) {
       failures += check(TensorType::Q6_K, "Q6_K", *simd, n, seed, &compared);
+      failures += check_4rows(TensorType::Q6_K, "Q6_K", *simd, n, seed, &compared);
       failures += check(TensorType::Q4_K, "Q4_K", *simd, n, seed, &compared);
       failures += check(TensorType::Q5_K, "Q5_K", *simd, n, seed, &compared);
     }

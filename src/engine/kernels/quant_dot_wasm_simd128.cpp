@@ -8,8 +8,8 @@
 // order (several blocks' float work may share a vector, but each lane does one block's
 // operations and the lanes are added to the accumulator in block order), so the results are
 // bit-identical to quant_dot_scalar.cpp's; F32/F16 keep the scalar kernel's eight running sums
-// as two f32x4 vectors. Q8_0 and Q4_0 also have four-row kernels (one lane per row) with the
-// same bits. Attention is attention_tile_wasm_simd128.cpp's; everything else (other types,
+// as two f32x4 vectors. Q8_0, Q4_0 and Q6_K also have four-row kernels (one lane per row)
+// with the same bits. Attention is attention_tile_wasm_simd128.cpp's; everything else (other types,
 // element-wise work) comes from the portable table.
 #if defined(__wasm_simd128__)
 
@@ -314,55 +314,103 @@ void row_dot_float_simd128(int64_t n, const void* weight_row, const void* act, s
 // integer sum of scales[j] * (dot_j - 32 * bsums[j]) computed as lanes (sum of scales[j] *
 // dot_j) minus 32 * (scales . bsums) and reduced once per super-block: integer addition is
 // exact in any order, so the sum and the float expression after it are the scalar kernel's.
+struct Q6KCodes {
+  v128_t codes[16];  // codes[j]: elements 16 j .. 16 j + 15, 0..63
+  v128_t scales_lo, scales_hi;
+};
+
+// Element 128 h + 32 k + l (l < 32) takes the low (k = 0, 1) or high (k = 2, 3) nibble of
+// ql[64 h + 32 (k % 2) + l] and bits 2k..2k+1 of qh[32 h + l] as its bits 4..5.
+inline Q6KCodes decode_q6_k(const BlockQ6_K& block) {
+  const v128_t low_mask = wasm_i8x16_splat(0x0F);
+  const v128_t high_mask = wasm_i8x16_splat(0x30);
+  Q6KCodes c;
+  for (int half = 0; half < 2; ++half) {
+    const uint8_t* ql = block.ql + half * 64;
+    const uint8_t* qh = block.qh + half * 32;
+    for (int l = 0; l < 2; ++l) {
+      const v128_t ql_a = wasm_v128_load(ql + 16 * l);
+      const v128_t ql_b = wasm_v128_load(ql + 16 * l + 32);
+      const v128_t h = wasm_v128_load(qh + 16 * l);
+      const int j = 8 * half + l;
+      c.codes[j] = wasm_v128_or(wasm_v128_and(ql_a, low_mask),
+                                wasm_v128_and(wasm_i8x16_shl(h, 4), high_mask));
+      c.codes[j + 2] = wasm_v128_or(wasm_v128_and(ql_b, low_mask),
+                                    wasm_v128_and(wasm_i8x16_shl(h, 2), high_mask));
+      c.codes[j + 4] = wasm_v128_or(wasm_u8x16_shr(ql_a, 4), wasm_v128_and(h, high_mask));
+      c.codes[j + 6] =
+          wasm_v128_or(wasm_u8x16_shr(ql_b, 4), wasm_v128_and(wasm_u8x16_shr(h, 2), high_mask));
+    }
+  }
+  const v128_t scales = wasm_v128_load(block.scales);
+  c.scales_lo = wasm_i16x8_extend_low_i8x16(scales);
+  c.scales_hi = wasm_i16x8_extend_high_i8x16(scales);
+  return c;
+}
+
+// The super-block's integer sum against one Q8_K block, as four int32 partial sums.
+inline v128_t q6_k_lanes(const Q6KCodes& c, const int8_t* scales, const BlockQ8_K& a) {
+  v128_t lanes = wasm_i32x4_splat(0);
+  for (int j = 0; j < 16; ++j) {
+    const v128_t dot = dot16_u8(c.codes[j], wasm_v128_load(a.qs + 16 * j));
+    lanes = wasm_i32x4_add(lanes, wasm_i32x4_mul(dot, wasm_i32x4_splat(scales[j])));
+  }
+  const v128_t offsets =
+      wasm_i32x4_add(wasm_i32x4_dot_i16x8(c.scales_lo, wasm_v128_load(a.bsums)),
+                     wasm_i32x4_dot_i16x8(c.scales_hi, wasm_v128_load(a.bsums + 8)));
+  return wasm_i32x4_sub(lanes, wasm_i32x4_shl(offsets, 5));
+}
+
+const BlockQ8_K& act_block_k(const void* act, size_t stride, int t, int64_t b) {
+  const auto* row = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) +
+                                                       stride * static_cast<size_t>(t));
+  return row[b];
+}
+
 void row_dot_q6_k_simd128(int64_t n, const void* weight_row, const void* act, size_t stride,
                           int n_act, float* out) {
   const auto* w = static_cast<const BlockQ6_K*>(weight_row);
   float acc[kMaxTokenTile] = {};
-  const v128_t low_mask = wasm_i8x16_splat(0x0F);
-  const v128_t high_mask = wasm_i8x16_splat(0x30);
   for (int64_t b = 0; b < n / kSuperBlock; ++b) {
-    // codes[j]: elements 16 j .. 16 j + 15. Element 128 h + 32 k + l (l < 32) takes the low
-    // (k = 0, 1) or high (k = 2, 3) nibble of ql[64 h + 32 (k % 2) + l] and bits 2k..2k+1 of
-    // qh[32 h + l] as its bits 4..5.
-    v128_t codes[16];
-    for (int half = 0; half < 2; ++half) {
-      const uint8_t* ql = w[b].ql + half * 64;
-      const uint8_t* qh = w[b].qh + half * 32;
-      for (int l = 0; l < 2; ++l) {
-        const v128_t ql_a = wasm_v128_load(ql + 16 * l);
-        const v128_t ql_b = wasm_v128_load(ql + 16 * l + 32);
-        const v128_t h = wasm_v128_load(qh + 16 * l);
-        const int j = 8 * half + l;
-        codes[j] = wasm_v128_or(wasm_v128_and(ql_a, low_mask),
-                                wasm_v128_and(wasm_i8x16_shl(h, 4), high_mask));
-        codes[j + 2] = wasm_v128_or(wasm_v128_and(ql_b, low_mask),
-                                    wasm_v128_and(wasm_i8x16_shl(h, 2), high_mask));
-        codes[j + 4] = wasm_v128_or(wasm_u8x16_shr(ql_a, 4), wasm_v128_and(h, high_mask));
-        codes[j + 6] =
-            wasm_v128_or(wasm_u8x16_shr(ql_b, 4), wasm_v128_and(wasm_u8x16_shr(h, 2), high_mask));
-      }
-    }
-    const v128_t scales = wasm_v128_load(w[b].scales);
-    const v128_t scales_lo = wasm_i16x8_extend_low_i8x16(scales);
-    const v128_t scales_hi = wasm_i16x8_extend_high_i8x16(scales);
+    const Q6KCodes codes = decode_q6_k(w[b]);
     const float dw = fp16_to_fp32(w[b].d);
     for (int t = 0; t < n_act; ++t) {
-      const auto* row = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) +
-                                                           stride * static_cast<size_t>(t));
-      const BlockQ8_K& a = row[b];
-      v128_t lanes = wasm_i32x4_splat(0);
-      for (int j = 0; j < 16; ++j) {
-        const v128_t dot = dot16_u8(codes[j], wasm_v128_load(a.qs + 16 * j));
-        lanes = wasm_i32x4_add(lanes, wasm_i32x4_mul(dot, wasm_i32x4_splat(w[b].scales[j])));
-      }
-      const v128_t offsets =
-          wasm_i32x4_add(wasm_i32x4_dot_i16x8(scales_lo, wasm_v128_load(a.bsums)),
-                         wasm_i32x4_dot_i16x8(scales_hi, wasm_v128_load(a.bsums + 8)));
-      lanes = wasm_i32x4_sub(lanes, wasm_i32x4_shl(offsets, 5));
-      acc[t] += dw * a.d * static_cast<float>(horizontal_sum(lanes));
+      const BlockQ8_K& a = act_block_k(act, stride, t, b);
+      acc[t] += dw * a.d * static_cast<float>(horizontal_sum(q6_k_lanes(codes, w[b].scales, a)));
     }
   }
   for (int t = 0; t < n_act; ++t) out[t] = acc[t];
+}
+
+// Four Q6_K rows at once, one lane per row, as the legacy four-row kernels: the four rows'
+// integer sums reduced together and each lane running its row's scalar expression,
+// (dw * da) * isum added to the accumulator super-block after super-block. For outputs of
+// one super-block per row (tiny-phi3: 32064 rows of 256 columns).
+void row_dot_4rows_q6_k_simd128(int64_t n, const void* rows, int64_t row_stride, const void* act,
+                                size_t act_stride, int n_act, float* out, int64_t out_stride) {
+  const BlockQ6_K* w[4];
+  for (int r = 0; r < 4; ++r) {
+    w[r] = reinterpret_cast<const BlockQ6_K*>(static_cast<const uint8_t*>(rows) + r * row_stride);
+  }
+  v128_t acc[kMaxTokenTile];
+  for (int t = 0; t < n_act; ++t) acc[t] = wasm_f32x4_splat(0.0f);
+  for (int64_t b = 0; b < n / kSuperBlock; ++b) {
+    v128_t lanes[kMaxTokenTile][4];
+    for (int r = 0; r < 4; ++r) {
+      const Q6KCodes codes = decode_q6_k(w[r][b]);
+      for (int t = 0; t < n_act; ++t) {
+        lanes[t][r] = q6_k_lanes(codes, w[r][b].scales, act_block_k(act, act_stride, t, b));
+      }
+    }
+    const v128_t dw = widen_f16x4(wasm_i32x4_make(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d));
+    for (int t = 0; t < n_act; ++t) {
+      const v128_t isum = horizontal_sums(lanes[t][0], lanes[t][1], lanes[t][2], lanes[t][3]);
+      const v128_t da = wasm_f32x4_splat(act_block_k(act, act_stride, t, b).d);
+      acc[t] = wasm_f32x4_add(
+          acc[t], wasm_f32x4_mul(wasm_f32x4_mul(dw, da), wasm_f32x4_convert_i32x4(isum)));
+    }
+  }
+  for (int t = 0; t < n_act; ++t) wasm_v128_store(out + t * out_stride, acc[t]);
 }
 
 RowDotFn simd128_row_dot(TensorType weight_type) {
@@ -382,6 +430,7 @@ RowDot4Fn simd128_row_dot_4rows(TensorType weight_type) {
   switch (weight_type) {
     case TensorType::Q8_0: return row_dot_4rows_legacy_simd128<Q8_0Format>;
     case TensorType::Q4_0: return row_dot_4rows_legacy_simd128<Q4_0Format>;
+    case TensorType::Q6_K: return row_dot_4rows_q6_k_simd128;
     default: return nullptr;
   }
 }
