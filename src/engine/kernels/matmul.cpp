@@ -124,7 +124,8 @@ void row_dot_many(std::span<const WeightMatrix* const> ws, const float* in, int6
   const int64_t weight_stride = weight_row_stride(first);
   const auto* act_bytes = static_cast<const uint8_t*>(act);
   const bool share = total_rows * weight_stride * n_tokens >= kParallelRowDotBytes;
-  parallel_for(share ? pool : nullptr, total_rows, kRowChunk, [&](int64_t row_begin, int64_t row_end) {
+  ThreadPool* row_pool = share ? pool : nullptr;
+  parallel_for(row_pool, total_rows, kRowChunk, [&](int64_t row_begin, int64_t row_end) {
     size_t m = 0;
     for (int64_t chunk = row_begin; chunk < row_end;) {
       while (chunk >= row_start[m + 1]) ++m;

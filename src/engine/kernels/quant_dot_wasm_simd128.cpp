@@ -30,10 +30,20 @@ namespace {
 
 using simd128::widen_f16x4;
 
-const BlockQ8Act& act_block(const void* act, size_t stride, int t, int64_t b) {
-  const auto* row = reinterpret_cast<const BlockQ8Act*>(static_cast<const uint8_t*>(act) +
-                                                        stride * static_cast<size_t>(t));
+// Block b of token t's activation row (BlockQ8Act for the legacy types, BlockQ8_K for K-quants).
+template <class ActBlock = BlockQ8Act>
+const ActBlock& act_block(const void* act, size_t stride, int t, int64_t b) {
+  const auto* row = reinterpret_cast<const ActBlock*>(static_cast<const uint8_t*>(act) +
+                                                      stride * static_cast<size_t>(t));
   return row[b];
+}
+
+// The four weight rows of a four-row kernel.
+template <class Block>
+void four_rows(const void* rows, int64_t row_stride, const Block* (&w)[4]) {
+  for (int r = 0; r < 4; ++r) {
+    w[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(rows) + r * row_stride);
+  }
 }
 
 // Sum over 16 lanes of unsigned weight codes (0..63) times int8 activations, as int32x4
@@ -183,9 +193,7 @@ void row_dot_4rows_legacy_simd128(int64_t n, const void* rows, int64_t row_strid
                                   size_t act_stride, int n_act, float* out, int64_t out_stride) {
   using Block = typename Format::Block;
   const Block* w[4];
-  for (int r = 0; r < 4; ++r) {
-    w[r] = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(rows) + r * row_stride);
-  }
+  four_rows(rows, row_stride, w);
   v128_t acc[kMaxTokenTile];
   for (int t = 0; t < n_act; ++t) acc[t] = wasm_f32x4_splat(0.0f);
   for (int64_t b = 0; b < n / kLegacyBlock; ++b) {
@@ -243,9 +251,7 @@ void row_dot_q45_k_simd128(int64_t n, const void* weight_row, const void* act, s
     const float dw = fp16_to_fp32(w[b].d);
     const float dmin = fp16_to_fp32(w[b].dmin);
     for (int t = 0; t < n_act; ++t) {
-      const auto* row = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) +
-                                                           stride * static_cast<size_t>(t));
-      const BlockQ8_K& a = row[b];
+      const BlockQ8_K& a = act_block<BlockQ8_K>(act, stride, t, b);
       v128_t scaled_lanes = wasm_i32x4_splat(0);
       int32_t min_sum = 0;
       for (int j = 0; j < 8; ++j) {
@@ -361,12 +367,6 @@ inline v128_t q6_k_lanes(const Q6KCodes& c, const int8_t* scales, const BlockQ8_
   return wasm_i32x4_sub(lanes, wasm_i32x4_shl(offsets, 5));
 }
 
-const BlockQ8_K& act_block_k(const void* act, size_t stride, int t, int64_t b) {
-  const auto* row = reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(act) +
-                                                       stride * static_cast<size_t>(t));
-  return row[b];
-}
-
 void row_dot_q6_k_simd128(int64_t n, const void* weight_row, const void* act, size_t stride,
                           int n_act, float* out) {
   const auto* w = static_cast<const BlockQ6_K*>(weight_row);
@@ -375,7 +375,7 @@ void row_dot_q6_k_simd128(int64_t n, const void* weight_row, const void* act, si
     const Q6KCodes codes = decode_q6_k(w[b]);
     const float dw = fp16_to_fp32(w[b].d);
     for (int t = 0; t < n_act; ++t) {
-      const BlockQ8_K& a = act_block_k(act, stride, t, b);
+      const BlockQ8_K& a = act_block<BlockQ8_K>(act, stride, t, b);
       acc[t] += dw * a.d * static_cast<float>(horizontal_sum(q6_k_lanes(codes, w[b].scales, a)));
     }
   }
@@ -389,9 +389,7 @@ void row_dot_q6_k_simd128(int64_t n, const void* weight_row, const void* act, si
 void row_dot_4rows_q6_k_simd128(int64_t n, const void* rows, int64_t row_stride, const void* act,
                                 size_t act_stride, int n_act, float* out, int64_t out_stride) {
   const BlockQ6_K* w[4];
-  for (int r = 0; r < 4; ++r) {
-    w[r] = reinterpret_cast<const BlockQ6_K*>(static_cast<const uint8_t*>(rows) + r * row_stride);
-  }
+  four_rows(rows, row_stride, w);
   v128_t acc[kMaxTokenTile];
   for (int t = 0; t < n_act; ++t) acc[t] = wasm_f32x4_splat(0.0f);
   for (int64_t b = 0; b < n / kSuperBlock; ++b) {
@@ -399,13 +397,14 @@ void row_dot_4rows_q6_k_simd128(int64_t n, const void* rows, int64_t row_stride,
     for (int r = 0; r < 4; ++r) {
       const Q6KCodes codes = decode_q6_k(w[r][b]);
       for (int t = 0; t < n_act; ++t) {
-        lanes[t][r] = q6_k_lanes(codes, w[r][b].scales, act_block_k(act, act_stride, t, b));
+        const BlockQ8_K& a = act_block<BlockQ8_K>(act, act_stride, t, b);
+        lanes[t][r] = q6_k_lanes(codes, w[r][b].scales, a);
       }
     }
     const v128_t dw = widen_f16x4(wasm_i32x4_make(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d));
     for (int t = 0; t < n_act; ++t) {
       const v128_t isum = horizontal_sums(lanes[t][0], lanes[t][1], lanes[t][2], lanes[t][3]);
-      const v128_t da = wasm_f32x4_splat(act_block_k(act, act_stride, t, b).d);
+      const v128_t da = wasm_f32x4_splat(act_block<BlockQ8_K>(act, act_stride, t, b).d);
       acc[t] = wasm_f32x4_add(
           acc[t], wasm_f32x4_mul(wasm_f32x4_mul(dw, da), wasm_f32x4_convert_i32x4(isum)));
     }
