@@ -117,8 +117,12 @@ int run_logs(int lines, bool follow) {
     std::printf("no service log yet (%s)\n", path.c_str());
     return 0;
   }
+  // The follow loop starts where this read ended, not at the size seen afterwards: a line
+  // appended in between would otherwise be skipped.
+  uint64_t offset = 0;
   std::deque<std::string> tail;
   for (std::string l; std::getline(in, l);) {
+    offset += l.size() + (in.eof() ? 0 : 1);
     tail.push_back(std::move(l));
     if (tail.size() > static_cast<size_t>(lines)) tail.pop_front();
   }
@@ -127,8 +131,6 @@ int run_logs(int lines, bool follow) {
   if (!follow) return 0;
 
   std::error_code ec;
-  uint64_t offset = std::filesystem::file_size(path, ec);
-  if (ec) offset = 0;
   std::vector<char> buffer(1 << 16);
   for (;;) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));

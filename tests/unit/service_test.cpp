@@ -188,9 +188,17 @@ TEST_F(Service, LogsPrintsTheTailAndFollowsWhatIsAppended) {
   std::ofstream(log) << "first\nsecond\nthird\n";
   auto tail = testing::run_shell(hearth("service logs -n 2"));
   EXPECT_EQ(tail.output, "second\nthird\n");
-  const std::string follow = hearth("service logs -n 1 -f") +
-                             " & pid=$!; sleep 0.7; echo appended >> " +
-                             testing::shell_quote(log.string()) + "; sleep 0.7; kill $pid";
+  // Waits on what the follower printed rather than sleeping a fixed time: a sanitized build
+  // on a loaded machine can take over a second to start.
+  const std::string out = testing::shell_quote((home_ / "followed.txt").string());
+  const auto wait_for = [&](const std::string& text) {
+    return "for i in $(seq 200); do grep -q " + text + " " + out +
+           " 2>/dev/null && break; sleep 0.1; done; ";
+  };
+  const std::string follow = hearth("service logs -n 1 -f") + " > " + out + " & pid=$!; " +
+                             wait_for("third") + "echo appended >> " +
+                             testing::shell_quote(log.string()) + "; " + wait_for("appended") +
+                             "kill $pid; cat " + out;
   auto followed = testing::run_shell("(" + follow + ")");
   EXPECT_EQ(followed.output, "third\nappended\n");
 }
