@@ -9,17 +9,22 @@
 // portable one (its exp and its sums' order differ, so within 2e-5, the native tests' bound against
 // a double reference): F32, F16 and Q8_0 caches, head sizes 40/64/96, 1..4 query heads per KV head,
 // prompts and single tokens, with and without a sliding window, normalized results and the partial
-// softmax state. Prints what it compared; exit status 1 on any difference. Run by
+// softmax state. The table's F32/F16 GEMM is checked against a double-precision product within
+// the rounding bound of its summation order, and must decline quantized weights and short
+// prompts. Prints what it compared; exit status 1 on any difference. Run by
 // wasm/test/kernels.test.mjs.
 #include <cmath>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "engine/kernels/attention_tile.h"
+#include "engine/kernels/gemm.h"
 #include "engine/kernels/kernel_table.h"
+#include "engine/kernels/matmul.h"
 #include "engine/kernels/quant_dot.h"
 #include "engine/tensor/fp16.h"
 #include "engine/tensor/quant.h"
@@ -256,6 +261,79 @@ int check_attention(KvCacheType type, int64_t hd, int64_t group, int64_t n_tok, 
   return 0;
 }
 
+// The table's GEMM (F32 and F16 weights) against a double-precision product. Its sums run in
+// column order with a rounding per product and per addition, so each output is within
+// (cols + 1) * 2^-24 * sum_k |w a| of the exact one (the classic bound for recursive
+// summation, to first order); the doubles' own error is far below that. Shapes cover row
+// counts that are not a multiple of the 8-row panel, column counts not a multiple of 4,
+// token counts not a multiple of the 4-token tile, and more tokens than one 64-token block.
+// Also: the GEMM declines quantized weights and prompts shorter than its minimum, leaving the
+// output untouched.
+int check_gemm(TensorType type, const char* name, const KernelTable& simd, int64_t rows,
+               int64_t cols, int64_t n_tokens, uint32_t seed, int* compared) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> weights;
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::vector<uint8_t> row = random_float_row(type, cols, rng);
+    weights.insert(weights.end(), row.begin(), row.end());
+  }
+  std::normal_distribution<float> value(0.0f, 2.0f);
+  std::vector<float> in(static_cast<size_t>(n_tokens * cols));
+  for (float& v : in) v = value(rng);
+  const WeightMatrix w{.type = type, .data = weights.data(), .rows = rows, .cols = cols};
+  std::vector<float> out(static_cast<size_t>(n_tokens * rows), NAN);
+  if (simd.gemm == nullptr || !simd.gemm(w, in.data(), n_tokens, out.data(), nullptr)) {
+    std::printf("FAIL %s GEMM %lldx%lld, %lld tokens: declined\n", name,
+                static_cast<long long>(rows), static_cast<long long>(cols),
+                static_cast<long long>(n_tokens));
+    return 1;
+  }
+  ++*compared;
+  std::vector<float> row_f32(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    dequantize_row(type, weights.data() + weights.size() / rows * r, row_f32.data(), cols);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      double exact = 0.0, magnitude = 0.0;
+      for (int64_t k = 0; k < cols; ++k) {
+        const double product = static_cast<double>(row_f32[k]) * in[t * cols + k];
+        exact += product;
+        magnitude += std::fabs(product);
+      }
+      const double bound = static_cast<double>(cols + 1) * 0x1p-24 * magnitude;
+      const float got = out[t * rows + r];
+      if (std::fabs(got - exact) <= bound) continue;
+      std::printf(
+          "FAIL %s GEMM %lldx%lld, %lld tokens, seed %u, row %lld token %lld: %.9g, "
+          "exact %.9g, bound %.3g\n",
+          name, static_cast<long long>(rows), static_cast<long long>(cols),
+          static_cast<long long>(n_tokens), seed, static_cast<long long>(r),
+          static_cast<long long>(t), got, exact, bound);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+// What the GEMM must leave to the row dots: it returns false and writes nothing.
+int check_gemm_declines(const KernelTable& simd, TensorType type, int64_t n_tokens, int* compared) {
+  const int64_t rows = 8, cols = 256;
+  std::mt19937 rng(7);
+  const std::vector<uint8_t> row = random_row(type, cols, rng);
+  std::vector<uint8_t> weights;
+  for (int64_t r = 0; r < rows; ++r) weights.insert(weights.end(), row.begin(), row.end());
+  const std::vector<float> in(static_cast<size_t>(n_tokens * cols), 1.0f);
+  std::vector<float> out(static_cast<size_t>(n_tokens * rows), 42.0f);
+  const WeightMatrix w{.type = type, .data = weights.data(), .rows = rows, .cols = cols};
+  ++*compared;
+  const bool taken = simd.gemm != nullptr && simd.gemm(w, in.data(), n_tokens, out.data(), nullptr);
+  bool untouched = true;
+  for (float v : out) untouched = untouched && v == 42.0f;
+  if (!taken && untouched) return 0;
+  std::printf("FAIL GEMM on type %d with %lld tokens: %s\n", static_cast<int>(type),
+              static_cast<long long>(n_tokens), taken ? "taken" : "declined but wrote output");
+  return 1;
+}
+
 }  // namespace
 
 int main() {
@@ -296,6 +374,26 @@ int main() {
     failures += check(TensorType::F16, "F16 +inf", *simd, n, 100, &compared, 0x7C00);
     failures += check(TensorType::F16, "F16 -inf", *simd, n, 101, &compared, 0xFC00);
   }
+  int gemms = 0;
+  for (const auto& [type, name] :
+       {std::pair{TensorType::F32, "F32"}, std::pair{TensorType::F16, "F16"}}) {
+    for (const auto& [rows, cols, n_tokens] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 8},
+                                               {3, 5, 9},
+                                               {8, 64, 8},
+                                               {13, 64, 13},
+                                               {64, 64, 128},
+                                               {172, 64, 130},
+                                               {64, 172, 67},
+                                               {40, 257, 11},
+                                               {512, 64, 33}}) {
+      for (uint32_t gemm_seed = 0; gemm_seed < 2; ++gemm_seed) {
+        failures += check_gemm(type, name, *simd, rows, cols, n_tokens, gemm_seed, &gemms);
+      }
+    }
+  }
+  failures += check_gemm_declines(*simd, TensorType::Q8_0, 128, &gemms);
+  failures += check_gemm_declines(*simd, TensorType::F32, kWasmFloatGemmMinTokens - 1, &gemms);
+  std::printf("%d GEMM calls checked against a double-precision product\n", gemms);
   int tiles = 0;
   uint32_t seed = 0;
   for (const auto& [type, hd] :

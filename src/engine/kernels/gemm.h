@@ -73,4 +73,12 @@ inline constexpr int64_t kAvx2FloatGemmMaxCols = 2048;
 bool avx2_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
                ThreadPool* pool);
 
+// WebAssembly SIMD128 GEMM (gemm_wasm_simd128.cpp, only in wasm builds with -msimd128) for F32
+// and F16 weights in the file's layout: false, touching nothing, for other types or layouts
+// and for fewer than kWasmFloatGemmMinTokens tokens, where the row dots are as fast. Results
+// differ from the row dots' by float rounding order only.
+inline constexpr int64_t kWasmFloatGemmMinTokens = 8;
+bool wasm_simd128_gemm(const WeightMatrix& w, const float* in, int64_t n_tokens, float* out,
+                       ThreadPool* pool);
+
 }  // namespace hearth

@@ -9,7 +9,8 @@
 // operations and the lanes are added to the accumulator in block order), so the results are
 // bit-identical to quant_dot_scalar.cpp's; F32/F16 keep the scalar kernel's eight running sums
 // as two f32x4 vectors. Q8_0, Q4_0 and Q6_K also have four-row kernels (one lane per row)
-// with the same bits. Attention is attention_tile_wasm_simd128.cpp's; everything else (other types,
+// with the same bits. Prompts of F32/F16 weights go to gemm_wasm_simd128.cpp's GEMM instead (not
+// bit-identical). Attention is attention_tile_wasm_simd128.cpp's; everything else (other types,
 // element-wise work) comes from the portable table.
 #if defined(__wasm_simd128__)
 
@@ -17,6 +18,7 @@
 
 #include "engine/kernels/activation.h"
 #include "engine/kernels/attention_tile.h"
+#include "engine/kernels/gemm.h"
 #include "engine/kernels/interleave_layout.h"
 #include "engine/kernels/kernel_table.h"
 #include "engine/kernels/quant_dot.h"
@@ -445,6 +447,7 @@ const KernelTable kWasmSimd128Kernels = {
     .row_dot_4rows = simd128_row_dot_4rows,
     .row_dot_4rows_min_tokens = 1,
     .interleaved_dot = scalar_interleaved_dot,
+    .gemm = wasm_simd128_gemm,
     .swiglu = swiglu_portable,
     .copy_finite = copy_finite_portable,
     .max_value = max_value_portable,
