@@ -19,6 +19,7 @@
 
 #include "engine/models/kv_cache.h"
 #include "engine/models/model_weights.h"
+#include "engine/models/scratch_vector.h"
 #include "hearth/status.h"
 
 namespace hearth {
@@ -27,27 +28,29 @@ class ThreadPool;
 
 namespace hearth::models {
 
-// Activation buffers reused across calls so steady-state decoding does not allocate.
+// Activation buffers reused across calls so steady-state decoding does not allocate. The
+// ScratchVector ones grow without being zeroed (scratch_vector.h): every pass writes each of
+// their elements before reading it.
 struct ForwardScratch {
-  std::vector<float> x;   // residual stream, n x n_embd
-  std::vector<float> xn;  // normalized input of the current block
-  std::vector<float> q;   // n x q_dim
-  std::vector<float> k;   // n x kv_dim, before they are copied into the caches
-  std::vector<float> v;
-  std::vector<float> qkv;           // fused projection output
-  std::vector<float> attn;          // attention output before wo, n x q_dim
+  ScratchVector<float> x;   // residual stream, n x n_embd
+  ScratchVector<float> xn;  // normalized input of the current block
+  ScratchVector<float> q;   // n x q_dim
+  ScratchVector<float> k;   // n x kv_dim, before they are copied into the caches
+  ScratchVector<float> v;
+  ScratchVector<float> qkv;         // fused projection output
+  ScratchVector<float> attn;        // attention output before wo, n x q_dim
   std::vector<float> attn_partial;  // per-chunk softmax state and sums of the attention
-  std::vector<float> proj;          // output of wo / w_down, n x n_embd
-  std::vector<float> gate;          // n x n_ff (or n x 2 n_ff when fused)
-  std::vector<float> up;            // n x n_ff
+  ScratchVector<float> proj;        // output of wo / w_down, n x n_embd
+  ScratchVector<float> gate;        // n x n_ff (or n x 2 n_ff when fused)
+  ScratchVector<float> up;          // n x n_ff
   std::vector<float> rope_cos;      // n x n_rot/2
   std::vector<float> rope_sin;
   std::vector<float> rope_cos_swa;  // the same for local layers with their own base (gemma3)
   std::vector<float> rope_sin_swa;
-  std::vector<float> out_norm;   // normalized rows that produce logits
-  std::vector<float> logits;     // logits of several sequences before they are handed out
-  std::vector<int32_t> row_seq;  // sequence of each row of the batch
-  std::vector<int64_t> row_pos;  // absolute position of each row
+  ScratchVector<float> out_norm;  // normalized rows that produce logits
+  ScratchVector<float> logits;    // logits of several sequences before they are handed out
+  std::vector<int32_t> row_seq;   // sequence of each row of the batch
+  std::vector<int64_t> row_pos;   // absolute position of each row
   // Mixture of experts (moe_ffn): router scores, each row's chosen experts and weights, the
   // rows grouped by expert, and the gathered inputs and outputs of one expert.
   std::vector<float> router;           // n x n_expert
