@@ -108,19 +108,28 @@ void panel_kernel(const float* panel, int64_t cols, const float* x, float* out, 
   }
 }
 
+// The last tile of fewer than kTileTokens tokens: panel_kernel<n> for its n.
+template <int NT>
+void tail_kernel(int n, const float* panel, int64_t cols, const float* x, float* out,
+                 int64_t out_stride, int n_rows) {
+  if constexpr (NT > 0) {
+    if (n == NT) {
+      panel_kernel<NT>(panel, cols, x, out, out_stride, n_rows);
+    } else {
+      tail_kernel<NT - 1>(n, panel, cols, x, out, out_stride, n_rows);
+    }
+  }
+}
+
 void run_tokens(const float* panel, int64_t cols, const float* in, int64_t t_begin, int64_t t_end,
                 float* out, int64_t rows, int64_t row0, int n_rows) {
   int64_t t = t_begin;
   for (; t + kTileTokens <= t_end; t += kTileTokens) {
     panel_kernel<kTileTokens>(panel, cols, in + t * cols, out + t * rows + row0, rows, n_rows);
   }
-  const float* x = in + t * cols;
-  float* o = out + t * rows + row0;
-  switch (t_end - t) {
-    case 3: panel_kernel<3>(panel, cols, x, o, rows, n_rows); break;
-    case 2: panel_kernel<2>(panel, cols, x, o, rows, n_rows); break;
-    case 1: panel_kernel<1>(panel, cols, x, o, rows, n_rows); break;
-    default: break;
+  if (t < t_end) {
+    tail_kernel<kTileTokens - 1>(static_cast<int>(t_end - t), panel, cols, in + t * cols,
+                                 out + t * rows + row0, rows, n_rows);
   }
 }
 
