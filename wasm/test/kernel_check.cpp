@@ -7,10 +7,10 @@
 // result of the table's four-row kernels (Q8_0, Q4_0, Q6_K), row by row. Also checks that the
 // registry prefers the SIMD table in this build. The table's attention tile is compared with the
 // portable one (its exp and its sums' order differ, so within 2e-5, the native tests' bound against
-// a double reference): F32, F16 and Q8_0 caches, head sizes 40/64/96, 1..4 query heads per KV head,
-// prompts and single tokens, with and without a sliding window, normalized results and the partial
-// softmax state. The table's F32/F16 GEMM is checked against a double-precision product within
-// the rounding bound of its summation order, and must decline quantized weights and short
+// a double reference): F32, F16 and Q8_0 caches, head sizes 8/40/64/96, 1..4 query heads per KV
+// head, prompts and single tokens, with and without a sliding window, normalized results and the
+// partial softmax state. The table's F32/F16 GEMM is checked against a double-precision product
+// within the rounding bound of its summation order, and must decline quantized weights and short
 // prompts. Prints what it compared; exit status 1 on any difference. Run by
 // wasm/test/kernels.test.mjs.
 #include <cmath>
@@ -397,8 +397,8 @@ int main() {
   int tiles = 0;
   uint32_t seed = 0;
   for (const auto& [type, hd] :
-       {std::pair{KvCacheType::kF32, int64_t{40}}, std::pair{KvCacheType::kF16, int64_t{64}},
-        std::pair{KvCacheType::kQ8_0, int64_t{96}}}) {
+       {std::pair{KvCacheType::kF32, int64_t{8}}, std::pair{KvCacheType::kF32, int64_t{40}},
+        std::pair{KvCacheType::kF16, int64_t{64}}, std::pair{KvCacheType::kQ8_0, int64_t{96}}}) {
     for (const int64_t group : {1, 4}) {
       for (const int64_t n_swa : {0, 37}) {
         for (const auto& [n_tok, n_past] :
