@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "engine/kernels/interleave_layout.h"
 #include "engine/kernels/interleave_offsets.h"
@@ -19,10 +20,10 @@ namespace hearth {
 namespace {
 
 constexpr int kSteps = 8;
-// No software prefetch: a thread's groups are one sequential stream, which the hardware
-// prefetcher follows. Requests 2, 8 and 16 KiB ahead were measured (qwen2.5-0.5b Q8_0,
-// `hearth bench -p 4,4 -n 16`, alternating): decode 56.5-59.6 tok/s against 61.6-61.9
-// without, 4-token steps 178-219 against 212-219.
+// No software prefetch in the legacy-format kernels (the K-quants have one: prefetch_lines):
+// a thread's groups are one sequential stream, which the hardware prefetcher follows. Requests 2, 8
+// and 16 KiB ahead were measured (qwen2.5-0.5b Q8_0, `hearth bench -p 4,4 -n 16`, alternating):
+// decode 56.5-59.6 tok/s against 61.6-61.9 without, 4-token steps 178-219 against 212-219.
 
 // Each format's block codes: kBlockBytes per 16 rows, load() fills the 8 step vectors, and
 // kHasMin says the pair carries mins after its scales (Q4_1 / Q5_1: no code offset).
@@ -153,26 +154,78 @@ using interleave::kQ4KDAt;
 using interleave::kQ4KDminAt;
 using interleave::kQ4KScalesAt;
 
+// The 8 code vectors of sub-block kJ (< 8) of a Q4_K super-block, or with kFiveBit Q5_K's:
+// the nibbles of pair kJ / 2 (low for even kJ, high for odd), plus 16 where the step's mask of
+// fifth bits says so. kJ is a template argument so that the choice of nibble and the mask
+// offsets are constants: with a run-time index GCC kept the loop, branched on kJ % 2 and
+// copied every masked add's operand (Q5_K ran at 48% of the memory bandwidth, Q4_K at 89%).
+template <int kJ, bool kFiveBit>
+inline void q45_k_codes(const uint8_t* super_block, __m512i* w) {
+  constexpr int64_t kPairBytes = kFiveBit ? interleave::kQ5KPairBytes : 8 * interleave::kVector;
+  constexpr int64_t kMaskBytes = kFiveBit ? interleave::kQ5KPairMasks : 0;
+  const uint8_t* pair = super_block + kQ4KCodesAt + kPairBytes * (kJ / 2);
+  const __m512i nibble = _mm512_set1_epi8(0x0F);
+  for (int s = 0; s < kSteps; ++s) {
+    const __m512i packed = _mm512_loadu_si512(pair + kMaskBytes + 64 * s);
+    const __m512i shifted = kJ % 2 == 0 ? packed : _mm512_srli_epi16(packed, 4);
+    if constexpr (kFiveBit) {
+      // (shifted & 0x0F) | (16 where the mask says): one ternary-logic operation instead of an
+      // and and a masked add, which GCC also preceded with a register copy.
+      uint64_t bits;
+      std::memcpy(&bits, pair + interleave::kVector * (kJ % 2) + 8 * s, sizeof(bits));
+      const __m512i fifth = _mm512_maskz_mov_epi8(bits, _mm512_set1_epi8(0x10));
+      w[s] = _mm512_ternarylogic_epi32(fifth, nibble, shifted, 0xF8);  // a | (b & c)
+    } else {
+      w[s] = _mm512_and_si512(shifted, nibble);
+    }
+  }
+}
+
+// The 6-bit scale (kMin false) or min of sub-block kJ for the 16 rows, from the 3 vectors of
+// packed bytes: sub-blocks 0-3 are the low 6 bits of bytes kJ (scale) and 4 + kJ (min); 4-7
+// the nibbles of byte 8 + kJ - 4 with the top 2 bits of bytes kJ - 4 (scale) and kJ (min)
+// above them.
+template <int kJ, bool kMin>
+inline __m512i q45_k_scale_bits(__m512i packed_a, __m512i packed_b, __m512i packed_c) {
+  const __m512i low = kMin ? packed_b : packed_a;
+  if constexpr (kJ < 4) {
+    return _mm512_and_si512(_mm512_srli_epi32(low, 8 * kJ), _mm512_set1_epi32(63));
+  } else {
+    constexpr int k = kJ - 4;
+    const __m512i nibble = _mm512_and_si512(_mm512_srli_epi32(packed_c, 8 * k + (kMin ? 4 : 0)),
+                                            _mm512_set1_epi32(0x0F));
+    const __m512i top = _mm512_and_si512(_mm512_srli_epi32(low, 8 * k + 6), _mm512_set1_epi32(3));
+    return _mm512_or_si512(nibble, _mm512_slli_epi32(top, 4));
+  }
+}
+
+// Requests the 64-byte lines of [p, p + bytes) into L1. The K-quant kernels ask for the
+// super-block two ahead of the one they start: they spend more instructions per cache line
+// than the Q8_0/Q4_0 kernels (Q5_K about 6, after 8 with a masked add), so the out-of-order
+// window covers fewer lines ahead, and one thread's stream from DRAM fell short of the
+// hardware prefetcher's pace. Phi-4-mini shape Q5_K_M, 2 threads (docs/performance-log.md):
+// 59-61% of the probed bandwidth without, 92-114% with 2 or 4 super-blocks ahead.
+inline void prefetch_lines(const uint8_t* p, int64_t bytes) {
+  for (int64_t line = 0; line < bytes; line += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + line), _MM_HINT_T0);
+  }
+}
+constexpr int kPrefetchSuperBlocks = 2;
+
 // Q4_K, or with kFiveBit Q5_K: the same super-block with each sub-block pair's fifth-bit masks
 // before its codes, added as 16 to the bytes they select.
 template <int NT, bool kFiveBit>
 void dot_group_q45_k(int64_t cols, const void* group, const void* act, size_t act_stride,
                      float* out, int64_t out_stride) {
   constexpr int64_t kSuperBlockBytes = kFiveBit ? interleave::kQ5KBytes : kQ4KBytes;
-  constexpr int64_t kPairBytes = kFiveBit ? interleave::kQ5KPairBytes : 8 * interleave::kVector;
-  constexpr int64_t kMaskBytes = kFiveBit ? interleave::kQ5KPairMasks : 0;
   const auto* base = static_cast<const uint8_t*>(group);
   const InterleavedActK* a[NT];
   token_rows(act, act_stride, a);
-  const __m512i nibble = _mm512_set1_epi8(0x0F);
-  const __m512i six_bits = _mm512_set1_epi32(63);
-  const __m512i four_bits = _mm512_set1_epi32(0x0F);
-  const __m512i two_bits = _mm512_set1_epi32(3);
-  const __m512i sixteen = _mm512_set1_epi8(0x10);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
     const uint8_t* super_block = base + sb * kSuperBlockBytes;
+    prefetch_lines(super_block + kPrefetchSuperBlocks * kSuperBlockBytes, kSuperBlockBytes);
     const __m512i packed_a = _mm512_loadu_si512(super_block + kQ4KScalesAt);
     const __m512i packed_b = _mm512_loadu_si512(super_block + kQ4KScalesAt + 64);
     const __m512i packed_c = _mm512_loadu_si512(super_block + kQ4KScalesAt + 128);
@@ -182,49 +235,23 @@ void dot_group_q45_k(int64_t cols, const void* group, const void* act, size_t ac
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(super_block + kQ4KDminAt)));
     __m512 partial[NT];
     for (int t = 0; t < NT; ++t) partial[t] = _mm512_setzero_ps();
-    const auto sub_block = [&](int j, __m512i scale_bits, __m512i min_bits) {
-      const __m512 scale = _mm512_mul_ps(d, _mm512_cvtepi32_ps(scale_bits));
-      const __m512 min = _mm512_mul_ps(dmin, _mm512_cvtepi32_ps(min_bits));
-      const uint8_t* pair = super_block + kQ4KCodesAt + kPairBytes * (j / 2);
-      const uint8_t* codes = pair + kMaskBytes;
+    const auto sub_block = [&]<int kJ>(std::integral_constant<int, kJ>) {
+      const __m512 scale = _mm512_mul_ps(
+          d, _mm512_cvtepi32_ps(q45_k_scale_bits<kJ, false>(packed_a, packed_b, packed_c)));
+      const __m512 min = _mm512_mul_ps(
+          dmin, _mm512_cvtepi32_ps(q45_k_scale_bits<kJ, true>(packed_a, packed_b, packed_c)));
       __m512i w[kSteps];
-      for (int s = 0; s < kSteps; ++s) {
-        const __m512i packed = _mm512_loadu_si512(codes + 64 * s);
-        w[s] = _mm512_and_si512(j % 2 == 0 ? packed : _mm512_srli_epi16(packed, 4), nibble);
-        if constexpr (kFiveBit) {
-          uint64_t bits;
-          std::memcpy(&bits, pair + interleave::kVector * (j % 2) + 8 * s, sizeof(bits));
-          w[s] = _mm512_mask_add_epi8(w[s], bits, w[s], sixteen);
-        }
-      }
+      q45_k_codes<kJ, kFiveBit>(super_block, w);
       for (int t = 0; t < NT; ++t) {
-        const __m512i sums = block_sums<NT == 1>(w, a[t][sb].qs + 32 * j, _mm512_setzero_si512());
+        const __m512i sums = block_sums<NT == 1>(w, a[t][sb].qs + 32 * kJ, _mm512_setzero_si512());
         partial[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), scale, partial[t]);
-        partial[t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(a[t][sb].sub_sums[j]), partial[t]);
+        partial[t] = _mm512_fnmadd_ps(min, _mm512_set1_ps(a[t][sb].sub_sums[kJ]), partial[t]);
       }
     };
-    // Sub-blocks 0-3: the low 6 bits of bytes j (scale) and 4 + j (min). 4-7: the nibbles of
-    // byte 8 + k with the top 2 bits of bytes k (scale) and 4 + k (min) above them.
-    __m512i a_bytes = packed_a, b_bytes = packed_b;
-    for (int j = 0; j < 4; ++j) {
-      sub_block(j, _mm512_and_si512(a_bytes, six_bits), _mm512_and_si512(b_bytes, six_bits));
-      a_bytes = _mm512_srli_epi32(a_bytes, 8);
-      b_bytes = _mm512_srli_epi32(b_bytes, 8);
+    [&]<int... kJ>(std::integer_sequence<int, kJ...>) {
+      (sub_block(std::integral_constant<int, kJ>{}), ...);
     }
-    __m512i c_bytes = packed_c;
-    __m512i a_top = _mm512_srli_epi32(packed_a, 6), b_top = _mm512_srli_epi32(packed_b, 6);
-    for (int k = 0; k < 4; ++k) {
-      const __m512i scale_bits =
-          _mm512_or_si512(_mm512_and_si512(c_bytes, four_bits),
-                          _mm512_slli_epi32(_mm512_and_si512(a_top, two_bits), 4));
-      const __m512i min_bits =
-          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(c_bytes, 4), four_bits),
-                          _mm512_slli_epi32(_mm512_and_si512(b_top, two_bits), 4));
-      sub_block(4 + k, scale_bits, min_bits);
-      c_bytes = _mm512_srli_epi32(c_bytes, 8);
-      a_top = _mm512_srli_epi32(a_top, 8);
-      b_top = _mm512_srli_epi32(b_top, 8);
-    }
+    (std::make_integer_sequence<int, 8>{});
     for (int t = 0; t < NT; ++t) {
       acc[t] = _mm512_fmadd_ps(partial[t], _mm512_set1_ps(a[t][sb].d), acc[t]);
     }
