@@ -69,9 +69,9 @@ int main(int argc, char** argv) {
                               TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0,
                               TensorType::Q5_1, TensorType::Q8_0, TensorType::Q4_K,
                               TensorType::Q5_K, TensorType::Q6_K};
-  // The last two do not fit in cache: an output head, and a matrix several times the last-level
-  // cache in every format (65536 x 1024 Q4_K is 38 MB, which a 32 MB L3 partly holds; 131072 x 1024
-  // is 75 MB).
+  // The last two do not fit in cache: an output head, and a matrix several times the
+  // last-level cache in every format (65536 x 1024 Q4_K is 38 MB, which a 32 MB L3 partly
+  // holds; 131072 x 1024 is 75 MB).
   const Shape shapes[] = {{896, 896}, {4864, 896}, {65536, 896}, {131072, 1024}};
   for (TensorType type : types) {
     for (Shape shape : shapes) {
