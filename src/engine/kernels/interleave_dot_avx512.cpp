@@ -273,6 +273,7 @@ void dot_group_q6_k(int64_t cols, const void* group, const void* act, size_t act
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
     const uint8_t* super_block = base + sb * kQ6SuperBlockBytes;
+    prefetch_lines(super_block + kPrefetchSuperBlocks * kQ6SuperBlockBytes, kQ6SuperBlockBytes);
     __m512 partial[NT];
     for (int t = 0; t < NT; ++t) partial[t] = _mm512_setzero_ps();
     for (int hp = 0; hp < 4; ++hp) {
