@@ -84,7 +84,8 @@ Vec zero_if_neg_inf(Vec x) {
 }
 
 Vec load_f16(const uint16_t* p) {
-  return simd128::widen_f16x4(wasm_u32x4_load16x4(p));
+  // The four halves go to the top of zeroed lanes: a 64-bit load and one interleave.
+  return simd128::widen_f16_top(simd128::f16x8_low_on_top(wasm_v128_load64_zero(p)));
 }
 
 // 4 x 4 transpose: interleave rows (0, 1) and (2, 3), then the pairs' halves.

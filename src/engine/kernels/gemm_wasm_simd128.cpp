@@ -53,9 +53,10 @@ const float* row_as_f32(const void* row, int64_t cols, float* scratch) {
     const auto* h = static_cast<const uint16_t*>(row);
     int64_t k = 0;
     for (; k + 8 <= cols; k += 8) {
-      const v128_t halves = wasm_v128_load(h + k);
-      wasm_v128_store(scratch + k, simd128::widen_f16x4(wasm_u32x4_extend_low_u16x8(halves)));
-      wasm_v128_store(scratch + k + 4, simd128::widen_f16x4(wasm_u32x4_extend_high_u16x8(halves)));
+      v128_t low, high;
+      simd128::widen_f16x8(wasm_v128_load(h + k), &low, &high);
+      wasm_v128_store(scratch + k, low);
+      wasm_v128_store(scratch + k + 4, high);
     }
     for (; k < cols; ++k) scratch[k] = fp16_to_fp32(h[k]);
     return scratch;

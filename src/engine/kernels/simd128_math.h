@@ -13,20 +13,55 @@
 
 namespace hearth::simd128 {
 
-// F16 -> F32 for four halves in the low 16 bits of each lane, bit-identical to fp16_to_fp32:
-// normal and subnormal halves are the half's bits moved into F32 position times 2^112 (exact:
-// the product is a normal F32, wasm never flushes subnormals); infinities and NaNs are rebuilt
-// with an all-ones exponent and the payload widened; the sign is put back last (so zeros keep
-// theirs).
+// F16 -> F32 works on each half moved to the top 16 bits of a 32-bit lane (`top` = h << 16).
+// An arithmetic shift right by 3 puts the half's exponent and mantissa where F32 keeps its own
+// lowest exponent bits and mantissa, with the sign still at bit 31; masking off the three
+// copies of the sign between them leaves a float that is the half times 2^-112 (exactly: for
+// normal and subnormal halves alike), so one multiply by 2^112 finishes it and keeps the sign
+// and signed zeros. Wasm never flushes subnormals, so the product is exact.
+inline v128_t widen_f16_finite_top(v128_t top) {
+  const v128_t moved = wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat(0x8FFFE000));
+  return wasm_f32x4_mul(moved, wasm_f32x4_splat(0x1p112f));
+}
+
+// Bit-identical to fp16_to_fp32 for every half: infinities and NaNs (the all-ones exponent,
+// which the multiply above would turn into finite numbers) get F32's all-ones exponent with the
+// payload widened.
+inline v128_t widen_f16_top(v128_t top) {
+  const v128_t moved = wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat(0x8FFFE000));
+  const v128_t finite = wasm_f32x4_mul(moved, wasm_f32x4_splat(0x1p112f));
+  const v128_t inf_nan =
+      wasm_i32x4_eq(wasm_v128_and(top, wasm_i32x4_splat(0x7C000000)), wasm_i32x4_splat(0x7C000000));
+  const v128_t special = wasm_v128_or(moved, wasm_i32x4_splat(0x7F800000));
+  return wasm_v128_bitselect(special, finite, inf_nan);
+}
+
+// Four halves in the low 16 bits of each lane.
 inline v128_t widen_f16x4(v128_t h) {
-  const v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-  const v128_t magnitude = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7FFF)), 13);
-  const v128_t finite = wasm_f32x4_mul(magnitude, wasm_f32x4_splat(0x1p112f));
-  const v128_t exponent = wasm_v128_and(h, wasm_i32x4_splat(0x7C00));
-  const v128_t inf_nan = wasm_i32x4_eq(exponent, wasm_i32x4_splat(0x7C00));
-  const v128_t special = wasm_v128_or(
-      wasm_i32x4_splat(0x7F800000), wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x3FF)), 13));
-  return wasm_v128_or(wasm_v128_bitselect(special, finite, inf_nan), sign);
+  return widen_f16_top(wasm_i32x4_shl(h, 16));
+}
+
+// Eight packed halves, moved to the top of their lanes by interleaving with zeros (one shuffle
+// per four, which V8 emits as punpck{l,h}wd).
+inline v128_t f16x8_low_on_top(v128_t halves) {
+  return wasm_i16x8_shuffle(wasm_i16x8_splat(0), halves, 0, 8, 1, 9, 2, 10, 3, 11);
+}
+inline v128_t f16x8_high_on_top(v128_t halves) {
+  return wasm_i16x8_shuffle(wasm_i16x8_splat(0), halves, 4, 12, 5, 13, 6, 14, 7, 15);
+}
+
+inline void widen_f16x8(v128_t halves, v128_t* low, v128_t* high) {
+  *low = widen_f16_top(f16x8_low_on_top(halves));
+  *high = widen_f16_top(f16x8_high_on_top(halves));
+}
+
+// Whether any of the eight halves is an infinity or NaN, accumulated cheaply: the running
+// maximum of their magnitudes reaches 0x7C00 exactly when one is.
+inline v128_t max_f16_magnitude(v128_t running, v128_t halves) {
+  return wasm_u16x8_max(running, wasm_v128_and(halves, wasm_i16x8_splat(0x7FFF)));
+}
+inline bool any_f16_inf_nan(v128_t max_magnitude) {
+  return wasm_v128_any_true(wasm_u16x8_gt(max_magnitude, wasm_i16x8_splat(0x7BFF)));
 }
 
 inline v128_t exp_simd128(v128_t x) {
