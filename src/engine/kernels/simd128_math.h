@@ -26,14 +26,13 @@ inline v128_t widen_f16_finite_top(v128_t top) {
 
 // Bit-identical to fp16_to_fp32 for every half: infinities and NaNs (the all-ones exponent,
 // which the multiply above would turn into finite numbers) get F32's all-ones exponent with the
-// payload widened.
+// payload widened. The same shift serves both: or-ing in the all-ones exponent also covers
+// the sign's three copies, so no mask is needed there.
 inline v128_t widen_f16_top(v128_t top) {
-  const v128_t moved = wasm_v128_and(wasm_i32x4_shr(top, 3), wasm_i32x4_splat(0x8FFFE000));
-  const v128_t finite = wasm_f32x4_mul(moved, wasm_f32x4_splat(0x1p112f));
   const v128_t inf_nan =
       wasm_i32x4_eq(wasm_v128_and(top, wasm_i32x4_splat(0x7C000000)), wasm_i32x4_splat(0x7C000000));
-  const v128_t special = wasm_v128_or(moved, wasm_i32x4_splat(0x7F800000));
-  return wasm_v128_bitselect(special, finite, inf_nan);
+  const v128_t special = wasm_v128_or(wasm_i32x4_shr(top, 3), wasm_i32x4_splat(0x7F800000));
+  return wasm_v128_bitselect(special, widen_f16_finite_top(top), inf_nan);
 }
 
 // Four halves in the low 16 bits of each lane.
