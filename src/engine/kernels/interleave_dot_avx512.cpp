@@ -19,6 +19,8 @@
 namespace hearth {
 namespace {
 
+#include "engine/kernels/interleave_avx512.inc"
+
 constexpr int kSteps = 8;
 // No software prefetch in the legacy-format kernels (the K-quants have one: prefetch_lines):
 // a thread's groups are one sequential stream, which the hardware prefetcher follows. Requests 2, 8
@@ -149,37 +151,9 @@ void dot_group(int64_t cols, const void* group, const void* act, size_t act_stri
 }
 
 using interleave::kQ4KBytes;
-using interleave::kQ4KCodesAt;
 using interleave::kQ4KDAt;
 using interleave::kQ4KDminAt;
 using interleave::kQ4KScalesAt;
-
-// The 8 code vectors of sub-block kJ (< 8) of a Q4_K super-block, or with kFiveBit Q5_K's:
-// the nibbles of pair kJ / 2 (low for even kJ, high for odd), plus 16 where the step's mask of
-// fifth bits says so. kJ is a template argument so that the choice of nibble and the mask
-// offsets are constants: with a run-time index GCC kept the loop, branched on kJ % 2 and
-// copied every masked add's operand (Q5_K ran at 48% of the memory bandwidth, Q4_K at 89%).
-template <int kJ, bool kFiveBit>
-inline void q45_k_codes(const uint8_t* super_block, __m512i* w) {
-  constexpr int64_t kPairBytes = kFiveBit ? interleave::kQ5KPairBytes : 8 * interleave::kVector;
-  constexpr int64_t kMaskBytes = kFiveBit ? interleave::kQ5KPairMasks : 0;
-  const uint8_t* pair = super_block + kQ4KCodesAt + kPairBytes * (kJ / 2);
-  const __m512i nibble = _mm512_set1_epi8(0x0F);
-  for (int s = 0; s < kSteps; ++s) {
-    const __m512i packed = _mm512_loadu_si512(pair + kMaskBytes + 64 * s);
-    const __m512i shifted = kJ % 2 == 0 ? packed : _mm512_srli_epi16(packed, 4);
-    if constexpr (kFiveBit) {
-      // (shifted & 0x0F) | (16 where the mask says): one ternary-logic operation instead of an
-      // and and a masked add, which GCC also preceded with a register copy.
-      uint64_t bits;
-      std::memcpy(&bits, pair + interleave::kVector * (kJ % 2) + 8 * s, sizeof(bits));
-      const __m512i fifth = _mm512_maskz_mov_epi8(bits, _mm512_set1_epi8(0x10));
-      w[s] = _mm512_ternarylogic_epi32(fifth, nibble, shifted, 0xF8);  // a | (b & c)
-    } else {
-      w[s] = _mm512_and_si512(shifted, nibble);
-    }
-  }
-}
 
 // The 6-bit scale (kMin false) or min of sub-block kJ for the 16 rows, from the 3 vectors of
 // packed bytes: sub-blocks 0-3 are the low 6 bits of bytes kJ (scale) and 4 + kJ (min); 4-7
@@ -259,8 +233,6 @@ void dot_group_q45_k(int64_t cols, const void* group, const void* act, size_t ac
   }
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
-
-#include "engine/kernels/interleave_avx512.inc"
 
 // Sub-blocks in the order the layout stores them (each part's 4 quarters, part by part), so
 // the super-block is read front to back; d is applied once per super-block.
