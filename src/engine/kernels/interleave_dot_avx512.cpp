@@ -173,13 +173,15 @@ inline __m512i q45_k_scale_bits(__m512i packed_a, __m512i packed_b, __m512i pack
   }
 }
 
-// Requests the 64-byte lines of [p, p + bytes) into L1. The K-quant kernels ask for the
-// super-block two ahead of the one they start: they spend more instructions per cache line
+// Requests the 64-byte lines of [p, p + bytes) into L1. The Q4_K/Q5_K kernel asks for the
+// super-block two ahead of the one it starts: it spends more instructions per cache line
 // than the Q8_0/Q4_0 kernels (Q5_K about 6, after 8 with a masked add), so the out-of-order
 // window covers fewer lines ahead, and one thread's stream from DRAM fell short of the
 // hardware prefetcher's pace. Phi-4-mini shape Q5_K_M, 2 threads (docs/performance-log.md):
 // 59-75% of the probed bandwidth without, 90-114% with 2 or 4 super-blocks ahead; Llama-3.2-1B
-// shape Q4_K_M 81-89% -> 92-95%; Q6_K of that shape: tg32 faster in 5 of 5 pairs, 1.01-1.21x.
+// shape Q4_K_M 81-89% -> 92-95%. The Q6_K kernel had the same request once (1B shape: tg32
+// 1.01-1.21x faster in 5 pairs); on 2026-12-07 it made that file 1.6-1.7x slower (31.8-32.1
+// against 49.8-54.7 tok/s, 3 of 3 pairs) and the 7B shape's Q6_K file 1.2-1.9x, so it has none.
 inline void prefetch_lines(const uint8_t* p, int64_t bytes) {
   for (int64_t line = 0; line < bytes; line += 64) {
     _mm_prefetch(reinterpret_cast<const char*>(p + line), _MM_HINT_T0);
@@ -246,7 +248,6 @@ void dot_group_q6_k(int64_t cols, const void* group, const void* act, size_t act
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t sb = 0; sb < cols / 256; ++sb) {
     const uint8_t* super_block = base + sb * kQ6SuperBlockBytes;
-    prefetch_lines(super_block + kPrefetchSuperBlocks * kQ6SuperBlockBytes, kQ6SuperBlockBytes);
     __m512 partial[NT];
     for (int t = 0; t < NT; ++t) partial[t] = _mm512_setzero_ps();
     for (int hp = 0; hp < 4; ++hp) {
