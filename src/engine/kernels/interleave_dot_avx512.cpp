@@ -22,7 +22,7 @@ namespace {
 #include "engine/kernels/interleave_avx512.inc"
 
 constexpr int kSteps = 8;
-// No software prefetch in the legacy-format kernels (the K-quants have one: prefetch_lines):
+// No software prefetch in the legacy-format kernels (Q4_K/Q5_K have one: prefetch_lines):
 // a thread's groups are one sequential stream, which the hardware prefetcher follows. Requests 2, 8
 // and 16 KiB ahead were measured (qwen2.5-0.5b Q8_0, `hearth bench -p 4,4 -n 16`, alternating):
 // decode 56.5-59.6 tok/s against 61.6-61.9 without, 4-token steps 178-219 against 212-219.
@@ -181,7 +181,8 @@ inline __m512i q45_k_scale_bits(__m512i packed_a, __m512i packed_b, __m512i pack
 // 59-75% of the probed bandwidth without, 90-114% with 2 or 4 super-blocks ahead; Llama-3.2-1B
 // shape Q4_K_M 81-89% -> 92-95%. The Q6_K kernel had the same request once (1B shape: tg32
 // 1.01-1.21x faster in 5 pairs); on 2026-12-07 it made that file 1.6-1.7x slower (31.8-32.1
-// against 49.8-54.7 tok/s, 3 of 3 pairs) and the 7B shape's Q6_K file 1.2-1.9x, so it has none.
+// against 49.8-54.7 tok/s, 3 of 3 pairs) and the 7B shape's Q6_K file 1.2-1.3x (the pairs
+// whose memory state held), so it has none.
 inline void prefetch_lines(const uint8_t* p, int64_t bytes) {
   for (int64_t line = 0; line < bytes; line += 64) {
     _mm_prefetch(reinterpret_cast<const char*>(p + line), _MM_HINT_T0);
