@@ -155,6 +155,16 @@ using interleave::kQ4KDAt;
 using interleave::kQ4KDminAt;
 using interleave::kQ4KScalesAt;
 
+// The 8 code vectors of sub-block kJ (< 8) of a Q4_K super-block, or with kFiveBit Q5_K's.
+template <int kJ, bool kFiveBit>
+inline void q45_k_codes(const uint8_t* super_block, __m512i* w) {
+  const uint8_t* pair = q45_k_pair<kFiveBit>(super_block, kJ / 2);
+  for (int s = 0; s < kSteps; ++s) {
+    const __m512i packed = _mm512_loadu_si512(pair + kQ45KMaskBytes<kFiveBit> + 64 * s);
+    w[s] = q45_k_step<kJ % 2 == 1, kFiveBit>(pair, s, packed);
+  }
+}
+
 // The 6-bit scale (kMin false) or min of sub-block kJ for the 16 rows, from the 3 vectors of
 // packed bytes: sub-blocks 0-3 are the low 6 bits of bytes kJ (scale) and 4 + kJ (min); 4-7
 // the nibbles of byte 8 + kJ - 4 with the top 2 bits of bytes kJ - 4 (scale) and kJ (min)
